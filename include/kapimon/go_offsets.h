@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Byte offsets of the Go struct fields the BPF programs read. Filled in userspace by
+ * src/goelf/offsets.c (from DWARF when present, else a table keyed by Go and module versions) and
+ * handed to BPF as read-only data. Plain fixed-size fields only: this struct crosses into BPF.
+ * A value of 0xffff means "unknown" (the reader then skips that field).
+ */
+#ifndef KAPIMON_GO_OFFSETS_H
+#define KAPIMON_GO_OFFSETS_H
+
+#ifndef __VMLINUX_H__
+#include <stdint.h>
+typedef uint16_t kp_off_t;
+#else
+typedef __u16 kp_off_t;
+#endif
+
+#define KP_OFF_UNKNOWN 0xffff
+
+/* One HTTP/2 server implementation: golang.org/x/net/http2 or net/http's bundled http2* copy. */
+struct kp_h2_offsets {
+	kp_off_t meta_headers_frame_fields;  /* MetaHeadersFrame.Fields ([]hpack.HeaderField), after *HeadersFrame */
+	kp_off_t headers_frame_stream_id;    /* HeadersFrame.FrameHeader.StreamID (uint32) */
+	kp_off_t header_field_size;          /* sizeof(hpack.HeaderField): Name, Value string, Sensitive bool */
+	kp_off_t server_conn_remote_addr;    /* serverConn.remoteAddrStr (string) */
+	kp_off_t response_writer_rws;        /* responseWriter.rws (*responseWriterState) */
+	kp_off_t rws_stream;                 /* responseWriterState.stream (*stream) */
+	kp_off_t rws_status;                 /* responseWriterState.status (int) */
+	kp_off_t rws_wrote_bytes;            /* responseWriterState.wroteBytes (int64) */
+	kp_off_t rws_sent_content_len;       /* responseWriterState.sentContentLen (int64) */
+	kp_off_t stream_sc;                  /* stream.sc (*serverConn) */
+	kp_off_t stream_id;                  /* stream.id (uint32) */
+	kp_off_t stream_body_bytes;          /* stream.bodyBytes (int64): request body bytes received */
+};
+
+/* net/http's HTTP/1.x server. */
+struct kp_http1_offsets {
+	kp_off_t response_conn;        /* response.conn (*conn) */
+	kp_off_t response_req;         /* response.req (*Request) */
+	kp_off_t response_status;      /* response.status (int) */
+	kp_off_t response_written;     /* response.written (int64): body bytes written */
+	kp_off_t conn_remote_addr;     /* conn.remoteAddr (string) */
+	kp_off_t request_method;       /* Request.Method (string) */
+	kp_off_t request_header;       /* Request.Header (map[string][]string) */
+	kp_off_t request_content_length; /* Request.ContentLength (int64) */
+	kp_off_t request_request_uri;  /* Request.RequestURI (string) */
+	kp_off_t request_proto_major;  /* Request.ProtoMajor (int) */
+	uint8_t map_kind;              /* 0 = classic hmap (Go <= 1.23), 1 = swiss map (Go >= 1.24) */
+	uint8_t _pad;
+};
+
+/* google.golang.org/grpc client, for etcd calls. */
+struct kp_grpc_offsets {
+	kp_off_t status_error_s;   /* internal/status.Error.s (*Status) */
+	kp_off_t status_s;         /* status.Status.s (*spb.Status) */
+	kp_off_t spb_status_code;  /* google.golang.org/genproto/googleapis/rpc/status.Status.Code (int32) */
+	kp_off_t _pad;
+};
+
+#endif

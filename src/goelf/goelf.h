@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Go binary introspection for stripped and unstripped ELF Go binaries: functions from .gopclntab
+ * (and .symtab when present), Go/module versions from build info, RET sites via an x86-64
+ * decoder, virtual address -> file offset. Pure C (libelf, capstone, libdw); no BPF, no Kubernetes.
+ */
+#ifndef KAPIMON_GOELF_H
+#define KAPIMON_GOELF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct go_binary;
+
+struct go_func {
+	const char *name; /* full symbol name, e.g. k8s.io/kubernetes/vendor/golang.org/x/net/http2.(*serverConn).processHeaders */
+	uint64_t entry;   /* virtual address of the first instruction */
+	uint64_t end;     /* virtual address one past the last byte */
+};
+
+struct go_module {
+	const char *path;    /* e.g. golang.org/x/net */
+	const char *version; /* e.g. v0.17.0 (after any => replacement) */
+};
+
+/* Open and index a binary. On failure returns a negative errno-style value and writes a
+ * human-readable reason into err (never crashes on malformed input). */
+int gobin_open(const char *path, struct go_binary **out, char *err, size_t errlen);
+void gobin_close(struct go_binary *b);
+
+/* "go1.19.8", or NULL when no build info was found. */
+const char *gobin_go_version(const struct go_binary *b);
+/* Parsed Go version, e.g. 1, 19, 8; false when unknown. */
+bool gobin_go_version_num(const struct go_binary *b, int *major, int *minor, int *patch);
+/* Main module path ("" in GOPATH builds), dependency modules (0 in GOPATH builds). */
+const char *gobin_main_module(const struct go_binary *b);
+size_t gobin_modules(const struct go_binary *b, const struct go_module **mods);
+/* Version of the dependency whose path equals mod_path, or NULL. */
+const char *gobin_module_version(const struct go_binary *b, const char *mod_path);
+
+bool gobin_has_symtab(const struct go_binary *b);
+bool gobin_has_dwarf(const struct go_binary *b);
+/* stripped == no .symtab and no DWARF */
+bool gobin_is_stripped(const struct go_binary *b);
+
+size_t gobin_func_count(const struct go_binary *b);
+const struct go_func *gobin_func_at(const struct go_binary *b, size_t i);
+/* Exact name first, then suffix match at a path boundary: "golang.org/x/net/http2.(*serverConn).processHeaders"
+ * matches "k8s.io/kubernetes/vendor/golang.org/x/net/http2.(*serverConn).processHeaders". NULL if none. */
+const struct go_func *gobin_find_func(const struct go_binary *b, const char *name);
+
+/* Virtual address -> file offset (for uprobes); false when not in a loaded PT_LOAD segment. */
+bool gobin_vaddr_to_offset(const struct go_binary *b, uint64_t vaddr, uint64_t *off);
+
+/* Virtual addresses of every RET instruction in fn (decoded with capstone, linear sweep from the
+ * entry). Returns the number found (may exceed max: only max are stored), or negative on error. */
+int gobin_ret_sites(const struct go_binary *b, const struct go_func *fn, uint64_t *vaddrs, size_t max);
+
+/* Read len bytes at a virtual address from the file image; false if out of range. */
+bool gobin_read_vaddr(const struct go_binary *b, uint64_t vaddr, void *buf, size_t len);
+
+#endif

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Streaming JSON writer (bpftool json_writer style). Handles commas and nesting; every string is
+ * escaped: quotes, backslash, all control bytes (< 0x20 and 0x7f) and invalid UTF-8 (replaced by
+ * U+FFFD), so untrusted bytes from the wire always give valid JSON.
+ */
+#ifndef KAPIMON_JSON_WRITER_H
+#define KAPIMON_JSON_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define JW_MAX_DEPTH 32
+
+struct json_writer {
+	FILE *out;
+	int depth;
+	bool pretty;
+	bool first[JW_MAX_DEPTH]; /* no element written yet at this depth */
+	bool after_key;
+};
+
+void jw_init(struct json_writer *w, FILE *out, bool pretty);
+void jw_obj_begin(struct json_writer *w);
+void jw_obj_end(struct json_writer *w);
+void jw_arr_begin(struct json_writer *w);
+void jw_arr_end(struct json_writer *w);
+void jw_key(struct json_writer *w, const char *key);
+
+void jw_str(struct json_writer *w, const char *s);
+/* Escape exactly len bytes (may contain NULs, which are escaped as \u0000). */
+void jw_strn(struct json_writer *w, const char *s, size_t len);
+void jw_int(struct json_writer *w, int64_t v);
+void jw_uint(struct json_writer *w, uint64_t v);
+/* Non-finite values are written as null (JSON has no NaN/Inf). */
+void jw_double(struct json_writer *w, double v);
+void jw_bool(struct json_writer *w, bool v);
+void jw_null(struct json_writer *w);
+
+/* key + value shorthands */
+void jw_kv_str(struct json_writer *w, const char *k, const char *v);
+void jw_kv_strn(struct json_writer *w, const char *k, const char *v, size_t len);
+void jw_kv_int(struct json_writer *w, const char *k, int64_t v);
+void jw_kv_uint(struct json_writer *w, const char *k, uint64_t v);
+void jw_kv_double(struct json_writer *w, const char *k, double v);
+void jw_kv_bool(struct json_writer *w, const char *k, bool v);
+
+/* Write the escaped form of s (with surrounding quotes) to out; usable without a writer. */
+void json_write_escaped(FILE *out, const char *s, size_t len);
+
+#endif
