@@ -57,6 +57,7 @@ DEPS_STAMP := $(BUILD)/.deps-build
 
 .PHONY: all deps test unit-test integration-test demo fuzz vmlinux clean bench
 .DELETE_ON_ERROR:
+.SECONDARY: $(BPF_OBJS)
 
 all: kapimon
 

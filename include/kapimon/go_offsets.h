@@ -10,6 +10,7 @@
 
 #ifndef __VMLINUX_H__
 #include <stdint.h>
+#include <linux/types.h>
 typedef uint16_t kp_off_t;
 #else
 typedef __u16 kp_off_t;
@@ -55,6 +56,11 @@ struct kp_grpc_offsets {
 	kp_off_t status_s;         /* status.Status.s (*spb.Status) */
 	kp_off_t spb_status_code;  /* google.golang.org/genproto/googleapis/rpc/status.Status.Code (int32) */
 	kp_off_t _pad;
+	/* Added (issue 5): how the error returned by Invoke reaches spb.Status. 1 = the error's data
+	 * pointer is the *spb.Status itself (grpc <= 1.29: type statusError spb.Status; status_error_s and
+	 * status_s are then KP_OFF_UNKNOWN); 0 = via status_error_s (and status_s when != KP_OFF_UNKNOWN:
+	 * newer grpc, internal/status.Error{s *Status}). KP_OFF_UNKNOWN when unknown. */
+	kp_off_t error_is_spb;
 };
 
 #endif

@@ -1,28 +1,379 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* kapimon doctor — placeholder until its issue lands: parses --help and rejects everything else. */
+/*
+ * kapimon doctor: can kapimon run here, and on which kube-apiserver? Probes every kernel feature
+ * kapimon needs (by really loading/attaching minimal programs), finds kube-apiserver processes and
+ * inspects their binaries (Go version, stripped or not). Exit 0 when kapimon can run, 1 when not.
+ */
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "doctor/doctor.h"
+#include "goelf/goelf.h"
+#include "output/json_writer.h"
 #include "util/log.h"
+
+#define MAX_PROCS 64
+#define APISERVER_NAME "kube-apiserver"
+
+struct bin_info {
+	pid_t pid;             /* 0 for --binary */
+	const char *source;    /* "discovered", "--pid", "--binary" */
+	char exe[PATH_MAX];    /* link target or given path */
+	char comm[32];
+	bool exists;
+	bool is_apiserver_name;
+	bool go;               /* gobin_open succeeded */
+	char go_version[64];
+	bool stripped, has_symtab, has_dwarf;
+	size_t nfuncs;
+	char error[320];
+	struct doctor_check check;
+};
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: kapimon doctor [OPTIONS]\n\n(not available in this build yet)\n");
+	fprintf(out,
+		"Usage: kapimon doctor [--pid PID] [--binary PATH] [--no-mount] [-j|--json] [-p|--pretty]\n\n"
+		"Check everything kapimon needs on this host and find kube-apiserver processes.\n\n"
+		"  --pid PID       inspect this process (instead of discovering kube-apiserver by name)\n"
+		"  --binary PATH   inspect this Go binary (no process needed)\n"
+		"  --no-mount      do not mount tracefs at /sys/kernel/tracing when it is missing\n"
+		"  -j, --json      one JSON object instead of the checklist\n"
+		"  -p, --pretty    pretty-printed JSON\n\n"
+		"Checks: privileges (CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN), kernel BTF, tracefs, ring buffers,\n"
+		"uprobes and tracepoints (attached and triggered for real), and the optional raw tracepoints,\n"
+		"kprobes and fentry. Exit status: 0 kapimon can run, 1 it cannot, 2 usage error.\n");
+}
+
+static void setc(struct doctor_check *c, const char *name, enum doctor_status st, bool required, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void setc(struct doctor_check *c, const char *name, enum doctor_status st, bool required, const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->status = st;
+	c->required = required;
+	va_start(ap, fmt);
+	vsnprintf(c->detail, sizeof(c->detail), fmt, ap);
+	va_end(ap);
+}
+
+static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (kp_verbosity >= 2)
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+/* Open a binary with goelf and fill bi; explicit (--pid/--binary) targets are required to work. */
+static void inspect_binary(struct bin_info *bi, const char *open_path, bool explicit)
+{
+	struct go_binary *b = NULL;
+	char err[256] = "";
+	char name[48];
+	int r;
+
+	r = gobin_open(open_path, &b, err, sizeof(err));
+	if (bi->pid)
+		snprintf(name, sizeof(name), "pid %d", (int)bi->pid);
+	else
+		snprintf(name, sizeof(name), "binary");
+	if (r < 0 || !b) {
+		snprintf(bi->error, sizeof(bi->error), "%s", err[0] ? err : strerror(-r));
+		setc(&bi->check, name, explicit ? DOC_MISSING : DOC_INFO, explicit, "%s: cannot inspect the Go binary: %s",
+		     bi->exe, bi->error);
+		return;
+	}
+	bi->go = true;
+	snprintf(bi->go_version, sizeof(bi->go_version), "%s", gobin_go_version(b) ? gobin_go_version(b) : "");
+	bi->stripped = gobin_is_stripped(b);
+	bi->has_symtab = gobin_has_symtab(b);
+	bi->has_dwarf = gobin_has_dwarf(b);
+	bi->nfuncs = gobin_func_count(b);
+	gobin_close(b);
+	setc(&bi->check, name, bi->go_version[0] ? DOC_OK : (explicit ? DOC_MISSING : DOC_INFO),
+	     explicit && !bi->go_version[0], "%s: %s, %s%s, %zu functions from .gopclntab%s", bi->exe,
+	     bi->go_version[0] ? bi->go_version : "no Go build info (not a Go binary?)",
+	     bi->stripped ? "stripped" : "not stripped",
+	     bi->stripped ? " (no .symtab, no DWARF: functions come from .gopclntab)"
+			  : (bi->has_dwarf ? " (.symtab and DWARF)" : " (.symtab, no DWARF)"),
+	     bi->nfuncs, bi->is_apiserver_name || !bi->pid ? "" : "; note: not named kube-apiserver");
+	/* TODO(resolve): list the resolved probe targets here once src/goelf/resolve.h provides its report. */
+}
+
+static void inspect_pid(struct bin_info *bi, pid_t pid, const char *source, bool explicit)
+{
+	char path[64], *comm;
+	ssize_t l;
+
+	memset(bi, 0, sizeof(*bi));
+	bi->pid = pid;
+	bi->source = source;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	comm = doctor_read_file(path, 64);
+	bi->exists = comm != NULL;
+	if (comm) {
+		comm[strcspn(comm, "\n")] = '\0';
+		snprintf(bi->comm, sizeof(bi->comm), "%s", comm);
+		free(comm);
+	}
+	if (!bi->exists) {
+		snprintf(bi->error, sizeof(bi->error), "no such process");
+		setc(&bi->check, "process", DOC_MISSING, explicit, "pid %d: no such process", (int)pid);
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	l = readlink(path, bi->exe, sizeof(bi->exe) - 1);
+	if (l < 0) {
+		snprintf(bi->error, sizeof(bi->error), "readlink %s: %s", path, strerror(errno));
+		setc(&bi->check, "process", DOC_MISSING, explicit,
+		     "pid %d (%s): cannot read %s: %s (kernel thread, or needs root/CAP_SYS_PTRACE)", (int)pid, bi->comm,
+		     path, strerror(errno));
+		return;
+	}
+	bi->exe[l] = '\0';
+	bi->is_apiserver_name = doctor_exe_matches(bi->exe, APISERVER_NAME);
+	/* /proc/<pid>/exe works even when the binary lives in another mount namespace or was deleted */
+	inspect_binary(bi, path, explicit);
+}
+
+static void print_check_text(const struct doctor_check *c)
+{
+	char label[64];
+
+	if (c->status == DOC_MISSING && !c->required)
+		snprintf(label, sizeof(label), "%s", "MISSING");
+	else
+		snprintf(label, sizeof(label), "%s", doctor_status_str(c->status));
+	printf("  %-8s %-11s %s%s\n", label, c->name, c->detail,
+	       c->status == DOC_MISSING ? (c->required ? " [required]" : " [optional]") : "");
+}
+
+static void json_check(struct json_writer *w, const struct doctor_check *c)
+{
+	jw_obj_begin(w);
+	jw_kv_str(w, "name", c->name);
+	jw_kv_str(w, "status", doctor_status_str(c->status));
+	jw_kv_bool(w, "required", c->required);
+	jw_kv_str(w, "detail", c->detail);
+	jw_obj_end(w);
+}
+
+static void json_bin(struct json_writer *w, const struct bin_info *bi)
+{
+	jw_obj_begin(w);
+	if (bi->pid)
+		jw_kv_int(w, "pid", bi->pid);
+	jw_kv_str(w, "source", bi->source);
+	jw_kv_str(w, "exe", bi->exe);
+	if (bi->pid)
+		jw_kv_str(w, "comm", bi->comm);
+	jw_kv_bool(w, "kube_apiserver", bi->is_apiserver_name);
+	jw_kv_bool(w, "go", bi->go);
+	jw_key(w, "go_version");
+	if (bi->go_version[0])
+		jw_str(w, bi->go_version);
+	else
+		jw_null(w);
+	if (bi->go) {
+		jw_kv_bool(w, "stripped", bi->stripped);
+		jw_kv_bool(w, "has_symtab", bi->has_symtab);
+		jw_kv_bool(w, "has_dwarf", bi->has_dwarf);
+		jw_kv_uint(w, "functions", bi->nfuncs);
+	}
+	jw_key(w, "error");
+	if (bi->error[0])
+		jw_str(w, bi->error);
+	else
+		jw_null(w);
+	jw_kv_str(w, "status", doctor_status_str(bi->check.status));
+	jw_kv_str(w, "detail", bi->check.detail);
+	jw_obj_end(w);
 }
 
 int cmd_doctor(int argc, char **argv)
 {
-	static const struct option longopts[] = { CLI_COMMON_LONG, { 0 } };
-	int c;
+	enum { OPT_PID = 256, OPT_BINARY, OPT_NO_MOUNT };
+	static const struct option longopts[] = {
+		CLI_COMMON_LONG,
+		{ "pid", required_argument, NULL, OPT_PID },
+		{ "binary", required_argument, NULL, OPT_BINARY },
+		{ "no-mount", no_argument, NULL, OPT_NO_MOUNT },
+		{ 0 },
+	};
+	struct doctor_check checks[16];
+	struct doctor_features f = { 0 };
+	struct bin_info *bins = NULL;
+	size_t nchecks = 0, nbins = 0;
+	const char *binary = NULL;
+	bool no_mount = false, can_run, targets_ok = true;
+	long pid = 0;
+	struct utsname u;
+	int c, rc;
 
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, longopts, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			return 0;
+		switch (c) {
+		case 'h': usage(stdout); return 0;
+		case OPT_PID:
+			if (!cli_parse_long(optarg, 1, INT_MAX, &pid))
+				return cli_usage_error("doctor", "--pid: '%s' is not a process id", optarg);
+			break;
+		case OPT_BINARY: binary = optarg; break;
+		case OPT_NO_MOUNT: no_mount = true; break;
+		default:
+			if (!cli_common_opt(c))
+				return cli_usage_error("doctor", "invalid option");
 		}
-		if (!cli_common_opt(c))
-			return cli_usage_error("doctor", "invalid option");
 	}
-	p_err("doctor: not available in this build yet");
-	return 1;
+	if (optind < argc)
+		return cli_usage_error("doctor", "unexpected argument '%s'", argv[optind]);
+
+	libbpf_print_fn_t old_print = libbpf_set_print(quiet_libbpf);
+
+	memset(checks, 0, sizeof(checks));
+	if (uname(&u) != 0)
+		memset(&u, 0, sizeof(u));
+	doctor_check_privileges(&checks[nchecks++], &f);
+	doctor_check_btf(&checks[nchecks++], &f);
+	doctor_check_tracefs(&checks[nchecks++], &f, no_mount || !f.privileges);
+	if (f.privileges) {
+		doctor_check_ringbuf(&checks[nchecks++], &f);
+		doctor_check_uprobe(&checks[nchecks++], &f);
+		doctor_check_tracepoint(&checks[nchecks++], &f);
+		doctor_check_raw_tp(&checks[nchecks++], &f);
+		doctor_check_kprobe(&checks[nchecks++], &f);
+		doctor_check_fentry(&checks[nchecks++], &f);
+	} else {
+		static const char *const names[] = { "ringbuf", "uprobe", "tracepoint", "raw_tp", "kprobe", "fentry" };
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			setc(&checks[nchecks++], names[i], DOC_INFO, false, "not probed: loading BPF programs needs the "
+									"privileges above");
+	}
+	doctor_check_sysctls(&checks[nchecks++]);
+	setc(&checks[nchecks++], "attach", DOC_INFO, false,
+	     "kapimon attaches %s%s; kprobes %s, fentry %s (neither is used)",
+	     f.uprobe ? "uprobes at the Go functions' entry and RET instructions (never uretprobes: they break "
+			"Go's moving stacks)"
+		      : "(uprobes missing)",
+	     f.tracepoint ? " and syscalls/sock/tcp tracepoints" : " (tracepoints missing)",
+	     f.kprobe ? "available" : "absent", f.fentry ? "available" : "absent");
+	libbpf_set_print(old_print);
+
+	/* processes and binaries */
+	bins = calloc(MAX_PROCS + 2, sizeof(*bins));
+	if (!bins) {
+		p_err("doctor: out of memory");
+		return 1;
+	}
+	if (pid) {
+		inspect_pid(&bins[nbins], (pid_t)pid, "--pid", true);
+		targets_ok &= !(bins[nbins].check.required && bins[nbins].check.status == DOC_MISSING);
+		nbins++;
+	} else if (!binary) {
+		pid_t pids[MAX_PROCS];
+		int n = doctor_find_procs("/proc", APISERVER_NAME, pids, MAX_PROCS);
+
+		for (int i = 0; i < n && i < MAX_PROCS; i++)
+			inspect_pid(&bins[nbins++], pids[i], "discovered", false);
+	}
+	if (binary) {
+		struct bin_info *bi = &bins[nbins++];
+
+		memset(bi, 0, sizeof(*bi));
+		bi->source = "--binary";
+		snprintf(bi->exe, sizeof(bi->exe), "%s", binary);
+		bi->exists = access(binary, R_OK) == 0;
+		bi->is_apiserver_name = doctor_exe_matches(binary, APISERVER_NAME);
+		inspect_binary(bi, binary, true);
+		targets_ok &= !(bi->check.required && bi->check.status == DOC_MISSING);
+	}
+
+	can_run = doctor_can_run(checks, nchecks);
+	rc = can_run && targets_ok ? 0 : 1;
+
+	if (g_opts.json) {
+		struct json_writer w;
+
+		jw_init(&w, stdout, g_opts.pretty);
+		jw_obj_begin(&w);
+		jw_kv_bool(&w, "can_run", can_run);
+		jw_kv_bool(&w, "targets_ok", targets_ok);
+		jw_key(&w, "kernel");
+		jw_obj_begin(&w);
+		jw_kv_str(&w, "release", u.release);
+		jw_kv_str(&w, "machine", u.machine);
+		jw_obj_end(&w);
+		jw_key(&w, "features");
+		jw_obj_begin(&w);
+		jw_kv_bool(&w, "privileges", f.privileges);
+		jw_kv_bool(&w, "btf", f.btf);
+		jw_kv_bool(&w, "tracefs", f.tracefs);
+		jw_kv_bool(&w, "tracefs_mounted_now", f.tracefs_mounted_now);
+		jw_kv_bool(&w, "ringbuf", f.ringbuf);
+		jw_kv_bool(&w, "uprobe", f.uprobe);
+		jw_kv_bool(&w, "tracepoint", f.tracepoint);
+		jw_kv_bool(&w, "raw_tp", f.raw_tp);
+		jw_kv_bool(&w, "kprobe", f.kprobe);
+		jw_kv_bool(&w, "fentry", f.fentry);
+		jw_obj_end(&w);
+		jw_key(&w, "uses");
+		jw_arr_begin(&w);
+		if (f.uprobe)
+			jw_str(&w, "uprobe");
+		if (f.tracepoint)
+			jw_str(&w, "tracepoint");
+		jw_arr_end(&w);
+		jw_key(&w, "checks");
+		jw_arr_begin(&w);
+		for (size_t i = 0; i < nchecks; i++)
+			json_check(&w, &checks[i]);
+		jw_arr_end(&w);
+		jw_key(&w, "processes");
+		jw_arr_begin(&w);
+		for (size_t i = 0; i < nbins; i++)
+			if (bins[i].pid)
+				json_bin(&w, &bins[i]);
+		jw_arr_end(&w);
+		jw_key(&w, "binaries");
+		jw_arr_begin(&w);
+		for (size_t i = 0; i < nbins; i++)
+			if (!bins[i].pid)
+				json_bin(&w, &bins[i]);
+		jw_arr_end(&w);
+		jw_obj_end(&w);
+		fputc('\n', stdout);
+	} else {
+		printf("kapimon doctor: kernel %s (%s)\n", u.release, u.machine);
+		for (size_t i = 0; i < nchecks; i++)
+			print_check_text(&checks[i]);
+		if (pid || binary) {
+			printf("targets:\n");
+		} else {
+			printf("kube-apiserver processes (found by executable name):\n");
+			if (!nbins)
+				printf("  %-8s %-11s none running (use --pid PID or --binary PATH to inspect one)\n", "INFO",
+				       "process");
+		}
+		for (size_t i = 0; i < nbins; i++)
+			print_check_text(&bins[i].check);
+		if (rc == 0)
+			printf("result: kapimon can run here\n");
+		else if (!can_run)
+			printf("result: kapimon cannot run here: fix the [required] MISSING lines above\n");
+		else
+			printf("result: kapimon can run here, but not on the requested target (see targets)\n");
+	}
+	fflush(stdout);
+	free(bins);
+	return rc;
 }

@@ -1,28 +1,272 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* kapimon record — placeholder until its issue lands: parses --help and rejects everything else. */
+/* kapimon record: every apiserver request as a JSON line. */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "assemble/assembler.h"
+#include "output/json_writer.h"
+#include "assemble/record.h"
+/* TEMP until src/assemble/record_json.h lands */
+#define RECORD_STATS_MAX_PROBES 8
+struct record_stats {
+	uint64_t ts_ns, records, ringbuf_drops, read_errors, bad_events, unmatched_ends, pending;
+	uint64_t probe_hits[RECORD_STATS_MAX_PROBES];
+	int nprobes;
+	double hits_per_request;
+};
+static void record_json_request(struct json_writer *w, const struct request_record *r)
+{
+	jw_obj_begin(w);
+	jw_kv_str(w, "kind", "request");
+	jw_kv_uint(w, "start_ns", r->start_ns);
+	jw_kv_uint(w, "latency_ns", r->latency_ns);
+	jw_kv_str(w, "method", r->method);
+	jw_kv_str(w, "path", r->path);
+	jw_kv_str(w, "user_agent", r->user_agent);
+	jw_kv_str(w, "client", r->client);
+	jw_kv_int(w, "status", r->status);
+	jw_kv_str(w, "proto", r->proto == REC_PROTO_H2 ? "h2" : "h1");
+	jw_kv_int(w, "bytes_out", r->bytes_out);
+	if (r->ongoing)
+		jw_kv_bool(w, "ongoing", true);
+	jw_obj_end(w);
+}
+static void record_json_stats(struct json_writer *w, const struct record_stats *s)
+{
+	jw_obj_begin(w);
+	jw_kv_str(w, "kind", "stats");
+	jw_kv_uint(w, "records", s->records);
+	jw_kv_uint(w, "ringbuf_drops", s->ringbuf_drops);
+	jw_kv_double(w, "hits_per_request", s->hits_per_request);
+	jw_obj_end(w);
+}
+#include "capture/capture.h"
+#include "doctor/doctor.h"
 #include "cli/cli.h"
+#include "output/json_writer.h"
 #include "util/log.h"
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	if (exiting) /* second Ctrl-C: force quit; the kernel detaches our probes with our fds */
+		_exit(130);
+	exiting = 1;
+}
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: kapimon record [OPTIONS]\n\n(not available in this build yet)\n");
+	fprintf(out,
+		"Usage: kapimon record [--pid N] [-o FILE|-] [--duration S] [--stats-interval S]\n"
+		"                      [--no-h1] [--no-h2]\n\n"
+		"Record every request the kube-apiserver serves as one JSON line (kind \"request\"),\n"
+		"written when the request ends. Without --pid the local kube-apiserver is found.\n"
+		"Prints a line containing 'attached' on stderr when every probe is live.\n"
+		"SIGINT/SIGTERM: requests still running are written with \"ongoing\":true, probes are\n"
+		"detached, exit 0. A second Ctrl-C quits at once.\n\n"
+		"Options:\n"
+		"  --pid N             process to watch (default: the only running kube-apiserver)\n"
+		"  -o, --output FILE   write records to FILE ('-' = stdout, the default)\n"
+		"  --duration S        stop after S seconds\n"
+		"  --stats-interval S  write a {\"kind\":\"stats\"} line every S seconds (default 10, 0 = off)\n"
+		"  --no-h1, --no-h2    do not probe the HTTP/1.x or HTTP/2 server\n");
+}
+
+struct rec_ctx {
+	struct assembler *as;
+	struct json_writer w;
+	FILE *out;
+	uint64_t records;
+};
+
+static void on_record(const struct request_record *r, void *ctx)
+{
+	struct rec_ctx *rc = ctx;
+
+	record_json_request(&rc->w, r);
+	fputc('\n', rc->out);
+	rc->records++;
+}
+
+static void on_start(const struct kp_req_start *ev, void *ctx)
+{
+	asm_start(((struct rec_ctx *)ctx)->as, ev);
+}
+
+static void on_end(const struct kp_req_end *ev, void *ctx)
+{
+	asm_end(((struct rec_ctx *)ctx)->as, ev);
+}
+
+static uint64_t now_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void fill_stats(struct capture *cap, struct rec_ctx *rc, struct record_stats *s)
+{
+	struct capture_stats cs;
+	const struct asm_stats *as = asm_get_stats(rc->as);
+	uint64_t requests_seen;
+
+	capture_read_stats(cap, &cs);
+	memset(s, 0, sizeof(*s));
+	s->ts_ns = now_ns(CLOCK_REALTIME);
+	s->records = rc->records;
+	s->ringbuf_drops = cs.counters[KP_CNT_RB_DROP];
+	s->read_errors = cs.counters[KP_CNT_READ_FAIL];
+	s->bad_events = cs.bad_events;
+	s->unmatched_ends = as->unmatched_end;
+	s->pending = asm_pending(rc->as);
+	for (int i = 0; i < KP_PROBE__COUNT && i < RECORD_STATS_MAX_PROBES; i++)
+		s->probe_hits[i] = cs.hits[i];
+	s->nprobes = KP_PROBE__COUNT;
+	requests_seen = as->finished + as->unmatched_end;
+	s->hits_per_request = requests_seen ?
+		(double)(cs.hits[KP_PROBE_H2_HEADERS] + cs.hits[KP_PROBE_H2_DONE] + cs.hits[KP_PROBE_H1_START] +
+			 cs.hits[KP_PROBE_H1_DONE]) / (double)requests_seen : 0;
 }
 
 int cmd_record(int argc, char **argv)
 {
-	static const struct option longopts[] = { CLI_COMMON_LONG, { 0 } };
-	int c;
+	enum { OPT_PID = 256, OPT_DURATION, OPT_STATS, OPT_NO_H1, OPT_NO_H2 };
+	static const struct option longopts[] = {
+		CLI_COMMON_LONG,
+		{ "pid", required_argument, NULL, OPT_PID },
+		{ "output", required_argument, NULL, 'o' },
+		{ "duration", required_argument, NULL, OPT_DURATION },
+		{ "stats-interval", required_argument, NULL, OPT_STATS },
+		{ "no-h1", no_argument, NULL, OPT_NO_H1 },
+		{ "no-h2", no_argument, NULL, OPT_NO_H2 },
+		{ 0 },
+	};
+	struct capture_opts co = { 0 };
+	struct capture *cap = NULL;
+	struct rec_ctx rc = { 0 };
+	const char *outpath = "-";
+	long pid = 0, duration = 0, stats_every = 10;
+	uint64_t t0, last_stats;
+	struct sigaction sa = { .sa_handler = on_signal };
+	int c, ret = 1;
 
-	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, longopts, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			return 0;
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "o:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h': usage(stdout); return 0;
+		case 'o': outpath = optarg; break;
+		case OPT_PID:
+			if (!cli_parse_long(optarg, 1, 1 << 30, &pid))
+				return cli_usage_error("record", "--pid needs a process id, got '%s'", optarg);
+			break;
+		case OPT_DURATION:
+			if (!cli_parse_long(optarg, 1, 1L << 31, &duration))
+				return cli_usage_error("record", "--duration needs seconds > 0, got '%s'", optarg);
+			break;
+		case OPT_STATS:
+			if (!cli_parse_long(optarg, 0, 1L << 31, &stats_every))
+				return cli_usage_error("record", "--stats-interval needs seconds >= 0, got '%s'", optarg);
+			break;
+		case OPT_NO_H1: co.no_h1 = true; break;
+		case OPT_NO_H2: co.no_h2 = true; break;
+		default:
+			if (!cli_common_opt(c))
+				return cli_usage_error("record", "invalid option");
 		}
-		if (!cli_common_opt(c))
-			return cli_usage_error("record", "invalid option");
 	}
-	p_err("record: not available in this build yet");
-	return 1;
+	if (optind < argc)
+		return cli_usage_error("record", "unexpected argument '%s'", argv[optind]);
+	if (co.no_h1 && co.no_h2)
+		return cli_usage_error("record", "--no-h1 and --no-h2 leave nothing to record");
+	if (!pid) {
+		pid_t found[8];
+		int n = doctor_find_procs("/proc", "kube-apiserver", found, 8);
+
+		if (n <= 0) {
+			p_err("no running kube-apiserver found; use --pid");
+			return 1;
+		}
+		if (n > 1) {
+			p_err("%d kube-apiserver processes are running; choose one with --pid", n);
+			return 1;
+		}
+		pid = found[0];
+	}
+	co.pid = (pid_t)pid;
+
+	rc.out = strcmp(outpath, "-") ? fopen(outpath, "w") : stdout;
+	if (!rc.out) {
+		p_err("cannot open %s: %s", outpath, strerror(errno));
+		return 1;
+	}
+	setvbuf(rc.out, NULL, _IOFBF, 1 << 20);
+	jw_init(&rc.w, rc.out, false);
+	rc.as = asm_new(0, (int64_t)(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC)), on_record, &rc);
+	if (!rc.as)
+		goto out;
+	co.on_req_start = on_start;
+	co.on_req_end = on_end;
+	co.ctx = &rc;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (capture_open(&cap, &co))
+		goto out;
+	fprintf(stderr, "kapimon: attached: %s\n", capture_describe(cap));
+
+	t0 = last_stats = now_ns(CLOCK_MONOTONIC);
+	while (!exiting) {
+		uint64_t now;
+		int err = capture_poll(cap, 200);
+
+		if (err < 0 && err != -EINTR) {
+			p_err("ring buffer poll: %s", strerror(-err));
+			goto out;
+		}
+		now = now_ns(CLOCK_MONOTONIC);
+		if (duration && now - t0 >= (uint64_t)duration * 1000000000ULL)
+			break;
+		if (stats_every && now - last_stats >= (uint64_t)stats_every * 1000000000ULL) {
+			struct record_stats s;
+
+			fill_stats(cap, &rc, &s);
+			record_json_stats(&rc.w, &s);
+			fputc('\n', rc.out);
+			fflush(rc.out);
+			last_stats = now;
+		}
+		if (rc.out == stdout)
+			fflush(rc.out);
+	}
+	capture_drain(cap);
+	asm_flush_ongoing(rc.as, now_ns(CLOCK_MONOTONIC));
+	{
+		struct record_stats s;
+
+		fill_stats(cap, &rc, &s);
+		record_json_stats(&rc.w, &s);
+		fputc('\n', rc.out);
+		fprintf(stderr,
+			"kapimon: %llu records, %llu ring-buffer drops, %llu unmatched ends, %.2f uprobe hits/request\n",
+			(unsigned long long)s.records, (unsigned long long)s.ringbuf_drops,
+			(unsigned long long)s.unmatched_ends, s.hits_per_request);
+	}
+	ret = 0;
+out:
+	capture_close(cap);
+	if (rc.out && fflush(rc.out)) {
+		p_err("writing %s: %s", outpath, strerror(errno));
+		ret = 1;
+	}
+	if (rc.out && rc.out != stdout)
+		fclose(rc.out);
+	asm_free(rc.as);
+	return ret;
 }

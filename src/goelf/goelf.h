@@ -60,4 +60,61 @@ int gobin_ret_sites(const struct go_binary *b, const struct go_func *fn, uint64_
 /* Read len bytes at a virtual address from the file image; false if out of range. */
 bool gobin_read_vaddr(const struct go_binary *b, uint64_t vaddr, void *buf, size_t len);
 
+/* ---- Additions (issue 5): optional open flags, layout, provenance. ---- */
+
+struct Elf;
+struct Elf_Scn;
+
+/* Open flags for gobin_open_ex / gobin_open_mem. */
+#define GOBIN_NO_SYMTAB          0x1u /* functions from .gopclntab only (ignore .symtab) */
+#define GOBIN_FORCE_PCLNTAB_SCAN 0x2u /* ignore the .gopclntab section header: find the table by magic */
+
+int gobin_open_ex(const char *path, unsigned flags, struct go_binary **out, char *err, size_t errlen);
+/* Same on a memory image (copied; the caller keeps ownership of data). Used by the fuzzer. */
+int gobin_open_mem(const void *data, size_t len, unsigned flags, struct go_binary **out, char *err,
+		   size_t errlen);
+
+/* A PT_LOAD segment (filesz clamped to the file size) and a section header. */
+struct gobin_seg {
+	uint64_t vaddr, memsz, off, filesz;
+	uint32_t flags; /* PF_R/PF_W/PF_X */
+};
+struct gobin_sec {
+	const char *name;
+	uint64_t addr, off, size, flags;
+	uint32_t type;
+	bool in_file; /* file bytes exist and lie inside the file */
+	struct Elf_Scn *scn;
+};
+size_t gobin_segments(const struct go_binary *b, const struct gobin_seg **segs);
+size_t gobin_sections(const struct go_binary *b, const struct gobin_sec **secs);
+const struct gobin_sec *gobin_section(const struct go_binary *b, const char *name);
+/* Pointer to len bytes of file image at vaddr (inside one PT_LOAD's file bytes), or NULL. */
+const unsigned char *gobin_ptr(const struct go_binary *b, uint64_t vaddr, uint64_t len);
+/* libelf handle (valid until gobin_close), e.g. for libdw. */
+struct Elf *gobin_elf(const struct go_binary *b);
+const char *gobin_path(const struct go_binary *b);
+
+/* Main package path from build info ("" when unknown); raw modinfo text ("" in GOPATH builds);
+ * GOEXPERIMENT build setting or NULL; where the build info came from (or "none"). */
+const char *gobin_main_path(const struct go_binary *b);
+const char *gobin_modinfo(const struct go_binary *b);
+const char *gobin_goexperiment(const struct go_binary *b);
+const char *gobin_buildinfo_source(const struct go_binary *b);
+
+struct gobin_pclntab_info {
+	uint32_t magic;          /* 0xfffffffb 1.2-1.15, 0xfffffffa 1.16-17, 0xfffffff0 1.18-19, 0xfffffff1 1.20+ */
+	uint64_t vaddr;          /* where the table starts */
+	unsigned ptrsize;
+	size_t nfuncs;           /* functions from pclntab (gobin_func_count may add .symtab ones) */
+	const char *source;      /* "section .gopclntab" or "magic search in data segments" */
+	const char *text_source; /* where textStart came from (Go 1.18+): header, moduledata, .text */
+};
+void gobin_pclntab_info(const struct go_binary *b, struct gobin_pclntab_info *info);
+
+/* Exact-name lookup only (hash). */
+const struct go_func *gobin_find_exact(const struct go_binary *b, const char *name);
+/* True when fn came from .symtab (not described by pclntab, e.g. cgo C code). */
+bool gobin_func_from_symtab(const struct go_binary *b, const struct go_func *fn);
+
 #endif

@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Apiserver request capture: two uprobe hits per request and protocol.
+ *
+ *   HTTP/2  start  (*serverConn).processHeaders entry   decoded :method, :path, user-agent, stream id
+ *           end    (*responseWriter).handlerDone entry  status, response bytes, stream id
+ *   HTTP/1  start  (*conn).readRequest RET sites        *response: method, URI, User-Agent, client
+ *           end    (*response).finishRequest entry      status, response bytes
+ *
+ * Both golang.org/x/net/http2 and net/http's bundled copy use the same programs; the attach
+ * cookie selects the struct offsets. Start and end are keyed by connection + stream (h2) or by
+ * the *response (h1), never by thread or goroutine: the apiserver's handlers hop goroutines.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "kapimon/events.h"
+#include "kapimon/go_offsets.h"
+#include "go_read.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Settings (rodata, set by the loader before load). */
+const volatile struct kp_h2_offsets h2_off[2] = {}; /* [0] x/net/http2, [1] net/http bundled */
+const volatile struct kp_http1_offsets h1_off = {};
+const volatile __u32 max_header_fields = 32;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+/* Per-probe hit counters: the measured cost of kapimon is hits x per-hit cost. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KP_PROBE__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} hits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KP_CNT__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Scratch for map buckets: too large for the 512-byte stack. */
+#define HMAP_BUCKET_SIZE 336 /* classic map[string][]string bucket on amd64 */
+#define SWISS_GROUP_SIZE 328 /* swiss map group: ctrl word + 8 x (string key, []string elem) */
+struct scratch {
+	__u8 buf[HMAP_BUCKET_SIZE];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+static __always_inline void count(void *map, __u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(map, &idx);
+
+	if (v)
+		(*v)++;
+}
+
+static __always_inline void fill_hdr(struct kp_event_hdr *h, __u32 type, struct pt_regs *ctx)
+{
+	h->type = type;
+	h->tgid = bpf_get_current_pid_tgid() >> 32;
+	h->ts_ns = bpf_ktime_get_ns();
+	h->goid_g = GO_G(ctx);
+}
+
+/* ---- HTTP/2 ---- */
+
+#define NAME_METHOD 0x646f6874656d3aULL /* ":method" little-endian */
+#define NAME_PATH 0x687461703aULL       /* ":path" */
+#define NAME_UA_LO 0x6567612d72657375ULL /* "user-age" */
+#define NAME_UA_HI 0x746eU               /* "nt" */
+
+struct hfield {
+	struct go_string name;
+	struct go_string value;
+};
+
+static __always_inline int h2_headers(struct pt_regs *ctx, __u32 flavor)
+{
+	const volatile struct kp_h2_offsets *o = &h2_off[flavor & 1];
+	const void *sc = (const void *)GO_REG1(ctx);
+	const void *mh = (const void *)GO_REG2(ctx); /* *MetaHeadersFrame */
+	struct kp_req_start *e;
+	struct go_slice fields = {};
+	const void *hf;
+	__u32 n, i;
+	int have_method = 0;
+
+	count(&hits, KP_PROBE_H2_HEADERS);
+	if (!sc || !mh)
+		return 0;
+	if (bpf_probe_read_user(&fields, sizeof(fields), (const char *)mh + o->meta_headers_frame_fields))
+		goto fail;
+	hf = read_ptr(mh, 0); /* MetaHeadersFrame embeds *HeadersFrame first */
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(&counters, KP_CNT_RB_DROP);
+		return 0;
+	}
+	fill_hdr(&e->hdr, KP_EV_REQ_START, ctx);
+	e->conn = (__u64)sc;
+	e->stream_id = read_u32(hf, o->headers_frame_stream_id);
+	e->proto = KP_PROTO_H2;
+	e->truncated = 0;
+	e->method_len = e->path_len = e->ua_len = e->addr_len = 0;
+	e->content_length = -1;
+
+	n = fields.len > 0 ? (__u32)fields.len : 0;
+	for (i = 0; i < 32; i++) {
+		struct hfield f = {};
+		__u64 w[2] = {};
+		__u16 len16;
+
+		if (i >= n || i >= max_header_fields)
+			break;
+		if (bpf_probe_read_user(&f, sizeof(f), (const char *)fields.ptr + i * o->header_field_size))
+			break;
+		if (f.name.len != 7 && f.name.len != 5 && f.name.len != 10)
+			continue;
+		if (bpf_probe_read_user(w, f.name.len & 15, f.name.ptr))
+			continue;
+		if (f.name.len == 7 && w[0] == NAME_METHOD) {
+			COPY_GO_STR(e->method, KP_METHOD_MAX, f.value, &len16, e->truncated, 4);
+			e->method_len = len16;
+			have_method = 1;
+		} else if (f.name.len == 5 && w[0] == NAME_PATH) {
+			COPY_GO_STR(e->path, KP_PATH_MAX, f.value, &len16, e->truncated, 1);
+			e->path_len = len16;
+		} else if (f.name.len == 10 && w[0] == NAME_UA_LO && (w[1] & 0xffff) == NAME_UA_HI) {
+			COPY_GO_STR(e->ua, KP_UA_MAX, f.value, &len16, e->truncated, 2);
+			e->ua_len = len16;
+		}
+	}
+	if (!have_method) {
+		/* trailers or a malformed HEADERS frame: not a new request */
+		count(&counters, KP_CNT_NO_METHOD);
+		bpf_ringbuf_discard(e, 0);
+		return 0;
+	}
+	{
+		struct go_string a = read_go_string(sc, o->server_conn_remote_addr);
+		__u16 len16;
+
+		COPY_GO_STR(e->addr, KP_ADDR_MAX, a, &len16, e->truncated, 8);
+		e->addr_len = len16;
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+fail:
+	count(&counters, KP_CNT_READ_FAIL);
+	return 0;
+}
+
+SEC("uprobe")
+int h2_process_headers(struct pt_regs *ctx)
+{
+	return h2_headers(ctx, (__u32)bpf_get_attach_cookie(ctx));
+}
+
+SEC("uprobe")
+int h2_handler_done(struct pt_regs *ctx)
+{
+	const volatile struct kp_h2_offsets *o = &h2_off[bpf_get_attach_cookie(ctx) & 1];
+	const void *w = (const void *)GO_REG1(ctx); /* *responseWriter */
+	const void *rws, *st;
+	struct kp_req_end *e;
+
+	count(&hits, KP_PROBE_H2_DONE);
+	rws = read_ptr(w, o->response_writer_rws);
+	st = read_ptr(rws, o->rws_stream);
+	if (!st) {
+		count(&counters, KP_CNT_READ_FAIL);
+		return 0;
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(&counters, KP_CNT_RB_DROP);
+		return 0;
+	}
+	fill_hdr(&e->hdr, KP_EV_REQ_END, ctx);
+	e->conn = (__u64)read_ptr(st, o->stream_sc);
+	e->stream_id = read_u32(st, o->stream_id);
+	e->proto = KP_PROTO_H2;
+	e->status = (__s64)read_u64(rws, o->rws_status);
+	e->bytes_out = OFF_OK(o->rws_wrote_bytes) ? (__s64)read_u64(rws, o->rws_wrote_bytes) : -1;
+	e->bytes_in = OFF_OK(o->stream_body_bytes) ? (__s64)read_u64(st, o->stream_body_bytes) : -1;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* ---- HTTP/1.x ---- */
+
+#define UA_CANON_LO 0x6567412d72657355ULL /* "User-Age" */
+#define UA_CANON_HI 0x746eU               /* "nt" */
+
+/* Is the Go string header at p (a map key) "User-Agent"? */
+static __always_inline int key_is_ua(const struct go_string *k)
+{
+	__u64 w[2] = {};
+
+	if (k->len != 10 || !k->ptr)
+		return 0;
+	if (bpf_probe_read_user(w, 10, k->ptr))
+		return 0;
+	return w[0] == UA_CANON_LO && (w[1] & 0xffff) == UA_CANON_HI;
+}
+
+/* Copy the first value of a []string header value into e->ua. */
+static __always_inline void take_ua(struct kp_req_start *e, const void *slice_addr)
+{
+	struct go_slice vals = {};
+	struct go_string v = {};
+	__u16 len16;
+
+	if (bpf_probe_read_user(&vals, sizeof(vals), slice_addr) || vals.len < 1 || !vals.ptr)
+		return;
+	if (bpf_probe_read_user(&v, sizeof(v), vals.ptr))
+		return;
+	COPY_GO_STR(e->ua, KP_UA_MAX, v, &len16, e->truncated, 2);
+	e->ua_len = len16;
+}
+
+/* Classic hash map (Go <= 1.23): hmap{count, flags, B, noverflow, hash0, buckets, oldbuckets..} */
+static __always_inline void ua_from_hmap(struct kp_req_start *e, const void *h, struct scratch *s)
+{
+	__u8 B = 0;
+	const void *bucket_arrays[2];
+	__u32 nbuckets[2];
+	int a, b, i;
+
+	if (bpf_probe_read_user(&B, 1, (const char *)h + 9))
+		return;
+	if (B > 3)
+		B = 3; /* request headers: at most 8 buckets scanned (~52 entries) */
+	bucket_arrays[0] = read_ptr(h, 16);
+	bucket_arrays[1] = read_ptr(h, 24); /* oldbuckets while growing: not yet evacuated cells */
+	nbuckets[0] = 1U << B;
+	nbuckets[1] = B ? 1U << (B - 1) : 1;
+	for (a = 0; a < 2; a++) {
+		for (b = 0; b < 8; b++) {
+			const char *bk;
+
+			if (!bucket_arrays[a] || (__u32)b >= nbuckets[a])
+				break;
+			bk = (const char *)bucket_arrays[a] + b * HMAP_BUCKET_SIZE;
+			if (bpf_probe_read_user(s->buf, HMAP_BUCKET_SIZE, bk))
+				break;
+			for (i = 0; i < 8; i++) {
+				struct go_string k;
+
+				if (s->buf[i] < 5) /* empty or evacuated */
+					continue;
+				__builtin_memcpy(&k, &s->buf[8 + i * 16], sizeof(k));
+				if (key_is_ua(&k)) {
+					take_ua(e, bk + 136 + i * 24);
+					return;
+				}
+			}
+		}
+	}
+}
+
+/* Swiss table map (Go >= 1.24): Map{used, seed, dirPtr, dirLen, ...}; small maps are one group. */
+static __always_inline int ua_from_group(struct kp_req_start *e, const char *g, struct scratch *s)
+{
+	__u64 ctrl;
+	int i;
+
+	if (bpf_probe_read_user(s->buf, SWISS_GROUP_SIZE, g))
+		return 0;
+	__builtin_memcpy(&ctrl, s->buf, 8);
+	for (i = 0; i < 8; i++) {
+		struct go_string k;
+
+		if ((ctrl >> (i * 8)) & 0x80) /* empty or deleted */
+			continue;
+		__builtin_memcpy(&k, &s->buf[8 + i * 40], sizeof(k));
+		if (key_is_ua(&k)) {
+			take_ua(e, g + 8 + i * 40 + 16);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static __always_inline void ua_from_swiss(struct kp_req_start *e, const void *m, struct scratch *s)
+{
+	const void *dir = read_ptr(m, 16);
+	__s64 dir_len = (__s64)read_u64(m, 24);
+	int t, gi;
+
+	if (!dir)
+		return;
+	if (dir_len == 0) {
+		ua_from_group(e, dir, s);
+		return;
+	}
+	for (t = 0; t < 2; t++) {
+		const void *tab;
+		const char *groups;
+		__u64 mask;
+
+		if (t >= dir_len)
+			break;
+		tab = read_ptr(dir, t * 8);
+		groups = read_ptr(tab, 16);
+		mask = read_u64(tab, 24);
+		for (gi = 0; gi < 4; gi++) {
+			if (!groups || (__u64)gi > mask)
+				break;
+			if (ua_from_group(e, groups + gi * SWISS_GROUP_SIZE, s))
+				return;
+		}
+	}
+}
+
+SEC("uprobe")
+int h1_read_request_ret(struct pt_regs *ctx)
+{
+	const void *w = (const void *)GO_REG1(ctx); /* (*response, error) */
+	const void *req, *c, *hdrmap;
+	struct kp_req_start *e;
+	struct scratch *s;
+	struct go_string str;
+	__u32 zero = 0;
+	__u16 len16;
+
+	count(&hits, KP_PROBE_H1_START);
+	if (!w)
+		return 0; /* error return: no request */
+	req = read_ptr(w, h1_off.response_req);
+	c = read_ptr(w, h1_off.response_conn);
+	if (!req) {
+		count(&counters, KP_CNT_READ_FAIL);
+		return 0;
+	}
+	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(&counters, KP_CNT_RB_DROP);
+		return 0;
+	}
+	fill_hdr(&e->hdr, KP_EV_REQ_START, ctx);
+	e->conn = (__u64)w;
+	e->stream_id = 0;
+	e->proto = KP_PROTO_H1;
+	e->truncated = 0;
+	e->method_len = e->path_len = e->ua_len = e->addr_len = 0;
+	e->content_length = OFF_OK(h1_off.request_content_length) ?
+				    (__s64)read_u64(req, h1_off.request_content_length) : -1;
+
+	str = read_go_string(req, h1_off.request_method);
+	COPY_GO_STR(e->method, KP_METHOD_MAX, str, &len16, e->truncated, 4);
+	e->method_len = len16;
+	str = read_go_string(req, h1_off.request_request_uri);
+	COPY_GO_STR(e->path, KP_PATH_MAX, str, &len16, e->truncated, 1);
+	e->path_len = len16;
+	str = read_go_string(c, h1_off.conn_remote_addr);
+	COPY_GO_STR(e->addr, KP_ADDR_MAX, str, &len16, e->truncated, 8);
+	e->addr_len = len16;
+
+	hdrmap = read_ptr(req, h1_off.request_header);
+	if (hdrmap) {
+		if (h1_off.map_kind == 1)
+			ua_from_swiss(e, hdrmap, s);
+		else
+			ua_from_hmap(e, hdrmap, s);
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int h1_finish_request(struct pt_regs *ctx)
+{
+	const void *w = (const void *)GO_REG1(ctx); /* *response */
+	struct kp_req_end *e;
+
+	count(&hits, KP_PROBE_H1_DONE);
+	if (!w)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(&counters, KP_CNT_RB_DROP);
+		return 0;
+	}
+	fill_hdr(&e->hdr, KP_EV_REQ_END, ctx);
+	e->conn = (__u64)w;
+	e->stream_id = 0;
+	e->proto = KP_PROTO_H1;
+	e->status = (__s64)read_u64(w, h1_off.response_status);
+	e->bytes_out = OFF_OK(h1_off.response_written) ? (__s64)read_u64(w, h1_off.response_written) : -1;
+	e->bytes_in = -1;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}

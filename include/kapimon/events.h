@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Events that cross the BPF ring buffers, shared by bpf/ and src/capture/. Plain fixed-size
+ * structs only. Strings are Go strings copied with an explicit length (not NUL-terminated in Go);
+ * *_len is the copied length, *_trunc is set when the Go string was longer than the buffer.
+ */
+#ifndef KAPIMON_EVENTS_H
+#define KAPIMON_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define KP_METHOD_MAX 16
+#define KP_PATH_MAX 512 /* power of two: BPF masks lengths with KP_PATH_MAX - 1 */
+#define KP_UA_MAX 256
+#define KP_ADDR_MAX 64
+
+enum kp_event_type {
+	KP_EV_REQ_START = 1, /* a request's headers were decoded (h1 or h2) */
+	KP_EV_REQ_END = 2,   /* the handler finished: status and bytes */
+	KP_EV_GRPC_START = 3,
+	KP_EV_GRPC_END = 4,
+	KP_EV_GRPC_STREAM = 5,
+};
+
+enum kp_proto { KP_PROTO_H1 = 1, KP_PROTO_H2 = 2 };
+
+/* Probe ids, for the per-probe hit counters (index into the BPF "hits" array). */
+enum kp_probe {
+	KP_PROBE_H2_HEADERS = 0,
+	KP_PROBE_H2_DONE = 1,
+	KP_PROBE_H1_START = 2,
+	KP_PROBE_H1_DONE = 3,
+	KP_PROBE_GRPC_INVOKE = 4,
+	KP_PROBE_GRPC_INVOKE_RET = 5,
+	KP_PROBE_GRPC_STREAM = 6,
+	KP_PROBE__COUNT = 8,
+};
+
+/* Counters kept per CPU in BPF (index into the "counters" array). */
+enum kp_counter {
+	KP_CNT_RB_DROP = 0,     /* bpf_ringbuf_reserve failed: event lost (counted, never silent) */
+	KP_CNT_READ_FAIL = 1,   /* a bpf_probe_read_user failed (field unreadable) */
+	KP_CNT_NO_METHOD = 2,   /* h2 HEADERS without :method (trailers): ignored */
+	KP_CNT__COUNT = 4,
+};
+
+struct kp_event_hdr {
+	__u32 type;   /* enum kp_event_type */
+	__u32 tgid;
+	__u64 ts_ns;  /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u64 goid_g; /* current goroutine's g pointer (R14) */
+};
+
+/*
+ * Request key: h2 = (serverConn pointer, stream id); h1 = (*response pointer, 0). Both live for
+ * the whole request, so start and end match even when they run on different goroutines.
+ */
+struct kp_req_start {
+	struct kp_event_hdr hdr;
+	__u64 conn;
+	__u32 stream_id;
+	__u8 proto; /* enum kp_proto */
+	__u8 truncated; /* bit 0 path, bit 1 user agent, bit 2 method, bit 3 addr */
+	__u16 method_len;
+	__u16 path_len;
+	__u16 ua_len;
+	__u16 addr_len;
+	__u16 _pad;
+	__s64 content_length; /* declared request body length, -1 unknown */
+	char method[KP_METHOD_MAX];
+	char path[KP_PATH_MAX];
+	char ua[KP_UA_MAX];
+	char addr[KP_ADDR_MAX];
+};
+
+struct kp_req_end {
+	struct kp_event_hdr hdr;
+	__u64 conn;
+	__u32 stream_id;
+	__u8 proto;
+	__u8 _pad[3];
+	__s64 status;    /* 0: handler wrote nothing (implicit 200) */
+	__s64 bytes_out; /* response body bytes written by the handler, -1 unknown */
+	__s64 bytes_in;  /* request body bytes received, -1 unknown */
+};
+
+#endif

@@ -1,0 +1,384 @@
+#!/usr/bin/env bash
+# Loopback Kubernetes control plane for kapimon: etcd (mTLS) + kube-apiserver 1.20.2 (TLS, static
+# tokens, RBAC, audit log at level Metadata), everything on 127.0.0.1. See docs/testbed.md.
+#
+#   scripts/testbed.sh up       start (idempotent), wait until /readyz is ok, print PID and token
+#   scripts/testbed.sh env      print shell exports (eval "$(scripts/testbed.sh env)"), write kubeconfig
+#   scripts/testbed.sh status   exit 0 when up and healthy, 1 otherwise
+#   scripts/testbed.sh down     stop both processes (TERM, bounded wait, KILL) and remove the state dir
+#
+# Environment (defaults in brackets):
+#   KAPIMON_TESTBED_DIR [/run/kapimon-testbed]   state: certs, tokens, etcd data, logs, audit log
+#   KAPIMON_APISERVER_PORT [16443]               apiserver secure port
+#   KAPIMON_ETCD_PORT [12379]                    etcd client port (https, client certs required)
+#   KAPIMON_ETCD_PEER_PORT [12380]               etcd peer port (http, loopback, single member)
+#   KAPIMON_ETCD_METRICS_PORT [12381]            etcd /metrics and /health (plain http)
+#   KAPIMON_APISERVER_BIN [scripts/build-apiserver.sh's cached binary]
+#   KAPIMON_TESTBED_TIMEOUT [180]                seconds to wait for readiness
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DIR=${KAPIMON_TESTBED_DIR:-/run/kapimon-testbed}
+API_PORT=${KAPIMON_APISERVER_PORT:-16443}
+ETCD_PORT=${KAPIMON_ETCD_PORT:-12379}
+ETCD_PEER_PORT=${KAPIMON_ETCD_PEER_PORT:-12380}
+ETCD_METRICS_PORT=${KAPIMON_ETCD_METRICS_PORT:-12381}
+TIMEOUT=${KAPIMON_TESTBED_TIMEOUT:-180}
+HOST=127.0.0.1
+API_URL="https://$HOST:$API_PORT"
+ETCD_URL="https://$HOST:$ETCD_PORT"
+ETCD_METRICS_URL="http://$HOST:$ETCD_METRICS_PORT"
+SERVICE_CIDR=10.0.0.0/24
+SERVICE_IP=10.0.0.1
+
+log() { echo "testbed: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# --- process helpers ------------------------------------------------------------------------------
+
+# pid_alive FILE NAME: the pid in FILE is running and its executable's name starts with NAME
+# (guards against a recycled pid).
+pid_alive() {
+	local f=$1 name=$2 pid exe
+	[ -s "$f" ] || return 1
+	pid=$(cat "$f")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+	exe=${exe% (deleted)}
+	[[ $(basename "$exe") == "$name"* ]]
+}
+
+# stop_pid FILE NAME: TERM, wait up to 20 s for the process to exit, then KILL.
+stop_pid() {
+	local f=$1 name=$2 pid i
+	pid_alive "$f" "$name" || { rm -f "$f"; return 0; }
+	pid=$(cat "$f")
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 200; i++)); do
+		[ -d "/proc/$pid" ] || break
+		# a zombie child of ours is already dead
+		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && break
+		sleep 0.1
+	done
+	if [ -d "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; then
+		log "$name (pid $pid) did not exit after TERM within 20 s; sending KILL"
+		kill -KILL "$pid" 2>/dev/null || true
+		for ((i = 0; i < 50; i++)); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+	fi
+	rm -f "$f"
+}
+
+port_in_use() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+
+# wait_until DESC SECONDS PIDFILE NAME LOG CMD...: poll CMD every 0.2 s until it succeeds; fail early
+# when the process in PIDFILE died, or after SECONDS.
+wait_until() {
+	local desc=$1 secs=$2 pidf=$3 name=$4 logf=$5 start
+	shift 5
+	start=$(date +%s)
+	until "$@" >/dev/null 2>&1; do
+		if ! pid_alive "$pidf" "$name"; then
+			log "$name exited while waiting for $desc; last log lines:"
+			tail -n 30 "$logf" >&2 || true
+			return 1
+		fi
+		if (($(date +%s) - start >= secs)); then
+			log "timed out after ${secs}s waiting for $desc; last log lines of $name:"
+			tail -n 30 "$logf" >&2 || true
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+# --- certificates and configuration ----------------------------------------------------------------
+
+# mkcert NAME CN EXTKEYUSAGE [SAN]: key + cert signed by the CA (ca.crt/ca.key), valid 1 year.
+mkcert() {
+	local name=$1 cn=$2 eku=$3 san=${4:-} ext
+	ext="$DIR/pki/$name.ext"
+	{
+		echo "basicConstraints=critical,CA:FALSE"
+		echo "keyUsage=critical,digitalSignature,keyEncipherment"
+		echo "extendedKeyUsage=$eku"
+		[ -z "$san" ] || echo "subjectAltName=$san"
+	} >"$ext"
+	openssl req -new -newkey rsa:2048 -nodes -keyout "$DIR/pki/$name.key" -subj "$cn" \
+		-out "$DIR/pki/$name.csr" 2>/dev/null
+	openssl x509 -req -in "$DIR/pki/$name.csr" -CA "$DIR/pki/${5:-ca}.crt" -CAkey "$DIR/pki/${5:-ca}.key" \
+		-CAcreateserial -days 365 -sha256 -extfile "$ext" -out "$DIR/pki/$name.crt" 2>/dev/null
+	rm -f "$DIR/pki/$name.csr" "$ext"
+}
+
+mkca() {
+	openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$DIR/pki/$1.key" -subj "/CN=$2" -days 365 \
+		-sha256 -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+		-out "$DIR/pki/$1.crt" 2>/dev/null
+}
+
+gen_config() {
+	local admin user
+	mkdir -p "$DIR/pki"
+	chmod 700 "$DIR/pki"
+	mkca ca kapimon-testbed-ca
+	mkca front-proxy-ca kapimon-testbed-front-proxy-ca
+	mkcert apiserver "/CN=kube-apiserver" serverAuth \
+		"IP:127.0.0.1,DNS:localhost,IP:$SERVICE_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+	mkcert etcd-server "/CN=etcd-server" serverAuth,clientAuth "IP:127.0.0.1,DNS:localhost"
+	mkcert apiserver-etcd-client "/O=system:masters/CN=kube-apiserver-etcd-client" clientAuth
+	mkcert front-proxy-client "/CN=front-proxy-client" clientAuth "" front-proxy-ca
+	openssl genrsa -out "$DIR/pki/sa.key" 2048 2>/dev/null
+	openssl rsa -in "$DIR/pki/sa.key" -pubout -out "$DIR/pki/sa.pub" 2>/dev/null
+
+	admin=$(openssl rand -hex 16)
+	user=$(openssl rand -hex 16)
+	# token,user,uid,"groups"; alice has no group: under RBAC she may only do discovery (-> 403s).
+	printf '%s,admin,1000,"system:masters"\n%s,alice,1001\n' "$admin" "$user" >"$DIR/tokens.csv"
+	chmod 600 "$DIR/tokens.csv"
+	echo "$admin" >"$DIR/admin.token"
+	echo "$user" >"$DIR/user.token"
+
+	cat >"$DIR/audit-policy.yaml" <<'EOF'
+# Every request at level Metadata (who, what, verb, resource, status; no bodies). RequestReceived is
+# omitted so each request gives one ResponseComplete event (plus ResponseStarted for watches).
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages:
+  - RequestReceived
+rules:
+  - level: Metadata
+EOF
+	write_kubeconfig
+}
+
+write_kubeconfig() {
+	local token
+	token=$(cat "$DIR/admin.token")
+	cat >"$DIR/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: kapimon-testbed
+  cluster:
+    server: $API_URL
+    certificate-authority: $DIR/pki/ca.crt
+users:
+- name: admin
+  user:
+    token: $token
+- name: alice
+  user:
+    token: $(cat "$DIR/user.token")
+contexts:
+- name: kapimon-testbed
+  context:
+    cluster: kapimon-testbed
+    user: admin
+- name: kapimon-testbed-alice
+  context:
+    cluster: kapimon-testbed
+    user: alice
+current-context: kapimon-testbed
+EOF
+	chmod 600 "$DIR/kubeconfig"
+}
+
+# --- start / stop ---------------------------------------------------------------------------------
+
+start_etcd() {
+	local p
+	for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$ETCD_METRICS_PORT"; do
+		port_in_use "$p" && die "port $p is already in use (set KAPIMON_ETCD_PORT/_PEER_PORT/_METRICS_PORT)"
+	done
+	mkdir -p "$DIR/etcd"
+	chmod 700 "$DIR/etcd"
+	# env -i: ignore any ETCD_* variables (Debian's /etc/default/etcd is only read by its service).
+	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin setsid etcd \
+		--name kapimon-testbed \
+		--data-dir "$DIR/etcd" \
+		--listen-client-urls "$ETCD_URL" \
+		--advertise-client-urls "$ETCD_URL" \
+		--listen-peer-urls "http://$HOST:$ETCD_PEER_PORT" \
+		--initial-advertise-peer-urls "http://$HOST:$ETCD_PEER_PORT" \
+		--initial-cluster "kapimon-testbed=http://$HOST:$ETCD_PEER_PORT" \
+		--initial-cluster-state new \
+		--initial-cluster-token kapimon-testbed \
+		--listen-metrics-urls "$ETCD_METRICS_URL" \
+		--metrics basic \
+		--client-cert-auth \
+		--trusted-ca-file "$DIR/pki/ca.crt" \
+		--cert-file "$DIR/pki/etcd-server.crt" \
+		--key-file "$DIR/pki/etcd-server.key" \
+		--log-outputs stderr \
+		</dev/null >"$DIR/etcd.log" 2>&1 &
+	echo $! >"$DIR/etcd.pid"
+	wait_until "etcd /health" "$TIMEOUT" "$DIR/etcd.pid" etcd "$DIR/etcd.log" etcd_healthy
+}
+
+etcd_healthy() { curl -fsS --max-time 2 "$ETCD_METRICS_URL/health" | grep -q '"health":"true"'; }
+
+start_apiserver() {
+	local bin=$1
+	port_in_use "$API_PORT" && die "port $API_PORT is already in use (set KAPIMON_APISERVER_PORT)"
+	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin setsid "$bin" \
+		--bind-address="$HOST" \
+		--advertise-address="$HOST" \
+		--secure-port="$API_PORT" \
+		--insecure-port=0 \
+		--endpoint-reconciler-type=none \
+		--etcd-servers="$ETCD_URL" \
+		--etcd-cafile="$DIR/pki/ca.crt" \
+		--etcd-certfile="$DIR/pki/apiserver-etcd-client.crt" \
+		--etcd-keyfile="$DIR/pki/apiserver-etcd-client.key" \
+		--tls-cert-file="$DIR/pki/apiserver.crt" \
+		--tls-private-key-file="$DIR/pki/apiserver.key" \
+		--client-ca-file="$DIR/pki/ca.crt" \
+		--token-auth-file="$DIR/tokens.csv" \
+		--authorization-mode=Node,RBAC \
+		--anonymous-auth=false \
+		--service-cluster-ip-range="$SERVICE_CIDR" \
+		--service-account-issuer=https://kubernetes.default.svc.cluster.local \
+		--service-account-key-file="$DIR/pki/sa.pub" \
+		--service-account-signing-key-file="$DIR/pki/sa.key" \
+		--api-audiences=https://kubernetes.default.svc.cluster.local \
+		--requestheader-client-ca-file="$DIR/pki/front-proxy-ca.crt" \
+		--requestheader-allowed-names=front-proxy-client \
+		--requestheader-extra-headers-prefix=X-Remote-Extra- \
+		--requestheader-group-headers=X-Remote-Group \
+		--requestheader-username-headers=X-Remote-User \
+		--proxy-client-cert-file="$DIR/pki/front-proxy-client.crt" \
+		--proxy-client-key-file="$DIR/pki/front-proxy-client.key" \
+		--audit-policy-file="$DIR/audit-policy.yaml" \
+		--audit-log-path="$DIR/audit.log" \
+		--audit-log-format=json \
+		--audit-log-mode=blocking \
+		--audit-log-maxsize=2048 \
+		--audit-log-maxbackup=1 \
+		--allow-privileged=true \
+		--profiling=false \
+		--v=1 \
+		</dev/null >"$DIR/apiserver.log" 2>&1 &
+	echo $! >"$DIR/apiserver.pid"
+	wait_until "apiserver /readyz" "$TIMEOUT" "$DIR/apiserver.pid" "$(basename "$bin")" "$DIR/apiserver.log" apiserver_ready
+}
+
+apiserver_ready() {
+	[ "$(curl -sS --max-time 3 --cacert "$DIR/pki/ca.crt" -H "Authorization: Bearer $(cat "$DIR/admin.token")" \
+		"$API_URL/readyz")" = ok ]
+}
+
+apiserver_name() { cat "$DIR/apiserver.name" 2>/dev/null || echo kube-apiserver; }
+
+is_up() {
+	pid_alive "$DIR/etcd.pid" etcd && pid_alive "$DIR/apiserver.pid" "$(apiserver_name)" &&
+		etcd_healthy && apiserver_ready
+}
+
+print_up() {
+	echo "testbed: up (state in $DIR)"
+	echo "  apiserver pid  $(cat "$DIR/apiserver.pid")  $API_URL  ($(readlink "/proc/$(cat "$DIR/apiserver.pid")/exe"))"
+	echo "  etcd pid       $(cat "$DIR/etcd.pid")  $ETCD_URL  metrics $ETCD_METRICS_URL/metrics"
+	echo "  admin token    $(cat "$DIR/admin.token")"
+	echo "  user token     $(cat "$DIR/user.token")  (alice, no RBAC grants: 403 on resources)"
+	echo "  kubeconfig     $DIR/kubeconfig"
+	echo "  audit log      $DIR/audit.log"
+	echo "  use: eval \"\$($0 env)\"; tear down: $0 down"
+}
+
+do_down() {
+	stop_pid "$DIR/apiserver.pid" "$(apiserver_name)"
+	stop_pid "$DIR/etcd.pid" etcd
+	case "$DIR" in
+	/ | "") die "refusing to remove state dir '$DIR'" ;;
+	esac
+	rm -rf "$DIR"
+}
+
+do_up() {
+	local bin t0
+	if [ -d "$DIR" ] && is_up; then
+		print_up
+		return 0
+	fi
+	[ "$(id -u)" = 0 ] || log "warning: not root; the testbed runs, but kapimon needs root to trace it"
+	command -v etcd >/dev/null || die "etcd not installed (make deps)"
+	bin=${KAPIMON_APISERVER_BIN:-}
+	if [ -z "$bin" ]; then
+		t0=$(date +%s)
+		bin=$("$ROOT/scripts/build-apiserver.sh") || die "scripts/build-apiserver.sh failed"
+		(($(date +%s) - t0 < 2)) || log "kube-apiserver build took $(($(date +%s) - t0)) s"
+	fi
+	[ -x "$bin" ] || die "kube-apiserver binary '$bin' is not executable"
+	# leftovers of a broken previous run
+	if [ -d "$DIR" ]; then
+		log "stale or unhealthy state in $DIR; tearing it down first"
+		do_down
+	fi
+	mkdir -p "$DIR"
+	chmod 755 "$DIR"
+	basename "$bin" >"$DIR/apiserver.name"
+	gen_config
+	start_etcd || { do_down_keep_logs; die "etcd did not become healthy"; }
+	start_apiserver "$bin" || { do_down_keep_logs; die "kube-apiserver did not become ready"; }
+	print_up
+}
+
+# On a failed start: stop the processes but keep the logs for inspection.
+do_down_keep_logs() {
+	stop_pid "$DIR/apiserver.pid" "$(apiserver_name)"
+	stop_pid "$DIR/etcd.pid" etcd
+	log "logs kept in $DIR/*.log ('$0 down' removes them)"
+}
+
+do_env() {
+	[ -s "$DIR/admin.token" ] || die "testbed is not up (run '$0 up')"
+	write_kubeconfig
+	cat <<EOF
+export KAPIMON_TESTBED_DIR='$DIR'
+export KAPIMON_APISERVER_PID='$(cat "$DIR/apiserver.pid" 2>/dev/null)'
+export KAPIMON_APISERVER_BIN='$(readlink "/proc/$(cat "$DIR/apiserver.pid" 2>/dev/null)/exe" 2>/dev/null)'
+export KAPIMON_APISERVER_URL='$API_URL'
+export KAPIMON_APISERVER_PORT='$API_PORT'
+export KAPIMON_TOKEN='$(cat "$DIR/admin.token")'
+export KAPIMON_USER_TOKEN='$(cat "$DIR/user.token")'
+export KAPIMON_USER_NAME='alice'
+export KAPIMON_CA='$DIR/pki/ca.crt'
+export KAPIMON_AUDIT_LOG='$DIR/audit.log'
+export KAPIMON_KUBECONFIG='$DIR/kubeconfig'
+export KAPIMON_ETCD_PID='$(cat "$DIR/etcd.pid" 2>/dev/null)'
+export KAPIMON_ETCD_URL='$ETCD_URL'
+export KAPIMON_ETCD_METRICS_URL='$ETCD_METRICS_URL/metrics'
+export KAPIMON_ETCD_CA='$DIR/pki/ca.crt'
+export KAPIMON_ETCD_CERT='$DIR/pki/apiserver-etcd-client.crt'
+export KAPIMON_ETCD_KEY='$DIR/pki/apiserver-etcd-client.key'
+EOF
+}
+
+do_status() {
+	if [ -d "$DIR" ] && is_up; then
+		print_up
+		return 0
+	fi
+	echo "testbed: not running (or unhealthy) in $DIR"
+	local f
+	for f in etcd apiserver; do
+		[ -s "$DIR/$f.pid" ] && echo "  $f pid file: $(cat "$DIR/$f.pid")"
+	done
+	return 1
+}
+
+cmd=${1:-}
+case "$cmd" in
+up | down | status)
+	# One up/down/status at a time (the lock lives next to the state dir, which 'down' removes).
+	mkdir -p "$(dirname "$DIR")"
+	exec 8>"$DIR.lock"
+	flock -w 900 8 || die "another testbed command holds $DIR.lock"
+	"do_$cmd"
+	;;
+env) do_env ;;
+*)
+	echo "usage: $0 up|down|env|status" >&2
+	exit 2
+	;;
+esac

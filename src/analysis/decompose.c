@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "analysis/decompose.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void dc_params_default(struct dc_params *p)
+{
+	p->season = DC_SEASON_AUTO;
+	p->trend = DC_TREND_AVG;
+	p->threshold = 1.5;
+	p->pct_lo = 10;
+	p->pct_hi = 90;
+	p->max_period = 0;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double dc_percentile_sorted(double *v, size_t n, double p)
+{
+	double pos, frac;
+	size_t i;
+
+	if (n == 0)
+		return NAN;
+	qsort(v, n, sizeof(*v), cmp_dbl);
+	if (p <= 0)
+		return v[0];
+	if (p >= 100)
+		return v[n - 1];
+	pos = p / 100.0 * (double)(n - 1);
+	i = (size_t)pos;
+	frac = pos - (double)i;
+	if (i + 1 >= n)
+		return v[n - 1];
+	return v[i] + frac * (v[i + 1] - v[i]);
+}
+
+/* least squares line through (i, y[i]) for i with w[i] (all when w == NULL) */
+static void linefit(const double *y, const bool *use, size_t n, double *a, double *b)
+{
+	double sx = 0, sy = 0, sxx = 0, sxy = 0, m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (use && !use[i])
+			continue;
+		double x = (double)i;
+
+		sx += x;
+		sy += y[i];
+		sxx += x * x;
+		sxy += x * y[i];
+		m++;
+	}
+	if (m < 2) {
+		*a = m > 0 ? sy / m : 0;
+		*b = 0;
+		return;
+	}
+	double den = m * sxx - sx * sx;
+
+	*b = den != 0 ? (m * sxy - sx * sy) / den : 0;
+	*a = (sy - *b * sx) / m;
+}
+
+int dc_detect_period(const double *x, size_t n, int max_period)
+{
+	double *y, *tmp, a, b, lo, hi, var = 0, best = -1;
+	double *acf;
+	size_t maxlag;
+	int period = 0;
+
+	if (n < 8)
+		return 0;
+	maxlag = n / 2;
+	if (max_period > 0 && (size_t)max_period < maxlag)
+		maxlag = (size_t)max_period;
+	if (max_period <= 0 && maxlag > 2000)
+		maxlag = 2000;
+	if (maxlag < 2)
+		return 0;
+	y = malloc(n * sizeof(*y));
+	tmp = malloc(n * sizeof(*tmp));
+	acf = calloc(maxlag + 2, sizeof(*acf));
+	if (!y || !tmp || !acf)
+		goto out;
+	/* missing values (NaN): carry the previous value (the first finite one at the start) */
+	{
+		double last = NAN;
+
+		for (size_t i = 0; i < n; i++)
+			if (isfinite(x[i])) {
+				last = x[i];
+				break;
+			}
+		if (!isfinite(last))
+			goto out;
+		for (size_t i = 0; i < n; i++) {
+			if (isfinite(x[i]))
+				last = x[i];
+			tmp[i] = last;
+		}
+	}
+	linefit(tmp, NULL, n, &a, &b);
+	for (size_t i = 0; i < n; i++)
+		y[i] = tmp[i] - (a + b * (double)i);
+	/* winsorise: spikes must not create or hide periodicity */
+	memcpy(tmp, y, n * sizeof(*y));
+	lo = dc_percentile_sorted(tmp, n, 2);
+	hi = tmp[(size_t)(0.98 * (double)(n - 1))];
+	double mean = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		y[i] = y[i] < lo ? lo : y[i] > hi ? hi : y[i];
+		mean += y[i];
+	}
+	mean /= (double)n;
+	for (size_t i = 0; i < n; i++) {
+		y[i] -= mean;
+		var += y[i] * y[i];
+	}
+	if (var <= 0)
+		goto out;
+	for (size_t k = 1; k <= maxlag + 1 && k < n; k++) {
+		double s = 0;
+
+		for (size_t i = 0; i + k < n; i++)
+			s += y[i] * y[i + k];
+		acf[k] = s / var;
+	}
+	/* prominent local maxima: higher than every earlier lag's minimum by a margin */
+	double runmin = acf[1];
+
+	for (size_t k = 2; k <= maxlag; k++) {
+		if (acf[k] < runmin)
+			runmin = acf[k];
+		if (acf[k] > acf[k - 1] && acf[k] >= acf[k + 1] && acf[k] - runmin >= 0.3 && acf[k] > best)
+			best = acf[k];
+	}
+	if (best < 0.2)
+		goto out;
+	runmin = acf[1];
+	for (size_t k = 2; k <= maxlag; k++) {
+		if (acf[k] < runmin)
+			runmin = acf[k];
+		if (acf[k] > acf[k - 1] && acf[k] >= acf[k + 1] && acf[k] - runmin >= 0.3 && acf[k] >= 0.85 * best) {
+			period = (int)k;
+			break;
+		}
+	}
+	/* a period needs at least two full cycles */
+	if ((size_t)period * 2 > n)
+		period = 0;
+out:
+	free(y);
+	free(tmp);
+	free(acf);
+	return period;
+}
+
+void dc_result_free(struct dc_result *r)
+{
+	free(r->baseline);
+	free(r->resid);
+	free(r->score);
+	free(r->flag);
+	memset(r, 0, sizeof(*r));
+}
+
+double dc_score(const struct dc_result *r, double resid)
+{
+	if (!isfinite(resid))
+		return 0;
+	if (resid > r->fence_hi)
+		return (resid - r->fence_hi) / r->width;
+	if (resid < r->fence_lo)
+		return (resid - r->fence_lo) / r->width;
+	return 0;
+}
+
+int dc_run(const double *x, size_t n, const struct dc_params *p, struct dc_result *r)
+{
+	double *f = NULL, *tmp = NULL, *trend = NULL, *seas = NULL;
+	size_t nfin = 0, first = n, last = 0;
+	int ret = -1;
+
+	memset(r, 0, sizeof(*r));
+	r->n = n;
+	for (size_t i = 0; i < n; i++) {
+		if (isfinite(x[i])) {
+			nfin++;
+			if (first == n)
+				first = i;
+			last = i;
+		}
+	}
+	if (nfin == 0)
+		return -1;
+	r->nmissing = n - nfin;
+	f = malloc(n * sizeof(*f));
+	tmp = malloc(n * sizeof(*tmp));
+	trend = malloc(n * sizeof(*trend));
+	r->baseline = malloc(n * sizeof(double));
+	r->resid = malloc(n * sizeof(double));
+	r->score = malloc(n * sizeof(double));
+	r->flag = calloc(n, 1);
+	if (!f || !tmp || !trend || !r->baseline || !r->resid || !r->score || !r->flag)
+		goto out;
+
+	/* fill missing values: linear interpolation inside, nearest value at the edges */
+	for (size_t i = 0; i < n; i++) {
+		if (isfinite(x[i])) {
+			f[i] = x[i];
+			continue;
+		}
+		if (i < first) {
+			f[i] = x[first];
+		} else if (i > last) {
+			f[i] = x[last];
+		} else {
+			size_t j = i + 1;
+
+			while (!isfinite(x[j]))
+				j++;
+			double a = f[i - 1], b = x[j];
+
+			for (size_t k = i; k < j; k++)
+				f[k] = a + (b - a) * (double)(k - i + 1) / (double)(j - i + 1);
+			i = j - 1;
+		}
+	}
+
+	/* trend */
+	switch (p->trend) {
+	case DC_TREND_NONE:
+		for (size_t i = 0; i < n; i++)
+			trend[i] = 0;
+		break;
+	case DC_TREND_AVG: {
+		size_t m = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (isfinite(x[i]))
+				tmp[m++] = x[i];
+		double med = dc_percentile_sorted(tmp, m, 50);
+
+		for (size_t i = 0; i < n; i++)
+			trend[i] = med;
+		break;
+	}
+	case DC_TREND_LINEFIT: {
+		double a, b, mad;
+		bool *use = malloc(n * sizeof(*use));
+
+		if (!use)
+			goto out;
+		linefit(f, NULL, n, &a, &b);
+		for (size_t i = 0; i < n; i++)
+			tmp[i] = fabs(f[i] - (a + b * (double)i));
+		mad = dc_percentile_sorted(tmp, n, 50);
+		if (mad > 0) {
+			for (size_t i = 0; i < n; i++)
+				use[i] = fabs(f[i] - (a + b * (double)i)) <= 6 * mad;
+			linefit(f, use, n, &a, &b);
+		}
+		free(use);
+		for (size_t i = 0; i < n; i++)
+			trend[i] = a + b * (double)i;
+		break;
+	}
+	}
+
+	/* seasonality */
+	r->period = 0;
+	if (p->season == DC_SEASON_AUTO)
+		r->period = dc_detect_period(f, n, p->max_period);
+	else if (p->season > 1 && (size_t)p->season * 2 <= n)
+		r->period = p->season;
+	for (size_t i = 0; i < n; i++)
+		r->baseline[i] = trend[i];
+	if (r->period > 1) {
+		size_t per = (size_t)r->period;
+
+		seas = malloc(per * sizeof(*seas));
+		if (!seas)
+			goto out;
+		for (size_t ph = 0; ph < per; ph++) {
+			size_t m = 0;
+
+			for (size_t i = ph; i < n; i += per)
+				if (isfinite(x[i]))
+					tmp[m++] = x[i] - trend[i];
+			if (m == 0)
+				for (size_t i = ph; i < n; i += per)
+					tmp[m++] = f[i] - trend[i];
+			seas[ph] = dc_percentile_sorted(tmp, m, 50);
+		}
+		for (size_t i = 0; i < n; i++)
+			r->baseline[i] += seas[i % per];
+	}
+
+	/* residuals and Tukey fences */
+	size_t m = 0;
+	double sum_abs = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		r->resid[i] = isfinite(x[i]) ? x[i] - r->baseline[i] : NAN;
+		if (isfinite(x[i])) {
+			tmp[m++] = r->resid[i];
+			sum_abs += fabs(x[i]);
+		}
+	}
+	double lo = dc_percentile_sorted(tmp, m, p->pct_lo);
+	double hi = dc_percentile_sorted(tmp, m, p->pct_hi);
+	/* degenerate spread (a constant series with rare spikes): fall back to a tiny scale relative to
+	 * the series' magnitude so that exact repeats score 0 and any real deviation scores high */
+	double floor_w = 1e-6 * (sum_abs / (double)m) + 1e-12;
+
+	r->fence_lo = lo;
+	r->fence_hi = hi;
+	r->width = hi - lo > floor_w ? hi - lo : floor_w;
+	for (size_t i = 0; i < n; i++) {
+		r->score[i] = dc_score(r, r->resid[i]);
+		r->flag[i] = r->score[i] > p->threshold ? 1 : r->score[i] < -p->threshold ? -1 : 0;
+	}
+	ret = 0;
+out:
+	free(f);
+	free(tmp);
+	free(trend);
+	free(seas);
+	if (ret)
+		dc_result_free(r);
+	return ret;
+}
+
+long dc_intervals(const int8_t *flag, const double *score, size_t n, size_t max_gap, struct dc_interval **out)
+{
+	struct dc_interval *iv = NULL;
+	size_t cnt = 0, cap = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < n;) {
+		if (!flag[i]) {
+			i++;
+			continue;
+		}
+		int8_t s = flag[i];
+		size_t st = i, en = i;
+		double sc = score[i];
+
+		for (size_t j = i + 1; j < n; j++) {
+			if (flag[j] == s) {
+				en = j;
+				if (fabs(score[j]) > fabs(sc))
+					sc = score[j];
+			} else if (flag[j] != 0 || j - en > max_gap) {
+				break;
+			}
+		}
+		if (cnt == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			struct dc_interval *t = realloc(iv, nc * sizeof(*t));
+
+			if (!t) {
+				free(iv);
+				return -1;
+			}
+			iv = t;
+			cap = nc;
+		}
+		iv[cnt].start = st;
+		iv[cnt].end = en;
+		iv[cnt].score = sc;
+		cnt++;
+		i = en + 1;
+	}
+	*out = iv;
+	return (long)cnt;
+}

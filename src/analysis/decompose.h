@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Offline anomaly detection on one series (the method of ADX's series_decompose_anomalies, made robust):
+ *   x = trend + seasonal + residual
+ *   trend:    avg (median of the series), linefit (least squares, refitted once without outliers) or none
+ *   seasonal: period auto-detected from the autocorrelation of the detrended, winsorised series (first
+ *             prominent peak within 85% of the highest), component = per-phase median of the detrended series
+ *   score:    Tukey fence on the residuals with the pct_lo/pct_hi percentiles (10/90 by default):
+ *             (r - P_hi)/(P_hi - P_lo) above, (r - P_lo)/(P_hi - P_lo) below, 0 in between
+ *   flag:     +1 when score > threshold, -1 when score < -threshold.
+ * Missing values are NaN on input: they are interpolated for the decomposition and never flagged.
+ */
+#ifndef KAPIMON_ANALYSIS_DECOMPOSE_H
+#define KAPIMON_ANALYSIS_DECOMPOSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum dc_trend { DC_TREND_AVG, DC_TREND_LINEFIT, DC_TREND_NONE };
+
+#define DC_SEASON_AUTO (-1)
+
+struct dc_params {
+	int season;          /* DC_SEASON_AUTO, 0 (no seasonality) or a period in points */
+	enum dc_trend trend;
+	double threshold;    /* 1.5 */
+	double pct_lo, pct_hi; /* 10, 90 */
+	int max_period;      /* upper bound for auto detection (0: min(n/2, 2000)) */
+};
+
+struct dc_result {
+	size_t n;
+	int period;          /* 0 when no seasonality was used */
+	double *baseline;    /* trend + seasonal */
+	double *resid;       /* x - baseline (NaN where x is missing) */
+	double *score;
+	int8_t *flag;
+	double fence_lo, fence_hi, width; /* residual percentiles and the scale used */
+	size_t nmissing;
+};
+
+void dc_params_default(struct dc_params *p);
+/* 0 on success; -1 when there is no finite value or memory ran out. */
+int dc_run(const double *x, size_t n, const struct dc_params *p, struct dc_result *r);
+void dc_result_free(struct dc_result *r);
+/* Score a residual against the fences of a finished run. */
+double dc_score(const struct dc_result *r, double resid);
+
+/* Dominant period of x (no NaN) in points, or 0 when none is clear. */
+int dc_detect_period(const double *x, size_t n, int max_period);
+
+/* Percentile p (0..100) of v[0..n) by linear interpolation; sorts v in place. NaN when n == 0. */
+double dc_percentile_sorted(double *v, size_t n, double p);
+
+struct dc_interval {
+	size_t start, end; /* inclusive point indices */
+	double score;      /* the most extreme score inside, signed */
+};
+/* Runs of equal non-zero flags; runs of the same sign separated by at most max_gap unflagged points are
+ * merged. Returns the number of intervals (*out malloc'ed, NULL when none) or -1 on OOM. */
+long dc_intervals(const int8_t *flag, const double *score, size_t n, size_t max_gap, struct dc_interval **out);
+
+#endif

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "assemble/assembler.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assemble/request_fill.h"
+
+struct slot {
+	bool used;
+	uint64_t conn;
+	uint32_t stream_id;
+	struct kp_req_start ev;
+};
+
+struct assembler {
+	struct slot *slots; /* open addressing, linear probing, backward-shift deletion */
+	size_t cap;         /* power of two */
+	size_t count;
+	size_t max_pending;
+	int64_t mono_to_wall;
+	double sample_factor;
+	record_cb cb;
+	void *cb_ctx;
+	uint64_t next_id;
+	struct asm_stats st;
+};
+
+static uint64_t hash_key(uint64_t conn, uint32_t sid)
+{
+	uint64_t h = conn ^ ((uint64_t)sid * 0x9e3779b97f4a7c15ULL);
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+struct assembler *asm_new(size_t max_pending, int64_t mono_to_wall_ns, record_cb cb, void *ctx)
+{
+	struct assembler *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->cap = 1024;
+	a->slots = calloc(a->cap, sizeof(*a->slots));
+	if (!a->slots) {
+		free(a);
+		return NULL;
+	}
+	a->max_pending = max_pending ? max_pending : 65536;
+	a->mono_to_wall = mono_to_wall_ns;
+	a->sample_factor = 1.0;
+	a->cb = cb;
+	a->cb_ctx = ctx;
+	a->next_id = 1;
+	return a;
+}
+
+void asm_free(struct assembler *a)
+{
+	if (!a)
+		return;
+	free(a->slots);
+	free(a);
+}
+
+void asm_set_sample_factor(struct assembler *a, double f)
+{
+	a->sample_factor = f > 0 ? f : 1.0;
+}
+
+static size_t find(const struct assembler *a, uint64_t conn, uint32_t sid, bool *found)
+{
+	size_t mask = a->cap - 1, i = hash_key(conn, sid) & mask;
+
+	while (a->slots[i].used) {
+		if (a->slots[i].conn == conn && a->slots[i].stream_id == sid) {
+			*found = true;
+			return i;
+		}
+		i = (i + 1) & mask;
+	}
+	*found = false;
+	return i;
+}
+
+static void remove_at(struct assembler *a, size_t i)
+{
+	size_t mask = a->cap - 1, j = i;
+
+	a->slots[i].used = false;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & mask;
+		if (!a->slots[j].used)
+			break;
+		home = hash_key(a->slots[j].conn, a->slots[j].stream_id) & mask;
+		/* j may move to the hole at i unless its home lies cyclically in (i, j] */
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			a->slots[i] = a->slots[j];
+			a->slots[j].used = false;
+			i = j;
+		}
+	}
+	a->count--;
+}
+
+static bool grow(struct assembler *a)
+{
+	size_t old_cap = a->cap;
+	struct slot *old = a->slots, *n = calloc(old_cap * 2, sizeof(*n));
+
+	if (!n)
+		return false;
+	a->slots = n;
+	a->cap = old_cap * 2;
+	a->count = 0;
+	for (size_t i = 0; i < old_cap; i++) {
+		bool found;
+		size_t j;
+
+		if (!old[i].used)
+			continue;
+		j = find(a, old[i].conn, old[i].stream_id, &found);
+		a->slots[j] = old[i];
+		a->count++;
+	}
+	free(old);
+	return true;
+}
+
+void asm_start(struct assembler *a, const struct kp_req_start *ev)
+{
+	bool found;
+	size_t i;
+
+	if (a->count + 1 > a->cap / 2 && !grow(a)) {
+		a->st.full++;
+		return;
+	}
+	i = find(a, ev->conn, ev->stream_id, &found);
+	if (found) {
+		a->st.replaced++;
+	} else {
+		if (a->count >= a->max_pending) {
+			a->st.full++;
+			return;
+		}
+		a->count++;
+	}
+	a->slots[i].used = true;
+	a->slots[i].conn = ev->conn;
+	a->slots[i].stream_id = ev->stream_id;
+	a->slots[i].ev = *ev;
+	a->st.started++;
+}
+
+static void emit(struct assembler *a, const struct kp_req_start *s, const struct kp_req_end *e,
+		 uint64_t end_mono, bool ongoing)
+{
+	struct request_record r;
+
+	request_fill_start(&r, s, a->mono_to_wall);
+	r.id = a->next_id++;
+	r.sample_factor = a->sample_factor;
+	r.latency_ns = end_mono > s->hdr.ts_ns ? end_mono - s->hdr.ts_ns : 0;
+	r.ongoing = ongoing;
+	if (e)
+		request_fill_end(&r, e);
+	a->cb(&r, a->cb_ctx);
+}
+
+void asm_end(struct assembler *a, const struct kp_req_end *ev)
+{
+	bool found;
+	size_t i = find(a, ev->conn, ev->stream_id, &found);
+	struct kp_req_start s;
+
+	if (!found) {
+		a->st.unmatched_end++;
+		return;
+	}
+	s = a->slots[i].ev;
+	remove_at(a, i);
+	a->st.finished++;
+	emit(a, &s, ev, ev->hdr.ts_ns, false);
+}
+
+void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns)
+{
+	for (size_t i = 0; i < a->cap; i++) {
+		if (!a->slots[i].used)
+			continue;
+		a->st.ongoing++;
+		emit(a, &a->slots[i].ev, NULL, now_mono_ns, true);
+		a->slots[i].used = false;
+	}
+	a->count = 0;
+}
+
+size_t asm_pending(const struct assembler *a)
+{
+	return a->count;
+}
+
+const struct asm_stats *asm_get_stats(const struct assembler *a)
+{
+	return &a->st;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Event -> record assembly: pairs request-start and request-end events by their key
+ * (connection + stream for h2, *response for h1), fills Kubernetes RequestInfo and hands finished
+ * records to a callback. Pure logic: events arrive as plain structs (include/kapimon/events.h);
+ * nothing here touches BPF.
+ */
+#ifndef KAPIMON_ASSEMBLER_H
+#define KAPIMON_ASSEMBLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "assemble/record.h"
+#include "kapimon/events.h"
+
+struct assembler;
+
+typedef void (*record_cb)(const struct request_record *r, void *ctx);
+
+struct asm_stats {
+	uint64_t started;       /* start events accepted */
+	uint64_t finished;      /* records emitted on end */
+	uint64_t unmatched_end; /* end without start (request began before attach, or start lost) */
+	uint64_t replaced;      /* a start for a key that was still pending (lost end): old one dropped */
+	uint64_t full;          /* start dropped because max_pending requests were in flight */
+	uint64_t ongoing;       /* records emitted as ongoing at flush */
+};
+
+/* mono_to_wall_ns: add to a CLOCK_MONOTONIC timestamp to get wall-clock ns since the epoch. */
+struct assembler *asm_new(size_t max_pending, int64_t mono_to_wall_ns, record_cb cb, void *ctx);
+void asm_free(struct assembler *a);
+
+void asm_start(struct assembler *a, const struct kp_req_start *ev);
+void asm_end(struct assembler *a, const struct kp_req_end *ev);
+/* Emit every pending request as "ongoing" (latency so far at now_mono_ns) and forget them. */
+void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns);
+size_t asm_pending(const struct assembler *a);
+const struct asm_stats *asm_get_stats(const struct assembler *a);
+/* Sampling factor stamped on records (budget mode); default 1. */
+void asm_set_sample_factor(struct assembler *a, double f);
+
+#endif

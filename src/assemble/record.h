@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Records: the contract between capture and everything after it (aggregation, analysis, export).
+ * One struct per record kind, one JSON mapping (src/assemble/record_json.c), documented in
+ * docs/records.md. Nothing here knows about BPF.
+ */
+#ifndef KAPIMON_RECORD_H
+#define KAPIMON_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define REC_METHOD_LEN 16
+#define REC_PATH_LEN 512
+#define REC_UA_LEN 256
+#define REC_ADDR_LEN 64
+#define REC_FIELD_LEN 128 /* group, version, resource, subresource, namespace, name */
+#define REC_VERB_LEN 24
+
+enum rec_proto { REC_PROTO_UNKNOWN = 0, REC_PROTO_H1 = 1, REC_PROTO_H2 = 2 };
+
+/* Kubernetes request attributes, as the apiserver's RequestInfoFactory derives them. */
+struct k8s_request_info {
+	bool is_resource_request;
+	char verb[REC_VERB_LEN];     /* get list watch create update patch delete deletecollection, or lowercase HTTP method */
+	char api_prefix[16];         /* "api" or "apis" ("" for non-resource) */
+	char group[REC_FIELD_LEN];   /* "" for the core group */
+	char version[REC_FIELD_LEN];
+	char resource[REC_FIELD_LEN];
+	char subresource[REC_FIELD_LEN];
+	char namespace_[REC_FIELD_LEN];
+	char name[REC_FIELD_LEN];
+	/* appended */
+	bool truncated;              /* some field above was cut to fit its buffer */
+};
+
+struct request_record {
+	uint64_t id;            /* kapimon's request id, unique within a run */
+	uint64_t start_ns;      /* wall clock, ns since the Unix epoch */
+	uint64_t latency_ns;    /* 0 while ongoing */
+	bool ongoing;           /* recording stopped before the request ended */
+	enum rec_proto proto;
+	char method[REC_METHOD_LEN];
+	char path[REC_PATH_LEN]; /* sanitised: secrets in the query removed */
+	char user_agent[REC_UA_LEN];
+	char client[REC_ADDR_LEN]; /* "ip:port" of the peer */
+	uint16_t local_port;       /* 0 when unknown */
+	int32_t status;            /* HTTP status, 0 when unknown */
+	int64_t bytes_in;          /* request body bytes, -1 when unknown */
+	int64_t bytes_out;         /* response body bytes, -1 when unknown */
+	uint32_t stream_id;        /* HTTP/2 stream id, 0 for h1 */
+	double sample_factor;      /* 1.0 in full capture; 1/duty in budget mode */
+	struct k8s_request_info ri;
+};
+
+struct etcd_record {
+	uint64_t start_ns;
+	uint64_t latency_ns;
+	char method[96];          /* full gRPC method, e.g. /etcdserverpb.KV/Range */
+	char op[24];              /* range put delete txn compact lease_grant ... */
+	char key[REC_PATH_LEN];   /* printable-escaped by the JSON writer */
+	char range_end[REC_PATH_LEN];
+	char resource[REC_FIELD_LEN]; /* derived from the key, e.g. "leases" or "apps/deployments"? see docs */
+	int64_t limit;            /* -1 when absent */
+	bool count_only;
+	bool keys_only;
+	int32_t grpc_status;      /* 0 OK, -1 unknown */
+	int64_t resp_size;        /* -1 when unknown */
+	uint64_t request_id;      /* parent apiserver request, 0 when not linked */
+	double sample_factor;
+	/* appended */
+	uint16_t key_len;         /* bytes of key (keys are binary and may hold NULs); 0: strlen(key) */
+	uint16_t range_end_len;   /* bytes of range_end; 0: strlen(range_end) */
+	bool key_truncated;       /* key or range_end was longer than REC_PATH_LEN */
+};
+
+#endif

@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "capture/capture.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "capture/offsets_select.h"
+#include "goelf/goelf.h"
+#include "http.skel.h"
+#include "resolve/probe_targets.h"
+#include "util/log.h"
+
+#define MAX_LINKS 256
+#define MAX_RETS 64
+
+struct capture {
+	struct http_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link *links[MAX_LINKS];
+	int nlinks;
+	struct capture_opts o;
+	uint64_t events, bad_events;
+	char desc[512];
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && kp_verbosity < 3)
+		return 0;
+	if (level == LIBBPF_INFO && kp_verbosity < 2)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct capture *c = ctx;
+	const struct kp_event_hdr *h = data;
+
+	c->events++;
+	if (size < sizeof(*h)) {
+		c->bad_events++;
+		return 0;
+	}
+	switch (h->type) {
+	case KP_EV_REQ_START:
+		if (size < sizeof(struct kp_req_start)) {
+			c->bad_events++;
+			return 0;
+		}
+		if (c->o.on_req_start)
+			c->o.on_req_start(data, c->o.ctx);
+		break;
+	case KP_EV_REQ_END:
+		if (size < sizeof(struct kp_req_end)) {
+			c->bad_events++;
+			return 0;
+		}
+		if (c->o.on_req_end)
+			c->o.on_req_end(data, c->o.ctx);
+		break;
+	default:
+		c->bad_events++;
+	}
+	return 0;
+}
+
+/* A resolved attach point: the program, the file offset and the attach cookie. */
+struct attach_point {
+	struct bpf_program *prog;
+	uint64_t off;
+	uint64_t cookie;
+	const char *func;
+};
+
+static int add_entry(const struct go_binary *b, const char *func, struct bpf_program *prog, uint64_t cookie,
+		     struct attach_point *pts, int *n, char *missing, size_t mlen)
+{
+	const struct go_func *f = gobin_find_func(b, func);
+	uint64_t off;
+
+	if (!f) {
+		snprintf(missing + strlen(missing), mlen - strlen(missing), "%s%s (not found)", *missing ? ", " : "", func);
+		return -ENOENT;
+	}
+	if (!gobin_vaddr_to_offset(b, f->entry, &off)) {
+		snprintf(missing + strlen(missing), mlen - strlen(missing), "%s%s (no file offset)", *missing ? ", " : "", func);
+		return -ENOENT;
+	}
+	if (*n >= MAX_LINKS)
+		return -E2BIG;
+	pts[(*n)++] = (struct attach_point){ prog, off, cookie, f->name };
+	return 0;
+}
+
+static int add_returns(const struct go_binary *b, const char *func, struct bpf_program *prog, uint64_t cookie,
+		       struct attach_point *pts, int *n, char *missing, size_t mlen)
+{
+	const struct go_func *f = gobin_find_func(b, func);
+	uint64_t rets[MAX_RETS];
+	int nr;
+
+	if (!f) {
+		snprintf(missing + strlen(missing), mlen - strlen(missing), "%s%s (not found)", *missing ? ", " : "", func);
+		return -ENOENT;
+	}
+	nr = gobin_ret_sites(b, f, rets, MAX_RETS);
+	if (nr <= 0 || nr > MAX_RETS) {
+		snprintf(missing + strlen(missing), mlen - strlen(missing), "%s%s (%d RET sites)", *missing ? ", " : "", func, nr);
+		return -ENOENT;
+	}
+	for (int i = 0; i < nr; i++) {
+		uint64_t off;
+
+		if (!gobin_vaddr_to_offset(b, rets[i], &off))
+			return -ENOENT;
+		if (*n >= MAX_LINKS)
+			return -E2BIG;
+		pts[(*n)++] = (struct attach_point){ prog, off, cookie, f->name };
+	}
+	return 0;
+}
+
+int capture_open(struct capture **out, const struct capture_opts *o)
+{
+	struct capture *c;
+	struct go_binary *b = NULL;
+	char exe[64], err[256] = "", missing[1024] = "";
+	struct attach_point pts[MAX_LINKS];
+	int npts = 0, ret;
+	struct kapimon_offsets offs;
+	bool groups[4] = {};
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->o = *o;
+	libbpf_set_print(libbpf_print);
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", o->pid);
+	ret = gobin_open(exe, &b, err, sizeof(err));
+	if (ret) {
+		p_err("cannot read the binary of pid %d (%s): %s", o->pid, exe, err);
+		goto fail;
+	}
+	if (!gobin_go_version(b))
+		p_warn("pid %d: no Go build info found; is this a Go program?", o->pid);
+	if (kapimon_offsets_select(b, &offs)) {
+		ret = -ENOTSUP;
+		goto fail;
+	}
+
+	c->skel = http_bpf__open();
+	if (!c->skel) {
+		ret = -errno;
+		p_err("cannot open the BPF object: %s", strerror(-ret));
+		goto fail;
+	}
+	memcpy((void *)c->skel->rodata->h2_off, offs.h2, sizeof(offs.h2));
+	memcpy((void *)&c->skel->rodata->h1_off, &offs.h1, sizeof(offs.h1));
+	ret = http_bpf__load(c->skel);
+	if (ret) {
+		p_err("cannot load the BPF programs: %s (run 'kapimon doctor')", strerror(-ret));
+		goto fail;
+	}
+
+	/* Each group attaches all or nothing. */
+	for (int flavor = 0; flavor < 2 && !o->no_h2; flavor++) {
+		const struct probe_target *ph = &probe_targets[flavor ? PT_H2B_PROCESS_HEADERS : PT_H2X_PROCESS_HEADERS];
+		const struct probe_target *pd = &probe_targets[flavor ? PT_H2B_HANDLER_DONE : PT_H2X_HANDLER_DONE];
+		int save = npts;
+
+		if (!offs.h2_ok[flavor]) {
+			continue;
+		}
+		if (add_entry(b, ph->func, c->skel->progs.h2_process_headers, flavor, pts, &npts, missing, sizeof(missing)) ||
+		    add_entry(b, pd->func, c->skel->progs.h2_handler_done, flavor, pts, &npts, missing, sizeof(missing))) {
+			npts = save;
+			continue;
+		}
+		groups[flavor] = true;
+	}
+	if (!o->no_h1 && offs.h1_ok) {
+		int save = npts;
+
+		if (add_returns(b, probe_targets[PT_H1_READ_REQUEST].func, c->skel->progs.h1_read_request_ret, 0, pts,
+				&npts, missing, sizeof(missing)) ||
+		    add_entry(b, probe_targets[PT_H1_FINISH_REQUEST].func, c->skel->progs.h1_finish_request, 0, pts, &npts,
+			      missing, sizeof(missing)))
+			npts = save;
+		else
+			groups[2] = true;
+	}
+	if (!groups[0] && !groups[1] && !groups[2]) {
+		p_err("pid %d (%s): no HTTP server probe group could be resolved: %s", o->pid,
+		      gobin_go_version(b) ? gobin_go_version(b) : "not a Go binary?",
+		      *missing ? missing : "no struct offsets for this Go version");
+		ret = -ENOENT;
+		goto fail;
+	}
+	if (*missing)
+		p_debug("unresolved (group skipped): %s", missing);
+
+	for (int i = 0; i < npts; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = pts[i].cookie, .retprobe = false);
+		struct bpf_link *l = bpf_program__attach_uprobe_opts(pts[i].prog, o->pid, exe, pts[i].off, &uo);
+
+		if (!l) {
+			ret = -errno;
+			p_err("cannot attach a uprobe to %s at file offset 0x%llx: %s", pts[i].func,
+			      (unsigned long long)pts[i].off, strerror(-ret));
+			goto fail;
+		}
+		c->links[c->nlinks++] = l;
+	}
+
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_event, c, NULL);
+	if (!c->rb) {
+		ret = -errno;
+		p_err("cannot create the ring buffer reader: %s", strerror(-ret));
+		goto fail;
+	}
+	snprintf(c->desc, sizeof(c->desc), "pid %d %s: %d uprobes (%s%s%s), offsets: %s", o->pid,
+		 gobin_go_version(b) ? gobin_go_version(b) : "go?", c->nlinks, groups[0] ? "h2 x/net " : "",
+		 groups[1] ? "h2 net/http " : "", groups[2] ? "h1" : "", offs.source);
+	gobin_close(b);
+	*out = c;
+	return 0;
+fail:
+	gobin_close(b);
+	capture_close(c);
+	return ret ? ret : -EINVAL;
+}
+
+int capture_poll(struct capture *c, int timeout_ms)
+{
+	return ring_buffer__poll(c->rb, timeout_ms);
+}
+
+int capture_drain(struct capture *c)
+{
+	return ring_buffer__consume(c->rb);
+}
+
+static void sum_percpu(int fd, uint32_t n, uint64_t *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *vals;
+
+	if (ncpu <= 0)
+		return;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return;
+	for (uint32_t k = 0; k < n; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, vals))
+			continue;
+		for (int i = 0; i < ncpu; i++)
+			out[k] += vals[i];
+	}
+	free(vals);
+}
+
+void capture_read_stats(struct capture *c, struct capture_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	sum_percpu(bpf_map__fd(c->skel->maps.hits), KP_PROBE__COUNT, st->hits);
+	sum_percpu(bpf_map__fd(c->skel->maps.counters), KP_CNT__COUNT, st->counters);
+	st->events = c->events;
+	st->bad_events = c->bad_events;
+}
+
+int capture_nlinks(const struct capture *c)
+{
+	return c->nlinks;
+}
+
+const char *capture_describe(const struct capture *c)
+{
+	return c->desc;
+}
+
+void capture_close(struct capture *c)
+{
+	if (!c)
+		return;
+	ring_buffer__free(c->rb);
+	for (int i = 0; i < c->nlinks; i++)
+		bpf_link__destroy(c->links[i]);
+	http_bpf__destroy(c->skel);
+	free(c);
+}

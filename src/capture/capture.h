@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Live capture from one Go HTTP server process (the kube-apiserver): resolves probe targets in its
+ * binary, loads the BPF programs with the right struct offsets, attaches uprobes (entry and RET
+ * sites, never uretprobes), and delivers ring-buffer events to callbacks.
+ */
+#ifndef KAPIMON_CAPTURE_H
+#define KAPIMON_CAPTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "kapimon/events.h"
+
+struct capture;
+
+struct capture_opts {
+	pid_t pid;
+	bool no_h1;
+	bool no_h2;
+	void (*on_req_start)(const struct kp_req_start *ev, void *ctx);
+	void (*on_req_end)(const struct kp_req_end *ev, void *ctx);
+	void *ctx;
+};
+
+struct capture_stats {
+	uint64_t hits[KP_PROBE__COUNT];
+	uint64_t counters[KP_CNT__COUNT];
+	uint64_t events;      /* events consumed by userspace */
+	uint64_t bad_events;  /* events of unexpected size/type */
+};
+
+/* Resolve, load and attach. Returns 0 or a negative errno; errors are explained with p_err. */
+int capture_open(struct capture **out, const struct capture_opts *o);
+/* Poll the ring buffers; returns events consumed or negative errno (-EINTR is not an error). */
+int capture_poll(struct capture *c, int timeout_ms);
+/* Consume whatever is buffered without waiting. */
+int capture_drain(struct capture *c);
+void capture_read_stats(struct capture *c, struct capture_stats *st);
+/* Number of attached uprobe links and a one-line description for the "attached" message. */
+int capture_nlinks(const struct capture *c);
+const char *capture_describe(const struct capture *c);
+void capture_close(struct capture *c);
+
+#endif

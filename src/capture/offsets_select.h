@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Choose the struct offsets the BPF programs get for one binary. */
+#ifndef KAPIMON_OFFSETS_SELECT_H
+#define KAPIMON_OFFSETS_SELECT_H
+
+#include <stdbool.h>
+
+#include "goelf/goelf.h"
+#include "kapimon/go_offsets.h"
+
+struct kapimon_offsets {
+	struct kp_h2_offsets h2[2]; /* [0] x/net/http2, [1] net/http bundled */
+	bool h2_ok[2];
+	struct kp_http1_offsets h1;
+	bool h1_ok;
+	struct kp_grpc_offsets grpc;
+	bool grpc_ok;
+	char source[160]; /* where the offsets came from (dwarf / table / fallback) */
+};
+
+/* Returns 0, or -1 after p_err when no offsets are known for this binary. */
+int kapimon_offsets_select(const struct go_binary *b, struct kapimon_offsets *o);
+
+#endif

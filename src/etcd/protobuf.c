@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "etcd/protobuf.h"
+
+void pb_init(struct pb_reader *r, const void *buf, size_t len)
+{
+	r->p = buf;
+	r->end = buf ? r->p + len : r->p;
+	r->depth = 0;
+}
+
+int pb_read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
+{
+	const uint8_t *p = *pp;
+	uint64_t v = 0;
+
+	for (int i = 0; i < 10; i++) {
+		uint8_t b;
+
+		if (p >= end)
+			return PB_ETRUNC;
+		b = *p++;
+		/* the 10th byte holds only bit 63: anything above 1 (or a continuation) overflows */
+		if (i == 9 && b > 1)
+			return PB_EVARINT;
+		v |= (uint64_t)(b & 0x7f) << (7 * i);
+		if (!(b & 0x80)) {
+			*pp = p;
+			*out = v;
+			return PB_OK;
+		}
+	}
+	return PB_EVARINT;
+}
+
+int pb_next(struct pb_reader *r, struct pb_field *f)
+{
+	const uint8_t *p = r->p;
+	uint64_t tag, v;
+	int err;
+
+	if (p >= r->end)
+		return 0;
+	err = pb_read_varint(&p, r->end, &tag);
+	if (err)
+		return err;
+	if (tag > UINT32_MAX)
+		return PB_EFIELD;
+	f->num = (uint32_t)(tag >> 3);
+	f->wt = (enum pb_wire)(tag & 7);
+	f->u = 0;
+	f->data = NULL;
+	f->len = 0;
+	if (f->num == 0 || f->num > PB_MAX_FIELD)
+		return PB_EFIELD;
+	switch (f->wt) {
+	case PB_WT_VARINT:
+		err = pb_read_varint(&p, r->end, &f->u);
+		if (err)
+			return err;
+		break;
+	case PB_WT_I64:
+		if (r->end - p < 8)
+			return PB_ETRUNC;
+		v = 0;
+		for (int i = 7; i >= 0; i--)
+			v = (v << 8) | p[i];
+		f->u = v;
+		p += 8;
+		break;
+	case PB_WT_I32:
+		if (r->end - p < 4)
+			return PB_ETRUNC;
+		f->u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+		p += 4;
+		break;
+	case PB_WT_LEN:
+		err = pb_read_varint(&p, r->end, &v);
+		if (err)
+			return err;
+		if (v > (uint64_t)(r->end - p))
+			return PB_ETRUNC;
+		f->data = p;
+		f->len = (size_t)v;
+		p += v;
+		break;
+	default:
+		return PB_EWIRETYPE;
+	}
+	r->p = p;
+	return 1;
+}
+
+int pb_enter(const struct pb_reader *parent, const struct pb_field *f, struct pb_reader *child)
+{
+	if (f->wt != PB_WT_LEN)
+		return PB_EWRONGTYPE;
+	if (parent->depth + 1 > PB_MAX_DEPTH)
+		return PB_EDEPTH;
+	child->p = f->data;
+	child->end = f->data + f->len;
+	child->depth = parent->depth + 1;
+	return PB_OK;
+}
+
+const char *pb_strerror(int err)
+{
+	switch (err) {
+	case PB_OK: return "ok";
+	case PB_ETRUNC: return "truncated";
+	case PB_EVARINT: return "bad varint";
+	case PB_EWIRETYPE: return "invalid wire type";
+	case PB_EFIELD: return "invalid field number";
+	case PB_EDEPTH: return "nesting too deep";
+	case PB_EWRONGTYPE: return "unexpected wire type for field";
+	default: return "unknown error";
+	}
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Go struct field offsets for the BPF readers (include/kapimon/go_offsets.h), per binary.
+ * Source per group, in order: DWARF (libdw, by struct type name) when the binary has it; else a
+ * built-in table keyed by Go version (net/http, bundled http2) or module version (x/net, grpc);
+ * else a documented fallback (nearest known layout). See docs/go-introspection.md.
+ */
+#ifndef KAPIMON_GOELF_OFFSETS_H
+#define KAPIMON_GOELF_OFFSETS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "goelf/goelf.h"
+#include "kapimon/go_offsets.h"
+
+enum goff_source { GOFF_NONE = 0, GOFF_DWARF, GOFF_TABLE, GOFF_FALLBACK };
+
+enum goff_group { GOFF_H2X, GOFF_H2B, GOFF_H1, GOFF_GRPC, GOFF__NGROUPS };
+
+struct goff_group_info {
+	enum goff_source source;
+	char basis[160];      /* e.g. "DWARF", "table go1.19", "fallback: go1.26 -> nearest known go1.19" */
+	const char *provenance; /* where the table's facts come from (static string), NULL for DWARF */
+	unsigned known, total; /* fields with a value / fields in the group */
+};
+
+struct go_offsets {
+	struct kp_h2_offsets h2x;   /* golang.org/x/net/http2 */
+	struct kp_h2_offsets h2b;   /* net/http bundled http2 */
+	struct kp_http1_offsets h1; /* net/http HTTP/1 */
+	struct kp_grpc_offsets grpc;
+	struct goff_group_info info[GOFF__NGROUPS];
+};
+
+/* Fill every group (unknown fields = KP_OFF_UNKNOWN). flags: GOFF_NO_DWARF skips DWARF (tests
+ * compare the table with DWARF). Returns 0, or negative errno when b is NULL. Never fails on
+ * missing information: each group's info says what was used. */
+#define GOFF_NO_DWARF 0x1u
+int go_offsets_fill(const struct go_binary *b, unsigned flags, struct go_offsets *o);
+
+const char *goff_source_name(enum goff_source s);
+const char *goff_group_name(enum goff_group g); /* "h2-xnet", "h2-bundled", "http1", "grpc" */
+
+/* Field table for generic printing: name and pointer into o for each field of a group. */
+struct goff_field {
+	const char *name;
+	kp_off_t *val;
+};
+size_t goff_fields(struct go_offsets *o, enum goff_group g, struct goff_field *out, size_t max);
+
+#endif
