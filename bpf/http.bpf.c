@@ -197,6 +197,7 @@ int h2_handler_done(struct pt_regs *ctx)
 	e->status = (__s64)read_u64(rws, o->rws_status);
 	e->bytes_out = OFF_OK(o->rws_wrote_bytes) ? (__s64)read_u64(rws, o->rws_wrote_bytes) : -1;
 	e->bytes_in = OFF_OK(o->stream_body_bytes) ? (__s64)read_u64(st, o->stream_body_bytes) : -1;
+	e->ctx = OFF_OK(o->stream_ctx) ? read_u64(st, o->stream_ctx + 8) : 0; /* iface data word */
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -406,6 +407,8 @@ int h1_finish_request(struct pt_regs *ctx)
 	e->status = (__s64)read_u64(w, h1_off.response_status);
 	e->bytes_out = OFF_OK(h1_off.response_written) ? (__s64)read_u64(w, h1_off.response_written) : -1;
 	e->bytes_in = -1;
+	e->ctx = OFF_OK(h1_off.request_ctx) ?
+			 read_u64(read_ptr(w, h1_off.response_req), h1_off.request_ctx + 8) : 0;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

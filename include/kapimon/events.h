@@ -32,9 +32,8 @@ enum kp_probe {
 	KP_PROBE_H2_DONE = 1,
 	KP_PROBE_H1_START = 2,
 	KP_PROBE_H1_DONE = 3,
-	KP_PROBE_GRPC_INVOKE = 4,
+	KP_PROBE_GRPC_WRITE = 4,
 	KP_PROBE_GRPC_INVOKE_RET = 5,
-	KP_PROBE_GRPC_STREAM = 6,
 	KP_PROBE__COUNT = 8,
 };
 
@@ -84,6 +83,35 @@ struct kp_req_end {
 	__s64 status;    /* 0: handler wrote nothing (implicit 200) */
 	__s64 bytes_out; /* response body bytes written by the handler, -1 unknown */
 	__s64 bytes_in;  /* request body bytes received, -1 unknown */
+	__u64 ctx;       /* the request's context object (h2 stream ctx, h1 Request.ctx): etcd calls made
+			  * for this request carry it in their context chain */
+};
+
+#define KP_GRPC_METHOD_MAX 64
+#define KP_GRPC_PAYLOAD_MAX 512 /* power of two */
+#define KP_CTX_CHAIN_MAX 20
+
+/* One gRPC request message written by the client transport (etcd call start, or a message on a
+ * stream such as Watch). payload is the protobuf-encoded message (prefix). */
+struct kp_grpc_start {
+	struct kp_event_hdr hdr;
+	__u64 stream;        /* *transport.Stream */
+	__u32 payload_len;   /* full message length */
+	__u16 payload_copied;
+	__u16 method_len;
+	__u8 nctx;           /* entries in ctx_chain */
+	__u8 truncated;      /* bit 0 method, bit 1 payload */
+	__u8 _pad[6];
+	__u64 ctx_chain[KP_CTX_CHAIN_MAX]; /* context objects from the stream's ctx up to the root */
+	char method[KP_GRPC_METHOD_MAX];
+	__u8 payload[KP_GRPC_PAYLOAD_MAX];
+};
+
+/* A unary call returned (grpc.(*ClientConn).Invoke RET), on the goroutine hdr.goid_g. */
+struct kp_grpc_end {
+	struct kp_event_hdr hdr;
+	__s32 code;   /* gRPC status code: 0 OK, -1 error of unknown shape */
+	__u32 is_err;
 };
 
 #endif

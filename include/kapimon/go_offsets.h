@@ -32,6 +32,7 @@ struct kp_h2_offsets {
 	kp_off_t stream_sc;                  /* stream.sc (*serverConn) */
 	kp_off_t stream_id;                  /* stream.id (uint32) */
 	kp_off_t stream_body_bytes;          /* stream.bodyBytes (int64): request body bytes received */
+	kp_off_t stream_ctx;                 /* stream.ctx (context.Context iface): links etcd calls to requests */
 };
 
 /* net/http's HTTP/1.x server. */
@@ -48,6 +49,7 @@ struct kp_http1_offsets {
 	kp_off_t request_proto_major;  /* Request.ProtoMajor (int) */
 	uint8_t map_kind;              /* 0 = classic hmap (Go <= 1.23), 1 = swiss map (Go >= 1.24) */
 	uint8_t _pad;
+	kp_off_t request_ctx;          /* Request.ctx (context.Context iface): links etcd calls to requests */
 };
 
 /* google.golang.org/grpc client, for etcd calls. */
@@ -61,6 +63,8 @@ struct kp_grpc_offsets {
 	 * status_s are then KP_OFF_UNKNOWN); 0 = via status_error_s (and status_s when != KP_OFF_UNKNOWN:
 	 * newer grpc, internal/status.Error{s *Status}). KP_OFF_UNKNOWN when unknown. */
 	kp_off_t error_is_spb;
+	kp_off_t stream_method;    /* internal/transport.Stream.method (string) */
+	kp_off_t stream_ctx;       /* internal/transport.Stream.ctx (context.Context iface) */
 };
 
 #endif

@@ -174,6 +174,18 @@ unsigned path_sanitize(const char *in, size_t len, char *out, size_t cap)
 			keep -= 1;
 		else if (keep >= 2 && s.p[keep - 2] == '%')
 			keep -= 2;
+		/* never keep a partial "secret=REDACTED": drop that pair's fragment (a later pass would redact
+		 * the marker away, and the output would not be stable) */
+		if (q && keep > plen) {
+			size_t ps = keep;
+			const char *e;
+
+			while (ps > plen + 1 && s.p[ps - 1] != '&' && s.p[ps - 1] != ';')
+				ps--;
+			e = memchr(s.p + ps, '=', keep - ps);
+			if (e && raw_key_is_secret(s.p + ps, (size_t)(e - (s.p + ps))))
+				keep = ps;
+		}
 		memcpy(out, s.p, keep);
 		memcpy(out + keep, PS_TRUNC_MARKER, mlen + 1);
 		flags |= PS_TRUNCATED;

@@ -1,21 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "assemble/request_fill.h"
 
+#include "assemble/requestinfo.h"
+
 #include <stdio.h>
 #include <string.h>
-
-static void copy_ev_str_(char *d, size_t cap, const char *s)
-{
-	size_t n = strnlen(s, cap - 1);
-
-	memcpy(d, s, n);
-	d[n] = 0;
-}
-/* TEMP until requestinfo lands */
-static void request_classify(struct request_record *r, const char *raw_path)
-{
-	copy_ev_str_(r->path, sizeof(r->path), raw_path);
-}
 
 /* Copy a length-delimited event string (possibly containing NULs or garbage) into dst. */
 static void copy_ev_str(char *dst, size_t cap, const char *src, size_t len, size_t src_cap)

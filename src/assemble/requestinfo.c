@@ -275,7 +275,7 @@ static int bytes_cmp(const char *a, size_t al, const char *b, size_t bl)
  * fields.ParseSelector + RequiresExactMatch("metadata.name"). Terms are split on unescaped ','; each
  * term is lhs op rhs with op the first "!=", "==" or "=" found. The terms are sorted, so among several
  * metadata.name terms the one whose raw text sorts first wins. Returns -1 on a parse error, 1 with
- * *name/*name_len (in scratch) when found, 0 otherwise.
+ * the name (in scratch) when found, 0 otherwise.
  */
 static int fs_exact_name(const char *fs, size_t len, char *scratch, const char **name, size_t *name_len)
 {

@@ -9,42 +9,8 @@
 #include <unistd.h>
 
 #include "assemble/assembler.h"
-#include "output/json_writer.h"
-#include "assemble/record.h"
-/* TEMP until src/assemble/record_json.h lands */
-#define RECORD_STATS_MAX_PROBES 8
-struct record_stats {
-	uint64_t ts_ns, records, ringbuf_drops, read_errors, bad_events, unmatched_ends, pending;
-	uint64_t probe_hits[RECORD_STATS_MAX_PROBES];
-	int nprobes;
-	double hits_per_request;
-};
-static void record_json_request(struct json_writer *w, const struct request_record *r)
-{
-	jw_obj_begin(w);
-	jw_kv_str(w, "kind", "request");
-	jw_kv_uint(w, "start_ns", r->start_ns);
-	jw_kv_uint(w, "latency_ns", r->latency_ns);
-	jw_kv_str(w, "method", r->method);
-	jw_kv_str(w, "path", r->path);
-	jw_kv_str(w, "user_agent", r->user_agent);
-	jw_kv_str(w, "client", r->client);
-	jw_kv_int(w, "status", r->status);
-	jw_kv_str(w, "proto", r->proto == REC_PROTO_H2 ? "h2" : "h1");
-	jw_kv_int(w, "bytes_out", r->bytes_out);
-	if (r->ongoing)
-		jw_kv_bool(w, "ongoing", true);
-	jw_obj_end(w);
-}
-static void record_json_stats(struct json_writer *w, const struct record_stats *s)
-{
-	jw_obj_begin(w);
-	jw_kv_str(w, "kind", "stats");
-	jw_kv_uint(w, "records", s->records);
-	jw_kv_uint(w, "ringbuf_drops", s->ringbuf_drops);
-	jw_kv_double(w, "hits_per_request", s->hits_per_request);
-	jw_obj_end(w);
-}
+#include "assemble/record_json.h"
+#include "assemble/stats.h"
 #include "capture/capture.h"
 #include "doctor/doctor.h"
 #include "cli/cli.h"

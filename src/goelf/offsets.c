@@ -284,7 +284,6 @@ static void dwarf_fill(Elf *elf, struct go_offsets *o, bool got[GOFF__NGROUPS])
 	}
 	want(&c, hpack_xnet);
 	want(&c, hpack_std);
-	want(&c, "golang.org/x/net/http2.FrameHeader");
 	for (size_t i = 0; i < NH1; i++)
 		want(&c, h1_specs[i].type);
 	want(&c, "google.golang.org/grpc/internal/status.Error");
@@ -301,7 +300,10 @@ static void dwarf_fill(Elf *elf, struct go_offsets *o, bool got[GOFF__NGROUPS])
 
 		for (size_t i = 0; i < NH2; i++) {
 			all[i] = h2_field(h, i);
-			if (h2_specs[i].type)
+			if (h2_specs[i].type && g == 1 && !strcmp(h2_specs[i].member, "FrameHeader.StreamID"))
+				/* the bundle renames the embedded type (and so the field) to http2FrameHeader */
+				*all[i] = dw_path(&c, h2names[g][i], "http2FrameHeader.StreamID");
+			else if (h2_specs[i].type)
 				*all[i] = dw_path(&c, h2names[g][i], h2_specs[i].member);
 			else
 				*all[i] = dw_size(&c, g == 0 ? hpack_xnet : hpack_std);
@@ -440,16 +442,16 @@ static void fill_go_table(const struct go_binary *b, struct go_offsets *o, bool 
 		o->h1.map_kind = (min >= 24 && !(gobin_goexperiment(b) && strstr(gobin_goexperiment(b), "noswissmap")))
 				       ? 1 : 0;
 		if (e)
-			set_info(&o->info[GOFF_H1], GOFF_TABLE, use->prov, "table %s%s", nv, "");
+			set_info(&o->info[GOFF_H1], GOFF_TABLE, use->prov, "%s%s", nv, "");
 		else
-			set_info(&o->info[GOFF_H1], GOFF_FALLBACK, use->prov, "fallback: %s -> nearest known %s", ver, nv);
+			set_info(&o->info[GOFF_H1], GOFF_FALLBACK, use->prov, "%s -> nearest known %s", ver, nv);
 	}
 	if (need_h2b) {
 		o->h2b = use->h2b;
 		if (e)
-			set_info(&o->info[GOFF_H2B], GOFF_TABLE, use->prov, "table %s%s", nv, "");
+			set_info(&o->info[GOFF_H2B], GOFF_TABLE, use->prov, "%s%s", nv, "");
 		else
-			set_info(&o->info[GOFF_H2B], GOFF_FALLBACK, use->prov, "fallback: %s -> nearest known %s", ver, nv);
+			set_info(&o->info[GOFF_H2B], GOFF_FALLBACK, use->prov, "%s -> nearest known %s", ver, nv);
 	}
 }
 
@@ -461,17 +463,17 @@ static void fill_xnet_table(const struct go_binary *b, struct go_offsets *o)
 	for (size_t i = 0; v && i < ARRAY_SIZE(xnet_table); i++) {
 		if (!strcmp(xnet_table[i].version, v)) {
 			o->h2x = xnet_table[i].h2;
-			set_info(&o->info[GOFF_H2X], GOFF_TABLE, xnet_table[i].prov, "table golang.org/x/net %s%s", v, "");
+			set_info(&o->info[GOFF_H2X], GOFF_TABLE, xnet_table[i].prov, "golang.org/x/net %s%s", v, "");
 			return;
 		}
 	}
 	o->h2x = use->h2;
 	if (v)
 		set_info(&o->info[GOFF_H2X], GOFF_FALLBACK, use->prov,
-			 "fallback: golang.org/x/net %s not in table -> nearest known %s", v, use->version);
+			 "golang.org/x/net %s not in table -> nearest known %s", v, use->version);
 	else
 		set_info(&o->info[GOFF_H2X], GOFF_FALLBACK, use->prov,
-			 "fallback: golang.org/x/net version unknown (GOPATH build%s) -> %s", "", use->version);
+			 "golang.org/x/net version unknown (GOPATH build%s) -> %s", "", use->version);
 }
 
 static void fill_grpc_table(const struct go_binary *b, struct go_offsets *o)
@@ -482,17 +484,17 @@ static void fill_grpc_table(const struct go_binary *b, struct go_offsets *o)
 	for (size_t i = 0; v && i < ARRAY_SIZE(grpc_table); i++) {
 		if (!strcmp(grpc_table[i].version, v)) {
 			o->grpc = grpc_table[i].g;
-			set_info(&o->info[GOFF_GRPC], GOFF_TABLE, grpc_table[i].prov, "table google.golang.org/grpc %s%s", v, "");
+			set_info(&o->info[GOFF_GRPC], GOFF_TABLE, grpc_table[i].prov, "google.golang.org/grpc %s%s", v, "");
 			return;
 		}
 	}
 	o->grpc = use->g;
 	if (v)
 		set_info(&o->info[GOFF_GRPC], GOFF_FALLBACK, use->prov,
-			 "fallback: google.golang.org/grpc %s not in table -> nearest known %s", v, use->version);
+			 "google.golang.org/grpc %s not in table -> nearest known %s", v, use->version);
 	else
 		set_info(&o->info[GOFF_GRPC], GOFF_FALLBACK, use->prov,
-			 "fallback: google.golang.org/grpc version unknown (GOPATH build%s) -> %s", "", use->version);
+			 "google.golang.org/grpc version unknown (GOPATH build%s) -> %s", "", use->version);
 }
 
 static void count_all(struct go_offsets *o)
@@ -527,7 +529,7 @@ int go_offsets_fill(const struct go_binary *b, unsigned flags, struct go_offsets
 		dwarf_fill(gobin_elf(b), o, got);
 		for (int g = 0; g < GOFF__NGROUPS; g++)
 			if (got[g])
-				set_info(&o->info[g], GOFF_DWARF, NULL, "DWARF%s%s", "", "");
+				set_info(&o->info[g], GOFF_DWARF, NULL, "struct member offsets from DWARF%s%s", "", "");
 		if (got[GOFF_H1]) {
 			int maj, min, pat;
 			bool v = gobin_go_version_num(b, &maj, &min, &pat);

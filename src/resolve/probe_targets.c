@@ -14,10 +14,8 @@ const struct probe_target probe_targets[PT__COUNT] = {
 	  "HTTP/1.x request start: *response with parsed request" },
 	{ PT_H1_FINISH_REQUEST, "http1", "net/http.(*response).finishRequest", PROBE_ENTRY,
 	  "HTTP/1.x request end: status, response bytes" },
-	{ PT_GRPC_INVOKE, "grpc", "google.golang.org/grpc.(*ClientConn).Invoke", PROBE_ENTRY,
-	  "etcd unary call start: method, request message" },
+	{ PT_GRPC_WRITE, "grpc", "google.golang.org/grpc/internal/transport.(*http2Client).Write", PROBE_ENTRY,
+	  "etcd request message: method, protobuf payload, context chain (unary call start, watch requests)" },
 	{ PT_GRPC_INVOKE_RET, "grpc", "google.golang.org/grpc.(*ClientConn).Invoke", PROBE_RETURNS,
 	  "etcd unary call end: error/status" },
-	{ PT_GRPC_NEW_STREAM, "grpc", "google.golang.org/grpc.(*ClientConn).NewStream", PROBE_ENTRY,
-	  "etcd stream open (watch)" },
 };

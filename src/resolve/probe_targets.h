@@ -20,9 +20,8 @@ enum probe_id {
 	PT_H2B_HANDLER_DONE,    /* net/http bundled http2responseWriter.handlerDone */
 	PT_H1_READ_REQUEST,     /* net/http conn.readRequest RET sites: h1 request start */
 	PT_H1_FINISH_REQUEST,   /* net/http response.finishRequest entry: h1 request end */
-	PT_GRPC_INVOKE,         /* grpc ClientConn.Invoke entry: etcd unary call start */
+	PT_GRPC_WRITE,          /* grpc transport http2Client.Write entry: each request message (etcd call start) */
 	PT_GRPC_INVOKE_RET,     /* grpc ClientConn.Invoke RET sites: etcd unary call end */
-	PT_GRPC_NEW_STREAM,     /* grpc ClientConn.NewStream entry: etcd watch stream open */
 	PT__COUNT
 };
 

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * etcd round trips made by the apiserver's grpc-go client: two uprobe hits per unary call.
+ *
+ *   start  transport.(*http2Client).Write entry   method, protobuf request message, context chain
+ *   end    grpc.(*ClientConn).Invoke RET sites     error -> gRPC status code
+ *
+ * A unary call writes its one request message and returns on the same goroutine, so userspace
+ * pairs start and end by goroutine. Messages on streams (Watch, LeaseKeepAlive) have no Invoke
+ * return and are accounted as stream messages. The context chain (each context's parent is its
+ * first field for the standard library's value/cancel/timer contexts) lets userspace link a call
+ * to the apiserver request whose context it derives from.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "kapimon/events.h"
+#include "kapimon/go_offsets.h"
+#include "go_read.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile struct kp_grpc_offsets grpc_off = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} grpc_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KP_PROBE__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} grpc_hits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KP_CNT__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} grpc_counters SEC(".maps");
+
+static __always_inline void count(void *map, __u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(map, &idx);
+
+	if (v)
+		(*v)++;
+}
+
+SEC("uprobe")
+int grpc_write(struct pt_regs *ctx)
+{
+	/* (t *http2Client, s *Stream, hdr []byte, data []byte, opts *Options) */
+	const void *s = (const void *)GO_REG2(ctx);
+	struct go_slice data = { (const void *)GO_REG6(ctx), (__s64)GO_REG7(ctx), (__s64)GO_REG8(ctx) };
+	struct kp_grpc_start *e;
+	struct go_string m;
+	struct go_iface c = {};
+	__u64 n;
+	__u16 len16;
+	int i;
+
+	count(&grpc_hits, KP_PROBE_GRPC_WRITE);
+	if (!s)
+		return 0;
+	e = bpf_ringbuf_reserve(&grpc_events, sizeof(*e), 0);
+	if (!e) {
+		count(&grpc_counters, KP_CNT_RB_DROP);
+		return 0;
+	}
+	e->hdr.type = KP_EV_GRPC_START;
+	e->hdr.tgid = bpf_get_current_pid_tgid() >> 32;
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->hdr.goid_g = GO_G(ctx);
+	e->stream = (__u64)s;
+	e->truncated = 0;
+	e->nctx = 0;
+
+	m = read_go_string(s, grpc_off.stream_method);
+	COPY_GO_STR(e->method, KP_GRPC_METHOD_MAX, m, &len16, e->truncated, 1);
+	e->method_len = len16;
+
+	n = data.len > 0 ? (__u64)data.len : 0;
+	e->payload_len = n > 0xffffffffULL ? 0xffffffffU : (__u32)n;
+	if (n > KP_GRPC_PAYLOAD_MAX - 1) {
+		n = KP_GRPC_PAYLOAD_MAX - 1;
+		e->truncated |= 2;
+	}
+	n &= KP_GRPC_PAYLOAD_MAX - 1;
+	if (!data.ptr || !n || bpf_probe_read_user(e->payload, n, data.ptr))
+		n = 0;
+	e->payload_copied = n;
+
+	/* context chain: Stream.ctx, then each context's embedded parent (first field) */
+	if (OFF_OK(grpc_off.stream_ctx))
+		bpf_probe_read_user(&c, sizeof(c), (const char *)s + grpc_off.stream_ctx);
+	for (i = 0; i < KP_CTX_CHAIN_MAX; i++) {
+		if (!c.data || !c.tab)
+			break;
+		e->ctx_chain[i] = (__u64)c.data;
+		e->nctx = i + 1;
+		if (bpf_probe_read_user(&c, sizeof(c), c.data))
+			break;
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int grpc_invoke_ret(struct pt_regs *ctx)
+{
+	const void *etab = (const void *)GO_REG1(ctx), *edata = (const void *)GO_REG2(ctx);
+	struct kp_grpc_end *e;
+	__s32 code = 0;
+
+	count(&grpc_hits, KP_PROBE_GRPC_INVOKE_RET);
+	if (etab) {
+		const void *spb = 0;
+
+		code = -1;
+		if (grpc_off.error_is_spb == 1) {
+			spb = edata;
+		} else if (OFF_OK(grpc_off.status_error_s)) {
+			const void *st = read_ptr(edata, grpc_off.status_error_s);
+
+			spb = OFF_OK(grpc_off.status_s) ? read_ptr(st, grpc_off.status_s) : st;
+		}
+		if (spb && OFF_OK(grpc_off.spb_status_code)) {
+			__s32 v = -1;
+
+			if (!bpf_probe_read_user(&v, sizeof(v), (const char *)spb + grpc_off.spb_status_code) &&
+			    v > 0 && v <= 16)
+				code = v;
+		}
+	}
+	e = bpf_ringbuf_reserve(&grpc_events, sizeof(*e), 0);
+	if (!e) {
+		count(&grpc_counters, KP_CNT_RB_DROP);
+		return 0;
+	}
+	e->hdr.type = KP_EV_GRPC_END;
+	e->hdr.tgid = bpf_get_current_pid_tgid() >> 32;
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->hdr.goid_g = GO_G(ctx);
+	e->code = code;
+	e->is_err = etab != 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "assemble/record_json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "assemble/path_sanitize.h"
+
+void request_record_init(struct request_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->bytes_in = -1;
+	r->bytes_out = -1;
+	r->sample_factor = 1.0;
+}
+
+void etcd_record_init(struct etcd_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->limit = -1;
+	r->grpc_status = -1;
+	r->resp_size = -1;
+	r->sample_factor = 1.0;
+}
+
+/* days since 1970-01-01 <-> civil date (proleptic Gregorian; H. Hinnant's algorithms) */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t era;
+	unsigned doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+void record_ts_format(uint64_t ns, char *buf, size_t cap)
+{
+	uint64_t secs = ns / 1000000000ULL, frac = ns % 1000000000ULL;
+	uint64_t days = secs / 86400, sod = secs % 86400;
+	int64_t y;
+	unsigned m, d;
+
+	civil_from_days((int64_t)days, &y, &m, &d);
+	snprintf(buf, cap, "%04lld-%02u-%02uT%02u:%02u:%02u.%09lluZ", (long long)y, m, d, (unsigned)(sod / 3600),
+		 (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), (unsigned long long)frac);
+}
+
+static int digits(const char *s, size_t n, unsigned *out)
+{
+	unsigned v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int record_ts_parse(const char *s, size_t len, uint64_t *ns)
+{
+	unsigned Y, M, D, h, mi, sec, oh = 0, om = 0, frac = 0, mdays;
+	static const unsigned dim[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	size_t i = 19, nd = 0;
+	int64_t secs, off = 0;
+	bool leap;
+
+	if (!s || len < 20)
+		return -1;
+	if (digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' || digits(s + 8, 2, &D) ||
+	    (s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) ||
+	    s[16] != ':' || digits(s + 17, 2, &sec))
+		return -1;
+	if (s[i] == '.') {
+		i++;
+		while (i < len && s[i] >= '0' && s[i] <= '9' && nd < 9) {
+			frac = frac * 10 + (unsigned)(s[i] - '0');
+			i++;
+			nd++;
+		}
+		if (nd == 0)
+			return -1;
+		for (size_t k = nd; k < 9; k++)
+			frac *= 10;
+	}
+	if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+		i++;
+	} else if (i + 6 == len && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':' && !digits(s + i + 1, 2, &oh) &&
+		   !digits(s + i + 4, 2, &om)) {
+		if (oh > 23 || om > 59)
+			return -1;
+		off = (s[i] == '-' ? -1 : 1) * (int64_t)(oh * 3600 + om * 60);
+		i += 6;
+	} else {
+		return -1;
+	}
+	if (i != len)
+		return -1;
+	leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+	if (M < 1 || M > 12)
+		return -1;
+	mdays = dim[M - 1] + (M == 2 && leap);
+	if (D < 1 || D > mdays || h > 23 || mi > 59 || sec > 59)
+		return -1;
+	secs = days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - off;
+	/* uint64 ns reaches 2554-07-21T23:34:33.709551615Z */
+	if (secs < 0 || (uint64_t)secs > UINT64_MAX / 1000000000ULL ||
+	    (uint64_t)secs * 1000000000ULL > UINT64_MAX - frac)
+		return -1;
+	*ns = (uint64_t)secs * 1000000000ULL + frac;
+	return 0;
+}
+
+static void kv_ts(struct json_writer *w, uint64_t ns)
+{
+	char ts[RECORD_TS_LEN + 8];
+
+	record_ts_format(ns, ts, sizeof(ts));
+	jw_kv_str(w, "ts", ts);
+}
+
+static const char *proto_name(enum rec_proto p)
+{
+	return p == REC_PROTO_H1 ? "h1" : p == REC_PROTO_H2 ? "h2" : NULL;
+}
+
+/* bounded strlen: fields may be filled by code that forgot the NUL */
+static size_t fld_len(const char *s, size_t cap)
+{
+	const char *z = memchr(s, 0, cap);
+
+	return z ? (size_t)(z - s) : cap;
+}
+
+#define KV_FIELD(w, key, arr) jw_kv_strn(w, key, arr, fld_len(arr, sizeof(arr)))
+
+void record_json_request(struct json_writer *w, const struct request_record *r)
+{
+	char path[REC_PATH_LEN * 4];
+	const char *proto = proto_name(r->proto);
+
+	path_sanitize(r->path, fld_len(r->path, sizeof(r->path)), path, sizeof(path));
+	jw_obj_begin(w);
+	jw_kv_str(w, "kind", "request");
+	kv_ts(w, r->start_ns);
+	jw_kv_uint(w, "latency_ns", r->latency_ns);
+	KV_FIELD(w, "method", r->method);
+	jw_kv_str(w, "path", path);
+	KV_FIELD(w, "verb", r->ri.verb);
+	KV_FIELD(w, "group", r->ri.group);
+	KV_FIELD(w, "version", r->ri.version);
+	KV_FIELD(w, "resource", r->ri.resource);
+	KV_FIELD(w, "subresource", r->ri.subresource);
+	KV_FIELD(w, "namespace", r->ri.namespace_);
+	KV_FIELD(w, "name", r->ri.name);
+	KV_FIELD(w, "user_agent", r->user_agent);
+	KV_FIELD(w, "client", r->client);
+	if (r->local_port)
+		jw_kv_uint(w, "local_port", r->local_port);
+	jw_kv_int(w, "status", r->status);
+	if (proto)
+		jw_kv_str(w, "proto", proto);
+	if (r->bytes_in >= 0)
+		jw_kv_int(w, "bytes_in", r->bytes_in);
+	if (r->bytes_out >= 0)
+		jw_kv_int(w, "bytes_out", r->bytes_out);
+	if (r->proto == REC_PROTO_H2)
+		jw_kv_uint(w, "stream_id", r->stream_id);
+	jw_kv_uint(w, "id", r->id);
+	if (r->ongoing)
+		jw_kv_bool(w, "ongoing", true);
+	if (r->sample_factor != 1.0)
+		jw_kv_double(w, "sample_factor", r->sample_factor);
+	jw_obj_end(w);
+}
+
+static size_t bin_len(const char *s, uint16_t len, size_t cap)
+{
+	if (len)
+		return len < cap ? len : cap;
+	return fld_len(s, cap);
+}
+
+void record_json_etcd(struct json_writer *w, const struct etcd_record *r)
+{
+	size_t rel = bin_len(r->range_end, r->range_end_len, sizeof(r->range_end));
+
+	jw_obj_begin(w);
+	jw_kv_str(w, "kind", "etcd");
+	kv_ts(w, r->start_ns);
+	jw_kv_uint(w, "latency_ns", r->latency_ns);
+	KV_FIELD(w, "method", r->method);
+	KV_FIELD(w, "op", r->op);
+	jw_kv_strn(w, "key", r->key, bin_len(r->key, r->key_len, sizeof(r->key)));
+	KV_FIELD(w, "resource", r->resource);
+	if (rel)
+		jw_kv_strn(w, "range_end", r->range_end, rel);
+	if (r->limit > 0)
+		jw_kv_int(w, "limit", r->limit);
+	if (r->count_only)
+		jw_kv_bool(w, "count_only", true);
+	if (r->keys_only)
+		jw_kv_bool(w, "keys_only", true);
+	if (r->key_truncated)
+		jw_kv_bool(w, "key_truncated", true);
+	if (r->grpc_status >= 0)
+		jw_kv_int(w, "grpc_status", r->grpc_status);
+	if (r->resp_size >= 0)
+		jw_kv_int(w, "resp_size", r->resp_size);
+	if (r->request_id)
+		jw_kv_uint(w, "request_id", r->request_id);
+	if (r->sample_factor != 1.0)
+		jw_kv_double(w, "sample_factor", r->sample_factor);
+	jw_obj_end(w);
+}
+
+void record_json_stats(struct json_writer *w, const struct record_stats *s)
+{
+	char name[32];
+
+	jw_obj_begin(w);
+	jw_kv_str(w, "kind", "stats");
+	kv_ts(w, s->ts_ns);
+	jw_kv_uint(w, "records", s->records);
+	jw_kv_uint(w, "etcd_records", s->etcd_records);
+	jw_kv_uint(w, "ringbuf_drops", s->ringbuf_drops);
+	if (s->nrings) {
+		jw_key(w, "ring_drops");
+		jw_obj_begin(w);
+		for (uint32_t i = 0; i < s->nrings && i < RECORD_STATS_MAX_RINGS; i++) {
+			snprintf(name, sizeof(name), "ring%u", i);
+			jw_kv_uint(w, s->ring_names[i] ? s->ring_names[i] : name, s->ring_drops[i]);
+		}
+		jw_obj_end(w);
+	}
+	jw_kv_uint(w, "read_errors", s->read_errors);
+	jw_kv_uint(w, "bad_events", s->bad_events);
+	jw_kv_uint(w, "decode_errors", s->decode_errors);
+	jw_kv_uint(w, "unmatched_ends", s->unmatched_ends);
+	jw_kv_uint(w, "pending", s->pending);
+	jw_key(w, "probe_hits");
+	jw_obj_begin(w);
+	for (uint32_t i = 0; i < s->nprobes && i < RECORD_STATS_MAX_PROBES; i++) {
+		snprintf(name, sizeof(name), "probe%u", i);
+		jw_kv_uint(w, s->probe_names[i] ? s->probe_names[i] : name, s->probe_hits[i]);
+	}
+	jw_obj_end(w);
+	jw_kv_double(w, "hits_per_request", s->hits_per_request);
+	jw_obj_end(w);
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The periodic {"kind":"stats"} record: kapimon's own health (drops, errors, probe hits). */
+#ifndef KAPIMON_STATS_H
+#define KAPIMON_STATS_H
+
+#include <stdint.h>
+
+#define RECORD_STATS_MAX_PROBES 16
+#define RECORD_STATS_MAX_RINGS 4
+
+struct record_stats {
+	uint64_t ts_ns;          /* wall clock, ns since the Unix epoch */
+	uint64_t records;        /* request records written so far */
+	uint64_t etcd_records;   /* etcd records written so far */
+	uint64_t ringbuf_drops;  /* events lost because a ring buffer was full (all rings) */
+	uint32_t nrings;         /* entries used in ring_names/ring_drops (0: only the total is written) */
+	const char *ring_names[RECORD_STATS_MAX_RINGS]; /* NULL: "ring<i>" */
+	uint64_t ring_drops[RECORD_STATS_MAX_RINGS];
+	uint64_t read_errors;    /* failed user-memory reads in probes */
+	uint64_t bad_events;     /* malformed events from the kernel side */
+	uint64_t decode_errors;  /* protocol decode errors (protobuf, HTTP) */
+	uint64_t unmatched_ends; /* request ends without a start */
+	uint64_t pending;        /* requests started and not yet ended */
+	uint32_t nprobes;        /* entries used in probe_names/probe_hits */
+	const char *probe_names[RECORD_STATS_MAX_PROBES]; /* NULL: "probe<i>" */
+	uint64_t probe_hits[RECORD_STATS_MAX_PROBES];
+	double hits_per_request; /* probe hits on the request path / requests seen (0 when none) */
+};
+
+#endif

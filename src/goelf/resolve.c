@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "goelf/resolve.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "goelf/offsets.h"
+#include "output/json_writer.h"
+
+int goelf_resolve_target(const struct go_binary *b, const struct probe_target *t, struct resolved_target *r)
+{
+	const struct go_func *f;
+	int n;
+
+	memset(r, 0, sizeof(*r));
+	r->target = t;
+	if (!b || !t || !t->func) {
+		snprintf(r->reason, sizeof(r->reason), "no binary or target");
+		return -EINVAL;
+	}
+	f = gobin_find_func(b, t->func);
+	if (!f) {
+		snprintf(r->reason, sizeof(r->reason), "function not found (no exact or path-suffix match)");
+		return -ENOENT;
+	}
+	r->symbol = f->name;
+	r->entry_vaddr = f->entry;
+	r->size = f->end - f->entry;
+	if (!gobin_vaddr_to_offset(b, f->entry, &r->entry_off)) {
+		snprintf(r->reason, sizeof(r->reason), "entry 0x%llx is not in a PT_LOAD segment's file bytes",
+			 (unsigned long long)f->entry);
+		return -EFAULT;
+	}
+	if (t->where & PROBE_RETURNS) {
+		n = gobin_ret_sites(b, f, r->ret_vaddr, GOELF_MAX_RETS);
+		r->nrets_total = n;
+		if (n < 0) {
+			snprintf(r->reason, sizeof(r->reason), "decoding the function failed: %s", strerror(-n));
+			return n;
+		}
+		if (n == 0) {
+			snprintf(r->reason, sizeof(r->reason), "no RET instruction found in %llu bytes",
+				 (unsigned long long)r->size);
+			return -ENOENT;
+		}
+		if (n > GOELF_MAX_RETS) {
+			snprintf(r->reason, sizeof(r->reason), "%d RET sites, more than the %d supported", n,
+				 GOELF_MAX_RETS);
+			return -E2BIG;
+		}
+		r->nrets = (size_t)n;
+		for (size_t i = 0; i < r->nrets; i++) {
+			if (!gobin_vaddr_to_offset(b, r->ret_vaddr[i], &r->ret_off[i])) {
+				snprintf(r->reason, sizeof(r->reason), "RET 0x%llx outside the file",
+					 (unsigned long long)r->ret_vaddr[i]);
+				return -EFAULT;
+			}
+		}
+	}
+	r->ok = true;
+	return 0;
+}
+
+int goelf_resolve_all(const struct go_binary *b, struct resolved_target out[PT__COUNT])
+{
+	int ok = 0;
+
+	for (size_t i = 0; i < PT__COUNT; i++)
+		ok += goelf_resolve_target(b, &probe_targets[i], &out[i]) == 0;
+	return ok;
+}
+
+bool goelf_group_ok(const struct resolved_target res[PT__COUNT], const char *group)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < PT__COUNT; i++) {
+		if (!res[i].target || strcmp(res[i].target->group, group))
+			continue;
+		if (!res[i].ok)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+static const char *where_name(enum probe_where w)
+{
+	return w == PROBE_RETURNS ? "returns" : w == PROBE_ENTRY ? "entry" : "entry+returns";
+}
+
+static const char *const groups[] = { "h2-xnet", "h2-bundled", "http1", "grpc" };
+
+static void report_text(FILE *out, const struct go_binary *b, struct resolved_target *res, struct go_offsets *o)
+{
+	struct gobin_pclntab_info pi;
+	const struct go_module *mods;
+	size_t nmods = gobin_modules(b, &mods);
+	const char *xnet = gobin_module_version(b, "golang.org/x/net");
+	const char *grpc = gobin_module_version(b, "google.golang.org/grpc");
+
+	gobin_pclntab_info(b, &pi);
+	fprintf(out, "binary:      %s\n", gobin_path(b));
+	fprintf(out, "go version:  %s (from %s)\n", gobin_go_version(b) ? gobin_go_version(b) : "unknown",
+		gobin_buildinfo_source(b));
+	fprintf(out, "main module: %s\n", *gobin_main_module(b) ? gobin_main_module(b) : "unknown (GOPATH build)");
+	fprintf(out, "modules:     %zu (golang.org/x/net %s, google.golang.org/grpc %s)\n", nmods,
+		xnet ? xnet : "unknown", grpc ? grpc : "unknown");
+	fprintf(out, "symbols:     %s (symtab %s, DWARF %s)\n", gobin_is_stripped(b) ? "stripped" : "not stripped",
+		gobin_has_symtab(b) ? "yes" : "no", gobin_has_dwarf(b) ? "yes" : "no");
+	fprintf(out, "pclntab:     magic 0x%08x at 0x%llx (%s), %zu functions, text base from %s\n", pi.magic,
+		(unsigned long long)pi.vaddr, pi.source, pi.nfuncs, pi.text_source);
+	fprintf(out, "targets:\n");
+	for (size_t i = 0; i < PT__COUNT; i++) {
+		struct resolved_target *r = &res[i];
+
+		fprintf(out, "  [%s] %-10s %-7s %s\n", r->ok ? "ok" : "--", r->target->group,
+			where_name(r->target->where), r->target->func);
+		if (r->symbol)
+			fprintf(out, "         symbol %s\n         entry 0x%llx file offset 0x%llx size %llu\n", r->symbol,
+				(unsigned long long)r->entry_vaddr, (unsigned long long)r->entry_off,
+				(unsigned long long)r->size);
+		if (r->ok && (r->target->where & PROBE_RETURNS)) {
+			fprintf(out, "         %zu RET sites (file offsets):", r->nrets);
+			for (size_t k = 0; k < r->nrets; k++)
+				fprintf(out, " 0x%llx", (unsigned long long)r->ret_off[k]);
+			fprintf(out, "\n");
+		}
+		if (!r->ok)
+			fprintf(out, "         unresolved: %s\n", r->reason);
+	}
+	fprintf(out, "groups:     ");
+	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
+		fprintf(out, " %s=%s", groups[g], goelf_group_ok(res, groups[g]) ? "ok" : "missing");
+	fprintf(out, "\noffsets:\n");
+	for (int g = 0; g < GOFF__NGROUPS; g++) {
+		struct goff_field f[16];
+		size_t n = goff_fields(o, (enum goff_group)g, f, 16);
+
+		fprintf(out, "  %-10s %s: %s (%u/%u known)\n", goff_group_name((enum goff_group)g),
+			goff_source_name(o->info[g].source), o->info[g].basis, o->info[g].known, o->info[g].total);
+		if (o->info[g].provenance)
+			fprintf(out, "             facts: %s\n", o->info[g].provenance);
+		fprintf(out, "            ");
+		for (size_t k = 0; k < n; k++) {
+			if (*f[k].val == KP_OFF_UNKNOWN)
+				fprintf(out, " %s=?", f[k].name);
+			else
+				fprintf(out, " %s=%u", f[k].name, *f[k].val);
+		}
+		if (g == GOFF_H1)
+			fprintf(out, " map_kind=%s", o->h1.map_kind ? "swiss" : "hmap");
+		fprintf(out, "\n");
+	}
+	int unresolved = 0;
+	for (size_t i = 0; i < PT__COUNT; i++)
+		unresolved += !res[i].ok;
+	fprintf(out, "unresolved:  %d of %d targets\n", unresolved, PT__COUNT);
+}
+
+static void report_json(struct json_writer *w, const struct go_binary *b, struct resolved_target *res,
+			struct go_offsets *o)
+{
+	struct gobin_pclntab_info pi;
+	const struct go_module *mods;
+	size_t nmods = gobin_modules(b, &mods);
+
+	gobin_pclntab_info(b, &pi);
+	jw_obj_begin(w);
+	jw_kv_str(w, "path", gobin_path(b));
+	jw_key(w, "go_version");
+	if (gobin_go_version(b))
+		jw_str(w, gobin_go_version(b));
+	else
+		jw_null(w);
+	jw_kv_str(w, "buildinfo_source", gobin_buildinfo_source(b));
+	jw_kv_str(w, "main_module", gobin_main_module(b));
+	jw_key(w, "modules");
+	jw_arr_begin(w);
+	for (size_t i = 0; i < nmods; i++) {
+		jw_obj_begin(w);
+		jw_kv_str(w, "path", mods[i].path);
+		jw_kv_str(w, "version", mods[i].version);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_kv_bool(w, "stripped", gobin_is_stripped(b));
+	jw_kv_bool(w, "symtab", gobin_has_symtab(b));
+	jw_kv_bool(w, "dwarf", gobin_has_dwarf(b));
+	jw_key(w, "pclntab");
+	jw_obj_begin(w);
+	jw_kv_uint(w, "magic", pi.magic);
+	jw_kv_uint(w, "vaddr", pi.vaddr);
+	jw_kv_uint(w, "functions", pi.nfuncs);
+	jw_kv_str(w, "source", pi.source);
+	jw_kv_str(w, "text_base_source", pi.text_source);
+	jw_obj_end(w);
+	jw_key(w, "targets");
+	jw_arr_begin(w);
+	for (size_t i = 0; i < PT__COUNT; i++) {
+		struct resolved_target *r = &res[i];
+
+		jw_obj_begin(w);
+		jw_kv_str(w, "group", r->target->group);
+		jw_kv_str(w, "func", r->target->func);
+		jw_kv_str(w, "where", where_name(r->target->where));
+		jw_kv_bool(w, "ok", r->ok);
+		if (r->symbol) {
+			jw_kv_str(w, "symbol", r->symbol);
+			jw_kv_uint(w, "entry_vaddr", r->entry_vaddr);
+			jw_kv_uint(w, "entry_offset", r->entry_off);
+			jw_kv_uint(w, "size", r->size);
+		}
+		if (r->ok && (r->target->where & PROBE_RETURNS)) {
+			jw_key(w, "ret_sites");
+			jw_arr_begin(w);
+			for (size_t k = 0; k < r->nrets; k++) {
+				jw_obj_begin(w);
+				jw_kv_uint(w, "vaddr", r->ret_vaddr[k]);
+				jw_kv_uint(w, "offset", r->ret_off[k]);
+				jw_obj_end(w);
+			}
+			jw_arr_end(w);
+		}
+		if (!r->ok)
+			jw_kv_str(w, "reason", r->reason);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_key(w, "groups");
+	jw_obj_begin(w);
+	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
+		jw_kv_bool(w, groups[g], goelf_group_ok(res, groups[g]));
+	jw_obj_end(w);
+	jw_key(w, "offsets");
+	jw_obj_begin(w);
+	for (int g = 0; g < GOFF__NGROUPS; g++) {
+		struct goff_field f[16];
+		size_t n = goff_fields(o, (enum goff_group)g, f, 16);
+
+		jw_key(w, goff_group_name((enum goff_group)g));
+		jw_obj_begin(w);
+		jw_kv_str(w, "source", goff_source_name(o->info[g].source));
+		jw_kv_str(w, "basis", o->info[g].basis);
+		if (o->info[g].provenance)
+			jw_kv_str(w, "facts", o->info[g].provenance);
+		jw_key(w, "fields");
+		jw_obj_begin(w);
+		for (size_t k = 0; k < n; k++) {
+			jw_key(w, f[k].name);
+			if (*f[k].val == KP_OFF_UNKNOWN)
+				jw_null(w);
+			else
+				jw_uint(w, *f[k].val);
+		}
+		if (g == GOFF_H1)
+			jw_kv_str(w, "map_kind", o->h1.map_kind ? "swiss" : "hmap");
+		jw_obj_end(w);
+		jw_obj_end(w);
+	}
+	jw_obj_end(w);
+	jw_key(w, "unresolved");
+	jw_arr_begin(w);
+	for (size_t i = 0; i < PT__COUNT; i++) {
+		if (res[i].ok)
+			continue;
+		jw_obj_begin(w);
+		jw_kv_str(w, "func", res[i].target->func);
+		jw_kv_str(w, "where", where_name(res[i].target->where));
+		jw_kv_str(w, "reason", res[i].reason);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_obj_end(w);
+}
+
+void goelf_report_binary(struct json_writer *w, FILE *out, const struct go_binary *b)
+{
+	static struct resolved_target res[PT__COUNT]; /* ~1 KB each: keep off the stack */
+	struct go_offsets o;
+
+	goelf_resolve_all(b, res);
+	go_offsets_fill(b, 0, &o);
+	if (w)
+		report_json(w, b, res, &o);
+	else
+		report_text(out ? out : stdout, b, res, &o);
+}
+
+int goelf_report(struct json_writer *w, FILE *out, const char *path)
+{
+	struct go_binary *b;
+	char err[512];
+	int rc = gobin_open(path, &b, err, sizeof(err));
+
+	if (rc) {
+		if (w) {
+			jw_obj_begin(w);
+			jw_kv_str(w, "path", path ? path : "");
+			jw_kv_str(w, "error", err);
+			jw_obj_end(w);
+		} else {
+			fprintf(out ? out : stderr, "goelf: %s\n", err);
+		}
+		return rc;
+	}
+	goelf_report_binary(w, out, b);
+	gobin_close(b);
+	return 0;
+}
