@@ -132,7 +132,8 @@ int dc_detect_period(const double *x, size_t n, int max_period)
 
 		for (size_t i = 0; i + k < n; i++)
 			s += y[i] * y[i + k];
-		acf[k] = s / var;
+		/* unbiased: the biased estimate favours shorter lags (period 59 instead of 60) */
+		acf[k] = (s / (double)(n - k)) / (var / (double)n);
 	}
 	/* prominent local maxima: higher than every earlier lag's minimum by a margin */
 	double runmin = acf[1];
@@ -153,6 +154,37 @@ int dc_detect_period(const double *x, size_t n, int max_period)
 			period = (int)k;
 			break;
 		}
+	}
+	/* refine by +-1: the lag whose per-phase means explain most of the variance */
+	if (period > 2) {
+		double best_sse = INFINITY;
+		int best_p = period;
+
+		for (int q = period - 1; q <= period + 1; q++) {
+			double sse = 0;
+
+			if ((size_t)q * 2 > n)
+				continue;
+			for (int ph = 0; ph < q; ph++) {
+				double sum = 0, sq = 0;
+				size_t m = 0;
+
+				for (size_t i = (size_t)ph; i < n; i += (size_t)q) {
+					sum += y[i];
+					sq += y[i] * y[i];
+					m++;
+				}
+				if (m)
+					sse += sq - sum * sum / (double)m;
+			}
+			/* penalise the extra phase parameters slightly */
+			sse *= 1.0 + (double)q / (double)n;
+			if (sse < best_sse) {
+				best_sse = sse;
+				best_p = q;
+			}
+		}
+		period = best_p;
 	}
 	/* a period needs at least two full cycles */
 	if ((size_t)period * 2 > n)

@@ -9,7 +9,7 @@ void dd_params_default(struct dd_params *p)
 {
 	p->max_depth = 0;
 	p->max_causes = 5;
-	p->min_ep = 0.02;
+	p->min_ep = 0.001;
 	p->dev_threshold = 0;
 	p->counts = false;
 }
@@ -142,8 +142,8 @@ static double wmedian_abs(const double *ds, const double *mass, size_t n, int si
 
 struct elem {
 	uint32_t rep;
-	double mass, mass_abn[2], dev_abn[2];
-	size_t count;
+	double mass, mass_abn[2], dev_abn[2], maxds[2];
+	uint32_t count, nabn[2];
 };
 
 static inline uint64_t leaf_hash(const uint32_t *codes, const int *dims, int k)
@@ -338,6 +338,9 @@ long dd_run(const struct dd_table *t, const struct dd_params *pp, struct dd_caus
 
 					e->mass_abn[si] += mass[i] + 1e-12;
 					e->dev_abn[si] += dev[i];
+					e->nabn[si]++;
+					if (fabs(ds[i]) > e->maxds[si])
+						e->maxds[si] = fabs(ds[i]);
 				}
 			}
 			for (size_t e = 0; e < ne; e++) {
@@ -346,6 +349,11 @@ long dd_run(const struct dd_table *t, const struct dd_params *pp, struct dd_caus
 						continue;
 					double P = el[e].mass_abn[si] / el[e].mass;
 					double R = el[e].dev_abn[si] / A;
+
+					/* significance: a root cause is mostly abnormal, and a lone abnormal leaf
+					 * must be far beyond the noise (5 sigma, the threshold being 3) */
+					if (P < 0.5 || (el[e].nabn[si] < 2 && el[e].maxds[si] < thr * 5 / 3))
+						continue;
 					double sc = R * P * P * P * (1 - 1e-3 * k);
 
 					if (sc > best) {
@@ -358,7 +366,7 @@ long dd_run(const struct dd_table *t, const struct dd_params *pp, struct dd_caus
 				}
 			}
 		}
-		if (best <= 0 || best_r < p.min_ep || best < 0.05 * p.min_ep)
+		if (best <= 0 || best_r < p.min_ep)
 			break;
 
 		struct dd_cause *cz = &causes[ncauses++];

@@ -51,6 +51,9 @@ struct request_record {
 	uint32_t stream_id;        /* HTTP/2 stream id, 0 for h1 */
 	double sample_factor;      /* 1.0 in full capture; 1/duty in budget mode */
 	struct k8s_request_info ri;
+	/* internal, not written: linking etcd calls to this request */
+	uint64_t start_mono_ns; /* CLOCK_MONOTONIC start */
+	uint64_t link_ctx;      /* the request's context object address, 0 unknown */
 };
 
 struct etcd_record {
@@ -72,6 +75,10 @@ struct etcd_record {
 	uint16_t key_len;         /* bytes of key (keys are binary and may hold NULs); 0: strlen(key) */
 	uint16_t range_end_len;   /* bytes of range_end; 0: strlen(range_end) */
 	bool key_truncated;       /* key or range_end was longer than REC_PATH_LEN */
+	/* appended (etcd capture) */
+	bool stream;              /* a message on a long-lived stream (Watch, LeaseKeepAlive), not a unary call */
+	int64_t req_size;         /* request message bytes (protobuf), -1 when unknown */
+	char group[REC_FIELD_LEN]; /* API group of the resource derived from the key ("" = core / unknown) */
 };
 
 #endif

@@ -23,6 +23,7 @@ void request_fill_start(struct request_record *r, const struct kp_req_start *ev,
 
 	memset(r, 0, sizeof(*r));
 	r->start_ns = (uint64_t)((int64_t)ev->hdr.ts_ns + mono_to_wall);
+	r->start_mono_ns = ev->hdr.ts_ns;
 	r->proto = ev->proto == KP_PROTO_H2 ? REC_PROTO_H2 : ev->proto == KP_PROTO_H1 ? REC_PROTO_H1 : REC_PROTO_UNKNOWN;
 	r->stream_id = ev->stream_id;
 	r->status = 0;
@@ -42,6 +43,7 @@ void request_fill_end(struct request_record *r, const struct kp_req_end *ev)
 {
 	r->status = ev->status > 0 && ev->status < 1000 ? (int32_t)ev->status : 200;
 	r->bytes_out = ev->bytes_out;
+	r->link_ctx = ev->ctx;
 	if (ev->bytes_in >= 0)
 		r->bytes_in = ev->bytes_in;
 }

@@ -12,6 +12,7 @@
 
 #include "capture/offsets_select.h"
 #include "goelf/goelf.h"
+#include "grpc.skel.h"
 #include "http.skel.h"
 #include "resolve/probe_targets.h"
 #include "util/log.h"
@@ -21,6 +22,7 @@
 
 struct capture {
 	struct http_bpf *skel;
+	struct grpc_bpf *gskel; /* NULL with no_etcd or when the binary has no grpc client */
 	struct ring_buffer *rb;
 	struct bpf_link *links[MAX_LINKS];
 	int nlinks;
@@ -64,6 +66,22 @@ static int on_event(void *ctx, void *data, size_t size)
 		}
 		if (c->o.on_req_end)
 			c->o.on_req_end(data, c->o.ctx);
+		break;
+	case KP_EV_GRPC_START:
+		if (size < sizeof(struct kp_grpc_start)) {
+			c->bad_events++;
+			return 0;
+		}
+		if (c->o.on_grpc_start)
+			c->o.on_grpc_start(data, c->o.ctx);
+		break;
+	case KP_EV_GRPC_END:
+		if (size < sizeof(struct kp_grpc_end)) {
+			c->bad_events++;
+			return 0;
+		}
+		if (c->o.on_grpc_end)
+			c->o.on_grpc_end(data, c->o.ctx);
 		break;
 	default:
 		c->bad_events++;
@@ -135,7 +153,7 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	struct attach_point pts[MAX_LINKS];
 	int npts = 0, ret;
 	struct kapimon_offsets offs;
-	bool groups[4] = {};
+	bool groups[4] = { false };
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -167,6 +185,33 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	if (ret) {
 		p_err("cannot load the BPF programs: %s (run 'kapimon doctor')", strerror(-ret));
 		goto fail;
+	}
+	if (!o->no_etcd && offs.grpc_ok) {
+		int save = npts;
+		const char *wfn = probe_targets[PT_GRPC_WRITE].func, *ifn = probe_targets[PT_GRPC_INVOKE_RET].func;
+
+		c->gskel = grpc_bpf__open();
+		if (!c->gskel) {
+			ret = -errno;
+			p_err("cannot open the gRPC BPF object: %s", strerror(-ret));
+			goto fail;
+		}
+		memcpy((void *)&c->gskel->rodata->grpc_off, &offs.grpc, sizeof(offs.grpc));
+		ret = grpc_bpf__load(c->gskel);
+		if (ret) {
+			p_err("cannot load the gRPC BPF programs: %s", strerror(-ret));
+			goto fail;
+		}
+		if (add_entry(b, wfn, c->gskel->progs.grpc_write, 0, pts, &npts, missing, sizeof(missing)) ||
+		    add_returns(b, ifn, c->gskel->progs.grpc_invoke_ret, 0, pts, &npts, missing, sizeof(missing))) {
+			npts = save;
+			grpc_bpf__destroy(c->gskel);
+			c->gskel = NULL;
+		} else {
+			groups[3] = true;
+		}
+	} else if (!o->no_etcd) {
+		p_warn("no gRPC struct offsets for this binary: etcd calls are not captured");
 	}
 
 	/* Each group attaches all or nothing. */
@@ -225,9 +270,15 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 		p_err("cannot create the ring buffer reader: %s", strerror(-ret));
 		goto fail;
 	}
-	snprintf(c->desc, sizeof(c->desc), "pid %d %s: %d uprobes (%s%s%s), offsets: %s", o->pid,
-		 gobin_go_version(b) ? gobin_go_version(b) : "go?", c->nlinks, groups[0] ? "h2 x/net " : "",
-		 groups[1] ? "h2 net/http " : "", groups[2] ? "h1" : "", offs.source);
+	if (c->gskel && ring_buffer__add(c->rb, bpf_map__fd(c->gskel->maps.grpc_events), on_event, c)) {
+		ret = -errno;
+		p_err("cannot add the gRPC ring buffer: %s", strerror(-ret));
+		goto fail;
+	}
+	snprintf(c->desc, sizeof(c->desc), "pid %d %s: %d uprobes (%s%s%s%s), offsets: %s", o->pid,
+		 gobin_go_version(b) ? gobin_go_version(b) : "go?", c->nlinks, groups[0] ? "h2 x/net, " : "",
+		 groups[1] ? "h2 net/http, " : "", groups[2] ? "h1, " : "", groups[3] ? "etcd grpc" : "no etcd",
+		 offs.source);
 	gobin_close(b);
 	*out = c;
 	return 0;
@@ -272,6 +323,16 @@ void capture_read_stats(struct capture *c, struct capture_stats *st)
 	memset(st, 0, sizeof(*st));
 	sum_percpu(bpf_map__fd(c->skel->maps.hits), KP_PROBE__COUNT, st->hits);
 	sum_percpu(bpf_map__fd(c->skel->maps.counters), KP_CNT__COUNT, st->counters);
+	if (c->gskel) {
+		uint64_t h[KP_PROBE__COUNT], k[KP_CNT__COUNT];
+
+		sum_percpu(bpf_map__fd(c->gskel->maps.grpc_hits), KP_PROBE__COUNT, h);
+		sum_percpu(bpf_map__fd(c->gskel->maps.grpc_counters), KP_CNT__COUNT, k);
+		for (int i = 0; i < KP_PROBE__COUNT; i++)
+			st->hits[i] += h[i];
+		for (int i = 0; i < KP_CNT__COUNT; i++)
+			st->counters[i] += k[i];
+	}
 	st->events = c->events;
 	st->bad_events = c->bad_events;
 }
@@ -293,6 +354,7 @@ void capture_close(struct capture *c)
 	ring_buffer__free(c->rb);
 	for (int i = 0; i < c->nlinks; i++)
 		bpf_link__destroy(c->links[i]);
+	grpc_bpf__destroy(c->gskel);
 	http_bpf__destroy(c->skel);
 	free(c);
 }

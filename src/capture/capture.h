@@ -19,8 +19,11 @@ struct capture_opts {
 	pid_t pid;
 	bool no_h1;
 	bool no_h2;
+	bool no_etcd;
 	void (*on_req_start)(const struct kp_req_start *ev, void *ctx);
 	void (*on_req_end)(const struct kp_req_end *ev, void *ctx);
+	void (*on_grpc_start)(const struct kp_grpc_start *ev, void *ctx);
+	void (*on_grpc_end)(const struct kp_grpc_end *ev, void *ctx);
 	void *ctx;
 };
 

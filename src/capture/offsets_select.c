@@ -21,6 +21,7 @@ static const struct kp_h2_offsets h2_go119 = {
 	.stream_sc = 0,
 	.stream_id = 8,
 	.stream_body_bytes = 56,
+	.stream_ctx = 32,
 };
 
 static const struct kp_http1_offsets h1_go119 = {
@@ -35,6 +36,17 @@ static const struct kp_http1_offsets h1_go119 = {
 	.request_request_uri = 192,
 	.request_proto_major = 40,
 	.map_kind = 0,
+	.request_ctx = 232,
+};
+
+/* grpc-go 1.27.1 (vendored by kube-apiserver 1.20): type statusError spb.Status. */
+static const struct kp_grpc_offsets grpc_127 = {
+	.status_error_s = KP_OFF_UNKNOWN,
+	.status_s = KP_OFF_UNKNOWN,
+	.spb_status_code = 40,
+	.error_is_spb = 1,
+	.stream_method = 72,
+	.stream_ctx = 32,
 };
 
 int kapimon_offsets_select(const struct go_binary *b, struct kapimon_offsets *o)
@@ -54,6 +66,8 @@ int kapimon_offsets_select(const struct go_binary *b, struct kapimon_offsets *o)
 	o->h2_ok[0] = o->h2_ok[1] = true;
 	o->h1 = h1_go119;
 	o->h1_ok = true;
+	o->grpc = grpc_127;
+	o->grpc_ok = true;
 	snprintf(o->source, sizeof(o->source), "table go1.19");
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "assemble/assembler.h"
+#include "assemble/etcd_assembler.h"
 #include "assemble/record_json.h"
 #include "assemble/stats.h"
 #include "capture/capture.h"
@@ -30,7 +31,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: kapimon record [--pid N] [-o FILE|-] [--duration S] [--stats-interval S]\n"
-		"                      [--no-h1] [--no-h2]\n\n"
+		"                      [--no-h1] [--no-h2] [--no-etcd] [--etcd-link-hold MS]\n\n"
 		"Record every request the kube-apiserver serves as one JSON line (kind \"request\"),\n"
 		"written when the request ends. Without --pid the local kube-apiserver is found.\n"
 		"Prints a line containing 'attached' on stderr when every probe is live.\n"
@@ -41,11 +42,16 @@ static void usage(FILE *out)
 		"  -o, --output FILE   write records to FILE ('-' = stdout, the default)\n"
 		"  --duration S        stop after S seconds\n"
 		"  --stats-interval S  write a {\"kind\":\"stats\"} line every S seconds (default 10, 0 = off)\n"
-		"  --no-h1, --no-h2    do not probe the HTTP/1.x or HTTP/2 server\n");
+		"  --no-h1, --no-h2    do not probe the HTTP/1.x or HTTP/2 server\n"
+		"  --no-etcd           do not record etcd calls (kind \"etcd\"; 2 fewer uprobe hits per call)\n"
+		"  --etcd-link-hold MS how long an etcd call waits for its apiserver request to end so it can\n"
+		"                      be linked (default 2000)\n");
 }
 
 struct rec_ctx {
 	struct assembler *as;
+	struct etcd_assembler *es; /* NULL with --no-etcd */
+	uint64_t etcd_records;
 	struct json_writer w;
 	FILE *out;
 	uint64_t records;
@@ -58,6 +64,27 @@ static void on_record(const struct request_record *r, void *ctx)
 	record_json_request(&rc->w, r);
 	fputc('\n', rc->out);
 	rc->records++;
+	if (rc->es && !r->ongoing)
+		etcd_asm_request_done(rc->es, r->link_ctx, r->start_mono_ns, r->start_mono_ns + r->latency_ns, r->id);
+}
+
+static void on_etcd_record(const struct etcd_record *r, void *ctx)
+{
+	struct rec_ctx *rc = ctx;
+
+	record_json_etcd(&rc->w, r);
+	fputc('\n', rc->out);
+	rc->etcd_records++;
+}
+
+static void on_grpc_start(const struct kp_grpc_start *ev, void *ctx)
+{
+	etcd_asm_start(((struct rec_ctx *)ctx)->es, ev);
+}
+
+static void on_grpc_end(const struct kp_grpc_end *ev, void *ctx)
+{
+	etcd_asm_end(((struct rec_ctx *)ctx)->es, ev);
 }
 
 static void on_start(const struct kp_req_start *ev, void *ctx)
@@ -78,6 +105,13 @@ static uint64_t now_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+static const char *const probe_names[KP_PROBE__COUNT] = {
+	[KP_PROBE_H2_HEADERS] = "h2_process_headers", [KP_PROBE_H2_DONE] = "h2_handler_done",
+	[KP_PROBE_H1_START] = "h1_read_request_ret", [KP_PROBE_H1_DONE] = "h1_finish_request",
+	[KP_PROBE_GRPC_WRITE] = "grpc_transport_write", [KP_PROBE_GRPC_INVOKE_RET] = "grpc_invoke_ret",
+	[6] = "unused6", [7] = "unused7",
+};
+
 static void fill_stats(struct capture *cap, struct rec_ctx *rc, struct record_stats *s)
 {
 	struct capture_stats cs;
@@ -88,14 +122,19 @@ static void fill_stats(struct capture *cap, struct rec_ctx *rc, struct record_st
 	memset(s, 0, sizeof(*s));
 	s->ts_ns = now_ns(CLOCK_REALTIME);
 	s->records = rc->records;
+	s->etcd_records = rc->etcd_records;
+	if (rc->es)
+		s->decode_errors = etcd_asm_get_stats(rc->es)->decode.errors;
 	s->ringbuf_drops = cs.counters[KP_CNT_RB_DROP];
 	s->read_errors = cs.counters[KP_CNT_READ_FAIL];
 	s->bad_events = cs.bad_events;
 	s->unmatched_ends = as->unmatched_end;
 	s->pending = asm_pending(rc->as);
-	for (int i = 0; i < KP_PROBE__COUNT && i < RECORD_STATS_MAX_PROBES; i++)
+	for (int i = 0; i < KP_PROBE__COUNT && i < RECORD_STATS_MAX_PROBES; i++) {
 		s->probe_hits[i] = cs.hits[i];
-	s->nprobes = KP_PROBE__COUNT;
+		s->probe_names[i] = probe_names[i];
+	}
+	s->nprobes = KP_PROBE__COUNT < RECORD_STATS_MAX_PROBES ? KP_PROBE__COUNT : RECORD_STATS_MAX_PROBES;
 	requests_seen = as->finished + as->unmatched_end;
 	s->hits_per_request = requests_seen ?
 		(double)(cs.hits[KP_PROBE_H2_HEADERS] + cs.hits[KP_PROBE_H2_DONE] + cs.hits[KP_PROBE_H1_START] +
@@ -104,7 +143,7 @@ static void fill_stats(struct capture *cap, struct rec_ctx *rc, struct record_st
 
 int cmd_record(int argc, char **argv)
 {
-	enum { OPT_PID = 256, OPT_DURATION, OPT_STATS, OPT_NO_H1, OPT_NO_H2 };
+	enum { OPT_PID = 256, OPT_DURATION, OPT_STATS, OPT_NO_H1, OPT_NO_H2, OPT_NO_ETCD, OPT_LINK_HOLD };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "pid", required_argument, NULL, OPT_PID },
@@ -113,13 +152,15 @@ int cmd_record(int argc, char **argv)
 		{ "stats-interval", required_argument, NULL, OPT_STATS },
 		{ "no-h1", no_argument, NULL, OPT_NO_H1 },
 		{ "no-h2", no_argument, NULL, OPT_NO_H2 },
+		{ "no-etcd", no_argument, NULL, OPT_NO_ETCD },
+		{ "etcd-link-hold", required_argument, NULL, OPT_LINK_HOLD },
 		{ 0 },
 	};
 	struct capture_opts co = { 0 };
 	struct capture *cap = NULL;
 	struct rec_ctx rc = { 0 };
 	const char *outpath = "-";
-	long pid = 0, duration = 0, stats_every = 10;
+	long pid = 0, duration = 0, stats_every = 10, link_hold_ms = 2000;
 	uint64_t t0, last_stats;
 	struct sigaction sa = { .sa_handler = on_signal };
 	int c, ret = 1;
@@ -142,6 +183,11 @@ int cmd_record(int argc, char **argv)
 			break;
 		case OPT_NO_H1: co.no_h1 = true; break;
 		case OPT_NO_H2: co.no_h2 = true; break;
+		case OPT_NO_ETCD: co.no_etcd = true; break;
+		case OPT_LINK_HOLD:
+			if (!cli_parse_long(optarg, 0, 3600000, &link_hold_ms))
+				return cli_usage_error("record", "--etcd-link-hold needs milliseconds, got '%s'", optarg);
+			break;
 		default:
 			if (!cli_common_opt(c))
 				return cli_usage_error("record", "invalid option");
@@ -177,6 +223,14 @@ int cmd_record(int argc, char **argv)
 	rc.as = asm_new(0, (int64_t)(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC)), on_record, &rc);
 	if (!rc.as)
 		goto out;
+	if (!co.no_etcd) {
+		rc.es = etcd_asm_new((int64_t)(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC)),
+				     (uint64_t)link_hold_ms * 1000000ULL, on_etcd_record, &rc);
+		if (!rc.es)
+			goto out;
+		co.on_grpc_start = on_grpc_start;
+		co.on_grpc_end = on_grpc_end;
+	}
 	co.on_req_start = on_start;
 	co.on_req_end = on_end;
 	co.ctx = &rc;
@@ -197,6 +251,8 @@ int cmd_record(int argc, char **argv)
 			goto out;
 		}
 		now = now_ns(CLOCK_MONOTONIC);
+		if (rc.es)
+			etcd_asm_tick(rc.es, now);
 		if (duration && now - t0 >= (uint64_t)duration * 1000000000ULL)
 			break;
 		if (stats_every && now - last_stats >= (uint64_t)stats_every * 1000000000ULL) {
@@ -213,6 +269,8 @@ int cmd_record(int argc, char **argv)
 	}
 	capture_drain(cap);
 	asm_flush_ongoing(rc.as, now_ns(CLOCK_MONOTONIC));
+	if (rc.es)
+		etcd_asm_flush(rc.es);
 	{
 		struct record_stats s;
 
@@ -220,8 +278,9 @@ int cmd_record(int argc, char **argv)
 		record_json_stats(&rc.w, &s);
 		fputc('\n', rc.out);
 		fprintf(stderr,
-			"kapimon: %llu records, %llu ring-buffer drops, %llu unmatched ends, %.2f uprobe hits/request\n",
-			(unsigned long long)s.records, (unsigned long long)s.ringbuf_drops,
+			"kapimon: %llu request records, %llu etcd records, %llu ring-buffer drops, %llu unmatched ends, "
+			"%.2f uprobe hits/request\n",
+			(unsigned long long)s.records, (unsigned long long)s.etcd_records, (unsigned long long)s.ringbuf_drops,
 			(unsigned long long)s.unmatched_ends, s.hits_per_request);
 	}
 	ret = 0;
@@ -234,5 +293,6 @@ out:
 	if (rc.out && rc.out != stdout)
 		fclose(rc.out);
 	asm_free(rc.as);
+	etcd_asm_free(rc.es);
 	return ret;
 }

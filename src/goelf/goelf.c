@@ -182,13 +182,15 @@ static int load_elf(struct go_binary *b, char *err, size_t errlen)
 		if (ph.p_type != PT_LOAD)
 			continue;
 		/* Clamp file bytes to what the file holds: a truncated file must not be read past its end. */
-		uint64_t filesz = ph.p_filesz;
-		if (ph.p_offset > b->size)
+		uint64_t filesz = ph.p_filesz, off = ph.p_offset;
+		if (off > b->size) {
+			off = b->size; /* keeps img + off a valid (one-past-the-end) pointer */
 			filesz = 0;
-		else if (filesz > b->size - ph.p_offset)
-			filesz = b->size - ph.p_offset;
+		} else if (filesz > b->size - off) {
+			filesz = b->size - off;
+		}
 		b->segs[b->nsegs++] = (struct gobin_seg){ .vaddr = ph.p_vaddr, .memsz = ph.p_memsz,
-							  .off = ph.p_offset, .filesz = filesz,
+							  .off = off, .filesz = filesz,
 							  .flags = ph.p_flags };
 	}
 

@@ -67,6 +67,7 @@ static const struct fspec h1_specs[] = {
 	{ "request_content_length", "net/http.Request", "ContentLength" },
 	{ "request_request_uri", "net/http.Request", "RequestURI" },
 	{ "request_proto_major", "net/http.Request", "ProtoMajor" },
+	{ "request_ctx", "net/http.Request", "ctx" },
 };
 
 static kp_off_t *h2_field(struct kp_h2_offsets *h, size_t i)
@@ -82,7 +83,8 @@ static kp_off_t *h1_field(struct kp_http1_offsets *h, size_t i)
 {
 	kp_off_t *f[] = { &h->response_conn, &h->response_req, &h->response_status, &h->response_written,
 			  &h->conn_remote_addr, &h->request_method, &h->request_header,
-			  &h->request_content_length, &h->request_request_uri, &h->request_proto_major };
+			  &h->request_content_length, &h->request_request_uri, &h->request_proto_major,
+			  &h->request_ctx };
 	return i < sizeof(f) / sizeof(f[0]) ? f[i] : NULL;
 }
 
@@ -369,7 +371,8 @@ static const struct go_entry go_table[] = {
 	{ 19,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0,
+	    .request_ctx = 232 },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 168, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 80,
 	    .rws_wrote_bytes = 104, .rws_sent_content_len = 96, .stream_sc = 0, .stream_id = 8,

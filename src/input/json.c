@@ -210,7 +210,7 @@ parse_string: {
 				i += 5;
 				break;
 			default:
-				return fail(d, err, i, "invalid escape '\\%s'", describe(s, len, i));
+				return fail(d, err, i, "invalid escape: %s after a backslash", describe(s, len, i));
 			}
 			continue;
 		}

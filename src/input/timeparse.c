@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "input/timeparse.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,8 +118,28 @@ bool time_parse_any(const char *s, size_t len, int64_t *ns)
 		return false;
 	memcpy(tmp, s, len);
 	tmp[len] = '\0';
+	{
+		/* integers exactly (ms/us/ns epochs exceed a double's 53 bits) */
+		long long iv;
+
+		errno = 0;
+		iv = strtoll(tmp, &end, 10);
+		if (!*end && end != tmp && !errno) {
+			long long a = iv < 0 ? -iv : iv;
+
+			if (a >= 100000000000000000LL)
+				*ns = iv;
+			else if (a >= 100000000000000LL)
+				*ns = iv * 1000LL;
+			else if (a >= 100000000000LL)
+				*ns = iv * 1000000LL;
+			else
+				*ns = iv * 1000000000LL;
+			return true;
+		}
+	}
 	v = strtod(tmp, &end);
-	if (*end || end == tmp || !isfinite(v))
+	if (*end || end == tmp || !isfinite(v) || fabs(v) > 9e18)
 		return false;
 	if (fabs(v) >= 1e17)
 		*ns = (int64_t)v; /* ns */

@@ -141,14 +141,50 @@ static int cmp_sym(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* `go tool nm` text symbols (T/t). */
-static size_t go_nm(const char *bin, struct sym **out)
+/* Go 1.18+ pclntab writes bracketed parts of generated and generic names as "[...]"
+ * ("type..eq.[...]T", "(*nistCurve[...]).Add") where the symtab has "[5]" or "[go.shape.*uint8_0]". */
+static char *normalize(const char *in)
+{
+	char *o = malloc(strlen(in) + 8), *w = o;
+
+	assert_non_null(o);
+	while (*in) {
+		if (*in == '[' && in[1] != ']') {
+			const char *q = in;
+			int depth = 0;
+			do {
+				depth += *q == '[';
+				depth -= *q == ']';
+				q++;
+			} while (*q && depth);
+			if (!depth) {
+				memcpy(w, "[...]", 5);
+				w += 5;
+				in = q;
+				continue;
+			}
+		}
+		/* the symtab writes the middle dot of "dialResult·1" as '.' */
+		if ((unsigned char)in[0] == 0xc2 && (unsigned char)in[1] == 0xb7) {
+			*w++ = '.';
+			in += 2;
+			continue;
+		}
+		*w++ = *in++;
+	}
+	*w = 0;
+	return o;
+}
+
+/* `go tool nm` text symbols (T/t); C objects linked by cgo go to *cobj (their addresses). */
+static size_t go_nm(const char *bin, struct sym **out, struct sym **cobj, size_t *ncobj)
 {
 	char cmd[4096], line[4096];
-	size_t n = 0, cap = 0;
-	struct sym *v = NULL;
+	size_t n = 0, cap = 0, nc = 0;
+	struct sym *v = NULL, *c = calloc(4096, sizeof(*c));
 	FILE *f;
 
+	assert_non_null(c);
 	snprintf(cmd, sizeof(cmd), "go tool nm %s", bin);
 	f = popen(cmd, "r");
 	assert_non_null(f);
@@ -168,18 +204,30 @@ static size_t go_nm(const char *bin, struct sym **out)
 		while (*e == ' ')
 			e++;
 		e[strcspn(e, "\n")] = 0;
+		/* Go 1.17+ symtab names assembly functions NAME.abi0; pclntab uses NAME */
+		size_t el = strlen(e);
+		if (el > 5 && !strcmp(e + el - 5, ".abi0"))
+			e[el - 5] = 0;
+		/* C objects linked in by cgo ("net(.text)", "runtime/cgo(.text.unlikely)") */
+		if (strstr(e, "(.text") || !strchr(e, '.') || !strncmp(e, "_cgo_", 5) || !strncmp(e, "x_cgo_", 6)) {
+			if (nc < 4096)
+				c[nc++].addr = a;
+			continue;
+		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 4096;
 			v = realloc(v, cap * sizeof(*v));
 			assert_non_null(v);
 		}
 		v[n].addr = a;
-		v[n].name = strdup(e);
+		v[n].name = normalize(e);
 		n++;
 	}
 	assert_int_equal(pclose(f), 0);
 	qsort(v, n, sizeof(*v), cmp_sym);
 	*out = v;
+	*cobj = c;
+	*ncobj = nc;
 	return n;
 }
 
@@ -201,7 +249,7 @@ static struct go_binary *open_or_fail(const char *path, unsigned flags)
 	return b;
 }
 
-static bool nm_has(const struct sym *v, size_t n, uint64_t addr, const char *name)
+static bool has_sym(const struct sym *v, size_t n, uint64_t addr, const char *name)
 {
 	size_t lo = 0, hi = n;
 
@@ -220,47 +268,59 @@ static bool nm_has(const struct sym *v, size_t n, uint64_t addr, const char *nam
 	return false;
 }
 
+static bool has_addr(const struct sym *v, size_t n, uint64_t addr)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].addr == addr)
+			return true;
+	return false;
+}
+
 /* --- tests ------------------------------------------------------------------------------------- */
 
-/* Every pclntab function of the stripped and the unstripped build is a text symbol with the same
- * address in `go tool nm` of the unstripped build, and nm has no Go text symbol pclntab lacks
- * (except linker markers without code). */
+/* The pclntab view (name + entry of every function) of a build equals the text symbols `go tool nm`
+ * lists for the unstripped build, both ways, ignoring only the C objects cgo links in. */
 static void check_pclntab_vs_nm(int variant)
 {
-	struct sym *nm;
-	size_t nnm = go_nm(bins[V_DEFAULT], &nm);
+	struct sym *nm, *cobj, *pc;
+	size_t ncobj, nnm = go_nm(bins[V_DEFAULT], &nm, &cobj, &ncobj);
 	struct go_binary *b = open_or_fail(bins[variant], GOBIN_NO_SYMTAB);
-	struct go_binary *full = open_or_fail(bins[V_DEFAULT], GOBIN_NO_SYMTAB);
-	size_t n = gobin_func_count(b), missing_in_nm = 0, missing_in_pcln = 0;
+	size_t n = gobin_func_count(b), npc = 0, missing_in_nm = 0, missing_in_pcln = 0;
 
 	assert_true(nnm > 1000);
 	assert_true(n > 1000);
+	pc = calloc(n, sizeof(*pc));
+	assert_non_null(pc);
 	for (size_t i = 0; i < n; i++) {
 		const struct go_func *f = gobin_func_at(b, i);
 
 		assert_true(f->end > f->entry);
-		if (!nm_has(nm, nnm, f->entry, f->name)) {
-			if (missing_in_nm++ < 5)
-				fprintf(stderr, "pclntab %s@%#llx not in go tool nm\n", f->name, (unsigned long long)f->entry);
-		}
+		if (has_addr(cobj, ncobj, f->entry))
+			continue;
+		pc[npc].addr = f->entry;
+		pc[npc].name = normalize(f->name);
+		npc++;
+	}
+	qsort(pc, npc, sizeof(*pc), cmp_sym);
+	for (size_t i = 0; i < npc; i++) {
+		if (!has_sym(nm, nnm, pc[i].addr, pc[i].name) && missing_in_nm++ < 5)
+			fprintf(stderr, "pclntab %s@%#llx not in go tool nm\n", pc[i].name, (unsigned long long)pc[i].addr);
 	}
 	for (size_t i = 0; i < nnm; i++) {
-		const struct go_func *f = gobin_find_exact(full, nm[i].name);
-
-		/* runtime.text/etext and friends are address markers, not functions */
-		if (!strcmp(nm[i].name, "runtime.text") || !strcmp(nm[i].name, "runtime.etext") ||
-		    !strcmp(nm[i].name, "go:buildid") || !strncmp(nm[i].name, "go.", 3))
+		/* runtime.text/etext are address markers, not functions */
+		if (!strcmp(nm[i].name, "runtime.text") || !strcmp(nm[i].name, "runtime.etext"))
 			continue;
-		if (!f || f->entry != nm[i].addr) {
-			if (missing_in_pcln++ < 5)
-				fprintf(stderr, "nm %s@%#llx not in pclntab\n", nm[i].name, (unsigned long long)nm[i].addr);
-		}
+		if (!has_sym(pc, npc, nm[i].addr, nm[i].name) && missing_in_pcln++ < 5)
+			fprintf(stderr, "nm %s@%#llx not in pclntab\n", nm[i].name, (unsigned long long)nm[i].addr);
 	}
+	fprintf(stderr, "%s: %zu pclntab functions, %zu go tool nm text symbols (+%zu cgo C objects)\n",
+		variants[variant].name, npc, nnm, ncobj);
 	assert_int_equal(missing_in_nm, 0);
 	assert_int_equal(missing_in_pcln, 0);
 	gobin_close(b);
-	gobin_close(full);
 	free_syms(nm, nnm);
+	free_syms(pc, npc);
+	free(cobj);
 }
 
 static void test_pclntab_default_vs_nm(void **s) { (void)s; check_pclntab_vs_nm(V_DEFAULT); }
@@ -495,8 +555,17 @@ static void test_offsets_dwarf_vs_reflect_and_table(void **s)
 	assert_int_equal(go_offsets_fill(b, GOFF_NO_DWARF, &tb), 0);
 	if (mi == 19) {
 		assert_int_equal(tb.info[GOFF_H1].source, GOFF_TABLE);
-		assert_memory_equal(&tb.h1, &dw.h1, sizeof(tb.h1));
-		assert_memory_equal(&tb.h2b, &dw.h2b, sizeof(tb.h2b));
+		struct goff_field ft[16], fd[16];
+		for (int g = GOFF_H2B; g <= GOFF_H1; g++) {
+			size_t n = goff_fields(&tb, (enum goff_group)g, ft, 16);
+			assert_int_equal(goff_fields(&dw, (enum goff_group)g, fd, 16), n);
+			for (size_t k = 0; k < n; k++) {
+				if (*ft[k].val != *fd[k].val)
+					fail_msg("%s.%s: table %u, DWARF %u", goff_group_name((enum goff_group)g),
+						 ft[k].name, *ft[k].val, *fd[k].val);
+			}
+		}
+		assert_int_equal(tb.h1.map_kind, dw.h1.map_kind);
 	} else {
 		fprintf(stderr, "test_goelf: Go 1.%d here, the table has measured Go 1.19: table check skipped\n", mi);
 	}
@@ -507,7 +576,7 @@ static void test_offsets_dwarf_vs_reflect_and_table(void **s)
 	assert_int_not_equal(tb.info[GOFF_H1].source, GOFF_DWARF);
 	assert_non_null(tb.info[GOFF_H1].provenance);
 	if (mi == 19)
-		assert_memory_equal(&tb.h1, &dw.h1, sizeof(tb.h1));
+		assert_int_equal(tb.h1.response_status, dw.h1.response_status);
 	gobin_close(b);
 }
 

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Live aggregation of finished request records (for `kapimon top` and the Prometheus textfile).
+ *
+ * Records are counted, weighted by their sample_factor, into bounded tables ("groupings"):
+ *   AGG_BY_KEY            (user agent, verb, group/resource, subresource)
+ *   AGG_BY_AGENT          user agent
+ *   AGG_BY_CLIENT         client IP (port stripped)
+ *   AGG_BY_VERB_RESOURCE  (verb, group/resource)
+ *   AGG_TOTAL             one row: everything
+ * Each table holds at most max_keys distinct keys; records of further keys go to the table's
+ * "(other)" row and are counted in agg_stats.overflow[table].
+ *
+ * Time is cut into steps (step_ns, default 1 s) by the request's end time (start + latency); the
+ * last nsteps (default 60) are kept. For each row and step: requests, 4xx (429 excluded), 429, 5xx,
+ * response bytes, and the latency histogram (aggregate/loghist.h, <= 3.6% relative error) stored
+ * sparsely as (row, bucket) -> weight cells, at most cells_per_step per step (observations beyond
+ * that still count everywhere except in quantiles; counted in agg_stats.cell_overflow).
+ * A query merges the last k completed steps. Cumulative totals since start (per status class,
+ * bytes, latency sum and fixed Prometheus buckets) are kept for every row as well.
+ *
+ * In-flight: agg_inflight(+1) when a request starts (top calls it from the start event), and the
+ * finished record decrements it. The total of the request series per step feeds the online anomaly
+ * detector (analysis/online.h) in agg_update_anomaly().
+ *
+ * Cost: agg_add() does 5 hash lookups and no allocation; all memory is allocated in agg_new()
+ * (calloc'd, so pages are only resident once rows are used): per table about
+ * (max_keys + 1) * (1 KiB + nsteps * 24 B), plus nsteps * cells_per_step * 8 B.
+ * Not thread-safe; pure logic (no clock reads: callers pass times).
+ */
+#ifndef KAPIMON_AGGREGATE_H
+#define KAPIMON_AGGREGATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aggregate/loghist.h"
+#include "analysis/online.h"
+#include "assemble/record.h"
+
+enum agg_table {
+	AGG_BY_KEY = 0,
+	AGG_BY_AGENT,
+	AGG_BY_CLIENT,
+	AGG_BY_VERB_RESOURCE,
+	AGG_TOTAL,
+	AGG__NTABLES,
+};
+
+/* Status classes of the cumulative counters; 429 is its own class (not in 4xx). */
+enum agg_class {
+	AGG_C_1XX = 0,
+	AGG_C_2XX,
+	AGG_C_3XX,
+	AGG_C_4XX,
+	AGG_C_429,
+	AGG_C_5XX,
+	AGG_C_UNKNOWN,
+	AGG__NCLASS,
+};
+
+/* Upper bounds (seconds) of the cumulative Prometheus histogram; a last +Inf bucket follows. */
+#define AGG_NLE 15
+extern const double agg_le_seconds[AGG_NLE];
+
+enum agg_sort { AGG_SORT_RATE = 0, AGG_SORT_ERRORS, AGG_SORT_P99, AGG_SORT_BYTES, AGG__NSORT };
+
+#define AGG_RESOURCE_LEN (2 * REC_FIELD_LEN + 2)
+
+/* A row's identity; fields a table does not group by are empty. */
+struct agg_key {
+	char user_agent[REC_UA_LEN];
+	char verb[REC_VERB_LEN];
+	char resource[AGG_RESOURCE_LEN]; /* "group/resource", "resource" (core) or the path (non-resource) */
+	char subresource[REC_FIELD_LEN];
+	char client[REC_ADDR_LEN];       /* IP without the port */
+};
+
+struct agg_cum {
+	double req[AGG__NCLASS]; /* weighted requests per status class */
+	double bytes_out;        /* weighted response bytes (records with unknown size add 0) */
+	double latency_sum_s;    /* weighted sum of latencies, seconds */
+	double le[AGG_NLE + 1];  /* weighted counts per bucket (not cumulative); [AGG_NLE] is > last bound */
+};
+
+struct agg_params {
+	uint64_t step_ns;        /* 1e9 */
+	uint32_t nsteps;         /* 60 */
+	uint32_t max_keys;       /* 4096 per table (AGG_TOTAL has 1) */
+	uint32_t cells_per_step; /* 16384 distinct (row, latency bucket) pairs per step */
+	uint32_t detector_window; /* 120 steps of history for the anomaly detector; 0 = no detector */
+};
+
+struct agg_stats {
+	uint64_t records;          /* records added (not ongoing) */
+	uint64_t ongoing;          /* ongoing records ignored */
+	uint64_t late;             /* records whose end step had already left the window (cumulative only) */
+	uint64_t overflow[AGG__NTABLES];   /* records counted in "(other)" because the table was full */
+	uint64_t cell_overflow;    /* observations left out of quantiles (step cell table full) */
+};
+
+/* One row of a query, over the last k completed steps. */
+struct agg_row {
+	const struct agg_key *key;
+	bool other;           /* the "(other)" row */
+	uint32_t index;       /* row index in its table (agg_table_entry) */
+	double req, e4xx, e429, e5xx, bytes; /* weighted sums over the steps */
+	double rate, err_pct, bytes_rate;    /* per second over the span; err_pct = (4xx+429+5xx)/req*100 */
+	double p50_ns, p90_ns, p99_ns;       /* NaN when no latency was recorded */
+	int64_t inflight;
+};
+
+struct agg;
+
+void agg_params_default(struct agg_params *p);
+/* start_ns: wall time the aggregation starts (steps before it are not counted as time). NULL params:
+ * defaults. Returns NULL on bad params or OOM. */
+struct agg *agg_new(const struct agg_params *p, uint64_t start_ns);
+void agg_free(struct agg *a);
+const struct agg_params *agg_get_params(const struct agg *a);
+
+/* Build the full key of a record (verb falls back to the lowercase method, resource to the path). */
+void agg_key_from_record(const struct request_record *r, struct agg_key *k);
+
+/* Count a finished record. Records with ongoing set are ignored (counted in stats). */
+void agg_add(struct agg *a, const struct request_record *r);
+/* A request started (delta +1) or was abandoned (-1): in-flight count of its rows (never below 0). */
+void agg_inflight(struct agg *a, const struct request_record *r, int delta);
+/* Move the clock to now_ns (wall): steps up to now's step exist; older ones leave the window. */
+void agg_advance(struct agg *a, uint64_t now_ns);
+/* Step number of a wall time, and the current (newest) step. */
+uint64_t agg_step_of(const struct agg *a, uint64_t ns);
+uint64_t agg_current_step(const struct agg *a);
+
+/*
+ * Rows of table t over the last k completed steps (k clamped to [1, nsteps]; the current step is
+ * excluded). Rows with no request, no in-flight request in the span are left out. Sorted by `sort`
+ * (descending, ties by key), at most max_rows written to rows[]; returns the number of rows that had
+ * data (may exceed max_rows). *span_s (optional): the seconds the rates are divided by (less than
+ * k steps right after start). Pointers in rows stay valid until agg_free.
+ */
+size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort, struct agg_row *rows,
+		 size_t max_rows, double *span_s);
+
+/* Per-step total request count (weighted) of step s, 0 when outside the window. */
+double agg_step_requests(const struct agg *a, uint64_t step);
+
+/* Feed every completed step not yet fed to the anomaly detector (request rate per second).
+ * Call from the refresh loop (not per event: the detector allocates). Returns the number fed; *out
+ * gets the newest result (flag 0 / warm false when nothing was fed yet or there is no detector). */
+int agg_update_anomaly(struct agg *a, struct online_result *out, uint64_t *out_step);
+
+/* Rows of a table for export (cumulative totals): count, and row i's key, totals and in-flight. */
+size_t agg_table_size(const struct agg *a, enum agg_table t);
+const struct agg_key *agg_table_entry(const struct agg *a, enum agg_table t, size_t i, const struct agg_cum **cum,
+				      int64_t *inflight, bool *other);
+
+const struct agg_stats *agg_get_stats(const struct agg *a);
+
+/* Status code -> class. */
+enum agg_class agg_status_class(int32_t status);
+const char *agg_class_name(enum agg_class c);
+const char *agg_table_name(enum agg_table t);
+const char *agg_sort_name(enum agg_sort s);
+
+#endif

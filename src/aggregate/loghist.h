@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Log-bucket latency histogram (DDSketch-style index, fixed range, dense counts).
+ *
+ * Buckets: 0 holds values below LH_MIN_NS (1 us); 1..LH_NBUCKETS-2 cover [1 us, 10^4 s) with
+ * LH_PER_DECADE (32) buckets per decade, so bucket b spans [lo, lo*g) with g = 10^(1/32) ~ 1.0746;
+ * the last bucket holds values >= LH_MAX_NS. A bucket is reported by lh_value(), the point
+ * 2*lo*hi/(lo+hi) that minimises the worst relative error, so for any value v inside the covered
+ * range |lh_value(lh_bucket(v)) - v| / v <= LH_REL_ERR = (g-1)/(g+1) ~ 3.6%.
+ *
+ * Histograms are plain count arrays indexed by bucket, so they merge by adding counts. A quantile
+ * taken with lh_quantile() is the bucket that holds the exact rank-q value (the smallest x whose
+ * cumulative weight reaches q * total), hence it is within LH_REL_ERR of that exact value, for any
+ * number of samples and any weights (sample factors). Outside [1 us, 10^4 s) only the side is known.
+ */
+#ifndef KAPIMON_AGGREGATE_LOGHIST_H
+#define KAPIMON_AGGREGATE_LOGHIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LH_PER_DECADE 32
+#define LH_DECADES 10
+#define LH_MIN_NS 1000.0   /* 1 us */
+#define LH_MAX_NS 1e13     /* 10^4 s */
+#define LH_NBUCKETS (LH_PER_DECADE * LH_DECADES + 2)
+#define LH_REL_ERR 0.0359598 /* (10^(1/32) - 1) / (10^(1/32) + 1), rounded up */
+
+/* Bucket of a value in ns. */
+unsigned lh_bucket(double v_ns);
+/* Lower and upper bound of bucket b in ns (bucket 0: [0, LH_MIN_NS); last: [LH_MAX_NS, inf)). */
+double lh_lower(unsigned b);
+double lh_upper(unsigned b);
+/* The value reported for bucket b (ns): 2*lo*hi/(lo+hi); LH_MIN_NS / LH_MAX_NS for the edges. */
+double lh_value(unsigned b);
+/* Quantile q in [0,1] of counts[0..LH_NBUCKETS) (any non-negative weights): the value of the first
+ * bucket whose cumulative count reaches q * total (q = 0: first non-empty bucket). NaN when empty. */
+double lh_quantile(const uint64_t *counts, double q);
+
+#endif

@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "assemble/etcd_assembler.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assemble/record_json.h"
+
+#define PENDING_CAP 4096  /* unary calls in flight (by goroutine) */
+#define HOLD_CAP 8192     /* finished calls waiting for their request (power of two) */
+#define RECENT_CAP 8192   /* finished requests remembered for linking (power of two) */
+#define STREAM_CAP 4096   /* client streams tracked */
+#define CHAIN KP_CTX_CHAIN_MAX
+#define NBUCKETS (HOLD_CAP * 4)
+
+struct pending_call {
+	uint64_t g; /* 0 = free */
+	struct kp_grpc_start ev;
+};
+
+struct held_call {
+	uint64_t seq; /* 0 = free */
+	uint64_t start_mono;
+	uint8_t nctx;
+	uint64_t chain[CHAIN];
+	struct etcd_record rec;
+};
+
+struct recent_req {
+	uint64_t ctx; /* 0 = free */
+	uint64_t start, end, id;
+};
+
+struct etcd_assembler {
+	int64_t mono_to_wall;
+	uint64_t hold_ns;
+	double sample_factor;
+	etcd_record_cb cb;
+	void *cb_ctx;
+
+	struct pending_call *pending; /* open addressing by g, linear probing */
+	size_t npending;
+
+	/* held calls: a FIFO ring; chain pointers indexed in a chained hash of nodes */
+	struct held_call *held;
+	uint64_t head_seq, tail_seq; /* seqs [tail, head) are in the ring (some may be emitted) */
+	int32_t *bucket;             /* NBUCKETS heads, -1 = empty */
+	int32_t *node_next;          /* HOLD_CAP * CHAIN */
+
+	struct recent_req *recent; /* ring of finished requests, indexed by a small hash */
+	uint64_t recent_seq;
+	int32_t *recent_bucket; /* RECENT_CAP * 2 heads into recent[], -1 = empty; chained by recent_next */
+	int32_t *recent_next;
+
+	uint64_t *streams; /* open addressing set of stream pointers */
+
+	struct etcd_asm_stats st;
+};
+
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+struct etcd_assembler *etcd_asm_new(int64_t mono_to_wall_ns, uint64_t hold_ns, etcd_record_cb cb, void *ctx)
+{
+	struct etcd_assembler *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->mono_to_wall = mono_to_wall_ns;
+	a->hold_ns = hold_ns ? hold_ns : 2000000000ULL;
+	a->sample_factor = 1.0;
+	a->cb = cb;
+	a->cb_ctx = ctx;
+	a->head_seq = a->tail_seq = 1;
+	a->pending = calloc(PENDING_CAP * 2, sizeof(*a->pending));
+	a->held = calloc(HOLD_CAP, sizeof(*a->held));
+	a->bucket = malloc(NBUCKETS * sizeof(*a->bucket));
+	a->node_next = malloc((size_t)HOLD_CAP * CHAIN * sizeof(*a->node_next));
+	a->recent = calloc(RECENT_CAP, sizeof(*a->recent));
+	a->recent_bucket = malloc(RECENT_CAP * 2 * sizeof(*a->recent_bucket));
+	a->recent_next = malloc(RECENT_CAP * sizeof(*a->recent_next));
+	a->streams = calloc(STREAM_CAP * 2, sizeof(*a->streams));
+	if (!a->pending || !a->held || !a->bucket || !a->node_next || !a->recent || !a->recent_bucket ||
+	    !a->recent_next || !a->streams) {
+		etcd_asm_free(a);
+		return NULL;
+	}
+	memset(a->bucket, 0xff, NBUCKETS * sizeof(*a->bucket));
+	memset(a->recent_bucket, 0xff, RECENT_CAP * 2 * sizeof(*a->recent_bucket));
+	return a;
+}
+
+void etcd_asm_free(struct etcd_assembler *a)
+{
+	if (!a)
+		return;
+	free(a->pending);
+	free(a->held);
+	free(a->bucket);
+	free(a->node_next);
+	free(a->recent);
+	free(a->recent_bucket);
+	free(a->recent_next);
+	free(a->streams);
+	free(a);
+}
+
+void etcd_asm_set_sample_factor(struct etcd_assembler *a, double f)
+{
+	a->sample_factor = f > 0 ? f : 1.0;
+}
+
+const struct etcd_asm_stats *etcd_asm_get_stats(const struct etcd_assembler *a)
+{
+	return &a->st;
+}
+
+/* ---- pending unary calls, by goroutine ---- */
+
+static struct pending_call *pending_find(struct etcd_assembler *a, uint64_t g, bool *found)
+{
+	size_t mask = PENDING_CAP * 2 - 1, i = mix(g) & mask;
+
+	while (a->pending[i].g) {
+		if (a->pending[i].g == g) {
+			*found = true;
+			return &a->pending[i];
+		}
+		i = (i + 1) & mask;
+	}
+	*found = false;
+	return &a->pending[i];
+}
+
+static void pending_remove(struct etcd_assembler *a, struct pending_call *p)
+{
+	size_t mask = PENDING_CAP * 2 - 1, i = (size_t)(p - a->pending), j = i;
+
+	p->g = 0;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & mask;
+		if (!a->pending[j].g)
+			break;
+		home = mix(a->pending[j].g) & mask;
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			a->pending[i] = a->pending[j];
+			a->pending[j].g = 0;
+			i = j;
+		}
+	}
+	a->npending--;
+}
+
+/* ---- streams ---- */
+
+static bool stream_seen(struct etcd_assembler *a, uint64_t s)
+{
+	size_t mask = STREAM_CAP * 2 - 1, i = mix(s) & mask, n = 0;
+
+	while (a->streams[i]) {
+		if (a->streams[i] == s)
+			return true;
+		i = (i + 1) & mask;
+		if (++n > STREAM_CAP)
+			return true; /* full: stop counting new streams rather than loop */
+	}
+	if (a->st.streams_opened < STREAM_CAP)
+		a->streams[i] = s;
+	a->st.streams_opened++;
+	return false;
+}
+
+static bool method_is_stream(const char *m, size_t len)
+{
+	static const char *const streams[] = { "/etcdserverpb.Watch/Watch", "/etcdserverpb.Lease/LeaseKeepAlive",
+					       "/etcdserverpb.Maintenance/Snapshot" };
+
+	for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++)
+		if (strlen(streams[i]) == len && !memcmp(streams[i], m, len))
+			return true;
+	return false;
+}
+
+/* Decode a start event's message into rec. */
+static void decode_into(struct etcd_assembler *a, const struct kp_grpc_start *ev, struct etcd_record *rec)
+{
+	struct etcd_req_summary sum;
+	struct etcd_decode_counters local = { 0 };
+	char method[KP_GRPC_METHOD_MAX + 1];
+	size_t mlen = ev->method_len < KP_GRPC_METHOD_MAX ? ev->method_len : KP_GRPC_METHOD_MAX;
+	size_t plen = ev->payload_copied < KP_GRPC_PAYLOAD_MAX ? ev->payload_copied : KP_GRPC_PAYLOAD_MAX;
+	bool cut = ev->payload_copied < ev->payload_len;
+	int rc;
+
+	memcpy(method, ev->method, mlen);
+	method[mlen] = 0;
+	etcd_record_init(rec);
+	rc = etcd_decode_request(method, mlen, ev->payload, plen, &sum, &local);
+	/* A message cut by the capture bound ends early: that is not a decode error. */
+	if (rc == PB_ETRUNC && cut) {
+		local.errors--;
+		local.by_error[-PB_ETRUNC]--;
+		local.decoded++;
+	}
+	a->st.decode.decoded += local.decoded;
+	a->st.decode.errors += local.errors;
+	a->st.decode.unknown_method += local.unknown_method;
+	for (int i = 0; i < PB_NERR; i++)
+		a->st.decode.by_error[i] += local.by_error[i];
+	etcd_summary_to_record(&sum, method, rec);
+	rec->start_ns = (uint64_t)((int64_t)ev->hdr.ts_ns + a->mono_to_wall);
+	rec->req_size = ev->payload_len;
+	rec->sample_factor = a->sample_factor;
+	if (sum.op == ETCD_OP_WATCH)
+		a->st.watches_created++;
+}
+
+void etcd_asm_start(struct etcd_assembler *a, const struct kp_grpc_start *ev)
+{
+	size_t mlen = ev->method_len < KP_GRPC_METHOD_MAX ? ev->method_len : KP_GRPC_METHOD_MAX;
+	struct pending_call *p;
+	bool found;
+
+	if (method_is_stream(ev->method, mlen)) {
+		struct etcd_record rec;
+
+		stream_seen(a, ev->stream);
+		a->st.stream_messages++;
+		decode_into(a, ev, &rec);
+		rec.stream = true;
+		rec.latency_ns = 0;
+		a->cb(&rec, a->cb_ctx);
+		return;
+	}
+	p = pending_find(a, ev->hdr.goid_g, &found);
+	if (found) {
+		a->st.retried++;
+	} else {
+		if (a->npending >= PENDING_CAP) {
+			a->st.pending_full++;
+			return;
+		}
+		a->npending++;
+	}
+	p->g = ev->hdr.goid_g;
+	p->ev = *ev;
+}
+
+/* ---- held calls and their chain index ---- */
+
+static size_t bucket_of(uint64_t ptr)
+{
+	return mix(ptr) & (NBUCKETS - 1);
+}
+
+static void held_unindex(struct etcd_assembler *a, size_t slot)
+{
+	struct held_call *h = &a->held[slot];
+
+	for (int k = 0; k < h->nctx; k++) {
+		int32_t node = (int32_t)(slot * CHAIN + k), *pp = &a->bucket[bucket_of(h->chain[k])];
+
+		while (*pp >= 0 && *pp != node)
+			pp = &a->node_next[*pp];
+		if (*pp == node)
+			*pp = a->node_next[node];
+	}
+}
+
+static void emit_held(struct etcd_assembler *a, size_t slot, uint64_t request_id)
+{
+	struct held_call *h = &a->held[slot];
+
+	if (!h->seq)
+		return;
+	held_unindex(a, slot);
+	h->rec.request_id = request_id;
+	if (request_id)
+		a->st.linked++;
+	else
+		a->st.unlinked++;
+	a->cb(&h->rec, a->cb_ctx);
+	h->seq = 0;
+}
+
+/* Emit from the tail: everything older than cutoff (or everything when cutoff == UINT64_MAX). */
+static void drain_tail(struct etcd_assembler *a, uint64_t cutoff)
+{
+	while (a->tail_seq < a->head_seq) {
+		size_t slot = a->tail_seq & (HOLD_CAP - 1);
+		struct held_call *h = &a->held[slot];
+
+		if (h->seq == a->tail_seq && h->start_mono + a->hold_ns > cutoff && cutoff != UINT64_MAX)
+			break;
+		if (h->seq == a->tail_seq)
+			emit_held(a, slot, 0);
+		a->tail_seq++;
+	}
+}
+
+static void hold(struct etcd_assembler *a, const struct kp_grpc_start *ev, const struct etcd_record *rec)
+{
+	size_t slot;
+	struct held_call *h;
+
+	if (a->head_seq - a->tail_seq >= HOLD_CAP) {
+		size_t old = a->tail_seq & (HOLD_CAP - 1);
+
+		if (a->held[old].seq)
+			a->st.hold_full++;
+		emit_held(a, old, 0);
+		a->tail_seq++;
+	}
+	slot = a->head_seq & (HOLD_CAP - 1);
+	h = &a->held[slot];
+	h->seq = a->head_seq++;
+	h->start_mono = ev->hdr.ts_ns;
+	h->nctx = ev->nctx < CHAIN ? ev->nctx : CHAIN;
+	memcpy(h->chain, ev->ctx_chain, sizeof(h->chain));
+	h->rec = *rec;
+	for (int k = 0; k < h->nctx; k++) {
+		int32_t node = (int32_t)(slot * CHAIN + k);
+		size_t b = bucket_of(h->chain[k]);
+
+		a->node_next[node] = a->bucket[b];
+		a->bucket[b] = node;
+	}
+}
+
+/* ---- recent requests ---- */
+
+static size_t recent_bucket_of(uint64_t ctx)
+{
+	return mix(ctx) & (RECENT_CAP * 2 - 1);
+}
+
+static const struct recent_req *recent_find(const struct etcd_assembler *a, uint64_t ctx, uint64_t t)
+{
+	for (int32_t i = a->recent_bucket[recent_bucket_of(ctx)]; i >= 0; i = a->recent_next[i]) {
+		const struct recent_req *r = &a->recent[i];
+
+		if (r->ctx == ctx && r->start <= t && t <= r->end)
+			return r;
+	}
+	return NULL;
+}
+
+static void recent_remove(struct etcd_assembler *a, size_t i)
+{
+	int32_t *pp = &a->recent_bucket[recent_bucket_of(a->recent[i].ctx)];
+
+	while (*pp >= 0 && *pp != (int32_t)i)
+		pp = &a->recent_next[*pp];
+	if (*pp == (int32_t)i)
+		*pp = a->recent_next[i];
+	a->recent[i].ctx = 0;
+}
+
+void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
+{
+	struct pending_call *p;
+	struct etcd_record rec;
+	bool found;
+
+	p = pending_find(a, ev->hdr.goid_g, &found);
+	if (!found) {
+		a->st.unmatched_end++;
+		return;
+	}
+	decode_into(a, &p->ev, &rec);
+	rec.latency_ns = ev->hdr.ts_ns > p->ev.hdr.ts_ns ? ev->hdr.ts_ns - p->ev.hdr.ts_ns : 0;
+	rec.grpc_status = ev->is_err ? (ev->code > 0 ? ev->code : -1) : 0;
+	a->st.calls++;
+	/* the request may already have ended (events come on two rings) */
+	for (int k = 0; k < p->ev.nctx && k < CHAIN; k++) {
+		const struct recent_req *r = recent_find(a, p->ev.ctx_chain[k], p->ev.hdr.ts_ns);
+
+		if (r) {
+			rec.request_id = r->id;
+			a->st.linked++;
+			a->cb(&rec, a->cb_ctx);
+			pending_remove(a, p);
+			return;
+		}
+	}
+	hold(a, &p->ev, &rec);
+	pending_remove(a, p);
+}
+
+void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t start_mono, uint64_t end_mono,
+			   uint64_t request_id)
+{
+	size_t i;
+
+	if (!ctx)
+		return;
+	/* held calls under this request */
+	for (int32_t node = a->bucket[bucket_of(ctx)]; node >= 0;) {
+		int32_t next = a->node_next[node];
+		size_t slot = (size_t)node / CHAIN;
+		struct held_call *h = &a->held[slot];
+
+		if (h->seq && h->chain[node % CHAIN] == ctx && h->start_mono >= start_mono && h->start_mono <= end_mono) {
+			emit_held(a, slot, request_id);
+			/* the list changed under us: restart from the head */
+			node = a->bucket[bucket_of(ctx)];
+			continue;
+		}
+		node = next;
+	}
+	/* remember the request for calls whose end arrives later */
+	i = a->recent_seq++ & (RECENT_CAP - 1);
+	if (a->recent[i].ctx)
+		recent_remove(a, i);
+	a->recent[i] = (struct recent_req){ ctx, start_mono, end_mono, request_id };
+	a->recent_next[i] = a->recent_bucket[recent_bucket_of(ctx)];
+	a->recent_bucket[recent_bucket_of(ctx)] = (int32_t)i;
+}
+
+void etcd_asm_tick(struct etcd_assembler *a, uint64_t now_mono)
+{
+	drain_tail(a, now_mono);
+	for (size_t i = 0; i < RECENT_CAP; i++)
+		if (a->recent[i].ctx && a->recent[i].end + a->hold_ns < now_mono)
+			recent_remove(a, i);
+}
+
+void etcd_asm_flush(struct etcd_assembler *a)
+{
+	drain_tail(a, UINT64_MAX);
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * gRPC events -> etcd records. Pairs a unary call's request message (transport Write) with its
+ * return (Invoke RET) by goroutine, decodes the protobuf request (op, key, range_end, limit...),
+ * derives the Kubernetes resource from the key, and links the call to the apiserver request whose
+ * context the call's context derives from:
+ *   - every call carries its context chain (the context objects from the call up to the root);
+ *   - every finished request carries its own context object (HTTP/2 stream ctx, HTTP/1 Request.ctx);
+ *   - a call is linked to request R when R's context is in the call's chain and the call started
+ *     within R's lifetime. Calls wait up to hold_ns for their request to end; requests are
+ *     remembered for hold_ns after they end (events arrive on two ring buffers, in either order).
+ * Messages on streams (Watch, LeaseKeepAlive) are accounted per stream, not as calls.
+ * Pure logic: nothing here touches BPF.
+ */
+#ifndef KAPIMON_ETCD_ASSEMBLER_H
+#define KAPIMON_ETCD_ASSEMBLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "assemble/record.h"
+#include "etcd/etcd_request.h"
+#include "kapimon/events.h"
+
+struct etcd_assembler;
+
+typedef void (*etcd_record_cb)(const struct etcd_record *r, void *ctx);
+
+struct etcd_asm_stats {
+	uint64_t calls;            /* unary calls completed (start + end paired) */
+	uint64_t linked;           /* calls linked to an apiserver request */
+	uint64_t unlinked;         /* calls emitted without a parent request */
+	uint64_t unmatched_end;    /* Invoke returns without a request message (call began before attach) */
+	uint64_t retried;          /* request messages replaced by a later one on the same goroutine */
+	uint64_t pending_full;     /* starts dropped: too many calls in flight */
+	uint64_t hold_full;        /* calls emitted early because the link hold queue was full */
+	uint64_t streams_opened;   /* distinct client streams seen (Watch, LeaseKeepAlive, ...) */
+	uint64_t stream_messages;  /* request messages sent on streams */
+	uint64_t watches_created;  /* WatchCreateRequests sent */
+	struct etcd_decode_counters decode;
+};
+
+struct etcd_assembler *etcd_asm_new(int64_t mono_to_wall_ns, uint64_t hold_ns, etcd_record_cb cb, void *ctx);
+void etcd_asm_free(struct etcd_assembler *a);
+
+void etcd_asm_start(struct etcd_assembler *a, const struct kp_grpc_start *ev);
+void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev);
+/* An apiserver request finished: ctx is its context object; times are CLOCK_MONOTONIC ns. */
+void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t start_mono, uint64_t end_mono,
+			   uint64_t request_id);
+/* Emit calls that waited hold_ns without a parent; forget old requests. */
+void etcd_asm_tick(struct etcd_assembler *a, uint64_t now_mono);
+/* Emit everything held (end of recording). */
+void etcd_asm_flush(struct etcd_assembler *a);
+const struct etcd_asm_stats *etcd_asm_get_stats(const struct etcd_assembler *a);
+void etcd_asm_set_sample_factor(struct etcd_assembler *a, double f);
+
+#endif

@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* etcd v3 request decoding from wire bytes built field by field (api/etcdserverpb/rpc.proto numbers). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "assemble/record_json.h"
+#include "etcd/etcd_request.h"
+
+/* ---- a tiny encoder: enough to build messages in the tests ---- */
+struct enc {
+	uint8_t b[4096];
+	size_t n;
+};
+
+static void e_varint(struct enc *e, uint64_t v)
+{
+	do {
+		uint8_t c = v & 0x7f;
+
+		v >>= 7;
+		e->b[e->n++] = c | (v ? 0x80 : 0);
+	} while (v);
+}
+
+static void e_uint(struct enc *e, uint32_t field, uint64_t v)
+{
+	e_varint(e, (uint64_t)field << 3 | 0);
+	e_varint(e, v);
+}
+
+static void e_bytes(struct enc *e, uint32_t field, const void *p, size_t len)
+{
+	e_varint(e, (uint64_t)field << 3 | 2);
+	e_varint(e, len);
+	memcpy(e->b + e->n, p, len);
+	e->n += len;
+}
+
+static void e_str(struct enc *e, uint32_t field, const char *s)
+{
+	e_bytes(e, field, s, strlen(s));
+}
+
+static void e_msg(struct enc *e, uint32_t field, const struct enc *m)
+{
+	e_bytes(e, field, m->b, m->n);
+}
+
+#define M(name) struct enc name = { .n = 0 }
+
+static int decode(const char *method, const struct enc *e, struct etcd_req_summary *s, struct etcd_decode_counters *c)
+{
+	return etcd_decode_request(method, strlen(method), e->b, e->n, s, c);
+}
+
+static void assert_key(const struct etcd_req_summary *s, const char *key)
+{
+	assert_true(s->has_key);
+	assert_int_equal(s->key_len, strlen(key));
+	assert_memory_equal(s->key, key, s->key_len);
+}
+
+static void test_method_table(void **state)
+{
+	static const struct {
+		const char *m;
+		enum etcd_op op;
+		const char *name;
+	} t[] = {
+		{ "/etcdserverpb.KV/Range", ETCD_OP_RANGE, "range" },
+		{ "/etcdserverpb.KV/Put", ETCD_OP_PUT, "put" },
+		{ "/etcdserverpb.KV/DeleteRange", ETCD_OP_DELETE_RANGE, "delete_range" },
+		{ "/etcdserverpb.KV/Txn", ETCD_OP_TXN, "txn" },
+		{ "/etcdserverpb.KV/Compact", ETCD_OP_COMPACT, "compact" },
+		{ "/etcdserverpb.Watch/Watch", ETCD_OP_WATCH, "watch" },
+		{ "/etcdserverpb.Lease/LeaseGrant", ETCD_OP_LEASE_GRANT, "lease_grant" },
+		{ "/etcdserverpb.Lease/LeaseRevoke", ETCD_OP_LEASE_REVOKE, "lease_revoke" },
+		{ "/etcdserverpb.Lease/LeaseKeepAlive", ETCD_OP_LEASE_KEEPALIVE, "lease_keepalive" },
+		{ "/etcdserverpb.Lease/LeaseTimeToLive", ETCD_OP_LEASE_TIMETOLIVE, "lease_timetolive" },
+		{ "/etcdserverpb.Lease/LeaseLeases", ETCD_OP_LEASE_LEASES, "lease_leases" },
+		{ "/etcdserverpb.Maintenance/Status", ETCD_OP_OTHER, "status" },
+		{ "/etcdserverpb.Cluster/MemberList", ETCD_OP_OTHER, "member_list" },
+		{ "/etcdserverpb.Auth/Authenticate", ETCD_OP_OTHER, "authenticate" },
+		{ "/etcdserverpb.Auth/RoleRevokePermission", ETCD_OP_OTHER, "role_revoke_permission" },
+		{ "/etcdserverpb.KV/range", ETCD_OP_UNKNOWN, "unknown" },
+		{ "/etcdserverpb.KV/Range/", ETCD_OP_UNKNOWN, "unknown" },
+		{ "etcdserverpb.KV/Range", ETCD_OP_UNKNOWN, "unknown" },
+		{ "", ETCD_OP_UNKNOWN, "unknown" },
+		{ "/grpc.health.v1.Health/Check", ETCD_OP_UNKNOWN, "unknown" },
+	};
+	char name[24];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		assert_int_equal(etcd_method_op(t[i].m, strlen(t[i].m), name, sizeof(name)), t[i].op);
+		assert_string_equal(name, t[i].name);
+	}
+	/* the length bounds the method */
+	assert_int_equal(etcd_method_op("/etcdserverpb.KV/PutXYZ", 20, name, sizeof(name)), ETCD_OP_PUT);
+	assert_int_equal(etcd_method_op(NULL, 0, name, sizeof(name)), ETCD_OP_UNKNOWN);
+}
+
+static void test_range(void **state)
+{
+	/* the apiserver's list: key=/registry/pods/default/ range_end=/registry/pods/default0 limit=500 */
+	static const uint8_t wire[] = {
+		0x0a, 0x17, '/', 'r', 'e', 'g', 'i', 's', 't', 'r', 'y', '/', 'p', 'o', 'd', 's', '/', 'd', 'e', 'f', 'a', 'u', 'l', 't', '/',
+		0x12, 0x17, '/', 'r', 'e', 'g', 'i', 's', 't', 'r', 'y', '/', 'p', 'o', 'd', 's', '/', 'd', 'e', 'f', 'a', 'u', 'l', 't', '0',
+		0x18, 0xf4, 0x03,       /* limit 500 */
+		0x20, 0xe8, 0x07,       /* revision 1000 */
+		0x38, 0x01,             /* serializable (ignored) */
+		0x48, 0x01,             /* count_only */
+		0x40, 0x01,             /* keys_only */
+		0x50, 0x05,             /* min_mod_revision (ignored) */
+	};
+	struct etcd_req_summary s;
+	struct etcd_decode_counters c = { 0 };
+
+	assert_int_equal(etcd_decode_request("/etcdserverpb.KV/Range", 22, wire, sizeof(wire), &s, &c), 0);
+	assert_int_equal(s.op, ETCD_OP_RANGE);
+	assert_string_equal(s.op_name, "range");
+	assert_key(&s, "/registry/pods/default/");
+	assert_int_equal(s.range_end_len, 23);
+	assert_memory_equal(s.range_end, "/registry/pods/default0", 23);
+	assert_int_equal(s.limit, 500);
+	assert_int_equal(s.revision, 1000);
+	assert_true(s.count_only);
+	assert_true(s.keys_only);
+	assert_false(s.partial);
+	assert_int_equal(c.decoded, 1);
+	assert_int_equal(c.errors, 0);
+
+	/* an empty RangeRequest: no key, limit absent */
+	assert_int_equal(etcd_decode_request("/etcdserverpb.KV/Range", 22, NULL, 0, &s, &c), 0);
+	assert_false(s.has_key);
+	assert_int_equal(s.limit, -1);
+}
+
+static void test_binary_key_and_truncation(void **state)
+{
+	M(m);
+	uint8_t key[ETCD_KEY_MAX + 100];
+	struct etcd_req_summary s;
+
+	e_bytes(&m, 1, "a\0b\xff", 4);
+	e_bytes(&m, 2, "\0", 1); /* range_end "\0": every key >= key */
+	assert_int_equal(decode("/etcdserverpb.KV/Range", &m, &s, NULL), 0);
+	assert_int_equal(s.key_len, 4);
+	assert_memory_equal(s.key, "a\0b\xff", 4);
+	assert_int_equal(s.range_end_len, 1);
+	assert_int_equal(s.range_end[0], 0);
+
+	memset(key, 'k', sizeof(key));
+	m.n = 0;
+	e_bytes(&m, 1, key, sizeof(key));
+	assert_int_equal(decode("/etcdserverpb.KV/Put", &m, &s, NULL), 0);
+	assert_true(s.key_truncated);
+	assert_int_equal(s.key_len, ETCD_KEY_MAX - 1);
+}
+
+static void test_put_delete(void **state)
+{
+	M(m);
+	struct etcd_req_summary s;
+
+	e_str(&m, 1, "/registry/leases/kube-node-lease/node-1");
+	e_str(&m, 2, "k8s\0SECRET-VALUE-BYTES");
+	e_uint(&m, 3, 7587869178291847000ULL);
+	e_uint(&m, 4, 1); /* prev_kv */
+	assert_int_equal(decode("/etcdserverpb.KV/Put", &m, &s, NULL), 0);
+	assert_key(&s, "/registry/leases/kube-node-lease/node-1");
+	assert_int_equal(s.lease_id, 7587869178291847000LL);
+	assert_int_equal(s.range_end_len, 0);
+	/* the value is never copied anywhere in the summary */
+	assert_null(memmem(&s, sizeof(s), "SECRET", 6));
+
+	m.n = 0;
+	e_str(&m, 1, "/registry/events/default/");
+	e_str(&m, 2, "/registry/events/default0");
+	e_uint(&m, 3, 1);
+	assert_int_equal(decode("/etcdserverpb.KV/DeleteRange", &m, &s, NULL), 0);
+	assert_string_equal(s.op_name, "delete_range");
+	assert_key(&s, "/registry/events/default/");
+	assert_int_equal(s.range_end_len, 25);
+}
+
+/* the apiserver's GuaranteedUpdate: if mod_revision(key) == N then put(key) else get(key) */
+static void build_update_txn(struct enc *txn, const char *key)
+{
+	M(cmp);
+	M(put);
+	M(op1);
+	M(rng);
+	M(op2);
+
+	e_uint(&cmp, 1, 0);  /* result EQUAL (zero: normally not on the wire, harmless) */
+	e_uint(&cmp, 2, 2);  /* target MOD */
+	e_str(&cmp, 3, key);
+	e_uint(&cmp, 6, 12345); /* mod_revision */
+	e_str(&put, 1, key);
+	e_str(&put, 2, "value");
+	e_msg(&op1, 2, &put); /* request_put */
+	e_str(&rng, 1, key);
+	e_msg(&op2, 1, &rng); /* request_range */
+	e_msg(txn, 1, &cmp);
+	e_msg(txn, 2, &op1);
+	e_msg(txn, 3, &op2);
+}
+
+static void test_txn(void **state)
+{
+	M(txn);
+	struct etcd_req_summary s;
+
+	build_update_txn(&txn, "/registry/deployments/default/web");
+	assert_int_equal(decode("/etcdserverpb.KV/Txn", &txn, &s, NULL), 0);
+	assert_string_equal(s.op_name, "txn");
+	assert_key(&s, "/registry/deployments/default/web");
+	assert_int_equal(s.n_compare, 1);
+	assert_int_equal(s.n_success, 1);
+	assert_int_equal(s.n_failure, 1);
+
+	/* no compare: the key of the first success op; compare with range_end (field 64) */
+	{
+		M(t);
+		M(op);
+		M(del);
+		M(op2);
+		M(put);
+
+		e_str(&del, 1, "/registry/a/first");
+		e_msg(&op, 3, &del);
+		e_str(&put, 1, "/registry/b/second");
+		e_msg(&op2, 2, &put);
+		e_msg(&t, 2, &op);
+		e_msg(&t, 2, &op2);
+		assert_int_equal(decode("/etcdserverpb.KV/Txn", &t, &s, NULL), 0);
+		assert_key(&s, "/registry/a/first");
+		assert_int_equal(s.n_success, 2);
+		assert_int_equal(s.n_compare, 0);
+	}
+	{
+		M(t);
+		M(cmp);
+		M(op);
+		M(put);
+
+		/* failure listed before compare on the wire: the compare still wins */
+		e_str(&put, 1, "/registry/x/fail");
+		e_msg(&op, 2, &put);
+		e_msg(&t, 3, &op);
+		e_str(&cmp, 3, "/registry/x/");
+		e_str(&cmp, 64, "/registry/x0");
+		e_msg(&t, 1, &cmp);
+		assert_int_equal(decode("/etcdserverpb.KV/Txn", &t, &s, NULL), 0);
+		assert_key(&s, "/registry/x/");
+		assert_int_equal(s.range_end_len, 12);
+	}
+	{
+		/* only a failure op, which is a nested txn whose first op is a range with a limit */
+		M(t);
+		M(inner);
+		M(op);
+		M(rng);
+		M(iop);
+
+		e_str(&rng, 1, "/registry/nested");
+		e_uint(&rng, 3, 10);
+		e_msg(&iop, 1, &rng);
+		e_msg(&inner, 2, &iop);
+		e_msg(&op, 4, &inner);
+		e_msg(&t, 3, &op);
+		assert_int_equal(decode("/etcdserverpb.KV/Txn", &t, &s, NULL), 0);
+		assert_key(&s, "/registry/nested");
+		assert_int_equal(s.limit, 10);
+	}
+	/* an empty txn */
+	assert_int_equal(etcd_decode_request("/etcdserverpb.KV/Txn", 20, (const uint8_t *)"", 0, &s, NULL), 0);
+	assert_false(s.has_key);
+}
+
+static void test_txn_depth(void **state)
+{
+	/* txn -> op.request_txn -> txn ... 40 deep: refused at the depth limit, counted */
+	struct enc a = { .n = 0 }, b;
+	struct etcd_req_summary s;
+	struct etcd_decode_counters c = { 0 };
+
+	for (int i = 0; i < 40; i++) {
+		M(op);
+		e_msg(&op, 4, &a);
+		b.n = 0;
+		e_msg(&b, 2, &op);
+		a = b;
+	}
+	assert_int_equal(decode("/etcdserverpb.KV/Txn", &a, &s, &c), PB_EDEPTH);
+	assert_true(s.partial);
+	assert_int_equal(c.errors, 1);
+	assert_int_equal(c.by_error[-PB_EDEPTH], 1);
+}
+
+static void test_lease_compact_watch(void **state)
+{
+	M(m);
+	struct etcd_req_summary s;
+
+	e_uint(&m, 1, 15);
+	e_uint(&m, 2, 0x1234);
+	assert_int_equal(decode("/etcdserverpb.Lease/LeaseGrant", &m, &s, NULL), 0);
+	assert_int_equal(s.ttl, 15);
+	assert_int_equal(s.lease_id, 0x1234);
+	assert_false(s.has_key);
+
+	m.n = 0;
+	e_uint(&m, 1, 0x5678);
+	assert_int_equal(decode("/etcdserverpb.Lease/LeaseKeepAlive", &m, &s, NULL), 0);
+	assert_int_equal(s.lease_id, 0x5678);
+	assert_int_equal(decode("/etcdserverpb.Lease/LeaseRevoke", &m, &s, NULL), 0);
+	assert_int_equal(s.lease_id, 0x5678);
+	e_uint(&m, 2, 1); /* keys=true */
+	assert_int_equal(decode("/etcdserverpb.Lease/LeaseTimeToLive", &m, &s, NULL), 0);
+	assert_int_equal(s.lease_id, 0x5678);
+
+	m.n = 0;
+	e_uint(&m, 1, 99999);
+	e_uint(&m, 2, 1);
+	assert_int_equal(decode("/etcdserverpb.KV/Compact", &m, &s, NULL), 0);
+	assert_int_equal(s.revision, 99999);
+
+	{
+		M(w);
+		M(create);
+
+		e_str(&create, 1, "/registry/configmaps/");
+		e_str(&create, 2, "/registry/configmaps0");
+		e_uint(&create, 3, 500);
+		e_uint(&create, 4, 1);
+		e_uint(&create, 6, 1);
+		e_msg(&w, 1, &create);
+		assert_int_equal(decode("/etcdserverpb.Watch/Watch", &w, &s, NULL), 0);
+		assert_string_equal(s.op_name, "watch");
+		assert_key(&s, "/registry/configmaps/");
+		assert_int_equal(s.revision, 500);
+
+		w.n = 0;
+		create.n = 0;
+		e_uint(&create, 1, 3);
+		e_msg(&w, 2, &create);
+		assert_int_equal(decode("/etcdserverpb.Watch/Watch", &w, &s, NULL), 0);
+		assert_int_equal(s.op, ETCD_OP_WATCH_CANCEL);
+		assert_string_equal(s.op_name, "watch_cancel");
+		w.n = 0;
+		create.n = 0;
+		e_msg(&w, 3, &create);
+		assert_int_equal(decode("/etcdserverpb.Watch/Watch", &w, &s, NULL), 0);
+		assert_string_equal(s.op_name, "watch_progress");
+	}
+}
+
+static void test_auth_not_decoded(void **state)
+{
+	M(m);
+	struct etcd_req_summary s;
+
+	e_str(&m, 1, "root");
+	e_str(&m, 2, "hunter2-password");
+	assert_int_equal(decode("/etcdserverpb.Auth/Authenticate", &m, &s, NULL), 0);
+	assert_string_equal(s.op_name, "authenticate");
+	assert_false(s.has_key);
+	assert_null(memmem(&s, sizeof(s), "hunter2", 7));
+	assert_null(memmem(&s, sizeof(s), "root", 4));
+}
+
+struct err_case {
+	const char *method;
+	const char *bytes;
+	size_t len;
+	int rc;
+	const char *partial_key; /* key decoded before the error, or NULL */
+};
+
+#define EC(m, b, rc, k) { m, b, sizeof(b) - 1, rc, k }
+
+static const struct err_case errs[] = {
+	EC("/etcdserverpb.KV/Range", "\x0a\x03/ab\x12\x09/ab", PB_ETRUNC, "/ab"), /* cut capture keeps the key */
+	EC("/etcdserverpb.KV/Range", "\x0b", PB_EWIRETYPE, NULL),
+	EC("/etcdserverpb.KV/Range", "\x08\x01", PB_EWRONGTYPE, NULL),        /* key as varint */
+	EC("/etcdserverpb.KV/Range", "\x1a\x01x", PB_EWRONGTYPE, NULL),       /* limit as bytes */
+	EC("/etcdserverpb.KV/Put", "\x0a\x01k\x18\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", PB_EVARINT, "k"),
+	EC("/etcdserverpb.KV/Txn", "\x0a\x02\x1a\x05", PB_ETRUNC, NULL),      /* compare key length past its message */
+	EC("/etcdserverpb.KV/Txn", "\x12\x02\x08\x01", PB_EWRONGTYPE, NULL),  /* request_range as varint */
+	EC("/etcdserverpb.Lease/LeaseGrant", "\x0a\x00", PB_EWRONGTYPE, NULL),
+	EC("/etcdserverpb.Watch/Watch", "\x0a\x03\x0a\x05x", PB_ETRUNC, NULL),
+	EC("/etcdserverpb.KV/Range", "\x00\x00", PB_EFIELD, NULL),
+};
+
+static void test_errors_counted(void **state)
+{
+	struct etcd_decode_counters c = { 0 };
+	struct etcd_req_summary s;
+
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		int rc = etcd_decode_request(errs[i].method, strlen(errs[i].method), (const uint8_t *)errs[i].bytes,
+					     errs[i].len, &s, &c);
+
+		if (rc != errs[i].rc)
+			print_error("case %zu: rc %d\n", i, rc);
+		assert_int_equal(rc, errs[i].rc);
+		assert_true(s.partial);
+		if (errs[i].partial_key)
+			assert_key(&s, errs[i].partial_key);
+	}
+	assert_int_equal(c.errors, sizeof(errs) / sizeof(errs[0]));
+	assert_int_equal(c.by_error[-PB_ETRUNC], 3);
+	assert_int_equal(c.by_error[-PB_EWRONGTYPE], 4);
+	assert_int_equal(c.decoded, 0);
+	assert_int_equal(etcd_decode_request("/x/Y", 4, (const uint8_t *)"", 0, &s, &c), 1);
+	assert_int_equal(c.unknown_method, 1);
+}
+
+static void test_unframe_and_record(void **state)
+{
+	M(m);
+	uint8_t frame[256];
+	const uint8_t *msg;
+	size_t len;
+	bool cut;
+	struct etcd_decode_counters c = { 0 };
+	struct etcd_req_summary s;
+	struct etcd_record rec;
+
+	e_str(&m, 1, "/registry/deployments/default/web");
+	frame[0] = 0;
+	frame[1] = frame[2] = frame[3] = 0;
+	frame[4] = (uint8_t)m.n;
+	memcpy(frame + 5, m.b, m.n);
+	assert_int_equal(etcd_grpc_unframe(frame, 5 + m.n, &msg, &len, &cut, &c), 0);
+	assert_int_equal(len, m.n);
+	assert_false(cut);
+	assert_int_equal(etcd_grpc_unframe(frame, 10, &msg, &len, &cut, &c), 0);
+	assert_true(cut);
+	assert_int_equal(len, 5);
+	frame[0] = 1;
+	assert_int_equal(etcd_grpc_unframe(frame, 5 + m.n, &msg, &len, &cut, &c), -1);
+	assert_int_equal(c.compressed, 1);
+	assert_int_equal(etcd_grpc_unframe(frame, 4, &msg, &len, &cut, &c), -1);
+	frame[0] = 7;
+	assert_int_equal(etcd_grpc_unframe(frame, 5 + m.n, &msg, &len, &cut, &c), -1);
+	assert_int_equal(c.bad_frame, 2);
+
+	assert_int_equal(decode("/etcdserverpb.KV/Range", &m, &s, NULL), 0);
+	etcd_record_init(&rec);
+	etcd_summary_to_record(&s, "/etcdserverpb.KV/Range", &rec);
+	assert_string_equal(rec.method, "/etcdserverpb.KV/Range");
+	assert_string_equal(rec.op, "range");
+	assert_string_equal(rec.key, "/registry/deployments/default/web");
+	assert_int_equal(rec.key_len, 33);
+	assert_string_equal(rec.resource, "deployments.apps");
+	assert_int_equal(rec.limit, -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_method_table),
+		cmocka_unit_test(test_range),
+		cmocka_unit_test(test_binary_key_and_truncation),
+		cmocka_unit_test(test_put_delete),
+		cmocka_unit_test(test_txn),
+		cmocka_unit_test(test_txn_depth),
+		cmocka_unit_test(test_lease_compact_watch),
+		cmocka_unit_test(test_auth_not_decoded),
+		cmocka_unit_test(test_errors_counted),
+		cmocka_unit_test(test_unframe_and_record),
+	};
+	return cmocka_run_group_tests_name("etcd_request", tests, NULL, NULL);
+}
