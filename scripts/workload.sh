@@ -38,7 +38,7 @@ done
 for v in KAPIMON_APISERVER_URL KAPIMON_TOKEN KAPIMON_USER_TOKEN KAPIMON_CA KAPIMON_KUBECONFIG; do
 	[ -n "${!v:-}" ] || { echo "workload: $v is not set (eval \"\$(scripts/testbed.sh env)\")" >&2; exit 2; }
 done
-for c in curl h2load kubectl jq; do
+for c in curl h2load kubectl python3; do
 	command -v $c >/dev/null || { echo "workload: $c not found (make deps)" >&2; exit 2; }
 done
 URL=$KAPIMON_APISERVER_URL
@@ -192,13 +192,14 @@ req 200 admin h2 $H2 DELETE "$N/secrets/sec-h1"
 
 # --- leases (coordination.k8s.io) ---------------------------------------------------------------------------
 L=/apis/coordination.k8s.io/v1/namespaces/$NS/leases
+rv() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metadata"]["resourceVersion"])' "$1"; }
 lease() { printf '{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"%s"%s},"spec":{"holderIdentity":"%s","leaseDurationSeconds":15}}' "$1" "${3:+,\"resourceVersion\":\"$3\"}" "$2"; }
 req 201 admin h2 $H2 POST "$L" "$(lease lease-a kapimon-1)"
 req 201 admin h1 $H1 POST "$L" "$(lease lease-b kapimon-1)"
 req 409 admin h2 $H2 POST "$L" "$(lease lease-a kapimon-1)"
 SAVE_BODY=$TMP/lease.json req 200 admin h2 $H2 GET "$L/lease-a"
-req 200 admin h2 $H2 PUT "$L/lease-a" "$(lease lease-a kapimon-2 "$(jq -r .metadata.resourceVersion "$TMP/lease.json")")"
-req 409 admin h2 $H2 PUT "$L/lease-a" "$(lease lease-a kapimon-3 "$(jq -r .metadata.resourceVersion "$TMP/lease.json")")"
+req 200 admin h2 $H2 PUT "$L/lease-a" "$(lease lease-a kapimon-2 "$(rv "$TMP/lease.json")")"
+req 409 admin h2 $H2 PUT "$L/lease-a" "$(lease lease-a kapimon-3 "$(rv "$TMP/lease.json")")"
 req 200 admin h1 $H1 PATCH "$L/lease-b" '{"spec":{"holderIdentity":"kapimon-3"}}' application/merge-patch+json
 req 200 admin h1 $H1 GET "$L"
 req 200 admin h2 $H2 DELETE "$L/lease-b"
@@ -286,7 +287,6 @@ for k in $(printf '%s\n' "${!SENT[@]}" | sort); do
 	by+="${by:+,}$k=${SENT[$k]}"
 done
 echo "workload: ns=$NS requests=$total by_client=$by"
-
 if [ "$FAILS" != 0 ]; then
 	echo "workload: $FAILS requests got an unexpected status" >&2
 	exit 1

@@ -24,7 +24,7 @@
 #define LH_MIN_NS 1000.0   /* 1 us */
 #define LH_MAX_NS 1e13     /* 10^4 s */
 #define LH_NBUCKETS (LH_PER_DECADE * LH_DECADES + 2)
-#define LH_REL_ERR 0.0359598 /* (10^(1/32) - 1) / (10^(1/32) + 1), rounded up */
+#define LH_REL_ERR 0.035963 /* (10^(1/32) - 1) / (10^(1/32) + 1) = 0.0359624, rounded up */
 
 /* Bucket of a value in ns. */
 unsigned lh_bucket(double v_ns);

@@ -1,0 +1,709 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "aggregate/aggregate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const double agg_le_seconds[AGG_NLE] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+					 0.5,   1,      2.5,   5,    10,    30,   60 };
+
+#define WEIGHT_SCALE 256.0 /* histogram cells hold weights in 1/256 units (exact sums) */
+
+/* One step of one row. The step is stored + 1 so that 0 means "never written" (lazy reset). */
+struct agg_slot {
+	uint32_t step1;
+	float req, e4xx, e429, e5xx, bytes;
+};
+
+struct agg_entry {
+	struct agg_key key;
+	uint64_t hash;
+	bool other;
+	int64_t inflight;
+	struct agg_cum cum;
+	struct agg_slot ring[]; /* nsteps */
+};
+
+struct agg_tab {
+	char *entries;     /* cap entries of `stride` bytes; [0] is "(other)" */
+	size_t stride;
+	uint32_t cap, n;   /* n: entries in use, including "(other)" */
+	uint32_t *index;   /* open addressing: entry index + 1, 0 = empty */
+	uint32_t index_mask;
+	/* query scratch */
+	uint64_t *hist;    /* cap rows of LH_NBUCKETS, touched lazily */
+	uint32_t *row_of;  /* entry -> hist row + 1 */
+	uint32_t *touched; /* entries with a hist row */
+	struct agg_row *rows;
+};
+
+struct agg_cells {
+	uint64_t step1;    /* step + 1 these cells belong to, 0 = none */
+	uint32_t used;
+	uint32_t *key;     /* packed (table row, bucket) + 1; 0 = empty */
+	uint32_t *w;       /* weight units */
+};
+
+struct agg {
+	struct agg_params p;
+	uint64_t start_ns, start_step, cur;
+	struct agg_tab tab[AGG__NTABLES];
+	uint32_t gid_stride; /* rows per table in packed cell keys */
+	struct agg_cells *cells; /* nsteps */
+	uint32_t cells_mask;
+	struct agg_stats st;
+	struct online_detector det;
+	bool has_det;
+	uint64_t fed_step; /* next step to feed to the detector */
+	struct online_result last_res;
+	uint64_t last_res_step;
+};
+
+static const char *const class_names[AGG__NCLASS] = { "1xx", "2xx", "3xx", "4xx", "429", "5xx", "unknown" };
+static const char *const table_names[AGG__NTABLES] = { "all", "agent", "client", "resource", "total" };
+static const char *const sort_names[AGG__NSORT] = { "rate", "errors", "p99", "bytes" };
+
+const char *agg_class_name(enum agg_class c) { return c < AGG__NCLASS ? class_names[c] : "unknown"; }
+const char *agg_table_name(enum agg_table t) { return t < AGG__NTABLES ? table_names[t] : "?"; }
+const char *agg_sort_name(enum agg_sort s) { return s < AGG__NSORT ? sort_names[s] : "?"; }
+
+enum agg_class agg_status_class(int32_t status)
+{
+	if (status == 429)
+		return AGG_C_429;
+	if (status >= 100 && status < 600)
+		return (enum agg_class)(AGG_C_1XX + status / 100 - 1 + (status >= 500 ? 1 : 0));
+	return AGG_C_UNKNOWN;
+}
+
+void agg_params_default(struct agg_params *p)
+{
+	p->step_ns = 1000000000ULL;
+	p->nsteps = 60;
+	p->max_keys = 4096;
+	p->cells_per_step = 12288;
+	p->detector_window = 120;
+}
+
+static inline struct agg_entry *entry_at(const struct agg_tab *t, uint32_t i)
+{
+	return (struct agg_entry *)(t->entries + (size_t)i * t->stride);
+}
+
+static uint32_t pow2_at_least(uint64_t v)
+{
+	uint32_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+/* ---- keys ---------------------------------------------------------------------------------------- */
+
+static void scopy(char *dst, size_t cap, const char *src, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+void agg_key_from_record(const struct request_record *r, struct agg_key *k)
+{
+	const char *c, *end;
+
+	memset(k, 0, sizeof(*k));
+	scopy(k->user_agent, sizeof(k->user_agent), r->user_agent, strnlen(r->user_agent, sizeof(r->user_agent)));
+	if (r->ri.verb[0]) {
+		scopy(k->verb, sizeof(k->verb), r->ri.verb, strnlen(r->ri.verb, sizeof(r->ri.verb)));
+	} else {
+		size_t n = strnlen(r->method, sizeof(r->method));
+
+		if (n >= sizeof(k->verb))
+			n = sizeof(k->verb) - 1;
+		for (size_t i = 0; i < n; i++)
+			k->verb[i] = (r->method[i] >= 'A' && r->method[i] <= 'Z') ? r->method[i] + 32 : r->method[i];
+	}
+	if (r->ri.is_resource_request && r->ri.resource[0]) {
+		if (r->ri.group[0])
+			snprintf(k->resource, sizeof(k->resource), "%.*s/%.*s", (int)sizeof(r->ri.group), r->ri.group,
+				 (int)sizeof(r->ri.resource), r->ri.resource);
+		else
+			scopy(k->resource, sizeof(k->resource), r->ri.resource, strnlen(r->ri.resource, sizeof(r->ri.resource)));
+		scopy(k->subresource, sizeof(k->subresource), r->ri.subresource,
+		      strnlen(r->ri.subresource, sizeof(r->ri.subresource)));
+	} else {
+		size_t n = strnlen(r->path, sizeof(r->path));
+		const char *q = memchr(r->path, '?', n);
+
+		scopy(k->resource, sizeof(k->resource), r->path, q ? (size_t)(q - r->path) : n);
+	}
+	/* client: "ip:port" or "[v6]:port" -> ip */
+	c = r->client;
+	end = c + strnlen(c, sizeof(r->client));
+	if (*c == '[') {
+		const char *rb = memchr(c, ']', end - c);
+
+		if (rb) {
+			c++;
+			end = rb;
+		}
+	} else {
+		const char *colon = memchr(c, ':', end - c);
+
+		/* exactly one colon: IPv4 or name with port */
+		if (colon && !memchr(colon + 1, ':', end - colon - 1))
+			end = colon;
+	}
+	scopy(k->client, sizeof(k->client), c, end - c);
+}
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return (h ^ 0xff) * 0x100000001b3ULL; /* field separator */
+}
+
+static uint64_t key_hash(enum agg_table t, const struct agg_key *k)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	switch (t) {
+	case AGG_BY_KEY:
+		h = fnv(fnv(fnv(fnv(h, k->user_agent), k->verb), k->resource), k->subresource);
+		break;
+	case AGG_BY_AGENT: h = fnv(h, k->user_agent); break;
+	case AGG_BY_CLIENT: h = fnv(h, k->client); break;
+	case AGG_BY_VERB_RESOURCE: h = fnv(fnv(h, k->verb), k->resource); break;
+	default: break;
+	}
+	h ^= h >> 29;
+	return h ? h : 1;
+}
+
+static bool key_eq(enum agg_table t, const struct agg_key *a, const struct agg_key *b)
+{
+	switch (t) {
+	case AGG_BY_KEY:
+		return !strcmp(a->user_agent, b->user_agent) && !strcmp(a->verb, b->verb) &&
+		       !strcmp(a->resource, b->resource) && !strcmp(a->subresource, b->subresource);
+	case AGG_BY_AGENT: return !strcmp(a->user_agent, b->user_agent);
+	case AGG_BY_CLIENT: return !strcmp(a->client, b->client);
+	case AGG_BY_VERB_RESOURCE: return !strcmp(a->verb, b->verb) && !strcmp(a->resource, b->resource);
+	default: return true;
+	}
+}
+
+static void key_project(enum agg_table t, struct agg_key *dst, const struct agg_key *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	if (t == AGG_BY_KEY || t == AGG_BY_AGENT)
+		strcpy(dst->user_agent, src->user_agent);
+	if (t == AGG_BY_KEY || t == AGG_BY_VERB_RESOURCE) {
+		strcpy(dst->verb, src->verb);
+		strcpy(dst->resource, src->resource);
+	}
+	if (t == AGG_BY_KEY)
+		strcpy(dst->subresource, src->subresource);
+	if (t == AGG_BY_CLIENT)
+		strcpy(dst->client, src->client);
+}
+
+/* Row of key k in table t, inserted when new; "(other)" (index 0) when the table is full. */
+static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key *k)
+{
+	struct agg_tab *tb = &a->tab[t];
+	uint64_t h = key_hash(t, k);
+	uint32_t i = (uint32_t)h & tb->index_mask;
+
+	if (t == AGG_TOTAL)
+		return 1;
+	for (;;) {
+		uint32_t v = tb->index[i];
+		struct agg_entry *e;
+
+		if (!v)
+			break;
+		e = entry_at(tb, v - 1);
+		if (e->hash == h && key_eq(t, &e->key, k))
+			return v - 1;
+		i = (i + 1) & tb->index_mask;
+	}
+	if (tb->n >= tb->cap) {
+		a->st.overflow[t]++;
+		return 0;
+	}
+	{
+		uint32_t idx = tb->n++;
+		struct agg_entry *e = entry_at(tb, idx);
+
+		key_project(t, &e->key, k);
+		e->hash = h;
+		tb->index[i] = idx + 1;
+		return idx;
+	}
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------------ */
+
+uint64_t agg_step_of(const struct agg *a, uint64_t ns)
+{
+	return ns / a->p.step_ns;
+}
+
+uint64_t agg_current_step(const struct agg *a)
+{
+	return a->cur;
+}
+
+const struct agg_params *agg_get_params(const struct agg *a)
+{
+	return &a->p;
+}
+
+const struct agg_stats *agg_get_stats(const struct agg *a)
+{
+	return &a->st;
+}
+
+static int tab_init(struct agg_tab *tb, uint32_t max_keys, uint32_t nsteps)
+{
+	tb->cap = max_keys + 1;
+	tb->stride = (sizeof(struct agg_entry) + (size_t)nsteps * sizeof(struct agg_slot) + 7) & ~(size_t)7;
+	tb->entries = calloc(tb->cap, tb->stride);
+	tb->index_mask = pow2_at_least((uint64_t)tb->cap * 2) - 1;
+	tb->index = calloc((size_t)tb->index_mask + 1, sizeof(uint32_t));
+	tb->hist = calloc((size_t)tb->cap * LH_NBUCKETS, sizeof(uint64_t));
+	tb->row_of = calloc(tb->cap, sizeof(uint32_t));
+	tb->touched = calloc(tb->cap, sizeof(uint32_t));
+	tb->rows = calloc(tb->cap, sizeof(struct agg_row));
+	if (!tb->entries || !tb->index || !tb->hist || !tb->row_of || !tb->touched || !tb->rows)
+		return -1;
+	/* index 0: "(other)" */
+	{
+		struct agg_entry *o = entry_at(tb, 0);
+
+		o->other = true;
+		strcpy(o->key.user_agent, "(other)");
+		strcpy(o->key.verb, "(other)");
+		strcpy(o->key.resource, "(other)");
+		strcpy(o->key.client, "(other)");
+		tb->n = 1;
+	}
+	return 0;
+}
+
+static void tab_free(struct agg_tab *tb)
+{
+	free(tb->entries);
+	free(tb->index);
+	free(tb->hist);
+	free(tb->row_of);
+	free(tb->touched);
+	free(tb->rows);
+}
+
+void agg_free(struct agg *a)
+{
+	if (!a)
+		return;
+	for (int t = 0; t < AGG__NTABLES; t++)
+		tab_free(&a->tab[t]);
+	if (a->cells) {
+		for (uint32_t i = 0; i < a->p.nsteps; i++) {
+			free(a->cells[i].key);
+			free(a->cells[i].w);
+		}
+		free(a->cells);
+	}
+	if (a->has_det)
+		online_free(&a->det);
+	free(a);
+}
+
+struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
+{
+	struct agg *a;
+	uint32_t ncells;
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	if (p)
+		a->p = *p;
+	else
+		agg_params_default(&a->p);
+	if (!a->p.step_ns || a->p.nsteps < 1 || a->p.nsteps > 100000 || a->p.max_keys < 1 ||
+	    a->p.max_keys > (1u << 20) || a->p.cells_per_step < 1 || a->p.cells_per_step > (1u << 24))
+		goto fail;
+	for (int t = 0; t < AGG__NTABLES; t++)
+		if (tab_init(&a->tab[t], t == AGG_TOTAL ? 1 : a->p.max_keys, a->p.nsteps))
+			goto fail;
+	/* the total row exists from the start */
+	a->tab[AGG_TOTAL].n = 2;
+	a->gid_stride = a->p.max_keys + 1;
+	ncells = pow2_at_least((uint64_t)a->p.cells_per_step * 4 / 3 + 1);
+	a->cells_mask = ncells - 1;
+	a->cells = calloc(a->p.nsteps, sizeof(*a->cells));
+	if (!a->cells)
+		goto fail;
+	for (uint32_t i = 0; i < a->p.nsteps; i++) {
+		a->cells[i].key = calloc(ncells, sizeof(uint32_t));
+		a->cells[i].w = calloc(ncells, sizeof(uint32_t));
+		if (!a->cells[i].key || !a->cells[i].w)
+			goto fail;
+	}
+	if (a->p.detector_window) {
+		if (online_init(&a->det, a->p.detector_window, NULL))
+			goto fail;
+		a->has_det = true;
+	}
+	a->start_ns = start_ns;
+	a->start_step = a->cur = agg_step_of(a, start_ns);
+	/* a step only partly observed is not fed to the detector */
+	a->fed_step = a->start_step + (start_ns % a->p.step_ns ? 1 : 0);
+	return a;
+fail:
+	agg_free(a);
+	return NULL;
+}
+
+/* ---- steps ---------------------------------------------------------------------------------------- */
+
+static struct agg_cells *cells_for(struct agg *a, uint64_t step)
+{
+	struct agg_cells *c = &a->cells[step % a->p.nsteps];
+
+	if (c->step1 != step + 1) {
+		if (c->used) {
+			memset(c->key, 0, ((size_t)a->cells_mask + 1) * sizeof(uint32_t));
+			memset(c->w, 0, ((size_t)a->cells_mask + 1) * sizeof(uint32_t));
+			c->used = 0;
+		}
+		c->step1 = step + 1;
+	}
+	return c;
+}
+
+void agg_advance(struct agg *a, uint64_t now_ns)
+{
+	uint64_t s = agg_step_of(a, now_ns);
+
+	if (s > a->cur)
+		a->cur = s;
+}
+
+static inline bool step_in_window(const struct agg *a, uint64_t s)
+{
+	return s <= a->cur && s + a->p.nsteps > a->cur;
+}
+
+static void cell_add(struct agg *a, struct agg_cells *c, uint32_t key, uint32_t w)
+{
+	uint32_t i = (key * 0x9e3779b1u) >> 7 & a->cells_mask;
+
+	for (;;) {
+		if (c->key[i] == key) {
+			c->w[i] = c->w[i] + w < c->w[i] ? UINT32_MAX : c->w[i] + w;
+			return;
+		}
+		if (!c->key[i])
+			break;
+		i = (i + 1) & a->cells_mask;
+	}
+	if (c->used >= a->p.cells_per_step) {
+		a->st.cell_overflow++;
+		return;
+	}
+	c->key[i] = key;
+	c->w[i] = w;
+	c->used++;
+}
+
+static inline struct agg_slot *slot_for(struct agg_entry *e, uint32_t nsteps, uint64_t step)
+{
+	struct agg_slot *sl = &e->ring[step % nsteps];
+
+	if (sl->step1 != (uint32_t)(step + 1)) {
+		memset(sl, 0, sizeof(*sl));
+		sl->step1 = (uint32_t)(step + 1);
+	}
+	return sl;
+}
+
+static unsigned le_index(double lat_s)
+{
+	for (unsigned i = 0; i < AGG_NLE; i++)
+		if (lat_s <= agg_le_seconds[i])
+			return i;
+	return AGG_NLE;
+}
+
+void agg_add(struct agg *a, const struct request_record *r)
+{
+	struct agg_key k;
+	double w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
+	double wu = nearbyint(w * WEIGHT_SCALE), bytes = r->bytes_out > 0 ? (double)r->bytes_out * w : 0;
+	uint32_t wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
+	uint64_t step = agg_step_of(a, r->start_ns + r->latency_ns);
+	enum agg_class cls = agg_status_class(r->status);
+	unsigned bucket = lh_bucket((double)r->latency_ns), le = le_index((double)r->latency_ns / 1e9);
+	struct agg_cells *cells = NULL;
+	bool in_window;
+
+	if (r->ongoing) {
+		a->st.ongoing++;
+		return;
+	}
+	a->st.records++;
+	if (step > a->cur)
+		a->cur = step;
+	in_window = step_in_window(a, step);
+	if (in_window)
+		cells = cells_for(a, step);
+	else
+		a->st.late++;
+	agg_key_from_record(r, &k);
+	/* total first: it keeps its histogram cells even when a step's cell table runs full */
+	for (int t = AGG__NTABLES - 1; t >= 0; t--) {
+		struct agg_tab *tb = &a->tab[t];
+		uint32_t idx = lookup(a, (enum agg_table)t, &k);
+		struct agg_entry *e = entry_at(tb, idx);
+
+		e->cum.req[cls] += w;
+		e->cum.bytes_out += bytes;
+		e->cum.latency_sum_s += w * (double)r->latency_ns / 1e9;
+		e->cum.le[le] += w;
+		if (e->inflight > 0)
+			e->inflight--;
+		if (in_window) {
+			struct agg_slot *sl = slot_for(e, a->p.nsteps, step);
+
+			sl->req += (float)w;
+			if (cls == AGG_C_4XX)
+				sl->e4xx += (float)w;
+			else if (cls == AGG_C_429)
+				sl->e429 += (float)w;
+			else if (cls == AGG_C_5XX)
+				sl->e5xx += (float)w;
+			sl->bytes += (float)bytes;
+			cell_add(a, cells, ((uint32_t)t * a->gid_stride + idx) * LH_NBUCKETS + bucket + 1, wunits);
+		}
+	}
+}
+
+void agg_inflight(struct agg *a, const struct request_record *r, int delta)
+{
+	struct agg_key k;
+
+	agg_key_from_record(r, &k);
+	for (int t = 0; t < AGG__NTABLES; t++) {
+		struct agg_entry *e = entry_at(&a->tab[t], lookup(a, (enum agg_table)t, &k));
+
+		e->inflight += delta;
+		if (e->inflight < 0)
+			e->inflight = 0;
+	}
+}
+
+double agg_step_requests(const struct agg *a, uint64_t step)
+{
+	const struct agg_entry *e = entry_at(&a->tab[AGG_TOTAL], 1);
+	const struct agg_slot *sl = &e->ring[step % a->p.nsteps];
+
+	if (!step_in_window(a, step) || sl->step1 != (uint32_t)(step + 1))
+		return 0;
+	return sl->req;
+}
+
+int agg_update_anomaly(struct agg *a, struct online_result *out, uint64_t *out_step)
+{
+	int fed = 0;
+	double step_s = (double)a->p.step_ns / 1e9;
+
+	if (a->has_det) {
+		if (a->cur > a->fed_step + a->p.detector_window)
+			a->fed_step = a->cur - a->p.detector_window;
+		for (; a->fed_step < a->cur; a->fed_step++) {
+			double v = step_in_window(a, a->fed_step) ? agg_step_requests(a, a->fed_step) / step_s : NAN;
+
+			if (online_feed(&a->det, v, &a->last_res))
+				break;
+			a->last_res_step = a->fed_step;
+			fed++;
+		}
+	}
+	if (out)
+		*out = a->last_res;
+	if (out_step)
+		*out_step = a->last_res_step;
+	return fed;
+}
+
+/* ---- queries -------------------------------------------------------------------------------------- */
+
+static double sort_value(const struct agg_row *r, enum agg_sort s)
+{
+	switch (s) {
+	case AGG_SORT_ERRORS: return r->e4xx + r->e429 + r->e5xx;
+	case AGG_SORT_P99: return isnan(r->p99_ns) ? -1 : r->p99_ns;
+	case AGG_SORT_BYTES: return r->bytes;
+	default: return r->req;
+	}
+}
+
+static int key_cmp(const struct agg_key *a, const struct agg_key *b)
+{
+	int c;
+
+	if ((c = strcmp(a->user_agent, b->user_agent)))
+		return c;
+	if ((c = strcmp(a->verb, b->verb)))
+		return c;
+	if ((c = strcmp(a->resource, b->resource)))
+		return c;
+	if ((c = strcmp(a->subresource, b->subresource)))
+		return c;
+	return strcmp(a->client, b->client);
+}
+
+static int row_cmp(const void *pa, const void *pb, void *ctx)
+{
+	const struct agg_row *a = pa, *b = pb;
+	enum agg_sort s = *(const enum agg_sort *)ctx;
+	double va = sort_value(a, s), vb = sort_value(b, s);
+
+	if (va != vb)
+		return va > vb ? -1 : 1;
+	if (a->req != b->req)
+		return a->req > b->req ? -1 : 1;
+	return key_cmp(a->key, b->key);
+}
+
+size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort, struct agg_row *rows,
+		 size_t max_rows, double *span_s)
+{
+	struct agg_tab *tb = &a->tab[t];
+	uint64_t first, span_start, span_end;
+	uint32_t ntouched = 0;
+	size_t nrows = 0;
+	double span;
+
+	if (k < 1)
+		k = 1;
+	if (k > a->p.nsteps)
+		k = a->p.nsteps;
+	first = a->cur >= k ? a->cur - k : 0;
+	span_start = first * a->p.step_ns;
+	span_end = a->cur * a->p.step_ns;
+	if (span_start < a->start_ns)
+		span_start = a->start_ns;
+	span = span_end > span_start ? (double)(span_end - span_start) / 1e9 : 0;
+	if (span_s)
+		*span_s = span;
+
+	/* latency cells of the span -> per-row dense histograms */
+	for (uint64_t s = first; s < a->cur; s++) {
+		struct agg_cells *c = &a->cells[s % a->p.nsteps];
+
+		if (c->step1 != s + 1 || !c->used)
+			continue;
+		for (uint32_t i = 0; i <= a->cells_mask; i++) {
+			uint32_t key = c->key[i], gid, idx, row;
+
+			if (!key)
+				continue;
+			key--;
+			gid = key / LH_NBUCKETS;
+			if (gid / a->gid_stride != (uint32_t)t)
+				continue;
+			idx = gid % a->gid_stride;
+			if (!tb->row_of[idx]) {
+				tb->touched[ntouched] = idx;
+				tb->row_of[idx] = ++ntouched;
+			}
+			row = tb->row_of[idx] - 1;
+			tb->hist[(size_t)row * LH_NBUCKETS + key % LH_NBUCKETS] += c->w[i];
+		}
+	}
+
+	for (uint32_t i = 0; i < tb->n; i++) {
+		struct agg_entry *e = entry_at(tb, i);
+		struct agg_row *r = &tb->rows[nrows];
+
+		if (t == AGG_TOTAL && i == 0)
+			continue;
+		memset(r, 0, sizeof(*r));
+		for (uint64_t s = first; s < a->cur; s++) {
+			const struct agg_slot *sl = &e->ring[s % a->p.nsteps];
+
+			if (sl->step1 != (uint32_t)(s + 1))
+				continue;
+			r->req += sl->req;
+			r->e4xx += sl->e4xx;
+			r->e429 += sl->e429;
+			r->e5xx += sl->e5xx;
+			r->bytes += sl->bytes;
+		}
+		r->inflight = e->inflight;
+		if (r->req <= 0 && r->inflight <= 0 && !(t == AGG_TOTAL))
+			continue;
+		r->key = &e->key;
+		r->other = e->other;
+		r->index = i;
+		r->rate = span > 0 ? r->req / span : 0;
+		r->bytes_rate = span > 0 ? r->bytes / span : 0;
+		r->err_pct = r->req > 0 ? (r->e4xx + r->e429 + r->e5xx) / r->req * 100 : 0;
+		r->p50_ns = r->p90_ns = r->p99_ns = NAN;
+		if (tb->row_of[i]) {
+			const uint64_t *h = &tb->hist[(size_t)(tb->row_of[i] - 1) * LH_NBUCKETS];
+
+			r->p50_ns = lh_quantile(h, 0.50);
+			r->p90_ns = lh_quantile(h, 0.90);
+			r->p99_ns = lh_quantile(h, 0.99);
+		}
+		nrows++;
+	}
+	/* reset the scratch rows we touched */
+	for (uint32_t i = 0; i < ntouched; i++) {
+		uint32_t idx = tb->touched[i];
+
+		memset(&tb->hist[(size_t)(tb->row_of[idx] - 1) * LH_NBUCKETS], 0, LH_NBUCKETS * sizeof(uint64_t));
+		tb->row_of[idx] = 0;
+	}
+	qsort_r(tb->rows, nrows, sizeof(*tb->rows), row_cmp, &sort);
+	if (rows)
+		memcpy(rows, tb->rows, (nrows < max_rows ? nrows : max_rows) * sizeof(*rows));
+	return nrows;
+}
+
+size_t agg_table_size(const struct agg *a, enum agg_table t)
+{
+	return t == AGG_TOTAL ? 1 : a->tab[t].n;
+}
+
+const struct agg_key *agg_table_entry(const struct agg *a, enum agg_table t, size_t i, const struct agg_cum **cum,
+				      int64_t *inflight, bool *other)
+{
+	const struct agg_tab *tb = &a->tab[t];
+	const struct agg_entry *e;
+
+	if (t == AGG_TOTAL)
+		i = 1;
+	if (i >= tb->n)
+		return NULL;
+	e = entry_at(tb, (uint32_t)i);
+	if (cum)
+		*cum = &e->cum;
+	if (inflight)
+		*inflight = e->inflight;
+	if (other)
+		*other = e->other;
+	return &e->key;
+}

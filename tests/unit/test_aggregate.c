@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Aggregator: windowed rates at controlled timestamps, error split, quantiles vs exact, overflow into
+ * "(other)", sampling-factor weighting, sorting, in-flight, keys, anomaly feed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <cmocka.h>
+
+#include "aggregate/aggregate.h"
+
+#define S 1000000000ULL
+#define T0 (1700000000ULL * S) /* step-aligned start */
+
+static struct request_record mk(const char *ua, const char *verb, const char *resource, int status,
+				uint64_t end_ns, uint64_t latency_ns)
+{
+	struct request_record r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.user_agent, sizeof(r.user_agent), "%s", ua);
+	snprintf(r.ri.verb, sizeof(r.ri.verb), "%s", verb);
+	snprintf(r.ri.resource, sizeof(r.ri.resource), "%s", resource);
+	snprintf(r.method, sizeof(r.method), "GET");
+	snprintf(r.client, sizeof(r.client), "127.0.0.1:40000");
+	r.ri.is_resource_request = true;
+	r.status = status;
+	r.latency_ns = latency_ns;
+	r.start_ns = end_ns - latency_ns;
+	r.bytes_out = 100;
+	r.sample_factor = 1.0;
+	return r;
+}
+
+static struct agg *mkagg(uint32_t max_keys, uint32_t nsteps, uint64_t start)
+{
+	struct agg_params p;
+	struct agg *a;
+
+	agg_params_default(&p);
+	p.max_keys = max_keys;
+	p.nsteps = nsteps;
+	p.detector_window = 0;
+	a = agg_new(&p, start);
+	assert_non_null(a);
+	return a;
+}
+
+static const struct agg_row *find_ua(const struct agg_row *rows, size_t n, const char *ua)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(rows[i].key->user_agent, ua))
+			return &rows[i];
+	return NULL;
+}
+
+static void test_rates_by_step(void **state)
+{
+	struct agg *a = mkagg(64, 10, T0);
+	struct agg_row rows[8];
+	double span;
+	size_t n;
+
+	/* step 0: 10 requests of agent a; step 1: 30 of a, 5 of b; step 2 (current): 7 of a */
+	for (int i = 0; i < 10; i++) {
+		struct request_record r = mk("a", "get", "pods", 200, T0 + (uint64_t)i * S / 10, 1000000);
+		agg_add(a, &r);
+	}
+	for (int i = 0; i < 30; i++) {
+		struct request_record r = mk("a", "get", "pods", 200, T0 + S + (uint64_t)i * S / 30, 1000000);
+		agg_add(a, &r);
+	}
+	for (int i = 0; i < 5; i++) {
+		struct request_record r = mk("b", "list", "pods", 200, T0 + S + 1, 1000000);
+		agg_add(a, &r);
+	}
+	for (int i = 0; i < 7; i++) {
+		struct request_record r = mk("a", "get", "pods", 200, T0 + 2 * S + 5, 1000000);
+		agg_add(a, &r);
+	}
+	assert_int_equal(agg_current_step(a), T0 / S + 2);
+	/* last completed step only: the current step is excluded */
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 8, &span);
+	assert_int_equal(n, 2);
+	assert_true(span == 1.0);
+	assert_string_equal(rows[0].key->user_agent, "a");
+	assert_true(rows[0].rate == 30.0);
+	assert_true(rows[1].rate == 5.0);
+	/* two steps */
+	n = agg_query(a, AGG_BY_AGENT, 2, AGG_SORT_RATE, rows, 8, &span);
+	assert_true(span == 2.0);
+	assert_true(find_ua(rows, n, "a")->rate == 20.0);
+	assert_true(find_ua(rows, n, "b")->rate == 2.5);
+	assert_true(find_ua(rows, n, "a")->bytes_rate == 2000.0);
+	/* total */
+	n = agg_query(a, AGG_TOTAL, 2, AGG_SORT_RATE, rows, 8, NULL);
+	assert_int_equal(n, 1);
+	assert_true(rows[0].req == 45.0);
+	assert_true(agg_step_requests(a, T0 / S + 1) == 35.0);
+	/* move on 5 steps: nothing in the last step, and step 0..2 still in a 10-step window */
+	agg_advance(a, T0 + 7 * S);
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 8, NULL);
+	assert_int_equal(n, 0);
+	n = agg_query(a, AGG_BY_AGENT, 10, AGG_SORT_RATE, rows, 8, &span);
+	assert_true(span == 7.0); /* not 10: the aggregation started 7 s ago */
+	assert_true(find_ua(rows, n, "a")->req == 47.0);
+	/* past the window: steps 0..2 are gone; a record that old is "late" (cumulative only) */
+	agg_advance(a, T0 + 12 * S + S / 2);
+	n = agg_query(a, AGG_BY_AGENT, 10, AGG_SORT_RATE, rows, 8, &span);
+	assert_true(span == 10.0);
+	assert_int_equal(n, 1); /* steps 2..11: only step 2's 7 requests */
+	assert_true(rows[0].req == 7.0);
+	agg_advance(a, T0 + 13 * S);
+	assert_int_equal(agg_query(a, AGG_BY_AGENT, 10, AGG_SORT_RATE, rows, 8, NULL), 0);
+	{
+		struct request_record r = mk("a", "get", "pods", 200, T0 + S, 1000);
+		const struct agg_cum *cum;
+
+		agg_add(a, &r);
+		assert_int_equal(agg_get_stats(a)->late, 1);
+		agg_table_entry(a, AGG_TOTAL, 0, &cum, NULL, NULL);
+		assert_true(cum->req[AGG_C_2XX] == 53.0);
+	}
+	agg_free(a);
+}
+
+static void test_partial_first_step(void **state)
+{
+	/* started 0.25 s before the end of the first step: rates over that step use 0.25 s */
+	struct agg *a = mkagg(16, 10, T0 + 3 * S / 4);
+	struct request_record r = mk("a", "get", "pods", 200, T0 + 9 * S / 10, 1000);
+	struct agg_row row;
+	double span;
+
+	agg_add(a, &r);
+	agg_advance(a, T0 + S);
+	assert_int_equal(agg_query(a, AGG_TOTAL, 1, AGG_SORT_RATE, &row, 1, &span), 1);
+	assert_true(span == 0.25);
+	assert_true(row.rate == 4.0);
+	agg_free(a);
+}
+
+static void test_error_split(void **state)
+{
+	static const int codes[] = { 200, 201, 404, 403, 429, 429, 429, 500, 503, 301, 0 };
+	struct agg *a = mkagg(16, 10, T0);
+	const struct agg_cum *cum;
+	struct agg_row row;
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		struct request_record r = mk("a", "get", "pods", codes[i], T0 + 10, 1000);
+		agg_add(a, &r);
+	}
+	agg_advance(a, T0 + S);
+	agg_query(a, AGG_BY_KEY, 1, AGG_SORT_RATE, &row, 1, NULL);
+	assert_true(row.req == 11);
+	assert_true(row.e4xx == 2);
+	assert_true(row.e429 == 3);
+	assert_true(row.e5xx == 2);
+	assert_true(fabs(row.err_pct - 700.0 / 11) < 1e-9);
+	agg_table_entry(a, AGG_BY_KEY, 1, &cum, NULL, NULL);
+	assert_true(cum->req[AGG_C_2XX] == 2 && cum->req[AGG_C_3XX] == 1 && cum->req[AGG_C_4XX] == 2 &&
+		    cum->req[AGG_C_429] == 3 && cum->req[AGG_C_5XX] == 2 && cum->req[AGG_C_UNKNOWN] == 1);
+	assert_int_equal(agg_status_class(429), AGG_C_429);
+	assert_int_equal(agg_status_class(499), AGG_C_4XX);
+	assert_int_equal(agg_status_class(599), AGG_C_5XX);
+	assert_int_equal(agg_status_class(600), AGG_C_UNKNOWN);
+	agg_free(a);
+}
+
+static uint64_t rng = 0x243f6a8885a308d3ULL;
+static double urand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (double)(rng >> 11) / (double)(1ULL << 53);
+}
+
+static int u64cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t exact(uint64_t *v, size_t n, double q)
+{
+	size_t i = (size_t)ceil(q * (double)n);
+
+	qsort(v, n, sizeof(*v), u64cmp);
+	return v[i ? i - 1 : 0];
+}
+
+static void test_quantiles_across_steps(void **state)
+{
+	enum { N = 3000 };
+	struct agg *a = mkagg(16, 10, T0);
+	static uint64_t lat[N];
+	struct agg_row row;
+	double e50, e90, e99;
+
+	/* spread over 3 steps; latencies log-uniform 100 us .. 2 s */
+	for (int i = 0; i < N; i++) {
+		lat[i] = (uint64_t)(1e5 * pow(2e4, urand()));
+		struct request_record r = mk("a", "list", "pods", 200, T0 + (uint64_t)i * 3 * S / N, lat[i]);
+		agg_add(a, &r);
+	}
+	agg_advance(a, T0 + 3 * S);
+	assert_int_equal(agg_query(a, AGG_BY_AGENT, 3, AGG_SORT_RATE, &row, 1, NULL), 1);
+	e50 = (double)exact(lat, N, 0.5);
+	e90 = (double)exact(lat, N, 0.9);
+	e99 = (double)exact(lat, N, 0.99);
+	print_message("p50 %.0f vs %.0f, p90 %.0f vs %.0f, p99 %.0f vs %.0f\n", row.p50_ns, e50, row.p90_ns, e90,
+		      row.p99_ns, e99);
+	assert_true(fabs(row.p50_ns - e50) / e50 <= LH_REL_ERR);
+	assert_true(fabs(row.p90_ns - e90) / e90 <= LH_REL_ERR);
+	assert_true(fabs(row.p99_ns - e99) / e99 <= LH_REL_ERR);
+	agg_free(a);
+}
+
+static void test_quantiles_last_step(void **state)
+{
+	enum { N = 2000 };
+	struct agg *a = mkagg(16, 10, T0);
+	static uint64_t old[N], cur[N];
+	struct agg_row row;
+
+	for (int i = 0; i < N; i++) {
+		old[i] = (uint64_t)(1e6 * pow(10, urand())); /* 1..10 ms in step 0 */
+		cur[i] = (uint64_t)(1e8 * pow(10, urand())); /* 100 ms..1 s in step 1 */
+		struct request_record r0 = mk("a", "get", "pods", 200, T0 + (uint64_t)i * (S / N), old[i]);
+		struct request_record r1 = mk("a", "get", "pods", 200, T0 + S + (uint64_t)i * (S / N), cur[i]);
+		agg_add(a, &r0);
+		agg_add(a, &r1);
+	}
+	agg_advance(a, T0 + 2 * S);
+	agg_query(a, AGG_BY_KEY, 1, AGG_SORT_RATE, &row, 1, NULL);
+	{
+		double e = (double)exact(cur, N, 0.5);
+		assert_true(fabs(row.p50_ns - e) / e <= LH_REL_ERR);
+	}
+	agg_query(a, AGG_BY_KEY, 2, AGG_SORT_RATE, &row, 1, NULL);
+	/* the median of both steps is the boundary between them: the largest of the fast ones */
+	{
+		double e = (double)exact(old, N, 1.0);
+		assert_true(fabs(row.p50_ns - e) / e <= LH_REL_ERR);
+	}
+	agg_free(a);
+}
+
+static void test_sampling_factor(void **state)
+{
+	struct agg *a = mkagg(16, 10, T0);
+	struct agg_row rows[4];
+	size_t n;
+
+	/* agent s: 10 records sampled at 1/4 (factor 4) = 40 requests; agent f: 30 at factor 1 */
+	for (int i = 0; i < 10; i++) {
+		struct request_record r = mk("s", "get", "pods", i < 5 ? 500 : 200, T0 + 100, 1000000);
+		r.sample_factor = 4.0;
+		agg_add(a, &r);
+	}
+	for (int i = 0; i < 30; i++) {
+		struct request_record r = mk("f", "get", "pods", 200, T0 + 100, 1000000);
+		agg_add(a, &r);
+	}
+	/* weights move quantiles: 99 units at 1 ms and 1 unit at 1 s -> p99 is 1 ms */
+	for (int i = 0; i < 2; i++) {
+		struct request_record r = mk("q", "get", "nodes", 200, T0 + 200, i ? 1000000000 : 1000000);
+		r.sample_factor = i ? 1.0 : 99.0;
+		agg_add(a, &r);
+	}
+	agg_advance(a, T0 + S);
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(n, 3);
+	assert_string_equal(rows[0].key->user_agent, "q");
+	assert_true(rows[0].rate == 100.0);
+	assert_true(fabs(rows[0].p99_ns - 1e6) / 1e6 <= LH_REL_ERR);
+	assert_true(fabs(rows[0].p90_ns - 1e6) / 1e6 <= LH_REL_ERR);
+	assert_string_equal(rows[1].key->user_agent, "s");
+	assert_true(rows[1].rate == 40.0);
+	assert_true(rows[1].e5xx == 20.0);
+	assert_true(rows[1].err_pct == 50.0);
+	assert_true(rows[1].bytes == 4000.0);
+	assert_true(rows[2].rate == 30.0);
+	agg_free(a);
+}
+
+static void test_overflow_other(void **state)
+{
+	struct agg *a = mkagg(4, 10, T0);
+	struct agg_row rows[8];
+	char ua[32];
+	size_t n;
+	const struct agg_row *o;
+
+	/* 10 agents, agent i sends i+1 requests; only 4 keys fit */
+	for (int i = 0; i < 10; i++) {
+		snprintf(ua, sizeof(ua), "agent-%d", i);
+		for (int j = 0; j <= i; j++) {
+			struct request_record r = mk(ua, "get", "pods", 200, T0 + 1, 1000);
+			agg_add(a, &r);
+		}
+	}
+	agg_advance(a, T0 + S);
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 8, NULL);
+	assert_int_equal(n, 5);
+	assert_int_equal(agg_table_size(a, AGG_BY_AGENT), 5);
+	o = find_ua(rows, n, "(other)");
+	assert_non_null(o);
+	assert_true(o->other);
+	/* agents 4..9 overflowed: 5+6+...+10 = 45 requests */
+	assert_true(o->req == 45.0);
+	assert_int_equal(agg_get_stats(a)->overflow[AGG_BY_AGENT], 45);
+	assert_string_equal(rows[0].key->user_agent, "(other)"); /* biggest by rate */
+	/* the (verb, resource) table did not overflow */
+	assert_int_equal(agg_get_stats(a)->overflow[AGG_BY_VERB_RESOURCE], 0);
+	agg_free(a);
+}
+
+static void test_sorting(void **state)
+{
+	struct agg *a = mkagg(16, 10, T0);
+	struct agg_row rows[4];
+
+	/* x: most requests; y: most errors; z: slowest; w: most bytes */
+	for (int i = 0; i < 20; i++) {
+		struct request_record r = mk("x", "get", "pods", 200, T0 + 5, 1000000);
+		agg_add(a, &r);
+	}
+	for (int i = 0; i < 10; i++) {
+		struct request_record r = mk("y", "get", "pods", 429, T0 + 5, 1000000);
+		agg_add(a, &r);
+	}
+	for (int i = 0; i < 3; i++) {
+		struct request_record r = mk("z", "list", "pods", 200, T0 + 5, 3000000000ULL);
+		agg_add(a, &r);
+	}
+	{
+		struct request_record r = mk("w", "list", "secrets", 200, T0 + 5, 1000000);
+		r.bytes_out = 50000000;
+		agg_add(a, &r);
+	}
+	agg_advance(a, T0 + S);
+	agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_string_equal(rows[0].key->user_agent, "x");
+	assert_string_equal(rows[3].key->user_agent, "w");
+	agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_ERRORS, rows, 4, NULL);
+	assert_string_equal(rows[0].key->user_agent, "y");
+	agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_P99, rows, 4, NULL);
+	assert_string_equal(rows[0].key->user_agent, "z");
+	agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_BYTES, rows, 4, NULL);
+	assert_string_equal(rows[0].key->user_agent, "w");
+	/* max_rows smaller than the number of rows */
+	assert_int_equal(agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_BYTES, rows, 1, NULL), 4);
+	agg_free(a);
+}
+
+static void test_inflight(void **state)
+{
+	struct agg *a = mkagg(16, 10, T0);
+	struct request_record w = mk("watcher", "watch", "pods", 200, T0 + 5, 1000);
+	struct agg_row rows[4];
+	size_t n;
+
+	for (int i = 0; i < 3; i++)
+		agg_inflight(a, &w, +1);
+	agg_add(a, &w); /* one of them ends */
+	agg_advance(a, T0 + 3 * S);
+	/* no request ended in the last step, but the watcher still shows: 2 in flight */
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].inflight, 2);
+	assert_true(rows[0].rate == 0);
+	agg_query(a, AGG_TOTAL, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(rows[0].inflight, 2);
+	/* ongoing records (flushed at exit) are not counted as finished */
+	w.ongoing = true;
+	agg_add(a, &w);
+	assert_int_equal(agg_get_stats(a)->ongoing, 1);
+	assert_int_equal(agg_get_stats(a)->records, 1);
+	agg_free(a);
+}
+
+static void test_keys(void **state)
+{
+	struct request_record r = mk("kubectl/v1.20", "get", "deployments", 200, T0, 1);
+	struct agg_key k;
+
+	snprintf(r.ri.group, sizeof(r.ri.group), "apps");
+	snprintf(r.ri.subresource, sizeof(r.ri.subresource), "scale");
+	snprintf(r.client, sizeof(r.client), "10.1.2.3:5555");
+	agg_key_from_record(&r, &k);
+	assert_string_equal(k.resource, "apps/deployments");
+	assert_string_equal(k.subresource, "scale");
+	assert_string_equal(k.client, "10.1.2.3");
+	assert_string_equal(k.verb, "get");
+	snprintf(r.client, sizeof(r.client), "[::1]:443");
+	r.ri.is_resource_request = false;
+	r.ri.verb[0] = '\0';
+	snprintf(r.method, sizeof(r.method), "POST");
+	snprintf(r.path, sizeof(r.path), "/healthz?verbose=1");
+	agg_key_from_record(&r, &k);
+	assert_string_equal(k.client, "::1");
+	assert_string_equal(k.verb, "post");
+	assert_string_equal(k.resource, "/healthz");
+	assert_string_equal(k.subresource, "");
+}
+
+static void test_cell_overflow(void **state)
+{
+	struct agg_params p;
+	struct agg *a;
+	struct agg_row row;
+
+	agg_params_default(&p);
+	p.cells_per_step = 4;
+	p.detector_window = 0;
+	a = agg_new(&p, T0);
+	assert_non_null(a);
+	/* 10 distinct latency buckets: the total row's cells are taken first (4 of them) */
+	for (int i = 0; i < 10; i++) {
+		struct request_record r = mk("a", "get", "pods", 200, T0 + 1, (uint64_t)(1e4 * pow(10, i / 2.0)));
+		agg_add(a, &r);
+	}
+	assert_true(agg_get_stats(a)->cell_overflow > 0);
+	agg_advance(a, T0 + S);
+	agg_query(a, AGG_TOTAL, 1, AGG_SORT_RATE, &row, 1, NULL);
+	assert_true(row.req == 10); /* counts stay exact */
+	assert_false(isnan(row.p50_ns));
+	agg_free(a);
+}
+
+static void test_anomaly_feed(void **state)
+{
+	struct agg_params p;
+	struct agg *a;
+	struct online_result res;
+	uint64_t step;
+	int fed = 0;
+
+	agg_params_default(&p);
+	p.detector_window = 60;
+	a = agg_new(&p, T0);
+	assert_non_null(a);
+	/* 40 s of 20 +- 2 req/s, then a step of 400 */
+	for (int s = 0; s <= 40; s++) {
+		int n = s == 40 ? 400 : 20 + (s % 5) - 2;
+
+		for (int i = 0; i < n; i++) {
+			struct request_record r = mk("a", "get", "pods", 200, T0 + (uint64_t)s * S + 1000, 100);
+			agg_add(a, &r);
+		}
+		agg_advance(a, T0 + (uint64_t)(s + 1) * S);
+		fed += agg_update_anomaly(a, &res, &step);
+		assert_int_equal(step, T0 / S + s);
+		if (s < 40 && res.warm)
+			assert_int_equal(res.flag, 0);
+	}
+	assert_int_equal(fed, 41);
+	assert_true(res.warm);
+	assert_int_equal(res.flag, 1);
+	/* nothing new to feed */
+	assert_int_equal(agg_update_anomaly(a, NULL, NULL), 0);
+	agg_free(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rates_by_step),
+		cmocka_unit_test(test_partial_first_step),
+		cmocka_unit_test(test_error_split),
+		cmocka_unit_test(test_quantiles_across_steps),
+		cmocka_unit_test(test_quantiles_last_step),
+		cmocka_unit_test(test_sampling_factor),
+		cmocka_unit_test(test_overflow_other),
+		cmocka_unit_test(test_sorting),
+		cmocka_unit_test(test_inflight),
+		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_cell_overflow),
+		cmocka_unit_test(test_anomaly_feed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

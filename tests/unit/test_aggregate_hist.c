@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Log-bucket histogram: bucket bounds, representative error, quantiles vs exact, merging. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <cmocka.h>
+
+#include "aggregate/loghist.h"
+
+/* deterministic xorshift so failures reproduce */
+static uint64_t rng = 88172645463325252ULL;
+static double urand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (double)(rng >> 11) / (double)(1ULL << 53);
+}
+
+/* log-uniform over [lo, hi) */
+static double logu(double lo, double hi)
+{
+	return lo * pow(hi / lo, urand());
+}
+
+static void test_bucket_bounds(void **state)
+{
+	assert_int_equal(lh_bucket(0), 0);
+	assert_int_equal(lh_bucket(999), 0);
+	assert_int_equal(lh_bucket(NAN), 0);
+	assert_int_equal(lh_bucket(1000), 1);
+	assert_int_equal(lh_bucket(1e13), LH_NBUCKETS - 1);
+	assert_int_equal(lh_bucket(1e20), LH_NBUCKETS - 1);
+	/* every value lies inside its bucket's bounds, buckets are contiguous and increasing */
+	for (unsigned b = 1; b < LH_NBUCKETS - 1; b++) {
+		assert_true(lh_upper(b) > lh_lower(b));
+		assert_true(fabs(lh_upper(b) - lh_lower(b + 1)) <= 1e-9 * lh_upper(b));
+		assert_true(lh_value(b) > lh_lower(b) && lh_value(b) < lh_upper(b));
+	}
+	for (int i = 0; i < 200000; i++) {
+		double v = logu(LH_MIN_NS, LH_MAX_NS);
+		unsigned b = lh_bucket(v);
+
+		assert_true(b >= 1 && b <= LH_NBUCKETS - 2);
+		/* allow one ulp-level disagreement at the exact boundary */
+		assert_true(v >= lh_lower(b) * (1 - 1e-12) && v < lh_upper(b) * (1 + 1e-12));
+	}
+}
+
+static void test_relative_error_bound(void **state)
+{
+	double worst = 0;
+
+	for (int i = 0; i < 500000; i++) {
+		double v = logu(LH_MIN_NS, LH_MAX_NS);
+		double e = fabs(lh_value(lh_bucket(v)) - v) / v;
+
+		if (e > worst)
+			worst = e;
+	}
+	print_message("worst relative error over 500000 log-uniform values: %.5f (bound %.5f)\n", worst, LH_REL_ERR);
+	assert_true(worst <= LH_REL_ERR);
+	/* and the bound is tight: values near bucket edges come close to it */
+	assert_true(worst > 0.9 * LH_REL_ERR);
+}
+
+static int dcmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct wv {
+	double v, w;
+};
+
+static int wvcmp(const void *a, const void *b)
+{
+	return dcmp(&((const struct wv *)a)->v, &((const struct wv *)b)->v);
+}
+
+/* exact weighted quantile: smallest v whose cumulative weight reaches q * total */
+static double exact_q(struct wv *s, size_t n, double q)
+{
+	double total = 0, cum = 0;
+
+	qsort(s, n, sizeof(*s), wvcmp);
+	for (size_t i = 0; i < n; i++)
+		total += s[i].w;
+	for (size_t i = 0; i < n; i++) {
+		cum += s[i].w;
+		if (cum >= q * total)
+			return s[i].v;
+	}
+	return s[n - 1].v;
+}
+
+static void test_quantiles_vs_exact(void **state)
+{
+	static const double qs[] = { 0.5, 0.9, 0.99, 0.999, 0.0, 1.0 };
+	enum { N = 20000 };
+	struct wv *s = malloc(N * sizeof(*s));
+	uint64_t counts[LH_NBUCKETS];
+	double worst = 0;
+
+	for (int trial = 0; trial < 20; trial++) {
+		size_t n = 1 + (size_t)(urand() * N);
+
+		memset(counts, 0, sizeof(counts));
+		for (size_t i = 0; i < n; i++) {
+			/* bimodal: fast gets and slow lists, integer weights 1..4 (sampling factors) */
+			s[i].v = urand() < 0.8 ? logu(2e5, 5e6) : logu(5e7, 3e9);
+			s[i].w = trial % 2 ? 1 + (int)(urand() * 4) : 1;
+			counts[lh_bucket(s[i].v)] += (uint64_t)s[i].w;
+		}
+		for (size_t j = 0; j < sizeof(qs) / sizeof(qs[0]); j++) {
+			double ex = exact_q(s, n, qs[j]), got = lh_quantile(counts, qs[j]);
+			double e = fabs(got - ex) / ex;
+
+			if (e > worst)
+				worst = e;
+			assert_true(e <= LH_REL_ERR);
+		}
+	}
+	print_message("worst quantile relative error vs exact: %.5f\n", worst);
+	free(s);
+}
+
+static void test_merge_and_empty(void **state)
+{
+	uint64_t a[LH_NBUCKETS] = { 0 }, b[LH_NBUCKETS] = { 0 }, m[LH_NBUCKETS] = { 0 };
+	struct wv s[2000];
+
+	assert_true(isnan(lh_quantile(a, 0.5)));
+	for (int i = 0; i < 2000; i++) {
+		s[i].v = logu(1e4, 1e10);
+		s[i].w = 1;
+		(i < 1000 ? a : b)[lh_bucket(s[i].v)]++;
+		m[lh_bucket(s[i].v)]++;
+	}
+	for (unsigned i = 0; i < LH_NBUCKETS; i++)
+		a[i] += b[i];
+	assert_memory_equal(a, m, sizeof(a));
+	assert_true(fabs(lh_quantile(a, 0.99) - exact_q(s, 2000, 0.99)) / exact_q(s, 2000, 0.99) <= LH_REL_ERR);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bucket_bounds),
+		cmocka_unit_test(test_relative_error_bound),
+		cmocka_unit_test(test_quantiles_vs_exact),
+		cmocka_unit_test(test_merge_and_empty),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Request assembly: start/end pairing by key, out-of-order ends, unmatched ends, ongoing flush. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "assemble/assembler.h"
+
+#define MAXREC 4096
+static struct request_record got[MAXREC];
+static int ngot;
+
+static void cb(const struct request_record *r, void *ctx)
+{
+	(void)ctx;
+	if (ngot < MAXREC)
+		got[ngot] = *r;
+	ngot++;
+}
+
+static void mk_start(struct kp_req_start *s, uint64_t conn, uint32_t sid, uint64_t ts, const char *method,
+		     const char *path, const char *ua)
+{
+	memset(s, 0, sizeof(*s));
+	s->hdr.type = KP_EV_REQ_START;
+	s->hdr.ts_ns = ts;
+	s->conn = conn;
+	s->stream_id = sid;
+	s->proto = sid ? KP_PROTO_H2 : KP_PROTO_H1;
+	s->method_len = strlen(method);
+	memcpy(s->method, method, s->method_len);
+	s->path_len = strlen(path);
+	memcpy(s->path, path, s->path_len);
+	s->ua_len = strlen(ua);
+	memcpy(s->ua, ua, s->ua_len);
+	s->content_length = -1;
+}
+
+static void mk_end(struct kp_req_end *e, uint64_t conn, uint32_t sid, uint64_t ts, int status)
+{
+	memset(e, 0, sizeof(*e));
+	e->hdr.type = KP_EV_REQ_END;
+	e->hdr.ts_ns = ts;
+	e->conn = conn;
+	e->stream_id = sid;
+	e->status = status;
+	e->bytes_out = 10;
+	e->bytes_in = -1;
+}
+
+static void test_pairs_and_classifies(void **state)
+{
+	struct assembler *a = asm_new(0, 1000, cb, NULL);
+	struct kp_req_start s;
+	struct kp_req_end e;
+
+	ngot = 0;
+	mk_start(&s, 0x1000, 1, 100, "GET", "/api/v1/namespaces/kube-node-lease/leases/n1", "kubelet/v1.20");
+	asm_start(a, &s);
+	mk_start(&s, 0x1000, 3, 150, "POST", "/api/v1/namespaces/default/configmaps", "kubectl");
+	asm_start(a, &s);
+	mk_end(&e, 0x1000, 3, 400, 201); /* ends out of order */
+	asm_end(a, &e);
+	mk_end(&e, 0x1000, 1, 500, 0); /* 0: handler wrote nothing: implicit 200 */
+	asm_end(a, &e);
+	assert_int_equal(ngot, 2);
+	assert_string_equal(got[0].ri.verb, "create");
+	assert_int_equal(got[0].status, 201);
+	assert_int_equal(got[0].latency_ns, 250);
+	assert_string_equal(got[1].ri.verb, "get");
+	assert_string_equal(got[1].ri.resource, "leases");
+	assert_string_equal(got[1].ri.namespace_, "kube-node-lease");
+	assert_string_equal(got[1].user_agent, "kubelet/v1.20");
+	assert_int_equal(got[1].status, 200);
+	assert_int_equal(got[1].start_ns, 1100);
+	assert_true(got[0].id != got[1].id);
+	assert_int_equal(asm_pending(a), 0);
+	asm_free(a);
+}
+
+static void test_unmatched_and_ongoing(void **state)
+{
+	struct assembler *a = asm_new(0, 0, cb, NULL);
+	struct kp_req_start s;
+	struct kp_req_end e;
+
+	ngot = 0;
+	mk_end(&e, 0x2000, 5, 50, 200); /* began before attach */
+	asm_end(a, &e);
+	assert_int_equal(asm_get_stats(a)->unmatched_end, 1);
+	mk_start(&s, 0x2000, 7, 100, "GET", "/api/v1/pods?watch=1", "w");
+	asm_start(a, &s);
+	asm_flush_ongoing(a, 1100);
+	assert_int_equal(ngot, 1);
+	assert_true(got[0].ongoing);
+	assert_string_equal(got[0].ri.verb, "watch");
+	assert_int_equal(got[0].latency_ns, 1000);
+	assert_int_equal(asm_pending(a), 0);
+	asm_free(a);
+}
+
+/* Many interleaved requests across growth and deletions: every one pairs exactly once. */
+static void test_many_interleaved(void **state)
+{
+	struct assembler *a = asm_new(0, 0, cb, NULL);
+	struct kp_req_start s;
+	struct kp_req_end e;
+	const int n = 3000;
+
+	ngot = 0;
+	for (int i = 0; i < n; i++) {
+		mk_start(&s, 0x10000 + (i % 7) * 64, (uint32_t)(2 * i + 1), (uint64_t)i, "GET", "/healthz", "x");
+		asm_start(a, &s);
+		if (i % 3 == 2) { /* end an earlier one */
+			mk_end(&e, 0x10000 + ((i - 2) % 7) * 64, (uint32_t)(2 * (i - 2) + 1), (uint64_t)i + 5, 200);
+			asm_end(a, &e);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		if (i % 3 == 0 && i + 2 < n)
+			continue; /* already ended */
+		mk_end(&e, 0x10000 + (i % 7) * 64, (uint32_t)(2 * i + 1), (uint64_t)n + 10, 200);
+		asm_end(a, &e);
+	}
+	assert_int_equal(asm_get_stats(a)->unmatched_end, 0);
+	assert_int_equal(ngot, n);
+	assert_int_equal(asm_pending(a), 0);
+	asm_free(a);
+}
+
+static void test_max_pending(void **state)
+{
+	struct assembler *a = asm_new(4, 0, cb, NULL);
+	struct kp_req_start s;
+
+	for (int i = 0; i < 6; i++) {
+		mk_start(&s, 0x3000, (uint32_t)i + 1, 1, "GET", "/", "x");
+		asm_start(a, &s);
+	}
+	assert_int_equal(asm_pending(a), 4);
+	assert_int_equal(asm_get_stats(a)->full, 2);
+	asm_free(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pairs_and_classifies),
+		cmocka_unit_test(test_unmatched_and_ongoing),
+		cmocka_unit_test(test_many_interleaved),
+		cmocka_unit_test(test_max_pending),
+	};
+	return cmocka_run_group_tests_name("assembler", tests, NULL, NULL);
+}

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* etcd assembly: unary pairing by goroutine, protobuf decode, request linking in both event
+ * orders, hold expiry, stream accounting, malformed and cut messages. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "assemble/etcd_assembler.h"
+
+#define MAXREC 64
+static struct etcd_record got[MAXREC];
+static int ngot;
+
+static void cb(const struct etcd_record *r, void *ctx)
+{
+	(void)ctx;
+	if (ngot < MAXREC)
+		got[ngot] = *r;
+	ngot++;
+}
+
+/* protobuf: field 1 (key), length-delimited */
+static size_t pb_key(uint8_t *buf, uint8_t field, const char *key)
+{
+	size_t n = strlen(key);
+
+	buf[0] = (uint8_t)(field << 3 | 2);
+	buf[1] = (uint8_t)n;
+	memcpy(buf + 2, key, n);
+	return n + 2;
+}
+
+static void mk_start(struct kp_grpc_start *s, uint64_t g, uint64_t ts, const char *method, const uint8_t *msg,
+		     size_t len, const uint64_t *chain, int nchain)
+{
+	memset(s, 0, sizeof(*s));
+	s->hdr.type = KP_EV_GRPC_START;
+	s->hdr.ts_ns = ts;
+	s->hdr.goid_g = g;
+	s->stream = 0x5000 + g;
+	s->method_len = strlen(method);
+	memcpy(s->method, method, s->method_len);
+	memcpy(s->payload, msg, len);
+	s->payload_len = (uint32_t)len;
+	s->payload_copied = (uint16_t)len;
+	for (int i = 0; i < nchain; i++)
+		s->ctx_chain[i] = chain[i];
+	s->nctx = (uint8_t)nchain;
+}
+
+static void mk_end(struct kp_grpc_end *e, uint64_t g, uint64_t ts, int err_code)
+{
+	memset(e, 0, sizeof(*e));
+	e->hdr.type = KP_EV_GRPC_END;
+	e->hdr.ts_ns = ts;
+	e->hdr.goid_g = g;
+	e->is_err = err_code != 0;
+	e->code = err_code;
+}
+
+static const uint64_t chain_a[] = { 0xa1, 0xa2, 0xa3, 0xba5e };
+
+static void test_link_after_and_before_request_end(void **state)
+{
+	struct etcd_assembler *a = etcd_asm_new(0, 1000, cb, NULL);
+	struct kp_grpc_start s;
+	struct kp_grpc_end e;
+	uint8_t msg[64];
+	size_t n;
+
+	ngot = 0;
+	/* call ends first, request ends later: held, then linked */
+	n = pb_key(msg, 1, "/registry/leases/kube-node-lease/n1");
+	mk_start(&s, 7, 100, "/etcdserverpb.KV/Range", msg, n, chain_a, 4);
+	etcd_asm_start(a, &s);
+	mk_end(&e, 7, 130, 0);
+	etcd_asm_end(a, &e);
+	assert_int_equal(ngot, 0);
+	etcd_asm_request_done(a, 0xa2, 90, 200, 42);
+	assert_int_equal(ngot, 1);
+	assert_int_equal(got[0].request_id, 42);
+	assert_string_equal(got[0].op, "range");
+	assert_string_equal(got[0].key, "/registry/leases/kube-node-lease/n1");
+	assert_string_equal(got[0].resource, "leases.coordination.k8s.io");
+	assert_int_equal(got[0].latency_ns, 30);
+	assert_int_equal(got[0].grpc_status, 0);
+
+	/* request ended first (events from the other ring came earlier): linked at call end */
+	etcd_asm_request_done(a, 0xb2, 300, 400, 43);
+	mk_start(&s, 8, 310, "/etcdserverpb.KV/Range", msg, n, (const uint64_t[]){ 0xb1, 0xb2 }, 2);
+	etcd_asm_start(a, &s);
+	mk_end(&e, 8, 320, 5 /* NotFound */);
+	etcd_asm_end(a, &e);
+	assert_int_equal(ngot, 2);
+	assert_int_equal(got[1].request_id, 43);
+	assert_int_equal(got[1].grpc_status, 5);
+	assert_int_equal(etcd_asm_get_stats(a)->linked, 2);
+	etcd_asm_free(a);
+}
+
+static void test_unlinked_after_hold_and_time_window(void **state)
+{
+	struct etcd_assembler *a = etcd_asm_new(0, 1000, cb, NULL);
+	struct kp_grpc_start s;
+	struct kp_grpc_end e;
+	uint8_t msg[64];
+	size_t n = pb_key(msg, 1, "/registry/configmaps/default/x");
+
+	ngot = 0;
+	mk_start(&s, 9, 5000, "/etcdserverpb.KV/Range", msg, n, chain_a, 4);
+	etcd_asm_start(a, &s);
+	mk_end(&e, 9, 5010, 0);
+	etcd_asm_end(a, &e);
+	/* a request with the same ctx that ended before the call started is not its parent */
+	etcd_asm_request_done(a, 0xa2, 1000, 2000, 50);
+	assert_int_equal(ngot, 0);
+	etcd_asm_tick(a, 5500);
+	assert_int_equal(ngot, 0);
+	etcd_asm_tick(a, 6001);
+	assert_int_equal(ngot, 1);
+	assert_int_equal(got[0].request_id, 0);
+	assert_int_equal(etcd_asm_get_stats(a)->unlinked, 1);
+	etcd_asm_free(a);
+}
+
+static void test_txn_and_retry(void **state)
+{
+	struct etcd_assembler *a = etcd_asm_new(0, 1000, cb, NULL);
+	struct kp_grpc_start s;
+	struct kp_grpc_end e;
+	uint8_t cmp[64], msg[80];
+	size_t cn = pb_key(cmp, 3, "/registry/configmaps/default/cm1"), n;
+
+	ngot = 0;
+	msg[0] = 0x0a; /* TxnRequest.compare */
+	msg[1] = (uint8_t)cn;
+	memcpy(msg + 2, cmp, cn);
+	n = cn + 2;
+	mk_start(&s, 11, 10, "/etcdserverpb.KV/Txn", msg, n, NULL, 0);
+	etcd_asm_start(a, &s);
+	mk_start(&s, 11, 20, "/etcdserverpb.KV/Txn", msg, n, NULL, 0); /* a retry on the same goroutine */
+	etcd_asm_start(a, &s);
+	mk_end(&e, 11, 25, 0);
+	etcd_asm_end(a, &e);
+	etcd_asm_flush(a);
+	assert_int_equal(ngot, 1);
+	assert_string_equal(got[0].op, "txn");
+	assert_string_equal(got[0].key, "/registry/configmaps/default/cm1");
+	assert_string_equal(got[0].resource, "configmaps");
+	assert_int_equal(got[0].latency_ns, 5);
+	assert_int_equal(etcd_asm_get_stats(a)->retried, 1);
+	/* an end with no start: counted */
+	mk_end(&e, 99, 30, 0);
+	etcd_asm_end(a, &e);
+	assert_int_equal(etcd_asm_get_stats(a)->unmatched_end, 1);
+	etcd_asm_free(a);
+}
+
+static void test_streams_and_bad_messages(void **state)
+{
+	struct etcd_assembler *a = etcd_asm_new(0, 1000, cb, NULL);
+	struct kp_grpc_start s;
+	struct kp_grpc_end e;
+	uint8_t garbage[] = { 0x0a, 0x7f, 0x01 }; /* key length past the end */
+	uint8_t big[64];
+	size_t n = pb_key(big, 1, "/registry/pods/default/p");
+
+	ngot = 0;
+	mk_start(&s, 1, 10, "/etcdserverpb.Watch/Watch", big, 0, NULL, 0);
+	etcd_asm_start(a, &s);
+	etcd_asm_start(a, &s); /* second message, same stream */
+	assert_int_equal(ngot, 2);
+	assert_true(got[0].stream);
+	assert_int_equal(etcd_asm_get_stats(a)->streams_opened, 1);
+	assert_int_equal(etcd_asm_get_stats(a)->stream_messages, 2);
+
+	mk_start(&s, 2, 10, "/etcdserverpb.KV/Range", garbage, sizeof(garbage), NULL, 0);
+	etcd_asm_start(a, &s);
+	mk_end(&e, 2, 11, 0);
+	etcd_asm_end(a, &e);
+	assert_int_equal(etcd_asm_get_stats(a)->decode.errors, 1);
+
+	/* a message cut by the capture bound (a Put whose value did not fit) is not an error */
+	big[n] = 0x12; /* value, field 2 */
+	big[n + 1] = 100;
+	mk_start(&s, 3, 10, "/etcdserverpb.KV/Put", big, n + 2, NULL, 0);
+	s.payload_len = (uint32_t)(n + 2 + 100);
+	etcd_asm_start(a, &s);
+	mk_end(&e, 3, 12, 0);
+	etcd_asm_end(a, &e);
+	etcd_asm_flush(a);
+	assert_int_equal(etcd_asm_get_stats(a)->decode.errors, 1);
+	assert_string_equal(got[ngot - 1].op, "put");
+	assert_string_equal(got[ngot - 1].key, "/registry/pods/default/p");
+	assert_int_equal(got[ngot - 1].req_size, (int64_t)(n + 102));
+	etcd_asm_free(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_link_after_and_before_request_end),
+		cmocka_unit_test(test_unlinked_after_hold_and_time_window),
+		cmocka_unit_test(test_txn_and_retry),
+		cmocka_unit_test(test_streams_and_bad_messages),
+	};
+	return cmocka_run_group_tests_name("etcd_assembler", tests, NULL, NULL);
+}
