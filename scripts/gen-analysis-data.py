@@ -84,10 +84,14 @@ def leaves(out):
     ncause = arg("--causes", 2)
     dims = [["a%d" % i for i in range(na)], ["r%d" % i for i in range(nr)], ["v%d" % i for i in range(nv)]]
     causes = []
-    for k in range(ncause):
+    def overlap(x, y):  # two elements share leaves unless they disagree on a common dimension
+        return all(x[d] == y[d] for d in x if d in y)
+    while len(causes) < ncause:
         depth = rnd.randint(1, 3)
         ds = sorted(rnd.sample(range(3), depth))
-        causes.append(({d: rnd.choice(dims[d]) for d in ds}, rnd.choice([-0.6, 0.8, 1.5])))
+        cz = {d: rnd.choice(dims[d]) for d in ds}
+        if not any(overlap(cz, c) for c, _ in causes):
+            causes.append((cz, rnd.choice([-0.6, 0.8, 1.5])))
     out.write("a,b,c,real,predict\n")
     for a in dims[0]:
         for b in dims[1]:
@@ -107,9 +111,10 @@ def leaves(out):
 def audit(n, out):
     rnd = random.Random(arg("--seed", 1))
     dur = 600.0
+    nb = n // 10  # the last tenth is an extra burst of one client in [300 s, 330 s)
     for i in range(n):
-        x = rnd.random() * dur
-        burst = 300 <= x < 330 and rnd.random() < 0.5
+        burst = i >= n - nb
+        x = 300 + rnd.random() * 30 if burst else rnd.random() * dur
         ua = "burst-controller/v0.1" if burst else rnd.choice(["kubelet/v1.30", "kube-scheduler/v1.30", "kubectl/v1.30"])
         verb = "list" if burst else rnd.choice(["get", "list", "watch", "update"])
         res = "pods" if burst else rnd.choice(["pods", "nodes", "leases", "configmaps"])

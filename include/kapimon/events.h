@@ -34,6 +34,7 @@ enum kp_probe {
 	KP_PROBE_H1_DONE = 3,
 	KP_PROBE_GRPC_WRITE = 4,
 	KP_PROBE_GRPC_INVOKE_RET = 5,
+	KP_PROBE_CALIBRATE = 6, /* kapimon's own calibration target (budget mode) */
 	KP_PROBE__COUNT = 8,
 };
 

@@ -32,8 +32,11 @@ struct agg_tab {
 	uint32_t cap, n;   /* n: entries in use, including "(other)" */
 	uint32_t *index;   /* open addressing: entry index + 1, 0 = empty */
 	uint32_t index_mask;
-	/* query scratch */
-	uint64_t *hist;    /* cap rows of LH_NBUCKETS, touched lazily */
+};
+
+/* Query scratch, shared by the tables (one query at a time), max_keys + 1 rows. */
+struct agg_scratch {
+	uint64_t *hist;    /* rows of LH_NBUCKETS, touched lazily */
 	uint32_t *row_of;  /* entry -> hist row + 1 */
 	uint32_t *touched; /* entries with a hist row */
 	struct agg_row *rows;
@@ -50,6 +53,7 @@ struct agg {
 	struct agg_params p;
 	uint64_t start_ns, start_step, cur;
 	struct agg_tab tab[AGG__NTABLES];
+	struct agg_scratch q;
 	uint32_t gid_stride; /* rows per table in packed cell keys */
 	struct agg_cells *cells; /* nsteps */
 	uint32_t cells_mask;
@@ -279,11 +283,7 @@ static int tab_init(struct agg_tab *tb, uint32_t max_keys, uint32_t nsteps)
 	tb->entries = calloc(tb->cap, tb->stride);
 	tb->index_mask = pow2_at_least((uint64_t)tb->cap * 2) - 1;
 	tb->index = calloc((size_t)tb->index_mask + 1, sizeof(uint32_t));
-	tb->hist = calloc((size_t)tb->cap * LH_NBUCKETS, sizeof(uint64_t));
-	tb->row_of = calloc(tb->cap, sizeof(uint32_t));
-	tb->touched = calloc(tb->cap, sizeof(uint32_t));
-	tb->rows = calloc(tb->cap, sizeof(struct agg_row));
-	if (!tb->entries || !tb->index || !tb->hist || !tb->row_of || !tb->touched || !tb->rows)
+	if (!tb->entries || !tb->index)
 		return -1;
 	/* index 0: "(other)" */
 	{
@@ -303,10 +303,6 @@ static void tab_free(struct agg_tab *tb)
 {
 	free(tb->entries);
 	free(tb->index);
-	free(tb->hist);
-	free(tb->row_of);
-	free(tb->touched);
-	free(tb->rows);
 }
 
 void agg_free(struct agg *a)
@@ -315,6 +311,10 @@ void agg_free(struct agg *a)
 		return;
 	for (int t = 0; t < AGG__NTABLES; t++)
 		tab_free(&a->tab[t]);
+	free(a->q.hist);
+	free(a->q.row_of);
+	free(a->q.touched);
+	free(a->q.rows);
 	if (a->cells) {
 		for (uint32_t i = 0; i < a->p.nsteps; i++) {
 			free(a->cells[i].key);
@@ -345,10 +345,16 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 	for (int t = 0; t < AGG__NTABLES; t++)
 		if (tab_init(&a->tab[t], t == AGG_TOTAL ? 1 : a->p.max_keys, a->p.nsteps))
 			goto fail;
+	a->q.hist = calloc((size_t)(a->p.max_keys + 1) * LH_NBUCKETS, sizeof(uint64_t));
+	a->q.row_of = calloc(a->p.max_keys + 1, sizeof(uint32_t));
+	a->q.touched = calloc(a->p.max_keys + 1, sizeof(uint32_t));
+	a->q.rows = calloc(a->p.max_keys + 1, sizeof(struct agg_row));
+	if (!a->q.hist || !a->q.row_of || !a->q.touched || !a->q.rows)
+		goto fail;
 	/* the total row exists from the start */
 	a->tab[AGG_TOTAL].n = 2;
 	a->gid_stride = a->p.max_keys + 1;
-	ncells = pow2_at_least((uint64_t)a->p.cells_per_step * 4 / 3 + 1);
+	ncells = pow2_at_least(((uint64_t)a->p.cells_per_step * 4 + 2) / 3); /* load <= 3/4 */
 	a->cells_mask = ncells - 1;
 	a->cells = calloc(a->p.nsteps, sizeof(*a->cells));
 	if (!a->cells)
@@ -590,6 +596,7 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 		 size_t max_rows, double *span_s)
 {
 	struct agg_tab *tb = &a->tab[t];
+	struct agg_scratch *q = &a->q;
 	uint64_t first, span_start, span_end;
 	uint32_t ntouched = 0;
 	size_t nrows = 0;
@@ -624,18 +631,18 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 			if (gid / a->gid_stride != (uint32_t)t)
 				continue;
 			idx = gid % a->gid_stride;
-			if (!tb->row_of[idx]) {
-				tb->touched[ntouched] = idx;
-				tb->row_of[idx] = ++ntouched;
+			if (!q->row_of[idx]) {
+				q->touched[ntouched] = idx;
+				q->row_of[idx] = ++ntouched;
 			}
-			row = tb->row_of[idx] - 1;
-			tb->hist[(size_t)row * LH_NBUCKETS + key % LH_NBUCKETS] += c->w[i];
+			row = q->row_of[idx] - 1;
+			q->hist[(size_t)row * LH_NBUCKETS + key % LH_NBUCKETS] += c->w[i];
 		}
 	}
 
 	for (uint32_t i = 0; i < tb->n; i++) {
 		struct agg_entry *e = entry_at(tb, i);
-		struct agg_row *r = &tb->rows[nrows];
+		struct agg_row *r = &q->rows[nrows];
 
 		if (t == AGG_TOTAL && i == 0)
 			continue;
@@ -661,8 +668,8 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 		r->bytes_rate = span > 0 ? r->bytes / span : 0;
 		r->err_pct = r->req > 0 ? (r->e4xx + r->e429 + r->e5xx) / r->req * 100 : 0;
 		r->p50_ns = r->p90_ns = r->p99_ns = NAN;
-		if (tb->row_of[i]) {
-			const uint64_t *h = &tb->hist[(size_t)(tb->row_of[i] - 1) * LH_NBUCKETS];
+		if (q->row_of[i]) {
+			const uint64_t *h = &q->hist[(size_t)(q->row_of[i] - 1) * LH_NBUCKETS];
 
 			r->p50_ns = lh_quantile(h, 0.50);
 			r->p90_ns = lh_quantile(h, 0.90);
@@ -672,14 +679,14 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 	}
 	/* reset the scratch rows we touched */
 	for (uint32_t i = 0; i < ntouched; i++) {
-		uint32_t idx = tb->touched[i];
+		uint32_t idx = q->touched[i];
 
-		memset(&tb->hist[(size_t)(tb->row_of[idx] - 1) * LH_NBUCKETS], 0, LH_NBUCKETS * sizeof(uint64_t));
-		tb->row_of[idx] = 0;
+		memset(&q->hist[(size_t)(q->row_of[idx] - 1) * LH_NBUCKETS], 0, LH_NBUCKETS * sizeof(uint64_t));
+		q->row_of[idx] = 0;
 	}
-	qsort_r(tb->rows, nrows, sizeof(*tb->rows), row_cmp, &sort);
+	qsort_r(q->rows, nrows, sizeof(*q->rows), row_cmp, &sort);
 	if (rows)
-		memcpy(rows, tb->rows, (nrows < max_rows ? nrows : max_rows) * sizeof(*rows));
+		memcpy(rows, q->rows, (nrows < max_rows ? nrows : max_rows) * sizeof(*rows));
 	return nrows;
 }
 

@@ -25,7 +25,9 @@
  *
  * Cost: agg_add() does 5 hash lookups and no allocation; all memory is allocated in agg_new()
  * (calloc'd, so pages are only resident once rows are used): per table about
- * (max_keys + 1) * (1 KiB + nsteps * 24 B), plus nsteps * cells_per_step * 8 B.
+ * (max_keys + 1) * (1 KiB + nsteps * 24 B), query scratch (max_keys + 1) * 2.7 KiB once, and
+ * nsteps * (cells_per_step * 4/3 rounded up to a power of two) * 8 B of cells: ~58 MB of address
+ * space with the defaults.
  * Not thread-safe; pure logic (no clock reads: callers pass times).
  */
 #ifndef KAPIMON_AGGREGATE_H

@@ -144,7 +144,8 @@ int dc_detect_period(const double *x, size_t n, int max_period)
 		if (acf[k] > acf[k - 1] && acf[k] >= acf[k + 1] && acf[k] - runmin >= 0.3 && acf[k] > best)
 			best = acf[k];
 	}
-	if (best < 0.2)
+	/* significance: the autocorrelation of white noise has a standard error of about 1/sqrt(n) */
+	if (best < 0.25 || best < 3.0 / sqrt((double)n))
 		goto out;
 	runmin = acf[1];
 	for (size_t k = 2; k <= maxlag; k++) {

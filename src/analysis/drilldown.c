@@ -9,7 +9,7 @@ void dd_params_default(struct dd_params *p)
 {
 	p->max_depth = 0;
 	p->max_causes = 5;
-	p->min_ep = 0.001;
+	p->min_ep = 1e-4;
 	p->dev_threshold = 0;
 	p->counts = false;
 }
@@ -352,7 +352,8 @@ long dd_run(const struct dd_table *t, const struct dd_params *pp, struct dd_caus
 
 					/* significance: a root cause is mostly abnormal, and a lone abnormal leaf
 					 * must be far beyond the noise (5 sigma, the threshold being 3) */
-					if (P < 0.5 || (el[e].nabn[si] < 2 && el[e].maxds[si] < thr * 5 / 3))
+					if (P < 0.5 || 2 * el[e].nabn[si] < el[e].count ||
+					    (el[e].nabn[si] < 2 && el[e].maxds[si] < thr * 5 / 3))
 						continue;
 					double sc = R * P * P * P * (1 - 1e-3 * k);
 

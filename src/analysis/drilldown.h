@@ -42,7 +42,7 @@ long dd_table_add(struct dd_table *t, const char *const *vals, const size_t *len
 struct dd_params {
 	int max_depth;        /* 0: all dimensions when <= 5, else 3 */
 	int max_causes;       /* 5 */
-	double min_ep;        /* minimum share of the abnormal deviation a cause must hold (0.001) */
+	double min_ep;        /* minimum share of the abnormal deviation a cause must hold (1e-4) */
 	double dev_threshold; /* |ds| above which a leaf is abnormal; <= 0: estimated */
 	bool counts;          /* values are event counts: also require a Poisson-significant deviation */
 };

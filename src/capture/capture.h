@@ -34,6 +34,12 @@ struct capture_stats {
 	uint64_t bad_events;  /* events of unexpected size/type */
 };
 
+enum capture_phase {
+	CAPTURE_NONE = 0, /* nothing attached */
+	CAPTURE_ENDS = 1, /* only the probes that end requests/calls (draining before a pause) */
+	CAPTURE_ALL = 2,
+};
+
 /* Resolve, load and attach. Returns 0 or a negative errno; errors are explained with p_err. */
 int capture_open(struct capture **out, const struct capture_opts *o);
 /* Poll the ring buffers; returns events consumed or negative errno (-EINTR is not an error). */
@@ -44,6 +50,11 @@ void capture_read_stats(struct capture *c, struct capture_stats *st);
 /* Number of attached uprobe links and a one-line description for the "attached" message. */
 int capture_nlinks(const struct capture *c);
 const char *capture_describe(const struct capture *c);
+/* Attach or detach probe sets (budget mode's duty cycle). */
+int capture_set_phase(struct capture *c, enum capture_phase ph);
+enum capture_phase capture_get_phase(const struct capture *c);
+/* Measure the cost of one uprobe hit on this machine (ns), with an empty probe on kapimon itself. */
+int capture_calibrate(struct capture *c, double *hit_ns);
 void capture_close(struct capture *c);
 
 #endif

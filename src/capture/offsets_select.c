@@ -4,70 +4,62 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "goelf/offsets.h"
 #include "util/log.h"
 
-/* Interim: Go 1.19 offsets measured from DWARF of a Go 1.19.8 program built here against the
- * x/net and grpc that kube-apiserver 1.20.2 vendors. Replaced by src/goelf/offsets.c. */
-static const struct kp_h2_offsets h2_go119 = {
-	.meta_headers_frame_fields = 8,
-	.headers_frame_stream_id = 8,
-	.header_field_size = 40,
-	.server_conn_remote_addr = 168,
-	.response_writer_rws = 0,
-	.rws_stream = 0,
-	.rws_status = 80,
-	.rws_wrote_bytes = 104,
-	.rws_sent_content_len = 96,
-	.stream_sc = 0,
-	.stream_id = 8,
-	.stream_body_bytes = 56,
-	.stream_ctx = 32,
-};
+/* The fields a group cannot work without (others are optional: the BPF side skips unknown ones). */
+static bool h2_usable(const struct kp_h2_offsets *h)
+{
+	return h->meta_headers_frame_fields != KP_OFF_UNKNOWN && h->headers_frame_stream_id != KP_OFF_UNKNOWN &&
+	       h->header_field_size != KP_OFF_UNKNOWN && h->response_writer_rws != KP_OFF_UNKNOWN &&
+	       h->rws_stream != KP_OFF_UNKNOWN && h->rws_status != KP_OFF_UNKNOWN && h->stream_sc != KP_OFF_UNKNOWN &&
+	       h->stream_id != KP_OFF_UNKNOWN;
+}
 
-static const struct kp_http1_offsets h1_go119 = {
-	.response_conn = 0,
-	.response_req = 8,
-	.response_status = 120,
-	.response_written = 104,
-	.conn_remote_addr = 32,
-	.request_method = 0,
-	.request_header = 56,
-	.request_content_length = 88,
-	.request_request_uri = 192,
-	.request_proto_major = 40,
-	.map_kind = 0,
-	.request_ctx = 232,
-};
+static bool h1_usable(const struct kp_http1_offsets *h)
+{
+	return h->response_conn != KP_OFF_UNKNOWN && h->response_req != KP_OFF_UNKNOWN &&
+	       h->response_status != KP_OFF_UNKNOWN && h->request_method != KP_OFF_UNKNOWN &&
+	       h->request_request_uri != KP_OFF_UNKNOWN;
+}
 
-/* grpc-go 1.27.1 (vendored by kube-apiserver 1.20): type statusError spb.Status. */
-static const struct kp_grpc_offsets grpc_127 = {
-	.status_error_s = KP_OFF_UNKNOWN,
-	.status_s = KP_OFF_UNKNOWN,
-	.spb_status_code = 40,
-	.error_is_spb = 1,
-	.stream_method = 72,
-	.stream_ctx = 32,
-};
+static bool grpc_usable(const struct kp_grpc_offsets *g)
+{
+	return g->stream_method != KP_OFF_UNKNOWN;
+}
 
 int kapimon_offsets_select(const struct go_binary *b, struct kapimon_offsets *o)
 {
-	int maj, min, patch;
+	struct go_offsets go;
+	size_t n = 0;
 
 	memset(o, 0, sizeof(*o));
-	if (!gobin_go_version_num(b, &maj, &min, &patch)) {
-		p_err("unknown Go version: cannot choose struct offsets");
+	if (go_offsets_fill(b, 0, &go)) {
+		p_err("cannot determine struct offsets");
 		return -1;
 	}
-	if (maj != 1 || min != 19) {
-		p_err("no struct offsets known for go%d.%d", maj, min);
+	o->h2[0] = go.h2x;
+	o->h2[1] = go.h2b;
+	o->h1 = go.h1;
+	o->grpc = go.grpc;
+	o->h2_ok[0] = go.info[GOFF_H2X].source != GOFF_NONE && h2_usable(&go.h2x);
+	o->h2_ok[1] = go.info[GOFF_H2B].source != GOFF_NONE && h2_usable(&go.h2b);
+	o->h1_ok = go.info[GOFF_H1].source != GOFF_NONE && h1_usable(&go.h1);
+	o->grpc_ok = go.info[GOFF_GRPC].source != GOFF_NONE && grpc_usable(&go.grpc);
+	for (int g = 0; g < GOFF__NGROUPS; g++) {
+		if (go.info[g].source == GOFF_NONE)
+			continue;
+		if (go.info[g].source == GOFF_FALLBACK)
+			snprintf(o->fallback[g], sizeof(o->fallback[g]), "%s", go.info[g].basis);
+		n += snprintf(o->source + n, n < sizeof(o->source) ? sizeof(o->source) - n : 0, "%s%s %s",
+			      n ? ", " : "", goff_group_name(g), goff_source_name(go.info[g].source));
+		if (n >= sizeof(o->source))
+			break;
+	}
+	if (!o->h2_ok[0] && !o->h2_ok[1] && !o->h1_ok) {
+		p_err("no usable struct offsets for the HTTP servers in this binary (%s)",
+		      gobin_go_version(b) ? gobin_go_version(b) : "unknown Go version");
 		return -1;
 	}
-	o->h2[0] = o->h2[1] = h2_go119;
-	o->h2_ok[0] = o->h2_ok[1] = true;
-	o->h1 = h1_go119;
-	o->h1_ok = true;
-	o->grpc = grpc_127;
-	o->grpc_ok = true;
-	snprintf(o->source, sizeof(o->source), "table go1.19");
 	return 0;
 }

@@ -16,6 +16,8 @@ struct kapimon_offsets {
 	struct kp_grpc_offsets grpc;
 	bool grpc_ok;
 	char source[160]; /* where the offsets came from (dwarf / table / fallback) */
+	/* per group ([0] h2 x/net, [1] h2 bundled, [2] http1, [3] grpc): why a fallback was used, "" if not */
+	char fallback[4][192];
 };
 
 /* Returns 0, or -1 after p_err when no offsets are known for this binary. */

@@ -128,14 +128,15 @@ static void inspect_pid(struct bin_info *bi, pid_t pid, const char *source, bool
 	}
 	if (!bi->exists) {
 		snprintf(bi->error, sizeof(bi->error), "no such process");
-		setc(&bi->check, "process", DOC_MISSING, explicit, "pid %d: no such process", (int)pid);
+		setc(&bi->check, "process", explicit ? DOC_MISSING : DOC_INFO, explicit, "pid %d: no such process",
+		     (int)pid);
 		return;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	l = readlink(path, bi->exe, sizeof(bi->exe) - 1);
 	if (l < 0) {
 		snprintf(bi->error, sizeof(bi->error), "readlink %s: %s", path, strerror(errno));
-		setc(&bi->check, "process", DOC_MISSING, explicit,
+		setc(&bi->check, "process", explicit ? DOC_MISSING : DOC_INFO, explicit,
 		     "pid %d (%s): cannot read %s: %s (kernel thread, or needs root/CAP_SYS_PTRACE)", (int)pid, bi->comm,
 		     path, strerror(errno));
 		return;
@@ -148,13 +149,7 @@ static void inspect_pid(struct bin_info *bi, pid_t pid, const char *source, bool
 
 static void print_check_text(const struct doctor_check *c)
 {
-	char label[64];
-
-	if (c->status == DOC_MISSING && !c->required)
-		snprintf(label, sizeof(label), "%s", "MISSING");
-	else
-		snprintf(label, sizeof(label), "%s", doctor_status_str(c->status));
-	printf("  %-8s %-11s %s%s\n", label, c->name, c->detail,
+	printf("  %-8s %-11s %s%s\n", doctor_status_str(c->status), c->name, c->detail,
 	       c->status == DOC_MISSING ? (c->required ? " [required]" : " [optional]") : "");
 }
 
@@ -260,14 +255,19 @@ int cmd_doctor(int argc, char **argv)
 									"privileges above");
 	}
 	doctor_check_sysctls(&checks[nchecks++]);
-	setc(&checks[nchecks++], "attach", DOC_INFO, false,
-	     "kapimon attaches %s%s; kprobes %s, fentry %s (neither is used)",
-	     f.uprobe ? "uprobes at the Go functions' entry and RET instructions (never uretprobes: they break "
-			"Go's moving stacks)"
-		      : "(uprobes missing)",
-	     f.tracepoint ? " and syscalls/sock/tcp tracepoints" : " (tracepoints missing)",
-	     f.kprobe ? "available" : "absent", f.fentry ? "available" : "absent");
-	libbpf_set_print(old_print);
+	if (!f.privileges)
+		setc(&checks[nchecks++], "attach", DOC_INFO, false,
+		     "with privileges, kapimon attaches uprobes at the Go functions' entry and RET instructions "
+		     "and syscalls/sock/tcp tracepoints (kprobes and fentry are not used)");
+	else
+		setc(&checks[nchecks++], "attach", DOC_INFO, false,
+		     "kapimon attaches %s%s; kprobes %s, fentry %s (neither is used)",
+		     f.uprobe ? "uprobes at the Go functions' entry and RET instructions (never uretprobes: they break "
+				"Go's moving stacks)"
+			      : "(uprobes missing)",
+		     f.tracepoint ? " and syscalls/sock/tcp tracepoints" : " (tracepoints missing)",
+		     f.kprobe ? "available" : "absent", f.fentry ? "available" : "absent");
+libbpf_set_print(old_print);
 
 	/* processes and binaries */
 	bins = calloc(MAX_PROCS + 2, sizeof(*bins));

@@ -13,6 +13,8 @@
 #include "assemble/record_json.h"
 #include "assemble/stats.h"
 #include "capture/capture.h"
+#include "capture/sampler.h"
+#include "sampling/budget.h"
 #include "doctor/doctor.h"
 #include "cli/cli.h"
 #include "output/json_writer.h"
@@ -31,7 +33,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: kapimon record [--pid N] [-o FILE|-] [--duration S] [--stats-interval S]\n"
-		"                      [--no-h1] [--no-h2] [--no-etcd] [--etcd-link-hold MS]\n\n"
+		"                      [--no-h1] [--no-h2] [--no-etcd] [--etcd-link-hold MS]\n"
+		"                      [--budget PCT [--budget-period S] [--hit-cost-us US]]\n\n"
 		"Record every request the kube-apiserver serves as one JSON line (kind \"request\"),\n"
 		"written when the request ends. Without --pid the local kube-apiserver is found.\n"
 		"Prints a line containing 'attached' on stderr when every probe is live.\n"
@@ -44,6 +47,11 @@ static void usage(FILE *out)
 		"  --stats-interval S  write a {\"kind\":\"stats\"} line every S seconds (default 10, 0 = off)\n"
 		"  --no-h1, --no-h2    do not probe the HTTP/1.x or HTTP/2 server\n"
 		"  --no-etcd           do not record etcd calls (kind \"etcd\"; 2 fewer uprobe hits per call)\n"
+		"  --budget PCT        overhead budget, e.g. 1%%: attach the per-request probes only for a duty\n"
+		"                      cycle that keeps their measured cost under PCT of the apiserver's CPU;\n"
+		"                      records then carry \"sample_factor\" (1/duty)\n"
+		"  --budget-period S   length of one duty cycle (default 10)\n"
+		"  --hit-cost-us US    per-hit cost to assume instead of calibrating at start\n"
 		"  --etcd-link-hold MS how long an etcd call waits for its apiserver request to end so it can\n"
 		"                      be linked (default 2000)\n");
 }
@@ -143,7 +151,7 @@ static void fill_stats(struct capture *cap, struct rec_ctx *rc, struct record_st
 
 int cmd_record(int argc, char **argv)
 {
-	enum { OPT_PID = 256, OPT_DURATION, OPT_STATS, OPT_NO_H1, OPT_NO_H2, OPT_NO_ETCD, OPT_LINK_HOLD };
+	enum { OPT_PID = 256, OPT_DURATION, OPT_STATS, OPT_NO_H1, OPT_NO_H2, OPT_NO_ETCD, OPT_LINK_HOLD, OPT_BUDGET, OPT_BUDGET_PERIOD, OPT_HIT_COST };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "pid", required_argument, NULL, OPT_PID },
@@ -154,13 +162,18 @@ int cmd_record(int argc, char **argv)
 		{ "no-h2", no_argument, NULL, OPT_NO_H2 },
 		{ "no-etcd", no_argument, NULL, OPT_NO_ETCD },
 		{ "etcd-link-hold", required_argument, NULL, OPT_LINK_HOLD },
+		{ "budget", required_argument, NULL, OPT_BUDGET },
+		{ "budget-period", required_argument, NULL, OPT_BUDGET_PERIOD },
+		{ "hit-cost-us", required_argument, NULL, OPT_HIT_COST },
 		{ 0 },
 	};
 	struct capture_opts co = { 0 };
 	struct capture *cap = NULL;
 	struct rec_ctx rc = { 0 };
 	const char *outpath = "-";
-	long pid = 0, duration = 0, stats_every = 10, link_hold_ms = 2000;
+	long pid = 0, duration = 0, stats_every = 10, link_hold_ms = 2000, budget_period = 10;
+	double budget = 0, hit_cost_us = 0;
+	struct sampler sm;
 	uint64_t t0, last_stats;
 	struct sigaction sa = { .sa_handler = on_signal };
 	int c, ret = 1;
@@ -184,6 +197,18 @@ int cmd_record(int argc, char **argv)
 		case OPT_NO_H1: co.no_h1 = true; break;
 		case OPT_NO_H2: co.no_h2 = true; break;
 		case OPT_NO_ETCD: co.no_etcd = true; break;
+		case OPT_BUDGET:
+			if (!budget_parse(optarg, &budget))
+				return cli_usage_error("record", "--budget needs a percentage in (0, 100], e.g. 1%%, got '%s'", optarg);
+			break;
+		case OPT_BUDGET_PERIOD:
+			if (!cli_parse_long(optarg, 1, 3600, &budget_period))
+				return cli_usage_error("record", "--budget-period needs seconds in [1, 3600], got '%s'", optarg);
+			break;
+		case OPT_HIT_COST:
+			if (!cli_parse_double(optarg, &hit_cost_us) || hit_cost_us <= 0)
+				return cli_usage_error("record", "--hit-cost-us needs microseconds > 0, got '%s'", optarg);
+			break;
 		case OPT_LINK_HOLD:
 			if (!cli_parse_long(optarg, 0, 3600000, &link_hold_ms))
 				return cli_usage_error("record", "--etcd-link-hold needs milliseconds, got '%s'", optarg);
@@ -239,12 +264,15 @@ int cmd_record(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	if (capture_open(&cap, &co))
 		goto out;
-	fprintf(stderr, "kapimon: attached: %s\n", capture_describe(cap));
+	if (sampler_init(&sm, cap, co.pid, budget, hit_cost_us * 1000.0, (uint64_t)budget_period * 1000000000ULL))
+		goto out;
+	fprintf(stderr, "kapimon: attached: %s%s\n", capture_describe(cap),
+		budget > 0 ? " (budget mode: duty cycle follows the measured load)" : "");
 
 	t0 = last_stats = now_ns(CLOCK_MONOTONIC);
 	while (!exiting) {
 		uint64_t now;
-		int err = capture_poll(cap, 200);
+		int err = capture_poll(cap, sampler_timeout_ms(&sm, now_ns(CLOCK_MONOTONIC), 200));
 
 		if (err < 0 && err != -EINTR) {
 			p_err("ring buffer poll: %s", strerror(-err));
@@ -253,6 +281,13 @@ int cmd_record(int argc, char **argv)
 		now = now_ns(CLOCK_MONOTONIC);
 		if (rc.es)
 			etcd_asm_tick(rc.es, now);
+		if (sampler_tick(&sm, now)) {
+			asm_set_sample_factor(rc.as, sampler_factor(&sm));
+			if (rc.es)
+				etcd_asm_set_sample_factor(rc.es, sampler_factor(&sm));
+			p_debug("budget: duty %.3f, overhead at full capture %.2f%%, expected %.2f%%", sm.b.duty,
+				100 * sm.b.last_overhead, 100 * budget_expected_overhead(&sm.b));
+		}
 		if (duration && now - t0 >= (uint64_t)duration * 1000000000ULL)
 			break;
 		if (stats_every && now - last_stats >= (uint64_t)stats_every * 1000000000ULL) {

@@ -1,28 +1,670 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* kapimon top — placeholder until its issue lands: parses --help and rejects everything else. */
+/*
+ * kapimon top: live view of the kube-apiserver's requests (who floods it, with what, how slow),
+ * full-screen with ncurses, or plain-text / JSON snapshots in batch mode. docs/top.md.
+ */
+#include <curses.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "aggregate/aggregate.h"
+#include "assemble/assembler.h"
+#include "assemble/record_json.h"
+#include "assemble/request_fill.h"
+#include "capture/capture.h"
 #include "cli/cli.h"
+#include "cli/cli_capture.h"
+#include "output/json_writer.h"
+#include "output/prometheus.h"
 #include "util/log.h"
+
+#define STEP_NS 1000000000ULL
+#define REFRESH_GRACE_NS 50000000ULL /* wait for requests that ended just before a step boundary */
+#define KEY_POLL_MS 100               /* interactive: longest wait between key checks */
+#define MAX_ROWS 1000
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: kapimon top [OPTIONS]\n\n(not available in this build yet)\n");
+	fprintf(out,
+		"Usage: kapimon [-j] top [--pid N] [--interval S] [--sort rate|errors|p99|bytes]\n"
+		"                        [--by all|agent|resource|client] [-n N] [--batch] [--iterations N]\n"
+		"                        [--prometheus-file PATH] [--no-h1] [--no-h2]\n\n"
+		"Live view of the requests the kube-apiserver serves: request rate, errors, latency, bytes and\n"
+		"in-flight requests per user agent / verb / resource (or per agent, resource, client), refreshed\n"
+		"every interval over the last interval. Full screen on a terminal; with --batch (or when stdout\n"
+		"is not a terminal) a plain-text snapshot per interval, with -j one JSON object per interval.\n\n"
+		"Keys: q quit, s cycle sort, b cycle grouping, p pause/resume the display.\n\n"
+		"Options:\n"
+		"  --pid N                 process to watch (default: the only running kube-apiserver)\n"
+		"  --interval S            refresh and rate window in seconds (default 1)\n"
+		"  --sort KEY              rate (default), errors, p99 or bytes\n"
+		"  --by GROUPING           all = user agent+verb+resource (default), agent, resource, client\n"
+		"  -n N                    rows to show (default: what fits the screen; 20 in batch mode)\n"
+		"  --batch                 plain-text snapshots instead of the full-screen view\n"
+		"  --iterations N          stop after N refreshes\n"
+		"  --prometheus-file PATH  rewrite PATH atomically every interval with Prometheus text metrics\n"
+		"                          (node-exporter textfile collector); no port is opened\n"
+		"  --no-h1, --no-h2        do not probe the HTTP/1.x or HTTP/2 server\n");
+}
+
+static const enum agg_table by_tables[] = { AGG_BY_KEY, AGG_BY_AGENT, AGG_BY_VERB_RESOURCE, AGG_BY_CLIENT };
+#define NBY (sizeof(by_tables) / sizeof(by_tables[0]))
+
+struct top {
+	/* capture side */
+	struct assembler *as;
+	struct agg *agg;
+	struct capture *cap;
+	int64_t mono_to_wall;
+	uint64_t inflight_lost; /* started requests the assembler dropped unseen (per-row in-flight too high) */
+	/* view */
+	pid_t pid;
+	unsigned interval;
+	enum agg_sort sort;
+	unsigned by;          /* index into by_tables */
+	size_t nrows_max;     /* -n, 0 = fit the screen */
+	bool batch, json, paused, curses;
+	const char *prom_path;
+	int prom_err;         /* last errno reported for the prometheus file (report changes once) */
+	/* last snapshot */
+	uint64_t ts_ns;
+	double span_s;
+	struct agg_row total;
+	struct agg_row *rows; /* MAX_ROWS, allocated once */
+	size_t nrows, nrows_all;
+	struct capture_stats cs;
+	double hits_per_request;
+	size_t pending;
+	struct online_result anom;
+	bool have_snapshot;
+};
+
+/* ---- capture callbacks (per event: no allocation) ------------------------------------------------ */
+
+static void on_record(const struct request_record *r, void *ctx)
+{
+	agg_add(((struct top *)ctx)->agg, r);
+}
+
+static void on_start(const struct kp_req_start *ev, void *ctx)
+{
+	struct top *t = ctx;
+	const struct asm_stats *st = asm_get_stats(t->as);
+	uint64_t full = st->full, replaced = st->replaced;
+	struct request_record r;
+
+	asm_start(t->as, ev);
+	if (st->full != full)
+		return; /* not tracked: it will not produce a record */
+	if (st->replaced != replaced)
+		t->inflight_lost++;
+	request_fill_start(&r, ev, t->mono_to_wall);
+	agg_inflight(t->agg, &r, +1);
+}
+
+static void on_end(const struct kp_req_end *ev, void *ctx)
+{
+	asm_end(((struct top *)ctx)->as, ev);
+}
+
+/* ---- formatting ---------------------------------------------------------------------------------- */
+
+/* Copy for a terminal: bytes outside printable ASCII (escape sequences from the wire!) become '?';
+ * cut to width w (a cut is marked with '~'). */
+static void tcopy(char *dst, size_t cap, int width, const char *src)
+{
+	size_t n = 0, w = width > 0 ? (size_t)width : 0;
+
+	if (w > cap - 1)
+		w = cap - 1;
+
+	for (; *src && n < w; src++)
+		dst[n++] = (*src >= 0x20 && *src < 0x7f) ? *src : '?';
+	if (*src && n)
+		dst[n - 1] = '~';
+	dst[n] = '\0';
+}
+
+static void fmt_dur(char *b, size_t cap, double ns)
+{
+	if (isnan(ns))
+		snprintf(b, cap, "-");
+	else if (ns < 1e6)
+		snprintf(b, cap, "%.0fus", ns / 1e3);
+	else if (ns < 1e7)
+		snprintf(b, cap, "%.2fms", ns / 1e6);
+	else if (ns < 1e9)
+		snprintf(b, cap, "%.1fms", ns / 1e6);
+	else
+		snprintf(b, cap, "%.2fs", ns / 1e9);
+}
+
+static void fmt_si(char *b, size_t cap, double v)
+{
+	if (v < 1e3)
+		snprintf(b, cap, "%.0f", v);
+	else if (v < 1e6)
+		snprintf(b, cap, "%.1fK", v / 1e3);
+	else if (v < 1e9)
+		snprintf(b, cap, "%.1fM", v / 1e6);
+	else
+		snprintf(b, cap, "%.1fG", v / 1e9);
+}
+
+static void fmt_rate(char *b, size_t cap, double v)
+{
+	snprintf(b, cap, v < 100 ? "%.1f" : "%.0f", v);
+}
+
+static void fmt_anomaly(char *b, size_t cap, const struct online_result *a)
+{
+	if (!a->warm)
+		snprintf(b, cap, "anomaly: warming up");
+	else if (a->flag > 0)
+		snprintf(b, cap, "anomaly: HIGH rate (baseline %.0f/s, score %.1f)", a->baseline, a->score);
+	else if (a->flag < 0)
+		snprintf(b, cap, "anomaly: LOW rate (baseline %.0f/s, score %.1f)", a->baseline, a->score);
+	else
+		snprintf(b, cap, "anomaly: none (baseline %.0f/s)", a->baseline);
+}
+
+enum line_kind { L_HEADER, L_ALERT, L_COLS, L_ROW, L_OTHER };
+typedef void (*emit_fn)(enum line_kind k, const char *line, void *ctx);
+
+#define NUMW 54 /* " REQ/S ERR% P50 P99 BYTES/S INFLIGHT" */
+
+static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn emit, void *ctx)
+{
+	char line[1024], a[64], b[64], c[64], d[64], e[64];
+	enum agg_table tab = by_tables[t->by];
+	const struct agg_stats *st = agg_get_stats(t->agg);
+	uint64_t overflow = 0;
+	int textw, w1 = 0, w2 = 0, w3 = 0;
+	char ts[RECORD_TS_LEN];
+
+	if (width > (int)sizeof(line) - 1)
+		width = sizeof(line) - 1;
+	if (width < NUMW + 20)
+		width = NUMW + 20;
+	record_ts_format(t->ts_ns, ts, sizeof(ts));
+	{
+		const char *desc = t->cap ? capture_describe(t->cap) : "";
+
+		/* the description normally starts with "pid N" already */
+		if (!strncmp(desc, "pid ", 4))
+			snprintf(line, sizeof(line), "kapimon top - %.19s  apiserver %s%s", ts, desc,
+				 t->paused ? "  [PAUSED]" : "");
+		else
+			snprintf(line, sizeof(line), "kapimon top - %.19s  apiserver pid %d  %s%s", ts, (int)t->pid, desc,
+				 t->paused ? "  [PAUSED]" : "");
+	}
+	emit(L_HEADER, line, ctx);
+	fmt_rate(a, sizeof(a), t->total.rate);
+	fmt_dur(b, sizeof(b), t->total.p50_ns);
+	fmt_dur(c, sizeof(c), t->total.p99_ns);
+	fmt_si(d, sizeof(d), t->total.bytes_rate);
+	snprintf(line, sizeof(line),
+		 "requests %s/s  errors %.1f%% (4xx %.1f/s, 429 %.1f/s, 5xx %.1f/s)  p50 %s  p99 %s  out %sB/s  in flight %zu",
+		 a, t->total.err_pct, t->span_s > 0 ? t->total.e4xx / t->span_s : 0,
+		 t->span_s > 0 ? t->total.e429 / t->span_s : 0, t->span_s > 0 ? t->total.e5xx / t->span_s : 0, b, c, d,
+		 t->pending);
+	emit(L_HEADER, line, ctx);
+	fmt_anomaly(e, sizeof(e), &t->anom);
+	snprintf(line, sizeof(line), "ring-buffer drops %llu  uprobe hits/request %.2f  %s",
+		 (unsigned long long)t->cs.counters[KP_CNT_RB_DROP], t->hits_per_request, e);
+	emit(t->anom.flag > 0 || t->cs.counters[KP_CNT_RB_DROP] ? L_ALERT : L_HEADER, line, ctx);
+	for (int i = 0; i < AGG_TOTAL; i++)
+		overflow += st->overflow[i];
+	snprintf(line, sizeof(line), "by %s  sort %s  window %us  rows %zu of %zu", agg_table_name(tab),
+		 agg_sort_name(t->sort), t->interval, t->nrows < maxrows ? t->nrows : maxrows, t->nrows_all);
+	if (overflow || st->cell_overflow)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line),
+			 "  (over the key limit: %llu records in \"(other)\"; %llu latencies not in quantiles)",
+			 (unsigned long long)overflow, (unsigned long long)st->cell_overflow);
+	emit(overflow || st->cell_overflow ? L_ALERT : L_HEADER, line, ctx);
+	emit(L_HEADER, "", ctx);
+
+	textw = width - NUMW;
+	switch (tab) {
+	case AGG_BY_KEY:
+		w2 = 10;
+		w1 = (textw - w2 - 2) * 4 / 10;
+		w3 = textw - w1 - w2 - 2;
+		snprintf(line, sizeof(line), "%-*s %-*s %-*s", w1, "USER-AGENT", w2, "VERB", w3, "RESOURCE");
+		break;
+	case AGG_BY_AGENT:
+		w1 = textw;
+		snprintf(line, sizeof(line), "%-*s", w1, "USER-AGENT");
+		break;
+	case AGG_BY_VERB_RESOURCE:
+		w2 = 10;
+		w3 = textw - w2 - 1;
+		snprintf(line, sizeof(line), "%-*s %-*s", w2, "VERB", w3, "RESOURCE");
+		break;
+	default:
+		w1 = textw;
+		snprintf(line, sizeof(line), "%-*s", w1, "CLIENT");
+		break;
+	}
+	snprintf(line + strlen(line), sizeof(line) - strlen(line), " %9s %6s %8s %8s %9s %8s", "REQ/S", "ERR%", "P50",
+		 "P99", "BYTES/S", "INFLIGHT");
+	emit(L_COLS, line, ctx);
+
+	for (size_t i = 0; i < t->nrows && i < maxrows; i++) {
+		const struct agg_row *r = &t->rows[i];
+		char f1[REC_UA_LEN], f2[REC_VERB_LEN + 1], f3[AGG_RESOURCE_LEN + REC_FIELD_LEN + 2];
+		char res[AGG_RESOURCE_LEN + REC_FIELD_LEN + 2];
+
+		snprintf(res, sizeof(res), "%s%s%s", r->key->resource, r->key->subresource[0] ? "/" : "",
+			 r->key->subresource);
+		switch (tab) {
+		case AGG_BY_KEY:
+			tcopy(f1, sizeof(f1), w1, r->key->user_agent);
+			tcopy(f2, sizeof(f2), w2, r->key->verb);
+			tcopy(f3, sizeof(f3), w3, res);
+			snprintf(line, sizeof(line), "%-*s %-*s %-*s", w1, f1, w2, f2, w3, f3);
+			break;
+		case AGG_BY_AGENT:
+			tcopy(f1, sizeof(f1), w1, r->key->user_agent);
+			snprintf(line, sizeof(line), "%-*s", w1, f1);
+			break;
+		case AGG_BY_VERB_RESOURCE:
+			tcopy(f2, sizeof(f2), w2, r->key->verb);
+			tcopy(f3, sizeof(f3), w3, r->key->resource);
+			snprintf(line, sizeof(line), "%-*s %-*s", w2, f2, w3, f3);
+			break;
+		default:
+			tcopy(f1, sizeof(f1), w1, r->key->client);
+			snprintf(line, sizeof(line), "%-*s", w1, f1);
+			break;
+		}
+		fmt_rate(a, sizeof(a), r->rate);
+		fmt_dur(b, sizeof(b), r->p50_ns);
+		fmt_dur(c, sizeof(c), r->p99_ns);
+		fmt_si(d, sizeof(d), r->bytes_rate);
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %9s %6.1f %8s %8s %9s %8lld", a, r->err_pct, b,
+			 c, d, (long long)r->inflight);
+		emit(r->other ? L_OTHER : L_ROW, line, ctx);
+	}
+}
+
+/* ---- outputs ------------------------------------------------------------------------------------- */
+
+static void emit_text(enum line_kind k, const char *line, void *ctx)
+{
+	fputs(line, stdout);
+	fputc('\n', stdout);
+}
+
+static void emit_curses(enum line_kind k, const char *line, void *ctx)
+{
+	int *y = ctx;
+	attr_t attr = k == L_COLS ? A_REVERSE : k == L_ALERT ? A_BOLD : k == L_OTHER ? A_DIM : A_NORMAL;
+
+	if (*y >= LINES)
+		return;
+	attron(attr);
+	mvaddnstr(*y, 0, line, COLS);
+	if (k == L_COLS)
+		for (int x = (int)strlen(line); x < COLS; x++)
+			mvaddch(*y, x, ' ');
+	attroff(attr);
+	(*y)++;
+}
+
+static void draw_curses(const struct top *t)
+{
+	int y = 0;
+	size_t fit = LINES > 7 ? (size_t)LINES - 7 : 1;
+
+	erase();
+	emit_view(t, COLS, t->nrows_max && t->nrows_max < fit ? t->nrows_max : fit, emit_curses, &y);
+	if (!t->have_snapshot && y < LINES)
+		mvaddstr(y, 0, "(collecting the first interval...)");
+	refresh();
+}
+
+static void json_row(struct json_writer *w, enum agg_table tab, const struct agg_row *r, double span)
+{
+	jw_obj_begin(w);
+	if (tab == AGG_BY_KEY || tab == AGG_BY_AGENT)
+		jw_kv_str(w, "user_agent", r->key->user_agent);
+	if (tab == AGG_BY_KEY || tab == AGG_BY_VERB_RESOURCE) {
+		jw_kv_str(w, "verb", r->key->verb);
+		jw_kv_str(w, "resource", r->key->resource);
+	}
+	if (tab == AGG_BY_KEY)
+		jw_kv_str(w, "subresource", r->key->subresource);
+	if (tab == AGG_BY_CLIENT)
+		jw_kv_str(w, "client", r->key->client);
+	if (r->other)
+		jw_kv_bool(w, "other", true);
+	jw_kv_double(w, "req_per_s", r->rate);
+	jw_kv_double(w, "err_pct", r->err_pct);
+	jw_kv_double(w, "e4xx_per_s", span > 0 ? r->e4xx / span : 0);
+	jw_kv_double(w, "e429_per_s", span > 0 ? r->e429 / span : 0);
+	jw_kv_double(w, "e5xx_per_s", span > 0 ? r->e5xx / span : 0);
+	jw_kv_double(w, "p50_ms", r->p50_ns / 1e6);
+	jw_kv_double(w, "p90_ms", r->p90_ns / 1e6);
+	jw_kv_double(w, "p99_ms", r->p99_ns / 1e6);
+	jw_kv_double(w, "bytes_per_s", r->bytes_rate);
+	jw_kv_int(w, "inflight", r->inflight);
+	jw_obj_end(w);
+}
+
+static void print_json(const struct top *t, size_t maxrows)
+{
+	struct json_writer w;
+	enum agg_table tab = by_tables[t->by];
+	const struct agg_stats *st = agg_get_stats(t->agg);
+	char ts[RECORD_TS_LEN];
+
+	record_ts_format(t->ts_ns, ts, sizeof(ts));
+	jw_init(&w, stdout, g_opts.pretty);
+	jw_obj_begin(&w);
+	jw_kv_str(&w, "kind", "top");
+	jw_kv_str(&w, "ts", ts);
+	jw_kv_int(&w, "pid", t->pid);
+	jw_kv_str(&w, "probes", capture_describe(t->cap));
+	jw_kv_uint(&w, "interval_s", t->interval);
+	jw_kv_double(&w, "span_s", t->span_s);
+	jw_kv_str(&w, "by", agg_table_name(tab));
+	jw_kv_str(&w, "sort", agg_sort_name(t->sort));
+	jw_key(&w, "total");
+	json_row(&w, AGG_TOTAL, &t->total, t->span_s);
+	jw_kv_uint(&w, "inflight_total", t->pending);
+	jw_key(&w, "capture");
+	jw_obj_begin(&w);
+	jw_kv_uint(&w, "ringbuf_drops", t->cs.counters[KP_CNT_RB_DROP]);
+	jw_kv_double(&w, "hits_per_request", t->hits_per_request);
+	jw_kv_uint(&w, "unmatched_ends", asm_get_stats(t->as)->unmatched_end);
+	jw_kv_uint(&w, "inflight_lost", t->inflight_lost);
+	jw_obj_end(&w);
+	jw_key(&w, "aggregate");
+	jw_obj_begin(&w);
+	jw_kv_uint(&w, "records", st->records);
+	jw_kv_uint(&w, "late", st->late);
+	jw_kv_uint(&w, "quantile_overflow", st->cell_overflow);
+	jw_key(&w, "overflow");
+	jw_obj_begin(&w);
+	for (int i = 0; i < AGG_TOTAL; i++)
+		jw_kv_uint(&w, agg_table_name(i), st->overflow[i]);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+	jw_key(&w, "anomaly");
+	jw_obj_begin(&w);
+	jw_kv_bool(&w, "warm", t->anom.warm);
+	jw_kv_int(&w, "flag", t->anom.flag);
+	jw_kv_double(&w, "score", t->anom.score);
+	jw_kv_double(&w, "baseline", t->anom.baseline);
+	jw_obj_end(&w);
+	jw_kv_uint(&w, "rows_total", t->nrows_all);
+	jw_key(&w, "rows");
+	jw_arr_begin(&w);
+	for (size_t i = 0; i < t->nrows && i < maxrows; i++)
+		json_row(&w, tab, &t->rows[i], t->span_s);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	fputc('\n', stdout);
+}
+
+/* ---- refresh ------------------------------------------------------------------------------------- */
+
+static void query(struct top *t)
+{
+	enum agg_table tab = by_tables[t->by];
+
+	t->nrows_all = agg_query(t->agg, tab, t->interval, t->sort, t->rows, MAX_ROWS, &t->span_s);
+	t->nrows = t->nrows_all < MAX_ROWS ? t->nrows_all : MAX_ROWS;
+	if (!agg_query(t->agg, AGG_TOTAL, t->interval, AGG_SORT_RATE, &t->total, 1, NULL))
+		memset(&t->total, 0, sizeof(t->total));
+}
+
+static void write_prometheus(struct top *t)
+{
+	struct prom_health h = { 0 };
+	int err;
+
+	h.ringbuf_drops = t->cs.counters[KP_CNT_RB_DROP];
+	h.hits_per_request = t->hits_per_request;
+	h.nprobes = 4; /* the request-path probes */
+	for (uint32_t i = 0; i < h.nprobes; i++) {
+		h.probe_names[i] = cli_probe_names[i];
+		h.probe_hits[i] = t->cs.hits[i];
+	}
+	err = prom_write_file(t->prom_path, t->agg, &h);
+	if (err && err != t->prom_err)
+		p_warn("writing %s: %s", t->prom_path, strerror(-err));
+	t->prom_err = err;
+}
+
+static void refresh_snapshot(struct top *t, uint64_t now_wall)
+{
+	capture_drain(t->cap);
+	agg_advance(t->agg, now_wall);
+	agg_update_anomaly(t->agg, &t->anom, NULL);
+	capture_read_stats(t->cap, &t->cs);
+	t->hits_per_request = cli_hits_per_request(&t->cs, asm_get_stats(t->as));
+	t->pending = asm_pending(t->as);
+	t->ts_ns = now_wall;
+	query(t);
+	t->have_snapshot = true;
+	if (t->prom_path)
+		write_prometheus(t);
+}
+
+static void show(struct top *t)
+{
+	size_t maxrows = t->nrows_max ? t->nrows_max : 20;
+
+	if (t->curses) {
+		draw_curses(t);
+	} else if (t->json) {
+		print_json(t, maxrows);
+		fflush(stdout);
+	} else {
+		emit_view(t, 160, maxrows, emit_text, NULL);
+		fputc('\n', stdout);
+		fflush(stdout);
+	}
+}
+
+/* Interactive keys; returns false to quit. */
+static bool handle_keys(struct top *t)
+{
+	int ch;
+
+	while ((ch = getch()) != ERR) {
+		switch (ch) {
+		case 'q': case 'Q': return false;
+		case 's': t->sort = (t->sort + 1) % AGG__NSORT; break;
+		case 'b': t->by = (t->by + 1) % NBY; break;
+		case 'p': t->paused = !t->paused; break;
+		case KEY_RESIZE: break;
+		default: continue;
+		}
+		if (t->have_snapshot && !t->paused)
+			query(t); /* new sort / grouping at once, same window */
+		draw_curses(t);
+	}
+	return true;
+}
+
+static bool parse_sort(const char *s, enum agg_sort *out)
+{
+	for (int i = 0; i < AGG__NSORT; i++)
+		if (!strcmp(s, agg_sort_name(i))) {
+			*out = i;
+			return true;
+		}
+	return false;
+}
+
+static bool parse_by(const char *s, unsigned *out)
+{
+	for (unsigned i = 0; i < NBY; i++)
+		if (!strcmp(s, agg_table_name(by_tables[i]))) {
+			*out = i;
+			return true;
+		}
+	return false;
 }
 
 int cmd_top(int argc, char **argv)
 {
-	static const struct option longopts[] = { CLI_COMMON_LONG, { 0 } };
-	int c;
+	enum { OPT_PID = 256, OPT_INTERVAL, OPT_SORT, OPT_BY, OPT_BATCH, OPT_ITER, OPT_PROM, OPT_NO_H1, OPT_NO_H2 };
+	static const struct option longopts[] = {
+		CLI_COMMON_LONG,
+		{ "pid", required_argument, NULL, OPT_PID },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "sort", required_argument, NULL, OPT_SORT },
+		{ "by", required_argument, NULL, OPT_BY },
+		{ "batch", no_argument, NULL, OPT_BATCH },
+		{ "iterations", required_argument, NULL, OPT_ITER },
+		{ "prometheus-file", required_argument, NULL, OPT_PROM },
+		{ "no-h1", no_argument, NULL, OPT_NO_H1 },
+		{ "no-h2", no_argument, NULL, OPT_NO_H2 },
+		{ 0 },
+	};
+	struct top t = { .interval = 1 };
+	struct capture_opts co = { .no_etcd = true };
+	struct agg_params ap;
+	long pid = 0, interval = 1, iterations = 0, nrows = 0;
+	uint64_t next_refresh, done = 0;
+	int c, ret = 1;
 
-	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, longopts, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			return 0;
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "n:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h': usage(stdout); return 0;
+		case OPT_PID:
+			if (!cli_parse_long(optarg, 1, 1 << 30, &pid))
+				return cli_usage_error("top", "--pid needs a process id, got '%s'", optarg);
+			break;
+		case OPT_INTERVAL:
+			if (!cli_parse_long(optarg, 1, 3600, &interval))
+				return cli_usage_error("top", "--interval needs whole seconds in [1, 3600], got '%s'", optarg);
+			break;
+		case OPT_SORT:
+			if (!parse_sort(optarg, &t.sort))
+				return cli_usage_error("top", "--sort takes rate, errors, p99 or bytes, got '%s'", optarg);
+			break;
+		case OPT_BY:
+			if (!parse_by(optarg, &t.by))
+				return cli_usage_error("top", "--by takes all, agent, resource or client, got '%s'", optarg);
+			break;
+		case 'n':
+			if (!cli_parse_long(optarg, 1, MAX_ROWS, &nrows))
+				return cli_usage_error("top", "-n needs a row count in [1, %d], got '%s'", MAX_ROWS, optarg);
+			break;
+		case OPT_BATCH: t.batch = true; break;
+		case OPT_ITER:
+			if (!cli_parse_long(optarg, 1, 1L << 40, &iterations))
+				return cli_usage_error("top", "--iterations needs a count > 0, got '%s'", optarg);
+			break;
+		case OPT_PROM: t.prom_path = optarg; break;
+		case OPT_NO_H1: co.no_h1 = true; break;
+		case OPT_NO_H2: co.no_h2 = true; break;
+		default:
+			if (!cli_common_opt(c))
+				return cli_usage_error("top", "invalid option");
 		}
-		if (!cli_common_opt(c))
-			return cli_usage_error("top", "invalid option");
 	}
-	p_err("top: not available in this build yet");
-	return 1;
+	if (optind < argc)
+		return cli_usage_error("top", "unexpected argument '%s'", argv[optind]);
+	if (co.no_h1 && co.no_h2)
+		return cli_usage_error("top", "--no-h1 and --no-h2 leave nothing to watch");
+	t.json = g_opts.json;
+	t.batch = t.batch || t.json || !isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO);
+	t.interval = (unsigned)interval;
+	t.nrows_max = (size_t)nrows;
+	if (cli_find_apiserver(&pid))
+		return 1;
+	t.pid = co.pid = (pid_t)pid;
+
+	t.rows = calloc(MAX_ROWS, sizeof(*t.rows));
+	if (!t.rows)
+		goto out;
+	t.mono_to_wall = cli_mono_to_wall();
+	t.as = asm_new(0, t.mono_to_wall, on_record, &t);
+	agg_params_default(&ap);
+	if (ap.nsteps < t.interval)
+		ap.nsteps = t.interval;
+	t.agg = agg_new(&ap, cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall);
+	if (!t.as || !t.agg) {
+		p_err("out of memory");
+		goto out;
+	}
+	co.on_req_start = on_start;
+	co.on_req_end = on_end;
+	co.ctx = &t;
+
+	cli_signals_install(false);
+	if (capture_open(&t.cap, &co))
+		goto out;
+	if (t.batch)
+		fprintf(stderr, "kapimon: attached: %s\n", capture_describe(t.cap));
+
+	if (!t.batch) {
+		if (!initscr()) {
+			p_err("cannot initialise the terminal; use --batch");
+			goto out;
+		}
+		t.curses = true;
+		cbreak(); /* keeps ISIG: Ctrl-C still raises SIGINT */
+		noecho();
+		nodelay(stdscr, TRUE);
+		keypad(stdscr, TRUE);
+		curs_set(0);
+		draw_curses(&t);
+	}
+
+	/* refresh just after each interval boundary of the wall clock, so the window is whole steps */
+	{
+		uint64_t now = cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall;
+
+		next_refresh = (now / STEP_NS + t.interval) * STEP_NS + REFRESH_GRACE_NS;
+	}
+	while (!cli_exiting) {
+		uint64_t now = cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall;
+		int timeout_ms, err;
+
+		if (now >= next_refresh) {
+			refresh_snapshot(&t, now);
+			if (!t.paused)
+				show(&t);
+			done++;
+			if (iterations && done >= (uint64_t)iterations)
+				break;
+			next_refresh += (uint64_t)t.interval * STEP_NS;
+			if (next_refresh <= now) /* we fell behind (stopped process): realign */
+				next_refresh = (now / STEP_NS + t.interval) * STEP_NS + REFRESH_GRACE_NS;
+			continue;
+		}
+		/* drain the ring buffers until the next refresh is due */
+		timeout_ms = (int)((next_refresh - now + 999999) / 1000000);
+		if (t.curses && timeout_ms > KEY_POLL_MS)
+			timeout_ms = KEY_POLL_MS;
+		err = capture_poll(t.cap, timeout_ms);
+		if (err < 0 && err != -EINTR) {
+			p_err("ring buffer poll: %s", strerror(-err));
+			goto out;
+		}
+		if (t.curses && !handle_keys(&t))
+			break;
+	}
+	ret = 0;
+out:
+	if (t.curses)
+		endwin();
+	capture_close(t.cap);
+	if (t.cap && ret == 0 && t.batch)
+		fprintf(stderr, "kapimon: detached after %llu refreshes\n", (unsigned long long)done);
+	agg_free(t.agg);
+	asm_free(t.as);
+	free(t.rows);
+	return ret;
 }

@@ -54,6 +54,7 @@ static const struct fspec h2_specs[] = {
 	{ "stream_sc", "stream", "sc" },
 	{ "stream_id", "stream", "id" },
 	{ "stream_body_bytes", "stream", "bodyBytes" },
+	{ "stream_ctx", "stream", "ctx" },
 };
 
 static const struct fspec h1_specs[] = {
@@ -75,7 +76,7 @@ static kp_off_t *h2_field(struct kp_h2_offsets *h, size_t i)
 	kp_off_t *f[] = { &h->meta_headers_frame_fields, &h->headers_frame_stream_id, &h->header_field_size,
 			  &h->server_conn_remote_addr, &h->response_writer_rws, &h->rws_stream, &h->rws_status,
 			  &h->rws_wrote_bytes, &h->rws_sent_content_len, &h->stream_sc, &h->stream_id,
-			  &h->stream_body_bytes };
+			  &h->stream_body_bytes, &h->stream_ctx };
 	return i < sizeof(f) / sizeof(f[0]) ? f[i] : NULL;
 }
 
@@ -293,6 +294,7 @@ static void dwarf_fill(Elf *elf, struct go_offsets *o, bool got[GOFF__NGROUPS])
 	want(&c, "google.golang.org/grpc/status.statusError");
 	want(&c, "google.golang.org/grpc/status.Status");
 	want(&c, "google.golang.org/genproto/googleapis/rpc/status.Status");
+	want(&c, "google.golang.org/grpc/internal/transport.Stream");
 	dw_collect(&c);
 
 	for (int g = 0; g < 2; g++) {
@@ -326,6 +328,8 @@ static void dwarf_fill(Elf *elf, struct go_offsets *o, bool got[GOFF__NGROUPS])
 		struct kp_grpc_offsets *g = &o->grpc;
 
 		g->spb_status_code = dw_path(&c, "google.golang.org/genproto/googleapis/rpc/status.Status", "Code");
+		g->stream_method = dw_path(&c, "google.golang.org/grpc/internal/transport.Stream", "method");
+		g->stream_ctx = dw_path(&c, "google.golang.org/grpc/internal/transport.Stream", "ctx");
 		if (dw_struct(&c, "google.golang.org/grpc/internal/status.Error")) {
 			g->error_is_spb = 0;
 			g->status_error_s = dw_path(&c, "google.golang.org/grpc/internal/status.Error", "s");
@@ -349,9 +353,9 @@ static void dwarf_fill(Elf *elf, struct go_offsets *o, bool got[GOFF__NGROUPS])
 /* ------------------------------------------------------------------------------------------------ */
 /* tables (measured here; see provenance strings)                                                   */
 
-static const char prov_go119[] =
-	"measured from DWARF of a Go 1.19.8 program built here (Debian golang-1.19, "
-	"kapimon.test/offsets; tests/unit/test_goelf_offsets.c re-measures it)";
+static const char prov_measured[] =
+	"measured from DWARF of a program built here with Debian's golang-1.X-go toolchain "
+	"(scripts/gen-go-offsets.sh; 1.21-1.23 from bookworm-backports, 1.24 trixie, 1.26 sid)";
 static const char prov_xnet2020[] =
 	"measured from DWARF of a Go 1.19.8 program built here against golang.org/x/net "
 	"v0.0.0-20201110031124-69a78807bb2b (vendored by kubernetes v1.20.2)";
@@ -368,16 +372,66 @@ struct go_entry {
 };
 
 static const struct go_entry go_table[] = {
+	/* go1.19.8, measured by scripts/gen-go-offsets.sh */
 	{ 19,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0,
-	    .request_ctx = 232 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232 },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 168, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 80,
 	    .rws_wrote_bytes = 104, .rws_sent_content_len = 96, .stream_sc = 0, .stream_id = 8,
-	    .stream_body_bytes = 56 },
-	  prov_go119 },
+	    .stream_body_bytes = 56, .stream_ctx = 32 },
+	  prov_measured },
+	/* go1.21.13, measured by scripts/gen-go-offsets.sh */
+	{ 21,
+	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
+	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232 },
+	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
+	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
+	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
+	    .stream_body_bytes = 56, .stream_ctx = 32 },
+	  prov_measured },
+	/* go1.22.12, measured by scripts/gen-go-offsets.sh */
+	{ 22,
+	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
+	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232 },
+	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
+	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
+	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
+	    .stream_body_bytes = 56, .stream_ctx = 32 },
+	  prov_measured },
+	/* go1.23.5, measured by scripts/gen-go-offsets.sh */
+	{ 23,
+	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
+	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248 },
+	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
+	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
+	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
+	    .stream_body_bytes = 56, .stream_ctx = 32 },
+	  prov_measured },
+	/* go1.24.4, measured by scripts/gen-go-offsets.sh */
+	{ 24,
+	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
+	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248 },
+	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
+	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
+	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
+	    .stream_body_bytes = 56, .stream_ctx = 32 },
+	  prov_measured },
+	/* go1.26.10, measured by scripts/gen-go-offsets.sh */
+	{ 26,
+	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
+	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248 },
+	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
+	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
+	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
+	    .stream_body_bytes = 64, .stream_ctx = 40 },
+	  prov_measured },
 };
 
 /* golang.org/x/net by module version. */
@@ -392,7 +446,7 @@ static const struct mod_entry xnet_table[] = {
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 168, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 80,
 	    .rws_wrote_bytes = 104, .rws_sent_content_len = 96, .stream_sc = 0, .stream_id = 8,
-	    .stream_body_bytes = 56 },
+	    .stream_body_bytes = 56, .stream_ctx = 32 },
 	  prov_xnet2020 },
 };
 
@@ -403,7 +457,8 @@ struct grpc_entry {
 };
 
 static const struct grpc_entry grpc_table[] = {
-	{ "v1.27.1", { .status_error_s = U, .status_s = U, .spb_status_code = 40, ._pad = 0, .error_is_spb = 1 },
+	{ "v1.27.1", { .status_error_s = U, .status_s = U, .spb_status_code = 40, ._pad = 0, .error_is_spb = 1,
+		       .stream_method = 72, .stream_ctx = 32 },
 	  prov_grpc127 },
 };
 

@@ -47,7 +47,8 @@ bool time_parse_rfc3339(const char *s, size_t len, int64_t *ns)
 	if (!digits(s, len, &i, 4, &Y) || i >= len || s[i++] != '-' || !digits(s, len, &i, 2, &M) || i >= len ||
 	    s[i++] != '-' || !digits(s, len, &i, 2, &D))
 		return false;
-	if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1])
+	/* int64 nanoseconds cover 1677-09-21 .. 2262-04-11 */
+	if (Y < 1678 || Y > 2261 || M < 1 || M > 12 || D < 1 || D > mdays[M - 1])
 		return false;
 	if (i < len && (s[i] == 'T' || s[i] == 't' || s[i] == ' ')) {
 		i++;
@@ -127,19 +128,19 @@ bool time_parse_any(const char *s, size_t len, int64_t *ns)
 		if (!*end && end != tmp && !errno) {
 			long long a = iv < 0 ? -iv : iv;
 
-			if (a >= 100000000000000000LL)
-				*ns = iv;
-			else if (a >= 100000000000000LL)
-				*ns = iv * 1000LL;
-			else if (a >= 100000000000LL)
-				*ns = iv * 1000000LL;
-			else
-				*ns = iv * 1000000000LL;
+			long long mul = a >= 100000000000000000LL ? 1 : a >= 100000000000000LL ? 1000LL :
+					a >= 100000000000LL ? 1000000LL : 1000000000LL;
+			long long r;
+
+			if (__builtin_mul_overflow(iv, mul, &r))
+				return false;
+			*ns = r;
 			return true;
 		}
 	}
 	v = strtod(tmp, &end);
-	if (*end || end == tmp || !isfinite(v) || fabs(v) > 9e18)
+	if (*end || end == tmp || !isfinite(v) || fabs(v) > 9e18 || (fabs(v) < 1e11 && fabs(v) > 9e9) ||
+	    (fabs(v) >= 1e11 && fabs(v) < 1e14 && fabs(v) > 9e12) || (fabs(v) >= 1e14 && fabs(v) < 1e17 && fabs(v) > 9e15))
 		return false;
 	if (fabs(v) >= 1e17)
 		*ns = (int64_t)v; /* ns */

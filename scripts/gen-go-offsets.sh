@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Measure net/http's struct offsets (HTTP/1 + bundled HTTP/2) with every Go toolchain found here and
+# print the rows of go_table[] in src/goelf/offsets.c. Toolchains: Debian's golang-1.X-go packages
+# (/usr/lib/go-1.X) and any extracted under $KAPIMON_CACHE/go/ (scripts/fetch-go.sh).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${KAPIMON_CACHE:-/var/cache/kapimon}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for goroot in /usr/lib/go-1.* "$cache"/go/*/usr/lib/go-1.*; do
+	[ -x "$goroot/bin/go" ] || continue
+	v=$(basename "$goroot")
+	mkdir -p "$out/$v"
+	cp "$here/go-offsets/main.go" "$out/$v/"
+	(cd "$out/$v" && GOROOT="$goroot" GO111MODULE=off GOFLAGS= GOTOOLCHAIN=local CGO_ENABLED=0 \
+		"$goroot/bin/go" build -o offsets main.go) >&2
+	"$out/$v/offsets"
+done

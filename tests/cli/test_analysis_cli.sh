@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# CLI tests for kapimon analyze / anomalies / drilldown: run the real ./kapimon on generated files and
+# check the JSON contracts. Prints "N passed, M failed"; exits non-zero on failure.
+set -u
+cd "$(dirname "$0")/../.."
+K=./kapimon
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { # name, python expression over `d` (the parsed JSON of $T/out.json)
+	if python3 -c "import json,sys; d=json.load(open('$T/out.json')); sys.exit(0 if ($2) else 1)" 2>"$T/py.err"; then ok; else bad "$1"; cat "$T/py.err" >&2; fi
+}
+[ -x "$K" ] || { echo "0 passed, 1 failed (no ./kapimon; run make)"; exit 1; }
+
+# --- anomalies: seasonal series with a spike and a dip, out-of-order rows, a duplicate, a gap, a missing value
+python3 - "$T/series.csv" <<'PY'
+import math, random, sys
+random.seed(3)
+rows = []
+for i in range(24 * 10):
+    v = 100 + 10 * math.sin(2 * math.pi * i / 24) + random.gauss(0, 1)
+    if i == 150: v += 40
+    if i == 200: v -= 40
+    rows.append((1795000020 + 60 * i, "%.3f" % v))
+rows[50] = (rows[50][0], "")          # missing value
+del rows[120:122]                      # a gap of two steps
+rows.append(rows[10])                  # a repeated timestamp
+rows[30], rows[31] = rows[31], rows[30]  # out of order
+with open(sys.argv[1], "w") as f:
+    f.write("time,value\n")
+    for t, v in rows: f.write("%d,%s\n" % (t, v))
+PY
+if $K anomalies --csv "$T/series.csv" --time time --value value --json > "$T/out.json" 2> "$T/err"; then ok; else bad "anomalies exit status"; fi
+check "anomalies: one point per row" "len(d['points']) == 239"
+check "anomalies: index is the row" "all(p['index'] == i for i, p in enumerate(d['points']))"
+check "anomalies: spike flagged +1" "[p['flag'] for p in d['points'] if p['time'] == str(1795000020 + 60 * 150)] == [1]"
+check "anomalies: dip flagged -1" "[p['flag'] for p in d['points'] if p['time'] == str(1795000020 + 60 * 200)] == [-1]"
+check "anomalies: only those two" "sum(1 for p in d['points'] if p['flag']) == 2"
+check "anomalies: two intervals" "len(d['intervals']) == 2 and d['intervals'][0]['score'] > 1.5 and d['intervals'][1]['score'] < -1.5"
+check "anomalies: period 24" "d['period'] == 24"
+check "anomalies: missing value is null, not flagged" "any(p['value'] is None and p['flag'] == 0 for p in d['points'])"
+check "anomalies: notes say what was done" "any('sorted' in n for n in d['notes']) and any('repeat' in n for n in d['notes']) and any('missing time steps' in n for n in d['notes']) and any('missing values' in n for n in d['notes'])"
+if $K -j anomalies --csv "$T/series.csv" > "$T/out.json" 2>/dev/null; then check "global -j before the subcommand" "len(d['points']) == 239"; else bad "global -j"; fi
+if $K anomalies --csv "$T/series.csv" > "$T/out.txt" 2>/dev/null && grep -q "interval" "$T/out.txt" && ! grep -q '^{' "$T/out.txt"; then ok; else bad "anomalies text table"; fi
+
+# --- anomalies: bad input gives a clear error, exit 1, no crash
+printf 'time,value\n"2026-01-01,1\n' > "$T/broken.csv"
+$K anomalies --csv "$T/broken.csv" --json > /dev/null 2> "$T/err"; rc=$?
+if [ $rc -eq 1 ] && grep -q "line 2" "$T/err" && grep -q "unterminated" "$T/err"; then ok; else bad "broken CSV error (rc $rc): $(cat "$T/err")"; fi
+printf 'time,value\nnot-a-date,1\n' > "$T/badtime.csv"
+$K anomalies --csv "$T/badtime.csv" > /dev/null 2> "$T/err"; rc=$?
+if [ $rc -eq 1 ] && grep -q "line 2" "$T/err"; then ok; else bad "bad time error (rc $rc)"; fi
+head -c 3000 /dev/urandom > "$T/garbage"
+$K anomalies --csv "$T/garbage" > /dev/null 2>&1; rc=$?
+if [ $rc -eq 1 ]; then ok; else bad "garbage input rc $rc"; fi
+$K anomalies --season banana --csv x > /dev/null 2>&1; rc=$?
+if [ $rc -eq 2 ]; then ok; else bad "usage error rc $rc"; fi
+
+# --- drilldown: leaf table with two injected causes
+python3 scripts/gen-analysis-data.py leaves "$T/leaves.csv" --agents 20 --resources 30 --verbs 10 --causes 2 --seed 4 2> "$T/truth.json"
+if $K drilldown --csv "$T/leaves.csv" --dims a,b,c --real real --predict predict --json > "$T/out.json" 2> "$T/err"; then ok; else bad "drilldown exit status"; fi
+check "drilldown: causes match the truth" "sorted(json.dumps(c['attrs'], sort_keys=True) for c in d['root_causes']) == sorted(json.dumps(t, sort_keys=True) for t in json.load(open('$T/truth.json')))"
+check "drilldown: statistics shape" "all(set(c['statistics']) == {'relative_ratio','relative_unexpected_difference','difference','predict','real','support'} for c in d['root_causes'])"
+check "drilldown: difference = predict - real" "all(abs(c['statistics']['difference'] - (c['statistics']['predict'] - c['statistics']['real'])) < 1e-6 * (1 + abs(c['statistics']['real'])) for c in d['root_causes'])"
+printf 'a,b,real,predict\nx,y,1,\nx,z,abc,2\n' > "$T/noval.csv"
+$K drilldown --csv "$T/noval.csv" --json > "$T/out.json" 2> "$T/err"; rc=$?
+if [ $rc -eq 1 ] && grep -q "no usable row" "$T/err" && grep -q "skipped 2 rows" "$T/err"; then ok; else bad "drilldown without values (rc $rc): $(cat "$T/err")"; fi
+$K drilldown --csv "$T/leaves.csv" --dims a,nope > /dev/null 2> "$T/err"; rc=$?
+if [ $rc -eq 1 ] && grep -q "nope" "$T/err"; then ok; else bad "drilldown unknown dim (rc $rc)"; fi
+
+# --- analyze: flows with a burst, --step 60 and --step 1, audit log
+python3 scripts/gen-analysis-data.py flows 60000 "$T/flows.jsonl" --agents 20 --resources 30 --verbs 5 2> "$T/truth.json"
+if $K analyze "$T/flows.jsonl" --json > "$T/out.json" 2> "$T/err"; then ok; else bad "analyze exit status: $(cat "$T/err")"; fi
+check "analyze: one anomaly at the burst" "len(d['anomalies']) >= 1 and any(a['start'].startswith('2026-11-21T00:4') for a in d['anomalies'])"
+check "analyze: first cause is the burst" "(lambda t: any(a['root_causes'] and a['root_causes'][0]['attrs'] == t['burst'] for a in d['anomalies']))(json.load(open('$T/truth.json')))"
+check "analyze: other kinds counted" "any('etcd' in n for n in d['notes'])"
+if $K -j analyze "$T/flows.jsonl" --step 1 > "$T/out.json" 2>/dev/null; then check "analyze --step 1" "d['summary']['points'] >= 3500 and isinstance(d['anomalies'], list)"; else bad "analyze --step 1"; fi
+python3 scripts/gen-analysis-data.py audit 20000 "$T/audit.log"
+if $K analyze "$T/audit.log" --input audit --step 10 --json > "$T/out.json" 2> "$T/err"; then ok; else bad "analyze audit: $(cat "$T/err")"; fi
+check "analyze audit: RequestReceived skipped and said" "any('RequestReceived' in n for n in d['notes']) and d['summary']['records'] == 20000"
+check "analyze audit: burst found" "any(c['attrs'].get('user_agent') == 'burst-controller/v0.1' for a in d['anomalies'] for c in a['root_causes'])"
+printf '{"kind":"request","ts":\n{oops}\n' > "$T/bad.jsonl"
+$K analyze "$T/bad.jsonl" > /dev/null 2> "$T/err"; rc=$?
+if [ $rc -eq 1 ] && grep -q "line 1 column" "$T/err"; then ok; else bad "analyze broken JSON (rc $rc): $(cat "$T/err")"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
