@@ -62,7 +62,7 @@ if $rec_ok; then
 		head -n 5 "$out" | cut -c1-400
 		if command -v jq >/dev/null; then
 			say "records by kind, verb and status"
-			jq -r '[.kind // "-", .verb // .method // "-", (.status // .code // "-" | tostring)] | join(" ")' "$out" 2>/dev/null |
+			jq -r '[.kind // "-", .verb // .op // .method // "-", (.status // .grpc_status // "-" | tostring)] | join(" ")' "$out" 2>/dev/null |
 				sort | uniq -c | sort -rn | head -n 20
 		fi
 	else

@@ -18,7 +18,11 @@ for s in tests/cli/*.sh; do
 	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
 	rm -f "$out"
 	p=0 f=0
-	if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]}; fi
+	if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+		p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]}
+	elif [ "$rc" -eq 0 ]; then
+		p=1 # a script without check counts counts as one check
+	fi
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "  FAIL  $s exited with status $rc$([ "$rc" = 124 ] && echo ' (timeout)') without a failed check"
 		f=1

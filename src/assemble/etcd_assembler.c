@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "assemble/record_json.h"
@@ -218,6 +219,15 @@ static void decode_into(struct etcd_assembler *a, const struct kp_grpc_start *ev
 	for (int i = 0; i < PB_NERR; i++)
 		a->st.decode.by_error[i] += local.by_error[i];
 	etcd_summary_to_record(&sum, method, rec);
+	{
+		/* "leases.coordination.k8s.io" -> resource "leases", group "coordination.k8s.io" (as in requests) */
+		char *dot = strchr(rec->resource, '.');
+
+		if (dot) {
+			snprintf(rec->group, sizeof(rec->group), "%s", dot + 1);
+			*dot = 0;
+		}
+	}
 	rec->start_ns = (uint64_t)((int64_t)ev->hdr.ts_ns + a->mono_to_wall);
 	rec->req_size = ev->payload_len;
 	rec->sample_factor = a->sample_factor;

@@ -20,6 +20,7 @@ void etcd_record_init(struct etcd_record *r)
 	r->limit = -1;
 	r->grpc_status = -1;
 	r->resp_size = -1;
+	r->req_size = -1;
 	r->sample_factor = 1.0;
 }
 
@@ -214,6 +215,8 @@ void record_json_etcd(struct json_writer *w, const struct etcd_record *r)
 	KV_FIELD(w, "op", r->op);
 	jw_kv_strn(w, "key", r->key, bin_len(r->key, r->key_len, sizeof(r->key)));
 	KV_FIELD(w, "resource", r->resource);
+	if (r->group[0])
+		jw_kv_str(w, "group", r->group);
 	if (rel)
 		jw_kv_strn(w, "range_end", r->range_end, rel);
 	if (r->limit > 0)
@@ -228,6 +231,10 @@ void record_json_etcd(struct json_writer *w, const struct etcd_record *r)
 		jw_kv_int(w, "grpc_status", r->grpc_status);
 	if (r->resp_size >= 0)
 		jw_kv_int(w, "resp_size", r->resp_size);
+	if (r->req_size >= 0)
+		jw_kv_int(w, "req_size", r->req_size);
+	if (r->stream)
+		jw_kv_bool(w, "stream", true);
 	if (r->request_id)
 		jw_kv_uint(w, "request_id", r->request_id);
 	if (r->sample_factor != 1.0)
@@ -267,5 +274,26 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 	}
 	jw_obj_end(w);
 	jw_kv_double(w, "hits_per_request", s->hits_per_request);
+	if (s->has_etcd) {
+		jw_key(w, "etcd");
+		jw_obj_begin(w);
+		jw_kv_uint(w, "calls", s->etcd_calls);
+		jw_kv_uint(w, "linked", s->etcd_linked);
+		jw_kv_double(w, "linked_ratio", s->etcd_calls ? (double)s->etcd_linked / (double)s->etcd_calls : 0);
+		jw_kv_uint(w, "streams", s->etcd_streams);
+		jw_kv_uint(w, "stream_messages", s->etcd_stream_msgs);
+		jw_kv_double(w, "hits_per_call", s->etcd_hits_per_call);
+		jw_obj_end(w);
+	}
+	if (s->budget > 0) {
+		jw_key(w, "budget");
+		jw_obj_begin(w);
+		jw_kv_double(w, "budget", s->budget);
+		jw_kv_double(w, "duty", s->duty);
+		jw_kv_double(w, "sample_factor", s->sample_factor);
+		jw_kv_double(w, "hit_cost_ns", s->hit_cost_ns);
+		jw_kv_double(w, "estimated_overhead", s->est_overhead);
+		jw_obj_end(w);
+	}
 	jw_obj_end(w);
 }

@@ -3,6 +3,7 @@
 #ifndef KAPIMON_STATS_H
 #define KAPIMON_STATS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define RECORD_STATS_MAX_PROBES 16
@@ -25,6 +26,19 @@ struct record_stats {
 	const char *probe_names[RECORD_STATS_MAX_PROBES]; /* NULL: "probe<i>" */
 	uint64_t probe_hits[RECORD_STATS_MAX_PROBES];
 	double hits_per_request; /* probe hits on the request path / requests seen (0 when none) */
+	/* etcd (written when has_etcd) */
+	bool has_etcd;
+	uint64_t etcd_calls;       /* unary calls paired */
+	uint64_t etcd_linked;      /* calls linked to an apiserver request */
+	uint64_t etcd_streams;     /* client streams seen (Watch, LeaseKeepAlive) */
+	uint64_t etcd_stream_msgs; /* request messages sent on streams */
+	double etcd_hits_per_call; /* gRPC probe hits / (calls + stream messages + unmatched) */
+	/* budget mode (written when budget > 0) */
+	double budget;             /* allowed overhead, fraction of the apiserver's CPU */
+	double duty;               /* share of time the per-request probes are attached */
+	double sample_factor;      /* 1/duty of the current window */
+	double hit_cost_ns;        /* calibrated cost of one uprobe hit */
+	double est_overhead;       /* estimated overhead at the current duty */
 };
 
 #endif

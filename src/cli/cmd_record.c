@@ -15,19 +15,10 @@
 #include "capture/capture.h"
 #include "capture/sampler.h"
 #include "sampling/budget.h"
-#include "doctor/doctor.h"
 #include "cli/cli.h"
+#include "cli/cli_capture.h"
 #include "output/json_writer.h"
 #include "util/log.h"
-
-static volatile sig_atomic_t exiting;
-
-static void on_signal(int sig)
-{
-	if (exiting) /* second Ctrl-C: force quit; the kernel detaches our probes with our fds */
-		_exit(130);
-	exiting = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -59,6 +50,7 @@ static void usage(FILE *out)
 struct rec_ctx {
 	struct assembler *as;
 	struct etcd_assembler *es; /* NULL with --no-etcd */
+	struct sampler *sm;
 	uint64_t etcd_records;
 	struct json_writer w;
 	FILE *out;
@@ -105,30 +97,14 @@ static void on_end(const struct kp_req_end *ev, void *ctx)
 	asm_end(((struct rec_ctx *)ctx)->as, ev);
 }
 
-static uint64_t now_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static const char *const probe_names[KP_PROBE__COUNT] = {
-	[KP_PROBE_H2_HEADERS] = "h2_process_headers", [KP_PROBE_H2_DONE] = "h2_handler_done",
-	[KP_PROBE_H1_START] = "h1_read_request_ret", [KP_PROBE_H1_DONE] = "h1_finish_request",
-	[KP_PROBE_GRPC_WRITE] = "grpc_transport_write", [KP_PROBE_GRPC_INVOKE_RET] = "grpc_invoke_ret",
-	[6] = "unused6", [7] = "unused7",
-};
-
 static void fill_stats(struct capture *cap, struct rec_ctx *rc, struct record_stats *s)
 {
 	struct capture_stats cs;
 	const struct asm_stats *as = asm_get_stats(rc->as);
-	uint64_t requests_seen;
 
 	capture_read_stats(cap, &cs);
 	memset(s, 0, sizeof(*s));
-	s->ts_ns = now_ns(CLOCK_REALTIME);
+	s->ts_ns = cli_now_ns(CLOCK_REALTIME);
 	s->records = rc->records;
 	s->etcd_records = rc->etcd_records;
 	if (rc->es)
@@ -140,13 +116,29 @@ static void fill_stats(struct capture *cap, struct rec_ctx *rc, struct record_st
 	s->pending = asm_pending(rc->as);
 	for (int i = 0; i < KP_PROBE__COUNT && i < RECORD_STATS_MAX_PROBES; i++) {
 		s->probe_hits[i] = cs.hits[i];
-		s->probe_names[i] = probe_names[i];
+		s->probe_names[i] = cli_probe_names[i];
 	}
 	s->nprobes = KP_PROBE__COUNT < RECORD_STATS_MAX_PROBES ? KP_PROBE__COUNT : RECORD_STATS_MAX_PROBES;
-	requests_seen = as->finished + as->unmatched_end;
-	s->hits_per_request = requests_seen ?
-		(double)(cs.hits[KP_PROBE_H2_HEADERS] + cs.hits[KP_PROBE_H2_DONE] + cs.hits[KP_PROBE_H1_START] +
-			 cs.hits[KP_PROBE_H1_DONE]) / (double)requests_seen : 0;
+	s->hits_per_request = cli_hits_per_request(&cs, as);
+	if (rc->es) {
+		const struct etcd_asm_stats *es = etcd_asm_get_stats(rc->es);
+		uint64_t msgs = es->calls + es->stream_messages + es->unmatched_end;
+
+		s->has_etcd = true;
+		s->etcd_calls = es->calls;
+		s->etcd_linked = es->linked;
+		s->etcd_streams = es->streams_opened;
+		s->etcd_stream_msgs = es->stream_messages;
+		s->etcd_hits_per_call = msgs ? (double)(cs.hits[KP_PROBE_GRPC_WRITE] + cs.hits[KP_PROBE_GRPC_INVOKE_RET]) /
+						       (double)msgs : 0;
+	}
+	if (rc->sm && rc->sm->enabled) {
+		s->budget = rc->sm->b.budget;
+		s->duty = rc->sm->b.duty;
+		s->sample_factor = sampler_factor(rc->sm);
+		s->hit_cost_ns = rc->sm->b.hit_cost_ns;
+		s->est_overhead = budget_expected_overhead(&rc->sm->b);
+	}
 }
 
 int cmd_record(int argc, char **argv)
@@ -175,7 +167,6 @@ int cmd_record(int argc, char **argv)
 	double budget = 0, hit_cost_us = 0;
 	struct sampler sm;
 	uint64_t t0, last_stats;
-	struct sigaction sa = { .sa_handler = on_signal };
 	int c, ret = 1;
 
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "o:", longopts, NULL)) != -1) {
@@ -222,20 +213,8 @@ int cmd_record(int argc, char **argv)
 		return cli_usage_error("record", "unexpected argument '%s'", argv[optind]);
 	if (co.no_h1 && co.no_h2)
 		return cli_usage_error("record", "--no-h1 and --no-h2 leave nothing to record");
-	if (!pid) {
-		pid_t found[8];
-		int n = doctor_find_procs("/proc", "kube-apiserver", found, 8);
-
-		if (n <= 0) {
-			p_err("no running kube-apiserver found; use --pid");
-			return 1;
-		}
-		if (n > 1) {
-			p_err("%d kube-apiserver processes are running; choose one with --pid", n);
-			return 1;
-		}
-		pid = found[0];
-	}
+	if (cli_find_apiserver(&pid))
+		return 1;
 	co.pid = (pid_t)pid;
 
 	rc.out = strcmp(outpath, "-") ? fopen(outpath, "w") : stdout;
@@ -245,11 +224,11 @@ int cmd_record(int argc, char **argv)
 	}
 	setvbuf(rc.out, NULL, _IOFBF, 1 << 20);
 	jw_init(&rc.w, rc.out, false);
-	rc.as = asm_new(0, (int64_t)(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC)), on_record, &rc);
+	rc.as = asm_new(0, cli_mono_to_wall(), on_record, &rc);
 	if (!rc.as)
 		goto out;
 	if (!co.no_etcd) {
-		rc.es = etcd_asm_new((int64_t)(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC)),
+		rc.es = etcd_asm_new(cli_mono_to_wall(),
 				     (uint64_t)link_hold_ms * 1000000ULL, on_etcd_record, &rc);
 		if (!rc.es)
 			goto out;
@@ -260,25 +239,25 @@ int cmd_record(int argc, char **argv)
 	co.on_req_end = on_end;
 	co.ctx = &rc;
 
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_signals_install(true);
 	if (capture_open(&cap, &co))
 		goto out;
+	rc.sm = &sm;
 	if (sampler_init(&sm, cap, co.pid, budget, hit_cost_us * 1000.0, (uint64_t)budget_period * 1000000000ULL))
 		goto out;
 	fprintf(stderr, "kapimon: attached: %s%s\n", capture_describe(cap),
 		budget > 0 ? " (budget mode: duty cycle follows the measured load)" : "");
 
-	t0 = last_stats = now_ns(CLOCK_MONOTONIC);
-	while (!exiting) {
+	t0 = last_stats = cli_now_ns(CLOCK_MONOTONIC);
+	while (!cli_exiting) {
 		uint64_t now;
-		int err = capture_poll(cap, sampler_timeout_ms(&sm, now_ns(CLOCK_MONOTONIC), 200));
+		int err = capture_poll(cap, sampler_timeout_ms(&sm, cli_now_ns(CLOCK_MONOTONIC), 200));
 
 		if (err < 0 && err != -EINTR) {
 			p_err("ring buffer poll: %s", strerror(-err));
 			goto out;
 		}
-		now = now_ns(CLOCK_MONOTONIC);
+		now = cli_now_ns(CLOCK_MONOTONIC);
 		if (rc.es)
 			etcd_asm_tick(rc.es, now);
 		if (sampler_tick(&sm, now)) {
@@ -303,7 +282,7 @@ int cmd_record(int argc, char **argv)
 			fflush(rc.out);
 	}
 	capture_drain(cap);
-	asm_flush_ongoing(rc.as, now_ns(CLOCK_MONOTONIC));
+	asm_flush_ongoing(rc.as, cli_now_ns(CLOCK_MONOTONIC));
 	if (rc.es)
 		etcd_asm_flush(rc.es);
 	{
@@ -314,9 +293,9 @@ int cmd_record(int argc, char **argv)
 		fputc('\n', rc.out);
 		fprintf(stderr,
 			"kapimon: %llu request records, %llu etcd records, %llu ring-buffer drops, %llu unmatched ends, "
-			"%.2f uprobe hits/request\n",
+			"%.2f uprobe hits/request, %.2f per etcd call\n",
 			(unsigned long long)s.records, (unsigned long long)s.etcd_records, (unsigned long long)s.ringbuf_drops,
-			(unsigned long long)s.unmatched_ends, s.hits_per_request);
+			(unsigned long long)s.unmatched_ends, s.hits_per_request, s.etcd_hits_per_call);
 	}
 	ret = 0;
 out:

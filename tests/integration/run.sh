@@ -97,6 +97,8 @@ for s in "${scripts[@]}"; do
 	rm -f "$out"
 	if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
 		p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]}
+	elif [ "$rc" -eq 0 ]; then
+		p=1 f=0 # a script without check counts counts as one check
 	else
 		p=0 f=0
 	fi

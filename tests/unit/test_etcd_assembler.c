@@ -85,7 +85,8 @@ static void test_link_after_and_before_request_end(void **state)
 	assert_int_equal(got[0].request_id, 42);
 	assert_string_equal(got[0].op, "range");
 	assert_string_equal(got[0].key, "/registry/leases/kube-node-lease/n1");
-	assert_string_equal(got[0].resource, "leases.coordination.k8s.io");
+	assert_string_equal(got[0].resource, "leases");
+	assert_string_equal(got[0].group, "coordination.k8s.io");
 	assert_int_equal(got[0].latency_ns, 30);
 	assert_int_equal(got[0].grpc_status, 0);
 
