@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "doctor/doctor.h"
 #include "goelf/goelf.h"
+#include "goelf/resolve.h"
 #include "output/json_writer.h"
 #include "util/log.h"
 
@@ -34,6 +35,8 @@ struct bin_info {
 	char go_version[64];
 	bool stripped, has_symtab, has_dwarf;
 	size_t nfuncs;
+	int nresolved;          /* probe targets resolved (explicit targets only), -1 when not resolved */
+	struct go_binary *b;    /* kept open for explicit targets: goelf_report_binary at output time */
 	char error[320];
 	struct doctor_check check;
 };
@@ -99,15 +102,25 @@ static void inspect_binary(struct bin_info *bi, const char *open_path, bool expl
 	bi->has_symtab = gobin_has_symtab(b);
 	bi->has_dwarf = gobin_has_dwarf(b);
 	bi->nfuncs = gobin_func_count(b);
-	gobin_close(b);
+	bi->nresolved = -1;
+	if (explicit) {
+		static struct resolved_target res[PT__COUNT];
+
+		bi->nresolved = goelf_resolve_all(b, res);
+		bi->b = b;
+	} else {
+		gobin_close(b);
+	}
+	char resolved[64] = "";
+	if (bi->nresolved >= 0)
+		snprintf(resolved, sizeof(resolved), "; %d/%d probe targets resolved", bi->nresolved, (int)PT__COUNT);
 	setc(&bi->check, name, bi->go_version[0] ? DOC_OK : (explicit ? DOC_MISSING : DOC_INFO),
-	     explicit && !bi->go_version[0], "%s: %s, %s%s, %zu functions from .gopclntab%s", bi->exe,
+	     explicit && !bi->go_version[0], "%s: %s, %s%s, %zu functions from .gopclntab%s%s", bi->exe,
 	     bi->go_version[0] ? bi->go_version : "no Go build info (not a Go binary?)",
 	     bi->stripped ? "stripped" : "not stripped",
 	     bi->stripped ? " (no .symtab, no DWARF: functions come from .gopclntab)"
 			  : (bi->has_dwarf ? " (.symtab and DWARF)" : " (.symtab, no DWARF)"),
-	     bi->nfuncs, bi->is_apiserver_name || !bi->pid ? "" : "; note: not named kube-apiserver");
-	/* TODO(resolve): list the resolved probe targets here once src/goelf/resolve.h provides its report. */
+	     bi->nfuncs, resolved, bi->is_apiserver_name || !bi->pid ? "" : "; note: not named kube-apiserver");
 }
 
 static void inspect_pid(struct bin_info *bi, pid_t pid, const char *source, bool explicit)
@@ -153,6 +166,25 @@ static void print_check_text(const struct doctor_check *c)
 	       c->status == DOC_MISSING ? (c->required ? " [required]" : " [optional]") : "");
 }
 
+/* goelf's report (entry/RET offsets of every probe target), indented under the checklist. */
+static void print_report_text(const struct bin_info *bi)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	if (!m)
+		return;
+	goelf_report_binary(NULL, m, bi->b);
+	fclose(m);
+	printf("probe targets of %s%s%.0d%s:\n", bi->exe, bi->pid ? " (pid " : "", (int)bi->pid, bi->pid ? ")" : "");
+	for (char *line = buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		printf("    %.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
+	}
+	free(buf);
+}
+
 static void json_check(struct json_writer *w, const struct doctor_check *c)
 {
 	jw_obj_begin(w);
@@ -192,6 +224,11 @@ static void json_bin(struct json_writer *w, const struct bin_info *bi)
 		jw_null(w);
 	jw_kv_str(w, "status", doctor_status_str(bi->check.status));
 	jw_kv_str(w, "detail", bi->check.detail);
+	if (bi->b) {
+		jw_kv_int(w, "probe_targets_resolved", bi->nresolved);
+		jw_key(w, "probe_report");
+		goelf_report_binary(w, NULL, bi->b);
+	}
 	jw_obj_end(w);
 }
 
@@ -366,6 +403,9 @@ libbpf_set_print(old_print);
 		}
 		for (size_t i = 0; i < nbins; i++)
 			print_check_text(&bins[i].check);
+		for (size_t i = 0; i < nbins; i++)
+			if (bins[i].b)
+				print_report_text(&bins[i]);
 		if (rc == 0)
 			printf("result: kapimon can run here\n");
 		else if (!can_run)
@@ -374,6 +414,8 @@ libbpf_set_print(old_print);
 			printf("result: kapimon can run here, but not on the requested target (see targets)\n");
 	}
 	fflush(stdout);
+	for (size_t i = 0; i < nbins; i++)
+		gobin_close(bins[i].b);
 	free(bins);
 	return rc;
 }

@@ -97,6 +97,14 @@ check_eq "--pid stripped" true "$(json_get "$json" 'd["processes"][0]["stripped"
 check_eq "--pid has no .symtab" false "$(json_get "$json" 'd["processes"][0]["has_symtab"]')"
 check_eq "--pid exe is the apiserver binary" "$BIN" "$(json_get "$json" 'd["processes"][0]["exe"]')"
 check_ge "--pid lists functions from .gopclntab" 10000 "$(json_get "$json" 'd["processes"][0]["functions"]')"
+# goelf's probe-target report is attached for --pid: its count agrees with its own target list, and
+# net/http's HTTP/1 functions exist in every Go HTTP server.
+nres=$(json_get "$json" 'd["processes"][0]["probe_targets_resolved"]')
+check_ge "--pid resolves probe targets" 1 "$nres"
+check_eq "--pid resolved count = ok targets in probe_report" "$nres" \
+	"$(json_get "$json" 'len([t for t in d["processes"][0]["probe_report"]["targets"] if t["ok"]])')"
+check_eq "--pid probe_report: net/http targets resolved" true \
+	"$(json_get "$json" 'all(t["ok"] for t in d["processes"][0]["probe_report"]["targets"] if t["group"] == "http1")')"
 
 # --- --binary, text output, errors --------------------------------------------------------------
 json=$("$KAPIMON" doctor -j --binary "$BIN")
@@ -109,6 +117,7 @@ check "text: one OK line for uprobes" grep -qE '^  OK +uprobe ' <<<"$text"
 check "text: one OK line for tracepoints" grep -qE '^  OK +tracepoint ' <<<"$text"
 check "text: the apiserver line" grep -qE "^  OK +pid $PID +$BIN: $want_go, stripped" <<<"$text"
 check "text: verdict" grep -q '^result: kapimon can run here' <<<"$text"
+check "text: probe targets listed" grep -qE "^probe targets of $BIN \(pid $PID\):" <<<"$text"
 if [ "$(json_get "$("$KAPIMON" doctor -j)" 'd["features"]["kprobe"]')" = false ]; then
 	check "text: kprobe MISSING [optional]" grep -qE '^  MISSING +kprobe .*\[optional\]$' <<<"$text"
 fi
