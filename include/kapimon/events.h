@@ -22,6 +22,7 @@ enum kp_event_type {
 	KP_EV_GRPC_START = 3,
 	KP_EV_GRPC_END = 4,
 	KP_EV_GRPC_STREAM = 5,
+	KP_EV_CONN = 6,
 };
 
 enum kp_proto { KP_PROTO_H1 = 1, KP_PROTO_H2 = 2 };
@@ -113,6 +114,19 @@ struct kp_grpc_end {
 	struct kp_event_hdr hdr;
 	__s32 code;   /* gRPC status code: 0 OK, -1 error of unknown shape */
 	__u32 is_err;
+};
+
+/* A TCP connection to one of the apiserver's listening ports was established or closed
+ * (tracepoint sock/inet_sock_set_state: no uprobe, ~0.2 us, once per connection state change). */
+struct kp_conn_event {
+	struct kp_event_hdr hdr; /* goid_g unused */
+	__u16 family;      /* AF_INET / AF_INET6 */
+	__u16 local_port;  /* host order */
+	__u16 peer_port;   /* host order */
+	__u8 established;  /* 1 = now ESTABLISHED, 0 = closed */
+	__u8 _pad;
+	__u8 local_addr[16]; /* IPv4 in the first 4 bytes */
+	__u8 peer_addr[16];
 };
 
 #endif

@@ -285,6 +285,15 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 		jw_kv_double(w, "hits_per_call", s->etcd_hits_per_call);
 		jw_obj_end(w);
 	}
+	if (s->has_conns) {
+		jw_key(w, "connections");
+		jw_obj_begin(w);
+		jw_kv_uint(w, "opened", s->conns_opened);
+		jw_kv_uint(w, "closed", s->conns_closed);
+		jw_kv_uint(w, "active", s->conns_active);
+		jw_kv_uint(w, "before_attach", s->conns_seeded);
+		jw_obj_end(w);
+	}
 	if (s->budget > 0) {
 		jw_key(w, "budget");
 		jw_obj_begin(w);

@@ -33,6 +33,9 @@ struct record_stats {
 	uint64_t etcd_streams;     /* client streams seen (Watch, LeaseKeepAlive) */
 	uint64_t etcd_stream_msgs; /* request messages sent on streams */
 	double etcd_hits_per_call; /* gRPC probe hits / (calls + stream messages + unmatched) */
+	/* client connections (written when has_conns) */
+	bool has_conns;
+	uint64_t conns_opened, conns_closed, conns_active, conns_seeded;
 	/* budget mode (written when budget > 0) */
 	double budget;             /* allowed overhead, fraction of the apiserver's CPU */
 	double duty;               /* share of time the per-request probes are attached */

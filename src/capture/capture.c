@@ -13,9 +13,11 @@
 
 #include "capture/offsets_select.h"
 #include "goelf/goelf.h"
+#include "conn.skel.h"
 #include "grpc.skel.h"
 #include "http.skel.h"
 #include "resolve/probe_targets.h"
+#include "resolve/procnet.h"
 #include "util/log.h"
 
 #define MAX_LINKS 256
@@ -33,6 +35,9 @@ struct attach_point {
 struct capture {
 	struct http_bpf *skel;
 	struct grpc_bpf *gskel; /* NULL with no_etcd or when the binary has no grpc client */
+	struct conn_bpf *cskel; /* NULL when the TCP state tracepoint is unavailable */
+	struct bpf_link *conn_link;
+	int nlisten;
 	struct ring_buffer *rb;
 	struct bpf_link *links[MAX_LINKS]; /* links[i] attaches pts[i]; NULL while detached */
 	struct attach_point pts[MAX_LINKS];
@@ -96,10 +101,73 @@ static int on_event(void *ctx, void *data, size_t size)
 		if (c->o.on_grpc_end)
 			c->o.on_grpc_end(data, c->o.ctx);
 		break;
+	case KP_EV_CONN:
+		if (size < sizeof(struct kp_conn_event)) {
+			c->bad_events++;
+			return 0;
+		}
+		if (c->o.on_conn)
+			c->o.on_conn(data, false, c->o.ctx);
+		break;
 	default:
 		c->bad_events++;
 	}
 	return 0;
+}
+
+/*
+ * Connection tracking (optional): the apiserver's listening ports go into the tracepoint's filter,
+ * and its established connections are reported as seeded.
+ */
+static void setup_conn(struct capture *c)
+{
+	struct procnet_sock *socks;
+	int n;
+
+	if (!c->o.on_conn)
+		return;
+	socks = calloc(8192, sizeof(*socks));
+	if (!socks)
+		return;
+	n = procnet_pid_sockets(c->o.pid, socks, 8192);
+	c->cskel = conn_bpf__open_and_load();
+	if (!c->cskel || n < 0) {
+		p_warn("connection tracking unavailable (%s): no local ports", !c->cskel ? "tracepoint program" : "/proc");
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		uint8_t one = 1;
+
+		if (socks[i].state != 10 /* LISTEN */)
+			continue;
+		if (!bpf_map_update_elem(bpf_map__fd(c->cskel->maps.listen_ports), &socks[i].local_port, &one, BPF_ANY))
+			c->nlisten++;
+	}
+	c->conn_link = bpf_program__attach(c->cskel->progs.conn_state);
+	if (!c->conn_link) {
+		p_warn("cannot attach the sock/inet_sock_set_state tracepoint: %s (no local ports)", strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		struct kp_conn_event ev = { .hdr.type = KP_EV_CONN };
+		bool listening = false;
+
+		if (socks[i].state != 1 /* ESTABLISHED */)
+			continue;
+		for (int j = 0; j < n && !listening; j++)
+			listening = socks[j].state == 10 && socks[j].local_port == socks[i].local_port;
+		if (!listening)
+			continue; /* an outgoing connection (to etcd): not a client */
+		ev.family = (uint16_t)socks[i].family;
+		ev.local_port = socks[i].local_port;
+		ev.peer_port = socks[i].remote_port;
+		ev.established = 1;
+		memcpy(ev.local_addr, socks[i].local, 16);
+		memcpy(ev.peer_addr, socks[i].remote, 16);
+		c->o.on_conn(&ev, true, c->o.ctx);
+	}
+out:
+	free(socks);
 }
 
 static int add_entry(const struct go_binary *b, const char *func, struct bpf_program *prog, uint64_t cookie,
@@ -285,10 +353,19 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 		p_err("cannot add the gRPC ring buffer: %s", strerror(-ret));
 		goto fail;
 	}
+	setup_conn(c);
+	if (c->conn_link && ring_buffer__add(c->rb, bpf_map__fd(c->cskel->maps.conn_events), on_event, c)) {
+		ret = -errno;
+		p_err("cannot add the connection ring buffer: %s", strerror(-ret));
+		goto fail;
+	}
 	snprintf(c->desc, sizeof(c->desc), "pid %d %s: %d uprobes (%s%s%s%s), offsets: %s", o->pid,
 		 gobin_go_version(b) ? gobin_go_version(b) : "go?", c->nlinks, groups[0] ? "h2 x/net, " : "",
 		 groups[1] ? "h2 net/http, " : "", groups[2] ? "h1, " : "", groups[3] ? "etcd grpc" : "no etcd",
 		 offs.source);
+	if (c->conn_link)
+		snprintf(c->desc + strlen(c->desc), sizeof(c->desc) - strlen(c->desc),
+			 "; tcp state tracepoint on %d listening port%s", c->nlisten, c->nlisten == 1 ? "" : "s");
 	gobin_close(b);
 	*out = c;
 	return 0;
@@ -432,6 +509,12 @@ void capture_read_stats(struct capture *c, struct capture_stats *st)
 	memset(st, 0, sizeof(*st));
 	sum_percpu(bpf_map__fd(c->skel->maps.hits), KP_PROBE__COUNT, st->hits);
 	sum_percpu(bpf_map__fd(c->skel->maps.counters), KP_CNT__COUNT, st->counters);
+	if (c->cskel) {
+		uint64_t k[KP_CNT__COUNT];
+
+		sum_percpu(bpf_map__fd(c->cskel->maps.conn_counters), KP_CNT__COUNT, k);
+		st->counters[KP_CNT_RB_DROP] += k[KP_CNT_RB_DROP];
+	}
 	if (c->gskel) {
 		uint64_t h[KP_PROBE__COUNT], k[KP_CNT__COUNT];
 
@@ -464,6 +547,8 @@ void capture_close(struct capture *c)
 	for (int i = 0; i < c->nlinks; i++)
 		if (c->links[i])
 			bpf_link__destroy(c->links[i]);
+	bpf_link__destroy(c->conn_link);
+	conn_bpf__destroy(c->cskel);
 	grpc_bpf__destroy(c->gskel);
 	http_bpf__destroy(c->skel);
 	free(c);

@@ -9,11 +9,13 @@
 #include <unistd.h>
 
 #include "assemble/assembler.h"
+#include "assemble/conntrack.h"
 #include "assemble/etcd_assembler.h"
 #include "assemble/record_json.h"
 #include "assemble/stats.h"
 #include "capture/capture.h"
 #include "capture/sampler.h"
+#include "resolve/procnet.h"
 #include "sampling/budget.h"
 #include "cli/cli.h"
 #include "cli/cli_capture.h"
@@ -51,6 +53,7 @@ struct rec_ctx {
 	struct assembler *as;
 	struct etcd_assembler *es; /* NULL with --no-etcd */
 	struct sampler *sm;
+	struct conntrack *ct;
 	uint64_t etcd_records;
 	struct json_writer w;
 	FILE *out;
@@ -60,7 +63,13 @@ struct rec_ctx {
 static void on_record(const struct request_record *r, void *ctx)
 {
 	struct rec_ctx *rc = ctx;
+	struct request_record rr;
 
+	if (rc->ct && !r->local_port && r->client[0]) {
+		rr = *r;
+		rr.local_port = ct_local_port(rc->ct, r->client);
+		r = &rr;
+	}
 	record_json_request(&rc->w, r);
 	fputc('\n', rc->out);
 	rc->records++;
@@ -75,6 +84,18 @@ static void on_etcd_record(const struct etcd_record *r, void *ctx)
 	record_json_etcd(&rc->w, r);
 	fputc('\n', rc->out);
 	rc->etcd_records++;
+}
+
+static void on_conn(const struct kp_conn_event *ev, bool seeded, void *ctx)
+{
+	struct rec_ctx *rc = ctx;
+	char peer[80];
+
+	procnet_format_addr(ev->family, ev->peer_addr, ev->peer_port, peer, sizeof(peer));
+	if (ev->established)
+		ct_open(rc->ct, peer, ev->local_port, ev->hdr.ts_ns, seeded);
+	else
+		ct_close(rc->ct, peer, ev->hdr.ts_ns);
 }
 
 static void on_grpc_start(const struct kp_grpc_start *ev, void *ctx)
@@ -131,6 +152,15 @@ static void fill_stats(struct capture *cap, struct rec_ctx *rc, struct record_st
 		s->etcd_stream_msgs = es->stream_messages;
 		s->etcd_hits_per_call = msgs ? (double)(cs.hits[KP_PROBE_GRPC_WRITE] + cs.hits[KP_PROBE_GRPC_INVOKE_RET]) /
 						       (double)msgs : 0;
+	}
+	if (rc->ct) {
+		const struct ct_stats *c = ct_get_stats(rc->ct);
+
+		s->has_conns = true;
+		s->conns_opened = c->opened;
+		s->conns_closed = c->closed;
+		s->conns_active = c->active;
+		s->conns_seeded = c->seeded;
 	}
 	if (rc->sm && rc->sm->enabled) {
 		s->budget = rc->sm->b.budget;
@@ -235,6 +265,10 @@ int cmd_record(int argc, char **argv)
 		co.on_grpc_start = on_grpc_start;
 		co.on_grpc_end = on_grpc_end;
 	}
+	rc.ct = ct_new(0);
+	if (!rc.ct)
+		goto out;
+	co.on_conn = on_conn;
 	co.on_req_start = on_start;
 	co.on_req_end = on_end;
 	co.ctx = &rc;
@@ -260,6 +294,7 @@ int cmd_record(int argc, char **argv)
 		now = cli_now_ns(CLOCK_MONOTONIC);
 		if (rc.es)
 			etcd_asm_tick(rc.es, now);
+		ct_expire(rc.ct, now, 10000000000ULL);
 		if (sampler_tick(&sm, now)) {
 			asm_set_sample_factor(rc.as, sampler_factor(&sm));
 			if (rc.es)
@@ -308,5 +343,6 @@ out:
 		fclose(rc.out);
 	asm_free(rc.as);
 	etcd_asm_free(rc.es);
+	ct_free(rc.ct);
 	return ret;
 }
