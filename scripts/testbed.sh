@@ -296,9 +296,13 @@ do_down() {
 
 do_up() {
 	local bin t0
-	if [ -d "$DIR" ] && is_up; then
-		print_up
-		return 0
+	if [ -d "$DIR" ] && pid_alive "$DIR/etcd.pid" etcd && pid_alive "$DIR/apiserver.pid" "$(apiserver_name)"; then
+		# Both run: give a busy apiserver up to 30 s to answer before declaring the state stale.
+		if wait_until "the running testbed" 30 "$DIR/apiserver.pid" "$(apiserver_name)" "$DIR/apiserver.log" \
+			is_up; then
+			print_up
+			return 0
+		fi
 	fi
 	[ "$(id -u)" = 0 ] || log "warning: not root; the testbed runs, but kapimon needs root to trace it"
 	command -v etcd >/dev/null || die "etcd not installed (make deps)"

@@ -58,7 +58,7 @@ int sampler_init(struct sampler *s, struct capture *cap, pid_t pid, double budge
 	}
 	budget_init(&s->b, budget, hit_cost_ns, period_ns);
 	/* Requests that began while attached end within the drain; later ones only cost hits. */
-	s->drain_ns = s->b.period_ns / 10 < 500000000ULL ? s->b.period_ns / 10 : 500000000ULL;
+	s->drain_ns = s->b.period_ns / 20 < 250000000ULL ? s->b.period_ns / 20 : 250000000ULL;
 	s->enabled = true;
 	s->phase_start = 0; /* set at the first tick */
 	return 0;
