@@ -55,7 +55,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 DEPS_STAMP := $(BUILD)/.deps-build
 
-.PHONY: all deps test unit-test integration-test demo fuzz vmlinux clean bench
+.PHONY: all deps test unit-test cli-test integration-test demo fuzz fuzz-smoke vmlinux clean bench
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 
@@ -110,7 +110,11 @@ unit-test: $(TEST_BINS)
 integration-test: kapimon
 	$(Q)./tests/integration/run.sh
 
+cli-test: kapimon
+	$(Q)./tests/run-cli.sh
+
 test: kapimon unit-test
+	$(Q)$(MAKE) --no-print-directory cli-test
 	$(Q)$(MAKE) --no-print-directory integration-test
 
 demo: kapimon
@@ -131,6 +135,12 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) $(LDLIBS) -o $@
 fuzz: $(FUZZ_BINS)
+
+# A short run of every fuzz target over its seeds (regression check, not a fuzzing campaign).
+FUZZ_SECONDS ?= 20
+fuzz-smoke: $(FUZZ_BINS)
+	$(Q)for f in $(FUZZ_BINS); do echo "== $$f ($(FUZZ_SECONDS) s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 2>&1 | tail -n 2 || exit 1; done
 
 clean:
 	$(call msg,CLEAN,)

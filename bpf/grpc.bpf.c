@@ -22,6 +22,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile struct kp_grpc_offsets grpc_off = {};
+__u32 starts_on = 1; /* budget mode gate, see http.bpf.c */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -64,7 +65,7 @@ int grpc_write(struct pt_regs *ctx)
 	int i;
 
 	count(&grpc_hits, KP_PROBE_GRPC_WRITE);
-	if (!s)
+	if (!s || !starts_on)
 		return 0;
 	e = bpf_ringbuf_reserve(&grpc_events, sizeof(*e), 0);
 	if (!e) {

@@ -25,6 +25,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile struct kp_h2_offsets h2_off[2] = {}; /* [0] x/net/http2, [1] net/http bundled */
 const volatile struct kp_http1_offsets h1_off = {};
 const volatile __u32 max_header_fields = 32;
+/* Budget mode gate, flipped by userspace through the mmapped .data map: lets a sampling window end
+ * at an exact moment, before the (slow) uprobe detach. Hits are still counted: they still cost. */
+__u32 starts_on = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -99,7 +102,7 @@ static __always_inline int h2_headers(struct pt_regs *ctx, __u32 flavor)
 	int have_method = 0;
 
 	count(&hits, KP_PROBE_H2_HEADERS);
-	if (!sc || !mh)
+	if (!starts_on || !sc || !mh)
 		return 0;
 	if (bpf_probe_read_user(&fields, sizeof(fields), (const char *)mh + o->meta_headers_frame_fields))
 		goto fail;
@@ -340,8 +343,8 @@ int h1_read_request_ret(struct pt_regs *ctx)
 	__u16 len16;
 
 	count(&hits, KP_PROBE_H1_START);
-	if (!w)
-		return 0; /* error return: no request */
+	if (!w || !starts_on)
+		return 0; /* error return (no request), or a paused sampling window */
 	req = read_ptr(w, h1_off.response_req);
 	c = read_ptr(w, h1_off.response_conn);
 	if (!req) {

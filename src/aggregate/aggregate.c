@@ -453,6 +453,11 @@ static unsigned le_index(double lat_s)
 
 void agg_add(struct agg *a, const struct request_record *r)
 {
+	agg_add_rows(a, r, NULL);
+}
+
+bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
+{
 	struct agg_key k;
 	double w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
 	double wu = nearbyint(w * WEIGHT_SCALE), bytes = r->bytes_out > 0 ? (double)r->bytes_out * w : 0;
@@ -465,7 +470,7 @@ void agg_add(struct agg *a, const struct request_record *r)
 
 	if (r->ongoing) {
 		a->st.ongoing++;
-		return;
+		return false;
 	}
 	a->st.records++;
 	if (step > a->cur)
@@ -482,6 +487,8 @@ void agg_add(struct agg *a, const struct request_record *r)
 		uint32_t idx = lookup(a, (enum agg_table)t, &k);
 		struct agg_entry *e = entry_at(tb, idx);
 
+		if (rows)
+			rows[t] = idx;
 		e->cum.req[cls] += w;
 		e->cum.bytes_out += bytes;
 		e->cum.latency_sum_s += w * (double)r->latency_ns / 1e9;
@@ -502,6 +509,7 @@ void agg_add(struct agg *a, const struct request_record *r)
 			cell_add(a, cells, ((uint32_t)t * a->gid_stride + idx) * LH_NBUCKETS + bucket + 1, wunits);
 		}
 	}
+	return true;
 }
 
 void agg_inflight(struct agg *a, const struct request_record *r, int delta)

@@ -127,6 +127,9 @@ void agg_key_from_record(const struct request_record *r, struct agg_key *k);
 
 /* Count a finished record. Records with ongoing set are ignored (counted in stats). */
 void agg_add(struct agg *a, const struct request_record *r);
+/* agg_add that also writes, when rows is not NULL, the row index (as agg_row.index) the record was
+ * counted in for every table: rows[AGG__NTABLES]. Returns false (rows untouched) for ongoing records. */
+bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows);
 /* A request started (delta +1) or was abandoned (-1): in-flight count of its rows (never below 0). */
 void agg_inflight(struct agg *a, const struct request_record *r, int delta);
 /* Move the clock to now_ns (wall): steps up to now's step exist; older ones leave the window. */

@@ -2,6 +2,7 @@
 #include "capture/capture.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,15 @@ struct capture {
 	int nlinks;
 	char exe[64];
 	enum capture_phase phase;
+	/* uprobe detach waits for an RCU grace period (~100+ ms per link here): links are destroyed
+	 * by a background thread so the ring buffers keep draining */
+	pthread_t reaper;
+	bool reaper_started;
+	pthread_mutex_t rmu;
+	pthread_cond_t rcv;
+	struct bpf_link *dead[MAX_LINKS * 4];
+	int ndead;
+	bool reaper_stop;
 	struct capture_opts o;
 	uint64_t events, bad_events;
 	char desc[512];
@@ -375,6 +385,14 @@ fail:
 	return ret ? ret : -EINVAL;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 static int attach_one(struct capture *c, int i)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = c->pts[i].cookie, .retprobe = false);
@@ -394,8 +412,64 @@ static int attach_one(struct capture *c, int i)
 	return 0;
 }
 
+static void *reaper_main(void *arg)
+{
+	struct capture *c = arg;
+
+	pthread_mutex_lock(&c->rmu);
+	for (;;) {
+		while (!c->ndead && !c->reaper_stop)
+			pthread_cond_wait(&c->rcv, &c->rmu);
+		if (!c->ndead && c->reaper_stop)
+			break;
+		struct bpf_link *l = c->dead[--c->ndead];
+
+		pthread_mutex_unlock(&c->rmu);
+		bpf_link__destroy(l);
+		pthread_mutex_lock(&c->rmu);
+	}
+	pthread_mutex_unlock(&c->rmu);
+	return NULL;
+}
+
+static void reap(struct capture *c, struct bpf_link *l)
+{
+	if (!c->reaper_started) {
+		pthread_mutex_init(&c->rmu, NULL);
+		pthread_cond_init(&c->rcv, NULL);
+		if (pthread_create(&c->reaper, NULL, reaper_main, c) == 0)
+			c->reaper_started = true;
+	}
+	if (!c->reaper_started) {
+		bpf_link__destroy(l);
+		return;
+	}
+	pthread_mutex_lock(&c->rmu);
+	if (c->ndead < (int)(sizeof(c->dead) / sizeof(c->dead[0]))) {
+		c->dead[c->ndead++] = l;
+		l = NULL;
+	}
+	pthread_cond_signal(&c->rcv);
+	pthread_mutex_unlock(&c->rmu);
+	if (l)
+		bpf_link__destroy(l); /* queue full: do it here */
+}
+
+static void set_starts_gate(struct capture *c, bool on)
+{
+	if (c->skel->data)
+		c->skel->data->starts_on = on;
+	if (c->gskel && c->gskel->data)
+		c->gskel->data->starts_on = on;
+}
+
 int capture_set_phase(struct capture *c, enum capture_phase ph)
 {
+	uint64_t t0 = mono_ns();
+
+	/* close the window at an exact moment, then detach at leisure */
+	if (ph != CAPTURE_ALL)
+		set_starts_gate(c, false);
 	/* attach ends before starts so no request starts without its end probe */
 	for (int pass = 0; pass < 2; pass++) {
 		for (int i = 0; i < c->nlinks; i++) {
@@ -409,12 +483,15 @@ int capture_set_phase(struct capture *c, enum capture_phase ph)
 				if (err)
 					return err;
 			} else if (c->links[i]) {
-				bpf_link__destroy(c->links[i]);
+				reap(c, c->links[i]);
 				c->links[i] = NULL;
 			}
 		}
 	}
+	if (ph == CAPTURE_ALL)
+		set_starts_gate(c, true);
 	c->phase = ph;
+	p_debug("capture: phase %d set in %.1f ms", ph, (mono_ns() - t0) / 1e6);
 	return 0;
 }
 
@@ -429,13 +506,6 @@ __attribute__((noinline, used)) void kapimon_calib_target(int x)
 	__asm__ volatile("" : : "r"(x) : "memory");
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 int capture_calibrate(struct capture *c, double *hit_ns)
 {
@@ -544,6 +614,13 @@ void capture_close(struct capture *c)
 	if (!c)
 		return;
 	ring_buffer__free(c->rb);
+	if (c->reaper_started) {
+		pthread_mutex_lock(&c->rmu);
+		c->reaper_stop = true;
+		pthread_cond_signal(&c->rcv);
+		pthread_mutex_unlock(&c->rmu);
+		pthread_join(c->reaper, NULL);
+	}
 	for (int i = 0; i < c->nlinks; i++)
 		if (c->links[i])
 			bpf_link__destroy(c->links[i]);

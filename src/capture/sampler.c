@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -26,6 +27,14 @@ uint64_t proc_cpu_ns(pid_t pid)
 	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return 0;
 	return (ut + st) * (1000000000ULL / (tck > 0 ? (unsigned long long)tck : 100ULL));
+}
+
+static uint64_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static uint64_t total_hits(struct capture *c)
@@ -105,10 +114,17 @@ bool sampler_tick(struct sampler *s, uint64_t now)
 		capture_set_phase(s->cap, CAPTURE_NONE);
 		return false;
 	}
-	if (ph != CAPTURE_ALL && elapsed >= s->b.period_ns) {
-		/* new cycle */
-		s->phase_start = now;
-		capture_set_phase(s->cap, CAPTURE_ALL);
+	if (ph != CAPTURE_ALL && elapsed + s->attach_ns >= s->b.period_ns) {
+		/* new cycle; the window is timed from when the start probes are live (attaching a
+		 * dozen uprobes takes milliseconds, which would otherwise bias the sample factor) */
+		{
+			uint64_t t0 = mono_now();
+
+			capture_set_phase(s->cap, CAPTURE_ALL);
+			s->phase_start = mono_now();
+			s->attach_ns = s->phase_start - t0;
+			p_debug("budget: attached in %.1f ms", s->attach_ns / 1e6);
+		}
 		s->window_hits0 = total_hits(s->cap);
 		s->window_cpu0 = proc_cpu_ns(s->pid);
 		s->factor = budget_sample_factor(&s->b);
@@ -131,7 +147,7 @@ int sampler_timeout_ms(const struct sampler *s, uint64_t now, int max_ms)
 	else if (ph == CAPTURE_ENDS)
 		next = s->phase_start + on_ns + s->drain_ns;
 	else
-		next = s->phase_start + s->b.period_ns;
+		next = s->phase_start + s->b.period_ns - (s->attach_ns < s->b.period_ns ? s->attach_ns : 0);
 	if (next <= now)
 		return 0;
 	next = (next - now + 999999) / 1000000;

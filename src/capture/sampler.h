@@ -19,6 +19,7 @@ struct sampler {
 	pid_t pid;
 	struct budget_ctl b;
 	uint64_t drain_ns;
+	uint64_t attach_ns;    /* how long attaching all probes took last time (started that much early) */
 	uint64_t phase_start;  /* mono ns */
 	uint64_t window_hits0; /* probe hits at the start of the attached window */
 	uint64_t window_cpu0;  /* target CPU ns at the start of the attached window */

@@ -12,10 +12,16 @@
 #include <unistd.h>
 
 #include "aggregate/aggregate.h"
+#include "aggregate/etcd_agg.h"
 #include "assemble/assembler.h"
+#include "assemble/conntrack.h"
+#include "assemble/etcd_assembler.h"
 #include "assemble/record_json.h"
 #include "assemble/request_fill.h"
 #include "capture/capture.h"
+#include "capture/sampler.h"
+#include "resolve/procnet.h"
+#include "sampling/budget.h"
 #include "cli/cli.h"
 #include "cli/cli_capture.h"
 #include "output/json_writer.h"
@@ -26,18 +32,24 @@
 #define REFRESH_GRACE_NS 50000000ULL /* wait for requests that ended just before a step boundary */
 #define KEY_POLL_MS 100               /* interactive: longest wait between key checks */
 #define MAX_ROWS 1000
+#define ETCD_MAX_ROWS 200
+#define ETCD_LINK_HOLD_NS 2000000000ULL /* as record's --etcd-link-hold default */
+#define HOUSEKEEP_NS 100000000ULL       /* etcd link hold expiry and closed connections, every 100 ms */
+#define CONN_GRACE_NS 10000000000ULL
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: kapimon [-j] top [--pid N] [--interval S] [--sort rate|errors|p99|bytes]\n"
 		"                        [--by all|agent|resource|client] [-n N] [--batch] [--iterations N]\n"
-		"                        [--prometheus-file PATH] [--no-h1] [--no-h2]\n\n"
+		"                        [--prometheus-file PATH] [--no-h1] [--no-h2] [--no-etcd]\n"
+		"                        [--budget PCT [--budget-period S] [--hit-cost-us US]]\n\n"
 		"Live view of the requests the kube-apiserver serves: request rate, errors, latency, bytes and\n"
 		"in-flight requests per user agent / verb / resource (or per agent, resource, client), refreshed\n"
-		"every interval over the last interval. Full screen on a terminal; with --batch (or when stdout\n"
+		"every interval over the last interval, with the etcd calls the requests cause (ETCD/S) and a\n"
+		"panel of etcd calls per (op, resource). Full screen on a terminal; with --batch (or when stdout\n"
 		"is not a terminal) a plain-text snapshot per interval, with -j one JSON object per interval.\n\n"
-		"Keys: q quit, s cycle sort, b cycle grouping, p pause/resume the display.\n\n"
+		"Keys: q quit, s cycle sort, b cycle grouping, e show/hide the etcd panel, p pause/resume the display.\n\n"
 		"Options:\n"
 		"  --pid N                 process to watch (default: the only running kube-apiserver)\n"
 		"  --interval S            refresh and rate window in seconds (default 1)\n"
@@ -48,7 +60,13 @@ static void usage(FILE *out)
 		"  --iterations N          stop after N refreshes\n"
 		"  --prometheus-file PATH  rewrite PATH atomically every interval with Prometheus text metrics\n"
 		"                          (node-exporter textfile collector); no port is opened\n"
-		"  --no-h1, --no-h2        do not probe the HTTP/1.x or HTTP/2 server\n");
+		"  --no-h1, --no-h2        do not probe the HTTP/1.x or HTTP/2 server\n"
+		"  --no-etcd               do not probe etcd calls (2 fewer uprobe hits per call; no ETCD/S, no panel)\n"
+		"  --budget PCT            overhead budget, e.g. 1%%: attach the per-request probes only for a duty\n"
+		"                          cycle that keeps their measured cost under PCT of the apiserver's CPU;\n"
+		"                          counts are weighted by 1/duty (as kapimon record)\n"
+		"  --budget-period S       length of one duty cycle (default 10)\n"
+		"  --hit-cost-us US        per-hit cost to assume instead of calibrating at start\n");
 }
 
 static const enum agg_table by_tables[] = { AGG_BY_KEY, AGG_BY_AGENT, AGG_BY_VERB_RESOURCE, AGG_BY_CLIENT };
@@ -58,6 +76,10 @@ struct top {
 	/* capture side */
 	struct assembler *as;
 	struct agg *agg;
+	struct etcd_assembler *es; /* NULL with --no-etcd */
+	struct etcd_agg *ea;       /* NULL with --no-etcd */
+	struct conntrack *ct;
+	struct sampler sm;
 	struct capture *cap;
 	int64_t mono_to_wall;
 	uint64_t inflight_lost; /* started requests the assembler dropped unseen (per-row in-flight too high) */
@@ -68,6 +90,7 @@ struct top {
 	unsigned by;          /* index into by_tables */
 	size_t nrows_max;     /* -n, 0 = fit the screen */
 	bool batch, json, paused, curses;
+	bool etcd_panel;      /* full screen: show the etcd panel (key e) */
 	const char *prom_path;
 	int prom_err;         /* last errno reported for the prometheus file (report changes once) */
 	/* last snapshot */
@@ -81,13 +104,59 @@ struct top {
 	size_t pending;
 	struct online_result anom;
 	bool have_snapshot;
+	/* etcd part of the last snapshot */
+	double *row_etcd;              /* MAX_ROWS: linked etcd calls per second of rows[i] */
+	double total_etcd;             /* the same for the total row */
+	struct etcd_agg_row etotal;
+	struct etcd_agg_row *erows;    /* ETCD_MAX_ROWS */
+	size_t nerows, nerows_all;
+	double etcd_hits_per_call;
+	/* connections: stats at this and the previous snapshot */
+	struct ct_stats conn, conn_prev;
+	uint64_t conn_ts, conn_prev_ts; /* wall ns */
 };
 
 /* ---- capture callbacks (per event: no allocation) ------------------------------------------------ */
 
 static void on_record(const struct request_record *r, void *ctx)
 {
-	agg_add(((struct top *)ctx)->agg, r);
+	struct top *t = ctx;
+	uint32_t rows[AGG__NTABLES];
+
+	if (!agg_add_rows(t->agg, r, rows))
+		return; /* ongoing */
+	if (t->es) {
+		/* announce the request's rows first: its held etcd calls are emitted by request_done */
+		etcd_agg_request(t->ea, r->id, r->start_ns + r->latency_ns, rows);
+		etcd_asm_request_done(t->es, r->link_ctx, r->start_mono_ns, r->start_mono_ns + r->latency_ns, r->id);
+	}
+}
+
+static void on_etcd_record(const struct etcd_record *r, void *ctx)
+{
+	etcd_agg_add(((struct top *)ctx)->ea, r);
+}
+
+static void on_grpc_start(const struct kp_grpc_start *ev, void *ctx)
+{
+	etcd_asm_start(((struct top *)ctx)->es, ev);
+}
+
+static void on_grpc_end(const struct kp_grpc_end *ev, void *ctx)
+{
+	etcd_asm_end(((struct top *)ctx)->es, ev);
+}
+
+static void on_conn(const struct kp_conn_event *ev, bool seeded, void *ctx)
+{
+	struct top *t = ctx;
+	char peer[80];
+
+	procnet_format_addr(ev->family, ev->peer_addr, ev->peer_port, peer, sizeof(peer));
+	if (ev->established)
+		ct_open(t->ct, peer, ev->local_port, ev->hdr.ts_ns, seeded);
+	else
+		ct_close(t->ct, peer, ev->hdr.ts_ns);
 }
 
 static void on_start(const struct kp_req_start *ev, void *ctx)
@@ -175,7 +244,76 @@ static void fmt_anomaly(char *b, size_t cap, const struct online_result *a)
 enum line_kind { L_HEADER, L_ALERT, L_COLS, L_ROW, L_OTHER };
 typedef void (*emit_fn)(enum line_kind k, const char *line, void *ctx);
 
-#define NUMW 54 /* " REQ/S ERR% P50 P99 BYTES/S INFLIGHT" */
+#define NUMW 54  /* " REQ/S ERR% P50 P99 BYTES/S INFLIGHT" */
+#define ETCDW 9  /* " ETCD/S" */
+#define ENUMW 54 /* etcd panel: " CALLS/S ERR% P50 P99 LINKED% REQ-B/S" */
+
+/* Connections opened and closed per second between the last two snapshots. */
+static void conn_rates(const struct top *t, double *opened, double *closed)
+{
+	double dt = t->conn_ts > t->conn_prev_ts ? (double)(t->conn_ts - t->conn_prev_ts) / 1e9 : 0;
+
+	*opened = dt > 0 ? (double)(t->conn.opened - t->conn_prev.opened) / dt : 0;
+	*closed = dt > 0 ? (double)(t->conn.closed - t->conn_prev.closed) / dt : 0;
+}
+
+/* "etcd ... connections ..." (header line 3) */
+static void fmt_etcd_line(const struct top *t, char *line, size_t cap)
+{
+	char a[32], b[32], c[32], d[32];
+	double op, cl;
+	size_t n;
+
+	if (t->ea) {
+		const struct etcd_agg_row *e = &t->etotal;
+
+		fmt_rate(a, sizeof(a), e->rate);
+		fmt_rate(b, sizeof(b), e->linked_rate);
+		fmt_dur(c, sizeof(c), e->p50_ns);
+		fmt_dur(d, sizeof(d), e->p99_ns);
+		snprintf(line, cap, "etcd calls %s/s  linked to requests %.1f%% (%s/s)  errors %.1f%%  p50 %s  p99 %s", a,
+			 e->calls > 0 ? e->linked / e->calls * 100 : 0, b, e->err_pct, c, d);
+	} else {
+		snprintf(line, cap, "etcd: not probed (--no-etcd)");
+	}
+	n = strlen(line);
+	conn_rates(t, &op, &cl);
+	snprintf(line + n, cap - n, "  connections %llu active, %.1f opened/s, %.1f closed/s",
+		 (unsigned long long)t->conn.active, op, cl);
+}
+
+static void emit_etcd_panel(const struct top *t, int width, size_t maxrows, emit_fn emit, void *ctx)
+{
+	char line[1024], a[64], b[64], c[64], d[64];
+	const struct etcd_agg_stats *st = etcd_agg_get_stats(t->ea);
+	int wop = 14, wres = width - ENUMW - wop - 1;
+
+	emit(L_HEADER, "", ctx);
+	snprintf(line, sizeof(line), "etcd calls by op and resource  window %us  rows %zu of %zu", t->interval,
+		 t->nerows < maxrows ? t->nerows : maxrows, t->nerows_all);
+	if (st->overflow || st->cell_overflow)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line),
+			 "  (over the key limit: %llu calls in \"(other)\"; %llu latencies not in quantiles)",
+			 (unsigned long long)st->overflow, (unsigned long long)st->cell_overflow);
+	emit(st->overflow || st->cell_overflow ? L_ALERT : L_HEADER, line, ctx);
+	snprintf(line, sizeof(line), "%-*s %-*s %9s %6s %8s %8s %8s %9s", wop, "OP", wres, "RESOURCE", "CALLS/S", "ERR%",
+		 "P50", "P99", "LINKED%", "REQ-B/S");
+	emit(L_COLS, line, ctx);
+	for (size_t i = 0; i < t->nerows && i < maxrows; i++) {
+		const struct etcd_agg_row *r = &t->erows[i];
+		char f1[ETCD_AGG_OP_LEN], f2[AGG_RESOURCE_LEN];
+
+		tcopy(f1, sizeof(f1), wop, r->key->op);
+		tcopy(f2, sizeof(f2), wres, r->key->resource[0] ? r->key->resource : "-");
+		fmt_rate(a, sizeof(a), r->rate);
+		fmt_dur(b, sizeof(b), r->p50_ns);
+		fmt_dur(c, sizeof(c), r->p99_ns);
+		fmt_si(d, sizeof(d), r->req_bytes_rate);
+		snprintf(line, sizeof(line), "%-*s %-*s %9s %6.1f %8s %8s %8.1f %9s", wop, f1, wres, f2, a, r->err_pct, b, c,
+			 r->calls > 0 ? r->linked / r->calls * 100 : 0, d);
+		emit(r->other ? L_OTHER : L_ROW, line, ctx);
+	}
+}
 
 static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn emit, void *ctx)
 {
@@ -183,13 +321,13 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 	enum agg_table tab = by_tables[t->by];
 	const struct agg_stats *st = agg_get_stats(t->agg);
 	uint64_t overflow = 0;
-	int textw, w1 = 0, w2 = 0, w3 = 0;
+	int numw = NUMW + (t->ea ? ETCDW : 0), textw, w1 = 0, w2 = 0, w3 = 0;
 	char ts[RECORD_TS_LEN];
 
 	if (width > (int)sizeof(line) - 1)
 		width = sizeof(line) - 1;
-	if (width < NUMW + 20)
-		width = NUMW + 20;
+	if (width < numw + 20)
+		width = numw + 20;
 	record_ts_format(t->ts_ns, ts, sizeof(ts));
 	{
 		const char *desc = t->cap ? capture_describe(t->cap) : "";
@@ -213,9 +351,17 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 		 t->span_s > 0 ? t->total.e429 / t->span_s : 0, t->span_s > 0 ? t->total.e5xx / t->span_s : 0, b, c, d,
 		 t->pending);
 	emit(L_HEADER, line, ctx);
+	fmt_etcd_line(t, line, sizeof(line));
+	emit(L_HEADER, line, ctx);
 	fmt_anomaly(e, sizeof(e), &t->anom);
-	snprintf(line, sizeof(line), "ring-buffer drops %llu  uprobe hits/request %.2f  %s",
-		 (unsigned long long)t->cs.counters[KP_CNT_RB_DROP], t->hits_per_request, e);
+	snprintf(line, sizeof(line), "ring-buffer drops %llu  uprobe hits/request %.2f", 
+		 (unsigned long long)t->cs.counters[KP_CNT_RB_DROP], t->hits_per_request);
+	if (t->ea)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), ", per etcd call %.2f", t->etcd_hits_per_call);
+	if (t->sm.enabled)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "  budget %.2g%%: duty %.3f, sample factor %.2f",
+			 t->sm.b.budget * 100, t->sm.b.duty, sampler_factor(&t->sm));
+	snprintf(line + strlen(line), sizeof(line) - strlen(line), "  %s", e);
 	emit(t->anom.flag > 0 || t->cs.counters[KP_CNT_RB_DROP] ? L_ALERT : L_HEADER, line, ctx);
 	for (int i = 0; i < AGG_TOTAL; i++)
 		overflow += st->overflow[i];
@@ -228,7 +374,7 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 	emit(overflow || st->cell_overflow ? L_ALERT : L_HEADER, line, ctx);
 	emit(L_HEADER, "", ctx);
 
-	textw = width - NUMW;
+	textw = width - numw;
 	switch (tab) {
 	case AGG_BY_KEY:
 		w2 = 10;
@@ -250,8 +396,11 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 		snprintf(line, sizeof(line), "%-*s", w1, "CLIENT");
 		break;
 	}
-	snprintf(line + strlen(line), sizeof(line) - strlen(line), " %9s %6s %8s %8s %9s %8s", "REQ/S", "ERR%", "P50",
-		 "P99", "BYTES/S", "INFLIGHT");
+	snprintf(line + strlen(line), sizeof(line) - strlen(line), " %9s", "REQ/S");
+	if (t->ea)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %8s", "ETCD/S");
+	snprintf(line + strlen(line), sizeof(line) - strlen(line), " %6s %8s %8s %9s %8s", "ERR%", "P50", "P99",
+		 "BYTES/S", "INFLIGHT");
 	emit(L_COLS, line, ctx);
 
 	for (size_t i = 0; i < t->nrows && i < maxrows; i++) {
@@ -283,11 +432,16 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 			break;
 		}
 		fmt_rate(a, sizeof(a), r->rate);
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %9s", a);
+		if (t->ea) {
+			fmt_rate(a, sizeof(a), t->row_etcd[i]);
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), " %8s", a);
+		}
 		fmt_dur(b, sizeof(b), r->p50_ns);
 		fmt_dur(c, sizeof(c), r->p99_ns);
 		fmt_si(d, sizeof(d), r->bytes_rate);
-		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %9s %6.1f %8s %8s %9s %8lld", a, r->err_pct, b,
-			 c, d, (long long)r->inflight);
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %6.1f %8s %8s %9s %8lld", r->err_pct, b, c, d,
+			 (long long)r->inflight);
 		emit(r->other ? L_OTHER : L_ROW, line, ctx);
 	}
 }
@@ -319,16 +473,29 @@ static void emit_curses(enum line_kind k, const char *line, void *ctx)
 static void draw_curses(const struct top *t)
 {
 	int y = 0;
-	size_t fit = LINES > 7 ? (size_t)LINES - 7 : 1;
+	size_t avail = LINES > 8 ? (size_t)LINES - 8 : 1, fit = avail;
+	bool panel = t->ea && t->etcd_panel && t->have_snapshot;
 
+	if (panel) {
+		/* keep room for the etcd panel (blank, title, column header, rows): up to a third of the
+		 * lines, at least 3 rows; it also gets whatever the main table leaves */
+		size_t want = avail / 3 > 3 ? avail / 3 : 3;
+
+		if (t->nerows < want)
+			want = t->nerows;
+		fit = avail > want + 3 ? avail - want - 3 : 1;
+	}
 	erase();
 	emit_view(t, COLS, t->nrows_max && t->nrows_max < fit ? t->nrows_max : fit, emit_curses, &y);
 	if (!t->have_snapshot && y < LINES)
 		mvaddstr(y, 0, "(collecting the first interval...)");
+	if (panel && y + 3 <= LINES)
+		emit_etcd_panel(t, COLS, (size_t)(LINES - y - 3), emit_curses, &y);
 	refresh();
 }
 
-static void json_row(struct json_writer *w, enum agg_table tab, const struct agg_row *r, double span)
+static void json_row(struct json_writer *w, enum agg_table tab, const struct agg_row *r, double span,
+		     const double *etcd_per_s)
 {
 	jw_obj_begin(w);
 	if (tab == AGG_BY_KEY || tab == AGG_BY_AGENT)
@@ -344,6 +511,8 @@ static void json_row(struct json_writer *w, enum agg_table tab, const struct agg
 	if (r->other)
 		jw_kv_bool(w, "other", true);
 	jw_kv_double(w, "req_per_s", r->rate);
+	if (etcd_per_s)
+		jw_kv_double(w, "etcd_per_s", *etcd_per_s);
 	jw_kv_double(w, "err_pct", r->err_pct);
 	jw_kv_double(w, "e4xx_per_s", span > 0 ? r->e4xx / span : 0);
 	jw_kv_double(w, "e429_per_s", span > 0 ? r->e429 / span : 0);
@@ -353,6 +522,97 @@ static void json_row(struct json_writer *w, enum agg_table tab, const struct agg
 	jw_kv_double(w, "p99_ms", r->p99_ns / 1e6);
 	jw_kv_double(w, "bytes_per_s", r->bytes_rate);
 	jw_kv_int(w, "inflight", r->inflight);
+	jw_obj_end(w);
+}
+
+static void json_conns_budget(struct json_writer *w, const struct top *t)
+{
+	double op, cl;
+
+	conn_rates(t, &op, &cl);
+	jw_key(w, "connections");
+	jw_obj_begin(w);
+	jw_kv_uint(w, "active", t->conn.active);
+	jw_kv_double(w, "opened_per_s", op);
+	jw_kv_double(w, "closed_per_s", cl);
+	jw_kv_uint(w, "opened", t->conn.opened);
+	jw_kv_uint(w, "closed", t->conn.closed);
+	jw_kv_uint(w, "seeded", t->conn.seeded);
+	jw_obj_end(w);
+	jw_key(w, "budget");
+	if (!t->sm.enabled) {
+		jw_null(w);
+		return;
+	}
+	jw_obj_begin(w);
+	jw_kv_double(w, "budget_pct", t->sm.b.budget * 100);
+	jw_kv_double(w, "duty", t->sm.b.duty);
+	jw_kv_double(w, "sample_factor", sampler_factor(&t->sm));
+	jw_kv_double(w, "hit_cost_us", t->sm.b.hit_cost_ns / 1000);
+	jw_kv_double(w, "overhead_full_pct", t->sm.b.last_overhead * 100);
+	jw_kv_double(w, "overhead_expected_pct", budget_expected_overhead(&t->sm.b) * 100);
+	jw_kv_uint(w, "cycles", t->sm.b.cycles);
+	jw_obj_end(w);
+}
+
+static void json_etcd_row(struct json_writer *w, const struct etcd_agg_row *r)
+{
+	jw_obj_begin(w);
+	if (r->key) {
+		jw_kv_str(w, "op", r->key->op);
+		jw_kv_str(w, "resource", r->key->resource);
+	}
+	if (r->other)
+		jw_kv_bool(w, "other", true);
+	jw_kv_double(w, "calls_per_s", r->rate);
+	jw_kv_double(w, "linked_per_s", r->linked_rate);
+	jw_kv_double(w, "err_pct", r->err_pct);
+	jw_kv_double(w, "p50_ms", r->p50_ns / 1e6);
+	jw_kv_double(w, "p90_ms", r->p90_ns / 1e6);
+	jw_kv_double(w, "p99_ms", r->p99_ns / 1e6);
+	jw_kv_double(w, "req_bytes_per_s", r->req_bytes_rate);
+	jw_obj_end(w);
+}
+
+static void json_etcd(struct json_writer *w, const struct top *t, size_t maxrows)
+{
+	const struct etcd_agg_stats *st;
+	const struct etcd_asm_stats *as;
+
+	jw_key(w, "etcd");
+	if (!t->ea) {
+		jw_null(w);
+		return;
+	}
+	st = etcd_agg_get_stats(t->ea);
+	as = etcd_asm_get_stats(t->es);
+	jw_obj_begin(w);
+	jw_key(w, "total");
+	json_etcd_row(w, &t->etotal);
+	jw_kv_double(w, "linked_pct", t->etotal.calls > 0 ? t->etotal.linked / t->etotal.calls * 100 : 0);
+	jw_kv_double(w, "hits_per_call", t->etcd_hits_per_call);
+	jw_key(w, "stats");
+	jw_obj_begin(w);
+	jw_kv_uint(w, "calls", st->records);
+	jw_kv_uint(w, "linked", st->linked);
+	jw_kv_uint(w, "attributed", st->attributed);
+	jw_kv_uint(w, "unattributed", st->unattributed);
+	jw_kv_uint(w, "stream_messages", st->streams);
+	jw_kv_uint(w, "deferred", st->deferred);
+	jw_kv_uint(w, "late", st->late);
+	jw_kv_uint(w, "overflow", st->overflow);
+	jw_kv_uint(w, "quantile_overflow", st->cell_overflow);
+	jw_kv_uint(w, "decode_errors", as->decode.errors);
+	jw_kv_uint(w, "unmatched_ends", as->unmatched_end);
+	jw_kv_uint(w, "pending_full", as->pending_full);
+	jw_kv_uint(w, "hold_full", as->hold_full);
+	jw_obj_end(w);
+	jw_kv_uint(w, "rows_total", t->nerows_all);
+	jw_key(w, "rows");
+	jw_arr_begin(w);
+	for (size_t i = 0; i < t->nerows && i < maxrows; i++)
+		json_etcd_row(w, &t->erows[i]);
+	jw_arr_end(w);
 	jw_obj_end(w);
 }
 
@@ -375,7 +635,7 @@ static void print_json(const struct top *t, size_t maxrows)
 	jw_kv_str(&w, "by", agg_table_name(tab));
 	jw_kv_str(&w, "sort", agg_sort_name(t->sort));
 	jw_key(&w, "total");
-	json_row(&w, AGG_TOTAL, &t->total, t->span_s);
+	json_row(&w, AGG_TOTAL, &t->total, t->span_s, t->ea ? &t->total_etcd : NULL);
 	jw_kv_uint(&w, "inflight_total", t->pending);
 	jw_key(&w, "capture");
 	jw_obj_begin(&w);
@@ -402,11 +662,13 @@ static void print_json(const struct top *t, size_t maxrows)
 	jw_kv_double(&w, "score", t->anom.score);
 	jw_kv_double(&w, "baseline", t->anom.baseline);
 	jw_obj_end(&w);
+	json_conns_budget(&w, t);
+	json_etcd(&w, t, maxrows);
 	jw_kv_uint(&w, "rows_total", t->nrows_all);
 	jw_key(&w, "rows");
 	jw_arr_begin(&w);
 	for (size_t i = 0; i < t->nrows && i < maxrows; i++)
-		json_row(&w, tab, &t->rows[i], t->span_s);
+		json_row(&w, tab, &t->rows[i], t->span_s, t->ea ? &t->row_etcd[i] : NULL);
 	jw_arr_end(&w);
 	jw_obj_end(&w);
 	fputc('\n', stdout);
@@ -422,6 +684,21 @@ static void query(struct top *t)
 	t->nrows = t->nrows_all < MAX_ROWS ? t->nrows_all : MAX_ROWS;
 	if (!agg_query(t->agg, AGG_TOTAL, t->interval, AGG_SORT_RATE, &t->total, 1, NULL))
 		memset(&t->total, 0, sizeof(t->total));
+	if (t->ea) {
+		for (size_t i = 0; i < t->nrows; i++)
+			t->row_etcd[i] = t->span_s > 0 ? etcd_agg_linked(t->ea, tab, t->rows[i].index, t->interval) / t->span_s : 0;
+		t->total_etcd = t->span_s > 0 ? etcd_agg_linked(t->ea, AGG_TOTAL, 1, t->interval) / t->span_s : 0;
+		t->nerows_all = etcd_agg_query(t->ea, t->interval, t->erows, ETCD_MAX_ROWS, &t->etotal, NULL);
+		t->nerows = t->nerows_all < ETCD_MAX_ROWS ? t->nerows_all : ETCD_MAX_ROWS;
+	}
+}
+
+/* etcd calls held for a link that timed out, closed connections: on a timer, not per event */
+static void housekeeping(struct top *t, uint64_t now_mono)
+{
+	if (t->es)
+		etcd_asm_tick(t->es, now_mono);
+	ct_expire(t->ct, now_mono, CONN_GRACE_NS);
 }
 
 static void write_prometheus(struct top *t)
@@ -445,10 +722,24 @@ static void write_prometheus(struct top *t)
 static void refresh_snapshot(struct top *t, uint64_t now_wall)
 {
 	capture_drain(t->cap);
+	housekeeping(t, now_wall - (uint64_t)t->mono_to_wall);
 	agg_advance(t->agg, now_wall);
+	if (t->ea)
+		etcd_agg_advance(t->ea, now_wall);
 	agg_update_anomaly(t->agg, &t->anom, NULL);
 	capture_read_stats(t->cap, &t->cs);
 	t->hits_per_request = cli_hits_per_request(&t->cs, asm_get_stats(t->as));
+	if (t->es) {
+		const struct etcd_asm_stats *es = etcd_asm_get_stats(t->es);
+		uint64_t msgs = es->calls + es->stream_messages + es->unmatched_end;
+
+		t->etcd_hits_per_call = msgs ? (double)(t->cs.hits[KP_PROBE_GRPC_WRITE] + t->cs.hits[KP_PROBE_GRPC_INVOKE_RET]) /
+						       (double)msgs : 0;
+	}
+	t->conn_prev = t->conn;
+	t->conn_prev_ts = t->conn_ts;
+	t->conn = *ct_get_stats(t->ct);
+	t->conn_ts = now_wall;
 	t->pending = asm_pending(t->as);
 	t->ts_ns = now_wall;
 	query(t);
@@ -468,6 +759,8 @@ static void show(struct top *t)
 		fflush(stdout);
 	} else {
 		emit_view(t, 160, maxrows, emit_text, NULL);
+		if (t->ea)
+			emit_etcd_panel(t, 160, t->nrows_max ? t->nrows_max : 10, emit_text, NULL);
 		fputc('\n', stdout);
 		fflush(stdout);
 	}
@@ -484,6 +777,7 @@ static bool handle_keys(struct top *t)
 		case 's': t->sort = (t->sort + 1) % AGG__NSORT; break;
 		case 'b': t->by = (t->by + 1) % NBY; break;
 		case 'p': t->paused = !t->paused; break;
+		case 'e': t->etcd_panel = !t->etcd_panel; break;
 		case KEY_RESIZE: break;
 		default: continue;
 		}
@@ -516,7 +810,8 @@ static bool parse_by(const char *s, unsigned *out)
 
 int cmd_top(int argc, char **argv)
 {
-	enum { OPT_PID = 256, OPT_INTERVAL, OPT_SORT, OPT_BY, OPT_BATCH, OPT_ITER, OPT_PROM, OPT_NO_H1, OPT_NO_H2 };
+	enum { OPT_PID = 256, OPT_INTERVAL, OPT_SORT, OPT_BY, OPT_BATCH, OPT_ITER, OPT_PROM, OPT_NO_H1, OPT_NO_H2,
+	       OPT_NO_ETCD, OPT_BUDGET, OPT_BUDGET_PERIOD, OPT_HIT_COST };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "pid", required_argument, NULL, OPT_PID },
@@ -528,13 +823,18 @@ int cmd_top(int argc, char **argv)
 		{ "prometheus-file", required_argument, NULL, OPT_PROM },
 		{ "no-h1", no_argument, NULL, OPT_NO_H1 },
 		{ "no-h2", no_argument, NULL, OPT_NO_H2 },
+		{ "no-etcd", no_argument, NULL, OPT_NO_ETCD },
+		{ "budget", required_argument, NULL, OPT_BUDGET },
+		{ "budget-period", required_argument, NULL, OPT_BUDGET_PERIOD },
+		{ "hit-cost-us", required_argument, NULL, OPT_HIT_COST },
 		{ 0 },
 	};
-	struct top t = { .interval = 1 };
-	struct capture_opts co = { .no_etcd = true };
+	struct top t = { .interval = 1, .etcd_panel = true };
+	struct capture_opts co = { 0 };
 	struct agg_params ap;
-	long pid = 0, interval = 1, iterations = 0, nrows = 0;
-	uint64_t next_refresh, done = 0;
+	long pid = 0, interval = 1, iterations = 0, nrows = 0, budget_period = 10;
+	double budget = 0, hit_cost_us = 0;
+	uint64_t next_refresh, next_housekeep = 0, done = 0;
 	int c, ret = 1;
 
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "n:", longopts, NULL)) != -1) {
@@ -568,6 +868,19 @@ int cmd_top(int argc, char **argv)
 		case OPT_PROM: t.prom_path = optarg; break;
 		case OPT_NO_H1: co.no_h1 = true; break;
 		case OPT_NO_H2: co.no_h2 = true; break;
+		case OPT_NO_ETCD: co.no_etcd = true; break;
+		case OPT_BUDGET:
+			if (!budget_parse(optarg, &budget))
+				return cli_usage_error("top", "--budget needs a percentage in (0, 100], e.g. 1%%, got '%s'", optarg);
+			break;
+		case OPT_BUDGET_PERIOD:
+			if (!cli_parse_long(optarg, 1, 3600, &budget_period))
+				return cli_usage_error("top", "--budget-period needs seconds in [1, 3600], got '%s'", optarg);
+			break;
+		case OPT_HIT_COST:
+			if (!cli_parse_double(optarg, &hit_cost_us) || hit_cost_us <= 0)
+				return cli_usage_error("top", "--hit-cost-us needs microseconds > 0, got '%s'", optarg);
+			break;
 		default:
 			if (!cli_common_opt(c))
 				return cli_usage_error("top", "invalid option");
@@ -586,8 +899,13 @@ int cmd_top(int argc, char **argv)
 	t.pid = co.pid = (pid_t)pid;
 
 	t.rows = calloc(MAX_ROWS, sizeof(*t.rows));
-	if (!t.rows)
+	t.row_etcd = calloc(MAX_ROWS, sizeof(*t.row_etcd));
+	t.erows = calloc(ETCD_MAX_ROWS, sizeof(*t.erows));
+	t.ct = ct_new(0);
+	if (!t.rows || !t.row_etcd || !t.erows || !t.ct) {
+		p_err("out of memory");
 		goto out;
+	}
 	t.mono_to_wall = cli_mono_to_wall();
 	t.as = asm_new(0, t.mono_to_wall, on_record, &t);
 	agg_params_default(&ap);
@@ -598,15 +916,39 @@ int cmd_top(int argc, char **argv)
 		p_err("out of memory");
 		goto out;
 	}
+	if (!co.no_etcd) {
+		struct etcd_agg_params ep;
+
+		etcd_agg_params_default(&ep);
+		ep.step_ns = ap.step_ns;
+		ep.nsteps = t.interval + 1; /* only the last interval is shown */
+		ep.link_tables = AGG__NTABLES;
+		ep.link_rows = ap.max_keys + 1;
+		t.ea = etcd_agg_new(&ep, cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall);
+		t.es = etcd_asm_new(t.mono_to_wall, ETCD_LINK_HOLD_NS, on_etcd_record, &t);
+		if (!t.ea || !t.es) {
+			p_err("out of memory");
+			goto out;
+		}
+		co.on_grpc_start = on_grpc_start;
+		co.on_grpc_end = on_grpc_end;
+	}
 	co.on_req_start = on_start;
 	co.on_req_end = on_end;
+	co.on_conn = on_conn;
 	co.ctx = &t;
 
 	cli_signals_install(false);
 	if (capture_open(&t.cap, &co))
 		goto out;
+	if (sampler_init(&t.sm, t.cap, co.pid, budget, hit_cost_us * 1000.0, (uint64_t)budget_period * STEP_NS))
+		goto out;
+	/* connection rates of the first snapshot are since now (connections found in /proc are seeded) */
+	t.conn = *ct_get_stats(t.ct);
+	t.conn_ts = cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall;
 	if (t.batch)
-		fprintf(stderr, "kapimon: attached: %s\n", capture_describe(t.cap));
+		fprintf(stderr, "kapimon: attached: %s%s\n", capture_describe(t.cap),
+			budget > 0 ? " (budget mode: duty cycle follows the measured load)" : "");
 
 	if (!t.batch) {
 		if (!initscr()) {
@@ -629,8 +971,18 @@ int cmd_top(int argc, char **argv)
 		next_refresh = (now / STEP_NS + t.interval) * STEP_NS + REFRESH_GRACE_NS;
 	}
 	while (!cli_exiting) {
-		uint64_t now = cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall;
+		uint64_t mono = cli_now_ns(CLOCK_MONOTONIC), now = mono + t.mono_to_wall;
 		int timeout_ms, err;
+
+		if (sampler_tick(&t.sm, mono)) {
+			asm_set_sample_factor(t.as, sampler_factor(&t.sm));
+			if (t.es)
+				etcd_asm_set_sample_factor(t.es, sampler_factor(&t.sm));
+		}
+		if (mono >= next_housekeep) {
+			housekeeping(&t, mono);
+			next_housekeep = mono + HOUSEKEEP_NS;
+		}
 
 		if (now >= next_refresh) {
 			refresh_snapshot(&t, now);
@@ -648,6 +1000,7 @@ int cmd_top(int argc, char **argv)
 		timeout_ms = (int)((next_refresh - now + 999999) / 1000000);
 		if (t.curses && timeout_ms > KEY_POLL_MS)
 			timeout_ms = KEY_POLL_MS;
+		timeout_ms = sampler_timeout_ms(&t.sm, mono, timeout_ms);
 		err = capture_poll(t.cap, timeout_ms);
 		if (err < 0 && err != -EINTR) {
 			p_err("ring buffer poll: %s", strerror(-err));
@@ -665,6 +1018,11 @@ out:
 		fprintf(stderr, "kapimon: detached after %llu refreshes\n", (unsigned long long)done);
 	agg_free(t.agg);
 	asm_free(t.as);
+	etcd_agg_free(t.ea);
+	etcd_asm_free(t.es);
+	ct_free(t.ct);
 	free(t.rows);
+	free(t.row_etcd);
+	free(t.erows);
 	return ret;
 }

@@ -42,7 +42,7 @@ wait_for() {
 	done
 }
 exited() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
-listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q . || exited "$EPID"; }
 attached() { grep -q attached "$1" || exited "$KPID"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -67,6 +67,11 @@ one_version() {
 	EPID=$!
 	exec 4>"$dir/stdin" # esbuild --serve stops when its stdin closes
 	wait_for "esbuild $v to listen on $port" 30 listening "$port" || return 1
+	if exited "$EPID"; then
+		log "FAIL [$v]: esbuild exited: $(head -c 300 "$dir/esbuild.log")"
+		EPID=""
+		return 1
+	fi
 	log "[$v] esbuild pid $EPID ($(go version "$bin" 2>/dev/null | awk '{print $2}' || true)) on 127.0.0.1:$port"
 
 	./kapimon record --pid "$EPID" -o "$dir/records.jsonl" --stats-interval 1 2>"$dir/kapimon.stderr" &

@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "aggregate/etcd_agg.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregate/loghist.h"
+
+#define WEIGHT_SCALE 256.0 /* latency cells hold weights in 1/256 units (exact sums), as aggregate.c */
+
+/* One step of one (op, resource) row; step stored + 1 so that 0 means "never written". */
+struct eslot {
+	uint32_t step1;
+	float calls, errors, req_bytes, linked;
+};
+
+struct eentry {
+	struct etcd_agg_key key;
+	uint64_t hash;
+	bool other;
+	struct eslot *ring; /* nsteps */
+};
+
+/* One step of one request row's linked calls. */
+struct lslot {
+	uint32_t step1;
+	float calls;
+};
+
+/* Latency cells of one step: packed (row * LH_NBUCKETS + bucket) + 1 -> weight units. */
+struct ecells {
+	uint64_t step1;
+	uint32_t used;
+	uint32_t *key, *w;
+};
+
+struct recent_req {
+	uint64_t id; /* 0 = free */
+	uint64_t end_ns;
+};
+
+struct etcd_agg {
+	struct etcd_agg_params p;
+	uint64_t start_ns, cur, floor; /* newest step; oldest step that was not reported */
+	/* (op, resource) rows: entries[0] "(other)", entries[1 .. n) keys, entries[cap] the total */
+	struct eentry *entries;
+	struct eslot *slots; /* (cap + 1) * nsteps */
+	uint32_t cap, n;
+	uint32_t *index; /* open addressing: entry index + 1, 0 = empty */
+	uint32_t index_mask;
+	struct ecells *cells; /* nsteps */
+	uint32_t cells_mask;
+	/* linked calls per request row: [table][row][step % nsteps] */
+	struct lslot *links;
+	/* requests by id (ring indexed by id & (recent - 1)) */
+	struct recent_req *recent;
+	uint32_t *recent_rows; /* recent * link_tables */
+	/* query scratch */
+	uint64_t *hist;     /* (cap + 1) rows of LH_NBUCKETS, touched lazily */
+	uint32_t *row_of;   /* entry -> hist row + 1 */
+	uint32_t *touched;
+	struct etcd_agg_row *rows;
+	struct etcd_agg_stats st;
+};
+
+void etcd_agg_params_default(struct etcd_agg_params *p)
+{
+	p->step_ns = 1000000000ULL;
+	p->nsteps = 60;
+	p->max_keys = 1024;
+	p->cells_per_step = 4096;
+	p->link_tables = AGG__NTABLES;
+	p->link_rows = 4096 + 1;
+	p->recent = 16384;
+}
+
+static uint32_t pow2_at_least(uint64_t v)
+{
+	uint32_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+void etcd_agg_free(struct etcd_agg *e)
+{
+	if (!e)
+		return;
+	free(e->entries);
+	free(e->slots);
+	free(e->index);
+	if (e->cells) {
+		for (uint32_t i = 0; i < e->p.nsteps; i++) {
+			free(e->cells[i].key);
+			free(e->cells[i].w);
+		}
+		free(e->cells);
+	}
+	free(e->links);
+	free(e->recent);
+	free(e->recent_rows);
+	free(e->hist);
+	free(e->row_of);
+	free(e->touched);
+	free(e->rows);
+	free(e);
+}
+
+struct etcd_agg *etcd_agg_new(const struct etcd_agg_params *p, uint64_t start_ns)
+{
+	struct etcd_agg *e = calloc(1, sizeof(*e));
+	uint32_t ncells;
+
+	if (!e)
+		return NULL;
+	if (p)
+		e->p = *p;
+	else
+		etcd_agg_params_default(&e->p);
+	p = &e->p;
+	if (!p->step_ns || p->nsteps < 1 || p->nsteps > 100000 || p->max_keys < 1 || p->max_keys > (1u << 20) ||
+	    p->cells_per_step < 1 || p->cells_per_step > (1u << 24) || p->link_tables > ETCD_AGG_MAX_LINK_TABLES ||
+	    p->link_rows > (1u << 22) || !p->recent || (p->recent & (p->recent - 1)) || p->recent > (1u << 24))
+		goto fail;
+	e->cap = p->max_keys + 1;
+	e->entries = calloc((size_t)e->cap + 1, sizeof(*e->entries));
+	e->slots = calloc(((size_t)e->cap + 1) * p->nsteps, sizeof(*e->slots));
+	e->index_mask = pow2_at_least((uint64_t)e->cap * 2) - 1;
+	e->index = calloc((size_t)e->index_mask + 1, sizeof(*e->index));
+	ncells = pow2_at_least(((uint64_t)p->cells_per_step * 4 + 2) / 3); /* load <= 3/4 */
+	e->cells_mask = ncells - 1;
+	e->cells = calloc(p->nsteps, sizeof(*e->cells));
+	e->links = calloc((size_t)p->link_tables * p->link_rows * p->nsteps + 1, sizeof(*e->links));
+	e->recent = calloc(p->recent, sizeof(*e->recent));
+	e->recent_rows = calloc((size_t)p->recent * p->link_tables + 1, sizeof(*e->recent_rows));
+	e->hist = calloc(((size_t)e->cap + 1) * LH_NBUCKETS, sizeof(*e->hist));
+	e->row_of = calloc((size_t)e->cap + 1, sizeof(*e->row_of));
+	e->touched = calloc((size_t)e->cap + 1, sizeof(*e->touched));
+	e->rows = calloc((size_t)e->cap, sizeof(*e->rows));
+	if (!e->entries || !e->slots || !e->index || !e->cells || !e->links || !e->recent || !e->recent_rows ||
+	    !e->hist || !e->row_of || !e->touched || !e->rows)
+		goto fail;
+	for (uint32_t i = 0; i < p->nsteps; i++) {
+		e->cells[i].key = calloc(ncells, sizeof(uint32_t));
+		e->cells[i].w = calloc(ncells, sizeof(uint32_t));
+		if (!e->cells[i].key || !e->cells[i].w)
+			goto fail;
+	}
+	for (uint32_t i = 0; i <= e->cap; i++)
+		e->entries[i].ring = &e->slots[(size_t)i * p->nsteps];
+	e->entries[0].other = true;
+	strcpy(e->entries[0].key.op, "(other)");
+	strcpy(e->entries[0].key.resource, "(other)");
+	e->n = 1;
+	e->start_ns = start_ns;
+	e->cur = e->floor = start_ns / p->step_ns;
+	return e;
+fail:
+	etcd_agg_free(e);
+	return NULL;
+}
+
+const struct etcd_agg_stats *etcd_agg_get_stats(const struct etcd_agg *e)
+{
+	return &e->st;
+}
+
+/* ---- keys ---------------------------------------------------------------------------------------- */
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return (h ^ 0xff) * 0x100000001b3ULL;
+}
+
+static void key_of(const struct etcd_record *r, struct etcd_agg_key *k)
+{
+	size_t n;
+
+	memset(k, 0, sizeof(*k));
+	n = strnlen(r->op, sizeof(r->op));
+	if (n >= sizeof(k->op))
+		n = sizeof(k->op) - 1;
+	memcpy(k->op, r->op, n);
+	if (r->group[0] && r->resource[0])
+		snprintf(k->resource, sizeof(k->resource), "%.*s/%.*s", (int)sizeof(r->group), r->group,
+			 (int)sizeof(r->resource), r->resource);
+	else
+		snprintf(k->resource, sizeof(k->resource), "%.*s", (int)sizeof(r->resource), r->resource);
+}
+
+static uint32_t lookup(struct etcd_agg *e, const struct etcd_agg_key *k)
+{
+	uint64_t h = fnv(fnv(0xcbf29ce484222325ULL, k->op), k->resource);
+	uint32_t i;
+
+	h = h ? h : 1;
+	i = (uint32_t)(h ^ h >> 29) & e->index_mask;
+	for (;;) {
+		uint32_t v = e->index[i];
+		struct eentry *en;
+
+		if (!v)
+			break;
+		en = &e->entries[v - 1];
+		if (en->hash == h && !strcmp(en->key.op, k->op) && !strcmp(en->key.resource, k->resource))
+			return v - 1;
+		i = (i + 1) & e->index_mask;
+	}
+	if (e->n >= e->cap) {
+		e->st.overflow++;
+		return 0;
+	}
+	e->entries[e->n].key = *k;
+	e->entries[e->n].hash = h;
+	e->index[i] = e->n + 1;
+	return e->n++;
+}
+
+/* ---- steps ---------------------------------------------------------------------------------------- */
+
+void etcd_agg_advance(struct etcd_agg *e, uint64_t now_ns)
+{
+	uint64_t s = now_ns / e->p.step_ns;
+
+	if (s > e->cur)
+		e->cur = s;
+	if (s > e->floor)
+		e->floor = s;
+}
+
+/* The step a record or link of time ns is counted in; false when it is outside the kept steps. */
+static bool step_for(struct etcd_agg *e, uint64_t ns, uint64_t *step)
+{
+	uint64_t s = ns / e->p.step_ns;
+
+	if (s < e->floor) {
+		s = e->floor;
+		e->st.deferred++;
+	}
+	if (s > e->cur)
+		e->cur = s;
+	*step = s;
+	if (s + e->p.nsteps <= e->cur) {
+		e->st.late++;
+		return false;
+	}
+	return true;
+}
+
+static struct eslot *eslot_for(const struct etcd_agg *e, struct eentry *en, uint64_t step)
+{
+	struct eslot *sl = &en->ring[step % e->p.nsteps];
+
+	if (sl->step1 != (uint32_t)(step + 1)) {
+		memset(sl, 0, sizeof(*sl));
+		sl->step1 = (uint32_t)(step + 1);
+	}
+	return sl;
+}
+
+static void cell_add(struct etcd_agg *e, uint64_t step, uint32_t key, uint32_t w)
+{
+	struct ecells *c = &e->cells[step % e->p.nsteps];
+	uint32_t i;
+
+	if (c->step1 != step + 1) {
+		if (c->used) {
+			memset(c->key, 0, ((size_t)e->cells_mask + 1) * sizeof(uint32_t));
+			memset(c->w, 0, ((size_t)e->cells_mask + 1) * sizeof(uint32_t));
+			c->used = 0;
+		}
+		c->step1 = step + 1;
+	}
+	i = (key * 0x9e3779b1u) >> 7 & e->cells_mask;
+	for (;;) {
+		if (c->key[i] == key) {
+			c->w[i] = c->w[i] + w < c->w[i] ? UINT32_MAX : c->w[i] + w;
+			return;
+		}
+		if (!c->key[i])
+			break;
+		i = (i + 1) & e->cells_mask;
+	}
+	if (c->used >= e->p.cells_per_step) {
+		e->st.cell_overflow++;
+		return;
+	}
+	c->key[i] = key;
+	c->w[i] = w;
+	c->used++;
+}
+
+/* ---- input ---------------------------------------------------------------------------------------- */
+
+void etcd_agg_request(struct etcd_agg *e, uint64_t request_id, uint64_t end_ns, const uint32_t *rows)
+{
+	size_t i = request_id & (e->p.recent - 1);
+
+	if (!request_id)
+		return;
+	e->recent[i].id = request_id;
+	e->recent[i].end_ns = end_ns;
+	for (uint32_t t = 0; t < e->p.link_tables; t++)
+		e->recent_rows[i * e->p.link_tables + t] = rows[t] < e->p.link_rows ? rows[t] : UINT32_MAX;
+}
+
+static void attribute(struct etcd_agg *e, uint64_t request_id, double w)
+{
+	size_t i = request_id & (e->p.recent - 1);
+	uint64_t step;
+
+	e->st.linked++;
+	if (e->recent[i].id != request_id) {
+		e->st.unattributed++;
+		return;
+	}
+	e->st.attributed++;
+	if (!step_for(e, e->recent[i].end_ns, &step))
+		return;
+	for (uint32_t t = 0; t < e->p.link_tables; t++) {
+		uint32_t row = e->recent_rows[i * e->p.link_tables + t];
+		struct lslot *sl;
+
+		if (row == UINT32_MAX)
+			continue;
+		sl = &e->links[((size_t)t * e->p.link_rows + row) * e->p.nsteps + step % e->p.nsteps];
+		if (sl->step1 != (uint32_t)(step + 1)) {
+			sl->step1 = (uint32_t)(step + 1);
+			sl->calls = 0;
+		}
+		sl->calls += (float)w;
+	}
+}
+
+void etcd_agg_add(struct etcd_agg *e, const struct etcd_record *r)
+{
+	struct etcd_agg_key k;
+	double w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
+	double wu = nearbyint(w * WEIGHT_SCALE);
+	uint32_t wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
+	unsigned bucket = lh_bucket((double)r->latency_ns);
+	bool err = r->grpc_status != 0;
+	float bytes = r->req_size > 0 ? (float)((double)r->req_size * w) : 0;
+	uint64_t step;
+	uint32_t idx;
+
+	if (r->stream) {
+		e->st.streams++;
+		return;
+	}
+	e->st.records++;
+	if (r->request_id)
+		attribute(e, r->request_id, w);
+	if (!step_for(e, r->start_ns + r->latency_ns, &step))
+		return;
+	key_of(r, &k);
+	idx = lookup(e, &k);
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t row = pass ? e->cap : idx; /* the total lives after the keys */
+		struct eslot *sl = eslot_for(e, &e->entries[row], step);
+
+		sl->calls += (float)w;
+		if (err)
+			sl->errors += (float)w;
+		sl->req_bytes += bytes;
+		if (r->request_id)
+			sl->linked += (float)w;
+		cell_add(e, step, (row * LH_NBUCKETS + bucket) + 1, wunits);
+	}
+}
+
+/* ---- queries -------------------------------------------------------------------------------------- */
+
+static void window(const struct etcd_agg *e, uint32_t k, uint64_t *first, double *span)
+{
+	uint64_t span_start, span_end;
+
+	if (k < 1)
+		k = 1;
+	if (k > e->p.nsteps)
+		k = e->p.nsteps;
+	*first = e->cur >= k ? e->cur - k : 0;
+	span_start = *first * e->p.step_ns;
+	span_end = e->cur * e->p.step_ns;
+	if (span_start < e->start_ns)
+		span_start = e->start_ns;
+	*span = span_end > span_start ? (double)(span_end - span_start) / 1e9 : 0;
+}
+
+static int row_cmp(const void *pa, const void *pb)
+{
+	const struct etcd_agg_row *a = pa, *b = pb;
+	int c;
+
+	if (a->calls != b->calls)
+		return a->calls > b->calls ? -1 : 1;
+	if ((c = strcmp(a->key->op, b->key->op)))
+		return c;
+	return strcmp(a->key->resource, b->key->resource);
+}
+
+static void fill_row(struct etcd_agg *e, uint32_t i, uint64_t first, double span, struct etcd_agg_row *r)
+{
+	const struct eentry *en = &e->entries[i];
+
+	memset(r, 0, sizeof(*r));
+	for (uint64_t s = first; s < e->cur; s++) {
+		const struct eslot *sl = &en->ring[s % e->p.nsteps];
+
+		if (sl->step1 != (uint32_t)(s + 1))
+			continue;
+		r->calls += sl->calls;
+		r->errors += sl->errors;
+		r->req_bytes += sl->req_bytes;
+		r->linked += sl->linked;
+	}
+	r->key = i == e->cap ? NULL : &en->key;
+	r->other = en->other;
+	r->rate = span > 0 ? r->calls / span : 0;
+	r->linked_rate = span > 0 ? r->linked / span : 0;
+	r->req_bytes_rate = span > 0 ? r->req_bytes / span : 0;
+	r->err_pct = r->calls > 0 ? r->errors / r->calls * 100 : 0;
+	r->p50_ns = r->p90_ns = r->p99_ns = NAN;
+	if (e->row_of[i]) {
+		const uint64_t *h = &e->hist[(size_t)(e->row_of[i] - 1) * LH_NBUCKETS];
+
+		r->p50_ns = lh_quantile(h, 0.50);
+		r->p90_ns = lh_quantile(h, 0.90);
+		r->p99_ns = lh_quantile(h, 0.99);
+	}
+}
+
+size_t etcd_agg_query(struct etcd_agg *e, uint32_t k, struct etcd_agg_row *rows, size_t max_rows,
+		      struct etcd_agg_row *total, double *span_s)
+{
+	uint64_t first;
+	uint32_t ntouched = 0;
+	size_t nrows = 0;
+	double span;
+
+	window(e, k, &first, &span);
+	if (span_s)
+		*span_s = span;
+	/* latency cells of the span -> per-row dense histograms */
+	for (uint64_t s = first; s < e->cur; s++) {
+		const struct ecells *c = &e->cells[s % e->p.nsteps];
+
+		if (c->step1 != s + 1 || !c->used)
+			continue;
+		for (uint32_t i = 0; i <= e->cells_mask; i++) {
+			uint32_t key = c->key[i], row;
+
+			if (!key)
+				continue;
+			key--;
+			row = key / LH_NBUCKETS;
+			if (!e->row_of[row]) {
+				e->touched[ntouched] = row;
+				e->row_of[row] = ++ntouched;
+			}
+			e->hist[(size_t)(e->row_of[row] - 1) * LH_NBUCKETS + key % LH_NBUCKETS] += c->w[i];
+		}
+	}
+	for (uint32_t i = 0; i < e->n; i++) {
+		fill_row(e, i, first, span, &e->rows[nrows]);
+		if (e->rows[nrows].calls > 0)
+			nrows++;
+	}
+	if (total)
+		fill_row(e, e->cap, first, span, total);
+	for (uint32_t i = 0; i < ntouched; i++) {
+		uint32_t row = e->touched[i];
+
+		memset(&e->hist[(size_t)(e->row_of[row] - 1) * LH_NBUCKETS], 0, LH_NBUCKETS * sizeof(uint64_t));
+		e->row_of[row] = 0;
+	}
+	qsort(e->rows, nrows, sizeof(*e->rows), row_cmp);
+	if (rows)
+		memcpy(rows, e->rows, (nrows < max_rows ? nrows : max_rows) * sizeof(*rows));
+	return nrows;
+}
+
+double etcd_agg_linked(const struct etcd_agg *e, uint32_t table, uint32_t row, uint32_t k)
+{
+	uint64_t first;
+	double span, sum = 0;
+
+	if (table >= e->p.link_tables || row >= e->p.link_rows)
+		return 0;
+	window(e, k, &first, &span);
+	for (uint64_t s = first; s < e->cur; s++) {
+		const struct lslot *sl = &e->links[((size_t)table * e->p.link_rows + row) * e->p.nsteps + s % e->p.nsteps];
+
+		if (sl->step1 == (uint32_t)(s + 1))
+			sum += sl->calls;
+	}
+	return sum;
+}
