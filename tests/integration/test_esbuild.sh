@@ -12,14 +12,13 @@
 # apiserver's RequestInfo gives for a non-resource path); kapimon exits 0 on SIGINT.
 # A version kapimon cannot attach to (e.g. "no struct offsets known for goX") is a FAILURE, not a skip.
 set -uo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$ROOT"
-OUT=${KAPIMON_TEST_OUT:-$ROOT/build/test-out}/esbuild
+. "$(dirname "$0")/lib.sh"
+cd "$KAPIMON_ROOT" || exit 1
+OUT=${KAPIMON_TEST_OUT:-$KAPIMON_ROOT/build/test-out}/esbuild
 rm -rf "$OUT" && mkdir -p "$OUT"
 VERSIONS=${KAPIMON_ESBUILD_VERSIONS:-0.24.2 0.28.2}
 RUN=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 EPID="" KPID=""
-FAILED=()
 
 log() { echo "test_esbuild: $*"; }
 cleanup() {
@@ -28,37 +27,50 @@ cleanup() {
 	exec 4>&- 2>/dev/null || true
 }
 trap cleanup EXIT
-# wait_for DESC SECONDS CMD...: poll; returns 1 (with a message) after SECONDS
-wait_for() {
-	local desc=$1 secs=$2 t
-	shift 2
-	t=$(($(date +%s%N) + secs * 1000000000))
-	until "$@"; do
-		if (($(date +%s%N) >= t)); then
-			log "timed out after ${secs}s waiting for $desc"
-			return 1
-		fi
-		sleep 0.1
+report() {
+	local st desc detail
+	while IFS=$'\t' read -r st desc detail; do
+		case $st in
+		ok) _ok "$desc" ;;
+		FAIL) _fail "$desc" "$detail" ;;
+		*) echo "$st${desc:+ $desc}${detail:+ $detail}" ;;
+		esac
 	done
 }
 exited() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q . || exited "$EPID"; }
 attached() { grep -q attached "$1" || exited "$KPID"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+all_recorded() { # all_recorded RECORDS SENT: every sent (user agent, path) appears in RECORDS
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+recs = set()
+for l in open(sys.argv[1]):
+    try:
+        o = json.loads(l)
+    except ValueError:
+        continue
+    recs.add((o.get("user_agent"), o.get("path")))
+sent = [tuple(l.split()[0:3:2]) for l in open(sys.argv[2])]
+sys.exit(0 if all(s in recs for s in sent) else 1)
+PY
+}
 
 # a self-signed certificate for 127.0.0.1, and a small site
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$OUT/key.pem" -out "$OUT/cert.pem" -days 1 \
-	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null || { log "FAIL: openssl"; exit 1; }
+check "self-signed certificate for 127.0.0.1" openssl req -x509 -newkey rsa:2048 -nodes -keyout "$OUT/key.pem" \
+	-out "$OUT/cert.pem" -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1
 mkdir -p "$OUT/www/data"
 echo "<p>kapimon $RUN</p>" >"$OUT/www/index.html"
 echo "console.log('$RUN')" >"$OUT/www/app.js"
 echo "{\"run\":\"$RUN\"}" >"$OUT/www/data/x.json"
 
-# one_version VERSION: returns 0 when every check passed
+# one_version VERSION: its checks are counted; returns 1 when it could not go on
 one_version() {
 	local v=$1 bin port dir=$OUT/$1 rc i code proto
 	mkdir -p "$dir"
-	bin=$(scripts/fetch-esbuild.sh "$v") || { log "FAIL [$v]: scripts/fetch-esbuild.sh $v failed"; return 1; }
+	bin=$(scripts/fetch-esbuild.sh "$v")
+	check_eq "[$v] scripts/fetch-esbuild.sh $v" 0 "$?"
+	[ -x "$bin" ] || return 1
 	port=$(free_port)
 	rm -f "$dir/stdin"
 	mkfifo "$dir/stdin"
@@ -66,19 +78,19 @@ one_version() {
 		<"$dir/stdin" >"$dir/esbuild.log" 2>&1 &
 	EPID=$!
 	exec 4>"$dir/stdin" # esbuild --serve stops when its stdin closes
-	wait_for "esbuild $v to listen on $port" 30 listening "$port" || return 1
+	wait_for "[$v] esbuild listens on $port (or exits)" 30 listening "$port" || return 1
 	if exited "$EPID"; then
-		log "FAIL [$v]: esbuild exited: $(head -c 300 "$dir/esbuild.log")"
+		_fail "[$v] esbuild serves" "$(head -c 300 "$dir/esbuild.log")"
 		EPID=""
 		return 1
 	fi
-	log "[$v] esbuild pid $EPID ($(go version "$bin" 2>/dev/null | awk '{print $2}' || true)) on 127.0.0.1:$port"
+	log "[$v] esbuild pid $EPID on 127.0.0.1:$port"
 
-	./kapimon record --pid "$EPID" -o "$dir/records.jsonl" --stats-interval 1 2>"$dir/kapimon.stderr" &
+	"$KAPIMON" record --pid "$EPID" -o "$dir/records.jsonl" --stats-interval 1 2>"$dir/kapimon.stderr" &
 	KPID=$!
-	wait_for "kapimon's 'attached' line" 60 attached "$dir/kapimon.stderr" || return 1
+	wait_for "[$v] kapimon record prints 'attached' (or exits)" 60 attached "$dir/kapimon.stderr" || return 1
 	if ! grep -q attached "$dir/kapimon.stderr"; then
-		log "FAIL [$v]: kapimon did not attach to esbuild $v: $(cat "$dir/kapimon.stderr")"
+		_fail "[$v] kapimon record attaches to esbuild $v" "$(cat "$dir/kapimon.stderr")"
 		KPID=""
 		return 1
 	fi
@@ -110,21 +122,19 @@ one_version() {
 		i=$((i + 1))
 	done <"$dir/batch.out"
 	# every request must be in kapimon's output (it flushes at least every --stats-interval)
-	wait_for "all $(wc -l <"$dir/sent.txt") requests in kapimon's output" 30 \
-		python3 -c 'import sys; r = open(sys.argv[1]).read(); sys.exit(0 if sum(1 for l in open(sys.argv[2]) if "\"user_agent\":\"%s\"" % l.split()[0] in r and "\"path\":\"%s\"" % l.split()[2] in r) == sum(1 for _ in open(sys.argv[2])) else 1)' \
-		"$dir/records.jsonl" "$dir/sent.txt" || true
+	wait_for "[$v] all $(wc -l <"$dir/sent.txt") requests in kapimon's output" 30 all_recorded "$dir/records.jsonl" "$dir/sent.txt"
 	kill -INT "$KPID"
-	wait_for "kapimon to exit after SIGINT" 30 exited "$KPID" || return 1
+	wait_for "[$v] kapimon exits after SIGINT" 30 exited "$KPID" || return 1
 	rc=0
 	wait "$KPID" || rc=$?
 	KPID=""
+	check_eq "[$v] kapimon record exit status after SIGINT" 0 "$rc"
 	exec 4>&-
-	wait_for "esbuild to exit when its stdin closes" 10 exited "$EPID" || kill "$EPID" 2>/dev/null
-	wait "$EPID" 2>/dev/null || true
+	exited "$EPID" || kill "$EPID" 2>/dev/null
+	wait "$EPID" 2>/dev/null
 	EPID=""
-	[ "$rc" = 0 ] || { log "FAIL [$v]: kapimon record exited $rc after SIGINT"; return 1; }
 
-	python3 - "$dir/sent.txt" "$dir/records.jsonl" "$v" <<'EOF'
+	report < <(python3 - "$dir/sent.txt" "$dir/records.jsonl" "$v" <<'EOF'
 import json, sys
 sent_path, rec_path, v = sys.argv[1:4]
 recs = [json.loads(l) for l in open(rec_path)]
@@ -150,25 +160,22 @@ for line in open(sent_path):
                 probs.append("%s=%r (want empty)" % (k, r.get(k)))
         if r.get("verb", "") not in ("", method.lower()):
             probs.append("verb=%r (want '' or %r)" % (r.get("verb"), method.lower()))
-    print("test_esbuild: [%s] %-4s %-28s %s %s %-4s %s" % (v, want["proto"], path[:28], status, ua.rsplit("-", 1)[0][:24],
-          "ok" if not probs else "FAIL", "; ".join(probs)))
+    print("%s\t[%s] %s %s %s -> %s (%s)\t%s" % ("FAIL" if probs else "ok", v, want["proto"], method, path, status,
+          ua.rsplit("-", 1)[0], "; ".join(probs)))
     bad += bool(probs)
-extra = len(recs) - sum(1 for _ in open(sent_path))
-print("test_esbuild: [%s] %d requests sent, %d request records, %d mismatching" % (v, sum(1 for _ in open(sent_path)), len(recs), bad))
-sys.exit(1 if bad else 0)
+n_sent = sum(1 for _ in open(sent_path))
+print("%s\t[%s] exactly one request record per request sent (%d sent, %d records)\t" % (
+      "ok" if len(recs) == n_sent else "FAIL", v, n_sent, len(recs)))
 EOF
+)
 }
 
 for v in $VERSIONS; do
 	if ! one_version "$v"; then
-		FAILED+=("$v")
+		log "[$v] stopped early (artefacts in $OUT/$v)"
 		[ -z "$KPID" ] || { kill -KILL "$KPID" 2>/dev/null; wait "$KPID" 2>/dev/null; KPID=""; }
 		exec 4>&- 2>/dev/null || true
 		[ -z "$EPID" ] || { kill "$EPID" 2>/dev/null; wait "$EPID" 2>/dev/null; EPID=""; }
 	fi
 done
-if [ ${#FAILED[@]} -gt 0 ]; then
-	log "FAIL: esbuild ${FAILED[*]} (artefacts in $OUT)"
-	exit 1
-fi
-log PASS
+finish
