@@ -19,6 +19,10 @@
 #include "kapimon/go_offsets.h"
 #include "go_read.h"
 
+/* Wake the reader only when this much is buffered: a wakeup per event costs a context switch in
+ * kapimon and an irq_work in the apiserver's probe. The reader polls with a timeout anyway. */
+const volatile __u64 wakeup_bytes = 256 << 10;
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile struct kp_grpc_offsets grpc_off = {};
@@ -42,6 +46,11 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } grpc_counters SEC(".maps");
+
+static __always_inline __u64 rb_wakeup(void *rb)
+{
+	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
 
 static __always_inline void count(void *map, __u32 idx)
 {
@@ -106,7 +115,7 @@ int grpc_write(struct pt_regs *ctx)
 		if (bpf_probe_read_user(&c, sizeof(c), c.data))
 			break;
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_wakeup(&grpc_events));
 	return 0;
 }
 
@@ -148,6 +157,6 @@ int grpc_invoke_ret(struct pt_regs *ctx)
 	e->hdr.goid_g = GO_G(ctx);
 	e->code = code;
 	e->is_err = etab != 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_wakeup(&grpc_events));
 	return 0;
 }

@@ -19,6 +19,10 @@
 #include "kapimon/go_offsets.h"
 #include "go_read.h"
 
+/* Wake the reader only when this much is buffered: a wakeup per event costs a context switch in
+ * kapimon and an irq_work in the apiserver's probe. The reader polls with a timeout anyway. */
+const volatile __u64 wakeup_bytes = 256 << 10;
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Settings (rodata, set by the loader before load). */
@@ -61,6 +65,11 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
+
+static __always_inline __u64 rb_wakeup(void *rb)
+{
+	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
 
 static __always_inline void count(void *map, __u32 idx)
 {
@@ -160,7 +169,7 @@ static __always_inline int h2_headers(struct pt_regs *ctx, __u32 flavor)
 		COPY_GO_STR(e->addr, KP_ADDR_MAX, a, &len16, e->truncated, 8);
 		e->addr_len = len16;
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_wakeup(&events));
 	return 0;
 fail:
 	count(&counters, KP_CNT_READ_FAIL);
@@ -201,7 +210,7 @@ int h2_handler_done(struct pt_regs *ctx)
 	e->bytes_out = OFF_OK(o->rws_wrote_bytes) ? (__s64)read_u64(rws, o->rws_wrote_bytes) : -1;
 	e->bytes_in = OFF_OK(o->stream_body_bytes) ? (__s64)read_u64(st, o->stream_body_bytes) : -1;
 	e->ctx = OFF_OK(o->stream_ctx) ? read_u64(st, o->stream_ctx + 8) : 0; /* iface data word */
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_wakeup(&events));
 	return 0;
 }
 
@@ -385,7 +394,7 @@ int h1_read_request_ret(struct pt_regs *ctx)
 		else
 			ua_from_hmap(e, hdrmap, s);
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_wakeup(&events));
 	return 0;
 }
 
@@ -412,7 +421,7 @@ int h1_finish_request(struct pt_regs *ctx)
 	e->bytes_in = -1;
 	e->ctx = OFF_OK(h1_off.request_ctx) ?
 			 read_u64(read_ptr(w, h1_off.response_req), h1_off.request_ctx + 8) : 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_wakeup(&events));
 	return 0;
 }
 

@@ -39,7 +39,7 @@ struct conntrack *ct_new(size_t max_conns)
 
 	if (!ct)
 		return NULL;
-	ct->max = max_conns ? max_conns : 65536;
+	ct->max = max_conns ? max_conns : 16384;
 	while (cap < ct->max * 2)
 		cap <<= 1;
 	ct->cap = cap;

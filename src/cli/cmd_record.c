@@ -196,7 +196,7 @@ int cmd_record(int argc, char **argv)
 	long pid = 0, duration = 0, stats_every = 10, link_hold_ms = 2000, budget_period = 10;
 	double budget = 0, hit_cost_us = 0;
 	struct sampler sm;
-	uint64_t t0, last_stats;
+	uint64_t t0, last_stats, last_tick = 0, last_expire = 0;
 	int c, ret = 1;
 
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "o:", longopts, NULL)) != -1) {
@@ -292,9 +292,16 @@ int cmd_record(int argc, char **argv)
 			goto out;
 		}
 		now = cli_now_ns(CLOCK_MONOTONIC);
-		if (rc.es)
-			etcd_asm_tick(rc.es, now);
-		ct_expire(rc.ct, now, 10000000000ULL);
+		/* housekeeping scans whole tables: a few times a second, never per poll */
+		if (now - last_tick >= 100000000ULL) {
+			if (rc.es)
+				etcd_asm_tick(rc.es, now);
+			last_tick = now;
+		}
+		if (now - last_expire >= 1000000000ULL) {
+			ct_expire(rc.ct, now, 10000000000ULL);
+			last_expire = now;
+		}
 		if (sampler_tick(&sm, now)) {
 			asm_set_sample_factor(rc.as, sampler_factor(&sm));
 			if (rc.es)
