@@ -12,7 +12,8 @@
 #   curl, bad token   kapimon-wl-badtoken/1.0    401s; no token at all: kapimon-wl-anon/1.0 (401)
 #   curl as alice     kapimon-wl-query-token/1.0 /version?access_token=<alice's token> (must be redacted)
 #   curl watches      kapimon-wl-watch-h2/1.0, kapimon-wl-watch-h1/1.0   ?watch=1&timeoutSeconds=1|2
-#   h2load            kapimon-wl-h2load/1.0      volume: list configmaps, /healthz (h2)
+#   h2load            kapimon-wl-h2load/1.0      volume: list configmaps (2 connections), /healthz (1), one stream
+#                                                at a time per connection (see docs/capture-testing.md, latency)
 #   h2load --h1       kapimon-wl-h2load-h1/1.0   volume over HTTP/1.1
 #   kubectl           (its own UA)               get/create/label/annotate/apply/scale/delete, get -w, --raw, can-i
 # Statuses: 200 201 401 403 404 409. Every curl checks its status and the script fails on a surprise; h2load
@@ -269,7 +270,7 @@ kc 0 -n "$NS" delete deployment kubectl-dep
 kc 0 -n "$NS" delete configmap kubectl-cm
 
 # --- volume (h2load: h2 and h1) ---------------------------------------------------------------------------------
-load h2 kapimon-wl-h2load/1.0 $((300 * SCALE)) 2 4 "$N/configmaps"
+load h2 kapimon-wl-h2load/1.0 $((300 * SCALE)) 2 1 "$N/configmaps"
 load h2 kapimon-wl-h2load/1.0 $((200 * SCALE)) 1 1 /healthz
 load h1 kapimon-wl-h2load-h1/1.0 $((100 * SCALE)) 2 1 "$L/lease-a"
 

@@ -47,13 +47,10 @@ struct capture {
 	enum capture_phase phase;
 	/* uprobe detach waits for an RCU grace period (~100+ ms per link here): links are destroyed
 	 * by a background thread so the ring buffers keep draining */
-	pthread_t reaper;
 	bool reaper_started;
 	pthread_mutex_t rmu;
 	pthread_cond_t rcv;
-	struct bpf_link *dead[MAX_LINKS * 4];
-	int ndead;
-	bool reaper_stop;
+	int ndead; /* links being destroyed by reaper threads */
 	struct capture_opts o;
 	uint64_t events, bad_events;
 	char desc[512];
@@ -412,47 +409,57 @@ static int attach_one(struct capture *c, int i)
 	return 0;
 }
 
+struct reap_job {
+	struct capture *c;
+	struct bpf_link *l;
+};
+
 static void *reaper_main(void *arg)
 {
-	struct capture *c = arg;
+	struct reap_job *j = arg;
+	struct capture *c = j->c;
 
+	bpf_link__destroy(j->l);
+	free(j);
 	pthread_mutex_lock(&c->rmu);
-	for (;;) {
-		while (!c->ndead && !c->reaper_stop)
-			pthread_cond_wait(&c->rcv, &c->rmu);
-		if (!c->ndead && c->reaper_stop)
-			break;
-		struct bpf_link *l = c->dead[--c->ndead];
-
-		pthread_mutex_unlock(&c->rmu);
-		bpf_link__destroy(l);
-		pthread_mutex_lock(&c->rmu);
-	}
+	c->ndead--;
+	pthread_cond_broadcast(&c->rcv);
 	pthread_mutex_unlock(&c->rmu);
 	return NULL;
 }
 
+/* Destroy a link without blocking the caller: one short-lived thread per link, so the RCU grace
+ * periods that uprobe unregistration waits for overlap instead of adding up. */
 static void reap(struct capture *c, struct bpf_link *l)
 {
+	struct reap_job *j = malloc(sizeof(*j));
+	pthread_attr_t attr;
+	pthread_t t;
+
 	if (!c->reaper_started) {
 		pthread_mutex_init(&c->rmu, NULL);
 		pthread_cond_init(&c->rcv, NULL);
-		if (pthread_create(&c->reaper, NULL, reaper_main, c) == 0)
-			c->reaper_started = true;
+		c->reaper_started = true;
 	}
-	if (!c->reaper_started) {
+	if (!j) {
 		bpf_link__destroy(l);
 		return;
 	}
+	j->c = c;
+	j->l = l;
 	pthread_mutex_lock(&c->rmu);
-	if (c->ndead < (int)(sizeof(c->dead) / sizeof(c->dead[0]))) {
-		c->dead[c->ndead++] = l;
-		l = NULL;
-	}
-	pthread_cond_signal(&c->rcv);
+	c->ndead++;
 	pthread_mutex_unlock(&c->rmu);
-	if (l)
-		bpf_link__destroy(l); /* queue full: do it here */
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, reaper_main, j)) {
+		free(j);
+		bpf_link__destroy(l);
+		pthread_mutex_lock(&c->rmu);
+		c->ndead--;
+		pthread_mutex_unlock(&c->rmu);
+	}
+	pthread_attr_destroy(&attr);
 }
 
 static void set_starts_gate(struct capture *c, bool on)
@@ -546,7 +553,14 @@ int capture_calibrate(struct capture *c, double *hit_ns)
 
 int capture_poll(struct capture *c, int timeout_ms)
 {
-	return ring_buffer__poll(c->rb, timeout_ms);
+	/* The BPF side wakes us only once 256 KiB are buffered; whatever arrived meanwhile is
+	 * consumed when the wait times out. */
+	int n = ring_buffer__poll(c->rb, timeout_ms), m;
+
+	if (n < 0)
+		return n;
+	m = ring_buffer__consume(c->rb);
+	return m < 0 ? m : n + m;
 }
 
 int capture_drain(struct capture *c)
@@ -614,12 +628,11 @@ void capture_close(struct capture *c)
 	if (!c)
 		return;
 	ring_buffer__free(c->rb);
-	if (c->reaper_started) {
+	if (c->reaper_started) { /* wait for links still being destroyed */
 		pthread_mutex_lock(&c->rmu);
-		c->reaper_stop = true;
-		pthread_cond_signal(&c->rcv);
+		while (c->ndead > 0)
+			pthread_cond_wait(&c->rcv, &c->rmu);
 		pthread_mutex_unlock(&c->rmu);
-		pthread_join(c->reaper, NULL);
 	}
 	for (int i = 0; i < c->nlinks; i++)
 		if (c->links[i])

@@ -196,7 +196,7 @@ int cmd_record(int argc, char **argv)
 	long pid = 0, duration = 0, stats_every = 10, link_hold_ms = 2000, budget_period = 10;
 	double budget = 0, hit_cost_us = 0;
 	struct sampler sm;
-	uint64_t t0, last_stats, last_tick = 0, last_expire = 0;
+	uint64_t t0, last_stats, last_tick = 0, last_expire = 0, last_flush = 0;
 	int c, ret = 1;
 
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "o:", longopts, NULL)) != -1) {
@@ -320,8 +320,11 @@ int cmd_record(int argc, char **argv)
 			fflush(rc.out);
 			last_stats = now;
 		}
-		if (rc.out == stdout)
+		/* readers tail the file: never hold records back for more than about a second */
+		if (rc.out == stdout || now - last_flush >= 1000000000ULL) {
 			fflush(rc.out);
+			last_flush = now;
+		}
 	}
 	capture_drain(cap);
 	asm_flush_ongoing(rc.as, cli_now_ns(CLOCK_MONOTONIC));

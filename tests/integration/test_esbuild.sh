@@ -14,7 +14,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$KAPIMON_ROOT" || exit 1
-OUT=${KAPIMON_TEST_OUT:-$KAPIMON_ROOT/build/test-out}/esbuild
+OUT=${KAPIMON_TEST_OUT:-$KAPIMON_ROOT/build/test-out/$(basename "${KAPIMON_TESTBED_DIR:-/run/kapimon-testbed}")}/esbuild
 rm -rf "$OUT" && mkdir -p "$OUT"
 VERSIONS=${KAPIMON_ESBUILD_VERSIONS:-0.24.2 0.28.2}
 RUN=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')

@@ -12,7 +12,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$KAPIMON_ROOT" || exit 1
 [ -n "${KAPIMON_APISERVER_PID:-}" ] || eval "$(scripts/testbed.sh env)"
-OUT=${KAPIMON_TEST_OUT:-$KAPIMON_ROOT/build/test-out}/preopened
+OUT=${KAPIMON_TEST_OUT:-$KAPIMON_ROOT/build/test-out/$(basename "${KAPIMON_TESTBED_DIR:-/run/kapimon-testbed}")}/preopened
 rm -rf "$OUT" && mkdir -p "$OUT"
 N=${KAPIMON_PREOPEN_N:-12}
 RUN=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
@@ -51,14 +51,13 @@ attached_or_exited() { grep -q attached "$ERR" || exited "$KPID"; }
 recorded_n() { [ "$(grep -cF "\"user_agent\":\"$UA\"" "$REC" 2>/dev/null)" -ge "$N" ]; }
 
 # build the client (standard library only)
-mkdir -p build
-check "go build tests/integration/h2client" env GO111MODULE=off GOFLAGS= go build -o build/h2client ./tests/integration/h2client
-[ -x build/h2client ] || abort
+check "go build tests/integration/h2client" env GO111MODULE=off GOFLAGS= go build -o "$OUT/h2client" ./tests/integration/h2client
+[ -x "$OUT/h2client" ] || abort
 
 umask 077
 printf '%s\n' "$KAPIMON_TOKEN" >"$OUT/token"
 mkfifo "$OUT/go"
-build/h2client -url "$KAPIMON_APISERVER_URL" -ca "$KAPIMON_CA" -token-file "$OUT/token" -ua "$UA" -n "$N" \
+"$OUT/h2client" -url "$KAPIMON_APISERVER_URL" -ca "$KAPIMON_CA" -token-file "$OUT/token" -ua "$UA" -n "$N" \
 	-missing "kapimon-preopen-missing-$RUN" <"$OUT/go" >"$OUT/client.out" 2>"$OUT/client.err" &
 CPID=$!
 exec 3>"$OUT/go" # open the fifo's write end (the client's stdin stays open until we write)

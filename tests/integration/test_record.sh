@@ -10,12 +10,13 @@
 #   query-string token, stats lines with ringbuf_drops).
 # Needs root, kapimon and the testbed env (tests/integration/run.sh exports it; standalone, it is taken
 # from scripts/testbed.sh env). Artefacts (records, kapimon stderr, audit snapshot, report) are kept in
-# $KAPIMON_TEST_OUT/record (default build/test-out/record).
+# $KAPIMON_TEST_OUT/record (default build/test-out/<testbed dir name>/record, so runs on
+# different testbeds in one tree do not clobber each other).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$KAPIMON_ROOT" || exit 1
 [ -n "${KAPIMON_APISERVER_PID:-}" ] || eval "$(scripts/testbed.sh env)"
-OUT=${KAPIMON_TEST_OUT:-$KAPIMON_ROOT/build/test-out}/record
+OUT=${KAPIMON_TEST_OUT:-$KAPIMON_ROOT/build/test-out/$(basename "${KAPIMON_TESTBED_DIR:-/run/kapimon-testbed}")}/record
 rm -rf "$OUT" && mkdir -p "$OUT"
 REC=$OUT/records.jsonl
 ERR=$OUT/kapimon.stderr
