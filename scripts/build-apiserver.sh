@@ -6,14 +6,19 @@ set -euo pipefail
 
 CACHE=${KAPIMON_CACHE:-/var/cache/kapimon}
 OUT="$CACHE/kube-apiserver-1.20.2"
-if [ -x "$OUT" ]; then
+# Bump when the build recipe changes: a cached binary from another recipe is rebuilt.
+#   2: vendored github.com/modern-go/reflect2 v1.0.1 replaced by Debian's v1.0.2 (v1.0.1 crashes
+#      under Go >= 1.18 when the apiserver pretty-prints JSON: curl user agents, ?pretty=true)
+RECIPE=2
+cached() { [ -x "$OUT" ] && [ "$(cat "$OUT.recipe" 2>/dev/null)" = "$RECIPE" ]; }
+if cached; then
 	echo "$OUT"
 	exit 0
 fi
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.build-apiserver.lock"
 flock 9
-if [ -x "$OUT" ]; then echo "$OUT"; exit 0; fi
+if cached; then echo "$OUT"; exit 0; fi
 
 log() { echo "build-apiserver: $*" >&2; }
 if ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
@@ -36,6 +41,15 @@ dsc=$(ls kubernetes_*.dsc | head -1)
 dpkg-source -x "$dsc" tree >/dev/null
 cd tree
 grep -q 'gitVersion\|1\.20' debian/changelog 2>/dev/null || true
+r2=/usr/share/gocode/src/github.com/modern-go/reflect2
+if [ -f "$r2/reflect2.go" ] && [ -d vendor/github.com/modern-go/reflect2 ]; then
+	log "replacing vendored reflect2 v1.0.1 with Debian's $(dpkg-query -W -f='${Version}' golang-github-modern-go-reflect2-dev 2>/dev/null)"
+	rm -rf vendor/github.com/modern-go/reflect2
+	cp -r "$r2" vendor/github.com/modern-go/reflect2
+	rm -f vendor/github.com/modern-go/reflect2/*_test.go
+else
+	log "warning: golang-github-modern-go-reflect2-dev not installed: keeping reflect2 v1.0.1 (crashes on pretty JSON)"
+fi
 mkdir -p .go/src/k8s.io
 ln -sfn ../../.. .go/src/k8s.io/kubernetes
 log "building (GOPATH mode, CGO_ENABLED=0, -s -w); this takes several minutes"
@@ -47,6 +61,7 @@ bin=$(find "$work/tree/_output" -type f -name kube-apiserver | head -1)
 [ -x "$bin" ] || { log "build produced no kube-apiserver"; exit 1; }
 install -m 0755 "$bin" "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
+echo "$RECIPE" >"$OUT.recipe"
 rm -rf "$work"
 log "cached $OUT"
 echo "$OUT"

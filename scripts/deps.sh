@@ -5,7 +5,7 @@ set -euo pipefail
 
 BUILD_PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev libdw-dev \
 libncurses-dev libcmocka-dev pkg-config"
-TESTBED_PKGS="etcd-server etcd-client kubernetes-client openssl nghttp2-client curl golang-go rsync \
+TESTBED_PKGS="golang-github-modern-go-reflect2-dev etcd-server etcd-client kubernetes-client openssl nghttp2-client curl golang-go rsync \
 dpkg-dev ca-certificates procps iproute2 python3 jq binutils"
 
 want="$BUILD_PKGS"

@@ -25,7 +25,6 @@
 # kubectl's own discovery requests are not counted). Exit 0 when every request got its expected status.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NS=""
 SCALE=1
 while [ $# -gt 0 ]; do

@@ -82,13 +82,14 @@ kctl_user() { kubectl --kubeconfig "$KAPIMON_KUBECONFIG" --context kapimon-testb
 api() {
 	local path=$1
 	shift
-	curl -sS --cacert "$KAPIMON_CA" -H "Authorization: Bearer $KAPIMON_TOKEN" "$@" "$KAPIMON_APISERVER_URL$path"
+	# a non-curl user agent by default: the apiserver pretty-prints JSON for curl (see build-apiserver.sh)
+	curl -sS -A kapimon-test --cacert "$KAPIMON_CA" -H "Authorization: Bearer $KAPIMON_TOKEN" "$@" "$KAPIMON_APISERVER_URL$path"
 }
 
 api_user() {
 	local path=$1
 	shift
-	curl -sS --cacert "$KAPIMON_CA" -H "Authorization: Bearer $KAPIMON_USER_TOKEN" "$@" "$KAPIMON_APISERVER_URL$path"
+	curl -sS -A kapimon-test --cacert "$KAPIMON_CA" -H "Authorization: Bearer $KAPIMON_USER_TOKEN" "$@" "$KAPIMON_APISERVER_URL$path"
 }
 
 finish() {
