@@ -8,9 +8,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "kapimon/events.h"
-
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
+#include "kp_common.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -29,12 +27,7 @@ struct {
 	__uint(max_entries, 1 << 20);
 } conn_events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KP_CNT__COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} conn_counters SEC(".maps");
+KP_STAT_MAPS(conn_hits, conn_counters);
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int conn_state(struct trace_event_raw_inet_sock_set_state *ctx)
@@ -52,17 +45,10 @@ int conn_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 	e = bpf_ringbuf_reserve(&conn_events, sizeof(*e), 0);
 	if (!e) {
-		__u32 k = KP_CNT_RB_DROP;
-		__u64 *v = bpf_map_lookup_elem(&conn_counters, &k);
-
-		if (v)
-			(*v)++;
+		count(&conn_counters, KP_CNT_RB_DROP);
 		return 0;
 	}
-	e->hdr.type = KP_EV_CONN;
-	e->hdr.tgid = 0; /* state changes often run in softirq context: no meaningful task */
-	e->hdr.ts_ns = bpf_ktime_get_ns();
-	e->hdr.goid_g = 0;
+	fill_hdr(&e->hdr, KP_EV_CONN, 0); /* tgid: often softirq context, not meaningful */
 	e->family = ctx->family;
 	e->local_port = sport;
 	e->peer_port = ctx->dport;

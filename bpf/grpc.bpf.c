@@ -15,50 +15,20 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "kapimon/events.h"
 #include "kapimon/go_offsets.h"
 #include "go_read.h"
+#include "kp_common.h"
 
-/* Wake the reader only when this much is buffered: a wakeup per event costs a context switch in
- * kapimon and an irq_work in the apiserver's probe. The reader polls with a timeout anyway. */
-const volatile __u64 wakeup_bytes = 256 << 10;
-
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile struct kp_grpc_offsets grpc_off = {};
-__u32 starts_on = 1; /* budget mode gate, see http.bpf.c */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);
 } grpc_events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KP_PROBE__COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} grpc_hits SEC(".maps");
+KP_STAT_MAPS(grpc_hits, grpc_counters);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KP_CNT__COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} grpc_counters SEC(".maps");
-
-static __always_inline __u64 rb_wakeup(void *rb)
-{
-	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-}
-
-static __always_inline void count(void *map, __u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(map, &idx);
-
-	if (v)
-		(*v)++;
-}
 
 SEC("uprobe")
 int grpc_write(struct pt_regs *ctx)
@@ -81,10 +51,7 @@ int grpc_write(struct pt_regs *ctx)
 		count(&grpc_counters, KP_CNT_RB_DROP);
 		return 0;
 	}
-	e->hdr.type = KP_EV_GRPC_START;
-	e->hdr.tgid = bpf_get_current_pid_tgid() >> 32;
-	e->hdr.ts_ns = bpf_ktime_get_ns();
-	e->hdr.goid_g = GO_G(ctx);
+	fill_hdr(&e->hdr, KP_EV_GRPC_START, GO_G(ctx));
 	e->stream = (__u64)s;
 	e->truncated = 0;
 	e->nctx = 0;
@@ -151,10 +118,7 @@ int grpc_invoke_ret(struct pt_regs *ctx)
 		count(&grpc_counters, KP_CNT_RB_DROP);
 		return 0;
 	}
-	e->hdr.type = KP_EV_GRPC_END;
-	e->hdr.tgid = bpf_get_current_pid_tgid() >> 32;
-	e->hdr.ts_ns = bpf_ktime_get_ns();
-	e->hdr.goid_g = GO_G(ctx);
+	fill_hdr(&e->hdr, KP_EV_GRPC_END, GO_G(ctx));
 	e->code = code;
 	e->is_err = etab != 0;
 	bpf_ringbuf_submit(e, rb_wakeup(&grpc_events));

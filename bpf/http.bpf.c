@@ -15,43 +15,22 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "kapimon/events.h"
 #include "kapimon/go_offsets.h"
 #include "go_read.h"
+#include "kp_common.h"
 
-/* Wake the reader only when this much is buffered: a wakeup per event costs a context switch in
- * kapimon and an irq_work in the apiserver's probe. The reader polls with a timeout anyway. */
-const volatile __u64 wakeup_bytes = 256 << 10;
-
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Settings (rodata, set by the loader before load). */
 const volatile struct kp_h2_offsets h2_off[2] = {}; /* [0] x/net/http2, [1] net/http bundled */
 const volatile struct kp_http1_offsets h1_off = {};
 const volatile __u32 max_header_fields = 32;
-/* Budget mode gate, flipped by userspace through the mmapped .data map: lets a sampling window end
- * at an exact moment, before the (slow) uprobe detach. Hits are still counted: they still cost. */
-__u32 starts_on = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
-/* Per-probe hit counters: the measured cost of kapimon is hits x per-hit cost. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KP_PROBE__COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} hits SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KP_CNT__COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
+KP_STAT_MAPS(hits, counters);
 
 /* Scratch for map buckets: too large for the 512-byte stack. */
 #define HMAP_BUCKET_SIZE 336 /* classic map[string][]string bucket on amd64 */
@@ -66,26 +45,7 @@ struct {
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
 
-static __always_inline __u64 rb_wakeup(void *rb)
-{
-	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-}
 
-static __always_inline void count(void *map, __u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(map, &idx);
-
-	if (v)
-		(*v)++;
-}
-
-static __always_inline void fill_hdr(struct kp_event_hdr *h, __u32 type, struct pt_regs *ctx)
-{
-	h->type = type;
-	h->tgid = bpf_get_current_pid_tgid() >> 32;
-	h->ts_ns = bpf_ktime_get_ns();
-	h->goid_g = GO_G(ctx);
-}
 
 /* ---- HTTP/2 ---- */
 
@@ -122,7 +82,7 @@ static __always_inline int h2_headers(struct pt_regs *ctx, __u32 flavor)
 		count(&counters, KP_CNT_RB_DROP);
 		return 0;
 	}
-	fill_hdr(&e->hdr, KP_EV_REQ_START, ctx);
+	fill_hdr(&e->hdr, KP_EV_REQ_START, GO_G(ctx));
 	e->conn = (__u64)sc;
 	e->stream_id = read_u32(hf, o->headers_frame_stream_id);
 	e->proto = KP_PROTO_H2;
@@ -202,7 +162,7 @@ int h2_handler_done(struct pt_regs *ctx)
 		count(&counters, KP_CNT_RB_DROP);
 		return 0;
 	}
-	fill_hdr(&e->hdr, KP_EV_REQ_END, ctx);
+	fill_hdr(&e->hdr, KP_EV_REQ_END, GO_G(ctx));
 	e->conn = (__u64)read_ptr(st, o->stream_sc);
 	e->stream_id = read_u32(st, o->stream_id);
 	e->proto = KP_PROTO_H2;
@@ -368,7 +328,7 @@ int h1_read_request_ret(struct pt_regs *ctx)
 		count(&counters, KP_CNT_RB_DROP);
 		return 0;
 	}
-	fill_hdr(&e->hdr, KP_EV_REQ_START, ctx);
+	fill_hdr(&e->hdr, KP_EV_REQ_START, GO_G(ctx));
 	e->conn = (__u64)w;
 	e->stream_id = 0;
 	e->proto = KP_PROTO_H1;
@@ -412,7 +372,7 @@ int h1_finish_request(struct pt_regs *ctx)
 		count(&counters, KP_CNT_RB_DROP);
 		return 0;
 	}
-	fill_hdr(&e->hdr, KP_EV_REQ_END, ctx);
+	fill_hdr(&e->hdr, KP_EV_REQ_END, GO_G(ctx));
 	e->conn = (__u64)w;
 	e->stream_id = 0;
 	e->proto = KP_PROTO_H1;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "assemble/request_fill.h"
+#include "util/hash.h"
 
 struct slot {
 	bool used;
@@ -29,12 +30,7 @@ struct assembler {
 
 static uint64_t hash_key(uint64_t conn, uint32_t sid)
 {
-	uint64_t h = conn ^ ((uint64_t)sid * 0x9e3779b97f4a7c15ULL);
-
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
+	return hash_mix64(conn ^ ((uint64_t)sid * 0x9e3779b97f4a7c15ULL));
 }
 
 struct assembler *asm_new(size_t max_pending, int64_t mono_to_wall_ns, record_cb cb, void *ctx)

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hash.h"
+
 #define PEER_MAX 64
 
 struct ct_entry {
@@ -20,17 +22,6 @@ struct conntrack {
 	size_t count, max;
 	struct ct_stats st;
 };
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
 
 struct conntrack *ct_new(size_t max_conns)
 {

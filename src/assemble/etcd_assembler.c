@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "assemble/record_json.h"
+#include "util/hash.h"
 
 #define PENDING_CAP 4096  /* unary calls in flight (by goroutine) */
 #define HOLD_CAP 8192     /* finished calls waiting for their request (power of two) */
@@ -58,16 +59,6 @@ struct etcd_assembler {
 
 	struct etcd_asm_stats st;
 };
-
-static uint64_t mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
 
 struct etcd_assembler *etcd_asm_new(int64_t mono_to_wall_ns, uint64_t hold_ns, etcd_record_cb cb, void *ctx)
 {
@@ -128,7 +119,7 @@ const struct etcd_asm_stats *etcd_asm_get_stats(const struct etcd_assembler *a)
 
 static struct pending_call *pending_find(struct etcd_assembler *a, uint64_t g, bool *found)
 {
-	size_t mask = PENDING_CAP * 2 - 1, i = mix(g) & mask;
+	size_t mask = PENDING_CAP * 2 - 1, i = hash_mix64(g) & mask;
 
 	while (a->pending[i].g) {
 		if (a->pending[i].g == g) {
@@ -152,7 +143,7 @@ static void pending_remove(struct etcd_assembler *a, struct pending_call *p)
 		j = (j + 1) & mask;
 		if (!a->pending[j].g)
 			break;
-		home = mix(a->pending[j].g) & mask;
+		home = hash_mix64(a->pending[j].g) & mask;
 		if (((j - home) & mask) >= ((j - i) & mask)) {
 			a->pending[i] = a->pending[j];
 			a->pending[j].g = 0;
@@ -166,7 +157,7 @@ static void pending_remove(struct etcd_assembler *a, struct pending_call *p)
 
 static bool stream_seen(struct etcd_assembler *a, uint64_t s)
 {
-	size_t mask = STREAM_CAP * 2 - 1, i = mix(s) & mask, n = 0;
+	size_t mask = STREAM_CAP * 2 - 1, i = hash_mix64(s) & mask, n = 0;
 
 	while (a->streams[i]) {
 		if (a->streams[i] == s)
@@ -270,7 +261,7 @@ void etcd_asm_start(struct etcd_assembler *a, const struct kp_grpc_start *ev)
 
 static size_t bucket_of(uint64_t ptr)
 {
-	return mix(ptr) & (NBUCKETS - 1);
+	return hash_mix64(ptr) & (NBUCKETS - 1);
 }
 
 static void held_unindex(struct etcd_assembler *a, size_t slot)
@@ -351,7 +342,7 @@ static void hold(struct etcd_assembler *a, const struct kp_grpc_start *ev, const
 
 static size_t recent_bucket_of(uint64_t ctx)
 {
-	return mix(ctx) & (RECENT_CAP * 2 - 1);
+	return hash_mix64(ctx) & (RECENT_CAP * 2 - 1);
 }
 
 static const struct recent_req *recent_find(const struct etcd_assembler *a, uint64_t ctx, uint64_t t)

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* What every kapimon BPF object shares: settings, counter maps, ring-buffer wakeups, event headers.
+ * Include once per object, after vmlinux.h and the libbpf helpers. */
+#ifndef KAPIMON_KP_COMMON_H
+#define KAPIMON_KP_COMMON_H
+
+#include "kapimon/events.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Wake the reader only when this much is buffered: a wakeup per event costs a context switch in
+ * kapimon and an irq_work in the apiserver's probe. The reader polls with a timeout anyway. */
+const volatile __u64 wakeup_bytes = 256 << 10;
+
+/* Budget mode gate, flipped by userspace through the mmapped .data map: lets a sampling window end
+ * at an exact moment, before the (slow) uprobe detach. Hits are still counted: they still cost. */
+__u32 starts_on = 1;
+
+/* Per-probe hit counters (the measured cost of kapimon is hits x per-hit cost) and event counters
+ * (drops, read failures), per CPU. */
+#define KP_STAT_MAPS(hits_map, counters_map)                                                       \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                           \
+		__uint(max_entries, KP_PROBE__COUNT);                                              \
+		__type(key, __u32);                                                                \
+		__type(value, __u64);                                                              \
+	} hits_map SEC(".maps");                                                                   \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                           \
+		__uint(max_entries, KP_CNT__COUNT);                                                \
+		__type(key, __u32);                                                                \
+		__type(value, __u64);                                                              \
+	} counters_map SEC(".maps")
+
+static __always_inline void count(void *map, __u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(map, &idx);
+
+	if (v)
+		(*v)++;
+}
+
+static __always_inline __u64 rb_wakeup(void *rb)
+{
+	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void fill_hdr(struct kp_event_hdr *h, __u32 type, __u64 g)
+{
+	h->type = type;
+	h->tgid = bpf_get_current_pid_tgid() >> 32;
+	h->ts_ns = bpf_ktime_get_ns();
+	h->goid_g = g;
+}
+
+#endif
