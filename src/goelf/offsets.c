@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Go struct field offsets: DWARF (libdw) first, then a table keyed by versions, then a fallback.
- * Every table value below was measured here from DWARF of Go programs built with Debian's Go 1.19.8
- * (see docs/go-introspection.md for the commands); nothing is copied from other projects.
+ * Every table value below was measured here from DWARF of Go programs built with Debian's Go toolchains
+ * (go_table: scripts/gen-go-offsets.sh; xnet_table/grpc_table: scripts/gen-module-offsets.sh against
+ * kubernetes 1.20.2's vendor tree and Debian's bookworm/trixie/sid -dev packages); see
+ * docs/go-introspection.md. Nothing is copied from other projects.
  */
 #include <elfutils/libdw.h>
 #include <dwarf.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "goelf/offsets.h"
@@ -356,13 +359,6 @@ static void dwarf_fill(Elf *elf, struct go_offsets *o, bool got[GOFF__NGROUPS])
 static const char prov_measured[] =
 	"measured from DWARF of a program built here with Debian's golang-1.X-go toolchain "
 	"(scripts/gen-go-offsets.sh; 1.21-1.23 from bookworm-backports, 1.24 trixie, 1.26 sid)";
-static const char prov_xnet2020[] =
-	"measured from DWARF of a Go 1.19.8 program built here against golang.org/x/net "
-	"v0.0.0-20201110031124-69a78807bb2b (vendored by kubernetes v1.20.2)";
-static const char prov_grpc127[] =
-	"measured from DWARF of a Go 1.19.8 program built here against google.golang.org/grpc v1.27.1 "
-	"and genproto v0.0.0-20201110150050-8816d57aaa9a (vendored by kubernetes v1.20.2)";
-
 /* net/http (HTTP/1 + bundled http2) by Go minor version. */
 struct go_entry {
 	int minor;
@@ -434,35 +430,340 @@ static const struct go_entry go_table[] = {
 	  prov_measured },
 };
 
-/* golang.org/x/net by module version. */
+/* golang.org/x/net and google.golang.org/grpc by module version (scripts/gen-module-offsets.sh prints
+ * these rows). Sorted by version. go_era: minor of the Go toolchain the row was measured with (the
+ * suite's default Go: bookworm 1.19, trixie 1.24, sid 1.26; the k8s 1.20.2 vendor tree with the
+ * testbed's 1.19); it picks the row for GOPATH builds, which carry no module versions. */
 struct mod_entry {
 	const char *version;
+	int go_era;
 	struct kp_h2_offsets h2;
 	const char *prov;
 };
 
 static const struct mod_entry xnet_table[] = {
-	{ "v0.0.0-20201110031124-69a78807bb2b",
+	/* xnet_table row, set k8s-1.20.2, go1.19.8 */
+	{ "v0.0.0-20201110031124-69a78807bb2b", 19,
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 168, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 80,
 	    .rws_wrote_bytes = 104, .rws_sent_content_len = 96, .stream_sc = 0, .stream_id = 8,
 	    .stream_body_bytes = 56, .stream_ctx = 32 },
-	  prov_xnet2020 },
+	  "measured from DWARF of a go1.19.8 GOPATH program built here against golang.org/x/net "
+	  "v0.0.0-20201110031124-69a78807bb2b (set k8s-1.20.2: genproto v0.0.0-20201110150050-8816d57aaa9a, "
+	  "google.golang.org/protobuf v1.25.0, github.com/golang/protobuf v1.4.3 (kubernetes v1.20.2 "
+	  "vendor/modules.txt)) by scripts/gen-module-offsets.sh" },
+	/* xnet_table row, set bookworm, go1.19.8 */
+	{ "v0.7.0", 19,
+	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
+	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
+	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
+	    .stream_body_bytes = 56, .stream_ctx = 32 },
+	  "measured from DWARF of a go1.19.8 GOPATH program built here against golang.org/x/net v0.7.0 (set "
+	  "bookworm: Debian bookworm golang-golang-x-net-dev 1:0.7.0+dfsg-1, golang-google-grpc-dev 1.33.3-2, "
+	  "golang-google-genproto-dev 0.0~git20200413.b5235f6-3, golang-google-protobuf-dev 1.28.1-3, "
+	  "golang-github-golang-protobuf-1-5-dev 1.5.2-3) by scripts/gen-module-offsets.sh" },
+	/* xnet_table row, set trixie, go1.24.4 */
+	{ "v0.27.0", 24,
+	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
+	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
+	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
+	    .stream_body_bytes = 56, .stream_ctx = 32 },
+	  "measured from DWARF of a go1.24.4 GOPATH program built here against golang.org/x/net v0.27.0 (set "
+	  "trixie: Debian trixie golang-golang-x-net-dev 1:0.27.0-2, golang-google-grpc-dev 1.64.0-7, "
+	  "golang-google-genproto-dev 0.0~git20210726.e7812ac-4, golang-google-protobuf-dev 1.36.5-1, "
+	  "golang-github-golang-protobuf-1-5-dev 1.5.4-1) by scripts/gen-module-offsets.sh" },
+	/* xnet_table row, set sid, go1.26.10 */
+	{ "v0.62.0", 26,
+	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
+	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
+	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
+	    .stream_body_bytes = 64, .stream_ctx = 40 },
+	  "measured from DWARF of a go1.26.10 GOPATH program built here against golang.org/x/net v0.62.0 (set "
+	  "sid: Debian sid golang-golang-x-net-dev 1:0.62.0-1, golang-google-grpc-dev 1.81.1-1, "
+	  "golang-google-genproto-dev 0.0~git20260414.afd174a-2, golang-google-protobuf-dev 1.36.10-2, "
+	  "golang-github-golang-protobuf-1-5-dev 1.5.4-2) by scripts/gen-module-offsets.sh" },
 };
 
 struct grpc_entry {
 	const char *version;
+	int go_era;
 	struct kp_grpc_offsets g;
 	const char *prov;
 };
 
 static const struct grpc_entry grpc_table[] = {
-	{ "v1.27.1", { .status_error_s = U, .status_s = U, .spb_status_code = 40, ._pad = 0, .error_is_spb = 1,
-		       .stream_method = 72, .stream_ctx = 32 },
-	  prov_grpc127 },
+	/* grpc_table row, set k8s-1.20.2, go1.19.8:
+	 * status.statusError is spb.Status;
+	 * Invoke error *status.statusError code 14 read through these offsets */
+	{ "v1.27.1", 19,
+	  { .status_error_s = U, .status_s = U, .spb_status_code = 40, ._pad = 0, .error_is_spb = 1,
+	    .stream_method = 72, .stream_ctx = 32 },
+	  "measured from DWARF of a go1.19.8 GOPATH program built here against google.golang.org/grpc v1.27.1 "
+	  "(set k8s-1.20.2: genproto v0.0.0-20201110150050-8816d57aaa9a, google.golang.org/protobuf v1.25.0, "
+	  "github.com/golang/protobuf v1.4.3 (kubernetes v1.20.2 vendor/modules.txt)) by "
+	  "scripts/gen-module-offsets.sh" },
+	/* grpc_table row, set bookworm, go1.19.8:
+	 * internal/status.Error{e *google.golang.org/genproto/googleapis/rpc/status.Status @0};
+	 * Invoke error *status.Error code 14 read through these offsets */
+	{ "v1.33.3", 19,
+	  { .status_error_s = 0, .status_s = U, .spb_status_code = 0, ._pad = 0, .error_is_spb = 0,
+	    .stream_method = 72, .stream_ctx = 32 },
+	  "measured from DWARF of a go1.19.8 GOPATH program built here against google.golang.org/grpc v1.33.3 "
+	  "(set bookworm: Debian bookworm golang-golang-x-net-dev 1:0.7.0+dfsg-1, golang-google-grpc-dev "
+	  "1.33.3-2, golang-google-genproto-dev 0.0~git20200413.b5235f6-3, golang-google-protobuf-dev "
+	  "1.28.1-3, golang-github-golang-protobuf-1-5-dev 1.5.2-3) by scripts/gen-module-offsets.sh" },
+	/* grpc_table row, set trixie, go1.24.4:
+	 * internal/status.Error{s *google.golang.org/grpc/internal/status.Status @0} -> Status{s *google.golang.org/genproto/googleapis/rpc/status.Status @0};
+	 * Invoke error *status.Error code 14 read through these offsets */
+	{ "v1.64.0", 24,
+	  { .status_error_s = 0, .status_s = 0, .spb_status_code = 40, ._pad = 0, .error_is_spb = 0,
+	    .stream_method = 80, .stream_ctx = 32 },
+	  "measured from DWARF of a go1.24.4 GOPATH program built here against google.golang.org/grpc v1.64.0 "
+	  "(set trixie: Debian trixie golang-golang-x-net-dev 1:0.27.0-2, golang-google-grpc-dev 1.64.0-7, "
+	  "golang-google-genproto-dev 0.0~git20210726.e7812ac-4, golang-google-protobuf-dev 1.36.5-1, "
+	  "golang-github-golang-protobuf-1-5-dev 1.5.4-1) by scripts/gen-module-offsets.sh" },
+	/* grpc_table row, set sid, go1.26.10:
+	 * internal/status.Error{s *google.golang.org/grpc/internal/status.Status @0} -> Status{s *google.golang.org/genproto/googleapis/rpc/status.Status @0};
+	 * Invoke error *status.Error code 14 read through these offsets; transport.ClientStream embeds Stream at 0 */
+	{ "v1.81.1", 26,
+	  { .status_error_s = 0, .status_s = 0, .spb_status_code = 40, ._pad = 0, .error_is_spb = 0,
+	    .stream_method = 16, .stream_ctx = 0 },
+	  "measured from DWARF of a go1.26.10 GOPATH program built here against google.golang.org/grpc v1.81.1 "
+	  "(set sid: Debian sid golang-golang-x-net-dev 1:0.62.0-1, golang-google-grpc-dev 1.81.1-1, "
+	  "golang-google-genproto-dev 0.0~git20260414.afd174a-2, golang-google-protobuf-dev 1.36.10-2, "
+	  "golang-github-golang-protobuf-1-5-dev 1.5.4-2) by scripts/gen-module-offsets.sh" },
+};
+
+/* spb.Status.Code depends on how genproto's googleapis/rpc/status was generated, not on grpc: the
+ * golang/protobuf v1 generator puts Code first (XXX_ fields last); google.golang.org/protobuf's puts
+ * state, sizeCache, unknownFields first. The binary says which: only the latter generator emits a
+ * ProtoReflect method, only the former XXX_Unmarshal (checked on kube-apiserver 1.20.2, Debian's etcd
+ * and the programs of scripts/gen-module-offsets.sh, stripped or not: methods reached through
+ * interfaces stay in pclntab). */
+static const char spb_status_pkg[] = "google.golang.org/genproto/googleapis/rpc/status.";
+static const struct {
+	const char *method;
+	const char *what;
+	kp_off_t code;
+	const char *prov;
+} spb_gen_table[] = {
+	{ "(*Status).ProtoReflect", "google.golang.org/protobuf-generated spb.Status", 40,
+	  "measured from DWARF by scripts/gen-module-offsets.sh: genproto of kubernetes v1.20.2 "
+	  "(v0.0.0-20201110150050-8816d57aaa9a), Debian trixie 0.0~git20210726.e7812ac-4 and sid "
+	  "0.0~git20260414.afd174a-2 (protoc-gen-go v1.25/v1.26 output)" },
+	{ "(*Status).XXX_Unmarshal", "golang/protobuf v1-generated spb.Status", 0,
+	  "measured from DWARF by scripts/gen-module-offsets.sh: Debian bookworm genproto "
+	  "0.0~git20200413.b5235f6-3 (golang/protobuf v1 protoc-gen-go output); Debian's etcd agrees" },
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- semantic versions (Go module flavour) ---- */
+
+struct semver {
+	unsigned long num[3];
+	const char *pre; /* after '-', up to '+' or end; NULL = release */
+	size_t prelen;
+};
+
+static bool semver_parse(const char *s, struct semver *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (!s || *s != 'v')
+		return false;
+	s++;
+	for (int i = 0; i < 3; i++) {
+		char *end;
+
+		if (*s < '0' || *s > '9')
+			return false;
+		v->num[i] = strtoul(s, &end, 10);
+		s = end;
+		if (i < 2) {
+			if (*s != '.')
+				return false;
+			s++;
+		}
+	}
+	if (*s == '-') {
+		v->pre = ++s;
+		v->prelen = strcspn(s, "+");
+		s += v->prelen;
+	}
+	return *s == '\0' || *s == '+';
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return n > 0;
+}
+
+/* SemVer 2.0 precedence of pre-release identifiers (dot-separated; numeric < alphanumeric). */
+static int pre_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+	while (al && bl) {
+		size_t an = strcspn(a, "."), bn = strcspn(b, ".");
+		int c;
+
+		if (an > al)
+			an = al;
+		if (bn > bl)
+			bn = bl;
+		bool ad = all_digits(a, an), bd = all_digits(b, bn);
+		if (ad && bd) {
+			/* compare numerically without overflow: strip leading zeros, longer is bigger */
+			while (an > 1 && *a == '0')
+				a++, an--, al--;
+			while (bn > 1 && *b == '0')
+				b++, bn--, bl--;
+			c = an != bn ? (an < bn ? -1 : 1) : memcmp(a, b, an);
+		} else if (ad != bd) {
+			c = ad ? -1 : 1;
+		} else {
+			c = memcmp(a, b, an < bn ? an : bn);
+			if (!c && an != bn)
+				c = an < bn ? -1 : 1;
+		}
+		if (c)
+			return c < 0 ? -1 : 1;
+		a += an, al -= an, b += bn, bl -= bn;
+		if (al && *a == '.')
+			a++, al--;
+		if (bl && *b == '.')
+			b++, bl--;
+	}
+	return al ? 1 : bl ? -1 : 0;
+}
+
+int goff_semver_cmp(const char *a, const char *b)
+{
+	struct semver x, y;
+	bool px = semver_parse(a, &x), py = semver_parse(b, &y);
+
+	if (!px || !py) /* invalid sorts first, then plain strcmp */
+		return px != py ? (px ? 1 : -1) : (a && b ? (strcmp(a, b) > 0) - (strcmp(a, b) < 0) : 0);
+	for (int i = 0; i < 3; i++)
+		if (x.num[i] != y.num[i])
+			return x.num[i] < y.num[i] ? -1 : 1;
+	if (!x.pre || !y.pre)
+		return x.pre ? -1 : y.pre ? 1 : 0; /* a pre-release precedes its release */
+	return pre_cmp(x.pre, x.prelen, y.pre, y.prelen);
+}
+
+/* Distance for "nearest": major/minor/patch as one number (pre-releases and pseudo-versions count as
+ * their base version; ties go to the older entry). */
+static double semver_key(const char *s)
+{
+	struct semver v;
+
+	if (!semver_parse(s, &v))
+		return 0;
+	return (double)v.num[0] * 1e6 + (double)(v.num[1] < 999 ? v.num[1] : 999) * 1e3 +
+	       (double)(v.num[2] < 999 ? v.num[2] : 999);
+}
+
+/* Index of the entry for version (exact, else nearest by semver order), or for a GOPATH build
+ * (version NULL) by Go era: the newest era <= go_minor (the oldest entry of that era when go_minor
+ * equals it, the newest when the binary's Go is newer); go_minor older than every era (or unknown,
+ * < 0) -> entry 0. versions[] must be sorted ascending. */
+static size_t pick(const char *const *versions, const int *eras, size_t n, const char *version, int go_minor,
+		   enum goff_source *src)
+{
+	if (version) {
+		size_t floor = n, ceil = n;
+
+		for (size_t i = 0; i < n; i++) {
+			int c = goff_semver_cmp(versions[i], version);
+
+			if (c == 0) {
+				*src = GOFF_TABLE;
+				return i;
+			}
+			if (c < 0)
+				floor = i;
+			else if (ceil == n)
+				ceil = i;
+		}
+		*src = GOFF_FALLBACK;
+		if (floor == n)
+			return ceil == n ? 0 : ceil;
+		if (ceil == n)
+			return floor;
+		double k = semver_key(version), df = k - semver_key(versions[floor]), dc = semver_key(versions[ceil]) - k;
+		return dc < df ? ceil : floor;
+	}
+	*src = GOFF_FALLBACK;
+	int best = -1;
+	for (size_t i = 0; i < n; i++)
+		if (go_minor >= 0 && eras[i] <= go_minor && eras[i] > best)
+			best = eras[i];
+	if (best < 0)
+		return 0;
+	size_t use = n;
+	for (size_t i = 0; i < n; i++) {
+		if (eras[i] != best)
+			continue;
+		if (use == n || go_minor > best) /* first (oldest) of the era, or the newest when Go is newer */
+			use = i;
+	}
+	return use;
+}
+
+static const char *const *xnet_versions(int **eras, size_t *n)
+{
+	static const char *v[ARRAY_SIZE(xnet_table)];
+	static int e[ARRAY_SIZE(xnet_table)];
+
+	for (size_t i = 0; i < ARRAY_SIZE(xnet_table); i++)
+		v[i] = xnet_table[i].version, e[i] = xnet_table[i].go_era;
+	*eras = e;
+	*n = ARRAY_SIZE(xnet_table);
+	return v;
+}
+
+static const char *const *grpc_versions(int **eras, size_t *n)
+{
+	static const char *v[ARRAY_SIZE(grpc_table)];
+	static int e[ARRAY_SIZE(grpc_table)];
+
+	for (size_t i = 0; i < ARRAY_SIZE(grpc_table); i++)
+		v[i] = grpc_table[i].version, e[i] = grpc_table[i].go_era;
+	*eras = e;
+	*n = ARRAY_SIZE(grpc_table);
+	return v;
+}
+
+static bool is_grpc(const char *lib)
+{
+	return lib && !strcmp(lib, "google.golang.org/grpc");
+}
+
+size_t goff_module_table(const char *lib, const char **versions, size_t max)
+{
+	int *eras;
+	size_t n;
+	const char *const *v = is_grpc(lib) ? grpc_versions(&eras, &n) : xnet_versions(&eras, &n);
+
+	for (size_t i = 0; i < n && i < max; i++)
+		versions[i] = v[i];
+	return n;
+}
+
+const char *goff_module_pick(const char *lib, const char *version, int go_minor, bool *exact)
+{
+	int *eras;
+	size_t n;
+	enum goff_source src;
+	const char *const *v = is_grpc(lib) ? grpc_versions(&eras, &n) : xnet_versions(&eras, &n);
+	size_t i = pick(v, eras, n, version, go_minor, &src);
+
+	if (exact)
+		*exact = src == GOFF_TABLE;
+	return v[i];
+}
 
 static void set_info(struct goff_group_info *gi, enum goff_source s, const char *prov, const char *fmt,
 		     const char *a, const char *b)
@@ -470,6 +771,70 @@ static void set_info(struct goff_group_info *gi, enum goff_source s, const char 
 	gi->source = s;
 	gi->provenance = prov;
 	snprintf(gi->basis, sizeof(gi->basis), fmt, a, b);
+}
+
+static int go_minor_of(const struct go_binary *b)
+{
+	int maj, min, pat;
+
+	return gobin_go_version_num(b, &maj, &min, &pat) && maj == 1 ? min : -1;
+}
+
+static void module_basis(struct goff_group_info *gi, enum goff_source src, const char *lib, const char *v,
+			 const char *use, int go_minor, int era, const char *prov)
+{
+	gi->source = src;
+	gi->provenance = prov;
+	if (src == GOFF_TABLE)
+		snprintf(gi->basis, sizeof(gi->basis), "%s %s", lib, v);
+	else if (v)
+		snprintf(gi->basis, sizeof(gi->basis), "%s %s not in table -> nearest known %s", lib, v, use);
+	else if (go_minor >= 0)
+		snprintf(gi->basis, sizeof(gi->basis), "%s version unknown (GOPATH build, go1.%d) -> %s (go1.%d era)",
+			 lib, go_minor, use, era);
+	else
+		snprintf(gi->basis, sizeof(gi->basis), "%s version unknown (GOPATH build, Go version unknown) -> %s",
+			 lib, use);
+}
+
+static void fill_xnet_table(const struct go_binary *b, struct go_offsets *o)
+{
+	const char *v = gobin_module_version(b, "golang.org/x/net");
+	int *eras, gm = go_minor_of(b);
+	size_t n;
+	enum goff_source src;
+	const char *const *vers = xnet_versions(&eras, &n);
+	const struct mod_entry *use = &xnet_table[pick(vers, eras, n, v, gm, &src)];
+
+	o->h2x = use->h2;
+	module_basis(&o->info[GOFF_H2X], src, "golang.org/x/net", v, use->version, gm, use->go_era, use->prov);
+}
+
+static void fill_grpc_table(const struct go_binary *b, struct go_offsets *o)
+{
+	const char *v = gobin_module_version(b, "google.golang.org/grpc");
+	int *eras, gm = go_minor_of(b);
+	size_t n;
+	enum goff_source src;
+	const char *const *vers = grpc_versions(&eras, &n);
+	const struct grpc_entry *use = &grpc_table[pick(vers, eras, n, v, gm, &src)];
+	struct goff_group_info *gi = &o->info[GOFF_GRPC];
+
+	o->grpc = use->g;
+	module_basis(gi, src, "google.golang.org/grpc", v, use->version, gm, use->go_era, use->prov);
+	/* spb.Status.Code from the generator the binary's own methods reveal */
+	for (size_t i = 0; i < ARRAY_SIZE(spb_gen_table); i++) {
+		char fn[128];
+
+		snprintf(fn, sizeof(fn), "%s%s", spb_status_pkg, spb_gen_table[i].method);
+		if (!gobin_find_func(b, fn))
+			continue;
+		o->grpc.spb_status_code = spb_gen_table[i].code;
+		size_t l = strlen(gi->basis);
+		snprintf(gi->basis + l, sizeof(gi->basis) - l, "; spb.Status.Code %u (%s)", spb_gen_table[i].code,
+			 spb_gen_table[i].method);
+		break;
+	}
 }
 
 static void fill_go_table(const struct go_binary *b, struct go_offsets *o, bool need_h1, bool need_h2b)
@@ -511,48 +876,6 @@ static void fill_go_table(const struct go_binary *b, struct go_offsets *o, bool 
 		else
 			set_info(&o->info[GOFF_H2B], GOFF_FALLBACK, use->prov, "%s -> nearest known %s", ver, nv);
 	}
-}
-
-static void fill_xnet_table(const struct go_binary *b, struct go_offsets *o)
-{
-	const char *v = gobin_module_version(b, "golang.org/x/net");
-	const struct mod_entry *use = &xnet_table[0];
-
-	for (size_t i = 0; v && i < ARRAY_SIZE(xnet_table); i++) {
-		if (!strcmp(xnet_table[i].version, v)) {
-			o->h2x = xnet_table[i].h2;
-			set_info(&o->info[GOFF_H2X], GOFF_TABLE, xnet_table[i].prov, "golang.org/x/net %s%s", v, "");
-			return;
-		}
-	}
-	o->h2x = use->h2;
-	if (v)
-		set_info(&o->info[GOFF_H2X], GOFF_FALLBACK, use->prov,
-			 "golang.org/x/net %s not in table -> nearest known %s", v, use->version);
-	else
-		set_info(&o->info[GOFF_H2X], GOFF_FALLBACK, use->prov,
-			 "golang.org/x/net version unknown (GOPATH build%s) -> %s", "", use->version);
-}
-
-static void fill_grpc_table(const struct go_binary *b, struct go_offsets *o)
-{
-	const char *v = gobin_module_version(b, "google.golang.org/grpc");
-	const struct grpc_entry *use = &grpc_table[0];
-
-	for (size_t i = 0; v && i < ARRAY_SIZE(grpc_table); i++) {
-		if (!strcmp(grpc_table[i].version, v)) {
-			o->grpc = grpc_table[i].g;
-			set_info(&o->info[GOFF_GRPC], GOFF_TABLE, grpc_table[i].prov, "google.golang.org/grpc %s%s", v, "");
-			return;
-		}
-	}
-	o->grpc = use->g;
-	if (v)
-		set_info(&o->info[GOFF_GRPC], GOFF_FALLBACK, use->prov,
-			 "google.golang.org/grpc %s not in table -> nearest known %s", v, use->version);
-	else
-		set_info(&o->info[GOFF_GRPC], GOFF_FALLBACK, use->prov,
-			 "google.golang.org/grpc version unknown (GOPATH build%s) -> %s", "", use->version);
 }
 
 static void count_all(struct go_offsets *o)

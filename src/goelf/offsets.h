@@ -49,4 +49,17 @@ struct goff_field {
 };
 size_t goff_fields(struct go_offsets *o, enum goff_group g, struct goff_field *out, size_t max);
 
+/* Module offset tables (golang.org/x/net, google.golang.org/grpc), exported for tests.
+ * goff_semver_cmp: Go module version precedence (SemVer 2.0: a pre-release or pseudo-version such as
+ * v0.0.0-20201110031124-69a78807bb2b precedes its base release; pseudo-versions of one base sort by
+ * date); <0, 0, >0. Invalid versions sort first.
+ * goff_module_pick: the table version that lib ("golang.org/x/net" or "google.golang.org/grpc")
+ * at version selects: exact match (*exact = true), else the nearest by major/minor/patch distance
+ * between the known versions just below and above it (ties: the older); version NULL (GOPATH build)
+ * -> by Go era (go_minor < 0 = unknown): see docs/go-introspection.md, "Module offsets table".
+ * goff_module_table: the table's versions (ascending), returns how many there are. */
+int goff_semver_cmp(const char *a, const char *b);
+const char *goff_module_pick(const char *lib, const char *version, int go_minor, bool *exact);
+size_t goff_module_table(const char *lib, const char **versions, size_t max);
+
 #endif

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Module offsets tables (golang.org/x/net, google.golang.org/grpc) in src/goelf/offsets.c: Go module
+ * version order (pseudo-versions), exact matches, nearest-version choice, GOPATH builds by Go era,
+ * and the spb.Status generator check on the testbed kube-apiserver and Debian's etcd (skipped when
+ * absent).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "goelf/goelf.h"
+#include "goelf/offsets.h"
+
+static const char XNET[] = "golang.org/x/net", GRPC[] = "google.golang.org/grpc";
+static const char PSEUDO2020[] = "v0.0.0-20201110031124-69a78807bb2b";
+
+static void test_semver_order(void **s)
+{
+	/* ascending; every pair must compare accordingly */
+	static const char *const asc[] = {
+		"garbage",
+		"v0.0.0-20190101000000-aaaaaaaaaaaa",
+		"v0.0.0-20201110031124-69a78807bb2b",
+		"v0.0.0-20210520170846-37e1c6afe023",
+		"v0.0.0", /* a pseudo-version precedes its base */
+		"v0.1.0",
+		"v0.7.0",
+		"v0.7.1-0.20230101000000-abcdefabcdef", /* pseudo after v0.7.0 */
+		"v0.7.1",
+		"v0.27.0", /* numeric, not lexical: 27 > 7 */
+		"v0.62.0",
+		"v1.0.0-alpha",
+		"v1.0.0-alpha.1",
+		"v1.0.0-rc.2",
+		"v1.0.0-rc.10", /* numeric identifiers compare as numbers */
+		"v1.0.0",
+		"v1.27.1",
+		"v1.64.0",
+		"v2.0.0+incompatible",
+	};
+	size_t n = sizeof(asc) / sizeof(asc[0]);
+
+	(void)s;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++) {
+			int c = goff_semver_cmp(asc[i], asc[j]), want = i < j ? -1 : i > j ? 1 : 0;
+
+			if ((c > 0) - (c < 0) != want)
+				fail_msg("cmp(%s, %s) = %d, want %d", asc[i], asc[j], c, want);
+		}
+	/* build metadata is ignored */
+	assert_int_equal(goff_semver_cmp("v1.64.0+meta", "v1.64.0"), 0);
+}
+
+static size_t table(const char *lib, const char **v, size_t max)
+{
+	size_t n = goff_module_table(lib, v, max);
+
+	assert_true(n >= 2);
+	assert_true(n <= max);
+	for (size_t i = 1; i < n; i++)
+		if (goff_semver_cmp(v[i - 1], v[i]) >= 0)
+			fail_msg("%s table not sorted: %s before %s", lib, v[i - 1], v[i]);
+	return n;
+}
+
+static bool has(const char *const *v, size_t n, const char *want)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], want))
+			return true;
+	return false;
+}
+
+static void expect(const char *lib, const char *version, int go_minor, const char *want, bool want_exact)
+{
+	bool exact = !want_exact;
+	const char *got = goff_module_pick(lib, version, go_minor, &exact);
+
+	assert_non_null(got);
+	if (strcmp(got, want) || exact != want_exact)
+		fail_msg("%s %s (go1.%d): got %s%s, want %s%s", lib, version ? version : "(GOPATH)", go_minor, got,
+			 exact ? " (exact)" : "", want, want_exact ? " (exact)" : "");
+}
+
+static void test_exact(void **s)
+{
+	const char *v[32];
+
+	(void)s;
+	for (int l = 0; l < 2; l++) {
+		const char *lib = l ? GRPC : XNET;
+		size_t n = table(lib, v, 32);
+
+		for (size_t i = 0; i < n; i++)
+			expect(lib, v[i], 19, v[i], true);
+	}
+}
+
+/* Choices between measured entries: the expectations name versions that must be in the tables. */
+static void test_nearest(void **s)
+{
+	const char *x[32], *g[32];
+	size_t nx = table(XNET, x, 32), ng = table(GRPC, g, 32);
+
+	(void)s;
+	assert_true(has(x, nx, PSEUDO2020) && has(x, nx, "v0.7.0") && has(x, nx, "v0.27.0") && has(x, nx, "v0.62.0"));
+	assert_true(has(g, ng, "v1.27.1") && has(g, ng, "v1.33.3") && has(g, ng, "v1.64.0") && has(g, ng, "v1.81.1"));
+
+	expect(XNET, "v0.30.0", 22, "v0.27.0", false);  /* 3 minors above v0.27.0, 32 below v0.62.0 */
+	expect(XNET, "v0.50.0", 22, "v0.62.0", false);  /* 23 vs 12 */
+	expect(XNET, "v0.44.0", 22, "v0.27.0", false);  /* 17 vs 18 */
+	expect(XNET, "v0.45.0", 22, "v0.62.0", false);  /* 18 vs 17 */
+	expect(XNET, "v0.90.0", 22, "v0.62.0", false);  /* newer than every entry */
+	expect(XNET, "v0.8.0", 22, "v0.7.0", false);
+	expect(XNET, "v0.7.1", 22, "v0.7.0", false);
+	expect(XNET, "v0.27.1-0.20240801000000-abcdefabcdef", 22, "v0.27.0", false);
+	expect(GRPC, "v1.58.3", 22, "v1.64.0", false);
+	expect(GRPC, "v1.70.0", 22, "v1.64.0", false);
+	expect(GRPC, "v1.75.0", 22, "v1.81.1", false);
+	expect(GRPC, "v1.40.0", 22, "v1.33.3", false);
+	expect(GRPC, "v1.29.1", 22, "v1.27.1", false);
+	expect(GRPC, "v1.20.0", 22, "v1.27.1", false); /* older than every entry */
+	expect(GRPC, "v1.27.0", 22, "v1.27.1", false);
+	expect(GRPC, "v1.99.0", 22, "v1.81.1", false);
+	/* equidistant: the older entry */
+	expect(XNET, "v0.17.0", 22, "v0.7.0", false); /* 10 vs 10 */
+}
+
+static void test_pseudo(void **s)
+{
+	(void)s;
+	/* a later pseudo-version of v0.0.0 sorts between the 2020 entry and v0.7.0 and is nearest the former */
+	expect(XNET, "v0.0.0-20210520170846-37e1c6afe023", 22, PSEUDO2020, false);
+	/* an earlier one precedes every entry: the first (the 2020 pseudo-version) */
+	expect(XNET, "v0.0.0-20190101000000-aaaaaaaaaaaa", 22, PSEUDO2020, false);
+	/* a pseudo-version of v0.1.0's successor is nearest v0.0.0 ... v0.7.0 by distance */
+	expect(XNET, "v0.1.1-0.20221001000000-abcdefabcdef", 22, PSEUDO2020, false);
+	expect(XNET, "v0.6.1-0.20230201000000-abcdefabcdef", 22, "v0.7.0", false);
+	expect(XNET, PSEUDO2020, 22, PSEUDO2020, true);
+	/* invalid versions are not matched exactly and do not crash */
+	expect(XNET, "latest", 22, PSEUDO2020, false);
+}
+
+/* GOPATH builds: no module version; the Go version's era decides. */
+static void test_gopath_era(void **s)
+{
+	(void)s;
+	expect(XNET, NULL, 19, PSEUDO2020, false); /* today's behaviour: kube-apiserver 1.20.2, Go 1.19 */
+	expect(XNET, NULL, 15, PSEUDO2020, false); /* older than every era (k8s 1.20's own Go 1.15) */
+	expect(XNET, NULL, -1, PSEUDO2020, false); /* Go version unknown */
+	expect(XNET, NULL, 21, "v0.7.0", false);   /* newer than the 1.19 era: its newest entry */
+	expect(XNET, NULL, 24, "v0.27.0", false);
+	expect(XNET, NULL, 26, "v0.62.0", false);
+	expect(XNET, NULL, 30, "v0.62.0", false);
+	expect(GRPC, NULL, 19, "v1.27.1", false);
+	expect(GRPC, NULL, 23, "v1.33.3", false);
+	expect(GRPC, NULL, 25, "v1.64.0", false);
+}
+
+static const char *cache(void)
+{
+	const char *c = getenv("KAPIMON_CACHE");
+
+	return c && *c ? c : "/var/cache/kapimon";
+}
+
+/* spb.Status.Code follows the binary's genproto generator. Independent measurements: Debian's etcd
+ * (golang/protobuf v1 genproto) reads Code at offset 0 in its (*Status).Code machine code
+ * (docs/go-introspection.md); kube-apiserver 1.20.2's genproto (DWARF of the same vendor tree) at 40. */
+static void check_spb(const char *path, const char *how, const char *method, kp_off_t code)
+{
+	struct go_binary *b;
+	struct go_offsets o;
+	char err[256];
+
+	if (access(path, R_OK)) {
+		fprintf(stderr, "test_goelf_offsets: %s absent (%s): skipped\n", path, how);
+		return;
+	}
+	assert_int_equal(gobin_open(path, &b, err, sizeof(err)), 0);
+	assert_int_equal(go_offsets_fill(b, GOFF_NO_DWARF, &o), 0);
+	assert_int_equal(o.info[GOFF_GRPC].source, GOFF_FALLBACK); /* GOPATH builds */
+	assert_non_null(strstr(o.info[GOFF_GRPC].basis, "GOPATH build"));
+	assert_non_null(strstr(o.info[GOFF_GRPC].basis, method));
+	assert_int_equal(o.grpc.spb_status_code, code);
+	gobin_close(b);
+}
+
+static void test_spb_generation(void **s)
+{
+	char p[512];
+
+	(void)s;
+	snprintf(p, sizeof(p), "%s/kube-apiserver-1.20.2", cache());
+	check_spb(p, "scripts/build-apiserver.sh", "ProtoReflect", 40);
+	check_spb("/usr/bin/etcd", "apt-get install etcd-server", "XXX_Unmarshal", 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_semver_order), cmocka_unit_test(test_exact),
+		cmocka_unit_test(test_nearest),	     cmocka_unit_test(test_pseudo),
+		cmocka_unit_test(test_gopath_era),   cmocka_unit_test(test_spb_generation),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
