@@ -30,12 +30,38 @@ struct {
 KP_STAT_MAPS(grpc_hits, grpc_counters);
 
 
+/* grpc >= 1.66 passes the message as mem.BufferSlice ([]mem.Buffer). Small messages (< 1 KiB, most
+ * etcd requests) are a mem.SliceBuffer, whose interface data word points at a []byte header; larger
+ * ones a *mem.buffer{origData *[]byte; data []byte; ...}. Find the first buffer's bytes. */
+static __always_inline struct go_slice first_buffer(const void *bufs, __s64 nbufs)
+{
+	struct go_iface b = {};
+	struct go_slice sl = {};
+
+	if (!bufs || nbufs < 1 || bpf_probe_read_user(&b, sizeof(b), bufs) || !b.data)
+		return sl;
+	if (!bpf_probe_read_user(&sl, sizeof(sl), b.data) && sl.ptr && sl.len >= 0 && sl.len <= sl.cap &&
+	    sl.cap < (1 << 26))
+		return sl; /* SliceBuffer */
+	__builtin_memset(&sl, 0, sizeof(sl));
+	if (!bpf_probe_read_user(&sl, sizeof(sl), (const char *)b.data + 8) && sl.ptr && sl.len >= 0 &&
+	    sl.len <= sl.cap && sl.cap < (1 << 26))
+		return sl; /* *buffer: data after origData */
+	__builtin_memset(&sl, 0, sizeof(sl));
+	return sl;
+}
+
 SEC("uprobe")
 int grpc_write(struct pt_regs *ctx)
 {
-	/* (t *http2Client, s *Stream, hdr []byte, data []byte, opts *Options) */
-	const void *s = (const void *)GO_REG2(ctx);
-	struct go_slice data = { (const void *)GO_REG6(ctx), (__s64)GO_REG7(ctx), (__s64)GO_REG8(ctx) };
+	/* cookie 0: (t *http2Client) Write(s *Stream, hdr []byte, data []byte, opts *Options)
+	 * cookie 1: (s *ClientStream) Write(hdr []byte, data mem.BufferSlice, opts *WriteOptions) */
+	__u64 variant = bpf_get_attach_cookie(ctx);
+	/* load every register first: the verifier rejects ctx loads at a computed offset */
+	__u64 r1 = GO_REG1(ctx), r2 = GO_REG2(ctx), r5 = GO_REG5(ctx), r6 = GO_REG6(ctx), r7 = GO_REG7(ctx),
+	      r8 = GO_REG8(ctx);
+	const void *s;
+	struct go_slice data;
 	struct kp_grpc_start *e;
 	struct go_string m;
 	struct go_iface c = {};
@@ -44,8 +70,17 @@ int grpc_write(struct pt_regs *ctx)
 	int i;
 
 	count(&grpc_hits, KP_PROBE_GRPC_WRITE);
+	__asm__ volatile("" : "+r"(r1), "+r"(r2), "+r"(r5), "+r"(r6), "+r"(r7), "+r"(r8));
+	s = (const void *)(variant ? r1 : r2);
 	if (!s || !starts_on)
 		return 0;
+	if (variant) {
+		data = first_buffer((const void *)r5, (__s64)r6);
+	} else {
+		data.ptr = (const void *)r6;
+		data.len = (__s64)r7;
+		data.cap = (__s64)r8;
+	}
 	e = bpf_ringbuf_reserve(&grpc_events, sizeof(*e), 0);
 	if (!e) {
 		count(&grpc_counters, KP_CNT_RB_DROP);

@@ -42,7 +42,8 @@ func main() {
 			continue
 		}
 		name, _ := e.Val(dwarf.AttrName).(string)
-		if !strings.HasPrefix(name, "net/http.") && !strings.HasPrefix(name, "context.") {
+		if !strings.HasPrefix(name, "net/http.") && !strings.HasPrefix(name, "context.") &&
+			!strings.HasPrefix(name, "net/http/internal/http2.") {
 			r.SkipChildren()
 			continue
 		}
@@ -65,6 +66,12 @@ func main() {
 		if v, ok := off[k]; ok {
 			return fmt.Sprint(v)
 		}
+		// Go >= 1.27 moved the bundled server to net/http/internal/http2 (types lose the prefix)
+		if strings.HasPrefix(k, "net/http.http2") {
+			if v, ok := off["net/http/internal/http2."+strings.TrimPrefix(k, "net/http.http2")]; ok {
+				return fmt.Sprint(v)
+			}
+		}
 		return "U"
 	}
 	fmt.Printf("\t/* %s, measured by scripts/gen-go-offsets.sh */\n", runtime.Version())
@@ -75,13 +82,21 @@ func main() {
 		get("net/http.conn.remoteAddr"), get("net/http.Request.Method"), get("net/http.Request.Header"), get("net/http.Request.ContentLength"))
 	fmt.Printf("\t    .request_request_uri = %s, .request_proto_major = %s, .map_kind = 0, .request_ctx = %s },\n",
 		get("net/http.Request.RequestURI"), get("net/http.Request.ProtoMajor"), get("net/http.Request.ctx"))
+	streamID := func() string {
+		if v := get("net/http.http2FrameHeader.StreamID"); v != "U" {
+			return v
+		}
+		return get("net/http/internal/http2.FrameHeader.StreamID")
+	}
 	hf := "U"
 	if v, ok := size["net/http.http2MetaHeadersFrame"]; ok && v > 0 {
+		hf = "40"
+	} else if v, ok := size["net/http/internal/http2.MetaHeadersFrame"]; ok && v > 0 {
 		// hpack.HeaderField is not bundled by name; it is {Name, Value string; Sensitive bool}
 		hf = "40"
 	}
 	fmt.Printf("\t  { .meta_headers_frame_fields = %s, .headers_frame_stream_id = %s, .header_field_size = %s,\n",
-		get("net/http.http2MetaHeadersFrame.Fields"), get("net/http.http2FrameHeader.StreamID"), hf)
+		get("net/http.http2MetaHeadersFrame.Fields"), streamID(), hf)
 	fmt.Printf("\t    .server_conn_remote_addr = %s, .response_writer_rws = %s, .rws_stream = %s, .rws_status = %s,\n",
 		get("net/http.http2serverConn.remoteAddrStr"), get("net/http.http2responseWriter.rws"),
 		get("net/http.http2responseWriterState.stream"), get("net/http.http2responseWriterState.status"))

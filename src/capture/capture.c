@@ -177,12 +177,18 @@ out:
 	free(socks);
 }
 
+#define COOKIE_ALT UINT64_MAX /* add_entry: the cookie is the index of the alternative found */
+
 static int add_entry(const struct go_binary *b, const char *func, struct bpf_program *prog, uint64_t cookie,
 		     struct attach_point *pts, int *n, char *missing, size_t mlen)
 {
-	const struct go_func *f = gobin_find_func(b, func);
+	struct probe_target t = { .func = func };
+	int alt = 0;
+	const struct go_func *f = probe_target_find(b, &t, &alt);
 	uint64_t off;
 
+	if (cookie == COOKIE_ALT)
+		cookie = (uint64_t)alt; /* which alternative: the program reads its arguments accordingly */
 	if (!f) {
 		snprintf(missing + strlen(missing), mlen - strlen(missing), "%s%s (not found)", *missing ? ", " : "", func);
 		return -ENOENT;
@@ -282,7 +288,7 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 			p_err("cannot load the gRPC BPF programs: %s", strerror(-ret));
 			goto fail;
 		}
-		if (add_entry(b, wfn, c->gskel->progs.grpc_write, 0, pts, &npts, missing, sizeof(missing)) ||
+		if (add_entry(b, wfn, c->gskel->progs.grpc_write, COOKIE_ALT, pts, &npts, missing, sizeof(missing)) ||
 		    add_returns(b, ifn, c->gskel->progs.grpc_invoke_ret, 0, pts, &npts, missing, sizeof(missing))) {
 			npts = save;
 			grpc_bpf__destroy(c->gskel);

@@ -257,10 +257,11 @@ static kp_off_t dw_size(struct dw_ctx *c, const char *type)
 
 static const char *const h2x_prefix = "golang.org/x/net/http2.";
 static const char *const h2b_prefix = "net/http.http2";
+static const char *const h2i_prefix = "net/http/internal/http2."; /* Go >= 1.27: no longer bundled */
 static const char *const hpack_xnet = "golang.org/x/net/http2/hpack.HeaderField";
 static const char *const hpack_std = "vendor/golang.org/x/net/http2/hpack.HeaderField";
 
-static char h2names[2][NH2][96];
+static char h2names[3][NH2][96]; /* x/net, bundled (<= 1.26), internal (>= 1.27) */
 
 static unsigned count_known(kp_off_t *const *f, size_t n)
 {
@@ -278,8 +279,8 @@ static void dwarf_fill(Elf *elf, struct go_offsets *o, bool got[GOFF__NGROUPS])
 	c.dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
 	if (!c.dw)
 		return;
-	for (int g = 0; g < 2; g++) {
-		const char *pre = g == 0 ? h2x_prefix : h2b_prefix;
+	for (int g = 0; g < 3; g++) {
+		const char *pre = g == 0 ? h2x_prefix : g == 1 ? h2b_prefix : h2i_prefix;
 
 		for (size_t i = 0; i < NH2; i++) {
 			if (!h2_specs[i].type)
@@ -300,11 +301,13 @@ static void dwarf_fill(Elf *elf, struct go_offsets *o, bool got[GOFF__NGROUPS])
 	want(&c, "google.golang.org/grpc/internal/transport.Stream");
 	dw_collect(&c);
 
-	for (int g = 0; g < 2; g++) {
+	for (int g = 0; g < 3; g++) {
 		struct kp_h2_offsets *h = g == 0 ? &o->h2x : &o->h2b;
 		kp_off_t *all[NH2];
 		bool any = false;
 
+		if (g == 2 && got[1])
+			break; /* net/http's server was found bundled: not the Go >= 1.27 layout */
 		for (size_t i = 0; i < NH2; i++) {
 			all[i] = h2_field(h, i);
 			if (h2_specs[i].type && g == 1 && !strcmp(h2_specs[i].member, "FrameHeader.StreamID"))
@@ -317,7 +320,7 @@ static void dwarf_fill(Elf *elf, struct go_offsets *o, bool got[GOFF__NGROUPS])
 			any |= *all[i] != U && h2_specs[i].type;
 		}
 		if (any)
-			got[g] = true;
+			got[g == 2 ? 1 : g] = true;
 	}
 	{
 		bool any = false;
@@ -358,7 +361,7 @@ static void dwarf_fill(Elf *elf, struct go_offsets *o, bool got[GOFF__NGROUPS])
 
 static const char prov_measured[] =
 	"measured from DWARF of a program built here with Debian's golang-1.X-go toolchain "
-	"(scripts/gen-go-offsets.sh; 1.21-1.23 from bookworm-backports, 1.24 trixie, 1.26 sid)";
+	"(scripts/gen-go-offsets.sh; 1.21-1.23 from bookworm-backports, 1.24 trixie, 1.26 and 1.27 sid; Go 1.27 moved the server to net/http/internal/http2)";
 /* net/http (HTTP/1 + bundled http2) by Go minor version. */
 struct go_entry {
 	int minor;
@@ -426,6 +429,16 @@ static const struct go_entry go_table[] = {
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
+	    .stream_body_bytes = 64, .stream_ctx = 40 },
+	  prov_measured },
+	/* go1.27.3, measured by scripts/gen-go-offsets.sh */
+	{ 27,
+	  { .response_conn = 0, .response_req = 8, .response_status = 128, .response_written = 112,
+	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248 },
+	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
+	    .server_conn_remote_addr = 168, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 240,
+	    .rws_wrote_bytes = 264, .rws_sent_content_len = 256, .stream_sc = 0, .stream_id = 8,
 	    .stream_body_bytes = 64, .stream_ctx = 40 },
 	  prov_measured },
 };

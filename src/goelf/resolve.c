@@ -18,7 +18,7 @@ int goelf_resolve_target(const struct go_binary *b, const struct probe_target *t
 		snprintf(r->reason, sizeof(r->reason), "no binary or target");
 		return -EINVAL;
 	}
-	f = gobin_find_func(b, t->func);
+	f = probe_target_find(b, t, NULL);
 	if (!f) {
 		snprintf(r->reason, sizeof(r->reason), "function not found (no exact or path-suffix match)");
 		return -ENOENT;

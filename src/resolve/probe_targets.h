@@ -28,11 +28,18 @@ enum probe_id {
 struct probe_target {
 	enum probe_id id;
 	const char *group;  /* "h2-xnet", "h2-bundled", "http1", "grpc": a group attaches all or nothing */
-	const char *func;   /* Go symbol, matched exactly or by suffix at a path boundary */
+	const char *func;   /* Go symbol, matched exactly or by suffix at a path boundary; "A|B" lists
+			     * alternatives tried in order (the index found becomes the attach cookie) */
 	enum probe_where where;
 	const char *why;
 };
 
 extern const struct probe_target probe_targets[PT__COUNT];
+
+struct go_binary;
+struct go_func;
+/* Find a target's function, trying its alternatives in order; *alt (may be NULL) gets the index of
+ * the one found. NULL when none is in the binary. */
+const struct go_func *probe_target_find(const struct go_binary *b, const struct probe_target *t, int *alt);
 
 #endif
