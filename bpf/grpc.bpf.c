@@ -3,11 +3,11 @@
  * etcd round trips made by the apiserver's grpc-go client: two uprobe hits per unary call.
  *
  *   start  transport.(*http2Client).Write entry   method, protobuf request message, context chain
- *   end    grpc.(*ClientConn).Invoke RET sites     error -> gRPC status code
+ *   end    grpc.(*clientStream).finish entry       error -> gRPC status code
  *
- * A unary call writes its one request message and returns on the same goroutine, so userspace
- * pairs start and end by goroutine. Messages on streams (Watch, LeaseKeepAlive) have no Invoke
- * return and are accounted as stream messages. The context chain (each context's parent is its
+ * A unary call writes its one request message and finishes on the same goroutine, so userspace
+ * pairs start and end by goroutine. Messages on streams (Watch, LeaseKeepAlive) are accounted as
+ * stream messages; a stream's finish has no pending call on its goroutine (an unmatched end). The context chain (each context's parent is its
  * first field for the standard library's value/cancel/timer contexts) lets userspace link a call
  * to the apiserver request whose context it derives from.
  */
@@ -122,13 +122,14 @@ int grpc_write(struct pt_regs *ctx)
 }
 
 SEC("uprobe")
-int grpc_invoke_ret(struct pt_regs *ctx)
+int grpc_finish(struct pt_regs *ctx)
 {
-	const void *etab = (const void *)GO_REG1(ctx), *edata = (const void *)GO_REG2(ctx);
+	/* (cs *clientStream) finish(err error): err in RBX (itab), RCX (data) */
+	const void *etab = (const void *)GO_REG2(ctx), *edata = (const void *)GO_REG3(ctx);
 	struct kp_grpc_end *e;
 	__s32 code = 0;
 
-	count(&grpc_hits, KP_PROBE_GRPC_INVOKE_RET);
+	count(&grpc_hits, KP_PROBE_GRPC_FINISH);
 	if (etab) {
 		const void *spb = 0;
 

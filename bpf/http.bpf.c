@@ -4,7 +4,8 @@
  *
  *   HTTP/2  start  (*serverConn).processHeaders entry   decoded :method, :path, user-agent, stream id
  *           end    (*responseWriter).handlerDone entry  status, response bytes, stream id
- *   HTTP/1  start  (*conn).readRequest RET sites        *response: method, URI, User-Agent, client
+ *   HTTP/1  start  (*conn).serve's call of ServeHTTP      *response: method, URI, User-Agent, client
+ *                  (fallback: (*conn).readRequest RET sites)
  *           end    (*response).finishRequest entry      status, response bytes
  *
  * Both golang.org/x/net/http2 and net/http's bundled copy use the same programs; the attach
@@ -301,9 +302,13 @@ static __always_inline void ua_from_swiss(struct kp_req_start *e, const void *m,
 }
 
 SEC("uprobe")
-int h1_read_request_ret(struct pt_regs *ctx)
+int h1_request_start(struct pt_regs *ctx)
 {
-	const void *w = (const void *)GO_REG1(ctx); /* (*response, error) */
+	/* cookie 1: at (*conn).serve's CALL of serverHandler.ServeHTTP(sh, w ResponseWriter, req): the
+	 * interface's data word, the *response, is in RCX (an emulated CALL: cheap);
+	 * cookie 0 (fallback): at readRequest's RETs, (*response, error) in RAX, RBX/RCX (single-stepped) */
+	__u64 ax = GO_REG1(ctx), cx = GO_REG3(ctx);
+	const void *w;
 	const void *req, *c, *hdrmap;
 	struct kp_req_start *e;
 	struct scratch *s;
@@ -311,6 +316,8 @@ int h1_read_request_ret(struct pt_regs *ctx)
 	__u32 zero = 0;
 	__u16 len16;
 
+	__asm__ volatile("" : "+r"(ax), "+r"(cx));
+	w = (const void *)(bpf_get_attach_cookie(ctx) ? cx : ax);
 	count(&hits, KP_PROBE_H1_START);
 	if (!w || !starts_on)
 		return 0; /* error return (no request), or a paused sampling window */

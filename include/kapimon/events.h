@@ -34,7 +34,7 @@ enum kp_probe {
 	KP_PROBE_H1_START = 2,
 	KP_PROBE_H1_DONE = 3,
 	KP_PROBE_GRPC_WRITE = 4,
-	KP_PROBE_GRPC_INVOKE_RET = 5,
+	KP_PROBE_GRPC_FINISH = 5,
 	KP_PROBE_CALIBRATE = 6, /* kapimon's own calibration target (budget mode) */
 	KP_PROBE__COUNT = 8,
 };
@@ -109,7 +109,7 @@ struct kp_grpc_start {
 	__u8 payload[KP_GRPC_PAYLOAD_MAX];
 };
 
-/* A unary call returned (grpc.(*ClientConn).Invoke RET), on the goroutine hdr.goid_g. */
+/* A call finished (grpc.(*clientStream).finish), on the goroutine hdr.goid_g. */
 struct kp_grpc_end {
 	struct kp_event_hdr hdr;
 	__s32 code;   /* gRPC status code: 0 OK, -1 error of unknown shape */

@@ -17,6 +17,7 @@
 #include "conn.skel.h"
 #include "grpc.skel.h"
 #include "http.skel.h"
+#include "goelf/resolve.h"
 #include "resolve/probe_targets.h"
 #include "resolve/procnet.h"
 #include "util/log.h"
@@ -177,57 +178,28 @@ out:
 	free(socks);
 }
 
-#define COOKIE_ALT UINT64_MAX /* add_entry: the cookie is the index of the alternative found */
-
-static int add_entry(const struct go_binary *b, const char *func, struct bpf_program *prog, uint64_t cookie,
-		     struct attach_point *pts, int *n, char *missing, size_t mlen)
+/* Add every probe site of one target. cookie: passed to the program (COOKIE_ALT: the index of the
+ * "A|B" alternative that matched). Appends a reason to missing and returns non-zero when it did not
+ * resolve. */
+#define COOKIE_ALT UINT64_MAX
+static int add_target(const struct go_binary *b, enum probe_id id, struct bpf_program *prog, uint64_t cookie,
+		      struct attach_point *pts, int *n, char *missing, size_t mlen, int *expensive)
 {
-	struct probe_target t = { .func = func };
-	int alt = 0;
-	const struct go_func *f = probe_target_find(b, &t, &alt);
-	uint64_t off;
+	const struct probe_target *t = &probe_targets[id];
+	struct resolved_target r;
+	size_t used = strlen(missing);
 
-	if (cookie == COOKIE_ALT)
-		cookie = (uint64_t)alt; /* which alternative: the program reads its arguments accordingly */
-	if (!f) {
-		snprintf(missing + strlen(missing), mlen - strlen(missing), "%s%s (not found)", *missing ? ", " : "", func);
+	if (goelf_resolve_target(b, t, &r)) {
+		snprintf(missing + used, mlen - used, "%s%s: %s", used ? "; " : "", t->func, r.reason);
 		return -ENOENT;
 	}
-	if (!gobin_vaddr_to_offset(b, f->entry, &off)) {
-		snprintf(missing + strlen(missing), mlen - strlen(missing), "%s%s (no file offset)", *missing ? ", " : "", func);
-		return -ENOENT;
-	}
-	if (*n >= MAX_LINKS)
+	if (*n + (int)r.nsites > MAX_LINKS)
 		return -E2BIG;
-	pts[(*n)++] = (struct attach_point){ prog, off, cookie, f->name, false };
-	return 0;
-}
-
-static int add_returns(const struct go_binary *b, const char *func, struct bpf_program *prog, uint64_t cookie,
-		       struct attach_point *pts, int *n, char *missing, size_t mlen)
-{
-	const struct go_func *f = gobin_find_func(b, func);
-	uint64_t rets[MAX_RETS];
-	int nr;
-
-	if (!f) {
-		snprintf(missing + strlen(missing), mlen - strlen(missing), "%s%s (not found)", *missing ? ", " : "", func);
-		return -ENOENT;
-	}
-	nr = gobin_ret_sites(b, f, rets, MAX_RETS);
-	if (nr <= 0 || nr > MAX_RETS) {
-		snprintf(missing + strlen(missing), mlen - strlen(missing), "%s%s (%d RET sites)", *missing ? ", " : "", func, nr);
-		return -ENOENT;
-	}
-	for (int i = 0; i < nr; i++) {
-		uint64_t off;
-
-		if (!gobin_vaddr_to_offset(b, rets[i], &off))
-			return -ENOENT;
-		if (*n >= MAX_LINKS)
-			return -E2BIG;
-		pts[(*n)++] = (struct attach_point){ prog, off, cookie, f->name, false };
-	}
+	for (size_t i = 0; i < r.nsites; i++)
+		pts[(*n)++] = (struct attach_point){ prog, r.site_off[i], cookie == COOKIE_ALT ? (uint64_t)r.alt : cookie,
+						     t->func, false };
+	if (!r.cheap)
+		*expensive += (int)r.nsites;
 	return 0;
 }
 
@@ -240,6 +212,7 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	int npts = 0, ret;
 	struct kapimon_offsets offs;
 	bool groups[4] = { false };
+	int expensive = 0;
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -274,7 +247,6 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	}
 	if (!o->no_etcd && offs.grpc_ok) {
 		int save = npts;
-		const char *wfn = probe_targets[PT_GRPC_WRITE].func, *ifn = probe_targets[PT_GRPC_INVOKE_RET].func;
 
 		c->gskel = grpc_bpf__open();
 		if (!c->gskel) {
@@ -288,8 +260,10 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 			p_err("cannot load the gRPC BPF programs: %s", strerror(-ret));
 			goto fail;
 		}
-		if (add_entry(b, wfn, c->gskel->progs.grpc_write, COOKIE_ALT, pts, &npts, missing, sizeof(missing)) ||
-		    add_returns(b, ifn, c->gskel->progs.grpc_invoke_ret, 0, pts, &npts, missing, sizeof(missing))) {
+		if (add_target(b, PT_GRPC_WRITE, c->gskel->progs.grpc_write, COOKIE_ALT, pts, &npts, missing,
+			       sizeof(missing), &expensive) ||
+		    add_target(b, PT_GRPC_FINISH, c->gskel->progs.grpc_finish, 0, pts, &npts, missing, sizeof(missing),
+			       &expensive)) {
 			npts = save;
 			grpc_bpf__destroy(c->gskel);
 			c->gskel = NULL;
@@ -302,15 +276,14 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 
 	/* Each group attaches all or nothing. */
 	for (int flavor = 0; flavor < 2 && !o->no_h2; flavor++) {
-		const struct probe_target *ph = &probe_targets[flavor ? PT_H2B_PROCESS_HEADERS : PT_H2X_PROCESS_HEADERS];
-		const struct probe_target *pd = &probe_targets[flavor ? PT_H2B_HANDLER_DONE : PT_H2X_HANDLER_DONE];
 		int save = npts;
 
-		if (!offs.h2_ok[flavor]) {
+		if (!offs.h2_ok[flavor])
 			continue;
-		}
-		if (add_entry(b, ph->func, c->skel->progs.h2_process_headers, flavor, pts, &npts, missing, sizeof(missing)) ||
-		    add_entry(b, pd->func, c->skel->progs.h2_handler_done, flavor, pts, &npts, missing, sizeof(missing))) {
+		if (add_target(b, flavor ? PT_H2B_PROCESS_HEADERS : PT_H2X_PROCESS_HEADERS, c->skel->progs.h2_process_headers,
+			       flavor, pts, &npts, missing, sizeof(missing), &expensive) ||
+		    add_target(b, flavor ? PT_H2B_HANDLER_DONE : PT_H2X_HANDLER_DONE, c->skel->progs.h2_handler_done,
+			       flavor, pts, &npts, missing, sizeof(missing), &expensive)) {
 			npts = save;
 			continue;
 		}
@@ -319,10 +292,13 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	if (!o->no_h1 && offs.h1_ok) {
 		int save = npts;
 
-		if (add_returns(b, probe_targets[PT_H1_READ_REQUEST].func, c->skel->progs.h1_read_request_ret, 0, pts,
-				&npts, missing, sizeof(missing)) ||
-		    add_entry(b, probe_targets[PT_H1_FINISH_REQUEST].func, c->skel->progs.h1_finish_request, 0, pts, &npts,
-			      missing, sizeof(missing)))
+		/* cookie 1: at the call of ServeHTTP (w in RCX); 0: at readRequest's RETs (w in RAX) */
+		if ((add_target(b, PT_H1_SERVE_CALL, c->skel->progs.h1_request_start, 1, pts, &npts, missing,
+				sizeof(missing), &expensive) &&
+		     add_target(b, PT_H1_READ_REQUEST, c->skel->progs.h1_request_start, 0, pts, &npts, missing,
+				sizeof(missing), &expensive)) ||
+		    add_target(b, PT_H1_FINISH_REQUEST, c->skel->progs.h1_finish_request, 0, pts, &npts, missing,
+			       sizeof(missing), &expensive))
 			npts = save;
 		else
 			groups[2] = true;
@@ -335,7 +311,10 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 		goto fail;
 	}
 	if (*missing)
-		p_debug("unresolved (group skipped): %s", missing);
+		p_debug("unresolved (group skipped or fallback used): %s", missing);
+	if (expensive)
+		p_warn("%d probe site%s cannot be emulated by the kernel (single-stepped: ~15x the cost of a hit)",
+		       expensive, expensive == 1 ? "" : "s");
 	for (int g = 0; g < 4; g++)
 		if (groups[g] && offs.fallback[g][0])
 			p_warn("%s struct offsets were not measured for this binary: %s (records may be wrong)",
@@ -346,7 +325,7 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 		struct bpf_program *p = pts[i].prog;
 
 		c->pts[i] = pts[i];
-		c->pts[i].is_start = p == c->skel->progs.h2_process_headers || p == c->skel->progs.h1_read_request_ret ||
+		c->pts[i].is_start = p == c->skel->progs.h2_process_headers || p == c->skel->progs.h1_request_start ||
 				     (c->gskel && p == c->gskel->progs.grpc_write);
 	}
 	c->nlinks = npts;

@@ -63,8 +63,8 @@ int64_t cli_mono_to_wall(void)
 
 const char *const cli_probe_names[KP_PROBE__COUNT] = {
 	[KP_PROBE_H2_HEADERS] = "h2_process_headers", [KP_PROBE_H2_DONE] = "h2_handler_done",
-	[KP_PROBE_H1_START] = "h1_read_request_ret", [KP_PROBE_H1_DONE] = "h1_finish_request",
-	[KP_PROBE_GRPC_WRITE] = "grpc_transport_write", [KP_PROBE_GRPC_INVOKE_RET] = "grpc_invoke_ret",
+	[KP_PROBE_H1_START] = "h1_request_start", [KP_PROBE_H1_DONE] = "h1_finish_request",
+	[KP_PROBE_GRPC_WRITE] = "grpc_transport_write", [KP_PROBE_GRPC_FINISH] = "grpc_call_finish",
 	[6] = "calibrate", [7] = "unused7",
 };
 

@@ -150,7 +150,7 @@ static void fill_stats(struct capture *cap, struct rec_ctx *rc, struct record_st
 		s->etcd_linked = es->linked;
 		s->etcd_streams = es->streams_opened;
 		s->etcd_stream_msgs = es->stream_messages;
-		s->etcd_hits_per_call = msgs ? (double)(cs.hits[KP_PROBE_GRPC_WRITE] + cs.hits[KP_PROBE_GRPC_INVOKE_RET]) /
+		s->etcd_hits_per_call = msgs ? (double)(cs.hits[KP_PROBE_GRPC_WRITE] + cs.hits[KP_PROBE_GRPC_FINISH]) /
 						       (double)msgs : 0;
 	}
 	if (rc->ct) {

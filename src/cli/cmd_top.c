@@ -733,7 +733,7 @@ static void refresh_snapshot(struct top *t, uint64_t now_wall)
 		const struct etcd_asm_stats *es = etcd_asm_get_stats(t->es);
 		uint64_t msgs = es->calls + es->stream_messages + es->unmatched_end;
 
-		t->etcd_hits_per_call = msgs ? (double)(t->cs.hits[KP_PROBE_GRPC_WRITE] + t->cs.hits[KP_PROBE_GRPC_INVOKE_RET]) /
+		t->etcd_hits_per_call = msgs ? (double)(t->cs.hits[KP_PROBE_GRPC_WRITE] + t->cs.hits[KP_PROBE_GRPC_FINISH]) /
 						       (double)msgs : 0;
 	}
 	t->conn_prev = t->conn;

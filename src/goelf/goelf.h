@@ -57,6 +57,20 @@ bool gobin_vaddr_to_offset(const struct go_binary *b, uint64_t vaddr, uint64_t *
  * entry). Returns the number found (may exceed max: only max are stored), or negative on error. */
 int gobin_ret_sites(const struct go_binary *b, const struct go_func *fn, uint64_t *vaddrs, size_t max);
 
+/*
+ * Where to put an "entry" uprobe cheaply. A uprobe on an instruction the kernel cannot emulate is
+ * single-stepped out of line (measured here: ~16 us per hit); on a conditional jump it is emulated
+ * (~0.9 us). Go functions with a frame start with their stack check, CMP SP, 16(R14) (after a LEA
+ * for big frames) and JBE to morestack, which changes no register: the JBE sees exactly the entry's
+ * arguments. Returns the JBE's address (*cheap = true) or the entry (false) when there is none.
+ */
+uint64_t gobin_entry_probe_vaddr(const struct go_binary *b, const struct go_func *fn, bool *cheap);
+/* Addresses of the direct CALL instructions (E8 rel32) in caller whose target is callee_entry
+ * (emulated by the kernel, so cheap to probe; the callee's arguments are in registers there).
+ * Returns the number found (may exceed max) or negative errno. */
+int gobin_call_sites(const struct go_binary *b, const struct go_func *caller, uint64_t callee_entry,
+		     uint64_t *vaddrs, size_t max);
+
 /* Read len bytes at a virtual address from the file image; false if out of range. */
 bool gobin_read_vaddr(const struct go_binary *b, uint64_t vaddr, void *buf, size_t len);
 

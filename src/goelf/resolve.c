@@ -18,7 +18,7 @@ int goelf_resolve_target(const struct go_binary *b, const struct probe_target *t
 		snprintf(r->reason, sizeof(r->reason), "no binary or target");
 		return -EINVAL;
 	}
-	f = probe_target_find(b, t, NULL);
+	f = probe_target_find(b, t, &r->alt);
 	if (!f) {
 		snprintf(r->reason, sizeof(r->reason), "function not found (no exact or path-suffix match)");
 		return -ENOENT;
@@ -57,6 +57,37 @@ int goelf_resolve_target(const struct go_binary *b, const struct probe_target *t
 			}
 		}
 	}
+	if (t->where & PROBE_RETURNS) {
+		r->nsites = r->nrets;
+		memcpy(r->site_vaddr, r->ret_vaddr, r->nrets * sizeof(r->site_vaddr[0]));
+		memcpy(r->site_off, r->ret_off, r->nrets * sizeof(r->site_off[0]));
+		r->cheap = false;
+	} else if (t->where & PROBE_CALLSITE) {
+		const struct go_func *callee = t->callee ? gobin_find_func(b, t->callee) : NULL;
+
+		if (!callee) {
+			snprintf(r->reason, sizeof(r->reason), "callee %s not found (inlined or absent)",
+				 t->callee ? t->callee : "(none)");
+			return -ENOENT;
+		}
+		n = gobin_call_sites(b, f, callee->entry, r->site_vaddr, GOELF_MAX_RETS);
+		if (n <= 0 || n > GOELF_MAX_RETS) {
+			snprintf(r->reason, sizeof(r->reason), "%d direct calls of %s found (inlined?)", n, callee->name);
+			return n < 0 ? n : -ENOENT;
+		}
+		r->nsites = (size_t)n;
+		r->cheap = true;
+	} else {
+		r->site_vaddr[0] = gobin_entry_probe_vaddr(b, f, &r->cheap);
+		r->nsites = 1;
+	}
+	for (size_t i = 0; i < r->nsites; i++) {
+		if (!gobin_vaddr_to_offset(b, r->site_vaddr[i], &r->site_off[i])) {
+			snprintf(r->reason, sizeof(r->reason), "probe site 0x%llx outside the file",
+				 (unsigned long long)r->site_vaddr[i]);
+			return -EFAULT;
+		}
+	}
 	r->ok = true;
 	return 0;
 }
@@ -86,7 +117,8 @@ bool goelf_group_ok(const struct resolved_target res[PT__COUNT], const char *gro
 
 static const char *where_name(enum probe_where w)
 {
-	return w == PROBE_RETURNS ? "returns" : w == PROBE_ENTRY ? "entry" : "entry+returns";
+	return w == PROBE_RETURNS ? "returns" : w == PROBE_ENTRY ? "entry" : w == PROBE_CALLSITE ? "call sites" :
+		"entry+returns";
 }
 
 static const char *const groups[] = { "h2-xnet", "h2-bundled", "http1", "grpc" };
@@ -124,6 +156,13 @@ static void report_text(FILE *out, const struct go_binary *b, struct resolved_ta
 			fprintf(out, "         %zu RET sites (file offsets):", r->nrets);
 			for (size_t k = 0; k < r->nrets; k++)
 				fprintf(out, " 0x%llx", (unsigned long long)r->ret_off[k]);
+			fprintf(out, "\n");
+		}
+		if (r->ok) {
+			fprintf(out, "         probe sites (%s):", r->cheap ? "emulated by the kernel: cheap" :
+								   "single-stepped: expensive");
+			for (size_t k = 0; k < r->nsites; k++)
+				fprintf(out, " 0x%llx", (unsigned long long)r->site_off[k]);
 			fprintf(out, "\n");
 		}
 		if (!r->ok)
@@ -210,6 +249,18 @@ static void report_json(struct json_writer *w, const struct go_binary *b, struct
 			jw_kv_uint(w, "entry_vaddr", r->entry_vaddr);
 			jw_kv_uint(w, "entry_offset", r->entry_off);
 			jw_kv_uint(w, "size", r->size);
+		}
+		if (r->ok) {
+			jw_kv_bool(w, "cheap", r->cheap);
+			jw_key(w, "probe_sites");
+			jw_arr_begin(w);
+			for (size_t k = 0; k < r->nsites; k++) {
+				jw_obj_begin(w);
+				jw_kv_uint(w, "vaddr", r->site_vaddr[k]);
+				jw_kv_uint(w, "offset", r->site_off[k]);
+				jw_obj_end(w);
+			}
+			jw_arr_end(w);
 		}
 		if (r->ok && (r->target->where & PROBE_RETURNS)) {
 			jw_key(w, "ret_sites");

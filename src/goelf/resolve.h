@@ -27,6 +27,13 @@ struct resolved_target {
 	uint64_t ret_vaddr[GOELF_MAX_RETS];
 	uint64_t ret_off[GOELF_MAX_RETS]; /* file offsets of the RET instructions */
 	char reason[160];     /* why !ok */
+	/* Where to attach (what capture uses): ENTRY: 1 site, the stack-check JBE when there is one;
+	 * RETURNS: the RET sites; CALLSITE: the CALLs of target->callee inside the function. */
+	size_t nsites;
+	uint64_t site_vaddr[GOELF_MAX_RETS];
+	uint64_t site_off[GOELF_MAX_RETS];
+	bool cheap;           /* every site is one the kernel emulates (conditional jump or CALL) */
+	int alt;              /* which of target->func's "A|B" alternatives matched */
 };
 
 /* Resolve one target. Returns 0 when resolved, else -ENOENT (function missing), -E2BIG (more RET

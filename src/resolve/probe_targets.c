@@ -17,8 +17,11 @@ const struct probe_target probe_targets[PT__COUNT] = {
 	{ PT_H2B_HANDLER_DONE, "h2-bundled",
 	  "net/http.(*http2responseWriter).handlerDone|net/http/internal/http2.(*responseWriter).handlerDone",
 	  PROBE_ENTRY, "HTTP/2 request end (net/http's own server)" },
-	{ PT_H1_READ_REQUEST, "http1", "net/http.(*conn).readRequest", PROBE_RETURNS,
-	  "HTTP/1.x request start: *response with parsed request" },
+	{ PT_H1_SERVE_CALL, "http1", "net/http.(*conn).serve", PROBE_CALLSITE,
+	  "HTTP/1.x request start: the call of serverHandler.ServeHTTP(w, req) (w in RCX)",
+	  "net/http.serverHandler.ServeHTTP" },
+	{ PT_H1_READ_REQUEST, "http1-fallback", "net/http.(*conn).readRequest", PROBE_RETURNS,
+	  "HTTP/1.x request start when ServeHTTP is inlined: *response returned by readRequest" },
 	{ PT_H1_FINISH_REQUEST, "http1", "net/http.(*response).finishRequest", PROBE_ENTRY,
 	  "HTTP/1.x request end: status, response bytes" },
 	{ PT_GRPC_WRITE, "grpc",
@@ -27,8 +30,8 @@ const struct probe_target probe_targets[PT__COUNT] = {
 	  "google.golang.org/grpc/internal/transport.(*http2Client).Write|"
 	  "google.golang.org/grpc/internal/transport.(*ClientStream).Write",
 	  PROBE_ENTRY, "etcd request message: method, protobuf payload, context chain (unary call start, watch requests)" },
-	{ PT_GRPC_INVOKE_RET, "grpc", "google.golang.org/grpc.(*ClientConn).Invoke", PROBE_RETURNS,
-	  "etcd unary call end: error/status" },
+	{ PT_GRPC_FINISH, "grpc", "google.golang.org/grpc.(*clientStream).finish", PROBE_ENTRY,
+	  "etcd call end: finish(err) on the caller's goroutine -> gRPC status" },
 };
 
 const struct go_func *probe_target_find(const struct go_binary *b, const struct probe_target *t, int *alt)

@@ -11,17 +11,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum probe_where { PROBE_ENTRY = 1, PROBE_RETURNS = 2 };
+/*
+ * Where to probe. Cost matters: the kernel emulates a uprobe on a conditional jump or a CALL
+ * (~0.9 us here) but single-steps most other instructions out of line (~16 us here, RET included).
+ *   PROBE_ENTRY     the function's stack-check JBE when it has one (same registers as the entry)
+ *   PROBE_RETURNS   every RET instruction (results in registers): expensive, a fallback only
+ *   PROBE_CALLSITE  every direct CALL from func to callee (the callee's arguments in registers)
+ */
+enum probe_where { PROBE_ENTRY = 1, PROBE_RETURNS = 2, PROBE_CALLSITE = 4 };
 
 enum probe_id {
 	PT_H2X_PROCESS_HEADERS, /* x/net/http2 serverConn.processHeaders: request start, decoded headers */
 	PT_H2X_HANDLER_DONE,    /* x/net/http2 responseWriter.handlerDone: request end, status, bytes */
 	PT_H2B_PROCESS_HEADERS, /* net/http bundled http2serverConn.processHeaders */
 	PT_H2B_HANDLER_DONE,    /* net/http bundled http2responseWriter.handlerDone */
-	PT_H1_READ_REQUEST,     /* net/http conn.readRequest RET sites: h1 request start */
+	PT_H1_SERVE_CALL,       /* net/http conn.serve's call of serverHandler.ServeHTTP: h1 request start */
+	PT_H1_READ_REQUEST,     /* fallback: net/http conn.readRequest RET sites (if ServeHTTP is inlined) */
 	PT_H1_FINISH_REQUEST,   /* net/http response.finishRequest entry: h1 request end */
 	PT_GRPC_WRITE,          /* grpc transport http2Client.Write entry: each request message (etcd call start) */
-	PT_GRPC_INVOKE_RET,     /* grpc ClientConn.Invoke RET sites: etcd unary call end */
+	PT_GRPC_FINISH,         /* grpc clientStream.finish entry: etcd call end (error) */
 	PT__COUNT
 };
 
@@ -32,6 +40,7 @@ struct probe_target {
 			     * alternatives tried in order (the index found becomes the attach cookie) */
 	enum probe_where where;
 	const char *why;
+	const char *callee; /* PROBE_CALLSITE: the function whose call sites in func are probed */
 };
 
 extern const struct probe_target probe_targets[PT__COUNT];
