@@ -492,11 +492,19 @@ enum capture_phase capture_get_phase(const struct capture *c)
 	return c->phase;
 }
 
-/* The calibration target: an empty function of our own. */
-__attribute__((noinline, used)) void kapimon_calib_target(int x)
-{
-	__asm__ volatile("" : : "r"(x) : "memory");
-}
+/* The calibration target: a function of our own whose probe site is a conditional jump, the kind
+ * of instruction kapimon probes in Go code (emulated by the kernel). cmp $0,%edi is 3 bytes, so the
+ * jl is at offset 3. */
+void kapimon_calib_target(int x);
+__asm__(".text\n"
+	".globl kapimon_calib_target\n"
+	".type kapimon_calib_target, @function\n"
+	"kapimon_calib_target:\n"
+	"	cmpl $0, %edi\n"
+	"	jl 1f\n"
+	"1:	ret\n"
+	".size kapimon_calib_target, .-kapimon_calib_target\n");
+#define CALIB_PROBE_OFFSET 3
 
 
 int capture_calibrate(struct capture *c, double *hit_ns)
@@ -512,7 +520,7 @@ int capture_calibrate(struct capture *c, double *hit_ns)
 	if (len <= 0)
 		return -errno;
 	self[len] = 0;
-	l = bpf_program__attach_uprobe_opts(c->skel->progs.calibrate, getpid(), self, 0, &uo);
+	l = bpf_program__attach_uprobe_opts(c->skel->progs.calibrate, getpid(), self, CALIB_PROBE_OFFSET, &uo);
 	if (!l) {
 		int err = -errno;
 

@@ -10,7 +10,7 @@ UA="kapimon-budget-flood-$$"
 out=$(mktemp -d)
 trap 'kill "$kp" 2>/dev/null; rm -rf "$out"' EXIT
 
-"$KAPIMON" record --pid "$KAPIMON_APISERVER_PID" -o "$out/rec.jsonl" --no-etcd --budget 2% --budget-period 2 \
+"$KAPIMON" record --pid "$KAPIMON_APISERVER_PID" -o "$out/rec.jsonl" --no-etcd --budget 0.05% --budget-period 2 \
 	2>"$out/err" &
 kp=$!
 wait_for "record --budget attached" 30 grep -q attached "$out/err"
@@ -56,5 +56,5 @@ check "weighted count estimates the flood within 25% ($N requests)" \
 check "uprobe hits < 2 per flood request (2 in full capture)" \
 	python3 -c "import sys; sys.exit(0 if $(json_get "$res" 'd["hits"]') < 2 * $N else 1)"
 check "stats line reports the budget and a calibrated hit cost" \
-	python3 -c "import sys; sys.exit(0 if $(json_get "$res" 'd["budget"]') == 0.02 and $(json_get "$res" 'd["hit_cost_ns"]') > 100 else 1)"
+	python3 -c "import sys; sys.exit(0 if $(json_get "$res" 'd["budget"]') == 0.0005 and $(json_get "$res" 'd["hit_cost_ns"]') > 100 else 1)"
 finish

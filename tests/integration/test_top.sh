@@ -11,7 +11,7 @@
 #    factor 1.5 of its request rate, most etcd calls are linked to requests, and the linked calls summed
 #    over the snapshots are within a factor 1.5 of the flood's requests; a client connection is active.
 # 2. --no-etcd: no etcd part in the JSON, no etcd probes in the description.
-# 3. --budget 1% --budget-period 2 under a flood: a snapshot reports a budget duty < 1 while the flood
+# 3. --budget 0.05% --budget-period 2 under a flood: a snapshot reports a budget duty < 1 while the flood
 #    is still shown (weighted by the sample factor); exit status 0 after SIGINT.
 # 4. interactive: `kapimon top` in a detached tmux pane shows the header, the ETCD/S column, the flood
 #    agent and the etcd panel; 'e' hides the panel, 'b' changes the grouping, 'q' quits.
@@ -230,7 +230,7 @@ for l in open(sys.argv[1]):
 sys.exit(1)
 EOF
 }
-./kapimon -j top --pid "$KAPIMON_APISERVER_PID" --batch --budget 1% --budget-period 2 >"$OUT/top.jsonl" 2>"$OUT/top.stderr" &
+./kapimon -j top --pid "$KAPIMON_APISERVER_PID" --batch --budget 0.05% --budget-period 2 >"$OUT/top.jsonl" 2>"$OUT/top.stderr" &
 KPID=$!
 wait_for "kapimon top --budget's 'attached' line" 60 attached
 curl -sS --http2 --cacert "$KAPIMON_CA" -H "@$OUT/admin.hdr" -A "$FLOOD_UA" --max-time 120 -Z --parallel-max 8 \
