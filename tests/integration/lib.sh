@@ -12,6 +12,7 @@
 #   kctl ARGS...               kubectl with the testbed kubeconfig (admin); kctl_user: as the unprivileged user
 #   api PATH [CURL ARGS...]    curl the apiserver with the admin token and CA (prints the body)
 #   api_user PATH ...          same with the unprivileged user's token
+#   report / exited PID / abort [DESC DETAIL]   shared by the capture tests (see below)
 #   finish                     print "N passed, M failed" and exit 1 when anything failed
 
 KAPIMON_ROOT=${KAPIMON_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -90,6 +91,30 @@ api_user() {
 	local path=$1
 	shift
 	curl -sS -A kapimon-test --cacert "$KAPIMON_CA" -H "Authorization: Bearer $KAPIMON_USER_TOKEN" "$@" "$KAPIMON_APISERVER_URL$path"
+}
+
+# report: turn "ok<TAB>desc" / "FAIL<TAB>desc<TAB>detail" lines (from a python checker) into checks;
+# other lines are printed
+report() {
+	local st desc detail
+	while IFS=$'\t' read -r st desc detail; do
+		case $st in
+		ok) _ok "$desc" ;;
+		FAIL) _fail "$desc" "$detail" ;;
+		*) echo "$st${desc:+ $desc}${detail:+ $detail}" ;;
+		esac
+	done
+}
+
+# exited PID: the process is gone (or a zombie)
+exited() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+
+# abort [DESC DETAIL]: a step the rest depends on failed: count it, print the totals and stop
+abort() {
+	[ -z "${1:-}" ] || _fail "$1" "${2:-}"
+	echo "$T_NAME: aborted${OUT:+ (artefacts in $OUT)}"
+	finish
+	exit 1
 }
 
 finish() {

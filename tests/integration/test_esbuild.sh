@@ -27,17 +27,6 @@ cleanup() {
 	exec 4>&- 2>/dev/null || true
 }
 trap cleanup EXIT
-report() {
-	local st desc detail
-	while IFS=$'\t' read -r st desc detail; do
-		case $st in
-		ok) _ok "$desc" ;;
-		FAIL) _fail "$desc" "$detail" ;;
-		*) echo "$st${desc:+ $desc}${detail:+ $detail}" ;;
-		esac
-	done
-}
-exited() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q . || exited "$EPID"; }
 attached() { grep -q attached "$1" || exited "$KPID"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

@@ -22,12 +22,6 @@ ERR=$OUT/kapimon.stderr
 KPID="" CPID=""
 
 log() { echo "test_preopened_conn: $*"; }
-abort() {
-	[ -z "${1:-}" ] || _fail "$1" "${2:-}"
-	echo "test_preopened_conn: aborted (artefacts in $OUT)"
-	finish
-	exit 1
-}
 cleanup() {
 	[ -z "$KPID" ] || kill -KILL "$KPID" 2>/dev/null || true
 	[ -z "$CPID" ] || kill "$CPID" 2>/dev/null || true
@@ -35,17 +29,6 @@ cleanup() {
 	rm -f "$OUT/token" "$OUT/go"
 }
 trap cleanup EXIT
-report() {
-	local st desc detail
-	while IFS=$'\t' read -r st desc detail; do
-		case $st in
-		ok) _ok "$desc" ;;
-		FAIL) _fail "$desc" "$detail" ;;
-		*) echo "$st${desc:+ $desc}${detail:+ $detail}" ;;
-		esac
-	done
-}
-exited() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 client_ready() { grep -q '^ready ' "$OUT/client.out" || exited "$CPID"; }
 attached_or_exited() { grep -q attached "$ERR" || exited "$KPID"; }
 recorded_n() { [ "$(grep -cF "\"user_agent\":\"$UA\"" "$REC" 2>/dev/null)" -ge "$N" ]; }

@@ -27,31 +27,12 @@ WATCH_UA=kapimon-test-longwatch-$RUN
 KPID="" WPID=""
 
 log() { echo "test_record: $*"; }
-# abort [DESC DETAIL]: a step the rest depends on failed; print the totals and stop
-abort() {
-	[ -z "${1:-}" ] || _fail "$1" "${2:-}"
-	echo "test_record: aborted (artefacts in $OUT)"
-	finish
-	exit 1
-}
 cleanup() {
 	[ -z "$KPID" ] || kill -KILL "$KPID" 2>/dev/null || true
 	[ -z "$WPID" ] || kill "$WPID" 2>/dev/null || true
 	rm -f "$OUT/admin.hdr"
 }
 trap cleanup EXIT
-# report: turn "ok<TAB>desc" / "FAIL<TAB>desc<TAB>detail" lines into checks; other lines are printed
-report() {
-	local st desc detail
-	while IFS=$'\t' read -r st desc detail; do
-		case $st in
-		ok) _ok "$desc" ;;
-		FAIL) _fail "$desc" "$detail" ;;
-		*) echo "$st${desc:+ $desc}${detail:+ $detail}" ;;
-		esac
-	done
-}
-exited() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 attached_or_exited() { grep -q attached "$ERR" || exited "$KPID"; }
 audit_complete() { grep -F "\"userAgent\":\"$1\"" "$KAPIMON_AUDIT_LOG" 2>/dev/null | grep -q '"stage":"ResponseComplete"'; }
 recorded() { grep -qF "\"user_agent\":\"$1\"" "$REC" 2>/dev/null; }
