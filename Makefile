@@ -68,7 +68,13 @@ $(DEPS_STAMP): scripts/deps.sh
 
 deps:
 	$(Q)./scripts/deps.sh all
-	$(Q)mkdir -p $(BUILD) && touch $(DEPS_STAMP)
+	$(Q)mkdir -p $(BUILD) && touch $(DEPS_STAMP) $(DEPS_ALL_STAMP)
+
+# Tests and the demo also need the testbed's packages (etcd, Go, h2load, ...).
+DEPS_ALL_STAMP := $(BUILD)/.deps-all
+$(DEPS_ALL_STAMP): scripts/deps.sh
+	$(Q)if ./scripts/deps.sh all; then mkdir -p $(@D) && touch $@; \
+	else echo "deps: testbed packages are missing (not root?): tests that need them say what they skip"; fi
 
 vmlinux:
 	$(call msg,GEN,$(VMLINUX_H))
@@ -105,10 +111,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(CORE_LIB)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(CORE_LIB) -lcmocka $(LDLIBS) -o $@
 
-unit-test: $(TEST_BINS)
+unit-test: $(TEST_BINS) | $(DEPS_ALL_STAMP)
 	$(Q)./tests/run-unit.sh $(TEST_BINS)
 
-integration-test: kapimon
+integration-test: kapimon | $(DEPS_ALL_STAMP)
 	$(Q)./tests/integration/run.sh
 
 cli-test: kapimon
@@ -118,7 +124,7 @@ test: kapimon unit-test
 	$(Q)$(MAKE) --no-print-directory cli-test
 	$(Q)$(MAKE) --no-print-directory integration-test
 
-demo: kapimon
+demo: kapimon | $(DEPS_ALL_STAMP)
 	$(Q)./scripts/demo.sh
 
 bench: kapimon
