@@ -156,6 +156,9 @@ static void setup_conn(struct capture *c)
 		p_warn("cannot attach the sock/inet_sock_set_state tracepoint: %s (no local ports)", strerror(errno));
 		goto out;
 	}
+	/* look again now that the tracepoint is live: a connection made between the first look and the
+	 * attach is seen here (one seen twice is harmless) */
+	n = procnet_pid_sockets(c->o.pid, socks, 8192);
 	for (int i = 0; i < n; i++) {
 		struct kp_conn_event ev = { .hdr.type = KP_EV_CONN };
 		bool listening = false;
