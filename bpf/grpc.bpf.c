@@ -160,3 +160,45 @@ int grpc_finish(struct pt_regs *ctx)
 	bpf_ringbuf_submit(e, rb_wakeup(&grpc_events));
 	return 0;
 }
+
+/* clientv3 (*watchGrpcStream).dispatchEvent(pbresp *pb.WatchResponse): once per WatchResponse the
+ * apiserver's watches receive (not per unary call). Counts events and names the first one's key. */
+SEC("uprobe")
+int etcd_watch_dispatch(struct pt_regs *ctx)
+{
+	const void *resp = (const void *)GO_REG2(ctx);
+	struct go_slice evs = {};
+	struct kp_watch_resp *e;
+
+	count(&grpc_hits, KP_PROBE_WATCH_RESP);
+	if (!resp || !OFF_OK(grpc_off.watch_resp_events))
+		return 0;
+	if (bpf_probe_read_user(&evs, sizeof(evs), (const char *)resp + grpc_off.watch_resp_events) || evs.len <= 0)
+		return 0; /* progress notifications and created/canceled confirmations carry no events */
+	e = bpf_ringbuf_reserve(&grpc_events, sizeof(*e), 0);
+	if (!e) {
+		count(&grpc_counters, KP_CNT_RB_DROP);
+		return 0;
+	}
+	fill_hdr(&e->hdr, KP_EV_WATCH_RESP, GO_G(ctx));
+	e->nevents = evs.len > 0xffffffffLL ? 0xffffffffU : (__u32)evs.len;
+	e->key_len = 0;
+	e->first_type = 0;
+	e->truncated = 0;
+	{
+		const void *ev0 = read_ptr(evs.ptr, 0), *kv = read_ptr(ev0, grpc_off.event_kv);
+		struct go_slice key = {};
+		__u32 type = read_u32(ev0, 0);
+		__u16 len16;
+
+		e->first_type = (__u8)type;
+		if (kv && !bpf_probe_read_user(&key, sizeof(key), (const char *)kv + grpc_off.kv_key)) {
+			struct go_string ks = { key.ptr, key.len };
+
+			COPY_GO_STR(e->key, KP_WATCH_KEY_MAX, ks, &len16, e->truncated, 1);
+			e->key_len = len16;
+		}
+	}
+	bpf_ringbuf_submit(e, rb_wakeup(&grpc_events));
+	return 0;
+}

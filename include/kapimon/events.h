@@ -23,6 +23,7 @@ enum kp_event_type {
 	KP_EV_GRPC_END = 4,
 	KP_EV_GRPC_STREAM = 5,
 	KP_EV_CONN = 6,
+	KP_EV_WATCH_RESP = 7,
 };
 
 enum kp_proto { KP_PROTO_H1 = 1, KP_PROTO_H2 = 2 };
@@ -36,6 +37,7 @@ enum kp_probe {
 	KP_PROBE_GRPC_WRITE = 4,
 	KP_PROBE_GRPC_FINISH = 5,
 	KP_PROBE_CALIBRATE = 6, /* kapimon's own calibration target (budget mode) */
+	KP_PROBE_WATCH_RESP = 7, /* etcd client: a WatchResponse dispatched (events received) */
 	KP_PROBE__COUNT = 8,
 };
 
@@ -107,6 +109,19 @@ struct kp_grpc_start {
 	__u64 ctx_chain[KP_CTX_CHAIN_MAX]; /* context objects from the stream's ctx up to the root */
 	char method[KP_GRPC_METHOD_MAX];
 	__u8 payload[KP_GRPC_PAYLOAD_MAX];
+};
+
+#define KP_WATCH_KEY_MAX 128
+
+/* The etcd client dispatched one WatchResponse (clientv3 watchGrpcStream.dispatchEvent): events
+ * received on a watch stream, and the key of the first one (its resource). */
+struct kp_watch_resp {
+	struct kp_event_hdr hdr;
+	__u32 nevents;
+	__u16 key_len;
+	__u8 first_type; /* mvccpb.Event_EventType of the first event: 0 PUT, 1 DELETE */
+	__u8 truncated;
+	char key[KP_WATCH_KEY_MAX];
 };
 
 /* A call finished (grpc.(*clientStream).finish), on the goroutine hdr.goid_g. */

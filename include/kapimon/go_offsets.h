@@ -65,6 +65,10 @@ struct kp_grpc_offsets {
 	kp_off_t error_is_spb;
 	kp_off_t stream_method;    /* internal/transport.Stream.method (string) */
 	kp_off_t stream_ctx;       /* internal/transport.Stream.ctx (context.Context iface) */
+	/* etcd clientv3 watch responses (gogo-generated etcdserverpb/mvccpb; measured for etcd 3.4) */
+	kp_off_t watch_resp_events; /* etcdserverpb.WatchResponse.Events ([]*mvccpb.Event) */
+	kp_off_t event_kv;          /* mvccpb.Event.Kv (*KeyValue); Event.Type (int32) is at 0 */
+	kp_off_t kv_key;            /* mvccpb.KeyValue.Key ([]byte) */
 };
 
 #endif

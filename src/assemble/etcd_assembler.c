@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "assemble/record_json.h"
+#include "etcd/etcd_key.h"
 #include "util/hash.h"
 
 #define PENDING_CAP 4096  /* unary calls in flight (by goroutine) */
@@ -56,6 +57,9 @@ struct etcd_assembler {
 	int32_t *recent_next;
 
 	uint64_t *streams; /* open addressing set of stream pointers */
+
+	struct etcd_watch_res watch_res[ETCD_WATCH_RES_MAX];
+	size_t nwatch_res;
 
 	struct etcd_asm_stats st;
 };
@@ -439,4 +443,36 @@ void etcd_asm_tick(struct etcd_assembler *a, uint64_t now_mono)
 void etcd_asm_flush(struct etcd_assembler *a)
 {
 	drain_tail(a, UINT64_MAX);
+}
+
+void etcd_asm_watch_resp(struct etcd_assembler *a, const struct kp_watch_resp *ev)
+{
+	struct etcd_key_info ki;
+	char res[REC_FIELD_LEN] = "(unknown)";
+	size_t klen = ev->key_len < KP_WATCH_KEY_MAX ? ev->key_len : KP_WATCH_KEY_MAX, i;
+
+	a->st.watch_responses++;
+	a->st.watch_events += ev->nevents;
+	if (klen && etcd_key_parse((const uint8_t *)ev->key, klen, NULL, 0, NULL, &ki) == 0 && ki.resource[0])
+		etcd_key_resource_string(&ki, res, sizeof(res));
+	for (i = 0; i < a->nwatch_res; i++)
+		if (!strcmp(a->watch_res[i].resource, res))
+			break;
+	if (i == a->nwatch_res) {
+		if (a->nwatch_res == ETCD_WATCH_RES_MAX)
+			i = ETCD_WATCH_RES_MAX - 1; /* the last slot collects the rest */
+		else
+			a->nwatch_res++;
+		if (i == ETCD_WATCH_RES_MAX - 1 && a->watch_res[i].resource[0] && strcmp(a->watch_res[i].resource, res))
+			snprintf(a->watch_res[i].resource, sizeof(a->watch_res[i].resource), "(other)");
+		else
+			snprintf(a->watch_res[i].resource, sizeof(a->watch_res[i].resource), "%s", res);
+	}
+	a->watch_res[i].events += ev->nevents;
+}
+
+size_t etcd_asm_watch_by_resource(const struct etcd_assembler *a, const struct etcd_watch_res **out)
+{
+	*out = a->watch_res;
+	return a->nwatch_res;
 }

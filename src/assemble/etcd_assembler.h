@@ -37,6 +37,8 @@ struct etcd_asm_stats {
 	uint64_t streams_opened;   /* distinct client streams seen (Watch, LeaseKeepAlive, ...) */
 	uint64_t stream_messages;  /* request messages sent on streams */
 	uint64_t watches_created;  /* WatchCreateRequests sent */
+	uint64_t watch_responses;  /* WatchResponses with events received by the client */
+	uint64_t watch_events;     /* events in them */
 	struct etcd_decode_counters decode;
 };
 
@@ -48,6 +50,16 @@ void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev);
 /* An apiserver request finished: ctx is its context object; times are CLOCK_MONOTONIC ns. */
 void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t start_mono, uint64_t end_mono,
 			   uint64_t request_id);
+/* Events received on watch streams, counted per resource (from each response's first key). */
+void etcd_asm_watch_resp(struct etcd_assembler *a, const struct kp_watch_resp *ev);
+#define ETCD_WATCH_RES_MAX 64
+struct etcd_watch_res {
+	char resource[REC_FIELD_LEN]; /* "configmaps", "leases.coordination.k8s.io"; "(other)" when full */
+	uint64_t events;
+};
+/* Per-resource watch event counts; returns the number of entries. */
+size_t etcd_asm_watch_by_resource(const struct etcd_assembler *a, const struct etcd_watch_res **out);
+
 /* Emit calls that waited hold_ns without a parent; forget old requests. */
 void etcd_asm_tick(struct etcd_assembler *a, uint64_t now_mono);
 /* Emit everything held (end of recording). */

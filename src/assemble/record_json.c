@@ -283,6 +283,13 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 		jw_kv_uint(w, "streams", s->etcd_streams);
 		jw_kv_uint(w, "stream_messages", s->etcd_stream_msgs);
 		jw_kv_double(w, "hits_per_call", s->etcd_hits_per_call);
+		jw_kv_uint(w, "watch_responses", s->etcd_watch_responses);
+		jw_kv_uint(w, "watch_events", s->etcd_watch_events);
+		jw_key(w, "watch_events_by_resource");
+		jw_obj_begin(w);
+		for (size_t i = 0; i < s->n_watch_res && i < 64; i++)
+			jw_kv_uint(w, s->watch_res_names[i] ? s->watch_res_names[i] : "?", s->watch_res_events[i]);
+		jw_obj_end(w);
 		jw_obj_end(w);
 	}
 	if (s->has_conns) {

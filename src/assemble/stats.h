@@ -33,6 +33,11 @@ struct record_stats {
 	uint64_t etcd_streams;     /* client streams seen (Watch, LeaseKeepAlive) */
 	uint64_t etcd_stream_msgs; /* request messages sent on streams */
 	double etcd_hits_per_call; /* gRPC probe hits / (calls + stream messages + unmatched) */
+	uint64_t etcd_watch_responses; /* watch responses with events received */
+	uint64_t etcd_watch_events;    /* events in them */
+	size_t n_watch_res;            /* entries in watch_res */
+	const char *watch_res_names[64];
+	uint64_t watch_res_events[64];
 	/* client connections (written when has_conns) */
 	bool has_conns;
 	uint64_t conns_opened, conns_closed, conns_active, conns_seeded;

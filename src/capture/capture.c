@@ -109,6 +109,14 @@ static int on_event(void *ctx, void *data, size_t size)
 		if (c->o.on_grpc_end)
 			c->o.on_grpc_end(data, c->o.ctx);
 		break;
+	case KP_EV_WATCH_RESP:
+		if (size < sizeof(struct kp_watch_resp)) {
+			c->bad_events++;
+			return 0;
+		}
+		if (c->o.on_watch_resp)
+			c->o.on_watch_resp(data, c->o.ctx);
+		break;
 	case KP_EV_CONN:
 		if (size < sizeof(struct kp_conn_event)) {
 			c->bad_events++;
@@ -272,6 +280,10 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 			c->gskel = NULL;
 		} else {
 			groups[3] = true;
+			/* optional: watch events received (a missing function only loses that count) */
+			if (add_target(b, PT_ETCD_WATCH_DISPATCH, c->gskel->progs.etcd_watch_dispatch, 0, pts, &npts,
+				       missing, sizeof(missing), &expensive))
+				p_debug("etcd watch events will not be counted");
 		}
 	} else if (!o->no_etcd) {
 		p_warn("no gRPC struct offsets for this binary: etcd calls are not captured");

@@ -24,6 +24,7 @@ struct capture_opts {
 	void (*on_req_end)(const struct kp_req_end *ev, void *ctx);
 	void (*on_grpc_start)(const struct kp_grpc_start *ev, void *ctx);
 	void (*on_grpc_end)(const struct kp_grpc_end *ev, void *ctx);
+	void (*on_watch_resp)(const struct kp_watch_resp *ev, void *ctx);
 	/* connection established/closed; seeded: found in /proc at attach (opened before kapimon) */
 	void (*on_conn)(const struct kp_conn_event *ev, bool seeded, void *ctx);
 	void *ctx;

@@ -42,6 +42,11 @@ int kapimon_offsets_select(const struct go_binary *b, struct kapimon_offsets *o)
 	o->h2[1] = go.h2b;
 	o->h1 = go.h1;
 	o->grpc = go.grpc;
+	/* etcd clientv3's watch response types: measured from DWARF for etcd 3.4 (the client kube-apiserver
+	 * 1.20 vendors); gogo-generated, so later releases only append XXX_ fields at the end */
+	o->grpc.watch_resp_events = 56;
+	o->grpc.event_kv = 8;
+	o->grpc.kv_key = 0;
 	o->h2_ok[0] = go.info[GOFF_H2X].source != GOFF_NONE && h2_usable(&go.h2x);
 	o->h2_ok[1] = go.info[GOFF_H2B].source != GOFF_NONE && h2_usable(&go.h2b);
 	o->h1_ok = go.info[GOFF_H1].source != GOFF_NONE && h1_usable(&go.h1);

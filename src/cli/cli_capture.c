@@ -65,7 +65,7 @@ const char *const cli_probe_names[KP_PROBE__COUNT] = {
 	[KP_PROBE_H2_HEADERS] = "h2_process_headers", [KP_PROBE_H2_DONE] = "h2_handler_done",
 	[KP_PROBE_H1_START] = "h1_request_start", [KP_PROBE_H1_DONE] = "h1_finish_request",
 	[KP_PROBE_GRPC_WRITE] = "grpc_transport_write", [KP_PROBE_GRPC_FINISH] = "grpc_call_finish",
-	[6] = "calibrate", [7] = "unused7",
+	[KP_PROBE_CALIBRATE] = "calibrate", [KP_PROBE_WATCH_RESP] = "etcd_watch_dispatch",
 };
 
 double cli_hits_per_request(const struct capture_stats *cs, const struct asm_stats *as)

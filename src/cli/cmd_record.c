@@ -108,6 +108,11 @@ static void on_grpc_end(const struct kp_grpc_end *ev, void *ctx)
 	etcd_asm_end(((struct rec_ctx *)ctx)->es, ev);
 }
 
+static void on_watch_resp(const struct kp_watch_resp *ev, void *ctx)
+{
+	etcd_asm_watch_resp(((struct rec_ctx *)ctx)->es, ev);
+}
+
 static void on_start(const struct kp_req_start *ev, void *ctx)
 {
 	asm_start(((struct rec_ctx *)ctx)->as, ev);
@@ -150,6 +155,18 @@ static void fill_stats(struct capture *cap, struct rec_ctx *rc, struct record_st
 		s->etcd_linked = es->linked;
 		s->etcd_streams = es->streams_opened;
 		s->etcd_stream_msgs = es->stream_messages;
+		{
+			const struct etcd_watch_res *wr;
+			size_t nw = etcd_asm_watch_by_resource(rc->es, &wr);
+
+			s->etcd_watch_responses = es->watch_responses;
+			s->etcd_watch_events = es->watch_events;
+			s->n_watch_res = nw < 64 ? nw : 64;
+			for (size_t i = 0; i < s->n_watch_res; i++) {
+				s->watch_res_names[i] = wr[i].resource;
+				s->watch_res_events[i] = wr[i].events;
+			}
+		}
 		s->etcd_hits_per_call = msgs ? (double)(cs.hits[KP_PROBE_GRPC_WRITE] + cs.hits[KP_PROBE_GRPC_FINISH]) /
 						       (double)msgs : 0;
 	}
@@ -264,6 +281,7 @@ int cmd_record(int argc, char **argv)
 			goto out;
 		co.on_grpc_start = on_grpc_start;
 		co.on_grpc_end = on_grpc_end;
+		co.on_watch_resp = on_watch_resp;
 	}
 	rc.ct = ct_new(0);
 	if (!rc.ct)

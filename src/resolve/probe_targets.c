@@ -32,6 +32,10 @@ const struct probe_target probe_targets[PT__COUNT] = {
 	  PROBE_ENTRY, "etcd request message: method, protobuf payload, context chain (unary call start, watch requests)" },
 	{ PT_GRPC_FINISH, "grpc", "google.golang.org/grpc.(*clientStream).finish", PROBE_ENTRY,
 	  "etcd call end: finish(err) on the caller's goroutine -> gRPC status" },
+	{ PT_ETCD_WATCH_DISPATCH, "etcd-watch",
+	  "go.etcd.io/etcd/clientv3.(*watchGrpcStream).dispatchEvent|"
+	  "go.etcd.io/etcd/client/v3.(*watchGrpcStream).dispatchEvent",
+	  PROBE_ENTRY, "etcd watch responses received (events per resource), once per response" },
 };
 
 const struct go_func *probe_target_find(const struct go_binary *b, const struct probe_target *t, int *alt)

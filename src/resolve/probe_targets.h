@@ -30,6 +30,7 @@ enum probe_id {
 	PT_H1_FINISH_REQUEST,   /* net/http response.finishRequest entry: h1 request end */
 	PT_GRPC_WRITE,          /* grpc transport http2Client.Write entry: each request message (etcd call start) */
 	PT_GRPC_FINISH,         /* grpc clientStream.finish entry: etcd call end (error) */
+	PT_ETCD_WATCH_DISPATCH, /* etcd clientv3 watchGrpcStream.dispatchEvent: watch events received */
 	PT__COUNT
 };
 

@@ -36,6 +36,15 @@ list_cr() { api "/apis/kapimon.test/v1/namespaces/default/$plural" -o /dev/null 
 wait_for "list the custom resource (200)" 60 list_cr
 watch_seen() { grep -q "\"key\":\"/registry/kapimon.test/$plural/\"" "$out/rec.jsonl"; }
 wait_for "kapimon wrote the etcd watch on the new resource's prefix" 30 watch_seen
+# events received on the apiserver's watches: each configmap write comes back as a watch event
+NCM=5
+for i in $(seq 1 $NCM); do kctl -n default create configmap "kw-$$-$i" >/dev/null 2>&1 || true; done
+for i in $(seq 1 $NCM); do kctl -n default delete configmap "kw-$$-$i" --wait=false >/dev/null 2>&1 || true; done
+# a later request through the same apiserver: once kapimon has written it, the earlier watch
+# events (delivered within milliseconds of each write) have been read too
+marker_seen() { grep -q "kapimon-watch-marker-$$" "$out/rec.jsonl"; }
+api /api/v1/namespaces/default/configmaps -A "kapimon-watch-marker-$$" -o /dev/null
+wait_for "a later marker request is recorded" 30 marker_seen
 kill -INT "$kp"
 wait "$kp"
 check_eq "record exits 0" 0 "$?"
@@ -61,4 +70,7 @@ check_eq "group from the key" kapimon.test "$(json_get "$res" 'd["watch"]["group
 check_eq "range_end covers the prefix" "/registry/kapimon.test/${plural}0" "$(json_get "$res" 'd["watch"]["range_end"]')"
 check_ge "stats count the stream" 1 "$(json_get "$res" 'd["etcd"]["streams"]')"
 check_ge "stats count stream messages" 1 "$(json_get "$res" 'd["etcd"]["stream_messages"]')"
+check_ge "watch events received for configmaps >= the $((2 * NCM)) writes" $((2 * NCM)) \
+	"$(json_get "$res" 'd["etcd"]["watch_events_by_resource"].get("configmaps", 0)')"
+check_ge "watch responses counted" 1 "$(json_get "$res" 'd["etcd"]["watch_responses"]')"
 finish

@@ -201,6 +201,46 @@ static void test_streams_and_bad_messages(void **state)
 	etcd_asm_free(a);
 }
 
+static void test_watch_events_by_resource(void **state)
+{
+	struct etcd_assembler *a = etcd_asm_new(0, 1000, cb, NULL);
+	struct kp_watch_resp w;
+	const struct etcd_watch_res *res;
+	size_t n;
+
+	memset(&w, 0, sizeof(w));
+	w.nevents = 3;
+	w.key_len = (uint16_t)snprintf(w.key, sizeof(w.key), "/registry/configmaps/default/a");
+	etcd_asm_watch_resp(a, &w);
+	w.nevents = 2;
+	w.key_len = (uint16_t)snprintf(w.key, sizeof(w.key), "/registry/leases/kube-node-lease/n1");
+	etcd_asm_watch_resp(a, &w);
+	w.nevents = 1;
+	w.key_len = (uint16_t)snprintf(w.key, sizeof(w.key), "/registry/configmaps/kube-system/b");
+	etcd_asm_watch_resp(a, &w);
+	w.key_len = 0; /* unreadable key */
+	etcd_asm_watch_resp(a, &w);
+	assert_int_equal(etcd_asm_get_stats(a)->watch_responses, 4);
+	assert_int_equal(etcd_asm_get_stats(a)->watch_events, 7);
+	n = etcd_asm_watch_by_resource(a, &res);
+	assert_int_equal(n, 3);
+	assert_string_equal(res[0].resource, "configmaps");
+	assert_int_equal(res[0].events, 4);
+	assert_string_equal(res[1].resource, "leases.coordination.k8s.io");
+	assert_int_equal(res[1].events, 2);
+	assert_string_equal(res[2].resource, "(unknown)");
+	/* bounded: the last slot collects what does not fit */
+	for (int i = 0; i < 100; i++) {
+		w.nevents = 1;
+		w.key_len = (uint16_t)snprintf(w.key, sizeof(w.key), "/registry/kapimon.test/r%d/x", i);
+		etcd_asm_watch_resp(a, &w);
+	}
+	n = etcd_asm_watch_by_resource(a, &res);
+	assert_int_equal(n, ETCD_WATCH_RES_MAX);
+	assert_string_equal(res[ETCD_WATCH_RES_MAX - 1].resource, "(other)");
+	etcd_asm_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_unlinked_after_hold_and_time_window),
 		cmocka_unit_test(test_txn_and_retry),
 		cmocka_unit_test(test_streams_and_bad_messages),
+		cmocka_unit_test(test_watch_events_by_resource),
 	};
 	return cmocka_run_group_tests_name("etcd_assembler", tests, NULL, NULL);
 }
