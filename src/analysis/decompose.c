@@ -208,13 +208,20 @@ void dc_result_free(struct dc_result *r)
 
 double dc_score(const struct dc_result *r, double resid)
 {
+	double t = 0, z;
+
 	if (!isfinite(resid))
 		return 0;
 	if (resid > r->fence_hi)
-		return (resid - r->fence_hi) / r->width;
-	if (resid < r->fence_lo)
-		return (resid - r->fence_lo) / r->width;
-	return 0;
+		t = (resid - r->fence_hi) / r->width;
+	else if (resid < r->fence_lo)
+		t = (resid - r->fence_lo) / r->width;
+	if (r->rob_scale > 0 && r->threshold > 0) {
+		z = (resid - r->rob_center) / r->rob_scale;
+		if (fabs(z) > DC_ROBUST_Z && fabs(z) * r->threshold / DC_ROBUST_Z > fabs(t))
+			t = z * r->threshold / DC_ROBUST_Z;
+	}
+	return t;
 }
 
 int dc_run(const double *x, size_t n, const struct dc_params *p, struct dc_result *r)
@@ -358,6 +365,21 @@ int dc_run(const double *x, size_t n, const struct dc_params *p, struct dc_resul
 	r->fence_lo = lo;
 	r->fence_hi = hi;
 	r->width = hi - lo > floor_w ? hi - lo : floor_w;
+	r->threshold = p->threshold;
+	{
+		/* tmp[0..m) holds the residuals (sorted by the percentile calls) */
+		double med = dc_percentile_sorted(tmp, m, 50), q1 = dc_percentile_sorted(tmp, m, 25),
+		       q3 = dc_percentile_sorted(tmp, m, 75);
+
+		for (size_t i = 0; i < m; i++)
+			tmp[i] = fabs(tmp[i] - med);
+		double mad = dc_percentile_sorted(tmp, m, 50);
+
+		r->rob_center = med;
+		r->rob_scale = mad > floor_w ? 1.4826 * mad : (q3 - q1) > floor_w ? (q3 - q1) / 1.349 : 0;
+		if (m < 8)
+			r->rob_scale = 0; /* too few points for a robust scale */
+	}
 	for (size_t i = 0; i < n; i++) {
 		r->score[i] = dc_score(r, r->resid[i]);
 		r->flag[i] = r->score[i] > p->threshold ? 1 : r->score[i] < -p->threshold ? -1 : 0;

@@ -37,6 +37,11 @@ struct dc_result {
 	double *score;
 	int8_t *flag;
 	double fence_lo, fence_hi, width; /* residual percentiles and the scale used */
+	/* Robust second opinion (50% breakdown): the percentile fences fail once anomalies fill more
+	 * than (100 - pct_hi)% of the window (a flood lasting a fifth of a recording); a residual
+	 * more than DC_ROBUST_Z robust standard deviations (1.4826 x MAD) from the median residual is
+	 * scored as anomalous too. rob_scale 0: unusable (constant residuals). */
+	double rob_center, rob_scale, threshold;
 	size_t nmissing;
 };
 
@@ -44,7 +49,9 @@ void dc_params_default(struct dc_params *p);
 /* 0 on success; -1 when there is no finite value or memory ran out. */
 int dc_run(const double *x, size_t n, const struct dc_params *p, struct dc_result *r);
 void dc_result_free(struct dc_result *r);
-/* Score a residual against the fences of a finished run. */
+#define DC_ROBUST_Z 6.0
+/* Score a residual against the fences of a finished run (the larger of the Tukey score and the
+ * robust one, which exceeds the threshold exactly when |z| > DC_ROBUST_Z). */
 double dc_score(const struct dc_result *r, double resid);
 
 /* Dominant period of x (no NaN) in points, or 0 when none is clear. */
