@@ -58,7 +58,7 @@ DEPS_STAMP := $(BUILD)/.deps-build
 
 .PHONY: all deps test unit-test cli-test integration-test demo fuzz fuzz-smoke vmlinux clean bench
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS)
+.SECONDARY: $(BPF_OBJS) $(FUZZ_OBJS)
 
 all: kapimon
 
