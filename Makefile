@@ -58,7 +58,7 @@ DEPS_STAMP := $(BUILD)/.deps-build
 
 .PHONY: all deps test unit-test cli-test integration-test demo fuzz fuzz-smoke vmlinux clean bench
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS) $(FUZZ_OBJS)
+.SECONDARY: $(BPF_OBJS)
 
 all: kapimon
 
@@ -134,6 +134,7 @@ bench: kapimon
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
 	       -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc $(shell pkg-config --cflags capstone 2>/dev/null | sed 's/-D_XOPEN_SOURCE=600//;s/-D_DEFAULT_SOURCE//')
 FUZZ_OBJS := $(patsubst src/%.c,$(BUILD)/fuzz/obj/%.o,$(CORE_SRCS))
+.SECONDARY: $(FUZZ_OBJS)
 $(BUILD)/fuzz/obj/%.o: src/%.c | $(DEPS_STAMP)
 	$(call msg,CC-FUZZ,$@)
 	$(Q)mkdir -p $(@D)
