@@ -366,10 +366,19 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 		p_err("cannot add the connection ring buffer: %s", strerror(-ret));
 		goto fail;
 	}
-	snprintf(c->desc, sizeof(c->desc), "pid %d %s: %d uprobes (%s%s%s%s), offsets: %s", o->pid,
-		 gobin_go_version(b) ? gobin_go_version(b) : "go?", c->nlinks, groups[0] ? "h2 x/net, " : "",
-		 groups[1] ? "h2 net/http, " : "", groups[2] ? "h1, " : "", groups[3] ? "etcd grpc" : "no etcd",
-		 offs.source);
+	{
+		static const char *const gname[4] = { "h2 x/net", "h2 net/http", "h1", "etcd grpc" };
+		size_t n = 0;
+
+		n += snprintf(c->desc + n, sizeof(c->desc) - n, "pid %d %s: %d uprobes (", o->pid,
+			      gobin_go_version(b) ? gobin_go_version(b) : "go?", c->nlinks);
+		for (int g = 0; g < 4 && n < sizeof(c->desc); g++)
+			if (groups[g])
+				n += snprintf(c->desc + n, sizeof(c->desc) - n, "%s%s offsets %s", n && c->desc[n - 1] != '(' ? ", " : "",
+					      gname[g], offs.group_source[g] ? offs.group_source[g] : "?");
+		if (n < sizeof(c->desc))
+			n += snprintf(c->desc + n, sizeof(c->desc) - n, "%s)", groups[3] ? "" : ", no etcd");
+	}
 	if (c->conn_link)
 		snprintf(c->desc + strlen(c->desc), sizeof(c->desc) - strlen(c->desc),
 			 "; tcp state tracepoint on %d listening port%s", c->nlisten, c->nlisten == 1 ? "" : "s");

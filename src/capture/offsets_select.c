@@ -56,6 +56,8 @@ int kapimon_offsets_select(const struct go_binary *b, struct kapimon_offsets *o)
 			continue;
 		if (go.info[g].source == GOFF_FALLBACK)
 			snprintf(o->fallback[g], sizeof(o->fallback[g]), "%s", go.info[g].basis);
+		if (g < 4)
+			o->group_source[g] = goff_source_name(go.info[g].source);
 		n += snprintf(o->source + n, n < sizeof(o->source) ? sizeof(o->source) - n : 0, "%s%s %s",
 			      n ? ", " : "", goff_group_name(g), goff_source_name(go.info[g].source));
 		if (n >= sizeof(o->source))

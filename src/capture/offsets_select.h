@@ -18,6 +18,7 @@ struct kapimon_offsets {
 	char source[160]; /* where the offsets came from (dwarf / table / fallback) */
 	/* per group ([0] h2 x/net, [1] h2 bundled, [2] http1, [3] grpc): why a fallback was used, "" if not */
 	char fallback[4][192];
+	const char *group_source[4]; /* "dwarf", "table", "fallback" or NULL, per group as above */
 };
 
 /* Returns 0, or -1 after p_err when no offsets are known for this binary. */
