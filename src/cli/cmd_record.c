@@ -32,7 +32,8 @@ static void usage(FILE *out)
 		"written when the request ends. Without --pid the local kube-apiserver is found.\n"
 		"Prints a line containing 'attached' on stderr when every probe is live.\n"
 		"SIGINT/SIGTERM: requests still running are written with \"ongoing\":true, probes are\n"
-		"detached, exit 0. A second Ctrl-C quits at once.\n\n"
+		"detached, exit 0. A second Ctrl-C quits at once. If the process exits, kapimon writes\n"
+		"what it has and exits 1.\n\n"
 		"Options:\n"
 		"  --pid N             process to watch (default: the only running kube-apiserver)\n"
 		"  -o, --output FILE   write records to FILE ('-' = stdout, the default)\n"
@@ -215,6 +216,7 @@ int cmd_record(int argc, char **argv)
 	struct sampler sm;
 	uint64_t t0, last_stats, last_tick = 0, last_expire = 0, last_flush = 0;
 	int c, ret = 1;
+	bool target_gone = false;
 
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "o:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -319,6 +321,12 @@ int cmd_record(int argc, char **argv)
 		if (now - last_expire >= 1000000000ULL) {
 			ct_expire(rc.ct, now, 10000000000ULL);
 			last_expire = now;
+			if (kill(co.pid, 0) && errno == ESRCH) {
+				/* the apiserver is gone (restart, crash): its probes went with it */
+				p_warn("pid %d exited: stopping (requests still open are written as ongoing)", co.pid);
+				target_gone = true;
+				break;
+			}
 		}
 		if (sampler_tick(&sm, now)) {
 			asm_set_sample_factor(rc.as, sampler_factor(&sm));
@@ -360,7 +368,7 @@ int cmd_record(int argc, char **argv)
 			(unsigned long long)s.records, (unsigned long long)s.etcd_records, (unsigned long long)s.ringbuf_drops,
 			(unsigned long long)s.unmatched_ends, s.hits_per_request, s.etcd_hits_per_call);
 	}
-	ret = 0;
+	ret = target_gone ? 1 : 0;
 out:
 	capture_close(cap);
 	if (rc.out && fflush(rc.out)) {
