@@ -92,6 +92,8 @@ struct top {
 	bool batch, json, paused, curses;
 	bool etcd_panel;      /* full screen: show the etcd panel (key e) */
 	const char *prom_path;
+	struct prom_etcd_row prom_etcd[PROM_MAX_ETCD]; /* cumulative, for the Prometheus file */
+	uint32_t nprom_etcd;
 	int prom_err;         /* last errno reported for the prometheus file (report changes once) */
 	/* last snapshot */
 	uint64_t ts_ns;
@@ -134,7 +136,16 @@ static void on_record(const struct request_record *r, void *ctx)
 
 static void on_etcd_record(const struct etcd_record *r, void *ctx)
 {
-	etcd_agg_add(((struct top *)ctx)->ea, r);
+	struct top *t = ctx;
+
+	etcd_agg_add(t->ea, r);
+	if (t->prom_path && !r->stream) {
+		char res[2 * REC_FIELD_LEN + 2];
+
+		snprintf(res, sizeof(res), "%s%s%s", r->resource, r->group[0] ? "." : "", r->group);
+		prom_etcd_add(t->prom_etcd, &t->nprom_etcd, PROM_MAX_ETCD, r->op, res, r->sample_factor > 0 ? r->sample_factor : 1,
+			      r->grpc_status > 0, (double)r->latency_ns / 1e9);
+	}
 }
 
 static void on_grpc_start(const struct kp_grpc_start *ev, void *ctx)
@@ -713,6 +724,8 @@ static void write_prometheus(struct top *t)
 		h.probe_names[i] = cli_probe_names[i];
 		h.probe_hits[i] = t->cs.hits[i];
 	}
+	h.netcd = t->nprom_etcd;
+	h.etcd = t->prom_etcd;
 	err = prom_write_file(t->prom_path, t->agg, &h);
 	if (err && err != t->prom_err)
 		p_warn("writing %s: %s", t->prom_path, strerror(-err));

@@ -246,6 +246,28 @@ int prom_render(FILE *out, const struct agg *a, const struct prom_health *h)
 			}
 		}
 	}
+	if (h && h->netcd && h->etcd) {
+		static const char *const fam[3][2] = {
+			{ "kapimon_etcd_calls_total", "etcd unary calls the apiserver made, by operation and resource." },
+			{ "kapimon_etcd_call_errors_total", "etcd calls that returned a gRPC error." },
+			{ "kapimon_etcd_call_seconds_total", "Time spent in etcd calls (transport write to finish)." },
+		};
+
+		for (int f = 0; f < 3; f++) {
+			family(out, fam[f][0], "counter", fam[f][1]);
+			for (uint32_t i = 0; i < h->netcd && i < PROM_MAX_ETCD; i++) {
+				const struct prom_etcd_row *r = &h->etcd[i];
+
+				fprintf(out, "%s{op=", fam[f][0]);
+				prom_write_label_value(out, r->op);
+				fputs(",resource=", out);
+				prom_write_label_value(out, r->resource);
+				fputs("} ", out);
+				prom_write_value(out, f == 0 ? r->calls : f == 1 ? r->errors : r->seconds);
+				fputc('\n', out);
+			}
+		}
+	}
 	family(out, "kapimon_aggregate_records_total", "counter", "Finished request records aggregated.");
 	fprintf(out, "kapimon_aggregate_records_total %llu\n", (unsigned long long)st->records);
 	family(out, "kapimon_aggregate_overflow_total", "counter",
@@ -287,4 +309,31 @@ int prom_write_file(const char *path, const struct agg *a, const struct prom_hea
 	if (err)
 		unlink(tmp);
 	return err;
+}
+
+void prom_etcd_add(struct prom_etcd_row *rows, uint32_t *n, uint32_t max, const char *op, const char *resource,
+		   double weight, bool error, double seconds)
+{
+	uint32_t i;
+
+	if (!max)
+		return;
+	for (i = 0; i < *n; i++)
+		if (!strcmp(rows[i].op, op) && !strcmp(rows[i].resource, resource))
+			break;
+	if (i == *n) {
+		if (*n < max) {
+			(*n)++;
+			snprintf(rows[i].op, sizeof(rows[i].op), "%s", op);
+			snprintf(rows[i].resource, sizeof(rows[i].resource), "%s", resource);
+		} else {
+			i = max - 1;
+			snprintf(rows[i].op, sizeof(rows[i].op), "(other)");
+			snprintf(rows[i].resource, sizeof(rows[i].resource), "(other)");
+		}
+	}
+	rows[i].calls += weight;
+	if (error)
+		rows[i].errors += weight;
+	rows[i].seconds += seconds * weight;
 }

@@ -11,6 +11,8 @@
  *   kapimon_apiserver_response_bytes_total{user_agent,verb,resource,subresource}        counter
  *   kapimon_apiserver_inflight_requests{user_agent,verb,resource,subresource}           gauge
  *   kapimon_apiserver_request_duration_seconds{verb,resource}                            histogram
+ *   kapimon_etcd_calls_total{op,resource}, kapimon_etcd_call_errors_total{op,resource},
+ *   kapimon_etcd_call_seconds_total{op,resource}                                          counters
  *   kapimon_ringbuf_drops_total, kapimon_probe_hits_total{probe}, kapimon_uprobe_hits_per_request,
  *   kapimon_aggregate_records_total, kapimon_aggregate_overflow_total{table},
  *   kapimon_aggregate_quantile_overflow_total
@@ -26,6 +28,14 @@
 #include "aggregate/aggregate.h"
 
 #define PROM_MAX_PROBES 16
+#define PROM_MAX_ETCD 128
+
+/* Cumulative etcd calls per (op, resource), weighted by sample_factor. */
+struct prom_etcd_row {
+	char op[24];
+	char resource[128];
+	double calls, errors, seconds;
+};
 
 /* kapimon's own health, from the capture (all optional: nprobes 0 leaves the probe family out). */
 struct prom_health {
@@ -34,7 +44,15 @@ struct prom_health {
 	uint32_t nprobes;
 	const char *probe_names[PROM_MAX_PROBES];
 	uint64_t probe_hits[PROM_MAX_PROBES];
+	/* etcd (optional: netcd 0 leaves the etcd families out) */
+	uint32_t netcd;
+	const struct prom_etcd_row *etcd;
 };
+
+/* Add one etcd call to a cumulative table (rows, *n of at most max; a full table adds to an
+ * "(other)" row in its last slot). */
+void prom_etcd_add(struct prom_etcd_row *rows, uint32_t *n, uint32_t max, const char *op, const char *resource,
+		   double weight, bool error, double seconds);
 
 /* Metric name: [a-zA-Z_:][a-zA-Z0-9_:]*; label name: [a-zA-Z_][a-zA-Z0-9_]* not starting with "__". */
 bool prom_valid_metric_name(const char *s);

@@ -327,6 +327,35 @@ static void test_atomic_file(void **state)
 	agg_free(a);
 }
 
+static void test_etcd_counters(void **state)
+{
+	struct agg *a = agg_new(NULL, T0);
+	struct prom_etcd_row rows[3];
+	struct prom_health h = { 0 };
+	uint32_t n = 0;
+	char *out;
+
+	memset(rows, 0, sizeof(rows));
+	prom_etcd_add(rows, &n, 3, "range", "configmaps", 1, false, 0.002);
+	prom_etcd_add(rows, &n, 3, "range", "configmaps", 4, true, 0.001); /* sample factor 4 */
+	prom_etcd_add(rows, &n, 3, "txn", "leases.coordination.k8s.io", 1, false, 0.003);
+	prom_etcd_add(rows, &n, 3, "range", "secrets", 1, false, 0.001);
+	prom_etcd_add(rows, &n, 3, "put", "x\"y", 1, false, 0.001); /* full: into (other) */
+	assert_int_equal(n, 3);
+	assert_true(rows[0].calls == 5 && rows[0].errors == 4);
+	assert_string_equal(rows[2].op, "(other)");
+	h.netcd = n;
+	h.etcd = rows;
+	out = render_all(a, &h);
+	assert_non_null(strstr(out, "# TYPE kapimon_etcd_calls_total counter"));
+	assert_non_null(strstr(out, "kapimon_etcd_calls_total{op=\"range\",resource=\"configmaps\"} 5\n"));
+	assert_non_null(strstr(out, "kapimon_etcd_call_errors_total{op=\"range\",resource=\"configmaps\"} 4\n"));
+	assert_non_null(strstr(out, "kapimon_etcd_calls_total{op=\"txn\",resource=\"leases.coordination.k8s.io\"} 1\n"));
+	assert_non_null(strstr(out, "kapimon_etcd_calls_total{op=\"(other)\",resource=\"(other)\"} 2\n"));
+	free(out);
+	agg_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_names_and_values),
 		cmocka_unit_test(test_render_parses),
 		cmocka_unit_test(test_atomic_file),
+		cmocka_unit_test(test_etcd_counters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
