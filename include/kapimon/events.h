@@ -133,12 +133,14 @@ struct kp_grpc_end {
 
 /* A TCP connection to one of the apiserver's listening ports was established or closed
  * (tracepoint sock/inet_sock_set_state: no uprobe, ~0.2 us, once per connection state change). */
+#define KP_CONN_SEEDED 2
 struct kp_conn_event {
 	struct kp_event_hdr hdr; /* goid_g unused */
 	__u16 family;      /* AF_INET / AF_INET6 */
 	__u16 local_port;  /* host order */
 	__u16 peer_port;   /* host order */
-	__u8 established;  /* 1 = now ESTABLISHED, 0 = closed */
+	__u8 established;  /* 1 = now ESTABLISHED, 0 = closed; KP_CONN_SEEDED: found ESTABLISHED in /proc
+			    * at attach (opened before kapimon; made by userspace, never by BPF) */
 	__u8 _pad;
 	__u8 local_addr[16]; /* IPv4 in the first 4 bytes */
 	__u8 peer_addr[16];

@@ -12,7 +12,7 @@ struct slot {
 	bool used;
 	uint64_t conn;
 	uint32_t stream_id;
-	struct kp_req_start ev;
+	struct request_record r; /* filled (and classified) once, at start */
 };
 
 struct assembler {
@@ -23,6 +23,7 @@ struct assembler {
 	int64_t mono_to_wall;
 	double sample_factor;
 	record_cb cb;
+	record_cb abandon_cb;
 	void *cb_ctx;
 	uint64_t next_id;
 	struct asm_stats st;
@@ -60,6 +61,11 @@ void asm_free(struct assembler *a)
 		return;
 	free(a->slots);
 	free(a);
+}
+
+void asm_set_abandon_cb(struct assembler *a, record_cb cb)
+{
+	a->abandon_cb = cb;
 }
 
 void asm_set_sample_factor(struct assembler *a, double f)
@@ -128,61 +134,62 @@ static bool grow(struct assembler *a)
 	return true;
 }
 
-void asm_start(struct assembler *a, const struct kp_req_start *ev)
+const struct request_record *asm_start(struct assembler *a, const struct kp_req_start *ev)
 {
 	bool found;
 	size_t i;
 
 	if (a->count + 1 > a->cap / 2 && !grow(a)) {
 		a->st.full++;
-		return;
+		return NULL;
 	}
 	i = find(a, ev->conn, ev->stream_id, &found);
 	if (found) {
 		a->st.replaced++;
+		if (a->abandon_cb)
+			a->abandon_cb(&a->slots[i].r, a->cb_ctx);
 	} else {
 		if (a->count >= a->max_pending) {
 			a->st.full++;
-			return;
+			return NULL;
 		}
 		a->count++;
 	}
 	a->slots[i].used = true;
 	a->slots[i].conn = ev->conn;
 	a->slots[i].stream_id = ev->stream_id;
-	a->slots[i].ev = *ev;
+	request_fill_start(&a->slots[i].r, ev, a->mono_to_wall);
 	a->st.started++;
+	return &a->slots[i].r;
 }
 
-static void emit(struct assembler *a, const struct kp_req_start *s, const struct kp_req_end *e,
-		 uint64_t end_mono, bool ongoing)
+/* r: the record filled at start (a copy: the slot is gone); e NULL while ongoing. */
+static void emit(struct assembler *a, struct request_record *r, const struct kp_req_end *e, uint64_t end_mono,
+		 bool ongoing)
 {
-	struct request_record r;
-
-	request_fill_start(&r, s, a->mono_to_wall);
-	r.id = a->next_id++;
-	r.sample_factor = a->sample_factor;
-	r.latency_ns = end_mono > s->hdr.ts_ns ? end_mono - s->hdr.ts_ns : 0;
-	r.ongoing = ongoing;
+	r->id = a->next_id++;
+	r->sample_factor = a->sample_factor;
+	r->latency_ns = end_mono > r->start_mono_ns ? end_mono - r->start_mono_ns : 0;
+	r->ongoing = ongoing;
 	if (e)
-		request_fill_end(&r, e);
-	a->cb(&r, a->cb_ctx);
+		request_fill_end(r, e);
+	a->cb(r, a->cb_ctx);
 }
 
 void asm_end(struct assembler *a, const struct kp_req_end *ev)
 {
 	bool found;
 	size_t i = find(a, ev->conn, ev->stream_id, &found);
-	struct kp_req_start s;
+	struct request_record r;
 
 	if (!found) {
 		a->st.unmatched_end++;
 		return;
 	}
-	s = a->slots[i].ev;
+	r = a->slots[i].r;
 	remove_at(a, i);
 	a->st.finished++;
-	emit(a, &s, ev, ev->hdr.ts_ns, false);
+	emit(a, &r, ev, ev->hdr.ts_ns, false);
 }
 
 void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns)
@@ -191,7 +198,7 @@ void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns)
 		if (!a->slots[i].used)
 			continue;
 		a->st.ongoing++;
-		emit(a, &a->slots[i].ev, NULL, now_mono_ns, true);
+		emit(a, &a->slots[i].r, NULL, now_mono_ns, true);
 		a->slots[i].used = false;
 	}
 	a->count = 0;

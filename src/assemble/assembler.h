@@ -31,12 +31,19 @@ struct asm_stats {
 struct assembler *asm_new(size_t max_pending, int64_t mono_to_wall_ns, record_cb cb, void *ctx);
 void asm_free(struct assembler *a);
 
-void asm_start(struct assembler *a, const struct kp_req_start *ev);
+/* A request started. Returns its record as known so far (everything from the start event, RequestInfo
+ * included; no id, status or latency yet), valid until the next call on a, or NULL when it is not
+ * tracked (max_pending requests in flight: it will produce no record). The start event is classified
+ * here, once: the finished record is this one completed by the end event. */
+const struct request_record *asm_start(struct assembler *a, const struct kp_req_start *ev);
 void asm_end(struct assembler *a, const struct kp_req_end *ev);
 /* Emit every pending request as "ongoing" (latency so far at now_mono_ns) and forget them. */
 void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns);
 size_t asm_pending(const struct assembler *a);
 const struct asm_stats *asm_get_stats(const struct assembler *a);
+/* Called (with the same ctx as the record callback) for a pending request that will produce no record:
+ * a new start on its key replaced it (its end was lost). Optional. */
+void asm_set_abandon_cb(struct assembler *a, record_cb cb);
 /* Sampling factor stamped on records (budget mode); default 1. */
 void asm_set_sample_factor(struct assembler *a, double f);
 

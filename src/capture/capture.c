@@ -53,7 +53,7 @@ struct capture {
 	pthread_cond_t rcv;
 	int ndead; /* links being destroyed by reaper threads */
 	struct capture_opts o;
-	uint64_t events, bad_events;
+	uint64_t events;
 	char desc[512];
 };
 
@@ -69,65 +69,9 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct capture *c = ctx;
-	const struct kp_event_hdr *h = data;
 
 	c->events++;
-	if (size < sizeof(*h)) {
-		c->bad_events++;
-		return 0;
-	}
-	switch (h->type) {
-	case KP_EV_REQ_START:
-		if (size < sizeof(struct kp_req_start)) {
-			c->bad_events++;
-			return 0;
-		}
-		if (c->o.on_req_start)
-			c->o.on_req_start(data, c->o.ctx);
-		break;
-	case KP_EV_REQ_END:
-		if (size < sizeof(struct kp_req_end)) {
-			c->bad_events++;
-			return 0;
-		}
-		if (c->o.on_req_end)
-			c->o.on_req_end(data, c->o.ctx);
-		break;
-	case KP_EV_GRPC_START:
-		if (size < sizeof(struct kp_grpc_start)) {
-			c->bad_events++;
-			return 0;
-		}
-		if (c->o.on_grpc_start)
-			c->o.on_grpc_start(data, c->o.ctx);
-		break;
-	case KP_EV_GRPC_END:
-		if (size < sizeof(struct kp_grpc_end)) {
-			c->bad_events++;
-			return 0;
-		}
-		if (c->o.on_grpc_end)
-			c->o.on_grpc_end(data, c->o.ctx);
-		break;
-	case KP_EV_WATCH_RESP:
-		if (size < sizeof(struct kp_watch_resp)) {
-			c->bad_events++;
-			return 0;
-		}
-		if (c->o.on_watch_resp)
-			c->o.on_watch_resp(data, c->o.ctx);
-		break;
-	case KP_EV_CONN:
-		if (size < sizeof(struct kp_conn_event)) {
-			c->bad_events++;
-			return 0;
-		}
-		if (c->o.on_conn)
-			c->o.on_conn(data, false, c->o.ctx);
-		break;
-	default:
-		c->bad_events++;
-	}
+	c->o.on_event(c->o.ctx, data, size);
 	return 0;
 }
 
@@ -140,7 +84,7 @@ static void setup_conn(struct capture *c)
 	struct procnet_sock *socks;
 	int n;
 
-	if (!c->o.on_conn)
+	if (c->o.no_conns)
 		return;
 	socks = calloc(8192, sizeof(*socks));
 	if (!socks)
@@ -168,7 +112,7 @@ static void setup_conn(struct capture *c)
 	 * attach is seen here (one seen twice is harmless) */
 	n = procnet_pid_sockets(c->o.pid, socks, 8192);
 	for (int i = 0; i < n; i++) {
-		struct kp_conn_event ev = { .hdr.type = KP_EV_CONN };
+		struct kp_conn_event ev = { .hdr.type = KP_EV_CONN, .hdr.tgid = (uint32_t)c->o.pid };
 		bool listening = false;
 
 		if (socks[i].state != 1 /* ESTABLISHED */)
@@ -180,10 +124,11 @@ static void setup_conn(struct capture *c)
 		ev.family = (uint16_t)socks[i].family;
 		ev.local_port = socks[i].local_port;
 		ev.peer_port = socks[i].remote_port;
-		ev.established = 1;
+		ev.established = KP_CONN_SEEDED;
 		memcpy(ev.local_addr, socks[i].local, 16);
 		memcpy(ev.peer_addr, socks[i].remote, 16);
-		c->o.on_conn(&ev, true, c->o.ctx);
+		c->events++;
+		c->o.on_event(c->o.ctx, &ev, sizeof(ev));
 	}
 out:
 	free(socks);
@@ -225,6 +170,8 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	bool groups[4] = { false };
 	int expensive = 0;
 
+	if (!o->on_event)
+		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -627,7 +574,6 @@ void capture_read_stats(struct capture *c, struct capture_stats *st)
 			st->counters[i] += k[i];
 	}
 	st->events = c->events;
-	st->bad_events = c->bad_events;
 }
 
 int capture_nlinks(const struct capture *c)

@@ -8,6 +8,7 @@
 #define KAPIMON_CAPTURE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -20,13 +21,10 @@ struct capture_opts {
 	bool no_h1;
 	bool no_h2;
 	bool no_etcd;
-	void (*on_req_start)(const struct kp_req_start *ev, void *ctx);
-	void (*on_req_end)(const struct kp_req_end *ev, void *ctx);
-	void (*on_grpc_start)(const struct kp_grpc_start *ev, void *ctx);
-	void (*on_grpc_end)(const struct kp_grpc_end *ev, void *ctx);
-	void (*on_watch_resp)(const struct kp_watch_resp *ev, void *ctx);
-	/* connection established/closed; seeded: found in /proc at attach (opened before kapimon) */
-	void (*on_conn)(const struct kp_conn_event *ev, bool seeded, void *ctx);
+	bool no_conns; /* no TCP state tracepoint (no local ports, no connection counts) */
+	/* every ring-buffer event, unchecked (src/pipeline checks type and size); connections found in
+	 * /proc at attach arrive as KP_EV_CONN events with established = KP_CONN_SEEDED */
+	void (*on_event)(void *ctx, const void *data, size_t size);
 	void *ctx;
 };
 
@@ -34,7 +32,6 @@ struct capture_stats {
 	uint64_t hits[KP_PROBE__COUNT];
 	uint64_t counters[KP_CNT__COUNT];
 	uint64_t events;      /* events consumed by userspace */
-	uint64_t bad_events;  /* events of unexpected size/type */
 };
 
 enum capture_phase {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Pieces every live-capture subcommand (record, top) shares: finding the kube-apiserver, clocks,
- * SIGINT/SIGTERM handling, probe names and the uprobe-hits-per-request figure.
+ * SIGINT/SIGTERM handling.
  */
 #ifndef KAPIMON_CLI_CAPTURE_H
 #define KAPIMON_CLI_CAPTURE_H
@@ -10,9 +10,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
-
-#include "assemble/assembler.h"
-#include "capture/capture.h"
 
 /* Set by the SIGINT/SIGTERM handler of cli_signals_install(). */
 extern volatile sig_atomic_t cli_exiting;
@@ -26,9 +23,5 @@ void cli_signals_install(bool second_forces_exit);
 uint64_t cli_now_ns(clockid_t id);
 /* Add to a CLOCK_MONOTONIC time to get ns since the epoch. */
 int64_t cli_mono_to_wall(void);
-/* Names of the probe hit counters (index enum kp_probe). */
-extern const char *const cli_probe_names[KP_PROBE__COUNT];
-/* Request-path probe hits per request the assembler saw (finished + unmatched ends); 0 when none. */
-double cli_hits_per_request(const struct capture_stats *cs, const struct asm_stats *as);
 
 #endif

@@ -8,18 +8,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "assemble/assembler.h"
-#include "assemble/conntrack.h"
-#include "assemble/etcd_assembler.h"
-#include "assemble/record_json.h"
 #include "assemble/stats.h"
 #include "capture/capture.h"
 #include "capture/sampler.h"
-#include "resolve/procnet.h"
-#include "sampling/budget.h"
 #include "cli/cli.h"
 #include "cli/cli_capture.h"
-#include "output/json_writer.h"
+#include "output/jsonl_sink.h"
+#include "pipeline/pipeline.h"
+#include "sampling/budget.h"
 #include "util/log.h"
 
 static void usage(FILE *out)
@@ -50,143 +46,22 @@ static void usage(FILE *out)
 		"                      be linked (default 2000)\n");
 }
 
-struct rec_ctx {
-	struct assembler *as;
-	struct etcd_assembler *es; /* NULL with --no-etcd */
-	struct sampler *sm;
-	struct conntrack *ct;
-	uint64_t etcd_records;
-	struct json_writer w;
-	FILE *out;
-	uint64_t records;
-};
-
-static void on_record(const struct request_record *r, void *ctx)
-{
-	struct rec_ctx *rc = ctx;
-	struct request_record rr;
-
-	if (rc->ct && !r->local_port && r->client[0]) {
-		rr = *r;
-		rr.local_port = ct_local_port(rc->ct, r->client);
-		r = &rr;
-	}
-	record_json_request(&rc->w, r);
-	fputc('\n', rc->out);
-	rc->records++;
-	if (rc->es && !r->ongoing)
-		etcd_asm_request_done(rc->es, r->link_ctx, r->start_mono_ns, r->start_mono_ns + r->latency_ns, r->id);
-}
-
-static void on_etcd_record(const struct etcd_record *r, void *ctx)
-{
-	struct rec_ctx *rc = ctx;
-
-	record_json_etcd(&rc->w, r);
-	fputc('\n', rc->out);
-	rc->etcd_records++;
-}
-
-static void on_conn(const struct kp_conn_event *ev, bool seeded, void *ctx)
-{
-	struct rec_ctx *rc = ctx;
-	char peer[80];
-
-	procnet_format_addr(ev->family, ev->peer_addr, ev->peer_port, peer, sizeof(peer));
-	if (ev->established)
-		ct_open(rc->ct, peer, ev->local_port, ev->hdr.ts_ns, seeded);
-	else
-		ct_close(rc->ct, peer, ev->hdr.ts_ns);
-}
-
-static void on_grpc_start(const struct kp_grpc_start *ev, void *ctx)
-{
-	etcd_asm_start(((struct rec_ctx *)ctx)->es, ev);
-}
-
-static void on_grpc_end(const struct kp_grpc_end *ev, void *ctx)
-{
-	etcd_asm_end(((struct rec_ctx *)ctx)->es, ev);
-}
-
-static void on_watch_resp(const struct kp_watch_resp *ev, void *ctx)
-{
-	etcd_asm_watch_resp(((struct rec_ctx *)ctx)->es, ev);
-}
-
-static void on_start(const struct kp_req_start *ev, void *ctx)
-{
-	asm_start(((struct rec_ctx *)ctx)->as, ev);
-}
-
-static void on_end(const struct kp_req_end *ev, void *ctx)
-{
-	asm_end(((struct rec_ctx *)ctx)->as, ev);
-}
-
-static void fill_stats(struct capture *cap, struct rec_ctx *rc, struct record_stats *s)
+/* The stats record: the pipeline's and the BPF side's counters, and the duty cycle in budget mode. */
+static void write_stats(struct capture *cap, struct pipeline *pl, const struct sampler *sm, struct jsonl_sink *js,
+			struct record_stats *s)
 {
 	struct capture_stats cs;
-	const struct asm_stats *as = asm_get_stats(rc->as);
 
 	capture_read_stats(cap, &cs);
-	memset(s, 0, sizeof(*s));
-	s->ts_ns = cli_now_ns(CLOCK_REALTIME);
-	s->records = rc->records;
-	s->etcd_records = rc->etcd_records;
-	if (rc->es)
-		s->decode_errors = etcd_asm_get_stats(rc->es)->decode.errors;
-	s->ringbuf_drops = cs.counters[KP_CNT_RB_DROP];
-	s->read_errors = cs.counters[KP_CNT_READ_FAIL];
-	s->bad_events = cs.bad_events;
-	s->unmatched_ends = as->unmatched_end;
-	s->pending = asm_pending(rc->as);
-	for (int i = 0; i < KP_PROBE__COUNT && i < RECORD_STATS_MAX_PROBES; i++) {
-		s->probe_hits[i] = cs.hits[i];
-		s->probe_names[i] = cli_probe_names[i];
+	pipeline_fill_stats(pl, cs.hits, cs.counters, cli_now_ns(CLOCK_REALTIME), s);
+	if (sm && sm->enabled) {
+		s->budget = sm->b.budget;
+		s->duty = sm->b.duty;
+		s->sample_factor = sampler_factor(sm);
+		s->hit_cost_ns = sm->b.hit_cost_ns;
+		s->est_overhead = budget_expected_overhead(&sm->b);
 	}
-	s->nprobes = KP_PROBE__COUNT < RECORD_STATS_MAX_PROBES ? KP_PROBE__COUNT : RECORD_STATS_MAX_PROBES;
-	s->hits_per_request = cli_hits_per_request(&cs, as);
-	if (rc->es) {
-		const struct etcd_asm_stats *es = etcd_asm_get_stats(rc->es);
-		uint64_t msgs = es->calls + es->stream_messages + es->unmatched_end;
-
-		s->has_etcd = true;
-		s->etcd_calls = es->calls;
-		s->etcd_linked = es->linked;
-		s->etcd_streams = es->streams_opened;
-		s->etcd_stream_msgs = es->stream_messages;
-		{
-			const struct etcd_watch_res *wr;
-			size_t nw = etcd_asm_watch_by_resource(rc->es, &wr);
-
-			s->etcd_watch_responses = es->watch_responses;
-			s->etcd_watch_events = es->watch_events;
-			s->n_watch_res = nw < 64 ? nw : 64;
-			for (size_t i = 0; i < s->n_watch_res; i++) {
-				s->watch_res_names[i] = wr[i].resource;
-				s->watch_res_events[i] = wr[i].events;
-			}
-		}
-		s->etcd_hits_per_call = msgs ? (double)(cs.hits[KP_PROBE_GRPC_WRITE] + cs.hits[KP_PROBE_GRPC_FINISH]) /
-						       (double)msgs : 0;
-	}
-	if (rc->ct) {
-		const struct ct_stats *c = ct_get_stats(rc->ct);
-
-		s->has_conns = true;
-		s->conns_opened = c->opened;
-		s->conns_closed = c->closed;
-		s->conns_active = c->active;
-		s->conns_seeded = c->seeded;
-	}
-	if (rc->sm && rc->sm->enabled) {
-		s->budget = rc->sm->b.budget;
-		s->duty = rc->sm->b.duty;
-		s->sample_factor = sampler_factor(rc->sm);
-		s->hit_cost_ns = rc->sm->b.hit_cost_ns;
-		s->est_overhead = budget_expected_overhead(&rc->sm->b);
-	}
+	jsonl_sink_stats(js, s);
 }
 
 int cmd_record(int argc, char **argv)
@@ -209,7 +84,10 @@ int cmd_record(int argc, char **argv)
 	};
 	struct capture_opts co = { 0 };
 	struct capture *cap = NULL;
-	struct rec_ctx rc = { 0 };
+	struct pipeline_opts po = { 0 };
+	struct pipeline *pl = NULL;
+	struct jsonl_sink js;
+	FILE *out = NULL;
 	const char *outpath = "-";
 	long pid = 0, duration = 0, stats_every = 10, link_hold_ms = 2000, budget_period = 10;
 	double budget = 0, hit_cost_us = 0;
@@ -266,37 +144,33 @@ int cmd_record(int argc, char **argv)
 		return 1;
 	co.pid = (pid_t)pid;
 
-	rc.out = strcmp(outpath, "-") ? fopen(outpath, "w") : stdout;
-	if (!rc.out) {
+	out = strcmp(outpath, "-") ? fopen(outpath, "w") : stdout;
+	if (!out) {
 		p_err("cannot open %s: %s", outpath, strerror(errno));
 		return 1;
 	}
-	setvbuf(rc.out, NULL, _IOFBF, 1 << 20);
-	jw_init(&rc.w, rc.out, false);
-	rc.as = asm_new(0, cli_mono_to_wall(), on_record, &rc);
-	if (!rc.as)
+	setvbuf(out, NULL, _IOFBF, 1 << 20);
+	/* front end: capture -> pipeline -> one sink, the JSON-lines writer */
+	jsonl_sink_init(&js, out);
+	po.mono_to_wall_ns = cli_mono_to_wall();
+	po.etcd = !co.no_etcd;
+	po.etcd_link_hold_ns = (uint64_t)link_hold_ms * 1000000ULL;
+	pl = pipeline_new(&po);
+	if (!pl) {
+		p_err("out of memory");
 		goto out;
-	if (!co.no_etcd) {
-		rc.es = etcd_asm_new(cli_mono_to_wall(),
-				     (uint64_t)link_hold_ms * 1000000ULL, on_etcd_record, &rc);
-		if (!rc.es)
-			goto out;
-		co.on_grpc_start = on_grpc_start;
-		co.on_grpc_end = on_grpc_end;
-		co.on_watch_resp = on_watch_resp;
 	}
-	rc.ct = ct_new(0);
-	if (!rc.ct)
-		goto out;
-	co.on_conn = on_conn;
-	co.on_req_start = on_start;
-	co.on_req_end = on_end;
-	co.ctx = &rc;
+	{
+		struct pipeline_sink sink = jsonl_sink_iface(&js);
+
+		pipeline_add_sink(pl, &sink);
+	}
+	co.on_event = pipeline_feed_cb;
+	co.ctx = pl;
 
 	cli_signals_install(true);
 	if (capture_open(&cap, &co))
 		goto out;
-	rc.sm = &sm;
 	if (sampler_init(&sm, cap, co.pid, budget, hit_cost_us * 1000.0, (uint64_t)budget_period * 1000000000ULL))
 		goto out;
 	fprintf(stderr, "kapimon: attached: %s%s\n", capture_describe(cap),
@@ -314,12 +188,10 @@ int cmd_record(int argc, char **argv)
 		now = cli_now_ns(CLOCK_MONOTONIC);
 		/* housekeeping scans whole tables: a few times a second, never per poll */
 		if (now - last_tick >= 100000000ULL) {
-			if (rc.es)
-				etcd_asm_tick(rc.es, now);
+			pipeline_tick(pl, now);
 			last_tick = now;
 		}
 		if (now - last_expire >= 1000000000ULL) {
-			ct_expire(rc.ct, now, 10000000000ULL);
 			last_expire = now;
 			if (kill(co.pid, 0) && errno == ESRCH) {
 				/* the apiserver is gone (restart, crash): its probes went with it */
@@ -329,9 +201,7 @@ int cmd_record(int argc, char **argv)
 			}
 		}
 		if (sampler_tick(&sm, now)) {
-			asm_set_sample_factor(rc.as, sampler_factor(&sm));
-			if (rc.es)
-				etcd_asm_set_sample_factor(rc.es, sampler_factor(&sm));
+			pipeline_set_sample_factor(pl, sampler_factor(&sm));
 			p_debug("budget: duty %.3f, overhead at full capture %.2f%%, expected %.2f%%", sm.b.duty,
 				100 * sm.b.last_overhead, 100 * budget_expected_overhead(&sm.b));
 		}
@@ -340,28 +210,22 @@ int cmd_record(int argc, char **argv)
 		if (stats_every && now - last_stats >= (uint64_t)stats_every * 1000000000ULL) {
 			struct record_stats s;
 
-			fill_stats(cap, &rc, &s);
-			record_json_stats(&rc.w, &s);
-			fputc('\n', rc.out);
-			fflush(rc.out);
+			write_stats(cap, pl, &sm, &js, &s);
+			fflush(out);
 			last_stats = now;
 		}
 		/* readers tail the file: never hold records back for more than about a second */
-		if (rc.out == stdout || now - last_flush >= 1000000000ULL) {
-			fflush(rc.out);
+		if (out == stdout || now - last_flush >= 1000000000ULL) {
+			fflush(out);
 			last_flush = now;
 		}
 	}
 	capture_drain(cap);
-	asm_flush_ongoing(rc.as, cli_now_ns(CLOCK_MONOTONIC));
-	if (rc.es)
-		etcd_asm_flush(rc.es);
+	pipeline_flush(pl, cli_now_ns(CLOCK_MONOTONIC));
 	{
 		struct record_stats s;
 
-		fill_stats(cap, &rc, &s);
-		record_json_stats(&rc.w, &s);
-		fputc('\n', rc.out);
+		write_stats(cap, pl, &sm, &js, &s);
 		fprintf(stderr,
 			"kapimon: %llu request records, %llu etcd records, %llu ring-buffer drops, %llu unmatched ends, "
 			"%.2f uprobe hits/request, %.2f per etcd call\n",
@@ -371,14 +235,12 @@ int cmd_record(int argc, char **argv)
 	ret = target_gone ? 1 : 0;
 out:
 	capture_close(cap);
-	if (rc.out && fflush(rc.out)) {
+	if (out && fflush(out)) {
 		p_err("writing %s: %s", outpath, strerror(errno));
 		ret = 1;
 	}
-	if (rc.out && rc.out != stdout)
-		fclose(rc.out);
-	asm_free(rc.as);
-	etcd_asm_free(rc.es);
-	ct_free(rc.ct);
+	if (out && out != stdout)
+		fclose(out);
+	pipeline_free(pl);
 	return ret;
 }

@@ -11,16 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aggregate/agg_sink.h"
 #include "aggregate/aggregate.h"
 #include "aggregate/etcd_agg.h"
-#include "assemble/assembler.h"
-#include "assemble/conntrack.h"
-#include "assemble/etcd_assembler.h"
 #include "assemble/record_json.h"
-#include "assemble/request_fill.h"
 #include "capture/capture.h"
 #include "capture/sampler.h"
-#include "resolve/procnet.h"
+#include "pipeline/pipeline.h"
 #include "sampling/budget.h"
 #include "cli/cli.h"
 #include "cli/cli_capture.h"
@@ -73,16 +70,14 @@ static const enum agg_table by_tables[] = { AGG_BY_KEY, AGG_BY_AGENT, AGG_BY_VER
 #define NBY (sizeof(by_tables) / sizeof(by_tables[0]))
 
 struct top {
-	/* capture side */
-	struct assembler *as;
+	/* capture -> pipeline -> the aggregate sink */
+	struct pipeline *pl;
+	struct agg_sink sink;
 	struct agg *agg;
-	struct etcd_assembler *es; /* NULL with --no-etcd */
 	struct etcd_agg *ea;       /* NULL with --no-etcd */
-	struct conntrack *ct;
 	struct sampler sm;
 	struct capture *cap;
 	int64_t mono_to_wall;
-	uint64_t inflight_lost; /* started requests the assembler dropped unseen (per-row in-flight too high) */
 	/* view */
 	pid_t pid;
 	unsigned interval;
@@ -92,8 +87,7 @@ struct top {
 	bool batch, json, paused, curses;
 	bool etcd_panel;      /* full screen: show the etcd panel (key e) */
 	const char *prom_path;
-	struct prom_etcd_row prom_etcd[PROM_MAX_ETCD]; /* cumulative, for the Prometheus file */
-	uint32_t nprom_etcd;
+	struct prom_etcd_row prom_etcd[PROM_MAX_ETCD]; /* cumulative, for the Prometheus file (kept by the sink) */
 	int prom_err;         /* last errno reported for the prometheus file (report changes once) */
 	/* last snapshot */
 	uint64_t ts_ns;
@@ -117,79 +111,6 @@ struct top {
 	struct ct_stats conn, conn_prev;
 	uint64_t conn_ts, conn_prev_ts; /* wall ns */
 };
-
-/* ---- capture callbacks (per event: no allocation) ------------------------------------------------ */
-
-static void on_record(const struct request_record *r, void *ctx)
-{
-	struct top *t = ctx;
-	uint32_t rows[AGG__NTABLES];
-
-	if (!agg_add_rows(t->agg, r, rows))
-		return; /* ongoing */
-	if (t->es) {
-		/* announce the request's rows first: its held etcd calls are emitted by request_done */
-		etcd_agg_request(t->ea, r->id, r->start_ns + r->latency_ns, rows);
-		etcd_asm_request_done(t->es, r->link_ctx, r->start_mono_ns, r->start_mono_ns + r->latency_ns, r->id);
-	}
-}
-
-static void on_etcd_record(const struct etcd_record *r, void *ctx)
-{
-	struct top *t = ctx;
-
-	etcd_agg_add(t->ea, r);
-	if (t->prom_path && !r->stream) {
-		char res[2 * REC_FIELD_LEN + 2];
-
-		snprintf(res, sizeof(res), "%s%s%s", r->resource, r->group[0] ? "." : "", r->group);
-		prom_etcd_add(t->prom_etcd, &t->nprom_etcd, PROM_MAX_ETCD, r->op, res, r->sample_factor > 0 ? r->sample_factor : 1,
-			      r->grpc_status > 0, (double)r->latency_ns / 1e9);
-	}
-}
-
-static void on_grpc_start(const struct kp_grpc_start *ev, void *ctx)
-{
-	etcd_asm_start(((struct top *)ctx)->es, ev);
-}
-
-static void on_grpc_end(const struct kp_grpc_end *ev, void *ctx)
-{
-	etcd_asm_end(((struct top *)ctx)->es, ev);
-}
-
-static void on_conn(const struct kp_conn_event *ev, bool seeded, void *ctx)
-{
-	struct top *t = ctx;
-	char peer[80];
-
-	procnet_format_addr(ev->family, ev->peer_addr, ev->peer_port, peer, sizeof(peer));
-	if (ev->established)
-		ct_open(t->ct, peer, ev->local_port, ev->hdr.ts_ns, seeded);
-	else
-		ct_close(t->ct, peer, ev->hdr.ts_ns);
-}
-
-static void on_start(const struct kp_req_start *ev, void *ctx)
-{
-	struct top *t = ctx;
-	const struct asm_stats *st = asm_get_stats(t->as);
-	uint64_t full = st->full, replaced = st->replaced;
-	struct request_record r;
-
-	asm_start(t->as, ev);
-	if (st->full != full)
-		return; /* not tracked: it will not produce a record */
-	if (st->replaced != replaced)
-		t->inflight_lost++;
-	request_fill_start(&r, ev, t->mono_to_wall);
-	agg_inflight(t->agg, &r, +1);
-}
-
-static void on_end(const struct kp_req_end *ev, void *ctx)
-{
-	asm_end(((struct top *)ctx)->as, ev);
-}
 
 /* ---- formatting ---------------------------------------------------------------------------------- */
 
@@ -596,7 +517,7 @@ static void json_etcd(struct json_writer *w, const struct top *t, size_t maxrows
 		return;
 	}
 	st = etcd_agg_get_stats(t->ea);
-	as = etcd_asm_get_stats(t->es);
+	as = pipeline_etcd_stats(t->pl);
 	jw_obj_begin(w);
 	jw_key(w, "total");
 	json_etcd_row(w, &t->etotal);
@@ -652,8 +573,8 @@ static void print_json(const struct top *t, size_t maxrows)
 	jw_obj_begin(&w);
 	jw_kv_uint(&w, "ringbuf_drops", t->cs.counters[KP_CNT_RB_DROP]);
 	jw_kv_double(&w, "hits_per_request", t->hits_per_request);
-	jw_kv_uint(&w, "unmatched_ends", asm_get_stats(t->as)->unmatched_end);
-	jw_kv_uint(&w, "inflight_lost", t->inflight_lost);
+	jw_kv_uint(&w, "unmatched_ends", pipeline_asm_stats(t->pl)->unmatched_end);
+	jw_kv_uint(&w, "inflight_lost", pipeline_get_stats(t->pl)->abandoned);
 	jw_obj_end(&w);
 	jw_key(&w, "aggregate");
 	jw_obj_begin(&w);
@@ -704,14 +625,6 @@ static void query(struct top *t)
 	}
 }
 
-/* etcd calls held for a link that timed out, closed connections: on a timer, not per event */
-static void housekeeping(struct top *t, uint64_t now_mono)
-{
-	if (t->es)
-		etcd_asm_tick(t->es, now_mono);
-	ct_expire(t->ct, now_mono, CONN_GRACE_NS);
-}
-
 static void write_prometheus(struct top *t)
 {
 	struct prom_health h = { 0 };
@@ -721,10 +634,10 @@ static void write_prometheus(struct top *t)
 	h.hits_per_request = t->hits_per_request;
 	h.nprobes = 4; /* the request-path probes */
 	for (uint32_t i = 0; i < h.nprobes; i++) {
-		h.probe_names[i] = cli_probe_names[i];
+		h.probe_names[i] = pipeline_probe_names[i];
 		h.probe_hits[i] = t->cs.hits[i];
 	}
-	h.netcd = t->nprom_etcd;
+	h.netcd = t->sink.nprom_etcd;
 	h.etcd = t->prom_etcd;
 	err = prom_write_file(t->prom_path, t->agg, &h);
 	if (err && err != t->prom_err)
@@ -735,25 +648,19 @@ static void write_prometheus(struct top *t)
 static void refresh_snapshot(struct top *t, uint64_t now_wall)
 {
 	capture_drain(t->cap);
-	housekeeping(t, now_wall - (uint64_t)t->mono_to_wall);
+	pipeline_tick(t->pl, now_wall - (uint64_t)t->mono_to_wall);
 	agg_advance(t->agg, now_wall);
 	if (t->ea)
 		etcd_agg_advance(t->ea, now_wall);
 	agg_update_anomaly(t->agg, &t->anom, NULL);
 	capture_read_stats(t->cap, &t->cs);
-	t->hits_per_request = cli_hits_per_request(&t->cs, asm_get_stats(t->as));
-	if (t->es) {
-		const struct etcd_asm_stats *es = etcd_asm_get_stats(t->es);
-		uint64_t msgs = es->calls + es->stream_messages + es->unmatched_end;
-
-		t->etcd_hits_per_call = msgs ? (double)(t->cs.hits[KP_PROBE_GRPC_WRITE] + t->cs.hits[KP_PROBE_GRPC_FINISH]) /
-						       (double)msgs : 0;
-	}
+	t->hits_per_request = pipeline_hits_per_request(t->pl, t->cs.hits);
+	t->etcd_hits_per_call = pipeline_etcd_hits_per_call(t->pl, t->cs.hits);
 	t->conn_prev = t->conn;
 	t->conn_prev_ts = t->conn_ts;
-	t->conn = *ct_get_stats(t->ct);
+	t->conn = *pipeline_conn_stats(t->pl);
 	t->conn_ts = now_wall;
-	t->pending = asm_pending(t->as);
+	t->pending = pipeline_pending(t->pl);
 	t->ts_ns = now_wall;
 	query(t);
 	t->have_snapshot = true;
@@ -914,18 +821,16 @@ int cmd_top(int argc, char **argv)
 	t.rows = calloc(MAX_ROWS, sizeof(*t.rows));
 	t.row_etcd = calloc(MAX_ROWS, sizeof(*t.row_etcd));
 	t.erows = calloc(ETCD_MAX_ROWS, sizeof(*t.erows));
-	t.ct = ct_new(0);
-	if (!t.rows || !t.row_etcd || !t.erows || !t.ct) {
+	if (!t.rows || !t.row_etcd || !t.erows) {
 		p_err("out of memory");
 		goto out;
 	}
 	t.mono_to_wall = cli_mono_to_wall();
-	t.as = asm_new(0, t.mono_to_wall, on_record, &t);
 	agg_params_default(&ap);
 	if (ap.nsteps < t.interval)
 		ap.nsteps = t.interval;
 	t.agg = agg_new(&ap, cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall);
-	if (!t.as || !t.agg) {
+	if (!t.agg) {
 		p_err("out of memory");
 		goto out;
 	}
@@ -938,18 +843,30 @@ int cmd_top(int argc, char **argv)
 		ep.link_tables = AGG__NTABLES;
 		ep.link_rows = ap.max_keys + 1;
 		t.ea = etcd_agg_new(&ep, cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall);
-		t.es = etcd_asm_new(t.mono_to_wall, ETCD_LINK_HOLD_NS, on_etcd_record, &t);
-		if (!t.ea || !t.es) {
+		if (!t.ea) {
 			p_err("out of memory");
 			goto out;
 		}
-		co.on_grpc_start = on_grpc_start;
-		co.on_grpc_end = on_grpc_end;
 	}
-	co.on_req_start = on_start;
-	co.on_req_end = on_end;
-	co.on_conn = on_conn;
-	co.ctx = &t;
+	/* front end: capture -> pipeline -> one sink, the aggregation */
+	{
+		struct pipeline_opts po = { .mono_to_wall_ns = t.mono_to_wall, .etcd = !co.no_etcd,
+					    .etcd_link_hold_ns = ETCD_LINK_HOLD_NS, .conn_grace_ns = CONN_GRACE_NS };
+		struct pipeline_sink sink;
+
+		t.pl = pipeline_new(&po);
+		if (!t.pl) {
+			p_err("out of memory");
+			goto out;
+		}
+		agg_sink_init(&t.sink, t.agg, t.ea);
+		if (t.prom_path)
+			agg_sink_keep_prom_etcd(&t.sink, t.prom_etcd, PROM_MAX_ETCD);
+		sink = agg_sink_iface(&t.sink);
+		pipeline_add_sink(t.pl, &sink);
+	}
+	co.on_event = pipeline_feed_cb;
+	co.ctx = t.pl;
 
 	cli_signals_install(false);
 	if (capture_open(&t.cap, &co))
@@ -957,7 +874,7 @@ int cmd_top(int argc, char **argv)
 	if (sampler_init(&t.sm, t.cap, co.pid, budget, hit_cost_us * 1000.0, (uint64_t)budget_period * STEP_NS))
 		goto out;
 	/* connection rates of the first snapshot are since now (connections found in /proc are seeded) */
-	t.conn = *ct_get_stats(t.ct);
+	t.conn = *pipeline_conn_stats(t.pl);
 	t.conn_ts = cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall;
 	if (t.batch)
 		fprintf(stderr, "kapimon: attached: %s%s\n", capture_describe(t.cap),
@@ -988,12 +905,10 @@ int cmd_top(int argc, char **argv)
 		int timeout_ms, err;
 
 		if (sampler_tick(&t.sm, mono)) {
-			asm_set_sample_factor(t.as, sampler_factor(&t.sm));
-			if (t.es)
-				etcd_asm_set_sample_factor(t.es, sampler_factor(&t.sm));
+			pipeline_set_sample_factor(t.pl, sampler_factor(&t.sm));
 		}
 		if (mono >= next_housekeep) {
-			housekeeping(&t, mono);
+			pipeline_tick(t.pl, mono);
 			next_housekeep = mono + HOUSEKEEP_NS;
 		}
 
@@ -1030,10 +945,8 @@ out:
 	if (t.cap && ret == 0 && t.batch)
 		fprintf(stderr, "kapimon: detached after %llu refreshes\n", (unsigned long long)done);
 	agg_free(t.agg);
-	asm_free(t.as);
 	etcd_agg_free(t.ea);
-	etcd_asm_free(t.es);
-	ct_free(t.ct);
+	pipeline_free(t.pl);
 	free(t.rows);
 	free(t.row_etcd);
 	free(t.erows);

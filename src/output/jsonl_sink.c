@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "output/jsonl_sink.h"
+
+#include "assemble/record_json.h"
+
+void jsonl_sink_init(struct jsonl_sink *j, FILE *out)
+{
+	j->out = out;
+	jw_init(&j->w, out, false);
+	j->requests = j->etcd_records = j->stats_records = 0;
+}
+
+static void on_request(void *ctx, const struct request_record *r)
+{
+	struct jsonl_sink *j = ctx;
+
+	record_json_request(&j->w, r);
+	fputc('\n', j->out);
+	j->requests++;
+}
+
+static void on_etcd(void *ctx, const struct etcd_record *r)
+{
+	struct jsonl_sink *j = ctx;
+
+	record_json_etcd(&j->w, r);
+	fputc('\n', j->out);
+	j->etcd_records++;
+}
+
+struct pipeline_sink jsonl_sink_iface(struct jsonl_sink *j)
+{
+	return (struct pipeline_sink){ .name = "jsonl", .request = on_request, .etcd = on_etcd, .ctx = j };
+}
+
+void jsonl_sink_stats(struct jsonl_sink *j, const struct record_stats *s)
+{
+	record_json_stats(&j->w, s);
+	fputc('\n', j->out);
+	j->stats_records++;
+}

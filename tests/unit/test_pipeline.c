@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The pipeline without BPF: raw ring-buffer events in, joined records and in-flight changes out to
+ * every sink, in the documented order; bad events rejected and counted; the aggregate sink's
+ * in-flight accounting. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+
+#include "aggregate/agg_sink.h"
+#include "pipeline/pipeline.h"
+
+/* ---- a recording sink: what it got, in order ---- */
+
+enum what { W_REQ = 1, W_ETCD, W_START, W_ABANDON };
+
+struct got {
+	enum what what;
+	uint64_t id;           /* request id / etcd request_id */
+	char path[512];        /* request path / etcd key */
+	uint16_t local_port;
+	bool ongoing;
+	char verb[24];
+};
+
+struct rec_sink {
+	struct got g[64];
+	int n;
+};
+
+static void push(struct rec_sink *s, enum what w, uint64_t id, const char *path, uint16_t lp, bool ongoing,
+		 const char *verb)
+{
+	if (s->n < 64) {
+		struct got *g = &s->g[s->n];
+
+		g->what = w;
+		g->id = id;
+		snprintf(g->path, sizeof(g->path), "%s", path);
+		g->local_port = lp;
+		g->ongoing = ongoing;
+		snprintf(g->verb, sizeof(g->verb), "%s", verb);
+	}
+	s->n++;
+}
+
+static void s_req(void *ctx, const struct request_record *r)
+{
+	push(ctx, W_REQ, r->id, r->path, r->local_port, r->ongoing, r->ri.verb);
+}
+
+static void s_etcd(void *ctx, const struct etcd_record *r)
+{
+	push(ctx, W_ETCD, r->request_id, r->key, 0, false, r->op);
+}
+
+static void s_start(void *ctx, const struct request_record *r)
+{
+	push(ctx, W_START, r->id, r->path, r->local_port, r->ongoing, r->ri.verb);
+}
+
+static void s_abandon(void *ctx, const struct request_record *r)
+{
+	push(ctx, W_ABANDON, r->id, r->path, r->local_port, r->ongoing, r->ri.verb);
+}
+
+static struct pipeline_sink rec_iface(struct rec_sink *s)
+{
+	return (struct pipeline_sink){ .name = "test", .request = s_req, .etcd = s_etcd, .request_started = s_start,
+				       .request_abandoned = s_abandon, .ctx = s };
+}
+
+/* ---- events ---- */
+
+static void mk_start(struct kp_req_start *s, uint64_t conn, uint32_t sid, uint64_t ts, const char *method,
+		     const char *path, const char *addr)
+{
+	memset(s, 0, sizeof(*s));
+	s->hdr.type = KP_EV_REQ_START;
+	s->hdr.ts_ns = ts;
+	s->hdr.tgid = 4242;
+	s->conn = conn;
+	s->stream_id = sid;
+	s->proto = KP_PROTO_H2;
+	s->method_len = (uint16_t)strlen(method);
+	memcpy(s->method, method, s->method_len);
+	s->path_len = (uint16_t)strlen(path);
+	memcpy(s->path, path, s->path_len);
+	s->ua_len = 7;
+	memcpy(s->ua, "kubelet", 7);
+	s->addr_len = (uint16_t)strlen(addr);
+	memcpy(s->addr, addr, s->addr_len);
+	s->content_length = -1;
+}
+
+static void mk_end(struct kp_req_end *e, uint64_t conn, uint32_t sid, uint64_t ts, uint64_t ctx)
+{
+	memset(e, 0, sizeof(*e));
+	e->hdr.type = KP_EV_REQ_END;
+	e->hdr.ts_ns = ts;
+	e->conn = conn;
+	e->stream_id = sid;
+	e->proto = KP_PROTO_H2;
+	e->status = 200;
+	e->bytes_out = 10;
+	e->bytes_in = -1;
+	e->ctx = ctx;
+}
+
+static void mk_conn(struct kp_conn_event *c, const char *peer_ip, uint16_t peer_port, uint16_t local_port,
+		    uint8_t established)
+{
+	memset(c, 0, sizeof(*c));
+	c->hdr.type = KP_EV_CONN;
+	c->family = AF_INET;
+	c->local_port = local_port;
+	c->peer_port = peer_port;
+	c->established = established;
+	inet_pton(AF_INET, peer_ip, c->peer_addr);
+}
+
+static void mk_grpc_start(struct kp_grpc_start *s, uint64_t g, uint64_t ts, const char *key, uint64_t ctx)
+{
+	size_t n = strlen(key);
+
+	memset(s, 0, sizeof(*s));
+	s->hdr.type = KP_EV_GRPC_START;
+	s->hdr.ts_ns = ts;
+	s->hdr.goid_g = g;
+	s->stream = 0x5000 + g;
+	s->method_len = (uint16_t)strlen("/etcdserverpb.KV/Range");
+	memcpy(s->method, "/etcdserverpb.KV/Range", s->method_len);
+	s->payload[0] = 1 << 3 | 2; /* field 1 (key), length-delimited */
+	s->payload[1] = (uint8_t)n;
+	memcpy(s->payload + 2, key, n);
+	s->payload_len = (uint32_t)(n + 2);
+	s->payload_copied = (uint16_t)(n + 2);
+	s->ctx_chain[0] = 0xc1;
+	s->ctx_chain[1] = ctx;
+	s->ctx_chain[2] = 0xba5e;
+	s->nctx = 3;
+}
+
+static void mk_grpc_end(struct kp_grpc_end *e, uint64_t g, uint64_t ts)
+{
+	memset(e, 0, sizeof(*e));
+	e->hdr.type = KP_EV_GRPC_END;
+	e->hdr.ts_ns = ts;
+	e->hdr.goid_g = g;
+}
+
+static struct pipeline *mk_pipeline(bool etcd)
+{
+	struct pipeline_opts o = { .mono_to_wall_ns = 1000, .etcd = etcd, .etcd_link_hold_ns = 1000000 };
+
+	return pipeline_new(&o);
+}
+
+/* Requests are joined with their connection's local port (seeded and live connections) and
+ * delivered to every sink; started precedes the record. */
+static void test_requests_joined_to_every_sink(void **state)
+{
+	struct pipeline *p = mk_pipeline(false);
+	struct rec_sink a = { 0 }, b = { 0 };
+	struct pipeline_sink sa = rec_iface(&a), sb = rec_iface(&b);
+	struct kp_conn_event c;
+	struct kp_req_start s;
+	struct kp_req_end e;
+
+	assert_non_null(p);
+	assert_int_equal(pipeline_add_sink(p, &sa), 0);
+	assert_int_equal(pipeline_add_sink(p, &sb), 0);
+	mk_conn(&c, "10.0.0.1", 5000, 6443, KP_CONN_SEEDED);
+	assert_int_equal(pipeline_feed(p, &c, sizeof(c)), 0);
+	mk_conn(&c, "10.0.0.2", 5001, 8443, 1);
+	assert_int_equal(pipeline_feed(p, &c, sizeof(c)), 0);
+	assert_int_equal(pipeline_conn_stats(p)->seeded, 1);
+	assert_int_equal(pipeline_conn_stats(p)->opened, 1);
+
+	mk_start(&s, 0x100, 1, 100, "GET", "/api/v1/namespaces/default/pods", "10.0.0.1:5000");
+	assert_int_equal(pipeline_feed(p, &s, sizeof(s)), 0);
+	mk_start(&s, 0x200, 1, 110, "GET", "/api/v1/nodes/n1", "10.0.0.2:5001");
+	assert_int_equal(pipeline_feed(p, &s, sizeof(s)), 0);
+	assert_int_equal(pipeline_pending(p), 2);
+	mk_end(&e, 0x200, 1, 200, 0);
+	assert_int_equal(pipeline_feed(p, &e, sizeof(e)), 0);
+	mk_end(&e, 0x100, 1, 300, 0);
+	assert_int_equal(pipeline_feed(p, &e, sizeof(e)), 0);
+
+	assert_int_equal(a.n, 4);
+	assert_int_equal(b.n, 4);
+	assert_int_equal(a.g[0].what, W_START);
+	assert_string_equal(a.g[0].verb, "list"); /* classified at start */
+	assert_int_equal(a.g[1].what, W_START);
+	assert_int_equal(a.g[2].what, W_REQ);
+	assert_string_equal(a.g[2].path, "/api/v1/nodes/n1");
+	assert_int_equal(a.g[2].local_port, 8443);
+	assert_string_equal(a.g[2].verb, "get");
+	assert_int_equal(a.g[3].what, W_REQ);
+	assert_int_equal(a.g[3].local_port, 6443);
+	assert_true(a.g[2].id != a.g[3].id);
+	assert_memory_equal(&a.g[2], &b.g[2], sizeof(a.g[2]));
+	assert_int_equal(pipeline_get_stats(p)->requests, 2);
+	assert_int_equal(pipeline_pending(p), 0);
+	pipeline_free(p);
+}
+
+/* An etcd call that ended before its request is held and delivered right after the request's
+ * record, linked to its id; one that ends after the request is linked too. */
+static void test_etcd_joined_after_its_request(void **state)
+{
+	struct pipeline *p = mk_pipeline(true);
+	struct rec_sink a = { 0 };
+	struct pipeline_sink sa = rec_iface(&a);
+	struct kp_req_start s;
+	struct kp_req_end e;
+	struct kp_grpc_start gs;
+	struct kp_grpc_end ge;
+
+	pipeline_add_sink(p, &sa);
+	mk_start(&s, 0x100, 3, 100, "GET", "/api/v1/namespaces/default/configmaps/x", "10.0.0.1:5000");
+	pipeline_feed(p, &s, sizeof(s));
+	mk_grpc_start(&gs, 7, 110, "/registry/configmaps/default/x", 0xc7c7);
+	pipeline_feed(p, &gs, sizeof(gs));
+	mk_grpc_end(&ge, 7, 120);
+	pipeline_feed(p, &ge, sizeof(ge));
+	assert_int_equal(a.n, 1); /* only the start: the call waits for its request */
+	mk_end(&e, 0x100, 3, 200, 0xc7c7);
+	pipeline_feed(p, &e, sizeof(e));
+	assert_int_equal(a.n, 3);
+	assert_int_equal(a.g[1].what, W_REQ);
+	assert_int_equal(a.g[2].what, W_ETCD);
+	assert_string_equal(a.g[2].path, "/registry/configmaps/default/x");
+	assert_int_equal(a.g[2].id, a.g[1].id);
+
+	/* a call on that context that starts after the request ended is not its call: held for the
+	 * link hold, then delivered unlinked by the housekeeping tick */
+	mk_grpc_start(&gs, 8, 210, "/registry/configmaps/default/y", 0xc7c7);
+	pipeline_feed(p, &gs, sizeof(gs));
+	mk_grpc_end(&ge, 8, 220);
+	pipeline_feed(p, &ge, sizeof(ge));
+	assert_int_equal(a.n, 3);
+	pipeline_tick(p, 220 + 2000000);
+	assert_int_equal(a.n, 4);
+	assert_int_equal(a.g[3].what, W_ETCD);
+	assert_int_equal(a.g[3].id, 0);
+	assert_int_equal(pipeline_get_stats(p)->etcd_records, 2);
+	assert_non_null(pipeline_etcd_stats(p));
+	pipeline_free(p);
+}
+
+/* A replaced start is abandoned (its end was lost); flush delivers what still runs as ongoing. */
+static void test_abandon_and_flush(void **state)
+{
+	struct pipeline *p = mk_pipeline(false);
+	struct rec_sink a = { 0 };
+	struct pipeline_sink sa = rec_iface(&a);
+	struct kp_req_start s;
+
+	pipeline_add_sink(p, &sa);
+	mk_start(&s, 0x100, 5, 100, "GET", "/api/v1/pods", "10.0.0.1:5000");
+	pipeline_feed(p, &s, sizeof(s));
+	mk_start(&s, 0x100, 5, 150, "GET", "/api/v1/nodes", "10.0.0.1:5000");
+	pipeline_feed(p, &s, sizeof(s));
+	assert_int_equal(a.n, 3);
+	assert_int_equal(a.g[0].what, W_START);
+	assert_int_equal(a.g[1].what, W_ABANDON);
+	assert_string_equal(a.g[1].path, "/api/v1/pods");
+	assert_int_equal(a.g[2].what, W_START);
+	assert_int_equal(pipeline_get_stats(p)->abandoned, 1);
+	pipeline_flush(p, 400);
+	assert_int_equal(a.n, 4);
+	assert_int_equal(a.g[3].what, W_REQ);
+	assert_true(a.g[3].ongoing);
+	assert_string_equal(a.g[3].path, "/api/v1/nodes");
+	assert_int_equal(pipeline_pending(p), 0);
+	pipeline_free(p);
+}
+
+/* Unknown types and short events are rejected and counted, never read past their size. */
+static void test_bad_events(void **state)
+{
+	struct pipeline *p = mk_pipeline(true);
+	struct rec_sink a = { 0 };
+	struct pipeline_sink sa = rec_iface(&a);
+	struct kp_req_start s;
+	struct kp_event_hdr h = { .type = 99 };
+
+	pipeline_add_sink(p, &sa);
+	mk_start(&s, 0x100, 1, 100, "GET", "/api/v1/pods", "10.0.0.1:5000");
+	assert_int_equal(pipeline_feed(p, &s, sizeof(s) - 1), -EINVAL);
+	assert_int_equal(pipeline_feed(p, &s, 4), -EINVAL);
+	assert_int_equal(pipeline_feed(p, &h, sizeof(h)), -EINVAL);
+	h.type = 0;
+	assert_int_equal(pipeline_feed(p, &h, sizeof(h)), -EINVAL);
+	assert_int_equal(pipeline_feed(p, NULL, 0), -EINVAL);
+	assert_int_equal(a.n, 0);
+	assert_int_equal(pipeline_get_stats(p)->bad_events, 5);
+	assert_int_equal(pipeline_get_stats(p)->events, 5);
+	pipeline_free(p);
+}
+
+static void test_sink_limit(void **state)
+{
+	struct pipeline *p = mk_pipeline(false);
+	struct rec_sink a = { 0 };
+	struct pipeline_sink sa = rec_iface(&a);
+
+	for (int i = 0; i < PIPELINE_MAX_SINKS; i++)
+		assert_int_equal(pipeline_add_sink(p, &sa), 0);
+	assert_int_equal(pipeline_add_sink(p, &sa), -ENOSPC);
+	pipeline_free(p);
+}
+
+/* The aggregate sink's in-flight count: +1 per start, -1 per record or abandoned start. */
+static int64_t total_inflight(struct agg *g)
+{
+	const struct agg_cum *cum;
+	int64_t inflight = -1;
+	bool other;
+
+	assert_int_equal(agg_table_size(g, AGG_TOTAL), 1);
+	agg_table_entry(g, AGG_TOTAL, 0, &cum, &inflight, &other);
+	return inflight;
+}
+
+static void test_agg_sink_inflight(void **state)
+{
+	struct pipeline *p = mk_pipeline(false);
+	struct agg *g = agg_new(NULL, 0);
+	struct agg_sink as;
+	struct pipeline_sink si;
+	struct kp_req_start s;
+	struct kp_req_end e;
+
+	assert_non_null(g);
+	agg_sink_init(&as, g, NULL);
+	si = agg_sink_iface(&as);
+	pipeline_add_sink(p, &si);
+	mk_start(&s, 0x100, 1, 100, "GET", "/api/v1/pods", "10.0.0.1:5000");
+	pipeline_feed(p, &s, sizeof(s));
+	mk_start(&s, 0x100, 3, 100, "GET", "/api/v1/pods", "10.0.0.1:5000");
+	pipeline_feed(p, &s, sizeof(s));
+	assert_int_equal(total_inflight(g), 2);
+	mk_start(&s, 0x100, 3, 120, "GET", "/api/v1/pods", "10.0.0.1:5000"); /* replaces stream 3's start */
+	pipeline_feed(p, &s, sizeof(s));
+	assert_int_equal(total_inflight(g), 2);
+	mk_end(&e, 0x100, 1, 200, 0);
+	pipeline_feed(p, &e, sizeof(e));
+	assert_int_equal(total_inflight(g), 1);
+	assert_int_equal(agg_get_stats(g)->records, 1);
+	pipeline_flush(p, 300); /* stream 3 ongoing: no longer in flight, not counted */
+	assert_int_equal(total_inflight(g), 0);
+	assert_int_equal(agg_get_stats(g)->records, 1);
+	pipeline_free(p);
+	agg_free(g);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_requests_joined_to_every_sink),
+		cmocka_unit_test(test_etcd_joined_after_its_request),
+		cmocka_unit_test(test_abandon_and_flush),
+		cmocka_unit_test(test_bad_events),
+		cmocka_unit_test(test_sink_limit),
+		cmocka_unit_test(test_agg_sink_inflight),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
