@@ -12,18 +12,16 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "capture/offsets_select.h"
 #include "goelf/goelf.h"
+#include "kapimon/go_offsets.h"
 #include "conn.skel.h"
 #include "grpc.skel.h"
 #include "http.skel.h"
-#include "goelf/resolve.h"
-#include "resolve/probe_targets.h"
+#include "plan/plan.h"
 #include "resolve/procnet.h"
 #include "util/log.h"
 
 #define MAX_LINKS 256
-#define MAX_RETS 64
 
 /* A resolved attach point: the program, the file offset and the attach cookie. */
 struct attach_point {
@@ -55,6 +53,7 @@ struct capture {
 	struct capture_opts o;
 	uint64_t events;
 	char desc[512];
+	struct plan plan; /* what is attached */
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -134,41 +133,28 @@ out:
 	free(socks);
 }
 
-/* Add every probe site of one target. cookie: passed to the program (COOKIE_ALT: the index of the
- * "A|B" alternative that matched). Appends a reason to missing and returns non-zero when it did not
- * resolve. */
-#define COOKIE_ALT UINT64_MAX
-static int add_target(const struct go_binary *b, enum probe_id id, struct bpf_program *prog, uint64_t cookie,
-		      struct attach_point *pts, int *n, char *missing, size_t mlen, int *expensive)
+/* The skeleton program each plan program is. */
+static struct bpf_program *plan_prog(struct capture *c, enum plan_prog p)
 {
-	const struct probe_target *t = &probe_targets[id];
-	struct resolved_target r;
-	size_t used = strlen(missing);
-
-	if (goelf_resolve_target(b, t, &r)) {
-		snprintf(missing + used, mlen - used, "%s%s: %s", used ? "; " : "", t->func, r.reason);
-		return -ENOENT;
+	switch (p) {
+	case PLAN_PROG_H2_HEADERS: return c->skel->progs.h2_process_headers;
+	case PLAN_PROG_H2_DONE: return c->skel->progs.h2_handler_done;
+	case PLAN_PROG_H1_START: return c->skel->progs.h1_request_start;
+	case PLAN_PROG_H1_DONE: return c->skel->progs.h1_finish_request;
+	case PLAN_PROG_GRPC_WRITE: return c->gskel ? c->gskel->progs.grpc_write : NULL;
+	case PLAN_PROG_GRPC_FINISH: return c->gskel ? c->gskel->progs.grpc_finish : NULL;
+	case PLAN_PROG_ETCD_WATCH: return c->gskel ? c->gskel->progs.etcd_watch_dispatch : NULL;
+	default: return NULL;
 	}
-	if (*n + (int)r.nsites > MAX_LINKS)
-		return -E2BIG;
-	for (size_t i = 0; i < r.nsites; i++)
-		pts[(*n)++] = (struct attach_point){ prog, r.site_off[i], cookie == COOKIE_ALT ? (uint64_t)r.alt : cookie,
-						     t->func, false };
-	if (!r.cheap)
-		*expensive += (int)r.nsites;
-	return 0;
 }
 
 int capture_open(struct capture **out, const struct capture_opts *o)
 {
 	struct capture *c;
 	struct go_binary *b = NULL;
-	char exe[64], err[256] = "", missing[1024] = "";
-	struct attach_point pts[MAX_LINKS];
-	int npts = 0, ret;
-	struct kapimon_offsets offs;
-	bool groups[4] = { false };
-	int expensive = 0;
+	struct plan *pl;
+	char exe[64], err[256] = "";
+	int ret;
 
 	if (!o->on_event)
 		return -EINVAL;
@@ -176,6 +162,7 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	if (!c)
 		return -ENOMEM;
 	c->o = *o;
+	pl = &c->plan;
 	libbpf_set_print(libbpf_print);
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", o->pid);
 	ret = gobin_open(exe, &b, err, sizeof(err));
@@ -185,10 +172,25 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	}
 	if (!gobin_go_version(b))
 		p_warn("pid %d: no Go build info found; is this a Go program?", o->pid);
-	if (kapimon_offsets_select(b, &offs)) {
-		ret = -ENOTSUP;
+	/* what to attach: a pure function of the binary (src/plan), printed by doctor as well */
+	ret = plan_build(b, &(struct plan_opts){ .no_h1 = o->no_h1, .no_h2 = o->no_h2, .no_etcd = o->no_etcd }, pl);
+	gobin_close(b);
+	b = NULL;
+	if (ret) {
+		p_err("pid %d: %s", o->pid, pl->error);
 		goto fail;
 	}
+	if (*pl->unresolved)
+		p_debug("unresolved (group skipped or fallback used): %s", pl->unresolved);
+	if (pl->groups[PG_GRPC].wanted && !pl->groups[PG_GRPC].ok)
+		p_warn("etcd calls are not captured: %s", pl->groups[PG_GRPC].missing);
+	if (pl->expensive)
+		p_warn("%u probe site%s cannot be emulated by the kernel (single-stepped: ~15x the cost of a hit)",
+		       pl->expensive, pl->expensive == 1 ? "" : "s");
+	for (int g = 0; g < PG__COUNT; g++)
+		if (pl->groups[g].ok && probe_groups[g].offsets == g && *pl->groups[g].offsets_basis)
+			p_warn("%s struct offsets were not measured for this binary: %s (records may be wrong)",
+			       probe_group_name(g), pl->groups[g].offsets_basis);
 
 	c->skel = http_bpf__open();
 	if (!c->skel) {
@@ -196,101 +198,44 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 		p_err("cannot open the BPF object: %s", strerror(-ret));
 		goto fail;
 	}
-	memcpy((void *)c->skel->rodata->h2_off, offs.h2, sizeof(offs.h2));
-	memcpy((void *)&c->skel->rodata->h1_off, &offs.h1, sizeof(offs.h1));
+	memcpy((void *)c->skel->rodata->h2_off, pl->offsets.h2, sizeof(pl->offsets.h2));
+	memcpy((void *)&c->skel->rodata->h1_off, &pl->offsets.h1, sizeof(pl->offsets.h1));
 	ret = http_bpf__load(c->skel);
 	if (ret) {
 		p_err("cannot load the BPF programs: %s (run 'kapimon doctor')", strerror(-ret));
 		goto fail;
 	}
-	if (!o->no_etcd && offs.grpc_ok) {
-		int save = npts;
-
+	if (pl->groups[PG_GRPC].ok) {
 		c->gskel = grpc_bpf__open();
 		if (!c->gskel) {
 			ret = -errno;
 			p_err("cannot open the gRPC BPF object: %s", strerror(-ret));
 			goto fail;
 		}
-		memcpy((void *)&c->gskel->rodata->grpc_off, &offs.grpc, sizeof(offs.grpc));
+		memcpy((void *)&c->gskel->rodata->grpc_off, &pl->offsets.grpc, sizeof(pl->offsets.grpc));
 		ret = grpc_bpf__load(c->gskel);
 		if (ret) {
 			p_err("cannot load the gRPC BPF programs: %s", strerror(-ret));
 			goto fail;
 		}
-		if (add_target(b, PT_GRPC_WRITE, c->gskel->progs.grpc_write, COOKIE_ALT, pts, &npts, missing,
-			       sizeof(missing), &expensive) ||
-		    add_target(b, PT_GRPC_FINISH, c->gskel->progs.grpc_finish, 0, pts, &npts, missing, sizeof(missing),
-			       &expensive)) {
-			npts = save;
-			grpc_bpf__destroy(c->gskel);
-			c->gskel = NULL;
-		} else {
-			groups[3] = true;
-			/* optional: watch events received (a missing function only loses that count) */
-			if (add_target(b, PT_ETCD_WATCH_DISPATCH, c->gskel->progs.etcd_watch_dispatch, 0, pts, &npts,
-				       missing, sizeof(missing), &expensive))
-				p_debug("etcd watch events will not be counted");
-		}
-	} else if (!o->no_etcd) {
-		p_warn("no gRPC struct offsets for this binary: etcd calls are not captured");
 	}
-
-	/* Each group attaches all or nothing. */
-	for (int flavor = 0; flavor < 2 && !o->no_h2; flavor++) {
-		int save = npts;
-
-		if (!offs.h2_ok[flavor])
-			continue;
-		if (add_target(b, flavor ? PT_H2B_PROCESS_HEADERS : PT_H2X_PROCESS_HEADERS, c->skel->progs.h2_process_headers,
-			       flavor, pts, &npts, missing, sizeof(missing), &expensive) ||
-		    add_target(b, flavor ? PT_H2B_HANDLER_DONE : PT_H2X_HANDLER_DONE, c->skel->progs.h2_handler_done,
-			       flavor, pts, &npts, missing, sizeof(missing), &expensive)) {
-			npts = save;
-			continue;
-		}
-		groups[flavor] = true;
-	}
-	if (!o->no_h1 && offs.h1_ok) {
-		int save = npts;
-
-		/* cookie 1: at the call of ServeHTTP (w in RCX); 0: at readRequest's RETs (w in RAX) */
-		if ((add_target(b, PT_H1_SERVE_CALL, c->skel->progs.h1_request_start, 1, pts, &npts, missing,
-				sizeof(missing), &expensive) &&
-		     add_target(b, PT_H1_READ_REQUEST, c->skel->progs.h1_request_start, 0, pts, &npts, missing,
-				sizeof(missing), &expensive)) ||
-		    add_target(b, PT_H1_FINISH_REQUEST, c->skel->progs.h1_finish_request, 0, pts, &npts, missing,
-			       sizeof(missing), &expensive))
-			npts = save;
-		else
-			groups[2] = true;
-	}
-	if (!groups[0] && !groups[1] && !groups[2]) {
-		p_err("pid %d (%s): no HTTP server probe group could be resolved: %s", o->pid,
-		      gobin_go_version(b) ? gobin_go_version(b) : "not a Go binary?",
-		      *missing ? missing : "no struct offsets for this Go version");
-		ret = -ENOENT;
-		goto fail;
-	}
-	if (*missing)
-		p_debug("unresolved (group skipped or fallback used): %s", missing);
-	if (expensive)
-		p_warn("%d probe site%s cannot be emulated by the kernel (single-stepped: ~15x the cost of a hit)",
-		       expensive, expensive == 1 ? "" : "s");
-	for (int g = 0; g < 4; g++)
-		if (groups[g] && offs.fallback[g][0])
-			p_warn("%s struct offsets were not measured for this binary: %s (records may be wrong)",
-			       g == 0 ? "h2-xnet" : g == 1 ? "h2-bundled" : g == 2 ? "http1" : "grpc", offs.fallback[g]);
 
 	snprintf(c->exe, sizeof(c->exe), "%s", exe);
-	for (int i = 0; i < npts; i++) {
-		struct bpf_program *p = pts[i].prog;
-
-		c->pts[i] = pts[i];
-		c->pts[i].is_start = p == c->skel->progs.h2_process_headers || p == c->skel->progs.h1_request_start ||
-				     (c->gskel && p == c->gskel->progs.grpc_write);
+	if (pl->nsites > MAX_LINKS) {
+		ret = -E2BIG;
+		goto fail;
 	}
-	c->nlinks = npts;
+	for (uint32_t i = 0; i < pl->nsites; i++) {
+		const struct plan_site *s = &pl->sites[i];
+
+		c->pts[i] = (struct attach_point){ plan_prog(c, s->prog), s->off, s->variant, probe_targets[s->target].func,
+						   s->starts };
+		if (!c->pts[i].prog) {
+			ret = -EINVAL;
+			goto fail;
+		}
+	}
+	c->nlinks = (int)pl->nsites;
 	c->phase = CAPTURE_NONE;
 	ret = capture_set_phase(c, CAPTURE_ALL);
 	if (ret)
@@ -314,28 +259,24 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 		goto fail;
 	}
 	{
-		static const char *const gname[4] = { "h2 x/net", "h2 net/http", "h1", "etcd grpc" };
-		size_t n = 0;
+		size_t n = snprintf(c->desc, sizeof(c->desc), "pid %d ", o->pid);
 
-		n += snprintf(c->desc + n, sizeof(c->desc) - n, "pid %d %s: %d uprobes (", o->pid,
-			      gobin_go_version(b) ? gobin_go_version(b) : "go?", c->nlinks);
-		for (int g = 0; g < 4 && n < sizeof(c->desc); g++)
-			if (groups[g])
-				n += snprintf(c->desc + n, sizeof(c->desc) - n, "%s%s offsets %s", n && c->desc[n - 1] != '(' ? ", " : "",
-					      gname[g], offs.group_source[g] ? offs.group_source[g] : "?");
-		if (n < sizeof(c->desc))
-			n += snprintf(c->desc + n, sizeof(c->desc) - n, "%s)", groups[3] ? "" : ", no etcd");
+		plan_summary(pl, c->desc + n, sizeof(c->desc) - n);
 	}
 	if (c->conn_link)
 		snprintf(c->desc + strlen(c->desc), sizeof(c->desc) - strlen(c->desc),
 			 "; tcp state tracepoint on %d listening port%s", c->nlisten, c->nlisten == 1 ? "" : "s");
-	gobin_close(b);
 	*out = c;
 	return 0;
 fail:
 	gobin_close(b);
 	capture_close(c);
 	return ret ? ret : -EINVAL;
+}
+
+const struct plan *capture_plan(const struct capture *c)
+{
+	return &c->plan;
 }
 
 static uint64_t mono_ns(void)

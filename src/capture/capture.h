@@ -56,5 +56,8 @@ enum capture_phase capture_get_phase(const struct capture *c);
 /* Measure the cost of one uprobe hit on this machine (ns), with an empty probe on kapimon itself. */
 int capture_calibrate(struct capture *c, double *hit_ns);
 void capture_close(struct capture *c);
+/* The probe plan this capture executes (src/plan/plan.h). */
+struct plan;
+const struct plan *capture_plan(const struct capture *c);
 
 #endif

@@ -19,6 +19,7 @@
 #include "goelf/goelf.h"
 #include "goelf/resolve.h"
 #include "output/json_writer.h"
+#include "plan/plan.h"
 #include "util/log.h"
 
 #define MAX_PROCS 64
@@ -37,6 +38,7 @@ struct bin_info {
 	size_t nfuncs;
 	int nresolved;          /* probe targets resolved (explicit targets only), -1 when not resolved */
 	struct go_binary *b;    /* kept open for explicit targets: goelf_report_binary at output time */
+	struct plan *plan;      /* the probe plan record/top would execute (default options) */
 	char error[320];
 	struct doctor_check check;
 };
@@ -103,6 +105,9 @@ static void inspect_binary(struct bin_info *bi, const char *open_path, bool expl
 	bi->has_dwarf = gobin_has_dwarf(b);
 	bi->nfuncs = gobin_func_count(b);
 	bi->nresolved = -1;
+	bi->plan = malloc(sizeof(*bi->plan));
+	if (bi->plan)
+		plan_build(b, &(struct plan_opts){ 0 }, bi->plan);
 	if (explicit) {
 		static struct resolved_target res[PT__COUNT];
 
@@ -166,6 +171,13 @@ static void print_check_text(const struct doctor_check *c)
 	       c->status == DOC_MISSING ? (c->required ? " [required]" : " [optional]") : "");
 }
 
+/* The probe plan, as record and top execute it. */
+static void print_plan_text(const struct bin_info *bi)
+{
+	printf("probe plan for %s%s%.0d%s:\n", bi->exe, bi->pid ? " (pid " : "", (int)bi->pid, bi->pid ? ")" : "");
+	plan_print(bi->plan, stdout, "    ");
+}
+
 /* goelf's report (entry/RET offsets of every probe target), indented under the checklist. */
 static void print_report_text(const struct bin_info *bi)
 {
@@ -224,6 +236,10 @@ static void json_bin(struct json_writer *w, const struct bin_info *bi)
 		jw_null(w);
 	jw_kv_str(w, "status", doctor_status_str(bi->check.status));
 	jw_kv_str(w, "detail", bi->check.detail);
+	if (bi->plan) {
+		jw_key(w, "plan");
+		plan_json(bi->plan, w);
+	}
 	if (bi->b) {
 		jw_kv_int(w, "probe_targets_resolved", bi->nresolved);
 		jw_key(w, "probe_report");
@@ -404,6 +420,9 @@ libbpf_set_print(old_print);
 		for (size_t i = 0; i < nbins; i++)
 			print_check_text(&bins[i].check);
 		for (size_t i = 0; i < nbins; i++)
+			if (bins[i].plan)
+				print_plan_text(&bins[i]);
+		for (size_t i = 0; i < nbins; i++)
 			if (bins[i].b)
 				print_report_text(&bins[i]);
 		if (rc == 0)
@@ -414,8 +433,10 @@ libbpf_set_print(old_print);
 			printf("result: kapimon can run here, but not on the requested target (see targets)\n");
 	}
 	fflush(stdout);
-	for (size_t i = 0; i < nbins; i++)
+	for (size_t i = 0; i < nbins; i++) {
 		gobin_close(bins[i].b);
+		free(bins[i].plan);
+	}
 	free(bins);
 	return rc;
 }

@@ -15,6 +15,7 @@
 #include "cli/cli_capture.h"
 #include "output/jsonl_sink.h"
 #include "pipeline/pipeline.h"
+#include "plan/plan.h"
 #include "sampling/budget.h"
 #include "util/log.h"
 
@@ -173,6 +174,8 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	if (sampler_init(&sm, cap, co.pid, budget, hit_cost_us * 1000.0, (uint64_t)budget_period * 1000000000ULL))
 		goto out;
+	if (kp_verbosity >= 2)
+		plan_print(capture_plan(cap), stderr, "kapimon: ");
 	fprintf(stderr, "kapimon: attached: %s%s\n", capture_describe(cap),
 		budget > 0 ? " (budget mode: duty cycle follows the measured load)" : "");
 

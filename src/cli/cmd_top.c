@@ -18,6 +18,7 @@
 #include "capture/capture.h"
 #include "capture/sampler.h"
 #include "pipeline/pipeline.h"
+#include "plan/plan.h"
 #include "sampling/budget.h"
 #include "cli/cli.h"
 #include "cli/cli_capture.h"
@@ -876,6 +877,8 @@ int cmd_top(int argc, char **argv)
 	/* connection rates of the first snapshot are since now (connections found in /proc are seeded) */
 	t.conn = *pipeline_conn_stats(t.pl);
 	t.conn_ts = cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall;
+	if (t.batch && kp_verbosity >= 2)
+		plan_print(capture_plan(t.cap), stderr, "kapimon: ");
 	if (t.batch)
 		fprintf(stderr, "kapimon: attached: %s%s\n", capture_describe(t.cap),
 			budget > 0 ? " (budget mode: duty cycle follows the measured load)" : "");

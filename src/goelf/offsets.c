@@ -29,9 +29,7 @@ const char *goff_source_name(enum goff_source s)
 
 const char *goff_group_name(enum goff_group g)
 {
-	static const char *n[] = { "h2-xnet", "h2-bundled", "http1", "grpc" };
-
-	return (unsigned)g < GOFF__NGROUPS ? n[g] : "?";
+	return (unsigned)g < GOFF__NGROUPS ? probe_group_name((enum probe_group)g) : "?";
 }
 
 /* ------------------------------------------------------------------------------------------------ */

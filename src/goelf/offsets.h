@@ -13,10 +13,12 @@
 
 #include "goelf/goelf.h"
 #include "kapimon/go_offsets.h"
+#include "resolve/probe_targets.h"
 
 enum goff_source { GOFF_NONE = 0, GOFF_DWARF, GOFF_TABLE, GOFF_FALLBACK };
 
-enum goff_group { GOFF_H2X, GOFF_H2B, GOFF_H1, GOFF_GRPC, GOFF__NGROUPS };
+/* One offsets set per probe group that reads Go structs: the first four of enum probe_group. */
+enum goff_group { GOFF_H2X = PG_H2X, GOFF_H2B = PG_H2B, GOFF_H1 = PG_H1, GOFF_GRPC = PG_GRPC, GOFF__NGROUPS };
 
 struct goff_group_info {
 	enum goff_source source;
@@ -40,7 +42,7 @@ struct go_offsets {
 int go_offsets_fill(const struct go_binary *b, unsigned flags, struct go_offsets *o);
 
 const char *goff_source_name(enum goff_source s);
-const char *goff_group_name(enum goff_group g); /* "h2-xnet", "h2-bundled", "http1", "grpc" */
+const char *goff_group_name(enum goff_group g); /* probe_group_name(): "h2-xnet", "h2-bundled", "http1", "grpc" */
 
 /* Field table for generic printing: name and pointer into o for each field of a group. */
 struct goff_field {

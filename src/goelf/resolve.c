@@ -2,6 +2,7 @@
 #include "goelf/resolve.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "goelf/offsets.h"
@@ -103,16 +104,34 @@ int goelf_resolve_all(const struct go_binary *b, struct resolved_target out[PT__
 
 bool goelf_group_ok(const struct resolved_target res[PT__COUNT], const char *group)
 {
+	int g = probe_group_by_name(group);
 	bool any = false;
 
-	for (size_t i = 0; i < PT__COUNT; i++) {
-		if (!res[i].target || strcmp(res[i].target->group, group))
+	for (size_t i = 0; i < PT__COUNT && g >= 0; i++) {
+		const struct probe_target *t = res[i].target;
+
+		if (!t || (int)t->group != g || t->fallback)
 			continue;
-		if (!res[i].ok)
-			return false;
+		/* a target that did not resolve may be stood in for by its fallback */
+		if (!res[i].ok) {
+			bool covered = false;
+
+			for (size_t k = 0; k < PT__COUNT; k++)
+				covered |= res[k].target && res[k].target->fallback && res[k].target->primary == t->id &&
+					   res[k].ok;
+			if (!covered)
+				return false;
+		}
 		any = true;
 	}
 	return any;
+}
+
+/* "http1", or "http1-fallback" for a target that stands in for another */
+static const char *target_group(const struct probe_target *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s", probe_group_name(t->group), t->fallback ? "-fallback" : "");
+	return buf;
 }
 
 static const char *where_name(enum probe_where w)
@@ -120,8 +139,6 @@ static const char *where_name(enum probe_where w)
 	return w == PROBE_RETURNS ? "returns" : w == PROBE_ENTRY ? "entry" : w == PROBE_CALLSITE ? "call sites" :
 		"entry+returns";
 }
-
-static const char *const groups[] = { "h2-xnet", "h2-bundled", "http1", "grpc" };
 
 static void report_text(FILE *out, const struct go_binary *b, struct resolved_target *res, struct go_offsets *o)
 {
@@ -145,8 +162,9 @@ static void report_text(FILE *out, const struct go_binary *b, struct resolved_ta
 	fprintf(out, "targets:\n");
 	for (size_t i = 0; i < PT__COUNT; i++) {
 		struct resolved_target *r = &res[i];
+		char gb[48];
 
-		fprintf(out, "  [%s] %-10s %-7s %s\n", r->ok ? "ok" : "--", r->target->group,
+		fprintf(out, "  [%s] %-10s %-7s %s\n", r->ok ? "ok" : "--", target_group(r->target, gb, sizeof(gb)),
 			where_name(r->target->where), r->target->func);
 		if (r->symbol)
 			fprintf(out, "         symbol %s\n         entry 0x%llx file offset 0x%llx size %llu\n", r->symbol,
@@ -169,8 +187,8 @@ static void report_text(FILE *out, const struct go_binary *b, struct resolved_ta
 			fprintf(out, "         unresolved: %s\n", r->reason);
 	}
 	fprintf(out, "groups:     ");
-	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
-		fprintf(out, " %s=%s", groups[g], goelf_group_ok(res, groups[g]) ? "ok" : "missing");
+	for (int g = 0; g < PG__COUNT; g++)
+		fprintf(out, " %s=%s", probe_group_name(g), goelf_group_ok(res, probe_group_name(g)) ? "ok" : "missing");
 	fprintf(out, "\noffsets:\n");
 	for (int g = 0; g < GOFF__NGROUPS; g++) {
 		struct goff_field f[16];
@@ -238,9 +256,10 @@ static void report_json(struct json_writer *w, const struct go_binary *b, struct
 	jw_arr_begin(w);
 	for (size_t i = 0; i < PT__COUNT; i++) {
 		struct resolved_target *r = &res[i];
+		char gb[48];
 
 		jw_obj_begin(w);
-		jw_kv_str(w, "group", r->target->group);
+		jw_kv_str(w, "group", target_group(r->target, gb, sizeof(gb)));
 		jw_kv_str(w, "func", r->target->func);
 		jw_kv_str(w, "where", where_name(r->target->where));
 		jw_kv_bool(w, "ok", r->ok);
@@ -280,8 +299,8 @@ static void report_json(struct json_writer *w, const struct go_binary *b, struct
 	jw_arr_end(w);
 	jw_key(w, "groups");
 	jw_obj_begin(w);
-	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
-		jw_kv_bool(w, groups[g], goelf_group_ok(res, groups[g]));
+	for (int g = 0; g < PG__COUNT; g++)
+		jw_kv_bool(w, probe_group_name(g), goelf_group_ok(res, probe_group_name(g)));
 	jw_obj_end(w);
 	jw_key(w, "offsets");
 	jw_obj_begin(w);

@@ -5,34 +5,56 @@
 
 #include "goelf/goelf.h"
 
+const struct probe_group_def probe_groups[PG__COUNT] = {
+	[PG_H2X] = { "h2-xnet", "h2 x/net", PG_H2X, -1, true },
+	[PG_H2B] = { "h2-bundled", "h2 net/http", PG_H2B, -1, true },
+	[PG_H1] = { "http1", "h1", PG_H1, -1, true },
+	[PG_GRPC] = { "grpc", "etcd grpc", PG_GRPC, -1, false },
+	[PG_ETCD_WATCH] = { "etcd-watch", "etcd watch", PG_GRPC, PG_GRPC, false },
+};
+
+const char *probe_group_name(enum probe_group g)
+{
+	return (unsigned)g < PG__COUNT ? probe_groups[g].name : "?";
+}
+
+int probe_group_by_name(const char *name)
+{
+	for (int g = 0; g < PG__COUNT; g++)
+		if (!strcmp(probe_groups[g].name, name))
+			return g;
+	return -1;
+}
+
 const struct probe_target probe_targets[PT__COUNT] = {
-	{ PT_H2X_PROCESS_HEADERS, "h2-xnet", "golang.org/x/net/http2.(*serverConn).processHeaders", PROBE_ENTRY,
+	{ PT_H2X_PROCESS_HEADERS, PG_H2X, false, "golang.org/x/net/http2.(*serverConn).processHeaders", PROBE_ENTRY,
 	  "HTTP/2 request start: decoded :method, :path, user-agent, stream id, client" },
-	{ PT_H2X_HANDLER_DONE, "h2-xnet", "golang.org/x/net/http2.(*responseWriter).handlerDone", PROBE_ENTRY,
+	{ PT_H2X_HANDLER_DONE, PG_H2X, false, "golang.org/x/net/http2.(*responseWriter).handlerDone", PROBE_ENTRY,
 	  "HTTP/2 request end: status, response bytes, stream id" },
 	/* net/http's own HTTP/2 server: bundled as http2* up to Go 1.26, net/http/internal/http2 from 1.27 */
-	{ PT_H2B_PROCESS_HEADERS, "h2-bundled",
+	{ PT_H2B_PROCESS_HEADERS, PG_H2B, false,
 	  "net/http.(*http2serverConn).processHeaders|net/http/internal/http2.(*serverConn).processHeaders",
 	  PROBE_ENTRY, "HTTP/2 request start (net/http's own server)" },
-	{ PT_H2B_HANDLER_DONE, "h2-bundled",
+	{ PT_H2B_HANDLER_DONE, PG_H2B, false,
 	  "net/http.(*http2responseWriter).handlerDone|net/http/internal/http2.(*responseWriter).handlerDone",
 	  PROBE_ENTRY, "HTTP/2 request end (net/http's own server)" },
-	{ PT_H1_SERVE_CALL, "http1", "net/http.(*conn).serve", PROBE_CALLSITE,
+	{ PT_H1_SERVE_CALL, PG_H1, false, "net/http.(*conn).serve", PROBE_CALLSITE,
 	  "HTTP/1.x request start: the call of serverHandler.ServeHTTP(w, req) (w in RCX)",
 	  "net/http.serverHandler.ServeHTTP" },
-	{ PT_H1_READ_REQUEST, "http1-fallback", "net/http.(*conn).readRequest", PROBE_RETURNS,
-	  "HTTP/1.x request start when ServeHTTP is inlined: *response returned by readRequest" },
-	{ PT_H1_FINISH_REQUEST, "http1", "net/http.(*response).finishRequest", PROBE_ENTRY,
+	{ PT_H1_READ_REQUEST, PG_H1, true, "net/http.(*conn).readRequest", PROBE_RETURNS,
+	  "HTTP/1.x request start when ServeHTTP is inlined: *response returned by readRequest", NULL,
+	  PT_H1_SERVE_CALL },
+	{ PT_H1_FINISH_REQUEST, PG_H1, false, "net/http.(*response).finishRequest", PROBE_ENTRY,
 	  "HTTP/1.x request end: status, response bytes" },
-	{ PT_GRPC_WRITE, "grpc",
+	{ PT_GRPC_WRITE, PG_GRPC, false,
 	  /* grpc <= 1.65: (t *http2Client) Write(s *Stream, hdr, data []byte, opts);
 	   * grpc >= 1.66: (s *ClientStream) Write(hdr []byte, data mem.BufferSlice, opts) */
 	  "google.golang.org/grpc/internal/transport.(*http2Client).Write|"
 	  "google.golang.org/grpc/internal/transport.(*ClientStream).Write",
 	  PROBE_ENTRY, "etcd request message: method, protobuf payload, context chain (unary call start, watch requests)" },
-	{ PT_GRPC_FINISH, "grpc", "google.golang.org/grpc.(*clientStream).finish", PROBE_ENTRY,
+	{ PT_GRPC_FINISH, PG_GRPC, false, "google.golang.org/grpc.(*clientStream).finish", PROBE_ENTRY,
 	  "etcd call end: finish(err) on the caller's goroutine -> gRPC status" },
-	{ PT_ETCD_WATCH_DISPATCH, "etcd-watch",
+	{ PT_ETCD_WATCH_DISPATCH, PG_ETCD_WATCH, false,
 	  "go.etcd.io/etcd/clientv3.(*watchGrpcStream).dispatchEvent|"
 	  "go.etcd.io/etcd/client/v3.(*watchGrpcStream).dispatchEvent",
 	  PROBE_ENTRY, "etcd watch responses received (events per resource), once per response" },

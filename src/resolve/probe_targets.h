@@ -20,6 +20,33 @@
  */
 enum probe_where { PROBE_ENTRY = 1, PROBE_RETURNS = 2, PROBE_CALLSITE = 4 };
 
+/*
+ * Probe groups: a group attaches all or nothing. The one group enum and name table of kapimon: the
+ * plan (src/plan), the struct offsets (src/goelf/offsets.h: one offsets set per group, the first four),
+ * doctor and the "attached" line all use it.
+ */
+enum probe_group {
+	PG_H2X,        /* golang.org/x/net/http2 server */
+	PG_H2B,        /* net/http's own (bundled) HTTP/2 server */
+	PG_H1,         /* net/http HTTP/1.x server */
+	PG_GRPC,       /* grpc-go client: etcd calls */
+	PG_ETCD_WATCH, /* etcd clientv3 watch responses (optional: only a count) */
+	PG__COUNT
+};
+
+struct probe_group_def {
+	const char *name;  /* "h2-xnet": doctor, JSON, offsets */
+	const char *label; /* "h2 x/net": the "attached" line */
+	int offsets;       /* the group whose struct offsets its programs read */
+	int requires;      /* a group that must attach for this one to (its BPF object), -1 none */
+	bool http;         /* serves HTTP requests: at least one such group must attach */
+};
+
+extern const struct probe_group_def probe_groups[PG__COUNT];
+const char *probe_group_name(enum probe_group g);
+/* enum probe_group of a name, or -1. */
+int probe_group_by_name(const char *name);
+
 enum probe_id {
 	PT_H2X_PROCESS_HEADERS, /* x/net/http2 serverConn.processHeaders: request start, decoded headers */
 	PT_H2X_HANDLER_DONE,    /* x/net/http2 responseWriter.handlerDone: request end, status, bytes */
@@ -36,12 +63,14 @@ enum probe_id {
 
 struct probe_target {
 	enum probe_id id;
-	const char *group;  /* "h2-xnet", "h2-bundled", "http1", "grpc": a group attaches all or nothing */
+	enum probe_group group;
+	bool fallback;      /* used only when `primary` (a target of the same group) does not resolve */
 	const char *func;   /* Go symbol, matched exactly or by suffix at a path boundary; "A|B" lists
 			     * alternatives tried in order (the index found becomes the attach cookie) */
 	enum probe_where where;
 	const char *why;
 	const char *callee; /* PROBE_CALLSITE: the function whose call sites in func are probed */
+	enum probe_id primary; /* fallback targets: the target they stand in for */
 };
 
 extern const struct probe_target probe_targets[PT__COUNT];

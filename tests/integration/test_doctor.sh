@@ -106,6 +106,19 @@ check_eq "--pid resolved count = ok targets in probe_report" "$nres" \
 check_eq "--pid probe_report: net/http targets resolved" true \
 	"$(json_get "$json" 'all(t["ok"] for t in d["processes"][0]["probe_report"]["targets"] if t["group"] == "http1")')"
 
+# The probe plan: doctor prints the plan record executes. record's "attached" line is "pid N " + the
+# plan's summary; record -v prints the whole plan, the same text as doctor's.
+plan_sum=$(json_get "$json" 'd["processes"][0]["plan"]["summary"]')
+check_contains "--pid plan: the groups that attach" "uprobes (" "$plan_sum"
+rec_err=$(mktemp)
+"$KAPIMON" record -v --pid "$PID" --duration 1 --stats-interval 0 -o /dev/null 2>"$rec_err"
+check_eq "record --duration 1 exits 0" 0 "$?"
+check_contains "record's attached line is doctor's plan" "attached: pid $PID $plan_sum" "$(cat "$rec_err")"
+doc_plan=$("$KAPIMON" doctor --pid "$PID" | sed -n '/^probe plan for/,/^probe targets of/p' | sed '1d;$d' | sed 's/^    //')
+rec_plan=$(grep -E '^kapimon: (plan: |  )' "$rec_err" | sed 's/^kapimon: //')
+check_eq "record -v prints doctor's plan" "$doc_plan" "$rec_plan"
+rm -f "$rec_err"
+
 # --- --binary, text output, errors --------------------------------------------------------------
 json=$("$KAPIMON" doctor -j --binary "$BIN")
 check_eq "--binary Go version" "$want_go" "$(json_get "$json" 'd["binaries"][0]["go_version"]')"

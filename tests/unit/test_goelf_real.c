@@ -111,9 +111,9 @@ static void check_testbed(const char *path, const char *how, bool want_grpc)
 		return;
 	int ok = goelf_resolve_all(b, res);
 	for (size_t i = 0; i < PT__COUNT; i++) {
-		bool is_grpc = !strcmp(res[i].target->group, "grpc");
+		bool is_grpc = res[i].target->group == PG_GRPC;
 		if ((!is_grpc || want_grpc) && !res[i].ok)
-			fail_msg("%s: %s (%s) unresolved: %s", path, res[i].target->func, res[i].target->group,
+			fail_msg("%s: %s (%s) unresolved: %s", path, res[i].target->func, probe_group_name(res[i].target->group),
 				 res[i].reason);
 		if (res[i].ok && (res[i].target->where & PROBE_RETURNS))
 			assert_true(res[i].nrets >= 1);

@@ -4,6 +4,7 @@
 #define KAPIMON_OFFSETS_SELECT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "goelf/goelf.h"
 #include "kapimon/go_offsets.h"
@@ -21,7 +22,8 @@ struct kapimon_offsets {
 	const char *group_source[4]; /* "dwarf", "table", "fallback" or NULL, per group as above */
 };
 
-/* Returns 0, or -1 after p_err when no offsets are known for this binary. */
-int kapimon_offsets_select(const struct go_binary *b, struct kapimon_offsets *o);
+/* Returns 0, or -1 with the reason in err when no usable HTTP server offsets are known for this binary
+ * (the other fields are still filled). Pure: prints nothing. */
+int kapimon_offsets_select(const struct go_binary *b, struct kapimon_offsets *o, char *err, size_t errlen);
 
 #endif

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-#include "capture/offsets_select.h"
+#include "plan/offsets_select.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "goelf/offsets.h"
-#include "util/log.h"
 
 /* The fields a group cannot work without (others are optional: the BPF side skips unknown ones). */
 static bool h2_usable(const struct kp_h2_offsets *h)
@@ -28,14 +27,14 @@ static bool grpc_usable(const struct kp_grpc_offsets *g)
 	return g->stream_method != KP_OFF_UNKNOWN;
 }
 
-int kapimon_offsets_select(const struct go_binary *b, struct kapimon_offsets *o)
+int kapimon_offsets_select(const struct go_binary *b, struct kapimon_offsets *o, char *err, size_t errlen)
 {
 	struct go_offsets go;
 	size_t n = 0;
 
 	memset(o, 0, sizeof(*o));
 	if (go_offsets_fill(b, 0, &go)) {
-		p_err("cannot determine struct offsets");
+		snprintf(err, errlen, "cannot determine struct offsets");
 		return -1;
 	}
 	o->h2[0] = go.h2x;
@@ -64,8 +63,8 @@ int kapimon_offsets_select(const struct go_binary *b, struct kapimon_offsets *o)
 			break;
 	}
 	if (!o->h2_ok[0] && !o->h2_ok[1] && !o->h1_ok) {
-		p_err("no usable struct offsets for the HTTP servers in this binary (%s)",
-		      gobin_go_version(b) ? gobin_go_version(b) : "unknown Go version");
+		snprintf(err, errlen, "no usable struct offsets for the HTTP servers in this binary (%s)",
+			 gobin_go_version(b) ? gobin_go_version(b) : "unknown Go version");
 		return -1;
 	}
 	return 0;

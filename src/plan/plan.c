@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "plan/plan.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "goelf/resolve.h"
+#include "output/json_writer.h"
+
+const char *const plan_prog_names[PLAN__NPROGS] = {
+	[PLAN_PROG_H2_HEADERS] = "h2_process_headers", [PLAN_PROG_H2_DONE] = "h2_handler_done",
+	[PLAN_PROG_H1_START] = "h1_request_start",     [PLAN_PROG_H1_DONE] = "h1_finish_request",
+	[PLAN_PROG_GRPC_WRITE] = "grpc_write",         [PLAN_PROG_GRPC_FINISH] = "grpc_finish",
+	[PLAN_PROG_ETCD_WATCH] = "etcd_watch_dispatch",
+};
+
+#define VARIANT_ALT UINT64_MAX /* the index of the "A|B" alternative of the target's function that matched */
+
+/* Which program reads each target, with which variant. */
+static const struct {
+	enum plan_prog prog;
+	uint64_t variant;
+} target_prog[PT__COUNT] = {
+	[PT_H2X_PROCESS_HEADERS] = { PLAN_PROG_H2_HEADERS, 0 }, [PT_H2X_HANDLER_DONE] = { PLAN_PROG_H2_DONE, 0 },
+	[PT_H2B_PROCESS_HEADERS] = { PLAN_PROG_H2_HEADERS, 1 }, [PT_H2B_HANDLER_DONE] = { PLAN_PROG_H2_DONE, 1 },
+	/* at the call of ServeHTTP: w in RCX; at readRequest's RETs: w in RAX */
+	[PT_H1_SERVE_CALL] = { PLAN_PROG_H1_START, 1 },         [PT_H1_READ_REQUEST] = { PLAN_PROG_H1_START, 0 },
+	[PT_H1_FINISH_REQUEST] = { PLAN_PROG_H1_DONE, 0 },
+	[PT_GRPC_WRITE] = { PLAN_PROG_GRPC_WRITE, VARIANT_ALT }, [PT_GRPC_FINISH] = { PLAN_PROG_GRPC_FINISH, 0 },
+	[PT_ETCD_WATCH_DISPATCH] = { PLAN_PROG_ETCD_WATCH, 0 },
+};
+
+static bool prog_starts(enum plan_prog p)
+{
+	return p == PLAN_PROG_H2_HEADERS || p == PLAN_PROG_H1_START || p == PLAN_PROG_GRPC_WRITE;
+}
+
+static void appendf(char *buf, size_t len, const char *fmt, const char *a, const char *b)
+{
+	size_t n = strlen(buf);
+
+	if (n < len)
+		snprintf(buf + n, len - n, fmt, n ? "; " : "", a, b);
+}
+
+/* The group's struct offsets usable? (per offsets group: [0] h2 x/net, [1] bundled, [2] h1, [3] grpc) */
+static bool offsets_ok(const struct kapimon_offsets *o, int g)
+{
+	switch (g) {
+	case PG_H2X: return o->h2_ok[0];
+	case PG_H2B: return o->h2_ok[1];
+	case PG_H1: return o->h1_ok;
+	case PG_GRPC: return o->grpc_ok;
+	default: return false;
+	}
+}
+
+static const char *off_option(const struct plan_opts *o, enum probe_group g)
+{
+	switch (g) {
+	case PG_H2X:
+	case PG_H2B: return o->no_h2 ? "--no-h2" : NULL;
+	case PG_H1: return o->no_h1 ? "--no-h1" : NULL;
+	case PG_GRPC:
+	case PG_ETCD_WATCH: return o->no_etcd ? "--no-etcd" : NULL;
+	default: return NULL;
+	}
+}
+
+/* Add the sites of one resolved target. */
+static int add_sites(struct plan *p, enum probe_group g, const struct resolved_target *r)
+{
+	const struct probe_target *t = r->target;
+
+	if (p->nsites + r->nsites > PLAN_MAX_SITES)
+		return -E2BIG;
+	for (size_t i = 0; i < r->nsites; i++) {
+		struct plan_site *s = &p->sites[p->nsites++];
+
+		s->group = g;
+		s->target = t->id;
+		s->prog = target_prog[t->id].prog;
+		s->variant = target_prog[t->id].variant == VARIANT_ALT ? (uint64_t)r->alt : target_prog[t->id].variant;
+		s->alt = r->alt;
+		s->vaddr = r->site_vaddr[i];
+		s->off = r->site_off[i];
+		s->cheap = r->cheap;
+		s->starts = prog_starts(s->prog);
+	}
+	return 0;
+}
+
+/* Resolve every target of group g (a fallback stands in for its primary); all or nothing. */
+static void plan_group(const struct go_binary *b, struct plan *p, enum probe_group g)
+{
+	struct plan_group *pg = &p->groups[g];
+	static struct resolved_target r; /* ~1.6 KB: off the stack (plan_build is not reentrant anyway) */
+	uint32_t save = p->nsites;
+	bool ok = true;
+
+	for (int i = 0; i < PT__COUNT; i++) {
+		const struct probe_target *t = &probe_targets[i];
+		int err;
+
+		if (t->group != g || t->fallback)
+			continue;
+		err = goelf_resolve_target(b, t, &r);
+		if (err) {
+			appendf(pg->missing, sizeof(pg->missing), "%s%s: %s", t->func, r.reason);
+			appendf(p->unresolved, sizeof(p->unresolved), "%s%s: %s", t->func, r.reason);
+			/* a fallback target for this one? */
+			for (int k = 0; k < PT__COUNT && err; k++) {
+				const struct probe_target *f = &probe_targets[k];
+
+				if (!f->fallback || f->primary != t->id)
+					continue;
+				err = goelf_resolve_target(b, f, &r);
+				if (err) {
+					appendf(pg->missing, sizeof(pg->missing), "%s%s: %s", f->func, r.reason);
+					appendf(p->unresolved, sizeof(p->unresolved), "%s%s: %s", f->func, r.reason);
+				} else {
+					pg->fallback = true;
+				}
+			}
+		}
+		if (!err)
+			err = add_sites(p, g, &r);
+		if (err == -E2BIG)
+			appendf(pg->missing, sizeof(pg->missing), "%s%s: %s", t->func, "too many probe sites in total");
+		if (err)
+			ok = false;
+	}
+	if (!ok) {
+		p->nsites = save;
+		return;
+	}
+	pg->ok = true;
+	pg->missing[0] = '\0';
+	pg->first_site = save;
+	pg->nsites = p->nsites - save;
+}
+
+int plan_build(const struct go_binary *b, const struct plan_opts *o, struct plan *p)
+{
+	char err[256] = "";
+	bool http_offsets;
+
+	memset(p, 0, sizeof(*p));
+	p->opts = *o;
+	snprintf(p->go_version, sizeof(p->go_version), "%s", gobin_go_version(b) ? gobin_go_version(b) : "go?");
+	http_offsets = kapimon_offsets_select(b, &p->offsets, err, sizeof(err)) == 0;
+	for (int g = 0; g < PG__COUNT; g++) {
+		struct plan_group *pg = &p->groups[g];
+		const struct probe_group_def *d = &probe_groups[g];
+		const char *opt = off_option(o, g);
+
+		pg->offsets_source = p->offsets.group_source[d->offsets];
+		pg->offsets_basis = p->offsets.fallback[d->offsets];
+		if (opt) {
+			snprintf(pg->missing, sizeof(pg->missing), "off (%s)", opt);
+			continue;
+		}
+		pg->wanted = true;
+		if (d->requires >= 0 && !p->groups[d->requires].ok) {
+			snprintf(pg->missing, sizeof(pg->missing), "needs group %s", probe_group_name(d->requires));
+			continue;
+		}
+		if (!offsets_ok(&p->offsets, d->offsets)) {
+			snprintf(pg->missing, sizeof(pg->missing), "no usable struct offsets for %s (%s)",
+				 probe_group_name(d->offsets), pg->offsets_source ? pg->offsets_source : "none known");
+			continue;
+		}
+		plan_group(b, p, g);
+	}
+	for (uint32_t i = 0; i < p->nsites; i++)
+		p->expensive += !p->sites[i].cheap;
+	for (int g = 0; g < PG__COUNT; g++)
+		p->ok |= probe_groups[g].http && p->groups[g].ok;
+	if (!p->ok) {
+		size_t n = 0;
+
+		n += snprintf(p->error + n, sizeof(p->error) - n, "%s: no HTTP server probe group can attach",
+			      p->go_version);
+		if (!http_offsets)
+			n += snprintf(p->error + n, n < sizeof(p->error) ? sizeof(p->error) - n : 0, ": %s", err);
+		for (int g = 0; g < PG__COUNT && n < sizeof(p->error); g++)
+			if (probe_groups[g].http && p->groups[g].wanted)
+				n += snprintf(p->error + n, sizeof(p->error) - n, "%s %s: %s", n ? ";" : "",
+					      probe_group_name(g), p->groups[g].missing);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+size_t plan_summary(const struct plan *p, char *buf, size_t len)
+{
+	size_t n = 0;
+	bool first = true;
+
+	n += snprintf(buf, len, "%s: %u uprobes (", p->go_version, p->nsites);
+	/* the groups with struct offsets of their own (etcd-watch rides on grpc's) */
+	for (int g = 0; g < PG__COUNT && n < len; g++) {
+		if (!p->groups[g].ok || probe_groups[g].offsets != g)
+			continue;
+		n += snprintf(buf + n, len - n, "%s%s offsets %s", first ? "" : ", ", probe_groups[g].label,
+			      p->groups[g].offsets_source ? p->groups[g].offsets_source : "?");
+		first = false;
+	}
+	if (n < len)
+		n += snprintf(buf + n, len - n, "%s)", p->groups[PG_GRPC].ok ? "" : ", no etcd");
+	return n < len ? n : (len ? len - 1 : 0);
+}
+
+const char *plan_site_func(const struct plan_site *s, char *buf, size_t len)
+{
+	const char *p = probe_targets[s->target].func;
+
+	for (int i = 0; i < s->alt && p; i++) {
+		p = strchr(p, '|');
+		p = p ? p + 1 : NULL;
+	}
+	if (!p)
+		p = probe_targets[s->target].func;
+	snprintf(buf, len, "%.*s", (int)strcspn(p, "|"), p);
+	return buf;
+}
+
+static const char *group_state(const struct plan_group *g)
+{
+	return g->ok ? "attach" : g->wanted ? "missing" : "off";
+}
+
+void plan_print(const struct plan *p, FILE *out, const char *indent)
+{
+	char line[1024];
+
+	plan_summary(p, line, sizeof(line));
+	fprintf(out, "%splan: %s\n", indent, p->ok ? line : p->error);
+	for (int g = 0; g < PG__COUNT; g++) {
+		const struct plan_group *pg = &p->groups[g];
+
+		fprintf(out, "%s  %-11s %-8s", indent, probe_group_name(g), group_state(pg));
+		if (pg->ok) {
+			fprintf(out, " %u site%s, offsets %s%s%s%s\n", pg->nsites, pg->nsites == 1 ? "" : "s",
+				pg->offsets_source ? pg->offsets_source : "?", *pg->offsets_basis ? " (" : "",
+				pg->offsets_basis, *pg->offsets_basis ? ")" : "");
+			for (uint32_t i = pg->first_site; i < pg->first_site + pg->nsites; i++) {
+				const struct plan_site *s = &p->sites[i];
+				char fn[256];
+
+				fprintf(out, "%s      %-19s variant %llu at 0x%llx (%s)%s  %s\n", indent, plan_prog_names[s->prog],
+					(unsigned long long)s->variant, (unsigned long long)s->off,
+					s->cheap ? "emulated" : "single-stepped", probe_targets[s->target].fallback ? " fallback" : "",
+					plan_site_func(s, fn, sizeof(fn)));
+			}
+		} else {
+			fprintf(out, " %s\n", pg->missing);
+		}
+	}
+	if (p->expensive)
+		fprintf(out, "%s  %u site%s single-stepped by the kernel (~15x the cost of an emulated one)\n", indent,
+			p->expensive, p->expensive == 1 ? " is" : "s are");
+}
+
+void plan_json(const struct plan *p, struct json_writer *w)
+{
+	char line[1024];
+
+	plan_summary(p, line, sizeof(line));
+	jw_obj_begin(w);
+	jw_kv_bool(w, "ok", p->ok);
+	jw_key(w, "summary");
+	if (p->ok)
+		jw_str(w, line);
+	else
+		jw_null(w);
+	if (!p->ok)
+		jw_kv_str(w, "error", p->error);
+	jw_kv_str(w, "go_version", p->go_version);
+	jw_kv_uint(w, "uprobes", p->nsites);
+	jw_kv_uint(w, "single_stepped", p->expensive);
+	jw_key(w, "groups");
+	jw_obj_begin(w);
+	for (int g = 0; g < PG__COUNT; g++) {
+		const struct plan_group *pg = &p->groups[g];
+
+		jw_key(w, probe_group_name(g));
+		jw_obj_begin(w);
+		jw_kv_str(w, "state", group_state(pg));
+		jw_key(w, "offsets");
+		if (pg->offsets_source)
+			jw_str(w, pg->offsets_source);
+		else
+			jw_null(w);
+		if (*pg->offsets_basis)
+			jw_kv_str(w, "offsets_basis", pg->offsets_basis);
+		if (!pg->ok)
+			jw_kv_str(w, "missing", pg->missing);
+		jw_kv_bool(w, "fallback", pg->fallback);
+		jw_key(w, "sites");
+		jw_arr_begin(w);
+		for (uint32_t i = pg->first_site; pg->ok && i < pg->first_site + pg->nsites; i++) {
+			const struct plan_site *s = &p->sites[i];
+			char fn[256];
+
+			jw_obj_begin(w);
+			jw_kv_str(w, "func", plan_site_func(s, fn, sizeof(fn)));
+			jw_kv_str(w, "program", plan_prog_names[s->prog]);
+			jw_kv_uint(w, "variant", s->variant);
+			jw_kv_uint(w, "vaddr", s->vaddr);
+			jw_kv_uint(w, "offset", s->off);
+			jw_kv_bool(w, "cheap", s->cheap);
+			jw_obj_end(w);
+		}
+		jw_arr_end(w);
+		jw_obj_end(w);
+	}
+	jw_obj_end(w);
+	jw_obj_end(w);
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The probe plan: which probes to attach to one Go binary, as a pure function of the binary and the
+ * options. Per probe group (resolve/probe_targets.h: a group attaches all or nothing): whether it is
+ * wanted, the targets with their sites (file offsets), the BPF program and variant each site gets,
+ * which fallback was taken, where the struct offsets come from, and why a group is missing.
+ * src/capture executes a plan; `doctor` prints it; `record` and `top` print its summary line.
+ * Nothing here knows about BPF objects or Kubernetes.
+ */
+#ifndef KAPIMON_PLAN_H
+#define KAPIMON_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "goelf/goelf.h"
+#include "plan/offsets_select.h"
+#include "resolve/probe_targets.h"
+
+/* The BPF programs a site can be attached to (capture maps them to skeleton programs). */
+enum plan_prog {
+	PLAN_PROG_H2_HEADERS,  /* request start, h2 (variant: 0 x/net, 1 bundled) */
+	PLAN_PROG_H2_DONE,     /* request end, h2 (variant as above) */
+	PLAN_PROG_H1_START,    /* request start, h1 (variant: 1 at the ServeHTTP call, 0 at readRequest's RETs) */
+	PLAN_PROG_H1_DONE,     /* request end, h1 */
+	PLAN_PROG_GRPC_WRITE,  /* etcd request message (variant: which transport Write signature matched) */
+	PLAN_PROG_GRPC_FINISH, /* etcd call end */
+	PLAN_PROG_ETCD_WATCH,  /* etcd watch response dispatched */
+	PLAN__NPROGS
+};
+extern const char *const plan_prog_names[PLAN__NPROGS]; /* the BPF programs' names */
+
+struct plan_site {
+	enum probe_group group;
+	enum probe_id target;
+	enum plan_prog prog;
+	uint64_t variant; /* passed to the program (attach cookie): see enum plan_prog */
+	int alt;          /* which "A|B" alternative of the target's function matched */
+	uint64_t vaddr, off; /* virtual address and file offset of the probed instruction */
+	bool cheap;       /* the kernel emulates the instruction (conditional jump, CALL) */
+	bool starts;      /* begins a request or call (budget mode detaches these first) */
+};
+
+struct plan_group {
+	bool wanted;      /* not switched off by an option */
+	bool ok;          /* attaches: every target (or its fallback) resolved and the offsets are usable */
+	uint32_t first_site, nsites; /* its sites in plan.sites */
+	bool fallback;    /* a fallback target stands in for a primary one */
+	const char *offsets_source; /* "dwarf", "table", "fallback", or NULL */
+	const char *offsets_basis;  /* for "fallback": from which known layout, else "" */
+	char missing[384];          /* wanted && !ok: why; !wanted: the option */
+};
+
+struct plan_opts {
+	bool no_h1, no_h2, no_etcd;
+};
+
+#define PLAN_MAX_SITES 256
+
+struct plan {
+	struct plan_opts opts;
+	char go_version[32]; /* "go1.19.8" or "go?" */
+	struct plan_group groups[PG__COUNT];
+	struct plan_site sites[PLAN_MAX_SITES];
+	uint32_t nsites;
+	uint32_t expensive;  /* sites the kernel single-steps (~15x the cost of an emulated one) */
+	struct kapimon_offsets offsets; /* what the BPF programs read (rodata) */
+	bool ok;             /* at least one HTTP server group attaches */
+	char error[640];     /* !ok: why */
+	char unresolved[1024]; /* every target that did not resolve, "func: reason; ..." ("" when none) */
+};
+
+/* Build the plan for b (which must stay open only during the call). Returns 0, or -ENOENT when no HTTP
+ * server group can attach (p->error says why; the rest of the plan is filled all the same). */
+int plan_build(const struct go_binary *b, const struct plan_opts *o, struct plan *p);
+
+/* One line: "go1.19.8: 9 uprobes (h2 x/net offsets fallback, h1 offsets table, etcd grpc offsets table)"
+ * (", no etcd" when the etcd group does not attach). Returns strlen. */
+size_t plan_summary(const struct plan *p, char *buf, size_t len);
+/* The whole plan as text (indent before every line), the summary line first. */
+void plan_print(const struct plan *p, FILE *out, const char *indent);
+/* The function a site probes: the alternative of its target that matched. */
+const char *plan_site_func(const struct plan_site *s, char *buf, size_t len);
+struct json_writer;
+void plan_json(const struct plan *p, struct json_writer *w);
+
+#endif
