@@ -51,6 +51,7 @@ struct request_record {
 	uint32_t stream_id;        /* HTTP/2 stream id, 0 for h1 */
 	double sample_factor;      /* 1.0 in full capture; 1/duty in budget mode */
 	struct k8s_request_info ri;
+	uint32_t apiserver_pid;    /* appended: the apiserver process that served it (0 unknown) */
 	/* internal, not written: linking etcd calls to this request */
 	uint64_t start_mono_ns; /* CLOCK_MONOTONIC start */
 	uint64_t link_ctx;      /* the request's context object address, 0 unknown */
@@ -79,6 +80,7 @@ struct etcd_record {
 	bool stream;              /* a message on a long-lived stream (Watch, LeaseKeepAlive), not a unary call */
 	int64_t req_size;         /* request message bytes (protobuf), -1 when unknown */
 	char group[REC_FIELD_LEN]; /* API group of the resource derived from the key ("" = core / unknown) */
+	uint32_t apiserver_pid;    /* appended: the apiserver process that made the call (0 unknown) */
 };
 
 #endif

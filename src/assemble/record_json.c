@@ -179,6 +179,8 @@ void record_json_request(struct json_writer *w, const struct request_record *r)
 	KV_FIELD(w, "client", r->client);
 	if (r->local_port)
 		jw_kv_uint(w, "local_port", r->local_port);
+	if (r->apiserver_pid)
+		jw_kv_uint(w, "apiserver_pid", r->apiserver_pid);
 	jw_kv_int(w, "status", r->status);
 	if (proto)
 		jw_kv_str(w, "proto", proto);
@@ -237,6 +239,8 @@ void record_json_etcd(struct json_writer *w, const struct etcd_record *r)
 		jw_kv_bool(w, "stream", true);
 	if (r->request_id)
 		jw_kv_uint(w, "request_id", r->request_id);
+	if (r->apiserver_pid)
+		jw_kv_uint(w, "apiserver_pid", r->apiserver_pid);
 	if (r->sample_factor != 1.0)
 		jw_kv_double(w, "sample_factor", r->sample_factor);
 	jw_obj_end(w);
@@ -309,6 +313,19 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 		jw_kv_double(w, "sample_factor", s->sample_factor);
 		jw_kv_double(w, "hit_cost_ns", s->hit_cost_ns);
 		jw_kv_double(w, "estimated_overhead", s->est_overhead);
+		jw_obj_end(w);
+	}
+	if (s->has_apiservers) {
+		jw_key(w, "apiservers");
+		jw_obj_begin(w);
+		jw_kv_bool(w, "follow", s->follow);
+		jw_key(w, "attached");
+		jw_arr_begin(w);
+		for (uint32_t i = 0; i < s->nattached && i < RECORD_STATS_MAX_SOURCES; i++)
+			jw_uint(w, s->attached_pids[i]);
+		jw_arr_end(w);
+		jw_kv_uint(w, "attaches", s->attaches);
+		jw_kv_uint(w, "exits", s->exits);
 		jw_obj_end(w);
 	}
 	jw_obj_end(w);

@@ -8,6 +8,7 @@
 
 #define RECORD_STATS_MAX_PROBES 16
 #define RECORD_STATS_MAX_RINGS 4
+#define RECORD_STATS_MAX_SOURCES 16
 
 struct record_stats {
 	uint64_t ts_ns;          /* wall clock, ns since the Unix epoch */
@@ -47,6 +48,12 @@ struct record_stats {
 	double sample_factor;      /* 1/duty of the current window */
 	double hit_cost_ns;        /* calibrated cost of one uprobe hit */
 	double est_overhead;       /* estimated overhead at the current duty */
+	/* apiserver processes (appended) */
+	bool has_apiservers;       /* write "apiservers" (filled by the capture side) */
+	bool follow;               /* watching every kube-apiserver (no --pid) */
+	uint32_t nattached;        /* apiservers with probes attached now */
+	uint32_t attached_pids[RECORD_STATS_MAX_SOURCES];
+	uint64_t attaches, exits;  /* attaches so far, attached apiservers that exited */
 };
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -54,6 +55,8 @@ struct capture {
 	uint64_t events;
 	char desc[512];
 	struct plan plan; /* what is attached */
+	struct stat bin_st; /* the binary's identity (/proc/PID/exe followed) */
+	bool conn_stale;    /* retargeted: the new process's ports and connections not read yet */
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -76,7 +79,8 @@ static int on_event(void *ctx, void *data, size_t size)
 
 /*
  * Connection tracking (optional): the apiserver's listening ports go into the tracepoint's filter,
- * and its established connections are reported as seeded.
+ * and its established connections are reported as seeded. Run again for a new pid (retarget) or while
+ * no listening port was found (an apiserver attached before it listens): only new ports are added.
  */
 static void setup_conn(struct capture *c)
 {
@@ -89,20 +93,24 @@ static void setup_conn(struct capture *c)
 	if (!socks)
 		return;
 	n = procnet_pid_sockets(c->o.pid, socks, 8192);
-	c->cskel = conn_bpf__open_and_load();
+	if (!c->cskel)
+		c->cskel = conn_bpf__open_and_load();
 	if (!c->cskel || n < 0) {
 		p_warn("connection tracking unavailable (%s): no local ports", !c->cskel ? "tracepoint program" : "/proc");
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
+		int fd = bpf_map__fd(c->cskel->maps.listen_ports);
 		uint8_t one = 1;
 
-		if (socks[i].state != 10 /* LISTEN */)
+		if (socks[i].state != 10 /* LISTEN */ || !bpf_map_lookup_elem(fd, &socks[i].local_port, &one))
 			continue;
-		if (!bpf_map_update_elem(bpf_map__fd(c->cskel->maps.listen_ports), &socks[i].local_port, &one, BPF_ANY))
+		one = 1;
+		if (!bpf_map_update_elem(fd, &socks[i].local_port, &one, BPF_ANY))
 			c->nlisten++;
 	}
-	c->conn_link = bpf_program__attach(c->cskel->progs.conn_state);
+	if (!c->conn_link)
+		c->conn_link = bpf_program__attach(c->cskel->progs.conn_state);
 	if (!c->conn_link) {
 		p_warn("cannot attach the sock/inet_sock_set_state tracepoint: %s (no local ports)", strerror(errno));
 		goto out;
@@ -131,6 +139,16 @@ static void setup_conn(struct capture *c)
 	}
 out:
 	free(socks);
+}
+
+static void describe(struct capture *c)
+{
+	size_t n = snprintf(c->desc, sizeof(c->desc), "pid %d ", c->o.pid);
+
+	plan_summary(&c->plan, c->desc + n, sizeof(c->desc) - n);
+	if (c->conn_link)
+		snprintf(c->desc + strlen(c->desc), sizeof(c->desc) - strlen(c->desc),
+			 "; tcp state tracepoint on %d listening port%s", c->nlisten, c->nlisten == 1 ? "" : "s");
 }
 
 /* The skeleton program each plan program is. */
@@ -258,14 +276,9 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 		p_err("cannot add the connection ring buffer: %s", strerror(-ret));
 		goto fail;
 	}
-	{
-		size_t n = snprintf(c->desc, sizeof(c->desc), "pid %d ", o->pid);
-
-		plan_summary(pl, c->desc + n, sizeof(c->desc) - n);
-	}
-	if (c->conn_link)
-		snprintf(c->desc + strlen(c->desc), sizeof(c->desc) - strlen(c->desc),
-			 "; tcp state tracepoint on %d listening port%s", c->nlisten, c->nlisten == 1 ? "" : "s");
+	describe(c);
+	if (stat(exe, &c->bin_st))
+		memset(&c->bin_st, 0, sizeof(c->bin_st));
 	*out = c;
 	return 0;
 fail:
@@ -277,6 +290,53 @@ fail:
 const struct plan *capture_plan(const struct capture *c)
 {
 	return &c->plan;
+}
+
+pid_t capture_pid(const struct capture *c)
+{
+	return c->o.pid;
+}
+
+bool capture_same_binary(const struct capture *c, pid_t pid)
+{
+	char exe[64];
+	struct stat st;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	return c->bin_st.st_ino && !stat(exe, &st) && st.st_dev == c->bin_st.st_dev && st.st_ino == c->bin_st.st_ino &&
+	       st.st_size == c->bin_st.st_size && st.st_mtim.tv_sec == c->bin_st.st_mtim.tv_sec &&
+	       st.st_mtim.tv_nsec == c->bin_st.st_mtim.tv_nsec;
+}
+
+int capture_retarget(struct capture *c, pid_t pid)
+{
+	int err;
+
+	if (!capture_same_binary(c, pid))
+		return -ESTALE;
+	/* the old process is gone: its links go (in the background), the same sites get the new pid */
+	err = capture_set_phase(c, CAPTURE_NONE);
+	if (err)
+		return err;
+	c->o.pid = pid;
+	snprintf(c->exe, sizeof(c->exe), "/proc/%d/exe", pid);
+	err = capture_set_phase(c, CAPTURE_ALL);
+	if (err)
+		return err;
+	/* the new process's ports and connections: at the next refresh (reading /proc takes ~300 ms here;
+	 * the tracepoint stays live meanwhile, on the old ports, which a restart normally reuses) */
+	c->conn_stale = c->cskel != NULL;
+	describe(c);
+	return 0;
+}
+
+void capture_conn_refresh(struct capture *c)
+{
+	if (c->cskel && (!c->nlisten || c->conn_stale)) {
+		c->conn_stale = false;
+		setup_conn(c);
+		describe(c);
+	}
 }
 
 static uint64_t mono_ns(void)
@@ -466,6 +526,11 @@ int capture_poll(struct capture *c, int timeout_ms)
 		return n;
 	m = ring_buffer__consume(c->rb);
 	return m < 0 ? m : n + m;
+}
+
+int capture_epoll_fd(const struct capture *c)
+{
+	return ring_buffer__epoll_fd(c->rb);
 }
 
 int capture_drain(struct capture *c)

@@ -44,6 +44,8 @@ enum capture_phase {
 int capture_open(struct capture **out, const struct capture_opts *o);
 /* Poll the ring buffers; returns events consumed or negative errno (-EINTR is not an error). */
 int capture_poll(struct capture *c, int timeout_ms);
+/* An epoll fd that is readable when a ring buffer has data (to wait on several captures at once). */
+int capture_epoll_fd(const struct capture *c);
 /* Consume whatever is buffered without waiting. */
 int capture_drain(struct capture *c);
 void capture_read_stats(struct capture *c, struct capture_stats *st);
@@ -59,5 +61,14 @@ void capture_close(struct capture *c);
 /* The probe plan this capture executes (src/plan/plan.h). */
 struct plan;
 const struct plan *capture_plan(const struct capture *c);
+pid_t capture_pid(const struct capture *c);
+/* pid runs the very binary this capture was planned for (same file: device, inode, size, mtime). */
+bool capture_same_binary(const struct capture *c, pid_t pid);
+/* Move the probes to another process of the same binary (an apiserver restarted): the loaded programs,
+ * maps and ring buffers are kept, only the uprobe links are made anew. -ESTALE when the binary differs. */
+int capture_retarget(struct capture *c, pid_t pid);
+/* Look for the process's listening ports (and seed its connections) when none was found yet (attached
+ * before it listened) or after a retarget. */
+void capture_conn_refresh(struct capture *c);
 
 #endif

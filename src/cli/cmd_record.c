@@ -10,6 +10,7 @@
 
 #include "assemble/stats.h"
 #include "capture/capture.h"
+#include "capture/follow.h"
 #include "capture/sampler.h"
 #include "cli/cli.h"
 #include "cli/cli_capture.h"
@@ -22,23 +23,28 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: kapimon record [--pid N] [-o FILE|-] [--duration S] [--stats-interval S]\n"
+		"Usage: kapimon record [--pid N | --exe NAME] [-o FILE|-] [--duration S] [--stats-interval S]\n"
 		"                      [--no-h1] [--no-h2] [--no-etcd] [--etcd-link-hold MS]\n"
 		"                      [--budget PCT [--budget-period S] [--hit-cost-us US]]\n\n"
 		"Record every request the kube-apiserver serves as one JSON line (kind \"request\"),\n"
-		"written when the request ends. Without --pid the local kube-apiserver is found.\n"
-		"Prints a line containing 'attached' on stderr when every probe is live.\n"
+		"written when the request ends. Without --pid every kube-apiserver on the host is followed:\n"
+		"attached when found (also in other mount/PID namespaces), detached when it exits, a new one\n"
+		"(a restart) attached within 2 s; records carry \"apiserver_pid\". Prints a line containing\n"
+		"'attached' on stderr each time an apiserver's probes are live.\n"
 		"SIGINT/SIGTERM: requests still running are written with \"ongoing\":true, probes are\n"
-		"detached, exit 0. A second Ctrl-C quits at once. If the process exits, kapimon writes\n"
-		"what it has and exits 1.\n\n"
+		"detached, exit 0. A second Ctrl-C quits at once. With --pid (or --budget), if the process\n"
+		"exits kapimon writes what it has and exits 1.\n\n"
 		"Options:\n"
-		"  --pid N             process to watch (default: the only running kube-apiserver)\n"
+		"  --pid N             watch only this process\n"
+		"  --exe NAME          without --pid: follow processes whose executable is NAME\n"
+		"                      (default kube-apiserver; NAME-<suffix> matches too)\n"
 		"  -o, --output FILE   write records to FILE ('-' = stdout, the default)\n"
 		"  --duration S        stop after S seconds\n"
 		"  --stats-interval S  write a {\"kind\":\"stats\"} line every S seconds (default 10, 0 = off)\n"
 		"  --no-h1, --no-h2    do not probe the HTTP/1.x or HTTP/2 server\n"
 		"  --no-etcd           do not record etcd calls (kind \"etcd\"; 2 fewer uprobe hits per call)\n"
 		"  --budget PCT        overhead budget, e.g. 1%%: attach the per-request probes only for a duty\n"
+		"                      cycle (one apiserver: --pid, or the only one running);\n"
 		"                      cycle that keeps their measured cost under PCT of the apiserver's CPU;\n"
 		"                      records then carry \"sample_factor\" (1/duty)\n"
 		"  --budget-period S   length of one duty cycle (default 10)\n"
@@ -47,14 +53,16 @@ static void usage(FILE *out)
 		"                      be linked (default 2000)\n");
 }
 
-/* The stats record: the pipeline's and the BPF side's counters, and the duty cycle in budget mode. */
-static void write_stats(struct capture *cap, struct pipeline *pl, const struct sampler *sm, struct jsonl_sink *js,
+/* The stats record: the pipeline's and the BPF side's counters, the apiservers attached, and the duty
+ * cycle in budget mode. */
+static void write_stats(struct follow *fw, struct pipeline *pl, const struct sampler *sm, struct jsonl_sink *js,
 			struct record_stats *s)
 {
 	struct capture_stats cs;
 
-	capture_read_stats(cap, &cs);
+	follow_read_stats(fw, &cs);
 	pipeline_fill_stats(pl, cs.hits, cs.counters, cli_now_ns(CLOCK_REALTIME), s);
+	follow_fill_stats(fw, s);
 	if (sm && sm->enabled) {
 		s->budget = sm->b.budget;
 		s->duty = sm->b.duty;
@@ -65,12 +73,19 @@ static void write_stats(struct capture *cap, struct pipeline *pl, const struct s
 	jsonl_sink_stats(js, s);
 }
 
+/* An apiserver exited: its requests still open are written as ongoing. */
+static void on_gone(void *ctx, pid_t pid)
+{
+	pipeline_source_gone(ctx, (uint32_t)pid, cli_now_ns(CLOCK_MONOTONIC));
+}
+
 int cmd_record(int argc, char **argv)
 {
-	enum { OPT_PID = 256, OPT_DURATION, OPT_STATS, OPT_NO_H1, OPT_NO_H2, OPT_NO_ETCD, OPT_LINK_HOLD, OPT_BUDGET, OPT_BUDGET_PERIOD, OPT_HIT_COST };
+	enum { OPT_PID = 256, OPT_EXE, OPT_DURATION, OPT_STATS, OPT_NO_H1, OPT_NO_H2, OPT_NO_ETCD, OPT_LINK_HOLD, OPT_BUDGET, OPT_BUDGET_PERIOD, OPT_HIT_COST };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "pid", required_argument, NULL, OPT_PID },
+		{ "exe", required_argument, NULL, OPT_EXE },
 		{ "output", required_argument, NULL, 'o' },
 		{ "duration", required_argument, NULL, OPT_DURATION },
 		{ "stats-interval", required_argument, NULL, OPT_STATS },
@@ -84,7 +99,8 @@ int cmd_record(int argc, char **argv)
 		{ 0 },
 	};
 	struct capture_opts co = { 0 };
-	struct capture *cap = NULL;
+	struct follow_opts fo = { 0 };
+	struct follow *fw = NULL;
 	struct pipeline_opts po = { 0 };
 	struct pipeline *pl = NULL;
 	struct jsonl_sink js;
@@ -93,7 +109,7 @@ int cmd_record(int argc, char **argv)
 	long pid = 0, duration = 0, stats_every = 10, link_hold_ms = 2000, budget_period = 10;
 	double budget = 0, hit_cost_us = 0;
 	struct sampler sm;
-	uint64_t t0, last_stats, last_tick = 0, last_expire = 0, last_flush = 0;
+	uint64_t t0, last_stats, last_tick = 0, last_flush = 0;
 	int c, ret = 1;
 	bool target_gone = false;
 
@@ -101,6 +117,7 @@ int cmd_record(int argc, char **argv)
 		switch (c) {
 		case 'h': usage(stdout); return 0;
 		case 'o': outpath = optarg; break;
+		case OPT_EXE: fo.exe_name = optarg; break;
 		case OPT_PID:
 			if (!cli_parse_long(optarg, 1, 1 << 30, &pid))
 				return cli_usage_error("record", "--pid needs a process id, got '%s'", optarg);
@@ -141,9 +158,12 @@ int cmd_record(int argc, char **argv)
 		return cli_usage_error("record", "unexpected argument '%s'", argv[optind]);
 	if (co.no_h1 && co.no_h2)
 		return cli_usage_error("record", "--no-h1 and --no-h2 leave nothing to record");
-	if (cli_find_apiserver(&pid))
+	if (pid && fo.exe_name)
+		return cli_usage_error("record", "--exe follows processes by name; --pid watches one: not both");
+	/* budget mode drives one apiserver's probes: the only one running, as before follow */
+	if (budget > 0 && !pid && cli_find_apiserver(&pid))
 		return 1;
-	co.pid = (pid_t)pid;
+	fo.pid = (pid_t)pid;
 
 	out = strcmp(outpath, "-") ? fopen(outpath, "w") : stdout;
 	if (!out) {
@@ -168,21 +188,25 @@ int cmd_record(int argc, char **argv)
 	}
 	co.on_event = pipeline_feed_cb;
 	co.ctx = pl;
+	fo.co = co;
+	fo.on_gone = on_gone;
+	fo.ctx = pl;
 
 	cli_signals_install(true);
-	if (capture_open(&cap, &co))
+	if (follow_open(&fw, &fo))
 		goto out;
-	if (sampler_init(&sm, cap, co.pid, budget, hit_cost_us * 1000.0, (uint64_t)budget_period * 1000000000ULL))
+	if (sampler_init(&sm, follow_capture(fw, 0), fo.pid, budget, hit_cost_us * 1000.0,
+			 (uint64_t)budget_period * 1000000000ULL))
 		goto out;
 	if (kp_verbosity >= 2)
-		plan_print(capture_plan(cap), stderr, "kapimon: ");
-	fprintf(stderr, "kapimon: attached: %s%s\n", capture_describe(cap),
-		budget > 0 ? " (budget mode: duty cycle follows the measured load)" : "");
+		for (size_t i = 0; i < follow_count(fw); i++)
+			plan_print(capture_plan(follow_capture(fw, i)), stderr, "kapimon: ");
+	follow_announce(fw, budget > 0 ? " (budget mode: duty cycle follows the measured load)" : "");
 
 	t0 = last_stats = cli_now_ns(CLOCK_MONOTONIC);
 	while (!cli_exiting) {
 		uint64_t now;
-		int err = capture_poll(cap, sampler_timeout_ms(&sm, cli_now_ns(CLOCK_MONOTONIC), 200));
+		int err = follow_poll(fw, sampler_timeout_ms(&sm, cli_now_ns(CLOCK_MONOTONIC), 200));
 
 		if (err < 0 && err != -EINTR) {
 			p_err("ring buffer poll: %s", strerror(-err));
@@ -194,14 +218,13 @@ int cmd_record(int argc, char **argv)
 			pipeline_tick(pl, now);
 			last_tick = now;
 		}
-		if (now - last_expire >= 1000000000ULL) {
-			last_expire = now;
-			if (kill(co.pid, 0) && errno == ESRCH) {
-				/* the apiserver is gone (restart, crash): its probes went with it */
-				p_warn("pid %d exited: stopping (requests still open are written as ongoing)", co.pid);
-				target_gone = true;
-				break;
-			}
+		/* apiservers that exited (their requests still open are written as ongoing) and new ones */
+		follow_check(fw, now);
+		if (follow_target_gone(fw)) {
+			/* --pid: the apiserver is gone (restart, crash): its probes went with it */
+			p_warn("pid %d exited: stopping (requests still open are written as ongoing)", fo.pid);
+			target_gone = true;
+			break;
 		}
 		if (sampler_tick(&sm, now)) {
 			pipeline_set_sample_factor(pl, sampler_factor(&sm));
@@ -213,7 +236,7 @@ int cmd_record(int argc, char **argv)
 		if (stats_every && now - last_stats >= (uint64_t)stats_every * 1000000000ULL) {
 			struct record_stats s;
 
-			write_stats(cap, pl, &sm, &js, &s);
+			write_stats(fw, pl, &sm, &js, &s);
 			fflush(out);
 			last_stats = now;
 		}
@@ -223,12 +246,12 @@ int cmd_record(int argc, char **argv)
 			last_flush = now;
 		}
 	}
-	capture_drain(cap);
+	follow_drain(fw);
 	pipeline_flush(pl, cli_now_ns(CLOCK_MONOTONIC));
 	{
 		struct record_stats s;
 
-		write_stats(cap, pl, &sm, &js, &s);
+		write_stats(fw, pl, &sm, &js, &s);
 		fprintf(stderr,
 			"kapimon: %llu request records, %llu etcd records, %llu ring-buffer drops, %llu unmatched ends, "
 			"%.2f uprobe hits/request, %.2f per etcd call\n",
@@ -237,7 +260,7 @@ int cmd_record(int argc, char **argv)
 	}
 	ret = target_gone ? 1 : 0;
 out:
-	capture_close(cap);
+	follow_close(fw);
 	if (out && fflush(out)) {
 		p_err("writing %s: %s", outpath, strerror(errno));
 		ret = 1;

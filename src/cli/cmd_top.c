@@ -16,6 +16,7 @@
 #include "aggregate/etcd_agg.h"
 #include "assemble/record_json.h"
 #include "capture/capture.h"
+#include "capture/follow.h"
 #include "capture/sampler.h"
 #include "pipeline/pipeline.h"
 #include "plan/plan.h"
@@ -34,11 +35,12 @@
 #define ETCD_LINK_HOLD_NS 2000000000ULL /* as record's --etcd-link-hold default */
 #define HOUSEKEEP_NS 100000000ULL       /* etcd link hold expiry and closed connections, every 100 ms */
 #define CONN_GRACE_NS 10000000000ULL
+#define FOLLOW_CHECK_MS 500             /* apiservers that exited or started: looked for twice a second */
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: kapimon [-j] top [--pid N] [--interval S] [--sort rate|errors|p99|bytes]\n"
+		"Usage: kapimon [-j] top [--pid N | --exe NAME] [--interval S] [--sort rate|errors|p99|bytes]\n"
 		"                        [--by all|agent|resource|client] [-n N] [--batch] [--iterations N]\n"
 		"                        [--prometheus-file PATH] [--no-h1] [--no-h2] [--no-etcd]\n"
 		"                        [--budget PCT [--budget-period S] [--hit-cost-us US]]\n\n"
@@ -46,10 +48,15 @@ static void usage(FILE *out)
 		"in-flight requests per user agent / verb / resource (or per agent, resource, client), refreshed\n"
 		"every interval over the last interval, with the etcd calls the requests cause (ETCD/S) and a\n"
 		"panel of etcd calls per (op, resource). Full screen on a terminal; with --batch (or when stdout\n"
-		"is not a terminal) a plain-text snapshot per interval, with -j one JSON object per interval.\n\n"
+		"is not a terminal) a plain-text snapshot per interval, with -j one JSON object per interval.\n"
+		"Without --pid every kube-apiserver on the host is followed (a header line says which are\n"
+		"attached): attached when found, also in other mount/PID namespaces, detached when it exits, a\n"
+		"new one (a restart) attached within 2 s. With --pid, top exits 1 when that process exits.\n\n"
 		"Keys: q quit, s cycle sort, b cycle grouping, e show/hide the etcd panel, p pause/resume the display.\n\n"
 		"Options:\n"
-		"  --pid N                 process to watch (default: the only running kube-apiserver)\n"
+		"  --pid N                 watch only this process\n"
+		"  --exe NAME              without --pid: follow processes whose executable is NAME\n"
+		"                          (default kube-apiserver; NAME-<suffix> matches too)\n"
 		"  --interval S            refresh and rate window in seconds (default 1)\n"
 		"  --sort KEY              rate (default), errors, p99 or bytes\n"
 		"  --by GROUPING           all = user agent+verb+resource (default), agent, resource, client\n"
@@ -62,7 +69,8 @@ static void usage(FILE *out)
 		"  --no-etcd               do not probe etcd calls (2 fewer uprobe hits per call; no ETCD/S, no panel)\n"
 		"  --budget PCT            overhead budget, e.g. 1%%: attach the per-request probes only for a duty\n"
 		"                          cycle that keeps their measured cost under PCT of the apiserver's CPU;\n"
-		"                          counts are weighted by 1/duty (as kapimon record)\n"
+		"                          counts are weighted by 1/duty (as kapimon record); one apiserver\n"
+		"                          (--pid, or the only one running)\n"
 		"  --budget-period S       length of one duty cycle (default 10)\n"
 		"  --hit-cost-us US        per-hit cost to assume instead of calibrating at start\n");
 }
@@ -77,10 +85,10 @@ struct top {
 	struct agg *agg;
 	struct etcd_agg *ea;       /* NULL with --no-etcd */
 	struct sampler sm;
-	struct capture *cap;
+	struct follow *fw;         /* the apiserver(s) attached */
 	int64_t mono_to_wall;
+	const char *exe_name;      /* followed executables (no --pid) */
 	/* view */
-	pid_t pid;
 	unsigned interval;
 	enum agg_sort sort;
 	unsigned by;          /* index into by_tables */
@@ -112,6 +120,12 @@ struct top {
 	struct ct_stats conn, conn_prev;
 	uint64_t conn_ts, conn_prev_ts; /* wall ns */
 };
+
+/* An apiserver exited: its requests still open leave the in-flight counts. */
+static void on_gone(void *ctx, pid_t pid)
+{
+	pipeline_source_gone(ctx, (uint32_t)pid, cli_now_ns(CLOCK_MONOTONIC));
+}
 
 /* ---- formatting ---------------------------------------------------------------------------------- */
 
@@ -263,17 +277,24 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 		width = numw + 20;
 	record_ts_format(t->ts_ns, ts, sizeof(ts));
 	{
-		const char *desc = t->cap ? capture_describe(t->cap) : "";
+		const char *desc = t->fw ? follow_describe(t->fw) : "";
 
-		/* the description normally starts with "pid N" already */
-		if (!strncmp(desc, "pid ", 4))
-			snprintf(line, sizeof(line), "kapimon top - %.19s  apiserver %s%s", ts, desc,
-				 t->paused ? "  [PAUSED]" : "");
-		else
-			snprintf(line, sizeof(line), "kapimon top - %.19s  apiserver pid %d  %s%s", ts, (int)t->pid, desc,
-				 t->paused ? "  [PAUSED]" : "");
+		/* one apiserver: "pid N go...: ..."; several: "2 apiservers: pid A ...; pid B ..." */
+		snprintf(line, sizeof(line), "kapimon top - %.19s  %s%s%s", ts, !strncmp(desc, "pid ", 4) ? "apiserver " : "",
+			 desc, t->paused ? "  [PAUSED]" : "");
 	}
 	emit(L_HEADER, line, ctx);
+	if (t->fw && follow_following(t->fw)) {
+		int n = snprintf(line, sizeof(line), "following every %s: %zu attached (", t->exe_name,
+				 follow_count(t->fw));
+
+		for (size_t i = 0; i < follow_count(t->fw) && n < (int)sizeof(line); i++)
+			n += snprintf(line + n, sizeof(line) - n, "%spid %d", i ? ", " : "", (int)follow_pid(t->fw, i));
+		if (n < (int)sizeof(line))
+			snprintf(line + n, sizeof(line) - n, "), %llu attached so far, %llu exited",
+				 (unsigned long long)follow_attaches(t->fw), (unsigned long long)follow_exits(t->fw));
+		emit(follow_count(t->fw) ? L_HEADER : L_ALERT, line, ctx);
+	}
 	fmt_rate(a, sizeof(a), t->total.rate);
 	fmt_dur(b, sizeof(b), t->total.p50_ns);
 	fmt_dur(c, sizeof(c), t->total.p99_ns);
@@ -561,8 +582,19 @@ static void print_json(const struct top *t, size_t maxrows)
 	jw_obj_begin(&w);
 	jw_kv_str(&w, "kind", "top");
 	jw_kv_str(&w, "ts", ts);
-	jw_kv_int(&w, "pid", t->pid);
-	jw_kv_str(&w, "probes", capture_describe(t->cap));
+	jw_kv_int(&w, "pid", follow_count(t->fw) ? follow_pid(t->fw, 0) : 0);
+	jw_kv_str(&w, "probes", follow_describe(t->fw));
+	jw_key(&w, "apiservers");
+	jw_obj_begin(&w);
+	jw_kv_bool(&w, "follow", follow_following(t->fw));
+	jw_key(&w, "attached");
+	jw_arr_begin(&w);
+	for (size_t i = 0; i < follow_count(t->fw); i++)
+		jw_int(&w, follow_pid(t->fw, i));
+	jw_arr_end(&w);
+	jw_kv_uint(&w, "attaches", follow_attaches(t->fw));
+	jw_kv_uint(&w, "exits", follow_exits(t->fw));
+	jw_obj_end(&w);
 	jw_kv_uint(&w, "interval_s", t->interval);
 	jw_kv_double(&w, "span_s", t->span_s);
 	jw_kv_str(&w, "by", agg_table_name(tab));
@@ -648,13 +680,13 @@ static void write_prometheus(struct top *t)
 
 static void refresh_snapshot(struct top *t, uint64_t now_wall)
 {
-	capture_drain(t->cap);
+	follow_drain(t->fw);
 	pipeline_tick(t->pl, now_wall - (uint64_t)t->mono_to_wall);
 	agg_advance(t->agg, now_wall);
 	if (t->ea)
 		etcd_agg_advance(t->ea, now_wall);
 	agg_update_anomaly(t->agg, &t->anom, NULL);
-	capture_read_stats(t->cap, &t->cs);
+	follow_read_stats(t->fw, &t->cs);
 	t->hits_per_request = pipeline_hits_per_request(t->pl, t->cs.hits);
 	t->etcd_hits_per_call = pipeline_etcd_hits_per_call(t->pl, t->cs.hits);
 	t->conn_prev = t->conn;
@@ -731,11 +763,12 @@ static bool parse_by(const char *s, unsigned *out)
 
 int cmd_top(int argc, char **argv)
 {
-	enum { OPT_PID = 256, OPT_INTERVAL, OPT_SORT, OPT_BY, OPT_BATCH, OPT_ITER, OPT_PROM, OPT_NO_H1, OPT_NO_H2,
+	enum { OPT_PID = 256, OPT_EXE, OPT_INTERVAL, OPT_SORT, OPT_BY, OPT_BATCH, OPT_ITER, OPT_PROM, OPT_NO_H1, OPT_NO_H2,
 	       OPT_NO_ETCD, OPT_BUDGET, OPT_BUDGET_PERIOD, OPT_HIT_COST };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "pid", required_argument, NULL, OPT_PID },
+		{ "exe", required_argument, NULL, OPT_EXE },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "sort", required_argument, NULL, OPT_SORT },
 		{ "by", required_argument, NULL, OPT_BY },
@@ -752,6 +785,7 @@ int cmd_top(int argc, char **argv)
 	};
 	struct top t = { .interval = 1, .etcd_panel = true };
 	struct capture_opts co = { 0 };
+	struct follow_opts fo = { 0 };
 	struct agg_params ap;
 	long pid = 0, interval = 1, iterations = 0, nrows = 0, budget_period = 10;
 	double budget = 0, hit_cost_us = 0;
@@ -765,6 +799,7 @@ int cmd_top(int argc, char **argv)
 			if (!cli_parse_long(optarg, 1, 1 << 30, &pid))
 				return cli_usage_error("top", "--pid needs a process id, got '%s'", optarg);
 			break;
+		case OPT_EXE: fo.exe_name = optarg; break;
 		case OPT_INTERVAL:
 			if (!cli_parse_long(optarg, 1, 3600, &interval))
 				return cli_usage_error("top", "--interval needs whole seconds in [1, 3600], got '%s'", optarg);
@@ -815,9 +850,13 @@ int cmd_top(int argc, char **argv)
 	t.batch = t.batch || t.json || !isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO);
 	t.interval = (unsigned)interval;
 	t.nrows_max = (size_t)nrows;
-	if (cli_find_apiserver(&pid))
+	if (pid && fo.exe_name)
+		return cli_usage_error("top", "--exe follows processes by name; --pid watches one: not both");
+	/* budget mode drives one apiserver's probes: the only one running, as before follow */
+	if (budget > 0 && !pid && cli_find_apiserver(&pid))
 		return 1;
-	t.pid = co.pid = (pid_t)pid;
+	fo.pid = (pid_t)pid;
+	t.exe_name = fo.exe_name ? fo.exe_name : "kube-apiserver";
 
 	t.rows = calloc(MAX_ROWS, sizeof(*t.rows));
 	t.row_etcd = calloc(MAX_ROWS, sizeof(*t.row_etcd));
@@ -868,20 +907,24 @@ int cmd_top(int argc, char **argv)
 	}
 	co.on_event = pipeline_feed_cb;
 	co.ctx = t.pl;
+	fo.co = co;
+	fo.on_gone = on_gone;
+	fo.ctx = t.pl;
 
 	cli_signals_install(false);
-	if (capture_open(&t.cap, &co))
+	if (follow_open(&t.fw, &fo))
 		goto out;
-	if (sampler_init(&t.sm, t.cap, co.pid, budget, hit_cost_us * 1000.0, (uint64_t)budget_period * STEP_NS))
+	if (sampler_init(&t.sm, follow_capture(t.fw, 0), fo.pid, budget, hit_cost_us * 1000.0,
+			 (uint64_t)budget_period * STEP_NS))
 		goto out;
 	/* connection rates of the first snapshot are since now (connections found in /proc are seeded) */
 	t.conn = *pipeline_conn_stats(t.pl);
 	t.conn_ts = cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall;
 	if (t.batch && kp_verbosity >= 2)
-		plan_print(capture_plan(t.cap), stderr, "kapimon: ");
+		for (size_t i = 0; i < follow_count(t.fw); i++)
+			plan_print(capture_plan(follow_capture(t.fw, i)), stderr, "kapimon: ");
 	if (t.batch)
-		fprintf(stderr, "kapimon: attached: %s%s\n", capture_describe(t.cap),
-			budget > 0 ? " (budget mode: duty cycle follows the measured load)" : "");
+		follow_announce(t.fw, budget > 0 ? " (budget mode: duty cycle follows the measured load)" : "");
 
 	if (!t.batch) {
 		if (!initscr()) {
@@ -914,6 +957,15 @@ int cmd_top(int argc, char **argv)
 			pipeline_tick(t.pl, mono);
 			next_housekeep = mono + HOUSEKEEP_NS;
 		}
+		/* apiservers that exited and new ones (every 500 ms) */
+		follow_check(t.fw, mono);
+		if (follow_target_gone(t.fw)) {
+			if (t.curses)
+				endwin();
+			t.curses = false;
+			p_err("pid %d exited: stopping", fo.pid);
+			goto out;
+		}
 
 		if (now >= next_refresh) {
 			refresh_snapshot(&t, now);
@@ -931,8 +983,10 @@ int cmd_top(int argc, char **argv)
 		timeout_ms = (int)((next_refresh - now + 999999) / 1000000);
 		if (t.curses && timeout_ms > KEY_POLL_MS)
 			timeout_ms = KEY_POLL_MS;
+		if (timeout_ms > FOLLOW_CHECK_MS)
+			timeout_ms = FOLLOW_CHECK_MS;
 		timeout_ms = sampler_timeout_ms(&t.sm, mono, timeout_ms);
-		err = capture_poll(t.cap, timeout_ms);
+		err = follow_poll(t.fw, timeout_ms);
 		if (err < 0 && err != -EINTR) {
 			p_err("ring buffer poll: %s", strerror(-err));
 			goto out;
@@ -944,9 +998,9 @@ int cmd_top(int argc, char **argv)
 out:
 	if (t.curses)
 		endwin();
-	capture_close(t.cap);
-	if (t.cap && ret == 0 && t.batch)
+	if (t.fw && ret == 0 && t.batch)
 		fprintf(stderr, "kapimon: detached after %llu refreshes\n", (unsigned long long)done);
+	follow_close(t.fw);
 	agg_free(t.agg);
 	etcd_agg_free(t.ea);
 	pipeline_free(t.pl);

@@ -10,15 +10,33 @@
 #define DEFAULT_LINK_HOLD_NS 2000000000ULL
 #define DEFAULT_CONN_GRACE_NS 10000000000ULL
 
-struct pipeline {
-	struct pipeline_opts o;
+/* One apiserver process: its own assemblers (pointers, goroutines and contexts of two processes are
+ * unrelated and may be equal). */
+struct lane {
+	bool used;
+	uint32_t pid;
+	struct pipeline *p;
 	struct assembler *as;
 	struct etcd_assembler *es; /* NULL without etcd */
-	struct conntrack *ct;
+};
+
+struct pipeline {
+	struct pipeline_opts o;
+	struct lane lanes[PIPELINE_MAX_SOURCES];
+	struct lane *last;        /* the lane of the previous event (events come in runs) */
+	struct conntrack *ct;     /* shared: peers are distinct connections whichever process serves them */
 	struct pipeline_sink sinks[PIPELINE_MAX_SINKS];
 	size_t nsinks;
+	double sample_factor;
+	uint64_t next_id;         /* request ids, unique across lanes */
 	struct request_record scratch; /* the joined record being delivered */
+	struct etcd_record escratch;
 	struct pipeline_stats st;
+	/* counters of lanes that are gone, and the sums handed out */
+	struct asm_stats as_gone, as_sum;
+	struct etcd_asm_stats es_gone, es_sum;
+	struct etcd_watch_res watch[ETCD_WATCH_RES_MAX];
+	size_t nwatch;
 };
 
 const char *const pipeline_probe_names[KP_PROBE__COUNT] = {
@@ -32,21 +50,29 @@ const char *const pipeline_probe_names[KP_PROBE__COUNT] = {
 
 static void deliver_etcd(const struct etcd_record *r, void *ctx)
 {
-	struct pipeline *p = ctx;
+	struct lane *l = ctx;
+	struct pipeline *p = l->p;
+	struct etcd_record *j = &p->escratch;
 
+	*j = *r;
+	j->apiserver_pid = l->pid;
 	p->st.etcd_records++;
 	for (size_t i = 0; i < p->nsinks; i++)
 		if (p->sinks[i].etcd)
-			p->sinks[i].etcd(p->sinks[i].ctx, r);
+			p->sinks[i].etcd(p->sinks[i].ctx, j);
 }
 
 static void deliver_request(const struct request_record *r, void *ctx)
 {
-	struct pipeline *p = ctx;
+	struct lane *l = ctx;
+	struct pipeline *p = l->p;
 	struct request_record *j = &p->scratch;
 
-	/* join: the connection's local port (which listener the client reached) */
 	*j = *r;
+	/* ids unique across apiservers; the apiserver */
+	j->id = p->next_id++;
+	j->apiserver_pid = l->pid;
+	/* join: the connection's local port (which listener the client reached) */
 	if (!j->local_port && j->client[0])
 		j->local_port = ct_local_port(p->ct, j->client);
 	p->st.requests++;
@@ -54,13 +80,14 @@ static void deliver_request(const struct request_record *r, void *ctx)
 		if (p->sinks[i].request)
 			p->sinks[i].request(p->sinks[i].ctx, j);
 	/* join: etcd calls held for this request are linked and delivered now, after their request */
-	if (p->es && !j->ongoing)
-		etcd_asm_request_done(p->es, j->link_ctx, j->start_mono_ns, j->start_mono_ns + j->latency_ns, j->id);
+	if (l->es && !j->ongoing)
+		etcd_asm_request_done(l->es, j->link_ctx, j->start_mono_ns, j->start_mono_ns + j->latency_ns, j->id);
 }
 
 static void deliver_abandoned(const struct request_record *r, void *ctx)
 {
-	struct pipeline *p = ctx;
+	struct lane *l = ctx;
+	struct pipeline *p = l->p;
 
 	p->st.abandoned++;
 	for (size_t i = 0; i < p->nsinks; i++)
@@ -75,6 +102,64 @@ static void deliver_started(struct pipeline *p, const struct request_record *r)
 			p->sinks[i].request_started(p->sinks[i].ctx, r);
 }
 
+/* Counters are structs of uint64_t only: summed as arrays. */
+static void add_counters(uint64_t *dst, const uint64_t *src, size_t bytes)
+{
+	for (size_t i = 0; i < bytes / sizeof(uint64_t); i++)
+		dst[i] += src[i];
+}
+_Static_assert(sizeof(struct asm_stats) % sizeof(uint64_t) == 0, "asm_stats: uint64_t counters only");
+_Static_assert(sizeof(struct etcd_asm_stats) % sizeof(uint64_t) == 0, "etcd_asm_stats: uint64_t counters only");
+
+static void lane_free(struct pipeline *p, struct lane *l)
+{
+	if (l->as)
+		add_counters((uint64_t *)&p->as_gone, (const uint64_t *)asm_get_stats(l->as), sizeof(p->as_gone));
+	if (l->es)
+		add_counters((uint64_t *)&p->es_gone, (const uint64_t *)etcd_asm_get_stats(l->es), sizeof(p->es_gone));
+	asm_free(l->as);
+	etcd_asm_free(l->es);
+	if (p->last == l)
+		p->last = NULL;
+	memset(l, 0, sizeof(*l));
+}
+
+/* The lane of an apiserver process, made on its first event; NULL when PIPELINE_MAX_SOURCES are in use. */
+static struct lane *lane_of(struct pipeline *p, uint32_t pid)
+{
+	struct lane *free_lane = NULL;
+
+	if (p->last && p->last->pid == pid)
+		return p->last;
+	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++) {
+		struct lane *l = &p->lanes[i];
+
+		if (l->used && l->pid == pid)
+			return p->last = l;
+		if (!l->used && !free_lane)
+			free_lane = l;
+	}
+	if (!free_lane)
+		return NULL;
+	free_lane->p = p;
+	free_lane->pid = pid;
+	free_lane->as = asm_new(p->o.max_pending, p->o.mono_to_wall_ns, deliver_request, free_lane);
+	if (p->o.etcd)
+		free_lane->es = etcd_asm_new(p->o.mono_to_wall_ns, p->o.etcd_link_hold_ns, deliver_etcd, free_lane);
+	if (!free_lane->as || (p->o.etcd && !free_lane->es)) {
+		asm_free(free_lane->as);
+		etcd_asm_free(free_lane->es);
+		memset(free_lane, 0, sizeof(*free_lane));
+		return NULL;
+	}
+	free_lane->used = true;
+	asm_set_abandon_cb(free_lane->as, deliver_abandoned);
+	asm_set_sample_factor(free_lane->as, p->sample_factor);
+	if (free_lane->es)
+		etcd_asm_set_sample_factor(free_lane->es, p->sample_factor);
+	return p->last = free_lane;
+}
+
 struct pipeline *pipeline_new(const struct pipeline_opts *o)
 {
 	struct pipeline *p = calloc(1, sizeof(*p));
@@ -86,15 +171,13 @@ struct pipeline *pipeline_new(const struct pipeline_opts *o)
 		p->o.etcd_link_hold_ns = DEFAULT_LINK_HOLD_NS;
 	if (!p->o.conn_grace_ns)
 		p->o.conn_grace_ns = DEFAULT_CONN_GRACE_NS;
-	p->as = asm_new(o->max_pending, o->mono_to_wall_ns, deliver_request, p);
+	p->sample_factor = 1.0;
+	p->next_id = 1;
 	p->ct = ct_new(0);
-	if (o->etcd)
-		p->es = etcd_asm_new(o->mono_to_wall_ns, p->o.etcd_link_hold_ns, deliver_etcd, p);
-	if (!p->as || !p->ct || (o->etcd && !p->es)) {
+	if (!p->ct) {
 		pipeline_free(p);
 		return NULL;
 	}
-	asm_set_abandon_cb(p->as, deliver_abandoned);
 	return p;
 }
 
@@ -102,8 +185,9 @@ void pipeline_free(struct pipeline *p)
 {
 	if (!p)
 		return;
-	asm_free(p->as);
-	etcd_asm_free(p->es);
+	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++)
+		if (p->lanes[i].used)
+			lane_free(p, &p->lanes[i]);
 	ct_free(p->ct);
 	free(p);
 }
@@ -137,6 +221,7 @@ static const size_t min_size[] = {
 int pipeline_feed(struct pipeline *p, const void *event, size_t size)
 {
 	const struct kp_event_hdr *h = event;
+	struct lane *l;
 
 	p->st.events++;
 	if (!event || size < sizeof(*h) || h->type >= sizeof(min_size) / sizeof(min_size[0]) ||
@@ -144,31 +229,37 @@ int pipeline_feed(struct pipeline *p, const void *event, size_t size)
 		p->st.bad_events++;
 		return -EINVAL;
 	}
+	if (h->type == KP_EV_CONN) { /* not from the apiserver's context: no lane */
+		feed_conn(p, event);
+		return 0;
+	}
+	l = lane_of(p, h->tgid);
+	if (!l) {
+		p->st.no_lane++;
+		return -ENOSPC;
+	}
 	switch (h->type) {
 	case KP_EV_REQ_START: {
-		const struct request_record *r = asm_start(p->as, event);
+		const struct request_record *r = asm_start(l->as, event);
 
 		if (r)
 			deliver_started(p, r);
 		break;
 	}
 	case KP_EV_REQ_END:
-		asm_end(p->as, event);
+		asm_end(l->as, event);
 		break;
 	case KP_EV_GRPC_START:
-		if (p->es)
-			etcd_asm_start(p->es, event);
+		if (l->es)
+			etcd_asm_start(l->es, event);
 		break;
 	case KP_EV_GRPC_END:
-		if (p->es)
-			etcd_asm_end(p->es, event);
+		if (l->es)
+			etcd_asm_end(l->es, event);
 		break;
 	case KP_EV_WATCH_RESP:
-		if (p->es)
-			etcd_asm_watch_resp(p->es, event);
-		break;
-	case KP_EV_CONN:
-		feed_conn(p, event);
+		if (l->es)
+			etcd_asm_watch_resp(l->es, event);
 		break;
 	}
 	return 0;
@@ -181,23 +272,62 @@ void pipeline_feed_cb(void *ctx, const void *event, size_t size)
 
 void pipeline_tick(struct pipeline *p, uint64_t now_mono)
 {
-	if (p->es)
-		etcd_asm_tick(p->es, now_mono);
+	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++)
+		if (p->lanes[i].used && p->lanes[i].es)
+			etcd_asm_tick(p->lanes[i].es, now_mono);
 	ct_expire(p->ct, now_mono, p->o.conn_grace_ns);
+}
+
+static void lane_flush(struct lane *l, uint64_t now_mono)
+{
+	asm_flush_ongoing(l->as, now_mono);
+	if (l->es)
+		etcd_asm_flush(l->es);
 }
 
 void pipeline_flush(struct pipeline *p, uint64_t now_mono)
 {
-	asm_flush_ongoing(p->as, now_mono);
-	if (p->es)
-		etcd_asm_flush(p->es);
+	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++)
+		if (p->lanes[i].used)
+			lane_flush(&p->lanes[i], now_mono);
+}
+
+void pipeline_source_gone(struct pipeline *p, uint32_t pid, uint64_t now_mono)
+{
+	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++) {
+		struct lane *l = &p->lanes[i];
+
+		if (!l->used || l->pid != pid)
+			continue;
+		lane_flush(l, now_mono);
+		lane_free(p, l);
+		p->st.sources_gone++;
+	}
+}
+
+size_t pipeline_sources(const struct pipeline *p, uint32_t *pids, size_t max)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++)
+		if (p->lanes[i].used) {
+			if (n < max)
+				pids[n] = p->lanes[i].pid;
+			n++;
+		}
+	return n;
 }
 
 void pipeline_set_sample_factor(struct pipeline *p, double f)
 {
-	asm_set_sample_factor(p->as, f);
-	if (p->es)
-		etcd_asm_set_sample_factor(p->es, f);
+	p->sample_factor = f > 0 ? f : 1.0;
+	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++) {
+		if (!p->lanes[i].used)
+			continue;
+		asm_set_sample_factor(p->lanes[i].as, f);
+		if (p->lanes[i].es)
+			etcd_asm_set_sample_factor(p->lanes[i].es, f);
+	}
 }
 
 const struct pipeline_stats *pipeline_get_stats(const struct pipeline *p)
@@ -207,12 +337,59 @@ const struct pipeline_stats *pipeline_get_stats(const struct pipeline *p)
 
 const struct asm_stats *pipeline_asm_stats(const struct pipeline *p)
 {
-	return asm_get_stats(p->as);
+	struct pipeline *m = (struct pipeline *)p; /* the sum is a cache, not state */
+
+	m->as_sum = p->as_gone;
+	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++)
+		if (p->lanes[i].used)
+			add_counters((uint64_t *)&m->as_sum, (const uint64_t *)asm_get_stats(p->lanes[i].as),
+				     sizeof(m->as_sum));
+	return &m->as_sum;
 }
 
 const struct etcd_asm_stats *pipeline_etcd_stats(const struct pipeline *p)
 {
-	return p->es ? etcd_asm_get_stats(p->es) : NULL;
+	struct pipeline *m = (struct pipeline *)p;
+
+	if (!p->o.etcd)
+		return NULL;
+	m->es_sum = p->es_gone;
+	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++)
+		if (p->lanes[i].used && p->lanes[i].es)
+			add_counters((uint64_t *)&m->es_sum, (const uint64_t *)etcd_asm_get_stats(p->lanes[i].es),
+				     sizeof(m->es_sum));
+	return &m->es_sum;
+}
+
+/* Watch events per resource over the live lanes (a gone lane's counts leave with it). */
+static size_t watch_by_resource(const struct pipeline *p, const struct etcd_watch_res **out)
+{
+	struct pipeline *m = (struct pipeline *)p;
+
+	m->nwatch = 0;
+	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++) {
+		const struct etcd_watch_res *wr;
+		size_t nw;
+
+		if (!p->lanes[i].used || !p->lanes[i].es)
+			continue;
+		nw = etcd_asm_watch_by_resource(p->lanes[i].es, &wr);
+		for (size_t k = 0; k < nw; k++) {
+			size_t j;
+
+			for (j = 0; j < m->nwatch && strcmp(m->watch[j].resource, wr[k].resource); j++)
+				;
+			if (j == m->nwatch) {
+				if (m->nwatch == ETCD_WATCH_RES_MAX)
+					continue;
+				m->watch[m->nwatch++] = wr[k];
+			} else {
+				m->watch[j].events += wr[k].events;
+			}
+		}
+	}
+	*out = m->watch;
+	return m->nwatch;
 }
 
 const struct ct_stats *pipeline_conn_stats(const struct pipeline *p)
@@ -222,17 +399,22 @@ const struct ct_stats *pipeline_conn_stats(const struct pipeline *p)
 
 size_t pipeline_pending(const struct pipeline *p)
 {
-	return asm_pending(p->as);
+	size_t n = 0;
+
+	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++)
+		if (p->lanes[i].used)
+			n += asm_pending(p->lanes[i].as);
+	return n;
 }
 
 bool pipeline_has_etcd(const struct pipeline *p)
 {
-	return p->es != NULL;
+	return p->o.etcd;
 }
 
 double pipeline_hits_per_request(const struct pipeline *p, const uint64_t hits[KP_PROBE__COUNT])
 {
-	const struct asm_stats *as = asm_get_stats(p->as);
+	const struct asm_stats *as = pipeline_asm_stats(p);
 	uint64_t seen = as->finished + as->unmatched_end;
 
 	if (!seen)
@@ -243,12 +425,11 @@ double pipeline_hits_per_request(const struct pipeline *p, const uint64_t hits[K
 
 double pipeline_etcd_hits_per_call(const struct pipeline *p, const uint64_t hits[KP_PROBE__COUNT])
 {
-	const struct etcd_asm_stats *es;
+	const struct etcd_asm_stats *es = pipeline_etcd_stats(p);
 	uint64_t msgs;
 
-	if (!p->es)
+	if (!es)
 		return 0;
-	es = etcd_asm_get_stats(p->es);
 	msgs = es->calls + es->stream_messages + es->unmatched_end;
 	return msgs ? (double)(hits[KP_PROBE_GRPC_WRITE] + hits[KP_PROBE_GRPC_FINISH]) / (double)msgs : 0;
 }
@@ -256,7 +437,7 @@ double pipeline_etcd_hits_per_call(const struct pipeline *p, const uint64_t hits
 void pipeline_fill_stats(const struct pipeline *p, const uint64_t hits[KP_PROBE__COUNT],
 			 const uint64_t counters[KP_CNT__COUNT], uint64_t now_wall, struct record_stats *s)
 {
-	const struct asm_stats *as = asm_get_stats(p->as);
+	const struct asm_stats *as = pipeline_asm_stats(p);
 	const struct ct_stats *c = ct_get_stats(p->ct);
 
 	memset(s, 0, sizeof(*s));
@@ -267,17 +448,17 @@ void pipeline_fill_stats(const struct pipeline *p, const uint64_t hits[KP_PROBE_
 	s->read_errors = counters[KP_CNT_READ_FAIL];
 	s->bad_events = p->st.bad_events;
 	s->unmatched_ends = as->unmatched_end;
-	s->pending = asm_pending(p->as);
+	s->pending = pipeline_pending(p);
 	s->nprobes = KP_PROBE__COUNT < RECORD_STATS_MAX_PROBES ? KP_PROBE__COUNT : RECORD_STATS_MAX_PROBES;
 	for (uint32_t i = 0; i < s->nprobes; i++) {
 		s->probe_hits[i] = hits[i];
 		s->probe_names[i] = pipeline_probe_names[i];
 	}
 	s->hits_per_request = pipeline_hits_per_request(p, hits);
-	if (p->es) {
-		const struct etcd_asm_stats *es = etcd_asm_get_stats(p->es);
+	if (p->o.etcd) {
+		const struct etcd_asm_stats *es = pipeline_etcd_stats(p);
 		const struct etcd_watch_res *wr;
-		size_t nw = etcd_asm_watch_by_resource(p->es, &wr);
+		size_t nw = watch_by_resource(p, &wr);
 
 		s->decode_errors = es->decode.errors;
 		s->has_etcd = true;

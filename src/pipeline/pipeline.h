@@ -6,9 +6,12 @@
  *     -> assemble         request start/end -> request records (assemble/assembler.h);
  *                         gRPC start/end -> etcd records (assemble/etcd_assembler.h);
  *                         connection events -> connection table (assemble/conntrack.h)
+ *                         one set of assemblers per apiserver process (hdr.tgid): pointers,
+ *                         goroutines and contexts of two processes are unrelated
  *     -> join             request <-> connection (local port), request <-> etcd calls (a finished
  *                         request is offered to the etcd assembler, which emits the calls it held
- *                         for it), apiserver pid (from the event header)
+ *                         for it), apiserver pid (from the event header); request ids are unique
+ *                         across apiservers
  *     -> sinks            every attached sink gets every finished record and in-flight change
  *
  * Order sinks can rely on: a request record is delivered before the etcd records linked to it that
@@ -51,6 +54,7 @@ struct pipeline_sink {
 };
 
 #define PIPELINE_MAX_SINKS 8
+#define PIPELINE_MAX_SOURCES 16 /* apiserver processes assembled at once */
 
 struct pipeline_opts {
 	int64_t mono_to_wall_ns;  /* add to a CLOCK_MONOTONIC time (event timestamps) to get wall ns */
@@ -66,6 +70,8 @@ struct pipeline_stats {
 	uint64_t requests;        /* request records delivered (finished and ongoing) */
 	uint64_t etcd_records;    /* etcd records delivered */
 	uint64_t abandoned;       /* requests abandoned (see pipeline_sink.request_abandoned) */
+	uint64_t no_lane;         /* events dropped: PIPELINE_MAX_SOURCES apiservers already tracked */
+	uint64_t sources_gone;    /* apiserver processes retired with pipeline_source_gone */
 };
 
 struct pipeline;
@@ -88,10 +94,16 @@ void pipeline_tick(struct pipeline *p, uint64_t now_mono);
 /* End of capture: requests still running are delivered as ongoing (latency so far at now_mono), every
  * held etcd call is delivered. */
 void pipeline_flush(struct pipeline *p, uint64_t now_mono);
+/* An apiserver process exited: its requests still running are delivered as ongoing, its held etcd
+ * calls are delivered, its assemblers are freed (counters are kept in the totals). */
+void pipeline_source_gone(struct pipeline *p, uint32_t pid, uint64_t now_mono);
+/* The apiserver pids with events so far (and not gone); returns how many (may exceed max). */
+size_t pipeline_sources(const struct pipeline *p, uint32_t *pids, size_t max);
 /* Sample factor stamped on records from now on (budget mode); 1 by default. */
 void pipeline_set_sample_factor(struct pipeline *p, double f);
 
 const struct pipeline_stats *pipeline_get_stats(const struct pipeline *p);
+/* Counters summed over every apiserver (gone ones included); valid until the next call. */
 const struct asm_stats *pipeline_asm_stats(const struct pipeline *p);
 /* NULL without etcd. */
 const struct etcd_asm_stats *pipeline_etcd_stats(const struct pipeline *p);
@@ -110,7 +122,8 @@ double pipeline_etcd_hits_per_call(const struct pipeline *p, const uint64_t hits
 extern const char *const pipeline_probe_names[KP_PROBE__COUNT];
 
 /* The {"kind":"stats"} record from the pipeline's counters and the BPF counters (hits, counters:
- * index enum kp_probe / enum kp_counter). Budget fields are left 0 (the caller knows the sampler). */
+ * index enum kp_probe / enum kp_counter). Budget fields and the apiservers attached are left 0 (the caller
+ * knows the sampler and what is attached). */
 void pipeline_fill_stats(const struct pipeline *p, const uint64_t hits[KP_PROBE__COUNT],
 			 const uint64_t counters[KP_CNT__COUNT], uint64_t now_wall, struct record_stats *s);
 

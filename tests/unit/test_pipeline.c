@@ -25,6 +25,7 @@ struct got {
 	uint64_t id;           /* request id / etcd request_id */
 	char path[512];        /* request path / etcd key */
 	uint16_t local_port;
+	uint32_t pid;
 	bool ongoing;
 	char verb[24];
 };
@@ -35,7 +36,7 @@ struct rec_sink {
 };
 
 static void push(struct rec_sink *s, enum what w, uint64_t id, const char *path, uint16_t lp, bool ongoing,
-		 const char *verb)
+		 const char *verb, uint32_t pid)
 {
 	if (s->n < 64) {
 		struct got *g = &s->g[s->n];
@@ -45,6 +46,7 @@ static void push(struct rec_sink *s, enum what w, uint64_t id, const char *path,
 		snprintf(g->path, sizeof(g->path), "%s", path);
 		g->local_port = lp;
 		g->ongoing = ongoing;
+		g->pid = pid;
 		snprintf(g->verb, sizeof(g->verb), "%s", verb);
 	}
 	s->n++;
@@ -52,22 +54,22 @@ static void push(struct rec_sink *s, enum what w, uint64_t id, const char *path,
 
 static void s_req(void *ctx, const struct request_record *r)
 {
-	push(ctx, W_REQ, r->id, r->path, r->local_port, r->ongoing, r->ri.verb);
+	push(ctx, W_REQ, r->id, r->path, r->local_port, r->ongoing, r->ri.verb, r->apiserver_pid);
 }
 
 static void s_etcd(void *ctx, const struct etcd_record *r)
 {
-	push(ctx, W_ETCD, r->request_id, r->key, 0, false, r->op);
+	push(ctx, W_ETCD, r->request_id, r->key, 0, false, r->op, r->apiserver_pid);
 }
 
 static void s_start(void *ctx, const struct request_record *r)
 {
-	push(ctx, W_START, r->id, r->path, r->local_port, r->ongoing, r->ri.verb);
+	push(ctx, W_START, r->id, r->path, r->local_port, r->ongoing, r->ri.verb, 0);
 }
 
 static void s_abandon(void *ctx, const struct request_record *r)
 {
-	push(ctx, W_ABANDON, r->id, r->path, r->local_port, r->ongoing, r->ri.verb);
+	push(ctx, W_ABANDON, r->id, r->path, r->local_port, r->ongoing, r->ri.verb, 0);
 }
 
 static struct pipeline_sink rec_iface(struct rec_sink *s)
@@ -104,6 +106,7 @@ static void mk_end(struct kp_req_end *e, uint64_t conn, uint32_t sid, uint64_t t
 	memset(e, 0, sizeof(*e));
 	e->hdr.type = KP_EV_REQ_END;
 	e->hdr.ts_ns = ts;
+	e->hdr.tgid = 4242;
 	e->conn = conn;
 	e->stream_id = sid;
 	e->proto = KP_PROTO_H2;
@@ -132,6 +135,7 @@ static void mk_grpc_start(struct kp_grpc_start *s, uint64_t g, uint64_t ts, cons
 	memset(s, 0, sizeof(*s));
 	s->hdr.type = KP_EV_GRPC_START;
 	s->hdr.ts_ns = ts;
+	s->hdr.tgid = 4242;
 	s->hdr.goid_g = g;
 	s->stream = 0x5000 + g;
 	s->method_len = (uint16_t)strlen("/etcdserverpb.KV/Range");
@@ -152,6 +156,7 @@ static void mk_grpc_end(struct kp_grpc_end *e, uint64_t g, uint64_t ts)
 	memset(e, 0, sizeof(*e));
 	e->hdr.type = KP_EV_GRPC_END;
 	e->hdr.ts_ns = ts;
+	e->hdr.tgid = 4242;
 	e->hdr.goid_g = g;
 }
 
@@ -201,6 +206,7 @@ static void test_requests_joined_to_every_sink(void **state)
 	assert_int_equal(a.g[2].what, W_REQ);
 	assert_string_equal(a.g[2].path, "/api/v1/nodes/n1");
 	assert_int_equal(a.g[2].local_port, 8443);
+	assert_int_equal(a.g[2].pid, 4242);
 	assert_string_equal(a.g[2].verb, "get");
 	assert_int_equal(a.g[3].what, W_REQ);
 	assert_int_equal(a.g[3].local_port, 6443);
@@ -238,6 +244,7 @@ static void test_etcd_joined_after_its_request(void **state)
 	assert_int_equal(a.g[2].what, W_ETCD);
 	assert_string_equal(a.g[2].path, "/registry/configmaps/default/x");
 	assert_int_equal(a.g[2].id, a.g[1].id);
+	assert_int_equal(a.g[2].pid, 4242);
 
 	/* a call on that context that starts after the request ended is not its call: held for the
 	 * link hold, then delivered unlinked by the housekeeping tick */
@@ -280,6 +287,70 @@ static void test_abandon_and_flush(void **state)
 	assert_true(a.g[3].ongoing);
 	assert_string_equal(a.g[3].path, "/api/v1/nodes");
 	assert_int_equal(pipeline_pending(p), 0);
+	pipeline_free(p);
+}
+
+/* Two apiserver processes: the same connection pointer and stream id in both are different requests;
+ * ids stay unique, records say which apiserver; one exiting flushes only its own requests. */
+static void test_two_apiservers(void **state)
+{
+	struct pipeline *p = mk_pipeline(true);
+	struct rec_sink a = { 0 };
+	struct pipeline_sink sa = rec_iface(&a);
+	struct kp_req_start s;
+	struct kp_req_end e;
+	uint32_t pids[4];
+
+	pipeline_add_sink(p, &sa);
+	mk_start(&s, 0xc000100000, 1, 100, "GET", "/api/v1/pods", "10.0.0.1:5000");
+	pipeline_feed(p, &s, sizeof(s));
+	s.hdr.tgid = 777;
+	s.hdr.ts_ns = 110;
+	pipeline_feed(p, &s, sizeof(s));
+	assert_int_equal(pipeline_pending(p), 2);
+	assert_int_equal(pipeline_get_stats(p)->abandoned, 0); /* not a replaced start */
+	assert_int_equal(pipeline_sources(p, pids, 4), 2);
+	mk_end(&e, 0xc000100000, 1, 200, 0);
+	e.hdr.tgid = 777;
+	pipeline_feed(p, &e, sizeof(e));
+	assert_int_equal(a.n, 3);
+	assert_int_equal(a.g[2].what, W_REQ);
+	assert_int_equal(a.g[2].pid, 777);
+	/* 4242 exits: its request is delivered as ongoing, its lane goes */
+	pipeline_source_gone(p, 4242, 300);
+	assert_int_equal(a.n, 4);
+	assert_int_equal(a.g[3].what, W_REQ);
+	assert_true(a.g[3].ongoing);
+	assert_int_equal(a.g[3].pid, 4242);
+	assert_true(a.g[3].id != a.g[2].id);
+	assert_int_equal(pipeline_sources(p, pids, 4), 1);
+	assert_int_equal(pids[0], 777);
+	assert_int_equal(pipeline_pending(p), 0);
+	/* counters of the gone apiserver stay in the totals */
+	assert_int_equal(pipeline_asm_stats(p)->started, 2);
+	assert_int_equal(pipeline_asm_stats(p)->finished, 1);
+	assert_int_equal(pipeline_asm_stats(p)->ongoing, 1);
+	assert_int_equal(pipeline_get_stats(p)->sources_gone, 1);
+	/* a later start of a new process (restart) gets a fresh lane */
+	s.hdr.tgid = 888;
+	pipeline_feed(p, &s, sizeof(s));
+	assert_int_equal(pipeline_pending(p), 1);
+	pipeline_free(p);
+}
+
+/* More apiservers than lanes: counted, not assembled, never crashing. */
+static void test_too_many_apiservers(void **state)
+{
+	struct pipeline *p = mk_pipeline(false);
+	struct kp_req_start s;
+
+	mk_start(&s, 0x100, 1, 100, "GET", "/api/v1/pods", "10.0.0.1:5000");
+	for (uint32_t i = 0; i < PIPELINE_MAX_SOURCES + 3; i++) {
+		s.hdr.tgid = 1000 + i;
+		assert_int_equal(pipeline_feed(p, &s, sizeof(s)), i < PIPELINE_MAX_SOURCES ? 0 : -ENOSPC);
+	}
+	assert_int_equal(pipeline_get_stats(p)->no_lane, 3);
+	assert_int_equal(pipeline_pending(p), PIPELINE_MAX_SOURCES);
 	pipeline_free(p);
 }
 
@@ -368,6 +439,8 @@ int main(void)
 		cmocka_unit_test(test_requests_joined_to_every_sink),
 		cmocka_unit_test(test_etcd_joined_after_its_request),
 		cmocka_unit_test(test_abandon_and_flush),
+		cmocka_unit_test(test_two_apiservers),
+		cmocka_unit_test(test_too_many_apiservers),
 		cmocka_unit_test(test_bad_events),
 		cmocka_unit_test(test_sink_limit),
 		cmocka_unit_test(test_agg_sink_inflight),
