@@ -56,7 +56,8 @@ struct capture {
 	char desc[512];
 	struct plan plan; /* what is attached */
 	struct stat bin_st; /* the binary's identity (/proc/PID/exe followed) */
-	bool conn_stale;    /* retargeted: the new process's ports and connections not read yet */
+	bool conn_stale;    /* a new process to track: its ports and connections not read yet */
+	size_t desc_pid_len; /* desc starts with "pid N " */
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -82,16 +83,16 @@ static int on_event(void *ctx, void *data, size_t size)
  * and its established connections are reported as seeded. Run again for a new pid (retarget) or while
  * no listening port was found (an apiserver attached before it listens): only new ports are added.
  */
-static void setup_conn(struct capture *c)
+static int setup_conn(struct capture *c)
 {
 	struct procnet_sock *socks;
-	int n;
+	int n, listening = 0;
 
 	if (c->o.no_conns)
-		return;
+		return 0;
 	socks = calloc(8192, sizeof(*socks));
 	if (!socks)
-		return;
+		return 0;
 	n = procnet_pid_sockets(c->o.pid, socks, 8192);
 	if (!c->cskel)
 		c->cskel = conn_bpf__open_and_load();
@@ -103,7 +104,10 @@ static void setup_conn(struct capture *c)
 		int fd = bpf_map__fd(c->cskel->maps.listen_ports);
 		uint8_t one = 1;
 
-		if (socks[i].state != 10 /* LISTEN */ || !bpf_map_lookup_elem(fd, &socks[i].local_port, &one))
+		if (socks[i].state != 10 /* LISTEN */)
+			continue;
+		listening++;
+		if (!bpf_map_lookup_elem(fd, &socks[i].local_port, &one))
 			continue;
 		one = 1;
 		if (!bpf_map_update_elem(fd, &socks[i].local_port, &one, BPF_ANY))
@@ -139,12 +143,14 @@ static void setup_conn(struct capture *c)
 	}
 out:
 	free(socks);
+	return listening;
 }
 
 static void describe(struct capture *c)
 {
 	size_t n = snprintf(c->desc, sizeof(c->desc), "pid %d ", c->o.pid);
 
+	c->desc_pid_len = n;
 	plan_summary(&c->plan, c->desc + n, sizeof(c->desc) - n);
 	if (c->conn_link)
 		snprintf(c->desc + strlen(c->desc), sizeof(c->desc) - strlen(c->desc),
@@ -308,35 +314,39 @@ bool capture_same_binary(const struct capture *c, pid_t pid)
 	       st.st_mtim.tv_nsec == c->bin_st.st_mtim.tv_nsec;
 }
 
-int capture_retarget(struct capture *c, pid_t pid)
+int capture_track_pid(struct capture *c, pid_t pid)
 {
-	int err;
-
+	if (!c->o.any_process)
+		return -EINVAL;
 	if (!capture_same_binary(c, pid))
 		return -ESTALE;
-	/* the old process is gone: its links go (in the background), the same sites get the new pid */
-	err = capture_set_phase(c, CAPTURE_NONE);
-	if (err)
-		return err;
+	/* the probes are on the binary already; the process's listening ports and connections are read at
+	 * the next capture_conn_refresh (/proc/PID/net/tcp: ~100 ms here) */
 	c->o.pid = pid;
-	snprintf(c->exe, sizeof(c->exe), "/proc/%d/exe", pid);
-	err = capture_set_phase(c, CAPTURE_ALL);
-	if (err)
-		return err;
-	/* the new process's ports and connections: at the next refresh (reading /proc takes ~300 ms here;
-	 * the tracepoint stays live meanwhile, on the old ports, which a restart normally reuses) */
 	c->conn_stale = c->cskel != NULL;
 	describe(c);
 	return 0;
 }
 
+const char *capture_describe_probes(const struct capture *c)
+{
+	return c->desc + c->desc_pid_len;
+}
+
 void capture_conn_refresh(struct capture *c)
 {
 	if (c->cskel && (!c->nlisten || c->conn_stale)) {
-		c->conn_stale = false;
-		setup_conn(c);
+		/* a process that does not listen yet (starting) is looked at again */
+		if (setup_conn(c) > 0)
+			c->conn_stale = false;
 		describe(c);
 	}
+}
+
+void capture_set_event_cb(struct capture *c, void (*on_event)(void *ctx, const void *data, size_t size), void *ctx)
+{
+	c->o.on_event = on_event;
+	c->o.ctx = ctx;
 }
 
 static uint64_t mono_ns(void)
@@ -354,7 +364,9 @@ static int attach_one(struct capture *c, int i)
 
 	if (c->links[i])
 		return 0;
-	l = bpf_program__attach_uprobe_opts(c->pts[i].prog, c->o.pid, c->exe, c->pts[i].off, &uo);
+	/* any_process: on the binary file, for every process that runs it (-1), a restart included */
+	l = bpf_program__attach_uprobe_opts(c->pts[i].prog, c->o.any_process ? -1 : c->o.pid, c->exe, c->pts[i].off,
+					    &uo);
 	if (!l) {
 		int err = -errno;
 

@@ -22,6 +22,10 @@ struct capture_opts {
 	bool no_h2;
 	bool no_etcd;
 	bool no_conns; /* no TCP state tracepoint (no local ports, no connection counts) */
+	/* attach the uprobes to the binary for every process that runs it (pid is the one it was found
+	 * in: its binary is read and planned, its ports tracked): a restart is captured from its first
+	 * instruction; without it, only pid is probed */
+	bool any_process;
 	/* every ring-buffer event, unchecked (src/pipeline checks type and size); connections found in
 	 * /proc at attach arrive as KP_EV_CONN events with established = KP_CONN_SEEDED */
 	void (*on_event)(void *ctx, const void *data, size_t size);
@@ -64,11 +68,17 @@ const struct plan *capture_plan(const struct capture *c);
 pid_t capture_pid(const struct capture *c);
 /* pid runs the very binary this capture was planned for (same file: device, inode, size, mtime). */
 bool capture_same_binary(const struct capture *c, pid_t pid);
-/* Move the probes to another process of the same binary (an apiserver restarted): the loaded programs,
- * maps and ring buffers are kept, only the uprobe links are made anew. -ESTALE when the binary differs. */
-int capture_retarget(struct capture *c, pid_t pid);
+/* any_process captures: pid (running the same binary: a restart, or a second apiserver) is probed
+ * already; track its listening ports and connections from now on (read at the next
+ * capture_conn_refresh) and describe it. -ESTALE when pid runs another binary. */
+int capture_track_pid(struct capture *c, pid_t pid);
+/* The description without its leading "pid N ". */
+const char *capture_describe_probes(const struct capture *c);
 /* Look for the process's listening ports (and seed its connections) when none was found yet (attached
- * before it listened) or after a retarget. */
+ * before it listened) or after capture_track_pid. Reads /proc/PID/net/tcp: ~100 ms with a thousand
+ * sockets. */
 void capture_conn_refresh(struct capture *c);
+/* Where events go from now on (a capture opened on another thread hands over to the polling one). */
+void capture_set_event_cb(struct capture *c, void (*on_event)(void *ctx, const void *data, size_t size), void *ctx);
 
 #endif

@@ -8,44 +8,69 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "doctor/doctor.h"
 #include "util/log.h"
 
-#define SCAN_NS 250000000ULL /* /proc scan period: a new apiserver is attached within 2 s */
+#define SCAN_NS 250000000ULL          /* /proc scan period */
 #define MAX_FAILED 64
 #define IDLE_MAX 4
-#define IDLE_NS 60000000000ULL   /* a gone apiserver's capture waits this long for its restart */
-#define LISTEN_NS 60000000000ULL /* after an attach, look for listening ports this long (if none yet) */
+#define IDLE_NS 600000000000ULL       /* a binary no process runs keeps its probes this long (10 min) */
+#define LISTEN_NS 60000000000ULL      /* after an attach, look for listening ports this long (if none yet) */
+#define LISTEN_EVERY_NS 2000000000ULL /* ... every 2 s (reading /proc/PID/net/tcp takes ~100 ms) */
+#define SEED_MAX 4096                 /* connections found in /proc while attaching on the worker */
+
+/*
+ * Follow mode attaches per binary: a capture's uprobes are on the file, for every process that runs it
+ * (capture_opts.any_process). A second process of the same binary, or a restart, is probed from its
+ * first instruction; finding it in /proc only makes it tracked (its ports, "attached", the stats). A
+ * binary that no process runs any more keeps its capture for IDLE_NS (a crash loop re-attaches nothing).
+ *
+ * Loading a new binary's programs takes ~0.5-3 s here (verifier, uprobe registration waits for RCU
+ * grace periods): it runs on a worker thread, one at a time, so the polling thread keeps delivering
+ * events and refreshing; the worker wakes the poll (eventfd) when it is done.
+ */
+struct attach_job {
+	pid_t pid;
+	struct capture *c;           /* the result (NULL on failure) */
+	struct capture_opts co;
+	struct kp_conn_event *seeds; /* connections found in /proc, replayed on adoption */
+	size_t nseeds;
+	uint64_t t0;
+	bool done;                   /* under follow.mu */
+};
 
 struct follow {
 	struct follow_opts o;
 	const char *exe_name;
 	int epfd;
+	int wake_fd;                 /* eventfd in the epoll set (data 0): the worker is done */
+	/* the processes followed; several may share a capture (same binary) */
 	struct capture *caps[FOLLOW_MAX];
 	pid_t pids[FOLLOW_MAX];
-	uint64_t since[FOLLOW_MAX]; /* attach time (mono ns) */
+	uint64_t since[FOLLOW_MAX];  /* attach time (mono ns) */
 	size_t n;
-	/* captures of apiservers that exited, kept loaded for a restart of the same binary (retarget: only
-	 * the uprobe links are made anew, ~20 ms instead of ~1.5 s to load and verify the programs) */
-	struct capture *idle[IDLE_MAX];
+	struct capture *idle[IDLE_MAX]; /* captures of binaries no followed process runs */
 	uint64_t idle_since[IDLE_MAX];
 	size_t nidle;
-	uint64_t now;               /* mono ns of the current follow_check */
-	pid_t failed[MAX_FAILED]; /* attach failed: not retried while the process lives */
+	pid_t failed[MAX_FAILED];    /* attach failed: not retried while the process lives */
 	size_t nfailed;
 	bool announce;
 	char note[128];
 	bool target_gone;
-	uint64_t last_scan;
+	uint64_t now, last_scan, last_listen;
 	uint64_t attaches, exits;
 	struct capture_stats gone_stats; /* counters of closed captures */
-	/* captures being closed on background threads */
+	/* captures being closed on background threads; the attach worker */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int closing;
+	bool busy;
+	pthread_t worker;
+	struct attach_job job;
 	char desc[2048];
 };
 
@@ -75,70 +100,24 @@ static bool proc_gone(pid_t pid)
 	return gone;
 }
 
-static void announce_one(struct follow *f, size_t i)
+static bool in_use(const struct follow *f, const struct capture *c)
 {
-	fprintf(stderr, "kapimon: attached: %s%s\n", capture_describe(f->caps[i]), f->note);
+	for (size_t i = 0; i < f->n; i++)
+		if (f->caps[i] == c)
+			return true;
+	return false;
 }
 
-static void close_in_background(struct follow *f, struct capture *c);
-
-/* An idle capture of the same binary, moved to pid; NULL when there is none (or it failed). */
-static struct capture *reuse_idle(struct follow *f, pid_t pid)
+static void add_stats(struct capture_stats *dst, struct capture *c)
 {
-	for (size_t i = 0; i < f->nidle; i++) {
-		struct capture *c = f->idle[i];
+	struct capture_stats cs;
 
-		if (!capture_same_binary(c, pid))
-			continue;
-		f->idle[i] = f->idle[--f->nidle];
-		f->idle_since[i] = f->idle_since[f->nidle];
-		if (capture_retarget(c, pid) == 0)
-			return c;
-		close_in_background(f, c);
-		return NULL;
-	}
-	return NULL;
-}
-
-static int attach(struct follow *f, pid_t pid)
-{
-	struct capture_opts co = f->o.co;
-	struct capture *c = NULL;
-	struct epoll_event ev = { .events = EPOLLIN };
-	uint64_t t0;
-	bool reused;
-	int err;
-
-	if (f->n >= FOLLOW_MAX) {
-		p_warn("pid %d: already following %d apiservers: not attached", (int)pid, FOLLOW_MAX);
-		return -ENOSPC;
-	}
-	co.pid = pid;
-	t0 = mono_now();
-	c = reuse_idle(f, pid);
-	reused = c != NULL;
-	if (!c) {
-		err = capture_open(&c, &co);
-		if (err)
-			return err;
-	}
-	p_debug("pid %d: probes attached in %.1f ms (%s)", (int)pid, (mono_now() - t0) / 1e6,
-		reused ? "programs of an exited process of the same binary reused" : "binary planned, programs loaded");
-	ev.data.u64 = (uint64_t)pid;
-	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, capture_epoll_fd(c), &ev)) {
-		err = -errno;
-		p_err("epoll: %s", strerror(-err));
-		capture_close(c);
-		return err;
-	}
-	f->caps[f->n] = c;
-	f->pids[f->n] = pid;
-	f->since[f->n] = f->now;
-	f->n++;
-	f->attaches++;
-	if (f->announce)
-		announce_one(f, f->n - 1);
-	return 0;
+	capture_read_stats(c, &cs);
+	for (int k = 0; k < KP_PROBE__COUNT; k++)
+		dst->hits[k] += cs.hits[k];
+	for (int k = 0; k < KP_CNT__COUNT; k++)
+		dst->counters[k] += cs.counters[k];
+	dst->events += cs.events;
 }
 
 struct closer_job {
@@ -160,45 +139,7 @@ static void *closer_main(void *arg)
 	return NULL;
 }
 
-static void add_stats(struct capture_stats *dst, struct capture *c)
-{
-	struct capture_stats cs;
-
-	capture_read_stats(c, &cs);
-	for (int k = 0; k < KP_PROBE__COUNT; k++)
-		dst->hits[k] += cs.hits[k];
-	for (int k = 0; k < KP_CNT__COUNT; k++)
-		dst->counters[k] += cs.counters[k];
-	dst->events += cs.events;
-}
-
-/* The process of caps[i] exited: deliver what it left in the rings, then keep its capture for a
- * restart (follow mode) or close it in the background. */
-static void retire(struct follow *f, size_t i)
-{
-	struct capture *c = f->caps[i];
-	pid_t pid = f->pids[i];
-
-	capture_drain(c);
-	epoll_ctl(f->epfd, EPOLL_CTL_DEL, capture_epoll_fd(c), NULL);
-	f->caps[i] = f->caps[f->n - 1];
-	f->pids[i] = f->pids[f->n - 1];
-	f->since[i] = f->since[f->n - 1];
-	f->n--;
-	f->exits++;
-	if (f->o.on_gone)
-		f->o.on_gone(f->o.ctx, pid);
-	if (f->announce)
-		fprintf(stderr, "kapimon: pid %d exited: detached (%zu apiserver%s attached)\n", (int)pid, f->n,
-			f->n == 1 ? "" : "s");
-	if (f->o.pid <= 0 && f->nidle < IDLE_MAX) {
-		f->idle[f->nidle] = c;
-		f->idle_since[f->nidle++] = f->now;
-		return;
-	}
-	close_in_background(f, c);
-}
-
+/* Detaching waits for RCU grace periods (~100 ms per link here): on a thread of its own. */
 static void close_in_background(struct follow *f, struct capture *c)
 {
 	struct closer_job *j;
@@ -227,6 +168,196 @@ static void close_in_background(struct follow *f, struct capture *c)
 	pthread_attr_destroy(&attr);
 }
 
+static void announce_one(struct follow *f, size_t i)
+{
+	fprintf(stderr, "kapimon: attached: pid %d %s%s\n", (int)f->pids[i], capture_describe_probes(f->caps[i]), f->note);
+}
+
+/* Follow pid with capture c (new, shared or idle); t0: when attaching began. */
+static int adopt(struct follow *f, struct capture *c, pid_t pid, uint64_t t0, const char *how)
+{
+	if (f->n >= FOLLOW_MAX)
+		return -ENOSPC;
+	if (!in_use(f, c)) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)(uintptr_t)c };
+
+		if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, capture_epoll_fd(c), &ev)) {
+			int err = -errno;
+
+			p_err("epoll: %s", strerror(-err));
+			return err;
+		}
+	}
+	f->caps[f->n] = c;
+	f->pids[f->n] = pid;
+	f->since[f->n] = f->now;
+	f->n++;
+	f->attaches++;
+	p_debug("pid %d: attached in %.1f ms (%s)", (int)pid, (mono_now() - t0) / 1e6, how);
+	if (f->announce)
+		announce_one(f, f->n - 1);
+	return 0;
+}
+
+/* A capture of pid's binary, active or idle (follow mode: its probes cover pid already). */
+static int share(struct follow *f, pid_t pid)
+{
+	uint64_t t0 = mono_now();
+
+	if (f->o.pid > 0)
+		return -ENOENT;
+	for (size_t i = 0; i < f->n; i++)
+		if (capture_track_pid(f->caps[i], pid) == 0)
+			return adopt(f, f->caps[i], pid, t0, "another process of the same binary: probed already");
+	for (size_t i = 0; i < f->nidle; i++) {
+		struct capture *c = f->idle[i];
+
+		if (capture_track_pid(c, pid))
+			continue;
+		f->idle[i] = f->idle[--f->nidle];
+		f->idle_since[i] = f->idle_since[f->nidle];
+		if (adopt(f, c, pid, t0, "a restart of a binary probed already") == 0)
+			return 0;
+		close_in_background(f, c);
+		return -EIO;
+	}
+	return -ENOENT;
+}
+
+/* Attach on this thread (at start, and --pid). */
+static int attach_here(struct follow *f, pid_t pid)
+{
+	struct capture_opts co = f->o.co;
+	struct capture *c = NULL;
+	uint64_t t0 = mono_now();
+	int err;
+
+	if (f->n >= FOLLOW_MAX) {
+		p_warn("pid %d: already following %d apiservers: not attached", (int)pid, FOLLOW_MAX);
+		return -ENOSPC;
+	}
+	if (share(f, pid) == 0)
+		return 0;
+	co.pid = pid;
+	co.any_process = f->o.pid <= 0;
+	err = capture_open(&c, &co);
+	if (err)
+		return err;
+	err = adopt(f, c, pid, t0, "binary planned, programs loaded");
+	if (err)
+		capture_close(c);
+	return err;
+}
+
+/* ---- the attach worker ---- */
+
+static void seed_cb(void *ctx, const void *data, size_t size)
+{
+	struct attach_job *j = ctx;
+
+	if (size == sizeof(struct kp_conn_event) && j->nseeds < SEED_MAX)
+		memcpy(&j->seeds[j->nseeds++], data, size);
+}
+
+static void *worker_main(void *arg)
+{
+	struct follow *f = arg;
+	struct attach_job *j = &f->job;
+	struct capture *c = NULL;
+
+	j->co.on_event = seed_cb;
+	j->co.ctx = j;
+	if (capture_open(&c, &j->co))
+		c = NULL;
+	pthread_mutex_lock(&f->mu);
+	j->c = c;
+	j->done = true;
+	pthread_mutex_unlock(&f->mu);
+	if (f->wake_fd >= 0 && write(f->wake_fd, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0)
+		p_debug("attach worker: cannot wake the poll: %s", strerror(errno));
+	return NULL;
+}
+
+static void start_job(struct follow *f, pid_t pid)
+{
+	struct attach_job *j = &f->job;
+	struct kp_conn_event *seeds = j->seeds;
+
+	if (!seeds && !(seeds = calloc(SEED_MAX, sizeof(*seeds))))
+		return;
+	*j = (struct attach_job){ .pid = pid, .co = f->o.co, .seeds = seeds, .t0 = mono_now() };
+	j->co.pid = pid;
+	j->co.any_process = true;
+	f->busy = pthread_create(&f->worker, NULL, worker_main, f) == 0;
+}
+
+/* The worker's attach is done: adopt its capture (or note the failure). Returns 1 when attached. */
+static int finish_job(struct follow *f)
+{
+	struct attach_job *j = &f->job;
+	bool done;
+
+	if (!f->busy)
+		return 0;
+	pthread_mutex_lock(&f->mu);
+	done = j->done;
+	pthread_mutex_unlock(&f->mu);
+	if (!done)
+		return 0;
+	pthread_join(f->worker, NULL);
+	f->busy = false;
+	if (!j->c) {
+		if (proc_gone(j->pid)) {
+			p_info("pid %d (%s) exited while it was being attached", (int)j->pid, f->exe_name);
+		} else {
+			p_warn("pid %d (%s): not attached; not retried while it runs", (int)j->pid, f->exe_name);
+			if (f->nfailed < MAX_FAILED)
+				f->failed[f->nfailed++] = j->pid;
+		}
+		return 0;
+	}
+	/* from now on events go where the others' go; connections found while attaching first */
+	capture_set_event_cb(j->c, f->o.co.on_event, f->o.co.ctx);
+	for (size_t i = 0; i < j->nseeds; i++)
+		f->o.co.on_event(f->o.co.ctx, &j->seeds[i], sizeof(j->seeds[i]));
+	if (adopt(f, j->c, j->pid, j->t0, "binary planned, programs loaded")) {
+		close_in_background(f, j->c);
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- discovery ---- */
+
+/* The process of entry i exited: deliver what it left in the rings, forget it; its capture stays
+ * for the other processes of its binary, or idle for a restart (follow mode), or is closed. */
+static void retire(struct follow *f, size_t i)
+{
+	struct capture *c = f->caps[i];
+	pid_t pid = f->pids[i];
+
+	capture_drain(c);
+	f->caps[i] = f->caps[f->n - 1];
+	f->pids[i] = f->pids[f->n - 1];
+	f->since[i] = f->since[f->n - 1];
+	f->n--;
+	f->exits++;
+	if (f->o.on_gone)
+		f->o.on_gone(f->o.ctx, pid);
+	if (f->announce)
+		fprintf(stderr, "kapimon: pid %d exited: detached (%zu apiserver%s attached)\n", (int)pid, f->n,
+			f->n == 1 ? "" : "s");
+	if (in_use(f, c))
+		return;
+	epoll_ctl(f->epfd, EPOLL_CTL_DEL, capture_epoll_fd(c), NULL);
+	if (f->o.pid <= 0 && f->nidle < IDLE_MAX) {
+		f->idle[f->nidle] = c;
+		f->idle_since[f->nidle++] = f->now;
+		return;
+	}
+	close_in_background(f, c);
+}
+
 static bool known(const struct follow *f, pid_t pid)
 {
 	for (size_t i = 0; i < f->n; i++)
@@ -235,11 +366,12 @@ static bool known(const struct follow *f, pid_t pid)
 	for (size_t i = 0; i < f->nfailed; i++)
 		if (f->failed[i] == pid)
 			return true;
-	return false;
+	return f->busy && f->job.pid == pid;
 }
 
-/* Attach to every matching process not attached yet; forget failed pids that are gone. */
-static int scan(struct follow *f)
+/* Attach to every matching process not followed yet: here (at start), or by sharing a capture of its
+ * binary, or on the worker (one at a time). Failed pids that are gone are forgotten. */
+static int scan(struct follow *f, bool here)
 {
 	pid_t found[FOLLOW_MAX * 4];
 	int n = doctor_find_procs("/proc", f->exe_name, found, FOLLOW_MAX * 4), changed = 0;
@@ -251,9 +383,25 @@ static int scan(struct follow *f)
 			i++;
 	}
 	for (int i = 0; i < n && i < FOLLOW_MAX * 4; i++) {
+		int err;
+
 		if (known(f, found[i]) || proc_gone(found[i]))
 			continue;
-		if (attach(f, found[i]) == 0) {
+		if (f->n >= FOLLOW_MAX) {
+			p_warn("pid %d: already following %d apiservers: not attached", (int)found[i], FOLLOW_MAX);
+			if (f->nfailed < MAX_FAILED)
+				f->failed[f->nfailed++] = found[i];
+			continue;
+		}
+		if (!here) {
+			if (share(f, found[i]) == 0)
+				changed++;
+			else if (!f->busy)
+				start_job(f, found[i]);
+			continue;
+		}
+		err = attach_here(f, found[i]);
+		if (!err) {
 			changed++;
 		} else if (proc_gone(found[i])) {
 			p_info("pid %d (%s) exited while it was being attached", (int)found[i], f->exe_name);
@@ -278,20 +426,27 @@ int follow_open(struct follow **out, const struct follow_opts *o)
 	f->now = mono_now();
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
+	f->wake_fd = -1;
 	f->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (f->epfd < 0) {
 		err = -errno;
-		free(f);
+		follow_close(f);
 		return err;
 	}
+	f->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->wake_fd >= 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
+
+		epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->wake_fd, &ev);
+	}
 	if (o->pid > 0) {
-		err = attach(f, o->pid);
+		err = attach_here(f, o->pid);
 		if (err) {
 			follow_close(f);
 			return err;
 		}
 	} else {
-		scan(f);
+		scan(f, true);
 		if (!f->n)
 			p_info("no %s running yet: waiting for one to start", f->exe_name);
 	}
@@ -309,11 +464,17 @@ void follow_announce(struct follow *f, const char *note)
 
 int follow_poll(struct follow *f, int timeout_ms)
 {
-	struct epoll_event evs[FOLLOW_MAX];
-	int n = epoll_wait(f->epfd, evs, FOLLOW_MAX, timeout_ms);
+	struct epoll_event evs[FOLLOW_MAX + 1];
+	int n = epoll_wait(f->epfd, evs, FOLLOW_MAX + 1, timeout_ms);
 
 	if (n < 0)
 		return -errno;
+	for (int i = 0; i < n; i++) {
+		uint64_t v;
+
+		if (!evs[i].data.u64 && read(f->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			p_debug("attach worker wake-up: %s", strerror(errno));
+	}
 	/* the BPF side wakes us only once enough is buffered: consume every ring, not only the woken */
 	return follow_drain(f);
 }
@@ -323,8 +484,14 @@ int follow_drain(struct follow *f)
 	int total = 0;
 
 	for (size_t i = 0; i < f->n; i++) {
-		int m = capture_drain(f->caps[i]);
+		bool seen = false;
+		int m;
 
+		for (size_t k = 0; k < i && !seen; k++) /* a capture shared by processes: once */
+			seen = f->caps[k] == f->caps[i];
+		if (seen)
+			continue;
+		m = capture_drain(f->caps[i]);
 		if (m < 0)
 			return m;
 		total += m;
@@ -336,11 +503,12 @@ int follow_check(struct follow *f, uint64_t now_mono)
 {
 	int changed = 0;
 
-	if (now_mono - f->last_scan < SCAN_NS && f->last_scan)
-		return 0;
-	f->last_scan = now_mono;
 	f->now = now_mono;
-	/* captures kept for a restart that did not come */
+	if (f->o.pid <= 0)
+		changed += finish_job(f); /* as soon as the worker is done (it wakes the poll) */
+	if (now_mono - f->last_scan < SCAN_NS && f->last_scan)
+		return changed;
+	f->last_scan = now_mono;
 	for (size_t i = 0; i < f->nidle;) {
 		if (now_mono - f->idle_since[i] > IDLE_NS) {
 			close_in_background(f, f->idle[i]);
@@ -350,10 +518,6 @@ int follow_check(struct follow *f, uint64_t now_mono)
 			i++;
 		}
 	}
-	/* an apiserver attached before it listened: its ports, once it does */
-	for (size_t i = 0; i < f->n; i++)
-		if (now_mono - f->since[i] < LISTEN_NS)
-			capture_conn_refresh(f->caps[i]);
 	for (size_t i = 0; i < f->n;) {
 		if (proc_gone(f->pids[i])) {
 			if (f->o.pid > 0)
@@ -365,7 +529,14 @@ int follow_check(struct follow *f, uint64_t now_mono)
 		}
 	}
 	if (f->o.pid <= 0)
-		changed += scan(f);
+		changed += scan(f, false);
+	/* processes attached before they listened (or tracked by a shared capture): their ports */
+	if (now_mono - f->last_listen >= LISTEN_EVERY_NS || changed) {
+		f->last_listen = now_mono;
+		for (size_t i = 0; i < f->n; i++)
+			if (now_mono - f->since[i] < LISTEN_NS)
+				capture_conn_refresh(f->caps[i]);
+	}
 	return changed;
 }
 
@@ -397,8 +568,14 @@ pid_t follow_pid(const struct follow *f, size_t i)
 void follow_read_stats(struct follow *f, struct capture_stats *st)
 {
 	*st = f->gone_stats;
-	for (size_t i = 0; i < f->n; i++)
-		add_stats(st, f->caps[i]);
+	for (size_t i = 0; i < f->n; i++) {
+		bool seen = false;
+
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = f->caps[k] == f->caps[i];
+		if (!seen)
+			add_stats(st, f->caps[i]);
+	}
 	for (size_t i = 0; i < f->nidle; i++)
 		add_stats(st, f->idle[i]);
 }
@@ -407,15 +584,15 @@ const char *follow_describe(struct follow *f)
 {
 	size_t n = 0;
 
-	if (f->n == 1)
-		return capture_describe(f->caps[0]);
 	if (!f->n) {
 		snprintf(f->desc, sizeof(f->desc), "no %s attached (waiting)", f->exe_name);
 		return f->desc;
 	}
-	n = snprintf(f->desc, sizeof(f->desc), "%zu apiservers: ", f->n);
+	if (f->n > 1)
+		n = snprintf(f->desc, sizeof(f->desc), "%zu apiservers: ", f->n);
 	for (size_t i = 0; i < f->n && n < sizeof(f->desc); i++)
-		n += snprintf(f->desc + n, sizeof(f->desc) - n, "%s%s", i ? "; " : "", capture_describe(f->caps[i]));
+		n += snprintf(f->desc + n, sizeof(f->desc) - n, "%spid %d %s", i ? "; " : "", (int)f->pids[i],
+			      capture_describe_probes(f->caps[i]));
 	return f->desc;
 }
 
@@ -444,8 +621,19 @@ void follow_close(struct follow *f)
 {
 	if (!f)
 		return;
-	for (size_t i = 0; i < f->n; i++)
-		capture_close(f->caps[i]);
+	if (f->busy) {
+		pthread_join(f->worker, NULL);
+		capture_close(f->job.c);
+	}
+	free(f->job.seeds);
+	for (size_t i = 0; i < f->n; i++) {
+		bool seen = false;
+
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = f->caps[k] == f->caps[i];
+		if (!seen)
+			capture_close(f->caps[i]);
+	}
 	for (size_t i = 0; i < f->nidle; i++)
 		capture_close(f->idle[i]);
 	pthread_mutex_lock(&f->mu);
@@ -454,6 +642,8 @@ void follow_close(struct follow *f)
 	pthread_mutex_unlock(&f->mu);
 	if (f->epfd >= 0)
 		close(f->epfd);
+	if (f->wake_fd >= 0)
+		close(f->wake_fd);
 	pthread_mutex_destroy(&f->mu);
 	pthread_cond_destroy(&f->cv);
 	free(f);

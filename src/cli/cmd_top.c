@@ -35,7 +35,7 @@
 #define ETCD_LINK_HOLD_NS 2000000000ULL /* as record's --etcd-link-hold default */
 #define HOUSEKEEP_NS 100000000ULL       /* etcd link hold expiry and closed connections, every 100 ms */
 #define CONN_GRACE_NS 10000000000ULL
-#define FOLLOW_CHECK_MS 500             /* apiservers that exited or started: looked for twice a second */
+#define FOLLOW_CHECK_MS 250             /* apiservers that exited or started: looked for 4 times a second */
 
 static void usage(FILE *out)
 {
