@@ -25,11 +25,10 @@
 #define MAX_LINKS 256
 #define MAX_RETS 64
 
-/* A resolved attach point: the program, the file offset and the attach cookie. */
+/* A resolved attach point: the program (one per variant: no attach cookies) and the file offset. */
 struct attach_point {
 	struct bpf_program *prog;
 	uint64_t off;
-	uint64_t cookie;
 	const char *func;
 	bool is_start; /* begins a request/call (detached first when sampling) */
 };
@@ -189,11 +188,10 @@ out:
 	free(socks);
 }
 
-/* Add every probe site of one target. cookie: passed to the program (COOKIE_ALT: the index of the
- * "A|B" alternative that matched). Appends a reason to missing and returns non-zero when it did not
- * resolve. */
-#define COOKIE_ALT UINT64_MAX
-static int add_target(const struct go_binary *b, enum probe_id id, struct bpf_program *prog, uint64_t cookie,
+/* Add every probe site of one target, attached to prog, or to alt1 when the target's second "A|B"
+ * alternative matched (alt1 NULL: prog for every alternative). Appends a reason to missing and
+ * returns non-zero when it did not resolve. */
+static int add_target(const struct go_binary *b, enum probe_id id, struct bpf_program *prog, struct bpf_program *alt1,
 		      struct attach_point *pts, int *n, char *missing, size_t mlen, int *expensive)
 {
 	const struct probe_target *t = &probe_targets[id];
@@ -206,9 +204,12 @@ static int add_target(const struct go_binary *b, enum probe_id id, struct bpf_pr
 	}
 	if (*n + (int)r.nsites > MAX_LINKS)
 		return -E2BIG;
+	if (r.alt == 1 && alt1)
+		prog = alt1;
+	else if (r.alt != 0 && alt1)
+		return -ENOTSUP; /* an alternative without its own program */
 	for (size_t i = 0; i < r.nsites; i++)
-		pts[(*n)++] = (struct attach_point){ prog, r.site_off[i], cookie == COOKIE_ALT ? (uint64_t)r.alt : cookie,
-						     t->func, false };
+		pts[(*n)++] = (struct attach_point){ prog, r.site_off[i], t->func, false };
 	if (!r.cheap)
 		*expensive += (int)r.nsites;
 	return 0;
@@ -271,17 +272,17 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 			p_err("cannot load the gRPC BPF programs: %s", strerror(-ret));
 			goto fail;
 		}
-		if (add_target(b, PT_GRPC_WRITE, c->gskel->progs.grpc_write, COOKIE_ALT, pts, &npts, missing,
-			       sizeof(missing), &expensive) ||
-		    add_target(b, PT_GRPC_FINISH, c->gskel->progs.grpc_finish, 0, pts, &npts, missing, sizeof(missing),
-			       &expensive)) {
+		if (add_target(b, PT_GRPC_WRITE, c->gskel->progs.grpc_write_http2client,
+			       c->gskel->progs.grpc_write_clientstream, pts, &npts, missing, sizeof(missing), &expensive) ||
+		    add_target(b, PT_GRPC_FINISH, c->gskel->progs.grpc_finish, NULL, pts, &npts, missing,
+			       sizeof(missing), &expensive)) {
 			npts = save;
 			grpc_bpf__destroy(c->gskel);
 			c->gskel = NULL;
 		} else {
 			groups[3] = true;
 			/* optional: watch events received (a missing function only loses that count) */
-			if (add_target(b, PT_ETCD_WATCH_DISPATCH, c->gskel->progs.etcd_watch_dispatch, 0, pts, &npts,
+			if (add_target(b, PT_ETCD_WATCH_DISPATCH, c->gskel->progs.etcd_watch_dispatch, NULL, pts, &npts,
 				       missing, sizeof(missing), &expensive))
 				p_debug("etcd watch events will not be counted");
 		}
@@ -295,10 +296,13 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 
 		if (!offs.h2_ok[flavor])
 			continue;
-		if (add_target(b, flavor ? PT_H2B_PROCESS_HEADERS : PT_H2X_PROCESS_HEADERS, c->skel->progs.h2_process_headers,
-			       flavor, pts, &npts, missing, sizeof(missing), &expensive) ||
-		    add_target(b, flavor ? PT_H2B_HANDLER_DONE : PT_H2X_HANDLER_DONE, c->skel->progs.h2_handler_done,
-			       flavor, pts, &npts, missing, sizeof(missing), &expensive)) {
+		/* one program per flavor: each reads its own struct offsets (h2_off[flavor]) */
+		if (add_target(b, flavor ? PT_H2B_PROCESS_HEADERS : PT_H2X_PROCESS_HEADERS,
+			       flavor ? c->skel->progs.h2b_process_headers : c->skel->progs.h2x_process_headers, NULL, pts,
+			       &npts, missing, sizeof(missing), &expensive) ||
+		    add_target(b, flavor ? PT_H2B_HANDLER_DONE : PT_H2X_HANDLER_DONE,
+			       flavor ? c->skel->progs.h2b_handler_done : c->skel->progs.h2x_handler_done, NULL, pts,
+			       &npts, missing, sizeof(missing), &expensive)) {
 			npts = save;
 			continue;
 		}
@@ -307,12 +311,12 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	if (!o->no_h1 && offs.h1_ok) {
 		int save = npts;
 
-		/* cookie 1: at the call of ServeHTTP (w in RCX); 0: at readRequest's RETs (w in RAX) */
-		if ((add_target(b, PT_H1_SERVE_CALL, c->skel->progs.h1_request_start, 1, pts, &npts, missing,
+		/* at the call of ServeHTTP (w in RCX), else (fallback) at readRequest's RETs (w in RAX) */
+		if ((add_target(b, PT_H1_SERVE_CALL, c->skel->progs.h1_serve_call, NULL, pts, &npts, missing,
 				sizeof(missing), &expensive) &&
-		     add_target(b, PT_H1_READ_REQUEST, c->skel->progs.h1_request_start, 0, pts, &npts, missing,
+		     add_target(b, PT_H1_READ_REQUEST, c->skel->progs.h1_read_request_ret, NULL, pts, &npts, missing,
 				sizeof(missing), &expensive)) ||
-		    add_target(b, PT_H1_FINISH_REQUEST, c->skel->progs.h1_finish_request, 0, pts, &npts, missing,
+		    add_target(b, PT_H1_FINISH_REQUEST, c->skel->progs.h1_finish_request, NULL, pts, &npts, missing,
 			       sizeof(missing), &expensive))
 			npts = save;
 		else
@@ -340,8 +344,10 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 		struct bpf_program *p = pts[i].prog;
 
 		c->pts[i] = pts[i];
-		c->pts[i].is_start = p == c->skel->progs.h2_process_headers || p == c->skel->progs.h1_request_start ||
-				     (c->gskel && p == c->gskel->progs.grpc_write);
+		c->pts[i].is_start = p == c->skel->progs.h2x_process_headers || p == c->skel->progs.h2b_process_headers ||
+				     p == c->skel->progs.h1_serve_call || p == c->skel->progs.h1_read_request_ret ||
+				     (c->gskel && (p == c->gskel->progs.grpc_write_http2client ||
+						   p == c->gskel->progs.grpc_write_clientstream));
 	}
 	c->nlinks = npts;
 	c->phase = CAPTURE_NONE;
@@ -401,7 +407,7 @@ static uint64_t mono_ns(void)
 
 static int attach_one(struct capture *c, int i)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = c->pts[i].cookie, .retprobe = false);
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = false);
 	struct bpf_link *l;
 
 	if (c->links[i])
