@@ -108,14 +108,14 @@ static __always_inline int h2_headers(struct pt_regs *ctx, __u32 flavor)
 		if (bpf_probe_read_user(w, f.name.len & 15, f.name.ptr))
 			continue;
 		if (f.name.len == 7 && w[0] == NAME_METHOD) {
-			COPY_GO_STR(e->method, KP_METHOD_MAX, f.value, &len16, e->truncated, 4);
+			COPY_GO_STR(e->method, KP_METHOD_MAX, f.value, &len16, e->truncated, KP_TRUNC_METHOD);
 			e->method_len = len16;
 			have_method = 1;
 		} else if (f.name.len == 5 && w[0] == NAME_PATH) {
-			COPY_GO_STR(e->path, KP_PATH_MAX, f.value, &len16, e->truncated, 1);
+			COPY_GO_STR(e->path, KP_PATH_MAX, f.value, &len16, e->truncated, KP_TRUNC_PATH);
 			e->path_len = len16;
 		} else if (f.name.len == 10 && w[0] == NAME_UA_LO && (w[1] & 0xffff) == NAME_UA_HI) {
-			COPY_GO_STR(e->ua, KP_UA_MAX, f.value, &len16, e->truncated, 2);
+			COPY_GO_STR(e->ua, KP_UA_MAX, f.value, &len16, e->truncated, KP_TRUNC_UA);
 			e->ua_len = len16;
 		}
 	}
@@ -129,7 +129,7 @@ static __always_inline int h2_headers(struct pt_regs *ctx, __u32 flavor)
 		struct go_string a = read_go_string(sc, o->server_conn_remote_addr);
 		__u16 len16;
 
-		COPY_GO_STR(e->addr, KP_ADDR_MAX, a, &len16, e->truncated, 8);
+		COPY_GO_STR(e->addr, KP_ADDR_MAX, a, &len16, e->truncated, KP_TRUNC_ADDR);
 		e->addr_len = len16;
 	}
 	bpf_ringbuf_submit(e, rb_wakeup(&events));
@@ -223,7 +223,7 @@ static __always_inline void take_ua(struct kp_req_start *e, const void *slice_ad
 		return;
 	if (bpf_probe_read_user(&v, sizeof(v), vals.ptr))
 		return;
-	COPY_GO_STR(e->ua, KP_UA_MAX, v, &len16, e->truncated, 2);
+	COPY_GO_STR(e->ua, KP_UA_MAX, v, &len16, e->truncated, KP_TRUNC_UA);
 	e->ua_len = len16;
 }
 
@@ -364,13 +364,13 @@ static __always_inline int h1_start(struct pt_regs *ctx, int at_call)
 				    (__s64)read_u64(req, h1_off.request_content_length) : -1;
 
 	str = read_go_string(req, h1_off.request_method);
-	COPY_GO_STR(e->method, KP_METHOD_MAX, str, &len16, e->truncated, 4);
+	COPY_GO_STR(e->method, KP_METHOD_MAX, str, &len16, e->truncated, KP_TRUNC_METHOD);
 	e->method_len = len16;
 	str = read_go_string(req, h1_off.request_request_uri);
-	COPY_GO_STR(e->path, KP_PATH_MAX, str, &len16, e->truncated, 1);
+	COPY_GO_STR(e->path, KP_PATH_MAX, str, &len16, e->truncated, KP_TRUNC_PATH);
 	e->path_len = len16;
 	str = read_go_string(c, h1_off.conn_remote_addr);
-	COPY_GO_STR(e->addr, KP_ADDR_MAX, str, &len16, e->truncated, 8);
+	COPY_GO_STR(e->addr, KP_ADDR_MAX, str, &len16, e->truncated, KP_TRUNC_ADDR);
 	e->addr_len = len16;
 
 	hdrmap = read_ptr(req, h1_off.request_header);

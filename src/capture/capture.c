@@ -619,8 +619,14 @@ void capture_read_stats(struct capture *c, struct capture_stats *st)
 	if (c->cskel) {
 		uint64_t k[KP_CNT__COUNT];
 
+		uint64_t h[KP_PROBE__COUNT];
+
+		sum_percpu(bpf_map__fd(c->cskel->maps.conn_hits), KP_PROBE__COUNT, h);
 		sum_percpu(bpf_map__fd(c->cskel->maps.conn_counters), KP_CNT__COUNT, k);
-		st->counters[KP_CNT_RB_DROP] += k[KP_CNT_RB_DROP];
+		for (int i = 0; i < KP_PROBE__COUNT; i++)
+			st->hits[i] += h[i];
+		for (int i = 0; i < KP_CNT__COUNT; i++)
+			st->counters[i] += k[i];
 	}
 	if (c->gskel) {
 		uint64_t h[KP_PROBE__COUNT], k[KP_CNT__COUNT];

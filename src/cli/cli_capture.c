@@ -61,19 +61,11 @@ int64_t cli_mono_to_wall(void)
 	return (int64_t)(cli_now_ns(CLOCK_REALTIME) - cli_now_ns(CLOCK_MONOTONIC));
 }
 
-const char *const cli_probe_names[KP_PROBE__COUNT] = {
-	[KP_PROBE_H2_HEADERS] = "h2_process_headers", [KP_PROBE_H2_DONE] = "h2_handler_done",
-	[KP_PROBE_H1_START] = "h1_request_start", [KP_PROBE_H1_DONE] = "h1_finish_request",
-	[KP_PROBE_GRPC_WRITE] = "grpc_transport_write", [KP_PROBE_GRPC_FINISH] = "grpc_call_finish",
-	[KP_PROBE_CALIBRATE] = "calibrate", [KP_PROBE_WATCH_RESP] = "etcd_watch_dispatch",
-};
-
 double cli_hits_per_request(const struct capture_stats *cs, const struct asm_stats *as)
 {
 	uint64_t seen = as->finished + as->unmatched_end;
 
 	if (!seen)
 		return 0;
-	return (double)(cs->hits[KP_PROBE_H2_HEADERS] + cs->hits[KP_PROBE_H2_DONE] + cs->hits[KP_PROBE_H1_START] +
-			cs->hits[KP_PROBE_H1_DONE]) / (double)seen;
+	return (double)kp_request_path_hits(cs->hits) / (double)seen;
 }

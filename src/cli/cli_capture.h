@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "assemble/assembler.h"
+#include "assemble/kp_contract.h"
 #include "capture/capture.h"
 
 /* Set by the SIGINT/SIGTERM handler of cli_signals_install(). */
@@ -26,8 +27,6 @@ void cli_signals_install(bool second_forces_exit);
 uint64_t cli_now_ns(clockid_t id);
 /* Add to a CLOCK_MONOTONIC time to get ns since the epoch. */
 int64_t cli_mono_to_wall(void);
-/* Names of the probe hit counters (index enum kp_probe). */
-extern const char *const cli_probe_names[KP_PROBE__COUNT];
 /* Request-path probe hits per request the assembler saw (finished + unmatched ends); 0 when none. */
 double cli_hits_per_request(const struct capture_stats *cs, const struct asm_stats *as);
 

@@ -136,16 +136,10 @@ static void fill_stats(struct capture *cap, struct rec_ctx *rc, struct record_st
 	s->etcd_records = rc->etcd_records;
 	if (rc->es)
 		s->decode_errors = etcd_asm_get_stats(rc->es)->decode.errors;
-	s->ringbuf_drops = cs.counters[KP_CNT_RB_DROP];
-	s->read_errors = cs.counters[KP_CNT_READ_FAIL];
+	kp_stats_fill(s, cs.hits, cs.counters); /* every BPF counter and probe hit count, by name */
 	s->bad_events = cs.bad_events;
 	s->unmatched_ends = as->unmatched_end;
 	s->pending = asm_pending(rc->as);
-	for (int i = 0; i < KP_PROBE__COUNT && i < RECORD_STATS_MAX_PROBES; i++) {
-		s->probe_hits[i] = cs.hits[i];
-		s->probe_names[i] = cli_probe_names[i];
-	}
-	s->nprobes = KP_PROBE__COUNT < RECORD_STATS_MAX_PROBES ? KP_PROBE__COUNT : RECORD_STATS_MAX_PROBES;
 	s->hits_per_request = cli_hits_per_request(&cs, as);
 	if (rc->es) {
 		const struct etcd_asm_stats *es = etcd_asm_get_stats(rc->es);
@@ -162,6 +156,7 @@ static void fill_stats(struct capture *cap, struct rec_ctx *rc, struct record_st
 
 			s->etcd_watch_responses = es->watch_responses;
 			s->etcd_watch_events = es->watch_events;
+			s->etcd_watch_keys_truncated = es->watch_keys_truncated;
 			s->n_watch_res = nw < 64 ? nw : 64;
 			for (size_t i = 0; i < s->n_watch_res; i++) {
 				s->watch_res_names[i] = wr[i].resource;

@@ -721,7 +721,7 @@ static void write_prometheus(struct top *t)
 	h.hits_per_request = t->hits_per_request;
 	h.nprobes = 4; /* the request-path probes */
 	for (uint32_t i = 0; i < h.nprobes; i++) {
-		h.probe_names[i] = cli_probe_names[i];
+		h.probe_names[i] = kp_probe_name((int)i);
 		h.probe_hits[i] = t->cs.hits[i];
 	}
 	h.netcd = t->nprom_etcd;
