@@ -56,15 +56,6 @@ struct capture {
 	char desc[512];
 };
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG && kp_verbosity < 3)
-		return 0;
-	if (level == LIBBPF_INFO && kp_verbosity < 2)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct capture *c = ctx;
@@ -230,7 +221,7 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	if (!c)
 		return -ENOMEM;
 	c->o = *o;
-	libbpf_set_print(libbpf_print);
+	libbpf_set_print(kp_libbpf_print);
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", o->pid);
 	ret = gobin_open(exe, &b, err, sizeof(err));
 	if (ret) {

@@ -70,11 +70,12 @@ static void setc(struct doctor_check *c, const char *name, enum doctor_status st
 	va_end(ap);
 }
 
+/* The probes fail on purpose where a feature is missing: libbpf's warnings only with -v. */
 static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (kp_verbosity >= 2)
-		return vfprintf(stderr, fmt, ap);
-	return 0;
+	if (kp_verbosity < 2)
+		return 0;
+	return kp_libbpf_print(level, fmt, ap);
 }
 
 /* Open a binary with goelf and fill bi; explicit (--pid/--binary) targets are required to work. */
