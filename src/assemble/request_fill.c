@@ -51,6 +51,9 @@ void request_mark_path_cut(struct request_record *r, char *raw, size_t len)
 {
 	size_t mlen = strlen(PS_TRUNC_MARKER);
 
+	/* leave room for the marker within the path's 511 bytes */
+	if (len > sizeof(r->path) - 1 - mlen)
+		len = sizeof(r->path) - 1 - mlen;
 	/* drop a partial %XX escape or UTF-8 sequence at the cut, as the sanitiser does at its own cuts */
 	while (len > 0 && ((unsigned char)raw[len - 1] & 0xc0) == 0x80)
 		len--;
