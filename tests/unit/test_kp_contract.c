@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "assemble/etcd_assembler.h"
 #include "assemble/kp_contract.h"
 #include "assemble/path_sanitize.h"
 #include "assemble/record_json.h"
@@ -231,6 +232,75 @@ static void test_all_trunc_bits_named(void **state)
 	assert_int_equal(all, REC_TRUNC__ALL);
 }
 
+static struct etcd_record etcd_got;
+static int etcd_ngot;
+
+static void etcd_cb(const struct etcd_record *r, void *ctx)
+{
+	etcd_got = *r;
+	etcd_ngot++;
+}
+
+/* The gRPC start and watch response truncation bits reach the etcd record and the stats. */
+static void test_etcd_trunc_bits(void **state)
+{
+	struct etcd_assembler *a = etcd_asm_new(0, 1000, etcd_cb, NULL);
+	static struct kp_grpc_start s;
+	struct kp_grpc_end e;
+	struct kp_watch_resp w;
+	static const char method[] = "/etcdserverpb.KV/Range";
+	/* RangeRequest{key: "/registry/pods/a"} cut inside the key: field 1, declared length 40 */
+	static const uint8_t msg[] = { 0x0a, 40, '/', 'r', 'e', 'g', 'i', 's', 't', 'r', 'y', '/', 'p', 'o', 'd', 's' };
+	struct json_writer jw;
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *f;
+
+	assert_non_null(a);
+	etcd_ngot = 0;
+	memset(&s, 0, sizeof(s));
+	s.hdr.type = KP_EV_GRPC_START;
+	s.hdr.ts_ns = 100;
+	s.hdr.goid_g = 7;
+	s.method_len = sizeof(method) - 1;
+	memcpy(s.method, method, s.method_len);
+	memcpy(s.payload, msg, sizeof(msg));
+	/* the BPF side says both were cut, even where the lengths alone would not tell */
+	s.payload_len = sizeof(msg);
+	s.payload_copied = sizeof(msg);
+	s.truncated = KP_TRUNC_GRPC_METHOD | KP_TRUNC_GRPC_PAYLOAD;
+	etcd_asm_start(a, &s);
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = KP_EV_GRPC_END;
+	e.hdr.ts_ns = 130;
+	e.hdr.goid_g = 7;
+	etcd_asm_end(a, &e);
+	etcd_asm_flush(a);
+	assert_int_equal(etcd_ngot, 1);
+	assert_int_equal(etcd_got.truncated, REC_TRUNC_METHOD);
+	/* a message cut by the capture bound is not a decode error */
+	assert_int_equal(etcd_asm_get_stats(a)->decode.errors, 0);
+	f = open_memstream(&buf, &blen);
+	jw_init(&jw, f, false);
+	record_json_etcd(&jw, &etcd_got);
+	fclose(f);
+	assert_non_null(strstr(buf, "\"truncated\":[\"method\"]"));
+	free(buf);
+
+	memset(&w, 0, sizeof(w));
+	w.hdr.type = KP_EV_WATCH_RESP;
+	w.nevents = 2;
+	memcpy(w.key, "/registry/configmaps/default/x", 30);
+	w.key_len = 30;
+	etcd_asm_watch_resp(a, &w);
+	assert_int_equal(etcd_asm_get_stats(a)->watch_keys_truncated, 0);
+	w.truncated = KP_TRUNC_WATCH_KEY;
+	etcd_asm_watch_resp(a, &w);
+	assert_int_equal(etcd_asm_get_stats(a)->watch_keys_truncated, 1);
+	assert_int_equal(etcd_asm_get_stats(a)->watch_events, 4);
+	etcd_asm_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_uncut_path_is_not_marked),
 		cmocka_unit_test(test_cut_inside_escape),
 		cmocka_unit_test(test_all_trunc_bits_named),
+		cmocka_unit_test(test_etcd_trunc_bits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
