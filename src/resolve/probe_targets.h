@@ -38,7 +38,7 @@ struct probe_target {
 	enum probe_id id;
 	const char *group;  /* "h2-xnet", "h2-bundled", "http1", "grpc": a group attaches all or nothing */
 	const char *func;   /* Go symbol, matched exactly or by suffix at a path boundary; "A|B" lists
-			     * alternatives tried in order (the index found becomes the attach cookie) */
+			     * alternatives tried in order (capture attaches the program of the one found) */
 	enum probe_where where;
 	const char *why;
 	const char *callee; /* PROBE_CALLSITE: the function whose call sites in func are probed */
