@@ -197,8 +197,11 @@ static int add_target(const struct go_binary *b, enum probe_id id, struct bpf_pr
 		return -E2BIG;
 	if (r.alt == 1 && alt1)
 		prog = alt1;
-	else if (r.alt != 0 && alt1)
-		return -ENOTSUP; /* an alternative without its own program */
+	else if (r.alt != 0 && alt1) { /* an alternative without its own program */
+		snprintf(missing + used, mlen - used, "%s%s: alternative %d has no BPF program", used ? "; " : "", t->func,
+			 r.alt);
+		return -ENOTSUP;
+	}
 	for (size_t i = 0; i < r.nsites; i++)
 		pts[(*n)++] = (struct attach_point){ prog, r.site_off[i], t->func, false };
 	if (!r.cheap)
@@ -608,9 +611,7 @@ void capture_read_stats(struct capture *c, struct capture_stats *st)
 	sum_percpu(bpf_map__fd(c->skel->maps.hits), KP_PROBE__COUNT, st->hits);
 	sum_percpu(bpf_map__fd(c->skel->maps.counters), KP_CNT__COUNT, st->counters);
 	if (c->cskel) {
-		uint64_t k[KP_CNT__COUNT];
-
-		uint64_t h[KP_PROBE__COUNT];
+		uint64_t h[KP_PROBE__COUNT], k[KP_CNT__COUNT];
 
 		sum_percpu(bpf_map__fd(c->cskel->maps.conn_hits), KP_PROBE__COUNT, h);
 		sum_percpu(bpf_map__fd(c->cskel->maps.conn_counters), KP_CNT__COUNT, k);
