@@ -106,6 +106,9 @@ kapimon: $(APP_OBJS) $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(APP_OBJS) $(CORE_LIB) $(LDLIBS) -o $@
 
+# test_doctor_floor opens kapimon's real BPF objects through their skeletons (no load, no root).
+$(BUILD)/tests/test_doctor_floor: $(SKELS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(CORE_LIB)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)

@@ -36,6 +36,7 @@ int conn_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	__u16 sport = ctx->sport;
 	int ns = ctx->newstate, os = ctx->oldstate;
 
+	count(&conn_hits, KP_PROBE_CONN_STATE); /* every TCP state change on the host: the tracepoint's cost */
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
 	/* passive open completes SYN_RECV -> ESTABLISHED; any -> CLOSE ends it */

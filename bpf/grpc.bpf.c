@@ -51,12 +51,11 @@ static __always_inline struct go_slice first_buffer(const void *bufs, __s64 nbuf
 	return sl;
 }
 
-SEC("uprobe")
-int grpc_write(struct pt_regs *ctx)
+/* variant 0: (t *http2Client) Write(s *Stream, hdr []byte, data []byte, opts *Options)
+ * variant 1: (s *ClientStream) Write(hdr []byte, data mem.BufferSlice, opts *WriteOptions)
+ * Each variant has its own entry program below (no attach cookies: they need kernel 5.15). */
+static __always_inline int grpc_write(struct pt_regs *ctx, __u64 variant)
 {
-	/* cookie 0: (t *http2Client) Write(s *Stream, hdr []byte, data []byte, opts *Options)
-	 * cookie 1: (s *ClientStream) Write(hdr []byte, data mem.BufferSlice, opts *WriteOptions) */
-	__u64 variant = bpf_get_attach_cookie(ctx);
 	/* load every register first: the verifier rejects ctx loads at a computed offset */
 	__u64 r1 = GO_REG1(ctx), r2 = GO_REG2(ctx), r5 = GO_REG5(ctx), r6 = GO_REG6(ctx), r7 = GO_REG7(ctx),
 	      r8 = GO_REG8(ctx);
@@ -119,6 +118,18 @@ int grpc_write(struct pt_regs *ctx)
 	}
 	bpf_ringbuf_submit(e, rb_wakeup(&grpc_events));
 	return 0;
+}
+
+SEC("uprobe")
+int grpc_write_http2client(struct pt_regs *ctx)
+{
+	return grpc_write(ctx, 0);
+}
+
+SEC("uprobe")
+int grpc_write_clientstream(struct pt_regs *ctx)
+{
+	return grpc_write(ctx, 1);
 }
 
 SEC("uprobe")

@@ -8,8 +8,10 @@
  *                  (fallback: (*conn).readRequest RET sites)
  *           end    (*response).finishRequest entry      status, response bytes
  *
- * Both golang.org/x/net/http2 and net/http's bundled copy use the same programs; the attach
- * cookie selects the struct offsets. Start and end are keyed by connection + stream (h2) or by
+ * Both golang.org/x/net/http2 and net/http's bundled copy share one body; each has its own entry
+ * program that passes the struct-offset index as a constant (no attach cookies: the
+ * bpf_get_attach_cookie helper needs kernel 5.15, and a constant lets the verifier fold it).
+ * Start and end are keyed by connection + stream (h2) or by
  * the *response (h1), never by thread or goroutine: the apiserver's handlers hop goroutines.
  */
 #include "vmlinux.h"
@@ -106,14 +108,14 @@ static __always_inline int h2_headers(struct pt_regs *ctx, __u32 flavor)
 		if (bpf_probe_read_user(w, f.name.len & 15, f.name.ptr))
 			continue;
 		if (f.name.len == 7 && w[0] == NAME_METHOD) {
-			COPY_GO_STR(e->method, KP_METHOD_MAX, f.value, &len16, e->truncated, 4);
+			COPY_GO_STR(e->method, KP_METHOD_MAX, f.value, &len16, e->truncated, KP_TRUNC_METHOD);
 			e->method_len = len16;
 			have_method = 1;
 		} else if (f.name.len == 5 && w[0] == NAME_PATH) {
-			COPY_GO_STR(e->path, KP_PATH_MAX, f.value, &len16, e->truncated, 1);
+			COPY_GO_STR(e->path, KP_PATH_MAX, f.value, &len16, e->truncated, KP_TRUNC_PATH);
 			e->path_len = len16;
 		} else if (f.name.len == 10 && w[0] == NAME_UA_LO && (w[1] & 0xffff) == NAME_UA_HI) {
-			COPY_GO_STR(e->ua, KP_UA_MAX, f.value, &len16, e->truncated, 2);
+			COPY_GO_STR(e->ua, KP_UA_MAX, f.value, &len16, e->truncated, KP_TRUNC_UA);
 			e->ua_len = len16;
 		}
 	}
@@ -127,7 +129,7 @@ static __always_inline int h2_headers(struct pt_regs *ctx, __u32 flavor)
 		struct go_string a = read_go_string(sc, o->server_conn_remote_addr);
 		__u16 len16;
 
-		COPY_GO_STR(e->addr, KP_ADDR_MAX, a, &len16, e->truncated, 8);
+		COPY_GO_STR(e->addr, KP_ADDR_MAX, a, &len16, e->truncated, KP_TRUNC_ADDR);
 		e->addr_len = len16;
 	}
 	bpf_ringbuf_submit(e, rb_wakeup(&events));
@@ -137,16 +139,22 @@ fail:
 	return 0;
 }
 
+/* One entry program per variant; the flavor is the index into h2_off. */
 SEC("uprobe")
-int h2_process_headers(struct pt_regs *ctx)
+int h2x_process_headers(struct pt_regs *ctx)
 {
-	return h2_headers(ctx, (__u32)bpf_get_attach_cookie(ctx));
+	return h2_headers(ctx, 0);
 }
 
 SEC("uprobe")
-int h2_handler_done(struct pt_regs *ctx)
+int h2b_process_headers(struct pt_regs *ctx)
 {
-	const volatile struct kp_h2_offsets *o = &h2_off[bpf_get_attach_cookie(ctx) & 1];
+	return h2_headers(ctx, 1);
+}
+
+static __always_inline int h2_done(struct pt_regs *ctx, __u32 flavor)
+{
+	const volatile struct kp_h2_offsets *o = &h2_off[flavor & 1];
 	const void *w = (const void *)GO_REG1(ctx); /* *responseWriter */
 	const void *rws, *st;
 	struct kp_req_end *e;
@@ -173,6 +181,18 @@ int h2_handler_done(struct pt_regs *ctx)
 	e->ctx = OFF_OK(o->stream_ctx) ? read_u64(st, o->stream_ctx + 8) : 0; /* iface data word */
 	bpf_ringbuf_submit(e, rb_wakeup(&events));
 	return 0;
+}
+
+SEC("uprobe")
+int h2x_handler_done(struct pt_regs *ctx)
+{
+	return h2_done(ctx, 0);
+}
+
+SEC("uprobe")
+int h2b_handler_done(struct pt_regs *ctx)
+{
+	return h2_done(ctx, 1);
 }
 
 /* ---- HTTP/1.x ---- */
@@ -203,7 +223,7 @@ static __always_inline void take_ua(struct kp_req_start *e, const void *slice_ad
 		return;
 	if (bpf_probe_read_user(&v, sizeof(v), vals.ptr))
 		return;
-	COPY_GO_STR(e->ua, KP_UA_MAX, v, &len16, e->truncated, 2);
+	COPY_GO_STR(e->ua, KP_UA_MAX, v, &len16, e->truncated, KP_TRUNC_UA);
 	e->ua_len = len16;
 }
 
@@ -301,12 +321,11 @@ static __always_inline void ua_from_swiss(struct kp_req_start *e, const void *m,
 	}
 }
 
-SEC("uprobe")
-int h1_request_start(struct pt_regs *ctx)
+static __always_inline int h1_start(struct pt_regs *ctx, int at_call)
 {
-	/* cookie 1: at (*conn).serve's CALL of serverHandler.ServeHTTP(sh, w ResponseWriter, req): the
+	/* at_call: at (*conn).serve's CALL of serverHandler.ServeHTTP(sh, w ResponseWriter, req): the
 	 * interface's data word, the *response, is in RCX (an emulated CALL: cheap);
-	 * cookie 0 (fallback): at readRequest's RETs, (*response, error) in RAX, RBX/RCX (single-stepped) */
+	 * !at_call (fallback): at readRequest's RETs, (*response, error) in RAX, RBX/RCX (single-stepped) */
 	__u64 ax = GO_REG1(ctx), cx = GO_REG3(ctx);
 	const void *w;
 	const void *req, *c, *hdrmap;
@@ -317,7 +336,7 @@ int h1_request_start(struct pt_regs *ctx)
 	__u16 len16;
 
 	__asm__ volatile("" : "+r"(ax), "+r"(cx));
-	w = (const void *)(bpf_get_attach_cookie(ctx) ? cx : ax);
+	w = (const void *)(at_call ? cx : ax);
 	count(&hits, KP_PROBE_H1_START);
 	if (!w || !starts_on)
 		return 0; /* error return (no request), or a paused sampling window */
@@ -345,13 +364,13 @@ int h1_request_start(struct pt_regs *ctx)
 				    (__s64)read_u64(req, h1_off.request_content_length) : -1;
 
 	str = read_go_string(req, h1_off.request_method);
-	COPY_GO_STR(e->method, KP_METHOD_MAX, str, &len16, e->truncated, 4);
+	COPY_GO_STR(e->method, KP_METHOD_MAX, str, &len16, e->truncated, KP_TRUNC_METHOD);
 	e->method_len = len16;
 	str = read_go_string(req, h1_off.request_request_uri);
-	COPY_GO_STR(e->path, KP_PATH_MAX, str, &len16, e->truncated, 1);
+	COPY_GO_STR(e->path, KP_PATH_MAX, str, &len16, e->truncated, KP_TRUNC_PATH);
 	e->path_len = len16;
 	str = read_go_string(c, h1_off.conn_remote_addr);
-	COPY_GO_STR(e->addr, KP_ADDR_MAX, str, &len16, e->truncated, 8);
+	COPY_GO_STR(e->addr, KP_ADDR_MAX, str, &len16, e->truncated, KP_TRUNC_ADDR);
 	e->addr_len = len16;
 
 	hdrmap = read_ptr(req, h1_off.request_header);
@@ -363,6 +382,20 @@ int h1_request_start(struct pt_regs *ctx)
 	}
 	bpf_ringbuf_submit(e, rb_wakeup(&events));
 	return 0;
+}
+
+/* Request start at the call of ServeHTTP (the usual site) */
+SEC("uprobe")
+int h1_serve_call(struct pt_regs *ctx)
+{
+	return h1_start(ctx, 1);
+}
+
+/* Request start at readRequest's RETs (fallback when the call site is not found) */
+SEC("uprobe")
+int h1_read_request_ret(struct pt_regs *ctx)
+{
+	return h1_start(ctx, 0);
 }
 
 SEC("uprobe")

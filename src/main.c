@@ -24,7 +24,9 @@ static const struct {
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: kapimon [-j|--json] [-v|-q] COMMAND [OPTIONS]\n\n"
-		     "eBPF monitor for the Kubernetes API server.\n\nCommands:\n");
+		     "eBPF monitor for the Kubernetes API server.\n"
+		     "-v: debug messages and libbpf info; -v -v: also libbpf debug output (loads, verifier logs).\n\n"
+		     "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nRun 'kapimon COMMAND --help' for a command's options.\n");
@@ -49,7 +51,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "-p") || !strcmp(a, "--pretty")) {
 			g_opts.json = g_opts.pretty = true;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-			kp_verbosity = 2;
+			kp_verbose_more();
 		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
 			kp_verbosity = 0;
 		} else {

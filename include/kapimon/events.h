@@ -28,7 +28,8 @@ enum kp_event_type {
 
 enum kp_proto { KP_PROTO_H1 = 1, KP_PROTO_H2 = 2 };
 
-/* Probe ids, for the per-probe hit counters (index into the BPF "hits" array). */
+/* Probe ids, for the per-probe hit counters (index into the BPF "hits" arrays). Every id has a
+ * name and a consumer in src/assemble/kp_contract.c (tests/unit/test_kp_contract.c checks it). */
 enum kp_probe {
 	KP_PROBE_H2_HEADERS = 0,
 	KP_PROBE_H2_DONE = 1,
@@ -38,16 +39,26 @@ enum kp_probe {
 	KP_PROBE_GRPC_FINISH = 5,
 	KP_PROBE_CALIBRATE = 6, /* kapimon's own calibration target (budget mode) */
 	KP_PROBE_WATCH_RESP = 7, /* etcd client: a WatchResponse dispatched (events received) */
-	KP_PROBE__COUNT = 8,
+	KP_PROBE_CONN_STATE = 8, /* tracepoint sock/inet_sock_set_state (every TCP state change on the host) */
+	KP_PROBE__COUNT = 9,
 };
 
-/* Counters kept per CPU in BPF (index into the "counters" array). */
+/* Counters kept per CPU in BPF (index into the "counters" arrays); named and consumed like probes. */
 enum kp_counter {
 	KP_CNT_RB_DROP = 0,     /* bpf_ringbuf_reserve failed: event lost (counted, never silent) */
 	KP_CNT_READ_FAIL = 1,   /* a bpf_probe_read_user failed (field unreadable) */
 	KP_CNT_NO_METHOD = 2,   /* h2 HEADERS without :method (trailers): ignored */
-	KP_CNT__COUNT = 4,
+	KP_CNT__COUNT = 3,
 };
+
+/* Truncation bits: a Go string longer than its buffer was cut (userspace marks the record). */
+#define KP_TRUNC_PATH 1   /* kp_req_start.truncated */
+#define KP_TRUNC_UA 2
+#define KP_TRUNC_METHOD 4
+#define KP_TRUNC_ADDR 8
+#define KP_TRUNC_GRPC_METHOD 1  /* kp_grpc_start.truncated */
+#define KP_TRUNC_GRPC_PAYLOAD 2
+#define KP_TRUNC_WATCH_KEY 1    /* kp_watch_resp.truncated */
 
 struct kp_event_hdr {
 	__u32 type;   /* enum kp_event_type */
@@ -65,7 +76,7 @@ struct kp_req_start {
 	__u64 conn;
 	__u32 stream_id;
 	__u8 proto; /* enum kp_proto */
-	__u8 truncated; /* bit 0 path, bit 1 user agent, bit 2 method, bit 3 addr */
+	__u8 truncated; /* KP_TRUNC_PATH, _UA, _METHOD, _ADDR */
 	__u16 method_len;
 	__u16 path_len;
 	__u16 ua_len;
@@ -104,7 +115,7 @@ struct kp_grpc_start {
 	__u16 payload_copied;
 	__u16 method_len;
 	__u8 nctx;           /* entries in ctx_chain */
-	__u8 truncated;      /* bit 0 method, bit 1 payload */
+	__u8 truncated;      /* KP_TRUNC_GRPC_METHOD, KP_TRUNC_GRPC_PAYLOAD */
 	__u8 _pad[6];
 	__u64 ctx_chain[KP_CTX_CHAIN_MAX]; /* context objects from the stream's ctx up to the root */
 	char method[KP_GRPC_METHOD_MAX];
@@ -120,7 +131,7 @@ struct kp_watch_resp {
 	__u32 nevents;
 	__u16 key_len;
 	__u8 first_type; /* mvccpb.Event_EventType of the first event: 0 PUT, 1 DELETE */
-	__u8 truncated;
+	__u8 truncated;  /* KP_TRUNC_WATCH_KEY */
 	char key[KP_WATCH_KEY_MAX];
 };
 

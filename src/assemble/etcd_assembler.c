@@ -195,7 +195,7 @@ static void decode_into(struct etcd_assembler *a, const struct kp_grpc_start *ev
 	char method[KP_GRPC_METHOD_MAX + 1];
 	size_t mlen = ev->method_len < KP_GRPC_METHOD_MAX ? ev->method_len : KP_GRPC_METHOD_MAX;
 	size_t plen = ev->payload_copied < KP_GRPC_PAYLOAD_MAX ? ev->payload_copied : KP_GRPC_PAYLOAD_MAX;
-	bool cut = ev->payload_copied < ev->payload_len;
+	bool cut = (ev->truncated & KP_TRUNC_GRPC_PAYLOAD) || ev->payload_copied < ev->payload_len;
 	int rc;
 
 	memcpy(method, ev->method, mlen);
@@ -225,6 +225,8 @@ static void decode_into(struct etcd_assembler *a, const struct kp_grpc_start *ev
 	}
 	rec->start_ns = (uint64_t)((int64_t)ev->hdr.ts_ns + a->mono_to_wall);
 	rec->req_size = ev->payload_len;
+	if (ev->truncated & KP_TRUNC_GRPC_METHOD)
+		rec->truncated |= REC_TRUNC_METHOD;
 	rec->sample_factor = a->sample_factor;
 	if (sum.op == ETCD_OP_WATCH)
 		a->st.watches_created++;
@@ -453,6 +455,8 @@ void etcd_asm_watch_resp(struct etcd_assembler *a, const struct kp_watch_resp *e
 
 	a->st.watch_responses++;
 	a->st.watch_events += ev->nevents;
+	if (ev->truncated & KP_TRUNC_WATCH_KEY)
+		a->st.watch_keys_truncated++; /* the resource still comes from the key's prefix */
 	if (klen && etcd_key_parse((const uint8_t *)ev->key, klen, NULL, 0, NULL, &ki) == 0 && ki.resource[0])
 		etcd_key_resource_string(&ki, res, sizeof(res));
 	for (i = 0; i < a->nwatch_res; i++)

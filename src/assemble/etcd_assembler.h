@@ -39,6 +39,7 @@ struct etcd_asm_stats {
 	uint64_t watches_created;  /* WatchCreateRequests sent */
 	uint64_t watch_responses;  /* WatchResponses with events received by the client */
 	uint64_t watch_events;     /* events in them */
+	uint64_t watch_keys_truncated; /* responses whose first key was cut (KP_TRUNC_WATCH_KEY) */
 	struct etcd_decode_counters decode;
 };
 

@@ -19,6 +19,16 @@
 
 enum rec_proto { REC_PROTO_UNKNOWN = 0, REC_PROTO_H1 = 1, REC_PROTO_H2 = 2 };
 
+/* Fields cut by a capture bound (request_record.truncated, etcd_record.truncated); written as the
+ * "truncated" array of names (rec_trunc_name). */
+enum rec_trunc {
+	REC_TRUNC_METHOD = 1,
+	REC_TRUNC_PATH = 2,       /* the path also ends in "...[truncated]" */
+	REC_TRUNC_USER_AGENT = 4,
+	REC_TRUNC_CLIENT = 8,
+	REC_TRUNC__ALL = 15,
+};
+
 /* Kubernetes request attributes, as the apiserver's RequestInfoFactory derives them. */
 struct k8s_request_info {
 	bool is_resource_request;
@@ -51,6 +61,7 @@ struct request_record {
 	uint32_t stream_id;        /* HTTP/2 stream id, 0 for h1 */
 	double sample_factor;      /* 1.0 in full capture; 1/duty in budget mode */
 	struct k8s_request_info ri;
+	uint8_t truncated;      /* enum rec_trunc bits: fields the capture cut */
 	uint32_t apiserver_pid;    /* appended: the apiserver process that served it (0 unknown) */
 	/* internal, not written: linking etcd calls to this request */
 	uint64_t start_mono_ns; /* CLOCK_MONOTONIC start */
@@ -80,6 +91,7 @@ struct etcd_record {
 	bool stream;              /* a message on a long-lived stream (Watch, LeaseKeepAlive), not a unary call */
 	int64_t req_size;         /* request message bytes (protobuf), -1 when unknown */
 	char group[REC_FIELD_LEN]; /* API group of the resource derived from the key ("" = core / unknown) */
+	uint8_t truncated;        /* enum rec_trunc bits (REC_TRUNC_METHOD: the gRPC method was cut) */
 	uint32_t apiserver_pid;    /* appended: the apiserver process that made the call (0 unknown) */
 };
 

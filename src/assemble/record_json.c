@@ -156,6 +156,30 @@ static size_t fld_len(const char *s, size_t cap)
 
 #define KV_FIELD(w, key, arr) jw_kv_strn(w, key, arr, fld_len(arr, sizeof(arr)))
 
+const char *rec_trunc_name(unsigned bit)
+{
+	switch (bit) {
+	case REC_TRUNC_METHOD: return "method";
+	case REC_TRUNC_PATH: return "path";
+	case REC_TRUNC_USER_AGENT: return "user_agent";
+	case REC_TRUNC_CLIENT: return "client";
+	default: return NULL;
+	}
+}
+
+/* "truncated": [names of the cut fields], only when something was cut */
+static void kv_truncated(struct json_writer *w, unsigned bits)
+{
+	if (!(bits & REC_TRUNC__ALL))
+		return;
+	jw_key(w, "truncated");
+	jw_arr_begin(w);
+	for (unsigned b = 1; b & REC_TRUNC__ALL; b <<= 1)
+		if (bits & b)
+			jw_str(w, rec_trunc_name(b));
+	jw_arr_end(w);
+}
+
 void record_json_request(struct json_writer *w, const struct request_record *r)
 {
 	char path[REC_PATH_LEN * 4];
@@ -191,6 +215,7 @@ void record_json_request(struct json_writer *w, const struct request_record *r)
 	if (r->proto == REC_PROTO_H2)
 		jw_kv_uint(w, "stream_id", r->stream_id);
 	jw_kv_uint(w, "id", r->id);
+	kv_truncated(w, r->truncated);
 	if (r->ongoing)
 		jw_kv_bool(w, "ongoing", true);
 	if (r->sample_factor != 1.0)
@@ -229,6 +254,7 @@ void record_json_etcd(struct json_writer *w, const struct etcd_record *r)
 		jw_kv_bool(w, "keys_only", true);
 	if (r->key_truncated)
 		jw_kv_bool(w, "key_truncated", true);
+	kv_truncated(w, r->truncated);
 	if (r->grpc_status >= 0)
 		jw_kv_int(w, "grpc_status", r->grpc_status);
 	if (r->resp_size >= 0)
@@ -266,6 +292,7 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 		jw_obj_end(w);
 	}
 	jw_kv_uint(w, "read_errors", s->read_errors);
+	jw_kv_uint(w, "h2_headers_no_method", s->h2_no_method);
 	jw_kv_uint(w, "bad_events", s->bad_events);
 	jw_kv_uint(w, "decode_errors", s->decode_errors);
 	jw_kv_uint(w, "unmatched_ends", s->unmatched_ends);
@@ -289,6 +316,7 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 		jw_kv_double(w, "hits_per_call", s->etcd_hits_per_call);
 		jw_kv_uint(w, "watch_responses", s->etcd_watch_responses);
 		jw_kv_uint(w, "watch_events", s->etcd_watch_events);
+		jw_kv_uint(w, "watch_keys_truncated", s->etcd_watch_keys_truncated);
 		jw_key(w, "watch_events_by_resource");
 		jw_obj_begin(w);
 		for (size_t i = 0; i < s->n_watch_res && i < 64; i++)

@@ -20,6 +20,10 @@
 void request_record_init(struct request_record *r);
 void etcd_record_init(struct etcd_record *r);
 
+/* Name of one enum rec_trunc bit in the "truncated" array ("method", "path", "user_agent", "client");
+ * NULL for anything else. */
+const char *rec_trunc_name(unsigned bit);
+
 void record_json_request(struct json_writer *w, const struct request_record *r);
 void record_json_etcd(struct json_writer *w, const struct etcd_record *r);
 void record_json_stats(struct json_writer *w, const struct record_stats *s);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "assemble/path_sanitize.h"
+
 /* Copy a length-delimited event string (possibly containing NULs or garbage) into dst. */
 static void copy_ev_str(char *dst, size_t cap, const char *src, size_t len, size_t src_cap)
 {
@@ -37,6 +39,34 @@ void request_fill_start(struct request_record *r, const struct kp_req_start *ev,
 	if (ev->content_length >= 0)
 		r->bytes_in = ev->content_length;
 	request_classify(r, raw_path);
+	r->truncated = (ev->truncated & KP_TRUNC_METHOD ? REC_TRUNC_METHOD : 0) |
+		       (ev->truncated & KP_TRUNC_PATH ? REC_TRUNC_PATH : 0) |
+		       (ev->truncated & KP_TRUNC_UA ? REC_TRUNC_USER_AGENT : 0) |
+		       (ev->truncated & KP_TRUNC_ADDR ? REC_TRUNC_CLIENT : 0);
+	if (r->truncated & REC_TRUNC_PATH)
+		request_mark_path_cut(r, raw_path, strlen(raw_path));
+}
+
+void request_mark_path_cut(struct request_record *r, char *raw, size_t len)
+{
+	size_t mlen = strlen(PS_TRUNC_MARKER);
+
+	/* leave room for the marker within the path's 511 bytes */
+	if (len > sizeof(r->path) - 1 - mlen)
+		len = sizeof(r->path) - 1 - mlen;
+	/* drop a partial %XX escape or UTF-8 sequence at the cut, as the sanitiser does at its own cuts */
+	while (len > 0 && ((unsigned char)raw[len - 1] & 0xc0) == 0x80)
+		len--;
+	if (len > 0 && (unsigned char)raw[len - 1] >= 0xc0)
+		len--;
+	if (len >= 1 && raw[len - 1] == '%')
+		len -= 1;
+	else if (len >= 2 && raw[len - 2] == '%')
+		len -= 2;
+	raw[len] = 0;
+	/* sanitise into what is left next to the marker; a cut there already carries it */
+	if (!(path_sanitize(raw, len, r->path, sizeof(r->path) - mlen) & PS_TRUNCATED))
+		memcpy(r->path + strlen(r->path), PS_TRUNC_MARKER, mlen + 1);
 }
 
 void request_fill_end(struct request_record *r, const struct kp_req_end *ev)

@@ -3,6 +3,7 @@
 #ifndef KAPIMON_REQUEST_FILL_H
 #define KAPIMON_REQUEST_FILL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "assemble/record.h"
@@ -10,6 +11,9 @@
 
 /* Fill everything known at request start; start_ns = ev ts + mono_to_wall. */
 void request_fill_start(struct request_record *r, const struct kp_req_start *ev, int64_t mono_to_wall);
+/* The captured path raw[0..len) was cut by the capture bound: sanitise it into r->path ending in
+ * PS_TRUNC_MARKER ("...[truncated]"), never in a partial escape or UTF-8 sequence. Modifies raw. */
+void request_mark_path_cut(struct request_record *r, char *raw, size_t len);
 /* Add status (0 -> 200: the handler wrote nothing, Go sends 200) and byte counts. */
 void request_fill_end(struct request_record *r, const struct kp_req_end *ev);
 

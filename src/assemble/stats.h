@@ -19,6 +19,7 @@ struct record_stats {
 	const char *ring_names[RECORD_STATS_MAX_RINGS]; /* NULL: "ring<i>" */
 	uint64_t ring_drops[RECORD_STATS_MAX_RINGS];
 	uint64_t read_errors;    /* failed user-memory reads in probes */
+	uint64_t h2_no_method;   /* HTTP/2 HEADERS frames without :method (trailers), not requests */
 	uint64_t bad_events;     /* malformed events from the kernel side */
 	uint64_t decode_errors;  /* protocol decode errors (protobuf, HTTP) */
 	uint64_t unmatched_ends; /* request ends without a start */
@@ -36,6 +37,7 @@ struct record_stats {
 	double etcd_hits_per_call; /* gRPC probe hits / (calls + stream messages + unmatched) */
 	uint64_t etcd_watch_responses; /* watch responses with events received */
 	uint64_t etcd_watch_events;    /* events in them */
+	uint64_t etcd_watch_keys_truncated; /* watch responses whose first key was cut (resource from the prefix) */
 	size_t n_watch_res;            /* entries in watch_res */
 	const char *watch_res_names[64];
 	uint64_t watch_res_events[64];

@@ -24,11 +24,10 @@
 
 #define MAX_LINKS 256
 
-/* A resolved attach point: the program, the file offset and the attach cookie. */
+/* A resolved attach point: the program (one per variant: no attach cookies) and the file offset. */
 struct attach_point {
 	struct bpf_program *prog;
 	uint64_t off;
-	uint64_t cookie;
 	const char *func;
 	bool is_start; /* begins a request/call (detached first when sampling) */
 };
@@ -59,15 +58,6 @@ struct capture {
 	bool conn_stale;    /* a new process to track: its ports and connections not read yet */
 	size_t desc_pid_len; /* desc starts with "pid N " */
 };
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG && kp_verbosity < 3)
-		return 0;
-	if (level == LIBBPF_INFO && kp_verbosity < 2)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
 
 static int on_event(void *ctx, void *data, size_t size)
 {
@@ -161,11 +151,15 @@ static void describe(struct capture *c)
 static struct bpf_program *plan_prog(struct capture *c, enum plan_prog p)
 {
 	switch (p) {
-	case PLAN_PROG_H2_HEADERS: return c->skel->progs.h2_process_headers;
-	case PLAN_PROG_H2_DONE: return c->skel->progs.h2_handler_done;
-	case PLAN_PROG_H1_START: return c->skel->progs.h1_request_start;
-	case PLAN_PROG_H1_DONE: return c->skel->progs.h1_finish_request;
-	case PLAN_PROG_GRPC_WRITE: return c->gskel ? c->gskel->progs.grpc_write : NULL;
+	case PLAN_PROG_H2X_HEADERS: return c->skel->progs.h2x_process_headers;
+	case PLAN_PROG_H2B_HEADERS: return c->skel->progs.h2b_process_headers;
+	case PLAN_PROG_H2X_DONE: return c->skel->progs.h2x_handler_done;
+	case PLAN_PROG_H2B_DONE: return c->skel->progs.h2b_handler_done;
+	case PLAN_PROG_H1_SERVE_CALL: return c->skel->progs.h1_serve_call;
+	case PLAN_PROG_H1_READ_REQUEST_RET: return c->skel->progs.h1_read_request_ret;
+	case PLAN_PROG_H1_FINISH: return c->skel->progs.h1_finish_request;
+	case PLAN_PROG_GRPC_WRITE_HTTP2CLIENT: return c->gskel ? c->gskel->progs.grpc_write_http2client : NULL;
+	case PLAN_PROG_GRPC_WRITE_CLIENTSTREAM: return c->gskel ? c->gskel->progs.grpc_write_clientstream : NULL;
 	case PLAN_PROG_GRPC_FINISH: return c->gskel ? c->gskel->progs.grpc_finish : NULL;
 	case PLAN_PROG_ETCD_WATCH: return c->gskel ? c->gskel->progs.etcd_watch_dispatch : NULL;
 	default: return NULL;
@@ -187,7 +181,7 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 		return -ENOMEM;
 	c->o = *o;
 	pl = &c->plan;
-	libbpf_set_print(libbpf_print);
+	libbpf_set_print(kp_libbpf_print);
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", o->pid);
 	ret = gobin_open(exe, &b, err, sizeof(err));
 	if (ret) {
@@ -252,8 +246,7 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	for (uint32_t i = 0; i < pl->nsites; i++) {
 		const struct plan_site *s = &pl->sites[i];
 
-		c->pts[i] = (struct attach_point){ plan_prog(c, s->prog), s->off, s->variant, probe_targets[s->target].func,
-						   s->starts };
+		c->pts[i] = (struct attach_point){ plan_prog(c, s->prog), s->off, probe_targets[s->target].func, s->starts };
 		if (!c->pts[i].prog) {
 			ret = -EINVAL;
 			goto fail;
@@ -359,7 +352,7 @@ static uint64_t mono_ns(void)
 
 static int attach_one(struct capture *c, int i)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = c->pts[i].cookie, .retprobe = false);
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = false);
 	struct bpf_link *l;
 
 	if (c->links[i])
@@ -576,10 +569,14 @@ void capture_read_stats(struct capture *c, struct capture_stats *st)
 	sum_percpu(bpf_map__fd(c->skel->maps.hits), KP_PROBE__COUNT, st->hits);
 	sum_percpu(bpf_map__fd(c->skel->maps.counters), KP_CNT__COUNT, st->counters);
 	if (c->cskel) {
-		uint64_t k[KP_CNT__COUNT];
+		uint64_t h[KP_PROBE__COUNT], k[KP_CNT__COUNT];
 
+		sum_percpu(bpf_map__fd(c->cskel->maps.conn_hits), KP_PROBE__COUNT, h);
 		sum_percpu(bpf_map__fd(c->cskel->maps.conn_counters), KP_CNT__COUNT, k);
-		st->counters[KP_CNT_RB_DROP] += k[KP_CNT_RB_DROP];
+		for (int i = 0; i < KP_PROBE__COUNT; i++)
+			st->hits[i] += h[i];
+		for (int i = 0; i < KP_CNT__COUNT; i++)
+			st->counters[i] += k[i];
 	}
 	if (c->gskel) {
 		uint64_t h[KP_PROBE__COUNT], k[KP_CNT__COUNT];

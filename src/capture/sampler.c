@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "assemble/kp_contract.h"
 #include "util/log.h"
 
 uint64_t proc_cpu_ns(pid_t pid)
@@ -44,7 +45,7 @@ static uint64_t total_hits(struct capture *c)
 
 	capture_read_stats(c, &st);
 	for (int i = 0; i < KP_PROBE__COUNT; i++)
-		if (i != KP_PROBE_CALIBRATE)
+		if (i != KP_PROBE_CALIBRATE && kp_probe_desc[i].kind == KP_KIND_UPROBE)
 			h += st.hits[i];
 	return h;
 }

@@ -28,7 +28,7 @@ bool cli_common_opt(int c)
 	switch (c) {
 	case 'j': g_opts.json = true; return true;
 	case 'p': g_opts.json = true; g_opts.pretty = true; return true;
-	case 'v': kp_verbosity = 2; return true;
+	case 'v': kp_verbose_more(); return true;
 	case 'q': kp_verbosity = 0; return true;
 	default: return false;
 	}

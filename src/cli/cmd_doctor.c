@@ -15,7 +15,12 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "kapimon/go_offsets.h"
+#include "conn.skel.h"
+#include "doctor/bpf_needs.h"
 #include "doctor/doctor.h"
+#include "grpc.skel.h"
+#include "http.skel.h"
 #include "goelf/goelf.h"
 #include "goelf/resolve.h"
 #include "output/json_writer.h"
@@ -43,6 +48,247 @@ struct bin_info {
 	struct doctor_check check;
 };
 
+/* kapimon's own BPF objects: the features doctor checks are read from them. */
+struct bpf_obj_info {
+	const char *name;
+	bool required;    /* kapimon cannot run without it */
+	const char *role; /* what is lost without an optional one */
+	struct bpf_object *obj;
+	int nprogs, nmaps;
+	bool load_tried, loaded;
+	int load_err;
+};
+
+struct bpf_check {
+	struct http_bpf *http;
+	struct grpc_bpf *grpc;
+	struct conn_bpf *conn;
+	struct bpf_obj_info objs[3];
+	struct doc_needs needs;
+	struct doctor_verdict verdict;
+	struct doc_kver floor, floor_all;
+	const struct doc_need *floor_why;
+};
+
+/* Open (not load) each skeleton and read the features its programs and maps use. */
+static void bpf_check_open(struct bpf_check *b)
+{
+	static const struct {
+		const char *name;
+		bool required;
+		const char *role;
+	} defs[3] = {
+		{ "http", true, NULL },
+		{ "grpc", false, "etcd calls" },
+		{ "conn", false, "client connection tracking" },
+	};
+
+	memset(b, 0, sizeof(*b));
+	b->http = http_bpf__open();
+	b->grpc = grpc_bpf__open();
+	b->conn = conn_bpf__open();
+	b->objs[0].obj = b->http ? b->http->obj : NULL;
+	b->objs[1].obj = b->grpc ? b->grpc->obj : NULL;
+	b->objs[2].obj = b->conn ? b->conn->obj : NULL;
+	for (int i = 0; i < 3; i++) {
+		struct bpf_obj_info *o = &b->objs[i];
+		struct bpf_map *m;
+
+		o->name = defs[i].name;
+		o->required = defs[i].required;
+		o->role = defs[i].role;
+		if (!o->obj)
+			continue;
+		o->nprogs = doctor_needs_from_object(&b->needs, o->obj, o->name, o->required, o->role);
+		bpf_object__for_each_map(m, o->obj)
+			o->nmaps++;
+	}
+	b->floor = doctor_floor(&b->needs, true, &b->floor_why, NULL);
+	b->floor_all = doctor_floor(&b->needs, false, NULL, NULL);
+}
+
+/* Probe every feature, then load each object for real (the verifier has the last word). */
+static void bpf_check_probe(struct bpf_check *b, const char *tracefs)
+{
+	doctor_probe_needs(&b->needs, tracefs);
+	for (int i = 0; i < 3; i++) {
+		struct bpf_obj_info *o = &b->objs[i];
+
+		if (!o->obj)
+			continue;
+		o->load_tried = true;
+		o->load_err = i == 0 ? http_bpf__load(b->http) : i == 1 ? grpc_bpf__load(b->grpc) : conn_bpf__load(b->conn);
+		o->loaded = o->load_err == 0;
+	}
+	/* what has no probe of its own (global data, bpf2bpf calls) is proven by the loads */
+	if (b->objs[0].loaded && b->objs[1].loaded && b->objs[2].loaded)
+		for (size_t i = 0; i < b->needs.n; i++)
+			if (b->needs.v[i].probe == DOC_PROBE_NOT_RUN && b->needs.v[i].kind != DOC_FEAT_TRACEPOINT)
+				b->needs.v[i].probe = DOC_PROBE_OK;
+}
+
+static void bpf_check_close(struct bpf_check *b)
+{
+	http_bpf__destroy(b->http);
+	grpc_bpf__destroy(b->grpc);
+	conn_bpf__destroy(b->conn);
+}
+
+static void setc(struct doctor_check *c, const char *name, enum doctor_status st, bool required, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void bpf_check_fill(struct bpf_check *b, struct doctor_check *feat, struct doctor_check *load, bool probed)
+{
+	char text[512] = "";
+	size_t u = 0;
+	bool load_ok = true, opened = true;
+
+	doctor_needs_verdict(&b->needs, &b->verdict);
+	for (int i = 0; i < 3; i++)
+		opened &= b->objs[i].obj != NULL;
+	if (!probed)
+		setc(feat, "features", DOC_INFO, false, "%s (read from kapimon's BPF objects; not probed: needs the "
+							"privileges above)", b->verdict.text);
+	else
+		setc(feat, "features", b->verdict.can_run ? (b->verdict.nmissing_optional ? DOC_MISSING : DOC_OK) : DOC_MISSING,
+		     !b->verdict.can_run || !b->verdict.nmissing_optional, "%s", b->verdict.text);
+	if (!probed) {
+		setc(load, "bpf-load", DOC_INFO, false, "not tried: needs the privileges above");
+		return;
+	}
+	for (int i = 0; i < 3; i++) {
+		const struct bpf_obj_info *o = &b->objs[i];
+
+		if (!o->obj) {
+			load_ok &= !o->required;
+			u += snprintf(text + u, u < sizeof(text) ? sizeof(text) - u : 0, "%s%s: cannot open the object",
+				      u ? "; " : "", o->name);
+		} else if (o->loaded) {
+			u += snprintf(text + u, u < sizeof(text) ? sizeof(text) - u : 0, "%s%s: %d program%s verified",
+				      u ? "; " : "", o->name, o->nprogs, o->nprogs == 1 ? "" : "s");
+		} else {
+			load_ok &= !o->required;
+			u += snprintf(text + u, u < sizeof(text) ? sizeof(text) - u : 0, "%s%s: load failed: %s%s%s",
+				      u ? "; " : "", o->name, strerror(-o->load_err), o->required ? "" : " (optional: no ",
+				      o->required ? "" : o->role);
+			if (!o->required && u < sizeof(text))
+				u += snprintf(text + u, sizeof(text) - u, ")");
+		}
+	}
+	{
+		bool all = true;
+
+		for (int i = 0; i < 3; i++)
+			all &= b->objs[i].loaded;
+		setc(load, "bpf-load", all ? DOC_OK : DOC_MISSING, !load_ok,
+		     "loaded kapimon's BPF objects (struct offsets zero): %s%s", text,
+		     all ? "" : " (run with -v -v for libbpf's log)");
+	}
+	(void)opened;
+}
+
+static const char *probe_str(enum doc_probe p)
+{
+	switch (p) {
+	case DOC_PROBE_OK: return "OK";
+	case DOC_PROBE_MISSING: return "MISSING";
+	case DOC_PROBE_ERROR: return "ERROR";
+	default: return "-";
+	}
+}
+
+static void print_needs_text(const struct bpf_check *b)
+{
+	printf("BPF features kapimon's programs use (read from its BPF objects; first upstream kernel):\n");
+	for (size_t i = 0; i < b->needs.n; i++) {
+		const struct doc_need *n = &b->needs.v[i];
+		char ver[16] = "?";
+
+		if (n->fact)
+			snprintf(ver, sizeof(ver), "%u.%u", n->fact->first.major, n->fact->first.minor);
+		printf("  %-8s %-12s %-32s %-5s %s%s%s%s\n", probe_str(n->probe), doctor_feat_kind_str(n->kind), n->name, ver,
+		       n->required ? "" : "(optional) ", n->users, n->fact && n->fact->fallback ? "; fallback: " : "",
+		       n->fact && n->fact->fallback ? n->fact->fallback : "");
+	}
+	if (b->needs.overflow)
+		printf("  (more features than doctor can list: %d)\n", DOC_NEEDS_MAX);
+}
+
+static void json_needs(struct json_writer *w, const struct bpf_check *b)
+{
+	jw_key(w, "bpf_features");
+	jw_arr_begin(w);
+	for (size_t i = 0; i < b->needs.n; i++) {
+		const struct doc_need *n = &b->needs.v[i];
+		char ver[16];
+
+		jw_obj_begin(w);
+		jw_kv_str(w, "kind", doctor_feat_kind_str(n->kind));
+		jw_kv_str(w, "name", n->name);
+		if (n->kind == DOC_FEAT_PROG_TYPE || n->kind == DOC_FEAT_MAP_TYPE || n->kind == DOC_FEAT_MAP_FLAG ||
+		    n->kind == DOC_FEAT_HELPER)
+			jw_kv_uint(w, "id", n->id);
+		if (n->kind == DOC_FEAT_HELPER)
+			jw_kv_str(w, "prog_type", libbpf_bpf_prog_type_str(n->prog_type) ? libbpf_bpf_prog_type_str(n->prog_type) : "?");
+		jw_kv_str(w, "used_by", n->users);
+		jw_kv_bool(w, "required", n->required);
+		if (!n->required)
+			jw_kv_str(w, "optional_part", n->role);
+		jw_key(w, "first_kernel");
+		if (n->fact) {
+			snprintf(ver, sizeof(ver), "%u.%u", n->fact->first.major, n->fact->first.minor);
+			jw_str(w, ver);
+		} else {
+			jw_null(w);
+		}
+		jw_key(w, "source");
+		if (n->fact)
+			jw_str(w, n->fact->source);
+		else
+			jw_null(w);
+		if (n->fact && n->fact->fallback) {
+			snprintf(ver, sizeof(ver), "%u.%u", n->fact->fb_first.major, n->fact->fb_first.minor);
+			jw_kv_str(w, "fallback", n->fact->fallback);
+			jw_kv_str(w, "fallback_first_kernel", ver);
+		}
+		jw_key(w, "status");
+		if (n->probe == DOC_PROBE_NOT_RUN)
+			jw_null(w); /* not probed on its own (global data, bpf2bpf calls: the load decides) */
+		else
+			jw_str(w, probe_str(n->probe));
+		if (n->probe == DOC_PROBE_ERROR)
+			jw_kv_int(w, "errno", -n->probe_err);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_key(w, "bpf_objects");
+	jw_arr_begin(w);
+	for (int i = 0; i < 3; i++) {
+		const struct bpf_obj_info *o = &b->objs[i];
+
+		jw_obj_begin(w);
+		jw_kv_str(w, "name", o->name);
+		jw_kv_bool(w, "required", o->required);
+		if (!o->required)
+			jw_kv_str(w, "optional_part", o->role);
+		jw_kv_bool(w, "opened", o->obj != NULL);
+		jw_kv_int(w, "programs", o->nprogs);
+		jw_kv_int(w, "maps", o->nmaps);
+		jw_key(w, "loaded");
+		if (o->load_tried)
+			jw_bool(w, o->loaded);
+		else
+			jw_null(w);
+		jw_key(w, "error");
+		if (o->load_tried && !o->loaded)
+			jw_str(w, strerror(-o->load_err));
+		else
+			jw_null(w);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -55,7 +301,10 @@ static void usage(FILE *out)
 		"  -p, --pretty    pretty-printed JSON\n\n"
 		"Checks: privileges (CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN), kernel BTF, tracefs, ring buffers,\n"
 		"uprobes and tracepoints (attached and triggered for real), and the optional raw tracepoints,\n"
-		"kprobes and fentry. Exit status: 0 kapimon can run, 1 it cannot, 2 usage error.\n");
+		"kprobes and fentry. Then every program type, map type, map flag, helper and tracepoint\n"
+		"kapimon's own BPF programs use (read from its BPF objects) is probed, the kernel floor they\n"
+		"imply is stated, and the objects are loaded for real (-v -v: libbpf's log).\n"
+		"Exit status: 0 kapimon can run, 1 it cannot, 2 usage error.\n");
 }
 
 static void setc(struct doctor_check *c, const char *name, enum doctor_status st, bool required, const char *fmt, ...)
@@ -72,11 +321,12 @@ static void setc(struct doctor_check *c, const char *name, enum doctor_status st
 	va_end(ap);
 }
 
+/* The probes fail on purpose where a feature is missing: libbpf's warnings only with -v. */
 static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (kp_verbosity >= 2)
-		return vfprintf(stderr, fmt, ap);
-	return 0;
+	if (kp_verbosity < 2)
+		return 0;
+	return kp_libbpf_print(level, fmt, ap);
 }
 
 /* Open a binary with goelf and fill bi; explicit (--pid/--binary) targets are required to work. */
@@ -259,6 +509,7 @@ int cmd_doctor(int argc, char **argv)
 		{ 0 },
 	};
 	struct doctor_check checks[16];
+	static struct bpf_check bc;
 	struct doctor_features f = { 0 };
 	struct bin_info *bins = NULL;
 	size_t nchecks = 0, nbins = 0;
@@ -308,6 +559,11 @@ int cmd_doctor(int argc, char **argv)
 									"privileges above");
 	}
 	doctor_check_sysctls(&checks[nchecks++]);
+	bpf_check_open(&bc);
+	if (f.privileges)
+		bpf_check_probe(&bc, f.tracefs_path);
+	bpf_check_fill(&bc, &checks[nchecks], &checks[nchecks + 1], f.privileges);
+	nchecks += 2;
 	if (!f.privileges)
 		setc(&checks[nchecks++], "attach", DOC_INFO, false,
 		     "with privileges, kapimon attaches uprobes at the Go functions' entry and RET instructions "
@@ -365,6 +621,21 @@ libbpf_set_print(old_print);
 		jw_obj_begin(&w);
 		jw_kv_str(&w, "release", u.release);
 		jw_kv_str(&w, "machine", u.machine);
+		{
+			char fl[16];
+
+			snprintf(fl, sizeof(fl), "%u.%u", bc.floor.major, bc.floor.minor);
+			jw_kv_str(&w, "floor", fl);
+			snprintf(fl, sizeof(fl), "%u.%u", bc.floor_all.major, bc.floor_all.minor);
+			jw_kv_str(&w, "floor_with_optional_parts", fl);
+			jw_key(&w, "floor_set_by");
+			if (bc.floor_why)
+				jw_str(&w, bc.floor_why->name);
+			else
+				jw_null(&w);
+			jw_kv_bool(&w, "features_ok", bc.verdict.can_run && bc.verdict.nprobed > 0);
+			jw_kv_str(&w, "verdict", bc.verdict.text);
+		}
 		jw_obj_end(&w);
 		jw_key(&w, "features");
 		jw_obj_begin(&w);
@@ -386,6 +657,7 @@ libbpf_set_print(old_print);
 		if (f.tracepoint)
 			jw_str(&w, "tracepoint");
 		jw_arr_end(&w);
+		json_needs(&w, &bc);
 		jw_key(&w, "checks");
 		jw_arr_begin(&w);
 		for (size_t i = 0; i < nchecks; i++)
@@ -406,9 +678,12 @@ libbpf_set_print(old_print);
 		jw_obj_end(&w);
 		fputc('\n', stdout);
 	} else {
-		printf("kapimon doctor: kernel %s (%s)\n", u.release, u.machine);
+		printf("kapimon doctor: kernel %s (%s); kapimon's kernel floor: %u.%u (%u.%u with etcd and connection "
+		       "tracking)\n", u.release, u.machine, bc.floor.major, bc.floor.minor, bc.floor_all.major,
+		       bc.floor_all.minor);
 		for (size_t i = 0; i < nchecks; i++)
 			print_check_text(&checks[i]);
+		print_needs_text(&bc);
 		if (pid || binary) {
 			printf("targets:\n");
 		} else {
@@ -433,6 +708,7 @@ libbpf_set_print(old_print);
 			printf("result: kapimon can run here, but not on the requested target (see targets)\n");
 	}
 	fflush(stdout);
+	bpf_check_close(&bc);
 	for (size_t i = 0; i < nbins; i++) {
 		gobin_close(bins[i].b);
 		free(bins[i].plan);

@@ -14,6 +14,7 @@
 #include "aggregate/agg_sink.h"
 #include "aggregate/aggregate.h"
 #include "aggregate/etcd_agg.h"
+#include "assemble/kp_contract.h"
 #include "assemble/record_json.h"
 #include "capture/capture.h"
 #include "capture/follow.h"
@@ -667,7 +668,7 @@ static void write_prometheus(struct top *t)
 	h.hits_per_request = t->hits_per_request;
 	h.nprobes = 4; /* the request-path probes */
 	for (uint32_t i = 0; i < h.nprobes; i++) {
-		h.probe_names[i] = pipeline_probe_names[i];
+		h.probe_names[i] = kp_probe_name((int)i);
 		h.probe_hits[i] = t->cs.hits[i];
 	}
 	h.netcd = t->sink.nprom_etcd;

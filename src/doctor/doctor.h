@@ -24,7 +24,7 @@ struct doctor_check {
 	char name[32];
 	enum doctor_status status;
 	bool required; /* MISSING + required => kapimon cannot run */
-	char detail[640];
+	char detail[1024];
 };
 
 const char *doctor_status_str(enum doctor_status s);

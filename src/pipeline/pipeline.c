@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "assemble/kp_contract.h"
 #include "resolve/procnet.h"
 
 #define DEFAULT_LINK_HOLD_NS 2000000000ULL
@@ -37,13 +38,6 @@ struct pipeline {
 	struct etcd_asm_stats es_gone, es_sum;
 	struct etcd_watch_res watch[ETCD_WATCH_RES_MAX];
 	size_t nwatch;
-};
-
-const char *const pipeline_probe_names[KP_PROBE__COUNT] = {
-	[KP_PROBE_H2_HEADERS] = "h2_process_headers", [KP_PROBE_H2_DONE] = "h2_handler_done",
-	[KP_PROBE_H1_START] = "h1_request_start", [KP_PROBE_H1_DONE] = "h1_finish_request",
-	[KP_PROBE_GRPC_WRITE] = "grpc_transport_write", [KP_PROBE_GRPC_FINISH] = "grpc_call_finish",
-	[KP_PROBE_CALIBRATE] = "calibrate", [KP_PROBE_WATCH_RESP] = "etcd_watch_dispatch",
 };
 
 /* ---- assemblers -> join -> sinks ---- */
@@ -419,8 +413,7 @@ double pipeline_hits_per_request(const struct pipeline *p, const uint64_t hits[K
 
 	if (!seen)
 		return 0;
-	return (double)(hits[KP_PROBE_H2_HEADERS] + hits[KP_PROBE_H2_DONE] + hits[KP_PROBE_H1_START] +
-			hits[KP_PROBE_H1_DONE]) / (double)seen;
+	return (double)kp_request_path_hits(hits) / (double)seen;
 }
 
 double pipeline_etcd_hits_per_call(const struct pipeline *p, const uint64_t hits[KP_PROBE__COUNT])
@@ -444,16 +437,10 @@ void pipeline_fill_stats(const struct pipeline *p, const uint64_t hits[KP_PROBE_
 	s->ts_ns = now_wall;
 	s->records = p->st.requests;
 	s->etcd_records = p->st.etcd_records;
-	s->ringbuf_drops = counters[KP_CNT_RB_DROP];
-	s->read_errors = counters[KP_CNT_READ_FAIL];
+	kp_stats_fill(s, hits, counters); /* every BPF counter and probe hit count, by name */
 	s->bad_events = p->st.bad_events;
 	s->unmatched_ends = as->unmatched_end;
 	s->pending = pipeline_pending(p);
-	s->nprobes = KP_PROBE__COUNT < RECORD_STATS_MAX_PROBES ? KP_PROBE__COUNT : RECORD_STATS_MAX_PROBES;
-	for (uint32_t i = 0; i < s->nprobes; i++) {
-		s->probe_hits[i] = hits[i];
-		s->probe_names[i] = pipeline_probe_names[i];
-	}
 	s->hits_per_request = pipeline_hits_per_request(p, hits);
 	if (p->o.etcd) {
 		const struct etcd_asm_stats *es = pipeline_etcd_stats(p);
@@ -468,6 +455,7 @@ void pipeline_fill_stats(const struct pipeline *p, const uint64_t hits[KP_PROBE_
 		s->etcd_stream_msgs = es->stream_messages;
 		s->etcd_watch_responses = es->watch_responses;
 		s->etcd_watch_events = es->watch_events;
+		s->etcd_watch_keys_truncated = es->watch_keys_truncated;
 		s->n_watch_res = nw < 64 ? nw : 64;
 		for (size_t i = 0; i < s->n_watch_res; i++) {
 			s->watch_res_names[i] = wr[i].resource;

@@ -118,9 +118,6 @@ double pipeline_hits_per_request(const struct pipeline *p, const uint64_t hits[K
 /* gRPC probe hits per etcd message (calls + stream messages + unmatched ends); 0 when none or no etcd. */
 double pipeline_etcd_hits_per_call(const struct pipeline *p, const uint64_t hits[KP_PROBE__COUNT]);
 
-/* Names of the probe hit counters (index enum kp_probe): one name table. */
-extern const char *const pipeline_probe_names[KP_PROBE__COUNT];
-
 /* The {"kind":"stats"} record from the pipeline's counters and the BPF counters (hits, counters:
  * index enum kp_probe / enum kp_counter). Budget fields and the apiservers attached are left 0 (the caller
  * knows the sampler and what is attached). */

@@ -8,31 +8,48 @@
 #include "output/json_writer.h"
 
 const char *const plan_prog_names[PLAN__NPROGS] = {
-	[PLAN_PROG_H2_HEADERS] = "h2_process_headers", [PLAN_PROG_H2_DONE] = "h2_handler_done",
-	[PLAN_PROG_H1_START] = "h1_request_start",     [PLAN_PROG_H1_DONE] = "h1_finish_request",
-	[PLAN_PROG_GRPC_WRITE] = "grpc_write",         [PLAN_PROG_GRPC_FINISH] = "grpc_finish",
+	[PLAN_PROG_NONE] = "none",
+	[PLAN_PROG_H2X_HEADERS] = "h2x_process_headers",
+	[PLAN_PROG_H2B_HEADERS] = "h2b_process_headers",
+	[PLAN_PROG_H2X_DONE] = "h2x_handler_done",
+	[PLAN_PROG_H2B_DONE] = "h2b_handler_done",
+	[PLAN_PROG_H1_SERVE_CALL] = "h1_serve_call",
+	[PLAN_PROG_H1_READ_REQUEST_RET] = "h1_read_request_ret",
+	[PLAN_PROG_H1_FINISH] = "h1_finish_request",
+	[PLAN_PROG_GRPC_WRITE_HTTP2CLIENT] = "grpc_write_http2client",
+	[PLAN_PROG_GRPC_WRITE_CLIENTSTREAM] = "grpc_write_clientstream",
+	[PLAN_PROG_GRPC_FINISH] = "grpc_finish",
 	[PLAN_PROG_ETCD_WATCH] = "etcd_watch_dispatch",
 };
 
-#define VARIANT_ALT UINT64_MAX /* the index of the "A|B" alternative of the target's function that matched */
+#define PLAN_MAX_ALTS 2
 
-/* Which program reads each target, with which variant. */
-static const struct {
-	enum plan_prog prog;
-	uint64_t variant;
-} target_prog[PT__COUNT] = {
-	[PT_H2X_PROCESS_HEADERS] = { PLAN_PROG_H2_HEADERS, 0 }, [PT_H2X_HANDLER_DONE] = { PLAN_PROG_H2_DONE, 0 },
-	[PT_H2B_PROCESS_HEADERS] = { PLAN_PROG_H2_HEADERS, 1 }, [PT_H2B_HANDLER_DONE] = { PLAN_PROG_H2_DONE, 1 },
-	/* at the call of ServeHTTP: w in RCX; at readRequest's RETs: w in RAX */
-	[PT_H1_SERVE_CALL] = { PLAN_PROG_H1_START, 1 },         [PT_H1_READ_REQUEST] = { PLAN_PROG_H1_START, 0 },
-	[PT_H1_FINISH_REQUEST] = { PLAN_PROG_H1_DONE, 0 },
-	[PT_GRPC_WRITE] = { PLAN_PROG_GRPC_WRITE, VARIANT_ALT }, [PT_GRPC_FINISH] = { PLAN_PROG_GRPC_FINISH, 0 },
-	[PT_ETCD_WATCH_DISPATCH] = { PLAN_PROG_ETCD_WATCH, 0 },
+/* Which program reads each target, per "A|B" alternative of its function (NONE: that alternative has
+ * no program, the target does not resolve with it). One table: version knowledge as data. */
+static const enum plan_prog target_prog[PT__COUNT][PLAN_MAX_ALTS] = {
+	[PT_H2X_PROCESS_HEADERS] = { PLAN_PROG_H2X_HEADERS },
+	[PT_H2X_HANDLER_DONE] = { PLAN_PROG_H2X_DONE },
+	/* net/http's bundled http2* (<= Go 1.26) and net/http/internal/http2 (>= 1.27): same layout */
+	[PT_H2B_PROCESS_HEADERS] = { PLAN_PROG_H2B_HEADERS, PLAN_PROG_H2B_HEADERS },
+	[PT_H2B_HANDLER_DONE] = { PLAN_PROG_H2B_DONE, PLAN_PROG_H2B_DONE },
+	[PT_H1_SERVE_CALL] = { PLAN_PROG_H1_SERVE_CALL },
+	[PT_H1_READ_REQUEST] = { PLAN_PROG_H1_READ_REQUEST_RET },
+	[PT_H1_FINISH_REQUEST] = { PLAN_PROG_H1_FINISH },
+	[PT_GRPC_WRITE] = { PLAN_PROG_GRPC_WRITE_HTTP2CLIENT, PLAN_PROG_GRPC_WRITE_CLIENTSTREAM },
+	[PT_GRPC_FINISH] = { PLAN_PROG_GRPC_FINISH },
+	[PT_ETCD_WATCH_DISPATCH] = { PLAN_PROG_ETCD_WATCH, PLAN_PROG_ETCD_WATCH },
 };
 
 static bool prog_starts(enum plan_prog p)
 {
-	return p == PLAN_PROG_H2_HEADERS || p == PLAN_PROG_H1_START || p == PLAN_PROG_GRPC_WRITE;
+	return p == PLAN_PROG_H2X_HEADERS || p == PLAN_PROG_H2B_HEADERS || p == PLAN_PROG_H1_SERVE_CALL ||
+	       p == PLAN_PROG_H1_READ_REQUEST_RET || p == PLAN_PROG_GRPC_WRITE_HTTP2CLIENT ||
+	       p == PLAN_PROG_GRPC_WRITE_CLIENTSTREAM;
+}
+
+enum plan_prog plan_target_prog(enum probe_id t, int alt)
+{
+	return (unsigned)t < PT__COUNT && alt >= 0 && alt < PLAN_MAX_ALTS ? target_prog[t][alt] : PLAN_PROG_NONE;
 }
 
 static void appendf(char *buf, size_t len, const char *fmt, const char *a, const char *b)
@@ -71,7 +88,10 @@ static const char *off_option(const struct plan_opts *o, enum probe_group g)
 static int add_sites(struct plan *p, enum probe_group g, const struct resolved_target *r)
 {
 	const struct probe_target *t = r->target;
+	enum plan_prog prog = plan_target_prog(t->id, r->alt);
 
+	if (prog == PLAN_PROG_NONE)
+		return -ENOTSUP;
 	if (p->nsites + r->nsites > PLAN_MAX_SITES)
 		return -E2BIG;
 	for (size_t i = 0; i < r->nsites; i++) {
@@ -79,8 +99,7 @@ static int add_sites(struct plan *p, enum probe_group g, const struct resolved_t
 
 		s->group = g;
 		s->target = t->id;
-		s->prog = target_prog[t->id].prog;
-		s->variant = target_prog[t->id].variant == VARIANT_ALT ? (uint64_t)r->alt : target_prog[t->id].variant;
+		s->prog = prog;
 		s->alt = r->alt;
 		s->vaddr = r->site_vaddr[i];
 		s->off = r->site_off[i];
@@ -127,6 +146,13 @@ static void plan_group(const struct go_binary *b, struct plan *p, enum probe_gro
 			err = add_sites(p, g, &r);
 		if (err == -E2BIG)
 			appendf(pg->missing, sizeof(pg->missing), "%s%s: %s", t->func, "too many probe sites in total");
+		if (err == -ENOTSUP) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "alternative %d has no BPF program", r.alt);
+			appendf(pg->missing, sizeof(pg->missing), "%s%s: %s", t->func, why);
+			appendf(p->unresolved, sizeof(p->unresolved), "%s%s: %s", t->func, why);
+		}
 		if (err)
 			ok = false;
 	}
@@ -248,8 +274,8 @@ void plan_print(const struct plan *p, FILE *out, const char *indent)
 				const struct plan_site *s = &p->sites[i];
 				char fn[256];
 
-				fprintf(out, "%s      %-19s variant %llu at 0x%llx (%s)%s  %s\n", indent, plan_prog_names[s->prog],
-					(unsigned long long)s->variant, (unsigned long long)s->off,
+				fprintf(out, "%s      %-23s at 0x%llx (%s)%s  %s\n", indent, plan_prog_names[s->prog],
+					(unsigned long long)s->off,
 					s->cheap ? "emulated" : "single-stepped", probe_targets[s->target].fallback ? " fallback" : "",
 					plan_site_func(s, fn, sizeof(fn)));
 			}
@@ -306,7 +332,6 @@ void plan_json(const struct plan *p, struct json_writer *w)
 			jw_obj_begin(w);
 			jw_kv_str(w, "func", plan_site_func(s, fn, sizeof(fn)));
 			jw_kv_str(w, "program", plan_prog_names[s->prog]);
-			jw_kv_uint(w, "variant", s->variant);
 			jw_kv_uint(w, "vaddr", s->vaddr);
 			jw_kv_uint(w, "offset", s->off);
 			jw_kv_bool(w, "cheap", s->cheap);

@@ -2,7 +2,8 @@
 /*
  * The probe plan: which probes to attach to one Go binary, as a pure function of the binary and the
  * options. Per probe group (resolve/probe_targets.h: a group attaches all or nothing): whether it is
- * wanted, the targets with their sites (file offsets), the BPF program and variant each site gets,
+ * wanted, the targets with their sites (file offsets), the BPF program each site gets (one per
+ * variant: the function alternative that matched),
  * which fallback was taken, where the struct offsets come from, and why a group is missing.
  * src/capture executes a plan; `doctor` prints it; `record` and `top` print its summary line.
  * Nothing here knows about BPF objects or Kubernetes.
@@ -19,15 +20,21 @@
 #include "plan/offsets_select.h"
 #include "resolve/probe_targets.h"
 
-/* The BPF programs a site can be attached to (capture maps them to skeleton programs). */
+/* The BPF programs a site can be attached to: one per variant (no attach cookies: kernel 5.15+),
+ * named as in bpf/; capture maps them to skeleton programs. */
 enum plan_prog {
-	PLAN_PROG_H2_HEADERS,  /* request start, h2 (variant: 0 x/net, 1 bundled) */
-	PLAN_PROG_H2_DONE,     /* request end, h2 (variant as above) */
-	PLAN_PROG_H1_START,    /* request start, h1 (variant: 1 at the ServeHTTP call, 0 at readRequest's RETs) */
-	PLAN_PROG_H1_DONE,     /* request end, h1 */
-	PLAN_PROG_GRPC_WRITE,  /* etcd request message (variant: which transport Write signature matched) */
-	PLAN_PROG_GRPC_FINISH, /* etcd call end */
-	PLAN_PROG_ETCD_WATCH,  /* etcd watch response dispatched */
+	PLAN_PROG_NONE = 0,
+	PLAN_PROG_H2X_HEADERS,           /* request start, x/net/http2 */
+	PLAN_PROG_H2B_HEADERS,           /* request start, net/http's bundled http2 */
+	PLAN_PROG_H2X_DONE,              /* request end, x/net/http2 */
+	PLAN_PROG_H2B_DONE,              /* request end, bundled */
+	PLAN_PROG_H1_SERVE_CALL,         /* request start, h1: at the call of ServeHTTP (w in RCX) */
+	PLAN_PROG_H1_READ_REQUEST_RET,   /* request start, h1 fallback: readRequest's RETs (w in RAX) */
+	PLAN_PROG_H1_FINISH,             /* request end, h1 */
+	PLAN_PROG_GRPC_WRITE_HTTP2CLIENT, /* etcd request message, grpc <= 1.65 (http2Client).Write */
+	PLAN_PROG_GRPC_WRITE_CLIENTSTREAM, /* etcd request message, grpc >= 1.66 (ClientStream).Write */
+	PLAN_PROG_GRPC_FINISH,           /* etcd call end */
+	PLAN_PROG_ETCD_WATCH,            /* etcd watch response dispatched */
 	PLAN__NPROGS
 };
 extern const char *const plan_prog_names[PLAN__NPROGS]; /* the BPF programs' names */
@@ -35,8 +42,7 @@ extern const char *const plan_prog_names[PLAN__NPROGS]; /* the BPF programs' nam
 struct plan_site {
 	enum probe_group group;
 	enum probe_id target;
-	enum plan_prog prog;
-	uint64_t variant; /* passed to the program (attach cookie): see enum plan_prog */
+	enum plan_prog prog; /* the program for the target and the alternative that matched */
 	int alt;          /* which "A|B" alternative of the target's function matched */
 	uint64_t vaddr, off; /* virtual address and file offset of the probed instruction */
 	bool cheap;       /* the kernel emulates the instruction (conditional jump, CALL) */
@@ -81,6 +87,8 @@ int plan_build(const struct go_binary *b, const struct plan_opts *o, struct plan
 size_t plan_summary(const struct plan *p, char *buf, size_t len);
 /* The whole plan as text (indent before every line), the summary line first. */
 void plan_print(const struct plan *p, FILE *out, const char *indent);
+/* The program that reads target t when its function's alternative alt matched (PLAN_PROG_NONE: none). */
+enum plan_prog plan_target_prog(enum probe_id t, int alt);
 /* The function a site probes: the alternative of its target that matched. */
 const char *plan_site_func(const struct plan_site *s, char *buf, size_t len);
 struct json_writer;

@@ -66,7 +66,7 @@ struct probe_target {
 	enum probe_group group;
 	bool fallback;      /* used only when `primary` (a target of the same group) does not resolve */
 	const char *func;   /* Go symbol, matched exactly or by suffix at a path boundary; "A|B" lists
-			     * alternatives tried in order (the index found becomes the attach cookie) */
+			     * alternatives tried in order (capture attaches the program of the one found) */
 	enum probe_where where;
 	const char *why;
 	const char *callee; /* PROBE_CALLSITE: the function whose call sites in func are probed */

@@ -5,6 +5,20 @@
 
 int kp_verbosity = 1;
 
+void kp_verbose_more(void)
+{
+	kp_verbosity = kp_verbosity < 2 ? 2 : kp_verbosity + 1;
+}
+
+int kp_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && kp_verbosity < 3)
+		return 0;
+	if (level == LIBBPF_INFO && kp_verbosity < 2)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
 	fprintf(stderr, "kapimon: %s", prefix);

@@ -77,6 +77,51 @@ for f in kprobe fentry; do
 done
 check_eq "uses uprobes and tracepoints" '["uprobe", "tracepoint"]' "$(json_get "$json" 'd["uses"]')"
 
+# --- kernel floor: the features kapimon's own programs use -----------------------------------
+# Independent oracles: llvm-objdump disassembles the BPF objects (helper call instructions), and
+# bpftool probes this kernel's program types, map types and helpers on its own.
+check_eq "doctor states the kernel floor (ring buffers: 5.8)" 5.8 "$(json_get "$json" 'd["kernel"]["floor"]')"
+check_eq "every feature kapimon's programs use is present here" true "$(json_get "$json" 'd["kernel"]["features_ok"]')"
+check_eq "kapimon's BPF objects load here" "[true, true, true]" \
+	"$(json_get "$json" '[o["loaded"] for o in d["bpf_objects"]]')"
+objs=("$KAPIMON_ROOT"/build/bpf/*.bpf.o)
+want=$(for o in "${objs[@]}"; do llvm-objdump -d "$o"; done |
+	awk 'NF >= 2 && $(NF-1) == "call" && $NF ~ /^[0-9]+$/ {print $NF}' | sort -nu | tr '\n' ' ')
+got=$(json_get "$json" '" ".join(str(i) for i in sorted({f["id"] for f in d["bpf_features"] if f["kind"] == "helper"})) + " "')
+check_eq "helpers doctor read from the objects = llvm-objdump's call instructions (${#objs[@]} objects)" "$want" "$got"
+check_eq "no program calls bpf_get_attach_cookie (174, kernel 5.15)" "" "$(grep -ow 174 <<<"$got")"
+bpftool_json=$(bpftool feature probe kernel -j 2>/dev/null)
+if [ -n "$bpftool_json" ]; then
+	disagree=$(python3 - "$json" "$bpftool_json" <<'PY'
+import json, sys
+d, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+bad = []
+for f in d["bpf_features"]:
+    if f["kind"] == "program type":
+        have = b["program_types"].get("have_%s_prog_type" % f["name"].split()[0])
+    elif f["kind"] == "map type":
+        have = b["map_types"].get("have_%s_map_type" % f["name"])
+    elif f["kind"] == "helper":
+        have = f["name"] in b["helpers"].get("%s_available_helpers" % f["prog_type"], [])
+    else:
+        continue
+    if have is None or have != (f["status"] == "OK"):
+        bad.append("%s %s: doctor %s, bpftool %s" % (f["kind"], f["name"], f["status"], have))
+print("; ".join(bad))
+PY
+)
+	check_eq "doctor's probes agree with bpftool feature probe (program types, map types, helpers)" "" "$disagree"
+else
+	_fail "oracle: bpftool feature probe kernel -j" "no output"
+fi
+text=$("$KAPIMON" doctor)
+check "text: the kernel floor in the first line" grep -qE "^kapimon doctor: kernel .*kernel floor: 5\.8" <<<"$text"
+check "text: features OK line names the floor" grep -qE '^  OK +features +kernel floor 5\.8' <<<"$text"
+check "text: the ring buffer map type is listed with its version" grep -qE '^  OK +map type +ringbuf +5\.8 ' <<<"$text"
+check_ge "-v -v shows libbpf's debug output (its object loads)" 3 \
+	"$("$KAPIMON" -v -v doctor 2>&1 >/dev/null | grep -c '^libbpf: loading object')"
+check_eq "-v alone does not" 0 "$("$KAPIMON" -v doctor 2>&1 >/dev/null | grep -c '^libbpf: loading object')"
+
 # --- discovery: the testbed apiserver is found by executable name --------------------------------
 want_go=$(go version "$BIN" | awk '{print $NF}')
 check_contains "oracle: go version reads the apiserver's Go version" "go1.19" "$want_go"

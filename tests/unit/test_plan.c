@@ -71,10 +71,18 @@ static void check_sites(const struct go_binary *b, const struct plan *p)
 				found |= r.site_off[k] == s->off && r.site_vaddr[k] == s->vaddr;
 			assert_true(found);
 			assert_int_equal(s->cheap, r.cheap);
-			assert_int_equal(s->starts, s->prog == PLAN_PROG_H2_HEADERS || s->prog == PLAN_PROG_H1_START ||
-							    s->prog == PLAN_PROG_GRPC_WRITE);
+			/* the program is the one for the target and the alternative that matched */
+			assert_int_equal(s->prog, plan_target_prog(s->target, r.alt));
+			assert_int_equal(s->alt, r.alt);
+			assert_int_not_equal(s->prog, PLAN_PROG_NONE);
+			assert_int_equal(s->starts, s->prog == PLAN_PROG_H2X_HEADERS || s->prog == PLAN_PROG_H2B_HEADERS ||
+							    s->prog == PLAN_PROG_H1_SERVE_CALL ||
+							    s->prog == PLAN_PROG_H1_READ_REQUEST_RET ||
+							    s->prog == PLAN_PROG_GRPC_WRITE_HTTP2CLIENT ||
+							    s->prog == PLAN_PROG_GRPC_WRITE_CLIENTSTREAM);
 			if (g == PG_H2X || g == PG_H2B)
-				assert_int_equal(s->variant, g == PG_H2B);
+				assert_int_equal(s->prog, g == PG_H2B ? (s->starts ? PLAN_PROG_H2B_HEADERS : PLAN_PROG_H2B_DONE)
+								      : (s->starts ? PLAN_PROG_H2X_HEADERS : PLAN_PROG_H2X_DONE));
 		}
 	}
 	assert_int_equal(covered, p->nsites); /* groups' sites are contiguous and cover the plan */
@@ -104,8 +112,7 @@ static void check_full(const char *path, const char *how)
 	/* one site per entry target; h1 start at the ServeHTTP call sites (not the RET fallback) */
 	assert_false(pl.groups[PG_H1].fallback);
 	for (uint32_t i = 0; i < pl.nsites; i++)
-		if (pl.sites[i].prog == PLAN_PROG_H1_START)
-			assert_int_equal(pl.sites[i].variant, 1);
+		assert_int_not_equal(pl.sites[i].prog, PLAN_PROG_H1_READ_REQUEST_RET);
 	assert_int_equal(pl.expensive, 0);
 	check_sites(b, &pl);
 	check_summary(&pl, "etcd grpc offsets");
@@ -210,7 +217,7 @@ static void test_json(void **state)
 	assert_non_null(strstr(buf, "\"ok\":true"));
 	assert_non_null(strstr(buf, "\"grpc\":{\"state\":\"off\""));
 	assert_non_null(strstr(buf, "\"http1\":{\"state\":\"attach\""));
-	assert_non_null(strstr(buf, "\"program\":\"h1_request_start\""));
+	assert_non_null(strstr(buf, "\"program\":\"h1_serve_call\""));
 	free(buf);
 	gobin_close(b);
 }

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "assemble/kp_contract.h"
+
+const struct kp_probe_desc kp_probe_desc[KP_PROBE__COUNT] = {
+	[KP_PROBE_H2_HEADERS] = { "h2_process_headers", KP_KIND_UPROBE, true, "h2x_process_headers, h2b_process_headers" },
+	[KP_PROBE_H2_DONE] = { "h2_handler_done", KP_KIND_UPROBE, true, "h2x_handler_done, h2b_handler_done" },
+	[KP_PROBE_H1_START] = { "h1_request_start", KP_KIND_UPROBE, true, "h1_serve_call, h1_read_request_ret" },
+	[KP_PROBE_H1_DONE] = { "h1_finish_request", KP_KIND_UPROBE, true, "h1_finish_request" },
+	[KP_PROBE_GRPC_WRITE] = { "grpc_transport_write", KP_KIND_UPROBE, false,
+				  "grpc_write_http2client, grpc_write_clientstream" },
+	[KP_PROBE_GRPC_FINISH] = { "grpc_call_finish", KP_KIND_UPROBE, false, "grpc_finish" },
+	[KP_PROBE_CALIBRATE] = { "calibrate", KP_KIND_UPROBE, false, "calibrate" },
+	[KP_PROBE_WATCH_RESP] = { "etcd_watch_dispatch", KP_KIND_UPROBE, false, "etcd_watch_dispatch" },
+	[KP_PROBE_CONN_STATE] = { "conn_state", KP_KIND_TRACEPOINT, false, "conn_state" },
+};
+
+const struct kp_counter_desc kp_counter_desc[KP_CNT__COUNT] = {
+	[KP_CNT_RB_DROP] = { "ringbuf_drops", offsetof(struct record_stats, ringbuf_drops),
+			     "events lost because a ring buffer was full" },
+	[KP_CNT_READ_FAIL] = { "read_errors", offsetof(struct record_stats, read_errors),
+			       "failed user-memory reads in the probes" },
+	[KP_CNT_NO_METHOD] = { "h2_headers_no_method", offsetof(struct record_stats, h2_no_method),
+			       "HTTP/2 HEADERS frames without :method (trailers): not requests, ignored" },
+};
+
+const char *kp_probe_name(int id)
+{
+	return id >= 0 && id < KP_PROBE__COUNT ? kp_probe_desc[id].name : NULL;
+}
+
+void kp_stats_fill(struct record_stats *s, const uint64_t hits[KP_PROBE__COUNT], const uint64_t counters[KP_CNT__COUNT])
+{
+	_Static_assert(KP_PROBE__COUNT <= RECORD_STATS_MAX_PROBES, "stats record too small for the probes");
+	for (int i = 0; i < KP_PROBE__COUNT; i++) {
+		s->probe_names[i] = kp_probe_desc[i].name;
+		s->probe_hits[i] = hits[i];
+	}
+	s->nprobes = KP_PROBE__COUNT;
+	for (int i = 0; i < KP_CNT__COUNT; i++)
+		if (kp_counter_desc[i].name)
+			*(uint64_t *)((char *)s + kp_counter_desc[i].stats_off) = counters[i];
+}
+
+uint64_t kp_request_path_hits(const uint64_t hits[KP_PROBE__COUNT])
+{
+	uint64_t h = 0;
+
+	for (int i = 0; i < KP_PROBE__COUNT; i++)
+		if (kp_probe_desc[i].request_path)
+			h += hits[i];
+	return h;
+}
