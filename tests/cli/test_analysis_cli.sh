@@ -33,17 +33,51 @@ with open(sys.argv[1], "w") as f:
     for t, v in rows: f.write("%d,%s\n" % (t, v))
 PY
 if $K anomalies --csv "$T/series.csv" --time time --value value --json > "$T/out.json" 2> "$T/err"; then ok; else bad "anomalies exit status"; fi
-check "anomalies: one point per row" "len(d['points']) == 239"
-check "anomalies: index is the row" "all(p['index'] == i for i, p in enumerate(d['points']))"
+check "anomalies: one point per timestamp (the repeated one aggregated)" "len(d['points']) == 238 and sum(1 for p in d['points'] if p.get('rows') == 2) == 1"
+check "anomalies: index is the series point (the gap's two missing steps skipped)" "[p['index'] for p in d['points']] == list(range(0, 120)) + list(range(122, 240))"
 check "anomalies: spike flagged +1" "[p['flag'] for p in d['points'] if p['time'] == str(1795000020 + 60 * 150)] == [1]"
 check "anomalies: dip flagged -1" "[p['flag'] for p in d['points'] if p['time'] == str(1795000020 + 60 * 200)] == [-1]"
 check "anomalies: only those two" "sum(1 for p in d['points'] if p['flag']) == 2"
-check "anomalies: two intervals" "len(d['intervals']) == 2 and d['intervals'][0]['score'] > 1.5 and d['intervals'][1]['score'] < -1.5"
+check "anomalies: two intervals" "len(d['intervals']) == 2 and d['intervals'][0]['score'] > d['threshold'] and d['intervals'][1]['score'] < -d['threshold']"
+check "anomalies: stream method by default" "d['method'] == 'stream'"
 check "anomalies: period 24" "d['period'] == 24"
 check "anomalies: missing value is null, not flagged" "any(p['value'] is None and p['flag'] == 0 for p in d['points'])"
 check "anomalies: notes say what was done" "any('sorted' in n for n in d['notes']) and any('repeat' in n for n in d['notes']) and any('missing time steps' in n for n in d['notes']) and any('missing values' in n for n in d['notes'])"
-if $K -j anomalies --csv "$T/series.csv" > "$T/out.json" 2>/dev/null; then check "global -j before the subcommand" "len(d['points']) == 239"; else bad "global -j"; fi
+if $K -j anomalies --csv "$T/series.csv" > "$T/out.json" 2>/dev/null; then check "global -j before the subcommand" "len(d['points']) == 238"; else bad "global -j"; fi
 if $K anomalies --csv "$T/series.csv" > "$T/out.txt" 2>/dev/null && grep -q "interval" "$T/out.txt" && ! grep -q '^{' "$T/out.txt"; then ok; else bad "anomalies text table"; fi
+
+# --- anomalies: the offline method on the same series; the threshold governs every flag
+if $K anomalies --csv "$T/series.csv" --method offline --json > "$T/out.json" 2>/dev/null; then
+	check "anomalies --method offline: spike and dip" "[p['flag'] for p in d['points'] if p['time'] in (str(1795000020 + 60 * 150), str(1795000020 + 60 * 200))] == [1, -1] and d['method'] == 'offline'"
+else bad "anomalies --method offline"; fi
+for m in stream offline; do
+	if $K anomalies --csv "$T/series.csv" --method $m --threshold 1e9 --json > "$T/out.json" 2>/dev/null; then
+		check "anomalies --method $m --threshold 1e9: nothing flagged" "sum(1 for p in d['points'] if p['flag']) == 0 and not d['intervals']"
+	else bad "anomalies --threshold 1e9 ($m)"; fi
+done
+
+# --- anomalies: duplicate timestamps are one point; extreme values stay finite
+python3 - "$T/dup.csv" "$T/extreme.csv" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("time,value\n")
+    for i in range(60):
+        f.write("%d,%d\n" % (1000 + i, 5 + (i % 3)))
+    f.write("1100,5\n1100,7\n")
+with open(sys.argv[2], "w") as f:
+    f.write("time,value\n")
+    for i in range(200):
+        f.write("%d,%r\n" % (1000 + i, (1e307 if i % 2 else -1e307) * (1 + (i % 5) * 0.1)))
+    f.write("1200,1.7976931348623157e308\n1201,-1.7976931348623157e308\n")
+PY
+for m in stream offline; do
+	if $K anomalies --csv "$T/dup.csv" --method $m --json > "$T/out.json" 2>/dev/null; then
+		check "anomalies ($m): rows with one timestamp are one point (value 6, finite score)" "[(p['value'], p['rows']) for p in d['points'] if p['time'] == '1100'] == [(6.0, 2)] and all(isinstance(p['score'], float) or isinstance(p['score'], int) for p in d['points'])"
+	else bad "anomalies duplicate timestamps ($m)"; fi
+	if $K anomalies --csv "$T/extreme.csv" --method $m --json > "$T/out.json" 2>/dev/null; then
+		check "anomalies ($m): values near +-1e308 give finite baselines and scores" "all(p['score'] is not None and p['baseline'] is not None for p in d['points'])"
+	else bad "anomalies extreme values ($m)"; fi
+done
 
 # --- anomalies: bad input gives a clear error, exit 1, no crash
 printf 'time,value\n"2026-01-01,1\n' > "$T/broken.csv"
