@@ -33,6 +33,8 @@ static void usage(FILE *out)
 		"  --value COL           CSV: weight column (default: 1 per row)\n"
 		"  --max-drill N         drill down the N strongest intervals (default 20)\n"
 		"  --max-causes N        root causes per interval (default 5)\n"
+		"  --max-depth N         deepest dimension combination searched (default: all dims when <= 5,\n"
+		"                        else 3)\n"
 		"  -j, --json            JSON: {\"anomalies\":[{\"start\",\"end\",\"score\",\"root_causes\"}],...}\n"
 		"  -h, --help            this help\n"
 		"Detector options:\n");
@@ -46,7 +48,7 @@ static int on_event(void *ctx, int64_t ts, double w, const char *const *vals, co
 
 int cmd_analyze(int argc, char **argv)
 {
-	enum { O_INPUT = 256, O_DIMS, O_STEP, O_KIND, O_TIME, O_VALUE, O_DRILL, O_CAUSES };
+	enum { O_INPUT = 256, O_DIMS, O_STEP, O_KIND, O_TIME, O_VALUE, O_DRILL, O_DEPTH, O_CAUSES };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "input", required_argument, NULL, O_INPUT },
@@ -57,6 +59,7 @@ int cmd_analyze(int argc, char **argv)
 		{ "value", required_argument, NULL, O_VALUE },
 		CLI_DETECTOR_LONG,
 		{ "max-drill", required_argument, NULL, O_DRILL },
+		{ "max-depth", required_argument, NULL, O_DEPTH },
 		{ "max-causes", required_argument, NULL, O_CAUSES },
 		{ 0 },
 	};
@@ -103,6 +106,11 @@ int cmd_analyze(int argc, char **argv)
 		case O_DRILL:
 			if (!cli_parse_long(optarg, 0, 100000, &max_drill))
 				return cli_usage_error("analyze", "--max-drill: expected 0..100000, got '%s'", optarg);
+			break;
+		case O_DEPTH:
+			if (!cli_parse_long(optarg, 1, DD_MAX_DIMS, &lv))
+				return cli_usage_error("analyze", "--max-depth: expected 1..%d, got '%s'", DD_MAX_DIMS, optarg);
+			ddp.max_depth = (int)lv;
 			break;
 		case O_CAUSES:
 			if (!cli_parse_long(optarg, 1, 100, &lv))
@@ -192,6 +200,14 @@ int cmd_analyze(int argc, char **argv)
 	if (res.nanoms > res.ndrilled)
 		notes_add(&notes, "%zu anomalous intervals; drill-down ran on the %zu strongest (--max-drill)", res.nanoms,
 			  res.ndrilled);
+	for (size_t k = 0; k < res.nanoms; k++) {
+		char what[48];
+
+		if (!res.anoms[k].drilled)
+			continue;
+		snprintf(what, sizeof(what), "anomaly %zu: ", k + 1);
+		notes_dd_unexplained(&notes, &res.anoms[k].dd, az.ndims, what);
+	}
 	notes_log(&notes, "analyze");
 
 	if (g_opts.json) {

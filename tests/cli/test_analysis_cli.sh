@@ -111,11 +111,37 @@ check "analyze: one anomaly at the burst" "len(d['anomalies']) >= 1 and any(a['s
 check "analyze: first cause is the burst" "(lambda t: any(a['root_causes'] and a['root_causes'][0]['attrs'] == t['burst'] for a in d['anomalies']))(json.load(open('$T/truth.json')))"
 check "analyze: other kinds counted" "any('etcd' in n for n in d['notes'])"
 if $K -j analyze "$T/flows.jsonl" --step 1 > "$T/out.json" 2>/dev/null; then check "analyze --step 1" "d['summary']['points'] >= 3500 and isinstance(d['anomalies'], list)"; else bad "analyze --step 1"; fi
+# --- drilldown: a table where most leaves are real = predict = 0 (one cause a=a3): not over-split
+python3 - "$T/zeros.csv" <<'PY'
+import random, sys
+random.seed(1)
+with open(sys.argv[1], "w") as f:
+    f.write("a,b,c,real,predict\n")
+    for a in range(10):
+        for b in range(10):
+            for c in range(10):
+                if random.random() < 0.55:
+                    r = p = 0
+                else:
+                    p = random.uniform(5, 100)
+                    r = p * random.gauss(1, 0.05) * (2 if a == 3 else 1)
+                f.write("a%d,b%d,c%d,%.3f,%.3f\n" % (a, b, c, r, p))
+PY
+if $K drilldown --csv "$T/zeros.csv" --dims a,b,c --json > "$T/out.json" 2>/dev/null; then
+	check "drilldown: zero-zero leaves are no evidence (a=a3, not its children)" "[c['attrs'] for c in d['root_causes']] == [{'a': 'a3'}]"
+else bad "drilldown zero leaves"; fi
+
 python3 scripts/gen-analysis-data.py audit 20000 "$T/audit.log"
 if $K analyze "$T/audit.log" --input audit --step 10 --json > "$T/out.json" 2> "$T/err"; then ok; else bad "analyze audit: $(cat "$T/err")"; fi
 check "analyze audit: RequestReceived skipped and said" "any('RequestReceived' in n for n in d['notes']) and d['summary']['records'] == 20000"
 check "analyze audit: burst found" "any(c['attrs'].get('user_agent') == 'burst-controller/v0.1' for a in d['anomalies'] for c in a['root_causes'])"
 printf '{"kind":"request","ts":\n{oops}\n' > "$T/bad.jsonl"
+# --- analyze: a flood spread thinly (one request each from 20,000 distinct agents) is named by what its
+# requests share
+python3 scripts/gen-analysis-data.py audit 40000 "$T/thin.log" --thin
+if $K analyze "$T/thin.log" --input audit --step 1 --json > "$T/out.json" 2>/dev/null; then
+	check "analyze: thin flood found and named verb=get, resource=configmaps" "len(d['anomalies']) == 1 and [c['attrs'] for c in d['anomalies'][0]['root_causes']] == [{'verb': 'get', 'resource': 'configmaps'}]"
+else bad "analyze thin flood"; fi
 $K analyze "$T/bad.jsonl" > /dev/null 2> "$T/err"; rc=$?
 if [ $rc -eq 1 ] && grep -q "line 1 column" "$T/err"; then ok; else bad "analyze broken JSON (rc $rc): $(cat "$T/err")"; fi
 
