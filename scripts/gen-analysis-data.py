@@ -7,7 +7,7 @@
       Ground truth printed to stderr as JSON.
   gen-analysis-data.py leaves OUT [--agents 50 --resources 100 --verbs 10 --causes 2]
       leaf table a,b,c,real,predict with injected root causes; truth to stderr.
-  gen-analysis-data.py audit N OUT   audit.k8s.io/v1 Event lines (RequestReceived + ResponseComplete).
+  gen-analysis-data.py audit N OUT [--thin]  audit.k8s.io/v1 Event lines (RequestReceived + ResponseComplete).
 """
 import json
 import math
@@ -111,13 +111,20 @@ def leaves(out):
 def audit(n, out):
     rnd = random.Random(arg("--seed", 1))
     dur = 600.0
-    nb = n // 10  # the last tenth is an extra burst of one client in [300 s, 330 s)
+    thin = "--thin" in sys.argv
+    # the last tenth is an extra burst of one client in [300 s, 330 s); with --thin, the last half is a
+    # thin flood: `get configmaps` from as many distinct agents as requests, in [300 s, 305 s)
+    nb = n // 2 if thin else n // 10
     for i in range(n):
         burst = i >= n - nb
-        x = 300 + rnd.random() * 30 if burst else rnd.random() * dur
-        ua = "burst-controller/v0.1" if burst else rnd.choice(["kubelet/v1.30", "kube-scheduler/v1.30", "kubectl/v1.30"])
-        verb = "list" if burst else rnd.choice(["get", "list", "watch", "update"])
-        res = "pods" if burst else rnd.choice(["pods", "nodes", "leases", "configmaps"])
+        if thin and burst:
+            x = 300 + rnd.random() * 5
+            ua, verb, res = "pod-agent-%d/v1" % i, "get", "configmaps"
+        else:
+            x = 300 + rnd.random() * 30 if burst else rnd.random() * dur
+            ua = "burst-controller/v0.1" if burst else rnd.choice(["kubelet/v1.30", "kube-scheduler/v1.30", "kubectl/v1.30"])
+            verb = "list" if burst else rnd.choice(["get", "list", "watch", "update"])
+            res = "pods" if burst else rnd.choice(["pods", "nodes", "leases", "configmaps", "endpoints", "namespaces"])
         ev = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": "id-%d" % i,
               "stage": "ResponseComplete", "requestURI": "/api/v1/%s" % res, "verb": verb,
               "user": {"username": "system:x"}, "sourceIPs": ["127.0.0.1"], "userAgent": ua,

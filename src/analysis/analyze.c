@@ -245,7 +245,7 @@ int az_run(struct analyzer *a, const struct dc_params *dp, const struct dd_param
 		snprintf(err, errcap, "decomposition failed (no complete step)");
 		goto out;
 	}
-	niv = dc_intervals(r->dc.flag, r->dc.score, np, 1, &iv);
+	niv = dc_intervals(r->dc.event, r->dc.score, np, 1, &iv);
 	if (niv < 0)
 		goto oom;
 	r->nanoms = (size_t)niv;

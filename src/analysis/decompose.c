@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "analysis/decompose.h"
+#include "analysis/stream.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -7,9 +8,11 @@
 
 void dc_params_default(struct dc_params *p)
 {
+	p->method = DC_METHOD_STREAM;
+	p->counts = false;
 	p->season = DC_SEASON_AUTO;
 	p->trend = DC_TREND_AVG;
-	p->threshold = 1.5;
+	p->threshold = 0;
 	p->pct_lo = 10;
 	p->pct_hi = 90;
 	p->max_period = 0;
@@ -203,6 +206,7 @@ void dc_result_free(struct dc_result *r)
 	free(r->resid);
 	free(r->score);
 	free(r->flag);
+	free(r->event);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -216,15 +220,97 @@ double dc_score(const struct dc_result *r, double resid)
 		t = (resid - r->fence_hi) / r->width;
 	else if (resid < r->fence_lo)
 		t = (resid - r->fence_lo) / r->width;
-	if (r->rob_scale > 0 && r->threshold > 0) {
-		z = (resid - r->rob_center) / r->rob_scale;
-		if (fabs(z) > DC_ROBUST_Z && fabs(z) * r->threshold / DC_ROBUST_Z > fabs(t))
-			t = z * r->threshold / DC_ROBUST_Z;
+	if (r->rob_scale > 0) {
+		/* in the same units as the fence score: DC_ROBUST_Z robust sigmas score the default
+		 * threshold, so --threshold governs this rule too */
+		z = (resid - r->rob_center) / r->rob_scale * DC_THRESHOLD_OFFLINE / DC_ROBUST_Z;
+		if (fabs(z) > fabs(t))
+			t = z;
 	}
 	return t;
 }
 
+static int dc_run_offline(const double *x, size_t n, const struct dc_params *p, struct dc_result *r);
+
+double dc_threshold(const struct dc_params *p)
+{
+	if (p->threshold > 0)
+		return p->threshold;
+	return p->method == DC_METHOD_OFFLINE ? DC_THRESHOLD_OFFLINE : DC_THRESHOLD_STREAM;
+}
+
+/* The streaming detector over the points in order: baseline = its forecast, flag = the onset of an
+ * alerted event, event = the points of alerted events that deviated. */
+static int dc_run_stream(const double *x, size_t n, const struct dc_params *p, struct dc_result *r)
+{
+	struct sd_params sp;
+	struct sd_detector *d;
+	struct sd_verdict v;
+	size_t nfin = 0, ev_from = 0;
+	bool alerted = false;
+
+	memset(r, 0, sizeof(*r));
+	for (size_t i = 0; i < n; i++)
+		nfin += isfinite(x[i]) != 0;
+	if (!nfin)
+		return -1;
+	sd_params_default(&sp);
+	sp.threshold = dc_threshold(p);
+	sp.season = p->season == DC_SEASON_AUTO ? SD_SEASON_AUTO : p->season;
+	sp.max_period = p->max_period;
+	sp.poisson = p->counts;
+	if (sp.season > 0 && (size_t)sp.season * 4 > sp.history)
+		sp.history = (size_t)sp.season * 4;
+	d = sd_new(&sp);
+	r->n = n;
+	r->threshold = sp.threshold;
+	r->baseline = malloc(n * sizeof(double));
+	r->resid = malloc(n * sizeof(double));
+	r->score = malloc(n * sizeof(double));
+	r->flag = calloc(n, 1);
+	r->event = calloc(n, 1);
+	if (!d || !r->baseline || !r->resid || !r->score || !r->flag || !r->event) {
+		sd_free(d);
+		dc_result_free(r);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		sd_feed(d, x[i], &v);
+		r->baseline[i] = v.forecast;
+		r->resid[i] = isfinite(x[i]) ? x[i] - v.forecast : NAN;
+		r->score[i] = v.score;
+		r->flag[i] = (int8_t)v.flag;
+		if (v.flag)
+			alerted = true;
+		else if (v.recurring)
+			alerted = false;
+		/* an alerted event's extent: from where its change began (the CUSUM's estimate) to its
+		 * last deviating point, including the ordinary points in between */
+		if (v.flag)
+			ev_from = v.event_start;
+		if (v.event && alerted) {
+			for (size_t j = ev_from; j <= i; j++)
+				if (isfinite(x[j]))
+					r->event[j] = (int8_t)v.event;
+			ev_from = i + 1;
+		}
+		if (v.period)
+			r->period = v.period;
+		if (!isfinite(x[i]))
+			r->nmissing++;
+	}
+	sd_free(d);
+	return 0;
+}
+
 int dc_run(const double *x, size_t n, const struct dc_params *p, struct dc_result *r)
+{
+	if (p->method == DC_METHOD_STREAM)
+		return dc_run_stream(x, n, p, r);
+	return dc_run_offline(x, n, p, r);
+}
+
+static int dc_run_offline(const double *x, size_t n, const struct dc_params *p, struct dc_result *r)
 {
 	double *f = NULL, *tmp = NULL, *trend = NULL, *seas = NULL;
 	size_t nfin = 0, first = n, last = 0;
@@ -365,7 +451,7 @@ int dc_run(const double *x, size_t n, const struct dc_params *p, struct dc_resul
 	r->fence_lo = lo;
 	r->fence_hi = hi;
 	r->width = hi - lo > floor_w ? hi - lo : floor_w;
-	r->threshold = p->threshold;
+	r->threshold = dc_threshold(p);
 	{
 		/* tmp[0..m) holds the residuals (sorted by the percentile calls) */
 		double med = dc_percentile_sorted(tmp, m, 50), q1 = dc_percentile_sorted(tmp, m, 25),
@@ -382,8 +468,12 @@ int dc_run(const double *x, size_t n, const struct dc_params *p, struct dc_resul
 	}
 	for (size_t i = 0; i < n; i++) {
 		r->score[i] = dc_score(r, r->resid[i]);
-		r->flag[i] = r->score[i] > p->threshold ? 1 : r->score[i] < -p->threshold ? -1 : 0;
+		r->flag[i] = r->score[i] > r->threshold ? 1 : r->score[i] < -r->threshold ? -1 : 0;
 	}
+	r->event = malloc(n ? n : 1);
+	if (!r->event)
+		goto out;
+	memcpy(r->event, r->flag, n);
 	ret = 0;
 out:
 	free(f);

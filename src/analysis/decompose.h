@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
+ * Anomaly detection on one series: dc_run() with method stream (default) runs analysis/stream.h over
+ * the points in order; with method offline, the decomposition below.
+ *
  * Offline anomaly detection on one series (the method of ADX's series_decompose_anomalies, made robust):
  *   x = trend + seasonal + residual
  *   trend:    avg (median of the series), linefit (least squares, refitted once without outliers) or none
@@ -19,12 +22,21 @@
 
 enum dc_trend { DC_TREND_AVG, DC_TREND_LINEFIT, DC_TREND_NONE };
 
+/* stream (default): analysis/stream.h, each point judged on earlier points only, one flag per event;
+ * offline: the whole-series decomposition below, for retrospective analysis of a finished series. */
+enum dc_method { DC_METHOD_STREAM, DC_METHOD_OFFLINE };
+
+#define DC_THRESHOLD_STREAM 4.0  /* -log10 of the tail probability */
+#define DC_THRESHOLD_OFFLINE 1.5 /* Tukey fence widths */
+
 #define DC_SEASON_AUTO (-1)
 
 struct dc_params {
+	enum dc_method method;
+	bool counts;         /* stream: values are counts (Poisson scale floor) */
 	int season;          /* DC_SEASON_AUTO, 0 (no seasonality) or a period in points */
 	enum dc_trend trend;
-	double threshold;    /* 1.5 */
+	double threshold;    /* 0: the method's default (DC_THRESHOLD_*) */
 	double pct_lo, pct_hi; /* 10, 90 */
 	int max_period;      /* upper bound for auto detection (0: min(n/2, 2000)) */
 };
@@ -35,7 +47,8 @@ struct dc_result {
 	double *baseline;    /* trend + seasonal */
 	double *resid;       /* x - baseline (NaN where x is missing) */
 	double *score;
-	int8_t *flag;
+	int8_t *flag;        /* offline: every anomalous point; stream: the point an event was detected */
+	int8_t *event;       /* the extent of alerted events (offline: = flag) */
 	double fence_lo, fence_hi, width; /* residual percentiles and the scale used */
 	/* Robust second opinion (50% breakdown): the percentile fences fail once anomalies fill more
 	 * than (100 - pct_hi)% of the window (a flood lasting a fifth of a recording); a residual
@@ -46,6 +59,8 @@ struct dc_result {
 };
 
 void dc_params_default(struct dc_params *p);
+/* Threshold in effect for p (its own, or the method's default). */
+double dc_threshold(const struct dc_params *p);
 /* 0 on success; -1 when there is no finite value or memory ran out. */
 int dc_run(const double *x, size_t n, const struct dc_params *p, struct dc_result *r);
 void dc_result_free(struct dc_result *r);

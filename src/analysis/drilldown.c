@@ -143,7 +143,11 @@ static double wmedian_abs(const double *ds, const double *mass, size_t n, int si
 struct elem {
 	uint32_t rep;
 	double mass, mass_abn[2], dev_abn[2], maxds[2];
-	uint32_t count, nabn[2];
+	double mass_thin[2], dev_thin[2]; /* leaves that deviate but are each too small to be
+					    * significant (a thin flood's leaves) */
+	double pred_thin;                  /* their forecast */
+	double real, pred;                 /* net sums over the element's non-empty leaves */
+	uint32_t count, nabn[2], nthin[2];
 };
 
 static inline uint64_t leaf_hash(const uint32_t *codes, const int *dims, int k)
@@ -171,7 +175,7 @@ long dd_run(const struct dd_table *t, const struct dd_params *pp, struct dd_caus
 	size_t n = t->n, D = t->ndims;
 	double *mass = NULL, *ds = NULL, *dev = NULL;
 	int8_t *sign = NULL;
-	bool *active = NULL;
+	bool *active = NULL, *thin = NULL;
 	struct wv *wbuf = NULL;
 	struct elem *el = NULL;
 	uint32_t *slots = NULL;
@@ -180,7 +184,7 @@ long dd_run(const struct dd_table *t, const struct dd_params *pp, struct dd_caus
 	size_t ncub = 0, nslots = 1;
 	struct dd_cause *causes = NULL;
 	long ncauses = 0;
-	double A0 = 0;
+	double A0 = 0, z_thin = 3;
 
 	*out = NULL;
 	memset(sum, 0, sizeof(*sum));
@@ -198,13 +202,14 @@ long dd_run(const struct dd_table *t, const struct dd_params *pp, struct dd_caus
 	dev = malloc(n * sizeof(*dev));
 	sign = calloc(n, sizeof(*sign));
 	active = malloc(n * sizeof(*active));
+	thin = calloc(n, sizeof(*thin));
 	wbuf = malloc(n * sizeof(*wbuf));
 	el = malloc(n * sizeof(*el));
 	while (nslots < 2 * n)
 		nslots <<= 1;
 	slots = malloc(nslots * sizeof(*slots));
 	causes = calloc((size_t)p.max_causes, sizeof(*causes));
-	if (!mass || !ds || !dev || !sign || !active || !wbuf || !el || !slots || !causes)
+	if (!mass || !ds || !dev || !sign || !active || !thin || !wbuf || !el || !slots || !causes)
 		goto oom;
 
 	/* cuboids: every subset of dimensions of size 1..max_depth, shallow first */
@@ -277,20 +282,37 @@ long dd_run(const struct dd_table *t, const struct dd_params *pp, struct dd_caus
 	for (size_t i = 0; i < n; i++) {
 		double v = t->real[i], f = t->pred[i];
 
-		active[i] = true;
+		/* leaves with nothing real and nothing expected are no evidence either way */
+		active[i] = mass[i] > 0;
 		dev[i] = 0;
-		if (fabs(ds[i]) <= thr)
+		if (!active[i] || v == f)
 			continue;
-		if (p.counts && fabs(v - f) <= 3 * sqrt(fabs(f) + 1))
+		/* counts: a leaf that is not significant on its own (beyond the threshold and 3 Poisson
+		 * sigmas) is "thin": its direction counts where its element's net deviation is significant */
+		if (p.counts && (fabs(ds[i]) <= thr || fabs(v - f) <= 3 * sqrt(fabs(f) + 1))) {
+			sign[i] = ds[i] > 0 ? 1 : -1;
+			dev[i] = fabs(v - f);
+			A0 += dev[i];
+			thin[i] = true;
+			sum->thin++;
+			continue;
+		}
+		if (fabs(ds[i]) <= thr)
 			continue;
 		sign[i] = ds[i] > 0 ? 1 : -1;
 		dev[i] = fabs(v - f);
 		A0 += dev[i];
 		sum->abnormal++;
+		sum->abnormal_dev += dev[i];
 	}
-	sum->abnormal_dev = A0;
 
 	/* 2./3. greedy search */
+	{
+		/* elements tested ~ leaves x cuboids: a one-sided normal quantile at 1% / that many */
+		double m = (double)n * (double)ncub;
+
+		z_thin = fmax(3, sqrt(2 * log(fmax(m, 2) / 0.01)));
+	}
 	while (A0 > 0 && ncauses < p.max_causes) {
 		double A = 0;
 		double best = 0, best_r = 0;
@@ -333,7 +355,16 @@ long dd_run(const struct dd_table *t, const struct dd_params *pp, struct dd_caus
 				}
 				e->mass += mass[i] + 1e-12;
 				e->count++;
-				if (sign[i]) {
+				e->real += t->real[i];
+				e->pred += t->pred[i];
+				if (sign[i] && thin[i]) {
+					int si = sign[i] > 0 ? 0 : 1;
+
+					e->mass_thin[si] += mass[i] + 1e-12;
+					e->dev_thin[si] += dev[i];
+					e->pred_thin += fabs(t->pred[i]);
+					e->nthin[si]++;
+				} else if (sign[i]) {
 					int si = sign[i] > 0 ? 0 : 1;
 
 					e->mass_abn[si] += mass[i] + 1e-12;
@@ -345,21 +376,52 @@ long dd_run(const struct dd_table *t, const struct dd_params *pp, struct dd_caus
 			}
 			for (size_t e = 0; e < ne; e++) {
 				for (int si = 0; si < 2; si++) {
-					if (el[e].dev_abn[si] <= 0)
-						continue;
-					double P = el[e].mass_abn[si] / el[e].mass;
-					double R = el[e].dev_abn[si] / A;
+					struct elem *x = &el[e];
+					double s_net = (si == 0 ? 1 : -1) * (x->real - x->pred);
+					double dv = x->dev_abn[si], ma = x->mass_abn[si];
+					uint32_t na = x->nabn[si];
 
-					/* significance: a root cause is mostly abnormal, and a lone abnormal leaf
-					 * must be far beyond the noise (5 sigma, the threshold being 3) */
-					if (P < 0.5 || 2 * el[e].nabn[si] < el[e].count ||
-					    (el[e].nabn[si] < 2 && el[e].maxds[si] < thr * 5 / 3))
+					/* a deviation spread thinly over many leaves counts where the thin
+					 * leaves' net deviation, and the element's, are significant that way
+					 * (nets, so that noise cancels; z_thin allows for the many elements
+					 * tested) */
+					if (x->dev_thin[si] - x->dev_thin[!si] > z_thin * sqrt(x->pred_thin + 1) &&
+					    s_net > z_thin * sqrt(fabs(x->pred) + 1)) {
+						/* only the net of the thin leaves (noise moves them both ways):
+						 * their mass and count scaled by how one-sided they are */
+						double both = x->dev_thin[si] + x->dev_thin[!si];
+						double net = x->dev_thin[si] - x->dev_thin[!si], share = net / both;
+
+						dv += net;
+						ma += share * (x->mass_thin[si] + x->mass_thin[!si]);
+						na += (uint32_t)(share * (double)(x->nthin[si] + x->nthin[!si]));
+						if (na < 2)
+							na = 2; /* many small leaves: not a lone-leaf cause */
+					}
+					if (dv <= 0)
 						continue;
-					double sc = R * P * P * P * (1 - 1e-3 * k);
+					double P = ma / x->mass;
+					double R = dv / A;
+
+					/* significance: a root cause is mostly abnormal (by mass and by
+					 * non-empty leaves), and a lone abnormal leaf must be far beyond the
+					 * noise (5 sigma, the threshold being 3; for counts also 5 Poisson
+					 * sigmas) */
+					if (3 * ma < 2 * x->mass || 3 * na < 2 * x->count)
+						continue;
+					/* counts: the element as a whole must deviate significantly that way */
+					if (p.counts && s_net <= z_thin * sqrt(fabs(x->pred) + 1))
+						continue;
+					if (na < 2 && (x->maxds[si] < thr * 5 / 3 ||
+						       (p.counts && fabs(x->real - x->pred) < 5 * sqrt(fabs(x->pred) + 1))))
+						continue;
+					/* the tiny depth term only breaks exact ties (two names for one leaf set):
+					 * a more specific element that leaves out normal leaves wins on purity */
+					double sc = R * P * P * P * (1 - 1e-6 * k);
 
 					if (sc > best) {
 						best = sc;
-						best_r = el[e].dev_abn[si] / A0;
+						best_r = dv / A0;
 						best_cub = c;
 						best_rep = el[e].rep;
 						best_s = si == 0 ? 1 : -1;
@@ -395,11 +457,22 @@ long dd_run(const struct dd_table *t, const struct dd_params *pp, struct dd_caus
 		cz->relative_ratio = mx > 0 ? (cz->real - cz->pred) / mx : 0;
 		cz->relative_unexpected_difference = A0 > 0 ? (cz->real - cz->pred) / A0 : 0;
 	}
+	/* what the causes left: significant deviation (abnormal leaves) not inside any cause */
+	{
+		double left = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (active[i] && sign[i] && !thin[i])
+				left += dev[i];
+		sum->unexplained = sum->abnormal_dev > 0 ? left / sum->abnormal_dev : 0;
+		sum->max_depth = p.max_depth;
+	}
 	free(mass);
 	free(ds);
 	free(dev);
 	free(sign);
 	free(active);
+	free(thin);
 	free(wbuf);
 	free(el);
 	free(slots);
@@ -417,6 +490,7 @@ oom:
 	free(dev);
 	free(sign);
 	free(active);
+	free(thin);
 	free(wbuf);
 	free(el);
 	free(slots);

@@ -11,6 +11,11 @@
  *      descendant of a true root cause deviates the same way); ties go to the shallower element;
  *   3. the best element is reported, its leaves leave the search, repeat until the remaining abnormal
  *      deviation is noise.
+ * Leaves with real = predict = 0 are no evidence either way (most combinations of a wide table are
+ * empty). For counts, leaves beyond the threshold but individually insignificant ("thin": one request
+ * each from thousands of clients) count for an element whose net deviation is significant, so a
+ * flood spread thinly is attributed to what its leaves share. dd_summary.unexplained tells how much
+ * significant deviation no cause covers (a cause deeper than max_depth, say).
  */
 #ifndef KAPIMON_ANALYSIS_DRILLDOWN_H
 #define KAPIMON_ANALYSIS_DRILLDOWN_H
@@ -62,8 +67,11 @@ struct dd_cause {
 struct dd_summary {
 	double real, pred;     /* totals */
 	double threshold;      /* |ds| threshold used */
-	size_t abnormal;       /* abnormal leaves */
+	size_t abnormal;       /* abnormal leaves (significant on their own) */
+	size_t thin;           /* counts: leaves beyond the threshold but each too small to be significant */
 	double abnormal_dev;   /* sum |v - f| over abnormal leaves */
+	double unexplained;    /* share of abnormal_dev in no cause (0..1) */
+	int max_depth;         /* the depth searched */
 };
 
 void dd_params_default(struct dd_params *p);

@@ -2,73 +2,59 @@
 #include "analysis/online.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 int online_init(struct online_detector *d, size_t window, const struct dc_params *params)
 {
+	struct sd_params sp;
+
 	memset(d, 0, sizeof(*d));
 	if (window == 0)
-		window = 240;
-	if (window < 8)
+		window = 2048;
+	if (window < 16)
 		return -1;
-	if (params)
-		d->params = *params;
-	else
-		dc_params_default(&d->params);
-	d->window = window;
-	d->min_points = window < 20 ? window : 20;
-	d->ring = malloc(window * sizeof(double));
-	d->lin = malloc(window * sizeof(double));
-	if (!d->ring || !d->lin) {
-		online_free(d);
-		return -1;
+	sd_params_default(&sp);
+	sp.history = window;
+	sp.poisson = true;
+	if (sp.scale_window > window)
+		sp.scale_window = window;
+	if (params) {
+		sp.threshold = dc_threshold(params);
+		sp.season = params->season == DC_SEASON_AUTO ? SD_SEASON_AUTO : params->season;
+		sp.max_period = params->max_period;
+		sp.poisson = params->counts;
 	}
-	return 0;
+	d->sd = sd_new(&sp);
+	return d->sd ? 0 : -1;
 }
 
 void online_free(struct online_detector *d)
 {
-	free(d->ring);
-	free(d->lin);
+	sd_free(d->sd);
 	memset(d, 0, sizeof(*d));
 }
 
 int online_feed(struct online_detector *d, double value, struct online_result *out)
 {
-	struct dc_params p = d->params;
-	struct dc_result r;
-	size_t n;
+	struct sd_verdict v;
 
 	memset(out, 0, sizeof(*out));
-	d->ring[d->head] = value;
-	d->head = (d->head + 1) % d->window;
-	if (d->len < d->window)
-		d->len++;
+	sd_feed(d->sd, value, &v);
+	if (v.flag) {
+		d->event_start = v.event_start;
+		d->event_alerted = true;
+	} else if (v.recurring) {
+		d->event_alerted = false;
+	}
 	d->fed++;
-	n = d->len;
-	for (size_t i = 0; i < n; i++)
-		d->lin[i] = d->ring[(d->head + d->window - n + i) % d->window];
-	out->baseline = isfinite(value) ? value : NAN;
-	if (n < d->min_points)
-		return 0;
-	if (p.season == DC_SEASON_AUTO) {
-		if (d->fed >= d->next_detect) {
-			/* detect on the history without the newest point */
-			d->period = dc_detect_period(d->lin, n, p.max_period);
-			d->next_detect = d->fed + (d->window / 4 ? d->window / 4 : 1);
-		}
-		p.season = d->period;
+	out->baseline = v.forecast;
+	out->score = v.score;
+	out->flag = v.flag;
+	out->warm = v.warm;
+	out->period = v.period;
+	if (v.event && d->event_alerted) {
+		out->event = v.event;
+		out->event_start = d->event_start;
 	}
-	if (dc_run(d->lin, n, &p, &r) < 0) {
-		/* only when every value in the window is missing */
-		return 0;
-	}
-	out->warm = true;
-	out->baseline = r.baseline[n - 1];
-	out->score = r.score[n - 1];
-	out->flag = r.flag[n - 1];
-	out->period = r.period;
-	dc_result_free(&r);
 	return 0;
 }

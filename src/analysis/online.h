@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Online form of the offline detector (analysis/decompose.h), for live views such as `kapimon top`:
- * feed one value per step, get the baseline, score and flag of that step. It keeps the last `window`
- * values and runs the same decomposition + Tukey fence on them, reporting the newest point, so flags
- * agree with the offline detector over a window of the same length. The period is re-detected every
- * window/4 steps when season is auto. Cost per step: O(window log window); memory: O(window).
+ * The live form of the anomaly detector, for `kapimon top` (and the agent): feed one value per step,
+ * get that step's verdict. A thin holder of the streaming detector (analysis/stream.h), so live views
+ * and the offline commands (`anomalies`, `analyze`, whose default method is the same detector) judge
+ * a series the same way. Cost per step O(1) amortised; memory O(window).
  */
 #ifndef KAPIMON_ANALYSIS_ONLINE_H
 #define KAPIMON_ANALYSIS_ONLINE_H
@@ -14,30 +13,32 @@
 #include <stdint.h>
 
 #include "analysis/decompose.h"
+#include "analysis/stream.h"
 
 struct online_detector {
-	struct dc_params params;
-	size_t window, min_points;
-	double *ring, *lin;
-	size_t len, head;
+	struct sd_detector *sd;
 	uint64_t fed;
-	int period;             /* cached period (auto mode) */
-	uint64_t next_detect;
+	uint64_t event_start; /* step index (0-based count of values fed) where the current event began */
+	bool event_alerted;   /* the current event was alerted (not a recurring one) */
 };
 
 struct online_result {
-	double baseline;
-	double score;
-	int flag;   /* +1 high, -1 low, 0 normal (always 0 until warm) */
-	bool warm;  /* enough history (min_points) to judge */
-	int period; /* period in use */
+	double baseline;  /* the forecast the step was judged against */
+	double score;     /* signed, -log10(tail probability) units (analysis/stream.h) */
+	int flag;         /* +1/-1 at the step an event is first detected, else 0 */
+	int event;        /* +1/-1 while the step belongs to an alerted event, else 0 */
+	uint64_t event_start; /* the step index where that event began (valid when event != 0) */
+	bool warm;        /* enough history to judge */
+	int period;       /* period in use */
 };
 
-/* window: history length in steps (>= 8; 0 means 240). params NULL: defaults (auto season, avg trend,
- * threshold 1.5). Returns 0 or -1 (OOM / bad window). */
+/* window: history kept for period detection, in steps (>= 16; 0 means 2048). params NULL: defaults
+ * (season auto, threshold DC_THRESHOLD_STREAM) for a series of counts (live request counts); else
+ * params' season, max_period, threshold and counts.
+ * Returns 0 or -1 (OOM / bad window). */
 int online_init(struct online_detector *d, size_t window, const struct dc_params *params);
 void online_free(struct online_detector *d);
-/* Feed the value of the next step (NaN = missing: never flagged). Returns 0 or -1 (OOM). */
+/* Feed the value of the next step (NaN = missing: never flagged). Returns 0. */
 int online_feed(struct online_detector *d, double value, struct online_result *out);
 
 #endif

@@ -110,3 +110,15 @@ void causes_text(FILE *out, const struct dd_table *t, const struct dd_cause *c, 
 			c[i].pred, c[i].relative_ratio, c[i].relative_unexpected_difference, c[i].support);
 	}
 }
+
+void notes_dd_unexplained(struct notes *n, const struct dd_summary *s, size_t ndims, const char *what)
+{
+	if (!(s->unexplained > 0.2))
+		return;
+	if ((size_t)s->max_depth < ndims)
+		notes_add(n, "%s%.0f%% of the significant deviation is in no cause found up to depth %d: a deeper cause? try --max-depth %d",
+			  what, 100 * s->unexplained, s->max_depth, s->max_depth + 1);
+	else
+		notes_add(n, "%s%.0f%% of the significant deviation is in no cause (spread over leaves that share no attribute)",
+			  what, 100 * s->unexplained);
+}

@@ -21,6 +21,10 @@ void notes_json(struct json_writer *w, const struct notes *n);
 /* each note through p_info */
 void notes_log(const struct notes *n, const char *cmd);
 
+/* When a drill-down left significant deviation unexplained (> 20%), a note saying so (and, when the
+ * search stopped short of the table's dimensions, which --max-depth to try). what: "" or a prefix. */
+void notes_dd_unexplained(struct notes *n, const struct dd_summary *s, size_t ndims, const char *what);
+
 /* "root_causes": [...] in the SLS series_drilldown shape */
 void causes_json(struct json_writer *w, const struct dd_table *t, const struct dd_cause *c, long n);
 /* "a=x, b=y" */

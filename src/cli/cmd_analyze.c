@@ -9,6 +9,7 @@
 #include "analysis/analyze.h"
 #include "analysis/report.h"
 #include "cli/cli.h"
+#include "cli/cli_detector.h"
 #include "input/events.h"
 #include "input/timeparse.h"
 #include "output/json_writer.h"
@@ -30,13 +31,14 @@ static void usage(FILE *out)
 		"  --kind KIND           flows: record kind to count (default request)\n"
 		"  --time COL            CSV: time column (default time/timestamp/ts)\n"
 		"  --value COL           CSV: weight column (default: 1 per row)\n"
-		"  --threshold X         anomaly score threshold (default 1.5)\n"
-		"  --season auto|N|0     period in steps (default auto)\n"
-		"  --trend avg|linefit|none  (default avg)\n"
 		"  --max-drill N         drill down the N strongest intervals (default 20)\n"
 		"  --max-causes N        root causes per interval (default 5)\n"
+		"  --max-depth N         deepest dimension combination searched (default: all dims when <= 5,\n"
+		"                        else 3)\n"
 		"  -j, --json            JSON: {\"anomalies\":[{\"start\",\"end\",\"score\",\"root_causes\"}],...}\n"
-		"  -h, --help            this help\n");
+		"  -h, --help            this help\n"
+		"Detector options:\n");
+	cli_detector_usage(out);
 }
 
 static int on_event(void *ctx, int64_t ts, double w, const char *const *vals, const size_t *lens)
@@ -46,7 +48,7 @@ static int on_event(void *ctx, int64_t ts, double w, const char *const *vals, co
 
 int cmd_analyze(int argc, char **argv)
 {
-	enum { O_INPUT = 256, O_DIMS, O_STEP, O_KIND, O_TIME, O_VALUE, O_THR, O_SEASON, O_TREND, O_DRILL, O_CAUSES };
+	enum { O_INPUT = 256, O_DIMS, O_STEP, O_KIND, O_TIME, O_VALUE, O_DRILL, O_DEPTH, O_CAUSES };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "input", required_argument, NULL, O_INPUT },
@@ -55,10 +57,9 @@ int cmd_analyze(int argc, char **argv)
 		{ "kind", required_argument, NULL, O_KIND },
 		{ "time", required_argument, NULL, O_TIME },
 		{ "value", required_argument, NULL, O_VALUE },
-		{ "threshold", required_argument, NULL, O_THR },
-		{ "season", required_argument, NULL, O_SEASON },
-		{ "trend", required_argument, NULL, O_TREND },
+		CLI_DETECTOR_LONG,
 		{ "max-drill", required_argument, NULL, O_DRILL },
+		{ "max-depth", required_argument, NULL, O_DEPTH },
 		{ "max-causes", required_argument, NULL, O_CAUSES },
 		{ 0 },
 	};
@@ -78,6 +79,7 @@ int cmd_analyze(int argc, char **argv)
 	int c, ret = 1;
 
 	dc_params_default(&dp);
+	dp.counts = true; /* requests per step */
 	dd_params_default(&ddp);
 	ddp.counts = true;
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, longopts, NULL)) != -1) {
@@ -101,40 +103,29 @@ int cmd_analyze(int argc, char **argv)
 		case O_KIND: eo.kind = optarg; break;
 		case O_TIME: eo.time_col = optarg; break;
 		case O_VALUE: eo.value_col = optarg; break;
-		case O_THR:
-			if (!cli_parse_double(optarg, &dp.threshold) || dp.threshold < 0)
-				return cli_usage_error("analyze", "--threshold: expected a non-negative number, got '%s'", optarg);
-			break;
-		case O_SEASON:
-			if (!strcmp(optarg, "auto"))
-				dp.season = DC_SEASON_AUTO;
-			else if (cli_parse_long(optarg, 0, 10000000, &lv) && lv != 1)
-				dp.season = (int)lv;
-			else
-				return cli_usage_error("analyze", "--season: expected auto, 0 or a period >= 2, got '%s'", optarg);
-			break;
-		case O_TREND:
-			if (!strcmp(optarg, "avg"))
-				dp.trend = DC_TREND_AVG;
-			else if (!strcmp(optarg, "linefit"))
-				dp.trend = DC_TREND_LINEFIT;
-			else if (!strcmp(optarg, "none"))
-				dp.trend = DC_TREND_NONE;
-			else
-				return cli_usage_error("analyze", "--trend: expected avg, linefit or none, got '%s'", optarg);
-			break;
 		case O_DRILL:
 			if (!cli_parse_long(optarg, 0, 100000, &max_drill))
 				return cli_usage_error("analyze", "--max-drill: expected 0..100000, got '%s'", optarg);
+			break;
+		case O_DEPTH:
+			if (!cli_parse_long(optarg, 1, DD_MAX_DIMS, &lv))
+				return cli_usage_error("analyze", "--max-depth: expected 1..%d, got '%s'", DD_MAX_DIMS, optarg);
+			ddp.max_depth = (int)lv;
 			break;
 		case O_CAUSES:
 			if (!cli_parse_long(optarg, 1, 100, &lv))
 				return cli_usage_error("analyze", "--max-causes: expected 1..100, got '%s'", optarg);
 			ddp.max_causes = (int)lv;
 			break;
-		default:
-			if (!cli_common_opt(c))
+		default: {
+			bool handled;
+			int rc = cli_detector_opt("analyze", c, optarg, &dp, &handled);
+
+			if (rc)
+				return rc;
+			if (!handled && !cli_common_opt(c))
 				return cli_usage_error("analyze", "invalid option");
+		}
 		}
 	}
 	if (optind < argc)
@@ -209,6 +200,14 @@ int cmd_analyze(int argc, char **argv)
 	if (res.nanoms > res.ndrilled)
 		notes_add(&notes, "%zu anomalous intervals; drill-down ran on the %zu strongest (--max-drill)", res.nanoms,
 			  res.ndrilled);
+	for (size_t k = 0; k < res.nanoms; k++) {
+		char what[48];
+
+		if (!res.anoms[k].drilled)
+			continue;
+		snprintf(what, sizeof(what), "anomaly %zu: ", k + 1);
+		notes_dd_unexplained(&notes, &res.anoms[k].dd, az.ndims, what);
+	}
 	notes_log(&notes, "analyze");
 
 	if (g_opts.json) {
@@ -244,6 +243,8 @@ int cmd_analyze(int argc, char **argv)
 		jw_kv_uint(&w, "points", res.npoints);
 		jw_kv_double(&w, "step", step);
 		jw_kv_int(&w, "period", res.dc.period);
+		jw_kv_str(&w, "method", cli_detector_method_name(&dp));
+		jw_kv_double(&w, "threshold", dc_threshold(&dp));
 		time_format_rfc3339(res.t0_ns, 0, tb, sizeof(tb));
 		jw_kv_str(&w, "first_step", tb);
 		jw_obj_end(&w);

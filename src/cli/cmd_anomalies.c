@@ -9,6 +9,7 @@
 #include "analysis/decompose.h"
 #include "analysis/report.h"
 #include "cli/cli.h"
+#include "cli/cli_detector.h"
 #include "input/csv.h"
 #include "input/timeparse.h"
 #include "output/json_writer.h"
@@ -18,17 +19,17 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: kapimon anomalies --csv FILE [--time COL] [--value COL] [OPTIONS]\n\n"
-		"Decompose a series into trend + seasonal + residual and score residuals with a Tukey fence.\n\n"
+		"Flag the anomalous points and intervals of one series. Rows with the same timestamp are one\n"
+		"series point (their mean).\n\n"
 		"  --csv FILE            CSV with a header row ('-' for stdin)\n"
 		"  --time COL            time column (RFC 3339 or epoch seconds; default: time/timestamp/ts,\n"
 		"                        else the row order)\n"
 		"  --value COL           value column (default: the only other column)\n"
-		"  --threshold X         |score| above which a point is anomalous (default 1.5)\n"
-		"  --season auto|N|0     period in points: detect, fixed, or none (default auto)\n"
-		"  --trend avg|linefit|none  (default avg)\n"
-		"  --percentiles LO,HI   Tukey fence percentiles (default 10,90)\n"
+		"  --counts              the values are counts (stream: Poisson floor on the noise scale)\n"
 		"  -j, --json            JSON: {\"points\":[..],\"intervals\":[..],...}\n"
-		"  -h, --help            this help\n");
+		"  -h, --help            this help\n"
+		"Detector options:\n");
+	cli_detector_usage(out);
 }
 
 struct row {
@@ -56,16 +57,14 @@ static int cmp_i64(const void *a, const void *b)
 
 int cmd_anomalies(int argc, char **argv)
 {
-	enum { O_CSV = 256, O_TIME, O_VALUE, O_THR, O_SEASON, O_TREND, O_PCT };
+	enum { O_CSV = 256, O_TIME, O_VALUE, O_COUNTS };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "csv", required_argument, NULL, O_CSV },
 		{ "time", required_argument, NULL, O_TIME },
 		{ "value", required_argument, NULL, O_VALUE },
-		{ "threshold", required_argument, NULL, O_THR },
-		{ "season", required_argument, NULL, O_SEASON },
-		{ "trend", required_argument, NULL, O_TREND },
-		{ "percentiles", required_argument, NULL, O_PCT },
+		{ "counts", no_argument, NULL, O_COUNTS },
+		CLI_DETECTOR_LONG,
 		{ 0 },
 	};
 	const char *file = NULL, *time_col = NULL, *value_col = NULL;
@@ -76,14 +75,13 @@ int cmd_anomalies(int argc, char **argv)
 	struct row *rows = NULL, **ord = NULL;
 	size_t nrows = 0, cap = 0, nmiss = 0, nbad = 0, first_bad = 0, npts = 0;
 	double *grid = NULL;
-	size_t *first_row = NULL;
+	size_t *first_row = NULL, *nrows_at = NULL;
 	struct dc_result dr = { 0 };
 	struct dc_interval *iv = NULL;
 	long niv = 0;
 	bool use_time = false;
 	FILE *f = NULL;
 	int c, rc, tcol = -1, vcol = -1, ret = 1;
-	long lv;
 
 	dc_params_default(&p);
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, longopts, NULL)) != -1) {
@@ -92,42 +90,16 @@ int cmd_anomalies(int argc, char **argv)
 		case O_CSV: file = optarg; break;
 		case O_TIME: time_col = optarg; break;
 		case O_VALUE: value_col = optarg; break;
-		case O_THR:
-			if (!cli_parse_double(optarg, &p.threshold) || p.threshold < 0)
-				return cli_usage_error("anomalies", "--threshold: expected a non-negative number, got '%s'", optarg);
-			break;
-		case O_SEASON:
-			if (!strcmp(optarg, "auto"))
-				p.season = DC_SEASON_AUTO;
-			else if (cli_parse_long(optarg, 0, 10000000, &lv) && lv != 1)
-				p.season = (int)lv;
-			else
-				return cli_usage_error("anomalies", "--season: expected auto, 0 or a period >= 2, got '%s'", optarg);
-			break;
-		case O_TREND:
-			if (!strcmp(optarg, "avg"))
-				p.trend = DC_TREND_AVG;
-			else if (!strcmp(optarg, "linefit"))
-				p.trend = DC_TREND_LINEFIT;
-			else if (!strcmp(optarg, "none"))
-				p.trend = DC_TREND_NONE;
-			else
-				return cli_usage_error("anomalies", "--trend: expected avg, linefit or none, got '%s'", optarg);
-			break;
-		case O_PCT: {
-			char *comma = strchr(optarg, ',');
+		case O_COUNTS: p.counts = true; break;
+		default: {
+			bool handled;
+			int rc = cli_detector_opt("anomalies", c, optarg, &p, &handled);
 
-			if (!comma)
-				return cli_usage_error("anomalies", "--percentiles: expected LO,HI");
-			*comma = '\0';
-			if (!cli_parse_double(optarg, &p.pct_lo) || !cli_parse_double(comma + 1, &p.pct_hi) || p.pct_lo < 0 ||
-			    p.pct_hi > 100 || p.pct_lo >= p.pct_hi)
-				return cli_usage_error("anomalies", "--percentiles: expected 0 <= LO < HI <= 100");
-			break;
-		}
-		default:
-			if (!cli_common_opt(c))
+			if (rc)
+				return rc;
+			if (!handled && !cli_common_opt(c))
 				return cli_usage_error("anomalies", "invalid option");
+		}
 		}
 	}
 	if (optind < argc && !file)
@@ -355,13 +327,20 @@ int cmd_anomalies(int argc, char **argv)
 	for (size_t g = 0; g < ngrid; g++)
 		if (cnt[g] > 1)
 			grid[g] /= cnt[g];
+	nrows_at = calloc(ngrid, sizeof(*nrows_at));
+	if (!nrows_at) {
+		free(cnt);
+		goto oom;
+	}
+	for (size_t i = 0; i < nrows; i++)
+		nrows_at[ord[i]->point]++;
 	free(cnt);
 	npts = ngrid;
 	if (dc_run(grid, npts, &p, &dr)) {
 		p_err("anomalies: %s: no numeric value in column %s", file, value_col ? value_col : r.fields ? "value" : "?");
 		goto out;
 	}
-	niv = dc_intervals(dr.flag, dr.score, npts, 0, &iv);
+	niv = dc_intervals(dr.event, dr.score, npts, 0, &iv);
 	if (niv < 0)
 		goto oom;
 	notes_log(&notes, "anomalies");
@@ -373,17 +352,20 @@ int cmd_anomalies(int argc, char **argv)
 		jw_obj_begin(&w);
 		jw_key(&w, "points");
 		jw_arr_begin(&w);
-		for (size_t i = 0; i < nrows; i++) {
-			double b = dr.baseline[rows[i].point];
-			double s = isfinite(rows[i].value) ? dc_score(&dr, rows[i].value - b) : 0;
-
+		for (size_t g = 0; g < npts; g++) {
+			if (first_row[g] == SIZE_MAX)
+				continue; /* an inserted missing step */
 			jw_obj_begin(&w);
-			jw_kv_uint(&w, "index", i);
-			jw_kv_str(&w, "time", rows[i].time);
-			jw_kv_double(&w, "value", rows[i].value);
-			jw_kv_double(&w, "baseline", b);
-			jw_kv_double(&w, "score", s);
-			jw_kv_int(&w, "flag", s > p.threshold ? 1 : s < -p.threshold ? -1 : 0);
+			jw_kv_uint(&w, "index", g);
+			jw_kv_uint(&w, "row", first_row[g]);
+			if (nrows_at[g] > 1)
+				jw_kv_uint(&w, "rows", nrows_at[g]);
+			jw_kv_str(&w, "time", rows[first_row[g]].time);
+			jw_kv_double(&w, "value", grid[g]);
+			jw_kv_double(&w, "baseline", dr.baseline[g]);
+			jw_kv_double(&w, "score", dr.score[g]);
+			jw_kv_int(&w, "flag", dr.flag[g]);
+			jw_kv_int(&w, "event", dr.event[g]);
 			jw_obj_end(&w);
 		}
 		jw_arr_end(&w);
@@ -402,8 +384,9 @@ int cmd_anomalies(int argc, char **argv)
 		}
 		jw_arr_end(&w);
 		jw_kv_int(&w, "period", dr.period);
+		jw_kv_str(&w, "method", cli_detector_method_name(&p));
 		jw_kv_str(&w, "trend", p.trend == DC_TREND_AVG ? "avg" : p.trend == DC_TREND_LINEFIT ? "linefit" : "none");
-		jw_kv_double(&w, "threshold", p.threshold);
+		jw_kv_double(&w, "threshold", dc_threshold(&p));
 		jw_kv_uint(&w, "series_points", npts);
 		notes_json(&w, &notes);
 		jw_obj_end(&w);
@@ -411,17 +394,15 @@ int cmd_anomalies(int argc, char **argv)
 	} else {
 		size_t nflag = 0;
 
-		printf("%zu rows, %zu series points, period %d, trend %s, threshold %.3g\n\n", nrows, npts, dr.period,
-		       p.trend == DC_TREND_AVG ? "avg" : p.trend == DC_TREND_LINEFIT ? "linefit" : "none", p.threshold);
-		printf("%-8s %-32s %14s %14s %10s %5s\n", "INDEX", "TIME", "VALUE", "BASELINE", "SCORE", "FLAG");
-		for (size_t i = 0; i < nrows; i++) {
-			double b = dr.baseline[rows[i].point];
-			double s = isfinite(rows[i].value) ? dc_score(&dr, rows[i].value - b) : 0;
-
-			if (fabs(s) <= p.threshold)
+		printf("%zu rows, %zu series points, method %s, period %d, threshold %.3g\n\n", nrows, npts,
+		       cli_detector_method_name(&p), dr.period, dc_threshold(&p));
+		printf("%-8s %-32s %14s %14s %10s %5s\n", "POINT", "TIME", "VALUE", "BASELINE", "SCORE", "FLAG");
+		for (size_t g = 0; g < npts; g++) {
+			if (!dr.flag[g] || first_row[g] == SIZE_MAX)
 				continue;
 			nflag++;
-			printf("%-8zu %-32.32s %14.6g %14.6g %+10.3f %5d\n", i, rows[i].time, rows[i].value, b, s, s > 0 ? 1 : -1);
+			printf("%-8zu %-32.32s %14.6g %14.6g %+10.3f %5d\n", g, rows[first_row[g]].time, grid[g], dr.baseline[g],
+			       dr.score[g], dr.flag[g]);
 		}
 		if (!nflag)
 			printf("(no anomalous point)\n");
@@ -442,6 +423,7 @@ out:
 	free(ord);
 	free(grid);
 	free(first_row);
+	free(nrows_at);
 	free(iv);
 	dc_result_free(&dr);
 	notes_free(&notes);

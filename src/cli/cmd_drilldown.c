@@ -26,6 +26,8 @@ static void usage(FILE *out)
 		"  --max-depth N      deepest combination searched (default: all dims when <= 5, else 3)\n"
 		"  --max-causes N     most root causes reported (default 5)\n"
 		"  --dev-threshold X  |2(v-f)/(v+f)| above which a leaf is abnormal (default: estimated)\n"
+		"  --counts           values are event counts: Poisson significance for leaves and causes, and\n"
+		"                     deviations spread thinly over many leaves count for what they share\n"
 		"  -j, --json         JSON: {\"root_causes\":[{\"attrs\":{..},\"statistics\":{..}}],...}\n"
 		"  -h, --help         this help\n");
 }
@@ -50,7 +52,7 @@ static double parse_num(const char *s, bool *ok)
 
 int cmd_drilldown(int argc, char **argv)
 {
-	enum { O_CSV = 256, O_DIMS, O_REAL, O_PRED, O_DEPTH, O_CAUSES, O_THR };
+	enum { O_CSV = 256, O_DIMS, O_REAL, O_PRED, O_DEPTH, O_CAUSES, O_THR, O_COUNTS };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "csv", required_argument, NULL, O_CSV },
@@ -58,6 +60,7 @@ int cmd_drilldown(int argc, char **argv)
 		{ "real", required_argument, NULL, O_REAL },
 		{ "predict", required_argument, NULL, O_PRED },
 		{ "max-depth", required_argument, NULL, O_DEPTH },
+		{ "counts", no_argument, NULL, O_COUNTS },
 		{ "max-causes", required_argument, NULL, O_CAUSES },
 		{ "dev-threshold", required_argument, NULL, O_THR },
 		{ 0 },
@@ -85,6 +88,7 @@ int cmd_drilldown(int argc, char **argv)
 		case O_DIMS: dims_arg = optarg; break;
 		case O_REAL: real_col = optarg; break;
 		case O_PRED: pred_col = optarg; break;
+		case O_COUNTS: p.counts = true; break;
 		case O_DEPTH:
 			if (!cli_parse_long(optarg, 1, DD_MAX_DIMS, &v))
 				return cli_usage_error("drilldown", "--max-depth: expected 1..%d, got '%s'", DD_MAX_DIMS, optarg);
@@ -221,6 +225,7 @@ int cmd_drilldown(int argc, char **argv)
 		p_err("drilldown: out of memory");
 		goto out;
 	}
+	notes_dd_unexplained(&notes, &sum, t.ndims, "");
 	notes_log(&notes, "drilldown");
 	if (g_opts.json) {
 		struct json_writer w;
@@ -235,6 +240,9 @@ int cmd_drilldown(int argc, char **argv)
 		jw_kv_double(&w, "real", sum.real);
 		jw_kv_double(&w, "predict", sum.pred);
 		jw_kv_uint(&w, "abnormal_leaves", sum.abnormal);
+		jw_kv_uint(&w, "thin_leaves", sum.thin);
+		jw_kv_double(&w, "unexplained", sum.unexplained);
+		jw_kv_int(&w, "max_depth", sum.max_depth);
 		jw_kv_double(&w, "deviation_threshold", sum.threshold);
 		jw_obj_end(&w);
 		notes_json(&w, &notes);

@@ -100,6 +100,7 @@ static void test_decompose_precision_recall(void **state)
 
 		make_series(x, truth, n, per, 1.0);
 		dc_params_default(&p);
+		p.method = DC_METHOD_OFFLINE;
 		if (t % 2)
 			p.trend = DC_TREND_LINEFIT;
 		assert_int_equal(dc_run(x, n, &p, &r), 0);
@@ -136,6 +137,7 @@ static void test_decompose_missing_and_signs(void **state)
 	x[150] += 30;
 	x[200] -= 30;
 	dc_params_default(&p);
+	p.method = DC_METHOD_OFFLINE;
 	assert_int_equal(dc_run(x, 240, &p, &r), 0);
 	assert_int_equal(r.period, 24);
 	assert_int_equal(r.nmissing, 3);
@@ -396,43 +398,42 @@ static void test_drilldown_stats_and_edge_cases(void **state)
 
 static void test_online_matches_offline(void **state)
 {
+	/* the live detector (top) and the stream method of dc_run (anomalies, analyze) judge a series
+	 * identically, point by point */
 	double x[24 * 30];
 	int8_t truth[24 * 30];
-	size_t n = 24 * 30, W = 24 * 10, both = 0, off_only = 0, on_only = 0, tp_on = 0, truth_n = 0;
+	size_t n = 24 * 30, flags = 0, caught = 0, truth_n = 0;
 
 	rng_state = 99;
 	for (int rep = 0; rep < 10; rep++) {
 		struct online_detector od;
 		struct dc_params p;
+		struct dc_result r;
 
 		make_series(x, truth, n, 24, 1.0);
 		dc_params_default(&p);
-		assert_int_equal(online_init(&od, W, &p), 0);
+		assert_int_equal(online_init(&od, 0, &p), 0);
+		assert_int_equal(dc_run(x, n, &p, &r), 0);
 		for (size_t i = 0; i < n; i++) {
 			struct online_result o;
-			struct dc_result r;
 
 			assert_int_equal(online_feed(&od, x[i], &o), 0);
-			if (i < W)
-				continue;
-			/* offline detector on the same window */
-			assert_int_equal(dc_run(x + i + 1 - W, W, &p, &r), 0);
-			int off = r.flag[W - 1];
-
-			both += o.flag && off;
-			off_only += !o.flag && off;
-			on_only += o.flag && !off;
-			truth_n += truth[i];
-			tp_on += truth[i] && o.flag;
-			dc_result_free(&r);
+			assert_int_equal(o.flag, r.flag[i]);
+			assert_true(o.baseline == r.baseline[i] || (isnan(o.baseline) && isnan(r.baseline[i])));
+			flags += o.flag != 0;
+			if (i >= 24 * 4 && truth[i] && (i == 0 || !truth[i - 1])) {
+				truth_n++;
+				caught += o.event != 0 || o.flag != 0;
+			}
 		}
+		dc_result_free(&r);
 		online_free(&od);
 	}
-	printf("online vs offline (same window): both %zu, offline only %zu, online only %zu; online recall vs truth %zu/%zu\n",
-	       both, off_only, on_only, tp_on, truth_n);
-	assert_true(both >= 9 * (both + off_only) / 10);
-	assert_true(on_only <= (both + 9) / 10);
-	assert_true(tp_on >= truth_n * 8 / 10);
+	printf("online = stream method on 10 series: %zu alerts; injected anomalies after warm-up caught %zu/%zu\n", flags,
+	       caught, truth_n);
+	/* anomalies are placed anywhere, also within the ~20 steps after the period is first found (the
+	 * new model re-learns its scale): the corpus (test_stream) measures recall properly */
+	assert_true(caught >= truth_n * 7 / 10);
 }
 
 static void test_online_edge(void **state)
@@ -440,7 +441,7 @@ static void test_online_edge(void **state)
 	struct online_detector od;
 	struct online_result o;
 
-	assert_int_equal(online_init(&od, 4, NULL), -1);
+	assert_int_equal(online_init(&od, 8, NULL), -1);
 	assert_int_equal(online_init(&od, 0, NULL), 0);
 	for (int i = 0; i < 30; i++) {
 		assert_int_equal(online_feed(&od, NAN, &o), 0);
