@@ -1,18 +1,20 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Follow the apiservers: one capture per process, discovered and retired by polling /proc.
+ * Follow the apiservers: discovered and retired by polling /proc.
  *
- *   pid > 0     exactly that process (the old --pid behaviour: follow_target_gone() tells the caller
- *               when it exited; nothing else is attached)
+ *   pid > 0     exactly that process (the old --pid behaviour: its uprobes filter on its pid;
+ *               follow_target_gone() tells the caller when it exited)
  *   pid == 0    every process whose executable is named exe_name (default kube-apiserver, matched as
  *               doctor_exe_matches does), also in other mount and PID namespaces (the binary is read
- *               and probed through /proc/PID/exe): attached when found, detached when it exits, a new
- *               one is attached at the next follow_check() (call it twice a second: within 2 s of its
- *               start). Finding none is not an error: kapimon waits.
+ *               and probed through /proc/PID/exe). One capture per binary file, its uprobes on the file
+ *               for every process that runs it: a restart or a second process of the same binary is
+ *               captured from its first instruction and only needs to be noticed (follow_check, 4 times a
+ *               second). A new binary is planned and loaded on a worker thread (0.5-3 s here) while the
+ *               caller keeps polling. Finding none is not an error: kapimon waits.
  *
- * Every ring buffer of every capture is polled through one epoll set. A capture whose process exited
- * is drained, reported (on_gone), and closed on a background thread (detaching uprobes waits for RCU
- * grace periods, ~100 ms per link here), so the other apiservers' events keep flowing.
+ * Every ring buffer of every capture is polled through one epoll set. When a process exits, what it left
+ * in the rings is delivered and on_gone is called; a capture no followed process uses any more is kept
+ * for a restart (10 min), then closed on a background thread (detaching waits for RCU grace periods).
  */
 #ifndef KAPIMON_FOLLOW_H
 #define KAPIMON_FOLLOW_H
@@ -48,7 +50,7 @@ void follow_announce(struct follow *f, const char *note);
 int follow_poll(struct follow *f, int timeout_ms);
 int follow_drain(struct follow *f);
 /* Notice exits, attach to new processes (pid == 0). now: CLOCK_MONOTONIC ns; does the /proc scan at most
- * every 500 ms. Returns the number of attaches plus exits seen (0: nothing changed). */
+ * every 250 ms; adopts what the attach worker finished at once. Returns attaches plus exits seen. */
 int follow_check(struct follow *f, uint64_t now_mono);
 /* pid > 0 mode: that process exited. */
 bool follow_target_gone(const struct follow *f);

@@ -958,7 +958,7 @@ int cmd_top(int argc, char **argv)
 			pipeline_tick(t.pl, mono);
 			next_housekeep = mono + HOUSEKEEP_NS;
 		}
-		/* apiservers that exited and new ones (every 500 ms) */
+		/* apiservers that exited and new ones (every 250 ms) */
 		follow_check(t.fw, mono);
 		if (follow_target_gone(t.fw)) {
 			if (t.curses)
