@@ -202,6 +202,14 @@ size_t asm_pending(const struct assembler *a)
 	return a->count;
 }
 
+void asm_foreach_pending(const struct assembler *a, void (*fn)(const struct kp_req_start *ev, void *ctx),
+			 void *ctx)
+{
+	for (size_t i = 0; i < a->cap; i++)
+		if (a->slots[i].used)
+			fn(&a->slots[i].ev, ctx);
+}
+
 const struct asm_stats *asm_get_stats(const struct assembler *a)
 {
 	return &a->st;

@@ -36,6 +36,9 @@ void asm_end(struct assembler *a, const struct kp_req_end *ev);
 /* Emit every pending request as "ongoing" (latency so far at now_mono_ns) and forget them. */
 void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns);
 size_t asm_pending(const struct assembler *a);
+/* Call fn for every pending request (started, not ended): the in-flight snapshot of `top`. */
+void asm_foreach_pending(const struct assembler *a, void (*fn)(const struct kp_req_start *ev, void *ctx),
+			 void *ctx);
 const struct asm_stats *asm_get_stats(const struct assembler *a);
 /* Sampling factor stamped on records (budget mode); default 1. */
 void asm_set_sample_factor(struct assembler *a, double f);

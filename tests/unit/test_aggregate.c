@@ -291,15 +291,17 @@ static void test_sampling_factor(void **state)
 	agg_free(a);
 }
 
-static void test_overflow_other(void **state)
+static void test_eviction_other(void **state)
 {
 	struct agg *a = mkagg(4, 10, T0);
 	struct agg_row rows[8];
 	char ua[32];
 	size_t n;
 	const struct agg_row *o;
+	static const double want_err[4] = { 3, 4, 6, 8 }; /* inherited minimum at admission */
 
-	/* 10 agents, agent i sends i+1 requests; only 4 keys fit */
+	/* 10 agents, agent i sends i+1 requests in turn; 4 rows: each new agent takes the row of the
+	 * smallest score (Space-Saving), the evicted agents' requests move to "(other)" */
 	for (int i = 0; i < 10; i++) {
 		snprintf(ua, sizeof(ua), "agent-%d", i);
 		for (int j = 0; j <= i; j++) {
@@ -314,12 +316,33 @@ static void test_overflow_other(void **state)
 	o = find_ua(rows, n, "(other)");
 	assert_non_null(o);
 	assert_true(o->other);
-	/* agents 4..9 overflowed: 5+6+...+10 = 45 requests */
-	assert_true(o->req == 45.0);
-	assert_int_equal(agg_get_stats(a)->overflow[AGG_BY_AGENT], 45);
+	/* agents 0..5 were evicted: 1+2+...+6 = 21 requests; agents 6..9 keep exact counts */
+	assert_true(o->req == 21.0);
+	assert_int_equal(agg_get_stats(a)->evicted[AGG_BY_AGENT], 6);
+	for (int i = 6; i < 10; i++) {
+		snprintf(ua, sizeof(ua), "agent-%d", i);
+		assert_non_null(find_ua(rows, n, ua));
+		assert_true(find_ua(rows, n, ua)->req == i + 1.0);
+		/* admitted in the window: up to the inherited minimum may have been missed */
+		assert_true(fabs(find_ua(rows, n, ua)->req_err - want_err[i - 6]) < 1e-9);
+	}
 	assert_string_equal(rows[0].key->user_agent, "(other)"); /* biggest by rate */
-	/* the (verb, resource) table did not overflow */
-	assert_int_equal(agg_get_stats(a)->overflow[AGG_BY_VERB_RESOURCE], 0);
+	/* a key without a row had at most the smallest score: agent-6's 3 + 7 */
+	assert_true(fabs(agg_untracked_bound(a, AGG_BY_AGENT, 1) - 10.0) < 1e-9);
+	/* the (verb, resource) table has one key: no eviction, exact */
+	assert_int_equal(agg_get_stats(a)->evicted[AGG_BY_VERB_RESOURCE], 0);
+	assert_true(agg_untracked_bound(a, AGG_BY_VERB_RESOURCE, 1) == 0);
+	/* cumulative totals (Prometheus) moved along: rows + "(other)" = total */
+	{
+		double sum = 0;
+		const struct agg_cum *cum;
+
+		for (size_t i = 0; i < agg_table_size(a, AGG_BY_AGENT); i++) {
+			agg_table_entry(a, AGG_BY_AGENT, i, &cum, NULL, NULL);
+			sum += cum->req[AGG_C_2XX];
+		}
+		assert_true(sum == 55.0);
+	}
 	agg_free(a);
 }
 
@@ -363,14 +386,22 @@ static void test_sorting(void **state)
 
 static void test_inflight(void **state)
 {
-	struct agg *a = mkagg(16, 10, T0);
+	struct agg *a = mkagg(2, 10, T0);
 	struct request_record w = mk("watcher", "watch", "pods", 200, T0 + 5, 1000);
+	struct request_record x = mk("busy", "get", "pods", 200, T0 + 3 * S + 5, 1000);
+	struct request_record y = mk("busy2", "get", "pods", 200, T0 + 3 * S + 5, 1000);
+	struct request_record z = mk("late-watcher", "watch", "pods", 200, T0 + 5, 1000);
 	struct agg_row rows[4];
 	size_t n;
 
+	/* a snapshot: the pending table holds 3 watcher requests; one of them ends */
+	agg_inflight_clear(a);
 	for (int i = 0; i < 3; i++)
 		agg_inflight(a, &w, +1);
-	agg_add(a, &w); /* one of them ends */
+	agg_add(a, &w);
+	agg_inflight_clear(a);
+	for (int i = 0; i < 2; i++)
+		agg_inflight(a, &w, +1);
 	agg_advance(a, T0 + 3 * S);
 	/* no request ended in the last step, but the watcher still shows: 2 in flight */
 	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 4, NULL);
@@ -379,11 +410,33 @@ static void test_inflight(void **state)
 	assert_true(rows[0].rate == 0);
 	agg_query(a, AGG_TOTAL, 1, AGG_SORT_RATE, rows, 4, NULL);
 	assert_int_equal(rows[0].inflight, 2);
+	/* the requests are gone from the pending table (ended unseen, replaced, connection closed): no
+	 * count is left behind, whatever happened to them */
+	agg_inflight_clear(a);
+	assert_int_equal(agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 4, NULL), 0);
+	agg_query(a, AGG_TOTAL, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(rows[0].inflight, 0);
+	/* full table (2 rows: watcher, busy): busy2 evicts the smaller score; an in-flight-only key never
+	 * evicts a counted one: it counts in "(other)" */
+	agg_add(a, &x);
+	agg_add(a, &x);
+	agg_add(a, &y);
+	assert_int_equal(agg_get_stats(a)->evicted[AGG_BY_AGENT], 1);
+	agg_inflight_clear(a);
+	agg_inflight(a, &z, +1);
+	agg_advance(a, T0 + 4 * S);
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(n, 3); /* busy, busy2, (other) holding the watcher's request and the in-flight one */
+	assert_non_null(find_ua(rows, n, "busy"));
+	assert_non_null(find_ua(rows, n, "busy2"));
+	assert_null(find_ua(rows, n, "late-watcher"));
+	assert_int_equal(find_ua(rows, n, "(other)")->inflight, 1);
+	assert_int_equal(agg_get_stats(a)->evicted[AGG_BY_AGENT], 1);
 	/* ongoing records (flushed at exit) are not counted as finished */
 	w.ongoing = true;
 	agg_add(a, &w);
 	assert_int_equal(agg_get_stats(a)->ongoing, 1);
-	assert_int_equal(agg_get_stats(a)->records, 1);
+	assert_int_equal(agg_get_stats(a)->records, 4);
 	agg_free(a);
 }
 
@@ -479,7 +532,7 @@ int main(void)
 		cmocka_unit_test(test_quantiles_across_steps),
 		cmocka_unit_test(test_quantiles_last_step),
 		cmocka_unit_test(test_sampling_factor),
-		cmocka_unit_test(test_overflow_other),
+		cmocka_unit_test(test_eviction_other),
 		cmocka_unit_test(test_sorting),
 		cmocka_unit_test(test_inflight),
 		cmocka_unit_test(test_keys),
