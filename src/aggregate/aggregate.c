@@ -107,7 +107,16 @@ void agg_params_default(struct agg_params *p)
 	p->max_keys = 4096;
 	p->cells_per_step = 12288;
 	p->detector_window = 120;
-	p->decay_steps = 10;
+	p->decay_steps = 5;
+}
+
+void agg_params_for_window(struct agg_params *p, uint32_t window)
+{
+	agg_params_default(p);
+	if (window < 1)
+		window = 1;
+	p->nsteps = window + 2;
+	p->decay_steps = window > p->decay_steps ? window : p->decay_steps;
 }
 
 static inline struct agg_entry *entry_at(const struct agg_tab *t, uint32_t i)
@@ -223,19 +232,21 @@ static bool key_eq(enum agg_table t, const struct agg_key *a, const struct agg_k
 	}
 }
 
+/* Copy the fields table t groups by (the others become ""): only the strings' bytes are written,
+ * not the whole fixed-size key (it is copied on every eviction). */
 static void key_project(enum agg_table t, struct agg_key *dst, const struct agg_key *src)
 {
-	memset(dst, 0, sizeof(*dst));
+	dst->user_agent[0] = dst->verb[0] = dst->resource[0] = dst->subresource[0] = dst->client[0] = '\0';
 	if (t == AGG_BY_KEY || t == AGG_BY_AGENT)
-		strcpy(dst->user_agent, src->user_agent);
+		memcpy(dst->user_agent, src->user_agent, strlen(src->user_agent) + 1);
 	if (t == AGG_BY_KEY || t == AGG_BY_VERB_RESOURCE) {
-		strcpy(dst->verb, src->verb);
-		strcpy(dst->resource, src->resource);
+		memcpy(dst->verb, src->verb, strlen(src->verb) + 1);
+		memcpy(dst->resource, src->resource, strlen(src->resource) + 1);
 	}
 	if (t == AGG_BY_KEY)
-		strcpy(dst->subresource, src->subresource);
+		memcpy(dst->subresource, src->subresource, strlen(src->subresource) + 1);
 	if (t == AGG_BY_CLIENT)
-		strcpy(dst->client, src->client);
+		memcpy(dst->client, src->client, strlen(src->client) + 1);
 }
 
 /* ---- rows ----------------------------------------------------------------------------------------- */
@@ -313,7 +324,8 @@ static void fold_into_other(struct agg *a, enum agg_table t, uint32_t idx, struc
  * free row or the row of the smallest score (may_evict), or, without may_evict and no free row,
  * counts in "(other)" (index 0). The total table has one entry, 1.
  */
-static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key *k, double w, bool may_evict)
+static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key *k, double w, bool may_evict,
+		       bool *evicted_out)
 {
 	struct agg_tab *tb = &a->tab[t];
 	struct eq_ctx ec = { tb, t, k };
@@ -334,6 +346,8 @@ static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key *k,
 	row = hh_admit(tb->hh, h, w, may_evict, &evicted);
 	if (row == HH_NONE)
 		return 0;
+	if (evicted_out)
+		*evicted_out = evicted;
 	e = hh_entry(tb, row);
 	if (evicted)
 		fold_into_other(a, t, row + 1, e);
@@ -572,7 +586,8 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	/* total first: it keeps its histogram cells even when a step's cell table runs full */
 	for (int t = AGG__NTABLES - 1; t >= 0; t--) {
 		struct agg_tab *tb = &a->tab[t];
-		uint32_t idx = lookup(a, (enum agg_table)t, &k, w, true);
+		bool evicted = false;
+		uint32_t idx = lookup(a, (enum agg_table)t, &k, w, true, &evicted);
 		struct agg_entry *e = entry_at(tb, idx);
 
 		if (rows)
@@ -592,7 +607,13 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 			else if (cls == AGG_C_5XX)
 				sl->e5xx += (float)w;
 			sl->bytes += (float)bytes;
-			cell_add(a, cells, cell_key((uint32_t)t, idx, entry_gen(a, t, idx), bucket), wunits);
+			/* A key that just took a row by eviction is most likely one of a long tail (a cardinality
+			 * burst): its first latency goes to the "(other)" cells, so that the tail does not
+			 * fill the step's cells with rows that are gone a moment later. */
+			if (evicted)
+				cell_add(a, cells, cell_key((uint32_t)t, 0, 0, bucket), wunits);
+			else
+				cell_add(a, cells, cell_key((uint32_t)t, idx, entry_gen(a, t, idx), bucket), wunits);
 		}
 	}
 	return true;
@@ -616,7 +637,7 @@ void agg_inflight(struct agg *a, const struct request_record *r, int delta)
 	agg_key_from_record(r, &k);
 	for (int t = 0; t < AGG__NTABLES; t++) {
 		/* a row only for in-flight requests never evicts a counted key: a free row or "(other)" */
-		struct agg_entry *e = entry_at(&a->tab[t], lookup(a, (enum agg_table)t, &k, 0, false));
+		struct agg_entry *e = entry_at(&a->tab[t], lookup(a, (enum agg_table)t, &k, 0, false, NULL));
 
 		e->inflight += delta;
 		if (e->inflight < 0)

@@ -99,7 +99,8 @@ struct agg_params {
 	uint32_t max_keys;       /* 4096 rows per table (AGG_TOTAL has 1), plus "(other)" */
 	uint32_t cells_per_step; /* 12288 distinct (row, latency bucket) pairs per step */
 	uint32_t detector_window; /* 120 steps of history for the anomaly detector; 0 = no detector */
-	uint32_t decay_steps;    /* 10: time constant (steps) of the heavy-hitter scores that pick the rows */
+	uint32_t decay_steps;    /* 5: time constant (steps) of the heavy-hitter scores that pick the rows;
+				  * the error bounds grow as e^(window / decay_steps): use >= the window queried */
 };
 
 struct agg_stats {
@@ -127,6 +128,10 @@ struct agg_row {
 struct agg;
 
 void agg_params_default(struct agg_params *p);
+/* Defaults for a view that only queries windows of `window` steps (top: --interval): keeps window + 2
+ * steps (the window, the step being filled, one spare) and decays the heavy-hitter scores with a time
+ * constant of max(5, window) steps, so the error bounds hold over the window. */
+void agg_params_for_window(struct agg_params *p, uint32_t window);
 /* start_ns: wall time the aggregation starts (steps before it are not counted as time). NULL params:
  * defaults. Returns NULL on bad params or OOM. */
 struct agg *agg_new(const struct agg_params *p, uint64_t start_ns);

@@ -926,9 +926,7 @@ int cmd_top(int argc, char **argv)
 	}
 	t.mono_to_wall = cli_mono_to_wall();
 	t.as = asm_new(0, t.mono_to_wall, on_record, &t);
-	agg_params_default(&ap);
-	if (ap.nsteps < t.interval)
-		ap.nsteps = t.interval;
+	agg_params_for_window(&ap, t.interval);
 	t.agg = agg_new(&ap, cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall);
 	if (!t.as || !t.agg) {
 		p_err("out of memory");
