@@ -12,6 +12,7 @@
 const double agg_le_seconds[AGG_NLE] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 					 0.5,   1,      2.5,   5,    10,    30,   60 };
 
+#define AGG_IDLE_WEIGHT 0.01 /* decayed weight of an idle key: 1 request ~ 4.6 time constants ago */
 #define WEIGHT_SCALE 256.0 /* histogram cells hold weights in 1/256 units (exact sums) */
 
 /* One step of one row. The step is stored + 1 so that 0 means "never written" (lazy reset). */
@@ -343,6 +344,9 @@ static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key *k,
 			hh_hit(tb->hh, row, w);
 		return row + 1;
 	}
+	/* a key without requests (only in flight) takes a row only from an idle key */
+	if (!may_evict && hh_min_score(tb->hh) < AGG_IDLE_WEIGHT)
+		may_evict = true;
 	row = hh_admit(tb->hh, h, w, may_evict, &evicted);
 	if (row == HH_NONE)
 		return 0;

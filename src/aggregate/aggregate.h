@@ -147,8 +147,9 @@ void agg_add(struct agg *a, const struct request_record *r);
  * counted in for every table: rows[AGG__NTABLES]. Returns false (rows untouched) for ongoing records. */
 bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows);
 /* In-flight snapshot: clear every row's count, then add each pending request (delta +1) to its rows.
- * A key without a row gets a free one but never evicts a counted key: with no free row the request
- * counts in "(other)". Counts never go below 0. */
+ * A key without a row gets a free one, or the row of an idle key (decayed weight < 0.01 request), but
+ * never evicts a key with recent requests: then the request counts in "(other)". Counts never go
+ * below 0. */
 void agg_inflight_clear(struct agg *a);
 void agg_inflight(struct agg *a, const struct request_record *r, int delta);
 /* Called when entry `row` of table `table` gets a new key (its old counts went to "(other)", index 0):

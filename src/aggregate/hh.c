@@ -250,6 +250,11 @@ double hh_err(const struct hh *h, uint32_t row, uint64_t first)
 	return h->err[row] * unit_at(h, first);
 }
 
+double hh_min_score(const struct hh *h)
+{
+	return h->n < h->cap ? 0 : hh_score(h, h->heap[0], h->step);
+}
+
 double hh_threshold(const struct hh *h, uint64_t first)
 {
 	if (h->n < h->cap)

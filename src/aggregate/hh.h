@@ -60,6 +60,8 @@ void hh_hit(struct hh *h, uint32_t row, double w);
 uint32_t hh_admit(struct hh *h, uint64_t hash, double w, bool may_evict, bool *evicted);
 
 uint32_t hh_size(const struct hh *h);     /* rows in use (0 .. cap) */
+/* The smallest score as of now (0 while a row is free). */
+double hh_min_score(const struct hh *h);
 uint32_t hh_cap(const struct hh *h);
 uint64_t hh_evictions(const struct hh *h);
 /* Generation of a row: changes whenever the row gets a new key (never 0 for a used row). */

@@ -12,6 +12,9 @@
 #include <cmocka.h>
 
 #include "aggregate/aggregate.h"
+#include "aggregate/anomaly_line.h"
+#include "assemble/assembler.h"
+#include "assemble/request_fill.h"
 
 #define S 1000000000ULL
 #define T0 (1700000000ULL * S) /* step-aligned start */
@@ -432,12 +435,175 @@ static void test_inflight(void **state)
 	assert_null(find_ua(rows, n, "late-watcher"));
 	assert_int_equal(find_ua(rows, n, "(other)")->inflight, 1);
 	assert_int_equal(agg_get_stats(a)->evicted[AGG_BY_AGENT], 1);
+	/* much later busy and busy2 are idle (decayed weight < 0.01): the in-flight key takes a row */
+	agg_advance(a, T0 + 60 * S);
+	agg_inflight_clear(a);
+	agg_inflight(a, &z, +1);
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].key->user_agent, "late-watcher");
+	assert_int_equal(rows[0].inflight, 1);
 	/* ongoing records (flushed at exit) are not counted as finished */
 	w.ongoing = true;
 	agg_add(a, &w);
 	assert_int_equal(agg_get_stats(a)->ongoing, 1);
 	assert_int_equal(agg_get_stats(a)->records, 4);
+	assert_int_equal(agg_get_stats(a)->evicted[AGG_BY_AGENT], 2);
 	agg_free(a);
+}
+
+/* top's wiring: in-flight per row is a snapshot of the assembler's pending table. */
+struct inflight_ctx {
+	struct agg *a;
+	int64_t mono_to_wall;
+	int records;
+};
+
+static void on_pending(const struct kp_req_start *ev, void *ctx)
+{
+	struct inflight_ctx *c = ctx;
+	struct request_record r;
+
+	request_fill_start(&r, ev, c->mono_to_wall);
+	agg_inflight(c->a, &r, +1);
+}
+
+static void on_rec(const struct request_record *r, void *ctx)
+{
+	struct inflight_ctx *c = ctx;
+
+	agg_add(c->a, r);
+	c->records++;
+}
+
+static struct kp_req_start start_ev(uint64_t conn, uint32_t sid, const char *ua, uint64_t ts)
+{
+	struct kp_req_start ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.hdr.ts_ns = ts;
+	ev.conn = conn;
+	ev.stream_id = sid;
+	ev.proto = KP_PROTO_H2;
+	ev.content_length = -1;
+	ev.method_len = (uint16_t)snprintf(ev.method, sizeof(ev.method), "GET");
+	ev.path_len = (uint16_t)snprintf(ev.path, sizeof(ev.path), "/api/v1/namespaces/default/pods?watch=1");
+	ev.ua_len = (uint16_t)snprintf(ev.ua, sizeof(ev.ua), "%s", ua);
+	ev.addr_len = (uint16_t)snprintf(ev.addr, sizeof(ev.addr), "127.0.0.1:40000");
+	return ev;
+}
+
+static int64_t snapshot_total(struct inflight_ctx *c, struct assembler *as, const char *ua, int64_t *row_inflight)
+{
+	struct agg_row rows[8];
+	size_t n;
+
+	agg_inflight_clear(c->a);
+	asm_foreach_pending(as, on_pending, c);
+	*row_inflight = 0;
+	n = agg_query(c->a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 8, NULL);
+	for (size_t i = 0; i < n && i < 8; i++)
+		if (!strcmp(rows[i].key->user_agent, ua))
+			*row_inflight = rows[i].inflight;
+	agg_query(c->a, AGG_TOTAL, 1, AGG_SORT_RATE, rows, 1, NULL);
+	return rows[0].inflight;
+}
+
+static void test_inflight_from_pending(void **state)
+{
+	struct inflight_ctx c = { mkagg(16, 10, T0), (int64_t)T0, 0 };
+	struct assembler *as = asm_new(0, c.mono_to_wall, on_rec, &c);
+	struct kp_req_start s1 = start_ev(1, 1, "watcher", 10), s2 = start_ev(1, 1, "watcher", 20),
+			    s3 = start_ev(2, 3, "watcher", 30);
+	struct kp_req_end e;
+	int64_t row;
+
+	assert_non_null(as);
+	/* the same key started twice (its end was lost): the assembler keeps one; so does in-flight */
+	asm_start(as, &s1);
+	asm_start(as, &s2);
+	asm_start(as, &s3);
+	assert_int_equal(asm_get_stats(as)->replaced, 1);
+	assert_int_equal(snapshot_total(&c, as, "watcher", &row), 2);
+	assert_int_equal(row, 2);
+	/* one ends */
+	memset(&e, 0, sizeof(e));
+	e.hdr.ts_ns = 40;
+	e.conn = 2;
+	e.stream_id = 3;
+	e.proto = KP_PROTO_H2;
+	e.status = 200;
+	asm_end(as, &e);
+	assert_int_equal(c.records, 1);
+	assert_int_equal(snapshot_total(&c, as, "watcher", &row), 1);
+	assert_int_equal(row, 1);
+	/* an end without a start (started before attach) never takes a count below what is pending */
+	e.conn = 9;
+	asm_end(as, &e);
+	assert_int_equal(snapshot_total(&c, as, "watcher", &row), 1);
+	/* never ended (apiserver restart: the pending requests are flushed as ongoing): nothing left */
+	asm_flush_ongoing(as, 50);
+	assert_int_equal(snapshot_total(&c, as, "watcher", &row), 0);
+	assert_int_equal(row, 0);
+	asm_free(as);
+	agg_free(c.a);
+}
+
+static void anomaly_text(const struct online_result *r, double rate, char *buf, size_t cap, struct anomaly_view *v)
+{
+	anomaly_view(r, rate, v);
+	anomaly_format(v, buf, cap);
+}
+
+static void test_anomaly_line(void **state)
+{
+	struct online_result r = { 0 };
+	struct anomaly_view v;
+	char b[128];
+
+	/* not warm: no numbers at all */
+	r.baseline = 0;
+	r.score = -923075.2;
+	r.flag = 0;
+	anomaly_text(&r, 0, b, sizeof(b), &v);
+	assert_string_equal(b, "anomaly: learning the baseline");
+	assert_int_equal(v.state, AL_LEARNING);
+	/* the line: LOW with a 0/s baseline and a huge score: not an anomaly */
+	r.warm = true;
+	r.flag = -1;
+	r.baseline = 0.3;
+	anomaly_text(&r, 0, b, sizeof(b), &v);
+	assert_int_equal(v.state, AL_NONE);
+	assert_int_equal(v.flag, 0);
+	assert_string_equal(b, "anomaly: none (baseline 0.3/s)");
+	assert_true(v.score == -AL_SCORE_MAX && v.clamped);
+	/* a real drop: 500/s to 20/s */
+	r.baseline = 500;
+	r.score = -12.34;
+	anomaly_text(&r, 20, b, sizeof(b), &v);
+	assert_string_equal(b, "anomaly: LOW rate 20/s, baseline 500/s (score -12.3)");
+	/* a flood over a quiet baseline: HIGH, the score clamped */
+	r.flag = 1;
+	r.baseline = 1;
+	r.score = 5e9;
+	anomaly_text(&r, 480, b, sizeof(b), &v);
+	assert_string_equal(b, "anomaly: HIGH rate 480/s, baseline 1.0/s (score >99)");
+	assert_int_equal(v.flag, 1);
+	/* within counting noise (4 sqrt(100) = 40): not flagged */
+	r.baseline = 100;
+	r.score = 3;
+	anomaly_text(&r, 130, b, sizeof(b), &v);
+	assert_int_equal(v.state, AL_NONE);
+	/* flag and direction disagree, or the score is not a number: not flagged */
+	anomaly_text(&r, 10, b, sizeof(b), &v);
+	assert_int_equal(v.state, AL_NONE);
+	r.score = NAN;
+	anomaly_text(&r, 1000, b, sizeof(b), &v);
+	assert_int_equal(v.state, AL_NONE);
+	assert_true(v.score == 0);
+	r.baseline = NAN;
+	anomaly_text(&r, 1000, b, sizeof(b), &v);
+	assert_int_equal(v.state, AL_LEARNING);
 }
 
 static void test_keys(void **state)
@@ -535,6 +701,8 @@ int main(void)
 		cmocka_unit_test(test_eviction_other),
 		cmocka_unit_test(test_sorting),
 		cmocka_unit_test(test_inflight),
+		cmocka_unit_test(test_inflight_from_pending),
+		cmocka_unit_test(test_anomaly_line),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_cell_overflow),
 		cmocka_unit_test(test_anomaly_feed),
