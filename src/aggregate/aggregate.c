@@ -13,6 +13,7 @@ const double agg_le_seconds[AGG_NLE] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
 					 0.5,   1,      2.5,   5,    10,    30,   60 };
 
 #define AGG_IDLE_WEIGHT 0.01 /* decayed weight of an idle key: 1 request ~ 4.6 time constants ago */
+#define AGG_INFLIGHT_WEIGHT 0.1 /* heavy-hitter weight of a key admitted for in-flight requests only */
 #define WEIGHT_SCALE 256.0 /* histogram cells hold weights in 1/256 units (exact sums) */
 
 /* One step of one row. The step is stored + 1 so that 0 means "never written" (lazy reset). */
@@ -347,7 +348,9 @@ static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key *k,
 	/* a key without requests (only in flight) takes a row only from an idle key */
 	if (!may_evict && hh_min_score(tb->hh) < AGG_IDLE_WEIGHT)
 		may_evict = true;
-	row = hh_admit(tb->hh, h, w, may_evict, &evicted);
+	/* an in-flight-only key enters with a small weight that stays above the idle level for
+	 * decay_steps * ln(10) steps: other in-flight-only keys take idle rows, not this one */
+	row = hh_admit(tb->hh, h, w > 0 ? w : AGG_INFLIGHT_WEIGHT, may_evict, &evicted);
 	if (row == HH_NONE)
 		return 0;
 	if (evicted_out)
