@@ -8,14 +8,15 @@
 #    user agent.
 # 2. Checks: the burst went through (every request 2xx) and overflowed the key tables (evictions >=
 #    N - max_keys in the agent grouping); the flooder's row is in a snapshot taken at most 3.1 s after
-#    the flood's start (two refreshes); the median of its per-second rate over the snapshots whose
-#    window lies inside the flood is within 10% of the rate h2load achieved (succeeded / duration), and
-#    the sum of its per-snapshot counts equals h2load's succeeded requests (+-1%); its p50 latency is
-#    known; the Prometheus file has at most max_keys + 1 user agents and counts the flooder's requests;
-#    once the burst's keys are idle, no in-flight request is left on the burst's or the flood's rows nor
-#    in "(other)" (in-flight is the assembler's pending table: nothing leaks); top's RSS grew by less than
-#    32 MB from attach to the end (an unbounded table would need ~100 MB for 20000 agents). top's peak
-#    and current RSS (VmHWM, VmRSS from /proc/PID/status) are printed.
+#    the flood's start (two refreshes); over the snapshots whose window lies inside the flood, the
+#    median of its per-second rate is within 10% of the rate h2load achieved (succeeded / duration), at
+#    least 80% of them are, and its p50 latency is known; the sum of its per-snapshot counts equals
+#    h2load's succeeded requests (+-1%); the Prometheus file has at most max_keys + 1 user agents and
+#    counts the flooder's requests; once the burst's keys are idle, no in-flight request is left on the
+#    burst's or the flood's rows nor in "(other)" (in-flight is the assembler's pending table: nothing
+#    leaks); top's RSS grew by less than 32 MB from attach to the end (an unbounded table would need
+#    ~100 MB for 20000 agents). top's peak and current RSS (VmHWM, VmRSS from /proc/PID/status) are
+#    printed.
 # Needs root, ./kapimon, go, h2load, python3 and the testbed env. Artefacts in
 # $KAPIMON_TEST_OUT/top_cardinality (default build/test-out/top_cardinality).
 set -uo pipefail
@@ -103,8 +104,10 @@ KPID=""
 echo "  top RSS: VmRSS ${RSS0} kB after attach, ${RSS} kB at the end; peak VmHWM ${HWM} kB"
 check "RSS growth from attach to the end < 32 MB (bounded tables)" test $((RSS - RSS0)) -lt $((32 * 1024))
 
-python3 - "$OUT/top.jsonl" "$OUT/metrics.prom" "$FLOOD_UA" "$BURST_UA" "$N" "$FLOOD_START" "$FLOOD_END" \
-	"${flood_ok:-0}" "${flood_s:-0}" <<'EOF' | report
+# (process substitution, not a pipe: report's counts must stay in this shell)
+report < <(python3 - "$OUT/top.jsonl" "$OUT/metrics.prom" "$FLOOD_UA" "$BURST_UA" "$N" "$FLOOD_START" "$FLOOD_END" \
+	"${flood_ok:-0}" "${flood_s:-0}" <<'EOF'
+
 import json, re, statistics, sys
 from datetime import datetime, timezone
 path, prom, flood_ua, burst_ua, n = sys.argv[1:6]
@@ -133,12 +136,13 @@ if not first:
 delay = ts(first[0]) - start
 ok(delay <= 3.1, "the flooder's row appears within two refreshes (%.2f s after its start)" % delay, "%.2f s" % delay)
 # windows [ts - 1 s (rounded to the step), ts) inside the flood (one step of margin at both ends)
-full = []
+full, p50 = [], []
 for d in snaps:
     t = int(ts(d))  # the window is [t - 1, t)
     if t - 1 >= start + 1 and t <= end - 1:
         r = row(d, flood_ua)
         full.append(r["req_per_s"] if r else 0.0)
+        p50.append(r["p50_ms"] if r else None)
 want = flood_ok / flood_s if flood_s > 0 else 0
 print("flooder per-second rates inside the flood: %s; h2load achieved %.2f/s" % (" ".join("%.0f" % x for x in full), want))
 if len(full) < 5:
@@ -151,12 +155,14 @@ else:
 total = sum((row(d, flood_ua) or {}).get("req_per_s", 0) * d["span_s"] for d in snaps)
 ok(abs(total - flood_ok) <= 0.01 * flood_ok + 1, "flooder's requests summed over the snapshots %.0f = h2load's %d" % (total, flood_ok),
    "%.1f vs %d" % (total, flood_ok))
-p50 = [row(d, flood_ua)["p50_ms"] for d in first if row(d, flood_ua)["req_per_s"] > 0]
-ok(p50 and all(x is not None and x > 0 for x in p50), "the flooder's p50 latency is known in its snapshots", str(p50[:5]))
+# (the latency of the request that took the row counts in "(other)": the first snapshot may have none)
+ok(p50 and all(x is not None and x > 0 for x in p50), "the flooder's p50 latency is known in the whole snapshots",
+   str(p50[:5]))
 text = open(prom).read()
 uas = set(re.findall(r'^kapimon_apiserver_requests_total\{user_agent="((?:[^"\\]|\\.)*)"', text, re.M))
 ok(len(uas) <= max_keys + 1, "Prometheus file: %d user agents <= max_keys + 1 = %d" % (len(uas), max_keys + 1), str(len(uas)))
 m = re.findall(r'^kapimon_apiserver_requests_total\{user_agent="%s",[^}]*code_class="2xx"\} (\S+)' % re.escape(flood_ua), text, re.M)
 ok(m and abs(float(m[0]) - flood_ok) <= 0.01 * flood_ok + 1, "Prometheus counts the flooder's requests", str(m))
 EOF
+)
 finish
