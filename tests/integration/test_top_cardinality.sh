@@ -5,7 +5,8 @@
 # 1. `kapimon -j top --batch --interval 1 -n 1000 --pid <testbed apiserver> --prometheus-file F` runs
 #    while tests/integration/uaburst sends KAPIMON_CARD_N (default 20000) requests, each with its own
 #    user agent; then h2load sends a flood at 47 req/s (--rps, one connection) for 12 s with one new
-#    user agent.
+#    user agent. Before that, 6 watches (3 h2, 3 h1 curl) with their own user agent are started and
+#    killed (-9): their row shows 6 in flight, then 0 (a dead connection leaves nothing in flight).
 # 2. Checks: the burst went through (every request 2xx) and overflowed the key tables (evictions >=
 #    N - max_keys in the agent grouping); the flooder's row is in a snapshot taken at most 3.1 s after
 #    the flood's start (two refreshes); over the snapshots whose window lies inside the flood, the
@@ -35,8 +36,10 @@ FLOOD_UA=card-flooder-$RUN
 KPID=""
 PATH_Q="/api/v1/namespaces/default/configmaps?resourceVersion=0"
 
+WPIDS=()
 cleanup() {
 	[ -z "$KPID" ] || kill -KILL "$KPID" 2>/dev/null || true
+	[ ${#WPIDS[@]} -eq 0 ] || kill -KILL "${WPIDS[@]}" 2>/dev/null || true
 	rm -f "$OUT/token"
 }
 trap cleanup EXIT
@@ -61,6 +64,29 @@ KPID=$!
 wait_for "kapimon top attaches" 60 attached || abort "kapimon top attaches" "$(cat "$OUT/top.stderr")"
 wait_for "a first snapshot" 10 has_snapshots 1 || abort
 RSS0=$(status_kb "$KPID" VmRSS)
+
+# 0. in-flight of watches whose client dies (kill -9: the connection is reset, no clean end)
+WATCH_UA=card-watch-$RUN
+row_inflight() { # row_inflight UA WANT: the newest snapshot has WANT in flight on UA's row (0: no row)
+	tail -n 1 "$OUT/top.jsonl" | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+n = sum(r["inflight"] for r in d["rows"] if r.get("user_agent") == sys.argv[1])
+sys.exit(0 if n == int(sys.argv[2]) else 1)
+' "$1" "$2"
+}
+WPIDS=()
+for proto in --http2 --http1.1; do
+	for _ in 1 2 3; do
+		curl -sS -N "$proto" -A "$WATCH_UA" --cacert "$KAPIMON_CA" -H "Authorization: Bearer $KAPIMON_TOKEN" \
+			"$KAPIMON_APISERVER_URL/api/v1/namespaces/default/configmaps?watch=1" >/dev/null 2>&1 &
+		WPIDS+=($!)
+	done
+done
+wait_for "6 watches (3 h2, 3 h1) in flight on their row" 20 row_inflight "$WATCH_UA" 6
+kill -KILL "${WPIDS[@]}" 2>/dev/null
+wait "${WPIDS[@]}" 2>/dev/null
+wait_for "their in-flight count drops to 0 after their clients were killed" 10 row_inflight "$WATCH_UA" 0
 
 # 1. the burst: N distinct user agents
 "$OUT/uaburst" -url "$KAPIMON_APISERVER_URL" -ca "$KAPIMON_CA" -token-file "$OUT/token" -ua "$BURST_UA" -n "$N" -c 8 \
