@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "aggregate/hh.h"
-#include "util/hash.h"
 
 const double agg_le_seconds[AGG_NLE] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 					 0.5,   1,      2.5,   5,    10,    30,   60 };
@@ -527,7 +526,7 @@ void agg_advance(struct agg *a, uint64_t now_ns)
 
 static void cell_add(struct agg *a, struct agg_cells *c, uint64_t key, uint32_t w)
 {
-	uint32_t i = (uint32_t)hash_mix64(key) & a->cells_mask;
+	uint32_t i = (uint32_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & a->cells_mask;
 
 	for (;;) {
 		if (c->key[i] == key) {
