@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "assemble/conntrack.h"
 #include "assemble/request_fill.h"
 #include "util/hash.h"
 
@@ -200,6 +201,33 @@ void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns)
 size_t asm_pending(const struct assembler *a)
 {
 	return a->count;
+}
+
+size_t asm_expire_closed(struct assembler *a, const struct conntrack *ct, uint64_t now_mono_ns, uint64_t grace_ns)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->cap;) {
+		const struct kp_req_start *ev = &a->slots[i].ev;
+		char peer[sizeof(ev->addr) + 1];
+		size_t len;
+
+		if (!a->slots[i].used) {
+			i++;
+			continue;
+		}
+		len = ev->addr_len < sizeof(ev->addr) ? ev->addr_len : sizeof(ev->addr);
+		memcpy(peer, ev->addr, len);
+		peer[len] = '\0';
+		if (len && ct_closed_since(ct, peer, ev->hdr.ts_ns, now_mono_ns, grace_ns)) {
+			remove_at(a, i); /* an entry may have moved into i: look at i again */
+			a->st.expired++;
+			n++;
+			continue;
+		}
+		i++;
+	}
+	return n;
 }
 
 void asm_foreach_pending(const struct assembler *a, void (*fn)(const struct kp_req_start *ev, void *ctx),

@@ -37,6 +37,8 @@
 #define ETCD_LINK_HOLD_NS 2000000000ULL /* as record's --etcd-link-hold default */
 #define HOUSEKEEP_NS 100000000ULL       /* etcd link hold expiry and closed connections, every 100 ms */
 #define CONN_GRACE_NS 10000000000ULL
+#define PENDING_CLOSED_GRACE_NS 5000000000ULL /* < CONN_GRACE_NS: a request still pending 5 s after its
+					       * connection closed has lost its end */
 
 static void usage(FILE *out)
 {
@@ -646,6 +648,7 @@ static void print_json(const struct top *t, size_t maxrows)
 	jw_kv_double(&w, "hits_per_request", t->hits_per_request);
 	jw_kv_uint(&w, "unmatched_ends", asm_get_stats(t->as)->unmatched_end);
 	jw_kv_uint(&w, "starts_replaced", asm_get_stats(t->as)->replaced);
+	jw_kv_uint(&w, "pending_expired", asm_get_stats(t->as)->expired);
 	jw_obj_end(&w);
 	jw_key(&w, "aggregate");
 	jw_obj_begin(&w);
@@ -706,6 +709,8 @@ static void housekeeping(struct top *t, uint64_t now_mono)
 {
 	if (t->es)
 		etcd_asm_tick(t->es, now_mono);
+	/* requests whose end was lost (ring buffer full) leave in-flight once their connection closed */
+	asm_expire_closed(t->as, t->ct, now_mono, PENDING_CLOSED_GRACE_NS);
 	ct_expire(t->ct, now_mono, CONN_GRACE_NS);
 }
 
