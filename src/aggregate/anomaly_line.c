@@ -14,6 +14,7 @@ const char *anomaly_state_name(enum al_state s)
 void anomaly_view(const struct online_result *r, double rate, struct anomaly_view *v)
 {
 	double base = r->baseline, diff, noise;
+	int dir;
 
 	v->rate = rate;
 	v->baseline = NAN;
@@ -28,21 +29,24 @@ void anomaly_view(const struct online_result *r, double rate, struct anomaly_vie
 		base = 0; /* a rate is never negative; a fitted baseline may be */
 	v->baseline = base;
 	v->state = AL_NONE;
-	if (isfinite(r->score)) {
-		v->clamped = fabs(r->score) > AL_SCORE_MAX;
+	if (!isnan(r->score)) {
+		v->clamped = fabs(r->score) > AL_SCORE_MAX; /* an infinite score is clamped too */
 		v->score = v->clamped ? copysign(AL_SCORE_MAX, r->score) : r->score;
 	}
-	if (!r->flag || !isfinite(rate) || !isfinite(r->score))
+	/* the detector flags the step an event starts and marks the steps of the event: a view refreshed
+	 * every interval shows the event */
+	dir = r->event ? r->event : r->flag;
+	if (!dir || !isfinite(rate) || isnan(r->score))
 		return;
 	diff = rate - base;
 	noise = AL_NOISE_Z * sqrt(base);
 	if (noise < AL_MIN_DIFF)
 		noise = AL_MIN_DIFF;
-	if (fabs(diff) <= noise || (r->flag > 0) != (diff > 0))
+	if (fabs(diff) <= noise || (dir > 0) != (diff > 0))
 		return;
-	if (r->flag < 0 && base < AL_MIN_LOW_BASE)
+	if (dir < 0 && base < AL_MIN_LOW_BASE)
 		return;
-	v->flag = r->flag > 0 ? 1 : -1;
+	v->flag = dir > 0 ? 1 : -1;
 	v->state = v->flag > 0 ? AL_HIGH : AL_LOW;
 }
 

@@ -4,11 +4,13 @@
  * online detector's newest result (analysis/online.h) and the request rate of that step, guarded so
  * that it never shows a meaningless number:
  *   - "learning": the detector has no baseline yet (not warm, or the baseline is not a number);
+ *   - the direction is the detector's event (every step of an alerted event), else its flag;
  *   - a flag is kept only when the step's rate differs from the baseline by more than counting noise,
  *     max(AL_MIN_DIFF, AL_NOISE_Z * sqrt(baseline)) requests per second (Poisson counts of a 1 s step),
  *     and a LOW flag also needs a baseline of at least AL_MIN_LOW_BASE/s (below that "low" means "quiet");
- *   - the score is reported clamped to [-AL_SCORE_MAX, AL_SCORE_MAX] (it is in Tukey fence widths, and
- *     explodes when the history was nearly constant: then the rate and baseline tell the story).
+ *   - the score is reported clamped to [-AL_SCORE_MAX, AL_SCORE_MAX] (-log10 of a tail probability:
+ *     it is infinite when the probability underflows, and huge scores say no more than the rate and
+ *     the baseline do); a NaN score never flags.
  * Pure: no clock, no allocation.
  */
 #ifndef KAPIMON_ANOMALY_LINE_H

@@ -602,6 +602,19 @@ static void test_anomaly_line(void **state)
 	anomaly_text(&r, 1000, b, sizeof(b), &v);
 	assert_int_equal(v.state, AL_NONE);
 	assert_true(v.score == 0);
+	/* an infinite score (tail probability 0) is clamped, the flag stays */
+	r.score = INFINITY;
+	anomaly_text(&r, 1000, b, sizeof(b), &v);
+	assert_string_equal(b, "anomaly: HIGH rate 1000/s, baseline 100/s (score >99)");
+	/* the steps of an alerted event after its first one (flag 0, event +1) still show it */
+	r.flag = 0;
+	r.event = 1;
+	r.score = 7.5;
+	anomaly_text(&r, 1000, b, sizeof(b), &v);
+	assert_string_equal(b, "anomaly: HIGH rate 1000/s, baseline 100/s (score 7.5)");
+	r.event = 0;
+	anomaly_text(&r, 1000, b, sizeof(b), &v);
+	assert_int_equal(v.state, AL_NONE);
 	r.baseline = NAN;
 	anomaly_text(&r, 1000, b, sizeof(b), &v);
 	assert_int_equal(v.state, AL_LEARNING);
