@@ -20,10 +20,8 @@ static void on_request(void *ctx, const struct request_record *r)
 	struct agg_sink *s = ctx;
 	uint32_t rows[AGG__NTABLES];
 
-	if (!agg_add_rows(s->agg, r, rows)) {
-		agg_inflight(s->agg, r, -1); /* still running when capture stopped: no longer in flight */
-		return;
-	}
+	if (!agg_add_rows(s->agg, r, rows))
+		return; /* still running when capture stopped */
 	/* the pipeline delivers a request before the etcd calls held for it: announce its rows first */
 	if (s->ea)
 		etcd_agg_request(s->ea, r->id, r->start_ns + r->latency_ns, rows);
@@ -44,18 +42,18 @@ static void on_etcd(void *ctx, const struct etcd_record *r)
 	}
 }
 
-static void on_started(void *ctx, const struct request_record *r)
+struct pipeline_sink agg_sink_iface(struct agg_sink *s)
+{
+	return (struct pipeline_sink){ .name = "aggregate", .request = on_request, .etcd = on_etcd, .ctx = s };
+}
+
+static void add_pending(const struct request_record *r, void *ctx)
 {
 	agg_inflight(((struct agg_sink *)ctx)->agg, r, +1);
 }
 
-static void on_abandoned(void *ctx, const struct request_record *r)
+void agg_sink_inflight_snapshot(struct agg_sink *s, const struct pipeline *p)
 {
-	agg_inflight(((struct agg_sink *)ctx)->agg, r, -1);
-}
-
-struct pipeline_sink agg_sink_iface(struct agg_sink *s)
-{
-	return (struct pipeline_sink){ .name = "aggregate", .request = on_request, .etcd = on_etcd,
-				       .request_started = on_started, .request_abandoned = on_abandoned, .ctx = s };
+	agg_inflight_clear(s->agg);
+	pipeline_foreach_pending(p, add_pending, s);
 }

@@ -2,9 +2,10 @@
 /*
  * The aggregate sink: records from the pipeline into the live aggregation (aggregate/aggregate.h)
  * and, optionally, etcd calls into the etcd aggregation (aggregate/etcd_agg.h, with the request rows
- * each linked call belongs to) and cumulative etcd rows for the Prometheus file. In-flight counts
- * follow the pipeline's started / finished / abandoned notifications. Used by `top` (screen, batch,
- * JSON, Prometheus textfile).
+ * each linked call belongs to) and cumulative etcd rows for the Prometheus file. In-flight counts are
+ * a snapshot of the pipeline's pending requests (agg_sink_inflight_snapshot, at each refresh: a lost
+ * end or a replaced start can never leave a count behind). Used by `top` (screen, batch, JSON,
+ * Prometheus textfile).
  */
 #ifndef KAPIMON_AGG_SINK_H
 #define KAPIMON_AGG_SINK_H
@@ -29,5 +30,7 @@ void agg_sink_init(struct agg_sink *s, struct agg *agg, struct etcd_agg *ea);
 void agg_sink_keep_prom_etcd(struct agg_sink *s, struct prom_etcd_row *rows, uint32_t max);
 /* The sink interface to attach with pipeline_add_sink (ctx = s). */
 struct pipeline_sink agg_sink_iface(struct agg_sink *s);
+/* In flight per row := the requests pending in p now. */
+void agg_sink_inflight_snapshot(struct agg_sink *s, const struct pipeline *p);
 
 #endif

@@ -6,9 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregate/hh.h"
+
 const double agg_le_seconds[AGG_NLE] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 					 0.5,   1,      2.5,   5,    10,    30,   60 };
 
+#define AGG_IDLE_WEIGHT 0.01 /* decayed weight of an idle key: 1 request ~ 4.6 time constants ago */
+#define AGG_INFLIGHT_WEIGHT 0.1 /* heavy-hitter weight of a key admitted for in-flight requests only */
 #define WEIGHT_SCALE 256.0 /* histogram cells hold weights in 1/256 units (exact sums) */
 
 /* One step of one row. The step is stored + 1 so that 0 means "never written" (lazy reset). */
@@ -21,17 +25,18 @@ struct agg_entry {
 	struct agg_key key;
 	uint64_t hash;
 	bool other;
-	int64_t inflight;
+	int64_t inflight; /* snapshot: agg_inflight_clear() + agg_inflight() per pending request */
 	struct agg_cum cum;
 	struct agg_slot ring[]; /* nsteps */
 };
 
+/* A grouping: entries[0] is "(other)" (keys that lost their row), entries[1 + r] holds the key of
+ * heavy-hitter row r. The total table has no hh and one entry, [1]. */
 struct agg_tab {
-	char *entries;     /* cap entries of `stride` bytes; [0] is "(other)" */
+	char *entries;     /* cap entries of `stride` bytes */
 	size_t stride;
-	uint32_t cap, n;   /* n: entries in use, including "(other)" */
-	uint32_t *index;   /* open addressing: entry index + 1, 0 = empty */
-	uint32_t index_mask;
+	uint32_t cap;      /* max_keys + 1 */
+	struct hh *hh;
 };
 
 /* Query scratch, shared by the tables (one query at a time), max_keys + 1 rows. */
@@ -42,22 +47,36 @@ struct agg_scratch {
 	struct agg_row *rows;
 };
 
+/* Latency cells of one step: packed (table, entry, row generation, bucket) -> weight. A cell of an
+ * older generation of a row (the row got a new key since) belongs to "(other)". */
 struct agg_cells {
 	uint64_t step1;    /* step + 1 these cells belong to, 0 = none */
 	uint32_t used;
-	uint32_t *key;     /* packed (table row, bucket) + 1; 0 = empty */
+	uint64_t *key;     /* cell_key(); 0 = empty */
 	uint32_t *w;       /* weight units */
 };
+
+#define CK_BUCKET_BITS 9  /* LH_NBUCKETS = 322 */
+#define CK_ENTRY_BITS 21  /* max_keys <= 2^20 */
+#define CK_TABLE_BITS 3
+#define CK_GEN_SHIFT (1 + CK_BUCKET_BITS + CK_ENTRY_BITS + CK_TABLE_BITS)
+
+static inline uint64_t cell_key(uint32_t t, uint32_t idx, uint32_t gen, unsigned bucket)
+{
+	return 1 | (uint64_t)bucket << 1 | (uint64_t)idx << (1 + CK_BUCKET_BITS) |
+	       (uint64_t)t << (1 + CK_BUCKET_BITS + CK_ENTRY_BITS) | (uint64_t)(gen & 0x3fffffffu) << CK_GEN_SHIFT;
+}
 
 struct agg {
 	struct agg_params p;
 	uint64_t start_ns, start_step, cur;
 	struct agg_tab tab[AGG__NTABLES];
 	struct agg_scratch q;
-	uint32_t gid_stride; /* rows per table in packed cell keys */
 	struct agg_cells *cells; /* nsteps */
 	uint32_t cells_mask;
 	struct agg_stats st;
+	agg_evict_fn evict_fn;
+	void *evict_ctx;
 	struct online_detector det;
 	bool has_det;
 	uint64_t fed_step; /* next step to feed to the detector */
@@ -89,6 +108,16 @@ void agg_params_default(struct agg_params *p)
 	p->max_keys = 4096;
 	p->cells_per_step = 12288;
 	p->detector_window = 120;
+	p->decay_steps = 5;
+}
+
+void agg_params_for_window(struct agg_params *p, uint32_t window)
+{
+	agg_params_default(p);
+	if (window < 1)
+		window = 1;
+	p->nsteps = window + 2;
+	p->decay_steps = window > p->decay_steps ? window : p->decay_steps;
 }
 
 static inline struct agg_entry *entry_at(const struct agg_tab *t, uint32_t i)
@@ -204,54 +233,133 @@ static bool key_eq(enum agg_table t, const struct agg_key *a, const struct agg_k
 	}
 }
 
+/* Copy the fields table t groups by (the others become ""): only the strings' bytes are written,
+ * not the whole fixed-size key (it is copied on every eviction). */
 static void key_project(enum agg_table t, struct agg_key *dst, const struct agg_key *src)
 {
-	memset(dst, 0, sizeof(*dst));
+	dst->user_agent[0] = dst->verb[0] = dst->resource[0] = dst->subresource[0] = dst->client[0] = '\0';
 	if (t == AGG_BY_KEY || t == AGG_BY_AGENT)
-		strcpy(dst->user_agent, src->user_agent);
+		memcpy(dst->user_agent, src->user_agent, strlen(src->user_agent) + 1);
 	if (t == AGG_BY_KEY || t == AGG_BY_VERB_RESOURCE) {
-		strcpy(dst->verb, src->verb);
-		strcpy(dst->resource, src->resource);
+		memcpy(dst->verb, src->verb, strlen(src->verb) + 1);
+		memcpy(dst->resource, src->resource, strlen(src->resource) + 1);
 	}
 	if (t == AGG_BY_KEY)
-		strcpy(dst->subresource, src->subresource);
+		memcpy(dst->subresource, src->subresource, strlen(src->subresource) + 1);
 	if (t == AGG_BY_CLIENT)
-		strcpy(dst->client, src->client);
+		memcpy(dst->client, src->client, strlen(src->client) + 1);
 }
 
-/* Row of key k in table t, inserted when new; "(other)" (index 0) when the table is full. */
-static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key *k)
+/* ---- rows ----------------------------------------------------------------------------------------- */
+
+static inline struct agg_entry *hh_entry(const struct agg_tab *tb, uint32_t row)
+{
+	return entry_at(tb, row + 1);
+}
+
+struct eq_ctx {
+	const struct agg_tab *tb;
+	enum agg_table t;
+	const struct agg_key *k;
+};
+
+static bool row_eq(void *ctx, uint32_t row)
+{
+	const struct eq_ctx *c = ctx;
+
+	return key_eq(c->t, &hh_entry(c->tb, row)->key, c->k);
+}
+
+static inline bool step_in_window(const struct agg *a, uint64_t s)
+{
+	return s <= a->cur && s + a->p.nsteps > a->cur;
+}
+
+static inline struct agg_slot *slot_for(struct agg_entry *e, uint32_t nsteps, uint64_t step)
+{
+	struct agg_slot *sl = &e->ring[step % nsteps];
+
+	if (sl->step1 != (uint32_t)(step + 1)) {
+		memset(sl, 0, sizeof(*sl));
+		sl->step1 = (uint32_t)(step + 1);
+	}
+	return sl;
+}
+
+/* Entry e of table t loses its key: its counts of the window, cumulative totals and in-flight
+ * requests move to "(other)" (its latency cells do so by their generation), so totals are kept. */
+static void fold_into_other(struct agg *a, enum agg_table t, uint32_t idx, struct agg_entry *e)
+{
+	struct agg_entry *o = entry_at(&a->tab[t], 0);
+
+	for (uint32_t i = 0; i < a->p.nsteps; i++) {
+		const struct agg_slot *sl = &e->ring[i];
+		struct agg_slot *os;
+
+		if (!sl->step1 || !step_in_window(a, sl->step1 - 1))
+			continue;
+		os = slot_for(o, a->p.nsteps, sl->step1 - 1);
+		os->req += sl->req;
+		os->e4xx += sl->e4xx;
+		os->e429 += sl->e429;
+		os->e5xx += sl->e5xx;
+		os->bytes += sl->bytes;
+	}
+	for (int c = 0; c < AGG__NCLASS; c++)
+		o->cum.req[c] += e->cum.req[c];
+	o->cum.bytes_out += e->cum.bytes_out;
+	o->cum.latency_sum_s += e->cum.latency_sum_s;
+	for (int b = 0; b <= AGG_NLE; b++)
+		o->cum.le[b] += e->cum.le[b];
+	o->inflight += e->inflight;
+	memset(&e->cum, 0, sizeof(e->cum));
+	memset(e->ring, 0, (size_t)a->p.nsteps * sizeof(struct agg_slot));
+	e->inflight = 0;
+	a->st.evicted[t]++;
+	if (a->evict_fn)
+		a->evict_fn(a->evict_ctx, t, idx);
+}
+
+/*
+ * Entry index of key k in table t with weight w added to its heavy-hitter score. A new key takes a
+ * free row or the row of the smallest score (may_evict), or, without may_evict and no free row,
+ * counts in "(other)" (index 0). The total table has one entry, 1.
+ */
+static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key *k, double w, bool may_evict,
+		       bool *evicted_out)
 {
 	struct agg_tab *tb = &a->tab[t];
-	uint64_t h = key_hash(t, k);
-	uint32_t i = (uint32_t)h & tb->index_mask;
+	struct eq_ctx ec = { tb, t, k };
+	uint64_t h;
+	uint32_t row;
+	bool evicted;
+	struct agg_entry *e;
 
 	if (t == AGG_TOTAL)
 		return 1;
-	for (;;) {
-		uint32_t v = tb->index[i];
-		struct agg_entry *e;
-
-		if (!v)
-			break;
-		e = entry_at(tb, v - 1);
-		if (e->hash == h && key_eq(t, &e->key, k))
-			return v - 1;
-		i = (i + 1) & tb->index_mask;
+	h = key_hash(t, k);
+	row = hh_find(tb->hh, h, row_eq, &ec);
+	if (row != HH_NONE) {
+		if (w > 0)
+			hh_hit(tb->hh, row, w);
+		return row + 1;
 	}
-	if (tb->n >= tb->cap) {
-		a->st.overflow[t]++;
+	/* a key without requests (only in flight) takes a row only from an idle key */
+	if (!may_evict && hh_min_score(tb->hh) < AGG_IDLE_WEIGHT)
+		may_evict = true;
+	/* an in-flight-only key enters with a small weight that stays above the idle level for
+	 * decay_steps * ln(10) steps: other in-flight-only keys take idle rows, not this one */
+	row = hh_admit(tb->hh, h, w > 0 ? w : AGG_INFLIGHT_WEIGHT, may_evict, &evicted);
+	if (row == HH_NONE)
 		return 0;
-	}
-	{
-		uint32_t idx = tb->n++;
-		struct agg_entry *e = entry_at(tb, idx);
-
-		key_project(t, &e->key, k);
-		e->hash = h;
-		tb->index[i] = idx + 1;
-		return idx;
-	}
+	if (evicted_out)
+		*evicted_out = evicted;
+	e = hh_entry(tb, row);
+	if (evicted)
+		fold_into_other(a, t, row + 1, e);
+	key_project(t, &e->key, k);
+	e->hash = h;
+	return row + 1;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------------ */
@@ -276,33 +384,40 @@ const struct agg_stats *agg_get_stats(const struct agg *a)
 	return &a->st;
 }
 
-static int tab_init(struct agg_tab *tb, uint32_t max_keys, uint32_t nsteps)
+void agg_set_evict_hook(struct agg *a, agg_evict_fn fn, void *ctx)
 {
-	tb->cap = max_keys + 1;
-	tb->stride = (sizeof(struct agg_entry) + (size_t)nsteps * sizeof(struct agg_slot) + 7) & ~(size_t)7;
-	tb->entries = calloc(tb->cap, tb->stride);
-	tb->index_mask = pow2_at_least((uint64_t)tb->cap * 2) - 1;
-	tb->index = calloc((size_t)tb->index_mask + 1, sizeof(uint32_t));
-	if (!tb->entries || !tb->index)
-		return -1;
-	/* index 0: "(other)" */
-	{
-		struct agg_entry *o = entry_at(tb, 0);
+	a->evict_fn = fn;
+	a->evict_ctx = ctx;
+}
 
-		o->other = true;
-		strcpy(o->key.user_agent, "(other)");
-		strcpy(o->key.verb, "(other)");
-		strcpy(o->key.resource, "(other)");
-		strcpy(o->key.client, "(other)");
-		tb->n = 1;
+static int tab_init(struct agg_tab *tb, enum agg_table t, const struct agg_params *p, uint64_t step)
+{
+	struct agg_entry *o;
+
+	tb->cap = t == AGG_TOTAL ? 2 : p->max_keys + 1;
+	tb->stride = (sizeof(struct agg_entry) + (size_t)p->nsteps * sizeof(struct agg_slot) + 7) & ~(size_t)7;
+	tb->entries = calloc(tb->cap, tb->stride);
+	if (!tb->entries)
+		return -1;
+	if (t != AGG_TOTAL) {
+		tb->hh = hh_new(p->max_keys, p->decay_steps, step);
+		if (!tb->hh)
+			return -1;
 	}
+	/* index 0: "(other)" */
+	o = entry_at(tb, 0);
+	o->other = true;
+	strcpy(o->key.user_agent, "(other)");
+	strcpy(o->key.verb, "(other)");
+	strcpy(o->key.resource, "(other)");
+	strcpy(o->key.client, "(other)");
 	return 0;
 }
 
 static void tab_free(struct agg_tab *tb)
 {
 	free(tb->entries);
-	free(tb->index);
+	hh_free(tb->hh);
 }
 
 void agg_free(struct agg *a)
@@ -340,10 +455,13 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 	else
 		agg_params_default(&a->p);
 	if (!a->p.step_ns || a->p.nsteps < 1 || a->p.nsteps > 100000 || a->p.max_keys < 1 ||
-	    a->p.max_keys > (1u << 20) || a->p.cells_per_step < 1 || a->p.cells_per_step > (1u << 24))
+	    a->p.max_keys > (1u << 20) || a->p.cells_per_step < 1 || a->p.cells_per_step > (1u << 24) ||
+	    a->p.decay_steps < 1 || a->p.decay_steps > 1000000)
 		goto fail;
+	a->start_ns = start_ns;
+	a->start_step = a->cur = agg_step_of(a, start_ns);
 	for (int t = 0; t < AGG__NTABLES; t++)
-		if (tab_init(&a->tab[t], t == AGG_TOTAL ? 1 : a->p.max_keys, a->p.nsteps))
+		if (tab_init(&a->tab[t], (enum agg_table)t, &a->p, a->cur))
 			goto fail;
 	a->q.hist = calloc((size_t)(a->p.max_keys + 1) * LH_NBUCKETS, sizeof(uint64_t));
 	a->q.row_of = calloc(a->p.max_keys + 1, sizeof(uint32_t));
@@ -351,16 +469,13 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 	a->q.rows = calloc(a->p.max_keys + 1, sizeof(struct agg_row));
 	if (!a->q.hist || !a->q.row_of || !a->q.touched || !a->q.rows)
 		goto fail;
-	/* the total row exists from the start */
-	a->tab[AGG_TOTAL].n = 2;
-	a->gid_stride = a->p.max_keys + 1;
 	ncells = pow2_at_least(((uint64_t)a->p.cells_per_step * 4 + 2) / 3); /* load <= 3/4 */
 	a->cells_mask = ncells - 1;
 	a->cells = calloc(a->p.nsteps, sizeof(*a->cells));
 	if (!a->cells)
 		goto fail;
 	for (uint32_t i = 0; i < a->p.nsteps; i++) {
-		a->cells[i].key = calloc(ncells, sizeof(uint32_t));
+		a->cells[i].key = calloc(ncells, sizeof(uint64_t));
 		a->cells[i].w = calloc(ncells, sizeof(uint32_t));
 		if (!a->cells[i].key || !a->cells[i].w)
 			goto fail;
@@ -370,8 +485,6 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 			goto fail;
 		a->has_det = true;
 	}
-	a->start_ns = start_ns;
-	a->start_step = a->cur = agg_step_of(a, start_ns);
 	/* a step only partly observed is not fed to the detector */
 	a->fed_step = a->start_step + (start_ns % a->p.step_ns ? 1 : 0);
 	return a;
@@ -388,7 +501,7 @@ static struct agg_cells *cells_for(struct agg *a, uint64_t step)
 
 	if (c->step1 != step + 1) {
 		if (c->used) {
-			memset(c->key, 0, ((size_t)a->cells_mask + 1) * sizeof(uint32_t));
+			memset(c->key, 0, ((size_t)a->cells_mask + 1) * sizeof(uint64_t));
 			memset(c->w, 0, ((size_t)a->cells_mask + 1) * sizeof(uint32_t));
 			c->used = 0;
 		}
@@ -397,22 +510,23 @@ static struct agg_cells *cells_for(struct agg *a, uint64_t step)
 	return c;
 }
 
+static void set_cur(struct agg *a, uint64_t s)
+{
+	if (s <= a->cur)
+		return;
+	a->cur = s;
+	for (int t = 0; t < AGG_TOTAL; t++)
+		hh_set_step(a->tab[t].hh, s);
+}
+
 void agg_advance(struct agg *a, uint64_t now_ns)
 {
-	uint64_t s = agg_step_of(a, now_ns);
-
-	if (s > a->cur)
-		a->cur = s;
+	set_cur(a, agg_step_of(a, now_ns));
 }
 
-static inline bool step_in_window(const struct agg *a, uint64_t s)
+static void cell_add(struct agg *a, struct agg_cells *c, uint64_t key, uint32_t w)
 {
-	return s <= a->cur && s + a->p.nsteps > a->cur;
-}
-
-static void cell_add(struct agg *a, struct agg_cells *c, uint32_t key, uint32_t w)
-{
-	uint32_t i = (key * 0x9e3779b1u) >> 7 & a->cells_mask;
+	uint32_t i = (uint32_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & a->cells_mask;
 
 	for (;;) {
 		if (c->key[i] == key) {
@@ -432,23 +546,18 @@ static void cell_add(struct agg *a, struct agg_cells *c, uint32_t key, uint32_t 
 	c->used++;
 }
 
-static inline struct agg_slot *slot_for(struct agg_entry *e, uint32_t nsteps, uint64_t step)
-{
-	struct agg_slot *sl = &e->ring[step % nsteps];
-
-	if (sl->step1 != (uint32_t)(step + 1)) {
-		memset(sl, 0, sizeof(*sl));
-		sl->step1 = (uint32_t)(step + 1);
-	}
-	return sl;
-}
-
 static unsigned le_index(double lat_s)
 {
 	for (unsigned i = 0; i < AGG_NLE; i++)
 		if (lat_s <= agg_le_seconds[i])
 			return i;
 	return AGG_NLE;
+}
+
+/* Generation of entry idx of table t (0 for "(other)" and the total). */
+static inline uint32_t entry_gen(const struct agg *a, int t, uint32_t idx)
+{
+	return t == AGG_TOTAL || !idx ? 0 : hh_gen(a->tab[t].hh, idx - 1);
 }
 
 void agg_add(struct agg *a, const struct request_record *r)
@@ -473,8 +582,7 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 		return false;
 	}
 	a->st.records++;
-	if (step > a->cur)
-		a->cur = step;
+	set_cur(a, step);
 	in_window = step_in_window(a, step);
 	if (in_window)
 		cells = cells_for(a, step);
@@ -484,7 +592,8 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	/* total first: it keeps its histogram cells even when a step's cell table runs full */
 	for (int t = AGG__NTABLES - 1; t >= 0; t--) {
 		struct agg_tab *tb = &a->tab[t];
-		uint32_t idx = lookup(a, (enum agg_table)t, &k);
+		bool evicted = false;
+		uint32_t idx = lookup(a, (enum agg_table)t, &k, w, true, &evicted);
 		struct agg_entry *e = entry_at(tb, idx);
 
 		if (rows)
@@ -493,8 +602,6 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 		e->cum.bytes_out += bytes;
 		e->cum.latency_sum_s += w * (double)r->latency_ns / 1e9;
 		e->cum.le[le] += w;
-		if (e->inflight > 0)
-			e->inflight--;
 		if (in_window) {
 			struct agg_slot *sl = slot_for(e, a->p.nsteps, step);
 
@@ -506,10 +613,27 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 			else if (cls == AGG_C_5XX)
 				sl->e5xx += (float)w;
 			sl->bytes += (float)bytes;
-			cell_add(a, cells, ((uint32_t)t * a->gid_stride + idx) * LH_NBUCKETS + bucket + 1, wunits);
+			/* A key that just took a row by eviction is most likely one of a long tail (a cardinality
+			 * burst): its first latency goes to the "(other)" cells, so that the tail does not
+			 * fill the step's cells with rows that are gone a moment later. */
+			if (evicted)
+				cell_add(a, cells, cell_key((uint32_t)t, 0, 0, bucket), wunits);
+			else
+				cell_add(a, cells, cell_key((uint32_t)t, idx, entry_gen(a, t, idx), bucket), wunits);
 		}
 	}
 	return true;
+}
+
+void agg_inflight_clear(struct agg *a)
+{
+	for (int t = 0; t < AGG__NTABLES; t++) {
+		struct agg_tab *tb = &a->tab[t];
+		uint32_t n = t == AGG_TOTAL ? 2 : hh_size(tb->hh) + 1;
+
+		for (uint32_t i = 0; i < n; i++)
+			entry_at(tb, i)->inflight = 0;
+	}
 }
 
 void agg_inflight(struct agg *a, const struct request_record *r, int delta)
@@ -518,7 +642,8 @@ void agg_inflight(struct agg *a, const struct request_record *r, int delta)
 
 	agg_key_from_record(r, &k);
 	for (int t = 0; t < AGG__NTABLES; t++) {
-		struct agg_entry *e = entry_at(&a->tab[t], lookup(a, (enum agg_table)t, &k));
+		/* a row only for in-flight requests never evicts a counted key: a free row or "(other)" */
+		struct agg_entry *e = entry_at(&a->tab[t], lookup(a, (enum agg_table)t, &k, 0, false, NULL));
 
 		e->inflight += delta;
 		if (e->inflight < 0)
@@ -600,13 +725,19 @@ static int row_cmp(const void *pa, const void *pb, void *ctx)
 	return key_cmp(a->key, b->key);
 }
 
+/* Entries of table t in use: "(other)" and the rows, or the total. */
+static uint32_t tab_used(const struct agg *a, enum agg_table t)
+{
+	return t == AGG_TOTAL ? 2 : hh_size(a->tab[t].hh) + 1;
+}
+
 size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort, struct agg_row *rows,
 		 size_t max_rows, double *span_s)
 {
 	struct agg_tab *tb = &a->tab[t];
 	struct agg_scratch *q = &a->q;
 	uint64_t first, span_start, span_end;
-	uint32_t ntouched = 0;
+	uint32_t ntouched = 0, n = tab_used(a, t);
 	size_t nrows = 0;
 	double span;
 
@@ -623,32 +754,35 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 	if (span_s)
 		*span_s = span;
 
-	/* latency cells of the span -> per-row dense histograms */
+	/* latency cells of the span -> per-row dense histograms; cells of a row's earlier key -> "(other)" */
 	for (uint64_t s = first; s < a->cur; s++) {
 		struct agg_cells *c = &a->cells[s % a->p.nsteps];
 
 		if (c->step1 != s + 1 || !c->used)
 			continue;
 		for (uint32_t i = 0; i <= a->cells_mask; i++) {
-			uint32_t key = c->key[i], gid, idx, row;
+			uint64_t key = c->key[i];
+			uint32_t idx, row;
+			unsigned bucket;
 
 			if (!key)
 				continue;
-			key--;
-			gid = key / LH_NBUCKETS;
-			if (gid / a->gid_stride != (uint32_t)t)
+			if ((uint32_t)(key >> (1 + CK_BUCKET_BITS + CK_ENTRY_BITS) & ((1u << CK_TABLE_BITS) - 1)) != (uint32_t)t)
 				continue;
-			idx = gid % a->gid_stride;
+			bucket = (unsigned)(key >> 1 & ((1u << CK_BUCKET_BITS) - 1));
+			idx = (uint32_t)(key >> (1 + CK_BUCKET_BITS) & ((1u << CK_ENTRY_BITS) - 1));
+			if (idx >= n || (uint32_t)(key >> CK_GEN_SHIFT) != (entry_gen(a, t, idx) & 0x3fffffffu))
+				idx = 0;
 			if (!q->row_of[idx]) {
 				q->touched[ntouched] = idx;
 				q->row_of[idx] = ++ntouched;
 			}
 			row = q->row_of[idx] - 1;
-			q->hist[(size_t)row * LH_NBUCKETS + key % LH_NBUCKETS] += c->w[i];
+			q->hist[(size_t)row * LH_NBUCKETS + bucket] += c->w[i];
 		}
 	}
 
-	for (uint32_t i = 0; i < tb->n; i++) {
+	for (uint32_t i = 0; i < n; i++) {
 		struct agg_entry *e = entry_at(tb, i);
 		struct agg_row *r = &q->rows[nrows];
 
@@ -672,7 +806,12 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 		r->key = &e->key;
 		r->other = e->other;
 		r->index = i;
+		if (t != AGG_TOTAL && i > 0) {
+			r->req_err = hh_err(tb->hh, i - 1, first);
+			r->since_step = hh_born(tb->hh, i - 1);
+		}
 		r->rate = span > 0 ? r->req / span : 0;
+		r->rate_err = span > 0 ? r->req_err / span : 0;
 		r->bytes_rate = span > 0 ? r->bytes / span : 0;
 		r->err_pct = r->req > 0 ? (r->e4xx + r->e429 + r->e5xx) / r->req * 100 : 0;
 		r->p50_ns = r->p90_ns = r->p99_ns = NAN;
@@ -698,9 +837,23 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 	return nrows;
 }
 
+double agg_untracked_bound(const struct agg *a, enum agg_table t, uint32_t k)
+{
+	uint64_t first;
+
+	if (t >= AGG_TOTAL)
+		return 0;
+	if (k < 1)
+		k = 1;
+	if (k > a->p.nsteps)
+		k = a->p.nsteps;
+	first = a->cur >= k ? a->cur - k : 0;
+	return hh_threshold(a->tab[t].hh, first);
+}
+
 size_t agg_table_size(const struct agg *a, enum agg_table t)
 {
-	return t == AGG_TOTAL ? 1 : a->tab[t].n;
+	return t == AGG_TOTAL ? 1 : tab_used(a, t);
 }
 
 const struct agg_key *agg_table_entry(const struct agg *a, enum agg_table t, size_t i, const struct agg_cum **cum,
@@ -711,7 +864,7 @@ const struct agg_key *agg_table_entry(const struct agg *a, enum agg_table t, siz
 
 	if (t == AGG_TOTAL)
 		i = 1;
-	if (i >= tb->n)
+	if (i >= tab_used(a, t))
 		return NULL;
 	e = entry_at(tb, (uint32_t)i);
 	if (cum)

@@ -8,26 +8,33 @@
  *   AGG_BY_CLIENT         client IP (port stripped)
  *   AGG_BY_VERB_RESOURCE  (verb, group/resource)
  *   AGG_TOTAL             one row: everything
- * Each table holds at most max_keys distinct keys; records of further keys go to the table's
- * "(other)" row and are counted in agg_stats.overflow[table].
+ * Each grouping holds at most max_keys rows, chosen by a decayed Space-Saving summary
+ * (aggregate/hh.h): a new key always gets a row, the one of the key with the smallest decayed
+ * request weight (time constant decay_steps), whose counts move to the table's "(other)" row
+ * (agg_stats.evicted[table]). So the rows are always the heavy hitters of the recent past, memory is
+ * fixed whatever the number of distinct keys, and the sum of the rows and "(other)" is the total.
+ * Error bound (docs/top.md): a row tracked for the whole queried window is counted exactly; a row
+ * admitted inside it may have missed up to agg_row.req_err requests before its admission; a key
+ * without a row had at most agg_untracked_bound() requests in the window (both <= the table's
+ * decayed total weight / max_keys).
  *
  * Time is cut into steps (step_ns, default 1 s) by the request's end time (start + latency); the
  * last nsteps (default 60) are kept. For each row and step: requests, 4xx (429 excluded), 429, 5xx,
  * response bytes, and the latency histogram (aggregate/loghist.h, <= 3.6% relative error) stored
- * sparsely as (row, bucket) -> weight cells, at most cells_per_step per step (observations beyond
- * that still count everywhere except in quantiles; counted in agg_stats.cell_overflow).
- * A query merges the last k completed steps. Cumulative totals since start (per status class,
- * bytes, latency sum and fixed Prometheus buckets) are kept for every row as well.
+ * sparsely as (row, row generation, bucket) -> weight cells, at most cells_per_step per step
+ * (observations beyond that still count everywhere except in quantiles; agg_stats.cell_overflow).
+ * A query merges the last k completed steps. Cumulative totals since the row's key got it (per status
+ * class, bytes, latency sum and fixed Prometheus buckets) are kept for every row as well.
  *
- * In-flight: agg_inflight(+1) when a request starts (top calls it from the start event), and the
- * finished record decrements it. The total of the request series per step feeds the online anomaly
- * detector (analysis/online.h) in agg_update_anomaly().
+ * In-flight: a snapshot, not a running sum: agg_inflight_clear() and then agg_inflight(+1) for every
+ * request in the assembler's pending table (top does it at each refresh), so replaced starts, lost
+ * ends and rows that changed keys can never leave a count behind. The total of the request series
+ * per step feeds the online anomaly detector (analysis/online.h) in agg_update_anomaly().
  *
- * Cost: agg_add() does 5 hash lookups and no allocation; all memory is allocated in agg_new()
- * (calloc'd, so pages are only resident once rows are used): per table about
- * (max_keys + 1) * (1 KiB + nsteps * 24 B), query scratch (max_keys + 1) * 2.7 KiB once, and
- * nsteps * (cells_per_step * 4/3 rounded up to a power of two) * 8 B of cells: ~58 MB of address
- * space with the defaults.
+ * Cost: agg_add() does 4 hash lookups and 4 heap updates (O(log max_keys)) and no allocation; all
+ * memory is allocated in agg_new() (calloc'd, so pages are only resident once rows are used): per
+ * table about (max_keys + 1) * (1 KiB + nsteps * 24 B + 60 B), query scratch (max_keys + 1) * 2.7 KiB
+ * once, and nsteps * (cells_per_step * 4/3 rounded up to a power of two) * 12 B of cells.
  * Not thread-safe; pure logic (no clock reads: callers pass times).
  */
 #ifndef KAPIMON_AGGREGATE_H
@@ -89,26 +96,31 @@ struct agg_cum {
 struct agg_params {
 	uint64_t step_ns;        /* 1e9 */
 	uint32_t nsteps;         /* 60 */
-	uint32_t max_keys;       /* 4096 per table (AGG_TOTAL has 1) */
-	uint32_t cells_per_step; /* 16384 distinct (row, latency bucket) pairs per step */
+	uint32_t max_keys;       /* 4096 rows per table (AGG_TOTAL has 1), plus "(other)" */
+	uint32_t cells_per_step; /* 12288 distinct (row, latency bucket) pairs per step */
 	uint32_t detector_window; /* 120 steps of history for the anomaly detector; 0 = no detector */
+	uint32_t decay_steps;    /* 5: time constant (steps) of the heavy-hitter scores that pick the rows;
+				  * the error bounds grow as e^(window / decay_steps): use >= the window queried */
 };
 
 struct agg_stats {
 	uint64_t records;          /* records added (not ongoing) */
 	uint64_t ongoing;          /* ongoing records ignored */
 	uint64_t late;             /* records whose end step had already left the window (cumulative only) */
-	uint64_t overflow[AGG__NTABLES];   /* records counted in "(other)" because the table was full */
+	uint64_t evicted[AGG__NTABLES];    /* keys that lost their row to a new key (counts moved to "(other)") */
 	uint64_t cell_overflow;    /* observations left out of quantiles (step cell table full) */
 };
 
 /* One row of a query, over the last k completed steps. */
 struct agg_row {
 	const struct agg_key *key;
-	bool other;           /* the "(other)" row */
+	bool other;           /* the "(other)" row: keys that lost their row (and in-flight requests without one) */
 	uint32_t index;       /* row index in its table (agg_table_entry) */
 	double req, e4xx, e429, e5xx, bytes; /* weighted sums over the steps */
 	double rate, err_pct, bytes_rate;    /* per second over the span; err_pct = (4xx+429+5xx)/req*100 */
+	double req_err, rate_err; /* true requests are in [req, req + req_err]: 0 unless the key got its
+				   * row inside the span (requests before that may have been uncounted) */
+	uint64_t since_step;  /* step the key got its row (0 for "(other)" and the total) */
 	double p50_ns, p90_ns, p99_ns;       /* NaN when no latency was recorded */
 	int64_t inflight;
 };
@@ -116,6 +128,10 @@ struct agg_row {
 struct agg;
 
 void agg_params_default(struct agg_params *p);
+/* Defaults for a view that only queries windows of `window` steps (top: --interval): keeps window + 2
+ * steps (the window, the step being filled, one spare) and decays the heavy-hitter scores with a time
+ * constant of max(5, window) steps, so the error bounds hold over the window. */
+void agg_params_for_window(struct agg_params *p, uint32_t window);
 /* start_ns: wall time the aggregation starts (steps before it are not counted as time). NULL params:
  * defaults. Returns NULL on bad params or OOM. */
 struct agg *agg_new(const struct agg_params *p, uint64_t start_ns);
@@ -130,8 +146,16 @@ void agg_add(struct agg *a, const struct request_record *r);
 /* agg_add that also writes, when rows is not NULL, the row index (as agg_row.index) the record was
  * counted in for every table: rows[AGG__NTABLES]. Returns false (rows untouched) for ongoing records. */
 bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows);
-/* A request started (delta +1) or was abandoned (-1): in-flight count of its rows (never below 0). */
+/* In-flight snapshot: clear every row's count, then add each pending request (delta +1) to its rows.
+ * A key without a row gets a free one, or the row of an idle key (decayed weight < 0.01 request), but
+ * never evicts a key with recent requests: then the request counts in "(other)". Counts never go
+ * below 0. */
+void agg_inflight_clear(struct agg *a);
 void agg_inflight(struct agg *a, const struct request_record *r, int delta);
+/* Called when entry `row` of table `table` gets a new key (its old counts went to "(other)", index 0):
+ * whoever keeps data by row index (etcd_agg's linked calls) must move it too. */
+typedef void (*agg_evict_fn)(void *ctx, uint32_t table, uint32_t row);
+void agg_set_evict_hook(struct agg *a, agg_evict_fn fn, void *ctx);
 /* Move the clock to now_ns (wall): steps up to now's step exist; older ones leave the window. */
 void agg_advance(struct agg *a, uint64_t now_ns);
 /* Step number of a wall time, and the current (newest) step. */
@@ -148,6 +172,10 @@ uint64_t agg_current_step(const struct agg *a);
 size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort, struct agg_row *rows,
 		 size_t max_rows, double *span_s);
 
+/* Requests in the last k completed steps above which a key of table t certainly has a row (0 while
+ * the table has free rows): keys not shown had at most this many. */
+double agg_untracked_bound(const struct agg *a, enum agg_table t, uint32_t k);
+
 /* Per-step total request count (weighted) of step s, 0 when outside the window. */
 double agg_step_requests(const struct agg *a, uint64_t step);
 
@@ -156,7 +184,8 @@ double agg_step_requests(const struct agg *a, uint64_t step);
  * gets the newest result (flag 0 / warm false when nothing was fed yet or there is no detector). */
 int agg_update_anomaly(struct agg *a, struct online_result *out, uint64_t *out_step);
 
-/* Rows of a table for export (cumulative totals): count, and row i's key, totals and in-flight. */
+/* Rows of a table for export (cumulative totals): count (including "(other)", index 0), and row i's
+ * key, totals since the key got the row, and in-flight. At most max_keys + 1 per table. */
 size_t agg_table_size(const struct agg *a, enum agg_table t);
 const struct agg_key *agg_table_entry(const struct agg *a, enum agg_table t, size_t i, const struct agg_cum **cum,
 				      int64_t *inflight, bool *other);

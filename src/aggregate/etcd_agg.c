@@ -311,6 +311,28 @@ void etcd_agg_request(struct etcd_agg *e, uint64_t request_id, uint64_t end_ns, 
 		e->recent_rows[i * e->p.link_tables + t] = rows[t] < e->p.link_rows ? rows[t] : UINT32_MAX;
 }
 
+void etcd_agg_evict_hook(void *ctx, uint32_t table, uint32_t row)
+{
+	struct etcd_agg *e = ctx;
+	struct lslot *from, *to;
+
+	if (!e || table >= e->p.link_tables || row >= e->p.link_rows || !row)
+		return;
+	from = &e->links[((size_t)table * e->p.link_rows + row) * e->p.nsteps];
+	to = &e->links[(size_t)table * e->p.link_rows * e->p.nsteps];
+	for (uint32_t i = 0; i < e->p.nsteps; i++) {
+		if (from[i].step1 && from[i].step1 >= to[i].step1) { /* an older step in `to` is stale */
+			if (to[i].step1 != from[i].step1) {
+				to[i].step1 = from[i].step1;
+				to[i].calls = 0;
+			}
+			to[i].calls += from[i].calls;
+		}
+		from[i].step1 = 0;
+		from[i].calls = 0;
+	}
+}
+
 static void attribute(struct etcd_agg *e, uint64_t request_id, double w)
 {
 	size_t i = request_id & (e->p.recent - 1);

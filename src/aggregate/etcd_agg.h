@@ -89,6 +89,11 @@ void etcd_agg_free(struct etcd_agg *e);
 /* A request was counted: request id, wall end time, and its row index in each of the link_tables
  * request tables (rows[t] < link_rows). */
 void etcd_agg_request(struct etcd_agg *e, uint64_t request_id, uint64_t end_ns, const uint32_t *rows);
+/* Request row `row` of table `table` got a new key (agg_set_evict_hook(agg, etcd_agg_evict_hook, e)):
+ * its linked calls move to that table's "(other)" row (index 0), as its requests did. Requests still
+ * in the attribution ring keep their row index: a call linked to one of them after the move counts
+ * for the row's new key (the calls are emitted with their request, so this is rare). */
+void etcd_agg_evict_hook(void *etcd_agg, uint32_t table, uint32_t row);
 /* Count a finished etcd record. */
 void etcd_agg_add(struct etcd_agg *e, const struct etcd_record *r);
 /* Steps before now_ns's step are reported from here on (records for them go to now's step). */

@@ -246,7 +246,9 @@ static int dc_run_stream(const double *x, size_t n, const struct dc_params *p, s
 	struct sd_params sp;
 	struct sd_detector *d;
 	struct sd_verdict v;
-	size_t nfin = 0, ev_from = 0;
+	double *prior = NULL;
+	size_t nfin = 0, ev_from = 0, ep_from = 0;
+	int ep_sign = 0;
 	bool alerted = false;
 
 	memset(r, 0, sizeof(*r));
@@ -269,7 +271,9 @@ static int dc_run_stream(const double *x, size_t n, const struct dc_params *p, s
 	r->score = malloc(n * sizeof(double));
 	r->flag = calloc(n, 1);
 	r->event = calloc(n, 1);
-	if (!d || !r->baseline || !r->resid || !r->score || !r->flag || !r->event) {
+	prior = malloc(n * sizeof(double));
+	if (!d || !prior || !r->baseline || !r->resid || !r->score || !r->flag || !r->event) {
+		free(prior);
 		sd_free(d);
 		dc_result_free(r);
 		return -1;
@@ -277,6 +281,7 @@ static int dc_run_stream(const double *x, size_t n, const struct dc_params *p, s
 	for (size_t i = 0; i < n; i++) {
 		sd_feed(d, x[i], &v);
 		r->baseline[i] = v.forecast;
+		prior[i] = v.prior;
 		r->resid[i] = isfinite(x[i]) ? x[i] - v.forecast : NAN;
 		r->score[i] = v.score;
 		r->flag[i] = (int8_t)v.flag;
@@ -284,6 +289,28 @@ static int dc_run_stream(const double *x, size_t n, const struct dc_params *p, s
 			alerted = true;
 		else if (v.recurring)
 			alerted = false;
+		/* an episode (alerted, re-learnt, then back to the old level): its whole extent is anomalous
+		 * for a retrospective view, also the points after the re-learning */
+		if (v.relearnt && alerted) {
+			ep_sign = v.event;
+			ep_from = i;
+		}
+		if (ep_sign && i > ep_from + sd_episode_memory(&sp))
+			ep_sign = 0; /* the detector forgot the old level: a lasting shift */
+		if (ep_sign && (v.returned || i == n - 1)) {
+			/* and its expected values are those of the level before it (also for an episode still
+			 * going on when the series ends) */
+			size_t to = v.returned ? i : n;
+
+			for (size_t j = ep_from; j < to; j++) {
+				r->baseline[j] = prior[j];
+				if (isfinite(x[j])) {
+					r->event[j] = (int8_t)ep_sign;
+					r->resid[j] = x[j] - prior[j];
+				}
+			}
+			ep_sign = 0;
+		}
 		/* an alerted event's extent: from where its change began (the CUSUM's estimate) to its
 		 * last deviating point, including the ordinary points in between */
 		if (v.flag)
@@ -300,6 +327,7 @@ static int dc_run_stream(const double *x, size_t n, const struct dc_params *p, s
 			r->nmissing++;
 	}
 	sd_free(d);
+	free(prior);
 	return 0;
 }
 

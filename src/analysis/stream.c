@@ -77,6 +77,11 @@ void sd_params_default(struct sd_params *p)
 	p->recur = 4;
 }
 
+size_t sd_episode_memory(const struct sd_params *p)
+{
+	return 25 * p->relearn;
+}
+
 /* finite clamp: results stay finite for any finite input */
 static double fin(double x)
 {
@@ -494,6 +499,7 @@ void sd_feed(struct sd_detector *d, double x, struct sd_verdict *v)
 	f = fin(d->level + d->p.phi * d->trend + season_at(d, idx));
 	v->forecast = f;
 	v->period = d->period;
+	v->prior = d->have_old && idx <= d->old_until ? fin(d->old_level + season_at(d, idx)) : f;
 	r = sub(x, f);
 	a = fabs(r);
 	fl = scale_floor(d, f);
@@ -532,8 +538,9 @@ void sd_feed(struct sd_detector *d, double x, struct sd_verdict *v)
 		sign = d->cpos >= d->cneg ? 1 : -1;
 		from = sign > 0 ? d->cpos_from : d->cneg_from;
 	}
-	/* back to the level that was there before a re-learnt shift: a return, not a new anomaly */
-	if (score > thr && !d->ev_sign && d->have_old && idx <= d->old_until) {
+	/* back to the level that was there before a re-learnt shift (a flood that stops): a return, not
+	 * a new anomaly; it also ends an event of the same episode */
+	if (score > thr && d->have_old && idx <= d->old_until) {
 		double fo = fin(d->old_level + season_at(d, idx)), ro = sub(x, fo);
 
 		if (spike_score(d, fabs(ro), scale_floor(d, fo)) <= thr * d->p.exit_frac) {
@@ -543,6 +550,7 @@ void sd_feed(struct sd_detector *d, double x, struct sd_verdict *v)
 			end_event(d);
 			v->forecast = fo;
 			v->score = (ro >= 0 ? 1 : -1) * spike_score(d, fabs(ro), scale_floor(d, fo));
+			v->returned = true;
 			learn(d, idx, ro);
 			push_resid(d, ro);
 			return;
@@ -572,7 +580,11 @@ void sd_feed(struct sd_detector *d, double x, struct sd_verdict *v)
 		v->event = sign;
 		v->event_start = from;
 		v->recurring = recurring(d, idx, r);
-		if (!v->recurring)
+		/* still inside an episode whose new level was re-learnt (a flood whose rate varies): not a
+		 * new alert unless it moves away from the old level by more than twice the episode did */
+		v->episode = d->have_old && idx <= d->old_until && (x > d->old_level) == (d->level > d->old_level) &&
+			     fabs(x - d->old_level) <= 2 * fabs(d->level - d->old_level);
+		if (!v->recurring && !v->episode)
 			v->flag = sign;
 		d->level = fin(d->level + d->p.phi * d->trend);
 		return;
@@ -590,7 +602,7 @@ void sd_feed(struct sd_detector *d, double x, struct sd_verdict *v)
 			memcpy(tmp, d->ev_dev, d->ev_ndev * sizeof(double));
 			d->old_level = d->level;
 			d->have_old = true;
-			d->old_until = idx + 25 * (uint64_t)d->p.relearn;
+			d->old_until = idx + sd_episode_memory(&d->p);
 			d->level = dc_percentile_sorted(tmp, d->ev_ndev, 50);
 			d->trend = 0;
 			end_event(d);

@@ -55,12 +55,16 @@ struct sd_params {
 
 struct sd_verdict {
 	double forecast; /* the baseline the point was judged against */
+	double prior;    /* inside an episode whose level was re-learnt: the forecast from the level before
+			  * it (else = forecast) */
 	double score;    /* signed, -log10(p) units, finite */
 	int flag;        /* +1/-1 at the point an event is first detected, else 0 */
 	int event;       /* +1/-1 while the point belongs to an anomalous event, else 0 */
 	bool warm;       /* enough history to judge */
 	bool relearnt;   /* this point ended an event by re-learning the level */
 	bool recurring;  /* an event started here but is like recent ones: not alerted */
+	bool episode;    /* an event started here inside an episode whose level was re-learnt: not alerted */
+	bool returned;   /* back to the level before a re-learnt shift: the episode ended here */
 	uint64_t event_start; /* at an onset: the index where the change began (the CUSUM's change-point
 			       * estimate when the shift detector fired; else this point) */
 	int period;      /* period in use (0: none) */
@@ -69,6 +73,8 @@ struct sd_verdict {
 struct sd_detector;
 
 void sd_params_default(struct sd_params *p);
+/* Steps for which the level before a re-learnt shift is remembered (a return to it is not an alert). */
+size_t sd_episode_memory(const struct sd_params *p);
 /* NULL on OOM or invalid parameters. */
 struct sd_detector *sd_new(const struct sd_params *p);
 void sd_free(struct sd_detector *d);

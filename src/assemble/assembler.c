@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "assemble/conntrack.h"
 #include "assemble/request_fill.h"
 #include "util/hash.h"
 
@@ -207,6 +208,37 @@ void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns)
 size_t asm_pending(const struct assembler *a)
 {
 	return a->count;
+}
+
+size_t asm_expire_closed(struct assembler *a, const struct conntrack *ct, uint64_t now_mono_ns, uint64_t grace_ns)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->cap;) {
+		const struct request_record *r = &a->slots[i].r;
+
+		if (!a->slots[i].used) {
+			i++;
+			continue;
+		}
+		if (r->client[0] && ct_closed_since(ct, r->client, r->start_mono_ns, now_mono_ns, grace_ns)) {
+			if (a->abandon_cb)
+				a->abandon_cb(r, a->cb_ctx);
+			remove_at(a, i); /* an entry may have moved into i: look at i again */
+			a->st.expired++;
+			n++;
+			continue;
+		}
+		i++;
+	}
+	return n;
+}
+
+void asm_foreach_pending(const struct assembler *a, record_cb fn, void *ctx)
+{
+	for (size_t i = 0; i < a->cap; i++)
+		if (a->slots[i].used)
+			fn(&a->slots[i].r, ctx);
 }
 
 const struct asm_stats *asm_get_stats(const struct assembler *a)

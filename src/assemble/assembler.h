@@ -25,6 +25,7 @@ struct asm_stats {
 	uint64_t replaced;      /* a start for a key that was still pending (lost end): old one dropped */
 	uint64_t full;          /* start dropped because max_pending requests were in flight */
 	uint64_t ongoing;       /* records emitted as ongoing at flush */
+	uint64_t expired;       /* pending requests dropped because their connection had closed (end lost) */
 };
 
 /* mono_to_wall_ns: add to a CLOCK_MONOTONIC timestamp to get wall-clock ns since the epoch. */
@@ -40,6 +41,16 @@ void asm_end(struct assembler *a, const struct kp_req_end *ev);
 /* Emit every pending request as "ongoing" (latency so far at now_mono_ns) and forget them. */
 void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns);
 size_t asm_pending(const struct assembler *a);
+/* Drop pending requests whose client connection closed (ct: by the peer address the start carries)
+ * after they started and at least grace_ns before now_mono_ns: their end was lost (ring buffer full),
+ * so they would stay "in flight" forever. No record is emitted (the abandon callback is called);
+ * counted in asm_stats.expired.
+ * Returns the number dropped. Call from a timer, not per event (it scans the table). */
+struct conntrack;
+size_t asm_expire_closed(struct assembler *a, const struct conntrack *ct, uint64_t now_mono_ns, uint64_t grace_ns);
+/* Call fn for every pending request (started, not ended) with its record as known at start: the
+ * in-flight snapshot of `top`. */
+void asm_foreach_pending(const struct assembler *a, record_cb fn, void *ctx);
 const struct asm_stats *asm_get_stats(const struct assembler *a);
 /* Called (with the same ctx as the record callback) for a pending request that will produce no record:
  * a new start on its key replaced it (its end was lost). Optional. */

@@ -137,6 +137,16 @@ uint16_t ct_local_port(const struct conntrack *ct, const char *peer)
 	return found ? ct->e[i].local_port : 0;
 }
 
+bool ct_closed_since(const struct conntrack *ct, const char *peer, uint64_t since, uint64_t now, uint64_t grace_ns)
+{
+	bool found;
+	size_t i = find(ct, peer, &found);
+
+	if (!found || ct->e[i].open)
+		return false;
+	return ct->e[i].closed_at > since && ct->e[i].closed_at + grace_ns <= now;
+}
+
 void ct_expire(struct conntrack *ct, uint64_t now, uint64_t grace_ns)
 {
 	for (size_t i = 0; i < ct->cap;) {

@@ -28,6 +28,9 @@ void ct_open(struct conntrack *ct, const char *peer, uint16_t local_port, uint64
 void ct_close(struct conntrack *ct, const char *peer, uint64_t ts);
 /* Local port the peer connected to, 0 when unknown. */
 uint16_t ct_local_port(const struct conntrack *ct, const char *peer);
+/* The peer's connection is known to have closed after `since` and at least grace_ns before now
+ * (monotonic ns); false when it is open, unknown or closed too recently. */
+bool ct_closed_since(const struct conntrack *ct, const char *peer, uint64_t since, uint64_t now, uint64_t grace_ns);
 /* Forget connections closed more than grace_ns before now. */
 void ct_expire(struct conntrack *ct, uint64_t now, uint64_t grace_ns);
 const struct ct_stats *ct_get_stats(const struct conntrack *ct);

@@ -13,6 +13,7 @@
 
 #include "aggregate/agg_sink.h"
 #include "aggregate/aggregate.h"
+#include "aggregate/anomaly_line.h"
 #include "aggregate/etcd_agg.h"
 #include "assemble/kp_contract.h"
 #include "assemble/record_json.h"
@@ -37,6 +38,8 @@
 #define HOUSEKEEP_NS 100000000ULL       /* etcd link hold expiry and closed connections, every 100 ms */
 #define CONN_GRACE_NS 10000000000ULL
 #define FOLLOW_CHECK_MS 250             /* apiservers that exited or started: looked for 4 times a second */
+#define PENDING_CLOSED_GRACE_NS 5000000000ULL /* < CONN_GRACE_NS: a request still pending 5 s after its
+					       * connection closed has lost its end */
 
 static void usage(FILE *out)
 {
@@ -108,7 +111,7 @@ struct top {
 	struct capture_stats cs;
 	double hits_per_request;
 	size_t pending;
-	struct online_result anom;
+	struct anomaly_view anom;
 	bool have_snapshot;
 	/* etcd part of the last snapshot */
 	double *row_etcd;              /* MAX_ROWS: linked etcd calls per second of rows[i] */
@@ -175,18 +178,6 @@ static void fmt_si(char *b, size_t cap, double v)
 static void fmt_rate(char *b, size_t cap, double v)
 {
 	snprintf(b, cap, v < 100 ? "%.1f" : "%.0f", v);
-}
-
-static void fmt_anomaly(char *b, size_t cap, const struct online_result *a)
-{
-	if (!a->warm)
-		snprintf(b, cap, "anomaly: warming up");
-	else if (a->flag > 0)
-		snprintf(b, cap, "anomaly: HIGH rate (baseline %.0f/s, score %.1f)", a->baseline, a->score);
-	else if (a->flag < 0)
-		snprintf(b, cap, "anomaly: LOW rate (baseline %.0f/s, score %.1f)", a->baseline, a->score);
-	else
-		snprintf(b, cap, "anomaly: none (baseline %.0f/s)", a->baseline);
 }
 
 enum line_kind { L_HEADER, L_ALERT, L_COLS, L_ROW, L_OTHER };
@@ -265,7 +256,7 @@ static void emit_etcd_panel(const struct top *t, int width, size_t maxrows, emit
 
 static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn emit, void *ctx)
 {
-	char line[1024], a[64], b[64], c[64], d[64], e[64];
+	char line[1024], a[64], b[64], c[64], d[64], e[128];
 	enum agg_table tab = by_tables[t->by];
 	const struct agg_stats *st = agg_get_stats(t->agg);
 	uint64_t overflow = 0;
@@ -308,7 +299,7 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 	emit(L_HEADER, line, ctx);
 	fmt_etcd_line(t, line, sizeof(line));
 	emit(L_HEADER, line, ctx);
-	fmt_anomaly(e, sizeof(e), &t->anom);
+	anomaly_format(&t->anom, e, sizeof(e));
 	snprintf(line, sizeof(line), "ring-buffer drops %llu  uprobe hits/request %.2f", 
 		 (unsigned long long)t->cs.counters[KP_CNT_RB_DROP], t->hits_per_request);
 	if (t->ea)
@@ -318,15 +309,18 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 			 t->sm.b.budget * 100, t->sm.b.duty, sampler_factor(&t->sm));
 	snprintf(line + strlen(line), sizeof(line) - strlen(line), "  %s", e);
 	emit(t->anom.flag > 0 || t->cs.counters[KP_CNT_RB_DROP] ? L_ALERT : L_HEADER, line, ctx);
-	for (int i = 0; i < AGG_TOTAL; i++)
-		overflow += st->overflow[i];
+	overflow = st->evicted[tab];
 	snprintf(line, sizeof(line), "by %s  sort %s  window %us  rows %zu of %zu", agg_table_name(tab),
 		 agg_sort_name(t->sort), t->interval, t->nrows < maxrows ? t->nrows : maxrows, t->nrows_all);
-	if (overflow || st->cell_overflow)
+	if (overflow) /* heavy hitters: keys not shown had at most this many requests in the window */
 		snprintf(line + strlen(line), sizeof(line) - strlen(line),
-			 "  (over the key limit: %llu records in \"(other)\"; %llu latencies not in quantiles)",
-			 (unsigned long long)overflow, (unsigned long long)st->cell_overflow);
-	emit(overflow || st->cell_overflow ? L_ALERT : L_HEADER, line, ctx);
+			 "  (top %u keys kept: %llu evicted to \"(other)\", others <= %.1f/s)",
+			 agg_get_params(t->agg)->max_keys, (unsigned long long)overflow,
+			 t->span_s > 0 ? agg_untracked_bound(t->agg, tab, t->interval) / t->span_s : 0);
+	if (st->cell_overflow)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "  (%llu latencies not in quantiles)",
+			 (unsigned long long)st->cell_overflow);
+	emit(st->cell_overflow ? L_ALERT : L_HEADER, line, ctx);
 	emit(L_HEADER, "", ctx);
 
 	textw = width - numw;
@@ -466,6 +460,8 @@ static void json_row(struct json_writer *w, enum agg_table tab, const struct agg
 	if (r->other)
 		jw_kv_bool(w, "other", true);
 	jw_kv_double(w, "req_per_s", r->rate);
+	if (tab != AGG_TOTAL)
+		jw_kv_double(w, "req_per_s_err", r->rate_err);
 	if (etcd_per_s)
 		jw_kv_double(w, "etcd_per_s", *etcd_per_s);
 	jw_kv_double(w, "err_pct", r->err_pct);
@@ -608,23 +604,29 @@ static void print_json(const struct top *t, size_t maxrows)
 	jw_kv_uint(&w, "ringbuf_drops", t->cs.counters[KP_CNT_RB_DROP]);
 	jw_kv_double(&w, "hits_per_request", t->hits_per_request);
 	jw_kv_uint(&w, "unmatched_ends", pipeline_asm_stats(t->pl)->unmatched_end);
-	jw_kv_uint(&w, "inflight_lost", pipeline_get_stats(t->pl)->abandoned);
+	jw_kv_uint(&w, "starts_replaced", pipeline_asm_stats(t->pl)->replaced);
+	jw_kv_uint(&w, "pending_expired", pipeline_asm_stats(t->pl)->expired);
 	jw_obj_end(&w);
 	jw_key(&w, "aggregate");
 	jw_obj_begin(&w);
 	jw_kv_uint(&w, "records", st->records);
 	jw_kv_uint(&w, "late", st->late);
 	jw_kv_uint(&w, "quantile_overflow", st->cell_overflow);
-	jw_key(&w, "overflow");
+	jw_kv_uint(&w, "max_keys", agg_get_params(t->agg)->max_keys);
+	jw_kv_double(&w, "untracked_max_per_s",
+		     t->span_s > 0 ? agg_untracked_bound(t->agg, tab, t->interval) / t->span_s : 0);
+	jw_key(&w, "evicted");
 	jw_obj_begin(&w);
 	for (int i = 0; i < AGG_TOTAL; i++)
-		jw_kv_uint(&w, agg_table_name(i), st->overflow[i]);
+		jw_kv_uint(&w, agg_table_name(i), st->evicted[i]);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 	jw_key(&w, "anomaly");
 	jw_obj_begin(&w);
-	jw_kv_bool(&w, "warm", t->anom.warm);
+	jw_kv_str(&w, "state", anomaly_state_name(t->anom.state));
+	jw_kv_bool(&w, "warm", t->anom.state != AL_LEARNING);
 	jw_kv_int(&w, "flag", t->anom.flag);
+	jw_kv_double(&w, "rate", t->anom.rate);
 	jw_kv_double(&w, "score", t->anom.score);
 	jw_kv_double(&w, "baseline", t->anom.baseline);
 	jw_obj_end(&w);
@@ -686,7 +688,13 @@ static void refresh_snapshot(struct top *t, uint64_t now_wall)
 	agg_advance(t->agg, now_wall);
 	if (t->ea)
 		etcd_agg_advance(t->ea, now_wall);
-	agg_update_anomaly(t->agg, &t->anom, NULL);
+	{
+		struct online_result res;
+		uint64_t step;
+
+		agg_update_anomaly(t->agg, &res, &step);
+		anomaly_view(&res, agg_step_requests(t->agg, step) * 1e9 / (double)STEP_NS, &t->anom);
+	}
 	follow_read_stats(t->fw, &t->cs);
 	t->hits_per_request = pipeline_hits_per_request(t->pl, t->cs.hits);
 	t->etcd_hits_per_call = pipeline_etcd_hits_per_call(t->pl, t->cs.hits);
@@ -695,6 +703,7 @@ static void refresh_snapshot(struct top *t, uint64_t now_wall)
 	t->conn = *pipeline_conn_stats(t->pl);
 	t->conn_ts = now_wall;
 	t->pending = pipeline_pending(t->pl);
+	agg_sink_inflight_snapshot(&t->sink, t->pl); /* in flight per row: the pending tables now (never leaks) */
 	t->ts_ns = now_wall;
 	query(t);
 	t->have_snapshot = true;
@@ -867,9 +876,7 @@ int cmd_top(int argc, char **argv)
 		goto out;
 	}
 	t.mono_to_wall = cli_mono_to_wall();
-	agg_params_default(&ap);
-	if (ap.nsteps < t.interval)
-		ap.nsteps = t.interval;
+	agg_params_for_window(&ap, t.interval);
 	t.agg = agg_new(&ap, cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall);
 	if (!t.agg) {
 		p_err("out of memory");
@@ -884,6 +891,8 @@ int cmd_top(int argc, char **argv)
 		ep.link_tables = AGG__NTABLES;
 		ep.link_rows = ap.max_keys + 1;
 		t.ea = etcd_agg_new(&ep, cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall);
+		if (t.ea)
+			agg_set_evict_hook(t.agg, etcd_agg_evict_hook, t.ea);
 		if (!t.ea) {
 			p_err("out of memory");
 			goto out;
@@ -892,7 +901,8 @@ int cmd_top(int argc, char **argv)
 	/* front end: capture -> pipeline -> one sink, the aggregation */
 	{
 		struct pipeline_opts po = { .mono_to_wall_ns = t.mono_to_wall, .etcd = !co.no_etcd,
-					    .etcd_link_hold_ns = ETCD_LINK_HOLD_NS, .conn_grace_ns = CONN_GRACE_NS };
+					    .etcd_link_hold_ns = ETCD_LINK_HOLD_NS, .conn_grace_ns = CONN_GRACE_NS,
+					    .pending_closed_grace_ns = PENDING_CLOSED_GRACE_NS };
 		struct pipeline_sink sink;
 
 		t.pl = pipeline_new(&po);

@@ -270,11 +270,12 @@ int prom_render(FILE *out, const struct agg *a, const struct prom_health *h)
 	}
 	family(out, "kapimon_aggregate_records_total", "counter", "Finished request records aggregated.");
 	fprintf(out, "kapimon_aggregate_records_total %llu\n", (unsigned long long)st->records);
-	family(out, "kapimon_aggregate_overflow_total", "counter",
-	       "Records counted in the \"(other)\" row because a grouping reached its key limit.");
+	family(out, "kapimon_aggregate_evicted_total", "counter",
+	       "Keys that lost their row to a heavier key (bounded heavy-hitter tables); their counts continue "
+	       "in the \"(other)\" series.");
 	for (int t = 0; t < AGG_TOTAL; t++)
-		fprintf(out, "kapimon_aggregate_overflow_total{table=\"%s\"} %llu\n", agg_table_name(t),
-			(unsigned long long)st->overflow[t]);
+		fprintf(out, "kapimon_aggregate_evicted_total{table=\"%s\"} %llu\n", agg_table_name(t),
+			(unsigned long long)st->evicted[t]);
 	family(out, "kapimon_aggregate_quantile_overflow_total", "counter",
 	       "Latency observations left out of live quantiles (per-step cell limit).");
 	fprintf(out, "kapimon_aggregate_quantile_overflow_total %llu\n", (unsigned long long)st->cell_overflow);

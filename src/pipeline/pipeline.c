@@ -266,9 +266,15 @@ void pipeline_feed_cb(void *ctx, const void *event, size_t size)
 
 void pipeline_tick(struct pipeline *p, uint64_t now_mono)
 {
-	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++)
-		if (p->lanes[i].used && p->lanes[i].es)
+	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++) {
+		if (!p->lanes[i].used)
+			continue;
+		if (p->lanes[i].es)
 			etcd_asm_tick(p->lanes[i].es, now_mono);
+		/* requests whose end was lost (ring buffer full) go once their connection closed */
+		if (p->o.pending_closed_grace_ns)
+			asm_expire_closed(p->lanes[i].as, p->ct, now_mono, p->o.pending_closed_grace_ns);
+	}
 	ct_expire(p->ct, now_mono, p->o.conn_grace_ns);
 }
 
@@ -399,6 +405,14 @@ size_t pipeline_pending(const struct pipeline *p)
 		if (p->lanes[i].used)
 			n += asm_pending(p->lanes[i].as);
 	return n;
+}
+
+void pipeline_foreach_pending(const struct pipeline *p, void (*fn)(const struct request_record *r, void *ctx),
+			      void *ctx)
+{
+	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++)
+		if (p->lanes[i].used)
+			asm_foreach_pending(p->lanes[i].as, fn, ctx);
 }
 
 bool pipeline_has_etcd(const struct pipeline *p)

@@ -62,6 +62,9 @@ struct pipeline_opts {
 	uint64_t etcd_link_hold_ns; /* how long an etcd call waits for its request (0: 2 s) */
 	uint64_t conn_grace_ns;   /* closed connections are remembered this long for late records (0: 10 s) */
 	size_t max_pending;       /* requests in flight tracked (0: the assembler's default) */
+	/* > 0: a request still pending this long after its connection closed has lost its end (ring buffer
+	 * full): pipeline_tick drops it (request_abandoned, asm_stats.expired); 0: kept until flush */
+	uint64_t pending_closed_grace_ns;
 };
 
 struct pipeline_stats {
@@ -89,7 +92,8 @@ int pipeline_feed(struct pipeline *p, const void *event, size_t size);
 void pipeline_feed_cb(void *ctx, const void *event, size_t size);
 
 /* Housekeeping on a timer (a few times a second, not per event): etcd calls whose link hold expired
- * are delivered unlinked, closed connections are forgotten after their grace. now: CLOCK_MONOTONIC ns. */
+ * are delivered unlinked, requests whose connection closed pending_closed_grace_ns ago are dropped,
+ * closed connections are forgotten after their grace. now: CLOCK_MONOTONIC ns. */
 void pipeline_tick(struct pipeline *p, uint64_t now_mono);
 /* End of capture: requests still running are delivered as ongoing (latency so far at now_mono), every
  * held etcd call is delivered. */
@@ -110,6 +114,9 @@ const struct etcd_asm_stats *pipeline_etcd_stats(const struct pipeline *p);
 const struct ct_stats *pipeline_conn_stats(const struct pipeline *p);
 /* Requests started and not yet ended. */
 size_t pipeline_pending(const struct pipeline *p);
+/* Call fn for every one of them, with its record as known at start (in-flight snapshots). */
+void pipeline_foreach_pending(const struct pipeline *p, void (*fn)(const struct request_record *r, void *ctx),
+			      void *ctx);
 bool pipeline_has_etcd(const struct pipeline *p);
 
 /* Request-path probe hits per request the assembler saw (finished + unmatched ends); 0 when none.

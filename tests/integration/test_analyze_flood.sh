@@ -24,13 +24,13 @@ steady() {
 kp=$!
 wait_for "record attached" 30 grep -q attached "$OUT/err"
 start=$(date +%s)
-steady kapimon-steady-a/1.0 /apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases 24 &
+steady kapimon-steady-a/1.0 /apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases 60 &
 s1=$!
-steady kapimon-steady-b/1.0 /api/v1/namespaces 24 &
+steady kapimon-steady-b/1.0 /api/v1/namespaces 60 &
 s2=$!
-# wait until 12 s of steady traffic were recorded (timestamps in the recording, not a sleep)
+# wait until 40 s of steady traffic were recorded (the stream detector judges from its 30th step on)
 steady_for() { [ $(($(date +%s) - start)) -ge "$1" ]; }
-wait_for "12 s of steady traffic" 30 steady_for 12
+wait_for "40 s of steady traffic" 60 steady_for 40
 h2load -n 6000 -c 4 -m 4 -H "user-agent: $FLOOD_UA" -H "authorization: Bearer $KAPIMON_TOKEN" \
 	"$KAPIMON_APISERVER_URL/api/v1/namespaces/default/configmaps" >"$OUT/h2load" 2>&1
 check "h2load flood ran" grep -q "6000 succeeded" "$OUT/h2load"

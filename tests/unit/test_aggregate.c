@@ -12,6 +12,9 @@
 #include <cmocka.h>
 
 #include "aggregate/aggregate.h"
+#include "aggregate/anomaly_line.h"
+#include "assemble/assembler.h"
+#include "assemble/request_fill.h"
 
 #define S 1000000000ULL
 #define T0 (1700000000ULL * S) /* step-aligned start */
@@ -291,15 +294,17 @@ static void test_sampling_factor(void **state)
 	agg_free(a);
 }
 
-static void test_overflow_other(void **state)
+static void test_eviction_other(void **state)
 {
 	struct agg *a = mkagg(4, 10, T0);
 	struct agg_row rows[8];
 	char ua[32];
 	size_t n;
 	const struct agg_row *o;
+	static const double want_err[4] = { 3, 4, 6, 8 }; /* inherited minimum at admission */
 
-	/* 10 agents, agent i sends i+1 requests; only 4 keys fit */
+	/* 10 agents, agent i sends i+1 requests in turn; 4 rows: each new agent takes the row of the
+	 * smallest score (Space-Saving), the evicted agents' requests move to "(other)" */
 	for (int i = 0; i < 10; i++) {
 		snprintf(ua, sizeof(ua), "agent-%d", i);
 		for (int j = 0; j <= i; j++) {
@@ -314,12 +319,33 @@ static void test_overflow_other(void **state)
 	o = find_ua(rows, n, "(other)");
 	assert_non_null(o);
 	assert_true(o->other);
-	/* agents 4..9 overflowed: 5+6+...+10 = 45 requests */
-	assert_true(o->req == 45.0);
-	assert_int_equal(agg_get_stats(a)->overflow[AGG_BY_AGENT], 45);
+	/* agents 0..5 were evicted: 1+2+...+6 = 21 requests; agents 6..9 keep exact counts */
+	assert_true(o->req == 21.0);
+	assert_int_equal(agg_get_stats(a)->evicted[AGG_BY_AGENT], 6);
+	for (int i = 6; i < 10; i++) {
+		snprintf(ua, sizeof(ua), "agent-%d", i);
+		assert_non_null(find_ua(rows, n, ua));
+		assert_true(find_ua(rows, n, ua)->req == i + 1.0);
+		/* admitted in the window: up to the inherited minimum may have been missed */
+		assert_true(fabs(find_ua(rows, n, ua)->req_err - want_err[i - 6]) < 1e-9);
+	}
 	assert_string_equal(rows[0].key->user_agent, "(other)"); /* biggest by rate */
-	/* the (verb, resource) table did not overflow */
-	assert_int_equal(agg_get_stats(a)->overflow[AGG_BY_VERB_RESOURCE], 0);
+	/* a key without a row had at most the smallest score: agent-6's 3 + 7 */
+	assert_true(fabs(agg_untracked_bound(a, AGG_BY_AGENT, 1) - 10.0) < 1e-9);
+	/* the (verb, resource) table has one key: no eviction, exact */
+	assert_int_equal(agg_get_stats(a)->evicted[AGG_BY_VERB_RESOURCE], 0);
+	assert_true(agg_untracked_bound(a, AGG_BY_VERB_RESOURCE, 1) == 0);
+	/* cumulative totals (Prometheus) moved along: rows + "(other)" = total */
+	{
+		double sum = 0;
+		const struct agg_cum *cum;
+
+		for (size_t i = 0; i < agg_table_size(a, AGG_BY_AGENT); i++) {
+			agg_table_entry(a, AGG_BY_AGENT, i, &cum, NULL, NULL);
+			sum += cum->req[AGG_C_2XX];
+		}
+		assert_true(sum == 55.0);
+	}
 	agg_free(a);
 }
 
@@ -363,14 +389,22 @@ static void test_sorting(void **state)
 
 static void test_inflight(void **state)
 {
-	struct agg *a = mkagg(16, 10, T0);
+	struct agg *a = mkagg(2, 10, T0);
 	struct request_record w = mk("watcher", "watch", "pods", 200, T0 + 5, 1000);
+	struct request_record x = mk("busy", "get", "pods", 200, T0 + 3 * S + 5, 1000);
+	struct request_record y = mk("busy2", "get", "pods", 200, T0 + 3 * S + 5, 1000);
+	struct request_record z = mk("late-watcher", "watch", "pods", 200, T0 + 5, 1000);
 	struct agg_row rows[4];
 	size_t n;
 
+	/* a snapshot: the pending table holds 3 watcher requests; one of them ends */
+	agg_inflight_clear(a);
 	for (int i = 0; i < 3; i++)
 		agg_inflight(a, &w, +1);
-	agg_add(a, &w); /* one of them ends */
+	agg_add(a, &w);
+	agg_inflight_clear(a);
+	for (int i = 0; i < 2; i++)
+		agg_inflight(a, &w, +1);
 	agg_advance(a, T0 + 3 * S);
 	/* no request ended in the last step, but the watcher still shows: 2 in flight */
 	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 4, NULL);
@@ -379,12 +413,209 @@ static void test_inflight(void **state)
 	assert_true(rows[0].rate == 0);
 	agg_query(a, AGG_TOTAL, 1, AGG_SORT_RATE, rows, 4, NULL);
 	assert_int_equal(rows[0].inflight, 2);
+	/* the requests are gone from the pending table (ended unseen, replaced, connection closed): no
+	 * count is left behind, whatever happened to them */
+	agg_inflight_clear(a);
+	assert_int_equal(agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 4, NULL), 0);
+	agg_query(a, AGG_TOTAL, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(rows[0].inflight, 0);
+	/* full table (2 rows: watcher, busy): busy2 evicts the smaller score; an in-flight-only key never
+	 * evicts a counted one: it counts in "(other)" */
+	agg_add(a, &x);
+	agg_add(a, &x);
+	agg_add(a, &y);
+	assert_int_equal(agg_get_stats(a)->evicted[AGG_BY_AGENT], 1);
+	agg_inflight_clear(a);
+	agg_inflight(a, &z, +1);
+	agg_advance(a, T0 + 4 * S);
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(n, 3); /* busy, busy2, (other) holding the watcher's request and the in-flight one */
+	assert_non_null(find_ua(rows, n, "busy"));
+	assert_non_null(find_ua(rows, n, "busy2"));
+	assert_null(find_ua(rows, n, "late-watcher"));
+	assert_int_equal(find_ua(rows, n, "(other)")->inflight, 1);
+	assert_int_equal(agg_get_stats(a)->evicted[AGG_BY_AGENT], 1);
+	/* much later busy and busy2 are idle (decayed weight < 0.01): the in-flight key takes a row */
+	agg_advance(a, T0 + 60 * S);
+	agg_inflight_clear(a);
+	agg_inflight(a, &z, +1);
+	agg_inflight(a, &w, +1); /* a second in-flight-only key takes the other idle row, not z's */
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(n, 2);
+	assert_int_equal(find_ua(rows, n, "late-watcher")->inflight, 1);
+	assert_int_equal(find_ua(rows, n, "watcher")->inflight, 1);
 	/* ongoing records (flushed at exit) are not counted as finished */
 	w.ongoing = true;
 	agg_add(a, &w);
 	assert_int_equal(agg_get_stats(a)->ongoing, 1);
-	assert_int_equal(agg_get_stats(a)->records, 1);
+	assert_int_equal(agg_get_stats(a)->records, 4);
+	assert_int_equal(agg_get_stats(a)->evicted[AGG_BY_AGENT], 3);
 	agg_free(a);
+}
+
+/* top's wiring: in-flight per row is a snapshot of the assembler's pending table. */
+struct inflight_ctx {
+	struct agg *a;
+	int64_t mono_to_wall;
+	int records;
+};
+
+static void on_pending(const struct request_record *r, void *ctx)
+{
+	struct inflight_ctx *c = ctx;
+
+	agg_inflight(c->a, r, +1);
+}
+
+static void on_rec(const struct request_record *r, void *ctx)
+{
+	struct inflight_ctx *c = ctx;
+
+	agg_add(c->a, r);
+	c->records++;
+}
+
+static struct kp_req_start start_ev(uint64_t conn, uint32_t sid, const char *ua, uint64_t ts)
+{
+	struct kp_req_start ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.hdr.ts_ns = ts;
+	ev.conn = conn;
+	ev.stream_id = sid;
+	ev.proto = KP_PROTO_H2;
+	ev.content_length = -1;
+	ev.method_len = (uint16_t)snprintf(ev.method, sizeof(ev.method), "GET");
+	ev.path_len = (uint16_t)snprintf(ev.path, sizeof(ev.path), "/api/v1/namespaces/default/pods?watch=1");
+	ev.ua_len = (uint16_t)snprintf(ev.ua, sizeof(ev.ua), "%s", ua);
+	ev.addr_len = (uint16_t)snprintf(ev.addr, sizeof(ev.addr), "127.0.0.1:40000");
+	return ev;
+}
+
+static int64_t snapshot_total(struct inflight_ctx *c, struct assembler *as, const char *ua, int64_t *row_inflight)
+{
+	struct agg_row rows[8];
+	size_t n;
+
+	agg_inflight_clear(c->a);
+	asm_foreach_pending(as, on_pending, c);
+	*row_inflight = 0;
+	n = agg_query(c->a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 8, NULL);
+	for (size_t i = 0; i < n && i < 8; i++)
+		if (!strcmp(rows[i].key->user_agent, ua))
+			*row_inflight = rows[i].inflight;
+	agg_query(c->a, AGG_TOTAL, 1, AGG_SORT_RATE, rows, 1, NULL);
+	return rows[0].inflight;
+}
+
+static void test_inflight_from_pending(void **state)
+{
+	struct inflight_ctx c = { mkagg(16, 10, T0), (int64_t)T0, 0 };
+	struct assembler *as = asm_new(0, c.mono_to_wall, on_rec, &c);
+	struct kp_req_start s1 = start_ev(1, 1, "watcher", 10), s2 = start_ev(1, 1, "watcher", 20),
+			    s3 = start_ev(2, 3, "watcher", 30);
+	struct kp_req_end e;
+	int64_t row;
+
+	assert_non_null(as);
+	/* the same key started twice (its end was lost): the assembler keeps one; so does in-flight */
+	asm_start(as, &s1);
+	asm_start(as, &s2);
+	asm_start(as, &s3);
+	assert_int_equal(asm_get_stats(as)->replaced, 1);
+	assert_int_equal(snapshot_total(&c, as, "watcher", &row), 2);
+	assert_int_equal(row, 2);
+	/* one ends */
+	memset(&e, 0, sizeof(e));
+	e.hdr.ts_ns = 40;
+	e.conn = 2;
+	e.stream_id = 3;
+	e.proto = KP_PROTO_H2;
+	e.status = 200;
+	asm_end(as, &e);
+	assert_int_equal(c.records, 1);
+	assert_int_equal(snapshot_total(&c, as, "watcher", &row), 1);
+	assert_int_equal(row, 1);
+	/* an end without a start (started before attach) never takes a count below what is pending */
+	e.conn = 9;
+	asm_end(as, &e);
+	assert_int_equal(snapshot_total(&c, as, "watcher", &row), 1);
+	/* never ended (apiserver restart: the pending requests are flushed as ongoing): nothing left */
+	asm_flush_ongoing(as, 50);
+	assert_int_equal(snapshot_total(&c, as, "watcher", &row), 0);
+	assert_int_equal(row, 0);
+	asm_free(as);
+	agg_free(c.a);
+}
+
+static void anomaly_text(const struct online_result *r, double rate, char *buf, size_t cap, struct anomaly_view *v)
+{
+	anomaly_view(r, rate, v);
+	anomaly_format(v, buf, cap);
+}
+
+static void test_anomaly_line(void **state)
+{
+	struct online_result r = { 0 };
+	struct anomaly_view v;
+	char b[128];
+
+	/* not warm: no numbers at all */
+	r.baseline = 0;
+	r.score = -923075.2;
+	r.flag = 0;
+	anomaly_text(&r, 0, b, sizeof(b), &v);
+	assert_string_equal(b, "anomaly: learning the baseline");
+	assert_int_equal(v.state, AL_LEARNING);
+	/* the line: LOW with a 0/s baseline and a huge score: not an anomaly */
+	r.warm = true;
+	r.flag = -1;
+	r.baseline = 0.3;
+	anomaly_text(&r, 0, b, sizeof(b), &v);
+	assert_int_equal(v.state, AL_NONE);
+	assert_int_equal(v.flag, 0);
+	assert_string_equal(b, "anomaly: none (baseline 0.3/s)");
+	assert_true(v.score == -AL_SCORE_MAX && v.clamped);
+	/* a real drop: 500/s to 20/s */
+	r.baseline = 500;
+	r.score = -12.34;
+	anomaly_text(&r, 20, b, sizeof(b), &v);
+	assert_string_equal(b, "anomaly: LOW rate 20/s, baseline 500/s (score -12.3)");
+	/* a flood over a quiet baseline: HIGH, the score clamped */
+	r.flag = 1;
+	r.baseline = 1;
+	r.score = 5e9;
+	anomaly_text(&r, 480, b, sizeof(b), &v);
+	assert_string_equal(b, "anomaly: HIGH rate 480/s, baseline 1.0/s (score >99)");
+	assert_int_equal(v.flag, 1);
+	/* within counting noise (4 sqrt(100) = 40): not flagged */
+	r.baseline = 100;
+	r.score = 3;
+	anomaly_text(&r, 130, b, sizeof(b), &v);
+	assert_int_equal(v.state, AL_NONE);
+	/* flag and direction disagree, or the score is not a number: not flagged */
+	anomaly_text(&r, 10, b, sizeof(b), &v);
+	assert_int_equal(v.state, AL_NONE);
+	r.score = NAN;
+	anomaly_text(&r, 1000, b, sizeof(b), &v);
+	assert_int_equal(v.state, AL_NONE);
+	assert_true(v.score == 0);
+	/* an infinite score (tail probability 0) is clamped, the flag stays */
+	r.score = INFINITY;
+	anomaly_text(&r, 1000, b, sizeof(b), &v);
+	assert_string_equal(b, "anomaly: HIGH rate 1000/s, baseline 100/s (score >99)");
+	/* the steps of an alerted event after its first one (flag 0, event +1) still show it */
+	r.flag = 0;
+	r.event = 1;
+	r.score = 7.5;
+	anomaly_text(&r, 1000, b, sizeof(b), &v);
+	assert_string_equal(b, "anomaly: HIGH rate 1000/s, baseline 100/s (score 7.5)");
+	r.event = 0;
+	anomaly_text(&r, 1000, b, sizeof(b), &v);
+	assert_int_equal(v.state, AL_NONE);
+	r.baseline = NAN;
+	anomaly_text(&r, 1000, b, sizeof(b), &v);
+	assert_int_equal(v.state, AL_LEARNING);
 }
 
 static void test_keys(void **state)
@@ -479,9 +710,11 @@ int main(void)
 		cmocka_unit_test(test_quantiles_across_steps),
 		cmocka_unit_test(test_quantiles_last_step),
 		cmocka_unit_test(test_sampling_factor),
-		cmocka_unit_test(test_overflow_other),
+		cmocka_unit_test(test_eviction_other),
 		cmocka_unit_test(test_sorting),
 		cmocka_unit_test(test_inflight),
+		cmocka_unit_test(test_inflight_from_pending),
+		cmocka_unit_test(test_anomaly_line),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_cell_overflow),
 		cmocka_unit_test(test_anomaly_feed),

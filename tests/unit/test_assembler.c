@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "assemble/assembler.h"
+#include "assemble/conntrack.h"
 
 #define MAXREC 4096
 static struct request_record got[MAXREC];
@@ -146,6 +147,59 @@ static void test_max_pending(void **state)
 	asm_free(a);
 }
 
+/* A request whose end was lost stays pending until its connection has been closed for the grace. */
+static void test_expire_closed(void **state)
+{
+	struct assembler *a = asm_new(0, 0, cb, NULL);
+	struct conntrack *ct = ct_new(0);
+	struct kp_req_start s;
+	const uint64_t G = 5000;
+	static const char *peers[] = { "10.0.0.1:1000", "10.0.0.2:2000", "10.0.0.3:3000" };
+
+	assert_non_null(a);
+	assert_non_null(ct);
+	ngot = 0;
+	for (int i = 0; i < 3; i++)
+		ct_open(ct, peers[i], 443, 10, false);
+	/* 40 requests per connection (many collide in the table: removal must keep the others) */
+	for (int i = 0; i < 3; i++)
+		for (uint32_t sid = 1; sid <= 79; sid += 2) {
+			mk_start(&s, 100 + (uint64_t)i, sid, 100, "GET", "/api/v1/pods", "ua");
+			s.addr_len = (uint16_t)snprintf(s.addr, sizeof(s.addr), "%s", peers[i]);
+			asm_start(a, &s);
+		}
+	assert_int_equal(asm_pending(a), 120);
+	/* connection 0 closes at 1000; connection 2's address closed at 50 and opened again at 60 (it is
+	 * open now) */
+	ct_close(ct, peers[0], 1000);
+	ct_close(ct, peers[2], 50);
+	ct_open(ct, peers[2], 443, 60, false);
+	/* within the grace: nothing */
+	assert_int_equal(asm_expire_closed(a, ct, 1000 + G - 1, G), 0);
+	assert_int_equal(asm_pending(a), 120);
+	/* after it: connection 0's 40 go, the open ones stay */
+	assert_int_equal(asm_expire_closed(a, ct, 1000 + G, G), 40);
+	assert_int_equal(asm_pending(a), 80);
+	assert_int_equal(asm_get_stats(a)->expired, 40);
+	assert_int_equal(ngot, 0); /* no record */
+	/* a connection closed before the request started does not expire it (it is a newer connection) */
+	ct_close(ct, peers[1], 50);
+	assert_int_equal(asm_expire_closed(a, ct, 100000, G), 0);
+	/* the others still pair with their ends */
+	{
+		struct kp_req_end e;
+
+		mk_end(&e, 101, 1, 200, 200);
+		asm_end(a, &e);
+		assert_int_equal(ngot, 1);
+		mk_end(&e, 100, 1, 200, 200); /* expired: unmatched */
+		asm_end(a, &e);
+		assert_int_equal(asm_get_stats(a)->unmatched_end, 1);
+	}
+	ct_free(ct);
+	asm_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_unmatched_and_ongoing),
 		cmocka_unit_test(test_many_interleaved),
 		cmocka_unit_test(test_max_pending),
+		cmocka_unit_test(test_expire_closed),
 	};
 	return cmocka_run_group_tests_name("assembler", tests, NULL, NULL);
 }

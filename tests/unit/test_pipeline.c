@@ -338,6 +338,35 @@ static void test_two_apiservers(void **state)
 	pipeline_free(p);
 }
 
+/* pending_closed_grace_ns: a request whose connection closed (its end lost) is abandoned by the tick. */
+static void test_pending_expires_after_close(void **state)
+{
+	struct pipeline_opts o = { .mono_to_wall_ns = 1000, .pending_closed_grace_ns = 5000 };
+	struct pipeline *p = pipeline_new(&o);
+	struct rec_sink a = { 0 };
+	struct pipeline_sink sa = rec_iface(&a);
+	struct kp_conn_event c;
+	struct kp_req_start s;
+
+	pipeline_add_sink(p, &sa);
+	mk_conn(&c, "10.0.0.9", 7000, 6443, 1);
+	c.hdr.ts_ns = 50;
+	pipeline_feed(p, &c, sizeof(c));
+	mk_start(&s, 0x900, 1, 100, "GET", "/api/v1/pods", "10.0.0.9:7000");
+	pipeline_feed(p, &s, sizeof(s));
+	mk_conn(&c, "10.0.0.9", 7000, 6443, 0);
+	c.hdr.ts_ns = 1000;
+	pipeline_feed(p, &c, sizeof(c));
+	pipeline_tick(p, 1000 + 4999);
+	assert_int_equal(pipeline_pending(p), 1);
+	pipeline_tick(p, 1000 + 5000);
+	assert_int_equal(pipeline_pending(p), 0);
+	assert_int_equal(a.n, 2);
+	assert_int_equal(a.g[1].what, W_ABANDON);
+	assert_int_equal(pipeline_asm_stats(p)->expired, 1);
+	pipeline_free(p);
+}
+
 /* More apiservers than lanes: counted, not assembled, never crashing. */
 static void test_too_many_apiservers(void **state)
 {
@@ -389,7 +418,8 @@ static void test_sink_limit(void **state)
 	pipeline_free(p);
 }
 
-/* The aggregate sink's in-flight count: +1 per start, -1 per record or abandoned start. */
+/* The aggregate sink's in-flight count: a snapshot of the pending requests (a replaced start, a
+ * finished or an expired request leaves nothing behind). */
 static int64_t total_inflight(struct agg *g)
 {
 	const struct agg_cum *cum;
@@ -418,15 +448,19 @@ static void test_agg_sink_inflight(void **state)
 	pipeline_feed(p, &s, sizeof(s));
 	mk_start(&s, 0x100, 3, 100, "GET", "/api/v1/pods", "10.0.0.1:5000");
 	pipeline_feed(p, &s, sizeof(s));
+	agg_sink_inflight_snapshot(&as, p);
 	assert_int_equal(total_inflight(g), 2);
 	mk_start(&s, 0x100, 3, 120, "GET", "/api/v1/pods", "10.0.0.1:5000"); /* replaces stream 3's start */
 	pipeline_feed(p, &s, sizeof(s));
+	agg_sink_inflight_snapshot(&as, p);
 	assert_int_equal(total_inflight(g), 2);
 	mk_end(&e, 0x100, 1, 200, 0);
 	pipeline_feed(p, &e, sizeof(e));
+	agg_sink_inflight_snapshot(&as, p);
 	assert_int_equal(total_inflight(g), 1);
 	assert_int_equal(agg_get_stats(g)->records, 1);
 	pipeline_flush(p, 300); /* stream 3 ongoing: no longer in flight, not counted */
+	agg_sink_inflight_snapshot(&as, p);
 	assert_int_equal(total_inflight(g), 0);
 	assert_int_equal(agg_get_stats(g)->records, 1);
 	pipeline_free(p);
@@ -441,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_abandon_and_flush),
 		cmocka_unit_test(test_two_apiservers),
 		cmocka_unit_test(test_too_many_apiservers),
+		cmocka_unit_test(test_pending_expires_after_close),
 		cmocka_unit_test(test_bad_events),
 		cmocka_unit_test(test_sink_limit),
 		cmocka_unit_test(test_agg_sink_inflight),

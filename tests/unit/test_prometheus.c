@@ -296,6 +296,53 @@ static void test_render_parses(void **state)
 	agg_free(a);
 }
 
+/* The series use the heavy-hitter rows: at most max_keys + 1 user agents, evicted keys' counts go on
+ * in "(other)", the sum over the family is the number of requests. */
+static void test_render_bounded_keys(void **state)
+{
+	struct agg_params p;
+	struct agg *a;
+	char *out, *save = NULL, *line, ua[32];
+	double sum = 0, other = -1, evicted = -1;
+	int series = 0;
+
+	agg_params_default(&p);
+	p.max_keys = 2;
+	p.detector_window = 0;
+	a = agg_new(&p, T0);
+	assert_non_null(a);
+	/* agent-0 .. agent-4, agent-i sends i + 1 requests: agents 3 and 4 keep rows, 0..2 (6) are evicted */
+	for (int i = 0; i < 5; i++) {
+		snprintf(ua, sizeof(ua), "agent-%d", i);
+		for (int j = 0; j <= i; j++) {
+			struct request_record r = mk(ua, "get", "pods", 200, 1000000);
+			agg_add(a, &r);
+		}
+	}
+	out = render_all(a, NULL);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct sample s;
+
+		if (line[0] == '#')
+			continue;
+		assert_int_equal(parse_sample(line, &s), 0);
+		if (!strcmp(s.name, "kapimon_apiserver_requests_total")) {
+			series++;
+			sum += s.value;
+			if (strstr(s.labels, "user_agent=(other),"))
+				other = s.value;
+		}
+		if (!strcmp(s.name, "kapimon_aggregate_evicted_total") && strstr(s.labels, "table=agent,"))
+			evicted = s.value;
+	}
+	assert_int_equal(series, 3); /* agent-3, agent-4, (other) */
+	assert_true(sum == 15);
+	assert_true(other == 6);
+	assert_true(evicted == 3);
+	free(out);
+	agg_free(a);
+}
+
 static void test_atomic_file(void **state)
 {
 	char dir[] = "/tmp/kapimon-prom-XXXXXX", path[256], tmp[300];
@@ -362,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_names_and_values),
 		cmocka_unit_test(test_render_parses),
+		cmocka_unit_test(test_render_bounded_keys),
 		cmocka_unit_test(test_atomic_file),
 		cmocka_unit_test(test_etcd_counters),
 	};
