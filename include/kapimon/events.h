@@ -81,7 +81,8 @@ struct kp_req_start {
 	__u16 path_len;
 	__u16 ua_len;
 	__u16 addr_len;
-	__u16 _pad;
+	__u8 h2_flavor; /* h2: the offsets group, 0 x/net/http2, 1 net/http bundled; h1: 0 */
+	__u8 _pad;
 	__s64 content_length; /* declared request body length, -1 unknown */
 	char method[KP_METHOD_MAX];
 	char path[KP_PATH_MAX];
@@ -94,7 +95,8 @@ struct kp_req_end {
 	__u64 conn;
 	__u32 stream_id;
 	__u8 proto;
-	__u8 _pad[3];
+	__u8 h2_flavor; /* as in kp_req_start */
+	__u8 _pad[2];
 	__s64 status;    /* 0: handler wrote nothing (implicit 200) */
 	__s64 bytes_out; /* response body bytes written by the handler, -1 unknown */
 	__s64 bytes_in;  /* request body bytes received, -1 unknown */

@@ -2,6 +2,7 @@
 #include "capture/capture.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +13,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "assemble/offsets_check.h"
 #include "capture/offsets_select.h"
 #include "goelf/goelf.h"
+#include "goelf/offsets.h"
 #include "conn.skel.h"
 #include "grpc.skel.h"
 #include "http.skel.h"
@@ -31,6 +34,8 @@ struct attach_point {
 	uint64_t off;
 	const char *func;
 	bool is_start; /* begins a request/call (detached first when sampling) */
+	int group;     /* offsets group (enum oc_group) */
+	bool disabled; /* its group's unverified offsets failed validation: never attached again */
 };
 
 struct capture {
@@ -54,14 +59,15 @@ struct capture {
 	struct capture_opts o;
 	uint64_t events, bad_events;
 	char desc[512];
+	struct offcheck *oc; /* non-NULL when a group's offsets are unverified (validated on its first events) */
 };
 
-static int on_event(void *ctx, void *data, size_t size)
+static void offsets_verdict(struct capture *c, int g);
+
+static int dispatch(struct capture *c, const void *data, size_t size)
 {
-	struct capture *c = ctx;
 	const struct kp_event_hdr *h = data;
 
-	c->events++;
 	if (size < sizeof(*h)) {
 		c->bad_events++;
 		return 0;
@@ -121,6 +127,57 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct capture *c = ctx;
+	int decided;
+
+	c->events++;
+	/* unverified offsets: the group's events wait in c->oc until its verdict (offsets_check.h) */
+	if (c->oc) {
+		enum oc_action a = oc_feed(c->oc, data, size, &decided);
+
+		if (decided >= 0)
+			offsets_verdict(c, decided);
+		if (a != OC_DELIVER)
+			return 0;
+	}
+	return dispatch(c, data, size);
+}
+
+static void release_one(void *ctx, const void *data, size_t size)
+{
+	dispatch(ctx, data, size);
+}
+
+static void reap(struct capture *c, struct bpf_link *l);
+
+/* A group's offsets were judged: deliver what was held, or detach the group for good. */
+static void offsets_verdict(struct capture *c, int g)
+{
+	struct oc_group_info in;
+	int n = 0;
+
+	oc_info(c->oc, (enum oc_group)g, &in);
+	if (in.state == OC_PASS) {
+		p_info("%s offsets verified on the first events (%s)", goff_group_name(g), in.why);
+		oc_release(c->oc, (enum oc_group)g, release_one, c);
+		return;
+	}
+	for (int i = 0; i < c->nlinks; i++) {
+		if (c->pts[i].group != g)
+			continue;
+		c->pts[i].disabled = true;
+		n++;
+		if (c->links[i]) {
+			reap(c, c->links[i]);
+			c->links[i] = NULL;
+		}
+	}
+	p_err("%s probe group DISABLED (%d uprobe%s detached): its unverified struct offsets gave implausible events "
+	      "(%s); no record was made from them", goff_group_name(g), n, n == 1 ? "" : "s", in.why);
+}
+
 /*
  * Connection tracking (optional): the apiserver's listening ports go into the tracepoint's filter,
  * and its established connections are reported as seeded.
@@ -177,6 +234,24 @@ static void setup_conn(struct capture *c)
 	}
 out:
 	free(socks);
+}
+
+/* The apiserver's --etcd-prefix (what its etcd keys start with), "" when it is not set or unreadable. */
+static void etcd_prefix_of(pid_t pid, char *out, size_t len)
+{
+	char path[64], buf[16384];
+	ssize_t n;
+	int fd;
+
+	*out = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n > 0)
+		oc_etcd_prefix_from_cmdline(buf, (size_t)n, out, len);
 }
 
 /* Add every probe site of one target, attached to prog, or to alt1 when the target's second "A|B"
@@ -279,6 +354,8 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 			if (add_target(b, PT_ETCD_WATCH_DISPATCH, c->gskel->progs.etcd_watch_dispatch, NULL, pts, &npts,
 				       missing, sizeof(missing), &expensive))
 				p_debug("etcd watch events will not be counted");
+			for (int i = save; i < npts; i++)
+				pts[i].group = OC_GRPC;
 		}
 	} else if (!o->no_etcd) {
 		p_warn("no gRPC struct offsets for this binary: etcd calls are not captured");
@@ -300,6 +377,8 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 			npts = save;
 			continue;
 		}
+		for (int i = save; i < npts; i++)
+			pts[i].group = flavor ? OC_H2B : OC_H2X;
 		groups[flavor] = true;
 	}
 	if (!o->no_h1 && offs.h1_ok) {
@@ -315,6 +394,8 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 			npts = save;
 		else
 			groups[2] = true;
+		for (int i = save; i < npts; i++)
+			pts[i].group = OC_H1;
 	}
 	if (!groups[0] && !groups[1] && !groups[2]) {
 		p_err("pid %d (%s): no HTTP server probe group could be resolved: %s", o->pid,
@@ -328,10 +409,25 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	if (expensive)
 		p_warn("%d probe site%s cannot be emulated by the kernel (single-stepped: ~15x the cost of a hit)",
 		       expensive, expensive == 1 ? "" : "s");
-	for (int g = 0; g < 4; g++)
-		if (groups[g] && offs.fallback[g][0])
-			p_warn("%s struct offsets were not measured for this binary: %s (records may be wrong)",
-			       g == 0 ? "h2-xnet" : g == 1 ? "h2-bundled" : g == 2 ? "http1" : "grpc", offs.fallback[g]);
+	for (int g = 0; g < 4; g++) {
+		if (!groups[g] || !offs.unverified[g])
+			continue;
+		if (!c->oc) {
+			char prefix[128];
+
+			etcd_prefix_of(o->pid, prefix, sizeof(prefix));
+			if (!(c->oc = oc_new(0, prefix))) {
+				ret = -ENOMEM;
+				goto fail;
+			}
+		}
+		if (oc_watch(c->oc, (enum oc_group)g)) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		p_warn("%s struct offsets are unverified (%s): its events are held and checked before any record is "
+		       "made; the group is disabled if they are implausible", goff_group_name(g), offs.basis[g]);
+	}
 
 	snprintf(c->exe, sizeof(c->exe), "%s", exe);
 	for (int i = 0; i < npts; i++) {
@@ -489,7 +585,7 @@ int capture_set_phase(struct capture *c, enum capture_phase ph)
 	/* attach ends before starts so no request starts without its end probe */
 	for (int pass = 0; pass < 2; pass++) {
 		for (int i = 0; i < c->nlinks; i++) {
-			bool want = ph == CAPTURE_ALL || (ph == CAPTURE_ENDS && !c->pts[i].is_start);
+			bool want = !c->pts[i].disabled && (ph == CAPTURE_ALL || (ph == CAPTURE_ENDS && !c->pts[i].is_start));
 
 			if (c->pts[i].is_start != (pass == 1))
 				continue;
@@ -649,6 +745,18 @@ void capture_close(struct capture *c)
 	if (!c)
 		return;
 	ring_buffer__free(c->rb);
+	if (c->oc) {
+		for (int g = 0; g < OC__NGROUPS; g++) {
+			struct oc_group_info in;
+
+			oc_info(c->oc, (enum oc_group)g, &in);
+			if (in.state == OC_PENDING && in.held)
+				p_warn("%s: %u held event%s discarded: its unverified offsets never saw enough events to be "
+				       "verified (%u of %u informative)", goff_group_name(g), in.held, in.held == 1 ? "" : "s",
+				       in.good + in.bad, OC_MIN_EVENTS);
+		}
+		oc_free(c->oc);
+	}
 	if (c->reaper_started) { /* wait for links still being destroyed */
 		pthread_mutex_lock(&c->rmu);
 		while (c->ndead > 0)

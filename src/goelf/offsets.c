@@ -21,8 +21,8 @@ const char *goff_source_name(enum goff_source s)
 {
 	switch (s) {
 	case GOFF_DWARF: return "dwarf";
-	case GOFF_TABLE: return "table";
-	case GOFF_FALLBACK: return "fallback";
+	case GOFF_MEASURED: return "measured";
+	case GOFF_NEAREST: return "nearest (unverified)";
 	default: return "none";
 	}
 }
@@ -32,6 +32,17 @@ const char *goff_group_name(enum goff_group g)
 	static const char *n[] = { "h2-xnet", "h2-bundled", "http1", "grpc" };
 
 	return (unsigned)g < GOFF__NGROUPS ? n[g] : "?";
+}
+
+int goff_group_from_name(const char *name, size_t len)
+{
+	for (int g = 0; g < GOFF__NGROUPS; g++) {
+		const char *n = goff_group_name((enum goff_group)g);
+
+		if (name && strlen(n) == len && !strncmp(n, name, len))
+			return g;
+	}
+	return -1;
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -692,7 +703,7 @@ static size_t pick(const char *const *versions, const int *eras, size_t n, const
 			int c = goff_semver_cmp(versions[i], version);
 
 			if (c == 0) {
-				*src = GOFF_TABLE;
+				*src = GOFF_MEASURED;
 				return i;
 			}
 			if (c < 0)
@@ -700,7 +711,7 @@ static size_t pick(const char *const *versions, const int *eras, size_t n, const
 			else if (ceil == n)
 				ceil = i;
 		}
-		*src = GOFF_FALLBACK;
+		*src = GOFF_NEAREST;
 		if (floor == n)
 			return ceil == n ? 0 : ceil;
 		if (ceil == n)
@@ -708,7 +719,7 @@ static size_t pick(const char *const *versions, const int *eras, size_t n, const
 		double k = semver_key(version), df = k - semver_key(versions[floor]), dc = semver_key(versions[ceil]) - k;
 		return dc < df ? ceil : floor;
 	}
-	*src = GOFF_FALLBACK;
+	*src = GOFF_NEAREST;
 	int best = -1;
 	for (size_t i = 0; i < n; i++)
 		if (go_minor >= 0 && eras[i] <= go_minor && eras[i] > best)
@@ -774,9 +785,11 @@ const char *goff_module_pick(const char *lib, const char *version, int go_minor,
 	size_t i = pick(v, eras, n, version, go_minor, &src);
 
 	if (exact)
-		*exact = src == GOFF_TABLE;
+		*exact = src == GOFF_MEASURED;
 	return v[i];
 }
+
+static void count_all(struct go_offsets *o);
 
 static void set_info(struct goff_group_info *gi, enum goff_source s, const char *prov, const char *fmt,
 		     const char *a, const char *b)
@@ -798,7 +811,7 @@ static void module_basis(struct goff_group_info *gi, enum goff_source src, const
 {
 	gi->source = src;
 	gi->provenance = prov;
-	if (src == GOFF_TABLE)
+	if (src == GOFF_MEASURED)
 		snprintf(gi->basis, sizeof(gi->basis), "%s %s", lib, v);
 	else if (v)
 		snprintf(gi->basis, sizeof(gi->basis), "%s %s not in table -> nearest known %s", lib, v, use);
@@ -810,9 +823,88 @@ static void module_basis(struct goff_group_info *gi, enum goff_source src, const
 			 lib, use);
 }
 
+/* GOPATH builds carry no module versions. A known release build is recognised by its main package and
+ * the version its release scripts stamp with -ldflags -X (recorded in the buildinfo's "build -ldflags="
+ * line since Go 1.18); its vendored versions are that release's vendor/modules.txt. A build that replaced
+ * x/net or grpc in its vendor tree would be misidentified: say so in the docs, not silently. */
+static const struct vendor_set {
+	const char *main_prefix; /* "path" line of the buildinfo */
+	const char *stamp;       /* -X symbol suffix whose value is the release */
+	const char *release;
+	const char *xnet, *grpc;
+	const char *facts;
+} vendor_sets[] = {
+	{ "k8s.io/kubernetes/cmd/", "k8s.io/component-base/version.gitVersion=", "v1.20.2",
+	  "v0.0.0-20201110031124-69a78807bb2b", "v1.27.1",
+	  "kubernetes v1.20.2 vendor/modules.txt (Debian's kubernetes_1.20.5+really1.20.2 source package, "
+	  "the tree scripts/build-apiserver.sh builds)" },
+};
+
+static bool line_value(const char *modinfo, const char *key, const char **v, size_t *len)
+{
+	size_t kl = strlen(key);
+
+	for (const char *l = modinfo; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (!strncmp(l, key, kl)) {
+			*v = l + kl;
+			*len = strcspn(*v, "\n");
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *goff_vendored_version(const char *modinfo, const char *lib, const char **release)
+{
+	const char *path, *ld;
+	size_t plen, ldlen;
+
+	if (release)
+		*release = NULL;
+	if (!modinfo || !lib || !line_value(modinfo, "path\t", &path, &plen) ||
+	    !line_value(modinfo, "build\t-ldflags=", &ld, &ldlen))
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(vendor_sets); i++) {
+		const struct vendor_set *s = &vendor_sets[i];
+		size_t mp = strlen(s->main_prefix), sl = strlen(s->stamp), rl = strlen(s->release);
+
+		if (plen < mp || strncmp(path, s->main_prefix, mp))
+			continue;
+		for (const char *p = ld; p + sl + rl <= ld + ldlen; p++) {
+			/* the stamp, as the symbol's suffix (after '/' or the -X quote), then exactly the release */
+			if (memcmp(p, s->stamp, sl) || (p > ld && p[-1] != '/' && p[-1] != '\'' && p[-1] != ' '))
+				continue;
+			if (memcmp(p + sl, s->release, rl) || (p + sl + rl < ld + ldlen && !strchr("' \"", p[sl + rl])))
+				continue;
+			if (release)
+				*release = s->facts;
+			return !strcmp(lib, "golang.org/x/net") ? s->xnet : is_grpc(lib) ? s->grpc : NULL;
+		}
+	}
+	return NULL;
+}
+
+/* The module version of lib in b: from the buildinfo (module builds), else from a known vendor set
+ * (GOPATH release builds; *vendored = the set's facts), else NULL. */
+static const char *module_version(const struct go_binary *b, const char *lib, const char **vendored)
+{
+	const char *v = gobin_module_version(b, lib);
+
+	*vendored = NULL;
+	return v ? v : goff_vendored_version(gobin_modinfo(b), lib, vendored);
+}
+
+static void vendored_basis(struct goff_group_info *gi, const char *vendored)
+{
+	size_t l = strlen(gi->basis);
+
+	if (vendored)
+		snprintf(gi->basis + l, sizeof(gi->basis) - l, " (GOPATH build; vendored: %s)", vendored);
+}
+
 static void fill_xnet_table(const struct go_binary *b, struct go_offsets *o)
 {
-	const char *v = gobin_module_version(b, "golang.org/x/net");
+	const char *vendored, *v = module_version(b, "golang.org/x/net", &vendored);
 	int *eras, gm = go_minor_of(b);
 	size_t n;
 	enum goff_source src;
@@ -821,11 +913,12 @@ static void fill_xnet_table(const struct go_binary *b, struct go_offsets *o)
 
 	o->h2x = use->h2;
 	module_basis(&o->info[GOFF_H2X], src, "golang.org/x/net", v, use->version, gm, use->go_era, use->prov);
+	vendored_basis(&o->info[GOFF_H2X], vendored);
 }
 
 static void fill_grpc_table(const struct go_binary *b, struct go_offsets *o)
 {
-	const char *v = gobin_module_version(b, "google.golang.org/grpc");
+	const char *vendored, *v = module_version(b, "google.golang.org/grpc", &vendored);
 	int *eras, gm = go_minor_of(b);
 	size_t n;
 	enum goff_source src;
@@ -835,6 +928,7 @@ static void fill_grpc_table(const struct go_binary *b, struct go_offsets *o)
 
 	o->grpc = use->g;
 	module_basis(gi, src, "google.golang.org/grpc", v, use->version, gm, use->go_era, use->prov);
+	vendored_basis(gi, vendored);
 	/* spb.Status.Code from the generator the binary's own methods reveal */
 	for (size_t i = 0; i < ARRAY_SIZE(spb_gen_table); i++) {
 		char fn[128];
@@ -852,7 +946,7 @@ static void fill_grpc_table(const struct go_binary *b, struct go_offsets *o)
 
 static void fill_go_table(const struct go_binary *b, struct go_offsets *o, bool need_h1, bool need_h2b)
 {
-	int maj, min, pat;
+	int maj = -1, min = -1, pat = -1; /* -1 = unknown: gobin_go_version_num leaves them unset */
 	const struct go_entry *e = NULL, *near = NULL;
 	char ver[32];
 
@@ -878,17 +972,59 @@ static void fill_go_table(const struct go_binary *b, struct go_offsets *o, bool 
 		o->h1.map_kind = (min >= 24 && !(gobin_goexperiment(b) && strstr(gobin_goexperiment(b), "noswissmap")))
 				       ? 1 : 0;
 		if (e)
-			set_info(&o->info[GOFF_H1], GOFF_TABLE, use->prov, "%s%s", nv, "");
+			set_info(&o->info[GOFF_H1], GOFF_MEASURED, use->prov, "%s%s", nv, "");
 		else
-			set_info(&o->info[GOFF_H1], GOFF_FALLBACK, use->prov, "%s -> nearest known %s", ver, nv);
+			set_info(&o->info[GOFF_H1], GOFF_NEAREST, use->prov, "%s -> nearest known %s", ver, nv);
 	}
 	if (need_h2b) {
 		o->h2b = use->h2b;
 		if (e)
-			set_info(&o->info[GOFF_H2B], GOFF_TABLE, use->prov, "%s%s", nv, "");
+			set_info(&o->info[GOFF_H2B], GOFF_MEASURED, use->prov, "%s%s", nv, "");
 		else
-			set_info(&o->info[GOFF_H2B], GOFF_FALLBACK, use->prov, "%s -> nearest known %s", ver, nv);
+			set_info(&o->info[GOFF_H2B], GOFF_NEAREST, use->prov, "%s -> nearest known %s", ver, nv);
 	}
+}
+
+int goff_force_row(struct go_offsets *o, enum goff_group g, const char *version)
+{
+	int minor;
+	char tail;
+
+	if (!o || !version)
+		return -EINVAL;
+	if (g == GOFF_H2X || g == GOFF_GRPC) {
+		for (size_t i = 0; g == GOFF_H2X && i < ARRAY_SIZE(xnet_table); i++)
+			if (!strcmp(xnet_table[i].version, version)) {
+				o->h2x = xnet_table[i].h2;
+				goto forced;
+			}
+		for (size_t i = 0; g == GOFF_GRPC && i < ARRAY_SIZE(grpc_table); i++)
+			if (!strcmp(grpc_table[i].version, version)) {
+				o->grpc = grpc_table[i].g;
+				goto forced;
+			}
+		return -ENOENT;
+	}
+	if ((g != GOFF_H1 && g != GOFF_H2B) || sscanf(version, "go1.%d%c", &minor, &tail) != 1)
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(go_table); i++)
+		if (go_table[i].minor == minor) {
+			uint8_t mk = o->h1.map_kind;
+
+			if (g == GOFF_H1)
+				o->h1 = go_table[i].h1, o->h1.map_kind = mk;
+			else
+				o->h2b = go_table[i].h2b;
+			goto forced;
+		}
+	return -ENOENT;
+forced:
+	o->info[g].source = GOFF_NEAREST;
+	o->info[g].provenance = NULL;
+	snprintf(o->info[g].basis, sizeof(o->info[g].basis),
+		 "TEST ONLY: row %s forced by KAPIMON_TEST_OFFSETS, whatever the binary is", version);
+	count_all(o);
+	return 0;
 }
 
 static void count_all(struct go_offsets *o)

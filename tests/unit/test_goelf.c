@@ -554,7 +554,7 @@ static void test_offsets_dwarf_vs_reflect_and_table(void **s)
 	assert_true(gobin_go_version_num(b, &ma, &mi, &pa));
 	assert_int_equal(go_offsets_fill(b, GOFF_NO_DWARF, &tb), 0);
 	if (mi == 19) {
-		assert_int_equal(tb.info[GOFF_H1].source, GOFF_TABLE);
+		assert_int_equal(tb.info[GOFF_H1].source, GOFF_MEASURED);
 		struct goff_field ft[16], fd[16];
 		for (int g = GOFF_H2B; g <= GOFF_H1; g++) {
 			size_t n = goff_fields(&tb, (enum goff_group)g, ft, 16);

@@ -176,7 +176,8 @@ static const char *cache(void)
 /* spb.Status.Code follows the binary's genproto generator. Independent measurements: Debian's etcd
  * (golang/protobuf v1 genproto) reads Code at offset 0 in its (*Status).Code machine code
  * (docs/go-introspection.md); kube-apiserver 1.20.2's genproto (DWARF of the same vendor tree) at 40. */
-static void check_spb(const char *path, const char *how, const char *method, kp_off_t code)
+static void check_spb(const char *path, const char *how, const char *method, kp_off_t code, enum goff_source src,
+		      const char *basis)
 {
 	struct go_binary *b;
 	struct go_offsets o;
@@ -188,8 +189,9 @@ static void check_spb(const char *path, const char *how, const char *method, kp_
 	}
 	assert_int_equal(gobin_open(path, &b, err, sizeof(err)), 0);
 	assert_int_equal(go_offsets_fill(b, GOFF_NO_DWARF, &o), 0);
-	assert_int_equal(o.info[GOFF_GRPC].source, GOFF_FALLBACK); /* GOPATH builds */
-	assert_non_null(strstr(o.info[GOFF_GRPC].basis, "GOPATH build"));
+	assert_int_equal(o.info[GOFF_GRPC].source, src);
+	if (!strstr(o.info[GOFF_GRPC].basis, basis))
+		fail_msg("%s: grpc basis \"%s\" lacks \"%s\"", path, o.info[GOFF_GRPC].basis, basis);
 	assert_non_null(strstr(o.info[GOFF_GRPC].basis, method));
 	assert_int_equal(o.grpc.spb_status_code, code);
 	gobin_close(b);
@@ -201,8 +203,49 @@ static void test_spb_generation(void **s)
 
 	(void)s;
 	snprintf(p, sizeof(p), "%s/kube-apiserver-1.20.2", cache());
-	check_spb(p, "scripts/build-apiserver.sh", "ProtoReflect", 40);
-	check_spb("/usr/bin/etcd", "apt-get install etcd-server", "XXX_Unmarshal", 0);
+	/* a GOPATH build identified as kubernetes v1.20.2: its vendored grpc row is measured */
+	check_spb(p, "scripts/build-apiserver.sh", "ProtoReflect", 40, GOFF_MEASURED, "vendored: kubernetes v1.20.2");
+	/* Debian's etcd: GOPATH build of no known vendor set: nearest by Go era, unverified */
+	check_spb("/usr/bin/etcd", "apt-get install etcd-server", "XXX_Unmarshal", 0, GOFF_NEAREST, "GOPATH build");
+}
+
+/* The testbed apiserver is a GOPATH build: no module versions in its buildinfo, but its "path" and the
+ * release its -ldflags stamp identify kubernetes v1.20.2's vendor tree. */
+static void test_vendored(void **s)
+{
+	static const char k8s[] =
+		"path\tk8s.io/kubernetes/cmd/kube-apiserver\n"
+		"build\t-compiler=gc\n"
+		"build\t-ldflags=\"-s -w -X 'k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version.gitVersion=v1.20.2' "
+		"-X 'k8s.io/kubernetes/vendor/k8s.io/component-base/version.gitVersion=v1.20.2' -X 'x=y'\"\n"
+		"build\tCGO_ENABLED=0\n";
+	const char *facts = NULL;
+	char buf[1024];
+
+	(void)s;
+	assert_string_equal(goff_vendored_version(k8s, XNET, &facts), PSEUDO2020);
+	assert_non_null(facts);
+	assert_non_null(strstr(facts, "kubernetes v1.20.2"));
+	assert_string_equal(goff_vendored_version(k8s, GRPC, NULL), "v1.27.1");
+	/* and those versions are measured rows */
+	expect(XNET, goff_vendored_version(k8s, XNET, NULL), 19, PSEUDO2020, true);
+	expect(GRPC, goff_vendored_version(k8s, GRPC, NULL), 19, "v1.27.1", true);
+	assert_null(goff_vendored_version(k8s, "golang.org/x/text", NULL));
+	/* another release, another program, a longer version, no stamp, no ldflags, NULL: unknown */
+	snprintf(buf, sizeof(buf), "%s", k8s);
+	memcpy(strstr(strstr(buf, "component-base"), "v1.20.2"), "v1.20.3", 7);
+	assert_null(goff_vendored_version(buf, XNET, &facts));
+	assert_null(facts);
+	assert_null(goff_vendored_version("path\tgo.etcd.io/etcd\nbuild\t-ldflags=\"-X 'k8s.io/component-base/version."
+					  "gitVersion=v1.20.2'\"\n", XNET, NULL));
+	assert_null(goff_vendored_version("path\tk8s.io/kubernetes/cmd/kube-apiserver\nbuild\t-ldflags=\"-X 'k8s.io/"
+					  "component-base/version.gitVersion=v1.20.21'\"\n", XNET, NULL));
+	assert_null(goff_vendored_version("path\tk8s.io/kubernetes/cmd/kube-apiserver\nbuild\t-ldflags=\"-X 'k8s.io/"
+					  "component-base/version.gitVersionX=v1.20.2'\"\n", XNET, NULL));
+	assert_null(goff_vendored_version("path\tk8s.io/kubernetes/cmd/kube-apiserver\nbuild\t-compiler=gc\n", XNET, NULL));
+	assert_null(goff_vendored_version("path\tk8s.io/kubernetes/cmd/kube-apiserver\n", XNET, NULL));
+	assert_null(goff_vendored_version(NULL, XNET, NULL));
+	assert_null(goff_vendored_version("", XNET, NULL));
 }
 
 int main(void)
@@ -211,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_semver_order), cmocka_unit_test(test_exact),
 		cmocka_unit_test(test_nearest),	     cmocka_unit_test(test_pseudo),
 		cmocka_unit_test(test_gopath_era),   cmocka_unit_test(test_spb_generation),
+		cmocka_unit_test(test_vendored),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
