@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev libdw-dev \
 libncurses-dev libcmocka-dev pkg-config"
 TESTBED_PKGS="golang-github-modern-go-reflect2-dev etcd-server etcd-client kubernetes-client openssl nghttp2-client curl golang-go rsync \
-dpkg-dev ca-certificates procps iproute2 python3 jq binutils"
+dpkg-dev ca-certificates procps iproute2 python3 jq binutils valgrind"
 
 want="$BUILD_PKGS"
 case "${1:-all}" in

@@ -5,6 +5,7 @@
  * and the spb.Status generator check on the testbed kube-apiserver and Debian's etcd (skipped when
  * absent).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -248,13 +249,99 @@ static void test_vendored(void **s)
 	assert_null(goff_vendored_version("", XNET, NULL));
 }
 
+/* A Go binary (the stripped test program test_goelf builds) whose Go version cannot be read: the build
+ * info magic and every "go1." string wiped in a private copy. Returns NULL (and skips) when absent. */
+static struct go_binary *open_versionless(void **buf)
+{
+	const char *c = getenv("KAPIMON_CACHE");
+	char path[512], err[256];
+	struct go_binary *b = NULL;
+	FILE *f;
+	long n;
+	char *d;
+
+	snprintf(path, sizeof(path), "%s/goelf-test/bin-stripped", c && *c ? c : "/var/cache/kapimon");
+	f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "test_goelf_offsets: %s absent (built by test_goelf)\n", path);
+		return NULL;
+	}
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	d = malloc((size_t)n);
+	assert_non_null(d);
+	assert_int_equal(fread(d, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	for (long i = 0; i + 14 <= n; i++) {
+		if (!memcmp(d + i, "\xff Go buildinf:", 14))
+			memset(d + i, 'x', 14);
+		else if (!memcmp(d + i, "go1.", 4))
+			memcpy(d + i, "xx1.", 4);
+	}
+	assert_int_equal(gobin_open_mem(d, (size_t)n, 0, &b, err, sizeof(err)), 0);
+	*buf = d;
+	return b;
+}
+
+/* No Go version: every table group is "nearest (unverified)" and deterministic. Under valgrind this once
+ * read an uninitialised Go minor in fill_go_table (map_kind at random). */
+static void test_unknown_go_version(void **s)
+{
+	void *buf = NULL;
+	struct go_binary *b = open_versionless(&buf);
+	struct go_offsets o;
+	int maj, min, pat;
+
+	if (!b)
+		skip();
+	assert_false(gobin_go_version_num(b, &maj, &min, &pat));
+	assert_int_equal(go_offsets_fill(b, GOFF_NO_DWARF, &o), 0);
+	for (int g = 0; g < GOFF__NGROUPS; g++)
+		assert_int_equal(o.info[g].source, GOFF_NEAREST);
+	assert_non_null(strstr(o.info[GOFF_H1].basis, "unknown Go version"));
+	assert_int_equal(o.h1.map_kind, 0);
+	assert_int_equal(o.h1._pad, 0);
+	gobin_close(b);
+	free(buf);
+}
+
+/* The test-only override (KAPIMON_TEST_OFFSETS) replaces a group by a named row, marked unverified. */
+static void test_force_row(void **s)
+{
+	void *buf = NULL;
+	struct go_binary *b = open_versionless(&buf);
+	struct go_offsets o;
+
+	if (!b)
+		skip();
+	assert_int_equal(go_offsets_fill(b, GOFF_NO_DWARF, &o), 0);
+	assert_int_equal(goff_force_row(&o, GOFF_H2X, "v0.62.0"), 0);
+	assert_int_equal(o.h2x.stream_ctx, 40); /* the v0.62.0 row */
+	assert_int_equal(o.info[GOFF_H2X].source, GOFF_NEAREST);
+	assert_non_null(strstr(o.info[GOFF_H2X].basis, "TEST ONLY"));
+	assert_int_equal(goff_force_row(&o, GOFF_GRPC, "v1.81.1"), 0);
+	assert_int_equal(o.grpc.stream_method, 16);
+	assert_int_equal(goff_force_row(&o, GOFF_H1, "go1.27"), 0);
+	assert_int_equal(o.h1.response_status, 128);
+	assert_int_equal(goff_force_row(&o, GOFF_H2X, "v9.9.9"), -ENOENT);
+	assert_int_equal(goff_force_row(&o, GOFF_H1, "go1.2x"), -EINVAL);
+	assert_int_equal(goff_force_row(&o, GOFF_H1, "v0.62.0"), -EINVAL);
+	assert_int_equal(goff_group_from_name("grpc", 4), GOFF_GRPC);
+	assert_int_equal(goff_group_from_name("h2-xnet@v1", 7), GOFF_H2X);
+	assert_int_equal(goff_group_from_name("h2", 2), -1);
+	gobin_close(b);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_semver_order), cmocka_unit_test(test_exact),
 		cmocka_unit_test(test_nearest),	     cmocka_unit_test(test_pseudo),
 		cmocka_unit_test(test_gopath_era),   cmocka_unit_test(test_spb_generation),
-		cmocka_unit_test(test_vendored),
+		cmocka_unit_test(test_vendored),     cmocka_unit_test(test_unknown_go_version),
+		cmocka_unit_test(test_force_row),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
