@@ -11,8 +11,10 @@
  *
  * Policy (documented in docs/go-introspection.md, "Validating unverified offsets"):
  *  - a group under validation has its events HELD (copied, in arrival order, at most OC_HOLD_MAX);
- *  - once OC_MIN_EVENTS informative (good or bad) events were seen, the verdict is taken: PASS when
- *    at most OC_MAX_BAD_PCT percent are bad, else FAIL; never earlier;
+ *  - once OC_MIN_EVENTS informative (good or bad) events were seen, the verdict is taken: FAIL when
+ *    more than OC_MAX_BAD_PCT percent are bad; PASS otherwise, for HTTP groups only once a quarter of
+ *    OC_MIN_EVENTS request ends carried a real status (a wrong status offset often reads 0, which is
+ *    uninformative); never earlier;
  *  - PASS: the held events are released (delivered in order) and later events pass through;
  *  - FAIL: the held events are discarded, the caller detaches the group; no record is ever made
  *    from its events;
@@ -74,9 +76,10 @@ size_t oc_release(struct offcheck *oc, enum oc_group g, oc_release_fn fn, void *
 struct oc_group_info {
 	enum oc_state state;
 	unsigned good, bad, neutral;
+	unsigned good_ends;  /* HTTP request ends with a plausible status (100-599) */
 	unsigned held;       /* events held now */
 	uint64_t discarded;  /* events discarded (held at FAIL, or fed after FAIL) */
-	char why[192];       /* FAIL: the reason (first bad event, counts); PASS: the counts */
+	char why[320];       /* FAIL: the reason (counts; the first bad event); PASS: the counts */
 };
 void oc_info(const struct offcheck *oc, enum oc_group g, struct oc_group_info *out);
 /* Discard whatever is still held for pending groups (capture ends before a verdict); returns how many. */

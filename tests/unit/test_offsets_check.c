@@ -429,6 +429,51 @@ static void test_cannot_verify(void **st)
 	oc_free(oc);
 }
 
+/* HTTP: plausible starts but every end with status 0 (a status offset into zeroed memory) never pass;
+ * with a few real statuses they do. */
+static void test_status_zero_ends(void **st)
+{
+	struct offcheck *oc = oc_new(0, NULL);
+	struct oc_group_info in;
+	int decided = -1;
+	unsigned i, need = (OC_MIN_EVENTS + 3) / 4;
+
+	(void)st;
+	assert_int_equal(oc_watch(oc, OC_H2X), 0);
+	assert_int_equal(oc_watch(oc, OC_H2B), 0);
+	for (i = 0; i < OC_HOLD_MAX && decided < 0; i++) {
+		struct kp_req_start s = h2_start(2 * (i / 2) + 1, "GET", "/api");
+		struct kp_req_end e = h2_end(2 * (i / 2) + 1, 0);
+
+		if (i % 2)
+			oc_feed(oc, &e, sizeof(e), &decided);
+		else
+			oc_feed(oc, &s, sizeof(s), &decided);
+	}
+	assert_int_equal(i, OC_HOLD_MAX);
+	oc_info(oc, OC_H2X, &in);
+	assert_int_equal(in.state, OC_FAIL);
+	assert_non_null(strstr(in.why, "cannot verify"));
+	/* the other h2 group: starts, then need - 1 real statuses: pending; one more: PASS */
+	decided = -1;
+	for (i = 0; i < OC_MIN_EVENTS; i++) {
+		struct kp_req_start s = h2_start(2 * i + 1, "GET", "/api");
+
+		s.h2_flavor = 1;
+		assert_int_equal(oc_feed(oc, &s, sizeof(s), &decided), OC_HOLD);
+	}
+	for (i = 0; i < need; i++) {
+		struct kp_req_end e = h2_end(2 * i + 1, 200);
+
+		e.h2_flavor = 1;
+		assert_int_equal(oc_feed(oc, &e, sizeof(e), &decided), OC_HOLD);
+		assert_int_equal(decided, i + 1 < need ? -1 : OC_H2B);
+	}
+	oc_info(oc, OC_H2B, &in);
+	assert_int_equal(in.state, OC_PASS);
+	oc_free(oc);
+}
+
 /* A capture that ends before a verdict discards the held events. */
 static void test_discard_pending(void **st)
 {
@@ -492,7 +537,7 @@ int main(void)
 		cmocka_unit_test(test_groups),		 cmocka_unit_test(test_pass_and_release),
 		cmocka_unit_test(test_garbage_fails),	 cmocka_unit_test(test_threshold),
 		cmocka_unit_test(test_cannot_verify),	 cmocka_unit_test(test_discard_pending),
-		cmocka_unit_test(test_cmdline),
+		cmocka_unit_test(test_cmdline),	 cmocka_unit_test(test_status_zero_ends),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
