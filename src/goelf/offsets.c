@@ -370,15 +370,19 @@ static void dwarf_fill(Elf *elf, struct go_offsets *o, bool got[GOFF__NGROUPS])
 /* ------------------------------------------------------------------------------------------------ */
 /* tables (measured here; see provenance strings)                                                   */
 
-static const char prov_measured[] =
-	"measured from DWARF of a program built here with Debian's golang-1.X-go toolchain "
-	"(scripts/gen-go-offsets.sh; 1.21-1.23 from bookworm-backports, 1.24 trixie, 1.26 and 1.27 sid; Go 1.27 moved the server to net/http/internal/http2)";
+/* One row per Go minor version, declared to cover the minor's patch releases (they carry security and
+ * critical fixes only); each row was measured with one toolchain (measured_at). A patch release that
+ * moved one of these fields would not be caught by the runtime validation (it only runs for "nearest"):
+ * docs/go-introspection.md, "Provenance". Go 1.27 moved the server to net/http/internal/http2. */
+#define GO_PROV(v, pkg)                                                                                       \
+	"measured from DWARF of a program built here with " v " (Debian " pkg ") by scripts/gen-go-offsets.sh"
 /* net/http (HTTP/1 + bundled http2) by Go minor version. */
 struct go_entry {
 	int minor;
 	struct kp_http1_offsets h1;
 	struct kp_h2_offsets h2b;
 	const char *prov;
+	const char *measured_at;
 };
 
 static const struct go_entry go_table[] = {
@@ -391,7 +395,7 @@ static const struct go_entry go_table[] = {
 	    .server_conn_remote_addr = 168, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 80,
 	    .rws_wrote_bytes = 104, .rws_sent_content_len = 96, .stream_sc = 0, .stream_id = 8,
 	    .stream_body_bytes = 56, .stream_ctx = 32 },
-	  prov_measured },
+	  GO_PROV("go1.19.8", "bookworm golang-1.19-go"), "go1.19.8" },
 	/* go1.21.13, measured by scripts/gen-go-offsets.sh */
 	{ 21,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
@@ -401,7 +405,7 @@ static const struct go_entry go_table[] = {
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
 	    .stream_body_bytes = 56, .stream_ctx = 32 },
-	  prov_measured },
+	  GO_PROV("go1.21.13", "bookworm-backports golang-1.21-go"), "go1.21.13" },
 	/* go1.22.12, measured by scripts/gen-go-offsets.sh */
 	{ 22,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
@@ -411,7 +415,7 @@ static const struct go_entry go_table[] = {
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
 	    .stream_body_bytes = 56, .stream_ctx = 32 },
-	  prov_measured },
+	  GO_PROV("go1.22.12", "bookworm-backports golang-1.22-go"), "go1.22.12" },
 	/* go1.23.5, measured by scripts/gen-go-offsets.sh */
 	{ 23,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
@@ -421,7 +425,7 @@ static const struct go_entry go_table[] = {
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
 	    .stream_body_bytes = 56, .stream_ctx = 32 },
-	  prov_measured },
+	  GO_PROV("go1.23.5", "bookworm-backports golang-1.23-go"), "go1.23.5" },
 	/* go1.24.4, measured by scripts/gen-go-offsets.sh */
 	{ 24,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
@@ -431,7 +435,7 @@ static const struct go_entry go_table[] = {
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
 	    .stream_body_bytes = 56, .stream_ctx = 32 },
-	  prov_measured },
+	  GO_PROV("go1.24.4", "trixie golang-1.24-go"), "go1.24.4" },
 	/* go1.26.10, measured by scripts/gen-go-offsets.sh */
 	{ 26,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
@@ -441,7 +445,7 @@ static const struct go_entry go_table[] = {
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
 	    .stream_body_bytes = 64, .stream_ctx = 40 },
-	  prov_measured },
+	  GO_PROV("go1.26.10", "sid golang-1.26-go"), "go1.26.10" },
 	/* go1.27.3, measured by scripts/gen-go-offsets.sh */
 	{ 27,
 	  { .response_conn = 0, .response_req = 8, .response_status = 128, .response_written = 112,
@@ -451,7 +455,7 @@ static const struct go_entry go_table[] = {
 	    .server_conn_remote_addr = 168, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 240,
 	    .rws_wrote_bytes = 264, .rws_sent_content_len = 256, .stream_sc = 0, .stream_id = 8,
 	    .stream_body_bytes = 64, .stream_ctx = 40 },
-	  prov_measured },
+	  GO_PROV("go1.27.3", "sid golang-1.27-go"), "go1.27.3" },
 };
 
 /* golang.org/x/net and google.golang.org/grpc by module version (scripts/gen-module-offsets.sh prints
@@ -965,8 +969,11 @@ static void fill_go_table(const struct go_binary *b, struct go_offsets *o, bool 
 		near = &go_table[0];
 	}
 	const struct go_entry *use = e ? e : near;
-	char nv[16];
-	snprintf(nv, sizeof(nv), "go1.%d", use->minor);
+	char nv[64];
+	if (e)
+		snprintf(nv, sizeof(nv), "go1.%d (row measured with %s)", use->minor, use->measured_at);
+	else
+		snprintf(nv, sizeof(nv), "go1.%d (measured with %s)", use->minor, use->measured_at);
 	if (need_h1) {
 		o->h1 = use->h1;
 		o->h1.map_kind = (min >= 24 && !(gobin_goexperiment(b) && strstr(gobin_goexperiment(b), "noswissmap")))
