@@ -811,8 +811,10 @@ static int go_minor_of(const struct go_binary *b)
 }
 
 static void module_basis(struct goff_group_info *gi, enum goff_source src, const char *lib, const char *v,
-			 const char *use, int go_minor, int era, const char *prov)
+			 const char *use, int go_minor, int era, const char *prov, bool module_build)
 {
+	const char *why = module_build ? "not a dependency of this module build" : "version unknown (GOPATH build";
+
 	gi->source = src;
 	gi->provenance = prov;
 	if (src == GOFF_MEASURED)
@@ -820,11 +822,11 @@ static void module_basis(struct goff_group_info *gi, enum goff_source src, const
 	else if (v)
 		snprintf(gi->basis, sizeof(gi->basis), "%s %s not in table -> nearest known %s", lib, v, use);
 	else if (go_minor >= 0)
-		snprintf(gi->basis, sizeof(gi->basis), "%s version unknown (GOPATH build, go1.%d) -> %s (go1.%d era)",
-			 lib, go_minor, use, era);
+		snprintf(gi->basis, sizeof(gi->basis), "%s %s%sgo1.%d) -> %s (go1.%d era)", lib, why,
+			 module_build ? " (" : ", ", go_minor, use, era);
 	else
-		snprintf(gi->basis, sizeof(gi->basis), "%s version unknown (GOPATH build, Go version unknown) -> %s",
-			 lib, use);
+		snprintf(gi->basis, sizeof(gi->basis), "%s %s%sGo version unknown) -> %s", lib, why,
+			 module_build ? " (" : ", ", use);
 }
 
 /* GOPATH builds carry no module versions. A known release build is recognised by its main package and
@@ -916,7 +918,8 @@ static void fill_xnet_table(const struct go_binary *b, struct go_offsets *o)
 	const struct mod_entry *use = &xnet_table[pick(vers, eras, n, v, gm, &src)];
 
 	o->h2x = use->h2;
-	module_basis(&o->info[GOFF_H2X], src, "golang.org/x/net", v, use->version, gm, use->go_era, use->prov);
+	module_basis(&o->info[GOFF_H2X], src, "golang.org/x/net", v, use->version, gm, use->go_era, use->prov,
+		     gobin_main_module(b) && *gobin_main_module(b));
 	vendored_basis(&o->info[GOFF_H2X], vendored);
 }
 
@@ -931,7 +934,8 @@ static void fill_grpc_table(const struct go_binary *b, struct go_offsets *o)
 	struct goff_group_info *gi = &o->info[GOFF_GRPC];
 
 	o->grpc = use->g;
-	module_basis(gi, src, "google.golang.org/grpc", v, use->version, gm, use->go_era, use->prov);
+	module_basis(gi, src, "google.golang.org/grpc", v, use->version, gm, use->go_era, use->prov,
+		     gobin_main_module(b) && *gobin_main_module(b));
 	vendored_basis(gi, vendored);
 	/* spb.Status.Code from the generator the binary's own methods reveal */
 	for (size_t i = 0; i < ARRAY_SIZE(spb_gen_table); i++) {
