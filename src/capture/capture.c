@@ -176,6 +176,8 @@ static void offsets_verdict(struct capture *c, int g)
 	}
 	p_err("%s probe group DISABLED (%d uprobe%s detached): its unverified struct offsets gave implausible events "
 	      "(%s); no record was made from them", goff_group_name(g), n, n == 1 ? "" : "s", in.why);
+	snprintf(c->desc + strlen(c->desc), sizeof(c->desc) - strlen(c->desc), "; %s DISABLED (implausible events)",
+		 goff_group_name(g));
 }
 
 /*
