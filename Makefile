@@ -123,7 +123,8 @@ unit-test: $(TEST_BINS) | $(DEPS_ALL_STAMP)
 VALGRIND ?= valgrind -q --error-exitcode=99 --track-origins=yes --leak-check=full --errors-for-leak-kinds=definite
 unit-test-valgrind: $(TEST_BINS) | $(DEPS_ALL_STAMP)
 	$(Q)command -v valgrind >/dev/null || { echo "valgrind is not installed (make deps)" >&2; exit 1; }
-	$(Q)fail=(); for t in $(TEST_BINS); do $(VALGRIND) $$t >$$t.valgrind.log 2>&1 || fail+=("$$t (see $$t.valgrind.log)"); done; \
+	$(Q)mkdir -p $(BUILD)/valgrind; fail=(); for t in $(TEST_BINS); do l=$(BUILD)/valgrind/$${t##*/}.log; \
+		$(VALGRIND) $$t >$$l 2>&1 || fail+=("$$t (see $$l)"); done; \
 	echo "valgrind: $$(( $(words $(TEST_BINS)) - $${#fail[@]} )) of $(words $(TEST_BINS)) unit test programs clean"; \
 	[ $${#fail[@]} -eq 0 ] || { printf 'valgrind: failed: %s\n' "$${fail[@]}" >&2; exit 1; }
 
