@@ -12,6 +12,8 @@
 #      groups are reported DISABLED; then their probes stop counting hits while requests go on; at SIGINT
 #      (exit 0) the output holds no h2 request record, no record with the test's user agents, no etcd
 #      record, and every request record it does hold is plausible.
+#   4. KAPIMON_TEST_OFFSETS with the binary's own rows (right, but unverified): both groups are verified
+#      after 20 events and every request sent, those held before the verdict included, is recorded.
 # Needs root, kapimon and the testbed env. Artefacts in $KAPIMON_TEST_OUT/offsets.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -135,4 +137,27 @@ chk(marked == 0, "no record carries the test's user agents", "%d records" % mark
 chk(etcd == 0, "no etcd record from the disabled grpc group", "%d etcd records" % etcd)
 chk(not bad, "every request record written (%d, h1) is plausible" % req, "; ".join(bad[:3]))
 PY
+
+# --- 4. unverified but right (test only: the binary's own rows, forced as if they were a guess) ---------
+# they pass after 20 events, and the held events become records: every request sent is recorded
+REC=$OUT/right.jsonl ERR=$OUT/right.stderr
+KAPIMON_TEST_OFFSETS=h2-xnet@v0.0.0-20201110031124-69a78807bb2b,grpc@v1.27.1 \
+	"$KAPIMON" record --pid "$KAPIMON_APISERVER_PID" -o "$REC" --stats-interval 1 2>"$ERR" &
+KPID=$!
+wait_for "kapimon record (right rows, unverified) prints 'attached' (or exits)" 60 attached_or_exited "$ERR" || abort
+grep -q attached "$ERR" || abort "kapimon record attaches with forced right rows" "$(cat "$ERR")"
+check_contains "attached line: h2 x/net offsets unverified" "h2 x/net offsets nearest (unverified)" "$(grep attached "$ERR")"
+: >"$OUT/right.sent"
+for i in $(seq 1 24); do # 24 requests: 48 h2 events and 24 etcd reads (GET without resourceVersion), > 20 each
+	ua="kapimon-offsets-right-$RUN-$i"
+	[ "$(get "$ua" /api/v1/namespaces/default)" = 200 ] && echo "$ua" >>"$OUT/right.sent"
+done
+check_eq "24 requests served" 24 "$(wc -l <"$OUT/right.sent")"
+verified() { grep -q "h2-xnet offsets verified" "$ERR" && grep -q "grpc offsets verified" "$ERR"; }
+wait_for "h2-xnet and grpc offsets reported verified" 30 verified || echo "$(cat "$ERR")"
+all_recorded() { while read -r ua; do grep -qF "\"user_agent\":\"$ua\"" "$REC" || return 1; done <"$OUT/right.sent"; }
+wait_for "every request sent, held ones included, is recorded" 30 all_recorded
+check "no group disabled" bash -c "! grep -q DISABLED '$ERR'"
+stop_kapimon
+check_ge "etcd records written after the grpc group was verified" 24 "$(grep -c '"kind":"etcd"' "$REC")"
 finish
