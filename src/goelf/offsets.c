@@ -395,7 +395,7 @@ static const struct go_entry go_table[] = {
 	    .server_conn_remote_addr = 168, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 80,
 	    .rws_wrote_bytes = 104, .rws_sent_content_len = 96, .stream_sc = 0, .stream_id = 8,
 	    .stream_body_bytes = 56, .stream_ctx = 32 },
-	  GO_PROV("go1.19.8", "bookworm golang-1.19-go"), "go1.19.8" },
+	  GO_PROV("go1.19.8", "golang-1.19-go 1.19.8-2"), "go1.19.8" },
 	/* go1.21.13, measured by scripts/gen-go-offsets.sh */
 	{ 21,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
