@@ -32,6 +32,12 @@
 #define EW_READ(dst, len, src) bpf_probe_read_user(dst, len, src)
 #endif
 
+#ifdef __clang__
+#define EW_UNROLL _Pragma("unroll")
+#else
+#define EW_UNROLL
+#endif
+
 #define EW_ITER_MAX 32  /* fields (and nested-message ends) walked per message; the apiserver's txns need ~16 */
 #define EW_DEPTH 8      /* nesting: TxnRequest > RequestOp > PutRequest is 3 */
 #define EW_VARINT_MAX 10
@@ -122,11 +128,11 @@ static const struct ew_method ew_methods[] = {
 static __always_inline __u32 ew_method_msg(const __u64 *m, __u32 len)
 {
 	__u64 w[EW_METHOD_MAX / 8];
-	int i, j;
+	__u32 i, j;
 
 	if (len == 0 || len > EW_METHOD_MAX)
 		return EW_NONE;
-#pragma unroll
+EW_UNROLL
 	for (j = 0; j < EW_METHOD_MAX / 8; j++) {
 		w[j] = m[j];
 		if (len <= 8 * j)
@@ -134,13 +140,13 @@ static __always_inline __u32 ew_method_msg(const __u64 *m, __u32 len)
 		else if (len < 8 * j + 8)
 			w[j] &= (1ULL << (8 * (len - 8 * j))) - 1; /* little-endian: keep the first len - 8j bytes */
 	}
-#pragma unroll
-	for (i = 0; i < (int)(sizeof(ew_methods) / sizeof(ew_methods[0])); i++) {
+EW_UNROLL
+	for (i = 0; i < sizeof(ew_methods) / sizeof(ew_methods[0]); i++) {
 		__u64 t[EW_METHOD_MAX / 8];
 		int same = ew_methods[i].len == len;
 
 		__builtin_memcpy(t, ew_methods[i].name, sizeof(t));
-#pragma unroll
+EW_UNROLL
 		for (j = 0; j < EW_METHOD_MAX / 8; j++)
 			same &= t[j] == w[j];
 		if (same)
@@ -165,8 +171,9 @@ static __always_inline __u32 ew_action(__u32 msg, __u32 num)
 }
 
 /* The varint whose first byte (at q) is b0: further bytes are read one at a time, each only after the
- * previous one's continuation bit says it belongs to the varint. *next: the offset after it. */
-static __always_inline int ew_varint(const __u8 *base, __u64 q, __u8 b0, __u64 *v, __u64 *next)
+ * previous one's continuation bit says it belongs to the varint, and never at or past lim (the end of
+ * the enclosing message). *next: the offset after it. */
+static __always_inline int ew_varint(const __u8 *base, __u64 q, __u64 lim, __u8 b0, __u64 *v, __u64 *next)
 {
 	__u64 val = b0 & 0x7f;
 	__u8 c = b0;
@@ -174,7 +181,7 @@ static __always_inline int ew_varint(const __u8 *base, __u64 q, __u8 b0, __u64 *
 
 	q++;
 	for (k = 1; k < EW_VARINT_MAX && (c & 0x80); k++) {
-		if (EW_READ(&c, 1, base + q))
+		if (q >= lim || EW_READ(&c, 1, base + q))
 			return -1;
 		val |= (__u64)(c & 0x7f) << (7 * k);
 		q++;
@@ -264,9 +271,9 @@ static __always_inline __u64 ew_walk(const __u8 *base, __u64 n, __u32 msg, __u64
 			__u8 first = b[1];
 
 			/* a 2-byte tag: the varint's first byte is the field's third (the field has one) */
-			if (hdr == 2 && EW_READ(&first, 1, base + p + 2))
+			if (hdr == 2 && (lim - p < 3 || EW_READ(&first, 1, base + p + 2)))
 				goto give_up;
-			if (ew_varint(base, p + hdr, first, &v, &c))
+			if (ew_varint(base, p + hdr, lim, first, &v, &c))
 				goto give_up;
 			if (wt == 0) {
 				np = c;
