@@ -62,7 +62,7 @@ def binary(n):
     return v
 b64 = lambda v: base64.b64encode(v).decode()
 objs = []
-# secrets s1..s3 (small values), s4 with a 3000-byte value: created, then replaced with new values
+# secrets s1..s3 (small values), s4 with 2 KB + 1 KB values: created, then replaced with new values
 for i in range(1, 5):
     name = "s%d" % i
     for ver in ("create", "update"):
