@@ -255,13 +255,13 @@ static void test_prefix_flags_counted(void **state)
 	n = pb_key(msg, 1, "/registry/secrets/default/s");
 	mk_start(&s, 5, 10, "/etcdserverpb.KV/Put", msg, n, NULL, 0);
 	s.payload_len = (uint32_t)(n + 40); /* the value (not copied) follows */
-	s.truncated = KP_GRPC_TRUNC_PAYLOAD | KP_GRPC_STOP_VALUE;
+	s.truncated = KP_TRUNC_GRPC_PAYLOAD | KP_TRUNC_GRPC_AT_VALUE;
 	etcd_asm_start(a, &s);
 	mk_end(&e, 5, 20, 0);
 	etcd_asm_end(a, &e);
 	mk_start(&s, 6, 30, "/etcdserverpb.KV/Range", msg, 2, NULL, 0);
 	s.payload_len = (uint32_t)n;
-	s.truncated = KP_GRPC_TRUNC_PAYLOAD | KP_GRPC_STOP_GAVE_UP;
+	s.truncated = KP_TRUNC_GRPC_PAYLOAD | KP_TRUNC_GRPC_GAVE_UP;
 	etcd_asm_start(a, &s);
 	mk_end(&e, 6, 40, 0);
 	etcd_asm_end(a, &e);
