@@ -115,6 +115,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(CORE_LIB)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(CORE_LIB) -lcmocka $(LDLIBS) -o $@
 
+# The BPF probe's etcd request walk is compiled into its unit test.
+$(BUILD)/tests/test_etcd_walk: bpf/etcd_walk.h include/kapimon/events.h
+
 unit-test: $(TEST_BINS) | $(DEPS_ALL_STAMP)
 	$(Q)./tests/run-unit.sh $(TEST_BINS)
 

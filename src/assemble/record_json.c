@@ -313,6 +313,8 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 		jw_kv_uint(w, "watch_responses", s->etcd_watch_responses);
 		jw_kv_uint(w, "watch_events", s->etcd_watch_events);
 		jw_kv_uint(w, "watch_keys_truncated", s->etcd_watch_keys_truncated);
+		jw_kv_uint(w, "copy_stopped_at_value", s->etcd_stopped_at_value);
+		jw_kv_uint(w, "copy_gave_up", s->etcd_copy_gave_up);
 		jw_key(w, "watch_events_by_resource");
 		jw_obj_begin(w);
 		for (size_t i = 0; i < s->n_watch_res && i < 64; i++)

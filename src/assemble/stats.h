@@ -37,6 +37,8 @@ struct record_stats {
 	uint64_t etcd_watch_responses; /* watch responses with events received */
 	uint64_t etcd_watch_events;    /* events in them */
 	uint64_t etcd_watch_keys_truncated; /* watch responses whose first key was cut (resource from the prefix) */
+	uint64_t etcd_stopped_at_value; /* request copies that stopped before a value field */
+	uint64_t etcd_copy_gave_up;     /* request copies the probe's protobuf walk cut short */
 	size_t n_watch_res;            /* entries in watch_res */
 	const char *watch_res_names[64];
 	uint64_t watch_res_events[64];

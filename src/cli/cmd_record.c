@@ -150,6 +150,8 @@ static void fill_stats(struct capture *cap, struct rec_ctx *rc, struct record_st
 		s->etcd_linked = es->linked;
 		s->etcd_streams = es->streams_opened;
 		s->etcd_stream_msgs = es->stream_messages;
+		s->etcd_stopped_at_value = es->stopped_at_value;
+		s->etcd_copy_gave_up = es->copy_gave_up;
 		{
 			const struct etcd_watch_res *wr;
 			size_t nw = etcd_asm_watch_by_resource(rc->es, &wr);
