@@ -965,6 +965,11 @@ int cmd_top(int argc, char **argv)
 		goto out;
 	if (sampler_init(&t.sm, t.cap, co.pid, budget, hit_cost_us * 1000.0, (uint64_t)budget_period * STEP_NS))
 		goto out;
+	if (t.sm.enabled) { /* each record weighs what the window its start fell in stands for */
+		asm_set_weigher(t.as, sampler_weight, &t.sm);
+		if (t.es)
+			etcd_asm_set_weigher(t.es, sampler_weight, &t.sm);
+	}
 	/* connection rates of the first snapshot are since now (connections found in /proc are seeded) */
 	t.conn = *ct_get_stats(t.ct);
 	t.conn_ts = cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall;
@@ -996,11 +1001,7 @@ int cmd_top(int argc, char **argv)
 		uint64_t mono = cli_now_ns(CLOCK_MONOTONIC), now = mono + t.mono_to_wall;
 		int timeout_ms, err;
 
-		if (sampler_tick(&t.sm, mono)) {
-			asm_set_sample_factor(t.as, sampler_factor(&t.sm));
-			if (t.es)
-				etcd_asm_set_sample_factor(t.es, sampler_factor(&t.sm));
-		}
+		sampler_tick(&t.sm, mono);
 		if (mono >= next_housekeep) {
 			housekeeping(&t, mono);
 			next_housekeep = mono + HOUSEKEEP_NS;
@@ -1036,6 +1037,7 @@ out:
 	if (t.curses)
 		endwin();
 	capture_close(t.cap);
+	sampler_free(&t.sm);
 	if (t.cap && ret == 0 && t.batch)
 		fprintf(stderr, "kapimon: detached after %llu refreshes\n", (unsigned long long)done);
 	agg_free(t.agg);
