@@ -239,14 +239,16 @@ void sampler_stop(struct sampler *s, uint64_t now)
 		s->span_end = now > s->span_start ? now : s->span_start + 1;
 		break;
 	case SM_WINDOW:
-		if (now < s->open_ns) {
+		if (now < s->open_ns) { /* scheduled, not open yet: it never opens */
 			capture_set_gate(s->cap, s->open_ns, s->open_ns);
 			budget_windows_close(&s->ws, s->open_ns);
+			p_debug("budget: stopped, window cut at %llu (wall ns)", (unsigned long long)(s->open_ns + mono_to_wall()));
 			s->span_end = s->cycle_start;
 		} else if (now < s->close_ns) {
 			/* cut short: the window stood for cycle x (its part) */
 			capture_set_gate(s->cap, s->open_ns, now);
 			budget_windows_close(&s->ws, now);
+			p_debug("budget: stopped, window cut at %llu (wall ns)", (unsigned long long)(now + mono_to_wall()));
 			s->span_end = s->cycle_start + (uint64_t)((double)s->cycle_ns * (double)(now - s->open_ns) /
 								  (double)(s->close_ns - s->open_ns));
 		} else {

@@ -59,12 +59,13 @@ void budget_init(struct budget_ctl *b, double budget, double hit_cost_ns, uint64
 	b->budget = budget;
 	b->hit_cost_ns = hit_cost_ns > 0 ? hit_cost_ns : 1;
 	b->period_ns = period_ns ? period_ns : 10000000000ULL;
-	/* a window shorter than this holds too few requests to weight them well */
-	b->min_window_ns = b->period_ns / 50 > 20000000ULL ? b->period_ns / 50 : 20000000ULL;
+	/* a window shorter than this holds too few requests to weight them well (the cycle grows
+	 * instead, up to max_mult periods) */
+	b->min_window_ns = b->period_ns / 10 > 100000000ULL ? b->period_ns / 10 : 100000000ULL;
 	b->max_mult = 8;
-	/* the first cycle measures the load with a short window (a full-capture cycle would already
-	 * break the budget): at most a tenth of the full-capture cost */
-	b->allow = 0.1;
+	/* the first cycle measures the load with a window of a quarter of the cycle (a full-capture
+	 * cycle would already break the budget; a very short one weighs its few records heavily) */
+	b->allow = 0.25;
 	/* until measured: attach (~10-70 ms for a dozen uprobes here) + drain + detach */
 	b->extra_ns = (double)b->period_ns / 10 < 2e8 ? (double)b->period_ns / 10 : 2e8;
 	b->drain_ns = b->period_ns / 10 < 250000000ULL ? b->period_ns / 10 : 250000000ULL;
