@@ -65,10 +65,10 @@ static void usage(FILE *out)
 		"                          (node-exporter textfile collector); no port is opened\n"
 		"  --no-h1, --no-h2        do not probe the HTTP/1.x or HTTP/2 server\n"
 		"  --no-etcd               do not probe etcd calls (2 fewer uprobe hits per call; no ETCD/S, no panel)\n"
-		"  --budget PCT            overhead budget, e.g. 1%%: attach the per-request probes only for a duty\n"
-		"                          cycle that keeps their measured cost under PCT of the apiserver's CPU;\n"
-		"                          counts are weighted by 1/duty (as kapimon record)\n"
-		"  --budget-period S       length of one duty cycle (default 10)\n"
+		"  --budget PCT            overhead budget, e.g. 1%%: attach all uprobes (request and etcd) only\n"
+		"                          part of each cycle, so their measured cost stays under PCT of the\n"
+		"                          apiserver's CPU; counts are weighted by cycle / window (as record)\n"
+		"  --budget-period S       length of one cycle (default 10; longer cycles are multiples)\n"
 		"  --hit-cost-us US        per-hit cost to assume instead of calibrating at start\n");
 }
 
