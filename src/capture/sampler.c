@@ -173,6 +173,8 @@ bool sampler_tick(struct sampler *s, uint64_t now)
 		}
 		/* start cycling: attached already, the first window opens now */
 		budget_windows_close(&s->ws, now);
+		p_debug("budget: window %llu-%llu (wall ns) weight 1.0000", (unsigned long long)(s->open_ns + mono_to_wall()),
+			(unsigned long long)(now + mono_to_wall()));
 		begin_accounting(s);
 		open_window(s, now, now);
 		return true;
@@ -236,6 +238,8 @@ void sampler_stop(struct sampler *s, uint64_t now)
 	case SM_FULL:
 		capture_set_gate(s->cap, s->open_ns, now);
 		budget_windows_close(&s->ws, now);
+		p_debug("budget: window %llu-%llu (wall ns) weight 1.0000", (unsigned long long)(s->open_ns + mono_to_wall()),
+			(unsigned long long)(now + mono_to_wall()));
 		s->span_end = now > s->span_start ? now : s->span_start + 1;
 		break;
 	case SM_WINDOW:
