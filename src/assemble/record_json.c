@@ -336,6 +336,7 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 		jw_kv_double(w, "duty", s->duty);
 		jw_kv_double(w, "sample_factor", s->sample_factor);
 		jw_kv_double(w, "hit_cost_ns", s->hit_cost_ns);
+		jw_kv_double(w, "per_hit_ns", s->per_hit_ns);
 		jw_kv_double(w, "estimated_overhead", s->est_overhead);
 		jw_kv_double(w, "measured_overhead", s->measured_overhead);
 		jw_kv_double(w, "cycle_s", s->cycle_s);

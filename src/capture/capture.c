@@ -35,6 +35,7 @@ struct attach_point {
 };
 
 struct capture {
+	int stats_fd;           /* BPF_ENABLE_STATS while > 0 (budget mode: programs' run time) */
 	struct http_bpf *skel;
 	struct grpc_bpf *gskel; /* NULL with no_etcd or when the binary has no grpc client */
 	struct conn_bpf *cskel; /* NULL when the TCP state tracepoint is unavailable */
@@ -491,6 +492,44 @@ void capture_set_gate(struct capture *c, uint64_t open_ns, uint64_t close_ns)
 		gate_write(&c->gskel->data->gate_open_ns, &c->gskel->data->gate_close_ns, open_ns, close_ns);
 }
 
+int capture_enable_runtime_stats(struct capture *c)
+{
+	if (c->stats_fd > 0)
+		return 0;
+	c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (c->stats_fd < 0) {
+		int err = -errno;
+
+		c->stats_fd = 0;
+		return err;
+	}
+	return 0;
+}
+
+uint64_t capture_uprobe_runtime_ns(struct capture *c)
+{
+	struct bpf_object *objs[2] = { c->skel->obj, c->gskel ? c->gskel->obj : NULL };
+	uint64_t t = 0;
+
+	for (int i = 0; i < 2; i++) {
+		struct bpf_program *p;
+
+		if (!objs[i])
+			continue;
+		bpf_object__for_each_program(p, objs[i]) {
+			struct bpf_prog_info info;
+			__u32 len = sizeof(info);
+
+			if (bpf_program__fd(p) < 0 || p == c->skel->progs.calibrate)
+				continue;
+			memset(&info, 0, sizeof(info));
+			if (!bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len))
+				t += info.run_time_ns;
+		}
+	}
+	return t;
+}
+
 uint64_t capture_detach_done_ns(struct capture *c)
 {
 	uint64_t t = 0;
@@ -728,6 +767,8 @@ void capture_close(struct capture *c)
 		if (c->links[i])
 			bpf_link__destroy(c->links[i]);
 	bpf_link__destroy(c->conn_link);
+	if (c->stats_fd > 0)
+		close(c->stats_fd);
 	conn_bpf__destroy(c->cskel);
 	grpc_bpf__destroy(c->gskel);
 	http_bpf__destroy(c->skel);

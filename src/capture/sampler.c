@@ -68,6 +68,7 @@ static void begin_accounting(struct sampler *s)
 {
 	s->hits0 = total_hits(s->cap);
 	s->cpu0 = proc_cpu_ns(s->pid);
+	s->prog0 = capture_uprobe_runtime_ns(s->cap);
 }
 
 static void measure(struct sampler *s, uint64_t cycle_ns, uint64_t window_ns, uint64_t hits_window, uint64_t churn_ns)
@@ -79,15 +80,16 @@ static void measure(struct sampler *s, uint64_t cycle_ns, uint64_t window_ns, ui
 		.churn_ns = churn_ns,
 		.hits = total_hits(s->cap) - s->hits0,
 		.cpu_ns = proc_cpu_ns(s->pid) - s->cpu0,
+		.prog_ns = capture_uprobe_runtime_ns(s->cap) - s->prog0,
 	};
 
 	budget_update(&s->b, &m);
 	p_debug("budget: cycle %.2f s, window %.3f s: %llu hits (%llu in the window, %llu after detach began), "
-		"detach+attach %.0f ms, apiserver CPU %.0f ms -> overhead %.3f%% (at full capture %.3f%%); next: "
+		"detach+attach %.0f ms, programs %.1f ms, apiserver CPU %.0f ms -> overhead %.3f%% (at full capture %.3f%%); next: "
 		"cycle %.2f s, duty %.3f",
 		cycle_ns / 1e9, window_ns / 1e9, (unsigned long long)m.hits, (unsigned long long)hits_window,
 		churn_ns ? (unsigned long long)(total_hits(s->cap) - s->hits_detach) : 0ULL, churn_ns / 1e6,
-		m.cpu_ns / 1e6, 100 * s->b.measured, 100 * s->b.last_overhead, s->b.cycle_ns / 1e9, s->b.duty);
+		m.prog_ns / 1e6, m.cpu_ns / 1e6, 100 * s->b.measured, 100 * s->b.last_overhead, s->b.cycle_ns / 1e9, s->b.duty);
 }
 
 /* Full capture from `open` on (the gate stays open until changed). */
@@ -146,6 +148,11 @@ int sampler_init(struct sampler *s, struct capture *cap, pid_t pid, double budge
 		p_info("budget: one uprobe hit costs %.2f us here (measured)", hit_cost_ns / 1000.0);
 	}
 	budget_init(&s->b, budget, hit_cost_ns, period_ns);
+	err = capture_enable_runtime_stats(cap);
+	if (err)
+		p_warn("budget: cannot measure the BPF programs' run time (%s): the cost counts the uprobe traps only",
+		       strerror(-err));
+	s->prog_time = !err;
 	err = budget_windows_init(&s->ws, WINDOW_HISTORY);
 	if (err)
 		return err;
@@ -318,6 +325,7 @@ void sampler_fill_stats(const struct sampler *s, struct record_stats *st)
 	st->duty = s->state == SM_FULL ? 1.0 : (double)(s->close_ns - s->open_ns) / (double)s->cycle_ns;
 	st->sample_factor = s->factor;
 	st->hit_cost_ns = s->b.hit_cost_ns;
+	st->per_hit_ns = s->b.per_hit_ns;
 	st->est_overhead = budget_expected_overhead(&s->b);
 	st->measured_overhead = budget_measured_overhead(&s->b);
 	st->cycle_s = s->cycle_ns / 1e9;

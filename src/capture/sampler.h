@@ -40,7 +40,9 @@ struct sampler {
 				* attach starts that much earlier) */
 	uint64_t detach_start; /* mono ns: the window's probes were handed to the background detach */
 	uint64_t hits_detach;  /* probe hits then */
-	uint64_t hits0, cpu0;  /* probe hits and target CPU at the start of the cycle's accounting */
+	uint64_t hits0, cpu0, prog0; /* probe hits, target CPU, programs' run time at the start of the
+				      * cycle's accounting */
+	bool prog_time;        /* the programs' run time is measured */
 	uint64_t hits_open, hits_window;
 	uint64_t span_start;   /* mono ns: the weighted records stand for the traffic from here */
 	uint64_t span_end;     /* set by sampler_stop */

@@ -58,6 +58,7 @@ void budget_init(struct budget_ctl *b, double budget, double hit_cost_ns, uint64
 	memset(b, 0, sizeof(*b));
 	b->budget = budget;
 	b->hit_cost_ns = hit_cost_ns > 0 ? hit_cost_ns : 1;
+	b->per_hit_ns = b->hit_cost_ns;
 	b->period_ns = period_ns ? period_ns : 10000000000ULL;
 	/* a window shorter than this holds too few requests to weight them well (the cycle grows
 	 * instead, up to max_mult periods) */
@@ -77,7 +78,8 @@ void budget_init(struct budget_ctl *b, double budget, double hit_cost_ns, uint64
  * after the attached time it costs outside the window, is still min_window_ns long. */
 void budget_update(struct budget_ctl *b, const struct budget_cycle *m)
 {
-	double cost = (double)m->hits * b->hit_cost_ns, cpu = (double)m->cpu_ns, own = cpu - cost, f, want;
+	double cost = (double)m->hits * b->hit_cost_ns + (double)m->prog_ns, cpu = (double)m->cpu_ns, own = cpu - cost;
+	double per_hit = m->hits ? cost / (double)m->hits : b->hit_cost_ns, f, want;
 
 	if (!m->cycle_ns || !m->window_ns)
 		return;
@@ -90,12 +92,13 @@ void budget_update(struct budget_ctl *b, const struct budget_cycle *m)
 	if (own < 1e7)
 		own = 1e7;
 	b->measured = cost / own;
+	b->per_hit_ns = per_hit;
 	b->cost_ns += cost;
 	b->own_ns += own;
 	if (m->hits_window) {
 		double rate = (double)m->hits_window / (double)m->window_ns; /* hits per ns, all probes live */
 
-		f = rate * (double)m->cycle_ns * b->hit_cost_ns / own;
+		f = rate * (double)m->cycle_ns * per_hit / own;
 		if (m->window_ns < m->cycle_ns) {
 			double extra = (double)m->hits / rate - (double)m->window_ns;
 

@@ -3,8 +3,11 @@
  * Overhead budget (kapimon record/top --budget PCT): all uprobes (request and etcd) are attached only
  * part of each cycle, so that their cost stays under a fraction of the apiserver's own CPU time.
  *
- *   cost                      C = hits x hit_cost      (uprobe traps run in the apiserver's context;
- *                                                       every hit costs, inside the gate window or not)
+ *   cost                      C = hits x hit_cost + program run time
+ *                                                      (hit_cost: the calibrated trap of an empty
+ *                                                       probe; the programs' run time is measured by
+ *                                                       the kernel; all of it runs in the apiserver's
+ *                                                       context; gated hits cost too)
  *   apiserver's own work      W = cpu_time - C         (its CPU time in the cycle, minus ours)
  *   overhead at full capture  f = rate_in_window x cycle x hit_cost / W
  *   attached time allowed     A = budget / f x cycle
@@ -40,7 +43,8 @@ struct budget_ctl {
 	uint64_t drain_ns;    /* all probes stay attached this long after the window (requests end) */
 	double churn_ns;      /* background detach + attach per cycle (uprobe unregistration waits
 			       * for RCU grace periods, one after the other, and blocks attaching) */
-	double measured;      /* overhead measured in the last cycle: hits x cost / own CPU */
+	double measured;      /* overhead measured in the last cycle: cost / own CPU */
+	double per_hit_ns;    /* cost per hit in the last cycle (hit_cost + program time per hit) */
 	double cost_ns, own_ns; /* summed over all measured cycles */
 	uint64_t cycles;
 };
@@ -51,6 +55,7 @@ struct budget_cycle {
 	uint64_t window_ns;   /* gate open (cycle_ns in full capture) */
 	uint64_t hits_window; /* probe hits while the gate was open */
 	uint64_t hits;        /* probe hits in the whole cycle (window included) */
+	uint64_t prog_ns;     /* the probes' BPF programs' run time in the cycle (0: not measured) */
 	uint64_t cpu_ns;      /* the apiserver's CPU time in the cycle (the probes' cost included) */
 	uint64_t churn_ns;    /* detach start to attach done, idle time excluded (0: not cycling) */
 };

@@ -31,6 +31,7 @@ static void test_parse(void **state)
 struct load {
 	double hit_rate, own_rate;
 	uint64_t extra_ns, churn_ns;
+	double prog_per_hit_ns; /* the BPF programs' run time per hit */
 };
 
 static double run_cycles(struct budget_ctl *b, const struct load *l, int n)
@@ -47,7 +48,10 @@ static double run_cycles(struct budget_ctl *b, const struct load *l, int n)
 			.hits = (uint64_t)(l->hit_rate * (double)att / 1e9),
 			.churn_ns = b->duty >= 1.0 ? 0 : l->churn_ns,
 		};
-		double cost = (double)m.hits * b->hit_cost_ns;
+		double cost;
+
+		m.prog_ns = (uint64_t)(l->prog_per_hit_ns * (double)m.hits);
+		cost = (double)m.hits * b->hit_cost_ns + (double)m.prog_ns;
 
 		m.cpu_ns = (uint64_t)(l->own_rate * (double)cycle + cost);
 		last = cost / (l->own_rate * (double)cycle);
@@ -84,6 +88,25 @@ static void test_converges_to_budget(void **state)
 	assert_true(budget_expected_overhead(&b) <= 0.001 * 1.02);
 	assert_true(b.duty < 0.16 && b.duty > 0.12);
 	assert_true(budget_sample_factor(&b) > 6 && budget_sample_factor(&b) < 8.5);
+}
+
+/* The programs' run time counts: 3.2 us of program per 0.8 us trap makes the cost 5x, and the
+ * budget still holds (on the full cost), with a duty about 5x lower. */
+static void test_program_time_counts(void **state)
+{
+	struct budget_ctl b, b0;
+	struct load l = { .hit_rate = 1000, .own_rate = 0.5, .extra_ns = 150 * MS, .churn_ns = 800 * MS };
+	double last;
+
+	budget_init(&b0, 0.002, 800, 10 * S);
+	run_cycles(&b0, &l, 30);
+	l.prog_per_hit_ns = 3200;
+	budget_init(&b, 0.002, 800, 10 * S);
+	last = run_cycles(&b, &l, 30);
+	assert_true(last <= 0.002 * 1.02 && last >= 0.002 * 0.9);
+	assert_true(b.per_hit_ns > 3990 && b.per_hit_ns < 4010);
+	assert_true(b.last_overhead > 4.9 * b0.last_overhead && b.last_overhead < 5.1 * b0.last_overhead);
+	assert_true(budget_window_ns(&b) < budget_window_ns(&b0) / 3);
 }
 
 /* Idle or cheap: full capture (duty 1), reached within a few cycles. */
@@ -217,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_first_cycle_is_short),
 		cmocka_unit_test(test_converges_to_budget),
+		cmocka_unit_test(test_program_time_counts),
 		cmocka_unit_test(test_cheap_goes_full),
 		cmocka_unit_test(test_reacts_to_load),
 		cmocka_unit_test(test_churn_caps_window),
