@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Budget mode, end to end. A steady flood (h2load, one client at a fixed offered rate of 100 req/s,
 # far below what the apiserver serves here even on a loaded host) runs across a 10-second
-# `kapimon record --budget 0.15%`. Checked:
+# `kapimon record --budget 0.4%`. Checked:
 #  - the probes really were off part of the time (fewer records than requests, weights > 1), the
 #    etcd probes too (fewer etcd records than the unary etcd calls etcd served);
 #  - every gate window holds the flood requests the audit log received in it (the windows are exact:
@@ -24,7 +24,7 @@ set -uo pipefail
 
 RPS=${KAPIMON_BUDGET_RPS:-100}  # one client: one request every 10 ms
 SECS=10
-BUDGET=0.15%
+BUDGET=0.4%
 UA="kapimon-budget-flood-$$"
 out=$(mktemp -d)
 kp= fl=
