@@ -109,7 +109,7 @@ static __always_inline int grpc_write(struct pt_regs *ctx, __u64 variant)
 	count(&grpc_hits, KP_PROBE_GRPC_WRITE);
 	__asm__ volatile("" : "+r"(r1), "+r"(r2), "+r"(r5), "+r"(r6), "+r"(r7), "+r"(r8));
 	s = (const void *)(variant ? r1 : r2);
-	if (!s || !starts_on)
+	if (!s || !gate_is_open())
 		return 0;
 	if (variant) {
 		data = first_buffer((const void *)r5, (__s64)r6);
@@ -213,7 +213,7 @@ int etcd_watch_dispatch(struct pt_regs *ctx)
 	struct kp_watch_resp *e;
 
 	count(&grpc_hits, KP_PROBE_WATCH_RESP);
-	if (!resp || !OFF_OK(grpc_off.watch_resp_events))
+	if (!resp || !OFF_OK(grpc_off.watch_resp_events) || !gate_is_open())
 		return 0;
 	if (bpf_probe_read_user(&evs, sizeof(evs), (const char *)resp + grpc_off.watch_resp_events) || evs.len <= 0)
 		return 0; /* progress notifications and created/canceled confirmations carry no events */

@@ -74,7 +74,7 @@ static __always_inline int h2_headers(struct pt_regs *ctx, __u32 flavor)
 	int have_method = 0;
 
 	count(&hits, KP_PROBE_H2_HEADERS);
-	if (!starts_on || !sc || !mh)
+	if (!sc || !mh || !gate_is_open())
 		return 0;
 	if (bpf_probe_read_user(&fields, sizeof(fields), (const char *)mh + o->meta_headers_frame_fields))
 		goto fail;
@@ -340,7 +340,7 @@ static __always_inline int h1_start(struct pt_regs *ctx, int at_call)
 	__asm__ volatile("" : "+r"(ax), "+r"(cx));
 	w = (const void *)(at_call ? cx : ax);
 	count(&hits, KP_PROBE_H1_START);
-	if (!w || !starts_on)
+	if (!w || !gate_is_open())
 		return 0; /* error return (no request), or a paused sampling window */
 	req = read_ptr(w, h1_off.response_req);
 	c = read_ptr(w, h1_off.response_conn);

@@ -45,6 +45,8 @@ struct etcd_assembler {
 	int64_t mono_to_wall;
 	uint64_t hold_ns;
 	double sample_factor;
+	double (*weigh)(void *ctx, uint64_t start_mono_ns);
+	void *weigh_ctx;
 	etcd_record_cb cb;
 	void *cb_ctx;
 
@@ -122,6 +124,12 @@ void etcd_asm_free(struct etcd_assembler *a)
 	free(a->recent_next);
 	free(a->streams);
 	free(a);
+}
+
+void etcd_asm_set_weigher(struct etcd_assembler *a, double (*fn)(void *ctx, uint64_t start_mono_ns), void *ctx)
+{
+	a->weigh = fn;
+	a->weigh_ctx = ctx;
 }
 
 void etcd_asm_set_sample_factor(struct etcd_assembler *a, double f)
@@ -234,7 +242,7 @@ static void decode_into(struct etcd_assembler *a, const struct kp_grpc_start *ev
 	rec->req_size = ev->payload_len;
 	if (ev->truncated & KP_TRUNC_GRPC_METHOD)
 		rec->truncated |= REC_TRUNC_METHOD;
-	rec->sample_factor = a->sample_factor;
+	rec->sample_factor = a->weigh ? a->weigh(a->weigh_ctx, ev->hdr.ts_ns) : a->sample_factor;
 	if (sum.op == ETCD_OP_WATCH)
 		a->st.watches_created++;
 }

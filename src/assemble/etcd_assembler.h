@@ -70,5 +70,7 @@ void etcd_asm_tick(struct etcd_assembler *a, uint64_t now_mono);
 void etcd_asm_flush(struct etcd_assembler *a);
 const struct etcd_asm_stats *etcd_asm_get_stats(const struct etcd_assembler *a);
 void etcd_asm_set_sample_factor(struct etcd_assembler *a, double f);
+/* Budget mode: weight = fn(ctx, the call's start CLOCK_MONOTONIC stamp) (see asm_set_weigher). */
+void etcd_asm_set_weigher(struct etcd_assembler *a, double (*fn)(void *ctx, uint64_t start_mono_ns), void *ctx);
 
 #endif

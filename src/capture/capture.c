@@ -15,6 +15,7 @@
 
 #include "assemble/offsets_check.h"
 #include "capture/offsets_select.h"
+#include "sampling/budget.h"
 #include "goelf/goelf.h"
 #include "goelf/offsets.h"
 #include "conn.skel.h"
@@ -39,6 +40,7 @@ struct attach_point {
 };
 
 struct capture {
+	int stats_fd;           /* BPF_ENABLE_STATS while > 0 (budget mode: programs' run time) */
 	struct http_bpf *skel;
 	struct grpc_bpf *gskel; /* NULL with no_etcd or when the binary has no grpc client */
 	struct conn_bpf *cskel; /* NULL when the TCP state tracepoint is unavailable */
@@ -56,6 +58,7 @@ struct capture {
 	pthread_mutex_t rmu;
 	pthread_cond_t rcv;
 	int ndead; /* links being destroyed by reaper threads */
+	uint64_t detach_done; /* mono ns: the last reaper finished */
 	struct capture_opts o;
 	uint64_t events, bad_events;
 	char desc[512];
@@ -529,6 +532,7 @@ static void *reaper_main(void *arg)
 	bpf_link__destroy(j->l);
 	free(j);
 	pthread_mutex_lock(&c->rmu);
+	c->detach_done = mono_ns();
 	c->ndead--;
 	pthread_cond_broadcast(&c->rcv);
 	pthread_mutex_unlock(&c->rmu);
@@ -569,22 +573,80 @@ static void reap(struct capture *c, struct bpf_link *l)
 	pthread_attr_destroy(&attr);
 }
 
-static void set_starts_gate(struct capture *c, bool on)
+static void gate_write(volatile __u64 *open, volatile __u64 *close, uint64_t o, uint64_t cl)
+{
+	/* shut, move the opening, then the closing: the BPF side (two loads, no lock) never sees a
+	 * window that was not asked for */
+	__atomic_store_n(close, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(open, o, __ATOMIC_SEQ_CST);
+	__atomic_store_n(close, cl, __ATOMIC_SEQ_CST);
+}
+
+void capture_set_gate(struct capture *c, uint64_t open_ns, uint64_t close_ns)
 {
 	if (c->skel->data)
-		c->skel->data->starts_on = on;
+		gate_write(&c->skel->data->gate_open_ns, &c->skel->data->gate_close_ns, open_ns, close_ns);
 	if (c->gskel && c->gskel->data)
-		c->gskel->data->starts_on = on;
+		gate_write(&c->gskel->data->gate_open_ns, &c->gskel->data->gate_close_ns, open_ns, close_ns);
+}
+
+int capture_enable_runtime_stats(struct capture *c)
+{
+	if (c->stats_fd > 0)
+		return 0;
+	c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (c->stats_fd < 0) {
+		int err = -errno;
+
+		c->stats_fd = 0;
+		return err;
+	}
+	return 0;
+}
+
+uint64_t capture_uprobe_runtime_ns(struct capture *c)
+{
+	struct bpf_object *objs[2] = { c->skel->obj, c->gskel ? c->gskel->obj : NULL };
+	uint64_t t = 0;
+
+	for (int i = 0; i < 2; i++) {
+		struct bpf_program *p;
+
+		if (!objs[i])
+			continue;
+		bpf_object__for_each_program(p, objs[i]) {
+			struct bpf_prog_info info;
+			__u32 len = sizeof(info);
+
+			if (bpf_program__fd(p) < 0 || p == c->skel->progs.calibrate)
+				continue;
+			memset(&info, 0, sizeof(info));
+			if (!bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len))
+				t += info.run_time_ns;
+		}
+	}
+	return t;
+}
+
+uint64_t capture_detach_done_ns(struct capture *c)
+{
+	uint64_t t = 0;
+
+	if (!c->reaper_started)
+		return 0;
+	pthread_mutex_lock(&c->rmu);
+	if (!c->ndead)
+		t = c->detach_done;
+	pthread_mutex_unlock(&c->rmu);
+	return t;
 }
 
 int capture_set_phase(struct capture *c, enum capture_phase ph)
 {
 	uint64_t t0 = mono_ns();
 
-	/* close the window at an exact moment, then detach at leisure */
-	if (ph != CAPTURE_ALL)
-		set_starts_gate(c, false);
-	/* attach ends before starts so no request starts without its end probe */
+	/* attach ends before starts so no request starts without its end probe; the budget gate
+	 * (capture_set_gate) decides which starts are written */
 	for (int pass = 0; pass < 2; pass++) {
 		for (int i = 0; i < c->nlinks; i++) {
 			bool want = !c->pts[i].disabled && (ph == CAPTURE_ALL || (ph == CAPTURE_ENDS && !c->pts[i].is_start));
@@ -602,8 +664,6 @@ int capture_set_phase(struct capture *c, enum capture_phase ph)
 			}
 		}
 	}
-	if (ph == CAPTURE_ALL)
-		set_starts_gate(c, true);
 	c->phase = ph;
 	p_debug("capture: phase %d set in %.1f ms", ph, (mono_ns() - t0) / 1e6);
 	return 0;
@@ -629,19 +689,58 @@ __asm__(".text\n"
 #define CALIB_PROBE_OFFSET 3
 
 
+static void sum_percpu(int fd, uint32_t n, uint64_t *out);
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static uint64_t calib_hits(struct capture *c)
+{
+	uint64_t h[KP_PROBE__COUNT] = { 0 };
+
+	sum_percpu(bpf_map__fd(c->skel->maps.hits), KP_PROBE__COUNT, h);
+	return h[KP_PROBE_CALIBRATE];
+}
+
+/* Time n calls on this thread's CPU clock: time the thread spent preempted (another process on a
+ * shared core, the apiserver starting up) is not counted, the trap and the BPF program are. */
+static double calib_round(int n)
+{
+	uint64_t t0 = thread_cpu_ns();
+
+	for (int i = 0; i < n; i++)
+		kapimon_calib_target(i);
+	return (double)(thread_cpu_ns() - t0);
+}
+
+/*
+ * One hit = trap + emulated instruction + an (empty) BPF program, on kapimon's own thread. A
+ * warm-up first (the first hits of a process allocate the uprobe XOL page and per-thread state and
+ * fault pages in), then CALIB_ROUNDS rounds; the median round is the cost, min/max its spread.
+ */
+#define CALIB_ROUNDS 15
+#define CALIB_N 2000
+
 int capture_calibrate(struct capture *c, double *hit_ns)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = "kapimon_calib_target", .retprobe = false);
-	const int rounds = 7, n = 3000;
+	double per[CALIB_ROUNDS], wall[CALIB_ROUNDS], bare, mn, med, mx, wmn, wmed, wmx;
 	struct bpf_link *l;
 	char self[4096];
 	ssize_t len;
-	double best = -1;
+	uint64_t t0, h0;
+	int warm = 0;
 
 	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (len <= 0)
 		return -errno;
 	self[len] = 0;
+	bare = calib_round(CALIB_N) / CALIB_N; /* the call itself, a few ns */
 	l = bpf_program__attach_uprobe_opts(c->skel->progs.calibrate, getpid(), self, CALIB_PROBE_OFFSET, &uo);
 	if (!l) {
 		int err = -errno;
@@ -649,20 +748,29 @@ int capture_calibrate(struct capture *c, double *hit_ns)
 		p_err("cannot attach the calibration uprobe: %s", strerror(-err));
 		return err;
 	}
-	/* The minimum over rounds: other load on the machine only ever adds time. The bare call
-	 * costs a few ns and is left in (it is noise at this scale). */
-	for (int r = 0; r < rounds; r++) {
-		uint64_t t0 = mono_ns();
-		double per;
+	t0 = thread_cpu_ns();
+	while (thread_cpu_ns() - t0 < 20000000ULL || warm < 1000) {
+		kapimon_calib_target(warm);
+		warm++;
+	}
+	for (int r = 0; r < CALIB_ROUNDS; r++) {
+		uint64_t h, w0 = mono_ns();
+		double ns;
 
-		for (int i = 0; i < n; i++)
-			kapimon_calib_target(i);
-		per = (double)(mono_ns() - t0) / n;
-		if (best < 0 || per < best)
-			best = per;
+		h0 = calib_hits(c);
+		ns = calib_round(CALIB_N);
+		wall[r] = (double)(mono_ns() - w0) / CALIB_N;
+		h = calib_hits(c) - h0;
+		/* divide by the hits the probe really counted (a missed hit must not look cheap) */
+		per[r] = ns / (double)(h ? h : CALIB_N) - bare;
 	}
 	bpf_link__destroy(l);
-	*hit_ns = best > 1 ? best : 1;
+	budget_calib_summary(per, CALIB_ROUNDS, &mn, &med, &mx);
+	budget_calib_summary(wall, CALIB_ROUNDS, &wmn, &wmed, &wmx);
+	p_debug("calibration: one uprobe hit %.0f ns (median of %d rounds of %d on the thread's CPU clock; min %.0f, "
+		"max %.0f; wall clock min %.0f, median %.0f, max %.0f; %d warm-up hits)",
+		med, CALIB_ROUNDS, CALIB_N, mn, mx, wmn, wmed, wmx, warm);
+	*hit_ns = med > 1 ? med : 1;
 	return 0;
 }
 
@@ -769,6 +877,8 @@ void capture_close(struct capture *c)
 		if (c->links[i])
 			bpf_link__destroy(c->links[i]);
 	bpf_link__destroy(c->conn_link);
+	if (c->stats_fd > 0)
+		close(c->stats_fd);
 	conn_bpf__destroy(c->cskel);
 	grpc_bpf__destroy(c->gskel);
 	http_bpf__destroy(c->skel);

@@ -41,10 +41,10 @@ static void usage(FILE *out)
 		"  --stats-interval S  write a {\"kind\":\"stats\"} line every S seconds (default 10, 0 = off)\n"
 		"  --no-h1, --no-h2    do not probe the HTTP/1.x or HTTP/2 server\n"
 		"  --no-etcd           do not record etcd calls (kind \"etcd\"; 2 fewer uprobe hits per call)\n"
-		"  --budget PCT        overhead budget, e.g. 1%%: attach the per-request probes only for a duty\n"
-		"                      cycle that keeps their measured cost under PCT of the apiserver's CPU;\n"
-		"                      records then carry \"sample_factor\" (1/duty)\n"
-		"  --budget-period S   length of one duty cycle (default 10)\n"
+		"  --budget PCT        overhead budget, e.g. 1%%: attach all uprobes (request and etcd) only part\n"
+		"                      of each cycle, so their measured cost stays under PCT of the apiserver's\n"
+		"                      CPU; records carry \"sample_factor\" (cycle / window)\n"
+		"  --budget-period S   length of one cycle (default 10; longer cycles are multiples)\n"
 		"  --hit-cost-us US    per-hit cost to assume instead of calibrating at start\n"
 		"  --etcd-link-hold MS how long an etcd call waits for its apiserver request to end so it can\n"
 		"                      be linked (default 2000)\n");
@@ -177,13 +177,8 @@ static void fill_stats(struct capture *cap, struct rec_ctx *rc, struct record_st
 		s->conns_active = c->active;
 		s->conns_seeded = c->seeded;
 	}
-	if (rc->sm && rc->sm->enabled) {
-		s->budget = rc->sm->b.budget;
-		s->duty = rc->sm->b.duty;
-		s->sample_factor = sampler_factor(rc->sm);
-		s->hit_cost_ns = rc->sm->b.hit_cost_ns;
-		s->est_overhead = budget_expected_overhead(&rc->sm->b);
-	}
+	if (rc->sm)
+		sampler_fill_stats(rc->sm, s);
 }
 
 int cmd_record(int argc, char **argv)
@@ -210,7 +205,7 @@ int cmd_record(int argc, char **argv)
 	const char *outpath = "-";
 	long pid = 0, duration = 0, stats_every = 10, link_hold_ms = 2000, budget_period = 10;
 	double budget = 0, hit_cost_us = 0;
-	struct sampler sm;
+	struct sampler sm = { 0 };
 	uint64_t t0, last_stats, last_tick = 0, last_expire = 0, last_flush = 0;
 	int c, ret = 1;
 	bool target_gone = false;
@@ -296,6 +291,11 @@ int cmd_record(int argc, char **argv)
 	rc.sm = &sm;
 	if (sampler_init(&sm, cap, co.pid, budget, hit_cost_us * 1000.0, (uint64_t)budget_period * 1000000000ULL))
 		goto out;
+	if (sm.enabled) { /* each record weighs what the window its start fell in stands for */
+		asm_set_weigher(rc.as, sampler_weight, &sm);
+		if (rc.es)
+			etcd_asm_set_weigher(rc.es, sampler_weight, &sm);
+	}
 	fprintf(stderr, "kapimon: attached: %s%s\n", capture_describe(cap),
 		budget > 0 ? " (budget mode: duty cycle follows the measured load)" : "");
 
@@ -325,13 +325,7 @@ int cmd_record(int argc, char **argv)
 				break;
 			}
 		}
-		if (sampler_tick(&sm, now)) {
-			asm_set_sample_factor(rc.as, sampler_factor(&sm));
-			if (rc.es)
-				etcd_asm_set_sample_factor(rc.es, sampler_factor(&sm));
-			p_debug("budget: duty %.3f, overhead at full capture %.2f%%, expected %.2f%%", sm.b.duty,
-				100 * sm.b.last_overhead, 100 * budget_expected_overhead(&sm.b));
-		}
+		sampler_tick(&sm, now);
 		if (duration && now - t0 >= (uint64_t)duration * 1000000000ULL)
 			break;
 		if (stats_every && now - last_stats >= (uint64_t)stats_every * 1000000000ULL) {
@@ -349,6 +343,7 @@ int cmd_record(int argc, char **argv)
 			last_flush = now;
 		}
 	}
+	sampler_stop(&sm, cli_now_ns(CLOCK_MONOTONIC));
 	capture_drain(cap);
 	asm_flush_ongoing(rc.as, cli_now_ns(CLOCK_MONOTONIC));
 	if (rc.es)
@@ -368,6 +363,7 @@ int cmd_record(int argc, char **argv)
 	ret = target_gone ? 1 : 0;
 out:
 	capture_close(cap);
+	sampler_free(&sm);
 	if (rc.out && fflush(rc.out)) {
 		p_err("writing %s: %s", outpath, strerror(errno));
 		ret = 1;

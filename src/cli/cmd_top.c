@@ -65,10 +65,10 @@ static void usage(FILE *out)
 		"                          (node-exporter textfile collector); no port is opened\n"
 		"  --no-h1, --no-h2        do not probe the HTTP/1.x or HTTP/2 server\n"
 		"  --no-etcd               do not probe etcd calls (2 fewer uprobe hits per call; no ETCD/S, no panel)\n"
-		"  --budget PCT            overhead budget, e.g. 1%%: attach the per-request probes only for a duty\n"
-		"                          cycle that keeps their measured cost under PCT of the apiserver's CPU;\n"
-		"                          counts are weighted by 1/duty (as kapimon record)\n"
-		"  --budget-period S       length of one duty cycle (default 10)\n"
+		"  --budget PCT            overhead budget, e.g. 1%%: attach all uprobes (request and etcd) only\n"
+		"                          part of each cycle, so their measured cost stays under PCT of the\n"
+		"                          apiserver's CPU; counts are weighted by cycle / window (as record)\n"
+		"  --budget-period S       length of one cycle (default 10; longer cycles are multiples)\n"
 		"  --hit-cost-us US        per-hit cost to assume instead of calibrating at start\n");
 }
 
@@ -965,6 +965,11 @@ int cmd_top(int argc, char **argv)
 		goto out;
 	if (sampler_init(&t.sm, t.cap, co.pid, budget, hit_cost_us * 1000.0, (uint64_t)budget_period * STEP_NS))
 		goto out;
+	if (t.sm.enabled) { /* each record weighs what the window its start fell in stands for */
+		asm_set_weigher(t.as, sampler_weight, &t.sm);
+		if (t.es)
+			etcd_asm_set_weigher(t.es, sampler_weight, &t.sm);
+	}
 	/* connection rates of the first snapshot are since now (connections found in /proc are seeded) */
 	t.conn = *ct_get_stats(t.ct);
 	t.conn_ts = cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall;
@@ -996,11 +1001,7 @@ int cmd_top(int argc, char **argv)
 		uint64_t mono = cli_now_ns(CLOCK_MONOTONIC), now = mono + t.mono_to_wall;
 		int timeout_ms, err;
 
-		if (sampler_tick(&t.sm, mono)) {
-			asm_set_sample_factor(t.as, sampler_factor(&t.sm));
-			if (t.es)
-				etcd_asm_set_sample_factor(t.es, sampler_factor(&t.sm));
-		}
+		sampler_tick(&t.sm, mono);
 		if (mono >= next_housekeep) {
 			housekeeping(&t, mono);
 			next_housekeep = mono + HOUSEKEEP_NS;
@@ -1036,6 +1037,7 @@ out:
 	if (t.curses)
 		endwin();
 	capture_close(t.cap);
+	sampler_free(&t.sm);
 	if (t.cap && ret == 0 && t.batch)
 		fprintf(stderr, "kapimon: detached after %llu refreshes\n", (unsigned long long)done);
 	agg_free(t.agg);
