@@ -118,11 +118,14 @@ port_holder() {
 }
 
 # check_ports: every port the testbed will use is a valid, distinct port, not a well-known control-plane
-# port, and free. Refuses (exit 1) with the port, its variable and the process holding it; never kills.
+# port (all checked first), and free. Refuses (exit 1) with the port, its variable and the process
+# holding it; never kills.
 check_ports() {
-	local var p q seen=" " holder
-	for var in KAPIMON_APISERVER_PORT:$API_PORT KAPIMON_ETCD_PORT:$ETCD_PORT KAPIMON_ETCD_PEER_PORT:$ETCD_PEER_PORT \
-		KAPIMON_ETCD_METRICS_PORT:$ETCD_METRICS_PORT; do
+	local ports var p q seen=" " holder
+	command -v ss >/dev/null || die "ss (iproute2) is needed to check that the testbed's ports are free (make deps)"
+	ports="KAPIMON_APISERVER_PORT:$API_PORT KAPIMON_ETCD_PORT:$ETCD_PORT KAPIMON_ETCD_PEER_PORT:$ETCD_PEER_PORT"
+	ports+=" KAPIMON_ETCD_METRICS_PORT:$ETCD_METRICS_PORT"
+	for var in $ports; do
 		p=${var#*:} var=${var%%:*}
 		[[ $p =~ ^[1-9][0-9]{0,4}$ ]] && ((p <= 65535)) || die "$var=$p is not a port number"
 		for q in $CONTROL_PLANE_PORTS; do
@@ -131,6 +134,9 @@ check_ports() {
 		done
 		[[ $seen != *" $p "* ]] || die "$var=$p: the same port is given for two of the testbed's listeners"
 		seen+="$p "
+	done
+	for var in $ports; do
+		p=${var#*:} var=${var%%:*}
 		if holder=$(port_holder "$p"); then
 			die "port $p ($var) is already in use by $holder; the testbed does not stop other processes:" \
 				"choose a free port ($var=...) or stop that process yourself"
