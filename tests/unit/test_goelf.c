@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -96,6 +98,14 @@ static int setup(void **state)
 		snprintf(cmd, sizeof(cmd), "mkdir -p %s/gopath/src/goelftest %s/mod", dir, dir);
 		if (run(cmd))
 			return -1;
+	}
+	/* concurrent runs (make test in several trees) share the cache: one writes and builds at a time, so none
+	 * reads a half-written binary; the lock is released when the process exits */
+	snprintf(p, sizeof(p), "%s/.lock", dir);
+	int lock = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lock < 0 || flock(lock, LOCK_EX)) {
+		fprintf(stderr, "test_goelf: cannot lock %s\n", p);
+		return -1;
 	}
 	snprintf(p, sizeof(p), "%s/gopath/src/goelftest/main.go", dir);
 	int changed = write_if_changed(p, go_src);

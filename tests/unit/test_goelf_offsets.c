@@ -2,8 +2,8 @@
 /*
  * Module offsets tables (golang.org/x/net, google.golang.org/grpc) in src/goelf/offsets.c: Go module
  * version order (pseudo-versions), exact matches, nearest-version choice, GOPATH builds by Go era,
- * and the spb.Status generator check on the testbed kube-apiserver and Debian's etcd (skipped when
- * absent).
+ * and the spb.Status generator check on the testbed kube-apiserver and Debian's etcd (an absent binary
+ * is a skip, or a failure where it must exist: realbin.h).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,6 +19,7 @@
 
 #include "goelf/goelf.h"
 #include "goelf/offsets.h"
+#include "realbin.h"
 
 static const char XNET[] = "golang.org/x/net", GRPC[] = "google.golang.org/grpc";
 static const char PSEUDO2020[] = "v0.0.0-20201110031124-69a78807bb2b";
@@ -167,28 +168,15 @@ static void test_gopath_era(void **s)
 	expect(GRPC, NULL, 25, "v1.64.0", false);
 }
 
-static const char *cache(void)
-{
-	const char *c = getenv("KAPIMON_CACHE");
-
-	return c && *c ? c : "/var/cache/kapimon";
-}
-
 /* spb.Status.Code follows the binary's genproto generator. Independent measurements: Debian's etcd
  * (golang/protobuf v1 genproto) reads Code at offset 0 in its (*Status).Code machine code
  * (docs/go-introspection.md); kube-apiserver 1.20.2's genproto (DWARF of the same vendor tree) at 40. */
 static void check_spb(const char *path, const char *how, const char *method, kp_off_t code, enum goff_source src,
 		      const char *basis)
 {
-	struct go_binary *b;
+	struct go_binary *b = realbin_open(path, how);
 	struct go_offsets o;
-	char err[256];
 
-	if (access(path, R_OK)) {
-		fprintf(stderr, "test_goelf_offsets: %s absent (%s): skipped\n", path, how);
-		return;
-	}
-	assert_int_equal(gobin_open(path, &b, err, sizeof(err)), 0);
 	assert_int_equal(go_offsets_fill(b, GOFF_NO_DWARF, &o), 0);
 	assert_int_equal(o.info[GOFF_GRPC].source, src);
 	if (!strstr(o.info[GOFF_GRPC].basis, basis))
@@ -198,16 +186,23 @@ static void check_spb(const char *path, const char *how, const char *method, kp_
 	gobin_close(b);
 }
 
-static void test_spb_generation(void **s)
+static void test_spb_generation_apiserver(void **s)
 {
 	char p[512];
 
 	(void)s;
-	snprintf(p, sizeof(p), "%s/kube-apiserver-1.20.2", cache());
 	/* a GOPATH build identified as kubernetes v1.20.2: its vendored grpc row is measured */
-	check_spb(p, "scripts/build-apiserver.sh", "ProtoReflect", 40, GOFF_MEASURED, "vendored: kubernetes v1.20.2");
+	check_spb(realbin_apiserver(p, sizeof(p)), REALBIN_APISERVER_HOW, "ProtoReflect", 40, GOFF_MEASURED,
+		  "vendored: kubernetes v1.20.2");
+}
+
+static void test_spb_generation_etcd(void **s)
+{
+	char p[512];
+
+	(void)s;
 	/* Debian's etcd: GOPATH build of no known vendor set: nearest by Go era, unverified */
-	check_spb("/usr/bin/etcd", "apt-get install etcd-server", "XXX_Unmarshal", 0, GOFF_NEAREST, "GOPATH build");
+	check_spb(realbin_etcd(p, sizeof(p)), REALBIN_ETCD_HOW, "XXX_Unmarshal", 0, GOFF_NEAREST, "GOPATH build");
 }
 
 /* The testbed apiserver is a GOPATH build: no module versions in its buildinfo, but its "path" and the
@@ -339,7 +334,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_semver_order), cmocka_unit_test(test_exact),
 		cmocka_unit_test(test_nearest),	     cmocka_unit_test(test_pseudo),
-		cmocka_unit_test(test_gopath_era),   cmocka_unit_test(test_spb_generation),
+		cmocka_unit_test(test_gopath_era),   cmocka_unit_test(test_spb_generation_apiserver),
+		cmocka_unit_test(test_spb_generation_etcd),
 		cmocka_unit_test(test_vendored),     cmocka_unit_test(test_unknown_go_version),
 		cmocka_unit_test(test_force_row),
 	};
