@@ -2,7 +2,8 @@
 /*
  * etcd round trips made by the apiserver's grpc-go client: two uprobe hits per unary call.
  *
- *   start  transport.(*http2Client).Write entry   method, protobuf request message, context chain
+ *   start  transport.(*http2Client).Write entry   method, the request message's value-free prefix
+ *                                                  (bpf/etcd_walk.h), context chain
  *   end    grpc.(*clientStream).finish entry       error -> gRPC status code
  *
  * A unary call writes its one request message and finishes on the same goroutine, so userspace
@@ -18,6 +19,7 @@
 #include "kapimon/go_offsets.h"
 #include "go_read.h"
 #include "kp_common.h"
+#include "etcd_walk.h"
 
 
 const volatile struct kp_grpc_offsets grpc_off = {};
@@ -29,6 +31,42 @@ struct {
 
 KP_STAT_MAPS(grpc_hits, grpc_counters);
 
+
+_Static_assert(__builtin_offsetof(struct kp_grpc_start, method) % 8 == 0, "method is read by 8-byte words");
+_Static_assert(KP_CTX_CHAIN_MAX >= EW_SCRATCH, "ctx_chain holds the walk's scratch words");
+
+/* Copy the value-free prefix of the n-byte request message at msg (bpf/etcd_walk.h): never a byte of
+ * a value (PutRequest.value, Compare.value), at most KP_GRPC_PAYLOAD_MAX - 1 bytes. */
+static __always_inline void copy_request_prefix(struct kp_grpc_start *e, const void *msg, __u64 n)
+{
+	/* the walk's scratch words: ctx_chain is filled afterwards */
+	volatile __u64 *scratch = (volatile __u64 *)e->ctx_chain;
+	__u64 stop = 0, flags;
+
+	if (msg)
+		stop = ew_walk(msg, n, ew_method_msg((const __u64 *)e->method, e->method_len),
+			       KP_GRPC_PAYLOAD_MAX - 1, scratch);
+	flags = msg ? scratch[EW_S_FLAGS] : 0;
+	if (stop > KP_GRPC_PAYLOAD_MAX - 1)
+		stop = KP_GRPC_PAYLOAD_MAX - 1;
+	if (stop < n)
+		e->truncated |= KP_TRUNC_GRPC_PAYLOAD;
+	if (flags & EW_F_VALUE)
+		e->truncated |= KP_TRUNC_GRPC_AT_VALUE;
+	if (flags & EW_F_GAVE_UP)
+		e->truncated |= KP_TRUNC_GRPC_GAVE_UP;
+	/* Store and reload: the copy size must be bounded, and the verifier would otherwise track its
+	 * exact bounds back through every path of the walk. */
+	e->payload_copied = (__u16)stop;
+	stop = *(volatile __u16 *)&e->payload_copied & (KP_GRPC_PAYLOAD_MAX - 1);
+	if (stop && bpf_probe_read_user(e->payload, stop, msg)) {
+		count(&grpc_counters, KP_CNT_READ_FAIL);
+		stop = 0;
+	}
+	e->payload_copied = (__u16)stop;
+	for (int i = 0; i < EW_SCRATCH; i++)
+		scratch[i] = 0;
+}
 
 /* grpc >= 1.66 passes the message as mem.BufferSlice ([]mem.Buffer). Small messages (< 1 KiB, most
  * etcd requests) are a mem.SliceBuffer, whose interface data word points at a []byte header; larger
@@ -71,7 +109,7 @@ static __always_inline int grpc_write(struct pt_regs *ctx, __u64 variant)
 	count(&grpc_hits, KP_PROBE_GRPC_WRITE);
 	__asm__ volatile("" : "+r"(r1), "+r"(r2), "+r"(r5), "+r"(r6), "+r"(r7), "+r"(r8));
 	s = (const void *)(variant ? r1 : r2);
-	if (!s || !starts_on)
+	if (!s || !gate_is_open())
 		return 0;
 	if (variant) {
 		data = first_buffer((const void *)r5, (__s64)r6);
@@ -91,19 +129,12 @@ static __always_inline int grpc_write(struct pt_regs *ctx, __u64 variant)
 	e->nctx = 0;
 
 	m = read_go_string(s, grpc_off.stream_method);
-	COPY_GO_STR(e->method, KP_GRPC_METHOD_MAX, m, &len16, e->truncated, 1);
+	COPY_GO_STR(e->method, KP_GRPC_METHOD_MAX, m, &len16, e->truncated, KP_TRUNC_GRPC_METHOD);
 	e->method_len = len16;
 
 	n = data.len > 0 ? (__u64)data.len : 0;
 	e->payload_len = n > 0xffffffffULL ? 0xffffffffU : (__u32)n;
-	if (n > KP_GRPC_PAYLOAD_MAX - 1) {
-		n = KP_GRPC_PAYLOAD_MAX - 1;
-		e->truncated |= 2;
-	}
-	n &= KP_GRPC_PAYLOAD_MAX - 1;
-	if (!data.ptr || !n || bpf_probe_read_user(e->payload, n, data.ptr))
-		n = 0;
-	e->payload_copied = n;
+	copy_request_prefix(e, data.ptr, n);
 
 	/* context chain: Stream.ctx, then each context's embedded parent (first field) */
 	if (OFF_OK(grpc_off.stream_ctx))
@@ -182,7 +213,7 @@ int etcd_watch_dispatch(struct pt_regs *ctx)
 	struct kp_watch_resp *e;
 
 	count(&grpc_hits, KP_PROBE_WATCH_RESP);
-	if (!resp || !OFF_OK(grpc_off.watch_resp_events))
+	if (!resp || !OFF_OK(grpc_off.watch_resp_events) || !gate_is_open())
 		return 0;
 	if (bpf_probe_read_user(&evs, sizeof(evs), (const char *)resp + grpc_off.watch_resp_events) || evs.len <= 0)
 		return 0; /* progress notifications and created/canceled confirmations carry no events */

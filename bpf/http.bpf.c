@@ -74,7 +74,7 @@ static __always_inline int h2_headers(struct pt_regs *ctx, __u32 flavor)
 	int have_method = 0;
 
 	count(&hits, KP_PROBE_H2_HEADERS);
-	if (!starts_on || !sc || !mh)
+	if (!sc || !mh || !gate_is_open())
 		return 0;
 	if (bpf_probe_read_user(&fields, sizeof(fields), (const char *)mh + o->meta_headers_frame_fields))
 		goto fail;
@@ -89,6 +89,7 @@ static __always_inline int h2_headers(struct pt_regs *ctx, __u32 flavor)
 	e->conn = (__u64)sc;
 	e->stream_id = read_u32(hf, o->headers_frame_stream_id);
 	e->proto = KP_PROTO_H2;
+	e->h2_flavor = flavor & 1;
 	e->truncated = 0;
 	e->method_len = e->path_len = e->ua_len = e->addr_len = 0;
 	e->content_length = -1;
@@ -175,6 +176,7 @@ static __always_inline int h2_done(struct pt_regs *ctx, __u32 flavor)
 	e->conn = (__u64)read_ptr(st, o->stream_sc);
 	e->stream_id = read_u32(st, o->stream_id);
 	e->proto = KP_PROTO_H2;
+	e->h2_flavor = flavor & 1;
 	e->status = (__s64)read_u64(rws, o->rws_status);
 	e->bytes_out = OFF_OK(o->rws_wrote_bytes) ? (__s64)read_u64(rws, o->rws_wrote_bytes) : -1;
 	e->bytes_in = OFF_OK(o->stream_body_bytes) ? (__s64)read_u64(st, o->stream_body_bytes) : -1;
@@ -338,7 +340,7 @@ static __always_inline int h1_start(struct pt_regs *ctx, int at_call)
 	__asm__ volatile("" : "+r"(ax), "+r"(cx));
 	w = (const void *)(at_call ? cx : ax);
 	count(&hits, KP_PROBE_H1_START);
-	if (!w || !starts_on)
+	if (!w || !gate_is_open())
 		return 0; /* error return (no request), or a paused sampling window */
 	req = read_ptr(w, h1_off.response_req);
 	c = read_ptr(w, h1_off.response_conn);
@@ -358,6 +360,7 @@ static __always_inline int h1_start(struct pt_regs *ctx, int at_call)
 	e->conn = (__u64)w;
 	e->stream_id = 0;
 	e->proto = KP_PROTO_H1;
+	e->h2_flavor = 0;
 	e->truncated = 0;
 	e->method_len = e->path_len = e->ua_len = e->addr_len = 0;
 	e->content_length = OFF_OK(h1_off.request_content_length) ?
@@ -416,6 +419,7 @@ int h1_finish_request(struct pt_regs *ctx)
 	e->conn = (__u64)w;
 	e->stream_id = 0;
 	e->proto = KP_PROTO_H1;
+	e->h2_flavor = 0;
 	e->status = (__s64)read_u64(w, h1_off.response_status);
 	e->bytes_out = OFF_OK(h1_off.response_written) ? (__s64)read_u64(w, h1_off.response_written) : -1;
 	e->bytes_in = -1;

@@ -12,9 +12,21 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * kapimon and an irq_work in the apiserver's probe. The reader polls with a timeout anyway. */
 const volatile __u64 wakeup_bytes = 256 << 10;
 
-/* Budget mode gate, flipped by userspace through the mmapped .data map: lets a sampling window end
- * at an exact moment, before the (slow) uprobe detach. Hits are still counted: they still cost. */
-__u32 starts_on = 1;
+/* Budget mode gate (userspace writes it through the mmapped .data map): events that begin a request
+ * or an etcd call, and watch responses, are written only while gate_open_ns <= now < gate_close_ns
+ * (bpf_ktime_get_ns, CLOCK_MONOTONIC). Userspace sets a window before it begins, once the probes are
+ * attached, and detaches only after it has ended, so the sampled time is exact and known in advance
+ * (uprobe attach/detach take tens to hundreds of ms). Probes count their hit before the gate: a
+ * gated hit still costs the trap. Full capture: [0, ~0). */
+__u64 gate_open_ns SEC(".data") = 0; /* both in .data: one mmapped map */
+__u64 gate_close_ns = ~0ULL;
+
+static __always_inline int gate_is_open(void)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	return now >= gate_open_ns && now < gate_close_ns;
+}
 
 /* Per-probe hit counters (the measured cost of kapimon is hits x per-hit cost) and event counters
  * (drops, read failures), per CPU. */

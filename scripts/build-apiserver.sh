@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build kube-apiserver 1.20.2 from Debian's kubernetes source package, stripped like a release
 # build (-s -w), and cache it. Prints the path of the cached binary on stdout.
-# Only the first run pays the build (~5-10 min on 2 cores).
+# Only the first run pays the build (~5-10 min on 2 cores). Needs root (writes /var/cache/kapimon) unless
+# KAPIMON_CACHE points elsewhere; never edits the host's apt configuration (scripts/apt-private.sh).
 set -euo pipefail
 
 CACHE=${KAPIMON_CACHE:-/var/cache/kapimon}
@@ -21,22 +22,18 @@ flock 9
 if cached; then echo "$OUT"; exit 0; fi
 
 log() { echo "build-apiserver: $*" >&2; }
-if ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-	# Mirror the configured Debian mirror for sources.
-	uri=$(grep -rhs '^URIs:.*debian$\|^URIs:.*/debian/\?$' /etc/apt/sources.list.d/debian.sources | head -1 | awk '{print $2}')
-	[ -n "$uri" ] || uri=$(grep -hs '^deb .*debian' /etc/apt/sources.list | head -1 | awk '{print $2}')
-	[ -n "$uri" ] || uri=http://deb.debian.org/debian
-	log "adding deb-src for $uri"
-	printf 'Types: deb-src\nURIs: %s\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-		"$uri" >/etc/apt/sources.list.d/kapimon-src.sources
-	apt-get update -qq
-fi
+# Debian's source package through a private apt configuration in the cache (scripts/apt-private.sh):
+# the host's /etc/apt and package lists are never touched.
+. "$(dirname "${BASH_SOURCE[0]}")/apt-private.sh"
+apt_private_init "$CACHE"
 work="$CACHE/src"
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work"
 log "downloading Debian's kubernetes source package"
-apt-get source --download-only kubernetes >/dev/null 2>&1 || apt-get source --download-only kubernetes >&2
+# (a failure may be stale private lists: refresh them once and retry, showing apt's messages)
+apt_private source --download-only kubernetes >/dev/null 2>&1 ||
+	{ apt_private_update && apt_private source --download-only kubernetes >&2; }
 dsc=$(ls kubernetes_*.dsc | head -1)
 dpkg-source -x "$dsc" tree >/dev/null
 cd tree

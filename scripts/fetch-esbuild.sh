@@ -3,7 +3,9 @@
 # as package/bin/esbuild. Caches them as $KAPIMON_CACHE/esbuild/<version>/esbuild (default cache
 # /var/cache/kapimon) and prints one path per line, in argument order.
 #   scripts/fetch-esbuild.sh 0.15.18 0.17.19 0.23.1 0.24.2 0.28.2
-# With no arguments, fetches that default list (Go 1.19.3, 1.20.4, 1.22.5, 1.23.1, 1.26.x).
+# With no arguments, fetches that default list (Go 1.19.3, 1.20.4, 1.22.5, 1.23.1, 1.26.x), the versions
+# tests/unit/test_goelf_real.c and tests/integration/test_esbuild.sh use. Nothing is installed: npm pack
+# only downloads the package tarball.
 set -eu
 CACHE=${KAPIMON_CACHE:-/var/cache/kapimon}/esbuild
 [ $# -gt 0 ] || set -- 0.15.18 0.17.19 0.23.1 0.24.2 0.28.2
@@ -21,7 +23,8 @@ for v in "$@"; do
 		tar -xzf "$tmp"/esbuild-linux-x64-"$v".tgz -C "$tmp" package/bin/esbuild ||
 			{ echo "fetch-esbuild: package/bin/esbuild missing in @esbuild/linux-x64@$v" >&2; exit 1; }
 		mkdir -p "$CACHE/$v"
-		mv "$tmp/package/bin/esbuild" "$dst.tmp" && mv "$dst.tmp" "$dst"
+		# a private temporary name, then an atomic rename: concurrent fetches of one version cannot mix
+		mv "$tmp/package/bin/esbuild" "$dst.tmp.$$" && chmod 0755 "$dst.tmp.$$" && mv "$dst.tmp.$$" "$dst"
 		rm -rf "$tmp"
 		trap - EXIT
 	fi

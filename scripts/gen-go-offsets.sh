@@ -14,5 +14,13 @@ for goroot in /usr/lib/go-1.* "$cache"/go/*/usr/lib/go-1.*; do
 	cp "$here/go-offsets/main.go" "$out/$v/"
 	(cd "$out/$v" && GOROOT="$goroot" GO111MODULE=off GOFLAGS= GOTOOLCHAIN=local CGO_ENABLED=0 \
 		"$goroot/bin/go" build -o offsets main.go) >&2
-	"$out/$v/offsets"
+	# where the toolchain comes from, for the row's provenance: its Debian package (installed, or
+	# extracted by scripts/fetch-go.sh under $KAPIMON_CACHE/go/)
+	pkg=$(dpkg-query -S "$goroot/bin/go" 2>/dev/null | cut -d: -f1 | head -1)
+	if [ -n "$pkg" ]; then
+		pkg="$pkg $(dpkg-query -W -f='${Version}' "$pkg")"
+	else
+		pkg="$(basename "$(dirname "$(dirname "$(dirname "$goroot")")")")-go, extracted by scripts/fetch-go.sh"
+	fi
+	"$out/$v/offsets" -pkg "$pkg"
 done

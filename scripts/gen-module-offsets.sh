@@ -5,8 +5,9 @@
 # DWARF of a program built against each set).
 #
 # Source sets (nothing from GitHub or the Go module proxy: only Debian's archive is reachable here):
-#   k8s-1.20.2  kubernetes 1.20.2's vendor tree ($KAPIMON_CACHE/gopath/src, scripts/build-apiserver.sh);
-#               versions from its vendor/modules.txt
+#   k8s-1.20.2  kubernetes 1.20.2's vendor tree, from Debian's kubernetes source package (the one
+#               scripts/build-apiserver.sh builds; apt-get source, deb-src as that script configures it),
+#               extracted under $KAPIMON_CACHE/modsrc/k8s-1.20.2/; versions from its vendor/modules.txt
 #   bookworm    golang-golang-x-net-dev 1:0.7.0, golang-google-grpc-dev 1.33.3 and their dependencies
 #   trixie      golang-golang-x-net-dev 1:0.27.0, golang-google-grpc-dev 1.64.0, ...
 #   sid         golang-golang-x-net-dev 1:0.62.0, golang-google-grpc-dev 1.81.1, ...
@@ -78,6 +79,25 @@ fetch() {
 # derived from Debian's 0.0~gitDATE.HASH, so those sets carry the Debian version in the provenance.
 modver() { local v=${1#*:}; v=${v%%-*}; v=${v%%+*}; v=${v%%~*}; echo "v$v"; }
 
+# fetch_k8s: Debian's kubernetes source package (1.20.5+really1.20.2) -> $msrc/k8s-1.20.2/gopath, a GOPATH
+# whose src/ is the package's vendor/ tree.
+fetch_k8s() {
+	local d="$msrc/k8s-1.20.2" arch="$msrc/archives/k8s-1.20.2" dsc
+	[ -f "$d/gopath/modules.txt" ] && return 0
+	mkdir -p "$arch" "$d"
+	if ! ls "$arch"/kubernetes_*.dsc >/dev/null 2>&1; then
+		(cd "$arch" && apt-get -o APT::Sandbox::User=root source --download-only -q kubernetes/bookworm >/dev/null) ||
+			{ log "k8s-1.20.2: apt-get source kubernetes failed (deb-src: see scripts/build-apiserver.sh)"; return 1; }
+	fi
+	dsc=$(ls "$arch"/kubernetes_*.dsc | head -1)
+	case "$dsc" in *really1.20.2*) ;; *) log "k8s-1.20.2: $dsc is not kubernetes 1.20.2"; return 1 ;; esac
+	rm -rf "$d/tree" "$d/gopath"
+	dpkg-source -x "$dsc" "$d/tree" >/dev/null
+	mkdir -p "$d/gopath"
+	ln -s ../tree/vendor "$d/gopath/src"
+	cp "$d/tree/vendor/modules.txt" "$d/gopath/modules.txt"
+}
+
 pkgver() { dpkg-deb -f "$(ls "$msrc/archives/$1/$2_"*.deb | head -1)" Version; }
 
 measure() {
@@ -85,8 +105,8 @@ measure() {
 	local tc=${KAPIMON_GO:-${TOOLCHAIN[$set]}}
 	goroot=$(goroot_for "$tc") || { log "$set: no Go $tc here (scripts/fetch-go.sh)"; return 1; }
 	if [ "$set" = k8s-1.20.2 ]; then
-		gopath="$cache/gopath"
-		[ -f "$gopath/modules.txt" ] || { log "$set: $gopath missing (scripts/build-apiserver.sh)"; return 1; }
+		fetch_k8s || return 1
+		gopath="$msrc/k8s-1.20.2/gopath"
 		mv_() { awk -v m="$1" '$1 == "#" && $2 == m && $3 ~ /^v/ { print $3; exit }' "$gopath/modules.txt"; }
 		xnet=$(mv_ golang.org/x/net) grpc=$(mv_ google.golang.org/grpc)
 		extra="genproto $(mv_ google.golang.org/genproto), google.golang.org/protobuf $(mv_ google.golang.org/protobuf), github.com/golang/protobuf $(mv_ github.com/golang/protobuf) (kubernetes v1.20.2 vendor/modules.txt)"

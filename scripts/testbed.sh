@@ -7,6 +7,14 @@
 #   scripts/testbed.sh status   exit 0 when up and healthy, 1 otherwise
 #   scripts/testbed.sh down     stop both processes (TERM, bounded wait, KILL) and remove the state dir
 #
+# Host safety: the testbed never touches a real control plane on the same host. Before starting it
+# checks that each of its ports is free and refuses (naming the port and the process holding it) when
+# one is not; it refuses the well-known control-plane ports (6443, 2379, 2380, 10250, 10257, 10259)
+# even when asked for them; it only ever signals the processes it started itself (pid files checked
+# against the process start time), and only removes a state dir it created (marker file).
+# etcd is Debian's etcd-server binary unpacked into the cache by scripts/fetch-etcd.sh: no package is
+# installed and no service started.
+#
 # Environment (defaults in brackets):
 #   KAPIMON_TESTBED_DIR [/run/kapimon-testbed]   state: certs, tokens, etcd data, logs, audit log
 #   KAPIMON_APISERVER_PORT [16443]               apiserver secure port
@@ -14,11 +22,16 @@
 #   KAPIMON_ETCD_PEER_PORT [12380]               etcd peer port (http, loopback, single member)
 #   KAPIMON_ETCD_METRICS_PORT [12381]            etcd /metrics and /health (plain http)
 #   KAPIMON_APISERVER_BIN [scripts/build-apiserver.sh's cached binary]
+#   KAPIMON_ETCD_BIN [scripts/fetch-etcd.sh's cached binary]
 #   KAPIMON_TESTBED_TIMEOUT [180]                seconds to wait for readiness
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIR=${KAPIMON_TESTBED_DIR:-/run/kapimon-testbed}
+case $DIR in
+/*[!/]*) DIR=${DIR%/} ;;
+*) echo "testbed: KAPIMON_TESTBED_DIR='$DIR' must be an absolute path below /" >&2; exit 2 ;;
+esac
 API_PORT=${KAPIMON_APISERVER_PORT:-16443}
 ETCD_PORT=${KAPIMON_ETCD_PORT:-12379}
 ETCD_PEER_PORT=${KAPIMON_ETCD_PEER_PORT:-12380}
@@ -30,45 +43,112 @@ ETCD_URL="https://$HOST:$ETCD_PORT"
 ETCD_METRICS_URL="http://$HOST:$ETCD_METRICS_PORT"
 SERVICE_CIDR=10.0.0.0/24
 SERVICE_IP=10.0.0.1
+# Ports a kubeadm/kubespray control plane listens on: apiserver, etcd client/peer, kubelet,
+# controller-manager, scheduler. Never used, whatever the environment says.
+CONTROL_PLANE_PORTS="6443 2379 2380 10250 10257 10259"
+MARKER=.kapimon-testbed # in $DIR: this state dir was made by the testbed (down removes only such a dir)
 
 log() { echo "testbed: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 # --- process helpers ------------------------------------------------------------------------------
 
-# pid_alive FILE NAME: the pid in FILE is running and its executable's name starts with NAME
-# (guards against a recycled pid).
-pid_alive() {
-	local f=$1 name=$2 pid exe
-	[ -s "$f" ] || return 1
-	pid=$(cat "$f")
-	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
-	exe=${exe% (deleted)}
-	[[ $(basename "$exe") == "$name"* ]]
+# proc_id PID: "STARTTIME STATE" of a process: its start time (clock ticks since boot, field 22 of
+# /proc/PID/stat) with the pid identifies one process for its whole life, so a recycled pid is never
+# mistaken for ours; STATE is Z for a zombie (dead, not yet reaped).
+proc_id() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) } # after the command name, which may contain spaces and parentheses
+	set -- $s
+	echo "${20} $1"
 }
 
-# stop_pid FILE NAME: TERM, wait up to 20 s for the process to exit, then KILL.
+# started PIDFILE: record the start time of the process whose pid is in PIDFILE (in PIDFILE.start)
+started() {
+	local id
+	id=$(proc_id "$(cat "$1")") || id=""
+	echo "${id% *}" >"$1.start"
+}
+
+# pid_alive FILE: the pid in FILE is the process this testbed started (same start time as recorded at
+# launch, in FILE.start) and it has not exited. A pid file without a start time (written by an older
+# testbed.sh) proves nothing.
+pid_alive() {
+	local f=$1 pid id
+	[ -s "$f" ] && [ -s "$f.start" ] || return 1
+	pid=$(cat "$f")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	id=$(proc_id "$pid") || return 1
+	[ "${id% *}" = "$(cat "$f.start")" ] && [ "${id#* }" != Z ]
+}
+
+# stop_pid FILE NAME: TERM the process we started (pid_alive), wait up to 20 s for it to exit, then KILL.
 stop_pid() {
 	local f=$1 name=$2 pid i
-	pid_alive "$f" "$name" || { rm -f "$f"; return 0; }
+	if ! pid_alive "$f"; then
+		if [ -s "$f" ] && [ ! -s "$f.start" ] && [ -d "/proc/$(cat "$f")" ]; then
+			log "warning: $f has no start time (an older testbed.sh wrote it): not signalling pid $(cat "$f")" \
+				"($(readlink "/proc/$(cat "$f")/exe" 2>/dev/null)); stop it yourself if it is this testbed's $name"
+		fi
+		rm -f "$f" "$f.start"
+		return 0
+	fi
 	pid=$(cat "$f")
 	kill -TERM "$pid" 2>/dev/null || true
 	for ((i = 0; i < 200; i++)); do
-		[ -d "/proc/$pid" ] || break
-		# a zombie child of ours is already dead
-		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && break
+		pid_alive "$f" || break # exited (a zombie child of ours is dead too)
 		sleep 0.1
 	done
-	if [ -d "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; then
+	if pid_alive "$f"; then
 		log "$name (pid $pid) did not exit after TERM within 20 s; sending KILL"
 		kill -KILL "$pid" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+		for ((i = 0; i < 50; i++)); do pid_alive "$f" || break; sleep 0.1; done
 	fi
-	rm -f "$f"
+	rm -f "$f" "$f.start"
 }
 
-port_in_use() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+# port_holder PORT: prints who listens on PORT (any address, TCP), e.g. 'etcd (pid 812)'; fails when free
+port_holder() {
+	local out who
+	out=$(ss -Hltnp "sport = :$1" 2>/dev/null) || return 1
+	[ -n "$out" ] || return 1
+	who=$(grep -o 'users:(("[^"]*",pid=[0-9]*' <<<"$out" | head -1 | sed 's/users:(("\([^"]*\)",pid=\([0-9]*\)/\1 (pid \2)/')
+	echo "${who:-a process this user cannot see}"
+}
+
+# check_ports: every port the testbed will use is a valid, distinct port, not a well-known control-plane
+# port (all checked first), and free. Refuses (exit 1) with the port, its variable and the process
+# holding it; never kills.
+check_ports() {
+	local ports var p q seen=" " holder
+	command -v ss >/dev/null || die "ss (iproute2) is needed to check that the testbed's ports are free (make deps)"
+	ports="KAPIMON_APISERVER_PORT:$API_PORT KAPIMON_ETCD_PORT:$ETCD_PORT KAPIMON_ETCD_PEER_PORT:$ETCD_PEER_PORT"
+	ports+=" KAPIMON_ETCD_METRICS_PORT:$ETCD_METRICS_PORT"
+	for var in $ports; do
+		p=${var#*:} var=${var%%:*}
+		[[ $p =~ ^[1-9][0-9]{0,4}$ ]] && ((p <= 65535)) || die "$var=$p is not a port number"
+		for q in $CONTROL_PLANE_PORTS; do
+			[ "$p" != "$q" ] || die "$var=$p is a well-known Kubernetes control-plane port; the testbed never uses" \
+				"$CONTROL_PLANE_PORTS (a real control plane on this host may need it): choose another"
+		done
+		[[ $seen != *" $p "* ]] || die "$var=$p: the same port is given for two of the testbed's listeners"
+		seen+="$p "
+	done
+	for var in $ports; do
+		p=${var#*:} var=${var%%:*}
+		if holder=$(port_holder "$p"); then
+			die "port $p ($var) is already in use by $holder; the testbed does not stop other processes:" \
+				"choose a free port ($var=...) or stop that process yourself"
+		fi
+	done
+}
+
+# is_state_dir: $DIR was created by this script (marker file; older testbeds: their token file and
+# audit policy), so 'down' may remove it
+is_state_dir() {
+	[ -e "$DIR/$MARKER" ] || { [ -e "$DIR/tokens.csv" ] && [ -e "$DIR/audit-policy.yaml" ]; }
+}
 
 # wait_until DESC SECONDS PIDFILE NAME LOG CMD...: poll CMD every 0.2 s until it succeeds; fail early
 # when the process in PIDFILE died, or after SECONDS.
@@ -77,7 +157,7 @@ wait_until() {
 	shift 5
 	start=$(date +%s)
 	until "$@" >/dev/null 2>&1; do
-		if ! pid_alive "$pidf" "$name"; then
+		if ! pid_alive "$pidf"; then
 			log "$name exited while waiting for $desc; last log lines:"
 			tail -n 30 "$logf" >&2 || true
 			return 1
@@ -186,14 +266,11 @@ EOF
 # --- start / stop ---------------------------------------------------------------------------------
 
 start_etcd() {
-	local p
-	for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$ETCD_METRICS_PORT"; do
-		port_in_use "$p" && die "port $p is already in use (set KAPIMON_ETCD_PORT/_PEER_PORT/_METRICS_PORT)"
-	done
+	local bin=$1
 	mkdir -p "$DIR/etcd"
 	chmod 700 "$DIR/etcd"
 	# env -i: ignore any ETCD_* variables (Debian's /etc/default/etcd is only read by its service).
-	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin setsid etcd \
+	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin setsid "$bin" \
 		--name kapimon-testbed \
 		--data-dir "$DIR/etcd" \
 		--listen-client-urls "$ETCD_URL" \
@@ -212,6 +289,7 @@ start_etcd() {
 		--log-outputs stderr \
 		</dev/null >"$DIR/etcd.log" 2>&1 8>&- &
 	echo $! >"$DIR/etcd.pid"
+	started "$DIR/etcd.pid"
 	wait_until "etcd /health" "$TIMEOUT" "$DIR/etcd.pid" etcd "$DIR/etcd.log" etcd_healthy
 }
 
@@ -219,7 +297,6 @@ etcd_healthy() { curl -fsS --max-time 2 "$ETCD_METRICS_URL/health" | grep -q '"h
 
 start_apiserver() {
 	local bin=$1
-	port_in_use "$API_PORT" && die "port $API_PORT is already in use (set KAPIMON_APISERVER_PORT)"
 	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin setsid "$bin" \
 		--bind-address="$HOST" \
 		--advertise-address="$HOST" \
@@ -259,6 +336,7 @@ start_apiserver() {
 		--v=1 \
 		</dev/null >"$DIR/apiserver.log" 2>&1 8>&- &
 	echo $! >"$DIR/apiserver.pid"
+	started "$DIR/apiserver.pid"
 	wait_until "apiserver /readyz" "$TIMEOUT" "$DIR/apiserver.pid" "$(basename "$bin")" "$DIR/apiserver.log" apiserver_ready
 }
 
@@ -270,14 +348,14 @@ apiserver_ready() {
 apiserver_name() { cat "$DIR/apiserver.name" 2>/dev/null || echo kube-apiserver; }
 
 is_up() {
-	pid_alive "$DIR/etcd.pid" etcd && pid_alive "$DIR/apiserver.pid" "$(apiserver_name)" &&
+	pid_alive "$DIR/etcd.pid" && pid_alive "$DIR/apiserver.pid" &&
 		etcd_healthy && apiserver_ready
 }
 
 print_up() {
 	echo "testbed: up (state in $DIR)"
 	echo "  apiserver pid  $(cat "$DIR/apiserver.pid")  $API_URL  ($(readlink "/proc/$(cat "$DIR/apiserver.pid")/exe"))"
-	echo "  etcd pid       $(cat "$DIR/etcd.pid")  $ETCD_URL  metrics $ETCD_METRICS_URL/metrics"
+	echo "  etcd pid       $(cat "$DIR/etcd.pid")  $ETCD_URL  metrics $ETCD_METRICS_URL/metrics  ($(readlink "/proc/$(cat "$DIR/etcd.pid")/exe"))"
 	echo "  admin token    $(cat "$DIR/admin.token")"
 	echo "  user token     $(cat "$DIR/user.token")  (alice, no RBAC grants: 403 on resources)"
 	echo "  kubeconfig     $DIR/kubeconfig"
@@ -286,17 +364,16 @@ print_up() {
 }
 
 do_down() {
+	[ -e "$DIR" ] || return 0
+	is_state_dir || die "$DIR exists but was not made by the testbed (no $MARKER): not touching it"
 	stop_pid "$DIR/apiserver.pid" "$(apiserver_name)"
 	stop_pid "$DIR/etcd.pid" etcd
-	case "$DIR" in
-	/ | "") die "refusing to remove state dir '$DIR'" ;;
-	esac
 	rm -rf "$DIR"
 }
 
 do_up() {
-	local bin t0
-	if [ -d "$DIR" ] && pid_alive "$DIR/etcd.pid" etcd && pid_alive "$DIR/apiserver.pid" "$(apiserver_name)"; then
+	local bin etcd_bin t0
+	if [ -d "$DIR" ] && pid_alive "$DIR/etcd.pid" && pid_alive "$DIR/apiserver.pid"; then
 		# Both run: give a busy apiserver up to 30 s to answer before declaring the state stale.
 		if wait_until "the running testbed" 30 "$DIR/apiserver.pid" "$(apiserver_name)" "$DIR/apiserver.log" \
 			is_up; then
@@ -305,7 +382,15 @@ do_up() {
 		fi
 	fi
 	[ "$(id -u)" = 0 ] || log "warning: not root; the testbed runs, but kapimon needs root to trace it"
-	command -v etcd >/dev/null || die "etcd not installed (make deps)"
+	# leftovers of a broken previous run of ours (it may hold our ports)
+	if [ -d "$DIR" ]; then
+		log "stale or unhealthy state in $DIR; tearing it down first"
+		do_down
+	fi
+	check_ports
+	etcd_bin=${KAPIMON_ETCD_BIN:-}
+	[ -n "$etcd_bin" ] || etcd_bin=$("$ROOT/scripts/fetch-etcd.sh") || die "scripts/fetch-etcd.sh failed"
+	[ -x "$etcd_bin" ] || die "etcd binary '$etcd_bin' is not executable"
 	bin=${KAPIMON_APISERVER_BIN:-}
 	if [ -z "$bin" ]; then
 		t0=$(date +%s)
@@ -313,16 +398,15 @@ do_up() {
 		(($(date +%s) - t0 < 2)) || log "kube-apiserver build took $(($(date +%s) - t0)) s"
 	fi
 	[ -x "$bin" ] || die "kube-apiserver binary '$bin' is not executable"
-	# leftovers of a broken previous run
-	if [ -d "$DIR" ]; then
-		log "stale or unhealthy state in $DIR; tearing it down first"
-		do_down
-	fi
+	# the build may have taken minutes: the ports are checked again just before use
+	check_ports
+	[ ! -e "$DIR" ] || die "$DIR appeared while starting (another testbed command without the lock?)"
 	mkdir -p "$DIR"
 	chmod 755 "$DIR"
+	: >"$DIR/$MARKER"
 	basename "$bin" >"$DIR/apiserver.name"
 	gen_config
-	start_etcd || { do_down_keep_logs; die "etcd did not become healthy"; }
+	start_etcd "$etcd_bin" || { do_down_keep_logs; die "etcd did not become healthy"; }
 	start_apiserver "$bin" || { do_down_keep_logs; die "kube-apiserver did not become ready"; }
 	print_up
 }

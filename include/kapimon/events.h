@@ -57,7 +57,10 @@ enum kp_counter {
 #define KP_TRUNC_METHOD 4
 #define KP_TRUNC_ADDR 8
 #define KP_TRUNC_GRPC_METHOD 1  /* kp_grpc_start.truncated */
-#define KP_TRUNC_GRPC_PAYLOAD 2
+#define KP_TRUNC_GRPC_PAYLOAD 2  /* the payload is a prefix of the message (payload_copied < payload_len) */
+#define KP_TRUNC_GRPC_AT_VALUE 4 /* ... that ends before a value field (PutRequest.value, Compare.value) */
+#define KP_TRUNC_GRPC_GAVE_UP 8  /* ... that ends where the probe's walk gave up (bounds, unknown bytes field,
+				  * malformed): later fields are missing (bpf/etcd_walk.h) */
 #define KP_TRUNC_WATCH_KEY 1    /* kp_watch_resp.truncated */
 
 struct kp_event_hdr {
@@ -81,7 +84,8 @@ struct kp_req_start {
 	__u16 path_len;
 	__u16 ua_len;
 	__u16 addr_len;
-	__u16 _pad;
+	__u8 h2_flavor; /* h2: the offsets group, 0 x/net/http2, 1 net/http bundled; h1: 0 */
+	__u8 _pad;
 	__s64 content_length; /* declared request body length, -1 unknown */
 	char method[KP_METHOD_MAX];
 	char path[KP_PATH_MAX];
@@ -94,7 +98,8 @@ struct kp_req_end {
 	__u64 conn;
 	__u32 stream_id;
 	__u8 proto;
-	__u8 _pad[3];
+	__u8 h2_flavor; /* as in kp_req_start */
+	__u8 _pad[2];
 	__s64 status;    /* 0: handler wrote nothing (implicit 200) */
 	__s64 bytes_out; /* response body bytes written by the handler, -1 unknown */
 	__s64 bytes_in;  /* request body bytes received, -1 unknown */
@@ -107,7 +112,9 @@ struct kp_req_end {
 #define KP_CTX_CHAIN_MAX 20
 
 /* One gRPC request message written by the client transport (etcd call start, or a message on a
- * stream such as Watch). payload is the protobuf-encoded message (prefix). */
+ * stream such as Watch). payload is the value-free prefix of the protobuf-encoded message
+ * (bpf/etcd_walk.h): it ends before the first value field, at the copy bound, or where the walk
+ * stopped; nothing of methods other than KV, Watch and Lease ones. */
 struct kp_grpc_start {
 	struct kp_event_hdr hdr;
 	__u64 stream;        /* *transport.Stream */
@@ -115,10 +122,10 @@ struct kp_grpc_start {
 	__u16 payload_copied;
 	__u16 method_len;
 	__u8 nctx;           /* entries in ctx_chain */
-	__u8 truncated;      /* KP_TRUNC_GRPC_METHOD, KP_TRUNC_GRPC_PAYLOAD */
+	__u8 truncated;      /* KP_TRUNC_GRPC_METHOD, _PAYLOAD, _AT_VALUE, _GAVE_UP */
 	__u8 _pad[6];
 	__u64 ctx_chain[KP_CTX_CHAIN_MAX]; /* context objects from the stream's ctx up to the root */
-	char method[KP_GRPC_METHOD_MAX];
+	char method[KP_GRPC_METHOD_MAX];   /* 8-byte aligned (bpf/etcd_walk.h compares it by words) */
 	__u8 payload[KP_GRPC_PAYLOAD_MAX];
 };
 

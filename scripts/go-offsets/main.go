@@ -43,7 +43,7 @@ func main() {
 		}
 		name, _ := e.Val(dwarf.AttrName).(string)
 		if !strings.HasPrefix(name, "net/http.") && !strings.HasPrefix(name, "context.") &&
-			!strings.HasPrefix(name, "net/http/internal/http2.") {
+			!strings.HasPrefix(name, "net/http/internal/http2.") && !isHeaderField(name) {
 			r.SkipChildren()
 			continue
 		}
@@ -88,12 +88,12 @@ func main() {
 		}
 		return get("net/http/internal/http2.FrameHeader.StreamID")
 	}
+	// sizeof(hpack.HeaderField): the bundle keeps hpack as a package of its own (std's vendored copy)
 	hf := "U"
-	if v, ok := size["net/http.http2MetaHeadersFrame"]; ok && v > 0 {
-		hf = "40"
-	} else if v, ok := size["net/http/internal/http2.MetaHeadersFrame"]; ok && v > 0 {
-		// hpack.HeaderField is not bundled by name; it is {Name, Value string; Sensitive bool}
-		hf = "40"
+	for n, v := range size {
+		if isHeaderField(n) && v > 0 {
+			hf = fmt.Sprint(v)
+		}
 	}
 	fmt.Printf("\t  { .meta_headers_frame_fields = %s, .headers_frame_stream_id = %s, .header_field_size = %s,\n",
 		get("net/http.http2MetaHeadersFrame.Fields"), streamID(), hf)
@@ -105,5 +105,15 @@ func main() {
 		get("net/http.http2stream.sc"), get("net/http.http2stream.id"))
 	fmt.Printf("\t    .stream_body_bytes = %s, .stream_ctx = %s },\n",
 		get("net/http.http2stream.bodyBytes"), get("net/http.http2stream.ctx"))
-	fmt.Printf("\t  prov_measured },\n")
+	pkg := "?"
+	if len(os.Args) > 2 && os.Args[1] == "-pkg" {
+		pkg = os.Args[2]
+	}
+	fmt.Printf("\t  GO_PROV(\"%s\", \"%s\"), \"%s\" },\n", runtime.Version(), pkg, runtime.Version())
+}
+
+// isHeaderField: the struct hpack.HeaderField itself (vendored by std, or under net/http/internal), not
+// the slice or pointer types DWARF also names after it ("[]vendor/.../hpack.HeaderField").
+func isHeaderField(name string) bool {
+	return strings.HasSuffix(name, "/hpack.HeaderField") && !strings.ContainsAny(name[:1], "[*")
 }

@@ -23,6 +23,8 @@ struct assembler {
 	size_t max_pending;
 	int64_t mono_to_wall;
 	double sample_factor;
+	asm_weight_fn weigh;
+	void *weigh_ctx;
 	record_cb cb;
 	record_cb abandon_cb;
 	void *cb_ctx;
@@ -72,6 +74,12 @@ void asm_set_abandon_cb(struct assembler *a, record_cb cb)
 void asm_set_sample_factor(struct assembler *a, double f)
 {
 	a->sample_factor = f > 0 ? f : 1.0;
+}
+
+void asm_set_weigher(struct assembler *a, asm_weight_fn fn, void *ctx)
+{
+	a->weigh = fn;
+	a->weigh_ctx = ctx;
 }
 
 static size_t find(const struct assembler *a, uint64_t conn, uint32_t sid, bool *found)
@@ -169,7 +177,7 @@ static void emit(struct assembler *a, struct request_record *r, const struct kp_
 		 bool ongoing)
 {
 	r->id = a->next_id++;
-	r->sample_factor = a->sample_factor;
+	r->sample_factor = a->weigh ? a->weigh(a->weigh_ctx, r->start_mono_ns) : a->sample_factor;
 	r->latency_ns = end_mono > r->start_mono_ns ? end_mono - r->start_mono_ns : 0;
 	r->ongoing = ongoing;
 	if (e)

@@ -57,5 +57,8 @@ const struct asm_stats *asm_get_stats(const struct assembler *a);
 void asm_set_abandon_cb(struct assembler *a, record_cb cb);
 /* Sampling factor stamped on records (budget mode); default 1. */
 void asm_set_sample_factor(struct assembler *a, double f);
+/* Budget mode: the weight of a record is fn(ctx, its start's CLOCK_MONOTONIC stamp) instead. */
+typedef double (*asm_weight_fn)(void *ctx, uint64_t start_mono_ns);
+void asm_set_weigher(struct assembler *a, asm_weight_fn fn, void *ctx);
 
 #endif

@@ -17,17 +17,23 @@
 #define CHAIN KP_CTX_CHAIN_MAX
 #define NBUCKETS (HOLD_CAP * 4)
 
-struct pending_call {
-	uint64_t g; /* 0 = free */
-	struct kp_grpc_start ev;
-};
-
-struct held_call {
-	uint64_t seq; /* 0 = free */
+/* What a call keeps between its start and its end, and while it waits for its request: the decoded
+ * fields (a record) and the context chain. Never the request message's bytes. */
+struct call_info {
 	uint64_t start_mono;
 	uint8_t nctx;
 	uint64_t chain[CHAIN];
 	struct etcd_record rec;
+};
+
+struct pending_call {
+	uint64_t g;   /* 0 = free */
+	int32_t slot; /* in calls[] */
+};
+
+struct held_call {
+	uint64_t seq; /* 0 = free */
+	struct call_info c;
 };
 
 struct recent_req {
@@ -39,11 +45,16 @@ struct etcd_assembler {
 	int64_t mono_to_wall;
 	uint64_t hold_ns;
 	double sample_factor;
+	double (*weigh)(void *ctx, uint64_t start_mono_ns);
+	void *weigh_ctx;
 	etcd_record_cb cb;
 	void *cb_ctx;
 
 	struct pending_call *pending; /* open addressing by g, linear probing */
 	size_t npending;
+	struct call_info *calls;      /* PENDING_CAP in-flight calls */
+	int32_t *free_calls;          /* stack of free slots in calls[] */
+	size_t nfree;
 
 	/* held calls: a FIFO ring; chain pointers indexed in a chained hash of nodes */
 	struct held_call *held;
@@ -77,6 +88,8 @@ struct etcd_assembler *etcd_asm_new(int64_t mono_to_wall_ns, uint64_t hold_ns, e
 	a->cb_ctx = ctx;
 	a->head_seq = a->tail_seq = 1;
 	a->pending = calloc(PENDING_CAP * 2, sizeof(*a->pending));
+	a->calls = calloc(PENDING_CAP, sizeof(*a->calls));
+	a->free_calls = malloc(PENDING_CAP * sizeof(*a->free_calls));
 	a->held = calloc(HOLD_CAP, sizeof(*a->held));
 	a->bucket = malloc(NBUCKETS * sizeof(*a->bucket));
 	a->node_next = malloc((size_t)HOLD_CAP * CHAIN * sizeof(*a->node_next));
@@ -84,11 +97,13 @@ struct etcd_assembler *etcd_asm_new(int64_t mono_to_wall_ns, uint64_t hold_ns, e
 	a->recent_bucket = malloc(RECENT_CAP * 2 * sizeof(*a->recent_bucket));
 	a->recent_next = malloc(RECENT_CAP * sizeof(*a->recent_next));
 	a->streams = calloc(STREAM_CAP * 2, sizeof(*a->streams));
-	if (!a->pending || !a->held || !a->bucket || !a->node_next || !a->recent || !a->recent_bucket ||
+	if (!a->pending || !a->calls || !a->free_calls || !a->held || !a->bucket || !a->node_next || !a->recent || !a->recent_bucket ||
 	    !a->recent_next || !a->streams) {
 		etcd_asm_free(a);
 		return NULL;
 	}
+	for (a->nfree = 0; a->nfree < PENDING_CAP; a->nfree++)
+		a->free_calls[a->nfree] = (int32_t)(PENDING_CAP - 1 - a->nfree);
 	memset(a->bucket, 0xff, NBUCKETS * sizeof(*a->bucket));
 	memset(a->recent_bucket, 0xff, RECENT_CAP * 2 * sizeof(*a->recent_bucket));
 	return a;
@@ -99,6 +114,8 @@ void etcd_asm_free(struct etcd_assembler *a)
 	if (!a)
 		return;
 	free(a->pending);
+	free(a->calls);
+	free(a->free_calls);
 	free(a->held);
 	free(a->bucket);
 	free(a->node_next);
@@ -107,6 +124,12 @@ void etcd_asm_free(struct etcd_assembler *a)
 	free(a->recent_next);
 	free(a->streams);
 	free(a);
+}
+
+void etcd_asm_set_weigher(struct etcd_assembler *a, double (*fn)(void *ctx, uint64_t start_mono_ns), void *ctx)
+{
+	a->weigh = fn;
+	a->weigh_ctx = ctx;
 }
 
 void etcd_asm_set_sample_factor(struct etcd_assembler *a, double f)
@@ -140,6 +163,7 @@ static void pending_remove(struct etcd_assembler *a, struct pending_call *p)
 {
 	size_t mask = PENDING_CAP * 2 - 1, i = (size_t)(p - a->pending), j = i;
 
+	a->free_calls[a->nfree++] = p->slot;
 	p->g = 0;
 	for (;;) {
 		size_t home;
@@ -187,32 +211,23 @@ static bool method_is_stream(const char *m, size_t len)
 	return false;
 }
 
-/* Decode a start event's message into rec. */
+/* Decode a start event's message (the value-free prefix the probe copied) into rec. */
 static void decode_into(struct etcd_assembler *a, const struct kp_grpc_start *ev, struct etcd_record *rec)
 {
 	struct etcd_req_summary sum;
-	struct etcd_decode_counters local = { 0 };
 	char method[KP_GRPC_METHOD_MAX + 1];
 	size_t mlen = ev->method_len < KP_GRPC_METHOD_MAX ? ev->method_len : KP_GRPC_METHOD_MAX;
 	size_t plen = ev->payload_copied < KP_GRPC_PAYLOAD_MAX ? ev->payload_copied : KP_GRPC_PAYLOAD_MAX;
-	bool cut = (ev->truncated & KP_TRUNC_GRPC_PAYLOAD) || ev->payload_copied < ev->payload_len;
-	int rc;
+	bool cut = (ev->truncated & KP_TRUNC_GRPC_PAYLOAD) || plen < ev->payload_len;
 
 	memcpy(method, ev->method, mlen);
 	method[mlen] = 0;
 	etcd_record_init(rec);
-	rc = etcd_decode_request(method, mlen, ev->payload, plen, &sum, &local);
-	/* A message cut by the capture bound ends early: that is not a decode error. */
-	if (rc == PB_ETRUNC && cut) {
-		local.errors--;
-		local.by_error[-PB_ETRUNC]--;
-		local.decoded++;
-	}
-	a->st.decode.decoded += local.decoded;
-	a->st.decode.errors += local.errors;
-	a->st.decode.unknown_method += local.unknown_method;
-	for (int i = 0; i < PB_NERR; i++)
-		a->st.decode.by_error[i] += local.by_error[i];
+	if (ev->truncated & KP_TRUNC_GRPC_AT_VALUE)
+		a->st.stopped_at_value++;
+	if (ev->truncated & KP_TRUNC_GRPC_GAVE_UP)
+		a->st.copy_gave_up++;
+	etcd_decode_prefix(method, mlen, ev->payload, plen, cut, &sum, &a->st.decode);
 	etcd_summary_to_record(&sum, method, rec);
 	{
 		/* "leases.coordination.k8s.io" -> resource "leases", group "coordination.k8s.io" (as in requests) */
@@ -227,7 +242,7 @@ static void decode_into(struct etcd_assembler *a, const struct kp_grpc_start *ev
 	rec->req_size = ev->payload_len;
 	if (ev->truncated & KP_TRUNC_GRPC_METHOD)
 		rec->truncated |= REC_TRUNC_METHOD;
-	rec->sample_factor = a->sample_factor;
+	rec->sample_factor = a->weigh ? a->weigh(a->weigh_ctx, ev->hdr.ts_ns) : a->sample_factor;
 	if (sum.op == ETCD_OP_WATCH)
 		a->st.watches_created++;
 }
@@ -236,6 +251,7 @@ void etcd_asm_start(struct etcd_assembler *a, const struct kp_grpc_start *ev)
 {
 	size_t mlen = ev->method_len < KP_GRPC_METHOD_MAX ? ev->method_len : KP_GRPC_METHOD_MAX;
 	struct pending_call *p;
+	struct call_info *c;
 	bool found;
 
 	if (method_is_stream(ev->method, mlen)) {
@@ -253,14 +269,20 @@ void etcd_asm_start(struct etcd_assembler *a, const struct kp_grpc_start *ev)
 	if (found) {
 		a->st.retried++;
 	} else {
-		if (a->npending >= PENDING_CAP) {
+		if (a->npending >= PENDING_CAP || !a->nfree) {
 			a->st.pending_full++;
 			return;
 		}
 		a->npending++;
+		p->g = ev->hdr.goid_g;
+		p->slot = a->free_calls[--a->nfree];
 	}
-	p->g = ev->hdr.goid_g;
-	p->ev = *ev;
+	c = &a->calls[p->slot];
+	c->start_mono = ev->hdr.ts_ns;
+	c->nctx = ev->nctx < CHAIN ? ev->nctx : CHAIN;
+	memset(c->chain, 0, sizeof(c->chain));
+	memcpy(c->chain, ev->ctx_chain, c->nctx * sizeof(c->chain[0]));
+	decode_into(a, ev, &c->rec);
 }
 
 /* ---- held calls and their chain index ---- */
@@ -274,8 +296,8 @@ static void held_unindex(struct etcd_assembler *a, size_t slot)
 {
 	struct held_call *h = &a->held[slot];
 
-	for (int k = 0; k < h->nctx; k++) {
-		int32_t node = (int32_t)(slot * CHAIN + k), *pp = &a->bucket[bucket_of(h->chain[k])];
+	for (int k = 0; k < h->c.nctx; k++) {
+		int32_t node = (int32_t)(slot * CHAIN + k), *pp = &a->bucket[bucket_of(h->c.chain[k])];
 
 		while (*pp >= 0 && *pp != node)
 			pp = &a->node_next[*pp];
@@ -291,12 +313,12 @@ static void emit_held(struct etcd_assembler *a, size_t slot, uint64_t request_id
 	if (!h->seq)
 		return;
 	held_unindex(a, slot);
-	h->rec.request_id = request_id;
+	h->c.rec.request_id = request_id;
 	if (request_id)
 		a->st.linked++;
 	else
 		a->st.unlinked++;
-	a->cb(&h->rec, a->cb_ctx);
+	a->cb(&h->c.rec, a->cb_ctx);
 	h->seq = 0;
 }
 
@@ -307,7 +329,7 @@ static void drain_tail(struct etcd_assembler *a, uint64_t cutoff)
 		size_t slot = a->tail_seq & (HOLD_CAP - 1);
 		struct held_call *h = &a->held[slot];
 
-		if (h->seq == a->tail_seq && h->start_mono + a->hold_ns > cutoff && cutoff != UINT64_MAX)
+		if (h->seq == a->tail_seq && h->c.start_mono + a->hold_ns > cutoff && cutoff != UINT64_MAX)
 			break;
 		if (h->seq == a->tail_seq)
 			emit_held(a, slot, 0);
@@ -315,7 +337,7 @@ static void drain_tail(struct etcd_assembler *a, uint64_t cutoff)
 	}
 }
 
-static void hold(struct etcd_assembler *a, const struct kp_grpc_start *ev, const struct etcd_record *rec)
+static void hold(struct etcd_assembler *a, const struct call_info *c)
 {
 	size_t slot;
 	struct held_call *h;
@@ -331,13 +353,10 @@ static void hold(struct etcd_assembler *a, const struct kp_grpc_start *ev, const
 	slot = a->head_seq & (HOLD_CAP - 1);
 	h = &a->held[slot];
 	h->seq = a->head_seq++;
-	h->start_mono = ev->hdr.ts_ns;
-	h->nctx = ev->nctx < CHAIN ? ev->nctx : CHAIN;
-	memcpy(h->chain, ev->ctx_chain, sizeof(h->chain));
-	h->rec = *rec;
-	for (int k = 0; k < h->nctx; k++) {
+	h->c = *c;
+	for (int k = 0; k < h->c.nctx; k++) {
 		int32_t node = (int32_t)(slot * CHAIN + k);
-		size_t b = bucket_of(h->chain[k]);
+		size_t b = bucket_of(h->c.chain[k]);
 
 		a->node_next[node] = a->bucket[b];
 		a->bucket[b] = node;
@@ -376,7 +395,7 @@ static void recent_remove(struct etcd_assembler *a, size_t i)
 void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 {
 	struct pending_call *p;
-	struct etcd_record rec;
+	struct call_info *c;
 	bool found;
 
 	p = pending_find(a, ev->hdr.goid_g, &found);
@@ -384,23 +403,23 @@ void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 		a->st.unmatched_end++;
 		return;
 	}
-	decode_into(a, &p->ev, &rec);
-	rec.latency_ns = ev->hdr.ts_ns > p->ev.hdr.ts_ns ? ev->hdr.ts_ns - p->ev.hdr.ts_ns : 0;
-	rec.grpc_status = ev->is_err ? (ev->code > 0 ? ev->code : -1) : 0;
+	c = &a->calls[p->slot];
+	c->rec.latency_ns = ev->hdr.ts_ns > c->start_mono ? ev->hdr.ts_ns - c->start_mono : 0;
+	c->rec.grpc_status = ev->is_err ? (ev->code > 0 ? ev->code : -1) : 0;
 	a->st.calls++;
 	/* the request may already have ended (events come on two rings) */
-	for (int k = 0; k < p->ev.nctx && k < CHAIN; k++) {
-		const struct recent_req *r = recent_find(a, p->ev.ctx_chain[k], p->ev.hdr.ts_ns);
+	for (int k = 0; k < c->nctx; k++) {
+		const struct recent_req *r = recent_find(a, c->chain[k], c->start_mono);
 
 		if (r) {
-			rec.request_id = r->id;
+			c->rec.request_id = r->id;
 			a->st.linked++;
-			a->cb(&rec, a->cb_ctx);
+			a->cb(&c->rec, a->cb_ctx);
 			pending_remove(a, p);
 			return;
 		}
 	}
-	hold(a, &p->ev, &rec);
+	hold(a, c);
 	pending_remove(a, p);
 }
 
@@ -417,7 +436,8 @@ void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t star
 		size_t slot = (size_t)node / CHAIN;
 		struct held_call *h = &a->held[slot];
 
-		if (h->seq && h->chain[node % CHAIN] == ctx && h->start_mono >= start_mono && h->start_mono <= end_mono) {
+		if (h->seq && h->c.chain[node % CHAIN] == ctx && h->c.start_mono >= start_mono &&
+		    h->c.start_mono <= end_mono) {
 			emit_held(a, slot, request_id);
 			/* the list changed under us: restart from the head */
 			node = a->bucket[bucket_of(ctx)];

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * gRPC events -> etcd records. Pairs a unary call's request message (transport Write) with its
- * return (Invoke RET) by goroutine, decodes the protobuf request (op, key, range_end, limit...),
+ * return (Invoke RET) by goroutine, decodes the protobuf request (op, key, range_end, limit...) from the
+ * value-free prefix the probe copied, as it arrives (an in-flight call keeps only the decoded fields),
  * derives the Kubernetes resource from the key, and links the call to the apiserver request whose
  * context the call's context derives from:
  *   - every call carries its context chain (the context objects from the call up to the root);
@@ -40,6 +41,8 @@ struct etcd_asm_stats {
 	uint64_t watch_responses;  /* WatchResponses with events received by the client */
 	uint64_t watch_events;     /* events in them */
 	uint64_t watch_keys_truncated; /* responses whose first key was cut (KP_TRUNC_WATCH_KEY) */
+	uint64_t stopped_at_value; /* request copies that stopped before a value field (KP_TRUNC_GRPC_AT_VALUE) */
+	uint64_t copy_gave_up;     /* request copies the probe's walk cut short (KP_TRUNC_GRPC_GAVE_UP) */
 	struct etcd_decode_counters decode;
 };
 
@@ -67,5 +70,7 @@ void etcd_asm_tick(struct etcd_assembler *a, uint64_t now_mono);
 void etcd_asm_flush(struct etcd_assembler *a);
 const struct etcd_asm_stats *etcd_asm_get_stats(const struct etcd_assembler *a);
 void etcd_asm_set_sample_factor(struct etcd_assembler *a, double f);
+/* Budget mode: weight = fn(ctx, the call's start CLOCK_MONOTONIC stamp) (see asm_set_weigher). */
+void etcd_asm_set_weigher(struct etcd_assembler *a, double (*fn)(void *ctx, uint64_t start_mono_ns), void *ctx);
 
 #endif

@@ -317,6 +317,8 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 		jw_kv_uint(w, "watch_responses", s->etcd_watch_responses);
 		jw_kv_uint(w, "watch_events", s->etcd_watch_events);
 		jw_kv_uint(w, "watch_keys_truncated", s->etcd_watch_keys_truncated);
+		jw_kv_uint(w, "copy_stopped_at_value", s->etcd_stopped_at_value);
+		jw_kv_uint(w, "copy_gave_up", s->etcd_copy_gave_up);
 		jw_key(w, "watch_events_by_resource");
 		jw_obj_begin(w);
 		for (size_t i = 0; i < s->n_watch_res && i < 64; i++)
@@ -340,7 +342,17 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 		jw_kv_double(w, "duty", s->duty);
 		jw_kv_double(w, "sample_factor", s->sample_factor);
 		jw_kv_double(w, "hit_cost_ns", s->hit_cost_ns);
+		jw_kv_double(w, "per_hit_ns", s->per_hit_ns);
 		jw_kv_double(w, "estimated_overhead", s->est_overhead);
+		jw_kv_double(w, "measured_overhead", s->measured_overhead);
+		jw_kv_double(w, "cycle_s", s->cycle_s);
+		jw_kv_uint(w, "cycles", s->cycles);
+		jw_kv_uint(w, "late_windows", s->late_windows);
+		jw_kv_double(w, "attach_ms_max", s->attach_ms_max);
+		jw_kv_double(w, "detach_ms_max", s->detach_ms_max);
+		jw_kv_uint(w, "span_start_ns", s->span_start_ns);
+		if (s->span_end_ns)
+			jw_kv_uint(w, "span_end_ns", s->span_end_ns);
 		jw_obj_end(w);
 	}
 	if (s->has_apiservers) {

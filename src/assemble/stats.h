@@ -38,6 +38,8 @@ struct record_stats {
 	uint64_t etcd_watch_responses; /* watch responses with events received */
 	uint64_t etcd_watch_events;    /* events in them */
 	uint64_t etcd_watch_keys_truncated; /* watch responses whose first key was cut (resource from the prefix) */
+	uint64_t etcd_stopped_at_value; /* request copies that stopped before a value field */
+	uint64_t etcd_copy_gave_up;     /* request copies the probe's protobuf walk cut short */
 	size_t n_watch_res;            /* entries in watch_res */
 	const char *watch_res_names[64];
 	uint64_t watch_res_events[64];
@@ -48,8 +50,17 @@ struct record_stats {
 	double budget;             /* allowed overhead, fraction of the apiserver's CPU */
 	double duty;               /* share of time the per-request probes are attached */
 	double sample_factor;      /* 1/duty of the current window */
-	double hit_cost_ns;        /* calibrated cost of one uprobe hit */
+	double hit_cost_ns;        /* calibrated cost of one uprobe hit (trap + empty program) */
+	double per_hit_ns;         /* last cycle: (hits x hit_cost + programs' run time) / hits */
 	double est_overhead;       /* estimated overhead at the current duty */
+	double measured_overhead;  /* all cycles so far: probe hits x hit cost / apiserver's own CPU */
+	double cycle_s;            /* length of the current cycle */
+	uint64_t cycles;           /* cycles measured */
+	uint64_t late_windows;     /* windows that opened after their cycle began (attach ran late) */
+	double attach_ms_max;      /* slowest attach of all probes */
+	double detach_ms_max;      /* slowest background detach (after the drain) */
+	uint64_t span_start_ns;    /* wall clock: weighted records stand for the traffic from here ... */
+	uint64_t span_end_ns;      /* ... to here (0 while running) */
 	/* apiserver processes (appended) */
 	bool has_apiservers;       /* write "apiservers" (filled by the capture side) */
 	bool follow;               /* watching every kube-apiserver (no --pid) */

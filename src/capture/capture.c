@@ -2,6 +2,7 @@
 #include "capture/capture.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,9 @@
 
 #include "goelf/goelf.h"
 #include "kapimon/go_offsets.h"
+#include "assemble/offsets_check.h"
+#include "sampling/budget.h"
+#include "goelf/offsets.h"
 #include "conn.skel.h"
 #include "grpc.skel.h"
 #include "http.skel.h"
@@ -30,9 +34,12 @@ struct attach_point {
 	uint64_t off;
 	const char *func;
 	bool is_start; /* begins a request/call (detached first when sampling) */
+	int group;     /* offsets group (enum oc_group) */
+	bool disabled; /* its group's unverified offsets failed validation: never attached again */
 };
 
 struct capture {
+	int stats_fd;           /* BPF_ENABLE_STATS while > 0 (budget mode: programs' run time) */
 	struct http_bpf *skel;
 	struct grpc_bpf *gskel; /* NULL with no_etcd or when the binary has no grpc client */
 	struct conn_bpf *cskel; /* NULL when the TCP state tracepoint is unavailable */
@@ -50,6 +57,7 @@ struct capture {
 	pthread_mutex_t rmu;
 	pthread_cond_t rcv;
 	int ndead; /* links being destroyed by reaper threads */
+	uint64_t detach_done; /* mono ns: the last reaper finished */
 	struct capture_opts o;
 	uint64_t events;
 	char desc[512];
@@ -57,15 +65,68 @@ struct capture {
 	struct stat bin_st; /* the binary's identity (/proc/PID/exe followed) */
 	bool conn_stale;    /* a new process to track: its ports and connections not read yet */
 	size_t desc_pid_len; /* desc starts with "pid N " */
+	struct offcheck *oc; /* non-NULL when a group's offsets are unverified (validated on its first events) */
 };
+
+static void offsets_verdict(struct capture *c, int g);
+
+static int dispatch(struct capture *c, const void *data, size_t size)
+{
+	c->o.on_event(c->o.ctx, data, size);
+	return 0;
+}
 
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct capture *c = ctx;
+	int decided;
 
 	c->events++;
-	c->o.on_event(c->o.ctx, data, size);
-	return 0;
+	/* unverified offsets: the group's events wait in c->oc until its verdict (offsets_check.h) */
+	if (c->oc) {
+		enum oc_action a = oc_feed(c->oc, data, size, &decided);
+
+		if (decided >= 0)
+			offsets_verdict(c, decided);
+		if (a != OC_DELIVER)
+			return 0;
+	}
+	return dispatch(c, data, size);
+}
+
+static void release_one(void *ctx, const void *data, size_t size)
+{
+	dispatch(ctx, data, size);
+}
+
+static void reap(struct capture *c, struct bpf_link *l);
+
+/* A group's offsets were judged: deliver what was held, or detach the group for good. */
+static void offsets_verdict(struct capture *c, int g)
+{
+	struct oc_group_info in;
+	int n = 0;
+
+	oc_info(c->oc, (enum oc_group)g, &in);
+	if (in.state == OC_PASS) {
+		p_info("%s offsets verified on the first events (%s)", goff_group_name(g), in.why);
+		oc_release(c->oc, (enum oc_group)g, release_one, c);
+		return;
+	}
+	for (int i = 0; i < c->nlinks; i++) {
+		if (c->pts[i].group != g)
+			continue;
+		c->pts[i].disabled = true;
+		n++;
+		if (c->links[i]) {
+			reap(c, c->links[i]);
+			c->links[i] = NULL;
+		}
+	}
+	p_err("%s probe group DISABLED (%d uprobe%s detached): its unverified struct offsets gave implausible events "
+	      "(%s); no record was made from them", goff_group_name(g), n, n == 1 ? "" : "s", in.why);
+	snprintf(c->desc + strlen(c->desc), sizeof(c->desc) - strlen(c->desc), "; %s DISABLED (implausible events)",
+		 goff_group_name(g));
 }
 
 /*
@@ -134,6 +195,24 @@ static int setup_conn(struct capture *c)
 out:
 	free(socks);
 	return listening;
+}
+
+/* The apiserver's --etcd-prefix (what its etcd keys start with), "" when it is not set or unreadable. */
+static void etcd_prefix_of(pid_t pid, char *out, size_t len)
+{
+	char path[64], buf[16384];
+	ssize_t n;
+	int fd;
+
+	*out = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n > 0)
+		oc_etcd_prefix_from_cmdline(buf, (size_t)n, out, len);
 }
 
 static void describe(struct capture *c)
@@ -205,10 +284,26 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	if (pl->expensive)
 		p_warn("%u probe site%s cannot be emulated by the kernel (single-stepped: ~15x the cost of a hit)",
 		       pl->expensive, pl->expensive == 1 ? "" : "s");
-	for (int g = 0; g < PG__COUNT; g++)
-		if (pl->groups[g].ok && probe_groups[g].offsets == g && *pl->groups[g].offsets_basis)
-			p_warn("%s struct offsets were not measured for this binary: %s (records may be wrong)",
-			       probe_group_name(g), pl->groups[g].offsets_basis);
+	/* unverified offsets (the nearest measured row): the group's events are held and checked first */
+	for (int g = 0; g < OC__NGROUPS; g++) {
+		if (!pl->groups[g].ok || !pl->offsets.unverified[g])
+			continue;
+		if (!c->oc) {
+			char prefix[128];
+
+			etcd_prefix_of(o->pid, prefix, sizeof(prefix));
+			if (!(c->oc = oc_new(0, prefix))) {
+				ret = -ENOMEM;
+				goto fail;
+			}
+		}
+		if (oc_watch(c->oc, (enum oc_group)g)) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		p_warn("%s struct offsets are unverified (%s): its events are held and checked before any record is "
+		       "made; the group is disabled if they are implausible", goff_group_name(g), pl->offsets.basis[g]);
+	}
 
 	c->skel = http_bpf__open();
 	if (!c->skel) {
@@ -246,7 +341,9 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	for (uint32_t i = 0; i < pl->nsites; i++) {
 		const struct plan_site *s = &pl->sites[i];
 
-		c->pts[i] = (struct attach_point){ plan_prog(c, s->prog), s->off, probe_targets[s->target].func, s->starts };
+		/* the offsets group its program reads (enum oc_group = the first four probe groups) */
+		c->pts[i] = (struct attach_point){ plan_prog(c, s->prog), s->off, probe_targets[s->target].func, s->starts,
+						   probe_groups[s->group].offsets, false };
 		if (!c->pts[i].prog) {
 			ret = -EINVAL;
 			goto fail;
@@ -384,6 +481,7 @@ static void *reaper_main(void *arg)
 	bpf_link__destroy(j->l);
 	free(j);
 	pthread_mutex_lock(&c->rmu);
+	c->detach_done = mono_ns();
 	c->ndead--;
 	pthread_cond_broadcast(&c->rcv);
 	pthread_mutex_unlock(&c->rmu);
@@ -424,25 +522,83 @@ static void reap(struct capture *c, struct bpf_link *l)
 	pthread_attr_destroy(&attr);
 }
 
-static void set_starts_gate(struct capture *c, bool on)
+static void gate_write(volatile __u64 *open, volatile __u64 *close, uint64_t o, uint64_t cl)
+{
+	/* shut, move the opening, then the closing: the BPF side (two loads, no lock) never sees a
+	 * window that was not asked for */
+	__atomic_store_n(close, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(open, o, __ATOMIC_SEQ_CST);
+	__atomic_store_n(close, cl, __ATOMIC_SEQ_CST);
+}
+
+void capture_set_gate(struct capture *c, uint64_t open_ns, uint64_t close_ns)
 {
 	if (c->skel->data)
-		c->skel->data->starts_on = on;
+		gate_write(&c->skel->data->gate_open_ns, &c->skel->data->gate_close_ns, open_ns, close_ns);
 	if (c->gskel && c->gskel->data)
-		c->gskel->data->starts_on = on;
+		gate_write(&c->gskel->data->gate_open_ns, &c->gskel->data->gate_close_ns, open_ns, close_ns);
+}
+
+int capture_enable_runtime_stats(struct capture *c)
+{
+	if (c->stats_fd > 0)
+		return 0;
+	c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (c->stats_fd < 0) {
+		int err = -errno;
+
+		c->stats_fd = 0;
+		return err;
+	}
+	return 0;
+}
+
+uint64_t capture_uprobe_runtime_ns(struct capture *c)
+{
+	struct bpf_object *objs[2] = { c->skel->obj, c->gskel ? c->gskel->obj : NULL };
+	uint64_t t = 0;
+
+	for (int i = 0; i < 2; i++) {
+		struct bpf_program *p;
+
+		if (!objs[i])
+			continue;
+		bpf_object__for_each_program(p, objs[i]) {
+			struct bpf_prog_info info;
+			__u32 len = sizeof(info);
+
+			if (bpf_program__fd(p) < 0 || p == c->skel->progs.calibrate)
+				continue;
+			memset(&info, 0, sizeof(info));
+			if (!bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len))
+				t += info.run_time_ns;
+		}
+	}
+	return t;
+}
+
+uint64_t capture_detach_done_ns(struct capture *c)
+{
+	uint64_t t = 0;
+
+	if (!c->reaper_started)
+		return 0;
+	pthread_mutex_lock(&c->rmu);
+	if (!c->ndead)
+		t = c->detach_done;
+	pthread_mutex_unlock(&c->rmu);
+	return t;
 }
 
 int capture_set_phase(struct capture *c, enum capture_phase ph)
 {
 	uint64_t t0 = mono_ns();
 
-	/* close the window at an exact moment, then detach at leisure */
-	if (ph != CAPTURE_ALL)
-		set_starts_gate(c, false);
-	/* attach ends before starts so no request starts without its end probe */
+	/* attach ends before starts so no request starts without its end probe; the budget gate
+	 * (capture_set_gate) decides which starts are written */
 	for (int pass = 0; pass < 2; pass++) {
 		for (int i = 0; i < c->nlinks; i++) {
-			bool want = ph == CAPTURE_ALL || (ph == CAPTURE_ENDS && !c->pts[i].is_start);
+			bool want = !c->pts[i].disabled && (ph == CAPTURE_ALL || (ph == CAPTURE_ENDS && !c->pts[i].is_start));
 
 			if (c->pts[i].is_start != (pass == 1))
 				continue;
@@ -457,8 +613,6 @@ int capture_set_phase(struct capture *c, enum capture_phase ph)
 			}
 		}
 	}
-	if (ph == CAPTURE_ALL)
-		set_starts_gate(c, true);
 	c->phase = ph;
 	p_debug("capture: phase %d set in %.1f ms", ph, (mono_ns() - t0) / 1e6);
 	return 0;
@@ -484,19 +638,58 @@ __asm__(".text\n"
 #define CALIB_PROBE_OFFSET 3
 
 
+static void sum_percpu(int fd, uint32_t n, uint64_t *out);
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static uint64_t calib_hits(struct capture *c)
+{
+	uint64_t h[KP_PROBE__COUNT] = { 0 };
+
+	sum_percpu(bpf_map__fd(c->skel->maps.hits), KP_PROBE__COUNT, h);
+	return h[KP_PROBE_CALIBRATE];
+}
+
+/* Time n calls on this thread's CPU clock: time the thread spent preempted (another process on a
+ * shared core, the apiserver starting up) is not counted, the trap and the BPF program are. */
+static double calib_round(int n)
+{
+	uint64_t t0 = thread_cpu_ns();
+
+	for (int i = 0; i < n; i++)
+		kapimon_calib_target(i);
+	return (double)(thread_cpu_ns() - t0);
+}
+
+/*
+ * One hit = trap + emulated instruction + an (empty) BPF program, on kapimon's own thread. A
+ * warm-up first (the first hits of a process allocate the uprobe XOL page and per-thread state and
+ * fault pages in), then CALIB_ROUNDS rounds; the median round is the cost, min/max its spread.
+ */
+#define CALIB_ROUNDS 15
+#define CALIB_N 2000
+
 int capture_calibrate(struct capture *c, double *hit_ns)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = "kapimon_calib_target", .retprobe = false);
-	const int rounds = 7, n = 3000;
+	double per[CALIB_ROUNDS], wall[CALIB_ROUNDS], bare, mn, med, mx, wmn, wmed, wmx;
 	struct bpf_link *l;
 	char self[4096];
 	ssize_t len;
-	double best = -1;
+	uint64_t t0, h0;
+	int warm = 0;
 
 	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (len <= 0)
 		return -errno;
 	self[len] = 0;
+	bare = calib_round(CALIB_N) / CALIB_N; /* the call itself, a few ns */
 	l = bpf_program__attach_uprobe_opts(c->skel->progs.calibrate, getpid(), self, CALIB_PROBE_OFFSET, &uo);
 	if (!l) {
 		int err = -errno;
@@ -504,20 +697,29 @@ int capture_calibrate(struct capture *c, double *hit_ns)
 		p_err("cannot attach the calibration uprobe: %s", strerror(-err));
 		return err;
 	}
-	/* The minimum over rounds: other load on the machine only ever adds time. The bare call
-	 * costs a few ns and is left in (it is noise at this scale). */
-	for (int r = 0; r < rounds; r++) {
-		uint64_t t0 = mono_ns();
-		double per;
+	t0 = thread_cpu_ns();
+	while (thread_cpu_ns() - t0 < 20000000ULL || warm < 1000) {
+		kapimon_calib_target(warm);
+		warm++;
+	}
+	for (int r = 0; r < CALIB_ROUNDS; r++) {
+		uint64_t h, w0 = mono_ns();
+		double ns;
 
-		for (int i = 0; i < n; i++)
-			kapimon_calib_target(i);
-		per = (double)(mono_ns() - t0) / n;
-		if (best < 0 || per < best)
-			best = per;
+		h0 = calib_hits(c);
+		ns = calib_round(CALIB_N);
+		wall[r] = (double)(mono_ns() - w0) / CALIB_N;
+		h = calib_hits(c) - h0;
+		/* divide by the hits the probe really counted (a missed hit must not look cheap) */
+		per[r] = ns / (double)(h ? h : CALIB_N) - bare;
 	}
 	bpf_link__destroy(l);
-	*hit_ns = best > 1 ? best : 1;
+	budget_calib_summary(per, CALIB_ROUNDS, &mn, &med, &mx);
+	budget_calib_summary(wall, CALIB_ROUNDS, &wmn, &wmed, &wmx);
+	p_debug("calibration: one uprobe hit %.0f ns (median of %d rounds of %d on the thread's CPU clock; min %.0f, "
+		"max %.0f; wall clock min %.0f, median %.0f, max %.0f; %d warm-up hits)",
+		med, CALIB_ROUNDS, CALIB_N, mn, mx, wmn, wmed, wmx, warm);
+	*hit_ns = med > 1 ? med : 1;
 	return 0;
 }
 
@@ -606,6 +808,18 @@ void capture_close(struct capture *c)
 	if (!c)
 		return;
 	ring_buffer__free(c->rb);
+	if (c->oc) {
+		for (int g = 0; g < OC__NGROUPS; g++) {
+			struct oc_group_info in;
+
+			oc_info(c->oc, (enum oc_group)g, &in);
+			if (in.state == OC_PENDING && in.held)
+				p_warn("%s: %u held event%s discarded: its unverified offsets never saw enough events to be "
+				       "verified (%u of %u informative)", goff_group_name(g), in.held, in.held == 1 ? "" : "s",
+				       in.good + in.bad, OC_MIN_EVENTS);
+		}
+		oc_free(c->oc);
+	}
 	if (c->reaper_started) { /* wait for links still being destroyed */
 		pthread_mutex_lock(&c->rmu);
 		while (c->ndead > 0)
@@ -616,6 +830,8 @@ void capture_close(struct capture *c)
 		if (c->links[i])
 			bpf_link__destroy(c->links[i]);
 	bpf_link__destroy(c->conn_link);
+	if (c->stats_fd > 0)
+		close(c->stats_fd);
 	conn_bpf__destroy(c->cskel);
 	grpc_bpf__destroy(c->gskel);
 	http_bpf__destroy(c->skel);

@@ -56,10 +56,23 @@ void capture_read_stats(struct capture *c, struct capture_stats *st);
 /* Number of attached uprobe links and a one-line description for the "attached" message. */
 int capture_nlinks(const struct capture *c);
 const char *capture_describe(const struct capture *c);
-/* Attach or detach probe sets (budget mode's duty cycle). */
+/* Attach or detach probe sets (budget mode's duty cycle). Blocking for attach; detach is handed
+ * to background threads (each uprobe unregistration waits ~100 ms for an RCU grace period). */
 int capture_set_phase(struct capture *c, enum capture_phase ph);
 enum capture_phase capture_get_phase(const struct capture *c);
-/* Measure the cost of one uprobe hit on this machine (ns), with an empty probe on kapimon itself. */
+/* Budget gate (bpf/kp_common.h): request starts, etcd call starts and watch responses are written
+ * only while open_ns <= bpf_ktime_get_ns() < close_ns. Default [0, UINT64_MAX): everything. */
+void capture_set_gate(struct capture *c, uint64_t open_ns, uint64_t close_ns);
+/* Budget mode: have the kernel account the BPF programs' run time (BPF_ENABLE_STATS, held until
+ * capture_close; host-wide while held: every BPF program on the host then reads the clock twice
+ * per run). Negative errno when not permitted. */
+int capture_enable_runtime_stats(struct capture *c);
+/* Run time (ns) of kapimon's uprobe programs so far (0 without runtime stats). */
+uint64_t capture_uprobe_runtime_ns(struct capture *c);
+/* CLOCK_MONOTONIC ns at which the background detaches finished (0 while some are running). */
+uint64_t capture_detach_done_ns(struct capture *c);
+/* Measure the cost of one uprobe hit on this machine (ns), with an empty probe on kapimon itself:
+ * thread CPU time after a warm-up, median of several rounds. */
 int capture_calibrate(struct capture *c, double *hit_ns);
 void capture_close(struct capture *c);
 /* The probe plan this capture executes (src/plan/plan.h). */

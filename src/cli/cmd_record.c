@@ -43,11 +43,11 @@ static void usage(FILE *out)
 		"  --stats-interval S  write a {\"kind\":\"stats\"} line every S seconds (default 10, 0 = off)\n"
 		"  --no-h1, --no-h2    do not probe the HTTP/1.x or HTTP/2 server\n"
 		"  --no-etcd           do not record etcd calls (kind \"etcd\"; 2 fewer uprobe hits per call)\n"
-		"  --budget PCT        overhead budget, e.g. 1%%: attach the per-request probes only for a duty\n"
-		"                      cycle (one apiserver: --pid, or the only one running);\n"
-		"                      cycle that keeps their measured cost under PCT of the apiserver's CPU;\n"
-		"                      records then carry \"sample_factor\" (1/duty)\n"
-		"  --budget-period S   length of one duty cycle (default 10)\n"
+		"  --budget PCT        overhead budget, e.g. 1%%: attach all uprobes (request and etcd) only part\n"
+		"                      of each cycle, so their measured cost stays under PCT of the apiserver's\n"
+		"                      CPU; records carry \"sample_factor\" (cycle / window); one apiserver\n"
+		"                      (--pid, or the only one running)\n"
+		"  --budget-period S   length of one cycle (default 10; longer cycles are multiples)\n"
 		"  --hit-cost-us US    per-hit cost to assume instead of calibrating at start\n"
 		"  --etcd-link-hold MS how long an etcd call waits for its apiserver request to end so it can\n"
 		"                      be linked (default 2000)\n");
@@ -63,13 +63,8 @@ static void write_stats(struct follow *fw, struct pipeline *pl, const struct sam
 	follow_read_stats(fw, &cs);
 	pipeline_fill_stats(pl, cs.hits, cs.counters, cli_now_ns(CLOCK_REALTIME), s);
 	follow_fill_stats(fw, s);
-	if (sm && sm->enabled) {
-		s->budget = sm->b.budget;
-		s->duty = sm->b.duty;
-		s->sample_factor = sampler_factor(sm);
-		s->hit_cost_ns = sm->b.hit_cost_ns;
-		s->est_overhead = budget_expected_overhead(&sm->b);
-	}
+	if (sm)
+		sampler_fill_stats(sm, s);
 	jsonl_sink_stats(js, s);
 }
 
@@ -108,7 +103,7 @@ int cmd_record(int argc, char **argv)
 	const char *outpath = "-";
 	long pid = 0, duration = 0, stats_every = 10, link_hold_ms = 2000, budget_period = 10;
 	double budget = 0, hit_cost_us = 0;
-	struct sampler sm;
+	struct sampler sm = { 0 };
 	uint64_t t0, last_stats, last_tick = 0, last_flush = 0;
 	int c, ret = 1;
 	bool target_gone = false;
@@ -198,6 +193,8 @@ int cmd_record(int argc, char **argv)
 	if (sampler_init(&sm, follow_capture(fw, 0), fo.pid, budget, hit_cost_us * 1000.0,
 			 (uint64_t)budget_period * 1000000000ULL))
 		goto out;
+	if (sm.enabled) /* each record weighs what the window its start fell in stands for */
+		pipeline_set_weigher(pl, sampler_weight, &sm);
 	if (kp_verbosity >= 2)
 		for (size_t i = 0; i < follow_count(fw); i++)
 			plan_print(capture_plan(follow_capture(fw, i)), stderr, "kapimon: ");
@@ -226,11 +223,7 @@ int cmd_record(int argc, char **argv)
 			target_gone = true;
 			break;
 		}
-		if (sampler_tick(&sm, now)) {
-			pipeline_set_sample_factor(pl, sampler_factor(&sm));
-			p_debug("budget: duty %.3f, overhead at full capture %.2f%%, expected %.2f%%", sm.b.duty,
-				100 * sm.b.last_overhead, 100 * budget_expected_overhead(&sm.b));
-		}
+		sampler_tick(&sm, now);
 		if (duration && now - t0 >= (uint64_t)duration * 1000000000ULL)
 			break;
 		if (stats_every && now - last_stats >= (uint64_t)stats_every * 1000000000ULL) {
@@ -246,6 +239,7 @@ int cmd_record(int argc, char **argv)
 			last_flush = now;
 		}
 	}
+	sampler_stop(&sm, cli_now_ns(CLOCK_MONOTONIC));
 	follow_drain(fw);
 	pipeline_flush(pl, cli_now_ns(CLOCK_MONOTONIC));
 	{
@@ -261,6 +255,7 @@ int cmd_record(int argc, char **argv)
 	ret = target_gone ? 1 : 0;
 out:
 	follow_close(fw);
+	sampler_free(&sm);
 	if (out && fflush(out)) {
 		p_err("writing %s: %s", outpath, strerror(errno));
 		ret = 1;

@@ -71,11 +71,11 @@ static void usage(FILE *out)
 		"                          (node-exporter textfile collector); no port is opened\n"
 		"  --no-h1, --no-h2        do not probe the HTTP/1.x or HTTP/2 server\n"
 		"  --no-etcd               do not probe etcd calls (2 fewer uprobe hits per call; no ETCD/S, no panel)\n"
-		"  --budget PCT            overhead budget, e.g. 1%%: attach the per-request probes only for a duty\n"
-		"                          cycle that keeps their measured cost under PCT of the apiserver's CPU;\n"
-		"                          counts are weighted by 1/duty (as kapimon record); one apiserver\n"
-		"                          (--pid, or the only one running)\n"
-		"  --budget-period S       length of one duty cycle (default 10)\n"
+		"  --budget PCT            overhead budget, e.g. 1%%: attach all uprobes (request and etcd) only\n"
+		"                          part of each cycle, so their measured cost stays under PCT of the\n"
+		"                          apiserver's CPU; counts are weighted by cycle / window (as record);\n"
+		"                          one apiserver (--pid, or the only one running)\n"
+		"  --budget-period S       length of one cycle (default 10; longer cycles are multiples)\n"
 		"  --hit-cost-us US        per-hit cost to assume instead of calibrating at start\n");
 }
 
@@ -928,6 +928,8 @@ int cmd_top(int argc, char **argv)
 	if (sampler_init(&t.sm, follow_capture(t.fw, 0), fo.pid, budget, hit_cost_us * 1000.0,
 			 (uint64_t)budget_period * STEP_NS))
 		goto out;
+	if (t.sm.enabled) /* each record weighs what the window its start fell in stands for */
+		pipeline_set_weigher(t.pl, sampler_weight, &t.sm);
 	/* connection rates of the first snapshot are since now (connections found in /proc are seeded) */
 	t.conn = *pipeline_conn_stats(t.pl);
 	t.conn_ts = cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall;
@@ -961,9 +963,7 @@ int cmd_top(int argc, char **argv)
 		uint64_t mono = cli_now_ns(CLOCK_MONOTONIC), now = mono + t.mono_to_wall;
 		int timeout_ms, err;
 
-		if (sampler_tick(&t.sm, mono)) {
-			pipeline_set_sample_factor(t.pl, sampler_factor(&t.sm));
-		}
+		sampler_tick(&t.sm, mono);
 		if (mono >= next_housekeep) {
 			pipeline_tick(t.pl, mono);
 			next_housekeep = mono + HOUSEKEEP_NS;
@@ -1009,6 +1009,7 @@ int cmd_top(int argc, char **argv)
 out:
 	if (t.curses)
 		endwin();
+	sampler_free(&t.sm);
 	if (t.fw && ret == 0 && t.batch)
 		fprintf(stderr, "kapimon: detached after %llu refreshes\n", (unsigned long long)done);
 	follow_close(t.fw);

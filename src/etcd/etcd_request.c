@@ -84,6 +84,7 @@ struct kview {
 	size_t key_len;
 	const uint8_t *end;
 	size_t end_len;
+	bool key_cut, end_cut; /* the prefix ended inside the key / range_end */
 	int64_t limit;
 	bool count_only, keys_only;
 	int64_t revision;
@@ -139,9 +140,11 @@ static int read_keyed(struct pb_reader *r, const struct kfields *fd, struct kvie
 			if (f.num == fd->key) {
 				k->key = f.data;
 				k->key_len = f.len;
+				k->key_cut = f.cut;
 			} else {
 				k->end = f.data;
 				k->end_len = f.len;
+				k->end_cut = f.cut;
 			}
 		} else if (fd->limit && f.num == fd->limit) {
 			if ((rc = want(&f, PB_WT_VARINT)))
@@ -259,9 +262,12 @@ static void apply_kview(const struct kview *k, struct etcd_req_summary *s)
 	if (k->key) {
 		s->has_key = true;
 		s->key_len = copy_bytes(s->key, k->key, k->key_len, &s->key_truncated);
+		s->key_truncated |= k->key_cut;
 	}
-	if (k->end)
+	if (k->end) {
 		s->range_end_len = copy_bytes(s->range_end, k->end, k->end_len, &s->range_end_truncated);
+		s->range_end_truncated |= k->end_cut;
+	}
 	s->limit = k->limit;
 	s->count_only = k->count_only;
 	s->keys_only = k->keys_only;
@@ -326,6 +332,12 @@ static void summary_init(struct etcd_req_summary *s)
 int etcd_decode_request(const char *method, size_t method_len, const uint8_t *msg, size_t len,
 			struct etcd_req_summary *out, struct etcd_decode_counters *c)
 {
+	return etcd_decode_prefix(method, method_len, msg, len, false, out, c);
+}
+
+int etcd_decode_prefix(const char *method, size_t method_len, const uint8_t *msg, size_t len, bool cut,
+		       struct etcd_req_summary *out, struct etcd_decode_counters *c)
+{
 	struct pb_reader r;
 	struct kview k;
 	int rc = 0;
@@ -337,7 +349,11 @@ int etcd_decode_request(const char *method, size_t method_len, const uint8_t *ms
 			c->unknown_method++;
 		return 1;
 	}
-	pb_init(&r, msg, msg ? len : 0);
+	if (cut)
+		pb_init_prefix(&r, msg, msg ? len : 0);
+	else
+		pb_init(&r, msg, msg ? len : 0);
+	out->cut = cut;
 	kview_init(&k);
 	switch (out->op) {
 	case ETCD_OP_RANGE: rc = read_keyed(&r, &F_RANGE, &k); break;

@@ -3,8 +3,8 @@
  * Decode etcd v3 gRPC request messages (etcdserverpb, api/etcdserverpb/rpc.proto) from their protobuf
  * bytes into a small summary: op name, key, range_end, limit, count_only, keys_only. Values (PutRequest.value,
  * Compare.value), auth requests (passwords, tokens) and everything else are never copied out.
- * Bad input is counted in struct etcd_decode_counters and never crashes; a truncated message (e.g. a
- * capture cut short) keeps the fields decoded before the cut.
+ * Bad input is counted in struct etcd_decode_counters and never crashes; a truncated message keeps the
+ * fields decoded before the cut (etcd_decode_prefix: a capture that stopped early is not an error).
  */
 #ifndef KAPIMON_ETCD_REQUEST_H
 #define KAPIMON_ETCD_REQUEST_H
@@ -55,6 +55,7 @@ struct etcd_req_summary {
 	int64_t ttl;               /* LeaseGrant TTL seconds; 0 when absent */
 	uint32_t n_compare, n_success, n_failure; /* txn only */
 	bool partial;              /* decoding stopped at an error; the fields above are what came before */
+	bool cut;                  /* decoded from a prefix (etcd_decode_prefix): fields after the cut are unknown */
 };
 
 struct etcd_decode_counters {
@@ -76,6 +77,13 @@ enum etcd_op etcd_method_op(const char *method, size_t len, char *op_name, size_
  * counters may be NULL. */
 int etcd_decode_request(const char *method, size_t method_len, const uint8_t *msg, size_t len,
 			struct etcd_req_summary *out, struct etcd_decode_counters *counters);
+
+/* The same for a prefix of the message (cut: the message goes on past len), as kapimon's probe copies it:
+ * it ends before the first value field, at the copy bound or where the probe's walk stopped. A field cut
+ * short by the end is not an error: a cut key or range_end is kept and marked truncated, a cut nested
+ * message is decoded as far as it goes. */
+int etcd_decode_prefix(const char *method, size_t method_len, const uint8_t *msg, size_t len, bool cut,
+		       struct etcd_req_summary *out, struct etcd_decode_counters *counters);
 
 /* Strip the gRPC length-prefixed-message header: flag byte (0 = uncompressed) and 4-byte big-endian length.
  * A length beyond the buffer is allowed (captures are cut short): *msg_len is then what is available and

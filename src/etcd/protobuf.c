@@ -6,6 +6,13 @@ void pb_init(struct pb_reader *r, const void *buf, size_t len)
 	r->p = buf;
 	r->end = buf ? r->p + len : r->p;
 	r->depth = 0;
+	r->cut = false;
+}
+
+void pb_init_prefix(struct pb_reader *r, const void *buf, size_t len)
+{
+	pb_init(r, buf, len);
+	r->cut = true;
 }
 
 int pb_read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
@@ -41,6 +48,8 @@ int pb_next(struct pb_reader *r, struct pb_field *f)
 	if (p >= r->end)
 		return 0;
 	err = pb_read_varint(&p, r->end, &tag);
+	if (err == PB_ETRUNC && r->cut)
+		goto cut;
 	if (err)
 		return err;
 	if (tag > UINT32_MAX)
@@ -50,15 +59,20 @@ int pb_next(struct pb_reader *r, struct pb_field *f)
 	f->u = 0;
 	f->data = NULL;
 	f->len = 0;
+	f->cut = false;
 	if (f->num == 0 || f->num > PB_MAX_FIELD)
 		return PB_EFIELD;
 	switch (f->wt) {
 	case PB_WT_VARINT:
 		err = pb_read_varint(&p, r->end, &f->u);
+		if (err == PB_ETRUNC && r->cut)
+			goto cut;
 		if (err)
 			return err;
 		break;
 	case PB_WT_I64:
+		if (r->end - p < 8 && r->cut)
+			goto cut;
 		if (r->end - p < 8)
 			return PB_ETRUNC;
 		v = 0;
@@ -68,6 +82,8 @@ int pb_next(struct pb_reader *r, struct pb_field *f)
 		p += 8;
 		break;
 	case PB_WT_I32:
+		if (r->end - p < 4 && r->cut)
+			goto cut;
 		if (r->end - p < 4)
 			return PB_ETRUNC;
 		f->u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -75,11 +91,17 @@ int pb_next(struct pb_reader *r, struct pb_field *f)
 		break;
 	case PB_WT_LEN:
 		err = pb_read_varint(&p, r->end, &v);
+		if (err == PB_ETRUNC && r->cut)
+			goto cut;
 		if (err)
 			return err;
-		if (v > (uint64_t)(r->end - p))
-			return PB_ETRUNC;
 		f->data = p;
+		if (v > (uint64_t)(r->end - p)) {
+			if (!r->cut)
+				return PB_ETRUNC;
+			f->cut = true; /* the prefix ends inside this field: what there is of it */
+			v = (uint64_t)(r->end - p);
+		}
 		f->len = (size_t)v;
 		p += v;
 		break;
@@ -88,6 +110,10 @@ int pb_next(struct pb_reader *r, struct pb_field *f)
 	}
 	r->p = p;
 	return 1;
+cut:
+	/* the prefix ends inside this field's header or number: nothing more to read */
+	r->p = r->end;
+	return 0;
 }
 
 int pb_enter(const struct pb_reader *parent, const struct pb_field *f, struct pb_reader *child)
@@ -99,6 +125,7 @@ int pb_enter(const struct pb_reader *parent, const struct pb_field *f, struct pb
 	child->p = f->data;
 	child->end = f->data + f->len;
 	child->depth = parent->depth + 1;
+	child->cut = f->cut;
 	return PB_OK;
 }
 

@@ -8,6 +8,7 @@
 #ifndef KAPIMON_PROTOBUF_H
 #define KAPIMON_PROTOBUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,7 @@ struct pb_reader {
 	const uint8_t *p;
 	const uint8_t *end;
 	int depth;
+	bool cut; /* the input is a prefix: the message goes on past end (pb_init_prefix) */
 };
 
 struct pb_field {
@@ -38,14 +40,20 @@ struct pb_field {
 	enum pb_wire wt;
 	uint64_t u;          /* VARINT, I64, I32 value */
 	const uint8_t *data; /* LEN: payload (points into the input) */
-	size_t len;          /* LEN: payload length */
+	size_t len;          /* LEN: payload length (available bytes when cut) */
+	bool cut;            /* LEN: the payload runs past the end of a prefix: only its first len bytes are here */
 };
 
 void pb_init(struct pb_reader *r, const void *buf, size_t len);
+/* Read a prefix of a longer message (a capture that stopped early): at the end of the input, a field cut
+ * short is not an error: a cut LEN field is returned with the bytes there are (f->cut), a cut tag or
+ * number ends the input cleanly. Fields nested in a cut field are read the same way (pb_enter). */
+void pb_init_prefix(struct pb_reader *r, const void *buf, size_t len);
 /* Read the next field. Returns 1 when a field was read, 0 at the clean end of the input, or a negative
  * enum pb_err. After an error the reader stays at the failing position; later calls return the error again. */
 int pb_next(struct pb_reader *r, struct pb_field *f);
-/* Start reading a LEN field's payload as a nested message. Returns PB_OK or PB_EDEPTH / PB_EWRONGTYPE. */
+/* Start reading a LEN field's payload as a nested message (a prefix when the field was cut). Returns PB_OK
+ * or PB_EDEPTH / PB_EWRONGTYPE. */
 int pb_enter(const struct pb_reader *parent, const struct pb_field *f, struct pb_reader *child);
 /* Decode one varint at *p (< end); advances *p. Returns PB_OK, PB_ETRUNC or PB_EVARINT. */
 int pb_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out);

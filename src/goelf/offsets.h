@@ -15,14 +15,17 @@
 #include "kapimon/go_offsets.h"
 #include "resolve/probe_targets.h"
 
-enum goff_source { GOFF_NONE = 0, GOFF_DWARF, GOFF_TABLE, GOFF_FALLBACK };
+/* GOFF_MEASURED: a table row measured for exactly this version (Go: this minor series; modules: this
+ * module version, from the buildinfo or a known vendor set); GOFF_NEAREST: the nearest measured row,
+ * unverified: capture validates it on the first events (src/assemble/offsets_check.h). */
+enum goff_source { GOFF_NONE = 0, GOFF_DWARF, GOFF_MEASURED, GOFF_NEAREST };
 
 /* One offsets set per probe group that reads Go structs: the first four of enum probe_group. */
 enum goff_group { GOFF_H2X = PG_H2X, GOFF_H2B = PG_H2B, GOFF_H1 = PG_H1, GOFF_GRPC = PG_GRPC, GOFF__NGROUPS };
 
 struct goff_group_info {
 	enum goff_source source;
-	char basis[160];      /* e.g. "DWARF", "table go1.19", "fallback: go1.26 -> nearest known go1.19" */
+	char basis[320];      /* e.g. "struct member offsets from DWARF", "go1.19", "go1.25 -> nearest known go1.24" */
 	const char *provenance; /* where the table's facts come from (static string), NULL for DWARF */
 	unsigned known, total; /* fields with a value / fields in the group */
 };
@@ -43,6 +46,7 @@ int go_offsets_fill(const struct go_binary *b, unsigned flags, struct go_offsets
 
 const char *goff_source_name(enum goff_source s);
 const char *goff_group_name(enum goff_group g); /* probe_group_name(): "h2-xnet", "h2-bundled", "http1", "grpc" */
+int goff_group_from_name(const char *name, size_t len); /* the group, or -1 */
 
 /* Field table for generic printing: name and pointer into o for each field of a group. */
 struct goff_field {
@@ -63,5 +67,15 @@ size_t goff_fields(struct go_offsets *o, enum goff_group g, struct goff_field *o
 int goff_semver_cmp(const char *a, const char *b);
 const char *goff_module_pick(const char *lib, const char *version, int go_minor, bool *exact);
 size_t goff_module_table(const char *lib, const char **versions, size_t max);
+
+/* GOPATH builds: the version of lib vendored by a known release build, recognised from the buildinfo
+ * text (gobin_modinfo: "path" line and the release stamped by -ldflags -X), or NULL. *facts (may be
+ * NULL) gets where the vendored versions come from. */
+/* TEST ONLY (KAPIMON_TEST_OFFSETS, see docs/go-introspection.md): replace group g's offsets with the
+ * table row of version (a module version for h2-xnet/grpc, "go1.N" for http1/h2-bundled) and mark the
+ * group GOFF_NEAREST, to prove that wrong offsets are caught. Returns 0, -ENOENT (no such row), -EINVAL. */
+int goff_force_row(struct go_offsets *o, enum goff_group g, const char *version);
+
+const char *goff_vendored_version(const char *modinfo, const char *lib, const char **facts);
 
 #endif

@@ -29,6 +29,8 @@ struct pipeline {
 	struct pipeline_sink sinks[PIPELINE_MAX_SINKS];
 	size_t nsinks;
 	double sample_factor;
+	asm_weight_fn weigh;
+	void *weigh_ctx;
 	uint64_t next_id;         /* request ids, unique across lanes */
 	struct request_record scratch; /* the joined record being delivered */
 	struct etcd_record escratch;
@@ -151,6 +153,11 @@ static struct lane *lane_of(struct pipeline *p, uint32_t pid)
 	asm_set_sample_factor(free_lane->as, p->sample_factor);
 	if (free_lane->es)
 		etcd_asm_set_sample_factor(free_lane->es, p->sample_factor);
+	if (p->weigh) {
+		asm_set_weigher(free_lane->as, p->weigh, p->weigh_ctx);
+		if (free_lane->es)
+			etcd_asm_set_weigher(free_lane->es, p->weigh, p->weigh_ctx);
+	}
 	return p->last = free_lane;
 }
 
@@ -330,6 +337,19 @@ void pipeline_set_sample_factor(struct pipeline *p, double f)
 	}
 }
 
+void pipeline_set_weigher(struct pipeline *p, asm_weight_fn fn, void *ctx)
+{
+	p->weigh = fn;
+	p->weigh_ctx = ctx;
+	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++) {
+		if (!p->lanes[i].used)
+			continue;
+		asm_set_weigher(p->lanes[i].as, fn, ctx);
+		if (p->lanes[i].es)
+			etcd_asm_set_weigher(p->lanes[i].es, fn, ctx);
+	}
+}
+
 const struct pipeline_stats *pipeline_get_stats(const struct pipeline *p)
 {
 	return &p->st;
@@ -467,6 +487,8 @@ void pipeline_fill_stats(const struct pipeline *p, const uint64_t hits[KP_PROBE_
 		s->etcd_linked = es->linked;
 		s->etcd_streams = es->streams_opened;
 		s->etcd_stream_msgs = es->stream_messages;
+		s->etcd_stopped_at_value = es->stopped_at_value;
+		s->etcd_copy_gave_up = es->copy_gave_up;
 		s->etcd_watch_responses = es->watch_responses;
 		s->etcd_watch_events = es->watch_events;
 		s->etcd_watch_keys_truncated = es->watch_keys_truncated;

@@ -103,8 +103,10 @@ void pipeline_flush(struct pipeline *p, uint64_t now_mono);
 void pipeline_source_gone(struct pipeline *p, uint32_t pid, uint64_t now_mono);
 /* The apiserver pids with events so far (and not gone); returns how many (may exceed max). */
 size_t pipeline_sources(const struct pipeline *p, uint32_t *pids, size_t max);
-/* Sample factor stamped on records from now on (budget mode); 1 by default. */
+/* Sample factor stamped on records from now on; 1 by default. */
 void pipeline_set_sample_factor(struct pipeline *p, double f);
+/* Budget mode: a record's weight is fn(ctx, its start's CLOCK_MONOTONIC stamp) instead. */
+void pipeline_set_weigher(struct pipeline *p, asm_weight_fn fn, void *ctx);
 
 const struct pipeline_stats *pipeline_get_stats(const struct pipeline *p);
 /* Counters summed over every apiserver (gone ones included); valid until the next call. */

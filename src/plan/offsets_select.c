@@ -2,9 +2,11 @@
 #include "plan/offsets_select.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "goelf/offsets.h"
+#include "util/log.h"
 
 /* The fields a group cannot work without (others are optional: the BPF side skips unknown ones). */
 static bool h2_usable(const struct kp_h2_offsets *h)
@@ -27,6 +29,32 @@ static bool grpc_usable(const struct kp_grpc_offsets *g)
 	return g->stream_method != KP_OFF_UNKNOWN;
 }
 
+/* KAPIMON_TEST_OFFSETS="GROUP@ROW,...": force rows (test only). Returns 0, or -1 with the reason in err. */
+static int force_rows(struct go_offsets *go, const char *spec, char *err, size_t errlen)
+{
+	while (spec && *spec) {
+		size_t n = strcspn(spec, ","), gl = strcspn(spec, "@");
+		char ver[96];
+		int g;
+
+		if (gl >= n || (g = goff_group_from_name(spec, gl)) < 0 || n - gl - 1 >= sizeof(ver)) {
+			snprintf(err, errlen, "KAPIMON_TEST_OFFSETS: '%.*s' is not GROUP@ROW (groups: h2-xnet, h2-bundled, "
+				 "http1, grpc)", (int)n, spec);
+			return -1;
+		}
+		snprintf(ver, sizeof(ver), "%.*s", (int)(n - gl - 1), spec + gl + 1);
+		if (goff_force_row(go, (enum goff_group)g, ver)) {
+			snprintf(err, errlen, "KAPIMON_TEST_OFFSETS: no %s table row '%s'", goff_group_name((enum goff_group)g),
+				 ver);
+			return -1;
+		}
+		p_warn("TEST ONLY: %s offsets forced to the %s row (KAPIMON_TEST_OFFSETS)", goff_group_name((enum goff_group)g),
+		       ver);
+		spec += n + (spec[n] == ',');
+	}
+	return 0;
+}
+
 int kapimon_offsets_select(const struct go_binary *b, struct kapimon_offsets *o, char *err, size_t errlen)
 {
 	struct go_offsets go;
@@ -37,6 +65,8 @@ int kapimon_offsets_select(const struct go_binary *b, struct kapimon_offsets *o,
 		snprintf(err, errlen, "cannot determine struct offsets");
 		return -1;
 	}
+	if (force_rows(&go, getenv("KAPIMON_TEST_OFFSETS"), err, errlen))
+		return -1;
 	o->h2[0] = go.h2x;
 	o->h2[1] = go.h2b;
 	o->h1 = go.h1;
@@ -53,10 +83,10 @@ int kapimon_offsets_select(const struct go_binary *b, struct kapimon_offsets *o,
 	for (int g = 0; g < GOFF__NGROUPS; g++) {
 		if (go.info[g].source == GOFF_NONE)
 			continue;
-		if (go.info[g].source == GOFF_FALLBACK)
-			snprintf(o->fallback[g], sizeof(o->fallback[g]), "%s", go.info[g].basis);
-		if (g < 4)
-			o->group_source[g] = goff_source_name(go.info[g].source);
+		o->unverified[g] = go.info[g].source == GOFF_NEAREST;
+		if (o->unverified[g])
+			snprintf(o->basis[g], sizeof(o->basis[g]), "%s", go.info[g].basis);
+		o->group_source[g] = goff_source_name(go.info[g].source);
 		n += snprintf(o->source + n, n < sizeof(o->source) ? sizeof(o->source) - n : 0, "%s%s %s",
 			      n ? ", " : "", goff_group_name(g), goff_source_name(go.info[g].source));
 		if (n >= sizeof(o->source))

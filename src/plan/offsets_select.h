@@ -16,14 +16,20 @@ struct kapimon_offsets {
 	bool h1_ok;
 	struct kp_grpc_offsets grpc;
 	bool grpc_ok;
-	char source[160]; /* where the offsets came from (dwarf / table / fallback) */
-	/* per group ([0] h2 x/net, [1] h2 bundled, [2] http1, [3] grpc): why a fallback was used, "" if not */
-	char fallback[4][192];
-	const char *group_source[4]; /* "dwarf", "table", "fallback" or NULL, per group as above */
+	char source[160]; /* where the offsets came from, per group ("h2-xnet measured, ...") */
+	/* per group ([0] h2 x/net, [1] h2 bundled, [2] http1, [3] grpc = enum goff_group):
+	 * unverified: the nearest measured row, not one measured for this binary: capture validates it on
+	 * the first events (src/assemble/offsets_check.h); basis: why ("" when measured or DWARF) */
+	bool unverified[4];
+	char basis[4][320];
+	const char *group_source[4]; /* goff_source_name(): "dwarf", "measured", "nearest (unverified)", NULL */
 };
 
 /* Returns 0, or -1 with the reason in err when no usable HTTP server offsets are known for this binary
- * (the other fields are still filled). Pure: prints nothing. */
+ * (the other fields are still filled). Prints nothing (but a warning under KAPIMON_TEST_OFFSETS).
+ * Test only: the environment variable KAPIMON_TEST_OFFSETS="GROUP@ROW[,GROUP@ROW...]" (e.g.
+ * "h2-xnet@v0.62.0,grpc@v1.81.1") forces table rows that do not belong to the binary, marked unverified,
+ * so tests can prove that wrong offsets are caught (docs/go-introspection.md). */
 int kapimon_offsets_select(const struct go_binary *b, struct kapimon_offsets *o, char *err, size_t errlen);
 
 #endif

@@ -181,7 +181,7 @@ int plan_build(const struct go_binary *b, const struct plan_opts *o, struct plan
 		const char *opt = off_option(o, g);
 
 		pg->offsets_source = p->offsets.group_source[d->offsets];
-		pg->offsets_basis = p->offsets.fallback[d->offsets];
+		pg->offsets_basis = p->offsets.basis[d->offsets];
 		if (opt) {
 			snprintf(pg->missing, sizeof(pg->missing), "off (%s)", opt);
 			continue;

@@ -54,8 +54,8 @@ struct plan_group {
 	bool ok;          /* attaches: every target (or its fallback) resolved and the offsets are usable */
 	uint32_t first_site, nsites; /* its sites in plan.sites */
 	bool fallback;    /* a fallback target stands in for a primary one */
-	const char *offsets_source; /* "dwarf", "table", "fallback", or NULL */
-	const char *offsets_basis;  /* for "fallback": from which known layout, else "" */
+	const char *offsets_source; /* "dwarf", "measured", "nearest (unverified)", or NULL */
+	const char *offsets_basis;  /* unverified: from which measured row and why, else "" */
 	char missing[384];          /* wanted && !ok: why; !wanted: the option */
 };
 

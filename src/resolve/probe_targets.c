@@ -51,7 +51,7 @@ const struct probe_target probe_targets[PT__COUNT] = {
 	   * grpc >= 1.66: (s *ClientStream) Write(hdr []byte, data mem.BufferSlice, opts) */
 	  "google.golang.org/grpc/internal/transport.(*http2Client).Write|"
 	  "google.golang.org/grpc/internal/transport.(*ClientStream).Write",
-	  PROBE_ENTRY, "etcd request message: method, protobuf payload, context chain (unary call start, watch requests)" },
+	  PROBE_ENTRY, "etcd request message: method, protobuf prefix before any value, context chain (unary call start, watch requests)" },
 	{ PT_GRPC_FINISH, PG_GRPC, false, "google.golang.org/grpc.(*clientStream).finish", PROBE_ENTRY,
 	  "etcd call end: finish(err) on the caller's goroutine -> gRPC status" },
 	{ PT_ETCD_WATCH_DISPATCH, PG_ETCD_WATCH, false,

@@ -7,8 +7,11 @@
 # Skips (printing what and why, exit 0) when not root, when BPF programs cannot be loaded, or when
 # the testbed cannot come up -- except under CI=true as root, where the latter two are failures
 # (KAPIMON_ALLOW_SKIP=1 permits skipping anyway).
-# KAPIMON_KEEP_TESTBED=1 leaves the testbed running afterwards; KAPIMON_TEST_TIMEOUT (default 900 s)
-# bounds each test script.
+# KAPIMON_KEEP_TESTBED=1 leaves the testbed running afterwards (as does a testbed that was already up
+# before: it is used, never torn down); KAPIMON_TEST_TIMEOUT (default 900 s) bounds each test script.
+# Host safety: the testbed runs on its own checked ports (scripts/testbed.sh refuses ports in use and
+# the control-plane ports); every test attaches kapimon with --pid to the testbed's apiserver (or its own
+# esbuild), never to "the" kube-apiserver found by name, and talks only to the testbed's URLs.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -48,13 +51,19 @@ if [ "$can_run" != True ]; then
 fi
 
 t0=$(date +%s)
+# A testbed that was already up (someone's `scripts/testbed.sh up`) is used and left running: the tests
+# only tear down what they started.
+was_up=false
+"$TESTBED" status >/dev/null 2>&1 && was_up=true
 if ! "$TESTBED" up; then
 	skip "the testbed (scripts/testbed.sh up) could not come up; logs in ${KAPIMON_TESTBED_DIR:-/run/kapimon-testbed}"
 fi
 echo "integration: testbed ready in $(($(date +%s) - t0)) s"
 
 teardown() {
-	if [ "${KAPIMON_KEEP_TESTBED:-0}" = 1 ]; then
+	if $was_up; then
+		echo "integration: the testbed was already up before the tests: leaving it running"
+	elif [ "${KAPIMON_KEEP_TESTBED:-0}" = 1 ]; then
 		echo "integration: KAPIMON_KEEP_TESTBED=1: leaving the testbed running ($TESTBED down to stop it)"
 	else
 		"$TESTBED" down || echo "integration: warning: testbed teardown failed"

@@ -62,7 +62,9 @@ alive() { kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/d
 exited() { ! alive "$1"; }
 attached() { # FILE: kapimon's "attached" line (fails fast when kapimon died)
 	alive "$KPID" || return 2
-	grep -q attached "$1"
+	# not there yet (status 1), also while FILE does not exist: on a loaded machine the background shell
+	# may not have opened its redirection yet (grep's status 2 was taken for "kapimon died")
+	grep -q attached "$1" 2>/dev/null || return 1
 }
 # await_attached ERRFILE: bounded wait for the "attached" line
 await_attached() {

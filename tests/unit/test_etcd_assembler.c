@@ -241,6 +241,42 @@ static void test_watch_events_by_resource(void **state)
 	etcd_asm_free(a);
 }
 
+/* The probe's copy of a write stops before the value: the call is recorded from that prefix, and the
+ * flags are counted (stats: copy_stopped_at_value, copy_gave_up). */
+static void test_prefix_flags_counted(void **state)
+{
+	struct etcd_assembler *a = etcd_asm_new(0, 1000, cb, NULL);
+	struct kp_grpc_start s;
+	struct kp_grpc_end e;
+	uint8_t msg[64];
+	size_t n;
+
+	ngot = 0;
+	n = pb_key(msg, 1, "/registry/secrets/default/s");
+	mk_start(&s, 5, 10, "/etcdserverpb.KV/Put", msg, n, NULL, 0);
+	s.payload_len = (uint32_t)(n + 40); /* the value (not copied) follows */
+	s.truncated = KP_TRUNC_GRPC_PAYLOAD | KP_TRUNC_GRPC_AT_VALUE;
+	etcd_asm_start(a, &s);
+	mk_end(&e, 5, 20, 0);
+	etcd_asm_end(a, &e);
+	mk_start(&s, 6, 30, "/etcdserverpb.KV/Range", msg, 2, NULL, 0);
+	s.payload_len = (uint32_t)n;
+	s.truncated = KP_TRUNC_GRPC_PAYLOAD | KP_TRUNC_GRPC_GAVE_UP;
+	etcd_asm_start(a, &s);
+	mk_end(&e, 6, 40, 0);
+	etcd_asm_end(a, &e);
+	etcd_asm_flush(a);
+	assert_int_equal(ngot, 2);
+	assert_string_equal(got[0].key, "/registry/secrets/default/s");
+	assert_string_equal(got[0].resource, "secrets");
+	assert_int_equal(got[0].req_size, (int64_t)(n + 40));
+	assert_int_equal(got[0].latency_ns, 10);
+	assert_int_equal(etcd_asm_get_stats(a)->stopped_at_value, 1);
+	assert_int_equal(etcd_asm_get_stats(a)->copy_gave_up, 1);
+	assert_int_equal(etcd_asm_get_stats(a)->decode.errors, 0);
+	etcd_asm_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_txn_and_retry),
 		cmocka_unit_test(test_streams_and_bad_messages),
 		cmocka_unit_test(test_watch_events_by_resource),
+		cmocka_unit_test(test_prefix_flags_counted),
 	};
 	return cmocka_run_group_tests_name("etcd_assembler", tests, NULL, NULL);
 }

@@ -463,6 +463,113 @@ static void test_unframe_and_record(void **state)
 	assert_int_equal(rec.limit, -1);
 }
 
+/* The probe copies a prefix that ends before the first value field (bpf/etcd_walk.h): decoded with
+ * etcd_decode_prefix, the record's fields are all there and nothing is an error. */
+static int decode_cut(const char *method, const struct enc *e, size_t n, struct etcd_req_summary *s,
+		      struct etcd_decode_counters *c)
+{
+	return etcd_decode_prefix(method, strlen(method), e->b, n, n < e->n, s, c);
+}
+
+static void test_prefix_cut_at_value(void **state)
+{
+	struct etcd_decode_counters c = { 0 };
+	struct etcd_req_summary s;
+
+	{
+		/* put: key, then the value: cut right before the value's tag */
+		M(m);
+		size_t cut;
+
+		e_str(&m, 1, "/registry/secrets/default/s");
+		cut = m.n;
+		e_str(&m, 2, "SECRET-VALUE");
+		e_uint(&m, 3, 99);
+		assert_int_equal(decode_cut("/etcdserverpb.KV/Put", &m, cut, &s, &c), 0);
+		assert_key(&s, "/registry/secrets/default/s");
+		assert_true(s.cut);
+		assert_false(s.partial);
+		assert_false(s.key_truncated);
+		assert_int_equal(s.lease_id, 0); /* after the cut */
+	}
+	{
+		/* the apiserver's update txn, cut before the success op's put value: the compare key, the success
+		 * op (cut) counted, the failure op unknown */
+		M(t);
+		size_t cut;
+
+		build_update_txn(&t, "/registry/secrets/default/s");
+		/* find the value's tag: "value" is the first occurrence of the string after the put's key */
+		cut = (size_t)((const uint8_t *)memmem(t.b, t.n, "value", 5) - t.b) - 2;
+		assert_int_equal(t.b[cut], 0x12); /* field 2, LEN */
+		assert_int_equal(decode_cut("/etcdserverpb.KV/Txn", &t, cut, &s, &c), 0);
+		assert_key(&s, "/registry/secrets/default/s");
+		assert_int_equal(s.n_compare, 1);
+		assert_int_equal(s.n_success, 1);
+		assert_int_equal(s.n_failure, 0);
+		assert_true(s.cut);
+		assert_null(memmem(&s, sizeof(s), "value", 5));
+	}
+	{
+		/* a txn without compares: the key comes from the cut success op's put */
+		M(t);
+		M(op);
+		M(put);
+		size_t cut;
+
+		e_str(&put, 1, "/registry/configmaps/ns/cm");
+		e_str(&put, 2, "DATA");
+		e_msg(&op, 2, &put);
+		e_msg(&t, 2, &op);
+		cut = t.n - 6; /* before the value's tag and length and its 4 bytes */
+		assert_int_equal(decode_cut("/etcdserverpb.KV/Txn", &t, cut, &s, &c), 0);
+		assert_key(&s, "/registry/configmaps/ns/cm");
+		assert_int_equal(s.n_success, 1);
+	}
+	{
+		/* cut by the copy bound inside the key: the key is kept, marked truncated */
+		M(m);
+
+		e_str(&m, 1, "/registry/pods/default/a-long-name");
+		e_str(&m, 2, "/registry/pods/default/b");
+		assert_int_equal(decode_cut("/etcdserverpb.KV/Range", &m, 20, &s, &c), 0);
+		assert_true(s.has_key);
+		assert_int_equal(s.key_len, 18);
+		assert_true(s.key_truncated);
+		assert_int_equal(s.range_end_len, 0);
+		/* cut inside range_end */
+		assert_int_equal(decode_cut("/etcdserverpb.KV/Range", &m, m.n - 3, &s, &c), 0);
+		assert_false(s.key_truncated);
+		assert_true(s.range_end_truncated);
+		assert_int_equal(s.range_end_len, 21);
+		/* cut inside the limit's varint: the limit is dropped */
+		m.n = 0;
+		e_str(&m, 1, "/k");
+		e_uint(&m, 3, 500);
+		assert_int_equal(decode_cut("/etcdserverpb.KV/Range", &m, m.n - 1, &s, &c), 0);
+		assert_int_equal(s.limit, -1);
+		assert_key(&s, "/k");
+	}
+	{
+		/* nothing copied (a method the probe does not walk, or a walk that gave up at once) */
+		M(m);
+
+		e_str(&m, 1, "/k");
+		assert_int_equal(decode_cut("/etcdserverpb.KV/Range", &m, 0, &s, &c), 0);
+		assert_false(s.has_key);
+		assert_true(s.cut);
+	}
+	assert_int_equal(c.errors, 0);
+	/* a malformed field before the cut is still an error */
+	{
+		static const uint8_t bad[] = { 0x0a, 0x02, 0x18, 0x01, 0x12, 0x09, 0x0a }; /* compare key as a varint */
+
+		assert_int_equal(etcd_decode_prefix("/etcdserverpb.KV/Txn", 20, bad, sizeof(bad), true, &s, &c),
+				 PB_EWRONGTYPE);
+		assert_int_equal(c.errors, 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +583,7 @@ int main(void)
 		cmocka_unit_test(test_auth_not_decoded),
 		cmocka_unit_test(test_errors_counted),
 		cmocka_unit_test(test_unframe_and_record),
+		cmocka_unit_test(test_prefix_cut_at_value),
 	};
 	return cmocka_run_group_tests_name("etcd_request", tests, NULL, NULL);
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * goelf on real stripped Go binaries: esbuild from npm (Go 1.19-1.26, scripts/fetch-esbuild.sh), the
- * testbed kube-apiserver 1.20.2 and Debian's /usr/bin/etcd. Each binary that is absent is skipped
- * with a message saying how to get it.
+ * testbed kube-apiserver 1.20.2 and Debian's etcd 3.4 (unpacked into the cache by scripts/fetch-etcd.sh).
+ * One test per binary; an absent binary is a skip, or a failure where it must exist (realbin.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,33 +17,15 @@
 #include "goelf/goelf.h"
 #include "goelf/offsets.h"
 #include "goelf/resolve.h"
+#include "realbin.h"
 
-static const struct {
-	const char *version, *go;
+static const struct esb {
+	const char *test, *version, *go;
 } esb[] = {
-	{ "0.15.18", "go1.19.3" }, { "0.17.19", "go1.20.4" }, { "0.23.1", "go1.22.5" },
-	{ "0.24.2", "go1.23.1" },  { "0.28.2", "go1.26.5" },
+	{ "test_esbuild_0.15.18", "0.15.18", "go1.19.3" }, { "test_esbuild_0.17.19", "0.17.19", "go1.20.4" },
+	{ "test_esbuild_0.23.1", "0.23.1", "go1.22.5" },   { "test_esbuild_0.24.2", "0.24.2", "go1.23.1" },
+	{ "test_esbuild_0.28.2", "0.28.2", "go1.26.5" },
 };
-
-static const char *cache(void)
-{
-	const char *c = getenv("KAPIMON_CACHE");
-	return c ? c : "/var/cache/kapimon";
-}
-
-static struct go_binary *open_or_skip(const char *path, const char *how)
-{
-	struct go_binary *b = NULL;
-	char err[512];
-
-	if (access(path, R_OK)) {
-		fprintf(stderr, "SKIP %s: not present (%s)\n", path, how);
-		return NULL;
-	}
-	if (gobin_open(path, &b, err, sizeof(err)))
-		fail_msg("gobin_open: %s", err);
-	return b;
-}
 
 /* The function must exist, be non-empty and have RET sites in its body. */
 static void must_resolve(struct go_binary *b, const char *name)
@@ -67,48 +49,37 @@ static void must_resolve(struct go_binary *b, const char *name)
 	}
 }
 
+/* state: the esbuild version (esb[]) */
 static void test_esbuild(void **s)
 {
 	static const char *fns[] = { "net/http.(*http2serverConn).processHeaders",
 				     "net/http.(*http2responseWriter).handlerDone", "crypto/tls.(*Conn).Read",
 				     "net/http.(*conn).readRequest", "net/http.(*response).finishRequest", "main.main" };
-	int tested = 0;
+	const struct esb *e = *s;
+	struct resolved_target res[PT__COUNT];
+	char path[512];
+	struct go_binary *b = realbin_open(realbin_esbuild(e->version, path, sizeof(path)), REALBIN_ESBUILD_HOW);
 
-	(void)s;
-	for (size_t i = 0; i < sizeof(esb) / sizeof(esb[0]); i++) {
-		char path[512];
-		struct go_binary *b;
-
-		snprintf(path, sizeof(path), "%s/esbuild/%s/esbuild", cache(), esb[i].version);
-		b = open_or_skip(path, "run scripts/fetch-esbuild.sh");
-		if (!b)
-			continue;
-		assert_non_null(gobin_go_version(b));
-		assert_string_equal(gobin_go_version(b), esb[i].go);
-		assert_string_equal(gobin_main_module(b), "github.com/evanw/esbuild");
-		assert_true(gobin_is_stripped(b));
-		for (size_t k = 0; k < sizeof(fns) / sizeof(fns[0]); k++)
-			must_resolve(b, fns[k]);
-		/* the bundled-h2 and h1 targets resolve as groups */
-		struct resolved_target res[PT__COUNT];
-		goelf_resolve_all(b, res);
-		assert_true(goelf_group_ok(res, "h2-bundled"));
-		assert_true(goelf_group_ok(res, "http1"));
-		assert_false(goelf_group_ok(res, "grpc")); /* esbuild has no grpc */
-		gobin_close(b);
-		tested++;
-	}
-	fprintf(stderr, "esbuild binaries tested: %d of %zu\n", tested, sizeof(esb) / sizeof(esb[0]));
+	assert_non_null(gobin_go_version(b));
+	assert_string_equal(gobin_go_version(b), e->go);
+	assert_string_equal(gobin_main_module(b), "github.com/evanw/esbuild");
+	assert_true(gobin_is_stripped(b));
+	for (size_t k = 0; k < sizeof(fns) / sizeof(fns[0]); k++)
+		must_resolve(b, fns[k]);
+	/* the bundled-h2 and h1 targets resolve as groups */
+	goelf_resolve_all(b, res);
+	assert_true(goelf_group_ok(res, "h2-bundled"));
+	assert_true(goelf_group_ok(res, "http1"));
+	assert_false(goelf_group_ok(res, "grpc")); /* esbuild has no grpc */
+	gobin_close(b);
 }
 
 static void check_testbed(const char *path, const char *how, bool want_grpc)
 {
-	struct go_binary *b = open_or_skip(path, how);
+	struct go_binary *b = realbin_open(path, how);
 	struct resolved_target res[PT__COUNT];
 	struct go_offsets o;
 
-	if (!b)
-		return;
 	int ok = goelf_resolve_all(b, res);
 	for (size_t i = 0; i < PT__COUNT; i++) {
 		bool is_grpc = res[i].target->group == PG_GRPC;
@@ -134,23 +105,26 @@ static void test_apiserver(void **s)
 	char p[512];
 
 	(void)s;
-	snprintf(p, sizeof(p), "%s/kube-apiserver-1.20.2", cache());
-	check_testbed(p, "built by scripts/build-apiserver.sh", true);
+	check_testbed(realbin_apiserver(p, sizeof(p)), REALBIN_APISERVER_HOW, true);
 }
 
 static void test_etcd(void **s)
 {
+	char p[512];
+
 	(void)s;
-	check_testbed("/usr/bin/etcd", "apt-get install etcd-server", false);
+	check_testbed(realbin_etcd(p, sizeof(p)), REALBIN_ETCD_HOW, false);
 }
+
+/* one test per esbuild version, named after it (so a skip or failure says which) */
+#define ESB(i) { .name = esb[i].test, .test_func = test_esbuild, .initial_state = (void *)&esb[i] }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_esbuild),
-		cmocka_unit_test(test_apiserver),
-		cmocka_unit_test(test_etcd),
+		ESB(0), ESB(1), ESB(2), ESB(3), ESB(4), cmocka_unit_test(test_apiserver), cmocka_unit_test(test_etcd),
 	};
 
+	_Static_assert(sizeof(esb) / sizeof(esb[0]) == 5, "one ESB() per esb[] entry");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Probe-site placement on real stripped Go binaries: entry probes go on the function's stack-check
- * JBE (which the kernel emulates), call-site probes on E8 CALLs of the callee. Uses Debian's
- * /usr/bin/etcd (installed by `make deps`; Go 1.19) and, when built, the testbed kube-apiserver.
+ * JBE (which the kernel emulates), call-site probes on E8 CALLs of the callee. Uses Debian's etcd
+ * (Go 1.19) and the testbed kube-apiserver from the cache (realbin.h: absent is a skip, or a failure
+ * where the binary must exist).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,19 +16,7 @@
 
 #include "goelf/goelf.h"
 #include "goelf/resolve.h"
-
-static struct go_binary *open_or_skip(const char *path)
-{
-	struct go_binary *b = NULL;
-	char err[256];
-
-	if (access(path, R_OK)) {
-		printf("skip: %s is not installed\n", path);
-		return NULL;
-	}
-	assert_int_equal(gobin_open(path, &b, err, sizeof(err)), 0);
-	return b;
-}
+#include "realbin.h"
 
 /* The byte(s) at vaddr: a JBE (76 rel8 or 0f 86 rel32) right after a CMP. */
 static void assert_jbe(const struct go_binary *b, uint64_t va)
@@ -38,12 +27,10 @@ static void assert_jbe(const struct go_binary *b, uint64_t va)
 	assert_true(op[0] == 0x76 || (op[0] == 0x0f && op[1] == 0x86));
 }
 
-static void check_entry_sites(const char *path, const char *const *funcs, size_t n)
+static void check_entry_sites(const char *path, const char *how, const char *const *funcs, size_t n)
 {
-	struct go_binary *b = open_or_skip(path);
+	struct go_binary *b = realbin_open(path, how);
 
-	if (!b)
-		return;
 	for (size_t i = 0; i < n; i++) {
 		const struct go_func *f = gobin_find_func(b, funcs[i]);
 		bool cheap = false;
@@ -60,6 +47,7 @@ static void check_entry_sites(const char *path, const char *const *funcs, size_t
 
 static void test_entry_sites_etcd(void **state)
 {
+	char p[512];
 	static const char *const funcs[] = {
 		"net/http.(*response).finishRequest",
 		"net/http.(*http2serverConn).processHeaders",
@@ -67,11 +55,12 @@ static void test_entry_sites_etcd(void **state)
 		"google.golang.org/grpc.(*clientStream).finish",
 	};
 
-	check_entry_sites("/usr/bin/etcd", funcs, sizeof(funcs) / sizeof(funcs[0]));
+	check_entry_sites(realbin_etcd(p, sizeof(p)), REALBIN_ETCD_HOW, funcs, sizeof(funcs) / sizeof(funcs[0]));
 }
 
 static void test_entry_sites_apiserver(void **state)
 {
+	char p[512];
 	static const char *const funcs[] = {
 		"golang.org/x/net/http2.(*serverConn).processHeaders",
 		"golang.org/x/net/http2.(*responseWriter).handlerDone",
@@ -80,18 +69,18 @@ static void test_entry_sites_apiserver(void **state)
 		"go.etcd.io/etcd/clientv3.(*watchGrpcStream).dispatchEvent",
 	};
 
-	check_entry_sites("/var/cache/kapimon/kube-apiserver-1.20.2", funcs, sizeof(funcs) / sizeof(funcs[0]));
+	check_entry_sites(realbin_apiserver(p, sizeof(p)), REALBIN_APISERVER_HOW, funcs,
+			  sizeof(funcs) / sizeof(funcs[0]));
 }
 
 static void test_call_sites(void **state)
 {
-	struct go_binary *b = open_or_skip("/usr/bin/etcd");
+	char p[512];
+	struct go_binary *b = realbin_open(realbin_etcd(p, sizeof(p)), REALBIN_ETCD_HOW);
 	const struct go_func *serve, *callee;
 	uint64_t sites[8];
 	int n;
 
-	if (!b)
-		return;
 	serve = gobin_find_func(b, "net/http.(*conn).serve");
 	callee = gobin_find_func(b, "net/http.serverHandler.ServeHTTP");
 	assert_non_null(serve);
@@ -116,11 +105,10 @@ static void test_call_sites(void **state)
 /* The resolver picks the cheap sites for every target of the etcd binary's groups. */
 static void test_resolver_sites(void **state)
 {
-	struct go_binary *b = open_or_skip("/usr/bin/etcd");
+	char p[512];
+	struct go_binary *b = realbin_open(realbin_etcd(p, sizeof(p)), REALBIN_ETCD_HOW);
 	struct resolved_target r;
 
-	if (!b)
-		return;
 	assert_int_equal(goelf_resolve_target(b, &probe_targets[PT_H1_SERVE_CALL], &r), 0);
 	assert_true(r.cheap);
 	assert_true(r.nsites >= 1);

@@ -188,6 +188,90 @@ static void test_nesting(void **state)
 	assert_int_equal(pb_next(&r[0], &f), 0);
 }
 
+/* A prefix of a longer message (what the probe copies: it ends before a value field, at the copy bound,
+ * or where its walk stopped): a field cut by the end is not an error. */
+static void test_prefix(void **state)
+{
+	/* 1: bytes "abcdef" | 2: message { 1: varint 300, 2: bytes "xyz" } | 3: varint 7 */
+	static const uint8_t m[] = { 0x0a, 0x06, 'a', 'b', 'c', 'd', 'e', 'f',
+				     0x12, 0x08, 0x08, 0xac, 0x02, 0x12, 0x03, 'x', 'y', 'z',
+				     0x18, 0x07 };
+	struct pb_reader r, sub;
+	struct pb_field f;
+
+	/* every cut point: the prefix reader never errs and never reads past the cut */
+	for (size_t cut = 0; cut < sizeof(m); cut++) {
+		int rc, n = 0;
+
+		pb_init_prefix(&r, m, cut);
+		while ((rc = pb_next(&r, &f)) == 1) {
+			assert_true(f.data == NULL || f.data + f.len <= m + cut);
+			if (f.wt == PB_WT_LEN && f.num == 2) {
+				struct pb_field g;
+				int rc2;
+
+				assert_int_equal(pb_enter(&r, &f, &sub), PB_OK);
+				assert_int_equal(sub.cut, f.cut);
+				while ((rc2 = pb_next(&sub, &g)) == 1)
+					assert_true(g.data == NULL || g.data + g.len <= m + cut);
+				assert_int_equal(rc2, 0);
+			}
+			n++;
+		}
+		assert_int_equal(rc, 0);
+		/* the same bytes read as a whole message: a cut inside a field is an error */
+		pb_init(&r, m, cut);
+		while ((rc = pb_next(&r, &f)) == 1)
+			;
+		if (cut == 0 || cut == 8 || cut == 18)
+			assert_int_equal(rc, 0); /* field boundaries */
+		else
+			assert_int_equal(rc, PB_ETRUNC);
+	}
+	/* cut inside the first field's bytes: what there is, marked cut */
+	pb_init_prefix(&r, m, 5);
+	assert_int_equal(pb_next(&r, &f), 1);
+	assert_int_equal(f.num, 1);
+	assert_true(f.cut);
+	assert_int_equal(f.len, 3);
+	assert_memory_equal(f.data, "abc", 3);
+	assert_int_equal(pb_next(&r, &f), 0);
+	/* cut inside the nested message's second field: its first field is read whole, the second cut */
+	pb_init_prefix(&r, m, 16);
+	assert_int_equal(pb_next(&r, &f), 1);
+	assert_false(f.cut);
+	assert_int_equal(pb_next(&r, &f), 1);
+	assert_int_equal(f.num, 2);
+	assert_true(f.cut);
+	assert_int_equal(pb_enter(&r, &f, &sub), PB_OK);
+	assert_int_equal(pb_next(&sub, &f), 1);
+	assert_int_equal(f.u, 300);
+	assert_int_equal(pb_next(&sub, &f), 1);
+	assert_true(f.cut);
+	assert_int_equal(f.len, 1);
+	assert_int_equal(pb_next(&sub, &f), 0);
+	/* cut inside a varint (11: in 300's bytes): the number is dropped, no error */
+	pb_init_prefix(&r, m + 10, 2);
+	assert_int_equal(pb_next(&r, &f), 0);
+	/* a nested message that is whole inside a prefix is read strictly: its own bad length is an error */
+	{
+		static const uint8_t bad[] = { 0x12, 0x02, 0x0a, 0x05, 0x08 };
+		struct pb_reader rr, ss;
+
+		pb_init_prefix(&rr, bad, sizeof(bad));
+		assert_int_equal(pb_next(&rr, &f), 1);
+		assert_false(f.cut);
+		assert_int_equal(pb_enter(&rr, &f, &ss), PB_OK);
+		assert_false(ss.cut);
+		assert_int_equal(pb_next(&ss, &f), PB_ETRUNC);
+	}
+	/* other errors stay errors in a prefix */
+	pb_init_prefix(&r, "\x0b", 1);
+	assert_int_equal(pb_next(&r, &f), PB_EWIRETYPE);
+	pb_init_prefix(&r, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02", 10);
+	assert_int_equal(pb_next(&r, &f), PB_EVARINT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_all_wire_types),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_nesting),
+		cmocka_unit_test(test_prefix),
 	};
 	return cmocka_run_group_tests_name("protobuf", tests, NULL, NULL);
 }
