@@ -116,7 +116,7 @@ void agg_params_for_window(struct agg_params *p, uint32_t window)
 	agg_params_default(p);
 	if (window < 1)
 		window = 1;
-	p->nsteps = window + 2;
+	p->nsteps = window + 2 + AGG_CAUSE_STEPS;
 	p->decay_steps = window > p->decay_steps ? window : p->decay_steps;
 }
 
@@ -874,4 +874,29 @@ const struct agg_key *agg_table_entry(const struct agg *a, enum agg_table t, siz
 	if (other)
 		*other = e->other;
 	return &e->key;
+}
+
+uint64_t agg_oldest_step(const struct agg *a)
+{
+	uint64_t o = a->cur + 1 > a->p.nsteps ? a->cur + 1 - a->p.nsteps : 0, s0 = agg_step_of(a, a->start_ns);
+
+	return o > s0 ? o : s0;
+}
+
+double agg_entry_requests(const struct agg *a, enum agg_table t, size_t i, uint64_t first, uint64_t end)
+{
+	const struct agg_tab *tb = &a->tab[t];
+	double sum = 0;
+
+	if (i >= tab_used(a, t))
+		return 0;
+	if (first < agg_oldest_step(a))
+		first = agg_oldest_step(a);
+	for (uint64_t s = first; s < end && s <= a->cur; s++) {
+		const struct agg_slot *sl = &entry_at(tb, (uint32_t)i)->ring[s % a->p.nsteps];
+
+		if (sl->step1 == (uint32_t)(s + 1))
+			sum += sl->req;
+	}
+	return sum;
 }
