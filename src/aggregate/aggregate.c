@@ -82,6 +82,7 @@ struct agg {
 	uint64_t fed_step; /* next step to feed to the detector */
 	struct online_result last_res;
 	uint64_t last_res_step;
+	uint64_t event_step; /* agg_anomaly_event_step */
 };
 
 static const char *const class_names[AGG__NCLASS] = { "1xx", "2xx", "3xx", "4xx", "429", "5xx", "unknown" };
@@ -484,6 +485,7 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 		if (online_init(&a->det, a->p.detector_window, NULL))
 			goto fail;
 		a->has_det = true;
+		a->event_step = UINT64_MAX;
 	}
 	/* a step only partly observed is not fed to the detector */
 	a->fed_step = a->start_step + (start_ns % a->p.step_ns ? 1 : 0);
@@ -675,6 +677,9 @@ int agg_update_anomaly(struct agg *a, struct online_result *out, uint64_t *out_s
 			if (online_feed(&a->det, v, &a->last_res))
 				break;
 			a->last_res_step = a->fed_step;
+			/* the detector counts the values it was fed; steps map to them one to one from here back
+			 * to the event's start (a skip of unfed steps happens only outside an event's life) */
+			a->event_step = a->last_res.event ? a->fed_step - (a->det.fed - 1 - a->last_res.event_start) : UINT64_MAX;
 			fed++;
 		}
 	}
@@ -899,4 +904,9 @@ double agg_entry_requests(const struct agg *a, enum agg_table t, size_t i, uint6
 			sum += sl->req;
 	}
 	return sum;
+}
+
+uint64_t agg_anomaly_event_step(const struct agg *a)
+{
+	return a->has_det ? a->event_step : UINT64_MAX;
 }

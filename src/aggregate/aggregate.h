@@ -187,6 +187,9 @@ double agg_step_requests(const struct agg *a, uint64_t step);
  * gets the newest result (flag 0 / warm false when nothing was fed yet or there is no detector). */
 int agg_update_anomaly(struct agg *a, struct online_result *out, uint64_t *out_step);
 
+/* The step where the alerted event of the newest detector result began, UINT64_MAX when no event is
+ * going on (or no detector). */
+uint64_t agg_anomaly_event_step(const struct agg *a);
 /* Rows of a table for export (cumulative totals): count (including "(other)", index 0), and row i's
  * key, totals since the key got the row, and in-flight. At most max_keys + 1 per table. */
 size_t agg_table_size(const struct agg *a, enum agg_table t);
