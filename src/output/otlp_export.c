@@ -345,7 +345,7 @@ static uint64_t next_rnd(struct otlp_exporter *ex)
 static void export_batch(struct otlp_exporter *ex, size_t len, uint32_t n)
 {
 	size_t body_len = otlp_encode_export(&ex->res, ex->batch, len, ex->body, ex->body_cap);
-	uint64_t sent = 0, rejected = 0, failed = 0, errors = 0, retries = 0, batches = 0;
+	uint64_t sent = 0, rejected = 0, failed = 0, batches = 0;
 	char msg[256] = "";
 	int status = 0;
 
@@ -361,6 +361,11 @@ static void export_batch(struct otlp_exporter *ex, size_t len, uint32_t n)
 		status = http_post(ex, body_len, &resp, &rbody, &got);
 		if (status < 0 && reused && !got)
 			status = http_post(ex, body_len, &resp, &rbody, &got); /* keep-alive raced with the server's close */
+		pthread_mutex_lock(&ex->mu);
+		ex->st.last_status = status;
+		ex->st.export_errors += !(status >= 200 && status < 300);
+		ex->st.retries += attempt > 0;
+		pthread_mutex_unlock(&ex->mu);
 		if (status >= 200 && status < 300) {
 			int64_t rej = 0;
 
@@ -376,7 +381,6 @@ static void export_batch(struct otlp_exporter *ex, size_t len, uint32_t n)
 			ex->failing = false;
 			break;
 		}
-		errors++;
 		if (!ex->failing) {
 			if (status < 0)
 				p_warn("otlp: cannot reach http://%s%s (%s): retrying, spans are queued and counted when dropped",
@@ -394,17 +398,13 @@ static void export_batch(struct otlp_exporter *ex, size_t len, uint32_t n)
 			failed = n;
 			break;
 		}
-		retries++;
 	}
 out:
 	pthread_mutex_lock(&ex->mu);
 	ex->st.sent += sent;
 	ex->st.rejected += rejected;
 	ex->st.failed += failed;
-	ex->st.export_errors += errors;
-	ex->st.retries += retries;
 	ex->st.batches += batches;
-	ex->st.last_status = status;
 	ex->done += n;
 	pthread_cond_broadcast(&ex->cv_done);
 	pthread_mutex_unlock(&ex->mu);
