@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -36,18 +37,22 @@ struct otlp_exporter {
 		scope_version[OTLP_RES_STR_MAX];
 	struct otlp_resource res;
 	pthread_t thread;
+	int efd;                /* eventfd: wakes the sender (full batch, flush, close) */
 
-	/* under mu */
-	pthread_mutex_t mu;
-	pthread_cond_t cv_work; /* sender: spans, flush or stop */
-	pthread_cond_t cv_done; /* flushers: progress */
-	struct otlp_queue q;
+	/* producers (add_*): serialised by prod_mu, which the sender never takes */
+	pthread_mutex_t prod_mu;
+	struct otlp_queue q;    /* lock-free between the producer side and the sender */
+
+	/* counters: atomics (relaxed), read by otlp_exporter_stats */
 	struct otlp_exporter_stats st;
-	uint64_t oldest_ns;     /* monotonic time the oldest queued span was added */
 	uint64_t done;          /* queued spans that reached sent/rejected/failed */
-	uint64_t flush_target;  /* send now until done reaches this */
+	uint64_t etcd_seq;
 	bool stop;
 	uint64_t stop_deadline_ns;
+
+	/* flushers wait for the sender's progress */
+	pthread_mutex_t mu;
+	pthread_cond_t cv_done;
 
 	/* sender thread only */
 	uint8_t *batch;
@@ -58,8 +63,10 @@ struct otlp_exporter {
 	int fd;
 	uint64_t rnd;
 	bool failing;           /* for log lines on state changes only */
-	uint64_t etcd_seq;      /* atomic */
 };
+
+#define ADD(field, n) __atomic_fetch_add(&ex->st.field, (n), __ATOMIC_RELAXED)
+#define GET(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 
 static uint64_t now_mono_ns(void)
 {
@@ -119,15 +126,13 @@ static uint32_t attempt_timeout_ms(struct otlp_exporter *ex)
 {
 	uint32_t t = ex->cfg.timeout_ms;
 
-	pthread_mutex_lock(&ex->mu);
-	if (ex->stop) {
-		uint64_t now = now_mono_ns();
-		uint64_t left = ex->stop_deadline_ns > now ? (ex->stop_deadline_ns - now) / 1000000ULL : 0;
+	if (GET(&ex->stop)) {
+		uint64_t now = now_mono_ns(), dl = GET(&ex->stop_deadline_ns);
+		uint64_t left = dl > now ? (dl - now) / 1000000ULL : 0;
 
 		if (left < t)
 			t = left ? (uint32_t)left : 1;
 	}
-	pthread_mutex_unlock(&ex->mu);
 	return t;
 }
 
@@ -311,25 +316,41 @@ static void printable(char *s)
 			*s = '?';
 }
 
-/* Wait up to ms unless stopping past the deadline; returns false when the wait would overrun the
- * shutdown deadline (the caller gives up). Called with mu unlocked. */
+static void wake(struct otlp_exporter *ex)
+{
+	uint64_t one = 1;
+
+	if (write(ex->efd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, the sender is awake anyway */
+	}
+}
+
+/* Sleep up to ms or until woken; returns true when woken. */
+static bool sleep_or_wake(struct otlp_exporter *ex, uint64_t ms)
+{
+	struct pollfd pfd = { .fd = ex->efd, .events = POLLIN };
+	uint64_t v;
+
+	if (poll(&pfd, 1, ms > INT32_MAX ? INT32_MAX : (int)ms) != 1)
+		return false;
+	if (read(ex->efd, &v, sizeof(v)) < 0) {
+		/* already drained */
+	}
+	return true;
+}
+
+/* Wait ms before a retry unless that overruns the shutdown deadline (returns false: give up). A flush
+ * or close wakes the sleep, which then goes on until the delay is over. */
 static bool backoff_wait(struct otlp_exporter *ex, uint64_t ms)
 {
-	uint64_t until = now_mono_ns() + ms * 1000000ULL;
-	bool ok = true;
+	uint64_t until = now_mono_ns() + ms * 1000000ULL, now;
 
-	pthread_mutex_lock(&ex->mu);
-	for (;;) {
-		if (ex->stop && until > ex->stop_deadline_ns) {
-			ok = false;
-			break;
-		}
-		if (now_mono_ns() >= until)
-			break;
-		timedwait_ns(&ex->cv_work, &ex->mu, until);
+	while ((now = now_mono_ns()) < until) {
+		if (GET(&ex->stop) && until > GET(&ex->stop_deadline_ns))
+			return false;
+		sleep_or_wake(ex, (until - now + 999999) / 1000000ULL);
 	}
-	pthread_mutex_unlock(&ex->mu);
-	return ok;
+	return !(GET(&ex->stop) && now > GET(&ex->stop_deadline_ns));
 }
 
 static uint64_t next_rnd(struct otlp_exporter *ex)
@@ -339,6 +360,15 @@ static uint64_t next_rnd(struct otlp_exporter *ex)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
+}
+
+/* n more queued spans reached sent/rejected/failed: tell the flushers. */
+static void progress(struct otlp_exporter *ex, uint64_t n)
+{
+	pthread_mutex_lock(&ex->mu);
+	__atomic_fetch_add(&ex->done, n, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&ex->cv_done);
+	pthread_mutex_unlock(&ex->mu);
 }
 
 /* Send one batch of n spans (ex->batch[0..len)), with retries. Updates the counters. */
@@ -361,11 +391,9 @@ static void export_batch(struct otlp_exporter *ex, size_t len, uint32_t n)
 		status = http_post(ex, body_len, &resp, &rbody, &got);
 		if (status < 0 && reused && !got)
 			status = http_post(ex, body_len, &resp, &rbody, &got); /* keep-alive raced with the server's close */
-		pthread_mutex_lock(&ex->mu);
-		ex->st.last_status = status;
-		ex->st.export_errors += !(status >= 200 && status < 300);
-		ex->st.retries += attempt > 0;
-		pthread_mutex_unlock(&ex->mu);
+		__atomic_store_n(&ex->st.last_status, status, __ATOMIC_RELAXED);
+		ADD(export_errors, !(status >= 200 && status < 300));
+		ADD(retries, attempt > 0);
 		if (status >= 200 && status < 300) {
 			int64_t rej = 0;
 
@@ -400,56 +428,48 @@ static void export_batch(struct otlp_exporter *ex, size_t len, uint32_t n)
 		}
 	}
 out:
-	pthread_mutex_lock(&ex->mu);
-	ex->st.sent += sent;
-	ex->st.rejected += rejected;
-	ex->st.failed += failed;
-	ex->st.batches += batches;
-	ex->done += n;
-	pthread_cond_broadcast(&ex->cv_done);
-	pthread_mutex_unlock(&ex->mu);
+	ADD(sent, sent);
+	ADD(rejected, rejected);
+	ADD(failed, failed);
+	ADD(batches, batches);
+	progress(ex, n);
 }
 
+/*
+ * Every batch_delay_ms, or when woken (a full batch, a flush, close), send everything queued in batches
+ * of at most batch_spans. After close: keep sending until the queue is empty or the deadline passes;
+ * what is left then is counted as failed.
+ */
 static void *sender_main(void *arg)
 {
 	struct otlp_exporter *ex = arg;
 
-	pthread_mutex_lock(&ex->mu);
 	for (;;) {
-		uint32_t n = 0, oversized = 0;
+		bool stopping = GET(&ex->stop);
+		uint32_t n, oversized = 0;
 		size_t len;
 
-		for (;;) {
-			uint64_t now = now_mono_ns();
-			bool have = ex->q.count > 0;
-
-			if (ex->stop || (have && (ex->q.count >= ex->cfg.batch_spans || ex->done < ex->flush_target ||
-						 now >= ex->oldest_ns + ex->cfg.batch_delay_ms * 1000000ULL)))
+		while (otlp_queue_count(&ex->q)) {
+			if (stopping && now_mono_ns() >= GET(&ex->stop_deadline_ns)) {
+				otlp_queue_pop(&ex->q, NULL, 0, UINT32_MAX, &n, &oversized);
+				ADD(failed, n);
+				progress(ex, n);
 				break;
-			if (have)
-				timedwait_ns(&ex->cv_work, &ex->mu, ex->oldest_ns + ex->cfg.batch_delay_ms * 1000000ULL);
-			else
-				pthread_cond_wait(&ex->cv_work, &ex->mu);
+			}
+			len = otlp_queue_pop(&ex->q, ex->batch, ex->batch_cap, ex->cfg.batch_spans, &n, &oversized);
+			if (oversized) {
+				ADD(failed, oversized);
+				progress(ex, oversized);
+				oversized = 0;
+			}
+			if (n)
+				export_batch(ex, len, n);
+			stopping = GET(&ex->stop);
 		}
-		if (ex->stop && (!ex->q.count || now_mono_ns() >= ex->stop_deadline_ns)) {
-			/* what is left cannot be sent in time */
-			ex->st.failed += ex->q.count;
-			ex->done += ex->q.count;
-			ex->q.head = ex->q.used = 0;
-			ex->q.count = 0;
-			pthread_cond_broadcast(&ex->cv_done);
+		if (stopping)
 			break;
-		}
-		len = otlp_queue_pop(&ex->q, ex->batch, ex->batch_cap, ex->cfg.batch_spans, &n, &oversized);
-		ex->st.failed += oversized;
-		ex->done += oversized;
-		ex->oldest_ns = now_mono_ns(); /* the rest waited at most this long: send it within a delay */
-		pthread_mutex_unlock(&ex->mu);
-		if (n)
-			export_batch(ex, len, n);
-		pthread_mutex_lock(&ex->mu);
+		sleep_or_wake(ex, ex->cfg.batch_delay_ms);
 	}
-	pthread_mutex_unlock(&ex->mu);
 	conn_close(ex);
 	return NULL;
 }
@@ -479,6 +499,7 @@ struct otlp_exporter *otlp_exporter_new(const struct otlp_exporter_config *cfg, 
 	ex->cfg = *cfg;
 	ex->cfg.url = NULL;
 	ex->fd = -1;
+	ex->efd = -1;
 	if (otlp_url_parse(cfg->url, &ex->url, err, errcap))
 		goto fail;
 	if (!seed && getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
@@ -504,21 +525,28 @@ struct otlp_exporter *otlp_exporter_new(const struct otlp_exporter_config *cfg, 
 		goto fail;
 	}
 	ex->st.queue_capacity = cfg->queue_spans;
+	ex->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ex->efd < 0) {
+		snprintf(err, errcap, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	pthread_mutex_init(&ex->prod_mu, NULL);
 	pthread_mutex_init(&ex->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&ex->cv_work, &ca);
 	pthread_cond_init(&ex->cv_done, &ca);
 	pthread_condattr_destroy(&ca);
 	if (pthread_create(&ex->thread, NULL, sender_main, ex)) {
 		snprintf(err, errcap, "cannot start the OTLP sender thread");
-		pthread_cond_destroy(&ex->cv_work);
 		pthread_cond_destroy(&ex->cv_done);
 		pthread_mutex_destroy(&ex->mu);
+		pthread_mutex_destroy(&ex->prod_mu);
 		goto fail;
 	}
 	return ex;
 fail:
+	if (ex->efd >= 0)
+		close(ex->efd);
 	otlp_queue_free(&ex->q);
 	free(ex->batch);
 	free(ex->body);
@@ -526,35 +554,26 @@ fail:
 	return NULL;
 }
 
+/* Producer side: no wait on the sender (prod_mu only orders concurrent producers). */
 static int enqueue(struct otlp_exporter *ex, const uint8_t *span, size_t n)
 {
-	int rc;
+	bool ok;
 
-	pthread_mutex_lock(&ex->mu);
 	if (!n) {
-		ex->st.encode_errors++;
-		rc = -1;
-	} else if (ex->stop || !otlp_queue_push(&ex->q, span, n)) {
-		ex->st.dropped++;
-		rc = -1;
-	} else {
-		if (ex->q.count == 1)
-			ex->oldest_ns = now_mono_ns();
-		ex->st.queued++;
-		if (ex->q.count == ex->cfg.batch_spans)
-			pthread_cond_signal(&ex->cv_work);
-		rc = 0;
+		ADD(encode_errors, 1);
+		return -1;
 	}
-	pthread_mutex_unlock(&ex->mu);
-	return rc;
-}
-
-static int not_kept(struct otlp_exporter *ex, uint64_t *counter)
-{
-	pthread_mutex_lock(&ex->mu);
-	(*counter)++;
-	pthread_mutex_unlock(&ex->mu);
-	return 1;
+	pthread_mutex_lock(&ex->prod_mu);
+	ok = !GET(&ex->stop) && otlp_queue_push(&ex->q, span, n);
+	pthread_mutex_unlock(&ex->prod_mu);
+	if (!ok) {
+		ADD(dropped, 1);
+		return -1;
+	}
+	ADD(queued, 1);
+	if (otlp_queue_count(&ex->q) == ex->cfg.batch_spans)
+		wake(ex);
+	return 0;
 }
 
 int otlp_exporter_add_request(struct otlp_exporter *ex, const struct request_record *r)
@@ -562,8 +581,10 @@ int otlp_exporter_add_request(struct otlp_exporter *ex, const struct request_rec
 	uint8_t span[OTLP_SPAN_MAX], trace_id[16], span_id[8];
 
 	otlp_request_ids(&ex->ids, r->id, trace_id, span_id);
-	if (!otlp_sampled(otlp_trace_key(trace_id), ex->cfg.sample_per_million))
-		return not_kept(ex, &ex->st.sampled_out);
+	if (!otlp_sampled(otlp_trace_key(trace_id), ex->cfg.sample_per_million)) {
+		ADD(sampled_out, 1);
+		return 1;
+	}
 	return enqueue(ex, span, otlp_encode_request_span(&ex->ids, r, now_real_ns(), span, sizeof(span)));
 }
 
@@ -573,34 +594,45 @@ int otlp_exporter_add_etcd(struct otlp_exporter *ex, const struct etcd_record *e
 	uint64_t seq;
 	bool has_parent;
 
-	if (e->stream)
-		return not_kept(ex, &ex->st.skipped);
+	if (e->stream) {
+		ADD(skipped, 1);
+		return 1;
+	}
 	seq = __atomic_add_fetch(&ex->etcd_seq, 1, __ATOMIC_RELAXED);
 	otlp_etcd_ids(&ex->ids, e->request_id, seq, trace_id, span_id, parent, &has_parent);
-	if (!otlp_sampled(otlp_trace_key(trace_id), ex->cfg.sample_per_million))
-		return not_kept(ex, &ex->st.sampled_out);
+	if (!otlp_sampled(otlp_trace_key(trace_id), ex->cfg.sample_per_million)) {
+		ADD(sampled_out, 1);
+		return 1;
+	}
 	return enqueue(ex, span, otlp_encode_etcd_span(&ex->ids, e, seq, span, sizeof(span)));
 }
 
 void otlp_exporter_stats(struct otlp_exporter *ex, struct otlp_exporter_stats *s)
 {
-	pthread_mutex_lock(&ex->mu);
-	*s = ex->st;
-	s->queue_len = ex->q.count;
-	pthread_mutex_unlock(&ex->mu);
+	s->queued = GET(&ex->st.queued);
+	s->sent = GET(&ex->st.sent);
+	s->dropped = GET(&ex->st.dropped);
+	s->failed = GET(&ex->st.failed);
+	s->rejected = GET(&ex->st.rejected);
+	s->sampled_out = GET(&ex->st.sampled_out);
+	s->skipped = GET(&ex->st.skipped);
+	s->encode_errors = GET(&ex->st.encode_errors);
+	s->export_errors = GET(&ex->st.export_errors);
+	s->retries = GET(&ex->st.retries);
+	s->batches = GET(&ex->st.batches);
+	s->queue_len = otlp_queue_count(&ex->q);
+	s->queue_capacity = ex->st.queue_capacity;
+	s->last_status = GET(&ex->st.last_status);
 }
 
 int otlp_exporter_flush(struct otlp_exporter *ex, uint32_t timeout_ms)
 {
-	uint64_t deadline = now_mono_ns() + (uint64_t)timeout_ms * 1000000ULL, target;
+	uint64_t deadline = now_mono_ns() + (uint64_t)timeout_ms * 1000000ULL, target = GET(&ex->st.queued);
 	int rc = 0;
 
+	wake(ex);
 	pthread_mutex_lock(&ex->mu);
-	target = ex->st.queued;
-	if (ex->flush_target < target)
-		ex->flush_target = target;
-	pthread_cond_signal(&ex->cv_work);
-	while (ex->done < target) {
+	while (GET(&ex->done) < target) {
 		if (now_mono_ns() >= deadline) {
 			rc = -1;
 			break;
@@ -615,17 +647,17 @@ void otlp_exporter_close(struct otlp_exporter *ex, uint32_t flush_timeout_ms, st
 {
 	if (!ex)
 		return;
-	pthread_mutex_lock(&ex->mu);
-	ex->stop = true;
-	ex->stop_deadline_ns = now_mono_ns() + (uint64_t)flush_timeout_ms * 1000000ULL;
-	pthread_cond_broadcast(&ex->cv_work);
-	pthread_mutex_unlock(&ex->mu);
+	__atomic_store_n(&ex->stop_deadline_ns, now_mono_ns() + (uint64_t)flush_timeout_ms * 1000000ULL,
+			 __ATOMIC_RELEASE);
+	__atomic_store_n(&ex->stop, true, __ATOMIC_RELEASE);
+	wake(ex);
 	pthread_join(ex->thread, NULL);
 	if (final)
 		otlp_exporter_stats(ex, final);
-	pthread_cond_destroy(&ex->cv_work);
+	close(ex->efd);
 	pthread_cond_destroy(&ex->cv_done);
 	pthread_mutex_destroy(&ex->mu);
+	pthread_mutex_destroy(&ex->prod_mu);
 	otlp_queue_free(&ex->q);
 	free(ex->batch);
 	free(ex->body);

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #define HDR 4 /* entry length, little endian */
+#define LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 int otlp_queue_init(struct otlp_queue *q, size_t cap_bytes, uint32_t max_count)
 {
@@ -25,66 +27,75 @@ void otlp_queue_free(struct otlp_queue *q)
 	memset(q, 0, sizeof(*q));
 }
 
-static void ring_write(struct otlp_queue *q, size_t pos, const void *d, size_t n)
+static void ring_write(struct otlp_queue *q, uint64_t at, const void *d, size_t n)
 {
-	size_t first = q->cap - pos < n ? q->cap - pos : n;
+	size_t pos = (size_t)(at % q->cap), first = q->cap - pos < n ? q->cap - pos : n;
 
 	memcpy(q->buf + pos, d, first);
 	memcpy(q->buf, (const uint8_t *)d + first, n - first);
 }
 
-static void ring_read(const struct otlp_queue *q, size_t pos, void *d, size_t n)
+static void ring_read(const struct otlp_queue *q, uint64_t at, void *d, size_t n)
 {
-	size_t first = q->cap - pos < n ? q->cap - pos : n;
+	size_t pos = (size_t)(at % q->cap), first = q->cap - pos < n ? q->cap - pos : n;
 
 	memcpy(d, q->buf + pos, first);
 	memcpy((uint8_t *)d + first, q->buf, n - first);
 }
 
+uint64_t otlp_queue_count(const struct otlp_queue *q)
+{
+	uint64_t popped = LOAD_ACQ(&q->popped);
+
+	return LOAD_ACQ(&q->pushed) - popped;
+}
+
 bool otlp_queue_push(struct otlp_queue *q, const void *data, size_t len)
 {
+	uint64_t head = LOAD_ACQ(&q->head), tail = q->tail;
 	uint8_t h[HDR];
-	size_t tail;
 
-	if (!len || len > UINT32_MAX || q->count >= q->max_count || len + HDR > q->cap - q->used)
+	if (!len || len > UINT32_MAX || q->pushed - LOAD_ACQ(&q->popped) >= q->max_count ||
+	    len + HDR > q->cap - (size_t)(tail - head))
 		return false;
 	for (int i = 0; i < HDR; i++)
 		h[i] = (uint8_t)(len >> (8 * i));
-	tail = (q->head + q->used) % q->cap;
 	ring_write(q, tail, h, HDR);
-	ring_write(q, (tail + HDR) % q->cap, data, len);
-	q->used += HDR + len;
-	q->count++;
+	ring_write(q, tail + HDR, data, len);
+	/* pushed first: a consumer that sees the entry (through tail) never counts more pops than pushes */
+	STORE_REL(&q->pushed, q->pushed + 1);
+	STORE_REL(&q->tail, tail + HDR + len);
 	return true;
 }
 
 size_t otlp_queue_pop(struct otlp_queue *q, uint8_t *out, size_t outcap, uint32_t max_items, uint32_t *items,
 		      uint32_t *oversized)
 {
+	uint64_t tail = LOAD_ACQ(&q->tail), head = q->head;
 	size_t n = 0;
 
 	*items = 0;
-	while (q->count && *items < max_items) {
+	while (head != tail && *items < max_items) {
 		uint8_t h[HDR];
 		size_t len = 0;
 
-		ring_read(q, q->head, h, HDR);
+		ring_read(q, head, h, HDR);
 		for (int i = 0; i < HDR; i++)
 			len |= (size_t)h[i] << (8 * i);
-		if (len > outcap) {
+		if (!out) {
+			(*items)++;
+		} else if (len > outcap) {
 			(*oversized)++;
 		} else if (len > outcap - n) {
 			break;
 		} else {
-			ring_read(q, (q->head + HDR) % q->cap, out + n, len);
+			ring_read(q, head + HDR, out + n, len);
 			n += len;
 			(*items)++;
 		}
-		q->head = (q->head + HDR + len) % q->cap;
-		q->used -= HDR + len;
-		q->count--;
+		head += HDR + len;
+		STORE_REL(&q->head, head);
+		STORE_REL(&q->popped, q->popped + 1);
 	}
-	if (!q->count)
-		q->head = 0;
 	return n;
 }

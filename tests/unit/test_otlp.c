@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -583,7 +584,7 @@ static void test_queue(void **state)
 	assert_true(otlp_queue_push(&q, data + 10, 20));  /* 38 */
 	assert_false(otlp_queue_push(&q, data, 30));      /* 72 > 64: full by bytes */
 	assert_true(otlp_queue_push(&q, data + 30, 10));  /* 52 */
-	assert_int_equal(q.count, 3);
+	assert_int_equal(otlp_queue_count(&q), 3);
 	/* pop stops before an entry that does not fit out */
 	n = otlp_queue_pop(&q, out, 25, 10, &items, &over);
 	assert_int_equal(items, 1);
@@ -596,8 +597,8 @@ static void test_queue(void **state)
 	assert_int_equal(n, 50);
 	assert_memory_equal(out, data + 10, 30); /* FIFO: 20 then 10 bytes */
 	assert_memory_equal(out + 30, data, 20);
-	assert_int_equal(q.count, 0);
-	assert_int_equal(q.used, 0);
+	assert_int_equal(otlp_queue_count(&q), 0);
+	assert_int_equal(q.tail - q.head, 0);
 	/* full by count */
 	for (int i = 0; i < 4; i++)
 		assert_true(otlp_queue_push(&q, data, 1));
@@ -610,7 +611,13 @@ static void test_queue(void **state)
 	n = otlp_queue_pop(&q, out, 16, 10, &items, &over);
 	assert_int_equal(items, 0);
 	assert_int_equal(over, 1);
-	assert_int_equal(q.count, 0);
+	assert_int_equal(otlp_queue_count(&q), 0);
+	/* out NULL discards */
+	assert_true(otlp_queue_push(&q, data, 5));
+	assert_true(otlp_queue_push(&q, data, 6));
+	otlp_queue_pop(&q, NULL, 0, 10, &items, &over);
+	assert_int_equal(items, 2);
+	assert_int_equal(otlp_queue_count(&q), 0);
 	/* many wraps keep FIFO order and content */
 	for (int round = 0; round < 1000; round++) {
 		uint8_t len = (uint8_t)(1 + round % 23);
@@ -624,6 +631,66 @@ static void test_queue(void **state)
 		assert_memory_equal(out + 1, data + 1, len - 1);
 	}
 	otlp_queue_free(&q);
+}
+
+/* One producer thread, one consumer: every entry arrives once, in order, intact, or was refused. */
+#define STRESS_N 200000
+static struct otlp_queue stress_q;
+static uint64_t stress_refused;
+
+static void *stress_producer(void *arg)
+{
+	uint8_t e[64];
+
+	for (uint32_t i = 0; i < STRESS_N; i++) {
+		size_t len = 4 + i % 57;
+
+		memcpy(e, &i, 4);
+		for (size_t j = 4; j < len; j++)
+			e[j] = (uint8_t)(i + j);
+		if (!otlp_queue_push(&stress_q, e, len))
+			__atomic_fetch_add(&stress_refused, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void test_queue_threads(void **state)
+{
+	static uint8_t out[4096];
+	uint64_t got = 0;
+	uint32_t last = 0, items, over = 0;
+	bool first = true, done = false;
+	pthread_t t;
+
+	assert_int_equal(otlp_queue_init(&stress_q, 1000, 30), 0);
+	assert_int_equal(pthread_create(&t, NULL, stress_producer, NULL), 0);
+	while (!done) {
+		size_t n, off = 0;
+
+		done = __atomic_load_n(&stress_q.pushed, __ATOMIC_ACQUIRE) + __atomic_load_n(&stress_refused, __ATOMIC_ACQUIRE) == STRESS_N &&
+		       otlp_queue_count(&stress_q) == 0;
+		n = otlp_queue_pop(&stress_q, out, sizeof(out), 7, &items, &over);
+		for (uint32_t k = 0; k < items; k++) {
+			uint32_t seq;
+			size_t len;
+
+			memcpy(&seq, out + off, 4);
+			len = 4 + seq % 57;
+			assert_true(first || seq > last);
+			for (size_t j = 4; j < len; j++)
+				assert_int_equal(out[off + j], (uint8_t)(seq + j));
+			off += len;
+			last = seq;
+			first = false;
+			got++;
+		}
+		assert_int_equal(off, n);
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(over, 0);
+	assert_int_equal(got + stress_refused, STRESS_N);
+	assert_true(got > 0);
+	otlp_queue_free(&stress_q);
 }
 
 /* ---- policy ---- */
@@ -811,6 +878,7 @@ int main(void)
 		cmocka_unit_test(test_export_request),
 		cmocka_unit_test(test_decode_response),
 		cmocka_unit_test(test_queue),
+		cmocka_unit_test(test_queue_threads),
 		cmocka_unit_test(test_sampling),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_retry_after),
