@@ -132,19 +132,35 @@ static void put_str_n(struct pbw *w, uint32_t field, const char *str, size_t n)
 {
 	static const uint8_t fffd[3] = { 0xef, 0xbf, 0xbd };
 	const unsigned char *s = (const unsigned char *)str;
-	size_t out = 0, i, l;
+	size_t out = 0, i = 0, l, run;
 
-	for (i = 0; i < n; i += l ? l : 1)
-		out += (l = utf8_seq_len(s + i, n - i)) ? l : 3;
+	while (i < n) {
+		if (s[i] < 0x80) { /* ASCII fast path */
+			i++;
+			out++;
+			continue;
+		}
+		l = utf8_seq_len(s + i, n - i);
+		out += l ? l : 3;
+		i += l ? l : 1;
+	}
 	put_tag(w, field, PB_WT_LEN);
 	put_varint(w, out);
-	for (i = 0; i < n; i += l ? l : 1) {
-		l = utf8_seq_len(s + i, n - i);
-		if (l)
-			put_raw(w, s + i, l);
-		else
-			put_raw(w, fffd, 3);
+	if (out == n) { /* valid as it is */
+		put_raw(w, s, n);
+		return;
 	}
+	for (i = run = 0; i < n;) {
+		l = s[i] < 0x80 ? 1 : utf8_seq_len(s + i, n - i);
+		if (l) {
+			i += l;
+			continue;
+		}
+		put_raw(w, s + run, i - run);
+		put_raw(w, fffd, 3);
+		run = ++i;
+	}
+	put_raw(w, s + run, n - run);
 }
 
 static void put_str(struct pbw *w, uint32_t field, const char *s)
