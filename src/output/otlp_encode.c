@@ -255,19 +255,10 @@ static void attr_double(struct pbw *w, uint32_t field, const char *key, double v
 }
 
 /* ---- ids ---- */
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 void otlp_ids_init(struct otlp_ids *ids, uint64_t seed)
 {
 	for (size_t i = 0; i < sizeof(ids->k) / sizeof(ids->k[0]); i++)
-		ids->k[i] = splitmix64(&seed);
+		ids->k[i] = hash_splitmix64(&seed);
 }
 
 /* A keyed bijection of x (distinct x give distinct values under one key), never 0. */

@@ -23,6 +23,7 @@
 #include "output/otlp_http.h"
 #include "output/otlp_policy.h"
 #include "output/otlp_queue.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 #define BATCH_BYTES_MAX (4u << 20) /* request body bound (the OTLP spec recommends servers accept 20 MiB) */
@@ -353,15 +354,6 @@ static bool backoff_wait(struct otlp_exporter *ex, uint64_t ms)
 	return !(GET(&ex->stop) && now > GET(&ex->stop_deadline_ns));
 }
 
-static uint64_t next_rnd(struct otlp_exporter *ex)
-{
-	uint64_t z = (ex->rnd += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* n more queued spans reached sent/rejected/failed: tell the flushers. */
 static void progress(struct otlp_exporter *ex, uint64_t n)
 {
@@ -422,7 +414,7 @@ static void export_batch(struct otlp_exporter *ex, size_t len, uint32_t n)
 			break;
 		}
 		if (!backoff_wait(ex, resp.retry_after_ms >= 0 ? (uint64_t)resp.retry_after_ms :
-				  otlp_backoff_ms(ex->cfg.backoff_initial_ms, ex->cfg.backoff_max_ms, attempt, next_rnd(ex)))) {
+				  otlp_backoff_ms(ex->cfg.backoff_initial_ms, ex->cfg.backoff_max_ms, attempt, hash_splitmix64(&ex->rnd)))) {
 			failed = n;
 			break;
 		}
@@ -485,10 +477,12 @@ struct otlp_exporter *otlp_exporter_new(const struct otlp_exporter_config *cfg, 
 		snprintf(err, errcap, "no OTLP URL");
 		return NULL;
 	}
-	if (!cfg->queue_spans || !cfg->queue_bytes || !cfg->batch_spans || !cfg->max_attempts ||
-	    !cfg->timeout_ms || cfg->sample_per_million > OTLP_PER_MILLION) {
-		snprintf(err, errcap, "bad OTLP exporter configuration (queue, batch, attempts and timeout must be "
-			 "positive, sampling at most %u per million)", OTLP_PER_MILLION);
+	if (!cfg->queue_spans || !cfg->queue_bytes || !cfg->batch_spans || !cfg->batch_delay_ms || !cfg->max_attempts ||
+	    !cfg->timeout_ms || !cfg->backoff_initial_ms || cfg->backoff_max_ms < cfg->backoff_initial_ms ||
+	    cfg->sample_per_million > OTLP_PER_MILLION) {
+		snprintf(err, errcap, "bad OTLP exporter configuration (queue, batch size and delay, attempts, timeout "
+			 "and backoff must be positive, backoff max >= initial, sampling at most %u per million; "
+			 "start from otlp_exporter_config_default)", OTLP_PER_MILLION);
 		return NULL;
 	}
 	ex = calloc(1, sizeof(*ex));

@@ -16,6 +16,7 @@
 #include "etcd/protobuf.h"
 #include "output/json_writer.h"
 #include "output/otlp_encode.h"
+#include "output/otlp_export.h"
 #include "output/otlp_http.h"
 #include "output/otlp_policy.h"
 #include "output/otlp_queue.h"
@@ -867,6 +868,56 @@ static void test_dechunk(void **state)
 	}
 }
 
+/* The exporter's configuration checks and its counters without a receiver (nothing listens on the
+ * port: every attempt fails at connect). The exchange with a receiver is tests/cli/test_otlp_export.sh. */
+static void test_exporter_offline(void **state)
+{
+	struct otlp_exporter_config cfg;
+	struct otlp_exporter_stats st;
+	struct otlp_exporter *ex;
+	struct request_record r = sample_request();
+	struct etcd_record e = sample_etcd(42);
+	char err[512];
+
+	otlp_exporter_config_default(&cfg);
+	assert_null(otlp_exporter_new(&cfg, err, sizeof(err))); /* no URL */
+	cfg.url = "https://collector:4318";
+	assert_null(otlp_exporter_new(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "https is not supported"));
+	cfg.url = "http://127.0.0.1:1";
+	cfg.batch_delay_ms = 0;
+	assert_null(otlp_exporter_new(&cfg, err, sizeof(err)));
+	cfg.batch_delay_ms = 1000;
+	cfg.sample_per_million = OTLP_PER_MILLION + 1;
+	assert_null(otlp_exporter_new(&cfg, err, sizeof(err)));
+	cfg.sample_per_million = OTLP_PER_MILLION;
+	cfg.backoff_initial_ms = 10;
+	cfg.backoff_max_ms = 20;
+	ex = otlp_exporter_new(&cfg, err, sizeof(err));
+	assert_non_null(ex);
+	assert_int_equal(otlp_exporter_add_etcd(ex, &e), 0);
+	assert_int_equal(otlp_exporter_add_request(ex, &r), 0);
+	e.stream = true;
+	assert_int_equal(otlp_exporter_add_etcd(ex, &e), 1);
+	otlp_exporter_stats(ex, &st);
+	assert_int_equal(st.queued, 2);
+	assert_int_equal(st.skipped, 1);
+	otlp_exporter_close(ex, 0, &st);
+	assert_int_equal(st.sent, 0);
+	assert_int_equal(st.failed, 2); /* nothing could be sent before the (zero) deadline */
+	assert_int_equal(st.queue_len, 0);
+
+	cfg.sample_per_million = 0;
+	ex = otlp_exporter_new(&cfg, err, sizeof(err));
+	assert_non_null(ex);
+	assert_int_equal(otlp_exporter_add_request(ex, &r), 1);
+	e.stream = false;
+	assert_int_equal(otlp_exporter_add_etcd(ex, &e), 1);
+	otlp_exporter_close(ex, 0, &st);
+	assert_int_equal(st.sampled_out, 2);
+	assert_int_equal(st.queued, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -886,6 +937,7 @@ int main(void)
 		cmocka_unit_test(test_request_head),
 		cmocka_unit_test(test_response_head),
 		cmocka_unit_test(test_dechunk),
+		cmocka_unit_test(test_exporter_offline),
 	};
 
 	otlp_ids_init(&ids, 0x1234);
