@@ -32,6 +32,13 @@ def check(name, cond, detail=""):
     return cond
 
 
+def sub(name, cond, detail=""):
+    """A part of one record's check: printed when false, counted once per record by match_all."""
+    if not cond:
+        print("FAIL: %s %s" % (name, detail), file=sys.stderr)
+    return cond
+
+
 def wait_until(pred, timeout, what):
     """Poll a condition until it holds (the processes are separate: there is no event to wait on)."""
     end = time.monotonic() + timeout
@@ -122,13 +129,13 @@ def check_request_span(r, s):
     def eq(key, want):
         nonlocal ok
         if a.get(key) != want:
-            ok = check("request %d attribute %s" % (rid, key), False, "%r != %r" % (a.get(key), want))
+            ok = sub("request %d attribute %s" % (rid, key), False, "%r != %r" % (a.get(key), want))
 
-    ok &= check("request %d: SERVER span" % rid, s["kind"] == 2)
-    ok &= check("request %d: root span" % rid, s["parent_span_id"] == "")
-    ok &= check("request %d: name" % rid, s["name"] == expected_name(r), s["name"])
-    ok &= check("request %d: start" % rid, s["start"] == ts_ns(r["ts"]))
-    ok &= check("request %d: end" % rid, s["end"] == ts_ns(r["ts"]) + r["latency_ns"])
+    ok &= sub("request %d: SERVER span" % rid, s["kind"] == 2)
+    ok &= sub("request %d: root span" % rid, s["parent_span_id"] == "")
+    ok &= sub("request %d: name" % rid, s["name"] == expected_name(r), s["name"])
+    ok &= sub("request %d: start" % rid, s["start"] == ts_ns(r["ts"]))
+    ok &= sub("request %d: end" % rid, s["end"] == ts_ns(r["ts"]) + r["latency_ns"])
     eq("http.request.method", r["method"])
     eq("url.path", path)
     eq("url.query", query or None)
@@ -146,36 +153,36 @@ def check_request_span(r, s):
         eq("k8s.apiserver." + f, r[f] or None)
     eq("kapimon.request.id", rid)
     eq("error.type", str(r["status"]) if r["status"] >= 500 else None)
-    ok &= check("request %d: status" % rid, s["status"]["code"] == (2 if r["status"] >= 500 else 0))
-    ok &= check("request %d: no credential" % rid, "hunter2" not in json.dumps(s) and
+    ok &= sub("request %d: status" % rid, s["status"]["code"] == (2 if r["status"] >= 500 else 0))
+    ok &= sub("request %d: no credential" % rid, "hunter2" not in json.dumps(s) and
                 ("token" not in query or "token=REDACTED" in query))
     known = {"http.request.method", "url.path", "url.query", "http.response.status_code", "user_agent.original",
              "client.address", "client.port", "server.port", "network.protocol.version", "network.protocol.name",
              "http.request.body.size", "http.response.body.size", "kapimon.request.id", "error.type"}
     extra = [k for k in a if k not in known and not k.startswith("k8s.apiserver.")]
-    ok &= check("request %d: no unexpected attributes" % rid, not extra, extra)
+    ok &= sub("request %d: no unexpected attributes" % rid, not extra, extra)
     return ok
 
 
 def check_etcd_span(e, s, parent):
     a = s["attributes"]
-    ok = check("etcd span kind CLIENT", s["kind"] == 3)
-    ok &= check("etcd start/end", s["start"] == ts_ns(e["ts"]) and s["end"] == s["start"] + e["latency_ns"])
-    ok &= check("etcd db.system.name", a.get("db.system.name") == "etcd")
-    ok &= check("etcd db.operation.name", a.get("db.operation.name") == e["op"])
-    ok &= check("etcd db.collection.name", a.get("db.collection.name") == e["resource"])
-    ok &= check("etcd key prefix", a.get("etcd.key_prefix") == e["key"][:e["key"].rindex("/") + 1], a.get("etcd.key_prefix"))
+    ok = sub("etcd span kind CLIENT", s["kind"] == 3)
+    ok &= sub("etcd start/end", s["start"] == ts_ns(e["ts"]) and s["end"] == s["start"] + e["latency_ns"])
+    ok &= sub("etcd db.system.name", a.get("db.system.name") == "etcd")
+    ok &= sub("etcd db.operation.name", a.get("db.operation.name") == e["op"])
+    ok &= sub("etcd db.collection.name", a.get("db.collection.name") == e["resource"])
+    ok &= sub("etcd key prefix", a.get("etcd.key_prefix") == e["key"][:e["key"].rindex("/") + 1], a.get("etcd.key_prefix"))
     svc, meth = e["method"].lstrip("/").split("/")
-    ok &= check("etcd rpc.*", a.get("rpc.service") == svc and a.get("rpc.method") == meth and a.get("rpc.system") == "grpc")
-    ok &= check("etcd rpc.grpc.status_code", a.get("rpc.grpc.status_code") == e["grpc_status"])
-    ok &= check("etcd status", s["status"]["code"] == (2 if e["grpc_status"] else 0))
+    ok &= sub("etcd rpc.*", a.get("rpc.service") == svc and a.get("rpc.method") == meth and a.get("rpc.system") == "grpc")
+    ok &= sub("etcd rpc.grpc.status_code", a.get("rpc.grpc.status_code") == e["grpc_status"])
+    ok &= sub("etcd status", s["status"]["code"] == (2 if e["grpc_status"] else 0))
     if parent is not None:
-        ok &= check("etcd: the request's trace", s["trace_id"] == parent["trace_id"])
-        ok &= check("etcd: the request span is the parent", s["parent_span_id"] == parent["span_id"])
-        ok &= check("etcd: nested in the request's time", parent["start"] <= s["start"] <= s["end"] <= parent["end"])
-        ok &= check("etcd: request id", a.get("kapimon.request.id") == e["request_id"])
+        ok &= sub("etcd: the request's trace", s["trace_id"] == parent["trace_id"])
+        ok &= sub("etcd: the request span is the parent", s["parent_span_id"] == parent["span_id"])
+        ok &= sub("etcd: nested in the request's time", parent["start"] <= s["start"] <= s["end"] <= parent["end"])
+        ok &= sub("etcd: request id", a.get("kapimon.request.id") == e["request_id"])
     else:
-        ok &= check("unlinked etcd: root span", s["parent_span_id"] == "" and "kapimon.request.id" not in a)
+        ok &= sub("unlinked etcd: root span", s["parent_span_id"] == "" and "kapimon.request.id" not in a)
     return ok
 
 
@@ -185,11 +192,13 @@ def match_all(manifest, spans, sampled=False):
     reqs = [r for r in recs if r["kind"] == "request"]
     etcds = [r for r in recs if r["kind"] == "etcd"]
     server = {}
+    dup = 0
     for s in spans:
         if s["kind"] == 2:
             rid = s["attributes"]["kapimon.request.id"]
-            check("one span per request %d" % rid, rid not in server)
+            dup += not sub("one span per request %d" % rid, rid not in server)
             server[rid] = s
+    check("one SERVER span per request", dup == 0)
     client = {}
     for s in spans:
         if s["kind"] == 3:
@@ -211,12 +220,12 @@ def match_all(manifest, spans, sampled=False):
             if not sampled:
                 bad += 1
             elif parent is not None:
-                bad += not check("sampling keeps a trace whole (etcd of kept request %d)" % e["request_id"], False)
+                bad += not sub("sampling keeps a trace whole (etcd of kept request %d)" % e["request_id"], False)
             continue
         netcd += 1
         bad += not check_etcd_span(e, cands.pop(), parent)
         if sampled and e.get("request_id"):
-            check("sampling keeps a trace whole (request of kept etcd)", parent is not None)
+            bad += not sub("sampling keeps a trace whole (request of kept etcd)", parent is not None)
     check("no span without a record", sum(len(v) for v in client.values()) == 0 and nreq == len(server))
     check("every record became its span", bad == 0, "%d records without their span" % bad)
     return nreq, netcd
