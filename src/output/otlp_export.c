@@ -259,7 +259,7 @@ static int http_post(struct otlp_exporter *ex, size_t body_len, struct otlp_http
 			ssize_t r;
 
 			if (have >= sizeof(ex->resp))
-				goto fail; /* a response this large is not an OTLP response */
+				break; /* larger than any OTLP response: keep the status, drop the body and the connection */
 			r = recv_some(ex->fd, ex->resp + have, sizeof(ex->resp) - have);
 			if (r <= 0)
 				goto fail;
@@ -267,12 +267,17 @@ static int http_post(struct otlp_exporter *ex, size_t body_len, struct otlp_http
 		}
 		if (d < 0)
 			goto fail;
-		have = *rbody;
+		if (d == 0) {
+			*rbody = 0;
+			resp->close = true;
+		}
 	} else if (resp->content_length >= 0) {
 		uint64_t left = (uint64_t)resp->content_length;
 
-		if (have > left)
-			have = (size_t)left; /* extra bytes: not pipelined by us, drop the connection below */
+		if (have > left) {
+			have = (size_t)left; /* extra bytes: not pipelined by us, drop the connection */
+			resp->close = true;
+		}
 		left -= have;
 		while (left) {
 			uint8_t sink[4096];

@@ -327,16 +327,21 @@ def scenario_sampling():
     check("sampling: about 25%% of 400 traces kept", 60 <= nreq <= 140, nreq)
 
 
-def scenario_partial():
-    p, port, out = start_receiver("partial", 0, "--partial", "5")
-    d = Driver("http://127.0.0.1:%d" % port, "partial", "--delay-ms", 50)
+def scenario_partial(chunked):
+    how = " (chunked response)" if chunked else ""
+    p, port, out = start_receiver("partial%d" % chunked, 0, "--partial", "5", *(["--chunked"] if chunked else []))
+    d = Driver("http://127.0.0.1:%d" % port, "partial%d" % chunked, "--batch", 1000, "--delay-ms", 50)
     d.cmd("gen 20 0 0")
+    d.cmd("flush 20000")
+    d.cmd("gen 10 0 0")  # the next POST on the same keep-alive connection
     d.cmd("flush 20000")
     st = d.cmd("stats")
     d.close(1000)
     stop(p)
-    check("partial success: rejected counted, not retried", st["rejected"] == 5 and st["sent"] == 15 and
-          st["retries"] == 0, st)
+    check("partial success%s: rejected counted, not retried" % how, st["rejected"] == 5 and st["sent"] == 25 and
+          st["retries"] == 0 and st["export_errors"] == 0, st)
+    check("partial success%s: all POSTs answered 200" % how,
+          {l["status"] for l in lines(out) if l.get("type") == "request"} == {200})
 
 
 def main():
@@ -348,7 +353,8 @@ def main():
         scenario_503_retry_after()
         scenario_down_then_up()
         scenario_sampling()
-        scenario_partial()
+        scenario_partial(False)
+        scenario_partial(True)
     finally:
         for p in procs:
             if p.poll() is None:

@@ -16,7 +16,8 @@ string, a duplicate attribute key, or a trace/span id of the wrong length or all
 HTTP 400 and no span lines.
 
 --fail N answers the first N POSTs with 503 (with Retry-After when --retry-after is given);
---partial N answers the first request carrying at least N spans with a partial success rejecting N.
+--partial N answers the first request carrying at least N spans with a partial success rejecting N;
+--chunked sends every response body with chunked transfer encoding.
 --port 0 picks a free port; --port-file receives it once the socket listens.
 """
 import argparse
@@ -265,7 +266,8 @@ def partial_success(rejected, message):
 
 
 class Receiver:
-    def __init__(self, out, fail, retry_after, partial):
+    def __init__(self, out, fail, retry_after, partial, chunked=False):
+        self.chunked = chunked
         self.out = open(out, "a", buffering=1)
         self.lock = threading.Lock()
         self.fail = fail
@@ -289,11 +291,21 @@ def handler_for(rx):
         def reply(self, status, body=b"", headers=()):
             self.send_response(status)
             self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", str(len(body)))
+            if rx.chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(len(body)))
             for k, v in headers:
                 self.send_header(k, v)
             self.end_headers()
-            self.wfile.write(body)
+            if rx.chunked:  # the body in two chunks, with an extension and a trailer
+                half = len(body) // 2
+                for part in (body[:half], body[half:]):
+                    if part:
+                        self.wfile.write(b"%x;x=1\r\n%s\r\n" % (len(part), part))
+                self.wfile.write(b"0\r\nX-Trailer: 1\r\n\r\n")
+            else:
+                self.wfile.write(body)
 
         def do_POST(self):
             t = time.monotonic()
@@ -340,8 +352,9 @@ def main():
     ap.add_argument("--fail", type=int, default=0, help="answer the first N POSTs with 503")
     ap.add_argument("--retry-after", type=int, help="Retry-After seconds on the 503s")
     ap.add_argument("--partial", type=int, default=0, help="reject N spans of the first request with >= N")
+    ap.add_argument("--chunked", action="store_true", help="answer with chunked transfer encoding")
     a = ap.parse_args()
-    rx = Receiver(a.out, a.fail, a.retry_after, a.partial)
+    rx = Receiver(a.out, a.fail, a.retry_after, a.partial, a.chunked)
     ThreadingHTTPServer.allow_reuse_address = True
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), handler_for(rx))
     srv.daemon_threads = True
