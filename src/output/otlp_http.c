@@ -198,7 +198,9 @@ int otlp_http_parse_head(const char *buf, size_t len, uint64_t retry_after_max_m
 	return (int)hl;
 }
 
-int otlp_http_dechunk(uint8_t *buf, size_t len, size_t *body_len, size_t *consumed)
+/* One pass over the chunked body; payload bytes are moved to the front only when move is set (the
+ * first pass only checks that the body is complete, so an incomplete input is left as it was). */
+static int dechunk_pass(uint8_t *buf, size_t len, bool move, size_t *body_len, size_t *consumed)
 {
 	size_t in = 0, out = 0;
 
@@ -241,7 +243,8 @@ int otlp_http_dechunk(uint8_t *buf, size_t len, size_t *body_len, size_t *consum
 		}
 		if (sz + 2 > len - in)
 			return 0;
-		memmove(buf + out, buf + in, sz);
+		if (move)
+			memmove(buf + out, buf + in, sz);
 		out += sz;
 		in += sz;
 		if (buf[in] == '\r')
@@ -252,4 +255,11 @@ int otlp_http_dechunk(uint8_t *buf, size_t len, size_t *body_len, size_t *consum
 			return -1;
 		in++;
 	}
+}
+
+int otlp_http_dechunk(uint8_t *buf, size_t len, size_t *body_len, size_t *consumed)
+{
+	int rc = dechunk_pass(buf, len, false, body_len, consumed);
+
+	return rc == 1 ? dechunk_pass(buf, len, true, body_len, consumed) : rc;
 }

@@ -39,7 +39,7 @@ int otlp_http_parse_head(const char *buf, size_t len, uint64_t retry_after_max_m
 
 /* Decode a chunked body in place from buf[0..len). Returns 1 when the last chunk (and trailers) are
  * complete: *body_len bytes of payload are at buf and *consumed bytes of input were used; 0 when more
- * bytes are needed; -1 when malformed. */
+ * bytes are needed (buf is left unchanged, so the caller appends and calls again); -1 when malformed. */
 int otlp_http_dechunk(uint8_t *buf, size_t len, size_t *body_len, size_t *consumed);
 
 #endif

@@ -286,6 +286,9 @@ def scenario_down_then_up():
     check("down: drops counted", g["dropped"] > 0 and g["queued"] + g["dropped"] == 1000, g)
     st = d.cmd("stats")
     check("down: queue bounded", st["queued"] <= 100 + 50 and st["dropped"] == g["dropped"], st)
+    # the sender's first attempt may still be on its way: wait for it to be counted
+    wait_until(lambda: d.cmd("stats")["export_errors"] >= 1, 20, "a failed attempt")
+    st = d.cmd("stats")
     check("down: nothing sent, errors counted", st["sent"] == 0 and st["export_errors"] >= 1 and st["last_status"] == -1, st)
     # the receiver comes up on the same port: the queued spans (and only those) arrive
     p, _, out = start_receiver("down", port)

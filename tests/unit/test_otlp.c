@@ -855,6 +855,15 @@ static void test_dechunk(void **state)
 		memcpy(partial, in, i);
 		assert_int_equal(otlp_http_dechunk((uint8_t *)partial, i, &body, &used), 0);
 	}
+	/* the same buffer growing, as the exporter reads it: an incomplete call must not change it */
+	{
+		char grow[sizeof(in)];
+
+		memcpy(grow, in, sizeof(in));
+		for (size_t i = 0; i < len - 4; i++)
+			assert_int_equal(otlp_http_dechunk((uint8_t *)grow, i, &body, &used), 0);
+		assert_memory_equal(grow, in, sizeof(in));
+	}
 	assert_int_equal(otlp_http_dechunk((uint8_t *)in, len, &body, &used), 1);
 	assert_int_equal(body, 7);
 	assert_memory_equal(in, "ab\r\ncde", 7);
