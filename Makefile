@@ -139,7 +139,14 @@ test-binaries: | $(DEPS_ALL_STAMP)
 integration-test: kapimon | $(DEPS_ALL_STAMP)
 	$(Q)./tests/integration/run.sh
 
-cli-test: kapimon
+# Test tools (tests/tools/*.c): programs the CLI tests drive, linked against the pure-logic library.
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+$(BUILD)/tools/%: tests/tools/%.c $(CORE_LIB)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(CORE_LIB) $(LDLIBS) -o $@
+
+cli-test: kapimon $(TOOL_BINS)
 	$(Q)./tests/run-cli.sh
 
 # make test: first the real binaries (cached), then the unit tests, which then must find them (a missing

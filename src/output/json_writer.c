@@ -65,8 +65,7 @@ void jw_obj_end(struct json_writer *w) { close_(w, '}'); }
 void jw_arr_begin(struct json_writer *w) { open(w, '['); }
 void jw_arr_end(struct json_writer *w) { close_(w, ']'); }
 
-/* Length of a valid UTF-8 sequence at s (max n bytes), or 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t utf8_seq_len(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0];
 	size_t len;
@@ -124,7 +123,7 @@ void json_write_escaped(FILE *out, const char *str, size_t n)
 			i++;
 			continue;
 		}
-		l = utf8_len(s + i, n - i);
+		l = utf8_seq_len(s + i, n - i);
 		if (l == 0) {
 			fputs("\\ufffd", out);
 			i++;

@@ -47,6 +47,10 @@ void jw_kv_uint(struct json_writer *w, const char *k, uint64_t v);
 void jw_kv_double(struct json_writer *w, const char *k, double v);
 void jw_kv_bool(struct json_writer *w, const char *k, bool v);
 
+/* Length of the valid UTF-8 sequence at s (n >= 1 bytes available), or 0 when it is invalid (overlong,
+ * surrogate, above U+10FFFF, cut). Shared with the OTLP encoder, whose strings must be valid UTF-8. */
+size_t utf8_seq_len(const unsigned char *s, size_t n);
+
 /* Write the escaped form of s (with surrounding quotes) to out; usable without a writer. */
 void json_write_escaped(FILE *out, const char *s, size_t len);
 
