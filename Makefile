@@ -118,6 +118,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(CORE_LIB)
 # The BPF probe's etcd request walk is compiled into its unit test.
 $(BUILD)/tests/test_etcd_walk: bpf/etcd_walk.h include/kapimon/events.h
 
+# Replay benchmark (tests/bench/replay.c): the userspace pipeline on recorded events, no root needed.
+REPLAY_BIN := $(BUILD)/bench/replay
+$(REPLAY_BIN): tests/bench/replay.c $(CORE_LIB)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(CORE_LIB) $(LDLIBS) -o $@
+
 # Every unit test under valgrind memcheck: an uninitialised value, an invalid access or a definite leak
 # fails the run (CI runs it; measured: see docs/go-introspection.md, "Valgrind").
 VALGRIND ?= valgrind -q --error-exitcode=99 --track-origins=yes --leak-check=full --errors-for-leak-kinds=definite
@@ -162,7 +169,7 @@ test: kapimon $(TEST_BINS) | $(DEPS_ALL_STAMP)
 demo: kapimon | $(DEPS_ALL_STAMP)
 	$(Q)./scripts/demo.sh
 
-bench: kapimon
+bench: kapimon $(REPLAY_BIN)
 	$(Q)for b in scripts/bench*.sh; do echo "== $$b"; ./$$b || exit 1; done
 
 # libFuzzer targets: the pure-logic sources rebuilt with sanitizers.

@@ -71,6 +71,9 @@ static int dispatch(struct capture *c, const void *data, size_t size)
 {
 	const struct kp_event_hdr *h = data;
 
+	/* --raw-events: what the callbacks get, in their order */
+	if (c->o.on_raw)
+		c->o.on_raw(data, size, c->o.ctx);
 	if (size < sizeof(*h)) {
 		c->bad_events++;
 		return 0;

@@ -8,6 +8,7 @@
 #define KAPIMON_CAPTURE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -27,6 +28,8 @@ struct capture_opts {
 	void (*on_watch_resp)(const struct kp_watch_resp *ev, void *ctx);
 	/* connection established/closed; seeded: found in /proc at attach (opened before kapimon) */
 	void (*on_conn)(const struct kp_conn_event *ev, bool seeded, void *ctx);
+	/* optional: every ring-buffer event as consumed, before the callbacks above (raw dumps) */
+	void (*on_raw)(const void *data, size_t size, void *ctx);
 	void *ctx;
 };
 

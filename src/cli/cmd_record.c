@@ -19,6 +19,7 @@
 #include "sampling/budget.h"
 #include "cli/cli.h"
 #include "cli/cli_capture.h"
+#include "input/raw_events.h"
 #include "output/json_writer.h"
 #include "util/log.h"
 
@@ -59,6 +60,8 @@ struct rec_ctx {
 	struct json_writer w;
 	FILE *out;
 	uint64_t records;
+	FILE *raw; /* --raw-events (hidden, for replay benchmarks) */
+	int raw_err;
 };
 
 static void on_record(const struct request_record *r, void *ctx)
@@ -97,6 +100,14 @@ static void on_conn(const struct kp_conn_event *ev, bool seeded, void *ctx)
 		ct_open(rc->ct, peer, ev->local_port, ev->hdr.ts_ns, seeded);
 	else
 		ct_close(rc->ct, peer, ev->hdr.ts_ns);
+}
+
+static void on_raw(const void *data, size_t size, void *ctx)
+{
+	struct rec_ctx *rc = ctx;
+
+	if (!rc->raw_err && raw_events_write(rc->raw, data, size))
+		rc->raw_err = errno ? errno : EIO;
 }
 
 static void on_grpc_start(const struct kp_grpc_start *ev, void *ctx)
@@ -183,7 +194,7 @@ static void fill_stats(struct capture *cap, struct rec_ctx *rc, struct record_st
 
 int cmd_record(int argc, char **argv)
 {
-	enum { OPT_PID = 256, OPT_DURATION, OPT_STATS, OPT_NO_H1, OPT_NO_H2, OPT_NO_ETCD, OPT_LINK_HOLD, OPT_BUDGET, OPT_BUDGET_PERIOD, OPT_HIT_COST };
+	enum { OPT_PID = 256, OPT_DURATION, OPT_STATS, OPT_NO_H1, OPT_NO_H2, OPT_NO_ETCD, OPT_LINK_HOLD, OPT_BUDGET, OPT_BUDGET_PERIOD, OPT_HIT_COST, OPT_RAW };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "pid", required_argument, NULL, OPT_PID },
@@ -197,12 +208,13 @@ int cmd_record(int argc, char **argv)
 		{ "budget", required_argument, NULL, OPT_BUDGET },
 		{ "budget-period", required_argument, NULL, OPT_BUDGET_PERIOD },
 		{ "hit-cost-us", required_argument, NULL, OPT_HIT_COST },
+		{ "raw-events", required_argument, NULL, OPT_RAW }, /* hidden: docs/capture-testing.md */
 		{ 0 },
 	};
 	struct capture_opts co = { 0 };
 	struct capture *cap = NULL;
 	struct rec_ctx rc = { 0 };
-	const char *outpath = "-";
+	const char *outpath = "-", *rawpath = NULL;
 	long pid = 0, duration = 0, stats_every = 10, link_hold_ms = 2000, budget_period = 10;
 	double budget = 0, hit_cost_us = 0;
 	struct sampler sm = { 0 };
@@ -241,6 +253,7 @@ int cmd_record(int argc, char **argv)
 			if (!cli_parse_double(optarg, &hit_cost_us) || hit_cost_us <= 0)
 				return cli_usage_error("record", "--hit-cost-us needs microseconds > 0, got '%s'", optarg);
 			break;
+		case OPT_RAW: rawpath = optarg; break;
 		case OPT_LINK_HOLD:
 			if (!cli_parse_long(optarg, 0, 3600000, &link_hold_ms))
 				return cli_usage_error("record", "--etcd-link-hold needs milliseconds, got '%s'", optarg);
@@ -264,6 +277,14 @@ int cmd_record(int argc, char **argv)
 		return 1;
 	}
 	setvbuf(rc.out, NULL, _IOFBF, 1 << 20);
+	if (rawpath) {
+		rc.raw = fopen(rawpath, "w");
+		if (!rc.raw || raw_events_write_header(rc.raw)) {
+			p_err("cannot write %s: %s", rawpath, strerror(errno));
+			goto out;
+		}
+		co.on_raw = on_raw;
+	}
 	jw_init(&rc.w, rc.out, false);
 	rc.as = asm_new(0, cli_mono_to_wall(), on_record, &rc);
 	if (!rc.as)
@@ -370,6 +391,10 @@ out:
 	}
 	if (rc.out && rc.out != stdout)
 		fclose(rc.out);
+	if (rc.raw && (fclose(rc.raw) || rc.raw_err)) {
+		p_err("writing %s: %s", rawpath, strerror(rc.raw_err ? rc.raw_err : errno));
+		ret = 1;
+	}
 	asm_free(rc.as);
 	etcd_asm_free(rc.es);
 	ct_free(rc.ct);

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Replay benchmark: feeds recorded ring-buffer events (src/input/raw_events.h, written by
+ * `kapimon record --raw-events FILE`) through kapimon's userspace path, without BPF or root:
+ *   record: assemble -> etcd join -> JSON lines (as `kapimon record`)
+ *   top:    assemble -> aggregate (+ etcd aggregate, one snapshot query per second of event time)
+ * Deterministic (no clock reads inside replay_run): run under
+ *   valgrind --tool=callgrind --toggle-collect=replay_run build/bench/replay record FILE
+ * and divide the instructions by the requests printed. scripts/bench-replay.sh does that.
+ *
+ * Timers are driven by the events' own timestamps: etcd link expiry every 100 ms, connection expiry
+ * and the record flush every second, top's snapshot every second, as the live loops do.
+ *
+ * TEMPORARY: the wiring below (callbacks from capture to assemblers to sinks) copies that of
+ * src/cli/cmd_record.c and src/cli/cmd_top.c. Once src/pipeline/ offers pipeline_feed(), this file
+ * feeds the events through it instead.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aggregate/aggregate.h"
+#include "aggregate/etcd_agg.h"
+#include "assemble/assembler.h"
+#include "assemble/conntrack.h"
+#include "assemble/etcd_assembler.h"
+#include "assemble/record_json.h"
+#include "assemble/request_fill.h"
+#include "input/raw_events.h"
+#include "output/json_writer.h"
+#include "resolve/procnet.h"
+
+#define WALL_BASE 1764460800000000000ULL /* 2025-11-30T00:00:00Z: fixed, so output is reproducible */
+#define TICK_NS 100000000ULL
+#define SEC_NS 1000000000ULL
+#define LINK_HOLD_NS 2000000000ULL
+#define TOP_ROWS 1000
+#define TOP_EROWS 200
+
+enum mode { M_RECORD, M_TOP };
+
+struct replay {
+	enum mode mode;
+	bool no_etcd;
+	int64_t mono_to_wall;
+	struct assembler *as;
+	struct etcd_assembler *es;
+	struct conntrack *ct;
+	/* record */
+	FILE *out;
+	struct json_writer w;
+	uint64_t records, etcd_records;
+	/* top */
+	struct agg *agg;
+	struct etcd_agg *ea;
+	struct agg_row *rows;
+	struct etcd_agg_row *erows;
+	uint64_t snapshots;
+	/* event counts */
+	uint64_t events, bad, skipped;
+};
+
+/* ---- record (copy of cmd_record.c's callbacks) ---- */
+
+static void rec_on_record(const struct request_record *r, void *ctx)
+{
+	struct replay *rp = ctx;
+	struct request_record rr;
+
+	if (rp->ct && !r->local_port && r->client[0]) {
+		rr = *r;
+		rr.local_port = ct_local_port(rp->ct, r->client);
+		r = &rr;
+	}
+	record_json_request(&rp->w, r);
+	fputc('\n', rp->out);
+	rp->records++;
+	if (rp->es && !r->ongoing)
+		etcd_asm_request_done(rp->es, r->link_ctx, r->start_mono_ns, r->start_mono_ns + r->latency_ns, r->id);
+}
+
+static void rec_on_etcd(const struct etcd_record *r, void *ctx)
+{
+	struct replay *rp = ctx;
+
+	record_json_etcd(&rp->w, r);
+	fputc('\n', rp->out);
+	rp->etcd_records++;
+}
+
+/* ---- top (copy of cmd_top.c's callbacks) ---- */
+
+static void top_on_record(const struct request_record *r, void *ctx)
+{
+	struct replay *rp = ctx;
+	uint32_t rows[AGG__NTABLES];
+
+	if (!agg_add_rows(rp->agg, r, rows))
+		return;
+	rp->records++;
+	if (rp->es) {
+		etcd_agg_request(rp->ea, r->id, r->start_ns + r->latency_ns, rows);
+		etcd_asm_request_done(rp->es, r->link_ctx, r->start_mono_ns, r->start_mono_ns + r->latency_ns, r->id);
+	}
+}
+
+static void top_on_etcd(const struct etcd_record *r, void *ctx)
+{
+	struct replay *rp = ctx;
+
+	etcd_agg_add(rp->ea, r);
+	rp->etcd_records++;
+}
+
+static void top_on_start(struct replay *rp, const struct kp_req_start *ev)
+{
+	const struct asm_stats *st = asm_get_stats(rp->as);
+	uint64_t full = st->full;
+	struct request_record r;
+
+	asm_start(rp->as, ev);
+	if (st->full != full)
+		return;
+	request_fill_start(&r, ev, rp->mono_to_wall);
+	agg_inflight(rp->agg, &r, +1);
+}
+
+static void top_snapshot(struct replay *rp, uint64_t now_wall)
+{
+	struct agg_row total;
+	struct etcd_agg_row etotal;
+	struct online_result anom;
+	double span;
+	size_t n;
+
+	agg_advance(rp->agg, now_wall);
+	if (rp->ea)
+		etcd_agg_advance(rp->ea, now_wall);
+	agg_update_anomaly(rp->agg, &anom, NULL);
+	n = agg_query(rp->agg, AGG_BY_KEY, 1, AGG_SORT_RATE, rp->rows, TOP_ROWS, &span);
+	agg_query(rp->agg, AGG_TOTAL, 1, AGG_SORT_RATE, &total, 1, NULL);
+	if (rp->ea) {
+		for (size_t i = 0; i < n && i < TOP_ROWS; i++)
+			etcd_agg_linked(rp->ea, AGG_BY_KEY, rp->rows[i].index, 1);
+		etcd_agg_linked(rp->ea, AGG_TOTAL, 1, 1);
+		etcd_agg_query(rp->ea, 1, rp->erows, TOP_EROWS, &etotal, NULL);
+	}
+	rp->snapshots++;
+}
+
+/* ---- common ---- */
+
+static void on_conn(struct replay *rp, const struct kp_conn_event *ev)
+{
+	char peer[80];
+
+	procnet_format_addr(ev->family, ev->peer_addr, ev->peer_port, peer, sizeof(peer));
+	if (ev->established)
+		ct_open(rp->ct, peer, ev->local_port, ev->hdr.ts_ns, false);
+	else
+		ct_close(rp->ct, peer, ev->hdr.ts_ns);
+}
+
+/* capture.c's on_event: size checks and dispatch */
+static void dispatch(struct replay *rp, const void *data, size_t size)
+{
+	const struct kp_event_hdr *h = data;
+
+	rp->events++;
+	if (size < sizeof(*h)) {
+		rp->bad++;
+		return;
+	}
+	switch (h->type) {
+	case KP_EV_REQ_START:
+		if (size < sizeof(struct kp_req_start))
+			break;
+		if (rp->mode == M_TOP)
+			top_on_start(rp, data);
+		else
+			asm_start(rp->as, data);
+		return;
+	case KP_EV_REQ_END:
+		if (size < sizeof(struct kp_req_end))
+			break;
+		asm_end(rp->as, data);
+		return;
+	case KP_EV_GRPC_START:
+		if (size < sizeof(struct kp_grpc_start))
+			break;
+		if (rp->es)
+			etcd_asm_start(rp->es, data);
+		else
+			rp->skipped++;
+		return;
+	case KP_EV_GRPC_END:
+		if (size < sizeof(struct kp_grpc_end))
+			break;
+		if (rp->es)
+			etcd_asm_end(rp->es, data);
+		else
+			rp->skipped++;
+		return;
+	case KP_EV_WATCH_RESP:
+		if (size < sizeof(struct kp_watch_resp))
+			break;
+		if (rp->es && rp->mode == M_RECORD)
+			etcd_asm_watch_resp(rp->es, data);
+		else
+			rp->skipped++;
+		return;
+	case KP_EV_CONN:
+		if (size < sizeof(struct kp_conn_event))
+			break;
+		on_conn(rp, data);
+		return;
+	default:
+		break;
+	}
+	rp->bad++;
+}
+
+static int replay_setup(struct replay *rp, enum mode mode, bool no_etcd, FILE *out, uint64_t first_ts)
+{
+	memset(rp, 0, sizeof(*rp));
+	rp->mode = mode;
+	rp->no_etcd = no_etcd;
+	rp->mono_to_wall = (int64_t)(WALL_BASE - first_ts);
+	rp->ct = ct_new(0);
+	if (mode == M_RECORD) {
+		rp->out = out;
+		jw_init(&rp->w, out, false);
+		rp->as = asm_new(0, rp->mono_to_wall, rec_on_record, rp);
+		if (!no_etcd)
+			rp->es = etcd_asm_new(rp->mono_to_wall, LINK_HOLD_NS, rec_on_etcd, rp);
+	} else {
+		struct agg_params ap;
+
+		agg_params_default(&ap);
+		rp->agg = agg_new(&ap, WALL_BASE);
+		rp->rows = calloc(TOP_ROWS, sizeof(*rp->rows));
+		rp->erows = calloc(TOP_EROWS, sizeof(*rp->erows));
+		rp->as = asm_new(0, rp->mono_to_wall, top_on_record, rp);
+		if (!no_etcd) {
+			struct etcd_agg_params ep;
+
+			etcd_agg_params_default(&ep);
+			ep.step_ns = ap.step_ns;
+			ep.nsteps = 2;
+			ep.link_tables = AGG__NTABLES;
+			ep.link_rows = ap.max_keys + 1;
+			rp->ea = etcd_agg_new(&ep, WALL_BASE);
+			rp->es = etcd_asm_new(rp->mono_to_wall, LINK_HOLD_NS, top_on_etcd, rp);
+			if (!rp->ea)
+				return -1;
+		}
+		if (!rp->agg || !rp->rows || !rp->erows)
+			return -1;
+	}
+	if (!rp->ct || !rp->as || (!no_etcd && !rp->es))
+		return -1;
+	return 0;
+}
+
+static void replay_teardown(struct replay *rp)
+{
+	asm_free(rp->as);
+	etcd_asm_free(rp->es);
+	ct_free(rp->ct);
+	agg_free(rp->agg);
+	etcd_agg_free(rp->ea);
+	free(rp->rows);
+	free(rp->erows);
+}
+
+/* The measured part: every event, plus the timer work the live loop would do meanwhile. */
+__attribute__((noinline)) void replay_run(struct replay *rp, const struct raw_events *ev)
+{
+	uint64_t now = 0, next_tick = 0, next_sec = 0;
+
+	for (size_t i = 0; i < ev->n; i++) {
+		const struct kp_event_hdr *h = (const void *)(ev->data + ev->off[i]);
+
+		if (ev->size[i] >= sizeof(*h) && h->ts_ns > now) {
+			now = h->ts_ns;
+			if (!next_tick) {
+				next_tick = now + TICK_NS;
+				next_sec = now + SEC_NS;
+			}
+		}
+		dispatch(rp, h, ev->size[i]);
+		if (now >= next_tick) {
+			if (rp->es)
+				etcd_asm_tick(rp->es, now);
+			next_tick = now + TICK_NS;
+		}
+		if (now >= next_sec) {
+			ct_expire(rp->ct, now, 10 * SEC_NS);
+			if (rp->mode == M_RECORD)
+				fflush(rp->out);
+			else
+				top_snapshot(rp, now + (uint64_t)rp->mono_to_wall);
+			next_sec = now + SEC_NS;
+		}
+	}
+	/* end of recording: what record does at exit */
+	asm_flush_ongoing(rp->as, now);
+	if (rp->es)
+		etcd_asm_flush(rp->es);
+	if (rp->mode == M_RECORD)
+		fflush(rp->out);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: replay record|top [--no-etcd] [--repeat N] [-o FILE] EVENTS-FILE\n"
+		   "Feeds raw ring-buffer events through kapimon's userspace path; prints requests replayed\n"
+		   "and, outside valgrind, CPU ns per request (best of N). -o: record's JSON lines (default /dev/null).\n");
+}
+
+int main(int argc, char **argv)
+{
+	enum mode mode;
+	bool no_etcd = false;
+	long repeat = 1;
+	const char *outpath = "/dev/null", *path = NULL;
+	struct raw_events ev;
+	char err[256];
+	uint64_t first_ts = 0, best = UINT64_MAX;
+	struct replay rp;
+	FILE *out;
+
+	if (argc < 3) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "record"))
+		mode = M_RECORD;
+	else if (!strcmp(argv[1], "top"))
+		mode = M_TOP;
+	else {
+		usage(stderr);
+		return 2;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--no-etcd"))
+			no_etcd = true;
+		else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
+			repeat = strtol(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "-o") && i + 1 < argc)
+			outpath = argv[++i];
+		else if (argv[i][0] != '-' && !path)
+			path = argv[i];
+		else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!path || repeat < 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (raw_events_load(path, &ev, err, sizeof(err))) {
+		fprintf(stderr, "replay: %s\n", err);
+		return 1;
+	}
+	for (size_t i = 0; i < ev.n && !first_ts; i++)
+		if (ev.size[i] >= sizeof(struct kp_event_hdr))
+			first_ts = ((const struct kp_event_hdr *)(ev.data + ev.off[i]))->ts_ns;
+	out = fopen(outpath, "w");
+	if (!out) {
+		fprintf(stderr, "replay: %s: %s\n", outpath, strerror(errno));
+		return 1;
+	}
+	setvbuf(out, NULL, _IOFBF, 1 << 20); /* as record */
+	for (long r = 0; r < repeat; r++) {
+		struct timespec c0, c1;
+		uint64_t t;
+
+		if (r && fseek(out, 0, SEEK_SET) == 0 && strcmp(outpath, "/dev/null"))
+			(void)!ftruncate(fileno(out), 0);
+		if (replay_setup(&rp, mode, no_etcd, out, first_ts)) {
+			fprintf(stderr, "replay: out of memory\n");
+			return 1;
+		}
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+		replay_run(&rp, &ev);
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+		t = (uint64_t)(c1.tv_sec - c0.tv_sec) * SEC_NS + (uint64_t)c1.tv_nsec - (uint64_t)c0.tv_nsec;
+		if (t < best)
+			best = t;
+		if (r + 1 < repeat)
+			replay_teardown(&rp);
+	}
+	{
+		const struct asm_stats *as = asm_get_stats(rp.as);
+		const struct etcd_asm_stats *es = rp.es ? etcd_asm_get_stats(rp.es) : NULL;
+
+		printf("replay %s%s: %zu events (%llu bad, %llu etcd events skipped), %llu requests, %llu etcd calls "
+		       "(%llu linked), %llu stream messages, %llu records, %llu etcd records, %llu snapshots\n",
+		       mode == M_RECORD ? "record" : "top", no_etcd ? " --no-etcd" : "", ev.n, (unsigned long long)rp.bad,
+		       (unsigned long long)rp.skipped, (unsigned long long)as->finished,
+		       (unsigned long long)(es ? es->calls : 0), (unsigned long long)(es ? es->linked : 0),
+		       (unsigned long long)(es ? es->stream_messages : 0), (unsigned long long)rp.records,
+		       (unsigned long long)rp.etcd_records, (unsigned long long)rp.snapshots);
+		printf("requests %llu\n", (unsigned long long)as->finished);
+		if (as->finished)
+			printf("cpu_ns_per_request %.0f (best of %ld)\n", (double)best / (double)as->finished, repeat);
+	}
+	replay_teardown(&rp);
+	fclose(out);
+	raw_events_free(&ev);
+	return 0;
+}
