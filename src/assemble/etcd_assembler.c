@@ -9,6 +9,7 @@
 #include "assemble/record_json.h"
 #include "etcd/etcd_key.h"
 #include "util/hash.h"
+#include "util/strbuf.h"
 
 #define PENDING_CAP 4096  /* unary calls in flight (by goroutine) */
 #define HOLD_CAP 8192     /* finished calls waiting for their request (power of two) */
@@ -234,7 +235,7 @@ static void decode_into(struct etcd_assembler *a, const struct kp_grpc_start *ev
 		char *dot = strchr(rec->resource, '.');
 
 		if (dot) {
-			snprintf(rec->group, sizeof(rec->group), "%s", dot + 1);
+			str_copy(rec->group, sizeof(rec->group), dot + 1);
 			*dot = 0;
 		}
 	}

@@ -3,6 +3,11 @@
  * Streaming JSON writer (bpftool json_writer style). Handles commas and nesting; every string is
  * escaped: quotes, backslash, all control bytes (< 0x20 and 0x7f) and invalid UTF-8 (replaced by
  * U+FFFD), so untrusted bytes from the wire always give valid JSON.
+ *
+ * Output is built in the writer's own buffer and handed to the FILE with one fwrite per top-level
+ * value (or when the buffer fills): per-record cost is a few memcpy, not a stdio call per byte.
+ * Writing to the FILE directly is fine between top-level values (e.g. the newline of JSON lines);
+ * call jw_flush() before doing so in the middle of one.
  */
 #ifndef KAPIMON_JSON_WRITER_H
 #define KAPIMON_JSON_WRITER_H
@@ -13,6 +18,7 @@
 #include <stdio.h>
 
 #define JW_MAX_DEPTH 32
+#define JW_BUF_SIZE 4096
 
 struct json_writer {
 	FILE *out;
@@ -20,9 +26,13 @@ struct json_writer {
 	bool pretty;
 	bool first[JW_MAX_DEPTH]; /* no element written yet at this depth */
 	bool after_key;
+	size_t len;               /* bytes in buf not yet written to out */
+	char buf[JW_BUF_SIZE];
 };
 
 void jw_init(struct json_writer *w, FILE *out, bool pretty);
+/* Hand what is buffered to out (done automatically after each top-level value). */
+void jw_flush(struct json_writer *w);
 void jw_obj_begin(struct json_writer *w);
 void jw_obj_end(struct json_writer *w);
 void jw_arr_begin(struct json_writer *w);
