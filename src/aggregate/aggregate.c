@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aggregate/hh.h"
+#include "util/strbuf.h"
 
 const double agg_le_seconds[AGG_NLE] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 					 0.5,   1,      2.5,   5,    10,    30,   60 };
@@ -163,8 +164,8 @@ void agg_key_from_record(const struct request_record *r, struct agg_key *k)
 	}
 	if (r->ri.is_resource_request && r->ri.resource[0]) {
 		if (r->ri.group[0])
-			snprintf(k->resource, sizeof(k->resource), "%.*s/%.*s", (int)sizeof(r->ri.group), r->ri.group,
-				 (int)sizeof(r->ri.resource), r->ri.resource);
+			str_join(k->resource, sizeof(k->resource), r->ri.group, sizeof(r->ri.group), '/', r->ri.resource,
+				 sizeof(r->ri.resource));
 		else
 			scopy(k->resource, sizeof(k->resource), r->ri.resource, strnlen(r->ri.resource, sizeof(r->ri.resource)));
 		scopy(k->subresource, sizeof(k->subresource), r->ri.subresource,

@@ -65,6 +65,7 @@ struct etcd_assembler {
 
 	struct recent_req *recent; /* ring of finished requests, indexed by a small hash */
 	uint64_t recent_seq;
+	uint64_t recent_tail;   /* oldest seq that may still be remembered (expiry scans from here) */
 	int32_t *recent_bucket; /* RECENT_CAP * 2 heads into recent[], -1 = empty; chained by recent_next */
 	int32_t *recent_next;
 
@@ -448,6 +449,8 @@ void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t star
 	}
 	/* remember the request for calls whose end arrives later */
 	i = a->recent_seq++ & (RECENT_CAP - 1);
+	if (a->recent_seq - a->recent_tail > RECENT_CAP)
+		a->recent_tail = a->recent_seq - RECENT_CAP;
 	if (a->recent[i].ctx)
 		recent_remove(a, i);
 	a->recent[i] = (struct recent_req){ ctx, start_mono, end_mono, request_id };
@@ -458,9 +461,16 @@ void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t star
 void etcd_asm_tick(struct etcd_assembler *a, uint64_t now_mono)
 {
 	drain_tail(a, now_mono);
-	for (size_t i = 0; i < RECENT_CAP; i++)
-		if (a->recent[i].ctx && a->recent[i].end + a->hold_ns < now_mono)
+	/* requests are remembered in the order they ended: forget from the oldest, stop at the first
+	 * still within its hold (not a scan of the whole ring ten times a second) */
+	for (; a->recent_tail < a->recent_seq; a->recent_tail++) {
+		size_t i = a->recent_tail & (RECENT_CAP - 1);
+
+		if (a->recent[i].ctx && a->recent[i].end + a->hold_ns >= now_mono)
+			break;
+		if (a->recent[i].ctx)
 			recent_remove(a, i);
+	}
 }
 
 void etcd_asm_flush(struct etcd_assembler *a)

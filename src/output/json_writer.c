@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "util/swar.h"
+
 void jw_init(struct json_writer *w, FILE *out, bool pretty)
 {
 	/* not the buffer: 4 KiB of memset per writer for nothing */
@@ -145,36 +147,23 @@ static const bool needs_escape[256] = {
 	[0x00 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x7f ... 0xff] = true,
 };
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Any byte of x that needs_escape[]? (word-at-a-time: a zero byte of v shows as its high bit in
- * (v - ONES) & ~v & HIGHS; a byte below 0x20 likewise with 0x20 * ONES) */
+/* Any byte of x that needs_escape[]? */
 static inline bool word_needs_escape(uint64_t x)
 {
-	uint64_t quote = x ^ ('"' * ONES), bslash = x ^ ('\\' * ONES), del = x ^ (0x7f * ONES);
-
-	return ((((x - 0x20 * ONES) & ~x) | ((quote - ONES) & ~quote) | ((bslash - ONES) & ~bslash) |
-		 ((del - ONES) & ~del) | x) & HIGHS) != 0;
+	return (swar_less(x, 0x20) | swar_eq(x, '"') | swar_eq(x, '\\') | swar_eq(x, 0x7f) | swar_high(x)) != 0;
 }
 
 /* Length of the prefix of s that is copied as it is. */
 static inline size_t plain_prefix(const unsigned char *s, size_t n)
 {
 	size_t j = 0;
-	uint64_t x;
 
-	for (; j + 8 <= n; j += 8) {
-		memcpy(&x, s + j, 8);
-		if (word_needs_escape(x))
+	for (; j + 8 <= n; j += 8)
+		if (word_needs_escape(swar_load(s + j)))
 			break;
-	}
-	if (j + 8 > n && j < n) {
-		x = 0x20 * ONES; /* padding with spaces, which need no escape */
-		memcpy(&x, s + j, n - j);
-		if (!word_needs_escape(x))
-			return n;
-	}
+	/* padded with spaces, which need no escape */
+	if (j + 8 > n && j < n && !word_needs_escape(swar_load_tail(s + j, n - j, ' ')))
+		return n;
 	while (j < n && !needs_escape[s[j]])
 		j++;
 	return j;

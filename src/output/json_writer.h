@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #define JW_MAX_DEPTH 32
 #define JW_BUF_SIZE 4096
@@ -60,6 +61,30 @@ void jw_kv_bool(struct json_writer *w, const char *k, bool v);
 /* Length of the valid UTF-8 sequence at s (n >= 1 bytes available), or 0 when it is invalid (overlong,
  * surrogate, above U+10FFFF, cut). Shared with the OTLP encoder, whose strings must be valid UTF-8. */
 size_t utf8_seq_len(const unsigned char *s, size_t n);
+
+/*
+ * A key that is a string literal of plain characters (letters, digits, '_', '-', '.'; nothing JSON
+ * escapes): quotes and colon are added at compile time and nothing is scanned. For per-record
+ * writers; jw_key() for anything else.
+ */
+#define JW_KEY(w, lit) jw_key_lit(w, lit, "\"" lit "\":", sizeof(lit) + 2)
+
+static inline void jw_key_lit(struct json_writer *w, const char *key, const char *quoted, size_t n)
+{
+	char *p;
+
+	if (w->pretty || w->after_key || w->len + n + 1 > JW_BUF_SIZE) {
+		jw_key(w, key);
+		return;
+	}
+	p = w->buf + w->len;
+	if (!w->first[w->depth])
+		*p++ = ',';
+	w->first[w->depth] = false;
+	memcpy(p, quoted, n);
+	w->len = (size_t)(p + n - w->buf);
+	w->after_key = true;
+}
 
 /* Write the escaped form of s (with surrounding quotes) to out; usable without a writer. */
 void json_write_escaped(FILE *out, const char *s, size_t len);

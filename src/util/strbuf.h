@@ -20,4 +20,30 @@ static inline size_t str_copy(char *dst, size_t cap, const char *src)
 	return n;
 }
 
+/* As snprintf(dst, cap, "%.*s", (int)max, src): at most max bytes of src (which need not be
+ * NUL-terminated within them). */
+static inline size_t str_copyn(char *dst, size_t cap, const char *src, size_t max)
+{
+	size_t n;
+
+	if (!cap)
+		return 0;
+	n = strnlen(src, max < cap - 1 ? max : cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return n;
+}
+
+/* As snprintf(dst, cap, "%.*s%c%.*s", a, sep, b) with a and b bounded by amax and bmax. */
+static inline size_t str_join(char *dst, size_t cap, const char *a, size_t amax, char sep, const char *b, size_t bmax)
+{
+	size_t n = str_copyn(dst, cap, a, amax);
+
+	if (n + 1 < cap) {
+		dst[n++] = sep;
+		n += str_copyn(dst + n, cap - n, b, bmax);
+	}
+	return n;
+}
+
 #endif
