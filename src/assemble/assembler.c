@@ -2,6 +2,7 @@
 #include "assemble/assembler.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,6 +138,18 @@ static bool grow(struct assembler *a)
 	return true;
 }
 
+/* The start event without the unused tails of its string buffers: a start event is ~900 bytes, of
+ * which a request typically uses ~100; copying all of it costs ~15 cache misses in the ring buffer
+ * and as many in the (cold) slot, per request. */
+static void copy_start(struct kp_req_start *dst, const struct kp_req_start *ev)
+{
+	memcpy(dst, ev, offsetof(struct kp_req_start, method));
+	memcpy(dst->method, ev->method, ev->method_len < sizeof(ev->method) ? ev->method_len : sizeof(ev->method));
+	memcpy(dst->path, ev->path, ev->path_len < sizeof(ev->path) ? ev->path_len : sizeof(ev->path));
+	memcpy(dst->ua, ev->ua, ev->ua_len < sizeof(ev->ua) ? ev->ua_len : sizeof(ev->ua));
+	memcpy(dst->addr, ev->addr, ev->addr_len < sizeof(ev->addr) ? ev->addr_len : sizeof(ev->addr));
+}
+
 void asm_start(struct assembler *a, const struct kp_req_start *ev)
 {
 	bool found;
@@ -159,7 +172,7 @@ void asm_start(struct assembler *a, const struct kp_req_start *ev)
 	a->slots[i].used = true;
 	a->slots[i].conn = ev->conn;
 	a->slots[i].stream_id = ev->stream_id;
-	a->slots[i].ev = *ev;
+	copy_start(&a->slots[i].ev, ev);
 	a->st.started++;
 }
 
@@ -188,7 +201,7 @@ void asm_end(struct assembler *a, const struct kp_req_end *ev)
 		a->st.unmatched_end++;
 		return;
 	}
-	s = a->slots[i].ev;
+	copy_start(&s, &a->slots[i].ev);
 	remove_at(a, i);
 	a->st.finished++;
 	emit(a, &s, ev, ev->hdr.ts_ns, false);

@@ -2,6 +2,7 @@
 #include "assemble/etcd_assembler.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>

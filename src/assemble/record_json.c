@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "assemble/record_json.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,28 @@ void etcd_record_init(struct etcd_record *r)
 	r->resp_size = -1;
 	r->req_size = -1;
 	r->sample_factor = 1.0;
+}
+
+static void copy_bin(char *dst, const char *src, uint16_t len, size_t cap)
+{
+	/* len 0: a C string (see struct etcd_record) */
+	size_t n = len ? (len < cap ? len : cap) : strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	if (n < cap)
+		dst[n] = 0;
+}
+
+_Static_assert(offsetof(struct etcd_record, range_end) == offsetof(struct etcd_record, key) + REC_PATH_LEN &&
+		       offsetof(struct etcd_record, resource) == offsetof(struct etcd_record, range_end) + REC_PATH_LEN,
+	       "etcd_record_copy: key and range_end are the only buffers between the copied parts");
+
+void etcd_record_copy(struct etcd_record *dst, const struct etcd_record *src)
+{
+	memcpy(dst, src, offsetof(struct etcd_record, key));
+	memcpy(&dst->resource, &src->resource, sizeof(*src) - offsetof(struct etcd_record, resource));
+	copy_bin(dst->key, src->key, src->key_len, sizeof(src->key));
+	copy_bin(dst->range_end, src->range_end, src->range_end_len, sizeof(src->range_end));
 }
 
 /* days since 1970-01-01 <-> civil date (proleptic Gregorian; H. Hinnant's algorithms) */
