@@ -9,6 +9,9 @@
 #include "etcd/etcd_redact.h"
 #include "kapimon/events.h"
 
+/* Padding and string tails are ring-buffer memory the BPF program did not write: whatever an older
+ * event left there. Only the fields a consumer reads survive. */
+
 /* zero buf[len..cap) (len clamped to cap) */
 static void zero_tail(void *buf, size_t len, size_t cap)
 {
@@ -29,6 +32,7 @@ void raw_event_scrub(void *data, size_t size)
 		if (size >= sizeof(struct kp_req_start)) {
 			struct kp_req_start *e = data;
 
+			e->_pad = 0;
 			zero_tail(e->method, e->method_len, sizeof(e->method));
 			zero_tail(e->path, e->path_len, sizeof(e->path));
 			zero_tail(e->ua, e->ua_len, sizeof(e->ua));
@@ -43,6 +47,7 @@ void raw_event_scrub(void *data, size_t size)
 			size_t ml = e->method_len < sizeof(e->method) ? e->method_len : sizeof(e->method);
 			size_t pl = e->payload_copied < sizeof(e->payload) ? e->payload_copied : sizeof(e->payload);
 
+			memset(e->_pad, 0, sizeof(e->_pad));
 			zero_tail(e->method, ml, sizeof(e->method));
 			zero_tail(e->payload, pl, sizeof(e->payload));
 			etcd_request_redact(e->method, ml, e->payload, pl);
@@ -61,10 +66,25 @@ void raw_event_scrub(void *data, size_t size)
 		}
 		break;
 	case KP_EV_REQ_END:
-	case KP_EV_GRPC_END:
+		if (size >= sizeof(struct kp_req_end)) {
+			memset(((struct kp_req_end *)data)->_pad, 0, sizeof(((struct kp_req_end *)data)->_pad));
+			zero_tail(data, sizeof(struct kp_req_end), size);
+			return;
+		}
+		break;
 	case KP_EV_CONN:
-		/* numbers and pointers only */
-		return;
+		if (size >= sizeof(struct kp_conn_event)) {
+			((struct kp_conn_event *)data)->_pad = 0;
+			zero_tail(data, sizeof(struct kp_conn_event), size);
+			return;
+		}
+		break;
+	case KP_EV_GRPC_END:
+		if (size >= sizeof(struct kp_grpc_end)) {
+			zero_tail(data, sizeof(struct kp_grpc_end), size);
+			return; /* numbers only */
+		}
+		break;
 	default:
 		break;
 	}
