@@ -11,9 +11,10 @@
  * Timers are driven by the events' own timestamps: etcd link expiry every 100 ms, connection expiry
  * and the record flush every second, top's snapshot every second, as the live loops do.
  *
- * TEMPORARY: the wiring below (callbacks from capture to assemblers to sinks) copies that of
- * src/cli/cmd_record.c and src/cli/cmd_top.c. Once src/pipeline/ offers pipeline_feed(), this file
- * feeds the events through it instead.
+ * With src/pipeline/ (pipeline_feed(), the JSON-lines and aggregate sinks) the events go through
+ * exactly what `record` and `top` run. Without it (a tree from before src/pipeline/), a TEMPORARY
+ * copy of cmd_record.c's and cmd_top.c's wiring is used (REPLAY_PIPELINE 0): delete that branch once
+ * src/pipeline/ is merged.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +33,15 @@
 #include "input/raw_events.h"
 #include "output/json_writer.h"
 #include "resolve/procnet.h"
+
+#if __has_include("pipeline/pipeline.h")
+#define REPLAY_PIPELINE 1
+#include "aggregate/agg_sink.h"
+#include "output/jsonl_sink.h"
+#include "pipeline/pipeline.h"
+#else
+#define REPLAY_PIPELINE 0
+#endif
 
 #define WALL_BASE 1764460800000000000ULL /* 2025-11-30T00:00:00Z: fixed, so output is reproducible */
 #define TICK_NS 100000000ULL
@@ -61,8 +71,14 @@ struct replay {
 	uint64_t snapshots;
 	/* event counts */
 	uint64_t events, bad, skipped;
+#if REPLAY_PIPELINE
+	struct pipeline *pl;
+	struct jsonl_sink js;
+	struct agg_sink ags;
+#endif
 };
 
+#if !REPLAY_PIPELINE
 /* ---- record (copy of cmd_record.c's callbacks) ---- */
 
 static void rec_on_record(const struct request_record *r, void *ctx)
@@ -128,6 +144,8 @@ static void top_on_start(struct replay *rp, const struct kp_req_start *ev)
 	agg_inflight(rp->agg, &r, +1);
 }
 
+#endif
+
 static void top_snapshot(struct replay *rp, uint64_t now_wall)
 {
 	struct agg_row total;
@@ -153,6 +171,7 @@ static void top_snapshot(struct replay *rp, uint64_t now_wall)
 
 /* ---- common ---- */
 
+#if !REPLAY_PIPELINE
 static void on_conn(struct replay *rp, const struct kp_conn_event *ev)
 {
 	char peer[80];
@@ -223,6 +242,101 @@ static void dispatch(struct replay *rp, const void *data, size_t size)
 	rp->bad++;
 }
 
+#endif
+
+#if REPLAY_PIPELINE
+static int replay_setup(struct replay *rp, enum mode mode, bool no_etcd, FILE *out, uint64_t first_ts)
+{
+	struct pipeline_opts po = { 0 };
+	struct pipeline_sink sink;
+
+	memset(rp, 0, sizeof(*rp));
+	rp->mode = mode;
+	rp->no_etcd = no_etcd;
+	rp->mono_to_wall = (int64_t)(WALL_BASE - first_ts);
+	po.mono_to_wall_ns = rp->mono_to_wall;
+	po.etcd = !no_etcd;
+	po.etcd_link_hold_ns = LINK_HOLD_NS;
+	rp->pl = pipeline_new(&po);
+	if (!rp->pl)
+		return -1;
+	if (mode == M_RECORD) {
+		rp->out = out;
+		jsonl_sink_init(&rp->js, out);
+		sink = jsonl_sink_iface(&rp->js);
+	} else {
+		struct agg_params ap;
+
+		agg_params_default(&ap);
+		rp->agg = agg_new(&ap, WALL_BASE);
+		rp->rows = calloc(TOP_ROWS, sizeof(*rp->rows));
+		rp->erows = calloc(TOP_EROWS, sizeof(*rp->erows));
+		if (!no_etcd) {
+			struct etcd_agg_params ep;
+
+			etcd_agg_params_default(&ep);
+			ep.step_ns = ap.step_ns;
+			ep.nsteps = 2;
+			ep.link_tables = AGG__NTABLES;
+			ep.link_rows = ap.max_keys + 1;
+			rp->ea = etcd_agg_new(&ep, WALL_BASE);
+			if (!rp->ea)
+				return -1;
+		}
+		if (!rp->agg || !rp->rows || !rp->erows)
+			return -1;
+		agg_sink_init(&rp->ags, rp->agg, rp->ea);
+		sink = agg_sink_iface(&rp->ags);
+	}
+	return pipeline_add_sink(rp->pl, &sink);
+}
+
+static void replay_teardown(struct replay *rp)
+{
+	pipeline_free(rp->pl);
+	agg_free(rp->agg);
+	etcd_agg_free(rp->ea);
+	free(rp->rows);
+	free(rp->erows);
+}
+
+static void feed(struct replay *rp, const void *data, size_t size)
+{
+	rp->events++;
+	if (pipeline_feed(rp->pl, data, size))
+		rp->bad++;
+}
+
+static void tick(struct replay *rp, uint64_t now)
+{
+	pipeline_tick(rp->pl, now);
+}
+
+static void flush_all(struct replay *rp, uint64_t now)
+{
+	pipeline_flush(rp->pl, now);
+}
+
+static const struct asm_stats *req_stats(const struct replay *rp)
+{
+	return pipeline_asm_stats(rp->pl);
+}
+
+static const struct etcd_asm_stats *etcd_stats(const struct replay *rp)
+{
+	return pipeline_etcd_stats(rp->pl);
+}
+
+static uint64_t n_records(const struct replay *rp)
+{
+	return pipeline_get_stats(rp->pl)->requests;
+}
+
+static uint64_t n_etcd_records(const struct replay *rp)
+{
+	return pipeline_get_stats(rp->pl)->etcd_records;
+}
+#else /* TEMPORARY: the wiring of cmd_record.c / cmd_top.c before src/pipeline/ */
 static int replay_setup(struct replay *rp, enum mode mode, bool no_etcd, FILE *out, uint64_t first_ts)
 {
 	memset(rp, 0, sizeof(*rp));
@@ -276,6 +390,47 @@ static void replay_teardown(struct replay *rp)
 	free(rp->erows);
 }
 
+static void feed(struct replay *rp, const void *data, size_t size)
+{
+	dispatch(rp, data, size);
+}
+
+static void tick(struct replay *rp, uint64_t now)
+{
+	if (rp->es)
+		etcd_asm_tick(rp->es, now);
+	if (now / SEC_NS != (now - TICK_NS) / SEC_NS) /* the live loops expire connections once a second */
+		ct_expire(rp->ct, now, 10 * SEC_NS);
+}
+
+static void flush_all(struct replay *rp, uint64_t now)
+{
+	asm_flush_ongoing(rp->as, now);
+	if (rp->es)
+		etcd_asm_flush(rp->es);
+}
+
+static const struct asm_stats *req_stats(const struct replay *rp)
+{
+	return asm_get_stats(rp->as);
+}
+
+static const struct etcd_asm_stats *etcd_stats(const struct replay *rp)
+{
+	return rp->es ? etcd_asm_get_stats(rp->es) : NULL;
+}
+
+static uint64_t n_records(const struct replay *rp)
+{
+	return rp->records;
+}
+
+static uint64_t n_etcd_records(const struct replay *rp)
+{
+	return rp->etcd_records;
+}
+#endif
+
 /* The measured part: every event, plus the timer work the live loop would do meanwhile. */
 __attribute__((noinline)) void replay_run(struct replay *rp, const struct raw_events *ev)
 {
@@ -291,14 +446,12 @@ __attribute__((noinline)) void replay_run(struct replay *rp, const struct raw_ev
 				next_sec = now + SEC_NS;
 			}
 		}
-		dispatch(rp, h, ev->size[i]);
+		feed(rp, h, ev->size[i]);
 		if (now >= next_tick) {
-			if (rp->es)
-				etcd_asm_tick(rp->es, now);
+			tick(rp, now);
 			next_tick = now + TICK_NS;
 		}
 		if (now >= next_sec) {
-			ct_expire(rp->ct, now, 10 * SEC_NS);
 			if (rp->mode == M_RECORD)
 				fflush(rp->out);
 			else
@@ -307,9 +460,7 @@ __attribute__((noinline)) void replay_run(struct replay *rp, const struct raw_ev
 		}
 	}
 	/* end of recording: what record does at exit */
-	asm_flush_ongoing(rp->as, now);
-	if (rp->es)
-		etcd_asm_flush(rp->es);
+	flush_all(rp, now);
 	if (rp->mode == M_RECORD)
 		fflush(rp->out);
 }
@@ -396,16 +547,17 @@ int main(int argc, char **argv)
 			replay_teardown(&rp);
 	}
 	{
-		const struct asm_stats *as = asm_get_stats(rp.as);
-		const struct etcd_asm_stats *es = rp.es ? etcd_asm_get_stats(rp.es) : NULL;
+		const struct asm_stats *as = req_stats(&rp);
+		const struct etcd_asm_stats *es = etcd_stats(&rp);
 
-		printf("replay %s%s: %zu events (%llu bad, %llu etcd events skipped), %llu requests, %llu etcd calls "
+		printf("replay %s%s%s: %zu events (%llu bad, %llu etcd events skipped), %llu requests, %llu etcd calls "
 		       "(%llu linked), %llu stream messages, %llu records, %llu etcd records, %llu snapshots\n",
-		       mode == M_RECORD ? "record" : "top", no_etcd ? " --no-etcd" : "", ev.n, (unsigned long long)rp.bad,
+		       mode == M_RECORD ? "record" : "top", no_etcd ? " --no-etcd" : "",
+		       REPLAY_PIPELINE ? " (src/pipeline)" : " (temporary wiring copy)", ev.n, (unsigned long long)rp.bad,
 		       (unsigned long long)rp.skipped, (unsigned long long)as->finished,
 		       (unsigned long long)(es ? es->calls : 0), (unsigned long long)(es ? es->linked : 0),
-		       (unsigned long long)(es ? es->stream_messages : 0), (unsigned long long)rp.records,
-		       (unsigned long long)rp.etcd_records, (unsigned long long)rp.snapshots);
+		       (unsigned long long)(es ? es->stream_messages : 0), (unsigned long long)n_records(&rp),
+		       (unsigned long long)n_etcd_records(&rp), (unsigned long long)rp.snapshots);
 		printf("requests %llu\n", (unsigned long long)as->finished);
 		if (as->finished)
 			printf("cpu_ns_per_request %.0f (best of %ld)\n", (double)best / (double)as->finished, repeat);
