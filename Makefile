@@ -153,7 +153,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(CORE_LIB)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $< $(CORE_LIB) $(LDLIBS) -o $@
 
-cli-test: kapimon $(TOOL_BINS)
+cli-test: kapimon $(TOOL_BINS) $(REPLAY_BIN)
 	$(Q)./tests/run-cli.sh
 
 # make test: first the real binaries (cached), then the unit tests, which then must find them (a missing
