@@ -226,7 +226,8 @@ for r in rows:
         kap.setdefault(r["mode"], []).append(r)
 summary["kapimon_cpu_us_per_req"] = {m: {"median": statistics.median(x["kapimon_cpu_us_per_req"] for x in v),
                                           "min": min(x["kapimon_cpu_us_per_req"] for x in v),
-                                          "max": max(x["kapimon_cpu_us_per_req"] for x in v)} for m, v in kap.items()}
+                                          "max": max(x["kapimon_cpu_us_per_req"] for x in v),
+                                          "achieved_rps_median": statistics.median(x["rps"] for x in v)} for m, v in kap.items()}
 hits = [x["hits_per_request"] for v in kap.values() for x in v if x["hits_per_request"] is not None]
 hetcd = [x["hits_per_etcd_call"] for v in kap.values() for x in v if x["hits_per_etcd_call"] is not None and x["mode"] == "record"]
 summary["hits_per_request"] = statistics.median(hits) if hits else None
@@ -265,11 +266,11 @@ if hpr is not None:
         line += "; at %.0f ns a hit: %.2f us of apiserver CPU per request (with its etcd call)" % (hit_ns, per_req)
     print("bench-overhead: " + line)
 for m, v in summary["kapimon_cpu_us_per_req"].items():
-    print("bench-overhead: kapimon %-20s %.2f us CPU per request (median; range %.2f-%.2f) at %s req/s"
-          % (m, v["median"], v["min"], v["max"], rate))
+    print("bench-overhead: kapimon %-20s %.2f us CPU per request (median; range %.2f-%.2f) at %s req/s offered, %.0f achieved"
+          % (m, v["median"], v["min"], v["max"], rate, v["achieved_rps_median"]))
 if "apiserver" in summary:
     a = summary["apiserver"]
-    print("bench-overhead: apiserver CPU per request at %s req/s: off %.1f us, on %.1f us (medians); on/off %.4f +- %.4f "
+    print("bench-overhead: apiserver CPU per request at %s req/s offered: off %.1f us, on %.1f us (medians); on/off %.4f +- %.4f "
           "(95%% CI, %d interleaved rounds); on-off %.1f +- %.1f us"
           % (rate, a["off_us_per_req_median"], a["on_us_per_req_median"], a["ratio_on_off"]["mean"], a["ratio_on_off"]["ci95"],
              len(ratios), a["diff_us_per_req"]["mean"], a["diff_us_per_req"]["ci95"]))
