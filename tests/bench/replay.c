@@ -131,15 +131,12 @@ static void top_on_etcd(const struct etcd_record *r, void *ctx)
 	rp->etcd_records++;
 }
 
-static void top_on_start(struct replay *rp, const struct kp_req_start *ev)
+/* in-flight per row: a snapshot of the assembler's pending table at each refresh */
+static void top_on_pending(const struct kp_req_start *ev, void *ctx)
 {
-	const struct asm_stats *st = asm_get_stats(rp->as);
-	uint64_t full = st->full;
+	struct replay *rp = ctx;
 	struct request_record r;
 
-	asm_start(rp->as, ev);
-	if (st->full != full)
-		return;
 	request_fill_start(&r, ev, rp->mono_to_wall);
 	agg_inflight(rp->agg, &r, +1);
 }
@@ -158,6 +155,10 @@ static void top_snapshot(struct replay *rp, uint64_t now_wall)
 	if (rp->ea)
 		etcd_agg_advance(rp->ea, now_wall);
 	agg_update_anomaly(rp->agg, &anom, NULL);
+#if !REPLAY_PIPELINE
+	agg_inflight_clear(rp->agg);
+	asm_foreach_pending(rp->as, top_on_pending, rp);
+#endif
 	n = agg_query(rp->agg, AGG_BY_KEY, 1, AGG_SORT_RATE, rp->rows, TOP_ROWS, &span);
 	agg_query(rp->agg, AGG_TOTAL, 1, AGG_SORT_RATE, &total, 1, NULL);
 	if (rp->ea) {
@@ -197,10 +198,7 @@ static void dispatch(struct replay *rp, const void *data, size_t size)
 	case KP_EV_REQ_START:
 		if (size < sizeof(struct kp_req_start))
 			break;
-		if (rp->mode == M_TOP)
-			top_on_start(rp, data);
-		else
-			asm_start(rp->as, data);
+		asm_start(rp->as, data);
 		return;
 	case KP_EV_REQ_END:
 		if (size < sizeof(struct kp_req_end))
@@ -267,7 +265,7 @@ static int replay_setup(struct replay *rp, enum mode mode, bool no_etcd, FILE *o
 	} else {
 		struct agg_params ap;
 
-		agg_params_default(&ap);
+		agg_params_for_window(&ap, 1);
 		rp->agg = agg_new(&ap, WALL_BASE);
 		rp->rows = calloc(TOP_ROWS, sizeof(*rp->rows));
 		rp->erows = calloc(TOP_EROWS, sizeof(*rp->erows));
@@ -280,8 +278,9 @@ static int replay_setup(struct replay *rp, enum mode mode, bool no_etcd, FILE *o
 			ep.link_tables = AGG__NTABLES;
 			ep.link_rows = ap.max_keys + 1;
 			rp->ea = etcd_agg_new(&ep, WALL_BASE);
-			if (!rp->ea)
+			if (!rp->ea || !rp->agg)
 				return -1;
+			agg_set_evict_hook(rp->agg, etcd_agg_evict_hook, rp->ea);
 		}
 		if (!rp->agg || !rp->rows || !rp->erows)
 			return -1;
@@ -353,7 +352,7 @@ static int replay_setup(struct replay *rp, enum mode mode, bool no_etcd, FILE *o
 	} else {
 		struct agg_params ap;
 
-		agg_params_default(&ap);
+		agg_params_for_window(&ap, 1);
 		rp->agg = agg_new(&ap, WALL_BASE);
 		rp->rows = calloc(TOP_ROWS, sizeof(*rp->rows));
 		rp->erows = calloc(TOP_EROWS, sizeof(*rp->erows));
@@ -368,8 +367,9 @@ static int replay_setup(struct replay *rp, enum mode mode, bool no_etcd, FILE *o
 			ep.link_rows = ap.max_keys + 1;
 			rp->ea = etcd_agg_new(&ep, WALL_BASE);
 			rp->es = etcd_asm_new(rp->mono_to_wall, LINK_HOLD_NS, top_on_etcd, rp);
-			if (!rp->ea)
+			if (!rp->ea || !rp->agg)
 				return -1;
+			agg_set_evict_hook(rp->agg, etcd_agg_evict_hook, rp->ea);
 		}
 		if (!rp->agg || !rp->rows || !rp->erows)
 			return -1;
