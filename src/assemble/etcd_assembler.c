@@ -356,7 +356,11 @@ static void hold(struct etcd_assembler *a, const struct call_info *c)
 	slot = a->head_seq & (HOLD_CAP - 1);
 	h = &a->held[slot];
 	h->seq = a->head_seq++;
-	h->c = *c;
+	/* not h->c = *c: the ring sweeps megabytes, and most of a record is unused key buffer (cold lines) */
+	h->c.start_mono = c->start_mono;
+	h->c.nctx = c->nctx;
+	memcpy(h->c.chain, c->chain, c->nctx * sizeof(c->chain[0]));
+	etcd_record_copy(&h->c.rec, &c->rec);
 	for (int k = 0; k < h->c.nctx; k++) {
 		int32_t node = (int32_t)(slot * CHAIN + k);
 		size_t b = bucket_of(h->c.chain[k]);
