@@ -118,6 +118,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(CORE_LIB)
 # The BPF probe's etcd request walk is compiled into its unit test.
 $(BUILD)/tests/test_etcd_walk: bpf/etcd_walk.h include/kapimon/events.h
 
+# Replay benchmark (tests/bench/replay.c): the userspace pipeline on recorded events, no root needed.
+REPLAY_BIN := $(BUILD)/bench/replay
+$(REPLAY_BIN): tests/bench/replay.c $(CORE_LIB)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(CORE_LIB) $(LDLIBS) -o $@
+
 # Every unit test under valgrind memcheck: an uninitialised value, an invalid access or a definite leak
 # fails the run (CI runs it; measured: see docs/go-introspection.md, "Valgrind").
 VALGRIND ?= valgrind -q --error-exitcode=99 --track-origins=yes --leak-check=full --errors-for-leak-kinds=definite
@@ -139,7 +146,14 @@ test-binaries: | $(DEPS_ALL_STAMP)
 integration-test: kapimon | $(DEPS_ALL_STAMP)
 	$(Q)./tests/integration/run.sh
 
-cli-test: kapimon
+# Test tools (tests/tools/*.c): programs the CLI tests drive, linked against the pure-logic library.
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+$(BUILD)/tools/%: tests/tools/%.c $(CORE_LIB)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(CORE_LIB) $(LDLIBS) -o $@
+
+cli-test: kapimon $(TOOL_BINS) $(REPLAY_BIN)
 	$(Q)./tests/run-cli.sh
 
 # make test: first the real binaries (cached), then the unit tests, which then must find them (a missing
@@ -155,7 +169,7 @@ test: kapimon $(TEST_BINS) | $(DEPS_ALL_STAMP)
 demo: kapimon | $(DEPS_ALL_STAMP)
 	$(Q)./scripts/demo.sh
 
-bench: kapimon
+bench: kapimon $(REPLAY_BIN)
 	$(Q)for b in scripts/bench*.sh; do echo "== $$b"; ./$$b || exit 1; done
 
 # libFuzzer targets: the pure-logic sources rebuilt with sanitizers.

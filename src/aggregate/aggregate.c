@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aggregate/hh.h"
+#include "util/strbuf.h"
 
 const double agg_le_seconds[AGG_NLE] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 					 0.5,   1,      2.5,   5,    10,    30,   60 };
@@ -82,6 +83,7 @@ struct agg {
 	uint64_t fed_step; /* next step to feed to the detector */
 	struct online_result last_res;
 	uint64_t last_res_step;
+	uint64_t event_step; /* agg_anomaly_event_step */
 };
 
 static const char *const class_names[AGG__NCLASS] = { "1xx", "2xx", "3xx", "4xx", "429", "5xx", "unknown" };
@@ -116,7 +118,7 @@ void agg_params_for_window(struct agg_params *p, uint32_t window)
 	agg_params_default(p);
 	if (window < 1)
 		window = 1;
-	p->nsteps = window + 2;
+	p->nsteps = window + 2 + AGG_CAUSE_STEPS;
 	p->decay_steps = window > p->decay_steps ? window : p->decay_steps;
 }
 
@@ -162,8 +164,8 @@ void agg_key_from_record(const struct request_record *r, struct agg_key *k)
 	}
 	if (r->ri.is_resource_request && r->ri.resource[0]) {
 		if (r->ri.group[0])
-			snprintf(k->resource, sizeof(k->resource), "%.*s/%.*s", (int)sizeof(r->ri.group), r->ri.group,
-				 (int)sizeof(r->ri.resource), r->ri.resource);
+			str_join(k->resource, sizeof(k->resource), r->ri.group, sizeof(r->ri.group), '/', r->ri.resource,
+				 sizeof(r->ri.resource));
 		else
 			scopy(k->resource, sizeof(k->resource), r->ri.resource, strnlen(r->ri.resource, sizeof(r->ri.resource)));
 		scopy(k->subresource, sizeof(k->subresource), r->ri.subresource,
@@ -484,6 +486,7 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 		if (online_init(&a->det, a->p.detector_window, NULL))
 			goto fail;
 		a->has_det = true;
+		a->event_step = UINT64_MAX;
 	}
 	/* a step only partly observed is not fed to the detector */
 	a->fed_step = a->start_step + (start_ns % a->p.step_ns ? 1 : 0);
@@ -675,6 +678,9 @@ int agg_update_anomaly(struct agg *a, struct online_result *out, uint64_t *out_s
 			if (online_feed(&a->det, v, &a->last_res))
 				break;
 			a->last_res_step = a->fed_step;
+			/* the detector counts the values it was fed; steps map to them one to one from here back
+			 * to the event's start (a skip of unfed steps happens only outside an event's life) */
+			a->event_step = a->last_res.event ? a->fed_step - (a->det.fed - 1 - a->last_res.event_start) : UINT64_MAX;
 			fed++;
 		}
 	}
@@ -874,4 +880,34 @@ const struct agg_key *agg_table_entry(const struct agg *a, enum agg_table t, siz
 	if (other)
 		*other = e->other;
 	return &e->key;
+}
+
+uint64_t agg_oldest_step(const struct agg *a)
+{
+	uint64_t o = a->cur + 1 > a->p.nsteps ? a->cur + 1 - a->p.nsteps : 0, s0 = agg_step_of(a, a->start_ns);
+
+	return o > s0 ? o : s0;
+}
+
+double agg_entry_requests(const struct agg *a, enum agg_table t, size_t i, uint64_t first, uint64_t end)
+{
+	const struct agg_tab *tb = &a->tab[t];
+	double sum = 0;
+
+	if (i >= tab_used(a, t))
+		return 0;
+	if (first < agg_oldest_step(a))
+		first = agg_oldest_step(a);
+	for (uint64_t s = first; s < end && s <= a->cur; s++) {
+		const struct agg_slot *sl = &entry_at(tb, (uint32_t)i)->ring[s % a->p.nsteps];
+
+		if (sl->step1 == (uint32_t)(s + 1))
+			sum += sl->req;
+	}
+	return sum;
+}
+
+uint64_t agg_anomaly_event_step(const struct agg *a)
+{
+	return a->has_det ? a->event_step : UINT64_MAX;
 }

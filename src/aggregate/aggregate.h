@@ -129,8 +129,11 @@ struct agg;
 
 void agg_params_default(struct agg_params *p);
 /* Defaults for a view that only queries windows of `window` steps (top: --interval): keeps window + 2
- * steps (the window, the step being filled, one spare) and decays the heavy-hitter scores with a time
- * constant of max(5, window) steps, so the error bounds hold over the window. */
+ * steps (the window, the step being filled, one spare) plus AGG_CAUSE_STEPS for the live cause of an
+ * anomaly (aggregate/live_cause.h: the steps before an event and its first ones), and decays the
+ * heavy-hitter scores with a time constant of max(5, window) steps, so the error bounds hold over the
+ * window. */
+#define AGG_CAUSE_STEPS 20
 void agg_params_for_window(struct agg_params *p, uint32_t window);
 /* start_ns: wall time the aggregation starts (steps before it are not counted as time). NULL params:
  * defaults. Returns NULL on bad params or OOM. */
@@ -184,6 +187,9 @@ double agg_step_requests(const struct agg *a, uint64_t step);
  * gets the newest result (flag 0 / warm false when nothing was fed yet or there is no detector). */
 int agg_update_anomaly(struct agg *a, struct online_result *out, uint64_t *out_step);
 
+/* The step where the alerted event of the newest detector result began, UINT64_MAX when no event is
+ * going on (or no detector). */
+uint64_t agg_anomaly_event_step(const struct agg *a);
 /* Rows of a table for export (cumulative totals): count (including "(other)", index 0), and row i's
  * key, totals since the key got the row, and in-flight. At most max_keys + 1 per table. */
 size_t agg_table_size(const struct agg *a, enum agg_table t);
@@ -191,6 +197,11 @@ const struct agg_key *agg_table_entry(const struct agg *a, enum agg_table t, siz
 				      int64_t *inflight, bool *other);
 
 const struct agg_stats *agg_get_stats(const struct agg *a);
+/* Weighted requests of entry i of table t (as agg_table_entry) over steps [first, end) that are still
+ * in the window (older steps count 0). */
+double agg_entry_requests(const struct agg *a, enum agg_table t, size_t i, uint64_t first, uint64_t end);
+/* Oldest step still kept (and not before the aggregation started). */
+uint64_t agg_oldest_step(const struct agg *a);
 
 /* Status code -> class. */
 enum agg_class agg_status_class(int32_t status);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aggregate/loghist.h"
+#include "util/strbuf.h"
 
 #define WEIGHT_SCALE 256.0 /* latency cells hold weights in 1/256 units (exact sums), as aggregate.c */
 
@@ -189,10 +190,10 @@ static void key_of(const struct etcd_record *r, struct etcd_agg_key *k)
 		n = sizeof(k->op) - 1;
 	memcpy(k->op, r->op, n);
 	if (r->group[0] && r->resource[0])
-		snprintf(k->resource, sizeof(k->resource), "%.*s/%.*s", (int)sizeof(r->group), r->group,
-			 (int)sizeof(r->resource), r->resource);
+		str_join(k->resource, sizeof(k->resource), r->group, sizeof(r->group), '/', r->resource,
+			 sizeof(r->resource));
 	else
-		snprintf(k->resource, sizeof(k->resource), "%.*s", (int)sizeof(r->resource), r->resource);
+		str_copyn(k->resource, sizeof(k->resource), r->resource, sizeof(r->resource));
 }
 
 static uint32_t lookup(struct etcd_agg *e, const struct etcd_agg_key *k)

@@ -24,6 +24,7 @@ int online_init(struct online_detector *d, size_t window, const struct dc_params
 		sp.max_period = params->max_period;
 		sp.poisson = params->counts;
 	}
+	d->params = sp;
 	d->sd = sd_new(&sp);
 	return d->sd ? 0 : -1;
 }
@@ -55,6 +56,19 @@ int online_feed(struct online_detector *d, double value, struct online_result *o
 	if (v.event && d->event_alerted) {
 		out->event = v.event;
 		out->event_start = d->event_start;
+	}
+	/* an episode: the alerted event's level was re-learnt; it goes on (for the live view) until the
+	 * series returns to the level before it or the detector forgets that level */
+	if (v.relearnt && d->event_alerted && v.event) {
+		d->episode = v.event;
+		d->episode_until = d->fed + sd_episode_memory(&d->params);
+	}
+	if (d->episode && (v.returned || d->fed > d->episode_until || v.flag))
+		d->episode = 0;
+	if (d->episode && !v.relearnt) {
+		out->event = d->episode;
+		out->event_start = d->event_start;
+		out->baseline = v.prior;
 	}
 	return 0;
 }

@@ -17,16 +17,20 @@
 
 struct online_detector {
 	struct sd_detector *sd;
+	struct sd_params params;
 	uint64_t fed;
 	uint64_t event_start; /* step index (0-based count of values fed) where the current event began */
 	bool event_alerted;   /* the current event was alerted (not a recurring one) */
+	int episode;          /* sign of an alerted event whose new level was re-learnt, until it returns */
+	uint64_t episode_until;
 };
 
 struct online_result {
-	double baseline;  /* the forecast the step was judged against */
+	double baseline;  /* the forecast the step was judged against; during an episode (an alerted event
+			   * whose level the detector re-learnt, a flood that goes on) the level before it */
 	double score;     /* signed, -log10(tail probability) units (analysis/stream.h) */
 	int flag;         /* +1/-1 at the step an event is first detected, else 0 */
-	int event;        /* +1/-1 while the step belongs to an alerted event, else 0 */
+	int event;        /* +1/-1 while the step belongs to an alerted event or its episode, else 0 */
 	uint64_t event_start; /* the step index where that event began (valid when event != 0) */
 	bool warm;        /* enough history to judge */
 	int period;       /* period in use */

@@ -2,6 +2,7 @@
 #include "assemble/assembler.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +14,7 @@ struct slot {
 	bool used;
 	uint64_t conn;
 	uint32_t stream_id;
-	struct request_record r; /* filled (and classified) once, at start */
+	struct kp_req_start ev;
 };
 
 struct assembler {
@@ -69,6 +70,17 @@ void asm_free(struct assembler *a)
 void asm_set_abandon_cb(struct assembler *a, record_cb cb)
 {
 	a->abandon_cb = cb;
+}
+
+/* A pending request that will produce no record: tell the abandon callback (rare: no hot path). */
+static void abandon(struct assembler *a, const struct kp_req_start *s)
+{
+	struct request_record r;
+
+	if (!a->abandon_cb)
+		return;
+	request_fill_start(&r, s, a->mono_to_wall);
+	a->abandon_cb(&r, a->cb_ctx);
 }
 
 void asm_set_sample_factor(struct assembler *a, double f)
@@ -143,7 +155,19 @@ static bool grow(struct assembler *a)
 	return true;
 }
 
-const struct request_record *asm_start(struct assembler *a, const struct kp_req_start *ev)
+/* The start event without the unused tails of its string buffers: a start event is ~900 bytes, of
+ * which a request typically uses ~100; copying all of it costs ~15 cache misses in the ring buffer
+ * and as many in the (cold) slot, per request. */
+static void copy_start(struct kp_req_start *dst, const struct kp_req_start *ev)
+{
+	memcpy(dst, ev, offsetof(struct kp_req_start, method));
+	memcpy(dst->method, ev->method, ev->method_len < sizeof(ev->method) ? ev->method_len : sizeof(ev->method));
+	memcpy(dst->path, ev->path, ev->path_len < sizeof(ev->path) ? ev->path_len : sizeof(ev->path));
+	memcpy(dst->ua, ev->ua, ev->ua_len < sizeof(ev->ua) ? ev->ua_len : sizeof(ev->ua));
+	memcpy(dst->addr, ev->addr, ev->addr_len < sizeof(ev->addr) ? ev->addr_len : sizeof(ev->addr));
+}
+
+const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_start *ev)
 {
 	bool found;
 	size_t i;
@@ -155,8 +179,7 @@ const struct request_record *asm_start(struct assembler *a, const struct kp_req_
 	i = find(a, ev->conn, ev->stream_id, &found);
 	if (found) {
 		a->st.replaced++;
-		if (a->abandon_cb)
-			a->abandon_cb(&a->slots[i].r, a->cb_ctx);
+		abandon(a, &a->slots[i].ev);
 	} else {
 		if (a->count >= a->max_pending) {
 			a->st.full++;
@@ -167,38 +190,40 @@ const struct request_record *asm_start(struct assembler *a, const struct kp_req_
 	a->slots[i].used = true;
 	a->slots[i].conn = ev->conn;
 	a->slots[i].stream_id = ev->stream_id;
-	request_fill_start(&a->slots[i].r, ev, a->mono_to_wall);
+	copy_start(&a->slots[i].ev, ev);
 	a->st.started++;
-	return &a->slots[i].r;
+	return &a->slots[i].ev;
 }
 
-/* r: the record filled at start (a copy: the slot is gone); e NULL while ongoing. */
-static void emit(struct assembler *a, struct request_record *r, const struct kp_req_end *e, uint64_t end_mono,
-		 bool ongoing)
+static void emit(struct assembler *a, const struct kp_req_start *s, const struct kp_req_end *e,
+		 uint64_t end_mono, bool ongoing)
 {
-	r->id = a->next_id++;
-	r->sample_factor = a->weigh ? a->weigh(a->weigh_ctx, r->start_mono_ns) : a->sample_factor;
-	r->latency_ns = end_mono > r->start_mono_ns ? end_mono - r->start_mono_ns : 0;
-	r->ongoing = ongoing;
+	struct request_record r;
+
+	request_fill_start(&r, s, a->mono_to_wall);
+	r.id = a->next_id++;
+	r.sample_factor = a->weigh ? a->weigh(a->weigh_ctx, s->hdr.ts_ns) : a->sample_factor;
+	r.latency_ns = end_mono > s->hdr.ts_ns ? end_mono - s->hdr.ts_ns : 0;
+	r.ongoing = ongoing;
 	if (e)
-		request_fill_end(r, e);
-	a->cb(r, a->cb_ctx);
+		request_fill_end(&r, e);
+	a->cb(&r, a->cb_ctx);
 }
 
 void asm_end(struct assembler *a, const struct kp_req_end *ev)
 {
 	bool found;
 	size_t i = find(a, ev->conn, ev->stream_id, &found);
-	struct request_record r;
+	struct kp_req_start s;
 
 	if (!found) {
 		a->st.unmatched_end++;
 		return;
 	}
-	r = a->slots[i].r;
+	copy_start(&s, &a->slots[i].ev);
 	remove_at(a, i);
 	a->st.finished++;
-	emit(a, &r, ev, ev->hdr.ts_ns, false);
+	emit(a, &s, ev, ev->hdr.ts_ns, false);
 }
 
 void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns)
@@ -207,7 +232,7 @@ void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns)
 		if (!a->slots[i].used)
 			continue;
 		a->st.ongoing++;
-		emit(a, &a->slots[i].r, NULL, now_mono_ns, true);
+		emit(a, &a->slots[i].ev, NULL, now_mono_ns, true);
 		a->slots[i].used = false;
 	}
 	a->count = 0;
@@ -223,15 +248,19 @@ size_t asm_expire_closed(struct assembler *a, const struct conntrack *ct, uint64
 	size_t n = 0;
 
 	for (size_t i = 0; i < a->cap;) {
-		const struct request_record *r = &a->slots[i].r;
+		const struct kp_req_start *ev = &a->slots[i].ev;
+		char peer[sizeof(ev->addr) + 1];
+		size_t len;
 
 		if (!a->slots[i].used) {
 			i++;
 			continue;
 		}
-		if (r->client[0] && ct_closed_since(ct, r->client, r->start_mono_ns, now_mono_ns, grace_ns)) {
-			if (a->abandon_cb)
-				a->abandon_cb(r, a->cb_ctx);
+		len = ev->addr_len < sizeof(ev->addr) ? ev->addr_len : sizeof(ev->addr);
+		memcpy(peer, ev->addr, len);
+		peer[len] = '\0';
+		if (len && ct_closed_since(ct, peer, ev->hdr.ts_ns, now_mono_ns, grace_ns)) {
+			abandon(a, ev);
 			remove_at(a, i); /* an entry may have moved into i: look at i again */
 			a->st.expired++;
 			n++;
@@ -242,11 +271,12 @@ size_t asm_expire_closed(struct assembler *a, const struct conntrack *ct, uint64
 	return n;
 }
 
-void asm_foreach_pending(const struct assembler *a, record_cb fn, void *ctx)
+void asm_foreach_pending(const struct assembler *a, void (*fn)(const struct kp_req_start *ev, void *ctx),
+			 void *ctx)
 {
 	for (size_t i = 0; i < a->cap; i++)
 		if (a->slots[i].used)
-			fn(&a->slots[i].r, ctx);
+			fn(&a->slots[i].ev, ctx);
 }
 
 const struct asm_stats *asm_get_stats(const struct assembler *a)

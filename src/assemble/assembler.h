@@ -32,11 +32,9 @@ struct asm_stats {
 struct assembler *asm_new(size_t max_pending, int64_t mono_to_wall_ns, record_cb cb, void *ctx);
 void asm_free(struct assembler *a);
 
-/* A request started. Returns its record as known so far (everything from the start event, RequestInfo
- * included; no id, status or latency yet), valid until the next call on a, or NULL when it is not
- * tracked (max_pending requests in flight: it will produce no record). The start event is classified
- * here, once: the finished record is this one completed by the end event. */
-const struct request_record *asm_start(struct assembler *a, const struct kp_req_start *ev);
+/* A request started. Returns the start as kept (valid until the next call on a), or NULL when it is not
+ * tracked (max_pending requests in flight: it will produce no record). */
+const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_start *ev);
 void asm_end(struct assembler *a, const struct kp_req_end *ev);
 /* Emit every pending request as "ongoing" (latency so far at now_mono_ns) and forget them. */
 void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns);
@@ -48,9 +46,9 @@ size_t asm_pending(const struct assembler *a);
  * Returns the number dropped. Call from a timer, not per event (it scans the table). */
 struct conntrack;
 size_t asm_expire_closed(struct assembler *a, const struct conntrack *ct, uint64_t now_mono_ns, uint64_t grace_ns);
-/* Call fn for every pending request (started, not ended) with its record as known at start: the
- * in-flight snapshot of `top`. */
-void asm_foreach_pending(const struct assembler *a, record_cb fn, void *ctx);
+/* Call fn for every pending request (started, not ended): the in-flight snapshot of `top`. */
+void asm_foreach_pending(const struct assembler *a, void (*fn)(const struct kp_req_start *ev, void *ctx),
+			 void *ctx);
 const struct asm_stats *asm_get_stats(const struct assembler *a);
 /* Called (with the same ctx as the record callback) for a pending request that will produce no record:
  * a new start on its key replaced it (its end was lost). Optional. */

@@ -20,6 +20,8 @@ struct conntrack {
 	struct ct_entry *e;
 	size_t cap; /* power of two, >= 2 x max */
 	size_t count, max;
+	size_t nclosed;         /* entries closed and not yet expired */
+	uint64_t oldest_closed; /* no closed entry has an earlier closed_at (0: none / unknown) */
 	struct ct_stats st;
 };
 
@@ -105,6 +107,8 @@ void ct_open(struct conntrack *ct, const char *peer, uint16_t local_port, uint64
 		strcpy(ct->e[i].peer, peer);
 	} else if (ct->e[i].open) {
 		ct->st.active--; /* reopened without a close we saw */
+	} else {
+		ct->nclosed--; /* reopened after a close */
 	}
 	ct->e[i].open = true;
 	ct->e[i].local_port = local_port;
@@ -127,6 +131,8 @@ void ct_close(struct conntrack *ct, const char *peer, uint64_t ts)
 	ct->e[i].open = false;
 	ct->e[i].closed_at = ts ? ts : 1;
 	ct->st.active--;
+	if (!ct->nclosed++ || ct->e[i].closed_at < ct->oldest_closed)
+		ct->oldest_closed = ct->e[i].closed_at;
 }
 
 uint16_t ct_local_port(const struct conntrack *ct, const char *peer)
@@ -149,15 +155,24 @@ bool ct_closed_since(const struct conntrack *ct, const char *peer, uint64_t sinc
 
 void ct_expire(struct conntrack *ct, uint64_t now, uint64_t grace_ns)
 {
+	uint64_t oldest = 0;
+
+	/* a scan of the whole table (MBs) only when some closed entry is due */
+	if (!ct->nclosed || ct->oldest_closed + grace_ns >= now)
+		return;
 	for (size_t i = 0; i < ct->cap;) {
 		struct ct_entry *e = &ct->e[i];
 
 		if (e->used && !e->open && e->closed_at + grace_ns < now) {
 			remove_at(ct, i); /* an entry may have moved into i: look at i again */
+			ct->nclosed--;
 			continue;
 		}
+		if (e->used && !e->open && (!oldest || e->closed_at < oldest))
+			oldest = e->closed_at;
 		i++;
 	}
+	ct->oldest_closed = oldest;
 }
 
 const struct ct_stats *ct_get_stats(const struct conntrack *ct)

@@ -2,6 +2,7 @@
 #include "assemble/etcd_assembler.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "assemble/record_json.h"
 #include "etcd/etcd_key.h"
 #include "util/hash.h"
+#include "util/strbuf.h"
 
 #define PENDING_CAP 4096  /* unary calls in flight (by goroutine) */
 #define HOLD_CAP 8192     /* finished calls waiting for their request (power of two) */
@@ -64,6 +66,7 @@ struct etcd_assembler {
 
 	struct recent_req *recent; /* ring of finished requests, indexed by a small hash */
 	uint64_t recent_seq;
+	uint64_t recent_tail;   /* oldest seq that may still be remembered (expiry scans from here) */
 	int32_t *recent_bucket; /* RECENT_CAP * 2 heads into recent[], -1 = empty; chained by recent_next */
 	int32_t *recent_next;
 
@@ -234,7 +237,7 @@ static void decode_into(struct etcd_assembler *a, const struct kp_grpc_start *ev
 		char *dot = strchr(rec->resource, '.');
 
 		if (dot) {
-			snprintf(rec->group, sizeof(rec->group), "%s", dot + 1);
+			str_copy(rec->group, sizeof(rec->group), dot + 1);
 			*dot = 0;
 		}
 	}
@@ -353,7 +356,11 @@ static void hold(struct etcd_assembler *a, const struct call_info *c)
 	slot = a->head_seq & (HOLD_CAP - 1);
 	h = &a->held[slot];
 	h->seq = a->head_seq++;
-	h->c = *c;
+	/* not h->c = *c: the ring sweeps megabytes, and most of a record is unused key buffer (cold lines) */
+	h->c.start_mono = c->start_mono;
+	h->c.nctx = c->nctx;
+	memcpy(h->c.chain, c->chain, c->nctx * sizeof(c->chain[0]));
+	etcd_record_copy(&h->c.rec, &c->rec);
 	for (int k = 0; k < h->c.nctx; k++) {
 		int32_t node = (int32_t)(slot * CHAIN + k);
 		size_t b = bucket_of(h->c.chain[k]);
@@ -447,6 +454,8 @@ void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t star
 	}
 	/* remember the request for calls whose end arrives later */
 	i = a->recent_seq++ & (RECENT_CAP - 1);
+	if (a->recent_seq - a->recent_tail > RECENT_CAP)
+		a->recent_tail = a->recent_seq - RECENT_CAP;
 	if (a->recent[i].ctx)
 		recent_remove(a, i);
 	a->recent[i] = (struct recent_req){ ctx, start_mono, end_mono, request_id };
@@ -457,9 +466,16 @@ void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t star
 void etcd_asm_tick(struct etcd_assembler *a, uint64_t now_mono)
 {
 	drain_tail(a, now_mono);
-	for (size_t i = 0; i < RECENT_CAP; i++)
-		if (a->recent[i].ctx && a->recent[i].end + a->hold_ns < now_mono)
+	/* requests are remembered in the order they ended: forget from the oldest, stop at the first
+	 * still within its hold (not a scan of the whole ring ten times a second) */
+	for (; a->recent_tail < a->recent_seq; a->recent_tail++) {
+		size_t i = a->recent_tail & (RECENT_CAP - 1);
+
+		if (a->recent[i].ctx && a->recent[i].end + a->hold_ns >= now_mono)
+			break;
+		if (a->recent[i].ctx)
 			recent_remove(a, i);
+	}
 }
 
 void etcd_asm_flush(struct etcd_assembler *a)

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/swar.h"
+
 static const char *const secret_substrings[] = {
 	"token", "password", "passwd", "secret", "credential", "apikey", "api_key", "api-key",
 	"signature", "session", "jwt", "auth",
@@ -110,20 +112,45 @@ static unsigned put_escaped(struct sink *s, const char *b, size_t n)
 	return flags;
 }
 
+/* in[0..len) holds nothing put_escaped changes (bytes <= 0x20, 0x7f) */
+static bool all_plain(const char *in, size_t len)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t x = swar_load(in + i);
+
+		if (swar_less(x, 0x21) | swar_eq(x, 0x7f))
+			return false;
+	}
+	for (; i < len; i++)
+		if ((unsigned char)in[i] <= 0x20 || in[i] == 0x7f)
+			return false;
+	return true;
+}
+
 unsigned path_sanitize(const char *in, size_t len, char *out, size_t cap)
 {
 	const char *q = in ? memchr(in, '?', len) : NULL;
 	size_t plen = q ? (size_t)(q - in) : len, mlen = strlen(PS_TRUNC_MARKER);
 	struct sink s;
 	unsigned flags = 0;
+	char local[4096];
 
 	if (!cap)
 		return 0;
 	if (!in)
 		len = plen = 0;
+	/* the common case, twice per request: a path without query that needs no change and fits */
+	if (!q && len < cap && all_plain(in, len)) {
+		if (len)
+			memcpy(out, in, len);
+		out[len] = 0;
+		return 0;
+	}
 	/* worst case: every byte escaped (x3), every empty value redacted */
 	s.cap = 3 * len + (len + 1) * sizeof(PS_REDACTED_VALUE) + 1;
-	s.p = malloc(s.cap);
+	s.p = s.cap <= sizeof(local) ? local : malloc(s.cap);
 	s.len = 0;
 	if (!s.p) {
 		out[0] = 0;
@@ -190,6 +217,7 @@ unsigned path_sanitize(const char *in, size_t len, char *out, size_t cap)
 		memcpy(out + keep, PS_TRUNC_MARKER, mlen + 1);
 		flags |= PS_TRUNCATED;
 	}
-	free(s.p);
+	if (s.p != local)
+		free(s.p);
 	return flags;
 }

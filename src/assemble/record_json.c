@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "assemble/record_json.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,28 @@ void etcd_record_init(struct etcd_record *r)
 	r->resp_size = -1;
 	r->req_size = -1;
 	r->sample_factor = 1.0;
+}
+
+static void copy_bin(char *dst, const char *src, uint16_t len, size_t cap)
+{
+	/* len 0: a C string (see struct etcd_record) */
+	size_t n = len ? (len < cap ? len : cap) : strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	if (n < cap)
+		dst[n] = 0;
+}
+
+_Static_assert(offsetof(struct etcd_record, range_end) == offsetof(struct etcd_record, key) + REC_PATH_LEN &&
+		       offsetof(struct etcd_record, resource) == offsetof(struct etcd_record, range_end) + REC_PATH_LEN,
+	       "etcd_record_copy: key and range_end are the only buffers between the copied parts");
+
+void etcd_record_copy(struct etcd_record *dst, const struct etcd_record *src)
+{
+	memcpy(dst, src, offsetof(struct etcd_record, key));
+	memcpy(&dst->resource, &src->resource, sizeof(*src) - offsetof(struct etcd_record, resource));
+	copy_bin(dst->key, src->key, src->key_len, sizeof(src->key));
+	copy_bin(dst->range_end, src->range_end, src->range_end_len, sizeof(src->range_end));
 }
 
 /* days since 1970-01-01 <-> civil date (proleptic Gregorian; H. Hinnant's algorithms) */
@@ -54,16 +77,45 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 	*y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
+static char *put_dec(char *p, unsigned v, int width)
+{
+	for (int i = width - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + width;
+}
+
 void record_ts_format(uint64_t ns, char *buf, size_t cap)
 {
 	uint64_t secs = ns / 1000000000ULL, frac = ns % 1000000000ULL;
 	uint64_t days = secs / 86400, sod = secs % 86400;
 	int64_t y;
 	unsigned m, d;
+	char *p = buf;
 
 	civil_from_days((int64_t)days, &y, &m, &d);
-	snprintf(buf, cap, "%04lld-%02u-%02uT%02u:%02u:%02u.%09lluZ", (long long)y, m, d, (unsigned)(sod / 3600),
-		 (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), (unsigned long long)frac);
+	if (cap < RECORD_TS_LEN || y > 9999) { /* cut output, or years past the 4-digit form */
+		snprintf(buf, cap, "%04lld-%02u-%02uT%02u:%02u:%02u.%09lluZ", (long long)y, m, d, (unsigned)(sod / 3600),
+			 (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), (unsigned long long)frac);
+		return;
+	}
+	/* per record: digits by hand (snprintf is ~3,500 instructions) */
+	p = put_dec(p, (unsigned)y, 4);
+	*p++ = '-';
+	p = put_dec(p, m, 2);
+	*p++ = '-';
+	p = put_dec(p, d, 2);
+	*p++ = 'T';
+	p = put_dec(p, (unsigned)(sod / 3600), 2);
+	*p++ = ':';
+	p = put_dec(p, (unsigned)(sod / 60 % 60), 2);
+	*p++ = ':';
+	p = put_dec(p, (unsigned)(sod % 60), 2);
+	*p++ = '.';
+	p = put_dec(p, (unsigned)frac, 9);
+	*p++ = 'Z';
+	*p = '\0';
 }
 
 static int digits(const char *s, size_t n, unsigned *out)
@@ -133,12 +185,20 @@ int record_ts_parse(const char *s, size_t len, uint64_t *ns)
 	return 0;
 }
 
+/* keys are literals (JW_KEY: no escape scan per key and record) */
+#define KV_STR(w, key, v) (JW_KEY(w, key), jw_str(w, v))
+#define KV_STRN(w, key, v, n) (JW_KEY(w, key), jw_strn(w, v, n))
+#define KV_INT(w, key, v) (JW_KEY(w, key), jw_int(w, v))
+#define KV_UINT(w, key, v) (JW_KEY(w, key), jw_uint(w, v))
+#define KV_DOUBLE(w, key, v) (JW_KEY(w, key), jw_double(w, v))
+#define KV_BOOL(w, key, v) (JW_KEY(w, key), jw_bool(w, v))
+
 static void kv_ts(struct json_writer *w, uint64_t ns)
 {
 	char ts[RECORD_TS_LEN + 8];
 
 	record_ts_format(ns, ts, sizeof(ts));
-	jw_kv_str(w, "ts", ts);
+	KV_STR(w, "ts", ts);
 }
 
 static const char *proto_name(enum rec_proto p)
@@ -154,7 +214,7 @@ static size_t fld_len(const char *s, size_t cap)
 	return z ? (size_t)(z - s) : cap;
 }
 
-#define KV_FIELD(w, key, arr) jw_kv_strn(w, key, arr, fld_len(arr, sizeof(arr)))
+#define KV_FIELD(w, key, arr) KV_STRN(w, key, arr, fld_len(arr, sizeof(arr)))
 
 const char *rec_trunc_name(unsigned bit)
 {
@@ -187,11 +247,11 @@ void record_json_request(struct json_writer *w, const struct request_record *r)
 
 	path_sanitize(r->path, fld_len(r->path, sizeof(r->path)), path, sizeof(path));
 	jw_obj_begin(w);
-	jw_kv_str(w, "kind", "request");
+	KV_STR(w, "kind", "request");
 	kv_ts(w, r->start_ns);
-	jw_kv_uint(w, "latency_ns", r->latency_ns);
+	KV_UINT(w, "latency_ns", r->latency_ns);
 	KV_FIELD(w, "method", r->method);
-	jw_kv_str(w, "path", path);
+	KV_STR(w, "path", path);
 	KV_FIELD(w, "verb", r->ri.verb);
 	KV_FIELD(w, "group", r->ri.group);
 	KV_FIELD(w, "version", r->ri.version);
@@ -202,24 +262,24 @@ void record_json_request(struct json_writer *w, const struct request_record *r)
 	KV_FIELD(w, "user_agent", r->user_agent);
 	KV_FIELD(w, "client", r->client);
 	if (r->local_port)
-		jw_kv_uint(w, "local_port", r->local_port);
+		KV_UINT(w, "local_port", r->local_port);
 	if (r->apiserver_pid)
-		jw_kv_uint(w, "apiserver_pid", r->apiserver_pid);
-	jw_kv_int(w, "status", r->status);
+		KV_UINT(w, "apiserver_pid", r->apiserver_pid);
+	KV_INT(w, "status", r->status);
 	if (proto)
-		jw_kv_str(w, "proto", proto);
+		KV_STR(w, "proto", proto);
 	if (r->bytes_in >= 0)
-		jw_kv_int(w, "bytes_in", r->bytes_in);
+		KV_INT(w, "bytes_in", r->bytes_in);
 	if (r->bytes_out >= 0)
-		jw_kv_int(w, "bytes_out", r->bytes_out);
+		KV_INT(w, "bytes_out", r->bytes_out);
 	if (r->proto == REC_PROTO_H2)
-		jw_kv_uint(w, "stream_id", r->stream_id);
-	jw_kv_uint(w, "id", r->id);
+		KV_UINT(w, "stream_id", r->stream_id);
+	KV_UINT(w, "id", r->id);
 	kv_truncated(w, r->truncated);
 	if (r->ongoing)
-		jw_kv_bool(w, "ongoing", true);
+		KV_BOOL(w, "ongoing", true);
 	if (r->sample_factor != 1.0)
-		jw_kv_double(w, "sample_factor", r->sample_factor);
+		KV_DOUBLE(w, "sample_factor", r->sample_factor);
 	jw_obj_end(w);
 }
 
@@ -235,40 +295,40 @@ void record_json_etcd(struct json_writer *w, const struct etcd_record *r)
 	size_t rel = bin_len(r->range_end, r->range_end_len, sizeof(r->range_end));
 
 	jw_obj_begin(w);
-	jw_kv_str(w, "kind", "etcd");
+	KV_STR(w, "kind", "etcd");
 	kv_ts(w, r->start_ns);
-	jw_kv_uint(w, "latency_ns", r->latency_ns);
+	KV_UINT(w, "latency_ns", r->latency_ns);
 	KV_FIELD(w, "method", r->method);
 	KV_FIELD(w, "op", r->op);
-	jw_kv_strn(w, "key", r->key, bin_len(r->key, r->key_len, sizeof(r->key)));
+	KV_STRN(w, "key", r->key, bin_len(r->key, r->key_len, sizeof(r->key)));
 	KV_FIELD(w, "resource", r->resource);
 	if (r->group[0])
-		jw_kv_str(w, "group", r->group);
+		KV_STR(w, "group", r->group);
 	if (rel)
-		jw_kv_strn(w, "range_end", r->range_end, rel);
+		KV_STRN(w, "range_end", r->range_end, rel);
 	if (r->limit > 0)
-		jw_kv_int(w, "limit", r->limit);
+		KV_INT(w, "limit", r->limit);
 	if (r->count_only)
-		jw_kv_bool(w, "count_only", true);
+		KV_BOOL(w, "count_only", true);
 	if (r->keys_only)
-		jw_kv_bool(w, "keys_only", true);
+		KV_BOOL(w, "keys_only", true);
 	if (r->key_truncated)
-		jw_kv_bool(w, "key_truncated", true);
+		KV_BOOL(w, "key_truncated", true);
 	kv_truncated(w, r->truncated);
 	if (r->grpc_status >= 0)
-		jw_kv_int(w, "grpc_status", r->grpc_status);
+		KV_INT(w, "grpc_status", r->grpc_status);
 	if (r->resp_size >= 0)
-		jw_kv_int(w, "resp_size", r->resp_size);
+		KV_INT(w, "resp_size", r->resp_size);
 	if (r->req_size >= 0)
-		jw_kv_int(w, "req_size", r->req_size);
+		KV_INT(w, "req_size", r->req_size);
 	if (r->stream)
-		jw_kv_bool(w, "stream", true);
+		KV_BOOL(w, "stream", true);
 	if (r->request_id)
-		jw_kv_uint(w, "request_id", r->request_id);
+		KV_UINT(w, "request_id", r->request_id);
 	if (r->apiserver_pid)
-		jw_kv_uint(w, "apiserver_pid", r->apiserver_pid);
+		KV_UINT(w, "apiserver_pid", r->apiserver_pid);
 	if (r->sample_factor != 1.0)
-		jw_kv_double(w, "sample_factor", r->sample_factor);
+		KV_DOUBLE(w, "sample_factor", r->sample_factor);
 	jw_obj_end(w);
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "assemble/path_sanitize.h"
+#include "util/swar.h"
 
 struct seg {
 	const char *p;
@@ -32,6 +33,10 @@ static long unescape(const char *s, size_t len, char *dst, bool query)
 {
 	size_t o = 0;
 
+	if (!memchr(s, '%', len) && (!query || !memchr(s, '+', len))) {
+		memcpy(dst, s, len); /* nothing to decode: the usual path */
+		return (long)len;
+	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
@@ -60,6 +65,11 @@ static void put_field(char *dst, size_t cap, const char *src, size_t len, bool *
 {
 	size_t o = 0;
 
+	if (len < cap && !memchr(src, 0, len)) {
+		memcpy(dst, src, len);
+		dst[len] = 0;
+		return;
+	}
 	for (size_t i = 0; i < len; i++) {
 		size_t need = src[i] ? 1 : 3;
 
@@ -402,7 +412,7 @@ int k8s_request_info_parse(const char *method, const char *target, size_t target
 	struct seg segs[MAX_SEGS];
 	struct seg *parts;
 	size_t nparts;
-	char *buf = NULL;
+	char *buf = NULL, local[2560]; /* enough for a KP_PATH_MAX target */
 	long dlen;
 	int rc = KRI_OK;
 
@@ -411,7 +421,13 @@ int k8s_request_info_parse(const char *method, const char *target, size_t target
 	if (!target)
 		target_len = 0;
 	end = target + target_len;
-	for (i = 0; i < target_len; i++) {
+	for (i = 0; i + 8 <= target_len; i += 8) {
+		uint64_t x = swar_load(target + i);
+
+		if (swar_less(x, 0x20) | swar_eq(x, 0x7f))
+			break;
+	}
+	for (; i < target_len; i++) {
 		unsigned char c = (unsigned char)target[i];
 
 		if (c < 0x20 || c == 0x7f)
@@ -436,12 +452,13 @@ int k8s_request_info_parse(const char *method, const char *target, size_t target
 		}
 	}
 
-	buf = malloc(path_len + 4 * query_len + 4);
+	buf = path_len + 4 * query_len + 4 <= sizeof(local) ? local : malloc(path_len + 4 * query_len + 4);
 	if (!buf)
 		return KRI_ENOMEM;
 	dlen = unescape(path, path_len, buf, false);
 	if (dlen < 0) {
-		free(buf);
+		if (buf != local)
+			free(buf);
 		return KRI_EBADURL;
 	}
 	pl = (size_t)dlen;
@@ -455,15 +472,16 @@ int k8s_request_info_parse(const char *method, const char *target, size_t target
 		while (b > a && buf[b - 1] == '/')
 			b--;
 		if (b > a) {
-			for (start = a, i = a; i <= b; i++) {
-				if (i == b || buf[i] == '/') {
-					if (nseg < MAX_SEGS) {
-						segs[nseg].p = buf + start;
-						segs[nseg].len = i - start;
-					}
-					nseg++;
-					start = i + 1;
+			for (start = a; start <= b;) {
+				const char *sl = memchr(buf + start, '/', b - start);
+
+				i = sl ? (size_t)(sl - buf) : b;
+				if (nseg < MAX_SEGS) {
+					segs[nseg].p = buf + start;
+					segs[nseg].len = i - start;
 				}
+				nseg++;
+				start = i + 1;
 			}
 		}
 	}
@@ -560,7 +578,8 @@ int k8s_request_info_parse(const char *method, const char *target, size_t target
 	if (!out->name[0] && !strcmp(out->verb, "delete"))
 		set_verb(out, "deletecollection");
 done:
-	free(buf);
+	if (buf != local)
+		free(buf);
 	return rc;
 }
 

@@ -18,6 +18,7 @@
 #include "pipeline/pipeline.h"
 #include "plan/plan.h"
 #include "sampling/budget.h"
+#include "input/raw_events.h"
 #include "util/log.h"
 
 static void usage(FILE *out)
@@ -53,6 +54,22 @@ static void usage(FILE *out)
 		"                      be linked (default 2000)\n");
 }
 
+/* --raw-events (hidden, for replay benchmarks): every event as consumed, then the pipeline */
+struct raw_dump {
+	FILE *f;
+	int err;
+	struct pipeline *pl;
+};
+
+static void feed_and_dump(void *ctx, const void *data, size_t size)
+{
+	struct raw_dump *rd = ctx;
+
+	if (!rd->err && raw_events_write(rd->f, data, size))
+		rd->err = errno ? errno : EIO;
+	pipeline_feed(rd->pl, data, size);
+}
+
 /* The stats record: the pipeline's and the BPF side's counters, the apiservers attached, and the duty
  * cycle in budget mode. */
 static void write_stats(struct follow *fw, struct pipeline *pl, const struct sampler *sm, struct jsonl_sink *js,
@@ -76,7 +93,7 @@ static void on_gone(void *ctx, pid_t pid)
 
 int cmd_record(int argc, char **argv)
 {
-	enum { OPT_PID = 256, OPT_EXE, OPT_DURATION, OPT_STATS, OPT_NO_H1, OPT_NO_H2, OPT_NO_ETCD, OPT_LINK_HOLD, OPT_BUDGET, OPT_BUDGET_PERIOD, OPT_HIT_COST };
+	enum { OPT_PID = 256, OPT_EXE, OPT_DURATION, OPT_STATS, OPT_NO_H1, OPT_NO_H2, OPT_NO_ETCD, OPT_LINK_HOLD, OPT_BUDGET, OPT_BUDGET_PERIOD, OPT_HIT_COST, OPT_RAW };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "pid", required_argument, NULL, OPT_PID },
@@ -91,6 +108,7 @@ int cmd_record(int argc, char **argv)
 		{ "budget", required_argument, NULL, OPT_BUDGET },
 		{ "budget-period", required_argument, NULL, OPT_BUDGET_PERIOD },
 		{ "hit-cost-us", required_argument, NULL, OPT_HIT_COST },
+		{ "raw-events", required_argument, NULL, OPT_RAW }, /* hidden: docs/capture-testing.md */
 		{ 0 },
 	};
 	struct capture_opts co = { 0 };
@@ -100,7 +118,8 @@ int cmd_record(int argc, char **argv)
 	struct pipeline *pl = NULL;
 	struct jsonl_sink js;
 	FILE *out = NULL;
-	const char *outpath = "-";
+	const char *outpath = "-", *rawpath = NULL;
+	struct raw_dump rd = { 0 };
 	long pid = 0, duration = 0, stats_every = 10, link_hold_ms = 2000, budget_period = 10;
 	double budget = 0, hit_cost_us = 0;
 	struct sampler sm = { 0 };
@@ -140,6 +159,7 @@ int cmd_record(int argc, char **argv)
 			if (!cli_parse_double(optarg, &hit_cost_us) || hit_cost_us <= 0)
 				return cli_usage_error("record", "--hit-cost-us needs microseconds > 0, got '%s'", optarg);
 			break;
+		case OPT_RAW: rawpath = optarg; break;
 		case OPT_LINK_HOLD:
 			if (!cli_parse_long(optarg, 0, 3600000, &link_hold_ms))
 				return cli_usage_error("record", "--etcd-link-hold needs milliseconds, got '%s'", optarg);
@@ -165,7 +185,7 @@ int cmd_record(int argc, char **argv)
 		p_err("cannot open %s: %s", outpath, strerror(errno));
 		return 1;
 	}
-	setvbuf(out, NULL, _IOFBF, 1 << 20);
+	setvbuf(out, NULL, _IOFBF, 1 << 16); /* 64 KiB: stays in cache (1 MiB: each record lands on cold lines) */
 	/* front end: capture -> pipeline -> one sink, the JSON-lines writer */
 	jsonl_sink_init(&js, out);
 	po.mono_to_wall_ns = cli_mono_to_wall();
@@ -183,6 +203,16 @@ int cmd_record(int argc, char **argv)
 	}
 	co.on_event = pipeline_feed_cb;
 	co.ctx = pl;
+	if (rawpath) {
+		rd.f = fopen(rawpath, "w");
+		if (!rd.f || raw_events_write_header(rd.f)) {
+			p_err("cannot write %s: %s", rawpath, strerror(errno));
+			goto out;
+		}
+		rd.pl = pl;
+		co.on_event = feed_and_dump;
+		co.ctx = &rd;
+	}
 	fo.co = co;
 	fo.on_gone = on_gone;
 	fo.ctx = pl;
@@ -263,5 +293,9 @@ out:
 	if (out && out != stdout)
 		fclose(out);
 	pipeline_free(pl);
+	if (rd.f && (fclose(rd.f) || rd.err)) {
+		p_err("writing %s: %s", rawpath, strerror(rd.err ? rd.err : errno));
+		ret = 1;
+	}
 	return ret;
 }

@@ -14,6 +14,7 @@
 #include "aggregate/agg_sink.h"
 #include "aggregate/aggregate.h"
 #include "aggregate/anomaly_line.h"
+#include "aggregate/live_cause.h"
 #include "aggregate/etcd_agg.h"
 #include "assemble/kp_contract.h"
 #include "assemble/record_json.h"
@@ -112,6 +113,8 @@ struct top {
 	double hits_per_request;
 	size_t pending;
 	struct anomaly_view anom;
+	struct live_cause cause; /* of the alerted event going on (cause_on) */
+	bool cause_on;
 	bool have_snapshot;
 	/* etcd part of the last snapshot */
 	double *row_etcd;              /* MAX_ROWS: linked etcd calls per second of rows[i] */
@@ -309,6 +312,10 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 			 t->sm.b.budget * 100, t->sm.b.duty, sampler_factor(&t->sm));
 	snprintf(line + strlen(line), sizeof(line) - strlen(line), "  %s", e);
 	emit(t->anom.flag > 0 || t->cs.counters[KP_CNT_RB_DROP] ? L_ALERT : L_HEADER, line, ctx);
+	if (t->cause_on) {
+		live_cause_format(&t->cause, t->cause.since_step * STEP_NS, line, sizeof(line));
+		emit(L_ALERT, line, ctx);
+	}
 	overflow = st->evicted[tab];
 	snprintf(line, sizeof(line), "by %s  sort %s  window %us  rows %zu of %zu", agg_table_name(tab),
 		 agg_sort_name(t->sort), t->interval, t->nrows < maxrows ? t->nrows : maxrows, t->nrows_all);
@@ -629,6 +636,28 @@ static void print_json(const struct top *t, size_t maxrows)
 	jw_kv_double(&w, "rate", t->anom.rate);
 	jw_kv_double(&w, "score", t->anom.score);
 	jw_kv_double(&w, "baseline", t->anom.baseline);
+	if (t->cause_on) {
+		char line[640];
+
+		jw_key(&w, "cause");
+		jw_obj_begin(&w);
+		live_cause_format(&t->cause, t->cause.since_step * STEP_NS, line, sizeof(line));
+		jw_kv_str(&w, "line", line);
+		jw_kv_uint(&w, "since_ns", t->cause.since_step * STEP_NS);
+		jw_kv_double(&w, "seconds", t->cause.seconds);
+		jw_kv_double(&w, "real_per_s", t->cause.seconds > 0 ? t->cause.real / t->cause.seconds : 0);
+		jw_kv_double(&w, "expected_per_s", t->cause.seconds > 0 ? t->cause.expected / t->cause.seconds : 0);
+		jw_kv_bool(&w, "found", t->cause.valid);
+		if (t->cause.valid) {
+			jw_key(&w, "attrs");
+			jw_obj_begin(&w);
+			for (size_t i = 0; i < t->cause.nattrs; i++)
+				jw_kv_str(&w, t->cause.names[i], t->cause.values[i]);
+			jw_obj_end(&w);
+			jw_kv_double(&w, "share", t->cause.share);
+		}
+		jw_obj_end(&w);
+	}
 	jw_obj_end(&w);
 	json_conns_budget(&w, t);
 	json_etcd(&w, t, maxrows);
@@ -694,6 +723,20 @@ static void refresh_snapshot(struct top *t, uint64_t now_wall)
 
 		agg_update_anomaly(t->agg, &res, &step);
 		anomaly_view(&res, agg_step_requests(t->agg, step) * 1e9 / (double)STEP_NS, &t->anom);
+		/* the cause of an alerted event, over its steps so far (kept when its start leaves the window) */
+		{
+			uint64_t es = agg_anomaly_event_step(t->agg);
+			struct live_cause c;
+
+			if (es == UINT64_MAX || !res.warm) {
+				t->cause_on = false;
+			} else if (live_cause_compute(t->agg, es, res.baseline, &c) == 0) {
+				t->cause = c;
+				t->cause_on = true;
+			} else if (t->cause.since_step != es) {
+				t->cause_on = false; /* nothing computed for this event yet */
+			}
+		}
 	}
 	follow_read_stats(t->fw, &t->cs);
 	t->hits_per_request = pipeline_hits_per_request(t->pl, t->cs.hits);

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/strbuf.h"
+
 struct layout {
 	const char *prefix; /* resource prefix under the storage prefix; one or two segments */
 	const char *group;
@@ -168,8 +170,11 @@ int etcd_key_parse(const uint8_t *key, size_t key_len, const uint8_t *range_end,
 	out->is_prefix = etcd_range_is_prefix(key, key_len, range_end, range_end_len);
 
 	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]) && !lay; i++) {
-		const char *p = layouts[i].prefix, *slash = strchr(p, '/');
+		const char *p = layouts[i].prefix, *slash;
 
+		if (!segs[0].len || p[0] != (char)segs[0].p[0])
+			continue; /* cheap first-byte filter: the table is scanned for every key */
+		slash = strchr(p, '/');
 		if (slash) {
 			if (nseg >= 2 && seg_is(&segs[0], p, (size_t)(slash - p)) && seg_is(&segs[1], slash + 1, strlen(slash + 1)))
 				lay = &layouts[i];
@@ -178,8 +183,8 @@ int etcd_key_parse(const uint8_t *key, size_t key_len, const uint8_t *range_end,
 		}
 	}
 	if (lay) {
-		snprintf(out->group, sizeof(out->group), "%s", lay->group);
-		snprintf(out->resource, sizeof(out->resource), "%s", lay->resource);
+		str_copy(out->group, sizeof(out->group), lay->group);
+		str_copy(out->resource, sizeof(out->resource), lay->resource);
 		out->scope = lay->scope;
 		out->known = true;
 		used = strchr(lay->prefix, '/') ? 2 : 1;
@@ -217,7 +222,7 @@ int etcd_key_parse(const uint8_t *key, size_t key_len, const uint8_t *range_end,
 
 size_t etcd_key_resource_string(const struct etcd_key_info *ki, char *buf, size_t n)
 {
-	int r;
+	size_t r;
 
 	if (!n)
 		return 0;
@@ -225,11 +230,10 @@ size_t etcd_key_resource_string(const struct etcd_key_info *ki, char *buf, size_
 		buf[0] = 0;
 		return 0;
 	}
-	if (ki->group[0])
-		r = snprintf(buf, n, "%s.%s", ki->resource, ki->group);
-	else
-		r = snprintf(buf, n, "%s", ki->resource);
-	if (r < 0)
-		return 0;
-	return (size_t)r < n ? (size_t)r : n - 1;
+	r = str_copy(buf, n, ki->resource);
+	if (ki->group[0] && r + 1 < n) {
+		buf[r++] = '.';
+		r += str_copy(buf + r, n - r, ki->group);
+	}
+	return r;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "etcd/etcd_key.h"
+#include "util/strbuf.h"
 
 struct method_entry {
 	const char *method;
@@ -59,8 +60,7 @@ static const struct method_entry methods[] = {
 
 static void set_name(char *dst, size_t n, const char *src)
 {
-	if (n)
-		snprintf(dst, n, "%s", src);
+	str_copy(dst, n, src);
 }
 
 enum etcd_op etcd_method_op(const char *method, size_t len, char *op_name, size_t op_name_size)
@@ -417,8 +417,8 @@ void etcd_summary_to_record(const struct etcd_req_summary *s, const char *method
 	struct etcd_key_info ki;
 	size_t n;
 
-	snprintf(rec->method, sizeof(rec->method), "%s", method ? method : "");
-	snprintf(rec->op, sizeof(rec->op), "%s", s->op_name);
+	str_copy(rec->method, sizeof(rec->method), method ? method : "");
+	str_copy(rec->op, sizeof(rec->op), s->op_name);
 	n = s->key_len < sizeof(rec->key) - 1 ? s->key_len : sizeof(rec->key) - 1;
 	memcpy(rec->key, s->key, n);
 	rec->key[n] = 0;

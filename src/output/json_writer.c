@@ -1,25 +1,67 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "output/json_writer.h"
 
-#include <inttypes.h>
 #include <math.h>
 #include <string.h>
 
+#include "util/swar.h"
+
 void jw_init(struct json_writer *w, FILE *out, bool pretty)
 {
-	memset(w, 0, sizeof(*w));
+	/* not the buffer: 4 KiB of memset per writer for nothing */
 	w->out = out;
+	w->depth = 0;
 	w->pretty = pretty;
+	memset(w->first, 0, sizeof(w->first));
 	w->first[0] = true;
+	w->after_key = false;
+	w->len = 0;
+}
+
+void jw_flush(struct json_writer *w)
+{
+	if (w->len) {
+		fwrite(w->buf, 1, w->len, w->out);
+		w->len = 0;
+	}
+}
+
+static inline void put(struct json_writer *w, const void *s, size_t n)
+{
+	if (w->len + n > sizeof(w->buf)) {
+		jw_flush(w);
+		if (n > sizeof(w->buf)) {
+			fwrite(s, 1, n, w->out);
+			return;
+		}
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+static inline void put_c(struct json_writer *w, char c)
+{
+	if (w->len == sizeof(w->buf))
+		jw_flush(w);
+	w->buf[w->len++] = c;
+}
+
+#define PUT_LIT(w, lit) put(w, lit, sizeof(lit) - 1)
+
+/* A top-level value is complete: hand it to the FILE. */
+static inline void end_value(struct json_writer *w)
+{
+	if (w->depth == 0)
+		jw_flush(w);
 }
 
 static void indent(struct json_writer *w)
 {
 	if (!w->pretty)
 		return;
-	fputc('\n', w->out);
+	put_c(w, '\n');
 	for (int i = 0; i < w->depth; i++)
-		fputs("  ", w->out);
+		PUT_LIT(w, "  ");
 }
 
 /* Called before every value or key. */
@@ -30,7 +72,7 @@ static void sep(struct json_writer *w)
 		return;
 	}
 	if (!w->first[w->depth])
-		fputc(',', w->out);
+		put_c(w, ',');
 	w->first[w->depth] = false;
 	if (w->depth > 0)
 		indent(w);
@@ -39,7 +81,7 @@ static void sep(struct json_writer *w)
 static void open(struct json_writer *w, char c)
 {
 	sep(w);
-	fputc(c, w->out);
+	put_c(w, c);
 	if (w->depth < JW_MAX_DEPTH - 1)
 		w->depth++;
 	w->first[w->depth] = true;
@@ -53,10 +95,11 @@ static void close_(struct json_writer *w, char c)
 		w->depth--;
 	if (!empty)
 		indent(w);
-	fputc(c, w->out);
+	put_c(w, c);
 	if (w->depth == 0) {
 		/* a finished top-level value: the next one starts fresh (JSON lines) */
 		w->first[0] = true;
+		jw_flush(w);
 	}
 }
 
@@ -65,8 +108,7 @@ void jw_obj_end(struct json_writer *w) { close_(w, '}'); }
 void jw_arr_begin(struct json_writer *w) { open(w, '['); }
 void jw_arr_end(struct json_writer *w) { close_(w, ']'); }
 
-/* Length of a valid UTF-8 sequence at s (max n bytes), or 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t utf8_seq_len(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0];
 	size_t len;
@@ -99,57 +141,140 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-void json_write_escaped(FILE *out, const char *str, size_t n)
+/* Bytes that cannot be copied as they are: control bytes, '"', '\\', DEL and all non-ASCII (checked
+ * as UTF-8). */
+static const bool needs_escape[256] = {
+	[0x00 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x7f ... 0xff] = true,
+};
+
+/* Any byte of x that needs_escape[]? */
+static inline bool word_needs_escape(uint64_t x)
 {
-	const unsigned char *s = (const unsigned char *)str;
+	return (swar_less(x, 0x20) | swar_eq(x, '"') | swar_eq(x, '\\') | swar_eq(x, 0x7f) | swar_high(x)) != 0;
+}
+
+/* Length of the prefix of s that is copied as it is. */
+static inline size_t plain_prefix(const unsigned char *s, size_t n)
+{
+	size_t j = 0;
+
+	for (; j + 8 <= n; j += 8)
+		if (word_needs_escape(swar_load(s + j)))
+			break;
+	/* padded with spaces, which need no escape */
+	if (j + 8 > n && j < n && !word_needs_escape(swar_load_tail(s + j, n - j, ' ')))
+		return n;
+	while (j < n && !needs_escape[s[j]])
+		j++;
+	return j;
+}
+
+/* Room for n more bytes (n <= JW_BUF_SIZE); returns where they go. */
+static inline char *reserve(struct json_writer *w, size_t n)
+{
+	if (w->len + n > sizeof(w->buf))
+		jw_flush(w);
+	return w->buf + w->len;
+}
+
+/* '"' s '"' and then `after` (0 = nothing) when s needs no escape and fits; false otherwise */
+static inline bool put_plain(struct json_writer *w, const unsigned char *s, size_t n, char after)
+{
+	char *p;
+
+	if (n > sizeof(w->buf) / 4 || plain_prefix(s, n) != n)
+		return false;
+	p = reserve(w, n + 3);
+	*p++ = '"';
+	memcpy(p, s, n);
+	p += n;
+	*p++ = '"';
+	if (after)
+		*p++ = after;
+	w->len = (size_t)(p - w->buf);
+	return true;
+}
+
+static void escape(struct json_writer *w, const unsigned char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
 	size_t i = 0;
 
-	fputc('"', out);
+	if (put_plain(w, s, n, 0))
+		return; /* the common case: nothing to escape */
+	put_c(w, '"');
 	while (i < n) {
-		unsigned char c = s[i];
-		size_t l;
+		size_t j = i, l;
+		unsigned char c;
 
+		j += plain_prefix(s + j, n - j);
+		if (j > i) {
+			put(w, s + i, j - i);
+			i = j;
+			if (i == n)
+				break;
+		}
+		c = s[i];
 		switch (c) {
-		case '"': fputs("\\\"", out); i++; continue;
-		case '\\': fputs("\\\\", out); i++; continue;
-		case '\n': fputs("\\n", out); i++; continue;
-		case '\r': fputs("\\r", out); i++; continue;
-		case '\t': fputs("\\t", out); i++; continue;
-		case '\b': fputs("\\b", out); i++; continue;
-		case '\f': fputs("\\f", out); i++; continue;
+		case '"': PUT_LIT(w, "\\\""); i++; continue;
+		case '\\': PUT_LIT(w, "\\\\"); i++; continue;
+		case '\n': PUT_LIT(w, "\\n"); i++; continue;
+		case '\r': PUT_LIT(w, "\\r"); i++; continue;
+		case '\t': PUT_LIT(w, "\\t"); i++; continue;
+		case '\b': PUT_LIT(w, "\\b"); i++; continue;
+		case '\f': PUT_LIT(w, "\\f"); i++; continue;
 		default: break;
 		}
 		if (c < 0x20 || c == 0x7f) {
-			fprintf(out, "\\u%04x", c);
+			char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+			put(w, u, sizeof(u));
 			i++;
 			continue;
 		}
-		l = utf8_len(s + i, n - i);
+		l = utf8_seq_len(s + i, n - i);
 		if (l == 0) {
-			fputs("\\ufffd", out);
+			PUT_LIT(w, "\\ufffd");
 			i++;
 			continue;
 		}
-		fwrite(s + i, 1, l, out);
+		put(w, s + i, l);
 		i += l;
 	}
-	fputc('"', out);
+	put_c(w, '"');
+}
+
+void json_write_escaped(FILE *out, const char *str, size_t n)
+{
+	struct json_writer w;
+
+	w.out = out;
+	w.len = 0;
+	escape(&w, (const unsigned char *)str, n);
+	jw_flush(&w);
 }
 
 void jw_key(struct json_writer *w, const char *key)
 {
+	size_t n = strlen(key);
+
 	sep(w);
-	json_write_escaped(w->out, key, strlen(key));
-	fputc(':', w->out);
+	if (!w->pretty && put_plain(w, (const unsigned char *)key, n, ':')) {
+		w->after_key = true;
+		return;
+	}
+	escape(w, (const unsigned char *)key, n);
+	put_c(w, ':');
 	if (w->pretty)
-		fputc(' ', w->out);
+		put_c(w, ' ');
 	w->after_key = true;
 }
 
 void jw_strn(struct json_writer *w, const char *s, size_t len)
 {
 	sep(w);
-	json_write_escaped(w->out, s ? s : "", s ? len : 0);
+	escape(w, (const unsigned char *)(s ? s : ""), s ? len : 0);
+	end_value(w);
 }
 
 void jw_str(struct json_writer *w, const char *s)
@@ -157,41 +282,73 @@ void jw_str(struct json_writer *w, const char *s)
 	jw_strn(w, s, s ? strlen(s) : 0);
 }
 
+static void put_u64(struct json_writer *w, uint64_t v)
+{
+	char t[20];
+	int i = sizeof(t);
+
+	do {
+		t[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(w, t + i, sizeof(t) - (size_t)i);
+}
+
+static void put_i64(struct json_writer *w, int64_t v)
+{
+	if (v < 0) {
+		put_c(w, '-');
+		put_u64(w, -(uint64_t)v);
+	} else {
+		put_u64(w, (uint64_t)v);
+	}
+}
+
 void jw_int(struct json_writer *w, int64_t v)
 {
 	sep(w);
-	fprintf(w->out, "%" PRId64, v);
+	put_i64(w, v);
+	end_value(w);
 }
 
 void jw_uint(struct json_writer *w, uint64_t v)
 {
 	sep(w);
-	fprintf(w->out, "%" PRIu64, v);
+	put_u64(w, v);
+	end_value(w);
 }
 
 void jw_double(struct json_writer *w, double v)
 {
 	sep(w);
 	if (!isfinite(v)) {
-		fputs("null", w->out);
-		return;
+		PUT_LIT(w, "null");
+	} else if (v == (double)(int64_t)v && fabs(v) < 1e15) {
+		put_i64(w, (int64_t)v);
+	} else {
+		char t[32];
+		int n = snprintf(t, sizeof(t), "%.10g", v);
+
+		put(w, t, n > 0 && n < (int)sizeof(t) ? (size_t)n : 0);
 	}
-	if (v == (double)(int64_t)v && fabs(v) < 1e15)
-		fprintf(w->out, "%" PRId64, (int64_t)v);
-	else
-		fprintf(w->out, "%.10g", v);
+	end_value(w);
 }
 
 void jw_bool(struct json_writer *w, bool v)
 {
 	sep(w);
-	fputs(v ? "true" : "false", w->out);
+	if (v)
+		PUT_LIT(w, "true");
+	else
+		PUT_LIT(w, "false");
+	end_value(w);
 }
 
 void jw_null(struct json_writer *w)
 {
 	sep(w);
-	fputs("null", w->out);
+	PUT_LIT(w, "null");
+	end_value(w);
 }
 
 void jw_kv_str(struct json_writer *w, const char *k, const char *v) { jw_key(w, k); jw_str(w, v); }

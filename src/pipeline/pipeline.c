@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "assemble/kp_contract.h"
+#include "assemble/request_fill.h"
 #include "resolve/procnet.h"
 
 #define DEFAULT_LINK_HOLD_NS 2000000000ULL
@@ -91,11 +92,20 @@ static void deliver_abandoned(const struct request_record *r, void *ctx)
 			p->sinks[i].request_abandoned(p->sinks[i].ctx, r);
 }
 
-static void deliver_started(struct pipeline *p, const struct request_record *r)
+/* Only when a sink wants it: filling a record costs what classifying the request does. */
+static void deliver_started(struct pipeline *p, const struct kp_req_start *ev)
 {
+	bool want = false;
+
+	for (size_t i = 0; i < p->nsinks; i++)
+		want |= p->sinks[i].request_started != NULL;
+	if (!want)
+		return;
+	request_fill_start(&p->scratch, ev, p->o.mono_to_wall_ns);
+	p->scratch.apiserver_pid = ev->hdr.tgid;
 	for (size_t i = 0; i < p->nsinks; i++)
 		if (p->sinks[i].request_started)
-			p->sinks[i].request_started(p->sinks[i].ctx, r);
+			p->sinks[i].request_started(p->sinks[i].ctx, &p->scratch);
 }
 
 /* Counters are structs of uint64_t only: summed as arrays. */
@@ -240,13 +250,10 @@ int pipeline_feed(struct pipeline *p, const void *event, size_t size)
 		return -ENOSPC;
 	}
 	switch (h->type) {
-	case KP_EV_REQ_START: {
-		const struct request_record *r = asm_start(l->as, event);
-
-		if (r)
-			deliver_started(p, r);
+	case KP_EV_REQ_START:
+		if (asm_start(l->as, event))
+			deliver_started(p, event);
 		break;
-	}
 	case KP_EV_REQ_END:
 		asm_end(l->as, event);
 		break;
@@ -427,12 +434,32 @@ size_t pipeline_pending(const struct pipeline *p)
 	return n;
 }
 
+struct pending_walk {
+	const struct pipeline *p;
+	uint32_t pid;
+	void (*fn)(const struct request_record *r, void *ctx);
+	void *ctx;
+};
+
+static void pending_one(const struct kp_req_start *ev, void *ctx)
+{
+	struct pending_walk *w = ctx;
+	struct request_record r;
+
+	request_fill_start(&r, ev, w->p->o.mono_to_wall_ns);
+	r.apiserver_pid = w->pid;
+	w->fn(&r, w->ctx);
+}
+
 void pipeline_foreach_pending(const struct pipeline *p, void (*fn)(const struct request_record *r, void *ctx),
 			      void *ctx)
 {
-	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++)
+	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++) {
+		struct pending_walk w = { p, p->lanes[i].pid, fn, ctx };
+
 		if (p->lanes[i].used)
-			asm_foreach_pending(p->lanes[i].as, fn, ctx);
+			asm_foreach_pending(p->lanes[i].as, pending_one, &w);
+	}
 }
 
 bool pipeline_has_etcd(const struct pipeline *p)

@@ -16,6 +16,16 @@ static inline uint64_t hash_mix64(uint64_t h)
 	return h;
 }
 
+/* SplitMix64: advance *state and return the next value of the sequence (seeding, cheap jitter). */
+static inline uint64_t hash_splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
 /* FNV-1a over a NUL-terminated string. */
 static inline uint64_t hash_str(const char *s)
 {

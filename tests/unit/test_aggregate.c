@@ -460,11 +460,13 @@ struct inflight_ctx {
 	int records;
 };
 
-static void on_pending(const struct request_record *r, void *ctx)
+static void on_pending(const struct kp_req_start *ev, void *ctx)
 {
 	struct inflight_ctx *c = ctx;
+	struct request_record r;
 
-	agg_inflight(c->a, r, +1);
+	request_fill_start(&r, ev, c->mono_to_wall);
+	agg_inflight(c->a, &r, +1);
 }
 
 static void on_rec(const struct request_record *r, void *ctx)

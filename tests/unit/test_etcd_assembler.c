@@ -277,9 +277,65 @@ static void test_prefix_flags_counted(void **state)
 	etcd_asm_free(a);
 }
 
+/* Past the bounds: 5,000 calls in flight (4,096 tracked, the rest counted), 10,000 calls held for a
+ * request that never ends (the oldest are emitted unlinked when the hold ring is full). Pooled call
+ * bodies are reused without mixing calls up: every record carries its own key. */
+static int nbad_keys;
+
+static void cb_check_key(const struct etcd_record *r, void *ctx)
+{
+	char want[64];
+
+	(void)ctx;
+	snprintf(want, sizeof(want), "/registry/pods/ns/p%llu", (unsigned long long)r->start_ns);
+	if (strcmp(r->key, want))
+		nbad_keys++;
+	ngot++;
+}
+
+static void test_bounds_and_pool_reuse(void **state)
+{
+	struct etcd_assembler *a = etcd_asm_new(0, 1000000000000ULL, cb_check_key, NULL);
+	struct kp_grpc_start s;
+	struct kp_grpc_end e;
+	const struct etcd_asm_stats *st = etcd_asm_get_stats(a);
+	uint8_t msg[64];
+	char key[64];
+
+	ngot = nbad_keys = 0;
+	for (uint64_t g = 1; g <= 5000; g++) {
+		snprintf(key, sizeof(key), "/registry/pods/ns/p%llu", (unsigned long long)g);
+		mk_start(&s, g, g, "/etcdserverpb.KV/Range", msg, pb_key(msg, 1, key), chain_a, 4);
+		etcd_asm_start(a, &s);
+	}
+	assert_int_equal(st->pending_full, 5000 - 4096);
+	for (uint64_t g = 1; g <= 5000; g++) {
+		mk_end(&e, g, g + 1, 0);
+		etcd_asm_end(a, &e);
+	}
+	assert_int_equal(st->calls, 4096);
+	assert_int_equal(st->unmatched_end, 5000 - 4096);
+	/* 4,096 held; 10,000 more: the ring (8,192) overflows */
+	for (uint64_t g = 5001; g <= 15000; g++) {
+		snprintf(key, sizeof(key), "/registry/pods/ns/p%llu", (unsigned long long)g);
+		mk_start(&s, g, g, "/etcdserverpb.KV/Range", msg, pb_key(msg, 1, key), chain_a, 4);
+		etcd_asm_start(a, &s);
+		mk_end(&e, g, g + 1, 0);
+		etcd_asm_end(a, &e);
+	}
+	assert_int_equal(st->calls, 4096 + 10000);
+	assert_int_equal(st->hold_full, 4096 + 10000 - 8192);
+	assert_int_equal(ngot, 4096 + 10000 - 8192);
+	etcd_asm_flush(a);
+	assert_int_equal(ngot, 4096 + 10000);
+	assert_int_equal(nbad_keys, 0);
+	etcd_asm_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bounds_and_pool_reuse),
 		cmocka_unit_test(test_link_after_and_before_request_end),
 		cmocka_unit_test(test_unlinked_after_hold_and_time_window),
 		cmocka_unit_test(test_txn_and_retry),

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "aggregate/live_cause.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analysis/drilldown.h"
+
+static int add_leaf(struct dd_table *t, const char *ua, const char *verb, const char *res, double real, double pred)
+{
+	const char *v[3] = { ua, verb, res };
+
+	return dd_table_add(t, v, NULL, real, pred) < 0 ? -1 : 0;
+}
+
+/* terminal-safe copy: control characters become '?' */
+static void safe_copy(char *dst, size_t cap, const char *src)
+{
+	size_t i = 0;
+
+	for (; src[i] && i + 1 < cap; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
+	dst[i] = '\0';
+}
+
+int live_cause_compute(struct agg *a, uint64_t since, double expected_rate, struct live_cause *out)
+{
+	static char *const dims[3] = { "user_agent", "verb", "resource" };
+	uint64_t cur = agg_current_step(a), oldest = agg_oldest_step(a), b0;
+	double step_s = (double)agg_get_params(a)->step_ns / 1e9, base_tot = 0, real_tot = 0, *base = NULL;
+	size_t nk = agg_table_size(a, AGG_BY_KEY), nvr = agg_table_size(a, AGG_BY_VERB_RESOURCE);
+	struct dd_table t;
+	struct dd_params p;
+	struct dd_cause *causes = NULL;
+	struct dd_summary sum;
+	long nc;
+	int ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	out->since_step = since;
+	if (since >= cur || since <= oldest)
+		return -1;
+	b0 = since > oldest + LC_BASELINE_STEPS ? since - LC_BASELINE_STEPS : oldest;
+	out->seconds = (double)(cur - since) * step_s;
+	out->expected = expected_rate * out->seconds;
+	if (dd_table_init(&t, 3, dims))
+		return -1;
+	/* leaves: named agents' rows, then per (verb, resource) what no named row holds */
+	base = calloc(nk + nvr + 1, sizeof(double));
+	if (!base)
+		goto out;
+	{
+		double *vr_real = calloc(nvr + 1, sizeof(double)), *vr_base = calloc(nvr + 1, sizeof(double));
+		size_t n = 0;
+
+		if (!vr_real || !vr_base) {
+			free(vr_real);
+			free(vr_base);
+			goto out;
+		}
+		for (size_t j = 0; j < nvr; j++) {
+			bool other;
+			const struct agg_key *k = agg_table_entry(a, AGG_BY_VERB_RESOURCE, j, NULL, NULL, &other);
+
+			(void)k;
+			vr_real[j] = agg_entry_requests(a, AGG_BY_VERB_RESOURCE, j, since, cur);
+			vr_base[j] = agg_entry_requests(a, AGG_BY_VERB_RESOURCE, j, b0, since);
+		}
+		for (size_t i = 0; i < nk; i++) {
+			bool other;
+			const struct agg_key *k = agg_table_entry(a, AGG_BY_KEY, i, NULL, NULL, &other);
+			double r = agg_entry_requests(a, AGG_BY_KEY, i, since, cur), b = agg_entry_requests(a, AGG_BY_KEY, i, b0, since);
+
+			if (other || (r <= 0 && b <= 0))
+				continue;
+			/* take the named row out of its (verb, resource) remainder */
+			for (size_t j = 0; j < nvr; j++) {
+				bool o2;
+				const struct agg_key *vk = agg_table_entry(a, AGG_BY_VERB_RESOURCE, j, NULL, NULL, &o2);
+
+				if (!o2 && !strcmp(vk->verb, k->verb) && !strcmp(vk->resource, k->resource)) {
+					vr_real[j] -= r;
+					vr_base[j] -= b;
+					break;
+				}
+			}
+			if (add_leaf(&t, k->user_agent, k->verb, k->resource, r, 0))
+				goto vr_out;
+			base[n++] = b;
+			real_tot += r;
+			base_tot += b;
+		}
+		for (size_t j = 0; j < nvr; j++) {
+			bool other;
+			const struct agg_key *vk = agg_table_entry(a, AGG_BY_VERB_RESOURCE, j, NULL, NULL, &other);
+			double r = vr_real[j] > 0.5 ? vr_real[j] : 0, b = vr_base[j] > 0.5 ? vr_base[j] : 0;
+
+			if (other || (r <= 0 && b <= 0))
+				continue;
+			if (add_leaf(&t, LC_OTHER_AGENTS, vk->verb, vk->resource, r, 0))
+				goto vr_out;
+			base[n++] = b;
+			real_tot += r;
+			base_tot += b;
+		}
+		ret = 0;
+vr_out:
+		free(vr_real);
+		free(vr_base);
+		if (ret)
+			goto out;
+		ret = -1;
+	}
+	out->real = real_tot;
+	out->direction = real_tot >= out->expected ? 1 : -1;
+	if (t.n == 0 || !(out->expected >= 0)) {
+		ret = 0;
+		goto out;
+	}
+	/* predict: baseline shares, scaled to the detector's expectation (or to the baseline's own rate
+	 * when the detector has none) */
+	{
+		double scale = base_tot > 0 ? (out->expected > 0 ? out->expected / base_tot
+								 : out->seconds / ((double)(since - b0) * step_s))
+					    : 0;
+
+		for (size_t i = 0; i < t.n; i++)
+			t.pred[i] = base[i] * scale;
+	}
+	dd_params_default(&p);
+	p.counts = true;
+	p.max_causes = 1;
+	nc = dd_run(&t, &p, &causes, &sum);
+	if (nc < 0)
+		goto out;
+	ret = 0;
+	if (nc == 0)
+		goto out;
+	out->valid = true;
+	out->cause_real = causes[0].real;
+	out->cause_expected = causes[0].pred;
+	{
+		double excess = out->real - out->expected;
+
+		out->share = fabs(excess) > 0 ? (causes[0].real - causes[0].pred) / excess : 0;
+		if (out->share < 0)
+			out->share = 0;
+		if (out->share > 1)
+			out->share = 1;
+	}
+	{
+		size_t o = 0;
+
+		for (int j = 0; j < causes[0].depth && j < 3; j++) {
+			const char *val = dd_value(&t, causes[0].dims[j], causes[0].codes[j]);
+			char esc[REC_UA_LEN];
+
+			snprintf(out->names[j], sizeof(out->names[j]), "%s", dims[causes[0].dims[j]]);
+			snprintf(out->values[j], sizeof(out->values[j]), "%s", val);
+			safe_copy(esc, sizeof(esc), val);
+			o += (size_t)snprintf(out->attrs + o, o < sizeof(out->attrs) ? sizeof(out->attrs) - o : 0, "%s%s=%s",
+					      j ? ", " : "", dims[causes[0].dims[j]], esc);
+			if (o >= sizeof(out->attrs))
+				o = sizeof(out->attrs) - 1;
+		}
+		out->nattrs = (size_t)causes[0].depth < 3 ? (size_t)causes[0].depth : 3;
+	}
+out:
+	free(causes);
+	free(base);
+	dd_table_free(&t);
+	return ret;
+}
+
+void live_cause_format(const struct live_cause *c, uint64_t since_wall_ns, char *buf, size_t cap)
+{
+	char when[16];
+	time_t tt = (time_t)(since_wall_ns / 1000000000ULL);
+	struct tm tm;
+	double s = c->seconds > 0 ? c->seconds : 1;
+
+	gmtime_r(&tt, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	if (!c->valid) {
+		snprintf(buf, cap, "anomaly since %s: requests %+.0f/s (%.0f vs %.0f expected) -- cause: not found yet", when,
+			 (c->real - c->expected) / s, c->real / s, c->expected / s);
+		return;
+	}
+	snprintf(buf, cap, "anomaly since %s: requests %+.0f/s (%.0f vs %.0f expected) -- cause: %s (%.0f%% of the %s)", when,
+		 (c->real - c->expected) / s, c->real / s, c->expected / s, c->attrs, 100 * c->share,
+		 c->direction > 0 ? "excess" : "drop");
+}
