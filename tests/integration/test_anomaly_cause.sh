@@ -139,16 +139,7 @@ echo "  anomalous events with a cause line in top: $events"
 # analyze the recording and the audit log of its window
 "$KAPIMON" -j analyze "$OUT/rec.jsonl" --step 1 >"$OUT/analyze.json" 2>"$OUT/analyze.err"
 check_eq "analyze exits 0" 0 "$?"
-python3 - "$KAPIMON_AUDIT_LOG" "$start" >"$OUT/audit.log" <<'PY'
-import datetime, json, sys
-t0 = datetime.datetime.fromtimestamp(int(sys.argv[2]), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-for line in open(sys.argv[1]):
-    try:
-        if json.loads(line).get("requestReceivedTimestamp", "") >= t0:
-            sys.stdout.write(line)
-    except ValueError:
-        pass
-PY
+audit_since "$start" >"$OUT/audit.log"
 "$KAPIMON" -j analyze "$OUT/audit.log" --input audit --step 1 >"$OUT/analyze-audit.json" 2>"$OUT/analyze-audit.err"
 check_eq "analyze --input audit exits 0" 0 "$?"
 verdict() { # FILE LABEL
