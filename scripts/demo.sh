@@ -1,84 +1,82 @@
 #!/usr/bin/env bash
-# make demo: bring up the loopback control plane, check the host with `kapimon doctor`, then record
-# the apiserver's requests while kubectl generates some traffic. Leaves the testbed running.
-#   KAPIMON_DEMO_SECONDS [10]   recording length
+# make demo: the main job on a loopback control plane. Brings up the testbed, starts steady background
+# traffic from several kubelet/controller-like clients, then `kapimon top` on the apiserver; after
+# KAPIMON_DEMO_CALM seconds (default 45: the anomaly detector learns the baseline in ~30) one new agent
+# floods `list configmaps` and top shows it as the top talker, the anomaly, and the cause line.
+#   On a terminal: the full-screen top (q quits; s sort, b grouping). Without a terminal (CI, a pipe):
+#   batch snapshots for KAPIMON_DEMO_SECONDS (default 90), then a summary.
+# The background clients and the flood stop when the demo ends; the testbed stays up
+# (scripts/testbed.sh down).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 KAPIMON=$ROOT/kapimon
-SECS=${KAPIMON_DEMO_SECONDS:-10}
+CALM=${KAPIMON_DEMO_CALM:-45}
+SECS=${KAPIMON_DEMO_SECONDS:-90}
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (kapimon loads BPF programs): sudo make demo" >&2; exit 1; }
 [ -x "$KAPIMON" ] || { echo "demo: build kapimon first (make)" >&2; exit 1; }
 
 say "1. loopback control plane (etcd with mTLS + kube-apiserver 1.20.2): scripts/testbed.sh up"
-scripts/testbed.sh up
+scripts/testbed.sh up >&2
 eval "$(scripts/testbed.sh env)"
-kc() { kubectl --kubeconfig "$KAPIMON_KUBECONFIG" "$@"; }
 
 say "2. kapimon doctor --pid $KAPIMON_APISERVER_PID"
-"$KAPIMON" doctor --pid "$KAPIMON_APISERVER_PID" || echo "(doctor says kapimon cannot run here; see above)"
+"$KAPIMON" doctor --pid "$KAPIMON_APISERVER_PID" >&2 || echo "(doctor says kapimon cannot run here; see above)" >&2
 
-# One round of varied traffic: lists, a create/update/delete, a 404 and a 403.
-traffic() {
-	kc get namespaces >/dev/null
-	kc -n default get pods >/dev/null 2>&1
-	kc -n default create configmap "kapimon-demo-$1" --from-literal=k=v >/dev/null
-	kc -n default patch configmap "kapimon-demo-$1" -p '{"data":{"k":"w"}}' >/dev/null
-	kc -n default delete configmap "kapimon-demo-$1" --wait=false >/dev/null
-	kc -n default get configmap does-not-exist >/dev/null 2>&1 || true
-	kc --context kapimon-testbed-alice -n default get secrets >/dev/null 2>&1 || true
-}
+pids=()
+cleanup() { [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
 
-rec_help=$("$KAPIMON" record --help 2>&1) && rec_ok=true || rec_ok=false
-if [[ $rec_help == *"not available"* ]]; then rec_ok=false; fi
-
-if $rec_ok; then
-	out=$KAPIMON_TESTBED_DIR/demo-record.jsonl
-	say "3. kapimon record --pid $KAPIMON_APISERVER_PID --duration $SECS -o $out  (with kubectl traffic)"
-	rm -f "$out"
-	"$KAPIMON" record --pid "$KAPIMON_APISERVER_PID" --duration "$SECS" -o "$out" &
-	rec_pid=$!
-	# Generate traffic for as long as the recorder runs (bounded: --duration plus 30 s of grace).
-	i=0
-	deadline=$(($(date +%s) + SECS + 30))
-	while kill -0 "$rec_pid" 2>/dev/null; do
-		if (($(date +%s) >= deadline)); then
-			echo "demo: kapimon record still running after $((SECS + 30)) s; interrupting it"
-			kill -INT "$rec_pid" 2>/dev/null || true
-			for _ in $(seq 100); do kill -0 "$rec_pid" 2>/dev/null || break; sleep 0.1; done
-			kill -KILL "$rec_pid" 2>/dev/null || true
-			break
-		fi
-		i=$((i + 1))
-		traffic "$i" || true
+# steady clients: UA PERIOD(s) PATH... (each loops over its paths; a synthetic client's pacing)
+client() {
+	local ua=$1 period=$2
+	shift 2
+	while :; do
+		for p in "$@"; do
+			curl -s -o /dev/null --cacert "$KAPIMON_CA" -H "Authorization: Bearer $KAPIMON_TOKEN" -A "$ua" \
+				"$KAPIMON_APISERVER_URL$p" || true
+		done
+		sleep "$period"
 	done
-	wait "$rec_pid" && rc=0 || rc=$?
-	echo "kapimon record exited with status $rc after $i rounds of kubectl traffic"
-	if [ -s "$out" ]; then
-		say "first records ($(wc -l <"$out") lines in $out)"
-		head -n 5 "$out" | cut -c1-400
-		if command -v jq >/dev/null; then
-			say "records by kind, verb and status"
-			jq -r '[.kind // "-", .verb // .op // .method // "-", (.status // .grpc_status // "-" | tostring)] | join(" ")' "$out" 2>/dev/null |
-				sort | uniq -c | sort -rn | head -n 20
-		fi
-	else
-		echo "(no records written)"
-	fi
+}
+say "3. background: kubelets, a scheduler, a controller manager (curl loops)"
+for n in 1 2 3; do
+	client "kubelet/v1.20.2 (linux/amd64) node-$n" 0.5 \
+		/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-$n /api/v1/nodes/node-$n \
+		"/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-$n" &
+	pids+=($!)
+done
+client "kube-scheduler/v1.20.2 (linux/amd64) scheduler" 1 /api/v1/pods /api/v1/nodes &
+pids+=($!)
+client "kube-controller-manager/v1.20.2 (linux/amd64) kube-controller-manager" 1 \
+	/apis/apps/v1/deployments /apis/apps/v1/replicasets /api/v1/endpoints &
+pids+=($!)
+
+flood() { # after CALM seconds: a new agent lists every configmap in a tight loop for 20 s
+	sleep "$CALM" # the demo's script: when the flood starts, not a synchronisation
+	h2load -D 20 -c 2 -m 4 -H "user-agent: telemetry-agent/7.1" -H "authorization: Bearer $KAPIMON_TOKEN" \
+		"$KAPIMON_APISERVER_URL/api/v1/configmaps" >/dev/null 2>&1 || true
+}
+flood &
+pids+=($!)
+
+if [ -t 1 ] && [ -t 0 ]; then
+	say "4. kapimon top --pid $KAPIMON_APISERVER_PID  (a flood starts in ${CALM} s; q quits)"
+	sleep 2
+	"$KAPIMON" top --pid "$KAPIMON_APISERVER_PID" || true
 else
-	say "3. kapimon record is not available in this build"
-	echo "When it is, the demo runs 'kapimon record --pid $KAPIMON_APISERVER_PID --duration $SECS' while"
-	echo "kubectl lists, creates, patches and deletes configmaps, gets a 404 and (as alice) a 403, and shows"
-	echo "one JSON line per apiserver request (verb, resource, user, status, latency) and per etcd call."
-	for i in 1 2 3; do traffic "$i"; done
-	echo "Generated 3 rounds of that traffic anyway; the apiserver's own audit log has it:"
-	tail -n 3 "$KAPIMON_AUDIT_LOG" | cut -c1-300
+	out=$KAPIMON_TESTBED_DIR/demo-top.txt
+	say "4. kapimon top --batch --pid $KAPIMON_APISERVER_PID --iterations $SECS  (no terminal: batch snapshots; a flood starts at ${CALM} s)"
+	"$KAPIMON" top --batch -n 8 --pid "$KAPIMON_APISERVER_PID" --iterations "$SECS" | tee "$out" |
+		awk '/^kapimon top/ { n++ } n % 5 == 1 || /anomaly since/' || true
+	say "the snapshots with a cause line"
+	grep -m 3 'anomaly since' "$out" || echo "(no anomaly was shown: is the machine very loaded?)"
 fi
 
 say "the testbed is still running"
-echo "  eval \"\$(scripts/testbed.sh env)\"   # KAPIMON_APISERVER_PID, KAPIMON_TOKEN, KAPIMON_KUBECONFIG, ..."
-echo "  kubectl --kubeconfig $KAPIMON_KUBECONFIG get ns"
-echo "  scripts/testbed.sh down            # tear it down"
+echo "  eval \"\$(scripts/testbed.sh env)\"   # KAPIMON_APISERVER_PID, KAPIMON_TOKEN, KAPIMON_KUBECONFIG, ..." >&2
+echo "  sudo ./kapimon record --pid \$KAPIMON_APISERVER_PID -o flows.jsonl; ./kapimon analyze flows.jsonl --step 1" >&2
+echo "  scripts/testbed.sh down            # tear it down" >&2

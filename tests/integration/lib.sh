@@ -13,6 +13,7 @@
 #   api PATH [CURL ARGS...]    curl the apiserver with the admin token and CA (prints the body)
 #   api_user PATH ...          same with the unprivileged user's token
 #   report / exited PID / abort [DESC DETAIL]   shared by the capture tests (see below)
+#   audit_since EPOCH_SECONDS  the audit log's lines from that second on
 #   finish                     print "N passed, M failed" and exit 1 when anything failed
 
 KAPIMON_ROOT=${KAPIMON_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -104,6 +105,21 @@ report() {
 		*) echo "$st${desc:+ $desc}${detail:+ $detail}" ;;
 		esac
 	done
+}
+
+# audit_since EPOCH_SECONDS: the testbed's audit log lines received at or after that second (the log
+# holds every earlier test too), on stdout
+audit_since() {
+	python3 - "$KAPIMON_AUDIT_LOG" "$1" <<'PY'
+import datetime, json, sys
+t0 = datetime.datetime.fromtimestamp(int(sys.argv[2]), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+for line in open(sys.argv[1]):
+    try:
+        if json.loads(line).get("requestReceivedTimestamp", "") >= t0:
+            sys.stdout.write(line)
+    except ValueError:
+        pass
+PY
 }
 
 # exited PID: the process is gone (or a zombie)

@@ -42,16 +42,7 @@ check_eq "record exits 0" 0 "$?"
 "$KAPIMON" -j analyze "$OUT/rec.jsonl" --step 1 >"$OUT/analyze.json" 2>"$OUT/analyze.err"
 check_eq "analyze exits 0" 0 "$?"
 # the audit log of the recording's window only (the testbed's log holds every earlier test too)
-python3 - "$KAPIMON_AUDIT_LOG" "$start" >"$OUT/audit.log" <<'PY'
-import datetime, json, sys
-t0 = datetime.datetime.fromtimestamp(int(sys.argv[2]), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-for line in open(sys.argv[1]):
-    try:
-        if json.loads(line).get("requestReceivedTimestamp", "") >= t0:
-            sys.stdout.write(line)
-    except ValueError:
-        pass
-PY
+audit_since "$start" >"$OUT/audit.log"
 "$KAPIMON" -j analyze "$OUT/audit.log" --input audit --step 1 >"$OUT/analyze-audit.json" 2>"$OUT/analyze-audit.err"
 check_eq "analyze --input audit exits 0" 0 "$?"
 

@@ -6,7 +6,10 @@
 #      cause naming that agent within 5 s of the flood's first request; one alert for the flood;
 #   2. a thin flood: 6,000 `get configmaps` requests, each from its own user agent
 #      (tests/integration/uaburst): top's cause and `kapimon analyze --step 1` over the recording (and
-#      over the audit log of the same window) must name verb=get/resource=configmaps (not an agent).
+#      over the audit log of the same window) must name verb=get/resource=configmaps (not an agent);
+#   3. a lease storm: 50 "kubelets" each reading its own node lease in a tight loop (5,000 `get
+#      leases`, while the background lists leases): top's cause and analyze must name verb=get with
+#      resource=leases (group coordination.k8s.io), not one kubelet.
 # Needs the testbed env (tests/integration/run.sh), h2load, go. Artefacts: build/test-out/anomaly_cause.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -40,9 +43,9 @@ rp=$!
 attached() { grep -q attached "$OUT/top.err" && grep -q attached "$OUT/rec.err"; }
 wait_for "top and record attached" 60 attached || abort "attach" "$(cat "$OUT/top.err" "$OUT/rec.err")"
 start=$(date +%s)
-steady cause-steady-a/1.0 /apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases 150 &
+steady cause-steady-a/1.0 /apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases 220 &
 s1=$!
-steady cause-steady-b/1.0 /api/v1/namespaces 150 &
+steady cause-steady-b/1.0 /api/v1/namespaces 220 &
 s2=$!
 warm() { # the detector judges: a snapshot whose anomaly state is not "learning"
 	tail -n 1 "$OUT/top.jsonl" | python3 -c 'import json,sys; sys.exit(0 if json.loads(sys.stdin.read())["anomaly"]["state"] != "learning" else 1)' 2>/dev/null
@@ -95,6 +98,20 @@ wait_for "top names verb=get/resource=configmaps (not an agent) for the thin flo
 cause_names "$THIN_CAUSE" | sed 's/^/  /'
 wait "$up"
 check "the thin flood sent $THIN_N requests with distinct agents" grep -q "sent=$THIN_N " "$OUT/thin.out"
+
+# 3. the lease storm
+wait_for "the thin flood's event is over in top" 120 quiet
+wait_for "15 more seconds of steady traffic" 40 steady_for $(($(date +%s) - start + 15))
+flood_t0=$(date +%s.%N)
+"$OUT/uaburst" -url "$KAPIMON_APISERVER_URL" -ca "$KAPIMON_CA" -token-file "$OUT/token" -ua "kubelet/v1.20.2 (linux/amd64) storm-$RUN-node" \
+	-agents 50 -n 5000 -c 8 -path "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/storm-node-%d" \
+	>"$OUT/storm.out" 2>"$OUT/storm.err" &
+up=$!
+STORM_CAUSE="c['attrs'].get('verb') == 'get' and c['attrs'].get('resource', '').endswith('leases') and 'user_agent' not in c['attrs']"
+wait_for "top names verb=get, resource=leases (not a kubelet) for the lease storm within 5 s" 5 cause_names "$STORM_CAUSE"
+cause_names "$STORM_CAUSE" | sed 's/^/  /'
+wait "$up"
+check "the lease storm sent 5000 requests from 50 agents" grep -q "sent=5000 " "$OUT/storm.out"
 wait_for "20 s of steady traffic after the thin flood" 60 steady_for $(($(date +%s) - start + 20))
 kill "$s1" "$s2" 2>/dev/null
 wait "$s1" "$s2" 2>/dev/null
@@ -122,16 +139,7 @@ echo "  anomalous events with a cause line in top: $events"
 # analyze the recording and the audit log of its window
 "$KAPIMON" -j analyze "$OUT/rec.jsonl" --step 1 >"$OUT/analyze.json" 2>"$OUT/analyze.err"
 check_eq "analyze exits 0" 0 "$?"
-python3 - "$KAPIMON_AUDIT_LOG" "$start" >"$OUT/audit.log" <<'PY'
-import datetime, json, sys
-t0 = datetime.datetime.fromtimestamp(int(sys.argv[2]), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-for line in open(sys.argv[1]):
-    try:
-        if json.loads(line).get("requestReceivedTimestamp", "") >= t0:
-            sys.stdout.write(line)
-    except ValueError:
-        pass
-PY
+audit_since "$start" >"$OUT/audit.log"
 "$KAPIMON" -j analyze "$OUT/audit.log" --input audit --step 1 >"$OUT/analyze-audit.json" 2>"$OUT/analyze-audit.err"
 check_eq "analyze --input audit exits 0" 0 "$?"
 verdict() { # FILE LABEL
@@ -142,8 +150,10 @@ label, flood, thin = sys.argv[2], sys.argv[3], sys.argv[4]
 first = [a["root_causes"][0]["attrs"] for a in d.get("anomalies", []) if a.get("root_causes") and a["score"] > 0]
 ok1 = any(at.get("user_agent") == flood for at in first)
 ok2 = any(at and set(at.items()) <= {("verb", "get"), ("resource", "configmaps")} for at in first)
+ok3 = any(at.get("verb") == "get" and at.get("resource", "").endswith("leases") and "user_agent" not in at for at in first)
 print(("ok" if ok1 else "FAIL") + "\t%s: a rising anomaly's first cause is the flood agent\t%s" % (label, json.dumps(first)[:400]))
 print(("ok" if ok2 else "FAIL") + "\t%s: a rising anomaly's first cause is verb=get, resource=configmaps (the thin flood)\t%s" % (label, json.dumps(first)[:400]))
+print(("ok" if ok3 else "FAIL") + "\t%s: a rising anomaly's first cause is verb=get, resource=leases (the lease storm)\t%s" % (label, json.dumps(first)[:400]))
 PY
 }
 report < <(verdict "$OUT/analyze.json" "analyze (kapimon's recording)")

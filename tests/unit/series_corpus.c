@@ -4,12 +4,13 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 const char *const sc_families[] = {
 	"season_gauss", "heavy_tail", "two_level", "weekly", "random_walk", "level_shift",
-	"trend_change", "bursty_counts", "missing", "apiserver", NULL,
+	"trend_change", "bursty_counts", "missing", "apiserver", "recorded", NULL,
 };
 
 struct rng {
@@ -83,6 +84,55 @@ static size_t onsets(struct rng *r, size_t n, size_t from, size_t k, size_t *out
 	return k;
 }
 
+/* tests/unit/data/recorded-apiserver.csv: time,value,event (# comments), recorded on the testbed; event
+ * windows are the runs of event = 1 (plus the 10 steps after, like the generated ones). Read relative
+ * to the working directory (the repository root: tests/run-unit.sh, make). */
+static int load_recorded(struct sc_series *s)
+{
+	FILE *f = fopen(SC_RECORDED_CSV, "r");
+	char line[256];
+	size_t cap = 256;
+	int prev = 0;
+	size_t start = 0;
+
+	if (!f)
+		return -1;
+	s->counts = 1;
+	s->x = malloc(cap * sizeof(double));
+	if (!s->x) {
+		fclose(f);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		long long t;
+		double v;
+		int ev;
+
+		if (line[0] == '#' || sscanf(line, "%lld,%lf,%d", &t, &v, &ev) != 3)
+			continue;
+		if (s->n == cap) {
+			double *nx = realloc(s->x, 2 * cap * sizeof(double));
+
+			if (!nx) {
+				fclose(f);
+				return -1;
+			}
+			s->x = nx;
+			cap *= 2;
+		}
+		if (ev && !prev)
+			start = s->n;
+		if (!ev && prev)
+			label(s, start, s->n - start);
+		prev = ev;
+		s->x[s->n++] = v;
+	}
+	if (prev)
+		label(s, start, s->n - start);
+	fclose(f);
+	return s->n ? 0 : -1;
+}
+
 int sc_generate(const char *family, unsigned seed, struct sc_series *s)
 {
 	struct rng r = { 0x9e3779b97f4a7c15ULL ^ ((uint64_t)seed * 0x100000001b3ULL) };
@@ -101,6 +151,8 @@ int sc_generate(const char *family, unsigned seed, struct sc_series *s)
 		ur(&r);
 	memset(s, 0, sizeof(*s));
 	s->family = sc_families[fam];
+	if (fam == 10)
+		return load_recorded(s);
 	s->seed = seed;
 	s->n = fam == 3 ? 168 * 14 : 4000;
 	s->x = x = malloc(s->n * sizeof(double));

@@ -12,7 +12,9 @@
  *   bursty_counts   Poisson counts with repeated normal bursts (unlabelled); floods are the events
  *   missing         season_gauss with missing stretches (NaN)
  *   apiserver       requests/s like an apiserver's: kubelet/controller periodic load, Poisson noise,
- *                   a controller-restart relist burst (normal) and a flood (event)
+ *                   a flood and a lease storm (events)
+ *   recorded        requests/s recorded by kapimon on the testbed (tests/unit/data/recorded-apiserver.csv:
+ *                   a one-agent flood, a thin flood, a lease storm); the same series for every seed
  * Scoring (like the public streaming benchmarks, not tuned to them): an event window is detected when
  * the first flag inside it comes no later than its end; every flag outside all windows is a false alarm.
  */
@@ -23,6 +25,7 @@
 #include <stdint.h>
 
 #define SC_MAX_EVENTS 16
+#define SC_RECORDED_CSV "tests/unit/data/recorded-apiserver.csv"
 
 struct sc_series {
 	const char *family;

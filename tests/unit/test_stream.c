@@ -191,7 +191,8 @@ static void test_corpus(void **st)
 	for (int f = 0; sc_families[f]; f++) {
 		struct sc_score sc = { 0 };
 
-		for (unsigned seed = 1; seed <= seeds; seed++) {
+		/* the recorded series is one series: scored once */
+		for (unsigned seed = 1; seed <= (strcmp(sc_families[f], "recorded") ? seeds : 1); seed++) {
 			struct sc_series s;
 			struct sd_params p;
 			int8_t *flag;

@@ -3,6 +3,9 @@
 //
 //	uaburst -url https://127.0.0.1:16443 -ca ca.crt -token-file tok -ua PREFIX -n 20000 -c 8 -path /api/...
 //
+// With -agents K, request i comes from agent PREFIX/(i mod K) and %d in the path is that agent's number
+// (K kubelets hammering their own lease, say).
+//
 // Sends the requests from -c goroutines over the transport's HTTP/2 connection(s) and prints one line:
 //
 //	done sent=<n> ok=<2xx responses> failed=<other> seconds=<elapsed>
@@ -33,6 +36,7 @@ func main() {
 	n := flag.Int("n", 20000, "requests (= distinct user agents)")
 	c := flag.Int("c", 8, "concurrent requests")
 	path := flag.String("path", "/api/v1/namespaces/default/configmaps?resourceVersion=0", "request path")
+	agents := flag.Int("agents", 0, "when > 0: request i sends PREFIX/(i mod agents) and PATH with %d replaced by i mod agents")
 	flag.Parse()
 	if *base == "" || *caFile == "" || *tokenFile == "" || *n < 1 || *c < 1 {
 		fmt.Fprintln(os.Stderr, "uaburst: -url, -ca and -token-file are required; -n and -c must be >= 1")
@@ -51,6 +55,18 @@ func main() {
 	client := &http.Client{Transport: tr, Timeout: 60 * time.Second}
 
 	var next, ok, bad int64 = -1, 0, 0
+	agent := func(i int64) int64 {
+		if *agents > 0 {
+			return i % int64(*agents)
+		}
+		return i
+	}
+	reqPath := func(i int64) string {
+		if *agents > 0 {
+			return strings.ReplaceAll(*path, "%d", fmt.Sprint(agent(i)))
+		}
+		return *path
+	}
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
 	start := time.Now()
@@ -63,10 +79,10 @@ func main() {
 				if i >= int64(*n) {
 					return
 				}
-				req, err := http.NewRequest("GET", *base+*path, nil)
+				req, err := http.NewRequest("GET", *base+reqPath(i), nil)
 				check(err)
 				req.Header.Set("Authorization", "Bearer "+token)
-				req.Header.Set("User-Agent", fmt.Sprintf("%s/%d", *ua, i))
+				req.Header.Set("User-Agent", fmt.Sprintf("%s/%d", *ua, agent(i)))
 				resp, err := client.Do(req)
 				if err != nil {
 					firstErr.CompareAndSwap(nil, err.Error())
