@@ -51,12 +51,11 @@ static void key_pack(struct pkey *k, const char *const *vals, uint32_t n)
 {
 	size_t off = 0;
 
+	/* a value that does not fit is cut, keeping room for every value's NUL (the set stays n values) */
 	for (uint32_t i = 0; i < n; i++) {
-		for (const char *v = vals[i]; *v && off < sizeof(k->s) - 1; v++)
+		for (const char *v = vals[i]; *v && off + (n - i) < sizeof(k->s); v++)
 			k->s[off++] = *v;
-		k->s[off] = 0;
-		if (off + 1 < sizeof(k->s))
-			off++;
+		k->s[off++] = 0;
 	}
 	k->len = (uint16_t)off;
 	k->hash = strmap_hash(k->s, off);
@@ -87,12 +86,18 @@ struct ptab {
 	double *val;            /* cap + 1: weighted count; [cap] is the overflow row */
 	double *sum;            /* cap + 1 (histograms) */
 	double *bkt;            /* (cap + 1) * (nb + 1): per-bucket weight, [nb] above the last bound */
-	uint64_t overflowed;    /* records added to the overflow row */
+	uint64_t overflowed;    /* records added to the overflow row because the table was full */
+	bool other_used;        /* the overflow row has weight (also: records whose labels are all "other") */
+	struct pkey other;      /* the overflow row's label set */
 };
 
-static int ptab_init(struct ptab *t, const char *family, uint32_t cap, const double *le, uint32_t nb)
+static int ptab_init(struct ptab *t, const char *family, uint32_t nlab, uint32_t cap, const double *le,
+		     uint32_t nb)
 {
+	const char *const others[] = { OTHER, OTHER, OTHER, OTHER, OTHER };
+
 	memset(t, 0, sizeof(*t));
+	key_pack(&t->other, others, nlab);
 	t->family = family;
 	t->cap = cap;
 	t->le = le;
@@ -144,10 +149,13 @@ static uint32_t ptab_row(struct ptab *t, const struct pkey *k, bool *added)
 static void ptab_add(struct ptab *t, const struct pkey *k, double w, double seconds)
 {
 	bool added;
-	uint32_t row = ptab_row(t, k, &added);
+	/* a record whose labels are all "other" shares the overflow row: the same label set is one series */
+	uint32_t row = key_eq(k, &t->other) ? t->cap : ptab_row(t, k, &added);
 
-	if (row == t->cap)
-		t->overflowed++;
+	if (row == t->cap) {
+		t->overflowed += !key_eq(k, &t->other);
+		t->other_used = true;
+	}
 	t->val[row] += w;
 	if (t->le) {
 		uint32_t b = 0;
@@ -193,14 +201,14 @@ struct prom_sink *prom_sink_new(const struct prom_sink_opts *o)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	err |= ptab_init(&s->req, "kapimon_requests_total", cap_or(o->req_rows, PROM_SINK_REQ_ROWS), NULL, 0);
-	err |= ptab_init(&s->dur, "kapimon_request_duration_seconds", cap_or(o->dur_rows, PROM_SINK_DUR_ROWS),
+	err |= ptab_init(&s->req, "kapimon_requests_total", 5, cap_or(o->req_rows, PROM_SINK_REQ_ROWS), NULL, 0);
+	err |= ptab_init(&s->dur, "kapimon_request_duration_seconds", 3, cap_or(o->dur_rows, PROM_SINK_DUR_ROWS),
 			 req_buckets, NBUCKETS(req_buckets));
-	err |= ptab_init(&s->nonres, "nonresource_paths", cap_or(o->nonres_paths, PROM_SINK_NONRES_PATHS), NULL, 0);
-	err |= ptab_init(&s->client_other, "kapimon_requests_by_client_total",
+	err |= ptab_init(&s->nonres, "nonresource_paths", 1, cap_or(o->nonres_paths, PROM_SINK_NONRES_PATHS), NULL, 0);
+	err |= ptab_init(&s->client_other, "kapimon_requests_by_client_total", 3,
 			 cap_or(o->client_other_rows, PROM_SINK_CLIENT_OTHER_ROWS), NULL, 0);
-	err |= ptab_init(&s->etcd, "kapimon_etcd_requests_total", cap_or(o->etcd_rows, PROM_SINK_ETCD_ROWS), NULL, 0);
-	err |= ptab_init(&s->etcd_dur, "kapimon_etcd_request_duration_seconds",
+	err |= ptab_init(&s->etcd, "kapimon_etcd_requests_total", 3, cap_or(o->etcd_rows, PROM_SINK_ETCD_ROWS), NULL, 0);
+	err |= ptab_init(&s->etcd_dur, "kapimon_etcd_request_duration_seconds", 2,
 			 cap_or(o->etcd_dur_rows, PROM_SINK_ETCD_DUR_ROWS), etcd_buckets, NBUCKETS(etcd_buckets));
 	s->client_cap = cap_or(o->client_rows, PROM_SINK_CLIENT_ROWS);
 	s->hh = hh_new(s->client_cap, PROM_SINK_HH_DECAY_STEPS, 0);
@@ -257,6 +265,10 @@ static void client_add(struct prom_sink *s, const struct request_record *r, doub
 	if (step > s->step) {
 		s->step = step;
 		hh_set_step(s->hh, step);
+	}
+	if (!strcmp(r->user_agent, OTHER)) { /* would be the same series as the "other" row */
+		client_other_add(s, r->ri.verb, r->ri.resource, w);
+		return;
 	}
 	key_pack(&k, vals, 3);
 	s->probe = &k;
@@ -413,7 +425,7 @@ static void render_table(FILE *out, const struct ptab *t, const char *const *nam
 {
 	for (uint32_t row = 0; row < t->n; row++)
 		render_row(out, t, names, n, row);
-	if (t->overflowed)
+	if (t->other_used)
 		render_row(out, t, names, n, t->cap);
 }
 

@@ -232,6 +232,43 @@ static void test_overflow(void **state)
 	prom_sink_free(s);
 }
 
+/* Real label values equal to the overflow row's ("other") never make a second series with its labels. */
+static int count_of(const char *text, const char *series)
+{
+	int n = 0;
+
+	for (const char *p = strstr(text, series); p; p = strstr(p + 1, series))
+		n++;
+	return n;
+}
+
+static void test_other_collision(void **state)
+{
+	struct prom_sink_opts o = { .dur_rows = 1, .client_rows = 2 };
+	struct prom_sink *s = prom_sink_new(&o);
+	struct request_record r;
+	char *t;
+
+	(void)state;
+	r = req("other", "other", "other", "", 200, 0.2, "other"); /* labels as the overflow rows spell them */
+	r.sample_factor = 5;
+	feed(s, &r);
+	r = req("list", "", "pods", "", 200, 0.2, "kubectl"); /* the duration table (1 row) is full after this */
+	feed(s, &r);
+	r = req("other", "", "other", "", 200, 0.2, "a");
+	feed(s, &r);
+	r = req("other", "", "other", "", 200, 0.2, "b"); /* the client summary (2 rows) evicts */
+	feed(s, &r);
+	t = render(s, NULL);
+	assert_int_equal(count_of(t, "kapimon_request_duration_seconds_count{verb=\"other\",group=\"other\",resource=\"other\"}"), 1);
+	assert_true(value(t, "kapimon_request_duration_seconds_count{verb=\"other\",group=\"other\",resource=\"other\"}") == 7);
+	assert_true(value(t, "kapimon_metrics_overflow_total{family=\"kapimon_request_duration_seconds\"}") == 2);
+	assert_int_equal(count_of(t, "kapimon_requests_by_client_total{user_agent=\"other\",verb=\"other\",resource=\"other\"}"), 1);
+	assert_true(sum_of(t, "kapimon_requests_by_client_total") == 8);
+	free(t);
+	prom_sink_free(s);
+}
+
 static void test_clients_bounded(void **state)
 {
 	struct prom_sink_opts o = { .client_rows = 2 };
@@ -404,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_nonresource),
 		cmocka_unit_test(test_histogram),
 		cmocka_unit_test(test_overflow),
+		cmocka_unit_test(test_other_collision),
 		cmocka_unit_test(test_clients_bounded),
 		cmocka_unit_test(test_hostile_user_agent),
 		cmocka_unit_test(test_etcd),
