@@ -15,6 +15,7 @@ static const struct {
 } commands[] = {
 	{ "top", cmd_top, "live top-style view of apiserver requests and etcd calls" },
 	{ "record", cmd_record, "record every apiserver request (and etcd call) as JSON lines" },
+	{ "agent", cmd_agent, "always on: Prometheus metrics, OpenTelemetry traces, rotated flows" },
 	{ "analyze", cmd_analyze, "find anomalies in flows, audit logs or CSV and drill down to causes" },
 	{ "anomalies", cmd_anomalies, "detect anomalous points and intervals in a time series (CSV)" },
 	{ "drilldown", cmd_drilldown, "find the dimension combinations that explain a deviation" },

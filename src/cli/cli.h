@@ -15,6 +15,7 @@ extern struct global_opts g_opts;
 
 int cmd_top(int argc, char **argv);
 int cmd_record(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_anomalies(int argc, char **argv);
 int cmd_drilldown(int argc, char **argv);

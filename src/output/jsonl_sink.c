@@ -39,3 +39,10 @@ void jsonl_sink_stats(struct jsonl_sink *j, const struct record_stats *s)
 	fputc('\n', j->out);
 	j->stats_records++;
 }
+
+void jsonl_sink_set_out(struct jsonl_sink *j, FILE *out)
+{
+	jw_flush(&j->w);
+	j->out = out;
+	j->w.out = out;
+}

@@ -23,5 +23,7 @@ void jsonl_sink_init(struct jsonl_sink *j, FILE *out);
 /* The sink interface to attach with pipeline_add_sink (ctx = j). */
 struct pipeline_sink jsonl_sink_iface(struct jsonl_sink *j);
 void jsonl_sink_stats(struct jsonl_sink *j, const struct record_stats *s);
+/* Write to another file from now on (a rotated or reopened one); counters are kept. */
+void jsonl_sink_set_out(struct jsonl_sink *j, FILE *out);
 
 #endif

@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * kapimon agent: always on. Follows every kube-apiserver on the host (or one --pid) and feeds the
+ * pipeline's records to the sinks asked for: Prometheus metrics served at --metrics (output/prom_sink,
+ * output/metrics_http), OpenTelemetry traces to --otlp (output/otlp_export, one exporter per apiserver:
+ * its pid is a resource attribute), JSON-lines flows in --flows DIR (output/rotate). A front end: it
+ * chooses sinks and does no joining of its own.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture/capture.h"
+#include "capture/follow.h"
+#include "capture/sampler.h"
+#include "cli/cli.h"
+#include "cli/cli_capture.h"
+#include "output/jsonl_sink.h"
+#include "output/metrics_http.h"
+#include "output/otlp_export.h"
+#include "output/prom_sink.h"
+#include "output/rotate.h"
+#include "pipeline/pipeline.h"
+#include "plan/plan.h"
+#include "resolve/probe_targets.h"
+#include "sampling/budget.h"
+#include "util/log.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: kapimon agent [--pid N | --exe NAME] [--metrics ADDR:PORT] [--otlp URL [--otlp-sample PPM]]\n"
+		"                     [--flows DIR [--rotate-mb N] [--keep N]] [--no-etcd] [--budget PCT]\n\n"
+		"Always-on capture for the backends SREs run. Without --pid every kube-apiserver on the host is\n"
+		"followed (attached when found, also in containers; a restart is re-attached); a line containing\n"
+		"'attached' is printed on stderr for each. SIGTERM/SIGINT: flush and stop (exit 0); SIGHUP:\n"
+		"reopen the flows file.\n\n"
+		"Options:\n"
+		"  --pid N             watch only this process (exit 1 when it exits)\n"
+		"  --exe NAME          follow processes whose executable is NAME (default kube-apiserver)\n"
+		"  --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics (docs/metrics.md);\n"
+		"                      ':PORT' = 127.0.0.1; there is no authentication: another address is warned about\n"
+		"  --otlp URL          export traces over OTLP/HTTP protobuf to URL/v1/traces (docs/otlp.md):\n"
+		"                      a SERVER span per request, a CLIENT span per etcd call, linked\n"
+		"  --otlp-sample PPM   traces kept per million (default 1000000 = all)\n"
+		"  --flows DIR         write the records (`kapimon record` lines) to DIR/flows.jsonl, mode 0600\n"
+		"  --rotate-mb N       rotate the flows file at N MiB (default 100)\n"
+		"  --keep N            rotated flows files kept (default 5)\n"
+		"  --no-etcd           do not capture etcd calls\n"
+		"  --budget PCT        overhead budget (as `kapimon record`; one apiserver)\n");
+}
+
+/* OTLP: one exporter per apiserver process (the resource carries its pid) */
+#define AGENT_MAX_EXPORTERS 16
+struct otlp_sink {
+	struct otlp_exporter_config cfg;
+	struct otlp_exporter *ex[AGENT_MAX_EXPORTERS];
+	uint32_t pid[AGENT_MAX_EXPORTERS];
+	size_t n;
+	uint64_t no_exporter; /* records of an apiserver beyond AGENT_MAX_EXPORTERS, or whose exporter failed */
+	struct otlp_exporter_stats gone; /* counters of closed exporters */
+};
+
+static struct otlp_exporter *otlp_for(struct otlp_sink *o, uint32_t pid)
+{
+	char err[256];
+
+	for (size_t i = 0; i < o->n; i++)
+		if (o->pid[i] == pid)
+			return o->ex[i];
+	if (o->n == AGENT_MAX_EXPORTERS)
+		return NULL;
+	o->cfg.resource.pid = pid;
+	o->ex[o->n] = otlp_exporter_new(&o->cfg, err, sizeof(err));
+	if (!o->ex[o->n]) {
+		p_warn("otlp: %s", err);
+		return NULL;
+	}
+	o->pid[o->n] = pid;
+	return o->ex[o->n++];
+}
+
+static void otlp_on_request(void *ctx, const struct request_record *r)
+{
+	struct otlp_exporter *ex;
+
+	if (r->ongoing)
+		return;
+	ex = otlp_for(ctx, r->apiserver_pid);
+	if (ex)
+		otlp_exporter_add_request(ex, r);
+	else
+		((struct otlp_sink *)ctx)->no_exporter++;
+}
+
+static void otlp_on_etcd(void *ctx, const struct etcd_record *e)
+{
+	struct otlp_exporter *ex = otlp_for(ctx, e->apiserver_pid);
+
+	if (ex)
+		otlp_exporter_add_etcd(ex, e);
+	else
+		((struct otlp_sink *)ctx)->no_exporter++;
+}
+
+static void otlp_totals(struct otlp_sink *o, struct otlp_exporter_stats *t)
+{
+	*t = o->gone;
+	for (size_t i = 0; i < o->n; i++) {
+		struct otlp_exporter_stats s;
+
+		otlp_exporter_stats(o->ex[i], &s);
+		t->queued += s.queued;
+		t->sent += s.sent;
+		t->dropped += s.dropped;
+		t->failed += s.failed;
+		t->rejected += s.rejected;
+	}
+}
+
+static volatile sig_atomic_t reopen;
+static void on_hup(int sig)
+{
+	(void)sig;
+	reopen = 1;
+}
+
+struct agent {
+	struct follow *fw;
+	struct pipeline *pl;
+	struct sampler sm;
+	struct prom_sink *ps;
+	struct metrics_http *mh;
+	struct otlp_sink os;
+	bool otlp;
+	struct rotate rot;
+	struct jsonl_sink js;
+	bool flows;
+};
+
+static void on_gone(void *ctx, pid_t pid)
+{
+	pipeline_source_gone(ctx, (uint32_t)pid, cli_now_ns(CLOCK_MONOTONIC));
+}
+
+static double own_cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return -1;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	       (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Render the metrics and hand them to the HTTP thread (on the capture thread: the sink is not shared). */
+static void publish_metrics(struct agent *a)
+{
+	struct capture_stats cs;
+	struct prom_sink_health h = { 0 };
+	char *buf = NULL;
+	size_t len = 0;
+
+	follow_read_stats(a->fw, &cs);
+	h.ringbuf_drops = cs.counters[KP_CNT_RB_DROP];
+	h.probe_hits = cs.hits;
+	h.apiservers_attached = (uint32_t)follow_count(a->fw);
+	if (follow_count(a->fw)) {
+		const struct plan *p = capture_plan(follow_capture(a->fw, 0));
+
+		for (int g = 0; p && g < PG__COUNT && h.noffsets < PROM_SINK_MAX_OFFSET_GROUPS; g++)
+			if (p->groups[g].ok && p->groups[g].offsets_source) {
+				h.offsets_group[h.noffsets] = probe_group_name((enum probe_group)g);
+				h.offsets_source[h.noffsets++] = p->groups[g].offsets_source;
+			}
+	}
+	h.cpu_seconds = own_cpu_seconds();
+	h.budget_duty = a->sm.enabled ? a->sm.b.duty : -1;
+	if (!prom_sink_render_mem(a->ps, &h, &buf, &len))
+		metrics_http_publish(a->mh, buf, len);
+	free(buf);
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	enum { O_PID = 256, O_EXE, O_METRICS, O_OTLP, O_OTLP_SAMPLE, O_FLOWS, O_ROTATE, O_KEEP, O_NO_ETCD, O_BUDGET };
+	static const struct option longopts[] = {
+		CLI_COMMON_LONG,
+		{ "pid", required_argument, NULL, O_PID },
+		{ "exe", required_argument, NULL, O_EXE },
+		{ "metrics", required_argument, NULL, O_METRICS },
+		{ "otlp", required_argument, NULL, O_OTLP },
+		{ "otlp-sample", required_argument, NULL, O_OTLP_SAMPLE },
+		{ "flows", required_argument, NULL, O_FLOWS },
+		{ "rotate-mb", required_argument, NULL, O_ROTATE },
+		{ "keep", required_argument, NULL, O_KEEP },
+		{ "no-etcd", no_argument, NULL, O_NO_ETCD },
+		{ "budget", required_argument, NULL, O_BUDGET },
+		{ 0 },
+	};
+	struct agent a = { 0 };
+	struct follow_opts fo = { 0 };
+	struct pipeline_opts po = { 0 };
+	const char *metrics = NULL, *otlp = NULL, *flows = NULL;
+	long pid = 0, rotate_mb = 100, keep = 5, sample = 1000000;
+	double budget = 0;
+	uint64_t last_tick = 0, last_sec = 0;
+	char err[256];
+	int c, ret = 1;
+	bool target_gone = false;
+
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h': usage(stdout); return 0;
+		case O_PID:
+			if (!cli_parse_long(optarg, 1, 1 << 30, &pid))
+				return cli_usage_error("agent", "--pid needs a process id, got '%s'", optarg);
+			break;
+		case O_EXE: fo.exe_name = optarg; break;
+		case O_METRICS: metrics = optarg; break;
+		case O_OTLP: otlp = optarg; break;
+		case O_OTLP_SAMPLE:
+			if (!cli_parse_long(optarg, 0, 1000000, &sample))
+				return cli_usage_error("agent", "--otlp-sample needs 0..1000000 (per million), got '%s'", optarg);
+			break;
+		case O_FLOWS: flows = optarg; break;
+		case O_ROTATE:
+			if (!cli_parse_long(optarg, 1, 1 << 20, &rotate_mb))
+				return cli_usage_error("agent", "--rotate-mb needs MiB in [1, 1048576], got '%s'", optarg);
+			break;
+		case O_KEEP:
+			if (!cli_parse_long(optarg, 0, 100000, &keep))
+				return cli_usage_error("agent", "--keep needs a count >= 0, got '%s'", optarg);
+			break;
+		case O_NO_ETCD: fo.co.no_etcd = true; break;
+		case O_BUDGET:
+			if (!budget_parse(optarg, &budget))
+				return cli_usage_error("agent", "--budget needs a percentage in (0, 100], e.g. 1%%, got '%s'", optarg);
+			break;
+		default:
+			if (!cli_common_opt(c))
+				return cli_usage_error("agent", "invalid option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("agent", "unexpected argument '%s'", argv[optind]);
+	if (!metrics && !otlp && !flows)
+		return cli_usage_error("agent", "nothing to do: give --metrics, --otlp and/or --flows");
+	if (pid && fo.exe_name)
+		return cli_usage_error("agent", "--exe follows processes by name; --pid watches one: not both");
+	if (budget > 0 && !pid && cli_find_apiserver(&pid))
+		return 1;
+	fo.pid = (pid_t)pid;
+
+	po.mono_to_wall_ns = cli_mono_to_wall();
+	po.etcd = !fo.co.no_etcd;
+	po.pending_closed_grace_ns = 5000000000ULL;
+	a.pl = pipeline_new(&po);
+	if (!a.pl) {
+		p_err("out of memory");
+		goto out;
+	}
+	if (metrics) {
+		struct pipeline_sink s;
+
+		a.ps = prom_sink_new(NULL);
+		a.mh = a.ps ? metrics_http_start(metrics, err, sizeof(err)) : NULL;
+		if (!a.mh) {
+			p_err("--metrics %s: %s", metrics, a.ps ? err : "out of memory");
+			goto out;
+		}
+		if (!metrics_http_is_loopback(a.mh))
+			p_warn("--metrics %s is not a loopback address: anyone who can reach it reads the metrics (no authentication)",
+			       metrics);
+		s = prom_sink_iface(a.ps);
+		pipeline_add_sink(a.pl, &s);
+	}
+	if (otlp) {
+		struct otlp_exporter *probe;
+		struct pipeline_sink s = { .name = "otlp", .request = otlp_on_request, .etcd = otlp_on_etcd, .ctx = &a.os };
+
+		otlp_exporter_config_default(&a.os.cfg);
+		a.os.cfg.url = otlp;
+		a.os.cfg.sample_per_million = (uint32_t)sample;
+		/* check the URL now rather than at the first record */
+		probe = otlp_exporter_new(&a.os.cfg, err, sizeof(err));
+		if (!probe) {
+			p_err("--otlp %s: %s", otlp, err);
+			goto out;
+		}
+		otlp_exporter_close(probe, 0, NULL);
+		a.otlp = true;
+		pipeline_add_sink(a.pl, &s);
+	}
+	if (flows) {
+		struct pipeline_sink s;
+
+		if (rotate_open(&a.rot, flows, "flows.jsonl", (uint64_t)rotate_mb << 20, (unsigned)keep, err, sizeof(err))) {
+			p_err("--flows: %s", err);
+			goto out;
+		}
+		jsonl_sink_init(&a.js, a.rot.f);
+		a.flows = true;
+		s = jsonl_sink_iface(&a.js);
+		pipeline_add_sink(a.pl, &s);
+	}
+	fo.co.on_event = pipeline_feed_cb;
+	fo.co.ctx = a.pl;
+	fo.on_gone = on_gone;
+	fo.ctx = a.pl;
+
+	cli_signals_install(true);
+	signal(SIGHUP, on_hup);
+	if (follow_open(&a.fw, &fo))
+		goto out;
+	if (sampler_init(&a.sm, follow_capture(a.fw, 0), fo.pid, budget, 0, 10000000000ULL))
+		goto out;
+	if (a.sm.enabled)
+		pipeline_set_weigher(a.pl, sampler_weight, &a.sm);
+	follow_announce(a.fw, "");
+	if (a.mh)
+		fprintf(stderr, "kapimon: agent: metrics at http://%s/metrics (port %u)\n", metrics, metrics_http_port(a.mh));
+
+	while (!cli_exiting) {
+		uint64_t now;
+		int e = follow_poll(a.fw, sampler_timeout_ms(&a.sm, cli_now_ns(CLOCK_MONOTONIC), 200));
+
+		if (e < 0 && e != -EINTR) {
+			p_err("ring buffer poll: %s", strerror(-e));
+			goto out;
+		}
+		now = cli_now_ns(CLOCK_MONOTONIC);
+		if (now - last_tick >= 100000000ULL) {
+			pipeline_tick(a.pl, now);
+			last_tick = now;
+		}
+		follow_check(a.fw, now);
+		if (follow_target_gone(a.fw)) {
+			p_warn("pid %d exited: stopping", fo.pid);
+			target_gone = true;
+			break;
+		}
+		sampler_tick(&a.sm, now);
+		if (now - last_sec >= 1000000000ULL) {
+			last_sec = now;
+			if (a.ps)
+				publish_metrics(&a);
+			if (a.flows) {
+				int r = reopen ? (reopen = 0, rotate_reopen(&a.rot)) : rotate_check(&a.rot, cli_now_ns(CLOCK_REALTIME));
+
+				if (r)
+					p_warn("flows: %s", strerror(-r));
+				jsonl_sink_set_out(&a.js, a.rot.f);
+			}
+		}
+	}
+	sampler_stop(&a.sm, cli_now_ns(CLOCK_MONOTONIC));
+	follow_drain(a.fw);
+	pipeline_flush(a.pl, cli_now_ns(CLOCK_MONOTONIC));
+	if (a.ps)
+		publish_metrics(&a);
+	ret = target_gone ? 1 : 0;
+out:
+	follow_close(a.fw);
+	sampler_free(&a.sm);
+	if (a.otlp) {
+		struct otlp_exporter_stats t;
+
+		for (size_t i = 0; i < a.os.n; i++) {
+			struct otlp_exporter_stats s;
+
+			otlp_exporter_close(a.os.ex[i], 2000, &s);
+			a.os.gone.queued += s.queued;
+			a.os.gone.sent += s.sent;
+			a.os.gone.dropped += s.dropped;
+			a.os.gone.failed += s.failed;
+			a.os.gone.rejected += s.rejected;
+		}
+		a.os.n = 0;
+		otlp_totals(&a.os, &t);
+		fprintf(stderr, "kapimon: agent: otlp spans queued %llu, sent %llu, dropped %llu, failed %llu\n",
+			(unsigned long long)t.queued, (unsigned long long)t.sent, (unsigned long long)t.dropped,
+			(unsigned long long)t.failed);
+	}
+	if (a.flows) {
+		if (a.rot.f && fflush(a.rot.f)) {
+			p_err("writing flows: %s", strerror(errno));
+			ret = 1;
+		}
+		rotate_close(&a.rot);
+	}
+	metrics_http_stop(a.mh);
+	prom_sink_free(a.ps);
+	pipeline_free(a.pl);
+	return ret;
+}
