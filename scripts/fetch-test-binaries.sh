@@ -4,6 +4,7 @@
 #   kube-apiserver 1.20.2   scripts/build-apiserver.sh  (built from Debian's source: minutes, once)
 #   etcd 3.4                scripts/fetch-etcd.sh       (Debian's .deb unpacked, not installed)
 #   esbuild (5 Go versions) scripts/fetch-esbuild.sh    (npm)
+#   prometheus, promtool    scripts/fetch-prometheus.sh (Debian's .deb unpacked, not installed)
 # Each step is cached and idempotent. Prints one line per binary; exits 0 only when all are present.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -21,4 +22,5 @@ step() {
 step kube-apiserver scripts/build-apiserver.sh
 step etcd scripts/fetch-etcd.sh
 step esbuild scripts/fetch-esbuild.sh
+step prometheus scripts/fetch-prometheus.sh
 exit $rc
