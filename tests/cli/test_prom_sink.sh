@@ -4,6 +4,8 @@
 # metrics` checks it when promtool is installed, tests/cli/prom_check.py (strict 0.0.4 parser + lint)
 # always. The checker is first shown to reject broken expositions, so a clean verdict means something.
 set -u
+# promtool: installed, or Debian's unpacked by scripts/fetch-prometheus.sh (make test fetches it)
+PROMTOOL=$(command -v promtool || echo "${KAPIMON_CACHE:-/var/cache/kapimon}/prometheus/usr/bin/promtool")
 cd "$(dirname "$0")/../.."
 pass=0 fail=0
 ok() { echo "  ok    $1"; pass=$((pass + 1)); }
@@ -41,8 +43,8 @@ for mode in "" --small; do
 	fi
 	if out=$($CHECK "$tmp/out" 2>&1); then ok "$name: prom_check.py clean ($(grep -vc '^#' "$tmp/out") samples)"
 	else bad "$name: prom_check.py: $(echo "$out" | head -5)"; fi
-	if command -v promtool >/dev/null; then
-		if out=$(promtool check metrics <"$tmp/out" 2>&1); then ok "$name: promtool check metrics clean"
+	if [ -x "$PROMTOOL" ]; then
+		if out=$("$PROMTOOL" check metrics <"$tmp/out" 2>&1); then ok "$name: promtool check metrics clean"
 		else bad "$name: promtool: $(echo "$out" | head -5)"; fi
 	else
 		echo "  SKIP  $name: promtool check metrics (promtool not installed)"
