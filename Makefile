@@ -7,6 +7,7 @@
 #   make deps       install every Debian package the project needs
 #   make fuzz       build the libFuzzer targets (clang, ASan/UBSan) into build/fuzz/
 #   make vmlinux    regenerate vmlinux/vmlinux.h from the running kernel's BTF
+#   make install    binary, man page, systemd unit, DaemonSet manifest under $(DESTDIR)$(PREFIX) (docs/deploy.md)
 #   make V=1        show the commands
 
 SHELL := /bin/bash
@@ -57,7 +58,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 DEPS_STAMP := $(BUILD)/.deps-build
 
-.PHONY: all deps test unit-test unit-test-valgrind test-binaries cli-test integration-test demo fuzz fuzz-smoke vmlinux clean bench
+.PHONY: all install deps test unit-test unit-test-valgrind test-binaries cli-test integration-test demo fuzz fuzz-smoke vmlinux clean bench
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 
@@ -193,6 +194,25 @@ fuzz-smoke: $(FUZZ_BINS)
 	$(Q)for f in $(FUZZ_BINS); do echo "== $$f ($(FUZZ_RUNS) runs, seed 1)"; \
 		$$f -seed=1 -runs=$(FUZZ_RUNS) -max_len=4096 2>&1 | tail -n 1; \
 		[ $${PIPESTATUS[0]} -eq 0 ] || exit 1; done
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the binary, a man page made from its --help
+# (scripts/gen-man.sh), the systemd unit (ExecStart pointing at the installed binary) and the DaemonSet
+# manifest under share/kapimon. It never enables or starts anything: it prints how to.
+PREFIX        ?= /usr/local
+BINDIR        ?= $(PREFIX)/bin
+MANDIR        ?= $(PREFIX)/share/man
+DATADIR       ?= $(PREFIX)/share/kapimon
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+install: kapimon
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR) $(DESTDIR)$(SYSTEMDUNITDIR)
+	$(Q)install -m 0755 kapimon $(DESTDIR)$(BINDIR)/kapimon
+	$(Q)./scripts/gen-man.sh ./kapimon > $(BUILD)/kapimon.1 && install -m 0644 $(BUILD)/kapimon.1 $(DESTDIR)$(MANDIR)/man1/kapimon.1
+	$(Q)sed 's|@BINDIR@|$(BINDIR)|g' deploy/kapimon-agent.service > $(BUILD)/kapimon-agent.service
+	$(Q)install -m 0644 $(BUILD)/kapimon-agent.service $(DESTDIR)$(SYSTEMDUNITDIR)/kapimon-agent.service
+	$(Q)install -m 0644 $(BUILD)/kapimon-agent.service deploy/kapimon-agent-daemonset.yaml $(DESTDIR)$(DATADIR)/
+	$(Q)echo "installed; nothing was enabled or started. To run the agent as a service:"; \
+	echo "  systemctl daemon-reload && systemctl enable --now kapimon-agent   (docs/deploy.md)"
 
 clean:
 	$(call msg,CLEAN,)
