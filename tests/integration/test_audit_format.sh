@@ -6,6 +6,7 @@
 #   `kapimon analyze --input audit --step 1` on F and on the real audit log of the same window, and
 #   tests/integration/compare_audit_events.py: per (verb, resource) counts equal, fields equal request by
 #   request for >= 99%; a control (a code changed in 1 of 20 lines) must make the comparison fail.
+#   Then `kapimon agent --flows DIR --flows-format audit` for a few requests: DIR/audit.log compared the same way.
 # Artefacts in $KAPIMON_TEST_OUT/audit-format (default build/test-out/<testbed dir name>/audit-format).
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -114,8 +115,35 @@ python3 "$KAPIMON_ROOT/tests/integration/compare_audit_events.py" --audit "$OUT/
 	--ua "$UA" >"$OUT/control.txt" 2>&1
 check_eq "control: the comparison fails with every 20th code changed" 1 "$?"
 
+# --- agent --flows-format audit: the same sink behind the agent's rotated file -------------------------------------
+AD=$OUT/agent
+AUA=kapimon-test-auditfmt-agent-$RUN
+mkdir -p "$AD"
+"$KAPIMON" agent --pid "$KAPIMON_APISERVER_PID" --flows "$AD" --flows-format audit 2>"$AD/stderr" &
+KPID=$!
+ERR=$AD/stderr
+F=$AD/audit.log
+wait_for "kapimon agent --flows-format audit prints 'attached' (or exits)" 60 attached_or_exited || abort
+grep -q attached "$ERR" || abort "kapimon agent attaches" "$(cat "$ERR")"
+for i in 1 2 3; do req "$AUA" GET "/api/v1/namespaces/$NS/pods"; done >"$AD/statuses.txt"
+req "$AUA" GET "/api/v1/namespaces/$NS/pods/missing-$RUN" >>"$AD/statuses.txt"
+wait_for "agent: the 404 in the audit log" 30 audit_complete "$AUA"
+kill -TERM "$KPID"
+wait_for "kapimon agent exits after SIGTERM" 30 exited "$KPID" || abort
+rc=0
+wait "$KPID" || rc=$?
+KPID=""
+check_eq "kapimon agent exit status after SIGTERM" 0 "$rc"
+check_eq "agent: DIR/audit.log is mode 600" 600 "$(stat -c %a "$F" 2>/dev/null)"
+python3 "$KAPIMON_ROOT/tests/integration/compare_audit_events.py" --audit "$KAPIMON_AUDIT_LOG" --kapimon "$F" \
+	--ua "$AUA" >"$AD/compare.txt" 2>&1
+rc=$?
+report <"$AD/compare.txt"
+check_eq "agent: compare_audit_events.py exit status" 0 "$rc"
+F=$OUT/kapimon-audit.log
+
 # no token in the output
-if grep -qF -e "$KAPIMON_TOKEN" -e "$KAPIMON_USER_TOKEN" "$F"; then
+if grep -qF -e "$KAPIMON_TOKEN" -e "$KAPIMON_USER_TOKEN" "$F" "$AD/audit.log"; then
 	_fail "no token in kapimon's audit output"
 else
 	_ok "no token in kapimon's audit output"
