@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "capture/sampler.h"
 #include "cli/cli.h"
 #include "cli/cli_capture.h"
+#include "output/audit_sink.h"
 #include "output/jsonl_sink.h"
 #include "output/metrics_http.h"
 #include "output/otlp_export.h"
@@ -35,7 +37,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: kapimon agent [--pid N | --exe NAME] [--metrics ADDR:PORT] [--otlp URL [--otlp-sample PPM]]\n"
-		"                     [--flows DIR [--rotate-mb N] [--keep N]] [--no-etcd] [--budget PCT]\n\n"
+		"                     [--flows DIR [--flows-format flows|audit] [--rotate-mb N] [--keep N]]\n"
+		"                     [--no-etcd] [--budget PCT]\n\n"
 		"Always-on capture for the backends SREs run. Without --pid every kube-apiserver on the host is\n"
 		"followed (attached when found, also in containers; a restart is re-attached); a line containing\n"
 		"'attached' is printed on stderr for each. SIGTERM/SIGINT: flush and stop (exit 0); SIGHUP:\n"
@@ -49,6 +52,8 @@ static void usage(FILE *out)
 		"                      a SERVER span per request, a CLIENT span per etcd call, linked\n"
 		"  --otlp-sample PPM   traces kept per million (default 1000000 = all)\n"
 		"  --flows DIR         write the records (`kapimon record` lines) to DIR/flows.jsonl, mode 0600\n"
+		"  --flows-format F    flows (default) or audit: DIR/audit.log of audit.k8s.io/v1 Event lines\n"
+		"                      (as `kapimon record --format audit`)\n"
 		"  --rotate-mb N       rotate the flows file at N MiB (default 100)\n"
 		"  --keep N            rotated flows files kept (default 5)\n"
 		"  --no-etcd           do not capture etcd calls\n"
@@ -140,7 +145,8 @@ struct agent {
 	bool otlp;
 	struct rotate rot;
 	struct jsonl_sink js;
-	bool flows;
+	struct audit_sink as; /* --flows-format audit: instead of js */
+	bool flows, audit;
 };
 
 static void on_gone(void *ctx, pid_t pid)
@@ -188,7 +194,7 @@ static void publish_metrics(struct agent *a)
 
 int cmd_agent(int argc, char **argv)
 {
-	enum { O_PID = 256, O_EXE, O_METRICS, O_OTLP, O_OTLP_SAMPLE, O_FLOWS, O_ROTATE, O_KEEP, O_NO_ETCD, O_BUDGET };
+	enum { O_PID = 256, O_EXE, O_METRICS, O_OTLP, O_OTLP_SAMPLE, O_FLOWS, O_FLOWS_FORMAT, O_ROTATE, O_KEEP, O_NO_ETCD, O_BUDGET };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "pid", required_argument, NULL, O_PID },
@@ -197,6 +203,7 @@ int cmd_agent(int argc, char **argv)
 		{ "otlp", required_argument, NULL, O_OTLP },
 		{ "otlp-sample", required_argument, NULL, O_OTLP_SAMPLE },
 		{ "flows", required_argument, NULL, O_FLOWS },
+		{ "flows-format", required_argument, NULL, O_FLOWS_FORMAT },
 		{ "rotate-mb", required_argument, NULL, O_ROTATE },
 		{ "keep", required_argument, NULL, O_KEEP },
 		{ "no-etcd", no_argument, NULL, O_NO_ETCD },
@@ -229,6 +236,11 @@ int cmd_agent(int argc, char **argv)
 				return cli_usage_error("agent", "--otlp-sample needs 0..1000000 (per million), got '%s'", optarg);
 			break;
 		case O_FLOWS: flows = optarg; break;
+		case O_FLOWS_FORMAT:
+			if (strcmp(optarg, "flows") && strcmp(optarg, "audit"))
+				return cli_usage_error("agent", "--flows-format is flows or audit, got '%s'", optarg);
+			a.audit = !strcmp(optarg, "audit");
+			break;
 		case O_ROTATE:
 			if (!cli_parse_long(optarg, 1, 1 << 20, &rotate_mb))
 				return cli_usage_error("agent", "--rotate-mb needs MiB in [1, 1048576], got '%s'", optarg);
@@ -251,6 +263,8 @@ int cmd_agent(int argc, char **argv)
 		return cli_usage_error("agent", "unexpected argument '%s'", argv[optind]);
 	if (!metrics && !otlp && !flows)
 		return cli_usage_error("agent", "nothing to do: give --metrics, --otlp and/or --flows");
+	if (a.audit && !flows)
+		return cli_usage_error("agent", "--flows-format audit needs --flows DIR");
 	if (pid && fo.exe_name)
 		return cli_usage_error("agent", "--exe follows processes by name; --pid watches one: not both");
 	if (budget > 0 && !pid && cli_find_apiserver(&pid))
@@ -300,13 +314,23 @@ int cmd_agent(int argc, char **argv)
 	if (flows) {
 		struct pipeline_sink s;
 
-		if (rotate_open(&a.rot, flows, "flows.jsonl", (uint64_t)rotate_mb << 20, (unsigned)keep, err, sizeof(err))) {
+		uint64_t seed = 0;
+
+		if (rotate_open(&a.rot, flows, a.audit ? "audit.log" : "flows.jsonl", (uint64_t)rotate_mb << 20,
+				(unsigned)keep, err, sizeof(err))) {
 			p_err("--flows: %s", err);
 			goto out;
 		}
-		jsonl_sink_init(&a.js, a.rot.f);
 		a.flows = true;
-		s = jsonl_sink_iface(&a.js);
+		if (a.audit) { /* auditIDs: derived from request ids and a per-run random seed */
+			if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+				seed = cli_now_ns(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);
+			audit_sink_init(&a.as, a.rot.f, seed);
+			s = audit_sink_iface(&a.as);
+		} else {
+			jsonl_sink_init(&a.js, a.rot.f);
+			s = jsonl_sink_iface(&a.js);
+		}
 		pipeline_add_sink(a.pl, &s);
 	}
 	fo.co.on_event = pipeline_feed_cb;
@@ -355,7 +379,10 @@ int cmd_agent(int argc, char **argv)
 
 				if (r)
 					p_warn("flows: %s", strerror(-r));
-				jsonl_sink_set_out(&a.js, a.rot.f);
+				if (a.audit)
+					audit_sink_set_out(&a.as, a.rot.f);
+				else
+					jsonl_sink_set_out(&a.js, a.rot.f);
 			}
 		}
 	}

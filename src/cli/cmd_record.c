@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/random.h>
 
 #include "assemble/stats.h"
 #include "capture/capture.h"
@@ -14,6 +15,7 @@
 #include "capture/sampler.h"
 #include "cli/cli.h"
 #include "cli/cli_capture.h"
+#include "output/audit_sink.h"
 #include "output/jsonl_sink.h"
 #include "pipeline/pipeline.h"
 #include "plan/plan.h"
@@ -24,7 +26,8 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: kapimon record [--pid N | --exe NAME] [-o FILE|-] [--duration S] [--stats-interval S]\n"
+		"Usage: kapimon record [--pid N | --exe NAME] [-o FILE|-] [--format flows|audit] [--duration S]\n"
+		"                      [--stats-interval S]"
 		"                      [--no-h1] [--no-h2] [--no-etcd] [--etcd-link-hold MS]\n"
 		"                      [--budget PCT [--budget-period S] [--hit-cost-us US]]\n\n"
 		"Record every request the kube-apiserver serves as one JSON line (kind \"request\"),\n"
@@ -40,6 +43,9 @@ static void usage(FILE *out)
 		"  --exe NAME          without --pid: follow processes whose executable is NAME\n"
 		"                      (default kube-apiserver; NAME-<suffix> matches too)\n"
 		"  -o, --output FILE   write records to FILE ('-' = stdout, the default)\n"
+		"  --format F          flows (default: the records of docs/records.md) or audit: one\n"
+		"                      audit.k8s.io/v1 Event line per finished request (level Metadata, stage\n"
+		"                      ResponseComplete; no user yet; no etcd or stats lines)\n"
 		"  --duration S        stop after S seconds\n"
 		"  --stats-interval S  write a {\"kind\":\"stats\"} line every S seconds (default 10, 0 = off)\n"
 		"  --no-h1, --no-h2    do not probe the HTTP/1.x or HTTP/2 server\n"
@@ -82,7 +88,8 @@ static void write_stats(struct follow *fw, struct pipeline *pl, const struct sam
 	follow_fill_stats(fw, s);
 	if (sm)
 		sampler_fill_stats(sm, s);
-	jsonl_sink_stats(js, s);
+	if (js) /* NULL: --format audit has no stats lines */
+		jsonl_sink_stats(js, s);
 }
 
 /* An apiserver exited: its requests still open are written as ongoing. */
@@ -93,7 +100,7 @@ static void on_gone(void *ctx, pid_t pid)
 
 int cmd_record(int argc, char **argv)
 {
-	enum { OPT_PID = 256, OPT_EXE, OPT_DURATION, OPT_STATS, OPT_NO_H1, OPT_NO_H2, OPT_NO_ETCD, OPT_LINK_HOLD, OPT_BUDGET, OPT_BUDGET_PERIOD, OPT_HIT_COST, OPT_RAW };
+	enum { OPT_PID = 256, OPT_EXE, OPT_DURATION, OPT_STATS, OPT_NO_H1, OPT_NO_H2, OPT_NO_ETCD, OPT_LINK_HOLD, OPT_BUDGET, OPT_BUDGET_PERIOD, OPT_HIT_COST, OPT_RAW, OPT_FORMAT };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "pid", required_argument, NULL, OPT_PID },
@@ -108,6 +115,7 @@ int cmd_record(int argc, char **argv)
 		{ "budget", required_argument, NULL, OPT_BUDGET },
 		{ "budget-period", required_argument, NULL, OPT_BUDGET_PERIOD },
 		{ "hit-cost-us", required_argument, NULL, OPT_HIT_COST },
+		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "raw-events", required_argument, NULL, OPT_RAW }, /* hidden: docs/capture-testing.md */
 		{ 0 },
 	};
@@ -117,6 +125,9 @@ int cmd_record(int argc, char **argv)
 	struct pipeline_opts po = { 0 };
 	struct pipeline *pl = NULL;
 	struct jsonl_sink js;
+	struct audit_sink as;
+	bool audit = false;
+	uint64_t seed = 0;
 	FILE *out = NULL;
 	const char *outpath = "-", *rawpath = NULL;
 	struct raw_dump rd = { 0 };
@@ -160,6 +171,11 @@ int cmd_record(int argc, char **argv)
 				return cli_usage_error("record", "--hit-cost-us needs microseconds > 0, got '%s'", optarg);
 			break;
 		case OPT_RAW: rawpath = optarg; break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "flows") && strcmp(optarg, "audit"))
+				return cli_usage_error("record", "--format is flows or audit, got '%s'", optarg);
+			audit = !strcmp(optarg, "audit");
+			break;
 		case OPT_LINK_HOLD:
 			if (!cli_parse_long(optarg, 0, 3600000, &link_hold_ms))
 				return cli_usage_error("record", "--etcd-link-hold needs milliseconds, got '%s'", optarg);
@@ -199,6 +215,12 @@ int cmd_record(int argc, char **argv)
 	{
 		struct pipeline_sink sink = jsonl_sink_iface(&js);
 
+		if (audit) { /* auditIDs: derived from request ids and a per-run random seed */
+			if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+				seed = cli_now_ns(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);
+			audit_sink_init(&as, out, seed);
+			sink = audit_sink_iface(&as);
+		}
 		pipeline_add_sink(pl, &sink);
 	}
 	co.on_event = pipeline_feed_cb;
@@ -259,7 +281,7 @@ int cmd_record(int argc, char **argv)
 		if (stats_every && now - last_stats >= (uint64_t)stats_every * 1000000000ULL) {
 			struct record_stats s;
 
-			write_stats(fw, pl, &sm, &js, &s);
+			write_stats(fw, pl, &sm, audit ? NULL : &js, &s);
 			fflush(out);
 			last_stats = now;
 		}
@@ -275,7 +297,7 @@ int cmd_record(int argc, char **argv)
 	{
 		struct record_stats s;
 
-		write_stats(fw, pl, &sm, &js, &s);
+		write_stats(fw, pl, &sm, audit ? NULL : &js, &s);
 		fprintf(stderr,
 			"kapimon: %llu request records, %llu etcd records, %llu ring-buffer drops, %llu unmatched ends, "
 			"%.2f uprobe hits/request, %.2f per etcd call\n",
