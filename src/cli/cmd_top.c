@@ -514,8 +514,12 @@ static void json_row(struct json_writer *w, const struct top_grouping *g, const 
 		     const double *etcd_per_s)
 {
 	jw_obj_begin(w);
-	for (size_t i = 0; g && !r->other && i < g->ncols; i++)
-		jw_kv_str(w, g->cols[i].json, (const char *)r->key + g->cols[i].off);
+	if (g) { /* the key as the screen shows it ("(other)" row: "(other)", then "") */
+		const char *v[TOP_MAX_COLS];
+
+		for (size_t i = 0, n = top_key_values(g, r, v); i < n; i++)
+			jw_kv_str(w, g->cols[i].json, v[i]);
+	}
 	if (r->other)
 		jw_kv_bool(w, "other", true);
 	jw_kv_double(w, "req_per_s", r->rate);
