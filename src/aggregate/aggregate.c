@@ -87,7 +87,8 @@ struct agg {
 };
 
 static const char *const class_names[AGG__NCLASS] = { "1xx", "2xx", "3xx", "4xx", "429", "5xx", "unknown" };
-static const char *const table_names[AGG__NTABLES] = { "all", "agent", "client", "resource", "total" };
+static const char *const table_names[AGG__NTABLES] = { "all", "agent", "client", "verb-resource", "resource",
+								"namespace", "total" };
 static const char *const sort_names[AGG__NSORT] = { "rate", "errors", "p99", "bytes" };
 
 const char *agg_class_name(enum agg_class c) { return c < AGG__NCLASS ? class_names[c] : "unknown"; }
@@ -170,6 +171,8 @@ void agg_key_from_record(const struct request_record *r, struct agg_key *k)
 			scopy(k->resource, sizeof(k->resource), r->ri.resource, strnlen(r->ri.resource, sizeof(r->ri.resource)));
 		scopy(k->subresource, sizeof(k->subresource), r->ri.subresource,
 		      strnlen(r->ri.subresource, sizeof(r->ri.subresource)));
+		scopy(k->namespace_, sizeof(k->namespace_), r->ri.namespace_,
+		      strnlen(r->ri.namespace_, sizeof(r->ri.namespace_)));
 	} else {
 		size_t n = strnlen(r->path, sizeof(r->path));
 		const char *q = memchr(r->path, '?', n);
@@ -216,6 +219,8 @@ static uint64_t key_hash(enum agg_table t, const struct agg_key *k)
 	case AGG_BY_AGENT: h = fnv(h, k->user_agent); break;
 	case AGG_BY_CLIENT: h = fnv(h, k->client); break;
 	case AGG_BY_VERB_RESOURCE: h = fnv(fnv(h, k->verb), k->resource); break;
+	case AGG_BY_RESOURCE: h = fnv(h, k->resource); break;
+	case AGG_BY_NAMESPACE: h = fnv(h, k->namespace_); break;
 	default: break;
 	}
 	h ^= h >> 29;
@@ -231,6 +236,8 @@ static bool key_eq(enum agg_table t, const struct agg_key *a, const struct agg_k
 	case AGG_BY_AGENT: return !strcmp(a->user_agent, b->user_agent);
 	case AGG_BY_CLIENT: return !strcmp(a->client, b->client);
 	case AGG_BY_VERB_RESOURCE: return !strcmp(a->verb, b->verb) && !strcmp(a->resource, b->resource);
+	case AGG_BY_RESOURCE: return !strcmp(a->resource, b->resource);
+	case AGG_BY_NAMESPACE: return !strcmp(a->namespace_, b->namespace_);
 	default: return true;
 	}
 }
@@ -240,12 +247,15 @@ static bool key_eq(enum agg_table t, const struct agg_key *a, const struct agg_k
 static void key_project(enum agg_table t, struct agg_key *dst, const struct agg_key *src)
 {
 	dst->user_agent[0] = dst->verb[0] = dst->resource[0] = dst->subresource[0] = dst->client[0] = '\0';
+	dst->namespace_[0] = '\0';
 	if (t == AGG_BY_KEY || t == AGG_BY_AGENT)
 		memcpy(dst->user_agent, src->user_agent, strlen(src->user_agent) + 1);
-	if (t == AGG_BY_KEY || t == AGG_BY_VERB_RESOURCE) {
+	if (t == AGG_BY_KEY || t == AGG_BY_VERB_RESOURCE)
 		memcpy(dst->verb, src->verb, strlen(src->verb) + 1);
+	if (t == AGG_BY_KEY || t == AGG_BY_VERB_RESOURCE || t == AGG_BY_RESOURCE)
 		memcpy(dst->resource, src->resource, strlen(src->resource) + 1);
-	}
+	if (t == AGG_BY_NAMESPACE)
+		memcpy(dst->namespace_, src->namespace_, strlen(src->namespace_) + 1);
 	if (t == AGG_BY_KEY)
 		memcpy(dst->subresource, src->subresource, strlen(src->subresource) + 1);
 	if (t == AGG_BY_CLIENT)

@@ -7,6 +7,8 @@
  *   AGG_BY_AGENT          user agent
  *   AGG_BY_CLIENT         client IP (port stripped)
  *   AGG_BY_VERB_RESOURCE  (verb, group/resource)
+ *   AGG_BY_RESOURCE       group/resource (or the path of a non-resource request)
+ *   AGG_BY_NAMESPACE      namespace ("" for cluster-scoped and non-resource requests)
  *   AGG_TOTAL             one row: everything
  * Each grouping holds at most max_keys rows, chosen by a decayed Space-Saving summary
  * (aggregate/hh.h): a new key always gets a row, the one of the key with the smallest decayed
@@ -31,7 +33,7 @@
  * ends and rows that changed keys can never leave a count behind. The total of the request series
  * per step feeds the online anomaly detector (analysis/online.h) in agg_update_anomaly().
  *
- * Cost: agg_add() does 4 hash lookups and 4 heap updates (O(log max_keys)) and no allocation; all
+ * Cost: agg_add() does 6 hash lookups and 6 heap updates (O(log max_keys)) and no allocation; all
  * memory is allocated in agg_new() (calloc'd, so pages are only resident once rows are used): per
  * table about (max_keys + 1) * (1 KiB + nsteps * 24 B + 60 B), query scratch (max_keys + 1) * 2.7 KiB
  * once, and nsteps * (cells_per_step * 4/3 rounded up to a power of two) * 12 B of cells.
@@ -53,6 +55,8 @@ enum agg_table {
 	AGG_BY_AGENT,
 	AGG_BY_CLIENT,
 	AGG_BY_VERB_RESOURCE,
+	AGG_BY_RESOURCE,
+	AGG_BY_NAMESPACE,
 	AGG_TOTAL,
 	AGG__NTABLES,
 };
@@ -84,6 +88,7 @@ struct agg_key {
 	char resource[AGG_RESOURCE_LEN]; /* "group/resource", "resource" (core) or the path (non-resource) */
 	char subresource[REC_FIELD_LEN];
 	char client[REC_ADDR_LEN];       /* IP without the port */
+	char namespace_[REC_FIELD_LEN];  /* resource requests' namespace ("" when cluster-scoped) */
 };
 
 struct agg_cum {

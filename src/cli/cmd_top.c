@@ -16,6 +16,7 @@
 #include "aggregate/anomaly_line.h"
 #include "aggregate/live_cause.h"
 #include "aggregate/etcd_agg.h"
+#include "aggregate/top_view.h"
 #include "assemble/kp_contract.h"
 #include "assemble/record_json.h"
 #include "capture/capture.h"
@@ -46,25 +47,32 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: kapimon [-j] top [--pid N | --exe NAME] [--interval S] [--sort rate|errors|p99|bytes]\n"
-		"                        [--by all|agent|resource|client] [-n N] [--batch] [--iterations N]\n"
+		"                        [--by all|agent|verb-resource|resource|namespace|client]\n"
+		"                        [--filter SUBSTR] [--reverse] [-n N] [--batch] [--iterations N]\n"
 		"                        [--prometheus-file PATH] [--no-h1] [--no-h2] [--no-etcd]\n"
 		"                        [--budget PCT [--budget-period S] [--hit-cost-us US]]\n\n"
 		"Live view of the requests the kube-apiserver serves: request rate, errors, latency, bytes and\n"
-		"in-flight requests per user agent / verb / resource (or per agent, resource, client), refreshed\n"
-		"every interval over the last interval, with the etcd calls the requests cause (ETCD/S) and a\n"
+		"in-flight requests per user agent / verb / resource (or per agent, verb+resource, resource,\n"
+		"namespace or client), refreshed every interval over the last interval, with the etcd calls\n"
+		"the requests cause (ETCD/S) and a\n"
 		"panel of etcd calls per (op, resource). Full screen on a terminal; with --batch (or when stdout\n"
 		"is not a terminal) a plain-text snapshot per interval, with -j one JSON object per interval.\n"
 		"Without --pid every kube-apiserver on the host is followed (a header line says which are\n"
 		"attached): attached when found, also in other mount/PID namespaces, detached when it exits, a\n"
 		"new one (a restart) attached within 2 s. With --pid, top exits 1 when that process exits.\n\n"
-		"Keys: q quit, s cycle sort, b cycle grouping, e show/hide the etcd panel, p pause/resume the display.\n\n"
+		"Keys: q quit, / filter (type a substring, Enter applies, empty clears, Esc cancels), r reverse the\n"
+		"order, s cycle sort, b cycle grouping, e show/hide the etcd panel, p pause/resume the display,\n"
+		"? or h help.\n\n"
 		"Options:\n"
 		"  --pid N                 watch only this process\n"
 		"  --exe NAME              without --pid: follow processes whose executable is NAME\n"
 		"                          (default kube-apiserver; NAME-<suffix> matches too)\n"
 		"  --interval S            refresh and rate window in seconds (default 1)\n"
 		"  --sort KEY              rate (default), errors, p99 or bytes\n"
-		"  --by GROUPING           all = user agent+verb+resource (default), agent, resource, client\n"
+		"  --by GROUPING           all = user agent+verb+resource (default), agent, verb-resource,\n"
+		"                          resource, namespace, client\n"
+		"  --filter SUBSTR         show only rows whose key (any key column) contains SUBSTR\n"
+		"  --reverse               reverse the order (smallest first)\n"
 		"  -n N                    rows to show (default: what fits the screen; 20 in batch mode)\n"
 		"  --batch                 plain-text snapshots instead of the full-screen view\n"
 		"  --iterations N          stop after N refreshes\n"
@@ -80,8 +88,7 @@ static void usage(FILE *out)
 		"  --hit-cost-us US        per-hit cost to assume instead of calibrating at start\n");
 }
 
-static const enum agg_table by_tables[] = { AGG_BY_KEY, AGG_BY_AGENT, AGG_BY_VERB_RESOURCE, AGG_BY_CLIENT };
-#define NBY (sizeof(by_tables) / sizeof(by_tables[0]))
+#define KEYS_LINE "q quit  / filter  r reverse  s sort  b grouping  e etcd panel  p pause  ? help"
 
 struct top {
 	/* capture -> pipeline -> the aggregate sink */
@@ -96,7 +103,13 @@ struct top {
 	/* view */
 	unsigned interval;
 	enum agg_sort sort;
-	unsigned by;          /* index into by_tables */
+	unsigned by;          /* index into top_groupings */
+	char filter[TOP_FILTER_LEN]; /* --filter, key / ("" = none) */
+	bool reverse;         /* --reverse, key r */
+	bool help;            /* key ? / h: the help overlay is shown */
+	bool editing;         /* key /: typing a filter into edit[] */
+	char edit[TOP_FILTER_LEN];
+	size_t edit_len;
 	size_t nrows_max;     /* -n, 0 = fit the screen */
 	bool batch, json, paused, curses;
 	bool etcd_panel;      /* full screen: show the etcd panel (key e) */
@@ -107,8 +120,10 @@ struct top {
 	uint64_t ts_ns;
 	double span_s;
 	struct agg_row total;
-	struct agg_row *rows; /* MAX_ROWS, allocated once */
-	size_t nrows, nrows_all;
+	struct agg_row *rows; /* rows_cap (every row a table can have), allocated once */
+	size_t rows_cap;
+	size_t nrows, nrows_all; /* after the filter */
+	size_t nrows_hidden;     /* rows with data the filter hides */
 	struct capture_stats cs;
 	double hits_per_request;
 	size_t pending;
@@ -117,7 +132,7 @@ struct top {
 	bool cause_on;
 	bool have_snapshot;
 	/* etcd part of the last snapshot */
-	double *row_etcd;              /* MAX_ROWS: linked etcd calls per second of rows[i] */
+	double *row_etcd;              /* rows_cap: linked etcd calls per second of rows[i] */
 	double total_etcd;             /* the same for the total row */
 	struct etcd_agg_row etotal;
 	struct etcd_agg_row *erows;    /* ETCD_MAX_ROWS */
@@ -260,7 +275,8 @@ static void emit_etcd_panel(const struct top *t, int width, size_t maxrows, emit
 static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn emit, void *ctx)
 {
 	char line[1024], a[64], b[64], c[64], d[64], e[128];
-	enum agg_table tab = by_tables[t->by];
+	const struct top_grouping *g = &top_groupings[t->by];
+	enum agg_table tab = g->table;
 	const struct agg_stats *st = agg_get_stats(t->agg);
 	uint64_t overflow = 0;
 	int numw = NUMW + (t->ea ? ETCDW : 0), textw, w1 = 0, w2 = 0, w3 = 0;
@@ -327,29 +343,36 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 	if (st->cell_overflow)
 		snprintf(line + strlen(line), sizeof(line) - strlen(line), "  (%llu latencies not in quantiles)",
 			 (unsigned long long)st->cell_overflow);
+	if (t->reverse)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "  reversed");
 	emit(st->cell_overflow ? L_ALERT : L_HEADER, line, ctx);
+	if (t->filter[0]) {
+		char f[TOP_FILTER_LEN];
+
+		tcopy(f, sizeof(f), TOP_FILTER_LEN - 1, t->filter);
+		snprintf(line, sizeof(line), "filter \"%s\" on: %zu rows hidden (/ then Enter on an empty line clears)", f,
+			 t->nrows_hidden);
+		emit(L_ALERT, line, ctx);
+	}
 	emit(L_HEADER, "", ctx);
 
 	textw = width - numw;
-	switch (tab) {
-	case AGG_BY_KEY:
+	switch (g->ncols) {
+	case 4: /* user agent, verb, resource[/subresource] */
 		w2 = 10;
 		w1 = (textw - w2 - 2) * 4 / 10;
 		w3 = textw - w1 - w2 - 2;
-		snprintf(line, sizeof(line), "%-*s %-*s %-*s", w1, "USER-AGENT", w2, "VERB", w3, "RESOURCE");
+		snprintf(line, sizeof(line), "%-*s %-*s %-*s", w1, g->cols[0].header, w2, g->cols[1].header, w3,
+			 g->cols[2].header);
 		break;
-	case AGG_BY_AGENT:
-		w1 = textw;
-		snprintf(line, sizeof(line), "%-*s", w1, "USER-AGENT");
-		break;
-	case AGG_BY_VERB_RESOURCE:
+	case 2: /* verb, resource */
 		w2 = 10;
 		w3 = textw - w2 - 1;
-		snprintf(line, sizeof(line), "%-*s %-*s", w2, "VERB", w3, "RESOURCE");
+		snprintf(line, sizeof(line), "%-*s %-*s", w2, g->cols[0].header, w3, g->cols[1].header);
 		break;
 	default:
 		w1 = textw;
-		snprintf(line, sizeof(line), "%-*s", w1, "CLIENT");
+		snprintf(line, sizeof(line), "%-*s", w1, g->cols[0].header);
 		break;
 	}
 	snprintf(line + strlen(line), sizeof(line) - strlen(line), " %9s", "REQ/S");
@@ -364,26 +387,24 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 		char f1[REC_UA_LEN], f2[REC_VERB_LEN + 1], f3[AGG_RESOURCE_LEN + REC_FIELD_LEN + 2];
 		char res[AGG_RESOURCE_LEN + REC_FIELD_LEN + 2];
 
-		snprintf(res, sizeof(res), "%s%s%s", r->key->resource, r->key->subresource[0] ? "/" : "",
-			 r->key->subresource);
-		switch (tab) {
-		case AGG_BY_KEY:
-			tcopy(f1, sizeof(f1), w1, r->key->user_agent);
-			tcopy(f2, sizeof(f2), w2, r->key->verb);
+		const char *v[TOP_MAX_COLS];
+
+		top_key_values(g, r, v);
+		switch (g->ncols) {
+		case 4:
+			snprintf(res, sizeof(res), "%s%s%s", v[2], v[3][0] ? "/" : "", v[3]);
+			tcopy(f1, sizeof(f1), w1, v[0]);
+			tcopy(f2, sizeof(f2), w2, v[1]);
 			tcopy(f3, sizeof(f3), w3, res);
 			snprintf(line, sizeof(line), "%-*s %-*s %-*s", w1, f1, w2, f2, w3, f3);
 			break;
-		case AGG_BY_AGENT:
-			tcopy(f1, sizeof(f1), w1, r->key->user_agent);
-			snprintf(line, sizeof(line), "%-*s", w1, f1);
-			break;
-		case AGG_BY_VERB_RESOURCE:
-			tcopy(f2, sizeof(f2), w2, r->key->verb);
-			tcopy(f3, sizeof(f3), w3, r->key->resource);
+		case 2:
+			tcopy(f2, sizeof(f2), w2, v[0]);
+			tcopy(f3, sizeof(f3), w3, v[1]);
 			snprintf(line, sizeof(line), "%-*s %-*s", w2, f2, w3, f3);
 			break;
 		default:
-			tcopy(f1, sizeof(f1), w1, r->key->client);
+			tcopy(f1, sizeof(f1), w1, v[0]);
 			snprintf(line, sizeof(line), "%-*s", w1, f1);
 			break;
 		}
@@ -426,10 +447,40 @@ static void emit_curses(enum line_kind k, const char *line, void *ctx)
 	(*y)++;
 }
 
+static const char *const help_lines[] = {
+	"kapimon top - keys",
+	"",
+	"  q        quit",
+	"  /        filter: type a substring of the row key (any key column), Enter applies,",
+	"           Enter on an empty line clears, Esc cancels",
+	"  r        reverse the order (smallest first)",
+	"  s        next sort: rate, errors, p99, bytes",
+	"  b        next grouping: all, agent, verb-resource, resource, namespace, client",
+	"  e        show / hide the etcd panel",
+	"  p        pause / resume the display",
+	"  ? or h   this help (any key closes it)",
+};
+
+/* The last line: the filter being typed, or the main keys. */
+static void draw_footer(const struct top *t)
+{
+	char line[TOP_FILTER_LEN + 64];
+
+	if (t->editing)
+		snprintf(line, sizeof(line), "filter: %s_   (Enter applies, empty clears, Esc cancels)", t->edit);
+	else
+		snprintf(line, sizeof(line), "%s", KEYS_LINE);
+	move(LINES - 1, 0);
+	clrtoeol();
+	attron(A_REVERSE);
+	mvaddnstr(LINES - 1, 0, line, COLS);
+	attroff(A_REVERSE);
+}
+
 static void draw_curses(const struct top *t)
 {
 	int y = 0;
-	size_t avail = LINES > 8 ? (size_t)LINES - 8 : 1, fit = avail;
+	size_t avail = LINES > 9 ? (size_t)LINES - 9 : 1, fit = avail;
 	bool panel = t->ea && t->etcd_panel && t->have_snapshot;
 
 	if (panel) {
@@ -442,32 +493,37 @@ static void draw_curses(const struct top *t)
 		fit = avail > want + 3 ? avail - want - 3 : 1;
 	}
 	erase();
+	if (t->help) {
+		for (size_t i = 0; i < sizeof(help_lines) / sizeof(help_lines[0]) && (int)i < LINES - 1; i++)
+			mvaddnstr((int)i, 0, help_lines[i], COLS);
+		draw_footer(t);
+		refresh();
+		return;
+	}
 	emit_view(t, COLS, t->nrows_max && t->nrows_max < fit ? t->nrows_max : fit, emit_curses, &y);
 	if (!t->have_snapshot && y < LINES)
 		mvaddstr(y, 0, "(collecting the first interval...)");
-	if (panel && y + 3 <= LINES)
-		emit_etcd_panel(t, COLS, (size_t)(LINES - y - 3), emit_curses, &y);
+	if (panel && y + 4 <= LINES)
+		emit_etcd_panel(t, COLS, (size_t)(LINES - y - 4), emit_curses, &y);
+	draw_footer(t);
 	refresh();
 }
 
-static void json_row(struct json_writer *w, enum agg_table tab, const struct agg_row *r, double span,
+/* g: the grouping of the row (NULL for the total row: no key) */
+static void json_row(struct json_writer *w, const struct top_grouping *g, const struct agg_row *r, double span,
 		     const double *etcd_per_s)
 {
 	jw_obj_begin(w);
-	if (tab == AGG_BY_KEY || tab == AGG_BY_AGENT)
-		jw_kv_str(w, "user_agent", r->key->user_agent);
-	if (tab == AGG_BY_KEY || tab == AGG_BY_VERB_RESOURCE) {
-		jw_kv_str(w, "verb", r->key->verb);
-		jw_kv_str(w, "resource", r->key->resource);
+	if (g) { /* the key as the screen shows it ("(other)" row: "(other)", then "") */
+		const char *v[TOP_MAX_COLS];
+
+		for (size_t i = 0, n = top_key_values(g, r, v); i < n; i++)
+			jw_kv_str(w, g->cols[i].json, v[i]);
 	}
-	if (tab == AGG_BY_KEY)
-		jw_kv_str(w, "subresource", r->key->subresource);
-	if (tab == AGG_BY_CLIENT)
-		jw_kv_str(w, "client", r->key->client);
 	if (r->other)
 		jw_kv_bool(w, "other", true);
 	jw_kv_double(w, "req_per_s", r->rate);
-	if (tab != AGG_TOTAL)
+	if (g)
 		jw_kv_double(w, "req_per_s_err", r->rate_err);
 	if (etcd_per_s)
 		jw_kv_double(w, "etcd_per_s", *etcd_per_s);
@@ -577,7 +633,8 @@ static void json_etcd(struct json_writer *w, const struct top *t, size_t maxrows
 static void print_json(const struct top *t, size_t maxrows)
 {
 	struct json_writer w;
-	enum agg_table tab = by_tables[t->by];
+	const struct top_grouping *g = &top_groupings[t->by];
+	enum agg_table tab = g->table;
 	const struct agg_stats *st = agg_get_stats(t->agg);
 	char ts[RECORD_TS_LEN];
 
@@ -603,8 +660,11 @@ static void print_json(const struct top *t, size_t maxrows)
 	jw_kv_double(&w, "span_s", t->span_s);
 	jw_kv_str(&w, "by", agg_table_name(tab));
 	jw_kv_str(&w, "sort", agg_sort_name(t->sort));
+	jw_kv_bool(&w, "reverse", t->reverse);
+	jw_kv_str(&w, "filter", t->filter);
+	jw_kv_uint(&w, "rows_hidden", t->nrows_hidden);
 	jw_key(&w, "total");
-	json_row(&w, AGG_TOTAL, &t->total, t->span_s, t->ea ? &t->total_etcd : NULL);
+	json_row(&w, NULL, &t->total, t->span_s, t->ea ? &t->total_etcd : NULL);
 	jw_kv_uint(&w, "inflight_total", t->pending);
 	jw_key(&w, "capture");
 	jw_obj_begin(&w);
@@ -665,7 +725,7 @@ static void print_json(const struct top *t, size_t maxrows)
 	jw_key(&w, "rows");
 	jw_arr_begin(&w);
 	for (size_t i = 0; i < t->nrows && i < maxrows; i++)
-		json_row(&w, tab, &t->rows[i], t->span_s, t->ea ? &t->row_etcd[i] : NULL);
+		json_row(&w, g, &t->rows[i], t->span_s, t->ea ? &t->row_etcd[i] : NULL);
 	jw_arr_end(&w);
 	jw_obj_end(&w);
 	fputc('\n', stdout);
@@ -675,10 +735,16 @@ static void print_json(const struct top *t, size_t maxrows)
 
 static void query(struct top *t)
 {
-	enum agg_table tab = by_tables[t->by];
+	const struct top_grouping *g = &top_groupings[t->by];
+	enum agg_table tab = g->table;
 
-	t->nrows_all = agg_query(t->agg, tab, t->interval, t->sort, t->rows, MAX_ROWS, &t->span_s);
-	t->nrows = t->nrows_all < MAX_ROWS ? t->nrows_all : MAX_ROWS;
+	/* every row (rows_cap is the table's size), then the filter and the order of the view */
+	t->nrows = agg_query(t->agg, tab, t->interval, t->sort, t->rows, t->rows_cap, &t->span_s);
+	if (t->nrows > t->rows_cap)
+		t->nrows = t->rows_cap;
+	t->nrows_all = top_view_apply(g, t->rows, t->nrows, t->filter, t->reverse);
+	t->nrows_hidden = t->nrows - t->nrows_all;
+	t->nrows = t->nrows_all;
 	if (!agg_query(t->agg, AGG_TOTAL, t->interval, AGG_SORT_RATE, &t->total, 1, NULL))
 		memset(&t->total, 0, sizeof(t->total));
 	if (t->ea) {
@@ -778,17 +844,41 @@ static bool handle_keys(struct top *t)
 	int ch;
 
 	while ((ch = getch()) != ERR) {
-		switch (ch) {
+		if (t->editing) { /* typing a filter: printable ASCII only (it is shown on the terminal) */
+			if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+				memcpy(t->filter, t->edit, t->edit_len + 1);
+				t->editing = false;
+			} else if (ch == 27) {
+				t->editing = false;
+			} else if (ch == KEY_BACKSPACE || ch == 127 || ch == 8) {
+				if (t->edit_len)
+					t->edit[--t->edit_len] = '\0';
+			} else if (ch >= 0x20 && ch < 0x7f && t->edit_len + 1 < sizeof(t->edit)) {
+				t->edit[t->edit_len++] = (char)ch;
+				t->edit[t->edit_len] = '\0';
+			}
+		} else if (t->help && ch != KEY_RESIZE) {
+			t->help = false;
+			if (ch == 'q' || ch == 'Q')
+				return false;
+		} else switch (ch) {
 		case 'q': case 'Q': return false;
 		case 's': t->sort = (t->sort + 1) % AGG__NSORT; break;
-		case 'b': t->by = (t->by + 1) % NBY; break;
+		case 'b': t->by = (t->by + 1) % top_ngroupings; break;
+		case 'r': t->reverse = !t->reverse; break;
+		case '?': case 'h': t->help = true; break;
+		case '/':
+			t->editing = true;
+			t->edit_len = strlen(t->filter);
+			memcpy(t->edit, t->filter, t->edit_len + 1);
+			break;
 		case 'p': t->paused = !t->paused; break;
 		case 'e': t->etcd_panel = !t->etcd_panel; break;
 		case KEY_RESIZE: break;
 		default: continue;
 		}
-		if (t->have_snapshot && !t->paused)
-			query(t); /* new sort / grouping at once, same window */
+		if (t->have_snapshot && !t->paused && !t->editing)
+			query(t); /* new sort / grouping / filter / order at once, same window */
 		draw_curses(t);
 	}
 	return true;
@@ -806,18 +896,18 @@ static bool parse_sort(const char *s, enum agg_sort *out)
 
 static bool parse_by(const char *s, unsigned *out)
 {
-	for (unsigned i = 0; i < NBY; i++)
-		if (!strcmp(s, agg_table_name(by_tables[i]))) {
-			*out = i;
-			return true;
-		}
-	return false;
+	int i = top_grouping_find(s);
+
+	if (i < 0)
+		return false;
+	*out = (unsigned)i;
+	return true;
 }
 
 int cmd_top(int argc, char **argv)
 {
 	enum { OPT_PID = 256, OPT_EXE, OPT_INTERVAL, OPT_SORT, OPT_BY, OPT_BATCH, OPT_ITER, OPT_PROM, OPT_NO_H1, OPT_NO_H2,
-	       OPT_NO_ETCD, OPT_BUDGET, OPT_BUDGET_PERIOD, OPT_HIT_COST };
+	       OPT_NO_ETCD, OPT_BUDGET, OPT_BUDGET_PERIOD, OPT_HIT_COST, OPT_FILTER, OPT_REVERSE };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "pid", required_argument, NULL, OPT_PID },
@@ -825,6 +915,8 @@ int cmd_top(int argc, char **argv)
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "sort", required_argument, NULL, OPT_SORT },
 		{ "by", required_argument, NULL, OPT_BY },
+		{ "filter", required_argument, NULL, OPT_FILTER },
+		{ "reverse", no_argument, NULL, OPT_REVERSE },
 		{ "batch", no_argument, NULL, OPT_BATCH },
 		{ "iterations", required_argument, NULL, OPT_ITER },
 		{ "prometheus-file", required_argument, NULL, OPT_PROM },
@@ -863,8 +955,14 @@ int cmd_top(int argc, char **argv)
 			break;
 		case OPT_BY:
 			if (!parse_by(optarg, &t.by))
-				return cli_usage_error("top", "--by takes all, agent, resource or client, got '%s'", optarg);
+				return cli_usage_error("top", "--by takes %s, got '%s'", top_grouping_names(), optarg);
 			break;
+		case OPT_FILTER:
+			if (strlen(optarg) >= sizeof(t.filter))
+				return cli_usage_error("top", "--filter takes at most %zu bytes", sizeof(t.filter) - 1);
+			strcpy(t.filter, optarg);
+			break;
+		case OPT_REVERSE: t.reverse = true; break;
 		case 'n':
 			if (!cli_parse_long(optarg, 1, MAX_ROWS, &nrows))
 				return cli_usage_error("top", "-n needs a row count in [1, %d], got '%s'", MAX_ROWS, optarg);
@@ -911,15 +1009,16 @@ int cmd_top(int argc, char **argv)
 	fo.pid = (pid_t)pid;
 	t.exe_name = fo.exe_name ? fo.exe_name : "kube-apiserver";
 
-	t.rows = calloc(MAX_ROWS, sizeof(*t.rows));
-	t.row_etcd = calloc(MAX_ROWS, sizeof(*t.row_etcd));
+	t.mono_to_wall = cli_mono_to_wall();
+	agg_params_for_window(&ap, t.interval);
+	t.rows_cap = (size_t)ap.max_keys + 1; /* every row of a table: the filter and --reverse see them all */
+	t.rows = calloc(t.rows_cap, sizeof(*t.rows));
+	t.row_etcd = calloc(t.rows_cap, sizeof(*t.row_etcd));
 	t.erows = calloc(ETCD_MAX_ROWS, sizeof(*t.erows));
 	if (!t.rows || !t.row_etcd || !t.erows) {
 		p_err("out of memory");
 		goto out;
 	}
-	t.mono_to_wall = cli_mono_to_wall();
-	agg_params_for_window(&ap, t.interval);
 	t.agg = agg_new(&ap, cli_now_ns(CLOCK_MONOTONIC) + t.mono_to_wall);
 	if (!t.agg) {
 		p_err("out of memory");
