@@ -132,7 +132,7 @@ VALGRIND ?= valgrind -q --error-exitcode=99 --track-origins=yes --leak-check=ful
 unit-test-valgrind: $(TEST_BINS) | $(DEPS_ALL_STAMP)
 	$(Q)command -v valgrind >/dev/null || { echo "valgrind is not installed (make deps)" >&2; exit 1; }
 	$(Q)mkdir -p $(BUILD)/valgrind; fail=(); for t in $(TEST_BINS); do l=$(BUILD)/valgrind/$${t##*/}.log; \
-		$(VALGRIND) $$t >$$l 2>&1 || fail+=("$$t (see $$l)"); done; \
+		KAPIMON_UNDER_VALGRIND=1 $(VALGRIND) $$t >$$l 2>&1 || fail+=("$$t (see $$l)"); done; \
 	echo "valgrind: $$(( $(words $(TEST_BINS)) - $${#fail[@]} )) of $(words $(TEST_BINS)) unit test programs clean"; \
 	[ $${#fail[@]} -eq 0 ] || { printf 'valgrind: failed: %s\n' "$${fail[@]}" >&2; exit 1; }
 

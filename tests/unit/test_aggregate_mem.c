@@ -134,9 +134,14 @@ static void test_million_agents(void **state)
 		      (unsigned long long)agg_get_stats(a)->evicted[AGG_BY_KEY], hwm / 1024.0, hwm0 / 1024.0, rss / 1024.0);
 	assert_true(noise >= 1000000);
 	assert_true(agg_table_size(a, AGG_BY_AGENT) <= p.max_keys + 1);
-	assert_true(hwm > 0 && hwm * 1024.0 <= 64 * MB);
 	etcd_agg_free(ea);
 	agg_free(a);
+	/* under valgrind (make unit-test-valgrind) the process's memory is valgrind's as much as ours:
+	 * the bound is checked in the normal run */
+	if (getenv("KAPIMON_UNDER_VALGRIND"))
+		printf("memory bound not checked under valgrind\n");
+	else
+		assert_true(hwm > 0 && hwm * 1024.0 <= 64 * MB);
 	fclose(devnull);
 }
 
