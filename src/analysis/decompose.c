@@ -2,6 +2,7 @@
 #include "analysis/decompose.h"
 #include "analysis/stream.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,7 +283,7 @@ static int dc_run_stream(const double *x, size_t n, const struct dc_params *p, s
 		sd_feed(d, x[i], &v);
 		r->baseline[i] = v.forecast;
 		prior[i] = v.prior;
-		r->resid[i] = isfinite(x[i]) ? x[i] - v.forecast : NAN;
+		r->resid[i] = isfinite(x[i]) ? fmax(-DBL_MAX, fmin(DBL_MAX, x[i] - v.forecast)) : NAN; /* finite */
 		r->score[i] = v.score;
 		r->flag[i] = (int8_t)v.flag;
 		if (v.flag)

@@ -21,7 +21,7 @@ FLOOD_UA=cause-flood-agent-$RUN
 THIN_UA=cause-thin-agent-$RUN
 THIN_N=${KAPIMON_THIN_N:-6000}
 kp= rp= s1= s2=
-trap 'kill $kp $rp $s1 $s2 2>/dev/null' EXIT
+trap 'kill $kp $rp $s1 $s2 2>/dev/null; rm -f "$OUT/token"' EXIT
 
 check "go build tests/integration/uaburst" env GO111MODULE=off GOFLAGS= go build -o "$OUT/uaburst" ./tests/integration/uaburst
 [ -x "$OUT/uaburst" ] || abort
