@@ -25,6 +25,7 @@
 #include "output/jsonl_sink.h"
 #include "output/metrics_http.h"
 #include "output/otlp_export.h"
+#include "output/otlp_metrics.h"
 #include "output/prom_sink.h"
 #include "output/rotate.h"
 #include "pipeline/pipeline.h"
@@ -36,7 +37,8 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: kapimon agent [--pid N | --exe NAME] [--metrics ADDR:PORT] [--otlp URL [--otlp-sample PPM]]\n"
+		"Usage: kapimon agent [--pid N | --exe NAME] [--metrics ADDR:PORT]\n"
+		"                     [--otlp URL [--otlp-sample PPM] [--otlp-queue SPANS]]\n"
 		"                     [--flows DIR [--flows-format flows|audit] [--rotate-mb N] [--keep N]]\n"
 		"                     [--no-etcd] [--budget PCT]\n\n"
 		"Always-on capture for the backends SREs run. Without --pid every kube-apiserver on the host is\n"
@@ -51,6 +53,8 @@ static void usage(FILE *out)
 		"  --otlp URL          export traces over OTLP/HTTP protobuf to URL/v1/traces (docs/otlp.md):\n"
 		"                      a SERVER span per request, a CLIENT span per etcd call, linked\n"
 		"  --otlp-sample PPM   traces kept per million (default 1000000 = all)\n"
+		"  --otlp-queue SPANS  bound of the span queue per apiserver (default 8192); when the receiver is\n"
+		"                      slow or down, spans beyond it are dropped and counted (kapimon_otlp_* metrics)\n"
 		"  --flows DIR         write the records (`kapimon record` lines) to DIR/flows.jsonl, mode 0600\n"
 		"  --flows-format F    flows (default) or audit: DIR/audit.log of audit.k8s.io/v1 Event lines\n"
 		"                      (as `kapimon record --format audit`)\n"
@@ -68,7 +72,8 @@ struct otlp_sink {
 	uint32_t pid[AGENT_MAX_EXPORTERS];
 	size_t n;
 	uint64_t no_exporter; /* records of an apiserver beyond AGENT_MAX_EXPORTERS, or whose exporter failed */
-	struct otlp_exporter_stats gone; /* counters of closed exporters */
+	struct otlp_metrics gone; /* counters of closed exporters */
+	uint64_t warned_dropped, warned_failed, warned_ns; /* the last stderr line about lost spans */
 };
 
 static struct otlp_exporter *otlp_for(struct otlp_sink *o, uint32_t pid)
@@ -92,11 +97,10 @@ static struct otlp_exporter *otlp_for(struct otlp_sink *o, uint32_t pid)
 
 static void otlp_on_request(void *ctx, const struct request_record *r)
 {
-	struct otlp_exporter *ex;
+	/* ongoing records come only from the final flush: their span ends there and says so
+	 * (kapimon.ongoing), and the etcd calls already sent under it keep their parent */
+	struct otlp_exporter *ex = otlp_for(ctx, r->apiserver_pid);
 
-	if (r->ongoing)
-		return;
-	ex = otlp_for(ctx, r->apiserver_pid);
 	if (ex)
 		otlp_exporter_add_request(ex, r);
 	else
@@ -113,19 +117,49 @@ static void otlp_on_etcd(void *ctx, const struct etcd_record *e)
 		((struct otlp_sink *)ctx)->no_exporter++;
 }
 
-static void otlp_totals(struct otlp_sink *o, struct otlp_exporter_stats *t)
+static void otlp_totals(struct otlp_sink *o, struct otlp_metrics *t)
 {
 	*t = o->gone;
 	for (size_t i = 0; i < o->n; i++) {
 		struct otlp_exporter_stats s;
 
 		otlp_exporter_stats(o->ex[i], &s);
-		t->queued += s.queued;
-		t->sent += s.sent;
-		t->dropped += s.dropped;
-		t->failed += s.failed;
-		t->rejected += s.rejected;
+		otlp_metrics_add(t, &s);
 	}
+	t->exporters = (uint32_t)o->n;
+	t->no_exporter = o->no_exporter;
+}
+
+/* Lost spans on stderr too, at most one line per 10 s while it goes on. */
+static void otlp_warn_losses(struct otlp_sink *o, uint64_t now_ns)
+{
+	struct otlp_metrics t;
+	uint64_t d, f;
+
+	if (now_ns - o->warned_ns < 10000000000ULL)
+		return;
+	otlp_totals(o, &t);
+	d = t.st.dropped + t.no_exporter - o->warned_dropped;
+	f = t.st.failed - o->warned_failed;
+	if (!d && !f)
+		return;
+	p_warn("otlp: %llu spans dropped (queue full) and %llu failed (not delivered) since the last report; "
+	       "queue %llu/%llu spans, totals: dropped %llu, failed %llu, sent %llu",
+	       (unsigned long long)d, (unsigned long long)f, (unsigned long long)t.st.queue_len,
+	       (unsigned long long)t.st.queue_capacity, (unsigned long long)(t.st.dropped + t.no_exporter),
+	       (unsigned long long)t.st.failed, (unsigned long long)t.st.sent);
+	o->warned_dropped += d;
+	o->warned_failed += f;
+	o->warned_ns = now_ns;
+}
+
+/* An exporter is closing: keep its counters (its queue is gone). */
+static void otlp_keep_closed(struct otlp_sink *o, const struct otlp_exporter_stats *s)
+{
+	struct otlp_exporter_stats c = *s;
+
+	c.queue_len = c.queue_capacity = 0;
+	otlp_metrics_add(&o->gone, &c);
 }
 
 static volatile sig_atomic_t reopen;
@@ -171,6 +205,8 @@ static void publish_metrics(struct agent *a)
 	struct prom_sink_health h = { 0 };
 	char *buf = NULL;
 	size_t len = 0;
+	FILE *out;
+	int rc;
 
 	follow_read_stats(a->fw, &cs);
 	h.ringbuf_drops = cs.counters[KP_CNT_RB_DROP];
@@ -187,14 +223,24 @@ static void publish_metrics(struct agent *a)
 	}
 	h.cpu_seconds = own_cpu_seconds();
 	h.budget_duty = a->sm.enabled ? a->sm.b.duty : -1;
-	if (!prom_sink_render_mem(a->ps, &h, &buf, &len))
+	out = open_memstream(&buf, &len);
+	if (!out)
+		return;
+	rc = prom_sink_render(a->ps, &h, out);
+	if (a->otlp) {
+		struct otlp_metrics t;
+
+		otlp_totals(&a->os, &t);
+		rc |= otlp_metrics_render(out, &t);
+	}
+	if (fclose(out) == 0 && !rc)
 		metrics_http_publish(a->mh, buf, len);
 	free(buf);
 }
 
 int cmd_agent(int argc, char **argv)
 {
-	enum { O_PID = 256, O_EXE, O_METRICS, O_OTLP, O_OTLP_SAMPLE, O_FLOWS, O_FLOWS_FORMAT, O_ROTATE, O_KEEP, O_NO_ETCD, O_BUDGET };
+	enum { O_PID = 256, O_EXE, O_METRICS, O_OTLP, O_OTLP_SAMPLE, O_OTLP_QUEUE, O_FLOWS, O_FLOWS_FORMAT, O_ROTATE, O_KEEP, O_NO_ETCD, O_BUDGET };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "pid", required_argument, NULL, O_PID },
@@ -202,6 +248,7 @@ int cmd_agent(int argc, char **argv)
 		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "otlp", required_argument, NULL, O_OTLP },
 		{ "otlp-sample", required_argument, NULL, O_OTLP_SAMPLE },
+		{ "otlp-queue", required_argument, NULL, O_OTLP_QUEUE },
 		{ "flows", required_argument, NULL, O_FLOWS },
 		{ "flows-format", required_argument, NULL, O_FLOWS_FORMAT },
 		{ "rotate-mb", required_argument, NULL, O_ROTATE },
@@ -214,7 +261,7 @@ int cmd_agent(int argc, char **argv)
 	struct follow_opts fo = { 0 };
 	struct pipeline_opts po = { 0 };
 	const char *metrics = NULL, *otlp = NULL, *flows = NULL;
-	long pid = 0, rotate_mb = 100, keep = 5, sample = 1000000;
+	long pid = 0, rotate_mb = 100, keep = 5, sample = 1000000, otlp_queue = 0;
 	double budget = 0;
 	uint64_t last_tick = 0, last_sec = 0;
 	char err[256];
@@ -234,6 +281,10 @@ int cmd_agent(int argc, char **argv)
 		case O_OTLP_SAMPLE:
 			if (!cli_parse_long(optarg, 0, 1000000, &sample))
 				return cli_usage_error("agent", "--otlp-sample needs 0..1000000 (per million), got '%s'", optarg);
+			break;
+		case O_OTLP_QUEUE:
+			if (!cli_parse_long(optarg, 1, 1 << 20, &otlp_queue))
+				return cli_usage_error("agent", "--otlp-queue needs a span count in [1, 1048576], got '%s'", optarg);
 			break;
 		case O_FLOWS: flows = optarg; break;
 		case O_FLOWS_FORMAT:
@@ -301,6 +352,11 @@ int cmd_agent(int argc, char **argv)
 		otlp_exporter_config_default(&a.os.cfg);
 		a.os.cfg.url = otlp;
 		a.os.cfg.sample_per_million = (uint32_t)sample;
+		if (otlp_queue) { /* bytes: room for that many of the largest spans, never more than the default */
+			a.os.cfg.queue_spans = (uint32_t)otlp_queue;
+			if ((size_t)otlp_queue * OTLP_SPAN_MAX < a.os.cfg.queue_bytes)
+				a.os.cfg.queue_bytes = (size_t)otlp_queue * OTLP_SPAN_MAX;
+		}
 		/* check the URL now rather than at the first record */
 		probe = otlp_exporter_new(&a.os.cfg, err, sizeof(err));
 		if (!probe) {
@@ -374,6 +430,8 @@ int cmd_agent(int argc, char **argv)
 			last_sec = now;
 			if (a.ps)
 				publish_metrics(&a);
+			if (a.otlp)
+				otlp_warn_losses(&a.os, now);
 			if (a.flows) {
 				int r = reopen ? (reopen = 0, rotate_reopen(&a.rot)) : rotate_check(&a.rot, cli_now_ns(CLOCK_REALTIME));
 
@@ -396,23 +454,20 @@ out:
 	follow_close(a.fw);
 	sampler_free(&a.sm);
 	if (a.otlp) {
-		struct otlp_exporter_stats t;
+		struct otlp_metrics t;
 
 		for (size_t i = 0; i < a.os.n; i++) {
 			struct otlp_exporter_stats s;
 
 			otlp_exporter_close(a.os.ex[i], 2000, &s);
-			a.os.gone.queued += s.queued;
-			a.os.gone.sent += s.sent;
-			a.os.gone.dropped += s.dropped;
-			a.os.gone.failed += s.failed;
-			a.os.gone.rejected += s.rejected;
+			otlp_keep_closed(&a.os, &s);
 		}
 		a.os.n = 0;
 		otlp_totals(&a.os, &t);
-		fprintf(stderr, "kapimon: agent: otlp spans queued %llu, sent %llu, dropped %llu, failed %llu\n",
-			(unsigned long long)t.queued, (unsigned long long)t.sent, (unsigned long long)t.dropped,
-			(unsigned long long)t.failed);
+		fprintf(stderr, "kapimon: agent: otlp spans queued %llu, sent %llu, dropped %llu, failed %llu, rejected %llu\n",
+			(unsigned long long)t.st.queued, (unsigned long long)t.st.sent,
+			(unsigned long long)(t.st.dropped + t.no_exporter), (unsigned long long)t.st.failed,
+			(unsigned long long)t.st.rejected);
 	}
 	if (a.flows) {
 		if (a.rot.f && fflush(a.rot.f)) {

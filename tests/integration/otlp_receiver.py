@@ -15,12 +15,19 @@ Strict: a truncated or malformed message, a wrong wire type for a known field, i
 string, a duplicate attribute key, or a trace/span id of the wrong length or all zero gives
 HTTP 400 and no span lines.
 
---fail N answers the first N POSTs with 503 (with Retry-After when --retry-after is given);
+--fail N answers the first N POSTs with 503, or --fail-status S (with Retry-After when --retry-after
+is given); the body of such a POST is still decoded, and its request line carries "body_spans" (the
+spans in it); every request line carries "body_sha" (a digest of the body: a retry of the same batch
+has the same digest);
+--control accepts POST /control with a JSON object {"fail": N, "status": S, "retry_after": R or null}
+that replaces those settings at run time (answered 204; a test switches the receiver's behaviour
+without restarting it);
 --partial N answers the first request carrying at least N spans with a partial success rejecting N;
 --chunked sends every response body with chunked transfer encoding.
 --port 0 picks a free port; --port-file receives it once the socket listens.
 """
 import argparse
+import hashlib
 import json
 import os
 import struct
@@ -266,8 +273,10 @@ def partial_success(rejected, message):
 
 
 class Receiver:
-    def __init__(self, out, fail, retry_after, partial, chunked=False):
+    def __init__(self, out, fail, retry_after, partial, chunked=False, fail_status=503, control=False):
         self.chunked = chunked
+        self.fail_status = fail_status
+        self.control = control
         self.out = open(out, "a", buffering=1)
         self.lock = threading.Lock()
         self.fail = fail
@@ -312,7 +321,20 @@ def handler_for(rx):
             n = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(n)
             rec = {"type": "request", "t": t, "bytes": n, "path": self.path,
-                   "content_type": self.headers.get("Content-Type", "")}
+                   "content_type": self.headers.get("Content-Type", ""),
+                   "body_sha": hashlib.sha256(body).hexdigest()[:16]}
+            if rx.control and self.path == "/control":
+                try:
+                    c = json.loads(body)
+                    with rx.lock:
+                        rx.fail = int(c.get("fail", 0))
+                        rx.fail_status = int(c.get("status", 503))
+                        rx.retry_after = c.get("retry_after")
+                except (ValueError, TypeError, AttributeError):
+                    return self.reply(400)
+                rec.update(status=204, spans=0, control=c)
+                rx.log([rec])
+                return self.reply(204)
             if self.path != "/v1/traces" or rec["content_type"] != "application/x-protobuf":
                 rec.update(status=404 if self.path != "/v1/traces" else 415, spans=0)
                 rx.log([rec])
@@ -321,11 +343,16 @@ def handler_for(rx):
                 failing = rx.fail > 0
                 if failing:
                     rx.fail -= 1
+                fstatus, retry_after = rx.fail_status, rx.retry_after
             if failing:
-                rec.update(status=503, spans=0)
+                try:
+                    nspans = len(export_request(body))
+                except Bad:
+                    nspans = -1
+                rec.update(status=fstatus, spans=0, body_spans=nspans)
                 rx.log([rec])
-                hdr = [("Retry-After", str(rx.retry_after))] if rx.retry_after is not None else []
-                return self.reply(503, headers=hdr)
+                hdr = [("Retry-After", str(retry_after))] if retry_after is not None else []
+                return self.reply(fstatus, headers=hdr)
             try:
                 spans = export_request(body)
             except Bad as e:
@@ -350,11 +377,13 @@ def main():
     ap.add_argument("--port-file")
     ap.add_argument("--out", required=True)
     ap.add_argument("--fail", type=int, default=0, help="answer the first N POSTs with 503")
-    ap.add_argument("--retry-after", type=int, help="Retry-After seconds on the 503s")
+    ap.add_argument("--fail-status", type=int, default=503, help="status of the --fail answers (default 503)")
+    ap.add_argument("--retry-after", type=int, help="Retry-After seconds on the --fail answers")
+    ap.add_argument("--control", action="store_true", help="accept POST /control (JSON: fail, status, retry_after)")
     ap.add_argument("--partial", type=int, default=0, help="reject N spans of the first request with >= N")
     ap.add_argument("--chunked", action="store_true", help="answer with chunked transfer encoding")
     a = ap.parse_args()
-    rx = Receiver(a.out, a.fail, a.retry_after, a.partial, a.chunked)
+    rx = Receiver(a.out, a.fail, a.retry_after, a.partial, a.chunked, a.fail_status, a.control)
     ThreadingHTTPServer.allow_reuse_address = True
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), handler_for(rx))
     srv.daemon_threads = True
