@@ -381,7 +381,8 @@ static void export_batch(struct otlp_exporter *ex, size_t len, uint32_t n)
 		goto out;
 	}
 	for (unsigned attempt = 0;; attempt++) {
-		struct otlp_http_resp resp = { 0 };
+		/* no response (connection error): no Retry-After, the backoff applies */
+		struct otlp_http_resp resp = { .retry_after_ms = -1 };
 		size_t rbody = 0;
 		bool got, reused = ex->fd >= 0;
 
