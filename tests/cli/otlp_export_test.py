@@ -290,6 +290,13 @@ def scenario_down_then_up():
     wait_until(lambda: d.cmd("stats")["export_errors"] >= 1, 20, "a failed attempt")
     st = d.cmd("stats")
     check("down: nothing sent, errors counted", st["sent"] == 0 and st["export_errors"] >= 1 and st["last_status"] == -1, st)
+    # refused connections are retried after the backoff too (20 ms doubling to 200 ms, each wait at least
+    # half of that): at most 1 + 4 + T / 0.1 attempts in T s; without backoff, thousands
+    e0, t1 = st["export_errors"], time.monotonic()
+    time.sleep(1.0)  # the measured interval, not synchronisation
+    e1, t2 = d.cmd("stats")["export_errors"], time.monotonic()
+    check("down: refused connections back off (%d attempts in %.2f s)" % (e1 - e0, t2 - t1),
+          e1 - e0 <= 5 + (t2 - t1) / 0.1 + 1, (e0, e1))
     # the receiver comes up on the same port: the queued spans (and only those) arrive
     p, _, out = start_receiver("down", port)
     check("down→up: flush", d.cmd("flush 30000")["flush"] == 0)
