@@ -15,6 +15,11 @@ Prints "ok<TAB>desc" / "FAIL<TAB>desc<TAB>detail" lines (tests/integration/lib.s
     equal for >= --min-match of the real events. The name of a create is excepted: the apiserver takes it
     from the request body, which kapimon never reads (docs/records.md); the strict rate, name of creates
     included, is printed too ("strict_match_rate").
+With --fields: every field of the matched pairs, flattened to dotted paths (objectRef.name, user.username,
+annotations.<key>, responseStatus.reason, ...), counted as equal / different / only in the real event /
+only in kapimon's, printed as a table (and written to --fields-json); a field that is not always equal must
+be one of DOCUMENTED (the differences docs/records.md explains), objectRef.name may be missing only on
+creates, and no field may be only in kapimon's events.
 """
 import argparse
 import calendar
@@ -42,12 +47,94 @@ def fields(e, create_name=True):
             (e.get("responseStatus") or {}).get("code"), e.get("userAgent"), tuple(e.get("sourceIPs") or ()))
 
 
+# Fields of the apiserver's events that kapimon's may lack or write differently, and why (docs/records.md,
+# "What differs from the apiserver's audit log"). A path matches an entry equal to it or under it.
+DOCUMENTED = {
+    "auditID": "kapimon's own UUID per record (derived from its id and a per-run seed)",
+    "user": "the identity is not known to kapimon",
+    "impersonatedUser": "the identity is not known to kapimon",
+    "annotations": "the authorizer's decision and reason are not visible to kapimon",
+    "objectRef.name": "a create names its object in the request body, which kapimon never reads",
+    "objectRef.uid": "from the request body",
+    "objectRef.resourceVersion": "from the request body",
+    "responseStatus.status": "from the response body (Status object), which kapimon never reads",
+    "responseStatus.reason": "from the response body",
+    "responseStatus.message": "from the response body",
+    "responseStatus.details": "from the response body",
+    "requestReceivedTimestamp": "kapimon's clock: headers read, not the handler chain's start",
+    "stageTimestamp": "kapimon's clock: the response's final flush",
+}
+
+
+def flatten(o, prefix=""):
+    out = {}
+    if isinstance(o, dict) and o:
+        for k, v in o.items():
+            out.update(flatten(v, prefix + "." + k if prefix else k))
+    else:
+        out[prefix] = json.dumps(o, sort_keys=True)
+    return out
+
+
+def documented(path):
+    return next((d for d in DOCUMENTED if path == d or path.startswith(d + ".")), None)
+
+
+def field_table(pairs, res, out_json):
+    """pairs: [(real, kapimon)]"""
+    t = collections.defaultdict(lambda: {"equal": 0, "different": 0, "real_only": 0, "kapimon_only": 0,
+                                         "verbs": collections.Counter()})
+    dts = {"requestReceivedTimestamp": [], "stageTimestamp": []}
+    for e, k in pairs:
+        fe, fk = flatten(e), flatten(k)
+        for path in set(fe) | set(fk):
+            row = t[path]
+            if path in fe and path in fk:
+                what = "equal" if fe[path] == fk[path] else "different"
+            else:
+                what = "real_only" if path in fe else "kapimon_only"
+            row[what] += 1
+            if what != "equal":
+                row["verbs"][e.get("verb")] += 1
+        for f in dts:
+            dts[f].append(ts_us(k[f]) - ts_us(e[f]))
+    print("fields of %d matched pairs:" % len(pairs))
+    print("  %-48s %6s %6s %9s %12s  %s" % ("field", "equal", "diff", "real only", "kapimon only", "non-equal by verb"))
+    for path in sorted(t):
+        r = t[path]
+        print("  %-48s %6d %6d %9d %12d  %s" % (path, r["equal"], r["different"], r["real_only"], r["kapimon_only"],
+                                               json.dumps(dict(r["verbs"]), sort_keys=True) if r["verbs"] else ""))
+    for f, v in dts.items():
+        v.sort()
+        if v:
+            print("  %s: kapimon - apiserver = median %d us, min %d us, max %d us" % (f, v[len(v) // 2], v[0], v[-1]))
+    undocumented = {p: r for p, r in t.items() if r["different"] + r["real_only"] + r["kapimon_only"] and not documented(p)}
+    res(pairs and not undocumented, "every field that is not equal wherever present is a documented difference "
+        "(%d pairs, %d fields)" % (len(pairs), len(t)),
+        "; ".join("%s: %d equal, %d different, %d real only, %d kapimon only" %
+                  (p, r["equal"], r["different"], r["real_only"], r["kapimon_only"]) for p, r in undocumented.items()))
+    kap_only = [p for p, r in t.items() if r["kapimon_only"]]
+    res(not kap_only, "no field only in kapimon's events", ", ".join(kap_only))
+    name = t.get("objectRef.name")
+    bad = {v: n for v, n in (name["verbs"] if name else {}).items() if v != "create"}
+    res(name is not None and not bad and name["different"] == 0,
+        "objectRef.name: equal, or missing on creates only (%d missing)" % (name["real_only"] if name else 0), json.dumps(bad))
+    if out_json:
+        with open(out_json, "w") as f:
+            json.dump({"pairs": len(pairs), "fields": {p: dict(r, verbs=dict(r["verbs"]), why=documented(p) and
+                                                          DOCUMENTED[documented(p)]) for p, r in t.items()},
+                       "timestamps_us": {f: {"median": v[len(v) // 2], "min": v[0], "max": v[-1]} for f, v in dts.items() if v}},
+                      f, indent=1, sort_keys=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--audit", required=True)
     ap.add_argument("--kapimon", required=True)
     ap.add_argument("--ua", required=True)
     ap.add_argument("--min-match", type=float, default=0.99)
+    ap.add_argument("--fields", action="store_true", help="compare every field of the matched pairs")
+    ap.add_argument("--fields-json", help="with --fields: the table as JSON")
     a = ap.parse_args()
     failed = False
 
@@ -98,7 +185,7 @@ def main():
     pool = collections.defaultdict(list)
     for e in kap:
         pool[(e["verb"], e["requestURI"])].append(e)
-    good, strict, mism = 0, 0, []
+    good, strict, mism, pairs = 0, 0, [], []
     for e in sorted(real, key=lambda e: e["requestReceivedTimestamp"]):
         t = ts_us(e["requestReceivedTimestamp"])
         cands = [k for k in pool.get((e.get("verb"), e.get("requestURI")), [])
@@ -110,6 +197,7 @@ def main():
         same = [k for k in cands if fields(k, False) == fields(e, False)]
         k = min(same or cands, key=lambda k: abs(ts_us(k["requestReceivedTimestamp"]) - t))
         pool[(e.get("verb"), e.get("requestURI"))].remove(k)
+        pairs.append((e, k))
         if same:
             good += 1
             strict += fields(k) == fields(e)
@@ -120,6 +208,8 @@ def main():
         good, len(real), 100 * rate, 100 * a.min_match), "; ".join(mism[:5]))
     print("match_rate %d/%d" % (good, len(real)))
     print("strict_match_rate %d/%d (name of creates included)" % (strict, len(real)))
+    if a.fields:
+        field_table(pairs, res, a.fields_json)
     return 1 if failed else 0
 
 
