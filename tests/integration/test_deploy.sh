@@ -5,6 +5,8 @@
 #   - the man page renders without troff warnings and has a section per command of `kapimon --help`;
 #   - `systemd-analyze verify` accepts the unit installed with PREFIX=<temp dir> (verify checks that
 #     ExecStart's binary and the Documentation= man page exist), and rejects it when the binary is gone;
+#   - where systemd is PID 1: the agent runs as a transient unit (systemd-run) with the unit's settings,
+#     attaches and stops on SIGTERM; elsewhere this is reported as SKIP;
 #   - the agent attaches to the testbed apiserver with only the unit's CapabilityBoundingSet (uid 0,
 #     no_new_privs, as systemd runs it) and stops cleanly on SIGTERM;
 #   - `kubectl apply --dry-run=server` of the DaemonSet manifest is accepted by the testbed apiserver,
@@ -59,6 +61,35 @@ if (cd / && MANPATH="$P/share/man" systemd-analyze verify "$PU") >"$OUT/verify-m
 	_fail "systemd-analyze verify rejects the unit when ExecStart's binary is missing" "$(cat "$OUT/verify-missing.out")"
 else _ok "systemd-analyze verify rejects the unit when ExecStart's binary is missing"; fi
 mv "$P/bin/kapimon.away" "$P/bin/kapimon"
+
+# Started by systemd for real, when systemd is PID 1: a transient unit of our own name (systemd-run
+# --collect: gone once stopped) with the installed unit's [Service] settings, ExecStart aimed at the
+# testbed apiserver and a state directory of its own (removed afterwards). No other unit is touched.
+# Not exercised on the machine this was written on: its PID 1 is not systemd (docs/deploy.md).
+TUNIT=kapimon-agent-test-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+if [ "$(cat /proc/1/comm)" = systemd ] && [ -d /run/systemd/system ]; then
+	props=()
+	while IFS= read -r line; do props+=(-p "$line"); done < <(sed -n '/^\[Service\]/,/^\[/p' "$PU" |
+		grep -E '^[A-Za-z]+=' | grep -vE '^(Type|ExecStart|ExecReload|StateDirectory)=')
+	trap 'kill $kp 2>/dev/null; systemctl stop "$TUNIT" 2>/dev/null; rm -rf "/var/lib/$TUNIT"' EXIT
+	systemd-run --quiet --collect --unit="$TUNIT" "${props[@]}" -p StateDirectory="$TUNIT" -p StateDirectoryMode=0700 \
+		"$P/bin/kapimon" agent --pid "$KAPIMON_APISERVER_PID" --metrics 127.0.0.1:0 --flows "/var/lib/$TUNIT" \
+		>"$OUT/systemd-run.out" 2>&1
+	check_eq "systemd-run: the unit's settings accepted (exit status)" 0 "$?"
+	unit_attached() { journalctl -q -u "$TUNIT" -o cat 2>/dev/null | grep -q attached; }
+	wait_for "systemd: the agent started as $TUNIT attaches" 60 unit_attached
+	check_eq "systemd: $TUNIT is active" active "$(systemctl show -p ActiveState --value "$TUNIT")"
+	check_eq "systemd: flows file mode 0600 in its state directory" 600 "$(stat -c %a "/var/lib/$TUNIT/flows.jsonl" 2>/dev/null)"
+	systemctl stop "$TUNIT"
+	unit_done() { journalctl -q -u "$TUNIT" -o cat 2>/dev/null | grep -q 'Deactivated successfully'; }
+	wait_for "systemd: stopped (SIGTERM), $TUNIT deactivated successfully" 30 unit_done
+	check_eq "systemd: no failure logged for $TUNIT" 0 "$(journalctl -q -u "$TUNIT" -o cat | grep -c 'Failed with result' || true)"
+	journalctl -q -u "$TUNIT" -o cat >"$OUT/systemd-journal.txt" 2>&1
+	rm -rf "/var/lib/$TUNIT"
+	trap 'kill $kp 2>/dev/null' EXIT
+else
+	echo "  SKIP  started by systemd: PID 1 is '$(cat /proc/1/comm)', not systemd (only systemd-analyze verify above)"
+fi
 
 # the unit's capability set is enough to attach (capabilities this runner lacks are left out, and said)
 caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$UNIT")
