@@ -64,25 +64,32 @@ mv "$P/bin/kapimon.away" "$P/bin/kapimon"
 
 # Started by systemd for real, when systemd is PID 1: a transient unit of our own name (systemd-run
 # --collect: gone once stopped) with the installed unit's [Service] settings, ExecStart aimed at the
-# testbed apiserver and a state directory of its own (removed afterwards). No other unit is touched.
-# Not exercised on the machine this was written on: its PID 1 is not systemd (docs/deploy.md).
+# testbed apiserver and a state directory of its own (removed afterwards). It is stopped as systemd
+# would stop it, with SIGTERM to its own processes (those in its cgroup); no other unit is touched, and
+# no systemctl is run (tests/cli/test_host_safety.sh). Not exercised on the machine this was written on:
+# its PID 1 is not systemd (docs/deploy.md).
 TUNIT=kapimon-agent-test-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+unit_procs() { # the pids in the transient unit's cgroup (cgroup v2, or v1's name=systemd hierarchy)
+	cat "/sys/fs/cgroup/system.slice/$TUNIT.service/cgroup.procs" \
+		"/sys/fs/cgroup/systemd/system.slice/$TUNIT.service/cgroup.procs" 2>/dev/null
+}
+unit_term() { local p; for p in $(unit_procs); do kill -TERM "$p" 2>/dev/null; done; }
 if [ "$(cat /proc/1/comm)" = systemd ] && [ -d /run/systemd/system ]; then
 	props=()
 	while IFS= read -r line; do props+=(-p "$line"); done < <(sed -n '/^\[Service\]/,/^\[/p' "$PU" |
 		grep -E '^[A-Za-z]+=' | grep -vE '^(Type|ExecStart|ExecReload|StateDirectory)=')
-	trap 'kill $kp 2>/dev/null; systemctl stop "$TUNIT" 2>/dev/null; rm -rf "/var/lib/$TUNIT"' EXIT
+	trap 'kill $kp 2>/dev/null; unit_term; rm -rf "/var/lib/$TUNIT"' EXIT
 	systemd-run --quiet --collect --unit="$TUNIT" "${props[@]}" -p StateDirectory="$TUNIT" -p StateDirectoryMode=0700 \
 		"$P/bin/kapimon" agent --pid "$KAPIMON_APISERVER_PID" --metrics 127.0.0.1:0 --flows "/var/lib/$TUNIT" \
 		>"$OUT/systemd-run.out" 2>&1
 	check_eq "systemd-run: the unit's settings accepted (exit status)" 0 "$?"
 	unit_attached() { journalctl -q -u "$TUNIT" -o cat 2>/dev/null | grep -q attached; }
 	wait_for "systemd: the agent started as $TUNIT attaches" 60 unit_attached
-	check_eq "systemd: $TUNIT is active" active "$(systemctl show -p ActiveState --value "$TUNIT")"
+	check "systemd: $TUNIT runs (its cgroup has a process)" test -n "$(unit_procs)"
 	check_eq "systemd: flows file mode 0600 in its state directory" 600 "$(stat -c %a "/var/lib/$TUNIT/flows.jsonl" 2>/dev/null)"
-	systemctl stop "$TUNIT"
+	unit_term
 	unit_done() { journalctl -q -u "$TUNIT" -o cat 2>/dev/null | grep -q 'Deactivated successfully'; }
-	wait_for "systemd: stopped (SIGTERM), $TUNIT deactivated successfully" 30 unit_done
+	wait_for "systemd: after SIGTERM, $TUNIT deactivated successfully (exit 0, no restart)" 30 unit_done
 	check_eq "systemd: no failure logged for $TUNIT" 0 "$(journalctl -q -u "$TUNIT" -o cat | grep -c 'Failed with result' || true)"
 	journalctl -q -u "$TUNIT" -o cat >"$OUT/systemd-journal.txt" 2>&1
 	rm -rf "/var/lib/$TUNIT"
