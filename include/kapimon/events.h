@@ -40,7 +40,9 @@ enum kp_probe {
 	KP_PROBE_CALIBRATE = 6, /* kapimon's own calibration target (budget mode) */
 	KP_PROBE_WATCH_RESP = 7, /* etcd client: a WatchResponse dispatched (events received) */
 	KP_PROBE_CONN_STATE = 8, /* tracepoint sock/inet_sock_set_state (every TCP state change on the host) */
-	KP_PROBE__COUNT = 9,
+	KP_PROBE_TCP_RETRANS = 9, /* tracepoint tcp/tcp_retransmit_skb (every TCP retransmit on the host) */
+	KP_PROBE_TCP_RESET = 10,  /* tracepoints tcp/tcp_send_reset, tcp/tcp_receive_reset (every RST) */
+	KP_PROBE__COUNT = 11,
 };
 
 /* Counters kept per CPU in BPF (index into the "counters" arrays); named and consumed like probes. */
@@ -48,7 +50,8 @@ enum kp_counter {
 	KP_CNT_RB_DROP = 0,     /* bpf_ringbuf_reserve failed: event lost (counted, never silent) */
 	KP_CNT_READ_FAIL = 1,   /* a bpf_probe_read_user failed (field unreadable) */
 	KP_CNT_NO_METHOD = 2,   /* h2 HEADERS without :method (trailers): ignored */
-	KP_CNT__COUNT = 3,
+	KP_CNT_CONN_TABLE_FULL = 3, /* conn.bpf.c: an etcd connection not tracked (its socket table was full) */
+	KP_CNT__COUNT = 4,
 };
 
 /* Truncation bits: a Go string longer than its buffer was cut (userspace marks the record). */
@@ -149,19 +152,35 @@ struct kp_grpc_end {
 	__u32 is_err;
 };
 
-/* A TCP connection to one of the apiserver's listening ports was established or closed
- * (tracepoint sock/inet_sock_set_state: no uprobe, ~0.2 us, once per connection state change). */
-#define KP_CONN_SEEDED 2
+/* A TCP connection of the apiserver: a client's to one of its listening ports, or its own to etcd
+ * (bpf/conn.bpf.c: tracepoints, no uprobe; once per connection state change, retransmit or reset). */
+enum kp_conn_what {
+	KP_CONN_CLOSE = 0,   /* -> CLOSE: bytes_in/out and retrans are the connection's totals */
+	KP_CONN_OPEN = 1,    /* -> ESTABLISHED (retrans: SYN-ACK retransmits before it) */
+	KP_CONN_SEEDED = 2,  /* found ESTABLISHED in /proc at attach (opened before kapimon; made by
+			      * userspace, never by BPF) */
+	KP_CONN_RETRANS = 3, /* a retransmit; retrans is the socket's cumulative count after it */
+	KP_CONN_RST_SENT = 4,
+	KP_CONN_RST_RECV = 5,
+};
+enum kp_conn_dir { KP_CONN_DIR_CLIENT = 0, KP_CONN_DIR_ETCD = 1 };
+#define KP_CONN_HAVE_BYTES 1 /* kp_conn_event.flags: bytes_in/bytes_out were read */
+
 struct kp_conn_event {
-	struct kp_event_hdr hdr; /* goid_g unused */
+	struct kp_event_hdr hdr; /* goid_g unused; tgid: the apiserver only for seeded events */
 	__u16 family;      /* AF_INET / AF_INET6 */
 	__u16 local_port;  /* host order */
 	__u16 peer_port;   /* host order */
-	__u8 established;  /* 1 = now ESTABLISHED, 0 = closed; KP_CONN_SEEDED: found ESTABLISHED in /proc
-			    * at attach (opened before kapimon; made by userspace, never by BPF) */
-	__u8 _pad;
+	__u8 established;  /* enum kp_conn_what (the name is historical: 1 open, 0 close) */
+	__u8 dir;          /* enum kp_conn_dir */
 	__u8 local_addr[16]; /* IPv4 in the first 4 bytes */
 	__u8 peer_addr[16];
+	__u64 sk;          /* the socket's kernel address: pairs one connection's events (0: seeded) */
+	__u64 bytes_in;    /* tcp_sock.bytes_received (close only) */
+	__u64 bytes_out;   /* tcp_sock.bytes_acked (close only) */
+	__u32 retrans;     /* tcp_sock.total_retrans: retransmitted segments so far (cumulative) */
+	__u8 flags;        /* KP_CONN_HAVE_BYTES */
+	__u8 _pad2[3];
 };
 
 #endif

@@ -11,7 +11,11 @@ const struct kp_probe_desc kp_probe_desc[KP_PROBE__COUNT] = {
 	[KP_PROBE_GRPC_FINISH] = { "grpc_call_finish", KP_KIND_UPROBE, false, "grpc_finish" },
 	[KP_PROBE_CALIBRATE] = { "calibrate", KP_KIND_UPROBE, false, "calibrate" },
 	[KP_PROBE_WATCH_RESP] = { "etcd_watch_dispatch", KP_KIND_UPROBE, false, "etcd_watch_dispatch" },
-	[KP_PROBE_CONN_STATE] = { "conn_state", KP_KIND_TRACEPOINT, false, "conn_state" },
+	[KP_PROBE_CONN_STATE] = { "conn_state", KP_KIND_TRACEPOINT, false, "conn_state_btf, conn_state_raw, conn_state_tp" },
+	[KP_PROBE_TCP_RETRANS] = { "tcp_retransmit", KP_KIND_TRACEPOINT, false,
+				   "tcp_retrans_btf, tcp_retrans_raw, tcp_retrans_tp" },
+	[KP_PROBE_TCP_RESET] = { "tcp_reset", KP_KIND_TRACEPOINT, false,
+				 "tcp_send_reset_btf, tcp_send_reset_raw, tcp_recv_reset_btf, tcp_recv_reset_raw, tcp_recv_reset_tp" },
 };
 
 const struct kp_counter_desc kp_counter_desc[KP_CNT__COUNT] = {
@@ -21,6 +25,8 @@ const struct kp_counter_desc kp_counter_desc[KP_CNT__COUNT] = {
 			       "failed user-memory reads in the probes" },
 	[KP_CNT_NO_METHOD] = { "h2_headers_no_method", offsetof(struct record_stats, h2_no_method),
 			       "HTTP/2 HEADERS frames without :method (trailers): not requests, ignored" },
+	[KP_CNT_CONN_TABLE_FULL] = { "conn_bpf_table_full", offsetof(struct record_stats, conns_bpf_table_full),
+				     "etcd connections not tracked: the BPF socket table was full" },
 };
 
 const char *kp_probe_name(int id)

@@ -275,10 +275,9 @@ enum oc_score oc_score_event(const void *data, size_t size, const char *etcd_pre
 	}
 }
 
-void oc_etcd_prefix_from_cmdline(const char *cmdline, size_t len, char *out, size_t out_len)
+void oc_cmdline_flag(const char *cmdline, size_t len, const char *name, char *out, size_t out_len)
 {
-	static const char name[] = "etcd-prefix";
-	const size_t nl = sizeof(name) - 1;
+	const size_t nl = strlen(name);
 	const char *p = cmdline, *end = cmdline + len;
 
 	if (!out_len)
@@ -295,7 +294,7 @@ void oc_etcd_prefix_from_cmdline(const char *cmdline, size_t len, char *out, siz
 		al = n - (size_t)(a - arg);
 		if (al < nl || memcmp(a, name, nl))
 			continue;
-		if (al == nl && p < end) { /* "--etcd-prefix VALUE" */
+		if (al == nl && p < end) { /* "--name VALUE" */
 			size_t vl = strnlen(p, (size_t)(end - p));
 
 			snprintf(out, out_len, "%.*s", (int)vl, p);
@@ -304,6 +303,11 @@ void oc_etcd_prefix_from_cmdline(const char *cmdline, size_t len, char *out, siz
 			snprintf(out, out_len, "%.*s", (int)(al - nl - 1), a + nl + 1);
 		}
 	}
+}
+
+void oc_etcd_prefix_from_cmdline(const char *cmdline, size_t len, char *out, size_t out_len)
+{
+	oc_cmdline_flag(cmdline, len, "etcd-prefix", out, out_len);
 }
 
 struct offcheck *oc_new(unsigned min_events, const char *etcd_prefix)

@@ -49,6 +49,8 @@ int oc_event_group(const void *data, size_t size);
  * why (may be NULL) gets the reason for OC_BAD (escaped, printable). */
 enum oc_score oc_score_event(const void *data, size_t size, const char *etcd_prefix, char *why, size_t why_len);
 
+/* The last value of Go flag `name` ("-name V", "--name=V", ...) in a NUL-separated cmdline; "" when absent. */
+void oc_cmdline_flag(const char *cmdline, size_t len, const char *name, char *out, size_t out_len);
 /* The value of --etcd-prefix in a NUL-separated command line ("--etcd-prefix=P" or "--etcd-prefix P";
  * the last one wins, as with Go's flag parsing); out = "" when absent. */
 void oc_etcd_prefix_from_cmdline(const char *cmdline, size_t len, char *out, size_t out_len);

@@ -95,4 +95,30 @@ struct etcd_record {
 	uint32_t apiserver_pid;    /* appended: the apiserver process that made the call (0 unknown) */
 };
 
+/* A connection of the apiserver opened or closed ("kind":"conn"), or, for sinks only (not written as
+ * JSON), retransmits or resets on one (REC_CONN_RETRANS, REC_CONN_RESET). docs/records.md. */
+enum rec_conn_event { REC_CONN_OPEN = 1, REC_CONN_CLOSE = 2, REC_CONN_RETRANS = 3, REC_CONN_RESET = 4 };
+enum rec_conn_dir { REC_CONN_CLIENT = 0, REC_CONN_ETCD = 1 };
+
+struct conn_record {
+	uint64_t ts_ns;            /* wall clock of the event */
+	enum rec_conn_event event;
+	enum rec_conn_dir dir;     /* a client's connection to the apiserver, or the apiserver's to etcd */
+	char peer[REC_ADDR_LEN];   /* the other end, "ip:port" (the client; etcd's endpoint) */
+	char local[REC_ADDR_LEN];  /* the apiserver's end, "ip:port" */
+	char group[REC_ADDR_LEN];  /* what it is counted under: the client's IP, or etcd's "ip:port" */
+	bool seeded;               /* opened before kapimon attached (found in /proc): no duration */
+	uint64_t duration_ns;      /* close: open -> close; 0 unknown (seeded) */
+	int64_t bytes_in;          /* close: bytes received from the peer (tcp_sock.bytes_received), -1 unknown */
+	int64_t bytes_out;         /* close: bytes sent and acknowledged (tcp_sock.bytes_acked), -1 unknown */
+	int64_t retransmits;       /* open/close: the connection's retransmitted segments so far, -1 unknown */
+	uint32_t resets_sent, resets_received; /* close: over the connection's life (since kapimon saw it) */
+	/* for aggregation: what this event adds (each retransmitted segment and reset is counted once) */
+	uint32_t retrans_delta;    /* retransmitted segments since the connection's previous event */
+	uint32_t resets_delta;     /* resets in this event (REC_CONN_RESET: 1) */
+	bool reset_sent;           /* REC_CONN_RESET: sent (true) or received */
+	uint32_t group_open;       /* connections of `group` open after this event (0: not counted, table full) */
+	uint64_t open_total;       /* connections open after this event, every group and direction */
+};
+
 #endif

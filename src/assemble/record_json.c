@@ -332,6 +332,36 @@ void record_json_etcd(struct json_writer *w, const struct etcd_record *r)
 	jw_obj_end(w);
 }
 
+void record_json_conn(struct json_writer *w, const struct conn_record *r)
+{
+	bool close = r->event == REC_CONN_CLOSE;
+
+	jw_obj_begin(w);
+	KV_STR(w, "kind", "conn");
+	kv_ts(w, r->ts_ns);
+	KV_STR(w, "event", close ? "close" : "open");
+	KV_STR(w, "dir", r->dir == REC_CONN_ETCD ? "etcd" : "client");
+	KV_FIELD(w, "peer", r->peer);
+	KV_FIELD(w, "local", r->local);
+	if (r->seeded)
+		KV_BOOL(w, "before_attach", true);
+	if (close && r->duration_ns)
+		KV_UINT(w, "duration_ns", r->duration_ns);
+	if (close && r->bytes_in >= 0)
+		KV_INT(w, "bytes_in", r->bytes_in);
+	if (close && r->bytes_out >= 0)
+		KV_INT(w, "bytes_out", r->bytes_out);
+	if (r->retransmits >= 0)
+		KV_INT(w, "retransmits", r->retransmits);
+	if (close) {
+		KV_UINT(w, "resets_sent", r->resets_sent);
+		KV_UINT(w, "resets_received", r->resets_received);
+	}
+	if (r->group_open || r->event == REC_CONN_OPEN)
+		KV_UINT(w, "open", r->group_open);
+	jw_obj_end(w);
+}
+
 void record_json_stats(struct json_writer *w, const struct record_stats *s)
 {
 	char name[32];
@@ -393,6 +423,14 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 		jw_kv_uint(w, "closed", s->conns_closed);
 		jw_kv_uint(w, "active", s->conns_active);
 		jw_kv_uint(w, "before_attach", s->conns_seeded);
+		jw_kv_uint(w, "etcd_opened", s->conns_etcd_opened);
+		jw_kv_uint(w, "etcd_closed", s->conns_etcd_closed);
+		jw_kv_uint(w, "etcd_active", s->conns_etcd_active);
+		jw_kv_uint(w, "retransmits", s->conns_retransmits);
+		jw_kv_uint(w, "resets_sent", s->conns_resets_sent);
+		jw_kv_uint(w, "resets_received", s->conns_resets_received);
+		jw_kv_uint(w, "untracked", s->conns_untracked);
+		jw_kv_uint(w, "bpf_table_full", s->conns_bpf_table_full);
 		jw_obj_end(w);
 	}
 	if (s->budget > 0) {

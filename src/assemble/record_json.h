@@ -29,6 +29,8 @@ const char *rec_trunc_name(unsigned bit);
 
 void record_json_request(struct json_writer *w, const struct request_record *r);
 void record_json_etcd(struct json_writer *w, const struct etcd_record *r);
+/* "kind":"conn": opens and closes only (REC_CONN_RETRANS/RESET are for sinks that count, not written). */
+void record_json_conn(struct json_writer *w, const struct conn_record *r);
 void record_json_stats(struct json_writer *w, const struct record_stats *s);
 
 /* ns since the epoch -> "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" (always 9 fraction digits). buf >= RECORD_TS_LEN. */

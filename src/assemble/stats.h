@@ -46,6 +46,10 @@ struct record_stats {
 	/* client connections (written when has_conns) */
 	bool has_conns;
 	uint64_t conns_opened, conns_closed, conns_active, conns_seeded;
+	uint64_t conns_etcd_opened, conns_etcd_closed, conns_etcd_active; /* the apiserver's connections to etcd */
+	uint64_t conns_retransmits, conns_resets_sent, conns_resets_received;
+	uint64_t conns_untracked;  /* connections not tracked: kapimon's connection table was full */
+	uint64_t conns_bpf_table_full; /* etcd connections the BPF socket table had no room for */
 	/* budget mode (written when budget > 0) */
 	double budget;             /* allowed overhead, fraction of the apiserver's CPU */
 	double duty;               /* share of time the per-request probes are attached */

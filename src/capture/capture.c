@@ -20,6 +20,7 @@
 #include "sampling/budget.h"
 #include "goelf/offsets.h"
 #include "conn.skel.h"
+#include "capture/conn_load.h"
 #include "grpc.skel.h"
 #include "http.skel.h"
 #include "plan/plan.h"
@@ -43,8 +44,11 @@ struct capture {
 	struct http_bpf *skel;
 	struct grpc_bpf *gskel; /* NULL with no_etcd or when the binary has no grpc client */
 	struct conn_bpf *cskel; /* NULL when the TCP state tracepoint is unavailable */
-	struct bpf_link *conn_link;
-	int nlisten;
+	enum conn_variant cvariant; /* which of conn.bpf.c's program variants loaded */
+	struct bpf_link *conn_links[8];
+	int nconn_links;
+	bool conn_link;  /* conn_links attached */
+	int nlisten, netcd_ports;
 	struct ring_buffer *rb;
 	struct bpf_link *links[MAX_LINKS]; /* links[i] attaches pts[i]; NULL while detached */
 	struct attach_point pts[MAX_LINKS];
@@ -134,10 +138,57 @@ static void offsets_verdict(struct capture *c, int g)
  * and its established connections are reported as seeded. Run again for a new pid (retarget) or while
  * no listening port was found (an apiserver attached before it listens): only new ports are added.
  */
+/* The network namespace of pid (the inode of /proc/PID/ns/net), 0 when unreadable. */
+static uint32_t netns_of(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	return stat(path, &st) ? 0 : (uint32_t)st.st_ino;
+}
+
+/* The etcd ports the apiserver connects to (its --etcd-servers), into the filter. */
+static void setup_etcd_ports(struct capture *c, uint16_t *ports, size_t *nports)
+{
+	char path[64], buf[16384], servers[4096];
+	ssize_t n;
+	int fd;
+	uint8_t one = 1;
+
+	*nports = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", c->o.pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n <= 0)
+		return;
+	oc_cmdline_flag(buf, (size_t)n, "etcd-servers", servers, sizeof(servers));
+	*nports = procnet_url_ports(servers, ports, 16);
+	if (*nports > 16)
+		*nports = 16;
+	for (size_t i = 0; i < *nports; i++)
+		if (!bpf_map_update_elem(bpf_map__fd(c->cskel->maps.etcd_ports), &ports[i], &one, BPF_ANY))
+			c->netcd_ports++;
+}
+
+/*
+ * Connection tracking (optional): the apiserver's listening ports (in its network namespace) and its
+ * etcd ports go into the tracepoints' filter, its pid into the table of processes whose connects to
+ * etcd are followed, and its established connections (clients and etcd) are reported as seeded. Run
+ * again for a new pid (retarget) or while no listening port was found (an apiserver attached before it
+ * listens): only new ports are added.
+ */
 static int setup_conn(struct capture *c)
 {
 	struct procnet_sock *socks;
-	int n, listening = 0;
+	int n, listening = 0, ret;
+	uint32_t netns, pid = (uint32_t)c->o.pid;
+	uint16_t eports[16];
+	size_t neports = 0;
+	uint8_t one = 1;
 
 	if (c->o.no_conns)
 		return 0;
@@ -145,48 +196,66 @@ static int setup_conn(struct capture *c)
 	if (!socks)
 		return 0;
 	n = procnet_pid_sockets(c->o.pid, socks, 8192);
-	if (!c->cskel)
-		c->cskel = conn_bpf__open_and_load();
+	if (!c->cskel) {
+		char why[256];
+
+		c->cskel = conn_open_load(&c->cvariant, why, sizeof(why));
+		if (!c->cskel)
+			p_warn("connection tracking unavailable: no variant of the TCP tracepoint programs loads (%s)", why);
+		else if (c->cvariant != CONN_VAR_BTF)
+			p_info("connection tracking: %s programs (%s)", conn_variant_name(c->cvariant), why);
+	}
 	if (!c->cskel || n < 0) {
-		p_warn("connection tracking unavailable (%s): no local ports", !c->cskel ? "tracepoint program" : "/proc");
+		if (c->cskel)
+			p_warn("connection tracking unavailable (/proc): no local ports");
 		goto out;
 	}
+	netns = netns_of(c->o.pid);
+	bpf_map_update_elem(bpf_map__fd(c->cskel->maps.apiserver_pids), &pid, &one, BPF_ANY);
+	setup_etcd_ports(c, eports, &neports);
 	for (int i = 0; i < n; i++) {
 		int fd = bpf_map__fd(c->cskel->maps.listen_ports);
-		uint8_t one = 1;
+		struct { uint32_t netns; uint16_t port, pad; } k = { netns, socks[i].local_port, 0 };
 
 		if (socks[i].state != 10 /* LISTEN */)
 			continue;
 		listening++;
-		if (!bpf_map_lookup_elem(fd, &socks[i].local_port, &one))
+		if (!bpf_map_lookup_elem(fd, &k, &one))
 			continue;
 		one = 1;
-		if (!bpf_map_update_elem(fd, &socks[i].local_port, &one, BPF_ANY))
+		if (!bpf_map_update_elem(fd, &k, &one, BPF_ANY))
 			c->nlisten++;
 	}
-	if (!c->conn_link)
-		c->conn_link = bpf_program__attach(c->cskel->progs.conn_state);
 	if (!c->conn_link) {
-		p_warn("cannot attach the sock/inet_sock_set_state tracepoint: %s (no local ports)", strerror(errno));
-		goto out;
+		ret = conn_attach(c->cskel, c->conn_links, (int)(sizeof(c->conn_links) / sizeof(c->conn_links[0])));
+		if (ret < 0) {
+			p_warn("cannot attach the TCP tracepoints (%s programs): %s (no local ports)",
+			       conn_variant_name(c->cvariant), strerror(-ret));
+			goto out;
+		}
+		c->nconn_links = ret;
+		c->conn_link = true;
 	}
-	/* look again now that the tracepoint is live: a connection made between the first look and the
+	/* look again now that the tracepoints are live: a connection made between the first look and the
 	 * attach is seen here (one seen twice is harmless) */
 	n = procnet_pid_sockets(c->o.pid, socks, 8192);
 	for (int i = 0; i < n; i++) {
 		struct kp_conn_event ev = { .hdr.type = KP_EV_CONN, .hdr.tgid = (uint32_t)c->o.pid };
-		bool listening = false;
+		bool listening = false, etcd = false;
 
 		if (socks[i].state != 1 /* ESTABLISHED */)
 			continue;
 		for (int j = 0; j < n && !listening; j++)
 			listening = socks[j].state == 10 && socks[j].local_port == socks[i].local_port;
-		if (!listening)
-			continue; /* an outgoing connection (to etcd): not a client */
+		for (size_t j = 0; j < neports && !listening; j++)
+			etcd |= socks[i].remote_port == eports[j];
+		if (!listening && !etcd)
+			continue; /* another outgoing connection: neither a client nor etcd */
 		ev.family = (uint16_t)socks[i].family;
 		ev.local_port = socks[i].local_port;
 		ev.peer_port = socks[i].remote_port;
 		ev.established = KP_CONN_SEEDED;
+		ev.dir = listening ? KP_CONN_DIR_CLIENT : KP_CONN_DIR_ETCD;
 		memcpy(ev.local_addr, socks[i].local, 16);
 		memcpy(ev.peer_addr, socks[i].remote, 16);
 		c->events++;
@@ -223,7 +292,8 @@ static void describe(struct capture *c)
 	plan_summary(&c->plan, c->desc + n, sizeof(c->desc) - n);
 	if (c->conn_link)
 		snprintf(c->desc + strlen(c->desc), sizeof(c->desc) - strlen(c->desc),
-			 "; tcp state tracepoint on %d listening port%s", c->nlisten, c->nlisten == 1 ? "" : "s");
+			 "; tcp tracepoints (%s) on %d listening port%s, %d etcd port%s", conn_variant_name(c->cvariant),
+			 c->nlisten, c->nlisten == 1 ? "" : "s", c->netcd_ports, c->netcd_ports == 1 ? "" : "s");
 }
 
 /* The skeleton program each plan program is. */
@@ -829,7 +899,8 @@ void capture_close(struct capture *c)
 	for (int i = 0; i < c->nlinks; i++)
 		if (c->links[i])
 			bpf_link__destroy(c->links[i]);
-	bpf_link__destroy(c->conn_link);
+	for (int i = 0; i < c->nconn_links; i++)
+		bpf_link__destroy(c->conn_links[i]);
 	if (c->stats_fd > 0)
 		close(c->stats_fd);
 	conn_bpf__destroy(c->cskel);

@@ -7,7 +7,7 @@ void jsonl_sink_init(struct jsonl_sink *j, FILE *out)
 {
 	j->out = out;
 	jw_init(&j->w, out, false);
-	j->requests = j->etcd_records = j->stats_records = 0;
+	j->requests = j->etcd_records = j->stats_records = j->conn_records = 0;
 }
 
 static void on_request(void *ctx, const struct request_record *r)
@@ -28,9 +28,20 @@ static void on_etcd(void *ctx, const struct etcd_record *r)
 	j->etcd_records++;
 }
 
+static void on_conn(void *ctx, const struct conn_record *r)
+{
+	struct jsonl_sink *j = ctx;
+
+	if (r->event != REC_CONN_OPEN && r->event != REC_CONN_CLOSE)
+		return;
+	record_json_conn(&j->w, r);
+	fputc('\n', j->out);
+	j->conn_records++;
+}
+
 struct pipeline_sink jsonl_sink_iface(struct jsonl_sink *j)
 {
-	return (struct pipeline_sink){ .name = "jsonl", .request = on_request, .etcd = on_etcd, .ctx = j };
+	return (struct pipeline_sink){ .name = "jsonl", .request = on_request, .etcd = on_etcd, .conn = on_conn, .ctx = j };
 }
 
 void jsonl_sink_stats(struct jsonl_sink *j, const struct record_stats *s)

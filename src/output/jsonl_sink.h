@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The JSON-lines sink: every record the pipeline delivers (request, etcd) as one line of
+ * The JSON-lines sink: every record the pipeline delivers (request, etcd, conn opens and closes) as one line of
  * docs/records.md, plus the periodic {"kind":"stats"} line. Used by `record` (and `agent --flows`).
  */
 #ifndef KAPIMON_JSONL_SINK_H
@@ -17,6 +17,7 @@ struct jsonl_sink {
 	FILE *out;
 	struct json_writer w;
 	uint64_t requests, etcd_records, stats_records; /* lines written */
+	uint64_t conn_records;
 };
 
 void jsonl_sink_init(struct jsonl_sink *j, FILE *out);

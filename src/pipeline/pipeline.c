@@ -81,6 +81,16 @@ static void deliver_request(const struct request_record *r, void *ctx)
 		etcd_asm_request_done(l->es, j->link_ctx, j->start_mono_ns, j->start_mono_ns + j->latency_ns, j->id);
 }
 
+static void deliver_conn(const struct conn_record *r, void *ctx)
+{
+	struct pipeline *p = ctx;
+
+	p->st.conn_records++;
+	for (size_t i = 0; i < p->nsinks; i++)
+		if (p->sinks[i].conn)
+			p->sinks[i].conn(p->sinks[i].ctx, r);
+}
+
 static void deliver_abandoned(const struct request_record *r, void *ctx)
 {
 	struct lane *l = ctx;
@@ -189,6 +199,7 @@ struct pipeline *pipeline_new(const struct pipeline_opts *o)
 		pipeline_free(p);
 		return NULL;
 	}
+	ct_set_emit(p->ct, deliver_conn, p, p->o.mono_to_wall_ns);
 	return p;
 }
 
@@ -213,13 +224,7 @@ int pipeline_add_sink(struct pipeline *p, const struct pipeline_sink *s)
 
 static void feed_conn(struct pipeline *p, const struct kp_conn_event *ev)
 {
-	char peer[80];
-
-	procnet_format_addr(ev->family, ev->peer_addr, ev->peer_port, peer, sizeof(peer));
-	if (ev->established)
-		ct_open(p->ct, peer, ev->local_port, ev->hdr.ts_ns, ev->established == KP_CONN_SEEDED);
-	else
-		ct_close(p->ct, peer, ev->hdr.ts_ns);
+	ct_feed(p->ct, ev);
 }
 
 /* Minimum size per event type (index enum kp_event_type); 0: unknown type. */
@@ -531,4 +536,11 @@ void pipeline_fill_stats(const struct pipeline *p, const uint64_t hits[KP_PROBE_
 	s->conns_closed = c->closed;
 	s->conns_active = c->active;
 	s->conns_seeded = c->seeded;
+	s->conns_etcd_opened = c->etcd_opened;
+	s->conns_etcd_closed = c->etcd_closed;
+	s->conns_etcd_active = c->etcd_active;
+	s->conns_retransmits = c->retransmits;
+	s->conns_resets_sent = c->resets_sent;
+	s->conns_resets_received = c->resets_received;
+	s->conns_untracked = c->full;
 }

@@ -5,7 +5,8 @@
  *   pipeline_feed(event)  any ring-buffer event (include/kapimon/events.h), checked for type and size
  *     -> assemble         request start/end -> request records (assemble/assembler.h);
  *                         gRPC start/end -> etcd records (assemble/etcd_assembler.h);
- *                         connection events -> connection table (assemble/conntrack.h)
+ *                         connection events -> connection table (assemble/conntrack.h) -> conn
+ *                         records (opens, closes; retransmits and resets for sinks that count)
  *                         one set of assemblers per apiserver process (hdr.tgid): pointers,
  *                         goroutines and contexts of two processes are unrelated
  *     -> join             request <-> connection (local port), request <-> etcd calls (a finished
@@ -50,6 +51,8 @@ struct pipeline_sink {
 	void (*request_started)(void *ctx, const struct request_record *r);
 	/* in flight: a started request that will produce no record (a new start replaced it: its end was lost) */
 	void (*request_abandoned)(void *ctx, const struct request_record *r);
+	/* a connection of the apiserver opened or closed, or retransmits/resets on one (r->event) */
+	void (*conn)(void *ctx, const struct conn_record *r);
 	void *ctx;
 };
 
@@ -75,6 +78,7 @@ struct pipeline_stats {
 	uint64_t abandoned;       /* requests abandoned (see pipeline_sink.request_abandoned) */
 	uint64_t no_lane;         /* events dropped: PIPELINE_MAX_SOURCES apiservers already tracked */
 	uint64_t sources_gone;    /* apiserver processes retired with pipeline_source_gone */
+	uint64_t conn_records;    /* conn records delivered (open, close, retransmit, reset) */
 };
 
 struct pipeline;

@@ -220,3 +220,53 @@ void procnet_format_addr(int family, const uint8_t addr[16], uint16_t port, char
 		snprintf(buf, len, "%s:%u", ip, port);
 	}
 }
+
+size_t procnet_url_ports(const char *urls, uint16_t *ports, size_t max)
+{
+	size_t n = 0;
+
+	for (const char *p = urls; p && *p;) {
+		const char *end = strchr(p, ','), *host, *hend, *colon = NULL;
+		unsigned long port = 0;
+
+		if (!end)
+			end = p + strlen(p);
+		host = p;
+		for (const char *s = p; s + 2 < end; s++)
+			if (s[0] == ':' && s[1] == '/' && s[2] == '/') {
+				host = s + 3;
+				break;
+			}
+		for (hend = host; hend < end && *hend != '/'; hend++)
+			;
+		if (host < hend && *host == '[') { /* [v6]:port */
+			const char *rb = memchr(host, ']', (size_t)(hend - host));
+
+			colon = rb && rb + 1 < hend && rb[1] == ':' ? rb + 1 : NULL;
+		} else {
+			colon = memchr(host, ':', (size_t)(hend - host));
+		}
+		if (colon) {
+			char *stop;
+
+			port = strtoul(colon + 1, &stop, 10);
+			if (stop != hend || port == 0 || port > 65535)
+				port = 0;
+		} else if (host < hend) {
+			port = 2379; /* etcd's client port when the URL names none */
+		}
+		if (port) {
+			bool dup = false;
+
+			for (size_t i = 0; i < n && i < max; i++)
+				dup |= ports[i] == port;
+			if (!dup) {
+				if (n < max)
+					ports[n] = (uint16_t)port;
+				n++;
+			}
+		}
+		p = *end ? end + 1 : end;
+	}
+	return n;
+}

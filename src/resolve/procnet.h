@@ -30,4 +30,9 @@ int procnet_pid_sockets(pid_t pid, struct procnet_sock *out, size_t max);
 /* "ip:port" as Go's net.Addr.String() prints it: 1.2.3.4:80, [::1]:80; IPv4-mapped IPv6 as IPv4. */
 void procnet_format_addr(int family, const uint8_t addr[16], uint16_t port, char *buf, size_t len);
 
+/* The distinct ports of a comma-separated URL list (the apiserver's --etcd-servers:
+ * "https://127.0.0.1:2379,https://[::1]:2379"; 2379 when a URL names no port; malformed ports are
+ * skipped). Stores at most max, returns how many distinct ports there are. */
+size_t procnet_url_ports(const char *urls, uint16_t *ports, size_t max);
+
 #endif
