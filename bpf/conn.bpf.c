@@ -74,13 +74,24 @@ struct {
 
 KP_STAT_MAPS(conn_hits, conn_counters);
 
+/* The socket's local port. skc_num is 0 once a closing full socket left its bind bucket (tcp_set_state
+ * unhashes before the CLOSE tracepoint runs): then inet_sport, which stays. */
+static __always_inline __u16 local_port(const struct sock *sk)
+{
+	__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+
+	if (!port)
+		port = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	return port;
+}
+
 /* Which of kapimon's connections the socket is: KP_CONN_DIR_CLIENT, KP_CONN_DIR_ETCD, or -1. */
 static __always_inline int conn_dir(const struct sock *sk)
 {
 	struct lport_key k = {};
 	__u64 key = (__u64)sk;
 
-	k.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	k.port = local_port(sk);
 	k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	if (bpf_map_lookup_elem(&listen_ports, &k))
 		return KP_CONN_DIR_CLIENT;
@@ -101,7 +112,7 @@ static __always_inline void emit(const struct sock *sk, __u8 what, int dir, int 
 	}
 	fill_hdr(&e->hdr, KP_EV_CONN, 0); /* tgid: often softirq context, not meaningful */
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	e->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->local_port = local_port(sk);
 	e->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	e->established = what;
 	e->dir = (__u8)dir;

@@ -308,7 +308,11 @@ static void open_conn(struct conntrack *ct, const char *key, const char *other, 
 	bool found;
 	size_t i = find(ct, key, &found);
 	bool was_open = found && ct->e[i].open;
-	struct ct_entry *e = open_entry(ct, key, other, dir, local_port, ts, seeded);
+	struct ct_entry *e;
+
+	if (was_open && seeded)
+		return; /* found in /proc again (a second look): nothing new */
+	e = open_entry(ct, key, other, dir, local_port, ts, seeded);
 
 	if (!e)
 		return;

@@ -74,6 +74,14 @@ struct capture {
 
 static void offsets_verdict(struct capture *c, int g);
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 static int dispatch(struct capture *c, const void *data, size_t size)
 {
 	c->o.on_event(c->o.ctx, data, size);
@@ -240,7 +248,7 @@ static int setup_conn(struct capture *c)
 	 * attach is seen here (one seen twice is harmless) */
 	n = procnet_pid_sockets(c->o.pid, socks, 8192);
 	for (int i = 0; i < n; i++) {
-		struct kp_conn_event ev = { .hdr.type = KP_EV_CONN, .hdr.tgid = (uint32_t)c->o.pid };
+		struct kp_conn_event ev = { .hdr.type = KP_EV_CONN, .hdr.tgid = (uint32_t)c->o.pid, .hdr.ts_ns = mono_ns() };
 		bool listening = false, etcd = false;
 
 		if (socks[i].state != 1 /* ESTABLISHED */)
@@ -507,14 +515,6 @@ void capture_set_event_cb(struct capture *c, void (*on_event)(void *ctx, const v
 {
 	c->o.on_event = on_event;
 	c->o.ctx = ctx;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 static int attach_one(struct capture *c, int i)
