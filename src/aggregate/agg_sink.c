@@ -42,9 +42,23 @@ static void on_etcd(void *ctx, const struct etcd_record *r)
 	}
 }
 
+void agg_sink_keep_conns(struct agg_sink *s, struct conn_agg *ca)
+{
+	s->ca = ca;
+}
+
+static void on_conn(void *ctx, const struct conn_record *r)
+{
+	struct agg_sink *s = ctx;
+
+	if (s->ca)
+		conn_agg_add(s->ca, r);
+}
+
 struct pipeline_sink agg_sink_iface(struct agg_sink *s)
 {
-	return (struct pipeline_sink){ .name = "aggregate", .request = on_request, .etcd = on_etcd, .ctx = s };
+	return (struct pipeline_sink){ .name = "aggregate", .request = on_request, .etcd = on_etcd, .conn = on_conn,
+				       .ctx = s };
 }
 
 static void add_pending(const struct request_record *r, void *ctx)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "aggregate/aggregate.h"
+#include "aggregate/conn_agg.h"
 #include "aggregate/etcd_agg.h"
 #include "output/prometheus.h"
 #include "pipeline/pipeline.h"
@@ -22,12 +23,15 @@ struct agg_sink {
 	struct etcd_agg *ea;              /* NULL: etcd calls are not aggregated */
 	struct prom_etcd_row *prom_etcd;  /* NULL: no cumulative etcd rows */
 	uint32_t nprom_etcd, prom_etcd_max;
+	struct conn_agg *ca;              /* NULL: connections are not aggregated */
 };
 
 /* ea may be NULL. */
 void agg_sink_init(struct agg_sink *s, struct agg *agg, struct etcd_agg *ea);
 /* Also keep cumulative etcd calls per (op, resource) in rows[max] (for prom_write_file). */
 void agg_sink_keep_prom_etcd(struct agg_sink *s, struct prom_etcd_row *rows, uint32_t max);
+/* Also aggregate connections per client / etcd endpoint into ca. */
+void agg_sink_keep_conns(struct agg_sink *s, struct conn_agg *ca);
 /* The sink interface to attach with pipeline_add_sink (ctx = s). */
 struct pipeline_sink agg_sink_iface(struct agg_sink *s);
 /* In flight per row := the requests pending in p now. */

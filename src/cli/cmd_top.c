@@ -141,6 +141,9 @@ struct top {
 	/* connections: stats at this and the previous snapshot */
 	struct ct_stats conn, conn_prev;
 	uint64_t conn_ts, conn_prev_ts; /* wall ns */
+	struct conn_agg *ca;            /* connections per client IP / etcd endpoint */
+	struct conn_agg_row *crows;     /* conn_agg_cap + 2 */
+	size_t ncrows;
 };
 
 /* An apiserver exited: its requests still open leave the in-flight counts. */
@@ -268,6 +271,52 @@ static void emit_etcd_panel(const struct top *t, int width, size_t maxrows, emit
 		fmt_si(d, sizeof(d), r->req_bytes_rate);
 		snprintf(line, sizeof(line), "%-*s %-*s %9s %6.1f %8s %8s %8.1f %9s", wop, f1, wres, f2, a, r->err_pct, b, c,
 			 r->calls > 0 ? r->linked / r->calls * 100 : 0, d);
+		emit(r->other ? L_OTHER : L_ROW, line, ctx);
+	}
+}
+
+/* The window of the connection panel's rates: the last refresh interval. */
+static double conn_window_s(const struct top *t)
+{
+	return t->conn_ts > t->conn_prev_ts ? (double)(t->conn_ts - t->conn_prev_ts) / 1e9 : 0;
+}
+
+static bool by_client(const struct top *t)
+{
+	return !strcmp(agg_table_name(top_groupings[t->by].table), "client");
+}
+
+/* With --by client: the kernel's view of each client's connections (tracepoints: opens, closes,
+ * retransmits, resets), clients first, then the apiserver's connections to etcd. */
+static void emit_conn_panel(const struct top *t, int width, size_t maxrows, emit_fn emit, void *ctx)
+{
+	char line[1024], a[32], b[32], c[32], d[32];
+	double dt = conn_window_s(t);
+	int wg = width - 70;
+
+	if (wg < 16)
+		wg = 16;
+	if (wg > 47)
+		wg = 47;
+	emit(L_HEADER, "", ctx);
+	snprintf(line, sizeof(line), "connections by client  window %.0fs  rows %zu of %zu", dt,
+		 t->ncrows < maxrows ? t->ncrows : maxrows, t->ncrows);
+	emit(L_HEADER, line, ctx);
+	snprintf(line, sizeof(line), "%-6s %-*s %9s %9s %6s %9s %7s %9s %9s", "DIR", wg, "CLIENT", "OPENED/S", "CLOSED/S",
+		 "OPEN", "RETRANS/S", "RESETS", "LIFETIME", "BYTES-IN");
+	emit(L_COLS, line, ctx);
+	for (size_t i = 0; i < t->ncrows && i < maxrows; i++) {
+		const struct conn_agg_row *r = &t->crows[i];
+		char g[REC_ADDR_LEN];
+
+		tcopy(g, sizeof(g), wg, r->group);
+		fmt_rate(a, sizeof(a), dt > 0 ? (double)r->w_opened / dt : 0);
+		fmt_rate(b, sizeof(b), dt > 0 ? (double)r->w_closed / dt : 0);
+		fmt_rate(c, sizeof(c), dt > 0 ? (double)r->w_retrans / dt : 0);
+		fmt_dur(d, sizeof(d), r->lifetimes ? (double)r->lifetime_ns / (double)r->lifetimes : 0);
+		snprintf(line, sizeof(line), "%-6s %-*s %9s %9s %6u %9s %7llu %9s %9llu", r->dir == REC_CONN_ETCD ? "etcd" : "client",
+			 wg, g, a, b, r->open, c, (unsigned long long)(r->resets_sent + r->resets_received),
+			 r->lifetimes ? d : "-", (unsigned long long)r->bytes_in);
 		emit(r->other ? L_OTHER : L_ROW, line, ctx);
 	}
 }
@@ -505,6 +554,8 @@ static void draw_curses(const struct top *t)
 		mvaddstr(y, 0, "(collecting the first interval...)");
 	if (panel && y + 4 <= LINES)
 		emit_etcd_panel(t, COLS, (size_t)(LINES - y - 4), emit_curses, &y);
+	if (t->ca && by_client(t) && t->have_snapshot && y + 4 <= LINES)
+		emit_conn_panel(t, COLS, (size_t)(LINES - y - 4), emit_curses, &y);
 	draw_footer(t);
 	refresh();
 }
@@ -552,6 +603,12 @@ static void json_conns_budget(struct json_writer *w, const struct top *t)
 	jw_kv_uint(w, "opened", t->conn.opened);
 	jw_kv_uint(w, "closed", t->conn.closed);
 	jw_kv_uint(w, "seeded", t->conn.seeded);
+	jw_kv_uint(w, "retransmits", t->conn.retransmits);
+	jw_kv_uint(w, "resets_sent", t->conn.resets_sent);
+	jw_kv_uint(w, "resets_received", t->conn.resets_received);
+	jw_kv_uint(w, "etcd_active", t->conn.etcd_active);
+	jw_kv_uint(w, "etcd_opened", t->conn.etcd_opened);
+	jw_kv_uint(w, "etcd_closed", t->conn.etcd_closed);
 	jw_obj_end(w);
 	jw_key(w, "budget");
 	if (!t->sm.enabled) {
@@ -567,6 +624,42 @@ static void json_conns_budget(struct json_writer *w, const struct top *t)
 	jw_kv_double(w, "overhead_expected_pct", budget_expected_overhead(&t->sm.b) * 100);
 	jw_kv_uint(w, "cycles", t->sm.b.cycles);
 	jw_obj_end(w);
+}
+
+/* "conn_rows": the connection panel's rows (every grouping). */
+static void json_conn_rows(struct json_writer *w, const struct top *t, size_t maxrows)
+{
+	double dt = conn_window_s(t);
+
+	if (!t->ca)
+		return;
+	jw_kv_uint(w, "conn_rows_total", t->ncrows);
+	jw_key(w, "conn_rows");
+	jw_arr_begin(w);
+	for (size_t i = 0; i < t->ncrows && i < maxrows; i++) {
+		const struct conn_agg_row *r = &t->crows[i];
+
+		jw_obj_begin(w);
+		jw_kv_str(w, "dir", r->dir == REC_CONN_ETCD ? "etcd" : "client");
+		jw_kv_str(w, r->dir == REC_CONN_ETCD ? "endpoint" : "client", r->group);
+		if (r->other)
+			jw_kv_bool(w, "other", true);
+		jw_kv_double(w, "opened_per_s", dt > 0 ? (double)r->w_opened / dt : 0);
+		jw_kv_double(w, "closed_per_s", dt > 0 ? (double)r->w_closed / dt : 0);
+		jw_kv_double(w, "retransmits_per_s", dt > 0 ? (double)r->w_retrans / dt : 0);
+		jw_kv_uint(w, "open", r->open);
+		jw_kv_uint(w, "opened", r->opened);
+		jw_kv_uint(w, "closed", r->closed);
+		jw_kv_uint(w, "retransmits", r->retrans);
+		jw_kv_uint(w, "resets_sent", r->resets_sent);
+		jw_kv_uint(w, "resets_received", r->resets_received);
+		jw_kv_uint(w, "bytes_in", r->bytes_in);
+		jw_kv_uint(w, "bytes_out", r->bytes_out);
+		if (r->lifetimes)
+			jw_kv_double(w, "lifetime_avg_s", (double)r->lifetime_ns / (double)r->lifetimes / 1e9);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
 }
 
 static void json_etcd_row(struct json_writer *w, const struct etcd_agg_row *r)
@@ -720,6 +813,7 @@ static void print_json(const struct top *t, size_t maxrows)
 	}
 	jw_obj_end(&w);
 	json_conns_budget(&w, t);
+	json_conn_rows(&w, t, maxrows);
 	json_etcd(&w, t, maxrows);
 	jw_kv_uint(&w, "rows_total", t->nrows_all);
 	jw_key(&w, "rows");
@@ -811,6 +905,12 @@ static void refresh_snapshot(struct top *t, uint64_t now_wall)
 	t->conn_prev_ts = t->conn_ts;
 	t->conn = *pipeline_conn_stats(t->pl);
 	t->conn_ts = now_wall;
+	if (t->ca) {
+		t->ncrows = conn_agg_rows(t->ca, t->crows, conn_agg_cap(t->ca) + 2);
+		if (t->ncrows > conn_agg_cap(t->ca) + 2)
+			t->ncrows = conn_agg_cap(t->ca) + 2;
+		conn_agg_window_reset(t->ca);
+	}
 	t->pending = pipeline_pending(t->pl);
 	agg_sink_inflight_snapshot(&t->sink, t->pl); /* in flight per row: the pending tables now (never leaks) */
 	t->ts_ns = now_wall;
@@ -833,6 +933,8 @@ static void show(struct top *t)
 		emit_view(t, 160, maxrows, emit_text, NULL);
 		if (t->ea)
 			emit_etcd_panel(t, 160, t->nrows_max ? t->nrows_max : 10, emit_text, NULL);
+		if (t->ca && by_client(t))
+			emit_conn_panel(t, 160, maxrows, emit_text, NULL);
 		fputc('\n', stdout);
 		fflush(stdout);
 	}
@@ -1053,6 +1155,13 @@ int cmd_top(int argc, char **argv)
 			goto out;
 		}
 		agg_sink_init(&t.sink, t.agg, t.ea);
+		t.ca = conn_agg_new(0);
+		t.crows = t.ca ? calloc(conn_agg_cap(t.ca) + 2, sizeof(*t.crows)) : NULL;
+		if (!t.crows) {
+			p_err("out of memory");
+			goto out;
+		}
+		agg_sink_keep_conns(&t.sink, t.ca);
 		if (t.prom_path)
 			agg_sink_keep_prom_etcd(&t.sink, t.prom_etcd, PROM_MAX_ETCD);
 		sink = agg_sink_iface(&t.sink);
@@ -1158,6 +1267,8 @@ out:
 	agg_free(t.agg);
 	etcd_agg_free(t.ea);
 	pipeline_free(t.pl);
+	conn_agg_free(t.ca);
+	free(t.crows);
 	free(t.rows);
 	free(t.row_etcd);
 	free(t.erows);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregate/conn_agg.h"
 #include "aggregate/hh.h"
 #include "analysis/strmap.h"
 #include "assemble/kp_contract.h"
@@ -178,6 +179,8 @@ struct prom_sink {
 	uint64_t client_evictions;
 	const struct pkey *probe;  /* hh_find's key under comparison */
 	uint64_t step;
+	struct conn_agg *conns;    /* connections per client IP / etcd endpoint (bounded: aggregate/conn_agg.h) */
+	struct conn_agg_row *conn_rows; /* render scratch: cap + 2 */
 };
 
 static uint32_t cap_or(uint32_t v, uint32_t dflt)
@@ -194,7 +197,7 @@ struct prom_sink *prom_sink_new(const struct prom_sink_opts *o)
 	if (!o)
 		o = &none;
 	const uint32_t caps[] = { o->req_rows, o->dur_rows, o->nonres_paths, o->client_rows,
-				  o->client_other_rows, o->etcd_rows, o->etcd_dur_rows };
+				  o->client_other_rows, o->etcd_rows, o->etcd_dur_rows, o->conn_rows };
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
 		if (caps[i] > (1u << 24))
 			return NULL;
@@ -214,7 +217,9 @@ struct prom_sink *prom_sink_new(const struct prom_sink_opts *o)
 	s->hh = hh_new(s->client_cap, PROM_SINK_HH_DECAY_STEPS, 0);
 	s->client_keys = calloc(s->client_cap, sizeof(*s->client_keys));
 	s->client_val = calloc(s->client_cap, sizeof(*s->client_val));
-	if (err || !s->hh || !s->client_keys || !s->client_val) {
+	s->conns = conn_agg_new(cap_or(o->conn_rows, PROM_SINK_CONN_ROWS));
+	s->conn_rows = s->conns ? calloc(conn_agg_cap(s->conns) + 2, sizeof(*s->conn_rows)) : NULL;
+	if (err || !s->hh || !s->client_keys || !s->client_val || !s->conn_rows) {
 		prom_sink_free(s);
 		return NULL;
 	}
@@ -234,6 +239,8 @@ void prom_sink_free(struct prom_sink *s)
 	hh_free(s->hh);
 	free(s->client_keys);
 	free(s->client_val);
+	conn_agg_free(s->conns);
+	free(s->conn_rows);
 	free(s);
 }
 
@@ -360,9 +367,20 @@ static void on_etcd(void *ctx, const struct etcd_record *r)
 	prom_sink_etcd(ctx, r);
 }
 
+void prom_sink_conn(struct prom_sink *s, const struct conn_record *r)
+{
+	conn_agg_add(s->conns, r);
+}
+
+static void on_conn(void *ctx, const struct conn_record *r)
+{
+	prom_sink_conn(ctx, r);
+}
+
 struct pipeline_sink prom_sink_iface(struct prom_sink *s)
 {
-	return (struct pipeline_sink){ .name = "prometheus", .request = on_request, .etcd = on_etcd, .ctx = s };
+	return (struct pipeline_sink){ .name = "prometheus", .request = on_request, .etcd = on_etcd, .conn = on_conn,
+				       .ctx = s };
 }
 
 /* ---- rendering ---- */
@@ -429,6 +447,65 @@ static void render_table(FILE *out, const struct ptab *t, const char *const *nam
 		render_row(out, t, names, n, t->cap);
 }
 
+/* The connection families of one direction: kapimon_client_connection* {client} or kapimon_etcd_connection*
+ * {endpoint}; the "(other)" row as "other". */
+static void render_conns(FILE *out, const struct conn_agg_row *rows, size_t n, enum rec_conn_dir dir)
+{
+	static const struct {
+		const char *suffix, *type, *help;
+		int field; /* below */
+	} fams[] = {
+		{ "connections_opened_total", "counter", "TCP connections opened (ESTABLISHED), seen by the kernel's tracepoints.", 0 },
+		{ "connections_closed_total", "counter", "TCP connections closed.", 1 },
+		{ "connections_open", "gauge", "TCP connections open now.", 2 },
+		{ "connection_retransmits_total", "counter", "TCP segments the apiserver retransmitted on these connections.", 3 },
+		{ "connection_resets_total", "counter", "TCP resets sent and received on these connections.", 4 },
+		{ "connection_bytes_total", "counter",
+		  "Bytes of closed connections: in = received from the peer, out = sent and acknowledged.", 5 },
+		{ "connection_lifetime_seconds", "summary", "Lifetime of closed connections opened while kapimon ran.", 6 },
+	};
+	const bool client = dir == REC_CONN_CLIENT;
+	const char *const lab[] = { client ? "client" : "endpoint", "direction" };
+	char name[96];
+
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		char help[256];
+
+		snprintf(name, sizeof(name), "kapimon_%s_%s", client ? "client" : "etcd", fams[f].suffix);
+		snprintf(help, sizeof(help), "%s %s", fams[f].help,
+			 client ? "Per client IP (heavy hitters; the rest as \"other\")." : "The apiserver's connections to etcd, per endpoint.");
+		header(out, name, fams[f].type, help);
+		for (size_t i = 0; i < n; i++) {
+			const struct conn_agg_row *r = &rows[i];
+			const char *g = r->other ? OTHER : r->group;
+			struct pkey k;
+
+			if (r->dir != dir)
+				continue;
+			switch (fams[f].field) {
+			case 0: case 1: case 2: case 3:
+				key_pack(&k, &g, 1);
+				sample(out, name, "", lab, 1, &k, NULL,
+				       (double)(fams[f].field == 0 ? r->opened : fams[f].field == 1 ? r->closed :
+						fams[f].field == 2 ? r->open : r->retrans));
+				break;
+			case 4: case 5:
+				key_pack(&k, (const char *const[]){ g, fams[f].field == 4 ? "sent" : "in" }, 2);
+				sample(out, name, "", lab, 2, &k, NULL, (double)(fams[f].field == 4 ? r->resets_sent : r->bytes_in));
+				key_pack(&k, (const char *const[]){ g, fams[f].field == 4 ? "received" : "out" }, 2);
+				sample(out, name, "", lab, 2, &k, NULL,
+				       (double)(fams[f].field == 4 ? r->resets_received : r->bytes_out));
+				break;
+			case 6:
+				key_pack(&k, &g, 1);
+				sample(out, name, "_sum", lab, 1, &k, NULL, (double)r->lifetime_ns / 1e9);
+				sample(out, name, "_count", lab, 1, &k, NULL, (double)r->lifetimes);
+				break;
+			}
+		}
+	}
+}
+
 int prom_sink_render(const struct prom_sink *s, const struct prom_sink_health *h, FILE *out)
 {
 	static const char *const req_l[] = { "verb", "group", "resource", "subresource", "code" };
@@ -480,6 +557,20 @@ int prom_sink_render(const struct prom_sink *s, const struct prom_sink_health *h
 	       "(user_agent, verb, resource) series of kapimon_requests_by_client_total folded into \"other\" "
 	       "to make room for a heavier one.");
 	sample(out, "kapimon_client_evictions_total", "", NULL, 0, NULL, NULL, (double)s->client_evictions);
+
+	{
+		size_t n = conn_agg_rows(s->conns, s->conn_rows, conn_agg_cap(s->conns) + 2);
+
+		if (n > conn_agg_cap(s->conns) + 2)
+			n = conn_agg_cap(s->conns) + 2;
+		render_conns(out, s->conn_rows, n, REC_CONN_CLIENT);
+		render_conns(out, s->conn_rows, n, REC_CONN_ETCD);
+		header(out, "kapimon_connection_groups_evicted_total", "counter",
+		       "Client IPs / etcd endpoints whose connection series were folded into \"other\" to make room "
+		       "for a busier one.");
+		sample(out, "kapimon_connection_groups_evicted_total", "", NULL, 0, NULL, NULL,
+		       (double)conn_agg_evictions(s->conns));
+	}
 
 	if (h) {
 		header(out, "kapimon_ringbuf_drops_total", "counter",

@@ -38,12 +38,15 @@
 #define PROM_SINK_CLIENT_OTHER_ROWS 256 /* its user_agent="other" rows, per (verb, resource) */
 #define PROM_SINK_ETCD_ROWS 512        /* kapimon_etcd_requests_total */
 #define PROM_SINK_ETCD_DUR_ROWS 256    /* kapimon_etcd_request_duration_seconds */
+#define PROM_SINK_CONN_ROWS 256        /* kapimon_client_connection* / kapimon_etcd_connection*: groups (client
+					* IPs, etcd endpoints) with their own series (aggregate/conn_agg.h) */
 /* The heavy-hitter clock: steps of 10 s of record end time, weights decay with a time constant of 1 h. */
 #define PROM_SINK_HH_STEP_NS 10000000000ULL
 #define PROM_SINK_HH_DECAY_STEPS 360.0
 
 struct prom_sink_opts {
 	uint32_t req_rows, dur_rows, nonres_paths, client_rows, client_other_rows, etcd_rows, etcd_dur_rows;
+	uint32_t conn_rows;
 };
 
 /* kapimon's own health, known to the caller (the agent) rather than to the records. */
@@ -70,6 +73,7 @@ struct pipeline_sink prom_sink_iface(struct prom_sink *s);
 /* The same as the iface callbacks (for feeding records read from elsewhere). */
 void prom_sink_request(struct prom_sink *s, const struct request_record *r);
 void prom_sink_etcd(struct prom_sink *s, const struct etcd_record *r);
+void prom_sink_conn(struct prom_sink *s, const struct conn_record *r);
 
 /* Render every family (h may be NULL: health families left out). Returns 0 or -1 on a write error. */
 int prom_sink_render(const struct prom_sink *s, const struct prom_sink_health *h, FILE *out);
