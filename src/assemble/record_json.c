@@ -383,6 +383,7 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 	}
 	jw_kv_uint(w, "read_errors", s->read_errors);
 	jw_kv_uint(w, "h2_headers_no_method", s->h2_no_method);
+	jw_kv_uint(w, "conn_bpf_table_full", s->conns_bpf_table_full);
 	jw_kv_uint(w, "bad_events", s->bad_events);
 	jw_kv_uint(w, "decode_errors", s->decode_errors);
 	jw_kv_uint(w, "unmatched_ends", s->unmatched_ends);
@@ -430,7 +431,6 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 		jw_kv_uint(w, "resets_sent", s->conns_resets_sent);
 		jw_kv_uint(w, "resets_received", s->conns_resets_received);
 		jw_kv_uint(w, "untracked", s->conns_untracked);
-		jw_kv_uint(w, "bpf_table_full", s->conns_bpf_table_full);
 		jw_obj_end(w);
 	}
 	if (s->budget > 0) {

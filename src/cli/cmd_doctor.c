@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "kapimon/go_offsets.h"
 #include "conn.skel.h"
+#include "capture/conn_load.h"
 #include "doctor/bpf_needs.h"
 #include "doctor/doctor.h"
 #include "grpc.skel.h"
@@ -57,6 +58,8 @@ struct bpf_obj_info {
 	int nprogs, nmaps;
 	bool load_tried, loaded;
 	int load_err;
+	const char *variant; /* conn: the program variant that loaded (capture/conn_load.h) */
+	int nloaded;         /* programs loaded (conn: one variant's) */
 };
 
 struct bpf_check {
@@ -117,9 +120,27 @@ static void bpf_check_probe(struct bpf_check *b, const char *tracefs)
 		if (!o->obj)
 			continue;
 		o->load_tried = true;
-		o->load_err = i == 0 ? http_bpf__load(b->http) : i == 1 ? grpc_bpf__load(b->grpc) : conn_bpf__load(b->conn);
+		o->nloaded = o->nprogs;
+		if (i == 2) {
+			/* as capture loads it: the first variant (tp_btf, raw_tp, tracepoint) that loads */
+			enum conn_variant v;
+			struct conn_bpf *cl = conn_open_load(&v, NULL, 0);
+			struct bpf_program *p;
+
+			o->load_err = cl ? 0 : -errno;
+			if (cl) {
+				o->variant = conn_variant_name(v);
+				o->nloaded = 0;
+				bpf_object__for_each_program(p, cl->obj)
+					o->nloaded += bpf_program__autoload(p);
+			}
+			conn_bpf__destroy(cl);
+		} else {
+			o->load_err = i == 0 ? http_bpf__load(b->http) : grpc_bpf__load(b->grpc);
+		}
 		o->loaded = o->load_err == 0;
 	}
+	doctor_needs_tracing_loaded(&b->needs, b->objs[2].variant && !strcmp(b->objs[2].variant, "tp_btf"));
 	/* what has no probe of its own (global data, bpf2bpf calls) is proven by the loads */
 	if (b->objs[0].loaded && b->objs[1].loaded && b->objs[2].loaded)
 		for (size_t i = 0; i < b->needs.n; i++)
@@ -164,8 +185,9 @@ static void bpf_check_fill(struct bpf_check *b, struct doctor_check *feat, struc
 			u += snprintf(text + u, u < sizeof(text) ? sizeof(text) - u : 0, "%s%s: cannot open the object",
 				      u ? "; " : "", o->name);
 		} else if (o->loaded) {
-			u += snprintf(text + u, u < sizeof(text) ? sizeof(text) - u : 0, "%s%s: %d program%s verified",
-				      u ? "; " : "", o->name, o->nprogs, o->nprogs == 1 ? "" : "s");
+			u += snprintf(text + u, u < sizeof(text) ? sizeof(text) - u : 0, "%s%s: %d program%s verified%s%s%s",
+				      u ? "; " : "", o->name, o->nloaded, o->nloaded == 1 ? "" : "s",
+				      o->variant ? " (" : "", o->variant ? o->variant : "", o->variant ? " variant)" : "");
 		} else {
 			load_ok &= !o->required;
 			u += snprintf(text + u, u < sizeof(text) ? sizeof(text) - u : 0, "%s%s: load failed: %s%s%s",
@@ -279,6 +301,8 @@ static void json_needs(struct json_writer *w, const struct bpf_check *b)
 			jw_bool(w, o->loaded);
 		else
 			jw_null(w);
+		if (o->variant)
+			jw_kv_str(w, "variant", o->variant);
 		jw_key(w, "error");
 		if (o->load_tried && !o->loaded)
 			jw_str(w, strerror(-o->load_err));

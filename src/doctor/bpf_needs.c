@@ -91,6 +91,13 @@ void doctor_probe_needs(struct doc_needs *ns, const char *tracefs)
 		char path[512];
 
 		n->probe_err = 0;
+		/* libbpf's probes cannot load a tracing program without a BTF attach target: tp_btf programs and
+		 * their helpers are judged by loading kapimon's own (doctor_needs_from_load) */
+		if ((n->kind == DOC_FEAT_PROG_TYPE && n->id == BPF_PROG_TYPE_TRACING) ||
+		    (n->kind == DOC_FEAT_HELPER && n->prog_type == BPF_PROG_TYPE_TRACING)) {
+			n->probe = DOC_PROBE_NOT_RUN;
+			continue;
+		}
 		switch (n->kind) {
 		case DOC_FEAT_PROG_TYPE:
 			n->probe = from_libbpf(libbpf_probe_bpf_prog_type(n->id, NULL), &n->probe_err);
@@ -121,5 +128,16 @@ void doctor_probe_needs(struct doc_needs *ns, const char *tracefs)
 			n->probe = DOC_PROBE_NOT_RUN;
 			break;
 		}
+	}
+}
+
+void doctor_needs_tracing_loaded(struct doc_needs *ns, bool loaded)
+{
+	for (size_t i = 0; i < ns->n; i++) {
+		struct doc_need *n = &ns->v[i];
+
+		if ((n->kind == DOC_FEAT_PROG_TYPE && n->id == BPF_PROG_TYPE_TRACING) ||
+		    (n->kind == DOC_FEAT_HELPER && n->prog_type == BPF_PROG_TYPE_TRACING))
+			n->probe = loaded ? DOC_PROBE_OK : DOC_PROBE_MISSING;
 	}
 }

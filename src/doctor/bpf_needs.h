@@ -21,5 +21,8 @@ int doctor_needs_from_object(struct doc_needs *ns, struct bpf_object *obj, const
 /* Probe each need on this kernel (program types, map types, map flags and helpers with libbpf's
  * probe API / a map create; tracepoints in tracefs). tracefs: its mount point, NULL when unknown. */
 void doctor_probe_needs(struct doc_needs *ns, const char *tracefs);
+/* libbpf cannot probe tracing (tp_btf) programs without an attach target: their program type and helpers
+ * are OK when kapimon's own tp_btf programs loaded, MISSING otherwise (doctor_probe_needs leaves them). */
+void doctor_needs_tracing_loaded(struct doc_needs *ns, bool loaded);
 
 #endif

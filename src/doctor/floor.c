@@ -22,6 +22,9 @@ const struct doc_floor_fact doc_floor_facts[] = {
 	{ DOC_FEAT_PROG_TYPE, BPF_PROG_TYPE_TRACEPOINT, "tracepoint", KV(4, 7), BCC "98b5c2c65c29" },
 	{ DOC_FEAT_PROG_TYPE, BPF_PROG_TYPE_RAW_TRACEPOINT, "raw_tracepoint", KV(4, 17), BCC "c4f6699dfcb8" },
 	{ DOC_FEAT_PROG_TYPE, BPF_PROG_TYPE_PERF_EVENT, "perf_event", KV(4, 9), BCC "0515e5999a46" },
+	{ DOC_FEAT_PROG_TYPE, BPF_PROG_TYPE_TRACING, "tracing (tp_btf programs)", KV(5, 5),
+	  "kernel commit 9e15db66136a 'bpf: Implement accurate raw_tp context access via BTF' (5.5)",
+	  "conn.bpf.c's raw_tp programs load instead (capture/conn_load.c picks the first variant that loads)", KV(4, 17) },
 	/* map types */
 	{ DOC_FEAT_MAP_TYPE, BPF_MAP_TYPE_HASH, "hash", KV(3, 19), BCC "0f8e4bd8a1fc" },
 	{ DOC_FEAT_MAP_TYPE, BPF_MAP_TYPE_ARRAY, "array", KV(3, 19), BCC "28fbcfa08d8e" },
@@ -67,6 +70,10 @@ const struct doc_floor_fact doc_floor_facts[] = {
 	{ DOC_FEAT_TRACEPOINT, 0, "sock/inet_sock_set_state", KV(4, 16),
 	  "kernel commit 563e0bb0dc74 'net: tracepoint: replace tcp_set_state tracepoint with inet_sock_set_state "
 	  "tracepoint' (4.16)" },
+	{ DOC_FEAT_TRACEPOINT, 0, "tcp/tcp_retransmit_skb", KV(4, 15),
+	  "include/trace/events/tcp.h in Linux 4.15 (Song Liu's tcp tracepoints, merged for 4.15; the format has had skaddr since)" },
+	{ DOC_FEAT_TRACEPOINT, 0, "tcp/tcp_receive_reset", KV(4, 15),
+	  "include/trace/events/tcp.h in Linux 4.15 (the same series as tcp_retransmit_skb)" },
 };
 const size_t doc_floor_nfacts = sizeof(doc_floor_facts) / sizeof(doc_floor_facts[0]);
 
