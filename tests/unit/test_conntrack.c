@@ -79,11 +79,184 @@ static void test_conntrack(void **state)
 	ct_free(ct);
 }
 
+/* ---- connection events (bpf/conn.bpf.c) -> conn records ---- */
+
+#define MAXREC 64
+static struct conn_record recs[MAXREC];
+static int nrecs;
+
+static void collect(const struct conn_record *r, void *ctx)
+{
+	(void)ctx;
+	if (nrecs < MAXREC)
+		recs[nrecs++] = *r;
+}
+
+static struct kp_conn_event ev(uint8_t what, uint8_t dir, uint8_t peer_last, uint16_t peer_port, uint16_t local_port,
+			       uint64_t ts)
+{
+	struct kp_conn_event e = { .hdr.type = KP_EV_CONN, .hdr.ts_ns = ts };
+
+	e.family = AF_INET;
+	e.established = what;
+	e.dir = dir;
+	e.peer_port = peer_port;
+	e.local_port = local_port;
+	memcpy(e.peer_addr, (uint8_t[]){ 10, 0, 0, peer_last }, 4);
+	memcpy(e.local_addr, (uint8_t[]){ 10, 0, 0, 1 }, 4);
+	e.sk = 0xffff888000000000ULL + peer_port;
+	return e;
+}
+
+static void test_conn_records(void **state)
+{
+	struct conntrack *ct = ct_new(16);
+	struct kp_conn_event e;
+
+	nrecs = 0;
+	ct_set_emit(ct, collect, NULL, 1000000000);
+	/* two connections from 10.0.0.2, one from 10.0.0.3 */
+	e = ev(KP_CONN_OPEN, KP_CONN_DIR_CLIENT, 2, 40000, 6443, 100);
+	e.retrans = 1; /* a SYN-ACK retransmit before ESTABLISHED */
+	ct_feed(ct, &e);
+	e = ev(KP_CONN_OPEN, KP_CONN_DIR_CLIENT, 2, 40001, 6443, 200);
+	ct_feed(ct, &e);
+	e = ev(KP_CONN_OPEN, KP_CONN_DIR_CLIENT, 3, 50000, 6443, 300);
+	ct_feed(ct, &e);
+	assert_int_equal(nrecs, 3);
+	assert_int_equal(recs[0].event, REC_CONN_OPEN);
+	assert_string_equal(recs[0].peer, "10.0.0.2:40000");
+	assert_string_equal(recs[0].local, "10.0.0.1:6443");
+	assert_string_equal(recs[0].group, "10.0.0.2");
+	assert_int_equal(recs[0].ts_ns, 1000000100);
+	assert_int_equal(recs[0].group_open, 1);
+	assert_int_equal(recs[0].retrans_delta, 1);
+	assert_int_equal(recs[1].group_open, 2);
+	assert_int_equal(recs[2].group_open, 1);
+	assert_int_equal(recs[2].open_total, 3);
+	assert_int_equal(ct_local_port(ct, "10.0.0.3:50000"), 6443);
+
+	/* retransmits carry the socket's cumulative count: only what is new counts */
+	e = ev(KP_CONN_RETRANS, KP_CONN_DIR_CLIENT, 2, 40000, 6443, 400);
+	e.retrans = 3;
+	ct_feed(ct, &e);
+	e.retrans = 3; /* nothing new (a retransmit of a segment already counted) */
+	ct_feed(ct, &e);
+	assert_int_equal(nrecs, 4);
+	assert_int_equal(recs[3].event, REC_CONN_RETRANS);
+	assert_int_equal(recs[3].retrans_delta, 2);
+	e = ev(KP_CONN_RST_RECV, KP_CONN_DIR_CLIENT, 2, 40000, 6443, 450);
+	ct_feed(ct, &e);
+	assert_int_equal(recs[4].event, REC_CONN_RESET);
+	assert_false(recs[4].reset_sent);
+	assert_int_equal(recs[4].resets_delta, 1);
+
+	/* close: duration, bytes, the retransmits left, resets over the life */
+	e = ev(KP_CONN_CLOSE, KP_CONN_DIR_CLIENT, 2, 40000, 6443, 1100);
+	e.retrans = 4;
+	e.bytes_in = 700;
+	e.bytes_out = 2200;
+	e.flags = KP_CONN_HAVE_BYTES;
+	ct_feed(ct, &e);
+	assert_int_equal(nrecs, 6);
+	assert_int_equal(recs[5].event, REC_CONN_CLOSE);
+	assert_int_equal(recs[5].duration_ns, 1000);
+	assert_int_equal(recs[5].bytes_in, 700);
+	assert_int_equal(recs[5].bytes_out, 2200);
+	assert_int_equal(recs[5].retransmits, 4);
+	assert_int_equal(recs[5].retrans_delta, 1);
+	assert_int_equal(recs[5].resets_received, 1);
+	assert_int_equal(recs[5].group_open, 1);
+	assert_int_equal(ct_get_stats(ct)->retransmits, 4); /* 1 + 2 + 1: each segment once */
+	assert_int_equal(ct_get_stats(ct)->opened, 3);
+	assert_int_equal(ct_get_stats(ct)->closed, 1);
+	assert_int_equal(ct_get_stats(ct)->active, 2);
+
+	/* events of connections kapimon does not know: counted, no record */
+	e = ev(KP_CONN_RETRANS, KP_CONN_DIR_CLIENT, 9, 1, 6443, 1200);
+	e.retrans = 5;
+	ct_feed(ct, &e);
+	assert_int_equal(nrecs, 6);
+	assert_int_equal(ct_get_stats(ct)->unknown, 1);
+	ct_free(ct);
+}
+
+static void test_conn_etcd_and_seeded(void **state)
+{
+	struct conntrack *ct = ct_new(16);
+	struct kp_conn_event e;
+
+	nrecs = 0;
+	ct_set_emit(ct, collect, NULL, 0);
+	/* the apiserver's connections to etcd: keyed by their local port, grouped by the endpoint */
+	e = ev(KP_CONN_SEEDED, KP_CONN_DIR_ETCD, 9, 2379, 41000, 10);
+	ct_feed(ct, &e);
+	ct_feed(ct, &e); /* the second look at /proc finds it again: nothing new */
+	e = ev(KP_CONN_OPEN, KP_CONN_DIR_ETCD, 9, 2379, 41001, 20);
+	ct_feed(ct, &e);
+	assert_int_equal(nrecs, 2);
+	assert_int_equal(recs[0].dir, REC_CONN_ETCD);
+	assert_true(recs[0].seeded);
+	assert_int_equal(recs[0].retransmits, -1);
+	assert_string_equal(recs[0].peer, "10.0.0.9:2379");
+	assert_string_equal(recs[0].local, "10.0.0.1:41000");
+	assert_string_equal(recs[0].group, "10.0.0.9:2379");
+	assert_int_equal(recs[1].group_open, 2);
+	assert_int_equal(ct_get_stats(ct)->etcd_seeded, 1);
+	assert_int_equal(ct_get_stats(ct)->etcd_opened, 1);
+	assert_int_equal(ct_get_stats(ct)->active, 0);
+	/* a connection opened before kapimon: its first cumulative count mixes older retransmits, the event
+	 * counts one; later ones count what is new */
+	e = ev(KP_CONN_RETRANS, KP_CONN_DIR_ETCD, 9, 2379, 41000, 30);
+	e.retrans = 17;
+	ct_feed(ct, &e);
+	e.retrans = 19;
+	ct_feed(ct, &e);
+	assert_int_equal(recs[2].retrans_delta, 1);
+	assert_int_equal(recs[3].retrans_delta, 2);
+	e = ev(KP_CONN_CLOSE, KP_CONN_DIR_ETCD, 9, 2379, 41000, 40);
+	e.retrans = 19;
+	ct_feed(ct, &e);
+	assert_int_equal(recs[4].event, REC_CONN_CLOSE);
+	assert_int_equal(recs[4].duration_ns, 0); /* opened before kapimon: unknown */
+	assert_int_equal(recs[4].retransmits, -1);
+	assert_int_equal(recs[4].bytes_in, -1);
+	assert_int_equal(ct_get_stats(ct)->etcd_closed, 1);
+	assert_int_equal(ct_get_stats(ct)->etcd_active, 1);
+	ct_free(ct);
+}
+
+static void test_group_of_and_url_ports(void **state)
+{
+	char g[64];
+	uint16_t ports[4];
+
+	ct_group_of(REC_CONN_CLIENT, "10.1.2.3:5555", g, sizeof(g));
+	assert_string_equal(g, "10.1.2.3");
+	ct_group_of(REC_CONN_CLIENT, "[fd00::1]:5555", g, sizeof(g));
+	assert_string_equal(g, "fd00::1");
+	ct_group_of(REC_CONN_ETCD, "10.1.2.3:2379", g, sizeof(g));
+	assert_string_equal(g, "10.1.2.3:2379");
+
+	assert_int_equal(procnet_url_ports("https://127.0.0.1:34379", ports, 4), 1);
+	assert_int_equal(ports[0], 34379);
+	assert_int_equal(procnet_url_ports("https://a:1,http://[::1]:2,https://b,https://a:1,http://c:x,http://d:70000", ports, 4), 3);
+	assert_int_equal(ports[0], 1);
+	assert_int_equal(ports[1], 2);
+	assert_int_equal(ports[2], 2379);
+	assert_int_equal(procnet_url_ports("", ports, 4), 0);
+	assert_int_equal(procnet_url_ports(NULL, ports, 4), 0);
+	assert_int_equal(procnet_url_ports("h://a:1,h://a:2,h://a:3", ports, 2), 3); /* more than stored */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_and_format),
 		cmocka_unit_test(test_conntrack),
+		cmocka_unit_test(test_conn_records),
+		cmocka_unit_test(test_conn_etcd_and_seeded),
+		cmocka_unit_test(test_group_of_and_url_ports),
 	};
 	return cmocka_run_group_tests_name("conntrack", tests, NULL, NULL);
 }

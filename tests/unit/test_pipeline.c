@@ -467,9 +467,51 @@ static void test_agg_sink_inflight(void **state)
 	agg_free(g);
 }
 
+/* Connection events become conn records, delivered to every sink that takes them (and only opens and
+ * closes of known connections: an unknown close is counted, not delivered). */
+static int nconn[2];
+static struct conn_record last_conn;
+
+static void c_conn(void *ctx, const struct conn_record *r)
+{
+	nconn[*(int *)ctx]++;
+	last_conn = *r;
+}
+
+static void test_conn_records_to_sinks(void **state)
+{
+	struct pipeline *p = mk_pipeline(false);
+	int ia = 0, ib = 1;
+	struct pipeline_sink sa = { .name = "a", .conn = c_conn, .ctx = &ia }, sb = { .name = "b", .conn = c_conn, .ctx = &ib };
+	struct rec_sink none = { 0 };
+	struct pipeline_sink sc = rec_iface(&none); /* a sink without a conn callback */
+	struct kp_conn_event c;
+
+	assert_non_null(p);
+	nconn[0] = nconn[1] = 0;
+	assert_int_equal(pipeline_add_sink(p, &sa), 0);
+	assert_int_equal(pipeline_add_sink(p, &sb), 0);
+	assert_int_equal(pipeline_add_sink(p, &sc), 0);
+	mk_conn(&c, "10.0.0.2", 5001, 8443, KP_CONN_OPEN);
+	assert_int_equal(pipeline_feed(p, &c, sizeof(c)), 0);
+	mk_conn(&c, "10.0.0.2", 5001, 8443, KP_CONN_CLOSE);
+	c.hdr.ts_ns = 5000;
+	assert_int_equal(pipeline_feed(p, &c, sizeof(c)), 0);
+	mk_conn(&c, "10.0.0.3", 5001, 8443, KP_CONN_CLOSE);
+	assert_int_equal(pipeline_feed(p, &c, sizeof(c)), 0);
+	assert_int_equal(nconn[0], 2);
+	assert_int_equal(nconn[1], 2);
+	assert_int_equal(last_conn.event, REC_CONN_CLOSE);
+	assert_string_equal(last_conn.peer, "10.0.0.2:5001");
+	assert_int_equal(pipeline_get_stats(p)->conn_records, 2);
+	assert_int_equal(none.n, 0);
+	pipeline_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_conn_records_to_sinks),
 		cmocka_unit_test(test_requests_joined_to_every_sink),
 		cmocka_unit_test(test_etcd_joined_after_its_request),
 		cmocka_unit_test(test_abandon_and_flush),

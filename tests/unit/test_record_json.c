@@ -12,7 +12,7 @@
 #include "assemble/record_json.h"
 #include "input/json.h"
 
-enum kind { K_REQ, K_ETCD, K_STATS };
+enum kind { K_REQ, K_ETCD, K_STATS, K_CONN };
 
 static char *render(enum kind k, const void *rec)
 {
@@ -26,6 +26,8 @@ static char *render(enum kind k, const void *rec)
 		record_json_request(&w, rec);
 	else if (k == K_ETCD)
 		record_json_etcd(&w, rec);
+	else if (k == K_CONN)
+		record_json_conn(&w, rec);
 	else
 		record_json_stats(&w, rec);
 	fclose(f);
@@ -369,6 +371,41 @@ static void test_etcd(void **state)
 	done(&p);
 }
 
+/* "kind":"conn": opens and closes, fields present only when known (docs/records.md). */
+static void test_conn(void **state)
+{
+	struct conn_record r;
+	char *t;
+
+	memset(&r, 0, sizeof(r));
+	r.ts_ns = 1764489600123456789ULL;
+	r.event = REC_CONN_CLOSE;
+	r.dir = REC_CONN_CLIENT;
+	snprintf(r.peer, sizeof(r.peer), "10.0.0.2:40000");
+	snprintf(r.local, sizeof(r.local), "10.0.0.1:6443");
+	r.duration_ns = 1500;
+	r.bytes_in = 700;
+	r.bytes_out = 2200;
+	r.retransmits = 4;
+	r.resets_received = 1;
+	r.group_open = 2;
+	t = render(K_CONN, &r);
+	assert_string_equal(t, "{\"kind\":\"conn\",\"ts\":\"2025-11-30T08:00:00.123456789Z\",\"event\":\"close\",\"dir\":\"client\","
+			       "\"peer\":\"10.0.0.2:40000\",\"local\":\"10.0.0.1:6443\",\"duration_ns\":1500,\"bytes_in\":700,"
+			       "\"bytes_out\":2200,\"retransmits\":4,\"resets_sent\":0,\"resets_received\":1,\"open\":2}");
+	free(t);
+	/* an etcd connection open before kapimon: no retransmit count, no duration; "open" always on opens */
+	r.event = REC_CONN_OPEN;
+	r.dir = REC_CONN_ETCD;
+	r.seeded = true;
+	r.retransmits = -1;
+	r.group_open = 1;
+	t = render(K_CONN, &r);
+	assert_string_equal(t, "{\"kind\":\"conn\",\"ts\":\"2025-11-30T08:00:00.123456789Z\",\"event\":\"open\",\"dir\":\"etcd\","
+			       "\"peer\":\"10.0.0.2:40000\",\"local\":\"10.0.0.1:6443\",\"before_attach\":true,\"open\":1}");
+	free(t);
+}
+
 static void test_stats(void **state)
 {
 	struct record_stats s;
@@ -497,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_strings),
 		cmocka_unit_test(test_path_secrets_never_leave),
 		cmocka_unit_test(test_etcd),
+		cmocka_unit_test(test_conn),
 		cmocka_unit_test(test_stats),
 	};
 	return cmocka_run_group_tests_name("record_json", tests, NULL, NULL);
