@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 	static const char *const nonres[] = { "/healthz", "/readyz?verbose", "/version", "/openapi/v2",
 					      "/weird\"path\\\n" };
 	static const int codes[] = { 200, 201, 404, 409, 429, 500, 0 };
-	struct prom_sink_opts small = { 3, 2, 2, 2, 2, 3, 2 };
+	struct prom_sink_opts small = { 3, 2, 2, 2, 2, 3, 2, 2 };
 	bool tiny = argc > 1 && !strcmp(argv[1], "--small");
 	struct prom_sink *s = prom_sink_new(tiny ? &small : NULL);
 	struct pipeline_sink ps;
@@ -99,6 +99,27 @@ int main(int argc, char **argv)
 		set(e.op, sizeof(e.op), ops[seed / 11 % (sizeof(ops) / sizeof(ops[0]))]);
 		set(e.resource, sizeof(e.resource), res[seed / 13 % (sizeof(res) / sizeof(res[0]))][1]);
 		ps.etcd(ps.ctx, &e);
+	}
+	/* connections: 12 clients (IPv4 and IPv6), opens, retransmits, resets, closes; two etcd endpoints */
+	for (int i = 0; i < 120; i++) {
+		struct conn_record c;
+
+		memset(&c, 0, sizeof(c));
+		c.ts_ns = 1764489600000000000ULL + (uint64_t)i * 1000000000ULL;
+		c.dir = i % 10 == 9 ? REC_CONN_ETCD : REC_CONN_CLIENT;
+		if (c.dir == REC_CONN_ETCD)
+			snprintf(c.group, sizeof(c.group), "%s", i % 20 == 9 ? "127.0.0.1:2379" : "[::1]:2379");
+		else
+			snprintf(c.group, sizeof(c.group), i % 3 ? "10.0.%d.%d" : "fd00::%d:%d", i % 4, i % 12);
+		c.event = (enum rec_conn_event)(1 + i % 4);
+		c.group_open = (uint32_t)(i % 5);
+		c.open_total = 40;
+		c.retrans_delta = c.event == REC_CONN_RETRANS ? 2 : 0;
+		c.reset_sent = i % 2;
+		c.resets_delta = c.event == REC_CONN_RESET;
+		c.duration_ns = c.event == REC_CONN_CLOSE ? 1000000ULL * (uint64_t)i : 0;
+		c.bytes_in = c.bytes_out = c.event == REC_CONN_CLOSE ? 100 * i : -1;
+		ps.conn(ps.ctx, &c);
 	}
 	if (prom_sink_render(s, &h, stdout)) {
 		fprintf(stderr, "render failed\n");
