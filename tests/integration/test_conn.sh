@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# The kernel's view of each client (bpf/conn.bpf.c: TCP tracepoints): "kind":"conn" records and their
+# counts against the kernel's own.
+#
+# 1. N TLS connections opened and closed one after the other from a source address of this run
+#    (127.77.x.y: all of 127/8 is loopback): kapimon's open and close records for that client are N each,
+#    every close has a duration, bytes in/out and retransmits.
+# 2. M connections held open: kapimon's currently-open count for the client (the last record's "open")
+#    equals `ss -tn` of the apiserver's established sockets to that client; after they close, 0.
+# 3. Retransmits: a network namespace and a veth pair of this run (a private /30; removed in a trap), an
+#    apiserver of this test listening on the veth's host address only (the testbed's flags with another
+#    bind address and audit log; killed in the trap), random loss of what the host sends into the namespace
+#    (tests/integration/loss.bpf.c on the ingress of the namespace's end of the veth: this kernel has no
+#    sch_netem), so the apiserver's sockets retransmit — in the root
+#    network namespace, which also holds every other process on the host (TcpRetransSegs there counts
+#    other helpers' loopback retransmits too: ~5/s here), while the namespace's own counter counts the
+#    client's retransmits (the other end). So: kapimon's retransmits for the client (top -j conn_rows)
+#    must equal the sum of the apiserver sockets' own counters (ss -ti retrans:x/TOTAL, the per-socket
+#    source of TcpRetransSegs) once the traffic is quiet and the loss removed, must be > 0 and must not
+#    exceed the root namespace's TcpRetransSegs delta (nstat) over the run; both nstat deltas are printed.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$KAPIMON_ROOT" || exit 1
+[ -n "${KAPIMON_APISERVER_PID:-}" ] || eval "$(scripts/testbed.sh env)"
+OUT=${KAPIMON_TEST_OUT:-$KAPIMON_ROOT/build/test-out/$(basename "${KAPIMON_TESTBED_DIR:-/run/kapimon-testbed}")}/conn
+rm -rf "$OUT" && mkdir -p "$OUT"
+N=${KAPIMON_CONN_N:-120}
+M=${KAPIMON_CONN_HOLD:-40}
+R1=$(( $(od -An -N1 -tu1 /dev/urandom) % 250 + 2 ))
+R2=$(( $(od -An -N1 -tu1 /dev/urandom) % 250 + 2 ))
+SRC=127.77.$R1.$R2
+PORT=${KAPIMON_APISERVER_PORT:-16443}
+CLIENT="python3 $KAPIMON_ROOT/tests/integration/conn_client.py"
+REC=$OUT/records.jsonl
+ERR=$OUT/kapimon.stderr
+KPID="" HPID="" A2PID="" TPID="" NS="" VH=""
+
+log() { echo "test_conn: $*"; }
+cleanup() {
+	[ -z "$KPID" ] || kill -KILL "$KPID" 2>/dev/null || true
+	[ -z "$TPID" ] || kill -KILL "$TPID" 2>/dev/null || true
+	[ -z "$HPID" ] || kill "$HPID" 2>/dev/null || true
+	exec 3>&- 2>/dev/null || true
+	exec 4>&- 2>/dev/null || true
+	[ -z "$A2PID" ] || kill "$A2PID" 2>/dev/null || true
+	[ -z "$A2PID" ] || for _ in $(seq 50); do exited "$A2PID" && break; sleep 0.1; done
+	[ -z "$A2PID" ] || kill -KILL "$A2PID" 2>/dev/null || true
+	[ -z "$VH" ] || ip link del "$VH" 2>/dev/null || true
+	[ -z "$NS" ] || ip netns del "$NS" 2>/dev/null || true
+	rm -f "$OUT/token" "$OUT/hold.in" "$OUT/traffic.in"
+}
+trap cleanup EXIT
+attached_or_exited() { grep -q attached "$1" || exited "$2"; }
+# conn records of a client address (its IP), as "event open-field" lines
+conn_lines() { python3 - "$1" "$2" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    try:
+        d = json.loads(line)
+    except ValueError:
+        continue
+    if d.get("kind") == "conn" and d.get("peer", "").rsplit(":", 1)[0] == sys.argv[2]:
+        print(d["event"], d.get("open", 0))
+EOF
+}
+count_events() { conn_lines "$REC" "$SRC" | grep -c "^$1 "; }
+have_events() { [ "$(count_events "$1")" -ge "$2" ]; }
+ss_open() { ss -Htn state established "( sport = :$PORT and dst $SRC )" | wc -l; }
+
+"$KAPIMON" record --pid "$KAPIMON_APISERVER_PID" -o "$REC" --stats-interval 1 2>"$ERR" &
+KPID=$!
+wait_for "kapimon record prints 'attached' (or exits)" 60 attached_or_exited "$ERR" "$KPID" || abort
+grep -q attached "$ERR" || abort "kapimon record attaches" "$(cat "$ERR")"
+check_contains "connection tracking attached (tcp tracepoints)" "tcp tracepoints" "$(grep attached "$ERR")"
+
+# ---- 1. N connections opened and closed ----
+check "$N TLS connections from $SRC opened and closed" $CLIENT burst --src "$SRC" --url "$KAPIMON_APISERVER_URL" --ca "$KAPIMON_CA" --n "$N"
+wait_for "$N close records for $SRC" 30 have_events close "$N"
+check_eq "open records for $SRC" "$N" "$(count_events open)"
+check_eq "close records for $SRC" "$N" "$(count_events close)"
+report < <(python3 - "$REC" "$SRC" <<'EOF'
+import json, sys
+closes = []
+for line in open(sys.argv[1]):
+    try:
+        d = json.loads(line)
+    except ValueError:
+        continue
+    if d.get("kind") == "conn" and d["event"] == "close" and d["peer"].rsplit(":", 1)[0] == sys.argv[2]:
+        closes.append(d)
+bad = [d for d in closes if not (d.get("duration_ns", 0) > 0 and d.get("bytes_in", 0) > 0 and d.get("bytes_out", 0) > 0
+                                 and "retransmits" in d and d["dir"] == "client")]
+print("ok\tevery close has duration_ns, bytes_in, bytes_out > 0 and retransmits" if not bad else
+      "FAIL\tevery close has duration_ns, bytes_in, bytes_out > 0 and retransmits\t%s" % json.dumps(bad[:2]))
+EOF
+)
+
+# ---- 2. M connections held open: kapimon's open count = ss ----
+mkfifo "$OUT/hold.in"
+$CLIENT hold --src "$SRC" --url "$KAPIMON_APISERVER_URL" --ca "$KAPIMON_CA" --n "$M" <"$OUT/hold.in" >"$OUT/hold.out" 2>&1 &
+HPID=$!
+exec 3>"$OUT/hold.in"
+client_ready() { grep -q '^ready' "$1" || exited "$2"; }
+wait_for "the client holds $M connections (or exits)" 60 client_ready "$OUT/hold.out" "$HPID"
+grep -q "^ready" "$OUT/hold.out" || abort "hold client" "$(cat "$OUT/hold.out")"
+wait_for "$((N + M)) open records for $SRC" 30 have_events open "$((N + M))"
+kopen=$(conn_lines "$REC" "$SRC" | tail -n 1 | awk '{print $2}')
+ssn=$(ss_open)
+check_eq "kapimon's open connections for $SRC = ss -tn established (apiserver side)" "$ssn" "$kopen"
+check_eq "ss -tn sees the $M held connections" "$M" "$ssn"
+echo close >&3
+exec 3>&-
+wait_for "$((N + M)) close records for $SRC" 30 have_events close "$((N + M))"
+check_eq "kapimon's open connections for $SRC after they closed" 0 "$(conn_lines "$REC" "$SRC" | tail -n 1 | awk '{print $2}')"
+check_eq "ss -tn after they closed" 0 "$(ss_open)"
+wait "$HPID" 2>/dev/null
+HPID=""
+kill -INT "$KPID"
+wait_for "kapimon exits after SIGINT" 30 exited "$KPID" || abort
+rc=0
+wait "$KPID" || rc=$?
+KPID=""
+check_eq "kapimon record exit status after SIGINT" 0 "$rc"
+report < <(python3 - "$REC" <<'EOF'
+import json, sys
+st = [json.loads(l) for l in open(sys.argv[1]) if '"kind":"stats"' in l]
+c = st[-1].get("connections", {}) if st else {}
+ok = c.get("opened", 0) >= 1 and c.get("etcd_active", 0) >= 1 and st[-1].get("ringbuf_drops", 1) == 0
+print(("ok" if ok else "FAIL") + "\tstats: connections counted (the apiserver's etcd connections too), no ring-buffer drops\t" + json.dumps(c))
+EOF
+)
+
+# ---- 3. retransmits under loss, against the kernel's counters ----
+if ! command -v tc >/dev/null || ! command -v nstat >/dev/null || ! command -v clang >/dev/null || ! ip netns list >/dev/null 2>&1; then
+	echo "test_conn: SKIPPED part 3 (no tc, nstat, clang or ip netns)"
+	finish
+	exit $?
+fi
+RUN=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+NS=kpconn-$RUN
+VH=kpc$RUN-h
+VN=kpc$RUN-n
+NET=10.254.$(( $(od -An -N1 -tu1 /dev/urandom) % 250 + 2 ))
+HIP=$NET.1 NIP=$NET.2
+if ip -4 -o addr show | grep -q " $NET\."; then
+	echo "test_conn: SKIPPED part 3 ($NET.0/30 is in use on this host)"
+	NS="" VH=""
+	finish
+	exit $?
+fi
+ip netns add "$NS" || abort "ip netns add $NS"
+ip link add "$VH" type veth peer name "$VN" || abort "ip link add $VH"
+ip link set "$VN" netns "$NS"
+ip addr add "$HIP/30" dev "$VH"
+ip link set "$VH" up
+ip netns exec "$NS" ip addr add "$NIP/30" dev "$VN"
+ip netns exec "$NS" ip link set "$VN" up
+ip netns exec "$NS" ip link set lo up
+log "namespace $NS ($NIP) <-> $VH ($HIP)"
+
+# an apiserver of this test on the veth's host address only (the testbed's flags otherwise)
+mapfile -d '' A2 <"/proc/$KAPIMON_APISERVER_PID/cmdline"
+for i in "${!A2[@]}"; do
+	case ${A2[$i]} in
+	--bind-address=*) A2[$i]=--bind-address=$HIP ;;
+	--advertise-address=*) A2[$i]=--advertise-address=$HIP ;;
+	--audit-log-path=*) A2[$i]=--audit-log-path=$OUT/audit2.log ;;
+	esac
+done
+"${A2[@]}" >"$OUT/apiserver2.log" 2>&1 &
+A2PID=$!
+api2_ready() { exited "$A2PID" || [ "$(curl -s --cacert "$KAPIMON_CA" -H "Authorization: Bearer $KAPIMON_TOKEN" --resolve "x:$PORT:$HIP" "https://$HIP:$PORT/readyz" -k 2>/dev/null)" = ok ]; }
+wait_for "the test's apiserver on $HIP:$PORT is ready (or exits)" 120 api2_ready || abort
+exited "$A2PID" && abort "the test's apiserver" "$(tail -5 "$OUT/apiserver2.log")"
+check "the namespace reaches it" ip netns exec "$NS" $CLIENT burst --src "$NIP" --url "https://$HIP:$PORT" --ca "$KAPIMON_CA" --n 1
+
+"$KAPIMON" -j top --pid "$A2PID" --batch --by client --interval 1 -n 50 >"$OUT/top.jsonl" 2>"$OUT/top.stderr" &
+TPID=$!
+wait_for "kapimon top prints 'attached' (or exits)" 60 attached_or_exited "$OUT/top.stderr" "$TPID" || abort
+grep -q attached "$OUT/top.stderr" || abort "kapimon top attaches" "$(cat "$OUT/top.stderr")"
+
+umask 077
+printf '%s\n' "$KAPIMON_TOKEN" >"$OUT/token"
+nstat -n >/dev/null
+ip netns exec "$NS" nstat -n >/dev/null
+check "build the loss program" clang -O2 -g -target bpf -I"/usr/include/$(gcc -dumpmachine)" \
+	-DLOSS_PCT="${KAPIMON_CONN_LOSS:-10}" -c tests/integration/loss.bpf.c -o "$OUT/loss.o"
+ip netns exec "$NS" tc qdisc add dev "$VN" clsact &&
+	ip netns exec "$NS" tc filter add dev "$VN" ingress bpf da obj "$OUT/loss.o" sec tc ||
+	abort "${KAPIMON_CONN_LOSS:-10}% loss on the ingress of $VN (in $NS)"
+mkfifo "$OUT/traffic.in"
+ip netns exec "$NS" $CLIENT traffic --src "$NIP" --url "https://$HIP:$PORT" --ca "$KAPIMON_CA" --n 8 --requests 25 \
+	--token-file "$OUT/token" --path /api/v1/namespaces/kube-system <"$OUT/traffic.in" >"$OUT/traffic.out" 2>&1 &
+HPID=$!
+exec 4>"$OUT/traffic.in"
+traffic_done() { grep -q '^done' "$OUT/traffic.out" || exited "$HPID"; }
+wait_for "the namespace's client sends 200 requests over 8 connections under loss (or exits)" 180 traffic_done
+grep -q "^done" "$OUT/traffic.out" || abort "traffic client" "$(cat "$OUT/traffic.out")"
+ip netns exec "$NS" tc qdisc del dev "$VN" clsact
+# quiet: nothing unacknowledged on the apiserver's sockets to the namespace, so their counters are final
+quiet() { ! ss -Htin state established "( sport = :$PORT and dst $NIP )" | grep -q unacked; }
+wait_for "the apiserver's sockets to $NIP have nothing unacknowledged" 30 quiet
+ss_retrans() { ss -Htin state established "( sport = :$PORT and dst $NIP )" | grep -o 'retrans:[0-9]*/[0-9]*' | awk -F/ '{s += $2} END {print s + 0}'; }
+SSR=$(ss_retrans)
+kap_retrans() { python3 - "$OUT/top.jsonl" "$NIP" <<'EOF'
+import json, sys
+last = None
+for line in open(sys.argv[1]):
+    try:
+        d = json.loads(line)
+    except ValueError:
+        continue
+    for r in d.get("conn_rows", []):
+        if r.get("client") == sys.argv[2]:
+            last = r["retransmits"]
+print(last if last is not None else -1)
+EOF
+}
+kap_is() { [ "$(kap_retrans)" = "$1" ]; }
+wait_for "kapimon's retransmits for $NIP reach the sockets' total ($SSR)" 15 kap_is "$SSR"
+KR=$(kap_retrans)
+ROOT=$(nstat -z TcpRetransSegs | awk '/TcpRetransSegs/ {print $2}')
+NSR=$(ip netns exec "$NS" nstat -z TcpRetransSegs | awk '/TcpRetransSegs/ {print $2}')
+log "retransmitted segments: kapimon $KR, the apiserver's sockets (ss) $SSR, root namespace nstat delta $ROOT (every process), client namespace nstat delta $NSR (the client's side)"
+check_eq "kapimon's retransmits for $NIP = the apiserver sockets' total_retrans (ss -ti)" "$SSR" "$KR"
+check_ge "the loss made the apiserver retransmit" 1 "$KR"
+check_ge "root namespace TcpRetransSegs delta >= kapimon's" "$KR" "$ROOT"
+echo close >&4
+exec 4>&-
+wait "$HPID" 2>/dev/null
+HPID=""
+kill -INT "$TPID"
+wait_for "kapimon top exits after SIGINT" 30 exited "$TPID"
+TPID=""
+finish
