@@ -7,17 +7,20 @@
 #    every close has a duration, bytes in/out and retransmits.
 # 2. M connections held open: kapimon's currently-open count for the client (the last record's "open")
 #    equals `ss -tn` of the apiserver's established sockets to that client; after they close, 0.
-# 3. Retransmits: a network namespace and a veth pair of this run (a private /30; removed in a trap), an
-#    apiserver of this test listening on the veth's host address only (the testbed's flags with another
-#    bind address and audit log; killed in the trap), random loss of what the host sends into the namespace
-#    (tests/integration/loss.bpf.c on the ingress of the namespace's end of the veth: this kernel has no
-#    sch_netem), so the apiserver's sockets retransmit — in the root
-#    network namespace, which also holds every other process on the host (TcpRetransSegs there counts
-#    other helpers' loopback retransmits too: ~5/s here), while the namespace's own counter counts the
-#    client's retransmits (the other end). So: kapimon's retransmits for the client (top -j conn_rows)
-#    must equal the sum of the apiserver sockets' own counters (ss -ti retrans:x/TOTAL, the per-socket
-#    source of TcpRetransSegs) once the traffic is quiet and the loss removed, must be > 0 and must not
-#    exceed the root namespace's TcpRetransSegs delta (nstat) over the run; both nstat deltas are printed.
+# 3. Retransmits against nstat. The apiserver's segments must be the ones lost, and TcpRetransSegs must be
+#    read in the network namespace of the sockets that retransmit: the host's root namespace is shared with
+#    every other process (other helpers' loopback connections retransmit there: thousands during one run
+#    here), so the test runs its own apiserver (the testbed's flags, another bind address and audit log;
+#    killed in the trap) in a network namespace of this run, joined to the host by a veth pair of this run
+#    (a private /30; removed in the trap); that apiserver reaches the testbed's etcd through two relays
+#    (tests/integration/tcp_relay.py: 127.0.0.1 in the namespace -> the veth -> 127.0.0.1 on the host). The
+#    client runs on the host; tests/integration/loss.bpf.c (this kernel has no sch_netem) drops a share of
+#    the apiserver's segments (source port = its port) arriving on the host's end of the veth: lost on the
+#    wire, so the apiserver's TCP retransmits. Over one quiet-to-quiet window: the namespace's TcpRetransSegs
+#    delta = kapimon's retransmits (all its rows: the client's connections and the apiserver's etcd
+#    connections) + those of the namespace's other sockets (the relay, the apiserver's connections to
+#    itself: from their own counters, ss -ti); kapimon's retransmits for the client = the apiserver's
+#    sockets' own total_retrans (ss -ti); and they are > 0.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$KAPIMON_ROOT" || exit 1
@@ -33,7 +36,7 @@ PORT=${KAPIMON_APISERVER_PORT:-16443}
 CLIENT="python3 $KAPIMON_ROOT/tests/integration/conn_client.py"
 REC=$OUT/records.jsonl
 ERR=$OUT/kapimon.stderr
-KPID="" HPID="" A2PID="" TPID="" NS="" VH=""
+KPID="" HPID="" A2PID="" TPID="" NS="" VH="" RPIDS=""
 
 log() { echo "test_conn: $*"; }
 cleanup() {
@@ -45,6 +48,7 @@ cleanup() {
 	[ -z "$A2PID" ] || kill "$A2PID" 2>/dev/null || true
 	[ -z "$A2PID" ] || for _ in $(seq 50); do exited "$A2PID" && break; sleep 0.1; done
 	[ -z "$A2PID" ] || kill -KILL "$A2PID" 2>/dev/null || true
+	for p in $RPIDS; do kill "$p" 2>/dev/null || true; done
 	[ -z "$VH" ] || ip link del "$VH" 2>/dev/null || true
 	[ -z "$NS" ] || ip netns del "$NS" 2>/dev/null || true
 	rm -f "$OUT/token" "$OUT/hold.in" "$OUT/traffic.in"
@@ -130,7 +134,7 @@ print(("ok" if ok else "FAIL") + "\tstats: connections counted (the apiserver's 
 EOF
 )
 
-# ---- 3. retransmits under loss, against the kernel's counters ----
+# ---- 3. retransmits under loss, against nstat in the apiserver's network namespace ----
 if ! command -v tc >/dev/null || ! command -v nstat >/dev/null || ! command -v clang >/dev/null || ! ip netns list >/dev/null 2>&1; then
 	echo "test_conn: SKIPPED part 3 (no tc, nstat, clang or ip netns)"
 	finish
@@ -142,6 +146,7 @@ VH=kpc$RUN-h
 VN=kpc$RUN-n
 NET=10.254.$(( $(od -An -N1 -tu1 /dev/urandom) % 250 + 2 ))
 HIP=$NET.1 NIP=$NET.2
+EPORT=${KAPIMON_ETCD_PORT:-12379}
 if ip -4 -o addr show | grep -q " $NET\."; then
 	echo "test_conn: SKIPPED part 3 ($NET.0/30 is in use on this host)"
 	NS="" VH=""
@@ -157,52 +162,40 @@ ip netns exec "$NS" ip addr add "$NIP/30" dev "$VN"
 ip netns exec "$NS" ip link set "$VN" up
 ip netns exec "$NS" ip link set lo up
 log "namespace $NS ($NIP) <-> $VH ($HIP)"
+relay_up() { grep -q listening "$1" || exited "$2"; }
+python3 tests/integration/tcp_relay.py "$HIP" "$EPORT" 127.0.0.1 "$EPORT" >"$OUT/relay_host.out" 2>&1 &
+RPIDS="$!"
+wait_for "relay $HIP:$EPORT -> etcd" 20 relay_up "$OUT/relay_host.out" "$!"
+ip netns exec "$NS" python3 tests/integration/tcp_relay.py 127.0.0.1 "$EPORT" "$HIP" "$EPORT" >"$OUT/relay_ns.out" 2>&1 &
+RPIDS="$RPIDS $!"
+wait_for "relay 127.0.0.1:$EPORT in $NS -> $HIP:$EPORT" 20 relay_up "$OUT/relay_ns.out" "$!"
 
-# an apiserver of this test on the veth's host address only (the testbed's flags otherwise)
+# the test's apiserver in the namespace, on its veth address (the testbed's flags otherwise)
 mapfile -d '' A2 <"/proc/$KAPIMON_APISERVER_PID/cmdline"
 for i in "${!A2[@]}"; do
 	case ${A2[$i]} in
-	--bind-address=*) A2[$i]=--bind-address=$HIP ;;
-	--advertise-address=*) A2[$i]=--advertise-address=$HIP ;;
+	--bind-address=*) A2[$i]=--bind-address=$NIP ;;
+	--advertise-address=*) A2[$i]=--advertise-address=$NIP ;;
 	--audit-log-path=*) A2[$i]=--audit-log-path=$OUT/audit2.log ;;
 	esac
 done
-"${A2[@]}" >"$OUT/apiserver2.log" 2>&1 &
+ip netns exec "$NS" "${A2[@]}" >"$OUT/apiserver2.log" 2>&1 &
 A2PID=$!
-api2_ready() { exited "$A2PID" || [ "$(curl -s --cacert "$KAPIMON_CA" -H "Authorization: Bearer $KAPIMON_TOKEN" --resolve "x:$PORT:$HIP" "https://$HIP:$PORT/readyz" -k 2>/dev/null)" = ok ]; }
-wait_for "the test's apiserver on $HIP:$PORT is ready (or exits)" 120 api2_ready || abort
+api2_ready() { exited "$A2PID" || [ "$(curl -s -k -H "Authorization: Bearer $KAPIMON_TOKEN" "https://$NIP:$PORT/readyz" 2>/dev/null)" = ok ]; }
+wait_for "the test's apiserver on $NIP:$PORT (in $NS) is ready (or exits)" 180 api2_ready || abort
 exited "$A2PID" && abort "the test's apiserver" "$(tail -5 "$OUT/apiserver2.log")"
-check "the namespace reaches it" ip netns exec "$NS" $CLIENT burst --src "$NIP" --url "https://$HIP:$PORT" --ca "$KAPIMON_CA" --n 1
+check "the host reaches it" $CLIENT burst --src "$HIP" --url "https://$NIP:$PORT" --ca "$KAPIMON_CA" --n 1
 
 "$KAPIMON" -j top --pid "$A2PID" --batch --by client --interval 1 -n 50 >"$OUT/top.jsonl" 2>"$OUT/top.stderr" &
 TPID=$!
 wait_for "kapimon top prints 'attached' (or exits)" 60 attached_or_exited "$OUT/top.stderr" "$TPID" || abort
 grep -q attached "$OUT/top.stderr" || abort "kapimon top attaches" "$(cat "$OUT/top.stderr")"
+check_contains "kapimon filters the apiserver's port and etcd port in its namespace" "1 listening port, 1 etcd port" \
+	"$(grep attached "$OUT/top.stderr")"
 
-umask 077
-printf '%s\n' "$KAPIMON_TOKEN" >"$OUT/token"
-nstat -n >/dev/null
-ip netns exec "$NS" nstat -n >/dev/null
-check "build the loss program" clang -O2 -g -target bpf -I"/usr/include/$(gcc -dumpmachine)" \
-	-DLOSS_PCT="${KAPIMON_CONN_LOSS:-10}" -c tests/integration/loss.bpf.c -o "$OUT/loss.o"
-ip netns exec "$NS" tc qdisc add dev "$VN" clsact &&
-	ip netns exec "$NS" tc filter add dev "$VN" ingress bpf da obj "$OUT/loss.o" sec tc ||
-	abort "${KAPIMON_CONN_LOSS:-10}% loss on the ingress of $VN (in $NS)"
-mkfifo "$OUT/traffic.in"
-ip netns exec "$NS" $CLIENT traffic --src "$NIP" --url "https://$HIP:$PORT" --ca "$KAPIMON_CA" --n 8 --requests 25 \
-	--token-file "$OUT/token" --path /api/v1/namespaces/kube-system <"$OUT/traffic.in" >"$OUT/traffic.out" 2>&1 &
-HPID=$!
-exec 4>"$OUT/traffic.in"
-traffic_done() { grep -q '^done' "$OUT/traffic.out" || exited "$HPID"; }
-wait_for "the namespace's client sends 200 requests over 8 connections under loss (or exits)" 180 traffic_done
-grep -q "^done" "$OUT/traffic.out" || abort "traffic client" "$(cat "$OUT/traffic.out")"
-ip netns exec "$NS" tc qdisc del dev "$VN" clsact
-# quiet: nothing unacknowledged on the apiserver's sockets to the namespace, so their counters are final
-quiet() { ! ss -Htin state established "( sport = :$PORT and dst $NIP )" | grep -q unacked; }
-wait_for "the apiserver's sockets to $NIP have nothing unacknowledged" 30 quiet
-ss_retrans() { ss -Htin state established "( sport = :$PORT and dst $NIP )" | grep -o 'retrans:[0-9]*/[0-9]*' | awk -F/ '{s += $2} END {print s + 0}'; }
-SSR=$(ss_retrans)
-kap_retrans() { python3 - "$OUT/top.jsonl" "$NIP" <<'EOF'
+# kapimon's retransmits in its last snapshot: every row ("all") or the client's ("client")
+kap_retrans() {
+	python3 - "$OUT/top.jsonl" "$HIP" "$1" <<'PY'
 import json, sys
 last = None
 for line in open(sys.argv[1]):
@@ -210,21 +203,79 @@ for line in open(sys.argv[1]):
         d = json.loads(line)
     except ValueError:
         continue
-    for r in d.get("conn_rows", []):
-        if r.get("client") == sys.argv[2]:
-            last = r["retransmits"]
+    rows = d.get("conn_rows", [])
+    if sys.argv[3] == "all":
+        last = sum(r["retransmits"] for r in rows)
+    else:
+        last = sum(r["retransmits"] for r in rows if r.get("client") == sys.argv[2])
 print(last if last is not None else -1)
-EOF
+PY
 }
-kap_is() { [ "$(kap_retrans)" = "$1" ]; }
-wait_for "kapimon's retransmits for $NIP reach the sockets' total ($SSR)" 15 kap_is "$SSR"
-KR=$(kap_retrans)
-ROOT=$(nstat -z TcpRetransSegs | awk '/TcpRetransSegs/ {print $2}')
-NSR=$(ip netns exec "$NS" nstat -z TcpRetransSegs | awk '/TcpRetransSegs/ {print $2}')
-log "retransmitted segments: kapimon $KR, the apiserver's sockets (ss) $SSR, root namespace nstat delta $ROOT (every process), client namespace nstat delta $NSR (the client's side)"
-check_eq "kapimon's retransmits for $NIP = the apiserver sockets' total_retrans (ss -ti)" "$SSR" "$KR"
-check_ge "the loss made the apiserver retransmit" 1 "$KR"
-check_ge "root namespace TcpRetransSegs delta >= kapimon's" "$KR" "$ROOT"
+# total_retrans of the namespace's sockets from their own counters (ss -ti): "tracked" = the apiserver's
+# sockets kapimon follows (on its port; its connections to etcd), "others" = every other socket there
+# (the relay, the apiserver's own connections to itself), "client" = the apiserver's sockets to the client
+ns_retrans() {
+	ip netns exec "$NS" ss -Htinp | python3 -c '
+import re, sys
+port, eport, pid, which, client = sys.argv[1:6]
+tot, cur = 0, None
+for line in sys.stdin:
+    if not line[:1].isspace():
+        f = line.split()
+        loc, peer = f[3], f[4]
+        mine = loc.rsplit(":", 1)[1] == port or (peer.rsplit(":", 1)[1] == eport and ("pid=%s," % pid) in line)
+        cur = (mine, peer.rsplit(":", 1)[0])
+    m = re.search(r"retrans:\d+/(\d+)", line)
+    if m and cur:
+        mine, peer_ip = cur
+        if (which == "tracked" and mine) or (which == "others" and not mine) or (which == "client" and mine and peer_ip == client):
+            tot += int(m.group(1))
+print(tot)
+' "$PORT" "$EPORT" "$A2PID" "$1" "$HIP"
+}
+steady() { # the same value twice, 0.5 s apart (the connections are quiet)
+	local a b
+	a=$("$@")
+	sleep 0.5
+	b=$("$@")
+	[ "$a" = "$b" ] && [ "$a" != -1 ]
+}
+wait_for "kapimon's retransmits are steady before the traffic" 20 steady kap_retrans all
+K0=$(kap_retrans all)
+O0=$(ns_retrans others)
+ip netns exec "$NS" nstat -n >/dev/null
+
+umask 077
+printf '%s\n' "$KAPIMON_TOKEN" >"$OUT/token"
+check "build the loss program" clang -O2 -g -target bpf -I"/usr/include/$(gcc -dumpmachine)" \
+	-DLOSS_PCT="${KAPIMON_CONN_LOSS:-10}" -DLOSS_SPORT="$PORT" -c tests/integration/loss.bpf.c -o "$OUT/loss.o"
+tc qdisc add dev "$VH" clsact && tc filter add dev "$VH" ingress bpf da obj "$OUT/loss.o" sec tc ||
+	abort "${KAPIMON_CONN_LOSS:-10}% loss of the apiserver's segments on the ingress of $VH"
+mkfifo "$OUT/traffic.in"
+$CLIENT traffic --src "$HIP" --url "https://$NIP:$PORT" --ca "$KAPIMON_CA" --n 8 --requests 25 \
+	--token-file "$OUT/token" --path /api/v1/namespaces/kube-system <"$OUT/traffic.in" >"$OUT/traffic.out" 2>&1 &
+HPID=$!
+exec 4>"$OUT/traffic.in"
+traffic_done() { grep -q '^done' "$OUT/traffic.out" || exited "$HPID"; }
+wait_for "the client sends 200 requests over 8 connections under loss (or exits)" 180 traffic_done
+grep -q "^done" "$OUT/traffic.out" || abort "traffic client" "$(cat "$OUT/traffic.out")"
+tc qdisc del dev "$VH" clsact
+# quiet: nothing unacknowledged on the apiserver's sockets, so their counters are final
+quiet() { ! ip netns exec "$NS" ss -Htin "( sport = :$PORT )" | grep -q unacked; }
+wait_for "the apiserver's sockets have nothing unacknowledged" 30 quiet
+SSC=$(ns_retrans client)
+kap_client_is() { [ "$(kap_retrans client)" = "$SSC" ]; }
+wait_for "kapimon's retransmits for $HIP reach its sockets' total ($SSC)" 15 kap_client_is
+KC=$(kap_retrans client)
+O1=$(ns_retrans others)
+D=$(ip netns exec "$NS" nstat -z TcpRetransSegs | awk '/TcpRetransSegs/ {print $2}')
+kap_total_is() { [ $(($(kap_retrans all) - K0 + O1 - O0)) = "$D" ]; }
+wait_for "kapimon's retransmits + the other sockets' reach the namespace's TcpRetransSegs delta" 15 kap_total_is
+K1=$(kap_retrans all)
+log "retransmitted segments in $NS: nstat delta $D; kapimon $((K1 - K0)) (client $HIP: $KC); the namespace's other sockets $((O1 - O0)); the apiserver's sockets to the client (ss) $SSC"
+check_eq "namespace TcpRetransSegs delta (nstat) = kapimon's retransmits + the other sockets'" "$D" "$((K1 - K0 + O1 - O0))"
+check_eq "kapimon's retransmits for $HIP = the apiserver's sockets' total_retrans (ss -ti)" "$SSC" "$KC"
+check_ge "the loss made the apiserver retransmit" 1 "$KC"
 echo close >&4
 exec 4>&-
 wait "$HPID" 2>/dev/null
