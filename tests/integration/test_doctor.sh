@@ -96,7 +96,16 @@ if [ -n "$bpftool_json" ]; then
 import json, sys
 d, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 bad = []
+# bpftool (like libbpf's probe API) cannot probe tracing programs without an attach target and says
+# false: doctor judges them by loading kapimon's own tp_btf programs, so the oracle is that load
+conn = [o for o in d["bpf_objects"] if o["name"] == "conn"]
+tp_btf = bool(conn) and conn[0].get("variant") == "tp_btf"
 for f in d["bpf_features"]:
+    if (f["kind"] == "program type" and f["name"].split()[0] == "tracing") or f.get("prog_type") == "tracing":
+        if (f["status"] == "OK") != tp_btf:
+            bad.append("%s %s (tracing): doctor %s, conn variant %s" % (f["kind"], f["name"], f["status"],
+                                                                       conn[0].get("variant") if conn else None))
+        continue
     if f["kind"] == "program type":
         have = b["program_types"].get("have_%s_prog_type" % f["name"].split()[0])
     elif f["kind"] == "map type":
