@@ -9,7 +9,7 @@
 # reconnecting), BENCH_CONN_PAR such clients at once. While it runs the kernel accounts BPF programs'
 # run time (BPF_ENABLE_STATS, held by this script through a bpf(2) call for the run only: while it is on,
 # every BPF program on the host reads the clock twice per run). Printed: per conn program of this
-# kapimon (bpftool prog show -j, by pid) run_cnt, run_time_ns, ns per run; the flood's connections per
+# kapimon (its prog fds in /proc/PID/fdinfo, bpftool prog show id) run_cnt, run_time_ns, ns per run; the flood's connections per
 # second; the conn records per second kapimon wrote; kapimon's CPU time over the flood; ring-buffer drops.
 # Note run_cnt counts every TCP state change / retransmit / reset on the host (the tracepoints are
 # host-wide; most runs are a map lookup that finds nothing).
@@ -53,13 +53,20 @@ exec 5>"$TMP/hold"
 for _ in $(seq 100); do grep -q on "$TMP/stats.out" && break; sleep 0.1; done
 grep -q on "$TMP/stats.out" || { cat "$TMP/stats.out"; exit 1; }
 
-progs() { bpftool prog show -j | python3 -c '
+# this kapimon's conn programs: the prog ids of its file descriptors (/proc/PID/fdinfo), by name
+progs() {
+	grep -h '^prog_id:' /proc/"$KPID"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u | while read -r id; do
+		bpftool prog show id "$id" -j
+		echo
+	done | python3 -c '
 import json, sys
-pid = int(sys.argv[1])
-for p in json.load(sys.stdin):
-    if any(x.get("pid") == pid for x in p.get("pids", [])) and p.get("name", "").startswith(("conn_state", "tcp_")):
-        print(p["name"], p.get("run_cnt", 0), p.get("run_time_ns", 0))
-' "$KPID"; }
+for line in sys.stdin:
+    if line.strip():
+        p = json.loads(line)
+        if p.get("name", "").startswith(("conn_state", "tcp_")):
+            print(p["name"], p.get("run_cnt", 0), p.get("run_time_ns", 0))
+'
+}
 cpu_ns() { cat /proc/"$KPID"/task/*/schedstat | awk '{s += $1} END {print s}'; }
 progs | sort >"$TMP/p0"
 c0=$(cpu_ns)
