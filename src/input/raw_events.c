@@ -73,7 +73,7 @@ void raw_event_scrub(void *data, size_t size)
 		}
 		break;
 	case KP_EV_CONN:
-		if (size >= sizeof(struct kp_conn_event)) {
+		if (size >= sizeof(struct kp_conn_event)) { /* numbers and addresses only */
 			memset(((struct kp_conn_event *)data)->_pad2, 0, sizeof(((struct kp_conn_event *)data)->_pad2));
 			zero_tail(data, sizeof(struct kp_conn_event), size);
 			return;

@@ -2,6 +2,7 @@
 #include "pipeline/pipeline.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,16 +223,27 @@ int pipeline_add_sink(struct pipeline *p, const struct pipeline_sink *s)
 	return 0;
 }
 
-static void feed_conn(struct pipeline *p, const struct kp_conn_event *ev)
+/* Connection events recorded before the socket counters were added end at `sk`: zero the rest. */
+#define KP_CONN_EVENT_V1_SIZE offsetof(struct kp_conn_event, sk)
+
+static void feed_conn(struct pipeline *p, const void *event, size_t size)
 {
-	ct_feed(p->ct, ev);
+	struct kp_conn_event ev;
+
+	if (size >= sizeof(ev)) {
+		ct_feed(p->ct, event);
+		return;
+	}
+	memset(&ev, 0, sizeof(ev));
+	memcpy(&ev, event, size);
+	ct_feed(p->ct, &ev);
 }
 
 /* Minimum size per event type (index enum kp_event_type); 0: unknown type. */
 static const size_t min_size[] = {
 	[KP_EV_REQ_START] = sizeof(struct kp_req_start), [KP_EV_REQ_END] = sizeof(struct kp_req_end),
 	[KP_EV_GRPC_START] = sizeof(struct kp_grpc_start), [KP_EV_GRPC_END] = sizeof(struct kp_grpc_end),
-	[KP_EV_CONN] = sizeof(struct kp_conn_event), [KP_EV_WATCH_RESP] = sizeof(struct kp_watch_resp),
+	[KP_EV_CONN] = KP_CONN_EVENT_V1_SIZE, [KP_EV_WATCH_RESP] = sizeof(struct kp_watch_resp),
 };
 
 int pipeline_feed(struct pipeline *p, const void *event, size_t size)
@@ -246,7 +258,7 @@ int pipeline_feed(struct pipeline *p, const void *event, size_t size)
 		return -EINVAL;
 	}
 	if (h->type == KP_EV_CONN) { /* not from the apiserver's context: no lane */
-		feed_conn(p, event);
+		feed_conn(p, event, size);
 		return 0;
 	}
 	l = lane_of(p, h->tgid);

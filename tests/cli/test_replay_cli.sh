@@ -27,6 +27,8 @@ for line in open(sys.argv[1]):
         reqs[r["id"]] = r
     elif r["kind"] == "etcd":
         etcd.append(r)
+    elif r["kind"] == "conn":                 # the corpus's connection events (before byte counters)
+        assert r["event"] in ("open", "close") and r["dir"] == "client", r
     else:
         raise AssertionError("kind %r" % r["kind"])
 bench = [r for r in reqs.values() if r["user_agent"] == "kapimon-bench/1.0"]
