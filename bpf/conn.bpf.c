@@ -190,67 +190,37 @@ static __always_inline int is_tcp(const struct sock *sk)
 	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
 }
 
-/* ---- tp_btf: BTF-typed arguments ---- */
+/* ---- tp_btf (BTF-typed arguments) and raw_tp (untyped): the same programs, arguments (sk, ...) ---- */
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(conn_state_btf, const struct sock *sk, const int oldstate, const int newstate)
-{
-	if (is_tcp(sk))
-		on_state(sk, oldstate, newstate);
-	return 0;
-}
+#define ARG_PROGRAMS(kind, sfx)                                                                    \
+	SEC(kind "/inet_sock_set_state")                                                           \
+	int BPF_PROG(conn_state_##sfx, const struct sock *sk, int oldstate, int newstate)          \
+	{                                                                                          \
+		if (is_tcp(sk))                                                                    \
+			on_state(sk, oldstate, newstate);                                          \
+		return 0;                                                                          \
+	}                                                                                          \
+	SEC(kind "/tcp_retransmit_skb")                                                            \
+	int BPF_PROG(tcp_retrans_##sfx, const struct sock *sk)                                     \
+	{                                                                                          \
+		on_tcp_event(sk, KP_CONN_RETRANS, KP_PROBE_TCP_RETRANS);                           \
+		return 0;                                                                          \
+	}                                                                                          \
+	SEC(kind "/tcp_send_reset")                                                                \
+	int BPF_PROG(tcp_send_reset_##sfx, const struct sock *sk)                                  \
+	{                                                                                          \
+		on_tcp_event(sk, KP_CONN_RST_SENT, KP_PROBE_TCP_RESET);                            \
+		return 0;                                                                          \
+	}                                                                                          \
+	SEC(kind "/tcp_receive_reset")                                                             \
+	int BPF_PROG(tcp_recv_reset_##sfx, const struct sock *sk)                                  \
+	{                                                                                          \
+		on_tcp_event(sk, KP_CONN_RST_RECV, KP_PROBE_TCP_RESET);                            \
+		return 0;                                                                          \
+	}
 
-SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(tcp_retrans_btf, const struct sock *sk)
-{
-	on_tcp_event(sk, KP_CONN_RETRANS, KP_PROBE_TCP_RETRANS);
-	return 0;
-}
-
-SEC("tp_btf/tcp_send_reset")
-int BPF_PROG(tcp_send_reset_btf, const struct sock *sk)
-{
-	on_tcp_event(sk, KP_CONN_RST_SENT, KP_PROBE_TCP_RESET);
-	return 0;
-}
-
-SEC("tp_btf/tcp_receive_reset")
-int BPF_PROG(tcp_recv_reset_btf, const struct sock *sk)
-{
-	on_tcp_event(sk, KP_CONN_RST_RECV, KP_PROBE_TCP_RESET);
-	return 0;
-}
-
-/* ---- raw_tp: untyped arguments ---- */
-
-SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(conn_state_raw, const struct sock *sk, int oldstate, int newstate)
-{
-	if (is_tcp(sk))
-		on_state(sk, oldstate, newstate);
-	return 0;
-}
-
-SEC("raw_tp/tcp_retransmit_skb")
-int BPF_PROG(tcp_retrans_raw, const struct sock *sk)
-{
-	on_tcp_event(sk, KP_CONN_RETRANS, KP_PROBE_TCP_RETRANS);
-	return 0;
-}
-
-SEC("raw_tp/tcp_send_reset")
-int BPF_PROG(tcp_send_reset_raw, const struct sock *sk)
-{
-	on_tcp_event(sk, KP_CONN_RST_SENT, KP_PROBE_TCP_RESET);
-	return 0;
-}
-
-SEC("raw_tp/tcp_receive_reset")
-int BPF_PROG(tcp_recv_reset_raw, const struct sock *sk)
-{
-	on_tcp_event(sk, KP_CONN_RST_RECV, KP_PROBE_TCP_RESET);
-	return 0;
-}
+ARG_PROGRAMS("tp_btf", btf)
+ARG_PROGRAMS("raw_tp", raw)
 
 /* ---- plain tracepoints: the format's fields (skaddr), stable since 4.16 ---- */
 

@@ -21,8 +21,9 @@ const char *conn_variant_name(enum conn_variant v);
 int conn_prog_variant(const char *prog_name);
 /* Set autoload so that only variant v's programs load (skel opened, not loaded). */
 void conn_select_variant(struct conn_bpf *skel, enum conn_variant v);
-/* Open and load with the first variant that loads (in enum order). NULL when none does (errno set);
- * *v gets the variant. why (may be NULL): each variant that failed and its error. */
+/* Open and load with the first variant that loads (in enum order; the environment variable
+ * KAPIMON_CONN_VARIANT=raw_tp|tracepoint starts further down, for tests of the fallbacks). NULL when none
+ * does (errno set); *v gets the variant. why (may be NULL): each variant that failed and its error. */
 struct conn_bpf *conn_open_load(enum conn_variant *v, char *why, size_t why_len);
 /* Attach every loaded program; returns links made (at most max) or a negative errno (nothing kept). */
 int conn_attach(struct conn_bpf *skel, struct bpf_link **links, int max);

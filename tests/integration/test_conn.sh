@@ -7,6 +7,7 @@
 #    every close has a duration, bytes in/out and retransmits.
 # 2. M connections held open: kapimon's currently-open count for the client (the last record's "open")
 #    equals `ss -tn` of the apiserver's established sockets to that client; after they close, 0.
+#    The same N-connection count with the fallback programs (KAPIMON_CONN_VARIANT=raw_tp, tracepoint).
 # 3. Retransmits against nstat. The apiserver's segments must be the ones lost, and TcpRetransSegs must be
 #    read in the network namespace of the sockets that retransmit: the host's root namespace is shared with
 #    every other process (other helpers' loopback connections retransmit there: thousands during one run
@@ -133,6 +134,25 @@ ok = c.get("opened", 0) >= 1 and c.get("etcd_active", 0) >= 1 and st[-1].get("ri
 print(("ok" if ok else "FAIL") + "\tstats: connections counted (the apiserver's etcd connections too), no ring-buffer drops\t" + json.dumps(c))
 EOF
 )
+
+# ---- 2b. the fallback variants (raw_tp, plain tracepoints) count the same ----
+for v in raw_tp tracepoint; do
+	VSRC=127.77.$R1.$(( (R2 + 1) % 250 + 2 ))
+	[ "$v" = tracepoint ] && VSRC=127.77.$R1.$(( (R2 + 2) % 250 + 2 ))
+	VREC=$OUT/records-$v.jsonl
+	KAPIMON_CONN_VARIANT=$v "$KAPIMON" record --pid "$KAPIMON_APISERVER_PID" -o "$VREC" 2>"$OUT/kapimon-$v.stderr" &
+	KPID=$!
+	wait_for "kapimon record ($v programs) attaches (or exits)" 60 attached_or_exited "$OUT/kapimon-$v.stderr" "$KPID" || abort
+	check_contains "the $v variant is the one attached" "tcp tracepoints ($v)" "$(grep attached "$OUT/kapimon-$v.stderr")"
+	check "30 TLS connections from $VSRC" $CLIENT burst --src "$VSRC" --url "$KAPIMON_APISERVER_URL" --ca "$KAPIMON_CA" --n 30
+	v_closes() { [ "$(conn_lines "$VREC" "$VSRC" | grep -c '^close ')" -ge 30 ]; }
+	wait_for "$v: 30 close records for $VSRC" 30 v_closes
+	check_eq "$v: open records for $VSRC" 30 "$(conn_lines "$VREC" "$VSRC" | grep -c '^open ')"
+	check_eq "$v: close records with bytes for $VSRC" 30 "$(grep -F "\"peer\":\"$VSRC:" "$VREC" | grep '"event":"close"' | grep -c '"bytes_in":')"
+	kill -INT "$KPID"
+	wait_for "kapimon ($v) exits after SIGINT" 30 exited "$KPID"
+	KPID=""
+done
 
 # ---- 3. retransmits under loss, against nstat in the apiserver's network namespace ----
 if ! command -v tc >/dev/null || ! command -v nstat >/dev/null || ! command -v clang >/dev/null || ! ip netns list >/dev/null 2>&1; then
