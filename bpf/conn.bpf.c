@@ -246,4 +246,4 @@ int tcp_recv_reset_tp(struct trace_event_raw_tcp_event_sk *ctx)
 	return 0;
 }
 /* tcp_send_reset's format changed in 6.10 (addresses as sockaddrs): no plain-tracepoint variant; with
- * the tracepoint variant, resets sent are not counted (kapimon record -v says so). */
+ * the tracepoint variant, resets sent are not counted (docs/capture.md). */
