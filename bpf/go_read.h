@@ -5,6 +5,7 @@
 #define KAPIMON_GO_READ_H
 
 #include "go_abi.h"
+#include "kapimon/events.h"
 
 #define OFF_OK(o) ((o) != KP_OFF_UNKNOWN)
 
@@ -59,5 +60,26 @@ static __always_inline struct go_string read_go_string(const void *base, __u32 o
 		else                                                                               \
 			*(lenp) = 0;                                                               \
 	} while (0)
+
+/*
+ * The context chain from c: each context object's address, then its parent's (the standard value,
+ * cancel and timer contexts embed their parent Context as their first field), up to KP_CTX_CHAIN_MAX.
+ * Returns how many were stored in chain.
+ */
+static __always_inline __u8 read_ctx_chain(struct go_iface c, __u64 *chain)
+{
+	__u8 n = 0;
+	int i;
+
+	for (i = 0; i < KP_CTX_CHAIN_MAX; i++) {
+		if (!c.data || !c.tab)
+			break;
+		chain[i] = (__u64)c.data;
+		n = i + 1;
+		if (bpf_probe_read_user(&c, sizeof(c), c.data))
+			break;
+	}
+	return n;
+}
 
 #endif

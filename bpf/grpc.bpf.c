@@ -104,7 +104,6 @@ static __always_inline int grpc_write(struct pt_regs *ctx, __u64 variant)
 	struct go_iface c = {};
 	__u64 n;
 	__u16 len16;
-	int i;
 
 	count(&grpc_hits, KP_PROBE_GRPC_WRITE);
 	__asm__ volatile("" : "+r"(r1), "+r"(r2), "+r"(r5), "+r"(r6), "+r"(r7), "+r"(r8));
@@ -139,14 +138,7 @@ static __always_inline int grpc_write(struct pt_regs *ctx, __u64 variant)
 	/* context chain: Stream.ctx, then each context's embedded parent (first field) */
 	if (OFF_OK(grpc_off.stream_ctx))
 		bpf_probe_read_user(&c, sizeof(c), (const char *)s + grpc_off.stream_ctx);
-	for (i = 0; i < KP_CTX_CHAIN_MAX; i++) {
-		if (!c.data || !c.tab)
-			break;
-		e->ctx_chain[i] = (__u64)c.data;
-		e->nctx = i + 1;
-		if (bpf_probe_read_user(&c, sizeof(c), c.data))
-			break;
-	}
+	e->nctx = read_ctx_chain(c, e->ctx_chain);
 	bpf_ringbuf_submit(e, rb_wakeup(&grpc_events));
 	return 0;
 }

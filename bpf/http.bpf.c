@@ -21,12 +21,15 @@
 #include "kapimon/go_offsets.h"
 #include "go_read.h"
 #include "kp_common.h"
+#include "go_map.h"
 
 
 /* Settings (rodata, set by the loader before load). */
 const volatile struct kp_h2_offsets h2_off[2] = {}; /* [0] x/net/http2, [1] net/http bundled */
 const volatile struct kp_http1_offsets h1_off = {};
 const volatile __u32 max_header_fields = 32;
+/* Header keys looked up in Go header maps (enum kp_hdr; src/plan/headers.c); len 0 = off */
+const volatile struct kp_hdr_key hdr_keys[KP_HDR__COUNT] = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -36,8 +39,6 @@ struct {
 KP_STAT_MAPS(hits, counters);
 
 /* Scratch for map buckets: too large for the 512-byte stack. */
-#define HMAP_BUCKET_SIZE 336 /* classic map[string][]string bucket on amd64 */
-#define SWISS_GROUP_SIZE 328 /* swiss map group: ctrl word + 8 x (string key, []string elem) */
 struct scratch {
 	__u8 buf[HMAP_BUCKET_SIZE];
 };
@@ -47,6 +48,32 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
+
+/* API Priority and Fairness: the classification the apiserver wrote into the response headers of a
+ * request it served (the two UIDs), read at the request's end from the handler's header map h. No
+ * extra probe: a few reads in the end programs. Only these two keys are compared (rodata), and only
+ * their values are copied. */
+static __always_inline void apf_uids(struct kp_req_end *e, const void *h, __u8 map_kind)
+{
+	struct hdr_found f = {};
+	struct scratch *s;
+	__u32 zero = 0;
+	__u8 len8 = 0;
+	__u16 len16;
+
+	e->pl_uid_len = e->fs_uid_len = e->apf_truncated = 0;
+	if (!h || !hdr_keys[KP_HDR_APF_PL_UID].len)
+		return;
+	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return;
+	hdr_scan(h, map_kind, hdr_keys, KP_HDR_APF_PL_UID, 2, (struct hdr_scratch *)s, &f);
+	HDR_COPY_FIRST(f.val[0], e->pl_uid, KP_APF_UID_MAX, &len16, len8, KP_TRUNC_APF_PL);
+	e->pl_uid_len = (__u8)len16;
+	HDR_COPY_FIRST(f.val[1], e->fs_uid, KP_APF_UID_MAX, &len16, len8, KP_TRUNC_APF_FS);
+	e->fs_uid_len = (__u8)len16;
+	e->apf_truncated = len8;
+}
 
 
 
@@ -181,6 +208,7 @@ static __always_inline int h2_done(struct pt_regs *ctx, __u32 flavor)
 	e->bytes_out = OFF_OK(o->rws_wrote_bytes) ? (__s64)read_u64(rws, o->rws_wrote_bytes) : -1;
 	e->bytes_in = OFF_OK(o->stream_body_bytes) ? (__s64)read_u64(st, o->stream_body_bytes) : -1;
 	e->ctx = OFF_OK(o->stream_ctx) ? read_u64(st, o->stream_ctx + 8) : 0; /* iface data word */
+	apf_uids(e, OFF_OK(o->rws_handler_header) ? read_ptr(rws, o->rws_handler_header) : NULL, h1_off.map_kind);
 	bpf_ringbuf_submit(e, rb_wakeup(&events));
 	return 0;
 }
@@ -198,130 +226,6 @@ int h2b_handler_done(struct pt_regs *ctx)
 }
 
 /* ---- HTTP/1.x ---- */
-
-#define UA_CANON_LO 0x6567412d72657355ULL /* "User-Age" */
-#define UA_CANON_HI 0x746eU               /* "nt" */
-
-/* Is the Go string header at p (a map key) "User-Agent"? */
-static __always_inline int key_is_ua(const struct go_string *k)
-{
-	__u64 w[2] = {};
-
-	if (k->len != 10 || !k->ptr)
-		return 0;
-	if (bpf_probe_read_user(w, 10, k->ptr))
-		return 0;
-	return w[0] == UA_CANON_LO && (w[1] & 0xffff) == UA_CANON_HI;
-}
-
-/* Copy the first value of a []string header value into e->ua. */
-static __always_inline void take_ua(struct kp_req_start *e, const void *slice_addr)
-{
-	struct go_slice vals = {};
-	struct go_string v = {};
-	__u16 len16;
-
-	if (bpf_probe_read_user(&vals, sizeof(vals), slice_addr) || vals.len < 1 || !vals.ptr)
-		return;
-	if (bpf_probe_read_user(&v, sizeof(v), vals.ptr))
-		return;
-	COPY_GO_STR(e->ua, KP_UA_MAX, v, &len16, e->truncated, KP_TRUNC_UA);
-	e->ua_len = len16;
-}
-
-/* Classic hash map (Go <= 1.23): hmap{count, flags, B, noverflow, hash0, buckets, oldbuckets..} */
-static __always_inline void ua_from_hmap(struct kp_req_start *e, const void *h, struct scratch *s)
-{
-	__u8 B = 0;
-	const void *bucket_arrays[2];
-	__u32 nbuckets[2];
-	int a, b, i;
-
-	if (bpf_probe_read_user(&B, 1, (const char *)h + 9))
-		return;
-	if (B > 3)
-		B = 3; /* request headers: at most 8 buckets scanned (~52 entries) */
-	bucket_arrays[0] = read_ptr(h, 16);
-	bucket_arrays[1] = read_ptr(h, 24); /* oldbuckets while growing: not yet evacuated cells */
-	nbuckets[0] = 1U << B;
-	nbuckets[1] = B ? 1U << (B - 1) : 1;
-	for (a = 0; a < 2; a++) {
-		for (b = 0; b < 8; b++) {
-			const char *bk;
-
-			if (!bucket_arrays[a] || (__u32)b >= nbuckets[a])
-				break;
-			bk = (const char *)bucket_arrays[a] + b * HMAP_BUCKET_SIZE;
-			if (bpf_probe_read_user(s->buf, HMAP_BUCKET_SIZE, bk))
-				break;
-			for (i = 0; i < 8; i++) {
-				struct go_string k;
-
-				if (s->buf[i] < 5) /* empty or evacuated */
-					continue;
-				__builtin_memcpy(&k, &s->buf[8 + i * 16], sizeof(k));
-				if (key_is_ua(&k)) {
-					take_ua(e, bk + 136 + i * 24);
-					return;
-				}
-			}
-		}
-	}
-}
-
-/* Swiss table map (Go >= 1.24): Map{used, seed, dirPtr, dirLen, ...}; small maps are one group. */
-static __always_inline int ua_from_group(struct kp_req_start *e, const char *g, struct scratch *s)
-{
-	__u64 ctrl;
-	int i;
-
-	if (bpf_probe_read_user(s->buf, SWISS_GROUP_SIZE, g))
-		return 0;
-	__builtin_memcpy(&ctrl, s->buf, 8);
-	for (i = 0; i < 8; i++) {
-		struct go_string k;
-
-		if ((ctrl >> (i * 8)) & 0x80) /* empty or deleted */
-			continue;
-		__builtin_memcpy(&k, &s->buf[8 + i * 40], sizeof(k));
-		if (key_is_ua(&k)) {
-			take_ua(e, g + 8 + i * 40 + 16);
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static __always_inline void ua_from_swiss(struct kp_req_start *e, const void *m, struct scratch *s)
-{
-	const void *dir = read_ptr(m, 16);
-	__s64 dir_len = (__s64)read_u64(m, 24);
-	int t, gi;
-
-	if (!dir)
-		return;
-	if (dir_len == 0) {
-		ua_from_group(e, dir, s);
-		return;
-	}
-	for (t = 0; t < 2; t++) {
-		const void *tab;
-		const char *groups;
-		__u64 mask;
-
-		if (t >= dir_len)
-			break;
-		tab = read_ptr(dir, t * 8);
-		groups = read_ptr(tab, 16);
-		mask = read_u64(tab, 24);
-		for (gi = 0; gi < 4; gi++) {
-			if (!groups || (__u64)gi > mask)
-				break;
-			if (ua_from_group(e, groups + gi * SWISS_GROUP_SIZE, s))
-				return;
-		}
-	}
-}
 
 static __always_inline int h1_start(struct pt_regs *ctx, int at_call)
 {
@@ -377,11 +281,12 @@ static __always_inline int h1_start(struct pt_regs *ctx, int at_call)
 	e->addr_len = len16;
 
 	hdrmap = read_ptr(req, h1_off.request_header);
-	if (hdrmap) {
-		if (h1_off.map_kind == 1)
-			ua_from_swiss(e, hdrmap, s);
-		else
-			ua_from_hmap(e, hdrmap, s);
+	{
+		struct hdr_found f = {};
+
+		hdr_scan(hdrmap, h1_off.map_kind, hdr_keys, KP_HDR_USER_AGENT, 1, (struct hdr_scratch *)s, &f);
+		HDR_COPY_FIRST(f.val[0], e->ua, KP_UA_MAX, &len16, e->truncated, KP_TRUNC_UA);
+		e->ua_len = len16;
 	}
 	bpf_ringbuf_submit(e, rb_wakeup(&events));
 	return 0;
@@ -425,6 +330,72 @@ int h1_finish_request(struct pt_regs *ctx)
 	e->bytes_in = -1;
 	e->ctx = OFF_OK(h1_off.request_ctx) ?
 			 read_u64(read_ptr(w, h1_off.response_req), h1_off.request_ctx + 8) : 0;
+	apf_uids(e, OFF_OK(h1_off.response_handler_header) ? read_ptr(w, h1_off.response_handler_header) : NULL,
+		 h1_off.map_kind);
+	bpf_ringbuf_submit(e, rb_wakeup(&events));
+	return 0;
+}
+
+/* ---- API Priority and Fairness rejections (kube-apiserver only; rare: two hits per 429) ---- */
+
+/* k8s.io/apiserver/pkg/util/flowcontrol/metrics.AddReject(priorityLevel, flowSchema, reason string):
+ * three strings in RAX/RBX, RCX/RDI, RSI/R8. On the rejected request's goroutine. */
+SEC("uprobe")
+int apf_add_reject(struct pt_regs *ctx)
+{
+	__u64 r1 = GO_REG1(ctx), r2 = GO_REG2(ctx), r3 = GO_REG3(ctx), r4 = GO_REG4(ctx), r5 = GO_REG5(ctx),
+	      r6 = GO_REG6(ctx);
+	struct go_string pl, fs, why;
+	struct kp_apf_reject *e;
+	__u16 len16;
+
+	/* not gated (budget mode): the request's start decides whether it is recorded */
+	count(&hits, KP_PROBE_APF_REJECT);
+	__asm__ volatile("" : "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5), "+r"(r6));
+	pl.ptr = (const char *)r1;
+	pl.len = (__s64)r2;
+	fs.ptr = (const char *)r3;
+	fs.len = (__s64)r4;
+	why.ptr = (const char *)r5;
+	why.len = (__s64)r6;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(&counters, KP_CNT_RB_DROP);
+		return 0;
+	}
+	fill_hdr(&e->hdr, KP_EV_APF_REJECT, GO_G(ctx));
+	e->truncated = 0;
+	COPY_GO_STR(e->pl, KP_APF_NAME_MAX, pl, &len16, e->truncated, KP_TRUNC_APF_PL);
+	e->pl_len = len16;
+	COPY_GO_STR(e->fs, KP_APF_NAME_MAX, fs, &len16, e->truncated, KP_TRUNC_APF_FS);
+	e->fs_len = len16;
+	COPY_GO_STR(e->reason, KP_APF_REASON_MAX, why, &len16, e->truncated, 0);
+	e->reason_len = len16;
+	bpf_ringbuf_submit(e, rb_wakeup(&events));
+	return 0;
+}
+
+/* k8s.io/apiserver/pkg/server/filters.tooManyRequests(req *http.Request, w http.ResponseWriter): req in
+ * RAX. The context chain of req (Request.ctx, then each context's embedded parent) holds the request's
+ * own context (the h2 stream's, the h1 Request's), which its end event carries. */
+SEC("uprobe")
+int apf_too_many(struct pt_regs *ctx)
+{
+	const void *req = (const void *)GO_REG1(ctx);
+	struct kp_apf_too_many *e;
+	struct go_iface c = {};
+
+	count(&hits, KP_PROBE_APF_TOO_MANY);
+	if (!req || !OFF_OK(h1_off.request_ctx))
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(&counters, KP_CNT_RB_DROP);
+		return 0;
+	}
+	fill_hdr(&e->hdr, KP_EV_APF_TOO_MANY, GO_G(ctx));
+	bpf_probe_read_user(&c, sizeof(c), (const char *)req + h1_off.request_ctx);
+	e->nctx = read_ctx_chain(c, e->ctx_chain);
 	bpf_ringbuf_submit(e, rb_wakeup(&events));
 	return 0;
 }

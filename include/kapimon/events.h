@@ -15,6 +15,8 @@
 #define KP_PATH_MAX 512 /* power of two: BPF masks lengths with KP_PATH_MAX - 1 */
 #define KP_UA_MAX 256
 #define KP_ADDR_MAX 64
+#define KP_APF_UID_MAX 64 /* a Kubernetes UID is 36 bytes; power of two */
+#define KP_CTX_CHAIN_MAX 20
 
 enum kp_event_type {
 	KP_EV_REQ_START = 1, /* a request's headers were decoded (h1 or h2) */
@@ -24,6 +26,8 @@ enum kp_event_type {
 	KP_EV_GRPC_STREAM = 5,
 	KP_EV_CONN = 6,
 	KP_EV_WATCH_RESP = 7,
+	KP_EV_APF_REJECT = 8,   /* API Priority and Fairness rejected a request (flowcontrol metrics.AddReject) */
+	KP_EV_APF_TOO_MANY = 9, /* a filter answers 429 (server/filters.tooManyRequests): the request's context chain */
 };
 
 enum kp_proto { KP_PROTO_H1 = 1, KP_PROTO_H2 = 2 };
@@ -42,7 +46,9 @@ enum kp_probe {
 	KP_PROBE_CONN_STATE = 8, /* tracepoint sock/inet_sock_set_state (every TCP state change on the host) */
 	KP_PROBE_TCP_RETRANS = 9, /* tracepoint tcp/tcp_retransmit_skb (every TCP retransmit on the host) */
 	KP_PROBE_TCP_RESET = 10,  /* tracepoints tcp/tcp_send_reset, tcp/tcp_receive_reset (every RST) */
-	KP_PROBE__COUNT = 11,
+	KP_PROBE_APF_REJECT = 11,   /* kube-apiserver: flowcontrol metrics.AddReject (APF rejections only) */
+	KP_PROBE_APF_TOO_MANY = 12, /* kube-apiserver: server/filters.tooManyRequests (429s only) */
+	KP_PROBE__COUNT = 13,
 };
 
 /* Counters kept per CPU in BPF (index into the "counters" arrays); named and consumed like probes. */
@@ -108,11 +114,62 @@ struct kp_req_end {
 	__s64 bytes_in;  /* request body bytes received, -1 unknown */
 	__u64 ctx;       /* the request's context object (h2 stream ctx, h1 Request.ctx): etcd calls made
 			  * for this request carry it in their context chain */
+	/* API Priority and Fairness: the UIDs the apiserver put in the response headers of a request it
+	 * served (X-Kubernetes-PF-PriorityLevel-UID, -FlowSchema-UID), read from the handler's header map;
+	 * empty when absent (not classified, rejected, APF off) or unreadable */
+	__u8 pl_uid_len;
+	__u8 fs_uid_len;
+	__u8 apf_truncated; /* KP_TRUNC_APF_PL, _FS: a header value longer than KP_APF_UID_MAX - 1 */
+	__u8 _pad2[5];
+	char pl_uid[KP_APF_UID_MAX];
+	char fs_uid[KP_APF_UID_MAX];
+};
+
+/* Header keys the end programs look up (index into the hdr_keys rodata array; names in
+ * src/plan/headers.c). A key is at most KP_HDR_KEY_WORDS * 8 - 1 bytes, compared by 8-byte words. */
+enum kp_hdr {
+	KP_HDR_USER_AGENT = 0,
+	KP_HDR_APF_PL_UID = 1, /* X-Kubernetes-PF-PriorityLevel-UID (canonical form) */
+	KP_HDR_APF_FS_UID = 2, /* X-Kubernetes-PF-FlowSchema-UID */
+	KP_HDR__USED = 3,
+	KP_HDR__COUNT = 4, /* power of two: BPF masks indexes */
+};
+#define KP_HDR_KEY_WORDS 8
+#define KP_HDR_SCAN_MAX 2 /* keys one scan looks for */
+struct kp_hdr_key {
+	__u32 len; /* 0: unused */
+	__u32 _pad;
+	__u64 w[KP_HDR_KEY_WORDS]; /* the key's bytes, zero-padded, little-endian words */
+};
+
+#define KP_APF_NAME_MAX 128 /* Kubernetes object names: up to 253 bytes; longer ones are cut and flagged */
+#define KP_APF_REASON_MAX 32
+#define KP_TRUNC_APF_PL 1 /* kp_req_end.apf_truncated, kp_apf_reject.truncated */
+#define KP_TRUNC_APF_FS 2
+
+/* flowcontrol metrics.AddReject(priorityLevel, flowSchema, reason): called on the rejected request's
+ * goroutine (hdr.goid_g), right before its filter answers 429 (kp_apf_too_many, same goroutine). */
+struct kp_apf_reject {
+	struct kp_event_hdr hdr;
+	__u16 pl_len, fs_len, reason_len;
+	__u8 truncated; /* KP_TRUNC_APF_PL, _FS */
+	__u8 _pad;
+	char pl[KP_APF_NAME_MAX];
+	char fs[KP_APF_NAME_MAX];
+	char reason[KP_APF_REASON_MAX];
+};
+
+/* server/filters.tooManyRequests(req, w): a 429 from the APF (or max-in-flight) filter; the context
+ * chain of req (as kp_grpc_start's) links it to the request's end. */
+struct kp_apf_too_many {
+	struct kp_event_hdr hdr;
+	__u8 nctx;
+	__u8 _pad[7];
+	__u64 ctx_chain[KP_CTX_CHAIN_MAX];
 };
 
 #define KP_GRPC_METHOD_MAX 64
 #define KP_GRPC_PAYLOAD_MAX 512 /* power of two */
-#define KP_CTX_CHAIN_MAX 20
 
 /* One gRPC request message written by the client transport (etcd call start, or a message on a
  * stream such as Watch). payload is the value-free prefix of the protobuf-encoded message

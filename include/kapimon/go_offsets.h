@@ -33,6 +33,7 @@ struct kp_h2_offsets {
 	kp_off_t stream_id;                  /* stream.id (uint32) */
 	kp_off_t stream_body_bytes;          /* stream.bodyBytes (int64): request body bytes received */
 	kp_off_t stream_ctx;                 /* stream.ctx (context.Context iface): links etcd calls to requests */
+	kp_off_t rws_handler_header;         /* responseWriterState.handlerHeader (http.Header): APF response headers */
 };
 
 /* net/http's HTTP/1.x server. */
@@ -50,6 +51,7 @@ struct kp_http1_offsets {
 	uint8_t map_kind;              /* 0 = classic hmap (Go <= 1.23), 1 = swiss map (Go >= 1.24) */
 	uint8_t _pad;
 	kp_off_t request_ctx;          /* Request.ctx (context.Context iface): links etcd calls to requests */
+	kp_off_t response_handler_header; /* response.handlerHeader (Header): APF response headers */
 };
 
 /* google.golang.org/grpc client, for etcd calls. */

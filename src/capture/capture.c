@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "goelf/goelf.h"
+#include "kapimon/events.h" /* struct kp_hdr_key: http.skel.h rodata */
 #include "kapimon/go_offsets.h"
 #include "assemble/offsets_check.h"
 #include "sampling/budget.h"
@@ -319,6 +320,8 @@ static struct bpf_program *plan_prog(struct capture *c, enum plan_prog p)
 	case PLAN_PROG_GRPC_WRITE_CLIENTSTREAM: return c->gskel ? c->gskel->progs.grpc_write_clientstream : NULL;
 	case PLAN_PROG_GRPC_FINISH: return c->gskel ? c->gskel->progs.grpc_finish : NULL;
 	case PLAN_PROG_ETCD_WATCH: return c->gskel ? c->gskel->progs.etcd_watch_dispatch : NULL;
+	case PLAN_PROG_APF_REJECT: return c->skel->progs.apf_add_reject;
+	case PLAN_PROG_APF_TOO_MANY: return c->skel->progs.apf_too_many;
 	default: return NULL;
 	}
 }
@@ -391,6 +394,7 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	}
 	memcpy((void *)c->skel->rodata->h2_off, pl->offsets.h2, sizeof(pl->offsets.h2));
 	memcpy((void *)&c->skel->rodata->h1_off, &pl->offsets.h1, sizeof(pl->offsets.h1));
+	plan_hdr_keys(pl, (struct kp_hdr_key *)c->skel->rodata->hdr_keys);
 	ret = http_bpf__load(c->skel);
 	if (ret) {
 		p_err("cannot load the BPF programs: %s (run 'kapimon doctor')", strerror(-ret));

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "kapimon/events.h" /* struct kp_hdr_key: http.skel.h rodata */
 #include "kapimon/go_offsets.h"
 #include "conn.skel.h"
 #include "capture/conn_load.h"

@@ -67,6 +67,7 @@ static const struct fspec h2_specs[] = {
 	{ "stream_id", "stream", "id" },
 	{ "stream_body_bytes", "stream", "bodyBytes" },
 	{ "stream_ctx", "stream", "ctx" },
+	{ "rws_handler_header", "responseWriterState", "handlerHeader" },
 };
 
 static const struct fspec h1_specs[] = {
@@ -81,6 +82,7 @@ static const struct fspec h1_specs[] = {
 	{ "request_request_uri", "net/http.Request", "RequestURI" },
 	{ "request_proto_major", "net/http.Request", "ProtoMajor" },
 	{ "request_ctx", "net/http.Request", "ctx" },
+	{ "response_handler_header", "net/http.response", "handlerHeader" },
 };
 
 static kp_off_t *h2_field(struct kp_h2_offsets *h, size_t i)
@@ -88,7 +90,7 @@ static kp_off_t *h2_field(struct kp_h2_offsets *h, size_t i)
 	kp_off_t *f[] = { &h->meta_headers_frame_fields, &h->headers_frame_stream_id, &h->header_field_size,
 			  &h->server_conn_remote_addr, &h->response_writer_rws, &h->rws_stream, &h->rws_status,
 			  &h->rws_wrote_bytes, &h->rws_sent_content_len, &h->stream_sc, &h->stream_id,
-			  &h->stream_body_bytes, &h->stream_ctx };
+			  &h->stream_body_bytes, &h->stream_ctx, &h->rws_handler_header };
 	return i < sizeof(f) / sizeof(f[0]) ? f[i] : NULL;
 }
 
@@ -97,7 +99,7 @@ static kp_off_t *h1_field(struct kp_http1_offsets *h, size_t i)
 	kp_off_t *f[] = { &h->response_conn, &h->response_req, &h->response_status, &h->response_written,
 			  &h->conn_remote_addr, &h->request_method, &h->request_header,
 			  &h->request_content_length, &h->request_request_uri, &h->request_proto_major,
-			  &h->request_ctx };
+			  &h->request_ctx, &h->response_handler_header };
 	return i < sizeof(f) / sizeof(f[0]) ? f[i] : NULL;
 }
 
@@ -388,71 +390,71 @@ static const struct go_entry go_table[] = {
 	{ 19,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232, .response_handler_header = 88 },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 168, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 80,
 	    .rws_wrote_bytes = 104, .rws_sent_content_len = 96, .stream_sc = 0, .stream_id = 8,
-	    .stream_body_bytes = 56, .stream_ctx = 32 },
+	    .stream_body_bytes = 56, .stream_ctx = 32, .rws_handler_header = 40 },
 	  GO_PROV("go1.19.8", "golang-1.19-go 1.19.8-2"), "go1.19.8" },
 	/* go1.21.13, measured by scripts/gen-go-offsets.sh */
 	{ 21,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232, .response_handler_header = U },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
-	    .stream_body_bytes = 56, .stream_ctx = 32 },
+	    .stream_body_bytes = 56, .stream_ctx = 32, .rws_handler_header = U },
 	  GO_PROV("go1.21.13", "bookworm-backports golang-1.21-go"), "go1.21.13" },
 	/* go1.22.12, measured by scripts/gen-go-offsets.sh */
 	{ 22,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232, .response_handler_header = U },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
-	    .stream_body_bytes = 56, .stream_ctx = 32 },
+	    .stream_body_bytes = 56, .stream_ctx = 32, .rws_handler_header = U },
 	  GO_PROV("go1.22.12", "bookworm-backports golang-1.22-go"), "go1.22.12" },
 	/* go1.23.5, measured by scripts/gen-go-offsets.sh */
 	{ 23,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248, .response_handler_header = U },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
-	    .stream_body_bytes = 56, .stream_ctx = 32 },
+	    .stream_body_bytes = 56, .stream_ctx = 32, .rws_handler_header = U },
 	  GO_PROV("go1.23.5", "bookworm-backports golang-1.23-go"), "go1.23.5" },
 	/* go1.24.4, measured by scripts/gen-go-offsets.sh */
 	{ 24,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248, .response_handler_header = U },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
-	    .stream_body_bytes = 56, .stream_ctx = 32 },
+	    .stream_body_bytes = 56, .stream_ctx = 32, .rws_handler_header = U },
 	  GO_PROV("go1.24.4", "trixie golang-1.24-go"), "go1.24.4" },
 	/* go1.26.10, measured by scripts/gen-go-offsets.sh */
 	{ 26,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248, .response_handler_header = U },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
-	    .stream_body_bytes = 64, .stream_ctx = 40 },
+	    .stream_body_bytes = 64, .stream_ctx = 40, .rws_handler_header = U },
 	  GO_PROV("go1.26.10", "sid golang-1.26-go"), "go1.26.10" },
 	/* go1.27.3, measured by scripts/gen-go-offsets.sh */
 	{ 27,
 	  { .response_conn = 0, .response_req = 8, .response_status = 128, .response_written = 112,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248, .response_handler_header = U },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 168, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 240,
 	    .rws_wrote_bytes = 264, .rws_sent_content_len = 256, .stream_sc = 0, .stream_id = 8,
-	    .stream_body_bytes = 64, .stream_ctx = 40 },
+	    .stream_body_bytes = 64, .stream_ctx = 40, .rws_handler_header = U },
 	  GO_PROV("go1.27.3", "sid golang-1.27-go"), "go1.27.3" },
 };
 
@@ -473,7 +475,7 @@ static const struct mod_entry xnet_table[] = {
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 168, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 80,
 	    .rws_wrote_bytes = 104, .rws_sent_content_len = 96, .stream_sc = 0, .stream_id = 8,
-	    .stream_body_bytes = 56, .stream_ctx = 32 },
+	    .stream_body_bytes = 56, .stream_ctx = 32, .rws_handler_header = 40 },
 	  "measured from DWARF of a go1.19.8 GOPATH program built here against golang.org/x/net "
 	  "v0.0.0-20201110031124-69a78807bb2b (set k8s-1.20.2: genproto v0.0.0-20201110150050-8816d57aaa9a, "
 	  "google.golang.org/protobuf v1.25.0, github.com/golang/protobuf v1.4.3 (kubernetes v1.20.2 "
@@ -483,7 +485,7 @@ static const struct mod_entry xnet_table[] = {
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
-	    .stream_body_bytes = 56, .stream_ctx = 32 },
+	    .stream_body_bytes = 56, .stream_ctx = 32, .rws_handler_header = U },
 	  "measured from DWARF of a go1.19.8 GOPATH program built here against golang.org/x/net v0.7.0 (set "
 	  "bookworm: Debian bookworm golang-golang-x-net-dev 1:0.7.0+dfsg-1, golang-google-grpc-dev 1.33.3-2, "
 	  "golang-google-genproto-dev 0.0~git20200413.b5235f6-3, golang-google-protobuf-dev 1.28.1-3, "
@@ -493,7 +495,7 @@ static const struct mod_entry xnet_table[] = {
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
-	    .stream_body_bytes = 56, .stream_ctx = 32 },
+	    .stream_body_bytes = 56, .stream_ctx = 32, .rws_handler_header = U },
 	  "measured from DWARF of a go1.24.4 GOPATH program built here against golang.org/x/net v0.27.0 (set "
 	  "trixie: Debian trixie golang-golang-x-net-dev 1:0.27.0-2, golang-google-grpc-dev 1.64.0-7, "
 	  "golang-google-genproto-dev 0.0~git20210726.e7812ac-4, golang-google-protobuf-dev 1.36.5-1, "
@@ -503,7 +505,7 @@ static const struct mod_entry xnet_table[] = {
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
-	    .stream_body_bytes = 64, .stream_ctx = 40 },
+	    .stream_body_bytes = 64, .stream_ctx = 40, .rws_handler_header = U },
 	  "measured from DWARF of a go1.26.10 GOPATH program built here against golang.org/x/net v0.62.0 (set "
 	  "sid: Debian sid golang-golang-x-net-dev 1:0.62.0-1, golang-google-grpc-dev 1.81.1-1, "
 	  "golang-google-genproto-dev 0.0~git20260414.afd174a-2, golang-google-protobuf-dev 1.36.10-2, "

@@ -20,6 +20,8 @@ const char *const plan_prog_names[PLAN__NPROGS] = {
 	[PLAN_PROG_GRPC_WRITE_CLIENTSTREAM] = "grpc_write_clientstream",
 	[PLAN_PROG_GRPC_FINISH] = "grpc_finish",
 	[PLAN_PROG_ETCD_WATCH] = "etcd_watch_dispatch",
+	[PLAN_PROG_APF_REJECT] = "apf_add_reject",
+	[PLAN_PROG_APF_TOO_MANY] = "apf_too_many",
 };
 
 #define PLAN_MAX_ALTS 2
@@ -38,6 +40,8 @@ static const enum plan_prog target_prog[PT__COUNT][PLAN_MAX_ALTS] = {
 	[PT_GRPC_WRITE] = { PLAN_PROG_GRPC_WRITE_HTTP2CLIENT, PLAN_PROG_GRPC_WRITE_CLIENTSTREAM },
 	[PT_GRPC_FINISH] = { PLAN_PROG_GRPC_FINISH },
 	[PT_ETCD_WATCH_DISPATCH] = { PLAN_PROG_ETCD_WATCH, PLAN_PROG_ETCD_WATCH },
+	[PT_APF_ADD_REJECT] = { PLAN_PROG_APF_REJECT },
+	[PT_APF_TOO_MANY] = { PLAN_PROG_APF_TOO_MANY },
 };
 
 static bool prog_starts(enum plan_prog p)
@@ -166,6 +170,41 @@ static void plan_group(const struct go_binary *b, struct plan *p, enum probe_gro
 	pg->nsites = p->nsites - save;
 }
 
+/* Which attached HTTP groups read the APF response headers at their end program (their header map's
+ * offset is known), or why none does. */
+static void apf_served(struct plan *p)
+{
+	static const struct {
+		enum probe_group g;
+		int h2; /* index into offsets.h2, or -1 for HTTP/1 */
+	} http[] = { { PG_H2X, 0 }, { PG_H2B, 1 }, { PG_H1, -1 } };
+	size_t n = 0, len = sizeof(p->apf_served);
+	char off[128] = "";
+
+	for (size_t i = 0; i < sizeof(http) / sizeof(http[0]); i++) {
+		const struct plan_group *pg = &p->groups[http[i].g];
+		kp_off_t o = http[i].h2 >= 0 ? p->offsets.h2[http[i].h2].rws_handler_header :
+					      p->offsets.h1.response_handler_header;
+
+		if (!pg->ok)
+			continue;
+		if (o == KP_OFF_UNKNOWN) {
+			size_t k = strlen(off);
+
+			snprintf(off + k, sizeof(off) - k, "%s%s", k ? ", " : "", probe_group_name(http[i].g));
+			continue;
+		}
+		n += snprintf(p->apf_served + n, n < len ? len - n : 0, "%s%s", n ? ", " : "",
+			      probe_group_name(http[i].g));
+	}
+	p->apf_served_ok = n > 0;
+	if (!n)
+		snprintf(p->apf_served, len, "off: no HTTP group with a known handler header map offset%s%s%s",
+			 *off ? " (unknown for " : "", off, *off ? ")" : "");
+	else if (*off && n < len)
+		snprintf(p->apf_served + n, len - n, " (not %s: handler header map offset unknown)", off);
+}
+
 int plan_build(const struct go_binary *b, const struct plan_opts *o, struct plan *p)
 {
 	char err[256] = "";
@@ -200,6 +239,7 @@ int plan_build(const struct go_binary *b, const struct plan_opts *o, struct plan
 	}
 	for (uint32_t i = 0; i < p->nsites; i++)
 		p->expensive += !p->sites[i].cheap;
+	apf_served(p);
 	for (int g = 0; g < PG__COUNT; g++)
 		p->ok |= probe_groups[g].http && p->groups[g].ok;
 	if (!p->ok) {
@@ -283,6 +323,7 @@ void plan_print(const struct plan *p, FILE *out, const char *indent)
 			fprintf(out, " %s\n", pg->missing);
 		}
 	}
+	fprintf(out, "%s  apf classification of served requests (response headers): %s\n", indent, p->apf_served);
 	if (p->expensive)
 		fprintf(out, "%s  %u site%s single-stepped by the kernel (~15x the cost of an emulated one)\n", indent,
 			p->expensive, p->expensive == 1 ? " is" : "s are");
@@ -305,6 +346,11 @@ void plan_json(const struct plan *p, struct json_writer *w)
 	jw_kv_str(w, "go_version", p->go_version);
 	jw_kv_uint(w, "uprobes", p->nsites);
 	jw_kv_uint(w, "single_stepped", p->expensive);
+	jw_key(w, "apf_served");
+	jw_obj_begin(w);
+	jw_kv_bool(w, "ok", p->apf_served_ok);
+	jw_kv_str(w, p->apf_served_ok ? "groups" : "missing", p->apf_served);
+	jw_obj_end(w);
 	jw_key(w, "groups");
 	jw_obj_begin(w);
 	for (int g = 0; g < PG__COUNT; g++) {

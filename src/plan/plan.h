@@ -35,6 +35,8 @@ enum plan_prog {
 	PLAN_PROG_GRPC_WRITE_CLIENTSTREAM, /* etcd request message, grpc >= 1.66 (ClientStream).Write */
 	PLAN_PROG_GRPC_FINISH,           /* etcd call end */
 	PLAN_PROG_ETCD_WATCH,            /* etcd watch response dispatched */
+	PLAN_PROG_APF_REJECT,            /* APF rejection (kube-apiserver) */
+	PLAN_PROG_APF_TOO_MANY,          /* a 429 answered by a filter (kube-apiserver) */
 	PLAN__NPROGS
 };
 extern const char *const plan_prog_names[PLAN__NPROGS]; /* the BPF programs' names */
@@ -76,7 +78,18 @@ struct plan {
 	bool ok;             /* at least one HTTP server group attaches */
 	char error[640];     /* !ok: why */
 	char unresolved[1024]; /* every target that did not resolve, "func: reason; ..." ("" when none) */
+	/* API Priority and Fairness classification of served requests (response headers read at the end
+	 * programs, no probe of its own): which attached HTTP groups read it, or why none does */
+	char apf_served[256];
+	bool apf_served_ok;
 };
+
+/* The header keys the BPF programs look up (rodata hdr_keys, enum kp_hdr): from the table in
+ * src/plan/headers.c; the APF keys only when apf_served_ok. */
+struct kp_hdr_key;
+void plan_hdr_keys(const struct plan *p, struct kp_hdr_key *keys /* [KP_HDR__COUNT] */);
+/* The canonical header name of a key (enum kp_hdr), or NULL. */
+const char *plan_hdr_name(int hdr);
 
 /* Build the plan for b (which must stay open only during the call). Returns 0, or -ENOENT when no HTTP
  * server group can attach (p->error says why; the rest of the plan is filled all the same). */

@@ -11,6 +11,8 @@ const struct probe_group_def probe_groups[PG__COUNT] = {
 	[PG_H1] = { "http1", "h1", PG_H1, -1, true },
 	[PG_GRPC] = { "grpc", "etcd grpc", PG_GRPC, -1, false },
 	[PG_ETCD_WATCH] = { "etcd-watch", "etcd watch", PG_GRPC, PG_GRPC, false },
+	/* reads http.Request.ctx: net/http's offsets */
+	[PG_APF] = { "apf", "apf", PG_H1, -1, false },
 };
 
 const char *probe_group_name(enum probe_group g)
@@ -58,6 +60,14 @@ const struct probe_target probe_targets[PT__COUNT] = {
 	  "go.etcd.io/etcd/clientv3.(*watchGrpcStream).dispatchEvent|"
 	  "go.etcd.io/etcd/client/v3.(*watchGrpcStream).dispatchEvent",
 	  PROBE_ENTRY, "etcd watch responses received (events per resource), once per response" },
+	/* kube-apiserver (k8s.io/apiserver, vendored as k8s.io/kubernetes/vendor/k8s.io/apiserver in release
+	 * builds): checked in 1.20.2's source; both are called (not inlined) in the 1.20.2 build: AddReject from
+	 * queueSet.StartRequest (x2) and request.wait, tooManyRequests from WithPriorityAndFairness.func1 and
+	 * WithMaxInFlightLimit.func1 (docs/capture.md, "API Priority and Fairness") */
+	{ PT_APF_ADD_REJECT, PG_APF, false, "k8s.io/apiserver/pkg/util/flowcontrol/metrics.AddReject", PROBE_ENTRY,
+	  "APF rejection: priority level, flow schema, reason (on the rejected request's goroutine)" },
+	{ PT_APF_TOO_MANY, PG_APF, false, "k8s.io/apiserver/pkg/server/filters.tooManyRequests", PROBE_ENTRY,
+	  "a 429 from the APF or max-in-flight filter: the request's context chain" },
 };
 
 const struct go_func *probe_target_find(const struct go_binary *b, const struct probe_target *t, int *alt)

@@ -31,6 +31,7 @@ enum probe_group {
 	PG_H1,         /* net/http HTTP/1.x server */
 	PG_GRPC,       /* grpc-go client: etcd calls */
 	PG_ETCD_WATCH, /* etcd clientv3 watch responses (optional: only a count) */
+	PG_APF,        /* kube-apiserver API Priority and Fairness rejections (optional: 429 attribution) */
 	PG__COUNT
 };
 
@@ -58,6 +59,8 @@ enum probe_id {
 	PT_GRPC_WRITE,          /* grpc transport http2Client.Write entry: each request message (etcd call start) */
 	PT_GRPC_FINISH,         /* grpc clientStream.finish entry: etcd call end (error) */
 	PT_ETCD_WATCH_DISPATCH, /* etcd clientv3 watchGrpcStream.dispatchEvent: watch events received */
+	PT_APF_ADD_REJECT,      /* k8s apiserver flowcontrol metrics.AddReject: an APF rejection (names, reason) */
+	PT_APF_TOO_MANY,        /* k8s apiserver server/filters.tooManyRequests: a 429 (its request's context) */
 	PT__COUNT
 };
 

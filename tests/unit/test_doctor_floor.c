@@ -17,6 +17,7 @@
 #include "assemble/kp_contract.h"
 #include "doctor/bpf_needs.h"
 #include "doctor/floor.h"
+#include "kapimon/events.h" /* struct kp_hdr_key: http.skel.h rodata */
 #include "kapimon/go_offsets.h"
 #include "conn.skel.h"
 #include "grpc.skel.h"
