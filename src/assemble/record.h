@@ -26,7 +26,9 @@ enum rec_trunc {
 	REC_TRUNC_PATH = 2,       /* the path also ends in "...[truncated]" */
 	REC_TRUNC_USER_AGENT = 4,
 	REC_TRUNC_CLIENT = 8,
-	REC_TRUNC__ALL = 15,
+	REC_TRUNC_PRIORITY_LEVEL = 16, /* an APF name or UID was cut (request_record.apf) */
+	REC_TRUNC_FLOW_SCHEMA = 32,
+	REC_TRUNC__ALL = 63,
 };
 
 /* Kubernetes request attributes, as the apiserver's RequestInfoFactory derives them. */
@@ -42,6 +44,20 @@ struct k8s_request_info {
 	char name[REC_FIELD_LEN];
 	/* appended */
 	bool truncated;              /* some field above was cut to fit its buffer */
+};
+
+#define REC_APF_NAME_LEN 128 /* KP_APF_NAME_MAX */
+#define REC_APF_UID_LEN 64   /* KP_APF_UID_MAX */
+
+/* API Priority and Fairness: what classified a request. Served requests: the UIDs from the response
+ * headers (names when known); requests APF rejected: the names and the reason (no UIDs: the apiserver
+ * sends no such header with a 429). Empty strings when unknown. */
+struct rec_apf {
+	char priority_level[REC_APF_NAME_LEN];
+	char flow_schema[REC_APF_NAME_LEN];
+	char priority_level_uid[REC_APF_UID_LEN];
+	char flow_schema_uid[REC_APF_UID_LEN];
+	char reject_reason[32]; /* "queue-full", "concurrency-limit", "time-out"; "" when not rejected by APF */
 };
 
 struct request_record {
@@ -63,6 +79,7 @@ struct request_record {
 	struct k8s_request_info ri;
 	uint8_t truncated;      /* enum rec_trunc bits: fields the capture cut */
 	uint32_t apiserver_pid;    /* appended: the apiserver process that served it (0 unknown) */
+	struct rec_apf apf;        /* appended: API Priority and Fairness classification */
 	/* internal, not written: linking etcd calls to this request */
 	uint64_t start_mono_ns; /* CLOCK_MONOTONIC start */
 	uint64_t link_ctx;      /* the request's context object address, 0 unknown */

@@ -223,6 +223,8 @@ const char *rec_trunc_name(unsigned bit)
 	case REC_TRUNC_PATH: return "path";
 	case REC_TRUNC_USER_AGENT: return "user_agent";
 	case REC_TRUNC_CLIENT: return "client";
+	case REC_TRUNC_PRIORITY_LEVEL: return "priority_level";
+	case REC_TRUNC_FLOW_SCHEMA: return "flow_schema";
 	default: return NULL;
 	}
 }
@@ -275,6 +277,17 @@ void record_json_request(struct json_writer *w, const struct request_record *r)
 	if (r->proto == REC_PROTO_H2)
 		KV_UINT(w, "stream_id", r->stream_id);
 	KV_UINT(w, "id", r->id);
+	/* API Priority and Fairness (each only when known) */
+	if (r->apf.priority_level[0])
+		KV_FIELD(w, "priority_level", r->apf.priority_level);
+	if (r->apf.flow_schema[0])
+		KV_FIELD(w, "flow_schema", r->apf.flow_schema);
+	if (r->apf.priority_level_uid[0])
+		KV_FIELD(w, "priority_level_uid", r->apf.priority_level_uid);
+	if (r->apf.flow_schema_uid[0])
+		KV_FIELD(w, "flow_schema_uid", r->apf.flow_schema_uid);
+	if (r->apf.reject_reason[0])
+		KV_FIELD(w, "apf_reject_reason", r->apf.reject_reason);
 	kv_truncated(w, r->truncated);
 	if (r->ongoing)
 		KV_BOOL(w, "ongoing", true);
@@ -415,6 +428,16 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 		for (size_t i = 0; i < s->n_watch_res && i < 64; i++)
 			jw_kv_uint(w, s->watch_res_names[i] ? s->watch_res_names[i] : "?", s->watch_res_events[i]);
 		jw_obj_end(w);
+		jw_obj_end(w);
+	}
+	if (s->has_apf) {
+		jw_key(w, "apf");
+		jw_obj_begin(w);
+		jw_kv_uint(w, "rejects", s->apf_rejects);
+		jw_kv_uint(w, "too_many_requests", s->apf_too_many);
+		jw_kv_uint(w, "attributed", s->apf_attributed);
+		jw_kv_uint(w, "unpaired", s->apf_unpaired);
+		jw_kv_uint(w, "expired", s->apf_expired);
 		jw_obj_end(w);
 	}
 	if (s->has_conns) {

@@ -76,4 +76,12 @@ void request_fill_end(struct request_record *r, const struct kp_req_end *ev)
 	r->link_ctx = ev->ctx;
 	if (ev->bytes_in >= 0)
 		r->bytes_in = ev->bytes_in;
+	copy_ev_str(r->apf.priority_level_uid, sizeof(r->apf.priority_level_uid), ev->pl_uid, ev->pl_uid_len,
+		    sizeof(ev->pl_uid));
+	copy_ev_str(r->apf.flow_schema_uid, sizeof(r->apf.flow_schema_uid), ev->fs_uid, ev->fs_uid_len,
+		    sizeof(ev->fs_uid));
+	if (ev->apf_truncated & KP_TRUNC_APF_PL)
+		r->truncated |= REC_TRUNC_PRIORITY_LEVEL;
+	if (ev->apf_truncated & KP_TRUNC_APF_FS)
+		r->truncated |= REC_TRUNC_FLOW_SCHEMA;
 }

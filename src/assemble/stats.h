@@ -71,6 +71,9 @@ struct record_stats {
 	uint32_t nattached;        /* apiservers with probes attached now */
 	uint32_t attached_pids[RECORD_STATS_MAX_SOURCES];
 	uint64_t attaches, exits;  /* attaches so far, attached apiservers that exited */
+	/* API Priority and Fairness (appended; written when has_apf: a rejection or 429 was seen) */
+	bool has_apf;
+	uint64_t apf_rejects, apf_too_many, apf_attributed, apf_unpaired, apf_expired;
 };
 
 #endif

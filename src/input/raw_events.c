@@ -67,8 +67,36 @@ void raw_event_scrub(void *data, size_t size)
 		break;
 	case KP_EV_REQ_END:
 		if (size >= sizeof(struct kp_req_end)) {
-			memset(((struct kp_req_end *)data)->_pad, 0, sizeof(((struct kp_req_end *)data)->_pad));
+			struct kp_req_end *e = data;
+
+			memset(e->_pad, 0, sizeof(e->_pad));
+			memset(e->_pad2, 0, sizeof(e->_pad2));
+			zero_tail(e->pl_uid, e->pl_uid_len, sizeof(e->pl_uid));
+			zero_tail(e->fs_uid, e->fs_uid_len, sizeof(e->fs_uid));
 			zero_tail(data, sizeof(struct kp_req_end), size);
+			return;
+		}
+		break;
+	case KP_EV_APF_REJECT:
+		if (size >= sizeof(struct kp_apf_reject)) {
+			struct kp_apf_reject *e = data;
+
+			e->_pad = 0;
+			zero_tail(e->pl, e->pl_len, sizeof(e->pl));
+			zero_tail(e->fs, e->fs_len, sizeof(e->fs));
+			zero_tail(e->reason, e->reason_len, sizeof(e->reason));
+			zero_tail(data, sizeof(*e), size);
+			return;
+		}
+		break;
+	case KP_EV_APF_TOO_MANY:
+		if (size >= sizeof(struct kp_apf_too_many)) {
+			struct kp_apf_too_many *e = data;
+
+			memset(e->_pad, 0, sizeof(e->_pad));
+			zero_tail(e->ctx_chain, (e->nctx < KP_CTX_CHAIN_MAX ? e->nctx : KP_CTX_CHAIN_MAX) * sizeof(e->ctx_chain[0]),
+				  sizeof(e->ctx_chain));
+			zero_tail(data, sizeof(*e), size);
 			return;
 		}
 		break;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "assemble/apf_join.h"
 #include "assemble/kp_contract.h"
 #include "assemble/request_fill.h"
 #include "resolve/procnet.h"
@@ -21,6 +22,7 @@ struct lane {
 	struct pipeline *p;
 	struct assembler *as;
 	struct etcd_assembler *es; /* NULL without etcd */
+	struct apf_join *apf;      /* APF rejections -> their requests */
 };
 
 struct pipeline {
@@ -40,6 +42,7 @@ struct pipeline {
 	/* counters of lanes that are gone, and the sums handed out */
 	struct asm_stats as_gone, as_sum;
 	struct etcd_asm_stats es_gone, es_sum;
+	struct apf_join_stats apf_gone, apf_sum;
 	struct etcd_watch_res watch[ETCD_WATCH_RES_MAX];
 	size_t nwatch;
 };
@@ -70,6 +73,9 @@ static void deliver_request(const struct request_record *r, void *ctx)
 	/* ids unique across apiservers; the apiserver */
 	j->id = p->next_id++;
 	j->apiserver_pid = l->pid;
+	/* join: the APF rejection that answered it (names, reason) */
+	if (!j->ongoing)
+		apf_join_request_end(l->apf, j);
 	/* join: the connection's local port (which listener the client reached) */
 	if (!j->local_port && j->client[0])
 		j->local_port = ct_local_port(p->ct, j->client);
@@ -127,6 +133,7 @@ static void add_counters(uint64_t *dst, const uint64_t *src, size_t bytes)
 }
 _Static_assert(sizeof(struct asm_stats) % sizeof(uint64_t) == 0, "asm_stats: uint64_t counters only");
 _Static_assert(sizeof(struct etcd_asm_stats) % sizeof(uint64_t) == 0, "etcd_asm_stats: uint64_t counters only");
+_Static_assert(sizeof(struct apf_join_stats) % sizeof(uint64_t) == 0, "apf_join_stats: uint64_t counters only");
 
 static void lane_free(struct pipeline *p, struct lane *l)
 {
@@ -134,8 +141,10 @@ static void lane_free(struct pipeline *p, struct lane *l)
 		add_counters((uint64_t *)&p->as_gone, (const uint64_t *)asm_get_stats(l->as), sizeof(p->as_gone));
 	if (l->es)
 		add_counters((uint64_t *)&p->es_gone, (const uint64_t *)etcd_asm_get_stats(l->es), sizeof(p->es_gone));
+	add_counters((uint64_t *)&p->apf_gone, (const uint64_t *)apf_join_get_stats(l->apf), sizeof(p->apf_gone));
 	asm_free(l->as);
 	etcd_asm_free(l->es);
+	apf_join_free(l->apf);
 	if (p->last == l)
 		p->last = NULL;
 	memset(l, 0, sizeof(*l));
@@ -163,9 +172,11 @@ static struct lane *lane_of(struct pipeline *p, uint32_t pid)
 	free_lane->as = asm_new(p->o.max_pending, p->o.mono_to_wall_ns, deliver_request, free_lane);
 	if (p->o.etcd)
 		free_lane->es = etcd_asm_new(p->o.mono_to_wall_ns, p->o.etcd_link_hold_ns, deliver_etcd, free_lane);
-	if (!free_lane->as || (p->o.etcd && !free_lane->es)) {
+	free_lane->apf = apf_join_new(p->o.etcd_link_hold_ns);
+	if (!free_lane->as || (p->o.etcd && !free_lane->es) || !free_lane->apf) {
 		asm_free(free_lane->as);
 		etcd_asm_free(free_lane->es);
+		apf_join_free(free_lane->apf);
 		memset(free_lane, 0, sizeof(*free_lane));
 		return NULL;
 	}
@@ -244,6 +255,7 @@ static const size_t min_size[] = {
 	[KP_EV_REQ_START] = sizeof(struct kp_req_start), [KP_EV_REQ_END] = sizeof(struct kp_req_end),
 	[KP_EV_GRPC_START] = sizeof(struct kp_grpc_start), [KP_EV_GRPC_END] = sizeof(struct kp_grpc_end),
 	[KP_EV_CONN] = KP_CONN_EVENT_V1_SIZE, [KP_EV_WATCH_RESP] = sizeof(struct kp_watch_resp),
+	[KP_EV_APF_REJECT] = sizeof(struct kp_apf_reject), [KP_EV_APF_TOO_MANY] = sizeof(struct kp_apf_too_many),
 };
 
 int pipeline_feed(struct pipeline *p, const void *event, size_t size)
@@ -286,6 +298,12 @@ int pipeline_feed(struct pipeline *p, const void *event, size_t size)
 		if (l->es)
 			etcd_asm_watch_resp(l->es, event);
 		break;
+	case KP_EV_APF_REJECT:
+		apf_join_reject(l->apf, event);
+		break;
+	case KP_EV_APF_TOO_MANY:
+		apf_join_too_many(l->apf, event);
+		break;
 	}
 	return 0;
 }
@@ -302,6 +320,7 @@ void pipeline_tick(struct pipeline *p, uint64_t now_mono)
 			continue;
 		if (p->lanes[i].es)
 			etcd_asm_tick(p->lanes[i].es, now_mono);
+		apf_join_tick(p->lanes[i].apf, now_mono);
 		/* requests whose end was lost (ring buffer full) go once their connection closed */
 		if (p->o.pending_closed_grace_ns)
 			asm_expire_closed(p->lanes[i].as, p->ct, now_mono, p->o.pending_closed_grace_ns);
@@ -436,6 +455,18 @@ static size_t watch_by_resource(const struct pipeline *p, const struct etcd_watc
 	return m->nwatch;
 }
 
+const struct apf_join_stats *pipeline_apf_stats(const struct pipeline *p)
+{
+	struct pipeline *m = (struct pipeline *)p;
+
+	m->apf_sum = p->apf_gone;
+	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++)
+		if (p->lanes[i].used)
+			add_counters((uint64_t *)&m->apf_sum, (const uint64_t *)apf_join_get_stats(p->lanes[i].apf),
+				     sizeof(m->apf_sum));
+	return &m->apf_sum;
+}
+
 const struct ct_stats *pipeline_conn_stats(const struct pipeline *p)
 {
 	return ct_get_stats(p->ct);
@@ -542,6 +573,16 @@ void pipeline_fill_stats(const struct pipeline *p, const uint64_t hits[KP_PROBE_
 			s->watch_res_events[i] = wr[i].events;
 		}
 		s->etcd_hits_per_call = pipeline_etcd_hits_per_call(p, hits);
+	}
+	{
+		const struct apf_join_stats *a = pipeline_apf_stats(p);
+
+		s->has_apf = a->rejects || a->too_many;
+		s->apf_rejects = a->rejects;
+		s->apf_too_many = a->too_many;
+		s->apf_attributed = a->attributed;
+		s->apf_unpaired = a->unpaired;
+		s->apf_expired = a->expired;
 	}
 	s->has_conns = true;
 	s->conns_opened = c->opened;

@@ -9,7 +9,8 @@
  *                         records (opens, closes; retransmits and resets for sinks that count)
  *                         one set of assemblers per apiserver process (hdr.tgid): pointers,
  *                         goroutines and contexts of two processes are unrelated
- *     -> join             request <-> connection (local port), request <-> etcd calls (a finished
+ *     -> join             request <-> connection (local port), request <-> APF rejection (names and
+ *                         reason of the 429 whose context chain holds the request's context), request <-> etcd calls (a finished
  *                         request is offered to the etcd assembler, which emits the calls it held
  *                         for it), apiserver pid (from the event header); request ids are unique
  *                         across apiservers
@@ -118,6 +119,9 @@ const struct asm_stats *pipeline_asm_stats(const struct pipeline *p);
 /* NULL without etcd. */
 const struct etcd_asm_stats *pipeline_etcd_stats(const struct pipeline *p);
 const struct ct_stats *pipeline_conn_stats(const struct pipeline *p);
+struct apf_join_stats;
+/* APF rejections and 429s seen and attributed, summed over every apiserver (assemble/apf_join.h). */
+const struct apf_join_stats *pipeline_apf_stats(const struct pipeline *p);
 /* Requests started and not yet ended. */
 size_t pipeline_pending(const struct pipeline *p);
 /* Call fn for every one of them, with its record as known at start (in-flight snapshots). */
