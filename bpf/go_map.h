@@ -18,15 +18,15 @@
 #define HMAP_BUCKET_SIZE 336 /* classic map[string][]string bucket on amd64 */
 #define SWISS_GROUP_SIZE 328 /* swiss map group: ctrl word + 8 x (string key, []string elem) */
 
-/* Scratch for one bucket or group: too large for the 512-byte stack (a per-CPU array element). */
+/* Scratch for one bucket or group (too large for the 512-byte stack) and what a scan found: the address
+ * of each wanted key's []string value (0: not found). A per-CPU array element: the verifier does not
+ * track what is stored in map values, so the paths of found and not-found slots join again instead of
+ * multiplying (on the stack, two keys made the end programs exceed the 1M-instruction limit). */
 struct hdr_scratch {
 	__u8 buf[HMAP_BUCKET_SIZE];
-};
-
-/* What a scan found: the address of each wanted key's []string value (0: not found). */
-struct hdr_found {
 	__u64 val[KP_HDR_SCAN_MAX];
 	__u32 nfound;
+	__u32 _pad;
 };
 
 /* Index (first..first+n-1) of the wanted key k equals, or -1. Reads k only when its length matches. */
@@ -62,7 +62,7 @@ static __always_inline int hdr_key_match(const volatile struct kp_hdr_key *keys,
 
 /* One slot: record its value address when its key is wanted and not found yet. */
 static __always_inline void hdr_slot(const volatile struct kp_hdr_key *keys, __u32 first, __u32 n,
-				     const struct go_string *k, __u64 val_addr, struct hdr_found *f)
+				     const struct go_string *k, __u64 val_addr, struct hdr_scratch *f)
 {
 	int i = hdr_key_match(keys, first, n, k);
 
@@ -74,7 +74,7 @@ static __always_inline void hdr_slot(const volatile struct kp_hdr_key *keys, __u
 
 /* Classic hash map (Go <= 1.23): hmap{count, flags, B, noverflow, hash0, buckets, oldbuckets..} */
 static __always_inline void hdr_scan_hmap(const void *h, const volatile struct kp_hdr_key *keys, __u32 first,
-					  __u32 n, struct hdr_scratch *s, struct hdr_found *f)
+					  __u32 n, struct hdr_scratch *s)
 {
 	__u8 B = 0;
 	const void *bucket_arrays[2];
@@ -93,7 +93,7 @@ static __always_inline void hdr_scan_hmap(const void *h, const volatile struct k
 		for (b = 0; b < 8; b++) {
 			const char *bk;
 
-			if (!bucket_arrays[a] || (__u32)b >= nbuckets[a] || f->nfound >= n)
+			if (!bucket_arrays[a] || (__u32)b >= nbuckets[a] || s->nfound >= n)
 				break;
 			bk = (const char *)bucket_arrays[a] + b * HMAP_BUCKET_SIZE;
 			if (bpf_probe_read_user(s->buf, HMAP_BUCKET_SIZE, bk))
@@ -104,7 +104,7 @@ static __always_inline void hdr_scan_hmap(const void *h, const volatile struct k
 				if (s->buf[i] < 5) /* empty or evacuated */
 					continue;
 				__builtin_memcpy(&k, &s->buf[8 + i * 16], sizeof(k));
-				hdr_slot(keys, first, n, &k, (__u64)(bk + 136 + i * 24), f);
+				hdr_slot(keys, first, n, &k, (__u64)(bk + 136 + i * 24), s);
 			}
 		}
 	}
@@ -112,7 +112,7 @@ static __always_inline void hdr_scan_hmap(const void *h, const volatile struct k
 
 /* Swiss table map (Go >= 1.24): one group. */
 static __always_inline void hdr_scan_group(const char *g, const volatile struct kp_hdr_key *keys, __u32 first,
-					   __u32 n, struct hdr_scratch *s, struct hdr_found *f)
+					   __u32 n, struct hdr_scratch *s)
 {
 	__u64 ctrl;
 	int i;
@@ -126,13 +126,13 @@ static __always_inline void hdr_scan_group(const char *g, const volatile struct 
 		if ((ctrl >> (i * 8)) & 0x80) /* empty or deleted */
 			continue;
 		__builtin_memcpy(&k, &s->buf[8 + i * 40], sizeof(k));
-		hdr_slot(keys, first, n, &k, (__u64)(g + 8 + i * 40 + 16), f);
+		hdr_slot(keys, first, n, &k, (__u64)(g + 8 + i * 40 + 16), s);
 	}
 }
 
 /* Swiss table map (Go >= 1.24): Map{used, seed, dirPtr, dirLen, ...}; small maps are one group. */
 static __always_inline void hdr_scan_swiss(const void *m, const volatile struct kp_hdr_key *keys, __u32 first,
-					   __u32 n, struct hdr_scratch *s, struct hdr_found *f)
+					   __u32 n, struct hdr_scratch *s)
 {
 	const void *dir = read_ptr(m, 16);
 	__s64 dir_len = (__s64)read_u64(m, 24);
@@ -141,7 +141,7 @@ static __always_inline void hdr_scan_swiss(const void *m, const volatile struct 
 	if (!dir)
 		return;
 	if (dir_len == 0) {
-		hdr_scan_group(dir, keys, first, n, s, f);
+		hdr_scan_group(dir, keys, first, n, s);
 		return;
 	}
 	for (t = 0; t < 2; t++) {
@@ -155,24 +155,26 @@ static __always_inline void hdr_scan_swiss(const void *m, const volatile struct 
 		groups = read_ptr(tab, 16);
 		mask = read_u64(tab, 24);
 		for (gi = 0; gi < 4; gi++) {
-			if (!groups || (__u64)gi > mask || f->nfound >= n)
+			if (!groups || (__u64)gi > mask || s->nfound >= n)
 				break;
-			hdr_scan_group(groups + gi * SWISS_GROUP_SIZE, keys, first, n, s, f);
+			hdr_scan_group(groups + gi * SWISS_GROUP_SIZE, keys, first, n, s);
 		}
 	}
 }
 
-/* Look up keys[first .. first+n-1] (n <= KP_HDR_SCAN_MAX) in the http.Header map at m. map_kind: 0
- * classic, 1 swiss (kp_http1_offsets.map_kind). */
+/* Look up keys[first .. first+n-1] (n <= KP_HDR_SCAN_MAX) in the http.Header map at m; the results are
+ * in s->val[0 .. n-1]. map_kind: 0 classic, 1 swiss (kp_http1_offsets.map_kind). */
 static __always_inline void hdr_scan(const void *m, __u8 map_kind, const volatile struct kp_hdr_key *keys,
-				     __u32 first, __u32 n, struct hdr_scratch *s, struct hdr_found *f)
+				     __u32 first, __u32 n, struct hdr_scratch *s)
 {
+	s->val[0] = s->val[1] = 0;
+	s->nfound = 0;
 	if (!m)
 		return;
 	if (map_kind == 1)
-		hdr_scan_swiss(m, keys, first, n, s, f);
+		hdr_scan_swiss(m, keys, first, n, s);
 	else
-		hdr_scan_hmap(m, keys, first, n, s, f);
+		hdr_scan_hmap(m, keys, first, n, s);
 }
 
 /* Copy the first string of the []string at val_addr into dst (capacity cap, a power of two). */

@@ -38,15 +38,12 @@ struct {
 
 KP_STAT_MAPS(hits, counters);
 
-/* Scratch for map buckets: too large for the 512-byte stack. */
-struct scratch {
-	__u8 buf[HMAP_BUCKET_SIZE];
-};
+/* Scratch for header-map scans (bpf/go_map.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct scratch);
+	__type(value, struct hdr_scratch);
 } scratch_map SEC(".maps");
 
 /* API Priority and Fairness: the classification the apiserver wrote into the response headers of a
@@ -55,8 +52,7 @@ struct {
  * their values are copied. */
 static __always_inline void apf_uids(struct kp_req_end *e, const void *h, __u8 map_kind)
 {
-	struct hdr_found f = {};
-	struct scratch *s;
+	struct hdr_scratch *s;
 	__u32 zero = 0;
 	__u8 len8 = 0;
 	__u16 len16;
@@ -67,10 +63,10 @@ static __always_inline void apf_uids(struct kp_req_end *e, const void *h, __u8 m
 	s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)
 		return;
-	hdr_scan(h, map_kind, hdr_keys, KP_HDR_APF_PL_UID, 2, (struct hdr_scratch *)s, &f);
-	HDR_COPY_FIRST(f.val[0], e->pl_uid, KP_APF_UID_MAX, &len16, len8, KP_TRUNC_APF_PL);
+	hdr_scan(h, map_kind, hdr_keys, KP_HDR_APF_PL_UID, 2, s);
+	HDR_COPY_FIRST(s->val[0], e->pl_uid, KP_APF_UID_MAX, &len16, len8, KP_TRUNC_APF_PL);
 	e->pl_uid_len = (__u8)len16;
-	HDR_COPY_FIRST(f.val[1], e->fs_uid, KP_APF_UID_MAX, &len16, len8, KP_TRUNC_APF_FS);
+	HDR_COPY_FIRST(s->val[1], e->fs_uid, KP_APF_UID_MAX, &len16, len8, KP_TRUNC_APF_FS);
 	e->fs_uid_len = (__u8)len16;
 	e->apf_truncated = len8;
 }
@@ -236,7 +232,7 @@ static __always_inline int h1_start(struct pt_regs *ctx, int at_call)
 	const void *w;
 	const void *req, *c, *hdrmap;
 	struct kp_req_start *e;
-	struct scratch *s;
+	struct hdr_scratch *s;
 	struct go_string str;
 	__u32 zero = 0;
 	__u16 len16;
@@ -281,13 +277,9 @@ static __always_inline int h1_start(struct pt_regs *ctx, int at_call)
 	e->addr_len = len16;
 
 	hdrmap = read_ptr(req, h1_off.request_header);
-	{
-		struct hdr_found f = {};
-
-		hdr_scan(hdrmap, h1_off.map_kind, hdr_keys, KP_HDR_USER_AGENT, 1, (struct hdr_scratch *)s, &f);
-		HDR_COPY_FIRST(f.val[0], e->ua, KP_UA_MAX, &len16, e->truncated, KP_TRUNC_UA);
-		e->ua_len = len16;
-	}
+	hdr_scan(hdrmap, h1_off.map_kind, hdr_keys, KP_HDR_USER_AGENT, 1, s);
+	HDR_COPY_FIRST(s->val[0], e->ua, KP_UA_MAX, &len16, e->truncated, KP_TRUNC_UA);
+	e->ua_len = len16;
 	bpf_ringbuf_submit(e, rb_wakeup(&events));
 	return 0;
 }

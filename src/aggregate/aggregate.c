@@ -88,7 +88,7 @@ struct agg {
 
 static const char *const class_names[AGG__NCLASS] = { "1xx", "2xx", "3xx", "4xx", "429", "5xx", "unknown" };
 static const char *const table_names[AGG__NTABLES] = { "all", "agent", "client", "verb-resource", "resource",
-								"namespace", "total" };
+								"namespace", "priority-level", "total" };
 static const char *const sort_names[AGG__NSORT] = { "rate", "errors", "p99", "bytes" };
 
 const char *agg_class_name(enum agg_class c) { return c < AGG__NCLASS ? class_names[c] : "unknown"; }
@@ -197,6 +197,8 @@ void agg_key_from_record(const struct request_record *r, struct agg_key *k)
 			end = colon;
 	}
 	scopy(k->client, sizeof(k->client), c, end - c);
+	c = REC_APF_LABEL(r->apf.priority_level, r->apf.priority_level_uid);
+	scopy(k->priority_level, sizeof(k->priority_level), c, strnlen(c, REC_APF_NAME_LEN));
 }
 
 static uint64_t fnv(uint64_t h, const char *s)
@@ -221,6 +223,7 @@ static uint64_t key_hash(enum agg_table t, const struct agg_key *k)
 	case AGG_BY_VERB_RESOURCE: h = fnv(fnv(h, k->verb), k->resource); break;
 	case AGG_BY_RESOURCE: h = fnv(h, k->resource); break;
 	case AGG_BY_NAMESPACE: h = fnv(h, k->namespace_); break;
+	case AGG_BY_PRIORITY_LEVEL: h = fnv(h, k->priority_level); break;
 	default: break;
 	}
 	h ^= h >> 29;
@@ -238,6 +241,7 @@ static bool key_eq(enum agg_table t, const struct agg_key *a, const struct agg_k
 	case AGG_BY_VERB_RESOURCE: return !strcmp(a->verb, b->verb) && !strcmp(a->resource, b->resource);
 	case AGG_BY_RESOURCE: return !strcmp(a->resource, b->resource);
 	case AGG_BY_NAMESPACE: return !strcmp(a->namespace_, b->namespace_);
+	case AGG_BY_PRIORITY_LEVEL: return !strcmp(a->priority_level, b->priority_level);
 	default: return true;
 	}
 }
@@ -247,7 +251,9 @@ static bool key_eq(enum agg_table t, const struct agg_key *a, const struct agg_k
 static void key_project(enum agg_table t, struct agg_key *dst, const struct agg_key *src)
 {
 	dst->user_agent[0] = dst->verb[0] = dst->resource[0] = dst->subresource[0] = dst->client[0] = '\0';
-	dst->namespace_[0] = '\0';
+	dst->namespace_[0] = dst->priority_level[0] = '\0';
+	if (t == AGG_BY_PRIORITY_LEVEL)
+		memcpy(dst->priority_level, src->priority_level, strlen(src->priority_level) + 1);
 	if (t == AGG_BY_KEY || t == AGG_BY_AGENT)
 		memcpy(dst->user_agent, src->user_agent, strlen(src->user_agent) + 1);
 	if (t == AGG_BY_KEY || t == AGG_BY_VERB_RESOURCE)

@@ -60,6 +60,9 @@ struct rec_apf {
 	char reject_reason[32]; /* "queue-full", "concurrency-limit", "time-out"; "" when not rejected by APF */
 };
 
+/* The label of a request's priority level / flow schema: the name when known, else the UID, else "". */
+#define REC_APF_LABEL(name, uid) ((name)[0] ? (name) : (uid))
+
 struct request_record {
 	uint64_t id;            /* kapimon's request id, unique within a run */
 	uint64_t start_ns;      /* wall clock, ns since the Unix epoch */
