@@ -170,6 +170,7 @@ static void ptab_add(struct ptab *t, const struct pkey *k, double w, double seco
 
 struct prom_sink {
 	struct ptab req, dur, client_other, etcd, etcd_dur;
+	struct ptab apf;           /* kapimon_requests_by_priority_level_total */
 	uint32_t nonres_max, nonres_n;
 	struct ptab nonres;        /* the non-resource paths given their own subresource value (counts unused) */
 	struct hh *hh;             /* (user_agent, verb, resource) keys: which own a client row */
@@ -197,7 +198,7 @@ struct prom_sink *prom_sink_new(const struct prom_sink_opts *o)
 	if (!o)
 		o = &none;
 	const uint32_t caps[] = { o->req_rows, o->dur_rows, o->nonres_paths, o->client_rows,
-				  o->client_other_rows, o->etcd_rows, o->etcd_dur_rows, o->conn_rows };
+				  o->client_other_rows, o->etcd_rows, o->etcd_dur_rows, o->conn_rows, o->apf_rows };
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
 		if (caps[i] > (1u << 24))
 			return NULL;
@@ -213,6 +214,8 @@ struct prom_sink *prom_sink_new(const struct prom_sink_opts *o)
 	err |= ptab_init(&s->etcd, "kapimon_etcd_requests_total", 3, cap_or(o->etcd_rows, PROM_SINK_ETCD_ROWS), NULL, 0);
 	err |= ptab_init(&s->etcd_dur, "kapimon_etcd_request_duration_seconds", 2,
 			 cap_or(o->etcd_dur_rows, PROM_SINK_ETCD_DUR_ROWS), etcd_buckets, NBUCKETS(etcd_buckets));
+	err |= ptab_init(&s->apf, "kapimon_requests_by_priority_level_total", 3,
+			 cap_or(o->apf_rows, PROM_SINK_APF_ROWS), NULL, 0);
 	s->client_cap = cap_or(o->client_rows, PROM_SINK_CLIENT_ROWS);
 	s->hh = hh_new(s->client_cap, PROM_SINK_HH_DECAY_STEPS, 0);
 	s->client_keys = calloc(s->client_cap, sizeof(*s->client_keys));
@@ -236,6 +239,7 @@ void prom_sink_free(struct prom_sink *s)
 	ptab_free(&s->client_other);
 	ptab_free(&s->etcd);
 	ptab_free(&s->etcd_dur);
+	ptab_free(&s->apf);
 	hh_free(s->hh);
 	free(s->client_keys);
 	free(s->client_val);
@@ -336,6 +340,16 @@ void prom_sink_request(struct prom_sink *s, const struct request_record *r)
 	key_pack(&k, (const char *const[]){ ri->verb, ri->group, ri->resource }, 3);
 	ptab_add(&s->dur, &k, w, seconds);
 	client_add(s, r, w);
+	/* API Priority and Fairness: only requests it classified (served: UIDs, names when known; rejected:
+	 * names) */
+	if (r->apf.priority_level[0] || r->apf.priority_level_uid[0] || r->apf.flow_schema[0] ||
+	    r->apf.flow_schema_uid[0]) {
+		key_pack(&k,
+			 (const char *const[]){ REC_APF_LABEL(r->apf.priority_level, r->apf.priority_level_uid),
+						REC_APF_LABEL(r->apf.flow_schema, r->apf.flow_schema_uid), code },
+			 3);
+		ptab_add(&s->apf, &k, w, 0);
+	}
 }
 
 void prom_sink_etcd(struct prom_sink *s, const struct etcd_record *r)
@@ -514,6 +528,7 @@ int prom_sink_render(const struct prom_sink *s, const struct prom_sink_health *h
 	static const char *const etcd_l[] = { "op", "resource", "code" };
 	static const char *const etcd_dur_l[] = { "op", "resource" };
 	static const char *const fam_l[] = { "family" };
+	static const char *const apf_l[] = { "priority_level", "flow_schema", "code" };
 
 	header(out, "kapimon_requests_total", "counter",
 	       "Apiserver requests finished, by verb, API group, resource, subresource and HTTP status code, "
@@ -536,6 +551,11 @@ int prom_sink_render(const struct prom_sink *s, const struct prom_sink_health *h
 	}
 	render_table(out, &s->client_other, client_l, 3);
 
+	header(out, "kapimon_requests_by_priority_level_total", "counter",
+	       "Apiserver requests API Priority and Fairness classified, by priority level, flow schema (names; "
+	       "the UID when the name is not known) and HTTP status code (429: rejected by APF).");
+	render_table(out, &s->apf, apf_l, 3);
+
 	header(out, "kapimon_etcd_requests_total", "counter",
 	       "etcd calls (unary gRPC) the apiserver finished, by operation, resource and gRPC status code.");
 	render_table(out, &s->etcd, etcd_l, 3);
@@ -546,7 +566,7 @@ int prom_sink_render(const struct prom_sink *s, const struct prom_sink_health *h
 
 	header(out, "kapimon_metrics_overflow_total", "counter",
 	       "Records counted in a family's overflow row (every label \"other\") because its table was full.");
-	const struct ptab *tabs[] = { &s->req, &s->dur, &s->client_other, &s->etcd, &s->etcd_dur };
+	const struct ptab *tabs[] = { &s->req, &s->dur, &s->client_other, &s->etcd, &s->etcd_dur, &s->apf };
 	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++) {
 		struct pkey k;
 

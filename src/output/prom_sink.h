@@ -40,6 +40,7 @@
 #define PROM_SINK_ETCD_DUR_ROWS 256    /* kapimon_etcd_request_duration_seconds */
 #define PROM_SINK_CONN_ROWS 256        /* kapimon_client_connection* / kapimon_etcd_connection*: groups (client
 					* IPs, etcd endpoints) with their own series (aggregate/conn_agg.h) */
+#define PROM_SINK_APF_ROWS 256         /* kapimon_requests_by_priority_level_total */
 /* The heavy-hitter clock: steps of 10 s of record end time, weights decay with a time constant of 1 h. */
 #define PROM_SINK_HH_STEP_NS 10000000000ULL
 #define PROM_SINK_HH_DECAY_STEPS 360.0
@@ -47,6 +48,7 @@
 struct prom_sink_opts {
 	uint32_t req_rows, dur_rows, nonres_paths, client_rows, client_other_rows, etcd_rows, etcd_dur_rows;
 	uint32_t conn_rows;
+	uint32_t apf_rows; /* appended */
 };
 
 /* kapimon's own health, known to the caller (the agent) rather than to the records. */
