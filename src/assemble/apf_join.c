@@ -62,14 +62,22 @@ void apf_join_free(struct apf_join *j)
 	free(j);
 }
 
+#define PROBES 8
+
+static size_t g_home(uint64_t g)
+{
+	return (size_t)(((g >> 3) * 0x9e3779b97f4a7c15ULL) >> 40) & (APF_MAX_GOROUTINES - 1);
+}
+
 void apf_join_reject(struct apf_join *j, const struct kp_apf_reject *ev)
 {
 	struct reject *slot = NULL;
+	size_t home = g_home(ev->hdr.goid_g);
 
 	j->st.rejects++;
-	/* the goroutine's own slot, else a free one, else the oldest */
-	for (int i = 0; i < APF_MAX_GOROUTINES; i++) {
-		struct reject *r = &j->rej[i];
+	/* the goroutine's own slot, else a free one, else the oldest of its probe run */
+	for (size_t k = 0; k < PROBES; k++) {
+		struct reject *r = &j->rej[(home + k) & (APF_MAX_GOROUTINES - 1)];
 
 		if (r->used && r->g == ev->hdr.goid_g) {
 			slot = r;
@@ -107,8 +115,8 @@ void apf_join_too_many(struct apf_join *j, const struct kp_apf_too_many *ev)
 	p->nctx = ev->nctx < KP_CTX_CHAIN_MAX ? ev->nctx : KP_CTX_CHAIN_MAX;
 	memcpy(p->chain, ev->ctx_chain, p->nctx * sizeof(p->chain[0]));
 	j->n++;
-	for (int i = 0; i < APF_MAX_GOROUTINES; i++) {
-		struct reject *r = &j->rej[i];
+	for (size_t k = 0; k < PROBES; k++) {
+		struct reject *r = &j->rej[(g_home(ev->hdr.goid_g) + k) & (APF_MAX_GOROUTINES - 1)];
 
 		/* AddReject ran just before, on this goroutine (a goroutine handles one request at a time) */
 		if (r->used && r->g == ev->hdr.goid_g && r->ts <= ev->hdr.ts_ns && ev->hdr.ts_ns - r->ts < j->hold_ns) {

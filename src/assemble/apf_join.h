@@ -7,7 +7,8 @@
  * that request's (as etcd calls are linked, assemble/etcd_assembler.h). Both events come before the
  * request's end on the same ring buffer, so a request looks up what is already there; what no request
  * claims (a request that began before attach, an end lost) expires after hold_ns.
- * Bounded: APF_MAX_GOROUTINES rejections waiting for their 429, APF_MAX_PENDING 429s waiting for their
+ * Bounded: APF_MAX_GOROUTINES rejections waiting for their 429 (hashed by goroutine, 8 probes; 64 were
+ * too few for 120 requests rejected at once on the testbed), APF_MAX_PENDING 429s waiting for their
  * request's end (the oldest is dropped and counted when full). Pure logic: nothing here touches BPF.
  */
 #ifndef KAPIMON_APF_JOIN_H
@@ -19,7 +20,7 @@
 #include "assemble/record.h"
 #include "kapimon/events.h"
 
-#define APF_MAX_GOROUTINES 64
+#define APF_MAX_GOROUTINES 1024 /* power of two */
 #define APF_MAX_PENDING 1024
 
 struct apf_join_stats {
