@@ -4,7 +4,8 @@
  * in place: classic hash map (Go <= 1.23) or swiss table (Go >= 1.24). The keys come from rodata
  * (struct kp_hdr_key, set by the loader from a table in src/plan/): only the keys asked for are ever
  * compared, and only a key whose length matches one of them is read. Values are not copied here:
- * the caller gets the address of each found key's []string and copies what it needs.
+ * the caller gets, for each found key, the address of the first string header of its []string value
+ * (taken from the bucket already read: no extra read) and copies what it needs.
  *
  * Bounds: classic maps: at most 8 buckets of the current array (B <= 3: ~52 entries) and 4 of the old
  * one while growing, no overflow buckets; swiss maps: the small-map group, or 4 groups of each of the
@@ -60,14 +61,15 @@ static __always_inline int hdr_key_match(const volatile struct kp_hdr_key *keys,
 	return -1;
 }
 
-/* One slot: record its value address when its key is wanted and not found yet. */
+/* One slot (its key and its []string value, copied into the scratch buffer): record the address of the
+ * value's first string header when the key is wanted and not found yet. */
 static __always_inline void hdr_slot(const volatile struct kp_hdr_key *keys, __u32 first, __u32 n,
-				     const struct go_string *k, __u64 val_addr, struct hdr_scratch *f)
+				     const struct go_string *k, const struct go_slice *v, struct hdr_scratch *f)
 {
 	int i = hdr_key_match(keys, first, n, k);
 
-	if (i >= 0 && i < KP_HDR_SCAN_MAX && !f->val[i]) {
-		f->val[i] = val_addr;
+	if (i >= 0 && i < KP_HDR_SCAN_MAX && !f->val[i] && v->ptr && v->len >= 1) {
+		f->val[i] = (__u64)v->ptr;
 		f->nfound++;
 	}
 }
@@ -100,11 +102,13 @@ static __always_inline void hdr_scan_hmap(const void *h, const volatile struct k
 				break;
 			for (i = 0; i < 8; i++) {
 				struct go_string k;
+				struct go_slice v;
 
 				if (s->buf[i] < 5) /* empty or evacuated */
 					continue;
 				__builtin_memcpy(&k, &s->buf[8 + i * 16], sizeof(k));
-				hdr_slot(keys, first, n, &k, (__u64)(bk + 136 + i * 24), s);
+				__builtin_memcpy(&v, &s->buf[136 + i * 24], sizeof(v));
+				hdr_slot(keys, first, n, &k, &v, s);
 			}
 		}
 	}
@@ -122,11 +126,13 @@ static __always_inline void hdr_scan_group(const char *g, const volatile struct 
 	__builtin_memcpy(&ctrl, s->buf, 8);
 	for (i = 0; i < 8; i++) {
 		struct go_string k;
+		struct go_slice v;
 
 		if ((ctrl >> (i * 8)) & 0x80) /* empty or deleted */
 			continue;
 		__builtin_memcpy(&k, &s->buf[8 + i * 40], sizeof(k));
-		hdr_slot(keys, first, n, &k, (__u64)(g + 8 + i * 40 + 16), s);
+		__builtin_memcpy(&v, &s->buf[8 + i * 40 + 16], sizeof(v));
+		hdr_slot(keys, first, n, &k, &v, s);
 	}
 }
 
@@ -177,16 +183,12 @@ static __always_inline void hdr_scan(const void *m, __u8 map_kind, const volatil
 		hdr_scan_hmap(m, keys, first, n, s);
 }
 
-/* Copy the first string of the []string at val_addr into dst (capacity cap, a power of two). */
-#define HDR_COPY_FIRST(val_addr, dst, cap, lenp, trunc, bit)                                          \
+/* Copy the string whose header is at str_addr (a scan's val[]) into dst (capacity cap, a power of two). */
+#define HDR_COPY_FIRST(str_addr, dst, cap, lenp, trunc, bit)                                          \
 	do {                                                                                           \
-		struct go_slice __vals = {};                                                           \
 		struct go_string __v = {};                                                             \
 		*(lenp) = 0;                                                                           \
-		if ((val_addr) &&                                                                      \
-		    !bpf_probe_read_user(&__vals, sizeof(__vals), (const void *)(val_addr)) &&        \
-		    __vals.len >= 1 && __vals.ptr &&                                                   \
-		    !bpf_probe_read_user(&__v, sizeof(__v), __vals.ptr))                               \
+		if ((str_addr) && !bpf_probe_read_user(&__v, sizeof(__v), (const void *)(str_addr)))  \
 			COPY_GO_STR(dst, cap, __v, lenp, trunc, bit);                                  \
 	} while (0)
 
