@@ -118,6 +118,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(CORE_LIB)
 
 # The BPF probe's etcd request walk is compiled into its unit test.
 $(BUILD)/tests/test_etcd_walk: bpf/etcd_walk.h include/kapimon/events.h
+$(BUILD)/tests/test_go_map: bpf/go_map.h bpf/go_read.h bpf/go_abi.h include/kapimon/events.h
 
 # Replay benchmark (tests/bench/replay.c): the userspace pipeline on recorded events, no root needed.
 REPLAY_BIN := $(BUILD)/bench/replay

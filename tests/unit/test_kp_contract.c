@@ -109,9 +109,11 @@ static void test_request_path_hits(void **state)
 
 	for (int i = 0; i < KP_PROBE__COUNT; i++)
 		hits[i] = 1ULL << i;
-	/* h2 start/end and h1 start/end only: never etcd, calibration or the tracepoint */
+	/* h2 start/end, h1 start/end and the APF rejection probes (on the request's path, 429s only): never
+	 * etcd, calibration or the tracepoint */
 	assert_int_equal(kp_request_path_hits(hits), (1 << KP_PROBE_H2_HEADERS) | (1 << KP_PROBE_H2_DONE) |
-							     (1 << KP_PROBE_H1_START) | (1 << KP_PROBE_H1_DONE));
+							     (1 << KP_PROBE_H1_START) | (1 << KP_PROBE_H1_DONE) |
+							     (1 << KP_PROBE_APF_REJECT) | (1 << KP_PROBE_APF_TOO_MANY));
 }
 
 static void fill_ev(struct kp_req_start *ev, const char *path, size_t full_len)
@@ -228,6 +230,32 @@ static void test_all_trunc_bits_named(void **state)
 		assert_non_null(strstr(json, want));
 		free(json);
 		all |= bits[i].name_bit;
+	}
+	/* the APF header values of a request's end */
+	static const struct {
+		unsigned kp, name_bit;
+		const char *name;
+	} end_bits[] = {
+		{ KP_TRUNC_APF_PL, REC_TRUNC_PRIORITY_LEVEL, "priority_level" },
+		{ KP_TRUNC_APF_FS, REC_TRUNC_FLOW_SCHEMA, "flow_schema" },
+	};
+	for (size_t i = 0; i < sizeof(end_bits) / sizeof(end_bits[0]); i++) {
+		struct kp_req_start ev;
+		struct kp_req_end end = { .status = 200, .bytes_out = -1, .bytes_in = -1 };
+		struct request_record r;
+		char want[64], *json;
+
+		fill_ev(&ev, "/healthz", 8);
+		request_fill_start(&r, &ev, 0);
+		end.apf_truncated = (uint8_t)end_bits[i].kp;
+		request_fill_end(&r, &end);
+		assert_int_equal(r.truncated, end_bits[i].name_bit);
+		assert_string_equal(rec_trunc_name(end_bits[i].name_bit), end_bits[i].name);
+		json = render_req(&r);
+		snprintf(want, sizeof(want), "\"truncated\":[\"%s\"]", end_bits[i].name);
+		assert_non_null(strstr(json, want));
+		free(json);
+		all |= end_bits[i].name_bit;
 	}
 	assert_int_equal(all, REC_TRUNC__ALL);
 }
