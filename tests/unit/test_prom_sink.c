@@ -138,6 +138,39 @@ static void test_counts(void **state)
 	prom_sink_free(s);
 }
 
+/* kapimon_requests_by_priority_level_total: APF-classified requests only, names else UIDs, bounded */
+static void test_priority_level(void **state)
+{
+	struct prom_sink *s = prom_sink_new(&(struct prom_sink_opts){ .apf_rows = 2 });
+	struct request_record r;
+	char *t;
+
+	(void)state;
+	assert_non_null(s);
+	r = req("list", "", "configmaps", "", 200, 0.01, "a");
+	snprintf(r.apf.priority_level_uid, sizeof(r.apf.priority_level_uid), "pl-uid");
+	snprintf(r.apf.flow_schema_uid, sizeof(r.apf.flow_schema_uid), "fs-uid");
+	feed(s, &r);
+	feed(s, &r);
+	r = req("list", "", "configmaps", "", 429, 0.01, "a");
+	snprintf(r.apf.priority_level, sizeof(r.apf.priority_level), "workload-low");
+	snprintf(r.apf.flow_schema, sizeof(r.apf.flow_schema), "service-accounts");
+	snprintf(r.apf.reject_reason, sizeof(r.apf.reject_reason), "queue-full");
+	feed(s, &r);
+	r = req("watch", "", "pods", "", 200, 3, "a"); /* long-running: APF does not classify it */
+	feed(s, &r);
+	r = req("get", "", "pods", "", 200, 0.01, "a");
+	snprintf(r.apf.priority_level, sizeof(r.apf.priority_level), "third");
+	feed(s, &r); /* a third label set: the family's overflow row (2 rows) */
+	t = render(s, NULL);
+	assert_true(value(t, "kapimon_requests_by_priority_level_total{priority_level=\"pl-uid\",flow_schema=\"fs-uid\",code=\"200\"}") == 2);
+	assert_true(value(t, "kapimon_requests_by_priority_level_total{priority_level=\"workload-low\",flow_schema=\"service-accounts\",code=\"429\"}") == 1);
+	assert_true(sum_of(t, "kapimon_requests_by_priority_level_total") == 4);
+	assert_true(value(t, "kapimon_metrics_overflow_total{family=\"kapimon_requests_by_priority_level_total\"}") == 1);
+	free(t);
+	prom_sink_free(s);
+}
+
 static void test_nonresource(void **state)
 {
 	struct prom_sink_opts o = { .nonres_paths = 2 };
@@ -438,6 +471,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counts),
+		cmocka_unit_test(test_priority_level),
 		cmocka_unit_test(test_nonresource),
 		cmocka_unit_test(test_histogram),
 		cmocka_unit_test(test_overflow),

@@ -256,6 +256,42 @@ static void test_request_presence(void **state)
 	done(&p);
 }
 
+/* API Priority and Fairness fields: each only when known */
+static void test_request_apf(void **state)
+{
+	struct request_record r;
+	struct parsed p;
+
+	fill_request(&r);
+	memset(&r.apf, 0, sizeof(r.apf));
+	parse(&p, K_REQ, &r);
+	assert_false(has(&p, "priority_level"));
+	assert_false(has(&p, "flow_schema"));
+	assert_false(has(&p, "priority_level_uid"));
+	assert_false(has(&p, "flow_schema_uid"));
+	assert_false(has(&p, "apf_reject_reason"));
+	done(&p);
+
+	snprintf(r.apf.priority_level_uid, sizeof(r.apf.priority_level_uid), "cdd47590-6639-4f81-ae93-cd3845744465");
+	snprintf(r.apf.flow_schema_uid, sizeof(r.apf.flow_schema_uid), "54fe1c2b-a80b-463c-9ab9-deb25dcc1764");
+	parse(&p, K_REQ, &r);
+	assert_str(&p, "priority_level_uid", "cdd47590-6639-4f81-ae93-cd3845744465");
+	assert_str(&p, "flow_schema_uid", "54fe1c2b-a80b-463c-9ab9-deb25dcc1764");
+	assert_false(has(&p, "priority_level"));
+	done(&p);
+
+	memset(&r.apf, 0, sizeof(r.apf));
+	snprintf(r.apf.priority_level, sizeof(r.apf.priority_level), "workload-low");
+	snprintf(r.apf.flow_schema, sizeof(r.apf.flow_schema), "q\"uote\n");
+	snprintf(r.apf.reject_reason, sizeof(r.apf.reject_reason), "queue-full");
+	parse(&p, K_REQ, &r);
+	assert_str(&p, "priority_level", "workload-low");
+	assert_str(&p, "flow_schema", "q\"uote\n"); /* escaped and read back */
+	assert_str(&p, "apf_reject_reason", "queue-full");
+	assert_false(has(&p, "priority_level_uid"));
+	done(&p);
+}
+
 static void test_hostile_strings(void **state)
 {
 	static const char *uas[] = {
@@ -531,6 +567,7 @@ int main(void)
 		cmocka_unit_test(test_ts_parse_forms),
 		cmocka_unit_test(test_request_fields),
 		cmocka_unit_test(test_request_presence),
+		cmocka_unit_test(test_request_apf),
 		cmocka_unit_test(test_hostile_strings),
 		cmocka_unit_test(test_path_secrets_never_leave),
 		cmocka_unit_test(test_etcd),

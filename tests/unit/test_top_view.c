@@ -120,6 +120,47 @@ static void test_namespace_and_resource(void **state)
 	agg_free(a);
 }
 
+/* --by priority-level: the APF priority level's name, else its UID (served requests), "" unknown */
+static void test_priority_level(void **state)
+{
+	struct agg *a = mk();
+	struct agg_row rows[64];
+	const char *v[TOP_MAX_COLS];
+	struct request_record r;
+	size_t n;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	snprintf(r.ri.verb, sizeof(r.ri.verb), "list");
+	r.status = 429;
+	r.latency_ns = 1000000;
+	r.sample_factor = 1.0;
+	snprintf(r.apf.priority_level, sizeof(r.apf.priority_level), "workload-low");
+	snprintf(r.apf.priority_level_uid, sizeof(r.apf.priority_level_uid), "uid-ignored-when-named");
+	agg_advance(a, T0 + 3 * S);
+	for (int i = 0; i < 40; i++) {
+		r.start_ns = T0 + 3 * S + (uint64_t)i * 1000;
+		agg_add(a, &r);
+	}
+	memset(r.apf.priority_level, 0, sizeof(r.apf.priority_level));
+	snprintf(r.apf.priority_level_uid, sizeof(r.apf.priority_level_uid), "cdd47590-uid");
+	r.status = 200;
+	for (int i = 0; i < 5; i++)
+		agg_add(a, &r);
+	agg_advance(a, T0 + 4 * S);
+	n = q(a, grp("priority-level"), rows, "", false);
+	assert_int_equal(top_key_values(grp("priority-level"), &rows[0], v), 1);
+	assert_string_equal(grp("priority-level")->cols[0].json, "priority_level");
+	assert_true(n >= 2);
+	top_key_values(grp("priority-level"), &rows[0], v);
+	assert_string_equal(v[0], "workload-low");
+	assert_true(fabs(rows[0].e429 - 40) < 1e-9);
+	top_key_values(grp("priority-level"), &rows[1], v);
+	assert_string_equal(v[0], "cdd47590-uid");
+	assert_true(fabs(rows[1].req - 5) < 1e-9);
+	agg_free(a);
+}
+
 static void test_filter(void **state)
 {
 	struct agg *a = mk();
@@ -189,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_grouping_table),
 		cmocka_unit_test(test_namespace_and_resource),
 		cmocka_unit_test(test_filter),
+		cmocka_unit_test(test_priority_level),
 		cmocka_unit_test(test_other_row),
 		cmocka_unit_test(test_reverse),
 	};
