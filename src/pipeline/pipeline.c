@@ -252,7 +252,8 @@ static void feed_conn(struct pipeline *p, const void *event, size_t size)
 
 /* Minimum size per event type (index enum kp_event_type); 0: unknown type. */
 static const size_t min_size[] = {
-	[KP_EV_REQ_START] = sizeof(struct kp_req_start), [KP_EV_REQ_END] = sizeof(struct kp_req_end),
+	/* request ends recorded before the APF fields were appended are read with those fields empty */
+	[KP_EV_REQ_START] = sizeof(struct kp_req_start), [KP_EV_REQ_END] = offsetof(struct kp_req_end, pl_uid_len),
 	[KP_EV_GRPC_START] = sizeof(struct kp_grpc_start), [KP_EV_GRPC_END] = sizeof(struct kp_grpc_end),
 	[KP_EV_CONN] = KP_CONN_EVENT_V1_SIZE, [KP_EV_WATCH_RESP] = sizeof(struct kp_watch_resp),
 	[KP_EV_APF_REJECT] = sizeof(struct kp_apf_reject), [KP_EV_APF_TOO_MANY] = sizeof(struct kp_apf_too_many),
@@ -284,6 +285,13 @@ int pipeline_feed(struct pipeline *p, const void *event, size_t size)
 			deliver_started(p, event);
 		break;
 	case KP_EV_REQ_END:
+		if (size < sizeof(struct kp_req_end)) { /* an older, shorter end event (raw event files) */
+			struct kp_req_end e = { 0 };
+
+			memcpy(&e, event, size);
+			asm_end(l->as, &e);
+			break;
+		}
 		asm_end(l->as, event);
 		break;
 	case KP_EV_GRPC_START:

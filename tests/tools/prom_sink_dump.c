@@ -34,7 +34,9 @@ int main(int argc, char **argv)
 	static const char *const nonres[] = { "/healthz", "/readyz?verbose", "/version", "/openapi/v2",
 					      "/weird\"path\\\n" };
 	static const int codes[] = { 200, 201, 404, 409, 429, 500, 0 };
-	struct prom_sink_opts small = { 3, 2, 2, 2, 2, 3, 2, 2 };
+	static const char *const pls[][2] = { { "workload-low", "" }, { "", "cdd47590-6639-4f81-ae93-cd3845744465" },
+					      { "evil\"} 1\npl", "" }, { "", "" } };
+	struct prom_sink_opts small = { 3, 2, 2, 2, 2, 3, 2, 2, 2 };
 	bool tiny = argc > 1 && !strcmp(argv[1], "--small");
 	struct prom_sink *s = prom_sink_new(tiny ? &small : NULL);
 	struct pipeline_sink ps;
@@ -82,6 +84,14 @@ int main(int argc, char **argv)
 			set(r.ri.verb, sizeof(r.ri.verb), "other");
 			set(r.ri.group, sizeof(r.ri.group), "other");
 			set(r.ri.resource, sizeof(r.ri.resource), "other");
+		}
+		{ /* API Priority and Fairness: names, UIDs, hostile names, unclassified */
+			const char *const *pl = pls[seed / 19 % (sizeof(pls) / sizeof(pls[0]))];
+
+			set(r.apf.priority_level, sizeof(r.apf.priority_level), pl[0]);
+			set(r.apf.priority_level_uid, sizeof(r.apf.priority_level_uid), pl[1]);
+			set(r.apf.flow_schema, sizeof(r.apf.flow_schema), pl[0][0] ? "service-accounts" : "");
+			set(r.apf.flow_schema_uid, sizeof(r.apf.flow_schema_uid), pl[1][0] ? "54fe1c2b" : "");
 		}
 		ps.request(ps.ctx, &r);
 	}
