@@ -70,7 +70,7 @@ static void usage(FILE *out)
 		"  --interval S            refresh and rate window in seconds (default 1)\n"
 		"  --sort KEY              rate (default), errors, p99 or bytes\n"
 		"  --by GROUPING           all = user agent+verb+resource (default), agent, verb-resource,\n"
-		"                          resource, namespace, client\n"
+		"                          resource, namespace, client, priority-level (APF)\n"
 		"  --filter SUBSTR         show only rows whose key (any key column) contains SUBSTR\n"
 		"  --reverse               reverse the order (smallest first)\n"
 		"  -n N                    rows to show (default: what fits the screen; 20 in batch mode)\n"
@@ -504,7 +504,7 @@ static const char *const help_lines[] = {
 	"           Enter on an empty line clears, Esc cancels",
 	"  r        reverse the order (smallest first)",
 	"  s        next sort: rate, errors, p99, bytes",
-	"  b        next grouping: all, agent, verb-resource, resource, namespace, client",
+	"  b        next grouping: all, agent, verb-resource, resource, namespace, client, priority-level",
 	"  e        show / hide the etcd panel",
 	"  p        pause / resume the display",
 	"  ? or h   this help (any key closes it)",
