@@ -34,7 +34,7 @@
  * ends and rows that changed keys can never leave a count behind. The total of the request series
  * per step feeds the online anomaly detector (analysis/online.h) in agg_update_anomaly().
  *
- * Cost: agg_add() does 6 hash lookups and 6 heap updates (O(log max_keys)) and no allocation; all
+ * Cost: agg_add() does 7 hash lookups and 7 heap updates (O(log max_keys)) and no allocation; all
  * memory is allocated in agg_new() (calloc'd, so pages are only resident once rows are used): per
  * table about (max_keys + 1) * (1 KiB + nsteps * 24 B + 60 B), query scratch (max_keys + 1) * 2.7 KiB
  * once, and nsteps * (cells_per_step * 4/3 rounded up to a power of two) * 12 B of cells.
