@@ -78,17 +78,19 @@ static __always_inline void hdr_slot(const volatile struct kp_hdr_key *keys, __u
 static __always_inline void hdr_scan_hmap(const void *h, const volatile struct kp_hdr_key *keys, __u32 first,
 					  __u32 n, struct hdr_scratch *s)
 {
-	__u8 B = 0;
+	__u64 hdr[4]; /* count, {flags, B, noverflow, hash0}, buckets, oldbuckets: one read */
+	__u8 B;
 	const void *bucket_arrays[2];
 	__u32 nbuckets[2];
 	int a, b, i;
 
-	if (bpf_probe_read_user(&B, 1, (const char *)h + 9))
+	if (bpf_probe_read_user(hdr, sizeof(hdr), h))
 		return;
+	B = (__u8)(hdr[1] >> 8);
 	if (B > 3)
 		B = 3;
-	bucket_arrays[0] = read_ptr(h, 16);
-	bucket_arrays[1] = read_ptr(h, 24); /* oldbuckets while growing: not yet evacuated cells */
+	bucket_arrays[0] = (const void *)hdr[2];
+	bucket_arrays[1] = (const void *)hdr[3]; /* oldbuckets while growing: not yet evacuated cells */
 	nbuckets[0] = 1U << B;
 	nbuckets[1] = B ? 1U << (B - 1) : 1;
 	for (a = 0; a < 2; a++) {
@@ -140,10 +142,15 @@ static __always_inline void hdr_scan_group(const char *g, const volatile struct 
 static __always_inline void hdr_scan_swiss(const void *m, const volatile struct kp_hdr_key *keys, __u32 first,
 					   __u32 n, struct hdr_scratch *s)
 {
-	const void *dir = read_ptr(m, 16);
-	__s64 dir_len = (__s64)read_u64(m, 24);
+	__u64 hdr[4]; /* used, seed, dirPtr, dirLen: one read */
+	const void *dir;
+	__s64 dir_len;
 	int t, gi;
 
+	if (bpf_probe_read_user(hdr, sizeof(hdr), m))
+		return;
+	dir = (const void *)hdr[2];
+	dir_len = (__s64)hdr[3];
 	if (!dir)
 		return;
 	if (dir_len == 0) {
