@@ -137,6 +137,11 @@ static void bpf_check_probe(struct bpf_check *b, const char *tracefs)
 			}
 			conn_bpf__destroy(cl);
 		} else {
+			if (i == 0) { /* every header key set, as capture sets them: the verifier sees the header scans */
+				struct plan all = { .apf_served_ok = true };
+
+				plan_hdr_keys(&all, (struct kp_hdr_key *)b->http->rodata->hdr_keys);
+			}
 			o->load_err = i == 0 ? http_bpf__load(b->http) : grpc_bpf__load(b->grpc);
 		}
 		o->loaded = o->load_err == 0;
