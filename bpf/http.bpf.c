@@ -30,6 +30,8 @@ const volatile struct kp_http1_offsets h1_off = {};
 const volatile __u32 max_header_fields = 32;
 /* Header keys looked up in Go header maps (enum kp_hdr; src/plan/headers.c); len 0 = off */
 const volatile struct kp_hdr_key hdr_keys[KP_HDR__COUNT] = {};
+/* Kubernetes API objects' name and UID (src/plan/k8s_meta.c) */
+const volatile struct kp_k8s_offsets k8s_off = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -389,6 +391,59 @@ int apf_too_many(struct pt_regs *ctx)
 	bpf_probe_read_user(&c, sizeof(c), (const char *)req + h1_off.request_ctx);
 	e->nctx = read_ctx_chain(c, e->ctx_chain);
 	bpf_ringbuf_submit(e, rb_wakeup(&events));
+	return 0;
+}
+
+/* One object of a digest: its name and UID. */
+static __always_inline void apf_object(const void *obj, __u8 kind, struct pt_regs *ctx)
+{
+	struct kp_apf_object *e;
+	struct go_string name, uid;
+	__u16 len16;
+
+	if (!obj)
+		return;
+	name = read_go_string(obj, k8s_off.object_name);
+	uid = read_go_string(obj, k8s_off.object_uid);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(&counters, KP_CNT_RB_DROP);
+		return;
+	}
+	fill_hdr(&e->hdr, KP_EV_APF_OBJECT, GO_G(ctx));
+	e->kind = kind;
+	e->truncated = 0;
+	COPY_GO_STR(e->name, KP_APF_NAME_MAX, name, &len16, e->truncated, KP_TRUNC_APF_PL);
+	e->name_len = (__u8)len16;
+	COPY_GO_STR(e->uid, KP_APF_UID_MAX, uid, &len16, e->truncated, KP_TRUNC_APF_FS);
+	e->uid_len = (__u8)len16;
+	bpf_ringbuf_submit(e, rb_wakeup(&events));
+}
+
+/* k8s.io/apiserver/pkg/util/flowcontrol.(*configController).lockAndDigestConfigObjects(newPLs
+ * []*PriorityLevelConfiguration, newFSs []*FlowSchema): receiver in RAX, the slices in RBX/RCX/RDI and
+ * RSI/R8/R9. Runs when the apiserver starts and whenever an APF object's spec changes (never per
+ * request): the names of the UIDs that served requests carry. Not gated (budget mode). */
+SEC("uprobe")
+int apf_digest(struct pt_regs *ctx)
+{
+	__u64 pls = GO_REG2(ctx), npl = GO_REG3(ctx), fss = GO_REG5(ctx), nfs = GO_REG6(ctx);
+	int i;
+
+	count(&hits, KP_PROBE_APF_DIGEST);
+	__asm__ volatile("" : "+r"(pls), "+r"(npl), "+r"(fss), "+r"(nfs));
+	if (!OFF_OK(k8s_off.object_name) || !OFF_OK(k8s_off.object_uid))
+		return 0;
+	for (i = 0; i < KP_APF_DIGEST_MAX; i++) {
+		if ((__u64)i >= npl || !pls)
+			break;
+		apf_object(read_ptr((const void *)pls, i * 8), KP_APF_PRIORITY_LEVEL, ctx);
+	}
+	for (i = 0; i < KP_APF_DIGEST_MAX; i++) {
+		if ((__u64)i >= nfs || !fss)
+			break;
+		apf_object(read_ptr((const void *)fss, i * 8), KP_APF_FLOW_SCHEMA, ctx);
+	}
 	return 0;
 }
 

@@ -28,6 +28,7 @@ enum kp_event_type {
 	KP_EV_WATCH_RESP = 7,
 	KP_EV_APF_REJECT = 8,   /* API Priority and Fairness rejected a request (flowcontrol metrics.AddReject) */
 	KP_EV_APF_TOO_MANY = 9, /* a filter answers 429 (server/filters.tooManyRequests): the request's context chain */
+	KP_EV_APF_OBJECT = 10,  /* the APF config digested: one PriorityLevelConfiguration or FlowSchema (name, UID) */
 };
 
 enum kp_proto { KP_PROTO_H1 = 1, KP_PROTO_H2 = 2 };
@@ -48,7 +49,8 @@ enum kp_probe {
 	KP_PROBE_TCP_RESET = 10,  /* tracepoints tcp/tcp_send_reset, tcp/tcp_receive_reset (every RST) */
 	KP_PROBE_APF_REJECT = 11,   /* kube-apiserver: flowcontrol metrics.AddReject (APF rejections only) */
 	KP_PROBE_APF_TOO_MANY = 12, /* kube-apiserver: server/filters.tooManyRequests (429s only) */
-	KP_PROBE__COUNT = 13,
+	KP_PROBE_APF_DIGEST = 13,   /* kube-apiserver: the APF config controller digests its objects (config changes) */
+	KP_PROBE__COUNT = 14,
 };
 
 /* Counters kept per CPU in BPF (index into the "counters" arrays); named and consumed like probes. */
@@ -157,6 +159,22 @@ struct kp_apf_reject {
 	char pl[KP_APF_NAME_MAX];
 	char fs[KP_APF_NAME_MAX];
 	char reason[KP_APF_REASON_MAX];
+};
+
+/* The APF config controller's lockAndDigestConfigObjects(newPLs, newFSs) (at start and whenever a
+ * FlowSchema or PriorityLevelConfiguration changes): one event per object, its name and UID, so the UIDs
+ * of served requests can be given names. At most KP_APF_DIGEST_MAX objects of each kind. */
+#define KP_APF_DIGEST_MAX 64
+enum kp_apf_kind { KP_APF_PRIORITY_LEVEL = 0, KP_APF_FLOW_SCHEMA = 1 };
+struct kp_apf_object {
+	struct kp_event_hdr hdr;
+	__u8 kind; /* enum kp_apf_kind */
+	__u8 name_len;
+	__u8 uid_len;
+	__u8 truncated; /* KP_TRUNC_APF_PL: the name was cut */
+	__u32 _pad;
+	char name[KP_APF_NAME_MAX];
+	char uid[KP_APF_UID_MAX];
 };
 
 /* server/filters.tooManyRequests(req, w): a 429 from the APF (or max-in-flight) filter; the context

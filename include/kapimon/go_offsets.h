@@ -54,6 +54,12 @@ struct kp_http1_offsets {
 	kp_off_t response_handler_header; /* response.handlerHeader (Header): APF response headers */
 };
 
+/* Kubernetes API objects (k8s.io/apimachinery ObjectMeta behind TypeMeta), for the APF config digest. */
+struct kp_k8s_offsets {
+	kp_off_t object_name; /* <Kind>.ObjectMeta.Name (string) */
+	kp_off_t object_uid;  /* <Kind>.ObjectMeta.UID (types.UID string) */
+};
+
 /* google.golang.org/grpc client, for etcd calls. */
 struct kp_grpc_offsets {
 	kp_off_t status_error_s;   /* internal/status.Error.s (*Status) */

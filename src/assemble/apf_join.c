@@ -21,8 +21,16 @@ struct pending {
 	uint8_t truncated;
 };
 
+/* A learned object: UID -> name (open addressing, never deleted: UIDs are unique). */
+struct object {
+	char uid[REC_APF_UID_LEN];
+	char name[REC_APF_NAME_LEN];
+};
+
 struct apf_join {
 	uint64_t hold_ns;
+	struct object *obj[2]; /* [enum kp_apf_kind], APF_MAX_OBJECTS each */
+	uint32_t nobj[2];
 	struct reject rej[APF_MAX_GOROUTINES];
 	struct pending *pend; /* FIFO ring of APF_MAX_PENDING */
 	size_t head, n;
@@ -46,8 +54,10 @@ struct apf_join *apf_join_new(uint64_t hold_ns)
 	if (!j)
 		return NULL;
 	j->pend = calloc(APF_MAX_PENDING, sizeof(*j->pend));
-	if (!j->pend) {
-		free(j);
+	j->obj[0] = calloc(APF_MAX_OBJECTS, sizeof(struct object));
+	j->obj[1] = calloc(APF_MAX_OBJECTS, sizeof(struct object));
+	if (!j->pend || !j->obj[0] || !j->obj[1]) {
+		apf_join_free(j);
 		return NULL;
 	}
 	j->hold_ns = hold_ns;
@@ -59,7 +69,65 @@ void apf_join_free(struct apf_join *j)
 	if (!j)
 		return;
 	free(j->pend);
+	free(j->obj[0]);
+	free(j->obj[1]);
 	free(j);
+}
+
+static size_t uid_home(const char *uid)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *uid; uid++)
+		h = (h ^ (unsigned char)*uid) * 0x100000001b3ULL;
+	return (size_t)(h ^ (h >> 29)) & (APF_MAX_OBJECTS - 1);
+}
+
+/* The slot of uid in kind's table: its own, else the free one where it would go; NULL when full. */
+static struct object *obj_slot(struct apf_join *j, int kind, const char *uid)
+{
+	size_t home = uid_home(uid);
+
+	for (size_t k = 0; k < APF_MAX_OBJECTS; k++) {
+		struct object *o = &j->obj[kind][(home + k) & (APF_MAX_OBJECTS - 1)];
+
+		if (!o->uid[0] || !strcmp(o->uid, uid))
+			return o;
+	}
+	return NULL;
+}
+
+void apf_join_object(struct apf_join *j, const struct kp_apf_object *ev)
+{
+	char uid[REC_APF_UID_LEN];
+	struct object *o;
+	int kind = ev->kind == KP_APF_FLOW_SCHEMA;
+
+	copy_str(uid, sizeof(uid), ev->uid, ev->uid_len, sizeof(ev->uid));
+	if (!uid[0] || !ev->name_len)
+		return;
+	o = obj_slot(j, kind, uid);
+	if (!o) {
+		j->st.dropped_full++;
+		return;
+	}
+	if (!o->uid[0]) {
+		memcpy(o->uid, uid, sizeof(o->uid));
+		j->nobj[kind]++;
+		j->st.objects++;
+	}
+	copy_str(o->name, sizeof(o->name), ev->name, ev->name_len, sizeof(ev->name));
+}
+
+/* name of uid (kind), or NULL */
+static const char *obj_name(struct apf_join *j, int kind, const char *uid)
+{
+	struct object *o;
+
+	if (!uid[0] || !j->nobj[kind])
+		return NULL;
+	o = obj_slot(j, kind, uid);
+	return o && o->uid[0] ? o->name : NULL;
 }
 
 #define PROBES 8
@@ -133,7 +201,14 @@ bool apf_join_request_end(struct apf_join *j, struct request_record *r)
 {
 	struct rec_apf *out = &r->apf;
 	uint64_t ctx = r->link_ctx;
+	const char *pl = obj_name(j, KP_APF_PRIORITY_LEVEL, out->priority_level_uid);
+	const char *fs = obj_name(j, KP_APF_FLOW_SCHEMA, out->flow_schema_uid);
 
+	if (pl && !out->priority_level[0])
+		memcpy(out->priority_level, pl, sizeof(out->priority_level));
+	if (fs && !out->flow_schema[0])
+		memcpy(out->flow_schema, fs, sizeof(out->flow_schema));
+	j->st.named += pl || fs;
 	if (!ctx || !j->n)
 		return false;
 	for (size_t k = 0; k < j->n; k++) {

@@ -18,6 +18,7 @@ const struct kp_probe_desc kp_probe_desc[KP_PROBE__COUNT] = {
 				 "tcp_send_reset_btf, tcp_send_reset_raw, tcp_recv_reset_btf, tcp_recv_reset_raw, tcp_recv_reset_tp" },
 	[KP_PROBE_APF_REJECT] = { "apf_add_reject", KP_KIND_UPROBE, true, "apf_add_reject" },
 	[KP_PROBE_APF_TOO_MANY] = { "apf_too_many", KP_KIND_UPROBE, true, "apf_too_many" },
+	[KP_PROBE_APF_DIGEST] = { "apf_digest", KP_KIND_UPROBE, false, "apf_digest" },
 };
 
 const struct kp_counter_desc kp_counter_desc[KP_CNT__COUNT] = {

@@ -438,6 +438,8 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 		jw_kv_uint(w, "attributed", s->apf_attributed);
 		jw_kv_uint(w, "unpaired", s->apf_unpaired);
 		jw_kv_uint(w, "expired", s->apf_expired);
+		jw_kv_uint(w, "objects_learned", s->apf_objects);
+		jw_kv_uint(w, "named", s->apf_named);
 		jw_obj_end(w);
 	}
 	if (s->has_conns) {

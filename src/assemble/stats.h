@@ -73,7 +73,7 @@ struct record_stats {
 	uint64_t attaches, exits;  /* attaches so far, attached apiservers that exited */
 	/* API Priority and Fairness (appended; written when has_apf: a rejection or 429 was seen) */
 	bool has_apf;
-	uint64_t apf_rejects, apf_too_many, apf_attributed, apf_unpaired, apf_expired;
+	uint64_t apf_rejects, apf_too_many, apf_attributed, apf_unpaired, apf_expired, apf_objects, apf_named;
 };
 
 #endif

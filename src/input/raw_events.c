@@ -89,6 +89,17 @@ void raw_event_scrub(void *data, size_t size)
 			return;
 		}
 		break;
+	case KP_EV_APF_OBJECT:
+		if (size >= sizeof(struct kp_apf_object)) {
+			struct kp_apf_object *e = data;
+
+			e->_pad = 0;
+			zero_tail(e->name, e->name_len, sizeof(e->name));
+			zero_tail(e->uid, e->uid_len, sizeof(e->uid));
+			zero_tail(data, sizeof(*e), size);
+			return;
+		}
+		break;
 	case KP_EV_APF_TOO_MANY:
 		if (size >= sizeof(struct kp_apf_too_many)) {
 			struct kp_apf_too_many *e = data;

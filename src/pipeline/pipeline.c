@@ -257,6 +257,7 @@ static const size_t min_size[] = {
 	[KP_EV_GRPC_START] = sizeof(struct kp_grpc_start), [KP_EV_GRPC_END] = sizeof(struct kp_grpc_end),
 	[KP_EV_CONN] = KP_CONN_EVENT_V1_SIZE, [KP_EV_WATCH_RESP] = sizeof(struct kp_watch_resp),
 	[KP_EV_APF_REJECT] = sizeof(struct kp_apf_reject), [KP_EV_APF_TOO_MANY] = sizeof(struct kp_apf_too_many),
+	[KP_EV_APF_OBJECT] = sizeof(struct kp_apf_object),
 };
 
 int pipeline_feed(struct pipeline *p, const void *event, size_t size)
@@ -311,6 +312,9 @@ int pipeline_feed(struct pipeline *p, const void *event, size_t size)
 		break;
 	case KP_EV_APF_TOO_MANY:
 		apf_join_too_many(l->apf, event);
+		break;
+	case KP_EV_APF_OBJECT:
+		apf_join_object(l->apf, event);
 		break;
 	}
 	return 0;
@@ -585,12 +589,14 @@ void pipeline_fill_stats(const struct pipeline *p, const uint64_t hits[KP_PROBE_
 	{
 		const struct apf_join_stats *a = pipeline_apf_stats(p);
 
-		s->has_apf = a->rejects || a->too_many;
+		s->has_apf = a->rejects || a->too_many || a->objects;
 		s->apf_rejects = a->rejects;
 		s->apf_too_many = a->too_many;
 		s->apf_attributed = a->attributed;
 		s->apf_unpaired = a->unpaired;
 		s->apf_expired = a->expired;
+		s->apf_objects = a->objects;
+		s->apf_named = a->named;
 	}
 	s->has_conns = true;
 	s->conns_opened = c->opened;

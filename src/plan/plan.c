@@ -22,6 +22,7 @@ const char *const plan_prog_names[PLAN__NPROGS] = {
 	[PLAN_PROG_ETCD_WATCH] = "etcd_watch_dispatch",
 	[PLAN_PROG_APF_REJECT] = "apf_add_reject",
 	[PLAN_PROG_APF_TOO_MANY] = "apf_too_many",
+	[PLAN_PROG_APF_DIGEST] = "apf_digest",
 };
 
 #define PLAN_MAX_ALTS 2
@@ -42,6 +43,7 @@ static const enum plan_prog target_prog[PT__COUNT][PLAN_MAX_ALTS] = {
 	[PT_ETCD_WATCH_DISPATCH] = { PLAN_PROG_ETCD_WATCH, PLAN_PROG_ETCD_WATCH },
 	[PT_APF_ADD_REJECT] = { PLAN_PROG_APF_REJECT },
 	[PT_APF_TOO_MANY] = { PLAN_PROG_APF_TOO_MANY },
+	[PT_APF_DIGEST] = { PLAN_PROG_APF_DIGEST },
 };
 
 static bool prog_starts(enum plan_prog p)

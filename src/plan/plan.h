@@ -37,6 +37,7 @@ enum plan_prog {
 	PLAN_PROG_ETCD_WATCH,            /* etcd watch response dispatched */
 	PLAN_PROG_APF_REJECT,            /* APF rejection (kube-apiserver) */
 	PLAN_PROG_APF_TOO_MANY,          /* a 429 answered by a filter (kube-apiserver) */
+	PLAN_PROG_APF_DIGEST,            /* the APF config digested: names and UIDs (kube-apiserver) */
 	PLAN__NPROGS
 };
 extern const char *const plan_prog_names[PLAN__NPROGS]; /* the BPF programs' names */
@@ -90,6 +91,8 @@ struct kp_hdr_key;
 void plan_hdr_keys(const struct plan *p, struct kp_hdr_key *keys /* [KP_HDR__COUNT] */);
 /* The canonical header name of a key (enum kp_hdr), or NULL. */
 const char *plan_hdr_name(int hdr);
+/* Offsets of a Kubernetes API object's name and UID (src/plan/k8s_meta.c). */
+void plan_k8s_offsets(struct kp_k8s_offsets *o);
 
 /* Build the plan for b (which must stay open only during the call). Returns 0, or -ENOENT when no HTTP
  * server group can attach (p->error says why; the rest of the plan is filled all the same). */

@@ -68,6 +68,10 @@ const struct probe_target probe_targets[PT__COUNT] = {
 	  "APF rejection: priority level, flow schema, reason (on the rejected request's goroutine)" },
 	{ PT_APF_TOO_MANY, PG_APF, false, "k8s.io/apiserver/pkg/server/filters.tooManyRequests", PROBE_ENTRY,
 	  "a 429 from the APF or max-in-flight filter: the request's context chain" },
+	/* called from digestConfigObjects (each config change) and newTestableController (start) in 1.20.2 */
+	{ PT_APF_DIGEST, PG_APF, false,
+	  "k8s.io/apiserver/pkg/util/flowcontrol.(*configController).lockAndDigestConfigObjects", PROBE_ENTRY,
+	  "APF config digested: names and UIDs of every PriorityLevelConfiguration and FlowSchema" },
 };
 
 const struct go_func *probe_target_find(const struct go_binary *b, const struct probe_target *t, int *alt)

@@ -61,6 +61,7 @@ enum probe_id {
 	PT_ETCD_WATCH_DISPATCH, /* etcd clientv3 watchGrpcStream.dispatchEvent: watch events received */
 	PT_APF_ADD_REJECT,      /* k8s apiserver flowcontrol metrics.AddReject: an APF rejection (names, reason) */
 	PT_APF_TOO_MANY,        /* k8s apiserver server/filters.tooManyRequests: a 429 (its request's context) */
+	PT_APF_DIGEST,          /* k8s apiserver APF configController.lockAndDigestConfigObjects: names and UIDs */
 	PT__COUNT
 };
 
