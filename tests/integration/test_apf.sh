@@ -13,8 +13,9 @@
 #     is read from /metrics before and after; kapimon's 429s for that priority level and flow schema
 #     equal its increase, in total and per reason, in the records (priority_level, flow_schema,
 #     apf_reject_reason) and in the agent's kapimon_requests_by_priority_level_total{code="429"}; the
-#     served ones carry the new objects' UIDs (records and {code="403"} series); every request h2load
-#     finished is recorded once.
+#     served ones carry the new objects' UIDs, and their names (learned from the APF config digest that
+#     creating them caused) in the records and the {code="403"} series; every request h2load finished is
+#     recorded once.
 #  4. top --batch -j --by priority-level during the saturation: a snapshot shows the priority level
 #     with 429s.
 # Needs root, ./kapimon, curl, h2load, kubectl, python3 and the testbed env. Artefacts in
@@ -73,7 +74,7 @@ exited "$APID" && abort "agent runs" "$(cat "$OUT/agent.err")"
 MPORT=$(sed -n 's/.*metrics at .*(port \([0-9]*\)).*/\1/p' "$OUT/agent.err")
 [ -n "$MPORT" ] || abort "metrics port" "$(cat "$OUT/agent.err")"
 "$KAPIMON" doctor --pid "$KAPIMON_APISERVER_PID" >"$OUT/doctor.txt" 2>&1
-check "doctor: the apf group attaches" grep -qE '^ +apf +attach +2 sites' "$OUT/doctor.txt"
+check "doctor: the apf group attaches" grep -qE '^ +apf +attach +3 sites' "$OUT/doctor.txt"
 check "doctor: served requests are classified from the response headers" \
 	grep -q 'apf classification of served requests (response headers): h2-xnet, h2-bundled, http1' "$OUT/doctor.txt"
 log "$(grep attached "$OUT/agent.err")"
@@ -213,6 +214,8 @@ check(per == {k: v for k, v in want.items() if v}, "429 records per reason == th
       "kapimon %s, apiserver %s" % (per, want))
 bad = [r for r in srv if (r.get("priority_level_uid"), r.get("flow_schema_uid")) != (pluid, fsuid)]
 check(srv and not bad, "served flood requests (%d) carry the new objects' UIDs" % len(srv), str(bad[:2])[:300])
+bad = [r for r in srv if (r.get("priority_level"), r.get("flow_schema")) != (pl, fs)]
+check(srv and not bad, "... and their names (learned from the config digest)", str(bad[:2])[:300])
 # the agent's metric family
 m = {}
 for line in open(metf):
@@ -222,11 +225,16 @@ for line in open(metf):
 check(m.get((pl, fs, "429"), 0) == want_total,
       "kapimon_requests_by_priority_level_total{code=\"429\"} == the apiserver's increase (%d)" % want_total,
       "metric %s" % m.get((pl, fs, "429")))
-served_codes = {}
-for r in srv:
-    served_codes[str(r["status"])] = served_codes.get(str(r["status"]), 0) + 1
-check(all(m.get((pluid, fsuid, c), 0) >= n for c, n in served_codes.items()),
-      "the served flood requests are in the family under the UIDs", "%s vs %s" % (served_codes, m))
+# every record of the new priority level and flow schema (the flood's, the classification probes') is in
+# the family, per code
+codes = {}
+for r in recs:
+    if (r.get("priority_level"), r.get("flow_schema")) == (pl, fs):
+        codes[str(r["status"])] = codes.get(str(r["status"]), 0) + 1
+fam = {c: v for (p_, f_, c), v in m.items() if (p_, f_) == (pl, fs)}
+check(codes.get("403", 0) >= len(srv) and fam == codes,
+      "the family's series of the new names == the records per code (served under the names)",
+      "records %s, family %s" % (codes, fam))
 # 4. top --by priority-level
 seen = 0
 for line in open(topf):

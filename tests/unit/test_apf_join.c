@@ -148,6 +148,65 @@ static void test_pending_bound(void **state)
 	apf_join_free(j);
 }
 
+static void obj(struct apf_join *j, int kind, const char *name, const char *uid)
+{
+	struct kp_apf_object e;
+
+	memset(&e, 0xcd, sizeof(e)); /* garbage beyond the lengths */
+	e.hdr.type = KP_EV_APF_OBJECT;
+	e.kind = (uint8_t)kind;
+	e.truncated = 0;
+	e.name_len = (uint8_t)strlen(name);
+	e.uid_len = (uint8_t)strlen(uid);
+	memcpy(e.name, name, e.name_len);
+	memcpy(e.uid, uid, e.uid_len);
+	apf_join_object(j, &e);
+}
+
+/* names of served requests' UIDs, from config digests; per kind; bounded */
+static void test_names_from_digest(void **state)
+{
+	struct apf_join *j = apf_join_new(HOLD);
+	struct request_record r;
+	char uid[40], name[40];
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.apf.priority_level_uid, sizeof(r.apf.priority_level_uid), "u-pl");
+	snprintf(r.apf.flow_schema_uid, sizeof(r.apf.flow_schema_uid), "u-fs");
+	assert_false(apf_join_request_end(j, &r)); /* nothing learned yet: UIDs only */
+	assert_string_equal(r.apf.priority_level, "");
+	obj(j, KP_APF_PRIORITY_LEVEL, "workload-low", "u-pl");
+	obj(j, KP_APF_FLOW_SCHEMA, "service-accounts", "u-fs");
+	obj(j, KP_APF_FLOW_SCHEMA, "not-a-pl", "u-x");
+	assert_false(apf_join_request_end(j, &r));
+	assert_string_equal(r.apf.priority_level, "workload-low");
+	assert_string_equal(r.apf.flow_schema, "service-accounts");
+	/* a UID of the other kind is not a name of this one */
+	memset(&r.apf, 0, sizeof(r.apf));
+	snprintf(r.apf.priority_level_uid, sizeof(r.apf.priority_level_uid), "u-x");
+	apf_join_request_end(j, &r);
+	assert_string_equal(r.apf.priority_level, "");
+	/* a digest after a rename (same UID) updates it */
+	obj(j, KP_APF_PRIORITY_LEVEL, "renamed", "u-pl");
+	memset(&r.apf, 0, sizeof(r.apf));
+	snprintf(r.apf.priority_level_uid, sizeof(r.apf.priority_level_uid), "u-pl");
+	apf_join_request_end(j, &r);
+	assert_string_equal(r.apf.priority_level, "renamed");
+	assert_int_equal(apf_join_get_stats(j)->objects, 3);
+	/* bounded: a full table drops (counted) and keeps answering */
+	for (int i = 0; i < APF_MAX_OBJECTS + 5; i++) {
+		snprintf(uid, sizeof(uid), "uid-%d", i);
+		snprintf(name, sizeof(name), "fs-%d", i);
+		obj(j, KP_APF_FLOW_SCHEMA, name, uid);
+	}
+	assert_int_equal(apf_join_get_stats(j)->dropped_full, 7); /* 2 slots held u-fs and u-x */
+	memset(&r.apf, 0, sizeof(r.apf));
+	snprintf(r.apf.flow_schema_uid, sizeof(r.apf.flow_schema_uid), "uid-17");
+	apf_join_request_end(j, &r);
+	assert_string_equal(r.apf.flow_schema, "fs-17");
+	apf_join_free(j);
+}
+
 /* ---- through the pipeline: end events carry the UIDs; a 429's names reach its record ---- */
 static struct request_record got[4];
 static int ngot;
@@ -251,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_unpaired_and_expiry),
 		cmocka_unit_test(test_many_at_once),
 		cmocka_unit_test(test_pending_bound),
+		cmocka_unit_test(test_names_from_digest),
 		cmocka_unit_test(test_pipeline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
