@@ -111,6 +111,8 @@ void agg_params_default(struct agg_params *p)
 	p->max_keys = 4096;
 	p->cells_per_step = 12288;
 	p->detector_window = 120;
+	p->detector_threshold = 0;
+	p->detector_season = DC_SEASON_AUTO;
 	p->decay_steps = 5;
 }
 
@@ -493,7 +495,13 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 			goto fail;
 	}
 	if (a->p.detector_window) {
-		if (online_init(&a->det, a->p.detector_window, NULL))
+		struct dc_params dp;
+
+		dc_params_default(&dp);
+		dp.counts = true; /* request counts: the Poisson floor of the noise scale */
+		dp.threshold = a->p.detector_threshold;
+		dp.season = a->p.detector_season;
+		if (online_init(&a->det, a->p.detector_window, &dp))
 			goto fail;
 		a->has_det = true;
 		a->event_step = UINT64_MAX;

@@ -104,6 +104,8 @@ struct agg_params {
 	uint32_t max_keys;       /* 4096 rows per table (AGG_TOTAL has 1), plus "(other)" */
 	uint32_t cells_per_step; /* 12288 distinct (row, latency bucket) pairs per step */
 	uint32_t detector_window; /* 120 steps of history for the anomaly detector; 0 = no detector */
+	double detector_threshold; /* 0: the stream detector's default (DC_THRESHOLD_STREAM) */
+	int detector_season;      /* DC_SEASON_AUTO (default), 0 = none, or a period in steps (<= window / 2) */
 	uint32_t decay_steps;    /* 5: time constant (steps) of the heavy-hitter scores that pick the rows;
 				  * the error bounds grow as e^(window / decay_steps): use >= the window queried */
 };
