@@ -190,21 +190,38 @@ out:
 	return ret;
 }
 
-void live_cause_format(const struct live_cause *c, uint64_t since_wall_ns, char *buf, size_t cap)
+static void hms(uint64_t wall_ns, char *buf, size_t cap)
 {
-	char when[16];
-	time_t tt = (time_t)(since_wall_ns / 1000000000ULL);
+	time_t tt = (time_t)(wall_ns / 1000000000ULL);
 	struct tm tm;
-	double s = c->seconds > 0 ? c->seconds : 1;
 
 	gmtime_r(&tt, &tm);
-	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	strftime(buf, cap, "%H:%M:%S", &tm);
+}
+
+void live_cause_format_span(const struct live_cause *c, uint64_t since_wall_ns, uint64_t end_wall_ns, char *buf,
+			    size_t cap)
+{
+	char when[64], until[16];
+	double s = c->seconds > 0 ? c->seconds : 1;
+
+	hms(since_wall_ns, when, sizeof(when));
+	if (end_wall_ns) {
+		hms(end_wall_ns, until, sizeof(until));
+		snprintf(when + strlen(when), sizeof(when) - strlen(when), " until %s (%.0f s)", until,
+			 end_wall_ns > since_wall_ns ? (double)(end_wall_ns - since_wall_ns) / 1e9 : 0);
+	}
 	if (!c->valid) {
-		snprintf(buf, cap, "anomaly since %s: requests %+.0f/s (%.0f vs %.0f expected) -- cause: not found yet", when,
-			 (c->real - c->expected) / s, c->real / s, c->expected / s);
+		snprintf(buf, cap, "anomaly since %s: requests %+.0f/s (%.0f vs %.0f expected) -- cause: not found%s", when,
+			 (c->real - c->expected) / s, c->real / s, c->expected / s, end_wall_ns ? "" : " yet");
 		return;
 	}
 	snprintf(buf, cap, "anomaly since %s: requests %+.0f/s (%.0f vs %.0f expected) -- cause: %s (%.0f%% of the %s)", when,
 		 (c->real - c->expected) / s, c->real / s, c->expected / s, c->attrs, 100 * c->share,
 		 c->direction > 0 ? "excess" : "drop");
+}
+
+void live_cause_format(const struct live_cause *c, uint64_t since_wall_ns, char *buf, size_t cap)
+{
+	live_cause_format_span(c, since_wall_ns, 0, buf, cap);
 }

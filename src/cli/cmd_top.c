@@ -14,6 +14,7 @@
 #include "aggregate/agg_sink.h"
 #include "aggregate/aggregate.h"
 #include "aggregate/anomaly_line.h"
+#include "aggregate/live_anomaly.h"
 #include "aggregate/live_cause.h"
 #include "aggregate/etcd_agg.h"
 #include "aggregate/top_view.h"
@@ -27,6 +28,7 @@
 #include "sampling/budget.h"
 #include "cli/cli.h"
 #include "cli/cli_capture.h"
+#include "cli/cli_detector.h"
 #include "output/json_writer.h"
 #include "output/prometheus.h"
 #include "util/log.h"
@@ -86,6 +88,7 @@ static void usage(FILE *out)
 		"                          one apiserver (--pid, or the only one running)\n"
 		"  --budget-period S       length of one cycle (default 10; longer cycles are multiples)\n"
 		"  --hit-cost-us US        per-hit cost to assume instead of calibrating at start\n");
+	cli_detector_live_usage(out);
 }
 
 #define KEYS_LINE "q quit  / filter  r reverse  s sort  b grouping  e etcd panel  p pause  ? help"
@@ -127,9 +130,7 @@ struct top {
 	struct capture_stats cs;
 	double hits_per_request;
 	size_t pending;
-	struct anomaly_view anom;
-	struct live_cause cause; /* of the alerted event going on (cause_on) */
-	bool cause_on;
+	struct live_anomaly la;  /* the detector's verdict (la.view) and the cause of an event (la.cause, la.cause_on) */
 	bool have_snapshot;
 	/* etcd part of the last snapshot */
 	double *row_etcd;              /* rows_cap: linked etcd calls per second of rows[i] */
@@ -367,7 +368,7 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 	emit(L_HEADER, line, ctx);
 	fmt_etcd_line(t, line, sizeof(line));
 	emit(L_HEADER, line, ctx);
-	anomaly_format(&t->anom, e, sizeof(e));
+	anomaly_format(&t->la.view, e, sizeof(e));
 	snprintf(line, sizeof(line), "ring-buffer drops %llu  uprobe hits/request %.2f", 
 		 (unsigned long long)t->cs.counters[KP_CNT_RB_DROP], t->hits_per_request);
 	if (t->ea)
@@ -376,9 +377,9 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 		snprintf(line + strlen(line), sizeof(line) - strlen(line), "  budget %.2g%%: duty %.3f, sample factor %.2f",
 			 t->sm.b.budget * 100, t->sm.b.duty, sampler_factor(&t->sm));
 	snprintf(line + strlen(line), sizeof(line) - strlen(line), "  %s", e);
-	emit(t->anom.flag > 0 || t->cs.counters[KP_CNT_RB_DROP] ? L_ALERT : L_HEADER, line, ctx);
-	if (t->cause_on) {
-		live_cause_format(&t->cause, t->cause.since_step * STEP_NS, line, sizeof(line));
+	emit(t->la.view.flag > 0 || t->cs.counters[KP_CNT_RB_DROP] ? L_ALERT : L_HEADER, line, ctx);
+	if (t->la.cause_on) {
+		live_cause_format(&t->la.cause, t->la.cause.since_step * STEP_NS, line, sizeof(line));
 		emit(L_ALERT, line, ctx);
 	}
 	overflow = st->evicted[tab];
@@ -783,31 +784,31 @@ static void print_json(const struct top *t, size_t maxrows)
 	jw_obj_end(&w);
 	jw_key(&w, "anomaly");
 	jw_obj_begin(&w);
-	jw_kv_str(&w, "state", anomaly_state_name(t->anom.state));
-	jw_kv_bool(&w, "warm", t->anom.state != AL_LEARNING);
-	jw_kv_int(&w, "flag", t->anom.flag);
-	jw_kv_double(&w, "rate", t->anom.rate);
-	jw_kv_double(&w, "score", t->anom.score);
-	jw_kv_double(&w, "baseline", t->anom.baseline);
-	if (t->cause_on) {
+	jw_kv_str(&w, "state", anomaly_state_name(t->la.view.state));
+	jw_kv_bool(&w, "warm", t->la.view.state != AL_LEARNING);
+	jw_kv_int(&w, "flag", t->la.view.flag);
+	jw_kv_double(&w, "rate", t->la.view.rate);
+	jw_kv_double(&w, "score", t->la.view.score);
+	jw_kv_double(&w, "baseline", t->la.view.baseline);
+	if (t->la.cause_on) {
 		char line[640];
 
 		jw_key(&w, "cause");
 		jw_obj_begin(&w);
-		live_cause_format(&t->cause, t->cause.since_step * STEP_NS, line, sizeof(line));
+		live_cause_format(&t->la.cause, t->la.cause.since_step * STEP_NS, line, sizeof(line));
 		jw_kv_str(&w, "line", line);
-		jw_kv_uint(&w, "since_ns", t->cause.since_step * STEP_NS);
-		jw_kv_double(&w, "seconds", t->cause.seconds);
-		jw_kv_double(&w, "real_per_s", t->cause.seconds > 0 ? t->cause.real / t->cause.seconds : 0);
-		jw_kv_double(&w, "expected_per_s", t->cause.seconds > 0 ? t->cause.expected / t->cause.seconds : 0);
-		jw_kv_bool(&w, "found", t->cause.valid);
-		if (t->cause.valid) {
+		jw_kv_uint(&w, "since_ns", t->la.cause.since_step * STEP_NS);
+		jw_kv_double(&w, "seconds", t->la.cause.seconds);
+		jw_kv_double(&w, "real_per_s", t->la.cause.seconds > 0 ? t->la.cause.real / t->la.cause.seconds : 0);
+		jw_kv_double(&w, "expected_per_s", t->la.cause.seconds > 0 ? t->la.cause.expected / t->la.cause.seconds : 0);
+		jw_kv_bool(&w, "found", t->la.cause.valid);
+		if (t->la.cause.valid) {
 			jw_key(&w, "attrs");
 			jw_obj_begin(&w);
-			for (size_t i = 0; i < t->cause.nattrs; i++)
-				jw_kv_str(&w, t->cause.names[i], t->cause.values[i]);
+			for (size_t i = 0; i < t->la.cause.nattrs; i++)
+				jw_kv_str(&w, t->la.cause.names[i], t->la.cause.values[i]);
 			jw_obj_end(&w);
-			jw_kv_double(&w, "share", t->cause.share);
+			jw_kv_double(&w, "share", t->la.cause.share);
 		}
 		jw_obj_end(&w);
 	}
@@ -877,26 +878,10 @@ static void refresh_snapshot(struct top *t, uint64_t now_wall)
 	agg_advance(t->agg, now_wall);
 	if (t->ea)
 		etcd_agg_advance(t->ea, now_wall);
-	{
-		struct online_result res;
-		uint64_t step;
+	{ /* the detector, its verdict and the cause of an alerted event (shared with the agent) */
+		struct anomaly_record ev[LA_MAX_RECORDS];
 
-		agg_update_anomaly(t->agg, &res, &step);
-		anomaly_view(&res, agg_step_requests(t->agg, step) * 1e9 / (double)STEP_NS, &t->anom);
-		/* the cause of an alerted event, over its steps so far (kept when its start leaves the window) */
-		{
-			uint64_t es = agg_anomaly_event_step(t->agg);
-			struct live_cause c;
-
-			if (es == UINT64_MAX || !res.warm) {
-				t->cause_on = false;
-			} else if (live_cause_compute(t->agg, es, res.baseline, &c) == 0) {
-				t->cause = c;
-				t->cause_on = true;
-			} else if (t->cause.since_step != es) {
-				t->cause_on = false; /* nothing computed for this event yet */
-			}
-		}
+		live_anomaly_update(&t->la, now_wall, ev);
 	}
 	follow_read_stats(t->fw, &t->cs);
 	t->hits_per_request = pipeline_hits_per_request(t->pl, t->cs.hits);
@@ -1028,17 +1013,20 @@ int cmd_top(int argc, char **argv)
 		{ "budget", required_argument, NULL, OPT_BUDGET },
 		{ "budget-period", required_argument, NULL, OPT_BUDGET_PERIOD },
 		{ "hit-cost-us", required_argument, NULL, OPT_HIT_COST },
+		CLI_DETECTOR_LIVE_LONG,
 		{ 0 },
 	};
 	struct top t = { .interval = 1, .etcd_panel = true };
 	struct capture_opts co = { 0 };
 	struct follow_opts fo = { 0 };
 	struct agg_params ap;
+	struct dc_params dp;
 	long pid = 0, interval = 1, iterations = 0, nrows = 0, budget_period = 10;
 	double budget = 0, hit_cost_us = 0;
 	uint64_t next_refresh, next_housekeep = 0, done = 0;
 	int c, ret = 1;
 
+	dc_params_default(&dp);
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "n:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h': usage(stdout); return 0;
@@ -1090,9 +1078,15 @@ int cmd_top(int argc, char **argv)
 			if (!cli_parse_double(optarg, &hit_cost_us) || hit_cost_us <= 0)
 				return cli_usage_error("top", "--hit-cost-us needs microseconds > 0, got '%s'", optarg);
 			break;
-		default:
-			if (!cli_common_opt(c))
+		default: {
+			bool handled;
+			int rc = cli_detector_opt("top", c, optarg, &dp, &handled);
+
+			if (rc)
+				return rc;
+			if (!handled && !cli_common_opt(c))
 				return cli_usage_error("top", "invalid option");
+		}
 		}
 	}
 	if (optind < argc)
@@ -1113,6 +1107,8 @@ int cmd_top(int argc, char **argv)
 
 	t.mono_to_wall = cli_mono_to_wall();
 	agg_params_for_window(&ap, t.interval);
+	if (live_anomaly_params(&ap, &dp))
+		return cli_usage_error("top", "--season: at most %d (seconds), got %d", LA_MAX_SEASON, dp.season);
 	t.rows_cap = (size_t)ap.max_keys + 1; /* every row of a table: the filter and --reverse see them all */
 	t.rows = calloc(t.rows_cap, sizeof(*t.rows));
 	t.row_etcd = calloc(t.rows_cap, sizeof(*t.row_etcd));
@@ -1126,6 +1122,7 @@ int cmd_top(int argc, char **argv)
 		p_err("out of memory");
 		goto out;
 	}
+	live_anomaly_init(&t.la, t.agg);
 	if (!co.no_etcd) {
 		struct etcd_agg_params ep;
 
