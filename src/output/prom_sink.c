@@ -614,8 +614,6 @@ int prom_sink_render(const struct prom_sink *s, const struct prom_sink_health *h
 			       "Budget mode: share of time the per-request probes are attached (0..1).");
 			sample(out, "kapimon_budget_duty_ratio", "", NULL, 0, NULL, NULL, h->budget_duty);
 		}
-		if (h->render_more)
-			h->render_more(h->render_more_ctx, out);
 	}
 	fflush(out);
 	return ferror(out) ? -1 : 0;

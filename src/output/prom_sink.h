@@ -60,8 +60,6 @@ struct prom_sink_health {
 	const char *offsets_source[PROM_SINK_MAX_OFFSET_GROUPS]; /* plan_group.offsets_source */
 	double cpu_seconds;              /* kapimon's user + system CPU time; < 0: family left out */
 	double budget_duty;              /* budget mode's duty (0..1); < 0: not in budget mode, left out */
-	void (*render_more)(void *ctx, FILE *out); /* further families (the agent's anomaly detector); NULL: none */
-	void *render_more_ctx;
 };
 
 struct prom_sink;
