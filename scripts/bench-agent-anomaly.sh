@@ -2,7 +2,7 @@
 # The agent's added CPU for its anomaly detector (docs/agent.md): `kapimon agent --pid --metrics` with the
 # detector (default) and with --no-anomalies, alternately (ROUNDS times each), while h2load offers a fixed
 # rate (RPS requests a second of `list configmaps`, 2 connections) for SECONDS; kapimon's utime + stime
-# from /proc/PID/stat over the load window (after attach), per run and the mean difference.
+# from /proc/PID/stat over the load window (after attach), per run and the mean difference; VmRSS at the end.
 #   scripts/bench-agent-anomaly.sh [SECONDS 60] [RPS 200] [ROUNDS 2]
 # Needs root and the testbed env: eval "$(scripts/testbed.sh env)".
 set -euo pipefail
@@ -15,8 +15,8 @@ trap 'kill $kp $hp 2>/dev/null; rm -rf "$D"' EXIT
 TCK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-run() { # LABEL [AGENT ARGS...]: prints "LABEL cpu_ms requests"
-	local label=$1 c0 c1 n
+run() { # LABEL [AGENT ARGS...]: prints "LABEL cpu_ms requests rss_kB"
+	local label=$1 c0 c1 n rss
 	shift
 	"$ROOT/kapimon" agent --pid "$KAPIMON_APISERVER_PID" --metrics 127.0.0.1:0 "$@" 2>"$D/agent.err" &
 	kp=$!
@@ -25,18 +25,19 @@ run() { # LABEL [AGENT ARGS...]: prints "LABEL cpu_ms requests"
 	h2load --rps=$((RPS / 2)) -c 2 -m 1 -D "$SECS" -H "user-agent: kapimon-bench/1.0" \
 		-H "authorization: Bearer $KAPIMON_TOKEN" "$KAPIMON_APISERVER_URL/api/v1/namespaces/default/configmaps" >"$D/h2load" 2>&1
 	c1=$(cpu_ticks "$kp")
+	rss=$(awk '/VmRSS/ {print $2}' "/proc/$kp/status")
 	n=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' "$D/h2load")
 	kill -TERM "$kp"
 	wait "$kp" || true
 	kp=
-	echo "$label $(((c1 - c0) * 1000 / TCK)) $n"
+	echo "$label $(((c1 - c0) * 1000 / TCK)) $n $rss"
 }
 
 echo "agent --metrics, h2load ${RPS} req/s for ${SECS} s, ${ROUNDS} rounds (CPU: utime+stime over the load)"
 for r in $(seq "$ROUNDS"); do
 	run detector
 	run no-anomalies --no-anomalies
-done | tee "$D/runs" | awk -v s="$SECS" '{printf "  %-13s %6d ms CPU  %6d requests  %.2f%% of a core  %.1f us/request\n", $1, $2, $3, $2 / s / 10, $3 ? $2 * 1000 / $3 : 0}'
+done | tee "$D/runs" | awk -v s="$SECS" '{printf "  %-13s %6d ms CPU  %6d requests  %.2f%% of a core  %.1f us/request  VmRSS %d kB\n", $1, $2, $3, $2 / s / 10, $3 ? $2 * 1000 / $3 : 0, $4}'
 awk -v s="$SECS" '{c[$1] += $2; n[$1]++; q[$1] += $3}
 END {d = c["detector"] / n["detector"] - c["no-anomalies"] / n["no-anomalies"];
      printf "  added by the detector: %.0f ms per %d s = %.2f ms CPU per second (%.3f%% of a core), %.1f us per request\n",
