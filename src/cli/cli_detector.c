@@ -19,13 +19,13 @@ void cli_detector_usage(FILE *out)
 		DC_THRESHOLD_STREAM, DC_THRESHOLD_OFFLINE);
 }
 
-void cli_detector_live_usage(FILE *out)
+void cli_detector_live_usage(FILE *out, int col)
 {
 	fprintf(out,
-		"  --threshold X           anomaly detector (the request rate, per second): -log10 of the tail\n"
-		"                          probability that starts an event (default %g; higher: fewer events)\n"
-		"  --season auto|N|0       period of the request rate in seconds: detect (default), N, or none\n",
-		DC_THRESHOLD_STREAM);
+		"  %-*s anomaly detector (the request rate, per second): -log10 of the tail\n"
+		"  %-*s probability that starts an event (default %g; higher: fewer events)\n"
+		"  %-*s period of the request rate in seconds: detect (default), N, or none\n",
+		col - 3, "--threshold X", col - 3, "", DC_THRESHOLD_STREAM, col - 3, "--season auto|N|0");
 }
 
 const char *cli_detector_method_name(const struct dc_params *p)

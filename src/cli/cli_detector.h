@@ -25,7 +25,8 @@ enum { CLI_DET_METHOD = 1000, CLI_DET_THRESHOLD, CLI_DET_SEASON, CLI_DET_TREND, 
 /* Handle option c (one of CLI_DET_*); *handled = false for others. 0, or 2 after a usage error. */
 int cli_detector_opt(const char *cmd, int c, const char *arg, struct dc_params *p, bool *handled);
 void cli_detector_usage(FILE *out);
-void cli_detector_live_usage(FILE *out);
+/* col: the column the descriptions start at (the command's own help) */
+void cli_detector_live_usage(FILE *out, int col);
 const char *cli_detector_method_name(const struct dc_params *p);
 
 #endif

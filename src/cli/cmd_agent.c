@@ -69,7 +69,7 @@ static void usage(FILE *out)
 		"  --no-anomalies      do not run the anomaly detector (as top's: the total request rate; each\n"
 		"                      event's start, cause and end as a stderr line, a {\"kind\":\"anomaly\"} flows\n"
 		"                      line and kapimon_anomaly_* metrics; docs/agent.md)\n");
-	cli_detector_live_usage(out);
+	cli_detector_live_usage(out, 22);
 }
 
 /* OTLP: one exporter per apiserver process (the resource carries its pid) */

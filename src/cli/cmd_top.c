@@ -88,7 +88,7 @@ static void usage(FILE *out)
 		"                          one apiserver (--pid, or the only one running)\n"
 		"  --budget-period S       length of one cycle (default 10; longer cycles are multiples)\n"
 		"  --hit-cost-us US        per-hit cost to assume instead of calibrating at start\n");
-	cli_detector_live_usage(out);
+	cli_detector_live_usage(out, 26);
 }
 
 #define KEYS_LINE "q quit  / filter  r reverse  s sort  b grouping  e etcd panel  p pause  ? help"
