@@ -21,7 +21,7 @@ run() { # LABEL [AGENT ARGS...]: prints "LABEL cpu_ms requests rss_kB"
 	shift
 	"$ROOT/kapimon" agent --pid "$KAPIMON_APISERVER_PID" --metrics 127.0.0.1:0 "$@" 2>"$D/agent.err" &
 	kp=$!
-	for _ in $(seq 600); do grep -q 'metrics at' "$D/agent.err" && break; sleep 0.1; done # attach (bounded)
+	for _ in $(seq 600); do grep -qs 'metrics at' "$D/agent.err" && break; sleep 0.1; done # attach (bounded)
 	c0=$(cpu_ns "$kp")
 	h2load --rps=$((RPS / 2)) -c 2 -m 1 -D "$SECS" -H "user-agent: kapimon-bench/1.0" \
 		-H "authorization: Bearer $KAPIMON_TOKEN" "$KAPIMON_APISERVER_URL/api/v1/namespaces/default/configmaps" >"$D/h2load" 2>&1
