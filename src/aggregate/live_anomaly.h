@@ -32,7 +32,7 @@
 #include "pipeline/pipeline.h"
 
 #define LA_METRIC "requests" /* the series judged: requests per second, all apiservers fed */
-#define LA_MAX_RECORDS 3     /* records one refresh can produce: an end, a start and its cause */
+#define LA_MAX_RECORDS 3     /* room for the records of one refresh (at most an end, then a start or a cause) */
 
 enum la_phase { LA_START = 0, LA_CAUSE, LA_END };
 
