@@ -502,7 +502,8 @@ double pipeline_etcd_hits_per_call(const struct pipeline *p, const uint64_t hits
 	if (!es)
 		return 0;
 	msgs = es->calls + es->stream_messages + es->unmatched_end;
-	return msgs ? (double)(hits[KP_PROBE_GRPC_WRITE] + hits[KP_PROBE_GRPC_FINISH]) / (double)msgs : 0;
+	return msgs ? (double)(hits[KP_PROBE_GRPC_WRITE] + hits[KP_PROBE_GRPC_FINISH] + hits[KP_PROBE_RANGE_RESP]) /
+			      (double)msgs : 0;
 }
 
 void pipeline_fill_stats(const struct pipeline *p, const uint64_t hits[KP_PROBE__COUNT],

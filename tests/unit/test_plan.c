@@ -120,12 +120,17 @@ static void check_full(const char *path, const char *how)
 
 	/* --no-etcd: grpc and the watch group are off, the rest unchanged */
 	{
-		uint32_t all = pl.nsites, etcd = pl.groups[PG_GRPC].nsites + pl.groups[PG_ETCD_WATCH].nsites;
+		uint32_t all = pl.nsites, etcd = pl.groups[PG_GRPC].nsites + pl.groups[PG_ETCD_WATCH].nsites +
+						pl.groups[PG_ETCD_RANGE].nsites;
+
+		/* etcd's cost: one RangeResponse.Unmarshal site, and the response size from grpc's parser */
+		assert_int_equal(pl.groups[PG_ETCD_RANGE].nsites, 1);
 
 		assert_int_equal(plan_build(b, &(struct plan_opts){ .no_etcd = true }, &pl), 0);
 		assert_false(pl.groups[PG_GRPC].wanted);
 		assert_false(pl.groups[PG_GRPC].ok);
 		assert_false(pl.groups[PG_ETCD_WATCH].ok);
+		assert_false(pl.groups[PG_ETCD_RANGE].ok);
 		assert_string_equal(pl.groups[PG_GRPC].missing, "off (--no-etcd)");
 		assert_int_equal(pl.nsites, all - etcd);
 		check_sites(b, &pl);
@@ -183,6 +188,7 @@ static void test_esbuild(void **state)
 		assert_false(pl.groups[PG_GRPC].ok);
 		assert_true(pl.groups[PG_GRPC].wanted);
 		assert_string_equal(pl.groups[PG_ETCD_WATCH].missing, "needs group grpc");
+		assert_string_equal(pl.groups[PG_ETCD_RANGE].missing, "needs group grpc");
 		assert_non_null(strstr(pl.unresolved, "processHeaders"));
 		check_sites(b, &pl);
 		check_summary(&pl, "h2 net/http offsets");
