@@ -261,6 +261,7 @@ int cmd_record(int argc, char **argv)
 			p_err("ring buffer poll: %s", strerror(-err));
 			goto out;
 		}
+		pipeline_rings_read(pl);
 		now = cli_now_ns(CLOCK_MONOTONIC);
 		/* housekeeping scans whole tables: a few times a second, never per poll */
 		if (now - last_tick >= 100000000ULL) {

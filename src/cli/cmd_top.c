@@ -1253,6 +1253,7 @@ int cmd_top(int argc, char **argv)
 			p_err("ring buffer poll: %s", strerror(-err));
 			goto out;
 		}
+		pipeline_rings_read(t.pl);
 		if (t.curses && !handle_keys(&t))
 			break;
 	}
