@@ -54,7 +54,7 @@ static void usage(FILE *out)
 		"Live view of the requests the kube-apiserver serves: request rate, errors, latency, bytes and\n"
 		"in-flight requests per user agent / verb / resource (or per agent, verb+resource, resource,\n"
 		"namespace or client), refreshed every interval over the last interval, with the etcd calls\n"
-		"the requests cause (ETCD/S), the bytes and key-values etcd returned for them (ETCD-B/S,\n"
+		"the requests cause (ETCD/S), the bytes and key-values etcd returned for them (ETCDB/S,\n"
 		"EKEYS/S: expensive LISTs stand out; --sort etcd-bytes or etcd-keys) and a\n"
 		"panel of etcd calls per (op, resource). Full screen on a terminal; with --batch (or when stdout\n"
 		"is not a terminal) a plain-text snapshot per interval, with -j one JSON object per interval.\n"
@@ -81,7 +81,8 @@ static void usage(FILE *out)
 		"  --prometheus-file PATH  rewrite PATH atomically every interval with Prometheus text metrics\n"
 		"                          (node-exporter textfile collector); no port is opened\n"
 		"  --no-h1, --no-h2        do not probe the HTTP/1.x or HTTP/2 server\n"
-		"  --no-etcd               do not probe etcd calls (2 fewer uprobe hits per call; no ETCD/S, no panel)\n"
+		"  --no-etcd               do not probe etcd calls (2 fewer uprobe hits per call, 3 per Range;\n"
+		"                          no ETCD/S, ETCDB/S, EKEYS/S, no panel)\n"
 		"  --budget PCT            overhead budget, e.g. 1%%: attach all uprobes (request and etcd) only\n"
 		"                          part of each cycle, so their measured cost stays under PCT of the\n"
 		"                          apiserver's CPU; counts are weighted by cycle / window (as record);\n"
@@ -207,7 +208,7 @@ enum line_kind { L_HEADER, L_ALERT, L_COLS, L_ROW, L_OTHER };
 typedef void (*emit_fn)(enum line_kind k, const char *line, void *ctx);
 
 #define NUMW 54  /* " REQ/S ERR% P50 P99 BYTES/S INFLIGHT" */
-#define ETCDW 27 /* " ETCD/S ETCD-B/S EKEYS/S" */
+#define ETCDW 24 /* " ETCD/S ETCDB/S EKEYS/S" */
 #define ENUMW 54 /* etcd panel: " CALLS/S ERR% P50 P99 LINKED% REQ-B/S" */
 
 /* Connections opened and closed per second between the last two snapshots. */
@@ -428,7 +429,7 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 	}
 	snprintf(line + strlen(line), sizeof(line) - strlen(line), " %9s", "REQ/S");
 	if (t->ea)
-		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %8s %8s %8s", "ETCD/S", "ETCD-B/S", "EKEYS/S");
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %7s %7s %7s", "ETCD/S", "ETCDB/S", "EKEYS/S");
 	snprintf(line + strlen(line), sizeof(line) - strlen(line), " %6s %8s %8s %9s %8s", "ERR%", "P50", "P99",
 		 "BYTES/S", "INFLIGHT");
 	emit(L_COLS, line, ctx);
@@ -465,7 +466,7 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 			fmt_rate(a, sizeof(a), t->row_etcd[i]);
 			fmt_si(b, sizeof(b), r->etcd_bytes_rate);
 			fmt_rate(c, sizeof(c), r->etcd_kvs_rate);
-			snprintf(line + strlen(line), sizeof(line) - strlen(line), " %8s %8s %8s", a, b, c);
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), " %7s %7s %7s", a, b, c);
 		}
 		fmt_dur(b, sizeof(b), r->p50_ns);
 		fmt_dur(c, sizeof(c), r->p99_ns);

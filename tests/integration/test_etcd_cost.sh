@@ -28,7 +28,11 @@ nss=("$run-a" "$run-b" "$run-c")
 kp=
 cleanup() {
 	[ -z "$kp" ] || kill "$kp" 2>/dev/null
-	for ns in "${nss[@]}"; do kctl delete namespace "$ns" --wait=false >/dev/null 2>&1; done
+	# the testbed runs no namespace controller: delete the configmaps themselves, then the namespaces
+	for ns in "${nss[@]}"; do
+		kctl -n "$ns" delete configmaps --all --wait=false >/dev/null 2>&1
+		kctl delete namespace "$ns" --wait=false >/dev/null 2>&1
+	done
 }
 trap cleanup EXIT
 
