@@ -371,6 +371,25 @@ static void test_request_etcd_cost(void **state)
 	assert_int_equal(pipeline_get_stats(p)->requests, PIPELINE_DEFER_CAP + 5);
 	pipeline_free(p);
 
+	/* a call end of the earlier layout (recorded corpora, before the response fields) is still a call
+	 * end, with no response known */
+	p = mk_pipeline(true);
+	memset(&a, 0, sizeof(a));
+	pipeline_add_sink(p, &sa);
+	mk_grpc_start(&gs, 7, 110, "/registry/configmaps/default/x", 0);
+	pipeline_feed(p, &gs, sizeof(gs));
+	mk_grpc_end(&ge, 7, 120);
+	ge.flags = KP_END_RANGE; /* beyond the old layout: not read */
+	assert_int_equal(pipeline_feed(p, &ge, offsetof(struct kp_grpc_end, resp_size)), 0);
+	assert_int_equal(pipeline_get_stats(p)->bad_events, 0);
+	pipeline_flush(p, 10000000);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.g[0].what, W_ETCD);
+	assert_int_equal(a.g[0].resp_size, -1);
+	assert_int_equal(a.g[0].ekvs, -1);
+	assert_int_equal(pipeline_feed(p, &ge, offsetof(struct kp_grpc_end, resp_size) - 1), -EINVAL);
+	pipeline_free(p);
+
 	/* without etcd capture: delivered at once, no cost */
 	p = mk_pipeline(false);
 	memset(&a, 0, sizeof(a));
