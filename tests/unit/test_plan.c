@@ -228,9 +228,30 @@ static void test_json(void **state)
 	gobin_close(b);
 }
 
+/* The etcd cost needs its own offsets: any of them unknown switches that part off (the group or the size). */
+static void test_etcd_cost_offsets(void **state)
+{
+	struct kapimon_offsets o = { 0 };
+
+	o.grpc.cs_attempt = 224;
+	o.grpc.attempt_parser = 32;
+	o.grpc.parser_header = 16;
+	o.grpc.range_resp_kvs = 8;
+	o.grpc.range_resp_more = 32;
+	o.grpc.range_resp_count = 40;
+	assert_true(plan_resp_size_ok(&o));
+	assert_true(plan_range_offsets_ok(&o));
+	o.grpc.parser_header = KP_OFF_UNKNOWN;
+	assert_false(plan_resp_size_ok(&o));
+	assert_true(plan_range_offsets_ok(&o));
+	o.grpc.range_resp_more = KP_OFF_UNKNOWN;
+	assert_false(plan_range_offsets_ok(&o));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_etcd_cost_offsets),
 		cmocka_unit_test(test_apiserver),
 		cmocka_unit_test(test_etcd),
 		cmocka_unit_test(test_esbuild),
