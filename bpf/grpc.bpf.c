@@ -42,8 +42,7 @@ KP_STAT_MAPS(grpc_hits, grpc_counters);
 struct range_pending {
 	__u64 resp;  /* *etcdserverpb.RangeResponse */
 	__u32 size;  /* len(dAtA): the encoded message */
-	__u16 n;     /* RangeResponses decoded on the goroutine since its last finish */
-	__u16 _pad;
+	__u32 _pad;
 };
 
 struct {
@@ -221,7 +220,6 @@ static __always_inline void read_response(struct kp_grpc_end *e, const void *cs,
 			e->range_kvs = kvs.len > 0xffffffffLL ? 0xffffffffU : (__u32)kvs.len;
 			e->range_count = cnt;
 			e->range_more = more;
-			e->range_n = rp->n;
 			e->flags |= KP_END_RANGE;
 			if (!(e->flags & KP_END_RESP_SIZE))
 				e->resp_size = rp->size;
@@ -272,10 +270,9 @@ int grpc_finish(struct pt_regs *ctx)
 	e->resp_size = 0;
 	e->range_kvs = 0;
 	e->range_count = 0;
-	e->range_n = 0;
 	e->range_more = 0;
 	e->flags = 0;
-	e->_pad = 0;
+	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
 	read_response(e, cs, GO_G(ctx));
 	bpf_ringbuf_submit(e, rb_wakeup(&grpc_events));
 	return 0;
@@ -288,15 +285,13 @@ SEC("uprobe")
 int etcd_range_resp(struct pt_regs *ctx)
 {
 	__u64 m = GO_REG1(ctx), len = GO_REG3(ctx), g = GO_G(ctx);
-	struct range_pending v = {}, *old;
+	struct range_pending v = {};
 
 	count(&grpc_hits, KP_PROBE_RANGE_RESP);
 	if (!m || !gate_is_open())
 		return 0;
-	old = bpf_map_lookup_elem(&range_resp, &g);
 	v.resp = m;
 	v.size = len > 0xffffffffULL ? 0xffffffffU : (__u32)len;
-	v.n = old && old->n < 0xffff ? old->n + 1 : 1;
 	bpf_map_update_elem(&range_resp, &g, &v, BPF_ANY);
 	return 0;
 }

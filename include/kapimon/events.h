@@ -148,7 +148,8 @@ struct kp_watch_resp {
 
 /* kp_grpc_end.flags: which of the response fields were read */
 #define KP_END_RESP_SIZE 1 /* resp_size: the last response message's length (grpc parser's message header) */
-#define KP_END_RANGE 2     /* range_*: a RangeResponse was decoded on the goroutine during the call */
+#define KP_END_RANGE 2     /* range_*: a RangeResponse was decoded on the goroutine during the call (a Txn's
+			    * nested ranges too: the last one's numbers; userspace keeps them for Ranges only) */
 
 /* A call finished (grpc.(*clientStream).finish), on the goroutine hdr.goid_g. What etcd returned is
  * read from the decoded Go structs and message headers: sizes and counts only, never a key or value. */
@@ -160,11 +161,9 @@ struct kp_grpc_end {
 			     * gRPC prefix); else the last RangeResponse's encoded size (KP_END_RANGE) */
 	__u32 range_kvs;    /* KP_END_RANGE: len(RangeResponse.Kvs), the key-values returned */
 	__s64 range_count;  /* KP_END_RANGE: RangeResponse.Count, the keys in the range */
-	__u16 range_n;      /* KP_END_RANGE: RangeResponses decoded during the call (1 for a Range; a Txn's nested
-			     * ranges; the fields above are the last one's) */
 	__u8 range_more;    /* KP_END_RANGE: RangeResponse.More */
 	__u8 flags;         /* KP_END_RESP_SIZE, KP_END_RANGE */
-	__u32 _pad;
+	__u8 _pad[6];
 };
 
 /* A TCP connection of the apiserver: a client's to one of its listening ports, or its own to etcd

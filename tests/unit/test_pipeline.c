@@ -308,7 +308,6 @@ static void test_request_etcd_cost(void **state)
 	ge.range_kvs = 40;
 	ge.range_count = 55;
 	ge.range_more = 1;
-	ge.range_n = 1;
 	pipeline_feed(p, &ge, sizeof(ge));
 	mk_grpc_start(&gs, 8, 130, "/registry/configmaps/default/", 0xc7c7);
 	pipeline_feed(p, &gs, sizeof(gs));
