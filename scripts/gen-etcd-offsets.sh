@@ -15,6 +15,6 @@ ver=$(awk '$1 == "#" && $2 == "go.etcd.io/etcd" && $3 ~ /^v/ { print $3; exit }'
 out="$cache/modsrc/build/etcd-offsets"
 rm -rf "$out" && mkdir -p "$out/src/kapimon.test/etcdoffsets"
 cp "$here/go-offsets/etcd/main.go" "$out/src/kapimon.test/etcdoffsets/"
-(cd "$out/src/kapimon.test/etcdoffsets" && GOROOT="$goroot" GOPATH="$out:$gopath" GO111MODULE=off GOFLAGS= \
+(cd "$out/src/kapimon.test/etcdoffsets" && GOROOT="$goroot" GOPATH="$out:$gopath" GO111MODULE=off GOFLAGS='' \
 	GOTOOLCHAIN=local CGO_ENABLED=0 GOCACHE="$cache/modsrc/gocache" "$goroot/bin/go" build -o "$out/etcdoffsets" .) >&2
 "$out/etcdoffsets" -etcd "$ver"

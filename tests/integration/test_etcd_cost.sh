@@ -16,6 +16,7 @@
 #   - the pages' resp_size sum to the unpaged size plus at most 64 bytes per page (a header each).
 # No value is ever printed: etcdctl's output goes to wc/python only.
 set -uo pipefail
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 OUT=${KAPIMON_TEST_OUT:-$KAPIMON_ROOT/build/test-out/$(basename "${KAPIMON_TESTBED_DIR:-testbed}")/etcd-cost}
@@ -54,8 +55,9 @@ for ns, n in zip(nss, counts):
 json.dump({"apiVersion": "v1", "kind": "List", "items": items}, open(out, "w"))
 PY
 check "create 3 namespaces and $((NA + NB + NC)) configmaps" kctl create -f "$OUT/objects.json" -o name
+counts=("$NA" "$NB" "$NC")
 for i in 0 1 2; do
-	want=$(([ $i = 0 ] && echo "$NA") || ([ $i = 1 ] && echo "$NB") || echo "$NC")
+	want=${counts[$i]}
 	got=$(kctl -n "${nss[$i]}" get configmaps -o name | grep -c '^configmap/cm-')
 	check_eq "namespace ${nss[$i]} holds $want configmaps" "$want" "$got"
 done
@@ -87,13 +89,13 @@ for i in 0 1 2; do
 done
 check_eq "LIST every namespace" 200 "$(code "/api/v1/configmaps" "$run-list-all")"
 # paged: follow the continue tokens
-cont= pages=0
+cont='' pages=0
 while :; do
 	c=$(code "/api/v1/namespaces/${nss[0]}/configmaps?limit=25${cont:+&continue=$cont}" "$run-paged")
 	[ "$c" = 200 ] || break
 	pages=$((pages + 1))
 	cont=$(python3 -c 'import json,sys,urllib.parse; print(urllib.parse.quote(json.load(open(sys.argv[1]))["metadata"].get("continue", ""), safe=""))' "$OUT/body.json")
-	[ -n "$cont" ] && [ $pages -lt 100 ] || break
+	if [ -z "$cont" ] || [ $pages -ge 100 ]; then break; fi
 done
 check_eq "paged LIST of ${nss[0]}: $(((NA + 24) / 25)) pages of 25" $(((NA + 24) / 25)) "$pages"
 # as kubectl lists (chunks of 500)
