@@ -42,7 +42,8 @@ enum kp_probe {
 	KP_PROBE_CONN_STATE = 8, /* tracepoint sock/inet_sock_set_state (every TCP state change on the host) */
 	KP_PROBE_TCP_RETRANS = 9, /* tracepoint tcp/tcp_retransmit_skb (every TCP retransmit on the host) */
 	KP_PROBE_TCP_RESET = 10,  /* tracepoints tcp/tcp_send_reset, tcp/tcp_receive_reset (every RST) */
-	KP_PROBE__COUNT = 11,
+	KP_PROBE_RANGE_RESP = 11, /* etcd client: a RangeResponse is being decoded (its pointer kept for the call's end) */
+	KP_PROBE__COUNT = 12,
 };
 
 /* Counters kept per CPU in BPF (index into the "counters" arrays); named and consumed like probes. */
@@ -145,11 +146,24 @@ struct kp_watch_resp {
 	char key[KP_WATCH_KEY_MAX];
 };
 
-/* A call finished (grpc.(*clientStream).finish), on the goroutine hdr.goid_g. */
+/* kp_grpc_end.flags: which of the response fields were read */
+#define KP_END_RESP_SIZE 1 /* resp_size: the last response message's length (grpc parser's message header) */
+#define KP_END_RANGE 2     /* range_*: a RangeResponse was decoded on the goroutine during the call (a Txn's
+			    * nested ranges too: the last one's numbers; userspace keeps them for Ranges only) */
+
+/* A call finished (grpc.(*clientStream).finish), on the goroutine hdr.goid_g. What etcd returned is
+ * read from the decoded Go structs and message headers: sizes and counts only, never a key or value. */
 struct kp_grpc_end {
 	struct kp_event_hdr hdr;
 	__s32 code;   /* gRPC status code: 0 OK, -1 error of unknown shape */
 	__u32 is_err;
+	__u32 resp_size;    /* KP_END_RESP_SIZE: bytes of the response message (protobuf, without the 5-byte
+			     * gRPC prefix); else the last RangeResponse's encoded size (KP_END_RANGE) */
+	__u32 range_kvs;    /* KP_END_RANGE: len(RangeResponse.Kvs), the key-values returned */
+	__s64 range_count;  /* KP_END_RANGE: RangeResponse.Count, the keys in the range */
+	__u8 range_more;    /* KP_END_RANGE: RangeResponse.More */
+	__u8 flags;         /* KP_END_RESP_SIZE, KP_END_RANGE */
+	__u8 _pad[6];
 };
 
 /* A TCP connection of the apiserver: a client's to one of its listening ports, or its own to etcd

@@ -69,6 +69,16 @@ struct kp_grpc_offsets {
 	kp_off_t watch_resp_events; /* etcdserverpb.WatchResponse.Events ([]*mvccpb.Event) */
 	kp_off_t event_kv;          /* mvccpb.Event.Kv (*KeyValue); Event.Type (int32) is at 0 */
 	kp_off_t kv_key;            /* mvccpb.KeyValue.Key ([]byte) */
+	/* Added (issue 13, etcd cost): the size of the last response message, from the gRPC message
+	 * header grpc's parser keeps (clientStream.attempt -> csAttempt.p -> parser.header [5]byte:
+	 * compressed flag, big-endian length); KP_OFF_UNKNOWN: not read. */
+	kp_off_t cs_attempt;        /* grpc.clientStream.attempt (*csAttempt) */
+	kp_off_t attempt_parser;    /* grpc.csAttempt.p (*parser) */
+	kp_off_t parser_header;     /* grpc.parser.header ([5]byte) */
+	/* etcdserverpb.RangeResponse (gogo-generated; scripts/gen-etcd-offsets.sh) */
+	kp_off_t range_resp_kvs;    /* RangeResponse.Kvs ([]*mvccpb.KeyValue): only its length is read */
+	kp_off_t range_resp_more;   /* RangeResponse.More (bool) */
+	kp_off_t range_resp_count;  /* RangeResponse.Count (int64) */
 };
 
 #endif

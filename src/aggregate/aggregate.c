@@ -20,6 +20,7 @@ const double agg_le_seconds[AGG_NLE] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
 struct agg_slot {
 	uint32_t step1;
 	float req, e4xx, e429, e5xx, bytes;
+	float ebytes, ekvs; /* etcd response bytes and key-values of the requests' linked calls */
 };
 
 struct agg_entry {
@@ -89,7 +90,7 @@ struct agg {
 static const char *const class_names[AGG__NCLASS] = { "1xx", "2xx", "3xx", "4xx", "429", "5xx", "unknown" };
 static const char *const table_names[AGG__NTABLES] = { "all", "agent", "client", "verb-resource", "resource",
 								"namespace", "total" };
-static const char *const sort_names[AGG__NSORT] = { "rate", "errors", "p99", "bytes" };
+static const char *const sort_names[AGG__NSORT] = { "rate", "errors", "p99", "bytes", "etcd-bytes", "etcd-keys" };
 
 const char *agg_class_name(enum agg_class c) { return c < AGG__NCLASS ? class_names[c] : "unknown"; }
 const char *agg_table_name(enum agg_table t) { return t < AGG__NTABLES ? table_names[t] : "?"; }
@@ -318,10 +319,14 @@ static void fold_into_other(struct agg *a, enum agg_table t, uint32_t idx, struc
 		os->e429 += sl->e429;
 		os->e5xx += sl->e5xx;
 		os->bytes += sl->bytes;
+		os->ebytes += sl->ebytes;
+		os->ekvs += sl->ekvs;
 	}
 	for (int c = 0; c < AGG__NCLASS; c++)
 		o->cum.req[c] += e->cum.req[c];
 	o->cum.bytes_out += e->cum.bytes_out;
+	o->cum.etcd_bytes += e->cum.etcd_bytes;
+	o->cum.etcd_kvs += e->cum.etcd_kvs;
 	o->cum.latency_sum_s += e->cum.latency_sum_s;
 	for (int b = 0; b <= AGG_NLE; b++)
 		o->cum.le[b] += e->cum.le[b];
@@ -592,6 +597,8 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	double w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
 	double wu = nearbyint(w * WEIGHT_SCALE), bytes = r->bytes_out > 0 ? (double)r->bytes_out * w : 0;
 	uint32_t wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
+	double ebytes = r->has_etcd_cost ? (double)r->etcd_resp_bytes * w : 0,
+	       ekvs = r->has_etcd_cost ? (double)r->etcd_kvs * w : 0;
 	uint64_t step = agg_step_of(a, r->start_ns + r->latency_ns);
 	enum agg_class cls = agg_status_class(r->status);
 	unsigned bucket = lh_bucket((double)r->latency_ns), le = le_index((double)r->latency_ns / 1e9);
@@ -621,6 +628,8 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 			rows[t] = idx;
 		e->cum.req[cls] += w;
 		e->cum.bytes_out += bytes;
+		e->cum.etcd_bytes += ebytes;
+		e->cum.etcd_kvs += ekvs;
 		e->cum.latency_sum_s += w * (double)r->latency_ns / 1e9;
 		e->cum.le[le] += w;
 		if (in_window) {
@@ -634,6 +643,8 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 			else if (cls == AGG_C_5XX)
 				sl->e5xx += (float)w;
 			sl->bytes += (float)bytes;
+			sl->ebytes += (float)ebytes;
+			sl->ekvs += (float)ekvs;
 			/* A key that just took a row by eviction is most likely one of a long tail (a cardinality
 			 * burst): its first latency goes to the "(other)" cells, so that the tail does not
 			 * fill the step's cells with rows that are gone a moment later. */
@@ -717,6 +728,8 @@ static double sort_value(const struct agg_row *r, enum agg_sort s)
 	case AGG_SORT_ERRORS: return r->e4xx + r->e429 + r->e5xx;
 	case AGG_SORT_P99: return isnan(r->p99_ns) ? -1 : r->p99_ns;
 	case AGG_SORT_BYTES: return r->bytes;
+	case AGG_SORT_ETCD_BYTES: return r->etcd_bytes;
+	case AGG_SORT_ETCD_KEYS: return r->etcd_kvs;
 	default: return r->req;
 	}
 }
@@ -823,6 +836,8 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 			r->e429 += sl->e429;
 			r->e5xx += sl->e5xx;
 			r->bytes += sl->bytes;
+			r->etcd_bytes += sl->ebytes;
+			r->etcd_kvs += sl->ekvs;
 		}
 		r->inflight = e->inflight;
 		if (r->req <= 0 && r->inflight <= 0 && !(t == AGG_TOTAL))
@@ -837,6 +852,8 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 		r->rate = span > 0 ? r->req / span : 0;
 		r->rate_err = span > 0 ? r->req_err / span : 0;
 		r->bytes_rate = span > 0 ? r->bytes / span : 0;
+		r->etcd_bytes_rate = span > 0 ? r->etcd_bytes / span : 0;
+		r->etcd_kvs_rate = span > 0 ? r->etcd_kvs / span : 0;
 		r->err_pct = r->req > 0 ? (r->e4xx + r->e429 + r->e5xx) / r->req * 100 : 0;
 		r->p50_ns = r->p90_ns = r->p99_ns = NAN;
 		if (q->row_of[i]) {

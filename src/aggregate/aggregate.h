@@ -77,7 +77,10 @@ enum agg_class {
 #define AGG_NLE 15
 extern const double agg_le_seconds[AGG_NLE];
 
-enum agg_sort { AGG_SORT_RATE = 0, AGG_SORT_ERRORS, AGG_SORT_P99, AGG_SORT_BYTES, AGG__NSORT };
+/* AGG_SORT_ETCD_BYTES / _KEYS: what the rows' requests cost in etcd (request records' etcd_resp_bytes,
+ * etcd_kvs: the response bytes and key-values of the etcd calls linked to them) */
+enum agg_sort { AGG_SORT_RATE = 0, AGG_SORT_ERRORS, AGG_SORT_P99, AGG_SORT_BYTES, AGG_SORT_ETCD_BYTES, AGG_SORT_ETCD_KEYS,
+		AGG__NSORT };
 
 #define AGG_RESOURCE_LEN (2 * REC_FIELD_LEN + 2)
 
@@ -94,6 +97,8 @@ struct agg_key {
 struct agg_cum {
 	double req[AGG__NCLASS]; /* weighted requests per status class */
 	double bytes_out;        /* weighted response bytes (records with unknown size add 0) */
+	double etcd_bytes;       /* weighted etcd response bytes of the requests' linked calls */
+	double etcd_kvs;         /* weighted key-values etcd returned to them */
 	double latency_sum_s;    /* weighted sum of latencies, seconds */
 	double le[AGG_NLE + 1];  /* weighted counts per bucket (not cumulative); [AGG_NLE] is > last bound */
 };
@@ -125,6 +130,8 @@ struct agg_row {
 	uint32_t index;       /* row index in its table (agg_table_entry) */
 	double req, e4xx, e429, e5xx, bytes; /* weighted sums over the steps */
 	double rate, err_pct, bytes_rate;    /* per second over the span; err_pct = (4xx+429+5xx)/req*100 */
+	double etcd_bytes, etcd_kvs;         /* weighted sums: etcd response bytes, key-values returned */
+	double etcd_bytes_rate, etcd_kvs_rate; /* per second over the span */
 	double req_err, rate_err; /* true requests are in [req, req + req_err]: 0 unless the key got its
 				   * row inside the span (requests before that may have been uncounted) */
 	uint64_t since_step;  /* step the key got its row (0 for "(other)" and the total) */

@@ -16,6 +16,7 @@ const struct kp_probe_desc kp_probe_desc[KP_PROBE__COUNT] = {
 				   "tcp_retrans_btf, tcp_retrans_raw, tcp_retrans_tp" },
 	[KP_PROBE_TCP_RESET] = { "tcp_reset", KP_KIND_TRACEPOINT, false,
 				 "tcp_send_reset_btf, tcp_send_reset_raw, tcp_recv_reset_btf, tcp_recv_reset_raw, tcp_recv_reset_tp" },
+	[KP_PROBE_RANGE_RESP] = { "etcd_range_resp", KP_KIND_UPROBE, false, "etcd_range_resp" },
 };
 
 const struct kp_counter_desc kp_counter_desc[KP_CNT__COUNT] = {

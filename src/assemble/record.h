@@ -63,6 +63,12 @@ struct request_record {
 	struct k8s_request_info ri;
 	uint8_t truncated;      /* enum rec_trunc bits: fields the capture cut */
 	uint32_t apiserver_pid;    /* appended: the apiserver process that served it (0 unknown) */
+	/* appended (issue 13): what the request cost in etcd, summed over the etcd calls linked to it;
+	 * known only with etcd capture (has_etcd_cost; zero-initialised records have none) */
+	bool has_etcd_cost;
+	uint64_t etcd_calls;       /* unary etcd calls */
+	uint64_t etcd_resp_bytes;  /* their response message bytes (calls with a known size) */
+	uint64_t etcd_kvs;         /* key-values their Ranges returned */
 	/* internal, not written: linking etcd calls to this request */
 	uint64_t start_mono_ns; /* CLOCK_MONOTONIC start */
 	uint64_t link_ctx;      /* the request's context object address, 0 unknown */
@@ -93,6 +99,10 @@ struct etcd_record {
 	char group[REC_FIELD_LEN]; /* API group of the resource derived from the key ("" = core / unknown) */
 	uint8_t truncated;        /* enum rec_trunc bits (REC_TRUNC_METHOD: the gRPC method was cut) */
 	uint32_t apiserver_pid;    /* appended: the apiserver process that made the call (0 unknown) */
+	/* appended (issue 13): what etcd returned to a Range (-1 / false when unknown or not a Range) */
+	int64_t kvs;              /* key-values returned (len(RangeResponse.Kvs)) */
+	int64_t count;            /* RangeResponse.count: keys in the range (with a limit: all of them) */
+	bool more;                /* RangeResponse.more: the limit cut the range */
 };
 
 /* A connection of the apiserver opened or closed ("kind":"conn"), or, for sinks only (not written as

@@ -23,6 +23,7 @@ void etcd_record_init(struct etcd_record *r)
 	r->resp_size = -1;
 	r->req_size = -1;
 	r->sample_factor = 1.0;
+	r->kvs = r->count = -1;
 }
 
 static void copy_bin(char *dst, const char *src, uint16_t len, size_t cap)
@@ -275,6 +276,11 @@ void record_json_request(struct json_writer *w, const struct request_record *r)
 	if (r->proto == REC_PROTO_H2)
 		KV_UINT(w, "stream_id", r->stream_id);
 	KV_UINT(w, "id", r->id);
+	if (r->has_etcd_cost) {
+		KV_UINT(w, "etcd_calls", r->etcd_calls);
+		KV_UINT(w, "etcd_resp_bytes", r->etcd_resp_bytes);
+		KV_UINT(w, "etcd_kvs", r->etcd_kvs);
+	}
 	kv_truncated(w, r->truncated);
 	if (r->ongoing)
 		KV_BOOL(w, "ongoing", true);
@@ -319,6 +325,12 @@ void record_json_etcd(struct json_writer *w, const struct etcd_record *r)
 		KV_INT(w, "grpc_status", r->grpc_status);
 	if (r->resp_size >= 0)
 		KV_INT(w, "resp_size", r->resp_size);
+	if (r->kvs >= 0)
+		KV_INT(w, "kvs", r->kvs);
+	if (r->count >= 0)
+		KV_INT(w, "count", r->count);
+	if (r->more)
+		KV_BOOL(w, "more", true);
 	if (r->req_size >= 0)
 		KV_INT(w, "req_size", r->req_size);
 	if (r->stream)
@@ -410,6 +422,9 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 		jw_kv_uint(w, "watch_keys_truncated", s->etcd_watch_keys_truncated);
 		jw_kv_uint(w, "copy_stopped_at_value", s->etcd_stopped_at_value);
 		jw_kv_uint(w, "copy_gave_up", s->etcd_copy_gave_up);
+		jw_kv_uint(w, "no_resp_size", s->etcd_no_resp_size);
+		jw_kv_uint(w, "range_no_kvs", s->etcd_range_no_kvs);
+		jw_kv_uint(w, "cost_early", s->etcd_cost_early);
 		jw_key(w, "watch_events_by_resource");
 		jw_obj_begin(w);
 		for (size_t i = 0; i < s->n_watch_res && i < 64; i++)

@@ -40,6 +40,9 @@ struct record_stats {
 	uint64_t etcd_watch_keys_truncated; /* watch responses whose first key was cut (resource from the prefix) */
 	uint64_t etcd_stopped_at_value; /* request copies that stopped before a value field */
 	uint64_t etcd_copy_gave_up;     /* request copies the probe's protobuf walk cut short */
+	uint64_t etcd_no_resp_size;     /* successful unary calls without a response size */
+	uint64_t etcd_range_no_kvs;     /* successful Ranges without the key-values returned */
+	uint64_t etcd_cost_early;       /* request records delivered before their etcd calls could be summed */
 	size_t n_watch_res;            /* entries in watch_res */
 	const char *watch_res_names[64];
 	uint64_t watch_res_events[64];

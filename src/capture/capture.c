@@ -319,6 +319,7 @@ static struct bpf_program *plan_prog(struct capture *c, enum plan_prog p)
 	case PLAN_PROG_GRPC_WRITE_CLIENTSTREAM: return c->gskel ? c->gskel->progs.grpc_write_clientstream : NULL;
 	case PLAN_PROG_GRPC_FINISH: return c->gskel ? c->gskel->progs.grpc_finish : NULL;
 	case PLAN_PROG_ETCD_WATCH: return c->gskel ? c->gskel->progs.etcd_watch_dispatch : NULL;
+	case PLAN_PROG_ETCD_RANGE: return c->gskel ? c->gskel->progs.etcd_range_resp : NULL;
 	default: return NULL;
 	}
 }

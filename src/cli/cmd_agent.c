@@ -482,6 +482,7 @@ int cmd_agent(int argc, char **argv)
 			p_err("ring buffer poll: %s", strerror(-e));
 			goto out;
 		}
+		pipeline_rings_read(a.pl);
 		now = cli_now_ns(CLOCK_MONOTONIC);
 		if (now - last_tick >= 100000000ULL) {
 			pipeline_tick(a.pl, now);

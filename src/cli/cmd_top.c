@@ -48,7 +48,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: kapimon [-j] top [--pid N | --exe NAME] [--interval S] [--sort rate|errors|p99|bytes]\n"
+		"Usage: kapimon [-j] top [--pid N | --exe NAME] [--interval S] [--sort KEY]\n"
 		"                        [--by all|agent|verb-resource|resource|namespace|client]\n"
 		"                        [--filter SUBSTR] [--reverse] [-n N] [--batch] [--iterations N]\n"
 		"                        [--prometheus-file PATH] [--no-h1] [--no-h2] [--no-etcd]\n"
@@ -56,7 +56,8 @@ static void usage(FILE *out)
 		"Live view of the requests the kube-apiserver serves: request rate, errors, latency, bytes and\n"
 		"in-flight requests per user agent / verb / resource (or per agent, verb+resource, resource,\n"
 		"namespace or client), refreshed every interval over the last interval, with the etcd calls\n"
-		"the requests cause (ETCD/S) and a\n"
+		"the requests cause (ETCD/S), the bytes and key-values etcd returned for them (ETCDB/S,\n"
+		"EKEYS/S: expensive LISTs stand out; --sort etcd-bytes or etcd-keys) and a\n"
 		"panel of etcd calls per (op, resource). Full screen on a terminal; with --batch (or when stdout\n"
 		"is not a terminal) a plain-text snapshot per interval, with -j one JSON object per interval.\n"
 		"Without --pid every kube-apiserver on the host is followed (a header line says which are\n"
@@ -70,7 +71,8 @@ static void usage(FILE *out)
 		"  --exe NAME              without --pid: follow processes whose executable is NAME\n"
 		"                          (default kube-apiserver; NAME-<suffix> matches too)\n"
 		"  --interval S            refresh and rate window in seconds (default 1)\n"
-		"  --sort KEY              rate (default), errors, p99 or bytes\n"
+		"  --sort KEY              rate (default), errors, p99, bytes, etcd-bytes (etcd response bytes of\n"
+		"                          the rows' requests) or etcd-keys (key-values etcd returned to them)\n"
 		"  --by GROUPING           all = user agent+verb+resource (default), agent, verb-resource,\n"
 		"                          resource, namespace, client\n"
 		"  --filter SUBSTR         show only rows whose key (any key column) contains SUBSTR\n"
@@ -81,7 +83,8 @@ static void usage(FILE *out)
 		"  --prometheus-file PATH  rewrite PATH atomically every interval with Prometheus text metrics\n"
 		"                          (node-exporter textfile collector); no port is opened\n"
 		"  --no-h1, --no-h2        do not probe the HTTP/1.x or HTTP/2 server\n"
-		"  --no-etcd               do not probe etcd calls (2 fewer uprobe hits per call; no ETCD/S, no panel)\n"
+		"  --no-etcd               do not probe etcd calls (2 fewer uprobe hits per call, 3 per Range;\n"
+		"                          no ETCD/S, ETCDB/S, EKEYS/S, no panel)\n"
 		"  --budget PCT            overhead budget, e.g. 1%%: attach all uprobes (request and etcd) only\n"
 		"                          part of each cycle, so their measured cost stays under PCT of the\n"
 		"                          apiserver's CPU; counts are weighted by cycle / window (as record);\n"
@@ -206,7 +209,7 @@ enum line_kind { L_HEADER, L_ALERT, L_COLS, L_ROW, L_OTHER };
 typedef void (*emit_fn)(enum line_kind k, const char *line, void *ctx);
 
 #define NUMW 54  /* " REQ/S ERR% P50 P99 BYTES/S INFLIGHT" */
-#define ETCDW 9  /* " ETCD/S" */
+#define ETCDW 24 /* " ETCD/S ETCDB/S EKEYS/S" */
 #define ENUMW 54 /* etcd panel: " CALLS/S ERR% P50 P99 LINKED% REQ-B/S" */
 
 /* Connections opened and closed per second between the last two snapshots. */
@@ -427,7 +430,7 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 	}
 	snprintf(line + strlen(line), sizeof(line) - strlen(line), " %9s", "REQ/S");
 	if (t->ea)
-		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %8s", "ETCD/S");
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %7s %7s %7s", "ETCD/S", "ETCDB/S", "EKEYS/S");
 	snprintf(line + strlen(line), sizeof(line) - strlen(line), " %6s %8s %8s %9s %8s", "ERR%", "P50", "P99",
 		 "BYTES/S", "INFLIGHT");
 	emit(L_COLS, line, ctx);
@@ -462,7 +465,9 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %9s", a);
 		if (t->ea) {
 			fmt_rate(a, sizeof(a), t->row_etcd[i]);
-			snprintf(line + strlen(line), sizeof(line) - strlen(line), " %8s", a);
+			fmt_si(b, sizeof(b), r->etcd_bytes_rate);
+			fmt_rate(c, sizeof(c), r->etcd_kvs_rate);
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), " %7s %7s %7s", a, b, c);
 		}
 		fmt_dur(b, sizeof(b), r->p50_ns);
 		fmt_dur(c, sizeof(c), r->p99_ns);
@@ -504,7 +509,8 @@ static const char *const help_lines[] = {
 	"  /        filter: type a substring of the row key (any key column), Enter applies,",
 	"           Enter on an empty line clears, Esc cancels",
 	"  r        reverse the order (smallest first)",
-	"  s        next sort: rate, errors, p99, bytes",
+	"  s        next sort: rate, errors, p99, bytes, etcd-bytes, etcd-keys (etcd: what its",
+	"           calls returned for the rows' requests)",
 	"  b        next grouping: all, agent, verb-resource, resource, namespace, client",
 	"  e        show / hide the etcd panel",
 	"  p        pause / resume the display",
@@ -577,8 +583,11 @@ static void json_row(struct json_writer *w, const struct top_grouping *g, const 
 	jw_kv_double(w, "req_per_s", r->rate);
 	if (g)
 		jw_kv_double(w, "req_per_s_err", r->rate_err);
-	if (etcd_per_s)
+	if (etcd_per_s) {
 		jw_kv_double(w, "etcd_per_s", *etcd_per_s);
+		jw_kv_double(w, "etcd_bytes_per_s", r->etcd_bytes_rate);
+		jw_kv_double(w, "etcd_keys_per_s", r->etcd_kvs_rate);
+	}
 	jw_kv_double(w, "err_pct", r->err_pct);
 	jw_kv_double(w, "e4xx_per_s", span > 0 ? r->e4xx / span : 0);
 	jw_kv_double(w, "e429_per_s", span > 0 ? r->e429 / span : 0);
@@ -950,7 +959,11 @@ static bool handle_keys(struct top *t)
 				return false;
 		} else switch (ch) {
 		case 'q': case 'Q': return false;
-		case 's': t->sort = (t->sort + 1) % AGG__NSORT; break;
+		case 's':
+			t->sort = (t->sort + 1) % AGG__NSORT;
+			if (!t->ea && (t->sort == AGG_SORT_ETCD_BYTES || t->sort == AGG_SORT_ETCD_KEYS))
+				t->sort = AGG_SORT_RATE; /* --no-etcd: nothing to sort by */
+			break;
 		case 'b': t->by = (t->by + 1) % top_ngroupings; break;
 		case 'r': t->reverse = !t->reverse; break;
 		case '?': case 'h': t->help = true; break;
@@ -1041,7 +1054,8 @@ int cmd_top(int argc, char **argv)
 			break;
 		case OPT_SORT:
 			if (!parse_sort(optarg, &t.sort))
-				return cli_usage_error("top", "--sort takes rate, errors, p99 or bytes, got '%s'", optarg);
+				return cli_usage_error("top", "--sort takes rate, errors, p99, bytes, etcd-bytes or etcd-keys, got "
+						       "'%s'", optarg);
 			break;
 		case OPT_BY:
 			if (!parse_by(optarg, &t.by))
@@ -1093,6 +1107,8 @@ int cmd_top(int argc, char **argv)
 		return cli_usage_error("top", "unexpected argument '%s'", argv[optind]);
 	if (co.no_h1 && co.no_h2)
 		return cli_usage_error("top", "--no-h1 and --no-h2 leave nothing to watch");
+	if (co.no_etcd && (t.sort == AGG_SORT_ETCD_BYTES || t.sort == AGG_SORT_ETCD_KEYS))
+		return cli_usage_error("top", "--sort %s needs etcd capture (not --no-etcd)", agg_sort_name(t.sort));
 	t.json = g_opts.json;
 	t.batch = t.batch || t.json || !isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO);
 	t.interval = (unsigned)interval;
@@ -1250,6 +1266,7 @@ int cmd_top(int argc, char **argv)
 			p_err("ring buffer poll: %s", strerror(-err));
 			goto out;
 		}
+		pipeline_rings_read(t.pl);
 		if (t.curses && !handle_keys(&t))
 			break;
 	}

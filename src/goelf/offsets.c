@@ -308,6 +308,9 @@ static void dwarf_fill(Elf *elf, struct go_offsets *o, bool got[GOFF__NGROUPS])
 	want(&c, "google.golang.org/grpc/status.Status");
 	want(&c, "google.golang.org/genproto/googleapis/rpc/status.Status");
 	want(&c, "google.golang.org/grpc/internal/transport.Stream");
+	want(&c, "google.golang.org/grpc.clientStream");
+	want(&c, "google.golang.org/grpc.csAttempt");
+	want(&c, "google.golang.org/grpc.parser");
 	dw_collect(&c);
 
 	for (int g = 0; g < 3; g++) {
@@ -345,6 +348,10 @@ static void dwarf_fill(Elf *elf, struct go_offsets *o, bool got[GOFF__NGROUPS])
 		g->spb_status_code = dw_path(&c, "google.golang.org/genproto/googleapis/rpc/status.Status", "Code");
 		g->stream_method = dw_path(&c, "google.golang.org/grpc/internal/transport.Stream", "method");
 		g->stream_ctx = dw_path(&c, "google.golang.org/grpc/internal/transport.Stream", "ctx");
+		g->cs_attempt = dw_path(&c, "google.golang.org/grpc.clientStream", "attempt");
+		g->attempt_parser = dw_path(&c, "google.golang.org/grpc.csAttempt", "p");
+		g->parser_header = dw_path(&c, "google.golang.org/grpc.parser", "header");
+		g->range_resp_kvs = g->range_resp_more = g->range_resp_count = U; /* offsets_select's etcd table */
 		if (dw_struct(&c, "google.golang.org/grpc/internal/status.Error")) {
 			g->error_is_spb = 0;
 			g->status_error_s = dw_path(&c, "google.golang.org/grpc/internal/status.Error", "s");
@@ -523,7 +530,8 @@ static const struct grpc_entry grpc_table[] = {
 	 * Invoke error *status.statusError code 14 read through these offsets */
 	{ "v1.27.1", 19,
 	  { .status_error_s = U, .status_s = U, .spb_status_code = 40, ._pad = 0, .error_is_spb = 1,
-	    .stream_method = 72, .stream_ctx = 32 },
+	    .stream_method = 72, .stream_ctx = 32, .cs_attempt = 224, .attempt_parser = 32, .parser_header = 16,
+	    .range_resp_kvs = U, .range_resp_more = U, .range_resp_count = U },
 	  "measured from DWARF of a go1.19.8 GOPATH program built here against google.golang.org/grpc v1.27.1 "
 	  "(set k8s-1.20.2: genproto v0.0.0-20201110150050-8816d57aaa9a, google.golang.org/protobuf v1.25.0, "
 	  "github.com/golang/protobuf v1.4.3 (kubernetes v1.20.2 vendor/modules.txt)) by "
@@ -533,7 +541,10 @@ static const struct grpc_entry grpc_table[] = {
 	 * Invoke error *status.Error code 14 read through these offsets */
 	{ "v1.33.3", 19,
 	  { .status_error_s = 0, .status_s = U, .spb_status_code = 0, ._pad = 0, .error_is_spb = 0,
-	    .stream_method = 72, .stream_ctx = 32 },
+	    .stream_method = 72, .stream_ctx = 32,
+	    /* not measured for this version: the response size of non-Range calls is not read */
+	    .cs_attempt = U, .attempt_parser = U, .parser_header = U,
+	    .range_resp_kvs = U, .range_resp_more = U, .range_resp_count = U },
 	  "measured from DWARF of a go1.19.8 GOPATH program built here against google.golang.org/grpc v1.33.3 "
 	  "(set bookworm: Debian bookworm golang-golang-x-net-dev 1:0.7.0+dfsg-1, golang-google-grpc-dev "
 	  "1.33.3-2, golang-google-genproto-dev 0.0~git20200413.b5235f6-3, golang-google-protobuf-dev "
@@ -543,7 +554,10 @@ static const struct grpc_entry grpc_table[] = {
 	 * Invoke error *status.Error code 14 read through these offsets */
 	{ "v1.64.0", 24,
 	  { .status_error_s = 0, .status_s = 0, .spb_status_code = 40, ._pad = 0, .error_is_spb = 0,
-	    .stream_method = 80, .stream_ctx = 32 },
+	    .stream_method = 80, .stream_ctx = 32,
+	    /* not measured for this version: the response size of non-Range calls is not read */
+	    .cs_attempt = U, .attempt_parser = U, .parser_header = U,
+	    .range_resp_kvs = U, .range_resp_more = U, .range_resp_count = U },
 	  "measured from DWARF of a go1.24.4 GOPATH program built here against google.golang.org/grpc v1.64.0 "
 	  "(set trixie: Debian trixie golang-golang-x-net-dev 1:0.27.0-2, golang-google-grpc-dev 1.64.0-7, "
 	  "golang-google-genproto-dev 0.0~git20210726.e7812ac-4, golang-google-protobuf-dev 1.36.5-1, "
@@ -553,7 +567,10 @@ static const struct grpc_entry grpc_table[] = {
 	 * Invoke error *status.Error code 14 read through these offsets; transport.ClientStream embeds Stream at 0 */
 	{ "v1.81.1", 26,
 	  { .status_error_s = 0, .status_s = 0, .spb_status_code = 40, ._pad = 0, .error_is_spb = 0,
-	    .stream_method = 16, .stream_ctx = 0 },
+	    .stream_method = 16, .stream_ctx = 0,
+	    /* not measured for this version: the response size of non-Range calls is not read */
+	    .cs_attempt = U, .attempt_parser = U, .parser_header = U,
+	    .range_resp_kvs = U, .range_resp_more = U, .range_resp_count = U },
 	  "measured from DWARF of a go1.26.10 GOPATH program built here against google.golang.org/grpc v1.81.1 "
 	  "(set sid: Debian sid golang-golang-x-net-dev 1:0.62.0-1, golang-google-grpc-dev 1.81.1-1, "
 	  "golang-google-genproto-dev 0.0~git20260414.afd174a-2, golang-google-protobuf-dev 1.36.10-2, "

@@ -81,6 +81,7 @@ void raw_event_scrub(void *data, size_t size)
 		break;
 	case KP_EV_GRPC_END:
 		if (size >= sizeof(struct kp_grpc_end)) {
+			memset(((struct kp_grpc_end *)data)->_pad, 0, sizeof(((struct kp_grpc_end *)data)->_pad));
 			zero_tail(data, sizeof(struct kp_grpc_end), size);
 			return; /* numbers only */
 		}

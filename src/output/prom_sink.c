@@ -17,6 +17,8 @@ static const double req_buckets[] = { 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4
 /* etcd round trips: 0.5 ms (a local range) .. 10 s (a stuck commit); docs/metrics.md. */
 static const double etcd_buckets[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 				       0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+/* key-values one Range returned: a GET (1) .. a LIST of every object of a big resource */
+static const double range_keys_buckets[] = { 0, 1, 10, 100, 500, 1000, 5000, 10000, 50000, 100000 };
 #define NBUCKETS(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
 
 /* grpc-go's codes.Code names (google.golang.org/grpc/codes), index = code. */
@@ -169,7 +171,7 @@ static void ptab_add(struct ptab *t, const struct pkey *k, double w, double seco
 }
 
 struct prom_sink {
-	struct ptab req, dur, client_other, etcd, etcd_dur;
+	struct ptab req, dur, client_other, etcd, etcd_dur, etcd_bytes, etcd_keys;
 	uint32_t nonres_max, nonres_n;
 	struct ptab nonres;        /* the non-resource paths given their own subresource value (counts unused) */
 	struct hh *hh;             /* (user_agent, verb, resource) keys: which own a client row */
@@ -213,6 +215,10 @@ struct prom_sink *prom_sink_new(const struct prom_sink_opts *o)
 	err |= ptab_init(&s->etcd, "kapimon_etcd_requests_total", 3, cap_or(o->etcd_rows, PROM_SINK_ETCD_ROWS), NULL, 0);
 	err |= ptab_init(&s->etcd_dur, "kapimon_etcd_request_duration_seconds", 2,
 			 cap_or(o->etcd_dur_rows, PROM_SINK_ETCD_DUR_ROWS), etcd_buckets, NBUCKETS(etcd_buckets));
+	err |= ptab_init(&s->etcd_bytes, "kapimon_etcd_response_bytes_total", 2,
+			 cap_or(o->etcd_dur_rows, PROM_SINK_ETCD_DUR_ROWS), NULL, 0);
+	err |= ptab_init(&s->etcd_keys, "kapimon_etcd_range_keys", 1, cap_or(o->etcd_dur_rows, PROM_SINK_ETCD_DUR_ROWS),
+			 range_keys_buckets, NBUCKETS(range_keys_buckets));
 	s->client_cap = cap_or(o->client_rows, PROM_SINK_CLIENT_ROWS);
 	s->hh = hh_new(s->client_cap, PROM_SINK_HH_DECAY_STEPS, 0);
 	s->client_keys = calloc(s->client_cap, sizeof(*s->client_keys));
@@ -236,6 +242,8 @@ void prom_sink_free(struct prom_sink *s)
 	ptab_free(&s->client_other);
 	ptab_free(&s->etcd);
 	ptab_free(&s->etcd_dur);
+	ptab_free(&s->etcd_bytes);
+	ptab_free(&s->etcd_keys);
 	hh_free(s->hh);
 	free(s->client_keys);
 	free(s->client_val);
@@ -355,6 +363,13 @@ void prom_sink_etcd(struct prom_sink *s, const struct etcd_record *r)
 	ptab_add(&s->etcd, &k, w, 0);
 	key_pack(&k, (const char *const[]){ r->op, r->resource }, 2);
 	ptab_add(&s->etcd_dur, &k, w, (double)r->latency_ns / 1e9);
+	/* what etcd returned: bytes of every call with a known size, key-values of every Range */
+	if (r->resp_size >= 0)
+		ptab_add(&s->etcd_bytes, &k, w * (double)r->resp_size, 0);
+	if (r->kvs >= 0) {
+		key_pack(&k, (const char *const[]){ r->resource }, 1);
+		ptab_add(&s->etcd_keys, &k, w, (double)r->kvs);
+	}
 }
 
 static void on_request(void *ctx, const struct request_record *r)
@@ -513,6 +528,7 @@ int prom_sink_render(const struct prom_sink *s, const struct prom_sink_health *h
 	static const char *const client_l[] = { "user_agent", "verb", "resource" };
 	static const char *const etcd_l[] = { "op", "resource", "code" };
 	static const char *const etcd_dur_l[] = { "op", "resource" };
+	static const char *const etcd_keys_l[] = { "resource" };
 	static const char *const fam_l[] = { "family" };
 
 	header(out, "kapimon_requests_total", "counter",
@@ -544,9 +560,18 @@ int prom_sink_render(const struct prom_sink *s, const struct prom_sink_health *h
 	       "etcd call latency in seconds as the apiserver's gRPC client sees it, by operation and resource.");
 	render_table(out, &s->etcd_dur, etcd_dur_l, 2);
 
+	header(out, "kapimon_etcd_response_bytes_total", "counter",
+	       "Bytes of the response messages etcd returned to the apiserver's calls, by operation and resource.");
+	render_table(out, &s->etcd_bytes, etcd_dur_l, 2);
+
+	header(out, "kapimon_etcd_range_keys", "histogram",
+	       "Key-values etcd returned per Range call (a LIST's cost), by resource.");
+	render_table(out, &s->etcd_keys, etcd_keys_l, 1);
+
 	header(out, "kapimon_metrics_overflow_total", "counter",
 	       "Records counted in a family's overflow row (every label \"other\") because its table was full.");
-	const struct ptab *tabs[] = { &s->req, &s->dur, &s->client_other, &s->etcd, &s->etcd_dur };
+	const struct ptab *tabs[] = { &s->req, &s->dur, &s->client_other, &s->etcd, &s->etcd_dur, &s->etcd_bytes,
+				      &s->etcd_keys };
 	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++) {
 		struct pkey k;
 

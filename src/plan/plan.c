@@ -20,6 +20,7 @@ const char *const plan_prog_names[PLAN__NPROGS] = {
 	[PLAN_PROG_GRPC_WRITE_CLIENTSTREAM] = "grpc_write_clientstream",
 	[PLAN_PROG_GRPC_FINISH] = "grpc_finish",
 	[PLAN_PROG_ETCD_WATCH] = "etcd_watch_dispatch",
+	[PLAN_PROG_ETCD_RANGE] = "etcd_range_resp",
 };
 
 #define PLAN_MAX_ALTS 2
@@ -38,6 +39,7 @@ static const enum plan_prog target_prog[PT__COUNT][PLAN_MAX_ALTS] = {
 	[PT_GRPC_WRITE] = { PLAN_PROG_GRPC_WRITE_HTTP2CLIENT, PLAN_PROG_GRPC_WRITE_CLIENTSTREAM },
 	[PT_GRPC_FINISH] = { PLAN_PROG_GRPC_FINISH },
 	[PT_ETCD_WATCH_DISPATCH] = { PLAN_PROG_ETCD_WATCH, PLAN_PROG_ETCD_WATCH },
+	[PT_ETCD_RANGE_UNMARSHAL] = { PLAN_PROG_ETCD_RANGE, PLAN_PROG_ETCD_RANGE },
 };
 
 static bool prog_starts(enum plan_prog p)
@@ -72,6 +74,18 @@ static bool offsets_ok(const struct kapimon_offsets *o, int g)
 	}
 }
 
+bool plan_range_offsets_ok(const struct kapimon_offsets *o)
+{
+	return o->grpc.range_resp_kvs != KP_OFF_UNKNOWN && o->grpc.range_resp_more != KP_OFF_UNKNOWN &&
+	       o->grpc.range_resp_count != KP_OFF_UNKNOWN;
+}
+
+bool plan_resp_size_ok(const struct kapimon_offsets *o)
+{
+	return o->grpc.cs_attempt != KP_OFF_UNKNOWN && o->grpc.attempt_parser != KP_OFF_UNKNOWN &&
+	       o->grpc.parser_header != KP_OFF_UNKNOWN;
+}
+
 static const char *off_option(const struct plan_opts *o, enum probe_group g)
 {
 	switch (g) {
@@ -79,7 +93,8 @@ static const char *off_option(const struct plan_opts *o, enum probe_group g)
 	case PG_H2B: return o->no_h2 ? "--no-h2" : NULL;
 	case PG_H1: return o->no_h1 ? "--no-h1" : NULL;
 	case PG_GRPC:
-	case PG_ETCD_WATCH: return o->no_etcd ? "--no-etcd" : NULL;
+	case PG_ETCD_WATCH:
+	case PG_ETCD_RANGE: return o->no_etcd ? "--no-etcd" : NULL;
 	default: return NULL;
 	}
 }
@@ -191,6 +206,11 @@ int plan_build(const struct go_binary *b, const struct plan_opts *o, struct plan
 			snprintf(pg->missing, sizeof(pg->missing), "needs group %s", probe_group_name(d->requires));
 			continue;
 		}
+		if (g == PG_ETCD_RANGE && !plan_range_offsets_ok(&p->offsets)) {
+			snprintf(pg->missing, sizeof(pg->missing), "no etcdserverpb.RangeResponse offsets: etcd records have "
+				 "no kvs/count/more");
+			continue;
+		}
 		if (!offsets_ok(&p->offsets, d->offsets)) {
 			snprintf(pg->missing, sizeof(pg->missing), "no usable struct offsets for %s (%s)",
 				 probe_group_name(d->offsets), pg->offsets_source ? pg->offsets_source : "none known");
@@ -283,6 +303,9 @@ void plan_print(const struct plan *p, FILE *out, const char *indent)
 			fprintf(out, " %s\n", pg->missing);
 		}
 	}
+	if (p->groups[PG_GRPC].ok && !plan_resp_size_ok(&p->offsets))
+		fprintf(out, "%s  etcd response size: grpc parser offsets unknown for this grpc version: only Range "
+			"calls get resp_size (from etcd-range)\n", indent);
 	if (p->expensive)
 		fprintf(out, "%s  %u site%s single-stepped by the kernel (~15x the cost of an emulated one)\n", indent,
 			p->expensive, p->expensive == 1 ? " is" : "s are");
@@ -305,6 +328,7 @@ void plan_json(const struct plan *p, struct json_writer *w)
 	jw_kv_str(w, "go_version", p->go_version);
 	jw_kv_uint(w, "uprobes", p->nsites);
 	jw_kv_uint(w, "single_stepped", p->expensive);
+	jw_kv_bool(w, "etcd_resp_size", p->groups[PG_GRPC].ok && plan_resp_size_ok(&p->offsets));
 	jw_key(w, "groups");
 	jw_obj_begin(w);
 	for (int g = 0; g < PG__COUNT; g++) {

@@ -35,6 +35,7 @@ enum plan_prog {
 	PLAN_PROG_GRPC_WRITE_CLIENTSTREAM, /* etcd request message, grpc >= 1.66 (ClientStream).Write */
 	PLAN_PROG_GRPC_FINISH,           /* etcd call end */
 	PLAN_PROG_ETCD_WATCH,            /* etcd watch response dispatched */
+	PLAN_PROG_ETCD_RANGE,            /* etcd RangeResponse being decoded */
 	PLAN__NPROGS
 };
 extern const char *const plan_prog_names[PLAN__NPROGS]; /* the BPF programs' names */
@@ -87,6 +88,10 @@ int plan_build(const struct go_binary *b, const struct plan_opts *o, struct plan
 size_t plan_summary(const struct plan *p, char *buf, size_t len);
 /* The whole plan as text (indent before every line), the summary line first. */
 void plan_print(const struct plan *p, FILE *out, const char *indent);
+/* The etcd response offsets: RangeResponse's (the etcd-range group attaches only with them) and grpc's
+ * parser message header (the response size of every call; without it only Ranges have one). */
+bool plan_range_offsets_ok(const struct kapimon_offsets *o);
+bool plan_resp_size_ok(const struct kapimon_offsets *o);
 /* The program that reads target t when its function's alternative alt matched (PLAN_PROG_NONE: none). */
 enum plan_prog plan_target_prog(enum probe_id t, int alt);
 /* The function a site probes: the alternative of its target that matched. */

@@ -11,6 +11,7 @@ const struct probe_group_def probe_groups[PG__COUNT] = {
 	[PG_H1] = { "http1", "h1", PG_H1, -1, true },
 	[PG_GRPC] = { "grpc", "etcd grpc", PG_GRPC, -1, false },
 	[PG_ETCD_WATCH] = { "etcd-watch", "etcd watch", PG_GRPC, PG_GRPC, false },
+	[PG_ETCD_RANGE] = { "etcd-range", "etcd range", PG_GRPC, PG_GRPC, false },
 };
 
 const char *probe_group_name(enum probe_group g)
@@ -58,6 +59,10 @@ const struct probe_target probe_targets[PT__COUNT] = {
 	  "go.etcd.io/etcd/clientv3.(*watchGrpcStream).dispatchEvent|"
 	  "go.etcd.io/etcd/client/v3.(*watchGrpcStream).dispatchEvent",
 	  PROBE_ENTRY, "etcd watch responses received (events per resource), once per response" },
+	{ PT_ETCD_RANGE_UNMARSHAL, PG_ETCD_RANGE, false,
+	  "go.etcd.io/etcd/etcdserver/etcdserverpb.(*RangeResponse).Unmarshal|"
+	  "go.etcd.io/etcd/api/v3/etcdserverpb.(*RangeResponse).Unmarshal",
+	  PROBE_ENTRY, "etcd Range response being decoded: kept per goroutine, its key count read at the call's end" },
 };
 
 const struct go_func *probe_target_find(const struct go_binary *b, const struct probe_target *t, int *alt)

@@ -31,6 +31,7 @@ enum probe_group {
 	PG_H1,         /* net/http HTTP/1.x server */
 	PG_GRPC,       /* grpc-go client: etcd calls */
 	PG_ETCD_WATCH, /* etcd clientv3 watch responses (optional: only a count) */
+	PG_ETCD_RANGE, /* etcd clientv3 range responses (optional: keys returned per Range) */
 	PG__COUNT
 };
 
@@ -58,6 +59,7 @@ enum probe_id {
 	PT_GRPC_WRITE,          /* grpc transport http2Client.Write entry: each request message (etcd call start) */
 	PT_GRPC_FINISH,         /* grpc clientStream.finish entry: etcd call end (error) */
 	PT_ETCD_WATCH_DISPATCH, /* etcd clientv3 watchGrpcStream.dispatchEvent: watch events received */
+	PT_ETCD_RANGE_UNMARSHAL, /* etcdserverpb (*RangeResponse).Unmarshal: a Range's response being decoded */
 	PT__COUNT
 };
 

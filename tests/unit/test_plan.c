@@ -120,12 +120,17 @@ static void check_full(const char *path, const char *how)
 
 	/* --no-etcd: grpc and the watch group are off, the rest unchanged */
 	{
-		uint32_t all = pl.nsites, etcd = pl.groups[PG_GRPC].nsites + pl.groups[PG_ETCD_WATCH].nsites;
+		uint32_t all = pl.nsites, etcd = pl.groups[PG_GRPC].nsites + pl.groups[PG_ETCD_WATCH].nsites +
+						pl.groups[PG_ETCD_RANGE].nsites;
+
+		/* etcd's cost: one RangeResponse.Unmarshal site, and the response size from grpc's parser */
+		assert_int_equal(pl.groups[PG_ETCD_RANGE].nsites, 1);
 
 		assert_int_equal(plan_build(b, &(struct plan_opts){ .no_etcd = true }, &pl), 0);
 		assert_false(pl.groups[PG_GRPC].wanted);
 		assert_false(pl.groups[PG_GRPC].ok);
 		assert_false(pl.groups[PG_ETCD_WATCH].ok);
+		assert_false(pl.groups[PG_ETCD_RANGE].ok);
 		assert_string_equal(pl.groups[PG_GRPC].missing, "off (--no-etcd)");
 		assert_int_equal(pl.nsites, all - etcd);
 		check_sites(b, &pl);
@@ -183,6 +188,7 @@ static void test_esbuild(void **state)
 		assert_false(pl.groups[PG_GRPC].ok);
 		assert_true(pl.groups[PG_GRPC].wanted);
 		assert_string_equal(pl.groups[PG_ETCD_WATCH].missing, "needs group grpc");
+		assert_string_equal(pl.groups[PG_ETCD_RANGE].missing, "needs group grpc");
 		assert_non_null(strstr(pl.unresolved, "processHeaders"));
 		check_sites(b, &pl);
 		check_summary(&pl, "h2 net/http offsets");
@@ -222,9 +228,30 @@ static void test_json(void **state)
 	gobin_close(b);
 }
 
+/* The etcd cost needs its own offsets: any of them unknown switches that part off (the group or the size). */
+static void test_etcd_cost_offsets(void **state)
+{
+	struct kapimon_offsets o = { 0 };
+
+	o.grpc.cs_attempt = 224;
+	o.grpc.attempt_parser = 32;
+	o.grpc.parser_header = 16;
+	o.grpc.range_resp_kvs = 8;
+	o.grpc.range_resp_more = 32;
+	o.grpc.range_resp_count = 40;
+	assert_true(plan_resp_size_ok(&o));
+	assert_true(plan_range_offsets_ok(&o));
+	o.grpc.parser_header = KP_OFF_UNKNOWN;
+	assert_false(plan_resp_size_ok(&o));
+	assert_true(plan_range_offsets_ok(&o));
+	o.grpc.range_resp_more = KP_OFF_UNKNOWN;
+	assert_false(plan_range_offsets_ok(&o));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_etcd_cost_offsets),
 		cmocka_unit_test(test_apiserver),
 		cmocka_unit_test(test_etcd),
 		cmocka_unit_test(test_esbuild),

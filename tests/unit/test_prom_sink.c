@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "assemble/kp_contract.h"
+#include "assemble/record_json.h"
 #include "output/prom_sink.h"
 
 #define S 1000000000ULL
@@ -41,7 +42,7 @@ static struct etcd_record ecall(const char *op, const char *resource, int32_t st
 {
 	struct etcd_record e;
 
-	memset(&e, 0, sizeof(e));
+	etcd_record_init(&e); /* resp_size, kvs unknown */
 	e.start_ns = T0;
 	e.latency_ns = (uint64_t)(seconds * 1e9 + 0.5);
 	e.grpc_status = status;
@@ -335,10 +336,18 @@ static void test_etcd(void **state)
 
 	(void)state;
 	e = ecall("range", "pods", 0, 0.0007);
+	e.resp_size = 300; /* a GET */
+	e.kvs = 1;
 	prom_sink_etcd(s, &e);
 	e = ecall("range", "pods", 0, 0.003);
+	e.resp_size = 700000; /* a LIST, counted twice */
+	e.kvs = 2000;
+	e.sample_factor = 2;
 	prom_sink_etcd(s, &e);
 	e = ecall("txn", "leases", 14, 0.5);
+	prom_sink_etcd(s, &e);
+	e = ecall("txn", "leases", 0, 0.002);
+	e.resp_size = 40; /* a Txn: bytes, no key-values */
 	prom_sink_etcd(s, &e);
 	e = ecall("put", "events", -1, 0.001);
 	prom_sink_etcd(s, &e);
@@ -348,14 +357,22 @@ static void test_etcd(void **state)
 	e.stream = true; /* stream messages are not calls */
 	prom_sink_etcd(s, &e);
 	t = render(s, NULL);
-	assert_true(value(t, "kapimon_etcd_requests_total{op=\"range\",resource=\"pods\",code=\"OK\"}") == 2);
+	assert_true(value(t, "kapimon_etcd_requests_total{op=\"range\",resource=\"pods\",code=\"OK\"}") == 3);
+	assert_true(value(t, "kapimon_etcd_response_bytes_total{op=\"range\",resource=\"pods\"}") == 300 + 2 * 700000);
+	assert_true(value(t, "kapimon_etcd_response_bytes_total{op=\"txn\",resource=\"leases\"}") == 40);
+	assert_true(value(t, "kapimon_etcd_range_keys_bucket{resource=\"pods\",le=\"1\"}") == 1);
+	assert_true(value(t, "kapimon_etcd_range_keys_bucket{resource=\"pods\",le=\"1000\"}") == 1);
+	assert_true(value(t, "kapimon_etcd_range_keys_bucket{resource=\"pods\",le=\"5000\"}") == 3);
+	assert_true(value(t, "kapimon_etcd_range_keys_sum{resource=\"pods\"}") == 1 + 2 * 2000);
+	assert_true(value(t, "kapimon_etcd_range_keys_count{resource=\"pods\"}") == 3);
+	assert_null(strstr(t, "kapimon_etcd_range_keys_count{resource=\"leases\"}"));
 	assert_true(value(t, "kapimon_etcd_requests_total{op=\"txn\",resource=\"leases\",code=\"Unavailable\"}") == 1);
 	assert_true(value(t, "kapimon_etcd_requests_total{op=\"put\",resource=\"events\",code=\"\"}") == 1);
 	assert_true(value(t, "kapimon_etcd_requests_total{op=\"put\",resource=\"events\",code=\"99\"}") == 1);
 	assert_null(strstr(t, "op=\"watch\""));
 	assert_true(value(t, "kapimon_etcd_request_duration_seconds_bucket{op=\"range\",resource=\"pods\",le=\"0.001\"}") == 1);
-	assert_true(value(t, "kapimon_etcd_request_duration_seconds_bucket{op=\"range\",resource=\"pods\",le=\"0.005\"}") == 2);
-	assert_true(value(t, "kapimon_etcd_request_duration_seconds_count{op=\"range\",resource=\"pods\"}") == 2);
+	assert_true(value(t, "kapimon_etcd_request_duration_seconds_bucket{op=\"range\",resource=\"pods\",le=\"0.005\"}") == 3);
+	assert_true(value(t, "kapimon_etcd_request_duration_seconds_count{op=\"range\",resource=\"pods\"}") == 3);
 	assert_string_equal(prom_grpc_code_name(4), "DeadlineExceeded");
 	assert_string_equal(prom_grpc_code_name(16), "Unauthenticated");
 	assert_null(prom_grpc_code_name(17));
