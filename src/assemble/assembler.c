@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "assemble/conntrack.h"
+#include "assemble/go_time.h"
 #include "assemble/request_fill.h"
 #include "util/hash.h"
 
@@ -165,6 +166,36 @@ static void copy_start(struct kp_req_start *dst, const struct kp_req_start *ev)
 	memcpy(dst->path, ev->path, ev->path_len < sizeof(ev->path) ? ev->path_len : sizeof(ev->path));
 	memcpy(dst->ua, ev->ua, ev->ua_len < sizeof(ev->ua) ? ev->ua_len : sizeof(ev->ua));
 	memcpy(dst->addr, ev->addr, ev->addr_len < sizeof(ev->addr) ? ev->addr_len : sizeof(ev->addr));
+	if (!ev->authn)
+		return;
+	memcpy(dst->user, ev->user, ev->user_len < sizeof(ev->user) ? ev->user_len : sizeof(ev->user));
+	for (unsigned i = 0; i < ev->ngroups && i < KP_GROUPS_MAX; i++)
+		memcpy(dst->groups[i], ev->groups[i],
+		       ev->group_len[i] < sizeof(ev->groups[i]) ? ev->group_len[i] : sizeof(ev->groups[i]));
+}
+
+/* The start time of an authn start: when the apiserver received the request (the timestamp its
+ * outermost filter stored), on the CLOCK_MONOTONIC scale; the probe's own time when it is missing or
+ * implausible (not before the probe, at most ASM_AUTHN_MAX_DELAY_NS earlier). */
+#define ASM_AUTHN_MAX_DELAY_NS (60ULL * 1000000000ULL)
+#define ASM_AUTHN_CLOCK_SLACK_NS (5LL * 1000000LL)
+static uint64_t authn_start_mono(struct assembler *a, const struct kp_req_start *ev)
+{
+	uint64_t wall;
+	int64_t mono;
+
+	if (!ev->recv_found || !go_time_unix_ns(ev->recv_wall, ev->recv_ext, &wall)) {
+		a->st.authn_no_recv_ts++;
+		return ev->hdr.ts_ns;
+	}
+	mono = (int64_t)wall - a->mono_to_wall;
+	if (mono > (int64_t)ev->hdr.ts_ns + ASM_AUTHN_CLOCK_SLACK_NS || mono < 0 ||
+	    (uint64_t)mono + ASM_AUTHN_MAX_DELAY_NS < ev->hdr.ts_ns) {
+		a->st.authn_no_recv_ts++;
+		return ev->hdr.ts_ns;
+	}
+	/* a received time a little after the probe: the two clocks' offset was measured with an error */
+	return (uint64_t)mono < ev->hdr.ts_ns ? (uint64_t)mono : ev->hdr.ts_ns;
 }
 
 const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_start *ev)
@@ -191,6 +222,10 @@ const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_st
 	a->slots[i].conn = ev->conn;
 	a->slots[i].stream_id = ev->stream_id;
 	copy_start(&a->slots[i].ev, ev);
+	if (ev->authn) {
+		a->slots[i].ev.hdr.ts_ns = authn_start_mono(a, ev);
+		a->st.authn_started++;
+	}
 	a->st.started++;
 	return &a->slots[i].ev;
 }
@@ -216,6 +251,8 @@ void asm_end(struct assembler *a, const struct kp_req_end *ev)
 	size_t i = find(a, ev->conn, ev->stream_id, &found);
 	struct kp_req_start s;
 
+	if (!found && ev->ctx && a->st.authn_started) /* started after authentication: keyed by its context */
+		i = find(a, ev->ctx, KP_SID_CTX, &found);
 	if (!found) {
 		a->st.unmatched_end++;
 		return;

@@ -223,6 +223,8 @@ const char *rec_trunc_name(unsigned bit)
 	case REC_TRUNC_PATH: return "path";
 	case REC_TRUNC_USER_AGENT: return "user_agent";
 	case REC_TRUNC_CLIENT: return "client";
+	case REC_TRUNC_USER: return "user";
+	case REC_TRUNC_GROUPS: return "groups";
 	default: return NULL;
 	}
 }
@@ -261,6 +263,14 @@ void record_json_request(struct json_writer *w, const struct request_record *r)
 	KV_FIELD(w, "name", r->ri.name);
 	KV_FIELD(w, "user_agent", r->user_agent);
 	KV_FIELD(w, "client", r->client);
+	if (r->has_user) {
+		KV_FIELD(w, "user", r->user);
+		jw_key(w, "groups");
+		jw_arr_begin(w);
+		for (unsigned i = 0; i < r->ngroups && i < REC_GROUPS_MAX; i++)
+			jw_strn(w, r->groups[i], fld_len(r->groups[i], sizeof(r->groups[i])));
+		jw_arr_end(w);
+	}
 	if (r->local_port)
 		KV_UINT(w, "local_port", r->local_port);
 	if (r->apiserver_pid)

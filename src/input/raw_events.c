@@ -32,11 +32,14 @@ void raw_event_scrub(void *data, size_t size)
 		if (size >= sizeof(struct kp_req_start)) {
 			struct kp_req_start *e = data;
 
-			e->_pad = 0;
+			e->_pad2 = 0;
 			zero_tail(e->method, e->method_len, sizeof(e->method));
 			zero_tail(e->path, e->path_len, sizeof(e->path));
 			zero_tail(e->ua, e->ua_len, sizeof(e->ua));
 			zero_tail(e->addr, e->addr_len, sizeof(e->addr));
+			zero_tail(e->user, e->user_len, sizeof(e->user));
+			for (int i = 0; i < KP_GROUPS_MAX; i++)
+				zero_tail(e->groups[i], i < e->ngroups ? e->group_len[i] : 0, sizeof(e->groups[i]));
 			zero_tail(data, sizeof(*e), size);
 			return;
 		}

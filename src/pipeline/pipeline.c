@@ -267,10 +267,13 @@ int pipeline_feed(struct pipeline *p, const void *event, size_t size)
 		return -ENOSPC;
 	}
 	switch (h->type) {
-	case KP_EV_REQ_START:
-		if (asm_start(l->as, event))
-			deliver_started(p, event);
+	case KP_EV_REQ_START: {
+		const struct kp_req_start *kept = asm_start(l->as, event);
+
+		if (kept) /* as kept: an authn start's time is when the request arrived */
+			deliver_started(p, kept);
 		break;
+	}
 	case KP_EV_REQ_END:
 		asm_end(l->as, event);
 		break;

@@ -11,6 +11,7 @@ const struct probe_group_def probe_groups[PG__COUNT] = {
 	[PG_H1] = { "http1", "h1", PG_H1, -1, true },
 	[PG_GRPC] = { "grpc", "etcd grpc", PG_GRPC, -1, false },
 	[PG_ETCD_WATCH] = { "etcd-watch", "etcd watch", PG_GRPC, PG_GRPC, false },
+	[PG_AUTHN] = { "k8s-authn", "authn", PG_H1, -1, false },
 };
 
 const char *probe_group_name(enum probe_group g)
@@ -58,6 +59,14 @@ const struct probe_target probe_targets[PT__COUNT] = {
 	  "go.etcd.io/etcd/clientv3.(*watchGrpcStream).dispatchEvent|"
 	  "go.etcd.io/etcd/client/v3.(*watchGrpcStream).dispatchEvent",
 	  PROBE_ENTRY, "etcd watch responses received (events per resource), once per response" },
+	/* k8s.io/apiserver DefaultBuildHandlerChain (1.20): ... WithAuthentication(success: -> WithAudit ->
+	 * WithImpersonation ..., failure: -> Unauthorized). The first closure each path always runs, once
+	 * per request, called through http.Handler (never inlined). */
+	{ PT_AUTHN_OK, PG_AUTHN, false, "k8s.io/apiserver/pkg/endpoints/filters.WithImpersonation.func1", PROBE_ENTRY,
+	  "request start after authentication: *http.Request (method, URI, User-Agent, client), user and groups, "
+	  "received timestamp and root context from its context chain" },
+	{ PT_AUTHN_FAIL, PG_AUTHN, false, "k8s.io/apiserver/pkg/endpoints/filters.Unauthorized.func1", PROBE_ENTRY,
+	  "request start of a request that failed authentication (401): as above, no user" },
 };
 
 const struct go_func *probe_target_find(const struct go_binary *b, const struct probe_target *t, int *alt)
