@@ -406,6 +406,14 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 	}
 	jw_obj_end(w);
 	jw_kv_double(w, "hits_per_request", s->hits_per_request);
+	if (s->authn_starts || s->authn_no_user || s->authn_no_recv_ts) {
+		jw_key(w, "authn");
+		jw_obj_begin(w);
+		jw_kv_uint(w, "starts", s->authn_starts);
+		jw_kv_uint(w, "no_user", s->authn_no_user);
+		jw_kv_uint(w, "no_received_ts", s->authn_no_recv_ts);
+		jw_obj_end(w);
+	}
 	if (s->has_etcd) {
 		jw_key(w, "etcd");
 		jw_obj_begin(w);

@@ -523,6 +523,8 @@ void pipeline_fill_stats(const struct pipeline *p, const uint64_t hits[KP_PROBE_
 	s->unmatched_ends = as->unmatched_end;
 	s->pending = pipeline_pending(p);
 	s->hits_per_request = pipeline_hits_per_request(p, hits);
+	s->authn_starts = as->authn_started;
+	s->authn_no_recv_ts += as->authn_no_recv_ts;
 	if (p->o.etcd) {
 		const struct etcd_asm_stats *es = pipeline_etcd_stats(p);
 		const struct etcd_watch_res *wr;
