@@ -501,10 +501,19 @@ static __always_inline void read_user(struct kp_req_start *e, const void *info)
 	}
 }
 
+static __always_inline struct go_iface read_parent(const void *c)
+{
+	struct go_iface p = {};
+
+	bpf_probe_read_user(&p, sizeof(p), c); /* every standard context embeds its parent first */
+	return p;
+}
+
 static __always_inline int authn_start(struct pt_regs *ctx, __u8 kind)
 {
 	const void *req = (const void *)GO_REG3(ctx);
-	const void *c;
+	const void *c, *ts_tab = 0;
+	struct go_iface cur = {};
 	struct kp_req_start *e;
 	struct scratch *s;
 	struct go_string str;
@@ -533,13 +542,29 @@ static __always_inline int authn_start(struct pt_regs *ctx, __u8 kind)
 	COPY_GO_STR(e->addr, KP_ADDR_MAX, str, &len16, e->truncated, KP_TRUNC_ADDR);
 	e->addr_len = len16;
 
-	c = OFF_OK(h1_off.request_ctx) ? read_ptr(req, h1_off.request_ctx + 8) : 0;
+	/* Walk from the request's context towards the root. Below the received-timestamp context only
+	 * value contexts of the apiserver's outer filters (of the same type: same itab) remain before
+	 * the root: the first context of another type (the h2 stream's or h1 request's cancelCtx) is
+	 * the key the request end carries. */
+	if (OFF_OK(h1_off.request_ctx))
+		bpf_probe_read_user(&cur, sizeof(cur), (const char *)req + h1_off.request_ctx);
 	for (i = 0; i < KP_CTX_CHAIN_MAX; i++) {
 		struct value_ctx v = {};
 		__u32 h = 0;
 		__s64 kv = -1;
 
-		if (!c || bpf_probe_read_user(&v, sizeof(v), c))
+		c = cur.data;
+		if (!c)
+			break;
+		if (ts_tab) {
+			if (cur.tab != ts_tab) {
+				e->conn = (__u64)c; /* the request's root context */
+				break;
+			}
+			cur = read_parent(c);
+			continue;
+		}
+		if (bpf_probe_read_user(&v, sizeof(v), c))
 			break;
 		if (v.key.tab && v.key.data &&
 		    bpf_probe_read_user(&h, sizeof(h), (const char *)v.key.tab + authn.type_hash) == 0 && h &&
@@ -562,10 +587,9 @@ static __always_inline int authn_start(struct pt_regs *ctx, __u8 kind)
 				e->recv_ext = (__s64)t[1];
 				e->recv_found = 1;
 			}
-			e->conn = (__u64)v.parent.data; /* the request's root context */
-			break;
+			ts_tab = cur.tab ? cur.tab : (const void *)1;
 		}
-		c = v.parent.data;
+		cur = v.parent;
 	}
 	if (!e->conn) {
 		/* no received-timestamp context: the start cannot be matched with its end */
