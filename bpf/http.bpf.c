@@ -509,9 +509,9 @@ static __always_inline struct go_iface read_parent(const void *c)
 	return p;
 }
 
-static __always_inline int authn_start(struct pt_regs *ctx, __u8 kind)
+static __always_inline int authn_start(struct pt_regs *ctx, __u8 kind, int at_call)
 {
-	const void *req = (const void *)GO_REG3(ctx);
+	const void *req = at_call ? read_ptr((const void *)ctx->sp, authn.req_spill) : (const void *)GO_REG3(ctx);
 	const void *c, *ts_tab = 0;
 	struct go_iface cur = {};
 	struct kp_req_start *e;
@@ -603,16 +603,25 @@ static __always_inline int authn_start(struct pt_regs *ctx, __u8 kind)
 	return 0;
 }
 
+/* Success: at the impersonation filter's first call (once per request), req in its spill slot */
 SEC("uprobe")
 int authn_ok(struct pt_regs *ctx)
 {
-	return authn_start(ctx, KP_AUTHN_OK);
+	return authn_start(ctx, KP_AUTHN_OK, 1);
 }
 
+/* Success, fallback: at the impersonation filter's entry, req in RCX */
+SEC("uprobe")
+int authn_ok_entry(struct pt_regs *ctx)
+{
+	return authn_start(ctx, KP_AUTHN_OK, 0);
+}
+
+/* Failure: at the Unauthorized handler's entry (a second hit only if its goroutine's stack grows there) */
 SEC("uprobe")
 int authn_fail(struct pt_regs *ctx)
 {
-	return authn_start(ctx, KP_AUTHN_FAIL);
+	return authn_start(ctx, KP_AUTHN_FAIL, 0);
 }
 
 /* Budget mode: an empty probe on a function of kapimon itself, to measure what one uprobe hit

@@ -72,7 +72,9 @@ struct kp_authn_params {
 	kp_off_t ctx_val;        /* context.valueCtx.val (any) */
 	kp_off_t user_name;      /* user.DefaultInfo.Name (string) */
 	kp_off_t user_groups;    /* user.DefaultInfo.Groups ([]string) */
-	kp_off_t _pad2[3];
+	kp_off_t req_spill;      /* at the success call site: SP + req_spill holds req (the probed function's
+				  * frame + return address + the spill slots of w ResponseWriter); unknown at the entry */
+	kp_off_t _pad2[2];
 };
 
 /* google.golang.org/grpc client, for etcd calls. */

@@ -5,7 +5,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 
 #include "assemble/conntrack.h"
 #include "assemble/go_time.h"
@@ -210,12 +209,6 @@ const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_st
 	}
 	i = find(a, ev->conn, ev->stream_id, &found);
 	if (found) {
-		if (getenv("KP_DEBUG_REPLACE"))
-			fprintf(stderr, "REPLACE key %llx:%x old %.*s %.*s ts %llu authn %d new %.*s %.*s ts %llu authn %d\n",
-				(unsigned long long)ev->conn, ev->stream_id, a->slots[i].ev.user_len, a->slots[i].ev.user,
-				a->slots[i].ev.path_len, a->slots[i].ev.path, (unsigned long long)a->slots[i].ev.hdr.ts_ns,
-				a->slots[i].ev.authn, ev->user_len, ev->user, ev->path_len, ev->path,
-				(unsigned long long)ev->hdr.ts_ns, ev->authn);
 		a->st.replaced++;
 		abandon(a, &a->slots[i].ev);
 	} else {

@@ -16,7 +16,7 @@ const struct kp_probe_desc kp_probe_desc[KP_PROBE__COUNT] = {
 				   "tcp_retrans_btf, tcp_retrans_raw, tcp_retrans_tp" },
 	[KP_PROBE_TCP_RESET] = { "tcp_reset", KP_KIND_TRACEPOINT, false,
 				 "tcp_send_reset_btf, tcp_send_reset_raw, tcp_recv_reset_btf, tcp_recv_reset_raw, tcp_recv_reset_tp" },
-	[KP_PROBE_AUTHN_OK] = { "authn_ok", KP_KIND_UPROBE, true, "authn_ok" },
+	[KP_PROBE_AUTHN_OK] = { "authn_ok", KP_KIND_UPROBE, true, "authn_ok, authn_ok_entry" },
 	[KP_PROBE_AUTHN_FAIL] = { "authn_fail", KP_KIND_UPROBE, true, "authn_fail" },
 };
 

@@ -320,6 +320,7 @@ static struct bpf_program *plan_prog(struct capture *c, enum plan_prog p)
 	case PLAN_PROG_GRPC_FINISH: return c->gskel ? c->gskel->progs.grpc_finish : NULL;
 	case PLAN_PROG_ETCD_WATCH: return c->gskel ? c->gskel->progs.etcd_watch_dispatch : NULL;
 	case PLAN_PROG_AUTHN_OK: return c->skel->progs.authn_ok;
+	case PLAN_PROG_AUTHN_OK_ENTRY: return c->skel->progs.authn_ok_entry;
 	case PLAN_PROG_AUTHN_FAIL: return c->skel->progs.authn_fail;
 	default: return NULL;
 	}

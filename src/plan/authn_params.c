@@ -73,7 +73,8 @@ static const struct kp_authn_params k8s_1_20 = {
 	.ctx_val = 32,
 	.user_name = 0,
 	.user_groups = 32,
-	._pad2 = { KP_OFF_UNKNOWN, KP_OFF_UNKNOWN, KP_OFF_UNKNOWN },
+	.req_spill = KP_OFF_UNKNOWN, /* set by the plan from the frame size of the probed function */
+	._pad2 = { KP_OFF_UNKNOWN, KP_OFF_UNKNOWN },
 };
 
 int authn_params_fill(int go_minor, const char *filters_fn, struct kp_authn_params *p, char *why, size_t why_len)

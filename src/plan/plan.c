@@ -22,6 +22,7 @@ const char *const plan_prog_names[PLAN__NPROGS] = {
 	[PLAN_PROG_GRPC_FINISH] = "grpc_finish",
 	[PLAN_PROG_ETCD_WATCH] = "etcd_watch_dispatch",
 	[PLAN_PROG_AUTHN_OK] = "authn_ok",
+	[PLAN_PROG_AUTHN_OK_ENTRY] = "authn_ok_entry",
 	[PLAN_PROG_AUTHN_FAIL] = "authn_fail",
 };
 
@@ -42,6 +43,7 @@ static const enum plan_prog target_prog[PT__COUNT][PLAN_MAX_ALTS] = {
 	[PT_GRPC_FINISH] = { PLAN_PROG_GRPC_FINISH },
 	[PT_ETCD_WATCH_DISPATCH] = { PLAN_PROG_ETCD_WATCH, PLAN_PROG_ETCD_WATCH },
 	[PT_AUTHN_OK] = { PLAN_PROG_AUTHN_OK },
+	[PT_AUTHN_OK_ENTRY] = { PLAN_PROG_AUTHN_OK_ENTRY },
 	[PT_AUTHN_FAIL] = { PLAN_PROG_AUTHN_FAIL },
 };
 
@@ -65,7 +67,8 @@ static bool prog_starts(enum plan_prog p)
 {
 	return p == PLAN_PROG_H2X_HEADERS || p == PLAN_PROG_H2B_HEADERS || p == PLAN_PROG_H1_SERVE_CALL ||
 	       p == PLAN_PROG_H1_READ_REQUEST_RET || p == PLAN_PROG_GRPC_WRITE_HTTP2CLIENT ||
-	       p == PLAN_PROG_GRPC_WRITE_CLIENTSTREAM || p == PLAN_PROG_AUTHN_OK || p == PLAN_PROG_AUTHN_FAIL;
+	       p == PLAN_PROG_GRPC_WRITE_CLIENTSTREAM || p == PLAN_PROG_AUTHN_OK || p == PLAN_PROG_AUTHN_OK_ENTRY ||
+	       p == PLAN_PROG_AUTHN_FAIL;
 }
 
 enum plan_prog plan_target_prog(enum probe_id t, int alt)
@@ -204,8 +207,16 @@ static void plan_authn(const struct go_binary *b, struct plan *p)
 	else if (!gobin_go_version_num(b, &major, &minor, &patch) || major != 1)
 		snprintf(why, sizeof(why), "Go version unknown");
 	else if (authn_params_fill(minor, f ? f->name : NULL, &p->authn, why, sizeof(why)) == 0) {
-		p->authn_starts = true;
-		return;
+		/* at the call site: req (func(w http.ResponseWriter, req *http.Request): after w's two words)
+		 * in its spill slot above the return address */
+		int64_t frame = pg->fallback ? -1 : gobin_frame_size(b, f);
+
+		if (pg->fallback || (frame > 0 && frame + 8 + 16 < KP_OFF_UNKNOWN)) {
+			p->authn.req_spill = pg->fallback ? KP_OFF_UNKNOWN : (kp_off_t)(frame + 8 + 16);
+			p->authn_starts = true;
+			return;
+		}
+		snprintf(why, sizeof(why), "no standard prologue in %s (frame size unknown)", f ? f->name : "?");
 	}
 	pg->ok = false;
 	p->nsites = pg->first_site; /* its sites are the last ones added */

@@ -36,7 +36,9 @@ enum plan_prog {
 	PLAN_PROG_GRPC_WRITE_CLIENTSTREAM, /* etcd request message, grpc >= 1.66 (ClientStream).Write */
 	PLAN_PROG_GRPC_FINISH,           /* etcd call end */
 	PLAN_PROG_ETCD_WATCH,            /* etcd watch response dispatched */
-	PLAN_PROG_AUTHN_OK,              /* request start after authentication (apiserver), user and groups */
+	PLAN_PROG_AUTHN_OK,              /* request start after authentication (apiserver), user and groups: at a
+					  * call site of the success filter (req in its spill slot) */
+	PLAN_PROG_AUTHN_OK_ENTRY,        /* ... fallback: at the success filter's entry (req in RCX) */
 	PLAN_PROG_AUTHN_FAIL,            /* request start of a request that failed authentication */
 	PLAN__NPROGS
 };

@@ -62,9 +62,13 @@ const struct probe_target probe_targets[PT__COUNT] = {
 	/* k8s.io/apiserver DefaultBuildHandlerChain (1.20): ... WithAuthentication(success: -> WithAudit ->
 	 * WithImpersonation ..., failure: -> Unauthorized). The first closure each path always runs, once
 	 * per request, called through http.Handler (never inlined). */
-	{ PT_AUTHN_OK, PG_AUTHN, false, "k8s.io/apiserver/pkg/endpoints/filters.WithImpersonation.func1", PROBE_ENTRY,
+	{ PT_AUTHN_OK, PG_AUTHN, false, "k8s.io/apiserver/pkg/endpoints/filters.WithImpersonation.func1", PROBE_CALLSITE,
 	  "request start after authentication: *http.Request (method, URI, User-Agent, client), user and groups, "
-	  "received timestamp and root context from its context chain" },
+	  "received timestamp and root context from its context chain; at its first call, once per request "
+	  "(its entry runs twice when the goroutine's stack grows there: its frame is 1.7 KB)",
+	  "k8s.io/apiserver/pkg/endpoints/filters.buildImpersonationRequests" },
+	{ PT_AUTHN_OK_ENTRY, PG_AUTHN, true, "k8s.io/apiserver/pkg/endpoints/filters.WithImpersonation.func1", PROBE_ENTRY,
+	  "as above, at the entry (when the call is inlined)", NULL, PT_AUTHN_OK },
 	{ PT_AUTHN_FAIL, PG_AUTHN, false, "k8s.io/apiserver/pkg/endpoints/filters.Unauthorized.func1", PROBE_ENTRY,
 	  "request start of a request that failed authentication (401): as above, no user" },
 };

@@ -60,7 +60,10 @@ enum probe_id {
 	PT_GRPC_WRITE,          /* grpc transport http2Client.Write entry: each request message (etcd call start) */
 	PT_GRPC_FINISH,         /* grpc clientStream.finish entry: etcd call end (error) */
 	PT_ETCD_WATCH_DISPATCH, /* etcd clientv3 watchGrpcStream.dispatchEvent: watch events received */
-	PT_AUTHN_OK,            /* apiserver filters.WithImpersonation.func1: request start, authenticated */
+	PT_AUTHN_OK,            /* apiserver filters.WithImpersonation.func1's call of buildImpersonationRequests:
+				 * request start, authenticated (req in its argument spill slot) */
+	PT_AUTHN_OK_ENTRY,      /* fallback: WithImpersonation.func1's entry (req in RCX; a second hit when the
+				 * goroutine's stack grows there) */
 	PT_AUTHN_FAIL,          /* apiserver filters.Unauthorized.func1: request start, authentication failed */
 	PT__COUNT
 };
