@@ -15,6 +15,8 @@ struct slot {
 	bool used;
 	uint64_t conn;
 	uint32_t stream_id;
+	uint64_t probe_ns; /* when the start probe ran (budget mode's gate): an authn start's ev.hdr.ts_ns is
+			    * earlier, when the request arrived */
 	struct kp_req_start ev;
 };
 
@@ -222,6 +224,7 @@ const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_st
 	a->slots[i].conn = ev->conn;
 	a->slots[i].stream_id = ev->stream_id;
 	copy_start(&a->slots[i].ev, ev);
+	a->slots[i].probe_ns = ev->hdr.ts_ns;
 	if (ev->authn) {
 		a->slots[i].ev.hdr.ts_ns = authn_start_mono(a, ev);
 		a->st.authn_started++;
@@ -230,14 +233,15 @@ const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_st
 	return &a->slots[i].ev;
 }
 
-static void emit(struct assembler *a, const struct kp_req_start *s, const struct kp_req_end *e,
+static void emit(struct assembler *a, const struct kp_req_start *s, uint64_t probe_ns, const struct kp_req_end *e,
 		 uint64_t end_mono, bool ongoing)
 {
 	struct request_record r;
 
 	request_fill_start(&r, s, a->mono_to_wall);
 	r.id = a->next_id++;
-	r.sample_factor = a->weigh ? a->weigh(a->weigh_ctx, s->hdr.ts_ns) : a->sample_factor;
+	/* the weight of the gate window the start probe ran in (the gate decided at the probe) */
+	r.sample_factor = a->weigh ? a->weigh(a->weigh_ctx, probe_ns) : a->sample_factor;
 	r.latency_ns = end_mono > s->hdr.ts_ns ? end_mono - s->hdr.ts_ns : 0;
 	r.ongoing = ongoing;
 	if (e)
@@ -250,6 +254,7 @@ void asm_end(struct assembler *a, const struct kp_req_end *ev)
 	bool found;
 	size_t i = find(a, ev->conn, ev->stream_id, &found);
 	struct kp_req_start s;
+	uint64_t probe_ns;
 
 	if (!found && ev->ctx && a->st.authn_started) /* started after authentication: keyed by its context */
 		i = find(a, ev->ctx, KP_SID_CTX, &found);
@@ -258,9 +263,10 @@ void asm_end(struct assembler *a, const struct kp_req_end *ev)
 		return;
 	}
 	copy_start(&s, &a->slots[i].ev);
+	probe_ns = a->slots[i].probe_ns;
 	remove_at(a, i);
 	a->st.finished++;
-	emit(a, &s, ev, ev->hdr.ts_ns, false);
+	emit(a, &s, probe_ns, ev, ev->hdr.ts_ns, false);
 }
 
 void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns)
@@ -269,7 +275,7 @@ void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns)
 		if (!a->slots[i].used)
 			continue;
 		a->st.ongoing++;
-		emit(a, &a->slots[i].ev, NULL, now_mono_ns, true);
+		emit(a, &a->slots[i].ev, a->slots[i].probe_ns, NULL, now_mono_ns, true);
 		a->slots[i].used = false;
 	}
 	a->count = 0;

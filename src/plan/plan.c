@@ -192,34 +192,59 @@ static void plan_group(const struct go_binary *b, struct plan *p, enum probe_gro
 	pg->nsites = p->nsites - save;
 }
 
+/* Why the k8s-authn starts cannot be used for b (why = "" when they can; p->authn filled then). */
+static void authn_check(const struct go_binary *b, struct plan *p, const struct go_func *f, char *why, size_t len)
+{
+	int major = 0, minor = -1, patch = 0;
+
+	/* the ends stay in the HTTP groups: if one of them may be disabled by the check of unverified offsets,
+	 * its requests must not start elsewhere (the generic starts keep start and end in one group) */
+	for (int g = PG_H2X; g <= PG_H1; g++)
+		if (p->offsets.unverified[g]) {
+			snprintf(why, len, "the %s offsets are unverified (generic starts keep a request's start and end "
+				 "in one group)", probe_group_name(g));
+			return;
+		}
+	if (!gobin_find_func(b, AUTHN_RECV_TS_FILTER)) {
+		snprintf(why, len, "no received-timestamp filter (%s)", AUTHN_RECV_TS_FILTER);
+		return;
+	}
+	if (!gobin_go_version_num(b, &major, &minor, &patch) || major != 1) {
+		snprintf(why, len, "Go version unknown");
+		return;
+	}
+	if (authn_params_fill(minor, f ? f->name : NULL, &p->authn, why, len))
+		return;
+	/* at the call site: req (func(w http.ResponseWriter, req *http.Request): after w's two words) in its
+	 * spill slot above the return address; at the entry fallback: in RCX */
+	if (!p->groups[PG_AUTHN].fallback) {
+		int64_t frame = gobin_frame_size(b, f);
+
+		if (frame <= 0 || frame + 8 + 16 >= KP_OFF_UNKNOWN) {
+			snprintf(why, len, "no standard prologue in %s (frame size unknown)", f ? f->name : "?");
+			return;
+		}
+		p->authn.req_spill = (kp_off_t)(frame + 8 + 16);
+	}
+	why[0] = '\0';
+}
+
 /* k8s-authn: the key and user knowledge for this binary; the group is dropped when it is missing. */
 static void plan_authn(const struct go_binary *b, struct plan *p)
 {
 	struct plan_group *pg = &p->groups[PG_AUTHN];
-	const struct go_func *f = gobin_find_func(b, probe_targets[PT_AUTHN_OK].func);
-	int major = 0, minor = -1, patch = 0;
 	char why[256] = "";
 
 	if (!pg->ok)
 		return;
-	if (!gobin_find_func(b, AUTHN_RECV_TS_FILTER))
-		snprintf(why, sizeof(why), "no received-timestamp filter (%s)", AUTHN_RECV_TS_FILTER);
-	else if (!gobin_go_version_num(b, &major, &minor, &patch) || major != 1)
-		snprintf(why, sizeof(why), "Go version unknown");
-	else if (authn_params_fill(minor, f ? f->name : NULL, &p->authn, why, sizeof(why)) == 0) {
-		/* at the call site: req (func(w http.ResponseWriter, req *http.Request): after w's two words)
-		 * in its spill slot above the return address */
-		int64_t frame = pg->fallback ? -1 : gobin_frame_size(b, f);
-
-		if (pg->fallback || (frame > 0 && frame + 8 + 16 < KP_OFF_UNKNOWN)) {
-			p->authn.req_spill = pg->fallback ? KP_OFF_UNKNOWN : (kp_off_t)(frame + 8 + 16);
-			p->authn_starts = true;
-			return;
-		}
-		snprintf(why, sizeof(why), "no standard prologue in %s (frame size unknown)", f ? f->name : "?");
+	authn_check(b, p, gobin_find_func(b, probe_targets[PT_AUTHN_OK].func), why, sizeof(why));
+	if (!why[0]) {
+		p->authn_starts = true;
+		return;
 	}
+	memset(&p->authn, 0, sizeof(p->authn));
 	pg->ok = false;
-	p->nsites = pg->first_site; /* its sites are the last ones added */
+	p->nsites = pg->first_site; /* its sites are the first ones added */
 	pg->nsites = 0;
 	snprintf(pg->missing, sizeof(pg->missing), "%s", why);
 }

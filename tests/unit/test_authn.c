@@ -189,6 +189,13 @@ static void mk_end(struct kp_req_end *e, uint64_t conn, uint32_t sid, uint64_t c
 	e->ctx = ctx;
 }
 
+/* budget mode: the weight of the window the start probe ran in (its gate), not of the arrival time */
+static double weigh_probe(void *ctx, uint64_t mono)
+{
+	(void)ctx;
+	return mono == 5000000000ULL ? 2.0 : 1.0;
+}
+
 static void test_assembler_authn(void **state)
 {
 	struct assembler *a = asm_new(0, MONO_TO_WALL, cb, NULL);
@@ -198,6 +205,7 @@ static void test_assembler_authn(void **state)
 
 	(void)state;
 	ngot = 0;
+	asm_set_weigher(a, weigh_probe, NULL);
 	/* authenticated, received 2 ms before the probe: the record starts when the request arrived */
 	mk_authn(&s, KP_AUTHN_OK, 0xc000100000ULL, mono, wall - 2000000, "admin");
 	assert_non_null(asm_start(a, &s));
@@ -213,6 +221,7 @@ static void test_assembler_authn(void **state)
 	assert_int_equal(got[0].start_ns, wall - 2000000);
 	assert_int_equal(got[0].latency_ns, 5000000);
 	assert_int_equal(got[0].stream_id, 7);
+	assert_true(got[0].sample_factor == 2.0);
 	assert_true(got[0].has_user);
 	assert_string_equal(got[0].user, "admin");
 	assert_int_equal(got[0].ngroups, 2);
