@@ -100,7 +100,12 @@ struct kp_req_start {
 	__u8 authn;     /* 0: generic start (conn, stream_id as above); KP_AUTHN_*: started after the
 			 * apiserver's authentication filter, keyed by the request's root context (below) */
 	__s64 content_length; /* declared request body length, -1 unknown */
-	/* authn starts only (authn != 0): conn = the request's root context object (the end's ctx),
+	char method[KP_METHOD_MAX];
+	char path[KP_PATH_MAX];
+	char ua[KP_UA_MAX];
+	char addr[KP_ADDR_MAX];
+	/* Appended (issue 13; raw event files of the older, 904-byte layout are read with these zeroed).
+	 * authn starts only (authn != 0): conn = the request's root context object (the end's ctx),
 	 * stream_id = KP_SID_CTX; recv_wall/recv_ext = the Go time.Time the apiserver stored when the
 	 * request arrived (WithRequestReceivedTimestamp), recv_found = 1 when it was found */
 	__u64 recv_wall;
@@ -111,10 +116,6 @@ struct kp_req_start {
 	__u8 _pad2;
 	__u16 user_len;
 	__u16 group_len[KP_GROUPS_MAX];
-	char method[KP_METHOD_MAX];
-	char path[KP_PATH_MAX];
-	char ua[KP_UA_MAX];
-	char addr[KP_ADDR_MAX];
 	char user[KP_USER_MAX];
 	char groups[KP_GROUPS_MAX][KP_GROUP_MAX];
 };

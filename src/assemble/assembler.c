@@ -168,6 +168,7 @@ static void copy_start(struct kp_req_start *dst, const struct kp_req_start *ev)
 	memcpy(dst->path, ev->path, ev->path_len < sizeof(ev->path) ? ev->path_len : sizeof(ev->path));
 	memcpy(dst->ua, ev->ua, ev->ua_len < sizeof(ev->ua) ? ev->ua_len : sizeof(ev->ua));
 	memcpy(dst->addr, ev->addr, ev->addr_len < sizeof(ev->addr) ? ev->addr_len : sizeof(ev->addr));
+	memcpy(&dst->recv_wall, &ev->recv_wall, offsetof(struct kp_req_start, user) - offsetof(struct kp_req_start, recv_wall));
 	if (!ev->authn)
 		return;
 	memcpy(dst->user, ev->user, ev->user_len < sizeof(ev->user) ? ev->user_len : sizeof(ev->user));

@@ -54,7 +54,8 @@ def fields(e, create_name=True):
 # "What differs from the apiserver's audit log"). A path matches an entry equal to it or under it.
 DOCUMENTED = {
     "auditID": "kapimon's own UUID per record (derived from its id and a per-run seed)",
-    "user": "the identity is not known to kapimon",
+    "user.uid": "kapimon reads the authenticated user's name and groups only",
+    "user.extra": "kapimon reads the authenticated user's name and groups only",
     "impersonatedUser": "the identity is not known to kapimon",
     "annotations": "the authorizer's decision and reason are not visible to kapimon",
     "objectRef.name": "a create names its object in the request body, which kapimon never reads",
@@ -64,7 +65,7 @@ DOCUMENTED = {
     "responseStatus.reason": "from the response body",
     "responseStatus.message": "from the response body",
     "responseStatus.details": "from the response body",
-    "requestReceivedTimestamp": "kapimon's clock: headers read, not the handler chain's start",
+    "requestReceivedTimestamp": "kapimon's clock at headers read (generic starts; the apiserver's own with starts after authentication)",
     "stageTimestamp": "kapimon's clock: the response's final flush",
 }
 
