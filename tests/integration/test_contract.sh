@@ -84,7 +84,7 @@ if not stats:
 else:
     st = stats[-1]
     names = ["h2_process_headers", "h2_handler_done", "h1_request_start", "h1_finish_request", "grpc_transport_write",
-             "grpc_call_finish", "calibrate", "etcd_watch_dispatch", "conn_state", "authn_ok", "authn_fail"]
+             "grpc_call_finish", "calibrate", "etcd_watch_dispatch", "conn_state", "tcp_retransmit", "tcp_reset", "authn_ok", "authn_fail"]
     missing = [n for n in names if not isinstance(st["probe_hits"].get(n), int)]
     if missing or len(st["probe_hits"]) != len(names):
         out.append("probe_hits keys %s (missing %s)" % (sorted(st["probe_hits"]), missing))
