@@ -50,6 +50,31 @@ struct kp_http1_offsets {
 	uint8_t map_kind;              /* 0 = classic hmap (Go <= 1.23), 1 = swiss map (Go >= 1.24) */
 	uint8_t _pad;
 	kp_off_t request_ctx;          /* Request.ctx (context.Context iface): links etcd calls to requests */
+	kp_off_t request_remote_addr;  /* Request.RemoteAddr (string): the client of an authn start */
+};
+
+/*
+ * Request start after the Kubernetes apiserver's authentication filter (probe group k8s-authn):
+ * what the BPF program needs to find the user and the received timestamp in the request's context
+ * chain. Context keys are recognised by the hash the Go compiler stores in every type descriptor
+ * (runtime._type.hash, cmd/compile types.TypeHash of the type's link name) and by their value.
+ * Filled by src/plan/authn_params.c from the binary (package path, Go version); 0 = unknown.
+ */
+struct kp_authn_params {
+	__u32 hash_req_key;      /* <apiserver>/pkg/endpoints/request.key (userKey's type) */
+	__u32 hash_recv_ts_key;  /* <apiserver>/pkg/endpoints/request.requestReceivedTimestampKeyType */
+	__u32 hash_user_type;    /* *<apiserver>/pkg/authentication/user.DefaultInfo */
+	__u32 _pad;
+	__s64 user_key;          /* userKey's value (1: namespaceKey, userKey, auditKey, ... iota) */
+	__s64 recv_ts_key;       /* requestReceivedTimestampKey's value (0) */
+	kp_off_t type_hash;      /* runtime._type.hash (uint32) */
+	kp_off_t ctx_key;        /* context.valueCtx.key (any); its parent Context is at 0 */
+	kp_off_t ctx_val;        /* context.valueCtx.val (any) */
+	kp_off_t user_name;      /* user.DefaultInfo.Name (string) */
+	kp_off_t user_groups;    /* user.DefaultInfo.Groups ([]string) */
+	kp_off_t req_spill;      /* at the success call site: SP + req_spill holds req (the probed function's
+				  * frame + return address + the spill slots of w ResponseWriter); unknown at the entry */
+	kp_off_t _pad2[2];
 };
 
 /* google.golang.org/grpc client, for etcd calls. */

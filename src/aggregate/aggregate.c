@@ -89,7 +89,7 @@ struct agg {
 
 static const char *const class_names[AGG__NCLASS] = { "1xx", "2xx", "3xx", "4xx", "429", "5xx", "unknown" };
 static const char *const table_names[AGG__NTABLES] = { "all", "agent", "client", "verb-resource", "resource",
-								"namespace", "total" };
+								"namespace", "user", "total" };
 static const char *const sort_names[AGG__NSORT] = { "rate", "errors", "p99", "bytes", "etcd-bytes", "etcd-keys" };
 
 const char *agg_class_name(enum agg_class c) { return c < AGG__NCLASS ? class_names[c] : "unknown"; }
@@ -200,6 +200,8 @@ void agg_key_from_record(const struct request_record *r, struct agg_key *k)
 			end = colon;
 	}
 	scopy(k->client, sizeof(k->client), c, end - c);
+	if (r->has_user)
+		scopy(k->user, sizeof(k->user), r->user, strnlen(r->user, sizeof(r->user)));
 }
 
 static uint64_t fnv(uint64_t h, const char *s)
@@ -224,6 +226,7 @@ static uint64_t key_hash(enum agg_table t, const struct agg_key *k)
 	case AGG_BY_VERB_RESOURCE: h = fnv(fnv(h, k->verb), k->resource); break;
 	case AGG_BY_RESOURCE: h = fnv(h, k->resource); break;
 	case AGG_BY_NAMESPACE: h = fnv(h, k->namespace_); break;
+	case AGG_BY_USER: h = fnv(h, k->user); break;
 	default: break;
 	}
 	h ^= h >> 29;
@@ -241,6 +244,7 @@ static bool key_eq(enum agg_table t, const struct agg_key *a, const struct agg_k
 	case AGG_BY_VERB_RESOURCE: return !strcmp(a->verb, b->verb) && !strcmp(a->resource, b->resource);
 	case AGG_BY_RESOURCE: return !strcmp(a->resource, b->resource);
 	case AGG_BY_NAMESPACE: return !strcmp(a->namespace_, b->namespace_);
+	case AGG_BY_USER: return !strcmp(a->user, b->user);
 	default: return true;
 	}
 }
@@ -250,7 +254,9 @@ static bool key_eq(enum agg_table t, const struct agg_key *a, const struct agg_k
 static void key_project(enum agg_table t, struct agg_key *dst, const struct agg_key *src)
 {
 	dst->user_agent[0] = dst->verb[0] = dst->resource[0] = dst->subresource[0] = dst->client[0] = '\0';
-	dst->namespace_[0] = '\0';
+	dst->namespace_[0] = dst->user[0] = '\0';
+	if (t == AGG_BY_USER)
+		memcpy(dst->user, src->user, strlen(src->user) + 1);
 	if (t == AGG_BY_KEY || t == AGG_BY_AGENT)
 		memcpy(dst->user_agent, src->user_agent, strlen(src->user_agent) + 1);
 	if (t == AGG_BY_KEY || t == AGG_BY_VERB_RESOURCE)
@@ -430,6 +436,7 @@ static int tab_init(struct agg_tab *tb, enum agg_table t, const struct agg_param
 	strcpy(o->key.verb, "(other)");
 	strcpy(o->key.resource, "(other)");
 	strcpy(o->key.client, "(other)");
+	strcpy(o->key.user, "(other)");
 	return 0;
 }
 
@@ -745,6 +752,8 @@ static int key_cmp(const struct agg_key *a, const struct agg_key *b)
 	if ((c = strcmp(a->resource, b->resource)))
 		return c;
 	if ((c = strcmp(a->subresource, b->subresource)))
+		return c;
+	if ((c = strcmp(a->user, b->user)))
 		return c;
 	return strcmp(a->client, b->client);
 }

@@ -9,6 +9,7 @@
  *   AGG_BY_VERB_RESOURCE  (verb, group/resource)
  *   AGG_BY_RESOURCE       group/resource (or the path of a non-resource request)
  *   AGG_BY_NAMESPACE      namespace ("" for cluster-scoped and non-resource requests)
+ *   AGG_BY_USER           authenticated user ("" when unknown: failed authentication, generic starts)
  *   AGG_TOTAL             one row: everything
  * Each grouping holds at most max_keys rows, chosen by a decayed Space-Saving summary
  * (aggregate/hh.h): a new key always gets a row, the one of the key with the smallest decayed
@@ -57,6 +58,7 @@ enum agg_table {
 	AGG_BY_VERB_RESOURCE,
 	AGG_BY_RESOURCE,
 	AGG_BY_NAMESPACE,
+	AGG_BY_USER,
 	AGG_TOTAL,
 	AGG__NTABLES,
 };
@@ -92,6 +94,7 @@ struct agg_key {
 	char subresource[REC_FIELD_LEN];
 	char client[REC_ADDR_LEN];       /* IP without the port */
 	char namespace_[REC_FIELD_LEN];  /* resource requests' namespace ("" when cluster-scoped) */
+	char user[REC_USER_LEN];         /* the authenticated user ("" when unknown) */
 };
 
 struct agg_cum {

@@ -16,6 +16,9 @@
 #define REC_ADDR_LEN 64
 #define REC_FIELD_LEN 128 /* group, version, resource, subresource, namespace, name */
 #define REC_VERB_LEN 24
+#define REC_USER_LEN 128
+#define REC_GROUP_LEN 64
+#define REC_GROUPS_MAX 8
 
 enum rec_proto { REC_PROTO_UNKNOWN = 0, REC_PROTO_H1 = 1, REC_PROTO_H2 = 2 };
 
@@ -26,7 +29,9 @@ enum rec_trunc {
 	REC_TRUNC_PATH = 2,       /* the path also ends in "...[truncated]" */
 	REC_TRUNC_USER_AGENT = 4,
 	REC_TRUNC_CLIENT = 8,
-	REC_TRUNC__ALL = 15,
+	REC_TRUNC_USER = 16,      /* the user name was cut (127 bytes) */
+	REC_TRUNC_GROUPS = 32,    /* a group was cut (63 bytes) or there were more than REC_GROUPS_MAX */
+	REC_TRUNC__ALL = 63,
 };
 
 /* Kubernetes request attributes, as the apiserver's RequestInfoFactory derives them. */
@@ -69,6 +74,11 @@ struct request_record {
 	uint64_t etcd_calls;       /* unary etcd calls */
 	uint64_t etcd_resp_bytes;  /* their response message bytes (calls with a known size) */
 	uint64_t etcd_kvs;         /* key-values their Ranges returned */
+	/* appended (issue 13): the authenticated user, as the apiserver's authentication filter found it */
+	bool has_user;             /* user and groups are known (authenticated request, authn starts) */
+	uint8_t ngroups;
+	char user[REC_USER_LEN];
+	char groups[REC_GROUPS_MAX][REC_GROUP_LEN];
 	/* internal, not written: linking etcd calls to this request */
 	uint64_t start_mono_ns; /* CLOCK_MONOTONIC start */
 	uint64_t link_ctx;      /* the request's context object address, 0 unknown */

@@ -224,6 +224,8 @@ const char *rec_trunc_name(unsigned bit)
 	case REC_TRUNC_PATH: return "path";
 	case REC_TRUNC_USER_AGENT: return "user_agent";
 	case REC_TRUNC_CLIENT: return "client";
+	case REC_TRUNC_USER: return "user";
+	case REC_TRUNC_GROUPS: return "groups";
 	default: return NULL;
 	}
 }
@@ -262,6 +264,14 @@ void record_json_request(struct json_writer *w, const struct request_record *r)
 	KV_FIELD(w, "name", r->ri.name);
 	KV_FIELD(w, "user_agent", r->user_agent);
 	KV_FIELD(w, "client", r->client);
+	if (r->has_user) {
+		KV_FIELD(w, "user", r->user);
+		jw_key(w, "groups");
+		jw_arr_begin(w);
+		for (unsigned i = 0; i < r->ngroups && i < REC_GROUPS_MAX; i++)
+			jw_strn(w, r->groups[i], fld_len(r->groups[i], sizeof(r->groups[i])));
+		jw_arr_end(w);
+	}
 	if (r->local_port)
 		KV_UINT(w, "local_port", r->local_port);
 	if (r->apiserver_pid)
@@ -408,6 +418,14 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 	}
 	jw_obj_end(w);
 	jw_kv_double(w, "hits_per_request", s->hits_per_request);
+	if (s->authn_starts || s->authn_no_user || s->authn_no_recv_ts) {
+		jw_key(w, "authn");
+		jw_obj_begin(w);
+		jw_kv_uint(w, "starts", s->authn_starts);
+		jw_kv_uint(w, "no_user", s->authn_no_user);
+		jw_kv_uint(w, "no_received_ts", s->authn_no_recv_ts);
+		jw_obj_end(w);
+	}
 	if (s->has_etcd) {
 		jw_key(w, "etcd");
 		jw_obj_begin(w);

@@ -74,6 +74,11 @@ struct record_stats {
 	uint32_t nattached;        /* apiservers with probes attached now */
 	uint32_t attached_pids[RECORD_STATS_MAX_SOURCES];
 	uint64_t attaches, exits;  /* attaches so far, attached apiservers that exited */
+	/* request starts after authentication (appended; written when any is non-zero) */
+	uint64_t authn_starts;     /* authn starts accepted (authenticated and failed) */
+	uint64_t authn_no_user;    /* BPF: authenticated starts without a user of a known type */
+	uint64_t authn_no_recv_ts; /* BPF: starts dropped without the received-timestamp context (their end is
+				    * then unmatched); plus starts whose timestamp was implausible (probe time used) */
 };
 
 #endif

@@ -320,6 +320,9 @@ static struct bpf_program *plan_prog(struct capture *c, enum plan_prog p)
 	case PLAN_PROG_GRPC_FINISH: return c->gskel ? c->gskel->progs.grpc_finish : NULL;
 	case PLAN_PROG_ETCD_WATCH: return c->gskel ? c->gskel->progs.etcd_watch_dispatch : NULL;
 	case PLAN_PROG_ETCD_RANGE: return c->gskel ? c->gskel->progs.etcd_range_resp : NULL;
+	case PLAN_PROG_AUTHN_OK: return c->skel->progs.authn_ok;
+	case PLAN_PROG_AUTHN_OK_ENTRY: return c->skel->progs.authn_ok_entry;
+	case PLAN_PROG_AUTHN_FAIL: return c->skel->progs.authn_fail;
 	default: return NULL;
 	}
 }
@@ -392,6 +395,7 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	}
 	memcpy((void *)c->skel->rodata->h2_off, pl->offsets.h2, sizeof(pl->offsets.h2));
 	memcpy((void *)&c->skel->rodata->h1_off, &pl->offsets.h1, sizeof(pl->offsets.h1));
+	memcpy((void *)&c->skel->rodata->authn, &pl->authn, sizeof(pl->authn));
 	ret = http_bpf__load(c->skel);
 	if (ret) {
 		p_err("cannot load the BPF programs: %s (run 'kapimon doctor')", strerror(-ret));

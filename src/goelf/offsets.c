@@ -81,6 +81,7 @@ static const struct fspec h1_specs[] = {
 	{ "request_request_uri", "net/http.Request", "RequestURI" },
 	{ "request_proto_major", "net/http.Request", "ProtoMajor" },
 	{ "request_ctx", "net/http.Request", "ctx" },
+	{ "request_remote_addr", "net/http.Request", "RemoteAddr" },
 };
 
 static kp_off_t *h2_field(struct kp_h2_offsets *h, size_t i)
@@ -97,7 +98,7 @@ static kp_off_t *h1_field(struct kp_http1_offsets *h, size_t i)
 	kp_off_t *f[] = { &h->response_conn, &h->response_req, &h->response_status, &h->response_written,
 			  &h->conn_remote_addr, &h->request_method, &h->request_header,
 			  &h->request_content_length, &h->request_request_uri, &h->request_proto_major,
-			  &h->request_ctx };
+			  &h->request_ctx, &h->request_remote_addr };
 	return i < sizeof(f) / sizeof(f[0]) ? f[i] : NULL;
 }
 
@@ -395,7 +396,8 @@ static const struct go_entry go_table[] = {
 	{ 19,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232,
+	    .request_remote_addr = 176 },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 168, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 80,
 	    .rws_wrote_bytes = 104, .rws_sent_content_len = 96, .stream_sc = 0, .stream_id = 8,
@@ -405,7 +407,8 @@ static const struct go_entry go_table[] = {
 	{ 21,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232,
+	    .request_remote_addr = 176 },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
@@ -415,7 +418,8 @@ static const struct go_entry go_table[] = {
 	{ 22,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232,
+	    .request_remote_addr = 176 },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
@@ -425,7 +429,8 @@ static const struct go_entry go_table[] = {
 	{ 23,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248,
+	    .request_remote_addr = 176 },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
@@ -435,7 +440,8 @@ static const struct go_entry go_table[] = {
 	{ 24,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248,
+	    .request_remote_addr = 176 },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
@@ -445,7 +451,8 @@ static const struct go_entry go_table[] = {
 	{ 26,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248,
+	    .request_remote_addr = 176 },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
@@ -455,7 +462,8 @@ static const struct go_entry go_table[] = {
 	{ 27,
 	  { .response_conn = 0, .response_req = 8, .response_status = 128, .response_written = 112,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248,
+	    .request_remote_addr = 176 },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 168, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 240,
 	    .rws_wrote_bytes = 264, .rws_sent_content_len = 256, .stream_sc = 0, .stream_id = 8,

@@ -422,6 +422,8 @@ size_t otlp_encode_request_span(const struct otlp_ids *ids, const struct request
 	if (r->status)
 		attr_int(&w, F_SPAN_ATTRIBUTES, "http.response.status_code", r->status);
 	attr_str(&w, F_SPAN_ATTRIBUTES, "user_agent.original", r->user_agent);
+	if (r->has_user) /* the authenticated user (semantic conventions' user.name) */
+		attr_str(&w, F_SPAN_ATTRIBUTES, "user.name", r->user);
 	split_client(r->client, &addr, &alen, &port);
 	if (alen)
 		attr_strn(&w, F_SPAN_ATTRIBUTES, "client.address", addr, alen);

@@ -38,6 +38,7 @@ const char *prom_grpc_code_name(int32_t code)
 }
 
 #define OTHER "other"
+#define CLIENT_NLAB 4 /* kapimon_requests_by_client_total: user_agent, verb, resource, user */
 
 /*
  * A label set: the values NUL-separated ("get\0\0pods\0\0200"), nlab of them. Record fields are bounded
@@ -210,7 +211,7 @@ struct prom_sink *prom_sink_new(const struct prom_sink_opts *o)
 	err |= ptab_init(&s->dur, "kapimon_request_duration_seconds", 3, cap_or(o->dur_rows, PROM_SINK_DUR_ROWS),
 			 req_buckets, NBUCKETS(req_buckets));
 	err |= ptab_init(&s->nonres, "nonresource_paths", 1, cap_or(o->nonres_paths, PROM_SINK_NONRES_PATHS), NULL, 0);
-	err |= ptab_init(&s->client_other, "kapimon_requests_by_client_total", 3,
+	err |= ptab_init(&s->client_other, "kapimon_requests_by_client_total", CLIENT_NLAB,
 			 cap_or(o->client_other_rows, PROM_SINK_CLIENT_OTHER_ROWS), NULL, 0);
 	err |= ptab_init(&s->etcd, "kapimon_etcd_requests_total", 3, cap_or(o->etcd_rows, PROM_SINK_ETCD_ROWS), NULL, 0);
 	err |= ptab_init(&s->etcd_dur, "kapimon_etcd_request_duration_seconds", 2,
@@ -259,19 +260,20 @@ static bool client_eq(void *ctx, uint32_t row)
 	return key_eq(&s->client_keys[row], s->probe);
 }
 
-/* Add to the user_agent="other" row of (verb, resource). */
+/* Add to the user_agent="other", user="other" row of (verb, resource). */
 static void client_other_add(struct prom_sink *s, const char *verb, const char *resource, double w)
 {
-	const char *vals[] = { OTHER, verb, resource };
+	const char *vals[] = { OTHER, verb, resource, OTHER };
 	struct pkey k;
 
-	key_pack(&k, vals, 3);
+	key_pack(&k, vals, CLIENT_NLAB);
 	ptab_add(&s->client_other, &k, w, 0);
 }
 
 static void client_add(struct prom_sink *s, const struct request_record *r, double w)
 {
-	const char *vals[] = { r->user_agent, r->ri.verb, r->ri.resource };
+	/* the user: "" when unknown (failed authentication; requests seen by the generic starts) */
+	const char *vals[] = { r->user_agent, r->ri.verb, r->ri.resource, r->has_user ? r->user : "" };
 	struct pkey k;
 	uint32_t row;
 	bool evicted = false;
@@ -285,7 +287,7 @@ static void client_add(struct prom_sink *s, const struct request_record *r, doub
 		client_other_add(s, r->ri.verb, r->ri.resource, w);
 		return;
 	}
-	key_pack(&k, vals, 3);
+	key_pack(&k, vals, CLIENT_NLAB);
 	s->probe = &k;
 	row = hh_find(s->hh, k.hash, client_eq, s);
 	s->probe = NULL;
@@ -525,7 +527,7 @@ int prom_sink_render(const struct prom_sink *s, const struct prom_sink_health *h
 {
 	static const char *const req_l[] = { "verb", "group", "resource", "subresource", "code" };
 	static const char *const dur_l[] = { "verb", "group", "resource" };
-	static const char *const client_l[] = { "user_agent", "verb", "resource" };
+	static const char *const client_l[] = { "user_agent", "verb", "resource", "user" };
 	static const char *const etcd_l[] = { "op", "resource", "code" };
 	static const char *const etcd_dur_l[] = { "op", "resource" };
 	static const char *const etcd_keys_l[] = { "resource" };
@@ -542,15 +544,16 @@ int prom_sink_render(const struct prom_sink *s, const struct prom_sink_health *h
 	render_table(out, &s->dur, dur_l, 3);
 
 	header(out, "kapimon_requests_by_client_total", "counter",
-	       "Apiserver requests finished, by user agent, verb and resource; user agents outside the "
-	       "heavy hitters are counted as \"other\".");
+	       "Apiserver requests finished, by user agent, verb, resource and authenticated user; "
+	       "(user agent, verb, resource, user) series outside the heavy hitters are counted as user agent "
+	       "and user \"other\".");
 	for (uint32_t row = 0; row < hh_cap(s->hh); row++) {
 		if (!hh_gen(s->hh, row))
 			continue;
-		sample(out, "kapimon_requests_by_client_total", "", client_l, 3, &s->client_keys[row], NULL,
+		sample(out, "kapimon_requests_by_client_total", "", client_l, CLIENT_NLAB, &s->client_keys[row], NULL,
 		       s->client_val[row]);
 	}
-	render_table(out, &s->client_other, client_l, 3);
+	render_table(out, &s->client_other, client_l, CLIENT_NLAB);
 
 	header(out, "kapimon_etcd_requests_total", "counter",
 	       "etcd calls (unary gRPC) the apiserver finished, by operation, resource and gRPC status code.");
@@ -579,7 +582,7 @@ int prom_sink_render(const struct prom_sink *s, const struct prom_sink_health *h
 		sample(out, "kapimon_metrics_overflow_total", "", fam_l, 1, &k, NULL, (double)tabs[i]->overflowed);
 	}
 	header(out, "kapimon_client_evictions_total", "counter",
-	       "(user_agent, verb, resource) series of kapimon_requests_by_client_total folded into \"other\" "
+	       "(user_agent, verb, resource, user) series of kapimon_requests_by_client_total folded into \"other\" "
 	       "to make room for a heavier one.");
 	sample(out, "kapimon_client_evictions_total", "", NULL, 0, NULL, NULL, (double)s->client_evictions);
 

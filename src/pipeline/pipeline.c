@@ -332,10 +332,13 @@ int pipeline_feed(struct pipeline *p, const void *event, size_t size)
 		return -ENOSPC;
 	}
 	switch (h->type) {
-	case KP_EV_REQ_START:
-		if (asm_start(l->as, event))
-			deliver_started(p, event);
+	case KP_EV_REQ_START: {
+		const struct kp_req_start *kept = asm_start(l->as, event);
+
+		if (kept) /* as kept: an authn start's time is when the request arrived */
+			deliver_started(p, kept);
 		break;
+	}
 	case KP_EV_REQ_END:
 		asm_end(l->as, event);
 		break;
@@ -588,6 +591,8 @@ void pipeline_fill_stats(const struct pipeline *p, const uint64_t hits[KP_PROBE_
 	s->unmatched_ends = as->unmatched_end;
 	s->pending = pipeline_pending(p);
 	s->hits_per_request = pipeline_hits_per_request(p, hits);
+	s->authn_starts = as->authn_started;
+	s->authn_no_recv_ts += as->authn_no_recv_ts;
 	if (p->o.etcd) {
 		const struct etcd_asm_stats *es = pipeline_etcd_stats(p);
 		const struct etcd_watch_res *wr;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "goelf/goelf.h"
+#include "kapimon/go_offsets.h"
 #include "plan/offsets_select.h"
 #include "resolve/probe_targets.h"
 
@@ -36,6 +37,10 @@ enum plan_prog {
 	PLAN_PROG_GRPC_FINISH,           /* etcd call end */
 	PLAN_PROG_ETCD_WATCH,            /* etcd watch response dispatched */
 	PLAN_PROG_ETCD_RANGE,            /* etcd RangeResponse being decoded */
+	PLAN_PROG_AUTHN_OK,              /* request start after authentication (apiserver), user and groups: at a
+					  * call site of the success filter (req in its spill slot) */
+	PLAN_PROG_AUTHN_OK_ENTRY,        /* ... fallback: at the success filter's entry (req in RCX) */
+	PLAN_PROG_AUTHN_FAIL,            /* request start of a request that failed authentication */
 	PLAN__NPROGS
 };
 extern const char *const plan_prog_names[PLAN__NPROGS]; /* the BPF programs' names */
@@ -62,6 +67,7 @@ struct plan_group {
 
 struct plan_opts {
 	bool no_h1, no_h2, no_etcd;
+	bool no_authn; /* the generic request starts even where the apiserver's authn sites are found */
 };
 
 #define PLAN_MAX_SITES 256
@@ -74,6 +80,8 @@ struct plan {
 	uint32_t nsites;
 	uint32_t expensive;  /* sites the kernel single-steps (~15x the cost of an emulated one) */
 	struct kapimon_offsets offsets; /* what the BPF programs read (rodata) */
+	struct kp_authn_params authn;   /* k8s-authn: context keys and user layout (rodata) */
+	bool authn_starts;   /* the k8s-authn group attaches and replaces the generic request starts */
 	bool ok;             /* at least one HTTP server group attaches */
 	char error[640];     /* !ok: why */
 	char unresolved[1024]; /* every target that did not resolve, "func: reason; ..." ("" when none) */

@@ -12,6 +12,7 @@ const struct probe_group_def probe_groups[PG__COUNT] = {
 	[PG_GRPC] = { "grpc", "etcd grpc", PG_GRPC, -1, false },
 	[PG_ETCD_WATCH] = { "etcd-watch", "etcd watch", PG_GRPC, PG_GRPC, false },
 	[PG_ETCD_RANGE] = { "etcd-range", "etcd range", PG_GRPC, PG_GRPC, false },
+	[PG_AUTHN] = { "k8s-authn", "authn", PG_H1, -1, false },
 };
 
 const char *probe_group_name(enum probe_group g)
@@ -63,6 +64,18 @@ const struct probe_target probe_targets[PT__COUNT] = {
 	  "go.etcd.io/etcd/etcdserver/etcdserverpb.(*RangeResponse).Unmarshal|"
 	  "go.etcd.io/etcd/api/v3/etcdserverpb.(*RangeResponse).Unmarshal",
 	  PROBE_ENTRY, "etcd Range response being decoded: kept per goroutine, its key count read at the call's end" },
+	/* k8s.io/apiserver DefaultBuildHandlerChain (1.20): ... WithAuthentication(success: -> WithAudit ->
+	 * WithImpersonation ..., failure: -> Unauthorized). The first closure each path always runs, once
+	 * per request, called through http.Handler (never inlined). */
+	{ PT_AUTHN_OK, PG_AUTHN, false, "k8s.io/apiserver/pkg/endpoints/filters.WithImpersonation.func1", PROBE_CALLSITE,
+	  "request start after authentication: *http.Request (method, URI, User-Agent, client), user and groups, "
+	  "received timestamp and root context from its context chain; at its first call, once per request "
+	  "(its entry runs twice when the goroutine's stack grows there: its frame is 1.7 KB)",
+	  "k8s.io/apiserver/pkg/endpoints/filters.buildImpersonationRequests" },
+	{ PT_AUTHN_OK_ENTRY, PG_AUTHN, true, "k8s.io/apiserver/pkg/endpoints/filters.WithImpersonation.func1", PROBE_ENTRY,
+	  "as above, at the entry (when the call is inlined)", NULL, PT_AUTHN_OK },
+	{ PT_AUTHN_FAIL, PG_AUTHN, false, "k8s.io/apiserver/pkg/endpoints/filters.Unauthorized.func1", PROBE_ENTRY,
+	  "request start of a request that failed authentication (401): as above, no user" },
 };
 
 const struct go_func *probe_target_find(const struct go_binary *b, const struct probe_target *t, int *alt)

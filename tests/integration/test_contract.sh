@@ -85,7 +85,7 @@ else:
     st = stats[-1]
     names = ["h2_process_headers", "h2_handler_done", "h1_request_start", "h1_finish_request", "grpc_transport_write",
              "grpc_call_finish", "calibrate", "etcd_watch_dispatch", "conn_state", "tcp_retransmit", "tcp_reset",
-             "etcd_range_resp"]
+             "etcd_range_resp", "authn_ok", "authn_fail"]
     missing = [n for n in names if not isinstance(st["probe_hits"].get(n), int)]
     if missing or len(st["probe_hits"]) != len(names):
         out.append("probe_hits keys %s (missing %s)" % (sorted(st["probe_hits"]), missing))
@@ -95,6 +95,10 @@ else:
     for k in ("watch_keys_truncated", "no_resp_size", "range_no_kvs", "cost_early"):
         if not isinstance(st.get("etcd", {}).get(k), int):
             out.append("stats etcd has no %s" % k)
+    # the testbed's apiserver starts requests after authentication: the authn counters are written
+    for k in ("starts", "no_user", "no_received_ts"):
+        if not isinstance(st.get("authn", {}).get(k), int):
+            out.append("stats authn has no integer %s" % k)
     c = st.get("connections")
     if c is None:
         out.append("no connections object")

@@ -287,6 +287,14 @@ static void test_request_span(void **state)
 	assert_null(find(&s, "kapimon.sample_factor"));
 	assert_null(find(&s, "kapimon.truncated"));
 	assert_null(find(&s, "error.type"));
+	assert_null(find(&s, "user.name")); /* no user known */
+
+	/* an authenticated request: user.name */
+	r.has_user = true;
+	strcpy(r.user, "system:serviceaccount:kube-system:default");
+	n = otlp_encode_request_span(&ids, &r, 0, buf, sizeof(buf));
+	read_span(buf, n, &s);
+	assert_str_attr(&s, "user.name", "system:serviceaccount:kube-system:default");
 }
 
 static void test_request_span_variants(void **state)

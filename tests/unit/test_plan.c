@@ -49,7 +49,9 @@ static void check_sites(const struct go_binary *b, const struct plan *p)
 	static struct resolved_target r;
 	uint32_t covered = 0;
 
-	for (int g = 0; g < PG__COUNT; g++) {
+	for (int k = 0; k < PG__COUNT; k++) {
+		/* the plan's order: k8s-authn first (it decides the HTTP groups' starts) */
+		int g = k == 0 ? PG_AUTHN : k <= PG_AUTHN ? k - 1 : k;
 		const struct plan_group *pg = &p->groups[g];
 
 		if (!pg->ok) {
@@ -79,7 +81,12 @@ static void check_sites(const struct go_binary *b, const struct plan *p)
 							    s->prog == PLAN_PROG_H1_SERVE_CALL ||
 							    s->prog == PLAN_PROG_H1_READ_REQUEST_RET ||
 							    s->prog == PLAN_PROG_GRPC_WRITE_HTTP2CLIENT ||
-							    s->prog == PLAN_PROG_GRPC_WRITE_CLIENTSTREAM);
+							    s->prog == PLAN_PROG_GRPC_WRITE_CLIENTSTREAM ||
+							    s->prog == PLAN_PROG_AUTHN_OK || s->prog == PLAN_PROG_AUTHN_FAIL);
+			/* authn starts replace the HTTP servers' generic starts */
+			if (p->authn_starts)
+				assert_false(s->prog == PLAN_PROG_H2X_HEADERS || s->prog == PLAN_PROG_H2B_HEADERS ||
+					     s->prog == PLAN_PROG_H1_SERVE_CALL || s->prog == PLAN_PROG_H1_READ_REQUEST_RET);
 			if (g == PG_H2X || g == PG_H2B)
 				assert_int_equal(s->prog, g == PG_H2B ? (s->starts ? PLAN_PROG_H2B_HEADERS : PLAN_PROG_H2B_DONE)
 								      : (s->starts ? PLAN_PROG_H2X_HEADERS : PLAN_PROG_H2X_DONE));
@@ -99,16 +106,38 @@ static void check_summary(const struct plan *p, const char *want_sub)
 		fail_msg("summary '%s' lacks '%s' or '%s'", line, n, want_sub);
 }
 
-/* A binary with every group (apiserver, etcd: both embed an HTTP/2 server and the etcd grpc client). */
-static void check_full(const char *path, const char *how)
+/* A binary with every group (apiserver, etcd: both embed an HTTP/2 server and the etcd grpc client;
+ * only the apiserver has the authentication filters). */
+static void check_full(const char *path, const char *how, bool authn)
 {
 	struct go_binary *b = open_or_skip(path, how);
 
 	assert_int_equal(plan_build(b, &(struct plan_opts){ 0 }, &pl), 0);
 	assert_true(pl.ok);
 	for (int g = 0; g < PG__COUNT; g++)
-		if (!pl.groups[g].ok)
+		if (!pl.groups[g].ok && (g != PG_AUTHN || authn))
 			fail_msg("%s: group %s: %s", path, probe_group_name(g), pl.groups[g].missing);
+	assert_int_equal(pl.authn_starts, authn);
+	if (authn) {
+		uint32_t generic;
+
+		/* two start sites (success, failure) instead of three generic ones */
+		assert_int_equal(pl.groups[PG_AUTHN].nsites, 2);
+		assert_int_not_equal(pl.authn.hash_req_key, 0);
+		assert_int_not_equal(pl.authn.hash_recv_ts_key, 0);
+		assert_int_not_equal(pl.authn.hash_user_type, 0);
+		check_summary(&pl, ", starts after authn");
+		generic = pl.nsites;
+		/* without authn starts: the generic ones come back */
+		assert_int_equal(plan_build(b, &(struct plan_opts){ .no_authn = true }, &pl), 0);
+		assert_false(pl.authn_starts);
+		assert_false(pl.groups[PG_AUTHN].ok);
+		assert_int_equal(pl.nsites, generic - 2 + 3);
+		check_sites(b, &pl);
+		assert_int_equal(plan_build(b, &(struct plan_opts){ 0 }, &pl), 0);
+	} else {
+		assert_non_null(strstr(pl.groups[PG_AUTHN].missing, "function not found"));
+	}
 	/* one site per entry target; h1 start at the ServeHTTP call sites (not the RET fallback) */
 	assert_false(pl.groups[PG_H1].fallback);
 	for (uint32_t i = 0; i < pl.nsites; i++)
@@ -136,8 +165,10 @@ static void check_full(const char *path, const char *how)
 		check_sites(b, &pl);
 		check_summary(&pl, ", no etcd)");
 	}
-	/* --no-h2: only h1 serves requests */
+	/* --no-h2: only h1 serves requests; authn starts (both protocols) are off */
 	assert_int_equal(plan_build(b, &(struct plan_opts){ .no_h2 = true }, &pl), 0);
+	assert_false(pl.authn_starts);
+	assert_string_equal(pl.groups[PG_AUTHN].missing, "off (--no-h2)");
 	assert_false(pl.groups[PG_H2X].ok);
 	assert_false(pl.groups[PG_H2B].ok);
 	assert_true(pl.groups[PG_H1].ok);
@@ -154,12 +185,12 @@ static void test_apiserver(void **state)
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/kube-apiserver-1.20.2", cache());
-	check_full(path, "run scripts/build-apiserver.sh");
+	check_full(path, "run scripts/build-apiserver.sh", true);
 }
 
 static void test_etcd(void **state)
 {
-	check_full("/usr/bin/etcd", "apt-get install etcd-server");
+	check_full("/usr/bin/etcd", "apt-get install etcd-server", false);
 }
 
 /* esbuild: net/http's own HTTP/2 server and HTTP/1, no x/net server, no grpc. */
@@ -223,7 +254,14 @@ static void test_json(void **state)
 	assert_non_null(strstr(buf, "\"ok\":true"));
 	assert_non_null(strstr(buf, "\"grpc\":{\"state\":\"off\""));
 	assert_non_null(strstr(buf, "\"http1\":{\"state\":\"attach\""));
-	assert_non_null(strstr(buf, "\"program\":\"h1_serve_call\""));
+	if (strstr(path, "apiserver")) { /* starts after authentication */
+		assert_non_null(strstr(buf, "\"authn_starts\":true"));
+		assert_non_null(strstr(buf, "\"program\":\"authn_ok\""));
+		assert_non_null(strstr(buf, "\"program\":\"authn_fail\""));
+		assert_null(strstr(buf, "\"program\":\"h1_serve_call\""));
+	} else {
+		assert_non_null(strstr(buf, "\"program\":\"h1_serve_call\""));
+	}
 	free(buf);
 	gobin_close(b);
 }

@@ -131,7 +131,7 @@ static void test_counts(void **state)
 	assert_true(value(t, "kapimon_requests_total{verb=\"get\",group=\"\",resource=\"pods\",subresource=\"\",code=\"\"}") < 0);
 	assert_true(sum_of(t, "kapimon_requests_total") == 6.5);
 	assert_true(sum_of(t, "kapimon_requests_by_client_total") == 6.5);
-	assert_true(value(t, "kapimon_requests_by_client_total{user_agent=\"kubectl/v1.20.2\",verb=\"list\",resource=\"pods\"}") == 3);
+	assert_true(value(t, "kapimon_requests_by_client_total{user_agent=\"kubectl/v1.20.2\",verb=\"list\",resource=\"pods\",user=\"\"}") == 3);
 	assert_true(sum_of(t, "kapimon_metrics_overflow_total") == 0);
 	/* no health struct: no health families */
 	assert_null(strstr(t, "kapimon_ringbuf_drops_total"));
@@ -264,7 +264,7 @@ static void test_other_collision(void **state)
 	assert_int_equal(count_of(t, "kapimon_request_duration_seconds_count{verb=\"other\",group=\"other\",resource=\"other\"}"), 1);
 	assert_true(value(t, "kapimon_request_duration_seconds_count{verb=\"other\",group=\"other\",resource=\"other\"}") == 7);
 	assert_true(value(t, "kapimon_metrics_overflow_total{family=\"kapimon_request_duration_seconds\"}") == 2);
-	assert_int_equal(count_of(t, "kapimon_requests_by_client_total{user_agent=\"other\",verb=\"other\",resource=\"other\"}"), 1);
+	assert_int_equal(count_of(t, "kapimon_requests_by_client_total{user_agent=\"other\",verb=\"other\",resource=\"other\",user=\"other\"}"), 1);
 	assert_true(sum_of(t, "kapimon_requests_by_client_total") == 8);
 	free(t);
 	prom_sink_free(s);
@@ -306,7 +306,7 @@ static void test_clients_bounded(void **state)
 	assert_true(sum_of(t, "kapimon_requests_by_client_total") == n);
 	assert_true(sum_of(t, "kapimon_requests_total") == n);
 	/* every light key was either kept or folded into other{list,pods}: the heavy-a row survived */
-	assert_true(value(t, "kapimon_requests_by_client_total{user_agent=\"other\",verb=\"list\",resource=\"pods\"}") >= 4);
+	assert_true(value(t, "kapimon_requests_by_client_total{user_agent=\"other\",verb=\"list\",resource=\"pods\",user=\"other\"}") >= 4);
 	assert_true(value(t, "kapimon_client_evictions_total") >= 4);
 	free(t);
 	prom_sink_free(s);
@@ -321,9 +321,35 @@ static void test_hostile_user_agent(void **state)
 	(void)state;
 	feed(s, &r);
 	t = render(s, NULL);
-	assert_non_null(strstr(t, "kapimon_requests_by_client_total{user_agent=\"evil\\\"} 1\\nkapimon_fake 2\\\\\xef\xbf\xbd\",verb=\"get\",resource=\"pods\"} 1\n"));
+	assert_non_null(strstr(t, "kapimon_requests_by_client_total{user_agent=\"evil\\\"} 1\\nkapimon_fake 2\\\\\xef\xbf\xbd\",verb=\"get\",resource=\"pods\",user=\"\"} 1\n"));
 	/* no line starts with the injected name */
 	assert_null(strstr(t, "\nkapimon_fake"));
+	free(t);
+	prom_sink_free(s);
+}
+
+/* The user label: one series per (user agent, verb, resource, user); untrusted user names escaped. */
+static void test_user_label(void **state)
+{
+	struct prom_sink *s = prom_sink_new(NULL);
+	struct request_record r = req("list", "", "pods", "", 200, 0.01, "kubectl");
+	char *t;
+
+	(void)state;
+	r.has_user = true;
+	snprintf(r.user, sizeof(r.user), "alice");
+	feed(s, &r);
+	feed(s, &r);
+	snprintf(r.user, sizeof(r.user), "system:serviceaccount:ns:\"x\"\n");
+	feed(s, &r);
+	r.has_user = false; /* failed authentication */
+	r.status = 401;
+	feed(s, &r);
+	t = render(s, NULL);
+	assert_true(value(t, "kapimon_requests_by_client_total{user_agent=\"kubectl\",verb=\"list\",resource=\"pods\",user=\"alice\"}") == 2);
+	assert_true(value(t, "kapimon_requests_by_client_total{user_agent=\"kubectl\",verb=\"list\",resource=\"pods\",user=\"system:serviceaccount:ns:\\\"x\\\"\\n\"}") == 1);
+	assert_true(value(t, "kapimon_requests_by_client_total{user_agent=\"kubectl\",verb=\"list\",resource=\"pods\",user=\"\"}") == 1);
+	assert_true(sum_of(t, "kapimon_requests_by_client_total") == 4);
 	free(t);
 	prom_sink_free(s);
 }
@@ -461,6 +487,7 @@ int main(void)
 		cmocka_unit_test(test_other_collision),
 		cmocka_unit_test(test_clients_bounded),
 		cmocka_unit_test(test_hostile_user_agent),
+		cmocka_unit_test(test_user_label),
 		cmocka_unit_test(test_etcd),
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_format_blocks),
