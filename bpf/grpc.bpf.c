@@ -4,7 +4,13 @@
  *
  *   start  transport.(*http2Client).Write entry   method, the request message's value-free prefix
  *                                                  (bpf/etcd_walk.h), context chain
- *   end    grpc.(*clientStream).finish entry       error -> gRPC status code
+ *   end    grpc.(*clientStream).finish entry       error -> gRPC status code; the response's size from
+ *                                                  the last gRPC message header grpc's parser kept
+ *
+ * and, for what etcd returned to a Range, one hit per RangeResponse decoded (not per call):
+ *   etcdserverpb.(*RangeResponse).Unmarshal entry  the *RangeResponse being decoded, kept per goroutine;
+ *                                                  finish reads len(Kvs), Count, More from it (decoded
+ *                                                  by then): numbers only, never a key or value byte
  *
  * A unary call writes its one request message and finishes on the same goroutine, so userspace
  * pairs start and end by goroutine. Messages on streams (Watch, LeaseKeepAlive) are accounted as
@@ -30,6 +36,21 @@ struct {
 } grpc_events SEC(".maps");
 
 KP_STAT_MAPS(grpc_hits, grpc_counters);
+
+/* RangeResponses being decoded, by goroutine (g), until the call's finish on that goroutine reads them.
+ * LRU: an entry whose call never finishes (a goroutine that died) is evicted, never leaks. */
+struct range_pending {
+	__u64 resp;  /* *etcdserverpb.RangeResponse */
+	__u32 size;  /* len(dAtA): the encoded message */
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct range_pending);
+} range_resp SEC(".maps");
 
 
 _Static_assert(__builtin_offsetof(struct kp_grpc_start, method) % 8 == 0, "method is read by 8-byte words");
@@ -155,11 +176,58 @@ int grpc_write_clientstream(struct pt_regs *ctx)
 	return grpc_write(ctx, 1);
 }
 
+/* What etcd returned: the response message's size from the 5-byte gRPC message header grpc's parser
+ * keeps from the call's last message (a unary call's second read meets the end of the stream and leaves
+ * it as it was), and the numbers of a RangeResponse decoded on this goroutine. */
+static __always_inline void read_response(struct kp_grpc_end *e, const void *cs, __u64 g)
+{
+	struct range_pending *rp;
+
+	if (OFF_OK(grpc_off.cs_attempt) && OFF_OK(grpc_off.attempt_parser) && OFF_OK(grpc_off.parser_header)) {
+		const void *att = read_ptr(cs, grpc_off.cs_attempt), *p = read_ptr(att, grpc_off.attempt_parser);
+		__u8 h[5] = {};
+
+		if (p && !bpf_probe_read_user(h, sizeof(h), (const char *)p + grpc_off.parser_header) && h[0] <= 1) {
+			e->resp_size = (__u32)h[1] << 24 | (__u32)h[2] << 16 | (__u32)h[3] << 8 | h[4];
+			e->flags |= KP_END_RESP_SIZE;
+		}
+	}
+	rp = bpf_map_lookup_elem(&range_resp, &g);
+	if (!rp)
+		return;
+	if (!OFF_OK(grpc_off.range_resp_kvs) || !OFF_OK(grpc_off.range_resp_count) || !OFF_OK(grpc_off.range_resp_more)) {
+		bpf_map_delete_elem(&range_resp, &g);
+		return;
+	}
+	{
+		const void *m = (const void *)rp->resp;
+		struct go_slice kvs = {};
+		__s64 cnt = 0;
+		__u8 more = 0;
+
+		if (!bpf_probe_read_user(&kvs, sizeof(kvs), (const char *)m + grpc_off.range_resp_kvs) &&
+		    !bpf_probe_read_user(&cnt, sizeof(cnt), (const char *)m + grpc_off.range_resp_count) &&
+		    !bpf_probe_read_user(&more, sizeof(more), (const char *)m + grpc_off.range_resp_more) &&
+		    kvs.len >= 0 && kvs.len <= kvs.cap) {
+			e->range_kvs = kvs.len > 0xffffffffLL ? 0xffffffffU : (__u32)kvs.len;
+			e->range_count = cnt;
+			e->range_more = more;
+			e->flags |= KP_END_RANGE;
+			if (!(e->flags & KP_END_RESP_SIZE))
+				e->resp_size = rp->size;
+		} else {
+			count(&grpc_counters, KP_CNT_READ_FAIL);
+		}
+	}
+	bpf_map_delete_elem(&range_resp, &g);
+}
+
 SEC("uprobe")
 int grpc_finish(struct pt_regs *ctx)
 {
-	/* (cs *clientStream) finish(err error): err in RBX (itab), RCX (data) */
-	const void *etab = (const void *)GO_REG2(ctx), *edata = (const void *)GO_REG3(ctx);
+	/* (cs *clientStream) finish(err error): cs in RAX, err in RBX (itab), RCX (data) */
+	const void *cs = (const void *)GO_REG1(ctx), *etab = (const void *)GO_REG2(ctx),
+		   *edata = (const void *)GO_REG3(ctx);
 	struct kp_grpc_end *e;
 	__s32 code = 0;
 
@@ -191,7 +259,32 @@ int grpc_finish(struct pt_regs *ctx)
 	fill_hdr(&e->hdr, KP_EV_GRPC_END, GO_G(ctx));
 	e->code = code;
 	e->is_err = etab != 0;
+	e->resp_size = 0;
+	e->range_kvs = 0;
+	e->range_count = 0;
+	e->range_more = 0;
+	e->flags = 0;
+	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
+	read_response(e, cs, GO_G(ctx));
 	bpf_ringbuf_submit(e, rb_wakeup(&grpc_events));
+	return 0;
+}
+
+/* etcdserverpb (*RangeResponse).Unmarshal(dAtA []byte) error: m in RAX, dAtA in RBX/RCX/RDI. Called by
+ * grpc's codec for a Range's response (and for the ranges nested in a Txn's response), on the caller's
+ * goroutine, before the call's finish. Keeps the pointer: the struct is decoded by the time finish runs. */
+SEC("uprobe")
+int etcd_range_resp(struct pt_regs *ctx)
+{
+	__u64 m = GO_REG1(ctx), len = GO_REG3(ctx), g = GO_G(ctx);
+	struct range_pending v = {};
+
+	count(&grpc_hits, KP_PROBE_RANGE_RESP);
+	if (!m || !gate_is_open())
+		return 0;
+	v.resp = m;
+	v.size = len > 0xffffffffULL ? 0xffffffffU : (__u32)len;
+	bpf_map_update_elem(&range_resp, &g, &v, BPF_ANY);
 	return 0;
 }
 

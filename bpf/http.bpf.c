@@ -27,6 +27,7 @@
 /* Settings (rodata, set by the loader before load). */
 const volatile struct kp_h2_offsets h2_off[2] = {}; /* [0] x/net/http2, [1] net/http bundled */
 const volatile struct kp_http1_offsets h1_off = {};
+const volatile struct kp_authn_params authn = {};
 const volatile __u32 max_header_fields = 32;
 /* Header keys looked up in Go header maps (enum kp_hdr; src/plan/headers.c); len 0 = off */
 const volatile struct kp_hdr_key hdr_keys[KP_HDR__COUNT] = {};
@@ -118,6 +119,11 @@ static __always_inline int h2_headers(struct pt_regs *ctx, __u32 flavor)
 	e->truncated = 0;
 	e->method_len = e->path_len = e->ua_len = e->addr_len = 0;
 	e->content_length = -1;
+	e->authn = 0;
+	e->recv_wall = 0;
+	e->recv_ext = 0;
+	e->recv_found = e->user_found = e->ngroups = e->_pad2 = 0;
+	e->user_len = 0;
 
 	n = fields.len > 0 ? (__u32)fields.len : 0;
 	for (i = 0; i < 32; i++) {
@@ -225,6 +231,41 @@ int h2b_handler_done(struct pt_regs *ctx)
 
 /* ---- HTTP/1.x ---- */
 
+/* Method, request target, User-Agent and declared body length of a *http.Request into e. */
+static __always_inline void read_request(struct kp_req_start *e, const void *req, struct hdr_scratch *s)
+{
+	const void *hdrmap;
+	struct go_string str;
+	__u16 len16;
+
+	e->content_length = OFF_OK(h1_off.request_content_length) ?
+				    (__s64)read_u64(req, h1_off.request_content_length) : -1;
+	str = read_go_string(req, h1_off.request_method);
+	COPY_GO_STR(e->method, KP_METHOD_MAX, str, &len16, e->truncated, KP_TRUNC_METHOD);
+	e->method_len = len16;
+	str = read_go_string(req, h1_off.request_request_uri);
+	COPY_GO_STR(e->path, KP_PATH_MAX, str, &len16, e->truncated, KP_TRUNC_PATH);
+	e->path_len = len16;
+	hdrmap = read_ptr(req, h1_off.request_header);
+	hdr_scan(hdrmap, h1_off.map_kind, hdr_keys, KP_HDR_USER_AGENT, 1, s);
+	HDR_COPY_FIRST(s->val[0], e->ua, KP_UA_MAX, &len16, e->truncated, KP_TRUNC_UA);
+	e->ua_len = len16;
+}
+
+static __always_inline void start_init(struct kp_req_start *e, struct pt_regs *ctx)
+{
+	fill_hdr(&e->hdr, KP_EV_REQ_START, GO_G(ctx));
+	e->stream_id = 0;
+	e->h2_flavor = 0;
+	e->authn = 0;
+	e->truncated = 0;
+	e->method_len = e->path_len = e->ua_len = e->addr_len = 0;
+	e->recv_wall = 0;
+	e->recv_ext = 0;
+	e->recv_found = e->user_found = e->ngroups = e->_pad2 = 0;
+	e->user_len = 0;
+}
+
 static __always_inline int h1_start(struct pt_regs *ctx, int at_call)
 {
 	/* at_call: at (*conn).serve's CALL of serverHandler.ServeHTTP(sh, w ResponseWriter, req): the
@@ -232,7 +273,7 @@ static __always_inline int h1_start(struct pt_regs *ctx, int at_call)
 	 * !at_call (fallback): at readRequest's RETs, (*response, error) in RAX, RBX/RCX (single-stepped) */
 	__u64 ax = GO_REG1(ctx), cx = GO_REG3(ctx);
 	const void *w;
-	const void *req, *c, *hdrmap;
+	const void *req, *c;
 	struct kp_req_start *e;
 	struct hdr_scratch *s;
 	struct go_string str;
@@ -258,30 +299,13 @@ static __always_inline int h1_start(struct pt_regs *ctx, int at_call)
 		count(&counters, KP_CNT_RB_DROP);
 		return 0;
 	}
-	fill_hdr(&e->hdr, KP_EV_REQ_START, GO_G(ctx));
+	start_init(e, ctx);
 	e->conn = (__u64)w;
-	e->stream_id = 0;
 	e->proto = KP_PROTO_H1;
-	e->h2_flavor = 0;
-	e->truncated = 0;
-	e->method_len = e->path_len = e->ua_len = e->addr_len = 0;
-	e->content_length = OFF_OK(h1_off.request_content_length) ?
-				    (__s64)read_u64(req, h1_off.request_content_length) : -1;
-
-	str = read_go_string(req, h1_off.request_method);
-	COPY_GO_STR(e->method, KP_METHOD_MAX, str, &len16, e->truncated, KP_TRUNC_METHOD);
-	e->method_len = len16;
-	str = read_go_string(req, h1_off.request_request_uri);
-	COPY_GO_STR(e->path, KP_PATH_MAX, str, &len16, e->truncated, KP_TRUNC_PATH);
-	e->path_len = len16;
+	read_request(e, req, s);
 	str = read_go_string(c, h1_off.conn_remote_addr);
 	COPY_GO_STR(e->addr, KP_ADDR_MAX, str, &len16, e->truncated, KP_TRUNC_ADDR);
 	e->addr_len = len16;
-
-	hdrmap = read_ptr(req, h1_off.request_header);
-	hdr_scan(hdrmap, h1_off.map_kind, hdr_keys, KP_HDR_USER_AGENT, 1, s);
-	HDR_COPY_FIRST(s->val[0], e->ua, KP_UA_MAX, &len16, e->truncated, KP_TRUNC_UA);
-	e->ua_len = len16;
 	bpf_ringbuf_submit(e, rb_wakeup(&events));
 	return 0;
 }
@@ -445,6 +469,177 @@ int apf_digest(struct pt_regs *ctx)
 		apf_object(read_ptr((const void *)fss, i * 8), KP_APF_FLOW_SCHEMA, ctx);
 	}
 	return 0;
+}
+
+/* ---- Kubernetes apiserver: request start after authentication ----
+ *
+ * At the entry (stack-check JBE) of the first filter after authentication (success: the
+ * impersonation filter; failure: the Unauthorized handler), func(w http.ResponseWriter, req
+ * *http.Request): req in RCX. The request is read as for HTTP/1 (both protocols reach the handler
+ * as a *http.Request); its context chain (every standard context embeds its parent at offset 0)
+ * holds the user (WithUser, success only) and, further down, the time the request arrived
+ * (WithRequestReceivedTimestamp, the outermost filter but panic recovery): that context's parent is
+ * the request's root context, which the request end carries (h2 stream ctx, h1 Request.ctx): the key.
+ * Nothing else is read: no header but User-Agent (the Authorization header was read by the
+ * authenticator, never by kapimon), no token, no UID, no extra. */
+
+struct value_ctx {
+	struct go_iface parent;
+	struct go_iface key;
+	struct go_iface val;
+};
+
+static __always_inline void read_user(struct kp_req_start *e, const void *info)
+{
+	struct go_string name = read_go_string(info, authn.user_name);
+	struct go_slice groups = {};
+	__u16 len16;
+	__u32 i, n;
+
+	COPY_GO_STR(e->user, KP_USER_MAX, name, &len16, e->truncated, KP_TRUNC_USER);
+	e->user_len = len16;
+	if (!OFF_OK(authn.user_groups) ||
+	    bpf_probe_read_user(&groups, sizeof(groups), (const char *)info + authn.user_groups))
+		return;
+	n = groups.len > 0 ? (__u32)groups.len : 0;
+	if (n > KP_GROUPS_MAX) {
+		n = KP_GROUPS_MAX;
+		e->truncated |= KP_TRUNC_GROUPS;
+	}
+	for (i = 0; i < KP_GROUPS_MAX; i++) {
+		struct go_string g = {};
+
+		if (i >= n || !groups.ptr)
+			break;
+		if (bpf_probe_read_user(&g, sizeof(g), (const char *)groups.ptr + i * sizeof(g)))
+			break;
+		COPY_GO_STR(e->groups[i], KP_GROUP_MAX, g, &len16, e->truncated, KP_TRUNC_GROUPS);
+		e->group_len[i] = len16;
+		e->ngroups = i + 1;
+	}
+}
+
+static __always_inline struct go_iface read_parent(const void *c)
+{
+	struct go_iface p = {};
+
+	bpf_probe_read_user(&p, sizeof(p), c); /* every standard context embeds its parent first */
+	return p;
+}
+
+static __always_inline int authn_start(struct pt_regs *ctx, __u8 kind, int at_call)
+{
+	const void *req = at_call ? read_ptr((const void *)ctx->sp, authn.req_spill) : (const void *)GO_REG3(ctx);
+	const void *c, *ts_tab = 0;
+	struct go_iface cur = {};
+	struct kp_req_start *e;
+	struct hdr_scratch *s;
+	struct go_string str;
+	__u32 zero = 0, i;
+	__u16 len16;
+
+	count(&hits, kind == KP_AUTHN_OK ? KP_PROBE_AUTHN_OK : KP_PROBE_AUTHN_FAIL);
+	if (!req || !gate_is_open())
+		return 0;
+	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(&counters, KP_CNT_RB_DROP);
+		return 0;
+	}
+	start_init(e, ctx);
+	e->conn = 0;
+	e->stream_id = KP_SID_CTX;
+	e->authn = kind;
+	e->proto = read_u64(req, h1_off.request_proto_major) == 2 ? KP_PROTO_H2 : KP_PROTO_H1;
+	__builtin_memset(e->group_len, 0, sizeof(e->group_len));
+	read_request(e, req, s);
+	str = read_go_string(req, h1_off.request_remote_addr);
+	COPY_GO_STR(e->addr, KP_ADDR_MAX, str, &len16, e->truncated, KP_TRUNC_ADDR);
+	e->addr_len = len16;
+
+	/* Walk from the request's context towards the root. Below the received-timestamp context only
+	 * value contexts of the apiserver's outer filters (of the same type: same itab) remain before
+	 * the root: the first context of another type (the h2 stream's or h1 request's cancelCtx) is
+	 * the key the request end carries. */
+	if (OFF_OK(h1_off.request_ctx))
+		bpf_probe_read_user(&cur, sizeof(cur), (const char *)req + h1_off.request_ctx);
+	for (i = 0; i < KP_CTX_CHAIN_MAX; i++) {
+		struct value_ctx v = {};
+		__u32 h = 0;
+		__s64 kv = -1;
+
+		c = cur.data;
+		if (!c)
+			break;
+		if (ts_tab) {
+			if (cur.tab != ts_tab) {
+				e->conn = (__u64)c; /* the request's root context */
+				break;
+			}
+			cur = read_parent(c);
+			continue;
+		}
+		if (bpf_probe_read_user(&v, sizeof(v), c))
+			break;
+		if (v.key.tab && v.key.data &&
+		    bpf_probe_read_user(&h, sizeof(h), (const char *)v.key.tab + authn.type_hash) == 0 && h &&
+		    (h == authn.hash_recv_ts_key || h == authn.hash_req_key))
+			bpf_probe_read_user(&kv, sizeof(kv), v.key.data);
+		if (h && h == authn.hash_req_key && kv == authn.user_key && kind == KP_AUTHN_OK && !e->user_found) {
+			__u32 vh = 0;
+
+			if (v.val.tab && bpf_probe_read_user(&vh, sizeof(vh), (const char *)v.val.tab + authn.type_hash) == 0 &&
+			    vh == authn.hash_user_type && v.val.data) {
+				read_user(e, v.val.data);
+				e->user_found = 1;
+			}
+		}
+		if (h && h == authn.hash_recv_ts_key && kv == authn.recv_ts_key) {
+			__u64 t[2] = {};
+
+			if (v.val.data && bpf_probe_read_user(t, sizeof(t), v.val.data) == 0) {
+				e->recv_wall = t[0];
+				e->recv_ext = (__s64)t[1];
+				e->recv_found = 1;
+			}
+			ts_tab = cur.tab ? cur.tab : (const void *)1;
+		}
+		cur = v.parent;
+	}
+	if (!e->conn) {
+		/* no received-timestamp context: the start cannot be matched with its end */
+		count(&counters, KP_CNT_NO_RECV_TS);
+		bpf_ringbuf_discard(e, 0);
+		return 0;
+	}
+	if (kind == KP_AUTHN_OK && !e->user_found)
+		count(&counters, KP_CNT_NO_USER);
+	bpf_ringbuf_submit(e, rb_wakeup(&events));
+	return 0;
+}
+
+/* Success: at the impersonation filter's first call (once per request), req in its spill slot */
+SEC("uprobe")
+int authn_ok(struct pt_regs *ctx)
+{
+	return authn_start(ctx, KP_AUTHN_OK, 1);
+}
+
+/* Success, fallback: at the impersonation filter's entry, req in RCX */
+SEC("uprobe")
+int authn_ok_entry(struct pt_regs *ctx)
+{
+	return authn_start(ctx, KP_AUTHN_OK, 0);
+}
+
+/* Failure: at the Unauthorized handler's entry (a second hit only if its goroutine's stack grows there) */
+SEC("uprobe")
+int authn_fail(struct pt_regs *ctx)
+{
+	return authn_start(ctx, KP_AUTHN_FAIL, 0);
 }
 
 /* Budget mode: an empty probe on a function of kapimon itself, to measure what one uprobe hit

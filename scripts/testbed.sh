@@ -214,9 +214,16 @@ gen_config() {
 	user=$(openssl rand -hex 16)
 	# token,user,uid,"groups"; alice has no group: under RBAC she may only do discovery (-> 403s).
 	printf '%s,admin,1000,"system:masters"\n%s,alice,1001\n' "$admin" "$user" >"$DIR/tokens.csv"
-	chmod 600 "$DIR/tokens.csv"
+	# identities (tests/integration/test_identity.sh): bob has groups without grants (403s), carol
+	# two groups, one of them system:masters
+	printf '%s,bob,1002,"dev,qa"\n' "$(openssl rand -hex 16 | tee "$DIR/bob.token")" >>"$DIR/tokens.csv"
+	printf '%s,carol,1003,"system:masters,ops"\n' "$(openssl rand -hex 16 | tee "$DIR/carol.token")" \
+		>>"$DIR/tokens.csv"
+	chmod 600 "$DIR/tokens.csv" "$DIR/bob.token" "$DIR/carol.token"
 	echo "$admin" >"$DIR/admin.token"
 	echo "$user" >"$DIR/user.token"
+	# a client-certificate user: CN = user, O = groups
+	mkcert dave "/O=system:masters/O=certs/CN=dave" clientAuth
 
 	cat >"$DIR/audit-policy.yaml" <<'EOF'
 # Every request at level Metadata (who, what, verb, resource, status; no bodies). RequestReceived is
@@ -408,7 +415,22 @@ do_up() {
 	gen_config
 	start_etcd "$etcd_bin" || { do_down_keep_logs; die "etcd did not become healthy"; }
 	start_apiserver "$bin" || { do_down_keep_logs; die "kube-apiserver did not become ready"; }
+	make_sa_token || log "warning: no ServiceAccount token (sa.token): $DIR/sa-token.err"
 	print_up
+}
+
+# A ServiceAccount (default/kapimon-sa) and a bound token for it from the TokenRequest API, signed with
+# the testbed's service-account key (no controller-manager here to make token Secrets).
+make_sa_token() {
+	local api="curl -sS --max-time 10 --cacert $DIR/pki/ca.crt -H Content-Type:application/json"
+	$api -H "Authorization: Bearer $(cat "$DIR/admin.token")" -o /dev/null \
+		-d '{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"kapimon-sa"}}' \
+		"$API_URL/api/v1/namespaces/default/serviceaccounts" 2>"$DIR/sa-token.err" || return 1
+	$api -H "Authorization: Bearer $(cat "$DIR/admin.token")" \
+		-d '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":86400}}' \
+		"$API_URL/api/v1/namespaces/default/serviceaccounts/kapimon-sa/token" 2>>"$DIR/sa-token.err" |
+		jq -er .status.token >"$DIR/sa.token" 2>>"$DIR/sa-token.err" || { rm -f "$DIR/sa.token"; return 1; }
+	chmod 600 "$DIR/sa.token"
 }
 
 # On a failed start: stop the processes but keep the logs for inspection.
@@ -430,6 +452,10 @@ export KAPIMON_APISERVER_PORT='$API_PORT'
 export KAPIMON_TOKEN='$(cat "$DIR/admin.token")'
 export KAPIMON_USER_TOKEN='$(cat "$DIR/user.token")'
 export KAPIMON_USER_NAME='alice'
+export KAPIMON_BOB_TOKEN='$(cat "$DIR/bob.token" 2>/dev/null)'
+export KAPIMON_CAROL_TOKEN='$(cat "$DIR/carol.token" 2>/dev/null)'
+export KAPIMON_SA_TOKEN='$(cat "$DIR/sa.token" 2>/dev/null)'
+export KAPIMON_CERT_USER='$DIR/pki/dave'
 export KAPIMON_CA='$DIR/pki/ca.crt'
 export KAPIMON_AUDIT_LOG='$DIR/audit.log'
 export KAPIMON_KUBECONFIG='$DIR/kubeconfig'

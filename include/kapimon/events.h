@@ -15,6 +15,9 @@
 #define KP_PATH_MAX 512 /* power of two: BPF masks lengths with KP_PATH_MAX - 1 */
 #define KP_UA_MAX 256
 #define KP_ADDR_MAX 64
+#define KP_USER_MAX 128  /* power of two */
+#define KP_GROUP_MAX 64  /* power of two */
+#define KP_GROUPS_MAX 8
 #define KP_APF_UID_MAX 64 /* a Kubernetes UID is 36 bytes; power of two */
 #define KP_CTX_CHAIN_MAX 20
 
@@ -47,10 +50,13 @@ enum kp_probe {
 	KP_PROBE_CONN_STATE = 8, /* tracepoint sock/inet_sock_set_state (every TCP state change on the host) */
 	KP_PROBE_TCP_RETRANS = 9, /* tracepoint tcp/tcp_retransmit_skb (every TCP retransmit on the host) */
 	KP_PROBE_TCP_RESET = 10,  /* tracepoints tcp/tcp_send_reset, tcp/tcp_receive_reset (every RST) */
-	KP_PROBE_APF_REJECT = 11,   /* kube-apiserver: flowcontrol metrics.AddReject (APF rejections only) */
-	KP_PROBE_APF_TOO_MANY = 12, /* kube-apiserver: server/filters.tooManyRequests (429s only) */
-	KP_PROBE_APF_DIGEST = 13,   /* kube-apiserver: the APF config controller digests its objects (config changes) */
-	KP_PROBE__COUNT = 14,
+	KP_PROBE_RANGE_RESP = 11, /* etcd client: a RangeResponse is being decoded (its pointer kept for the call's end) */
+	KP_PROBE_AUTHN_OK = 12,  /* request start after authentication (k8s apiserver: the impersonation filter) */
+	KP_PROBE_AUTHN_FAIL = 13, /* request start of a request that failed authentication (Unauthorized) */
+	KP_PROBE_APF_REJECT = 14,   /* kube-apiserver: flowcontrol metrics.AddReject (APF rejections only) */
+	KP_PROBE_APF_TOO_MANY = 15, /* kube-apiserver: server/filters.tooManyRequests (429s only) */
+	KP_PROBE_APF_DIGEST = 16,   /* kube-apiserver: the APF config controller digests its objects (config changes) */
+	KP_PROBE__COUNT = 17,
 };
 
 /* Counters kept per CPU in BPF (index into the "counters" arrays); named and consumed like probes. */
@@ -59,7 +65,9 @@ enum kp_counter {
 	KP_CNT_READ_FAIL = 1,   /* a bpf_probe_read_user failed (field unreadable) */
 	KP_CNT_NO_METHOD = 2,   /* h2 HEADERS without :method (trailers): ignored */
 	KP_CNT_CONN_TABLE_FULL = 3, /* conn.bpf.c: an etcd connection not tracked (its socket table was full) */
-	KP_CNT__COUNT = 4,
+	KP_CNT_NO_RECV_TS = 4,  /* authn start: no received timestamp in the context chain (probe time used) */
+	KP_CNT_NO_USER = 5,     /* authn start (success): no user of a known type in the context chain */
+	KP_CNT__COUNT = 6,
 };
 
 /* Truncation bits: a Go string longer than its buffer was cut (userspace marks the record). */
@@ -67,6 +75,8 @@ enum kp_counter {
 #define KP_TRUNC_UA 2
 #define KP_TRUNC_METHOD 4
 #define KP_TRUNC_ADDR 8
+#define KP_TRUNC_USER 16   /* the user name was cut */
+#define KP_TRUNC_GROUPS 32 /* a group name was cut, or there were more than KP_GROUPS_MAX */
 #define KP_TRUNC_GRPC_METHOD 1  /* kp_grpc_start.truncated */
 #define KP_TRUNC_GRPC_PAYLOAD 2  /* the payload is a prefix of the message (payload_copied < payload_len) */
 #define KP_TRUNC_GRPC_AT_VALUE 4 /* ... that ends before a value field (PutRequest.value, Compare.value) */
@@ -96,13 +106,32 @@ struct kp_req_start {
 	__u16 ua_len;
 	__u16 addr_len;
 	__u8 h2_flavor; /* h2: the offsets group, 0 x/net/http2, 1 net/http bundled; h1: 0 */
-	__u8 _pad;
+	__u8 authn;     /* 0: generic start (conn, stream_id as above); KP_AUTHN_*: started after the
+			 * apiserver's authentication filter, keyed by the request's root context (below) */
 	__s64 content_length; /* declared request body length, -1 unknown */
 	char method[KP_METHOD_MAX];
 	char path[KP_PATH_MAX];
 	char ua[KP_UA_MAX];
 	char addr[KP_ADDR_MAX];
+	/* Appended (issue 13; raw event files of the older, 904-byte layout are read with these zeroed).
+	 * authn starts only (authn != 0): conn = the request's root context object (the end's ctx),
+	 * stream_id = KP_SID_CTX; recv_wall/recv_ext = the Go time.Time the apiserver stored when the
+	 * request arrived (WithRequestReceivedTimestamp), recv_found = 1 when it was found */
+	__u64 recv_wall;
+	__s64 recv_ext;
+	__u8 recv_found;
+	__u8 user_found;  /* the authenticated user was read (user, groups) */
+	__u8 ngroups;     /* groups copied (at most KP_GROUPS_MAX) */
+	__u8 _pad2;
+	__u16 user_len;
+	__u16 group_len[KP_GROUPS_MAX];
+	char user[KP_USER_MAX];
+	char groups[KP_GROUPS_MAX][KP_GROUP_MAX];
 };
+
+#define KP_AUTHN_OK 1   /* authenticated: user and groups follow */
+#define KP_AUTHN_FAIL 2 /* failed authentication (401): no user */
+#define KP_SID_CTX 0xffffffffu /* stream_id of a start keyed by its context (never a real h2 stream id) */
 
 struct kp_req_end {
 	struct kp_event_hdr hdr;
@@ -220,11 +249,24 @@ struct kp_watch_resp {
 	char key[KP_WATCH_KEY_MAX];
 };
 
-/* A call finished (grpc.(*clientStream).finish), on the goroutine hdr.goid_g. */
+/* kp_grpc_end.flags: which of the response fields were read */
+#define KP_END_RESP_SIZE 1 /* resp_size: the last response message's length (grpc parser's message header) */
+#define KP_END_RANGE 2     /* range_*: a RangeResponse was decoded on the goroutine during the call (a Txn's
+			    * nested ranges too: the last one's numbers; userspace keeps them for Ranges only) */
+
+/* A call finished (grpc.(*clientStream).finish), on the goroutine hdr.goid_g. What etcd returned is
+ * read from the decoded Go structs and message headers: sizes and counts only, never a key or value. */
 struct kp_grpc_end {
 	struct kp_event_hdr hdr;
 	__s32 code;   /* gRPC status code: 0 OK, -1 error of unknown shape */
 	__u32 is_err;
+	__u32 resp_size;    /* KP_END_RESP_SIZE: bytes of the response message (protobuf, without the 5-byte
+			     * gRPC prefix); else the last RangeResponse's encoded size (KP_END_RANGE) */
+	__u32 range_kvs;    /* KP_END_RANGE: len(RangeResponse.Kvs), the key-values returned */
+	__s64 range_count;  /* KP_END_RANGE: RangeResponse.Count, the keys in the range */
+	__u8 range_more;    /* KP_END_RANGE: RangeResponse.More */
+	__u8 flags;         /* KP_END_RESP_SIZE, KP_END_RANGE */
+	__u8 _pad[6];
 };
 
 /* A TCP connection of the apiserver: a client's to one of its listening ports, or its own to etcd

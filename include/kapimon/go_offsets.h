@@ -51,6 +51,7 @@ struct kp_http1_offsets {
 	uint8_t map_kind;              /* 0 = classic hmap (Go <= 1.23), 1 = swiss map (Go >= 1.24) */
 	uint8_t _pad;
 	kp_off_t request_ctx;          /* Request.ctx (context.Context iface): links etcd calls to requests */
+	kp_off_t request_remote_addr;  /* Request.RemoteAddr (string): the client of an authn start */
 	kp_off_t response_handler_header; /* response.handlerHeader (Header): APF response headers */
 };
 
@@ -58,6 +59,30 @@ struct kp_http1_offsets {
 struct kp_k8s_offsets {
 	kp_off_t object_name; /* <Kind>.ObjectMeta.Name (string) */
 	kp_off_t object_uid;  /* <Kind>.ObjectMeta.UID (types.UID string) */
+};
+
+/*
+ * Request start after the Kubernetes apiserver's authentication filter (probe group k8s-authn):
+ * what the BPF program needs to find the user and the received timestamp in the request's context
+ * chain. Context keys are recognised by the hash the Go compiler stores in every type descriptor
+ * (runtime._type.hash, cmd/compile types.TypeHash of the type's link name) and by their value.
+ * Filled by src/plan/authn_params.c from the binary (package path, Go version); 0 = unknown.
+ */
+struct kp_authn_params {
+	__u32 hash_req_key;      /* <apiserver>/pkg/endpoints/request.key (userKey's type) */
+	__u32 hash_recv_ts_key;  /* <apiserver>/pkg/endpoints/request.requestReceivedTimestampKeyType */
+	__u32 hash_user_type;    /* *<apiserver>/pkg/authentication/user.DefaultInfo */
+	__u32 _pad;
+	__s64 user_key;          /* userKey's value (1: namespaceKey, userKey, auditKey, ... iota) */
+	__s64 recv_ts_key;       /* requestReceivedTimestampKey's value (0) */
+	kp_off_t type_hash;      /* runtime._type.hash (uint32) */
+	kp_off_t ctx_key;        /* context.valueCtx.key (any); its parent Context is at 0 */
+	kp_off_t ctx_val;        /* context.valueCtx.val (any) */
+	kp_off_t user_name;      /* user.DefaultInfo.Name (string) */
+	kp_off_t user_groups;    /* user.DefaultInfo.Groups ([]string) */
+	kp_off_t req_spill;      /* at the success call site: SP + req_spill holds req (the probed function's
+				  * frame + return address + the spill slots of w ResponseWriter); unknown at the entry */
+	kp_off_t _pad2[2];
 };
 
 /* google.golang.org/grpc client, for etcd calls. */
@@ -77,6 +102,16 @@ struct kp_grpc_offsets {
 	kp_off_t watch_resp_events; /* etcdserverpb.WatchResponse.Events ([]*mvccpb.Event) */
 	kp_off_t event_kv;          /* mvccpb.Event.Kv (*KeyValue); Event.Type (int32) is at 0 */
 	kp_off_t kv_key;            /* mvccpb.KeyValue.Key ([]byte) */
+	/* Added (issue 13, etcd cost): the size of the last response message, from the gRPC message
+	 * header grpc's parser keeps (clientStream.attempt -> csAttempt.p -> parser.header [5]byte:
+	 * compressed flag, big-endian length); KP_OFF_UNKNOWN: not read. */
+	kp_off_t cs_attempt;        /* grpc.clientStream.attempt (*csAttempt) */
+	kp_off_t attempt_parser;    /* grpc.csAttempt.p (*parser) */
+	kp_off_t parser_header;     /* grpc.parser.header ([5]byte) */
+	/* etcdserverpb.RangeResponse (gogo-generated; scripts/gen-etcd-offsets.sh) */
+	kp_off_t range_resp_kvs;    /* RangeResponse.Kvs ([]*mvccpb.KeyValue): only its length is read */
+	kp_off_t range_resp_more;   /* RangeResponse.More (bool) */
+	kp_off_t range_resp_count;  /* RangeResponse.Count (int64) */
 };
 
 #endif

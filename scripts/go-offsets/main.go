@@ -80,8 +80,9 @@ func main() {
 		get("net/http.response.conn"), get("net/http.response.req"), get("net/http.response.status"), get("net/http.response.written"))
 	fmt.Printf("\t    .conn_remote_addr = %s, .request_method = %s, .request_header = %s, .request_content_length = %s,\n",
 		get("net/http.conn.remoteAddr"), get("net/http.Request.Method"), get("net/http.Request.Header"), get("net/http.Request.ContentLength"))
-	fmt.Printf("\t    .request_request_uri = %s, .request_proto_major = %s, .map_kind = 0, .request_ctx = %s },\n",
+	fmt.Printf("\t    .request_request_uri = %s, .request_proto_major = %s, .map_kind = 0, .request_ctx = %s,\n",
 		get("net/http.Request.RequestURI"), get("net/http.Request.ProtoMajor"), get("net/http.Request.ctx"))
+	fmt.Printf("\t    .request_remote_addr = %s },\n", get("net/http.Request.RemoteAddr"))
 	streamID := func() string {
 		if v := get("net/http.http2FrameHeader.StreamID"); v != "U" {
 			return v

@@ -20,6 +20,7 @@ const double agg_le_seconds[AGG_NLE] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
 struct agg_slot {
 	uint32_t step1;
 	float req, e4xx, e429, e5xx, bytes;
+	float ebytes, ekvs; /* etcd response bytes and key-values of the requests' linked calls */
 };
 
 struct agg_entry {
@@ -59,13 +60,15 @@ struct agg_cells {
 
 #define CK_BUCKET_BITS 9  /* LH_NBUCKETS = 322 */
 #define CK_ENTRY_BITS 21  /* max_keys <= 2^20 */
-#define CK_TABLE_BITS 3
+#define CK_TABLE_BITS 4  /* AGG__NTABLES <= 16 */
 #define CK_GEN_SHIFT (1 + CK_BUCKET_BITS + CK_ENTRY_BITS + CK_TABLE_BITS)
+#define CK_GEN_MASK ((1u << (64 - CK_GEN_SHIFT)) - 1) /* the generation's low bits: the rest of the key */
+_Static_assert(AGG__NTABLES <= 1 << CK_TABLE_BITS, "cell key: too many tables");
 
 static inline uint64_t cell_key(uint32_t t, uint32_t idx, uint32_t gen, unsigned bucket)
 {
 	return 1 | (uint64_t)bucket << 1 | (uint64_t)idx << (1 + CK_BUCKET_BITS) |
-	       (uint64_t)t << (1 + CK_BUCKET_BITS + CK_ENTRY_BITS) | (uint64_t)(gen & 0x3fffffffu) << CK_GEN_SHIFT;
+	       (uint64_t)t << (1 + CK_BUCKET_BITS + CK_ENTRY_BITS) | (uint64_t)(gen & CK_GEN_MASK) << CK_GEN_SHIFT;
 }
 
 struct agg {
@@ -88,8 +91,8 @@ struct agg {
 
 static const char *const class_names[AGG__NCLASS] = { "1xx", "2xx", "3xx", "4xx", "429", "5xx", "unknown" };
 static const char *const table_names[AGG__NTABLES] = { "all", "agent", "client", "verb-resource", "resource",
-								"namespace", "priority-level", "total" };
-static const char *const sort_names[AGG__NSORT] = { "rate", "errors", "p99", "bytes" };
+								"namespace", "user", "priority-level", "total" };
+static const char *const sort_names[AGG__NSORT] = { "rate", "errors", "p99", "bytes", "etcd-bytes", "etcd-keys" };
 
 const char *agg_class_name(enum agg_class c) { return c < AGG__NCLASS ? class_names[c] : "unknown"; }
 const char *agg_table_name(enum agg_table t) { return t < AGG__NTABLES ? table_names[t] : "?"; }
@@ -111,6 +114,8 @@ void agg_params_default(struct agg_params *p)
 	p->max_keys = 4096;
 	p->cells_per_step = 12288;
 	p->detector_window = 120;
+	p->detector_threshold = 0;
+	p->detector_season = DC_SEASON_AUTO;
 	p->decay_steps = 5;
 }
 
@@ -197,6 +202,8 @@ void agg_key_from_record(const struct request_record *r, struct agg_key *k)
 			end = colon;
 	}
 	scopy(k->client, sizeof(k->client), c, end - c);
+	if (r->has_user)
+		scopy(k->user, sizeof(k->user), r->user, strnlen(r->user, sizeof(r->user)));
 	c = REC_APF_LABEL(r->apf.priority_level, r->apf.priority_level_uid);
 	scopy(k->priority_level, sizeof(k->priority_level), c, strnlen(c, REC_APF_NAME_LEN));
 }
@@ -223,6 +230,7 @@ static uint64_t key_hash(enum agg_table t, const struct agg_key *k)
 	case AGG_BY_VERB_RESOURCE: h = fnv(fnv(h, k->verb), k->resource); break;
 	case AGG_BY_RESOURCE: h = fnv(h, k->resource); break;
 	case AGG_BY_NAMESPACE: h = fnv(h, k->namespace_); break;
+	case AGG_BY_USER: h = fnv(h, k->user); break;
 	case AGG_BY_PRIORITY_LEVEL: h = fnv(h, k->priority_level); break;
 	default: break;
 	}
@@ -241,6 +249,7 @@ static bool key_eq(enum agg_table t, const struct agg_key *a, const struct agg_k
 	case AGG_BY_VERB_RESOURCE: return !strcmp(a->verb, b->verb) && !strcmp(a->resource, b->resource);
 	case AGG_BY_RESOURCE: return !strcmp(a->resource, b->resource);
 	case AGG_BY_NAMESPACE: return !strcmp(a->namespace_, b->namespace_);
+	case AGG_BY_USER: return !strcmp(a->user, b->user);
 	case AGG_BY_PRIORITY_LEVEL: return !strcmp(a->priority_level, b->priority_level);
 	default: return true;
 	}
@@ -251,7 +260,9 @@ static bool key_eq(enum agg_table t, const struct agg_key *a, const struct agg_k
 static void key_project(enum agg_table t, struct agg_key *dst, const struct agg_key *src)
 {
 	dst->user_agent[0] = dst->verb[0] = dst->resource[0] = dst->subresource[0] = dst->client[0] = '\0';
-	dst->namespace_[0] = dst->priority_level[0] = '\0';
+	dst->namespace_[0] = dst->user[0] = dst->priority_level[0] = '\0';
+	if (t == AGG_BY_USER)
+		memcpy(dst->user, src->user, strlen(src->user) + 1);
 	if (t == AGG_BY_PRIORITY_LEVEL)
 		memcpy(dst->priority_level, src->priority_level, strlen(src->priority_level) + 1);
 	if (t == AGG_BY_KEY || t == AGG_BY_AGENT)
@@ -322,10 +333,14 @@ static void fold_into_other(struct agg *a, enum agg_table t, uint32_t idx, struc
 		os->e429 += sl->e429;
 		os->e5xx += sl->e5xx;
 		os->bytes += sl->bytes;
+		os->ebytes += sl->ebytes;
+		os->ekvs += sl->ekvs;
 	}
 	for (int c = 0; c < AGG__NCLASS; c++)
 		o->cum.req[c] += e->cum.req[c];
 	o->cum.bytes_out += e->cum.bytes_out;
+	o->cum.etcd_bytes += e->cum.etcd_bytes;
+	o->cum.etcd_kvs += e->cum.etcd_kvs;
 	o->cum.latency_sum_s += e->cum.latency_sum_s;
 	for (int b = 0; b <= AGG_NLE; b++)
 		o->cum.le[b] += e->cum.le[b];
@@ -429,6 +444,7 @@ static int tab_init(struct agg_tab *tb, enum agg_table t, const struct agg_param
 	strcpy(o->key.verb, "(other)");
 	strcpy(o->key.resource, "(other)");
 	strcpy(o->key.client, "(other)");
+	strcpy(o->key.user, "(other)");
 	return 0;
 }
 
@@ -499,7 +515,13 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 			goto fail;
 	}
 	if (a->p.detector_window) {
-		if (online_init(&a->det, a->p.detector_window, NULL))
+		struct dc_params dp;
+
+		dc_params_default(&dp);
+		dp.counts = true; /* request counts: the Poisson floor of the noise scale */
+		dp.threshold = a->p.detector_threshold;
+		dp.season = a->p.detector_season;
+		if (online_init(&a->det, a->p.detector_window, &dp))
 			goto fail;
 		a->has_det = true;
 		a->event_step = UINT64_MAX;
@@ -590,6 +612,8 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	double w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
 	double wu = nearbyint(w * WEIGHT_SCALE), bytes = r->bytes_out > 0 ? (double)r->bytes_out * w : 0;
 	uint32_t wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
+	double ebytes = r->has_etcd_cost ? (double)r->etcd_resp_bytes * w : 0,
+	       ekvs = r->has_etcd_cost ? (double)r->etcd_kvs * w : 0;
 	uint64_t step = agg_step_of(a, r->start_ns + r->latency_ns);
 	enum agg_class cls = agg_status_class(r->status);
 	unsigned bucket = lh_bucket((double)r->latency_ns), le = le_index((double)r->latency_ns / 1e9);
@@ -619,6 +643,8 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 			rows[t] = idx;
 		e->cum.req[cls] += w;
 		e->cum.bytes_out += bytes;
+		e->cum.etcd_bytes += ebytes;
+		e->cum.etcd_kvs += ekvs;
 		e->cum.latency_sum_s += w * (double)r->latency_ns / 1e9;
 		e->cum.le[le] += w;
 		if (in_window) {
@@ -632,6 +658,8 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 			else if (cls == AGG_C_5XX)
 				sl->e5xx += (float)w;
 			sl->bytes += (float)bytes;
+			sl->ebytes += (float)ebytes;
+			sl->ekvs += (float)ekvs;
 			/* A key that just took a row by eviction is most likely one of a long tail (a cardinality
 			 * burst): its first latency goes to the "(other)" cells, so that the tail does not
 			 * fill the step's cells with rows that are gone a moment later. */
@@ -715,6 +743,8 @@ static double sort_value(const struct agg_row *r, enum agg_sort s)
 	case AGG_SORT_ERRORS: return r->e4xx + r->e429 + r->e5xx;
 	case AGG_SORT_P99: return isnan(r->p99_ns) ? -1 : r->p99_ns;
 	case AGG_SORT_BYTES: return r->bytes;
+	case AGG_SORT_ETCD_BYTES: return r->etcd_bytes;
+	case AGG_SORT_ETCD_KEYS: return r->etcd_kvs;
 	default: return r->req;
 	}
 }
@@ -730,6 +760,8 @@ static int key_cmp(const struct agg_key *a, const struct agg_key *b)
 	if ((c = strcmp(a->resource, b->resource)))
 		return c;
 	if ((c = strcmp(a->subresource, b->subresource)))
+		return c;
+	if ((c = strcmp(a->user, b->user)))
 		return c;
 	return strcmp(a->client, b->client);
 }
@@ -793,7 +825,7 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 				continue;
 			bucket = (unsigned)(key >> 1 & ((1u << CK_BUCKET_BITS) - 1));
 			idx = (uint32_t)(key >> (1 + CK_BUCKET_BITS) & ((1u << CK_ENTRY_BITS) - 1));
-			if (idx >= n || (uint32_t)(key >> CK_GEN_SHIFT) != (entry_gen(a, t, idx) & 0x3fffffffu))
+			if (idx >= n || (uint32_t)(key >> CK_GEN_SHIFT) != (entry_gen(a, t, idx) & CK_GEN_MASK))
 				idx = 0;
 			if (!q->row_of[idx]) {
 				q->touched[ntouched] = idx;
@@ -821,6 +853,8 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 			r->e429 += sl->e429;
 			r->e5xx += sl->e5xx;
 			r->bytes += sl->bytes;
+			r->etcd_bytes += sl->ebytes;
+			r->etcd_kvs += sl->ekvs;
 		}
 		r->inflight = e->inflight;
 		if (r->req <= 0 && r->inflight <= 0 && !(t == AGG_TOTAL))
@@ -835,6 +869,8 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 		r->rate = span > 0 ? r->req / span : 0;
 		r->rate_err = span > 0 ? r->req_err / span : 0;
 		r->bytes_rate = span > 0 ? r->bytes / span : 0;
+		r->etcd_bytes_rate = span > 0 ? r->etcd_bytes / span : 0;
+		r->etcd_kvs_rate = span > 0 ? r->etcd_kvs / span : 0;
 		r->err_pct = r->req > 0 ? (r->e4xx + r->e429 + r->e5xx) / r->req * 100 : 0;
 		r->p50_ns = r->p90_ns = r->p99_ns = NAN;
 		if (q->row_of[i]) {

@@ -9,6 +9,7 @@
  *   AGG_BY_VERB_RESOURCE  (verb, group/resource)
  *   AGG_BY_RESOURCE       group/resource (or the path of a non-resource request)
  *   AGG_BY_NAMESPACE      namespace ("" for cluster-scoped and non-resource requests)
+ *   AGG_BY_USER           authenticated user ("" when unknown: failed authentication, generic starts)
  *   AGG_BY_PRIORITY_LEVEL API Priority and Fairness priority level (name, else UID; "" when unknown)
  *   AGG_TOTAL             one row: everything
  * Each grouping holds at most max_keys rows, chosen by a decayed Space-Saving summary
@@ -58,6 +59,7 @@ enum agg_table {
 	AGG_BY_VERB_RESOURCE,
 	AGG_BY_RESOURCE,
 	AGG_BY_NAMESPACE,
+	AGG_BY_USER,
 	AGG_BY_PRIORITY_LEVEL,
 	AGG_TOTAL,
 	AGG__NTABLES,
@@ -79,7 +81,10 @@ enum agg_class {
 #define AGG_NLE 15
 extern const double agg_le_seconds[AGG_NLE];
 
-enum agg_sort { AGG_SORT_RATE = 0, AGG_SORT_ERRORS, AGG_SORT_P99, AGG_SORT_BYTES, AGG__NSORT };
+/* AGG_SORT_ETCD_BYTES / _KEYS: what the rows' requests cost in etcd (request records' etcd_resp_bytes,
+ * etcd_kvs: the response bytes and key-values of the etcd calls linked to them) */
+enum agg_sort { AGG_SORT_RATE = 0, AGG_SORT_ERRORS, AGG_SORT_P99, AGG_SORT_BYTES, AGG_SORT_ETCD_BYTES, AGG_SORT_ETCD_KEYS,
+		AGG__NSORT };
 
 #define AGG_RESOURCE_LEN (2 * REC_FIELD_LEN + 2)
 
@@ -91,12 +96,15 @@ struct agg_key {
 	char subresource[REC_FIELD_LEN];
 	char client[REC_ADDR_LEN];       /* IP without the port */
 	char namespace_[REC_FIELD_LEN];  /* resource requests' namespace ("" when cluster-scoped) */
+	char user[REC_USER_LEN];         /* the authenticated user ("" when unknown) */
 	char priority_level[REC_APF_NAME_LEN]; /* APF priority level: name, else UID (REC_APF_LABEL) */
 };
 
 struct agg_cum {
 	double req[AGG__NCLASS]; /* weighted requests per status class */
 	double bytes_out;        /* weighted response bytes (records with unknown size add 0) */
+	double etcd_bytes;       /* weighted etcd response bytes of the requests' linked calls */
+	double etcd_kvs;         /* weighted key-values etcd returned to them */
 	double latency_sum_s;    /* weighted sum of latencies, seconds */
 	double le[AGG_NLE + 1];  /* weighted counts per bucket (not cumulative); [AGG_NLE] is > last bound */
 };
@@ -107,6 +115,8 @@ struct agg_params {
 	uint32_t max_keys;       /* 4096 rows per table (AGG_TOTAL has 1), plus "(other)" */
 	uint32_t cells_per_step; /* 12288 distinct (row, latency bucket) pairs per step */
 	uint32_t detector_window; /* 120 steps of history for the anomaly detector; 0 = no detector */
+	double detector_threshold; /* 0: the stream detector's default (DC_THRESHOLD_STREAM) */
+	int detector_season;      /* DC_SEASON_AUTO (default), 0 = none, or a period in steps (<= window / 2) */
 	uint32_t decay_steps;    /* 5: time constant (steps) of the heavy-hitter scores that pick the rows;
 				  * the error bounds grow as e^(window / decay_steps): use >= the window queried */
 };
@@ -126,6 +136,8 @@ struct agg_row {
 	uint32_t index;       /* row index in its table (agg_table_entry) */
 	double req, e4xx, e429, e5xx, bytes; /* weighted sums over the steps */
 	double rate, err_pct, bytes_rate;    /* per second over the span; err_pct = (4xx+429+5xx)/req*100 */
+	double etcd_bytes, etcd_kvs;         /* weighted sums: etcd response bytes, key-values returned */
+	double etcd_bytes_rate, etcd_kvs_rate; /* per second over the span */
 	double req_err, rate_err; /* true requests are in [req, req + req_err]: 0 unless the key got its
 				   * row inside the span (requests before that may have been uncounted) */
 	uint64_t since_step;  /* step the key got its row (0 for "(other)" and the total) */

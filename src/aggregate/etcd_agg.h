@@ -40,14 +40,14 @@
 #include "assemble/record.h"
 
 #define ETCD_AGG_OP_LEN 24
-#define ETCD_AGG_MAX_LINK_TABLES 8
+#define ETCD_AGG_MAX_LINK_TABLES 16
 
 struct etcd_agg_params {
 	uint64_t step_ns;        /* 1e9: use the request aggregation's */
 	uint32_t nsteps;         /* steps kept (>= the longest window queried); 60 */
 	uint32_t max_keys;       /* (op, resource) rows; 1024 */
 	uint32_t cells_per_step; /* distinct (row, latency bucket) pairs per step; 4096 */
-	uint32_t link_tables;    /* request tables linked calls are attributed to (<= 8); AGG__NTABLES */
+	uint32_t link_tables;    /* request tables linked calls are attributed to (<= ETCD_AGG_MAX_LINK_TABLES); AGG__NTABLES */
 	uint32_t link_rows;      /* rows per request table (the request aggregation's max_keys + 1); 4097 */
 	uint32_t recent;         /* requests remembered for attribution, a power of two; 16384 */
 };

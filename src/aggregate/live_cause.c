@@ -8,12 +8,21 @@
 #include <time.h>
 
 #include "analysis/drilldown.h"
+#include "analysis/strmap.h"
 
 static int add_leaf(struct dd_table *t, const char *ua, const char *verb, const char *res, double real, double pred)
 {
 	const char *v[3] = { ua, verb, res };
 
 	return dd_table_add(t, v, NULL, real, pred) < 0 ? -1 : 0;
+}
+
+/* "verb\0resource" into buf; returns its length */
+static size_t vr_key(char *buf, size_t cap, const char *verb, const char *res)
+{
+	int n = snprintf(buf, cap, "%s%c%s", verb, '\0', res);
+
+	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
 /* terminal-safe copy: control characters become '?' */
@@ -54,20 +63,26 @@ int live_cause_compute(struct agg *a, uint64_t since, double expected_rate, stru
 		goto out;
 	{
 		double *vr_real = calloc(nvr + 1, sizeof(double)), *vr_base = calloc(nvr + 1, sizeof(double));
-		size_t n = 0;
+		size_t *vr_row = calloc(nvr + 1, sizeof(size_t)), n = 0;
+		struct strmap vr_ids; /* (verb, resource) -> its row: one lookup per named row, not a scan */
+		char vk_buf[sizeof(((struct agg_key *)0)->verb) + sizeof(((struct agg_key *)0)->resource) + 1];
 
-		if (!vr_real || !vr_base) {
-			free(vr_real);
-			free(vr_base);
-			goto out;
-		}
+		strmap_init(&vr_ids);
+		if (!vr_real || !vr_base || !vr_row)
+			goto vr_out;
 		for (size_t j = 0; j < nvr; j++) {
 			bool other;
-			const struct agg_key *k = agg_table_entry(a, AGG_BY_VERB_RESOURCE, j, NULL, NULL, &other);
+			const struct agg_key *vk = agg_table_entry(a, AGG_BY_VERB_RESOURCE, j, NULL, NULL, &other);
+			long id;
 
-			(void)k;
 			vr_real[j] = agg_entry_requests(a, AGG_BY_VERB_RESOURCE, j, since, cur);
 			vr_base[j] = agg_entry_requests(a, AGG_BY_VERB_RESOURCE, j, b0, since);
+			if (other)
+				continue;
+			id = strmap_intern(&vr_ids, vk_buf, vr_key(vk_buf, sizeof(vk_buf), vk->verb, vk->resource));
+			if (id < 0)
+				goto vr_out;
+			vr_row[id] = j;
 		}
 		for (size_t i = 0; i < nk; i++) {
 			bool other;
@@ -77,14 +92,12 @@ int live_cause_compute(struct agg *a, uint64_t since, double expected_rate, stru
 			if (other || (r <= 0 && b <= 0))
 				continue;
 			/* take the named row out of its (verb, resource) remainder */
-			for (size_t j = 0; j < nvr; j++) {
-				bool o2;
-				const struct agg_key *vk = agg_table_entry(a, AGG_BY_VERB_RESOURCE, j, NULL, NULL, &o2);
+			{
+				long id = strmap_find(&vr_ids, vk_buf, vr_key(vk_buf, sizeof(vk_buf), k->verb, k->resource));
 
-				if (!o2 && !strcmp(vk->verb, k->verb) && !strcmp(vk->resource, k->resource)) {
-					vr_real[j] -= r;
-					vr_base[j] -= b;
-					break;
+				if (id >= 0) {
+					vr_real[vr_row[id]] -= r;
+					vr_base[vr_row[id]] -= b;
 				}
 			}
 			if (add_leaf(&t, k->user_agent, k->verb, k->resource, r, 0))
@@ -108,6 +121,8 @@ int live_cause_compute(struct agg *a, uint64_t since, double expected_rate, stru
 		}
 		ret = 0;
 vr_out:
+		strmap_free(&vr_ids);
+		free(vr_row);
 		free(vr_real);
 		free(vr_base);
 		if (ret)
@@ -175,21 +190,38 @@ out:
 	return ret;
 }
 
-void live_cause_format(const struct live_cause *c, uint64_t since_wall_ns, char *buf, size_t cap)
+static void hms(uint64_t wall_ns, char *buf, size_t cap)
 {
-	char when[16];
-	time_t tt = (time_t)(since_wall_ns / 1000000000ULL);
+	time_t tt = (time_t)(wall_ns / 1000000000ULL);
 	struct tm tm;
-	double s = c->seconds > 0 ? c->seconds : 1;
 
 	gmtime_r(&tt, &tm);
-	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	strftime(buf, cap, "%H:%M:%S", &tm);
+}
+
+void live_cause_format_span(const struct live_cause *c, uint64_t since_wall_ns, uint64_t end_wall_ns, char *buf,
+			    size_t cap)
+{
+	char when[64], until[16];
+	double s = c->seconds > 0 ? c->seconds : 1;
+
+	hms(since_wall_ns, when, sizeof(when));
+	if (end_wall_ns) {
+		hms(end_wall_ns, until, sizeof(until));
+		snprintf(when + strlen(when), sizeof(when) - strlen(when), " until %s (%.0f s)", until,
+			 end_wall_ns > since_wall_ns ? (double)(end_wall_ns - since_wall_ns) / 1e9 : 0);
+	}
 	if (!c->valid) {
-		snprintf(buf, cap, "anomaly since %s: requests %+.0f/s (%.0f vs %.0f expected) -- cause: not found yet", when,
-			 (c->real - c->expected) / s, c->real / s, c->expected / s);
+		snprintf(buf, cap, "anomaly since %s: requests %+.0f/s (%.0f vs %.0f expected) -- cause: not found%s", when,
+			 (c->real - c->expected) / s, c->real / s, c->expected / s, end_wall_ns ? "" : " yet");
 		return;
 	}
 	snprintf(buf, cap, "anomaly since %s: requests %+.0f/s (%.0f vs %.0f expected) -- cause: %s (%.0f%% of the %s)", when,
 		 (c->real - c->expected) / s, c->real / s, c->expected / s, c->attrs, 100 * c->share,
 		 c->direction > 0 ? "excess" : "drop");
+}
+
+void live_cause_format(const struct live_cause *c, uint64_t since_wall_ns, char *buf, size_t cap)
+{
+	live_cause_format_span(c, since_wall_ns, 0, buf, cap);
 }

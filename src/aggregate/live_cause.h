@@ -45,5 +45,9 @@ int live_cause_compute(struct agg *a, uint64_t since, double expected_rate, stru
 /* "anomaly since 04:12:40: requests +201/s (270 vs 69 expected) -- cause: user_agent=..., verb=get,
  * resource=leases (98% of the excess)"; since_wall: the wall time (ns) of the event's first step. */
 void live_cause_format(const struct live_cause *c, uint64_t since_wall_ns, char *buf, size_t cap);
+/* The same for an event that ended at end_wall_ns (0: still going on, as live_cause_format):
+ * "anomaly since 04:12:40 until 04:13:55 (75 s): requests ..." */
+void live_cause_format_span(const struct live_cause *c, uint64_t since_wall_ns, uint64_t end_wall_ns, char *buf,
+			    size_t cap);
 
 #endif

@@ -16,6 +16,7 @@ const struct top_grouping top_groupings[] = {
 	{ AGG_BY_RESOURCE, 1, { COL("RESOURCE", resource) } },
 	{ AGG_BY_NAMESPACE, 1, { { "NAMESPACE", "namespace", offsetof(struct agg_key, namespace_) } } },
 	{ AGG_BY_CLIENT, 1, { COL("CLIENT", client) } },
+	{ AGG_BY_USER, 1, { COL("USER", user) } },
 	{ AGG_BY_PRIORITY_LEVEL, 1, { COL("PRIORITY-LEVEL", priority_level) } },
 };
 const size_t top_ngroupings = sizeof(top_groupings) / sizeof(top_groupings[0]);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "assemble/conntrack.h"
+#include "assemble/go_time.h"
 #include "assemble/request_fill.h"
 #include "util/hash.h"
 
@@ -14,6 +15,8 @@ struct slot {
 	bool used;
 	uint64_t conn;
 	uint32_t stream_id;
+	uint64_t probe_ns; /* when the start probe ran (budget mode's gate): an authn start's ev.hdr.ts_ns is
+			    * earlier, when the request arrived */
 	struct kp_req_start ev;
 };
 
@@ -165,6 +168,37 @@ static void copy_start(struct kp_req_start *dst, const struct kp_req_start *ev)
 	memcpy(dst->path, ev->path, ev->path_len < sizeof(ev->path) ? ev->path_len : sizeof(ev->path));
 	memcpy(dst->ua, ev->ua, ev->ua_len < sizeof(ev->ua) ? ev->ua_len : sizeof(ev->ua));
 	memcpy(dst->addr, ev->addr, ev->addr_len < sizeof(ev->addr) ? ev->addr_len : sizeof(ev->addr));
+	memcpy(&dst->recv_wall, &ev->recv_wall, offsetof(struct kp_req_start, user) - offsetof(struct kp_req_start, recv_wall));
+	if (!ev->authn)
+		return;
+	memcpy(dst->user, ev->user, ev->user_len < sizeof(ev->user) ? ev->user_len : sizeof(ev->user));
+	for (unsigned i = 0; i < ev->ngroups && i < KP_GROUPS_MAX; i++)
+		memcpy(dst->groups[i], ev->groups[i],
+		       ev->group_len[i] < sizeof(ev->groups[i]) ? ev->group_len[i] : sizeof(ev->groups[i]));
+}
+
+/* The start time of an authn start: when the apiserver received the request (the timestamp its
+ * outermost filter stored), on the CLOCK_MONOTONIC scale; the probe's own time when it is missing or
+ * implausible (not before the probe, at most ASM_AUTHN_MAX_DELAY_NS earlier). */
+#define ASM_AUTHN_MAX_DELAY_NS (60ULL * 1000000000ULL)
+#define ASM_AUTHN_CLOCK_SLACK_NS (5LL * 1000000LL)
+static uint64_t authn_start_mono(struct assembler *a, const struct kp_req_start *ev)
+{
+	uint64_t wall;
+	int64_t mono;
+
+	if (!ev->recv_found || !go_time_unix_ns(ev->recv_wall, ev->recv_ext, &wall)) {
+		a->st.authn_no_recv_ts++;
+		return ev->hdr.ts_ns;
+	}
+	mono = (int64_t)wall - a->mono_to_wall;
+	if (mono > (int64_t)ev->hdr.ts_ns + ASM_AUTHN_CLOCK_SLACK_NS || mono < 0 ||
+	    (uint64_t)mono + ASM_AUTHN_MAX_DELAY_NS < ev->hdr.ts_ns) {
+		a->st.authn_no_recv_ts++;
+		return ev->hdr.ts_ns;
+	}
+	/* a received time a little after the probe: the two clocks' offset was measured with an error */
+	return (uint64_t)mono < ev->hdr.ts_ns ? (uint64_t)mono : ev->hdr.ts_ns;
 }
 
 const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_start *ev)
@@ -191,18 +225,24 @@ const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_st
 	a->slots[i].conn = ev->conn;
 	a->slots[i].stream_id = ev->stream_id;
 	copy_start(&a->slots[i].ev, ev);
+	a->slots[i].probe_ns = ev->hdr.ts_ns;
+	if (ev->authn) {
+		a->slots[i].ev.hdr.ts_ns = authn_start_mono(a, ev);
+		a->st.authn_started++;
+	}
 	a->st.started++;
 	return &a->slots[i].ev;
 }
 
-static void emit(struct assembler *a, const struct kp_req_start *s, const struct kp_req_end *e,
+static void emit(struct assembler *a, const struct kp_req_start *s, uint64_t probe_ns, const struct kp_req_end *e,
 		 uint64_t end_mono, bool ongoing)
 {
 	struct request_record r;
 
 	request_fill_start(&r, s, a->mono_to_wall);
 	r.id = a->next_id++;
-	r.sample_factor = a->weigh ? a->weigh(a->weigh_ctx, s->hdr.ts_ns) : a->sample_factor;
+	/* the weight of the gate window the start probe ran in (the gate decided at the probe) */
+	r.sample_factor = a->weigh ? a->weigh(a->weigh_ctx, probe_ns) : a->sample_factor;
 	r.latency_ns = end_mono > s->hdr.ts_ns ? end_mono - s->hdr.ts_ns : 0;
 	r.ongoing = ongoing;
 	if (e)
@@ -215,15 +255,19 @@ void asm_end(struct assembler *a, const struct kp_req_end *ev)
 	bool found;
 	size_t i = find(a, ev->conn, ev->stream_id, &found);
 	struct kp_req_start s;
+	uint64_t probe_ns;
 
+	if (!found && ev->ctx && a->st.authn_started) /* started after authentication: keyed by its context */
+		i = find(a, ev->ctx, KP_SID_CTX, &found);
 	if (!found) {
 		a->st.unmatched_end++;
 		return;
 	}
 	copy_start(&s, &a->slots[i].ev);
+	probe_ns = a->slots[i].probe_ns;
 	remove_at(a, i);
 	a->st.finished++;
-	emit(a, &s, ev, ev->hdr.ts_ns, false);
+	emit(a, &s, probe_ns, ev, ev->hdr.ts_ns, false);
 }
 
 void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns)
@@ -232,7 +276,7 @@ void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns)
 		if (!a->slots[i].used)
 			continue;
 		a->st.ongoing++;
-		emit(a, &a->slots[i].ev, NULL, now_mono_ns, true);
+		emit(a, &a->slots[i].ev, a->slots[i].probe_ns, NULL, now_mono_ns, true);
 		a->slots[i].used = false;
 	}
 	a->count = 0;

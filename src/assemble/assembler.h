@@ -26,6 +26,8 @@ struct asm_stats {
 	uint64_t full;          /* start dropped because max_pending requests were in flight */
 	uint64_t ongoing;       /* records emitted as ongoing at flush */
 	uint64_t expired;       /* pending requests dropped because their connection had closed (end lost) */
+	uint64_t authn_started; /* starts taken after the apiserver's authentication (keyed by context) */
+	uint64_t authn_no_recv_ts; /* ... whose received timestamp was missing or implausible: probe time used */
 };
 
 /* mono_to_wall_ns: add to a CLOCK_MONOTONIC timestamp to get wall-clock ns since the epoch. */

@@ -399,6 +399,45 @@ static void recent_remove(struct etcd_assembler *a, size_t i)
 	a->recent[i].ctx = 0;
 }
 
+void etcd_end_to_record(const struct kp_grpc_end *ev, struct etcd_record *rec)
+{
+	rec->grpc_status = ev->is_err ? (ev->code > 0 ? ev->code : -1) : 0;
+	if (ev->is_err)
+		return; /* no response message: nothing etcd returned is known */
+	if (ev->flags & (KP_END_RESP_SIZE | KP_END_RANGE))
+		rec->resp_size = ev->resp_size;
+	/* a Range's own response; a Txn's nested ranges are in its resp_size only */
+	if ((ev->flags & KP_END_RANGE) && !strcmp(rec->op, "range")) {
+		rec->kvs = ev->range_kvs;
+		rec->count = ev->range_count >= 0 ? ev->range_count : -1;
+		rec->more = ev->range_more != 0;
+	}
+}
+
+static void add_cost(struct etcd_cost *c, const struct etcd_record *r)
+{
+	c->calls++;
+	if (r->resp_size > 0)
+		c->resp_bytes += (uint64_t)r->resp_size;
+	if (r->kvs > 0)
+		c->kvs += (uint64_t)r->kvs;
+}
+
+void etcd_asm_request_cost(const struct etcd_assembler *a, uint64_t ctx, uint64_t start_mono, uint64_t end_mono,
+			   struct etcd_cost *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!ctx)
+		return;
+	for (int32_t node = a->bucket[bucket_of(ctx)]; node >= 0; node = a->node_next[node]) {
+		const struct held_call *h = &a->held[(size_t)node / CHAIN];
+
+		if (h->seq && h->c.chain[node % CHAIN] == ctx && h->c.start_mono >= start_mono &&
+		    h->c.start_mono <= end_mono)
+			add_cost(out, &h->c.rec);
+	}
+}
+
 void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 {
 	struct pending_call *p;
@@ -412,7 +451,11 @@ void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 	}
 	c = &a->calls[p->slot];
 	c->rec.latency_ns = ev->hdr.ts_ns > c->start_mono ? ev->hdr.ts_ns - c->start_mono : 0;
-	c->rec.grpc_status = ev->is_err ? (ev->code > 0 ? ev->code : -1) : 0;
+	etcd_end_to_record(ev, &c->rec);
+	if (!ev->is_err && c->rec.resp_size < 0)
+		a->st.no_resp_size++;
+	if (!ev->is_err && c->rec.kvs < 0 && !strcmp(c->rec.op, "range"))
+		a->st.range_no_kvs++;
 	a->st.calls++;
 	/* the request may already have ended (events come on two rings) */
 	for (int k = 0; k < c->nctx; k++) {

@@ -43,6 +43,8 @@ struct etcd_asm_stats {
 	uint64_t watch_keys_truncated; /* responses whose first key was cut (KP_TRUNC_WATCH_KEY) */
 	uint64_t stopped_at_value; /* request copies that stopped before a value field (KP_TRUNC_GRPC_AT_VALUE) */
 	uint64_t copy_gave_up;     /* request copies the probe's walk cut short (KP_TRUNC_GRPC_GAVE_UP) */
+	uint64_t no_resp_size;     /* successful unary calls whose response size was not read */
+	uint64_t range_no_kvs;     /* successful Range calls whose key-values returned were not read */
 	struct etcd_decode_counters decode;
 };
 
@@ -54,6 +56,16 @@ void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev);
 /* An apiserver request finished: ctx is its context object; times are CLOCK_MONOTONIC ns. */
 void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t start_mono, uint64_t end_mono,
 			   uint64_t request_id);
+/* What the request (ctx, lifetime as for etcd_asm_request_done) cost in etcd so far: the sums over the
+ * calls held for it (call it just before etcd_asm_request_done, which emits them). Calls that end after
+ * their request was done are not in it. */
+struct etcd_cost {
+	uint64_t calls, resp_bytes, kvs;
+};
+void etcd_asm_request_cost(const struct etcd_assembler *a, uint64_t ctx, uint64_t start_mono, uint64_t end_mono,
+			   struct etcd_cost *out);
+/* What etcd returned for one call, from its end event, into its record (pure; exposed for tests). */
+void etcd_end_to_record(const struct kp_grpc_end *ev, struct etcd_record *rec);
 /* Events received on watch streams, counted per resource (from each response's first key). */
 void etcd_asm_watch_resp(struct etcd_assembler *a, const struct kp_watch_resp *ev);
 #define ETCD_WATCH_RES_MAX 64

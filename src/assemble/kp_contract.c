@@ -16,6 +16,9 @@ const struct kp_probe_desc kp_probe_desc[KP_PROBE__COUNT] = {
 				   "tcp_retrans_btf, tcp_retrans_raw, tcp_retrans_tp" },
 	[KP_PROBE_TCP_RESET] = { "tcp_reset", KP_KIND_TRACEPOINT, false,
 				 "tcp_send_reset_btf, tcp_send_reset_raw, tcp_recv_reset_btf, tcp_recv_reset_raw, tcp_recv_reset_tp" },
+	[KP_PROBE_RANGE_RESP] = { "etcd_range_resp", KP_KIND_UPROBE, false, "etcd_range_resp" },
+	[KP_PROBE_AUTHN_OK] = { "authn_ok", KP_KIND_UPROBE, true, "authn_ok, authn_ok_entry" },
+	[KP_PROBE_AUTHN_FAIL] = { "authn_fail", KP_KIND_UPROBE, true, "authn_fail" },
 	[KP_PROBE_APF_REJECT] = { "apf_add_reject", KP_KIND_UPROBE, true, "apf_add_reject" },
 	[KP_PROBE_APF_TOO_MANY] = { "apf_too_many", KP_KIND_UPROBE, true, "apf_too_many" },
 	[KP_PROBE_APF_DIGEST] = { "apf_digest", KP_KIND_UPROBE, false, "apf_digest" },
@@ -30,6 +33,10 @@ const struct kp_counter_desc kp_counter_desc[KP_CNT__COUNT] = {
 			       "HTTP/2 HEADERS frames without :method (trailers): not requests, ignored" },
 	[KP_CNT_CONN_TABLE_FULL] = { "conn_bpf_table_full", offsetof(struct record_stats, conns_bpf_table_full),
 				     "etcd connections not tracked: the BPF socket table was full" },
+	[KP_CNT_NO_RECV_TS] = { "no_received_ts", offsetof(struct record_stats, authn_no_recv_ts),
+				"authn starts without the apiserver's received-timestamp context: dropped (end unmatched)" },
+	[KP_CNT_NO_USER] = { "no_user", offsetof(struct record_stats, authn_no_user),
+			     "authenticated starts without a user of a known type in the context (record without user)" },
 };
 
 const char *kp_probe_name(int id)

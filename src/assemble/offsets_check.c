@@ -54,7 +54,9 @@ int oc_event_group(const void *data, size_t size)
 	case KP_EV_REQ_START:
 		if (size < sizeof(struct kp_req_start))
 			return -1;
-		return ((const struct kp_req_start *)data)->proto == KP_PROTO_H1 ? OC_H1
+		/* authn starts read the *http.Request of both protocols through the http1 offsets */
+		return ((const struct kp_req_start *)data)->proto == KP_PROTO_H1 ||
+				       ((const struct kp_req_start *)data)->authn ? OC_H1
 		       : ((const struct kp_req_start *)data)->h2_flavor ? OC_H2B : OC_H2X;
 	case KP_EV_REQ_END:
 		if (size < sizeof(struct kp_req_end))
@@ -152,7 +154,7 @@ static enum oc_score score_req_start(const struct kp_req_start *e, char *why, si
 		esc(t, sizeof(t), e->path, pl);
 		return bad(why, wl, "request path \"%s\" has control or non-ASCII bytes", t);
 	}
-	if (!stream_id_ok(e->proto, e->stream_id))
+	if (!e->authn && !stream_id_ok(e->proto, e->stream_id))
 		return bad(why, wl, "%s stream id %u implausible (%s)", e->proto == KP_PROTO_H2 ? "h2" : "h1", e->stream_id,
 			   e->proto == KP_PROTO_H2 ? "client streams are odd, < 2^31" : "must be 0");
 	if (al && (!printable(e->addr, al) || !memchr(e->addr, ':', al))) {

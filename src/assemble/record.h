@@ -16,6 +16,9 @@
 #define REC_ADDR_LEN 64
 #define REC_FIELD_LEN 128 /* group, version, resource, subresource, namespace, name */
 #define REC_VERB_LEN 24
+#define REC_USER_LEN 128
+#define REC_GROUP_LEN 64
+#define REC_GROUPS_MAX 8
 
 enum rec_proto { REC_PROTO_UNKNOWN = 0, REC_PROTO_H1 = 1, REC_PROTO_H2 = 2 };
 
@@ -26,9 +29,11 @@ enum rec_trunc {
 	REC_TRUNC_PATH = 2,       /* the path also ends in "...[truncated]" */
 	REC_TRUNC_USER_AGENT = 4,
 	REC_TRUNC_CLIENT = 8,
-	REC_TRUNC_PRIORITY_LEVEL = 16, /* an APF name or UID was cut (request_record.apf) */
-	REC_TRUNC_FLOW_SCHEMA = 32,
-	REC_TRUNC__ALL = 63,
+	REC_TRUNC_USER = 16,      /* the user name was cut (127 bytes) */
+	REC_TRUNC_GROUPS = 32,    /* a group was cut (63 bytes) or there were more than REC_GROUPS_MAX */
+	REC_TRUNC_PRIORITY_LEVEL = 64, /* an APF name or UID was cut (request_record.apf) */
+	REC_TRUNC_FLOW_SCHEMA = 128,
+	REC_TRUNC__ALL = 255,
 };
 
 /* Kubernetes request attributes, as the apiserver's RequestInfoFactory derives them. */
@@ -82,6 +87,17 @@ struct request_record {
 	struct k8s_request_info ri;
 	uint8_t truncated;      /* enum rec_trunc bits: fields the capture cut */
 	uint32_t apiserver_pid;    /* appended: the apiserver process that served it (0 unknown) */
+	/* appended (issue 13): what the request cost in etcd, summed over the etcd calls linked to it;
+	 * known only with etcd capture (has_etcd_cost; zero-initialised records have none) */
+	bool has_etcd_cost;
+	uint64_t etcd_calls;       /* unary etcd calls */
+	uint64_t etcd_resp_bytes;  /* their response message bytes (calls with a known size) */
+	uint64_t etcd_kvs;         /* key-values their Ranges returned */
+	/* appended (issue 13): the authenticated user, as the apiserver's authentication filter found it */
+	bool has_user;             /* user and groups are known (authenticated request, authn starts) */
+	uint8_t ngroups;
+	char user[REC_USER_LEN];
+	char groups[REC_GROUPS_MAX][REC_GROUP_LEN];
 	struct rec_apf apf;        /* appended: API Priority and Fairness classification */
 	/* internal, not written: linking etcd calls to this request */
 	uint64_t start_mono_ns; /* CLOCK_MONOTONIC start */
@@ -113,6 +129,10 @@ struct etcd_record {
 	char group[REC_FIELD_LEN]; /* API group of the resource derived from the key ("" = core / unknown) */
 	uint8_t truncated;        /* enum rec_trunc bits (REC_TRUNC_METHOD: the gRPC method was cut) */
 	uint32_t apiserver_pid;    /* appended: the apiserver process that made the call (0 unknown) */
+	/* appended (issue 13): what etcd returned to a Range (-1 / false when unknown or not a Range) */
+	int64_t kvs;              /* key-values returned (len(RangeResponse.Kvs)) */
+	int64_t count;            /* RangeResponse.count: keys in the range (with a limit: all of them) */
+	bool more;                /* RangeResponse.more: the limit cut the range */
 };
 
 /* A connection of the apiserver opened or closed ("kind":"conn"), or, for sinks only (not written as

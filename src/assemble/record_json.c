@@ -23,6 +23,7 @@ void etcd_record_init(struct etcd_record *r)
 	r->resp_size = -1;
 	r->req_size = -1;
 	r->sample_factor = 1.0;
+	r->kvs = r->count = -1;
 }
 
 static void copy_bin(char *dst, const char *src, uint16_t len, size_t cap)
@@ -223,6 +224,8 @@ const char *rec_trunc_name(unsigned bit)
 	case REC_TRUNC_PATH: return "path";
 	case REC_TRUNC_USER_AGENT: return "user_agent";
 	case REC_TRUNC_CLIENT: return "client";
+	case REC_TRUNC_USER: return "user";
+	case REC_TRUNC_GROUPS: return "groups";
 	case REC_TRUNC_PRIORITY_LEVEL: return "priority_level";
 	case REC_TRUNC_FLOW_SCHEMA: return "flow_schema";
 	default: return NULL;
@@ -263,6 +266,14 @@ void record_json_request(struct json_writer *w, const struct request_record *r)
 	KV_FIELD(w, "name", r->ri.name);
 	KV_FIELD(w, "user_agent", r->user_agent);
 	KV_FIELD(w, "client", r->client);
+	if (r->has_user) {
+		KV_FIELD(w, "user", r->user);
+		jw_key(w, "groups");
+		jw_arr_begin(w);
+		for (unsigned i = 0; i < r->ngroups && i < REC_GROUPS_MAX; i++)
+			jw_strn(w, r->groups[i], fld_len(r->groups[i], sizeof(r->groups[i])));
+		jw_arr_end(w);
+	}
 	if (r->local_port)
 		KV_UINT(w, "local_port", r->local_port);
 	if (r->apiserver_pid)
@@ -277,6 +288,11 @@ void record_json_request(struct json_writer *w, const struct request_record *r)
 	if (r->proto == REC_PROTO_H2)
 		KV_UINT(w, "stream_id", r->stream_id);
 	KV_UINT(w, "id", r->id);
+	if (r->has_etcd_cost) {
+		KV_UINT(w, "etcd_calls", r->etcd_calls);
+		KV_UINT(w, "etcd_resp_bytes", r->etcd_resp_bytes);
+		KV_UINT(w, "etcd_kvs", r->etcd_kvs);
+	}
 	/* API Priority and Fairness (each only when known) */
 	if (r->apf.priority_level[0])
 		KV_FIELD(w, "priority_level", r->apf.priority_level);
@@ -332,6 +348,12 @@ void record_json_etcd(struct json_writer *w, const struct etcd_record *r)
 		KV_INT(w, "grpc_status", r->grpc_status);
 	if (r->resp_size >= 0)
 		KV_INT(w, "resp_size", r->resp_size);
+	if (r->kvs >= 0)
+		KV_INT(w, "kvs", r->kvs);
+	if (r->count >= 0)
+		KV_INT(w, "count", r->count);
+	if (r->more)
+		KV_BOOL(w, "more", true);
 	if (r->req_size >= 0)
 		KV_INT(w, "req_size", r->req_size);
 	if (r->stream)
@@ -409,6 +431,14 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 	}
 	jw_obj_end(w);
 	jw_kv_double(w, "hits_per_request", s->hits_per_request);
+	if (s->authn_starts || s->authn_no_user || s->authn_no_recv_ts) {
+		jw_key(w, "authn");
+		jw_obj_begin(w);
+		jw_kv_uint(w, "starts", s->authn_starts);
+		jw_kv_uint(w, "no_user", s->authn_no_user);
+		jw_kv_uint(w, "no_received_ts", s->authn_no_recv_ts);
+		jw_obj_end(w);
+	}
 	if (s->has_etcd) {
 		jw_key(w, "etcd");
 		jw_obj_begin(w);
@@ -423,6 +453,9 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 		jw_kv_uint(w, "watch_keys_truncated", s->etcd_watch_keys_truncated);
 		jw_kv_uint(w, "copy_stopped_at_value", s->etcd_stopped_at_value);
 		jw_kv_uint(w, "copy_gave_up", s->etcd_copy_gave_up);
+		jw_kv_uint(w, "no_resp_size", s->etcd_no_resp_size);
+		jw_kv_uint(w, "range_no_kvs", s->etcd_range_no_kvs);
+		jw_kv_uint(w, "cost_early", s->etcd_cost_early);
 		jw_key(w, "watch_events_by_resource");
 		jw_obj_begin(w);
 		for (size_t i = 0; i < s->n_watch_res && i < 64; i++)

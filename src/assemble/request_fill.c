@@ -27,7 +27,7 @@ void request_fill_start(struct request_record *r, const struct kp_req_start *ev,
 	r->start_ns = (uint64_t)((int64_t)ev->hdr.ts_ns + mono_to_wall);
 	r->start_mono_ns = ev->hdr.ts_ns;
 	r->proto = ev->proto == KP_PROTO_H2 ? REC_PROTO_H2 : ev->proto == KP_PROTO_H1 ? REC_PROTO_H1 : REC_PROTO_UNKNOWN;
-	r->stream_id = ev->stream_id;
+	r->stream_id = ev->authn ? 0 : ev->stream_id; /* authn starts: the end knows the h2 stream */
 	r->status = 0;
 	r->bytes_in = -1;
 	r->bytes_out = -1;
@@ -43,6 +43,16 @@ void request_fill_start(struct request_record *r, const struct kp_req_start *ev,
 		       (ev->truncated & KP_TRUNC_PATH ? REC_TRUNC_PATH : 0) |
 		       (ev->truncated & KP_TRUNC_UA ? REC_TRUNC_USER_AGENT : 0) |
 		       (ev->truncated & KP_TRUNC_ADDR ? REC_TRUNC_CLIENT : 0);
+	if (ev->authn == KP_AUTHN_OK && ev->user_found) {
+		r->has_user = true;
+		copy_ev_str(r->user, sizeof(r->user), ev->user, ev->user_len, sizeof(ev->user));
+		r->ngroups = ev->ngroups < REC_GROUPS_MAX ? ev->ngroups : REC_GROUPS_MAX;
+		for (unsigned i = 0; i < r->ngroups && i < KP_GROUPS_MAX; i++)
+			copy_ev_str(r->groups[i], sizeof(r->groups[i]), ev->groups[i], ev->group_len[i],
+				    sizeof(ev->groups[i]));
+		r->truncated |= (ev->truncated & KP_TRUNC_USER ? REC_TRUNC_USER : 0) |
+				(ev->truncated & KP_TRUNC_GROUPS ? REC_TRUNC_GROUPS : 0);
+	}
 	if (r->truncated & REC_TRUNC_PATH)
 		request_mark_path_cut(r, raw_path, strlen(raw_path));
 }
@@ -74,6 +84,10 @@ void request_fill_end(struct request_record *r, const struct kp_req_end *ev)
 	r->status = ev->status > 0 && ev->status < 1000 ? (int32_t)ev->status : 200;
 	r->bytes_out = ev->bytes_out;
 	r->link_ctx = ev->ctx;
+	if (r->proto == REC_PROTO_UNKNOWN)
+		r->proto = ev->proto == KP_PROTO_H2 ? REC_PROTO_H2 : ev->proto == KP_PROTO_H1 ? REC_PROTO_H1 : REC_PROTO_UNKNOWN;
+	if (r->proto == REC_PROTO_H2 && !r->stream_id)
+		r->stream_id = ev->stream_id;
 	if (ev->bytes_in >= 0)
 		r->bytes_in = ev->bytes_in;
 	copy_ev_str(r->apf.priority_level_uid, sizeof(r->apf.priority_level_uid), ev->pl_uid, ev->pl_uid_len,

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define RECORD_STATS_MAX_PROBES 16
+#define RECORD_STATS_MAX_PROBES 24
 #define RECORD_STATS_MAX_RINGS 4
 #define RECORD_STATS_MAX_SOURCES 16
 
@@ -40,6 +40,9 @@ struct record_stats {
 	uint64_t etcd_watch_keys_truncated; /* watch responses whose first key was cut (resource from the prefix) */
 	uint64_t etcd_stopped_at_value; /* request copies that stopped before a value field */
 	uint64_t etcd_copy_gave_up;     /* request copies the probe's protobuf walk cut short */
+	uint64_t etcd_no_resp_size;     /* successful unary calls without a response size */
+	uint64_t etcd_range_no_kvs;     /* successful Ranges without the key-values returned */
+	uint64_t etcd_cost_early;       /* request records delivered before their etcd calls could be summed */
 	size_t n_watch_res;            /* entries in watch_res */
 	const char *watch_res_names[64];
 	uint64_t watch_res_events[64];
@@ -71,6 +74,11 @@ struct record_stats {
 	uint32_t nattached;        /* apiservers with probes attached now */
 	uint32_t attached_pids[RECORD_STATS_MAX_SOURCES];
 	uint64_t attaches, exits;  /* attaches so far, attached apiservers that exited */
+	/* request starts after authentication (appended; written when any is non-zero) */
+	uint64_t authn_starts;     /* authn starts accepted (authenticated and failed) */
+	uint64_t authn_no_user;    /* BPF: authenticated starts without a user of a known type */
+	uint64_t authn_no_recv_ts; /* BPF: starts dropped without the received-timestamp context (their end is
+				    * then unmatched); plus starts whose timestamp was implausible (probe time used) */
 	/* API Priority and Fairness (appended; written when has_apf: a rejection or 429 was seen) */
 	bool has_apf;
 	uint64_t apf_rejects, apf_too_many, apf_attributed, apf_unpaired, apf_expired, apf_objects, apf_named;

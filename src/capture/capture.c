@@ -320,6 +320,10 @@ static struct bpf_program *plan_prog(struct capture *c, enum plan_prog p)
 	case PLAN_PROG_GRPC_WRITE_CLIENTSTREAM: return c->gskel ? c->gskel->progs.grpc_write_clientstream : NULL;
 	case PLAN_PROG_GRPC_FINISH: return c->gskel ? c->gskel->progs.grpc_finish : NULL;
 	case PLAN_PROG_ETCD_WATCH: return c->gskel ? c->gskel->progs.etcd_watch_dispatch : NULL;
+	case PLAN_PROG_ETCD_RANGE: return c->gskel ? c->gskel->progs.etcd_range_resp : NULL;
+	case PLAN_PROG_AUTHN_OK: return c->skel->progs.authn_ok;
+	case PLAN_PROG_AUTHN_OK_ENTRY: return c->skel->progs.authn_ok_entry;
+	case PLAN_PROG_AUTHN_FAIL: return c->skel->progs.authn_fail;
 	case PLAN_PROG_APF_REJECT: return c->skel->progs.apf_add_reject;
 	case PLAN_PROG_APF_TOO_MANY: return c->skel->progs.apf_too_many;
 	case PLAN_PROG_APF_DIGEST: return c->skel->progs.apf_digest;
@@ -395,6 +399,7 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	}
 	memcpy((void *)c->skel->rodata->h2_off, pl->offsets.h2, sizeof(pl->offsets.h2));
 	memcpy((void *)&c->skel->rodata->h1_off, &pl->offsets.h1, sizeof(pl->offsets.h1));
+	memcpy((void *)&c->skel->rodata->authn, &pl->authn, sizeof(pl->authn));
 	plan_hdr_keys(pl, (struct kp_hdr_key *)c->skel->rodata->hdr_keys);
 	plan_k8s_offsets((struct kp_k8s_offsets *)&c->skel->rodata->k8s_off);
 	ret = http_bpf__load(c->skel);

@@ -19,6 +19,15 @@ void cli_detector_usage(FILE *out)
 		DC_THRESHOLD_STREAM, DC_THRESHOLD_OFFLINE);
 }
 
+void cli_detector_live_usage(FILE *out, int col)
+{
+	fprintf(out,
+		"  %-*s anomaly detector (the request rate, per second): -log10 of the tail\n"
+		"  %-*s probability that starts an event (default %g; higher: fewer events)\n"
+		"  %-*s period of the request rate in seconds: detect (default), N, or none\n",
+		col - 3, "--threshold X", col - 3, "", DC_THRESHOLD_STREAM, col - 3, "--season auto|N|0");
+}
+
 const char *cli_detector_method_name(const struct dc_params *p)
 {
 	return p->method == DC_METHOD_OFFLINE ? "offline" : "stream";

@@ -3,8 +3,9 @@
  * kapimon agent: always on. Follows every kube-apiserver on the host (or one --pid) and feeds the
  * pipeline's records to the sinks asked for: Prometheus metrics served at --metrics (output/prom_sink,
  * output/metrics_http), OpenTelemetry traces to --otlp (output/otlp_export, one exporter per apiserver:
- * its pid is a resource attribute), JSON-lines flows in --flows DIR (output/rotate). A front end: it
- * chooses sinks and does no joining of its own.
+ * its pid is a resource attribute), JSON-lines flows in --flows DIR (output/rotate), and the anomaly
+ * detector with its live cause (aggregate/live_anomaly: a stderr line, a flows line and metrics per
+ * event). A front end: it chooses sinks and does no joining or analysis of its own.
  */
 #include <errno.h>
 #include <signal.h>
@@ -18,9 +19,12 @@
 
 #include "capture/capture.h"
 #include "capture/follow.h"
+#include "aggregate/live_anomaly.h"
 #include "capture/sampler.h"
 #include "cli/cli.h"
 #include "cli/cli_capture.h"
+#include "cli/cli_detector.h"
+#include "output/anomaly_out.h"
 #include "output/audit_sink.h"
 #include "output/jsonl_sink.h"
 #include "output/metrics_http.h"
@@ -40,7 +44,7 @@ static void usage(FILE *out)
 		"Usage: kapimon agent [--pid N | --exe NAME] [--metrics ADDR:PORT]\n"
 		"                     [--otlp URL [--otlp-sample PPM] [--otlp-queue SPANS]]\n"
 		"                     [--flows DIR [--flows-format flows|audit] [--rotate-mb N] [--keep N]]\n"
-		"                     [--no-etcd] [--budget PCT]\n\n"
+		"                     [--no-etcd] [--budget PCT] [--threshold X] [--season auto|N|0] [--no-anomalies]\n\n"
 		"Always-on capture for the backends SREs run. Without --pid every kube-apiserver on the host is\n"
 		"followed (attached when found, also in containers; a restart is re-attached); a line containing\n"
 		"'attached' is printed on stderr for each. SIGTERM/SIGINT: flush and stop (exit 0); SIGHUP:\n"
@@ -61,7 +65,11 @@ static void usage(FILE *out)
 		"  --rotate-mb N       rotate the flows file at N MiB (default 100)\n"
 		"  --keep N            rotated flows files kept (default 5)\n"
 		"  --no-etcd           do not capture etcd calls\n"
-		"  --budget PCT        overhead budget (as `kapimon record`; one apiserver)\n");
+		"  --budget PCT        overhead budget (as `kapimon record`; one apiserver)\n"
+		"  --no-anomalies      do not run the anomaly detector (as top's: the total request rate; each\n"
+		"                      event's start, cause and end as a stderr line, a {\"kind\":\"anomaly\"} flows\n"
+		"                      line and kapimon_anomaly_* metrics; docs/agent.md)\n");
+	cli_detector_live_usage(out, 22);
 }
 
 /* OTLP: one exporter per apiserver process (the resource carries its pid) */
@@ -181,6 +189,7 @@ struct agent {
 	struct jsonl_sink js;
 	struct audit_sink as; /* --flows-format audit: instead of js */
 	bool flows, audit;
+	struct live_anomaly *la; /* the anomaly detector (NULL: --no-anomalies) */
 };
 
 static void on_gone(void *ctx, pid_t pid)
@@ -196,6 +205,26 @@ static double own_cpu_seconds(void)
 		return -1;
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
 	       (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The detector, once a step is complete: each event's start, cause and end on stderr (journald), in
+ * the flows (not the audit format) and, through publish_metrics, in the metrics. */
+static void refresh_anomalies(struct agent *a, uint64_t now_wall)
+{
+	struct anomaly_record ev[LA_MAX_RECORDS];
+	size_t n;
+	char line[640];
+
+	follow_drain(a->fw);
+	n = live_anomaly_sink_refresh(a->la, now_wall, ev);
+	for (size_t i = 0; i < n; i++) {
+		anomaly_record_format(&ev[i], line, sizeof(line));
+		fprintf(stderr, "kapimon: agent: %s\n", line);
+		if (a->flows && !a->audit) {
+			jsonl_sink_anomaly(&a->js, &ev[i]);
+			fflush(a->rot.f); /* rare, and wanted at once by whoever tails the flows */
+		}
+	}
 }
 
 /* Render the metrics and hand them to the HTTP thread (on the capture thread: the sink is not shared). */
@@ -233,6 +262,8 @@ static void publish_metrics(struct agent *a)
 		otlp_totals(&a->os, &t);
 		rc |= otlp_metrics_render(out, &t);
 	}
+	if (a->la)
+		anomaly_prom_render(a->la, out);
 	if (fclose(out) == 0 && !rc)
 		metrics_http_publish(a->mh, buf, len);
 	free(buf);
@@ -240,7 +271,8 @@ static void publish_metrics(struct agent *a)
 
 int cmd_agent(int argc, char **argv)
 {
-	enum { O_PID = 256, O_EXE, O_METRICS, O_OTLP, O_OTLP_SAMPLE, O_OTLP_QUEUE, O_FLOWS, O_FLOWS_FORMAT, O_ROTATE, O_KEEP, O_NO_ETCD, O_BUDGET };
+	enum { O_PID = 256, O_EXE, O_METRICS, O_OTLP, O_OTLP_SAMPLE, O_OTLP_QUEUE, O_FLOWS, O_FLOWS_FORMAT, O_ROTATE, O_KEEP, O_NO_ETCD, O_BUDGET,
+	       O_NO_ANOM };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "pid", required_argument, NULL, O_PID },
@@ -255,6 +287,8 @@ int cmd_agent(int argc, char **argv)
 		{ "keep", required_argument, NULL, O_KEEP },
 		{ "no-etcd", no_argument, NULL, O_NO_ETCD },
 		{ "budget", required_argument, NULL, O_BUDGET },
+		{ "no-anomalies", no_argument, NULL, O_NO_ANOM },
+		CLI_DETECTOR_LIVE_LONG,
 		{ 0 },
 	};
 	struct agent a = { 0 };
@@ -263,10 +297,13 @@ int cmd_agent(int argc, char **argv)
 	const char *metrics = NULL, *otlp = NULL, *flows = NULL;
 	long pid = 0, rotate_mb = 100, keep = 5, sample = 1000000, otlp_queue = 0;
 	double budget = 0;
-	uint64_t last_tick = 0, last_sec = 0;
+	uint64_t last_tick = 0, last_sec = 0, next_step = 0;
 	char err[256];
 	int c, ret = 1;
-	bool target_gone = false;
+	bool target_gone = false, anomalies = true;
+	struct dc_params dp;
+
+	dc_params_default(&dp);
 
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, longopts, NULL)) != -1) {
 		switch (c) {
@@ -301,13 +338,20 @@ int cmd_agent(int argc, char **argv)
 				return cli_usage_error("agent", "--keep needs a count >= 0, got '%s'", optarg);
 			break;
 		case O_NO_ETCD: fo.co.no_etcd = true; break;
+		case O_NO_ANOM: anomalies = false; break;
 		case O_BUDGET:
 			if (!budget_parse(optarg, &budget))
 				return cli_usage_error("agent", "--budget needs a percentage in (0, 100], e.g. 1%%, got '%s'", optarg);
 			break;
-		default:
-			if (!cli_common_opt(c))
+		default: {
+			bool handled;
+			int rc = cli_detector_opt("agent", c, optarg, &dp, &handled);
+
+			if (rc)
+				return rc;
+			if (!handled && !cli_common_opt(c))
 				return cli_usage_error("agent", "invalid option");
+		}
 		}
 	}
 	if (optind < argc)
@@ -321,6 +365,13 @@ int cmd_agent(int argc, char **argv)
 	if (budget > 0 && !pid && cli_find_apiserver(&pid))
 		return 1;
 	fo.pid = (pid_t)pid;
+	if (anomalies) { /* top's detector on top's series: an aggregate of the requests, 1 s steps */
+		struct agg_params ap;
+
+		agg_params_for_window(&ap, 1);
+		if (live_anomaly_params(&ap, &dp))
+			return cli_usage_error("agent", "--season: at most %d (seconds), got %d", LA_MAX_SEASON, dp.season);
+	}
 
 	po.mono_to_wall_ns = cli_mono_to_wall();
 	po.etcd = !fo.co.no_etcd;
@@ -329,6 +380,20 @@ int cmd_agent(int argc, char **argv)
 	if (!a.pl) {
 		p_err("out of memory");
 		goto out;
+	}
+	if (anomalies) {
+		struct agg_params ap;
+		struct pipeline_sink s;
+
+		agg_params_for_window(&ap, 1);
+		live_anomaly_params(&ap, &dp); /* checked above */
+		a.la = live_anomaly_sink_new(&ap, cli_now_ns(CLOCK_MONOTONIC) + po.mono_to_wall_ns);
+		if (!a.la) {
+			p_err("out of memory");
+			goto out;
+		}
+		s = live_anomaly_sink_iface(a.la);
+		pipeline_add_sink(a.pl, &s);
 	}
 	if (metrics) {
 		struct pipeline_sink s;
@@ -406,14 +471,18 @@ int cmd_agent(int argc, char **argv)
 	if (a.mh)
 		fprintf(stderr, "kapimon: agent: metrics at http://%s/metrics (port %u)\n", metrics, metrics_http_port(a.mh));
 
+	/* the detector judges whole steps: refresh just after each second of the wall clock (as top) */
+	next_step = ((cli_now_ns(CLOCK_MONOTONIC) + po.mono_to_wall_ns) / 1000000000ULL + 1) * 1000000000ULL + 50000000ULL;
 	while (!cli_exiting) {
-		uint64_t now;
-		int e = follow_poll(a.fw, sampler_timeout_ms(&a.sm, cli_now_ns(CLOCK_MONOTONIC), 200));
+		uint64_t now, wall = cli_now_ns(CLOCK_MONOTONIC) + po.mono_to_wall_ns;
+		int wait_ms = !a.la ? 200 : next_step > wall ? (int)((next_step - wall + 999999) / 1000000) : 0;
+		int e = follow_poll(a.fw, sampler_timeout_ms(&a.sm, cli_now_ns(CLOCK_MONOTONIC), wait_ms < 200 ? wait_ms : 200));
 
 		if (e < 0 && e != -EINTR) {
 			p_err("ring buffer poll: %s", strerror(-e));
 			goto out;
 		}
+		pipeline_rings_read(a.pl);
 		now = cli_now_ns(CLOCK_MONOTONIC);
 		if (now - last_tick >= 100000000ULL) {
 			pipeline_tick(a.pl, now);
@@ -426,6 +495,13 @@ int cmd_agent(int argc, char **argv)
 			break;
 		}
 		sampler_tick(&a.sm, now);
+		wall = now + po.mono_to_wall_ns;
+		if (a.la && wall >= next_step) {
+			refresh_anomalies(&a, wall);
+			next_step += 1000000000ULL;
+			if (next_step <= wall) /* fell behind (stopped process): realign */
+				next_step = (wall / 1000000000ULL + 1) * 1000000000ULL + 50000000ULL;
+		}
 		if (now - last_sec >= 1000000000ULL) {
 			last_sec = now;
 			if (a.ps)
@@ -478,6 +554,7 @@ out:
 	}
 	metrics_http_stop(a.mh);
 	prom_sink_free(a.ps);
+	live_anomaly_sink_free(a.la);
 	pipeline_free(a.pl);
 	return ret;
 }

@@ -49,7 +49,7 @@ static void usage(FILE *out)
 		"  --duration S        stop after S seconds\n"
 		"  --stats-interval S  write a {\"kind\":\"stats\"} line every S seconds (default 10, 0 = off)\n"
 		"  --no-h1, --no-h2    do not probe the HTTP/1.x or HTTP/2 server\n"
-		"  --no-etcd           do not record etcd calls (kind \"etcd\"; 2 fewer uprobe hits per call)\n"
+		"  --no-etcd           do not record etcd calls (kind \"etcd\"; 2 fewer uprobe hits per call, 3 per Range)\n"
 		"  --budget PCT        overhead budget, e.g. 1%%: attach all uprobes (request and etcd) only part\n"
 		"                      of each cycle, so their measured cost stays under PCT of the apiserver's\n"
 		"                      CPU; records carry \"sample_factor\" (cycle / window); one apiserver\n"
@@ -261,6 +261,7 @@ int cmd_record(int argc, char **argv)
 			p_err("ring buffer poll: %s", strerror(-err));
 			goto out;
 		}
+		pipeline_rings_read(pl);
 		now = cli_now_ns(CLOCK_MONOTONIC);
 		/* housekeeping scans whole tables: a few times a second, never per poll */
 		if (now - last_tick >= 100000000ULL) {

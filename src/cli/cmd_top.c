@@ -14,6 +14,7 @@
 #include "aggregate/agg_sink.h"
 #include "aggregate/aggregate.h"
 #include "aggregate/anomaly_line.h"
+#include "aggregate/live_anomaly.h"
 #include "aggregate/live_cause.h"
 #include "aggregate/etcd_agg.h"
 #include "aggregate/top_view.h"
@@ -27,6 +28,7 @@
 #include "sampling/budget.h"
 #include "cli/cli.h"
 #include "cli/cli_capture.h"
+#include "cli/cli_detector.h"
 #include "output/json_writer.h"
 #include "output/prometheus.h"
 #include "util/log.h"
@@ -46,7 +48,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: kapimon [-j] top [--pid N | --exe NAME] [--interval S] [--sort rate|errors|p99|bytes]\n"
+		"Usage: kapimon [-j] top [--pid N | --exe NAME] [--interval S] [--sort KEY]\n"
 		"                        [--by all|agent|verb-resource|resource|namespace|client]\n"
 		"                        [--filter SUBSTR] [--reverse] [-n N] [--batch] [--iterations N]\n"
 		"                        [--prometheus-file PATH] [--no-h1] [--no-h2] [--no-etcd]\n"
@@ -54,7 +56,8 @@ static void usage(FILE *out)
 		"Live view of the requests the kube-apiserver serves: request rate, errors, latency, bytes and\n"
 		"in-flight requests per user agent / verb / resource (or per agent, verb+resource, resource,\n"
 		"namespace or client), refreshed every interval over the last interval, with the etcd calls\n"
-		"the requests cause (ETCD/S) and a\n"
+		"the requests cause (ETCD/S), the bytes and key-values etcd returned for them (ETCDB/S,\n"
+		"EKEYS/S: expensive LISTs stand out; --sort etcd-bytes or etcd-keys) and a\n"
 		"panel of etcd calls per (op, resource). Full screen on a terminal; with --batch (or when stdout\n"
 		"is not a terminal) a plain-text snapshot per interval, with -j one JSON object per interval.\n"
 		"Without --pid every kube-apiserver on the host is followed (a header line says which are\n"
@@ -68,9 +71,10 @@ static void usage(FILE *out)
 		"  --exe NAME              without --pid: follow processes whose executable is NAME\n"
 		"                          (default kube-apiserver; NAME-<suffix> matches too)\n"
 		"  --interval S            refresh and rate window in seconds (default 1)\n"
-		"  --sort KEY              rate (default), errors, p99 or bytes\n"
+		"  --sort KEY              rate (default), errors, p99, bytes, etcd-bytes (etcd response bytes of\n"
+		"                          the rows' requests) or etcd-keys (key-values etcd returned to them)\n"
 		"  --by GROUPING           all = user agent+verb+resource (default), agent, verb-resource,\n"
-		"                          resource, namespace, client, priority-level (APF)\n"
+		"                          resource, namespace, client, user (authenticated user), priority-level (APF)\n"
 		"  --filter SUBSTR         show only rows whose key (any key column) contains SUBSTR\n"
 		"  --reverse               reverse the order (smallest first)\n"
 		"  -n N                    rows to show (default: what fits the screen; 20 in batch mode)\n"
@@ -79,13 +83,15 @@ static void usage(FILE *out)
 		"  --prometheus-file PATH  rewrite PATH atomically every interval with Prometheus text metrics\n"
 		"                          (node-exporter textfile collector); no port is opened\n"
 		"  --no-h1, --no-h2        do not probe the HTTP/1.x or HTTP/2 server\n"
-		"  --no-etcd               do not probe etcd calls (2 fewer uprobe hits per call; no ETCD/S, no panel)\n"
+		"  --no-etcd               do not probe etcd calls (2 fewer uprobe hits per call, 3 per Range;\n"
+		"                          no ETCD/S, ETCDB/S, EKEYS/S, no panel)\n"
 		"  --budget PCT            overhead budget, e.g. 1%%: attach all uprobes (request and etcd) only\n"
 		"                          part of each cycle, so their measured cost stays under PCT of the\n"
 		"                          apiserver's CPU; counts are weighted by cycle / window (as record);\n"
 		"                          one apiserver (--pid, or the only one running)\n"
 		"  --budget-period S       length of one cycle (default 10; longer cycles are multiples)\n"
 		"  --hit-cost-us US        per-hit cost to assume instead of calibrating at start\n");
+	cli_detector_live_usage(out, 26);
 }
 
 #define KEYS_LINE "q quit  / filter  r reverse  s sort  b grouping  e etcd panel  p pause  ? help"
@@ -127,9 +133,7 @@ struct top {
 	struct capture_stats cs;
 	double hits_per_request;
 	size_t pending;
-	struct anomaly_view anom;
-	struct live_cause cause; /* of the alerted event going on (cause_on) */
-	bool cause_on;
+	struct live_anomaly la;  /* the detector's verdict (la.view) and the cause of an event (la.cause, la.cause_on) */
 	bool have_snapshot;
 	/* etcd part of the last snapshot */
 	double *row_etcd;              /* rows_cap: linked etcd calls per second of rows[i] */
@@ -205,7 +209,7 @@ enum line_kind { L_HEADER, L_ALERT, L_COLS, L_ROW, L_OTHER };
 typedef void (*emit_fn)(enum line_kind k, const char *line, void *ctx);
 
 #define NUMW 54  /* " REQ/S ERR% P50 P99 BYTES/S INFLIGHT" */
-#define ETCDW 9  /* " ETCD/S" */
+#define ETCDW 24 /* " ETCD/S ETCDB/S EKEYS/S" */
 #define ENUMW 54 /* etcd panel: " CALLS/S ERR% P50 P99 LINKED% REQ-B/S" */
 
 /* Connections opened and closed per second between the last two snapshots. */
@@ -367,7 +371,7 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 	emit(L_HEADER, line, ctx);
 	fmt_etcd_line(t, line, sizeof(line));
 	emit(L_HEADER, line, ctx);
-	anomaly_format(&t->anom, e, sizeof(e));
+	anomaly_format(&t->la.view, e, sizeof(e));
 	snprintf(line, sizeof(line), "ring-buffer drops %llu  uprobe hits/request %.2f", 
 		 (unsigned long long)t->cs.counters[KP_CNT_RB_DROP], t->hits_per_request);
 	if (t->ea)
@@ -376,9 +380,9 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 		snprintf(line + strlen(line), sizeof(line) - strlen(line), "  budget %.2g%%: duty %.3f, sample factor %.2f",
 			 t->sm.b.budget * 100, t->sm.b.duty, sampler_factor(&t->sm));
 	snprintf(line + strlen(line), sizeof(line) - strlen(line), "  %s", e);
-	emit(t->anom.flag > 0 || t->cs.counters[KP_CNT_RB_DROP] ? L_ALERT : L_HEADER, line, ctx);
-	if (t->cause_on) {
-		live_cause_format(&t->cause, t->cause.since_step * STEP_NS, line, sizeof(line));
+	emit(t->la.view.flag > 0 || t->cs.counters[KP_CNT_RB_DROP] ? L_ALERT : L_HEADER, line, ctx);
+	if (t->la.cause_on) {
+		live_cause_format(&t->la.cause, t->la.cause.since_step * STEP_NS, line, sizeof(line));
 		emit(L_ALERT, line, ctx);
 	}
 	overflow = st->evicted[tab];
@@ -426,7 +430,7 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 	}
 	snprintf(line + strlen(line), sizeof(line) - strlen(line), " %9s", "REQ/S");
 	if (t->ea)
-		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %8s", "ETCD/S");
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %7s %7s %7s", "ETCD/S", "ETCDB/S", "EKEYS/S");
 	snprintf(line + strlen(line), sizeof(line) - strlen(line), " %6s %8s %8s %9s %8s", "ERR%", "P50", "P99",
 		 "BYTES/S", "INFLIGHT");
 	emit(L_COLS, line, ctx);
@@ -461,7 +465,9 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %9s", a);
 		if (t->ea) {
 			fmt_rate(a, sizeof(a), t->row_etcd[i]);
-			snprintf(line + strlen(line), sizeof(line) - strlen(line), " %8s", a);
+			fmt_si(b, sizeof(b), r->etcd_bytes_rate);
+			fmt_rate(c, sizeof(c), r->etcd_kvs_rate);
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), " %7s %7s %7s", a, b, c);
 		}
 		fmt_dur(b, sizeof(b), r->p50_ns);
 		fmt_dur(c, sizeof(c), r->p99_ns);
@@ -503,8 +509,10 @@ static const char *const help_lines[] = {
 	"  /        filter: type a substring of the row key (any key column), Enter applies,",
 	"           Enter on an empty line clears, Esc cancels",
 	"  r        reverse the order (smallest first)",
-	"  s        next sort: rate, errors, p99, bytes",
-	"  b        next grouping: all, agent, verb-resource, resource, namespace, client, priority-level",
+	"  s        next sort: rate, errors, p99, bytes, etcd-bytes, etcd-keys (etcd: what its",
+	"           calls returned for the rows' requests)",
+	"  b        next grouping: all, agent, verb-resource, resource, namespace, client, user,",
+	"           priority-level",
 	"  e        show / hide the etcd panel",
 	"  p        pause / resume the display",
 	"  ? or h   this help (any key closes it)",
@@ -576,8 +584,11 @@ static void json_row(struct json_writer *w, const struct top_grouping *g, const 
 	jw_kv_double(w, "req_per_s", r->rate);
 	if (g)
 		jw_kv_double(w, "req_per_s_err", r->rate_err);
-	if (etcd_per_s)
+	if (etcd_per_s) {
 		jw_kv_double(w, "etcd_per_s", *etcd_per_s);
+		jw_kv_double(w, "etcd_bytes_per_s", r->etcd_bytes_rate);
+		jw_kv_double(w, "etcd_keys_per_s", r->etcd_kvs_rate);
+	}
 	jw_kv_double(w, "err_pct", r->err_pct);
 	jw_kv_double(w, "e4xx_per_s", span > 0 ? r->e4xx / span : 0);
 	jw_kv_double(w, "e429_per_s", span > 0 ? r->e429 / span : 0);
@@ -783,31 +794,31 @@ static void print_json(const struct top *t, size_t maxrows)
 	jw_obj_end(&w);
 	jw_key(&w, "anomaly");
 	jw_obj_begin(&w);
-	jw_kv_str(&w, "state", anomaly_state_name(t->anom.state));
-	jw_kv_bool(&w, "warm", t->anom.state != AL_LEARNING);
-	jw_kv_int(&w, "flag", t->anom.flag);
-	jw_kv_double(&w, "rate", t->anom.rate);
-	jw_kv_double(&w, "score", t->anom.score);
-	jw_kv_double(&w, "baseline", t->anom.baseline);
-	if (t->cause_on) {
+	jw_kv_str(&w, "state", anomaly_state_name(t->la.view.state));
+	jw_kv_bool(&w, "warm", t->la.view.state != AL_LEARNING);
+	jw_kv_int(&w, "flag", t->la.view.flag);
+	jw_kv_double(&w, "rate", t->la.view.rate);
+	jw_kv_double(&w, "score", t->la.view.score);
+	jw_kv_double(&w, "baseline", t->la.view.baseline);
+	if (t->la.cause_on) {
 		char line[640];
 
 		jw_key(&w, "cause");
 		jw_obj_begin(&w);
-		live_cause_format(&t->cause, t->cause.since_step * STEP_NS, line, sizeof(line));
+		live_cause_format(&t->la.cause, t->la.cause.since_step * STEP_NS, line, sizeof(line));
 		jw_kv_str(&w, "line", line);
-		jw_kv_uint(&w, "since_ns", t->cause.since_step * STEP_NS);
-		jw_kv_double(&w, "seconds", t->cause.seconds);
-		jw_kv_double(&w, "real_per_s", t->cause.seconds > 0 ? t->cause.real / t->cause.seconds : 0);
-		jw_kv_double(&w, "expected_per_s", t->cause.seconds > 0 ? t->cause.expected / t->cause.seconds : 0);
-		jw_kv_bool(&w, "found", t->cause.valid);
-		if (t->cause.valid) {
+		jw_kv_uint(&w, "since_ns", t->la.cause.since_step * STEP_NS);
+		jw_kv_double(&w, "seconds", t->la.cause.seconds);
+		jw_kv_double(&w, "real_per_s", t->la.cause.seconds > 0 ? t->la.cause.real / t->la.cause.seconds : 0);
+		jw_kv_double(&w, "expected_per_s", t->la.cause.seconds > 0 ? t->la.cause.expected / t->la.cause.seconds : 0);
+		jw_kv_bool(&w, "found", t->la.cause.valid);
+		if (t->la.cause.valid) {
 			jw_key(&w, "attrs");
 			jw_obj_begin(&w);
-			for (size_t i = 0; i < t->cause.nattrs; i++)
-				jw_kv_str(&w, t->cause.names[i], t->cause.values[i]);
+			for (size_t i = 0; i < t->la.cause.nattrs; i++)
+				jw_kv_str(&w, t->la.cause.names[i], t->la.cause.values[i]);
 			jw_obj_end(&w);
-			jw_kv_double(&w, "share", t->cause.share);
+			jw_kv_double(&w, "share", t->la.cause.share);
 		}
 		jw_obj_end(&w);
 	}
@@ -877,26 +888,10 @@ static void refresh_snapshot(struct top *t, uint64_t now_wall)
 	agg_advance(t->agg, now_wall);
 	if (t->ea)
 		etcd_agg_advance(t->ea, now_wall);
-	{
-		struct online_result res;
-		uint64_t step;
+	{ /* the detector, its verdict and the cause of an alerted event (shared with the agent) */
+		struct anomaly_record ev[LA_MAX_RECORDS];
 
-		agg_update_anomaly(t->agg, &res, &step);
-		anomaly_view(&res, agg_step_requests(t->agg, step) * 1e9 / (double)STEP_NS, &t->anom);
-		/* the cause of an alerted event, over its steps so far (kept when its start leaves the window) */
-		{
-			uint64_t es = agg_anomaly_event_step(t->agg);
-			struct live_cause c;
-
-			if (es == UINT64_MAX || !res.warm) {
-				t->cause_on = false;
-			} else if (live_cause_compute(t->agg, es, res.baseline, &c) == 0) {
-				t->cause = c;
-				t->cause_on = true;
-			} else if (t->cause.since_step != es) {
-				t->cause_on = false; /* nothing computed for this event yet */
-			}
-		}
+		live_anomaly_update(&t->la, now_wall, ev);
 	}
 	follow_read_stats(t->fw, &t->cs);
 	t->hits_per_request = pipeline_hits_per_request(t->pl, t->cs.hits);
@@ -965,7 +960,11 @@ static bool handle_keys(struct top *t)
 				return false;
 		} else switch (ch) {
 		case 'q': case 'Q': return false;
-		case 's': t->sort = (t->sort + 1) % AGG__NSORT; break;
+		case 's':
+			t->sort = (t->sort + 1) % AGG__NSORT;
+			if (!t->ea && (t->sort == AGG_SORT_ETCD_BYTES || t->sort == AGG_SORT_ETCD_KEYS))
+				t->sort = AGG_SORT_RATE; /* --no-etcd: nothing to sort by */
+			break;
 		case 'b': t->by = (t->by + 1) % top_ngroupings; break;
 		case 'r': t->reverse = !t->reverse; break;
 		case '?': case 'h': t->help = true; break;
@@ -1028,17 +1027,20 @@ int cmd_top(int argc, char **argv)
 		{ "budget", required_argument, NULL, OPT_BUDGET },
 		{ "budget-period", required_argument, NULL, OPT_BUDGET_PERIOD },
 		{ "hit-cost-us", required_argument, NULL, OPT_HIT_COST },
+		CLI_DETECTOR_LIVE_LONG,
 		{ 0 },
 	};
 	struct top t = { .interval = 1, .etcd_panel = true };
 	struct capture_opts co = { 0 };
 	struct follow_opts fo = { 0 };
 	struct agg_params ap;
+	struct dc_params dp;
 	long pid = 0, interval = 1, iterations = 0, nrows = 0, budget_period = 10;
 	double budget = 0, hit_cost_us = 0;
 	uint64_t next_refresh, next_housekeep = 0, done = 0;
 	int c, ret = 1;
 
+	dc_params_default(&dp);
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "n:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h': usage(stdout); return 0;
@@ -1053,7 +1055,8 @@ int cmd_top(int argc, char **argv)
 			break;
 		case OPT_SORT:
 			if (!parse_sort(optarg, &t.sort))
-				return cli_usage_error("top", "--sort takes rate, errors, p99 or bytes, got '%s'", optarg);
+				return cli_usage_error("top", "--sort takes rate, errors, p99, bytes, etcd-bytes or etcd-keys, got "
+						       "'%s'", optarg);
 			break;
 		case OPT_BY:
 			if (!parse_by(optarg, &t.by))
@@ -1090,15 +1093,23 @@ int cmd_top(int argc, char **argv)
 			if (!cli_parse_double(optarg, &hit_cost_us) || hit_cost_us <= 0)
 				return cli_usage_error("top", "--hit-cost-us needs microseconds > 0, got '%s'", optarg);
 			break;
-		default:
-			if (!cli_common_opt(c))
+		default: {
+			bool handled;
+			int rc = cli_detector_opt("top", c, optarg, &dp, &handled);
+
+			if (rc)
+				return rc;
+			if (!handled && !cli_common_opt(c))
 				return cli_usage_error("top", "invalid option");
+		}
 		}
 	}
 	if (optind < argc)
 		return cli_usage_error("top", "unexpected argument '%s'", argv[optind]);
 	if (co.no_h1 && co.no_h2)
 		return cli_usage_error("top", "--no-h1 and --no-h2 leave nothing to watch");
+	if (co.no_etcd && (t.sort == AGG_SORT_ETCD_BYTES || t.sort == AGG_SORT_ETCD_KEYS))
+		return cli_usage_error("top", "--sort %s needs etcd capture (not --no-etcd)", agg_sort_name(t.sort));
 	t.json = g_opts.json;
 	t.batch = t.batch || t.json || !isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO);
 	t.interval = (unsigned)interval;
@@ -1113,6 +1124,8 @@ int cmd_top(int argc, char **argv)
 
 	t.mono_to_wall = cli_mono_to_wall();
 	agg_params_for_window(&ap, t.interval);
+	if (live_anomaly_params(&ap, &dp))
+		return cli_usage_error("top", "--season: at most %d (seconds), got %d", LA_MAX_SEASON, dp.season);
 	t.rows_cap = (size_t)ap.max_keys + 1; /* every row of a table: the filter and --reverse see them all */
 	t.rows = calloc(t.rows_cap, sizeof(*t.rows));
 	t.row_etcd = calloc(t.rows_cap, sizeof(*t.row_etcd));
@@ -1126,6 +1139,7 @@ int cmd_top(int argc, char **argv)
 		p_err("out of memory");
 		goto out;
 	}
+	live_anomaly_init(&t.la, t.agg);
 	if (!co.no_etcd) {
 		struct etcd_agg_params ep;
 
@@ -1253,6 +1267,7 @@ int cmd_top(int argc, char **argv)
 			p_err("ring buffer poll: %s", strerror(-err));
 			goto out;
 		}
+		pipeline_rings_read(t.pl);
 		if (t.curses && !handle_keys(&t))
 			break;
 	}

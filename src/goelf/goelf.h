@@ -68,6 +68,10 @@ uint64_t gobin_entry_probe_vaddr(const struct go_binary *b, const struct go_func
 /* Addresses of the direct CALL instructions (E8 rel32) in caller whose target is callee_entry
  * (emulated by the kernel, so cheap to probe; the callee's arguments are in registers there).
  * Returns the number found (may exceed max) or negative errno. */
+/* The function's frame size (SUB $n, SP after its stack check), or -ENOENT when the prologue is not the
+ * standard one. At a CALL site in the function, SP + frame + 8 is the caller's SP at entry: its register
+ * arguments' spill slots follow (Go's ABIInternal; the function spills there what lives across calls). */
+int64_t gobin_frame_size(const struct go_binary *b, const struct go_func *fn);
 int gobin_call_sites(const struct go_binary *b, const struct go_func *caller, uint64_t callee_entry,
 		     uint64_t *vaddrs, size_t max);
 

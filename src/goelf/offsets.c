@@ -82,6 +82,7 @@ static const struct fspec h1_specs[] = {
 	{ "request_request_uri", "net/http.Request", "RequestURI" },
 	{ "request_proto_major", "net/http.Request", "ProtoMajor" },
 	{ "request_ctx", "net/http.Request", "ctx" },
+	{ "request_remote_addr", "net/http.Request", "RemoteAddr" },
 	{ "response_handler_header", "net/http.response", "handlerHeader" },
 };
 
@@ -99,7 +100,7 @@ static kp_off_t *h1_field(struct kp_http1_offsets *h, size_t i)
 	kp_off_t *f[] = { &h->response_conn, &h->response_req, &h->response_status, &h->response_written,
 			  &h->conn_remote_addr, &h->request_method, &h->request_header,
 			  &h->request_content_length, &h->request_request_uri, &h->request_proto_major,
-			  &h->request_ctx, &h->response_handler_header };
+			  &h->request_ctx, &h->request_remote_addr, &h->response_handler_header };
 	return i < sizeof(f) / sizeof(f[0]) ? f[i] : NULL;
 }
 
@@ -310,6 +311,9 @@ static void dwarf_fill(Elf *elf, struct go_offsets *o, bool got[GOFF__NGROUPS])
 	want(&c, "google.golang.org/grpc/status.Status");
 	want(&c, "google.golang.org/genproto/googleapis/rpc/status.Status");
 	want(&c, "google.golang.org/grpc/internal/transport.Stream");
+	want(&c, "google.golang.org/grpc.clientStream");
+	want(&c, "google.golang.org/grpc.csAttempt");
+	want(&c, "google.golang.org/grpc.parser");
 	dw_collect(&c);
 
 	for (int g = 0; g < 3; g++) {
@@ -347,6 +351,10 @@ static void dwarf_fill(Elf *elf, struct go_offsets *o, bool got[GOFF__NGROUPS])
 		g->spb_status_code = dw_path(&c, "google.golang.org/genproto/googleapis/rpc/status.Status", "Code");
 		g->stream_method = dw_path(&c, "google.golang.org/grpc/internal/transport.Stream", "method");
 		g->stream_ctx = dw_path(&c, "google.golang.org/grpc/internal/transport.Stream", "ctx");
+		g->cs_attempt = dw_path(&c, "google.golang.org/grpc.clientStream", "attempt");
+		g->attempt_parser = dw_path(&c, "google.golang.org/grpc.csAttempt", "p");
+		g->parser_header = dw_path(&c, "google.golang.org/grpc.parser", "header");
+		g->range_resp_kvs = g->range_resp_more = g->range_resp_count = U; /* offsets_select's etcd table */
 		if (dw_struct(&c, "google.golang.org/grpc/internal/status.Error")) {
 			g->error_is_spb = 0;
 			g->status_error_s = dw_path(&c, "google.golang.org/grpc/internal/status.Error", "s");
@@ -390,7 +398,8 @@ static const struct go_entry go_table[] = {
 	{ 19,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232, .response_handler_header = 88 },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232,
+	    .request_remote_addr = 176, .response_handler_header = 88 },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 168, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 80,
 	    .rws_wrote_bytes = 104, .rws_sent_content_len = 96, .stream_sc = 0, .stream_id = 8,
@@ -400,7 +409,8 @@ static const struct go_entry go_table[] = {
 	{ 21,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232, .response_handler_header = U },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232,
+	    .request_remote_addr = 176, .response_handler_header = U },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
@@ -410,7 +420,8 @@ static const struct go_entry go_table[] = {
 	{ 22,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232, .response_handler_header = U },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 232,
+	    .request_remote_addr = 176, .response_handler_header = U },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
@@ -420,7 +431,8 @@ static const struct go_entry go_table[] = {
 	{ 23,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248, .response_handler_header = U },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248,
+	    .request_remote_addr = 176, .response_handler_header = U },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
@@ -430,7 +442,8 @@ static const struct go_entry go_table[] = {
 	{ 24,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248, .response_handler_header = U },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248,
+	    .request_remote_addr = 176, .response_handler_header = U },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
@@ -440,7 +453,8 @@ static const struct go_entry go_table[] = {
 	{ 26,
 	  { .response_conn = 0, .response_req = 8, .response_status = 120, .response_written = 104,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248, .response_handler_header = U },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248,
+	    .request_remote_addr = 176, .response_handler_header = U },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 160, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 72,
 	    .rws_wrote_bytes = 96, .rws_sent_content_len = 88, .stream_sc = 0, .stream_id = 8,
@@ -450,7 +464,8 @@ static const struct go_entry go_table[] = {
 	{ 27,
 	  { .response_conn = 0, .response_req = 8, .response_status = 128, .response_written = 112,
 	    .conn_remote_addr = 32, .request_method = 0, .request_header = 56, .request_content_length = 88,
-	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248, .response_handler_header = U },
+	    .request_request_uri = 192, .request_proto_major = 40, .map_kind = 0, .request_ctx = 248,
+	    .request_remote_addr = 176, .response_handler_header = U },
 	  { .meta_headers_frame_fields = 8, .headers_frame_stream_id = 8, .header_field_size = 40,
 	    .server_conn_remote_addr = 168, .response_writer_rws = 0, .rws_stream = 0, .rws_status = 240,
 	    .rws_wrote_bytes = 264, .rws_sent_content_len = 256, .stream_sc = 0, .stream_id = 8,
@@ -525,7 +540,8 @@ static const struct grpc_entry grpc_table[] = {
 	 * Invoke error *status.statusError code 14 read through these offsets */
 	{ "v1.27.1", 19,
 	  { .status_error_s = U, .status_s = U, .spb_status_code = 40, ._pad = 0, .error_is_spb = 1,
-	    .stream_method = 72, .stream_ctx = 32 },
+	    .stream_method = 72, .stream_ctx = 32, .cs_attempt = 224, .attempt_parser = 32, .parser_header = 16,
+	    .range_resp_kvs = U, .range_resp_more = U, .range_resp_count = U },
 	  "measured from DWARF of a go1.19.8 GOPATH program built here against google.golang.org/grpc v1.27.1 "
 	  "(set k8s-1.20.2: genproto v0.0.0-20201110150050-8816d57aaa9a, google.golang.org/protobuf v1.25.0, "
 	  "github.com/golang/protobuf v1.4.3 (kubernetes v1.20.2 vendor/modules.txt)) by "
@@ -535,7 +551,10 @@ static const struct grpc_entry grpc_table[] = {
 	 * Invoke error *status.Error code 14 read through these offsets */
 	{ "v1.33.3", 19,
 	  { .status_error_s = 0, .status_s = U, .spb_status_code = 0, ._pad = 0, .error_is_spb = 0,
-	    .stream_method = 72, .stream_ctx = 32 },
+	    .stream_method = 72, .stream_ctx = 32,
+	    /* not measured for this version: the response size of non-Range calls is not read */
+	    .cs_attempt = U, .attempt_parser = U, .parser_header = U,
+	    .range_resp_kvs = U, .range_resp_more = U, .range_resp_count = U },
 	  "measured from DWARF of a go1.19.8 GOPATH program built here against google.golang.org/grpc v1.33.3 "
 	  "(set bookworm: Debian bookworm golang-golang-x-net-dev 1:0.7.0+dfsg-1, golang-google-grpc-dev "
 	  "1.33.3-2, golang-google-genproto-dev 0.0~git20200413.b5235f6-3, golang-google-protobuf-dev "
@@ -545,7 +564,10 @@ static const struct grpc_entry grpc_table[] = {
 	 * Invoke error *status.Error code 14 read through these offsets */
 	{ "v1.64.0", 24,
 	  { .status_error_s = 0, .status_s = 0, .spb_status_code = 40, ._pad = 0, .error_is_spb = 0,
-	    .stream_method = 80, .stream_ctx = 32 },
+	    .stream_method = 80, .stream_ctx = 32,
+	    /* not measured for this version: the response size of non-Range calls is not read */
+	    .cs_attempt = U, .attempt_parser = U, .parser_header = U,
+	    .range_resp_kvs = U, .range_resp_more = U, .range_resp_count = U },
 	  "measured from DWARF of a go1.24.4 GOPATH program built here against google.golang.org/grpc v1.64.0 "
 	  "(set trixie: Debian trixie golang-golang-x-net-dev 1:0.27.0-2, golang-google-grpc-dev 1.64.0-7, "
 	  "golang-google-genproto-dev 0.0~git20210726.e7812ac-4, golang-google-protobuf-dev 1.36.5-1, "
@@ -555,7 +577,10 @@ static const struct grpc_entry grpc_table[] = {
 	 * Invoke error *status.Error code 14 read through these offsets; transport.ClientStream embeds Stream at 0 */
 	{ "v1.81.1", 26,
 	  { .status_error_s = 0, .status_s = 0, .spb_status_code = 40, ._pad = 0, .error_is_spb = 0,
-	    .stream_method = 16, .stream_ctx = 0 },
+	    .stream_method = 16, .stream_ctx = 0,
+	    /* not measured for this version: the response size of non-Range calls is not read */
+	    .cs_attempt = U, .attempt_parser = U, .parser_header = U,
+	    .range_resp_kvs = U, .range_resp_more = U, .range_resp_count = U },
 	  "measured from DWARF of a go1.26.10 GOPATH program built here against google.golang.org/grpc v1.81.1 "
 	  "(set sid: Debian sid golang-golang-x-net-dev 1:0.62.0-1, golang-google-grpc-dev 1.81.1-1, "
 	  "golang-google-genproto-dev 0.0~git20260414.afd174a-2, golang-google-protobuf-dev 1.36.10-2, "

@@ -180,3 +180,50 @@ int gobin_call_sites(const struct go_binary *b, const struct go_func *caller, ui
 	return rc < 0 ? rc : cs.n;
 }
 
+
+/* The frame size: the immediate of the prologue's SUB $n, SP (48 83 EC ib / 48 81 EC id) right after
+ * the stack check. */
+struct frame_scan {
+	bool after_check;
+	int64_t size;
+	int n;
+};
+
+static int frame_insn(const cs_insn *insn, void *arg)
+{
+	struct frame_scan *fs = arg;
+
+	if (++fs->n > 8)
+		return 2;
+	if (insn->id == X86_INS_JBE || insn->id == X86_INS_JB) {
+		fs->after_check = true;
+		return 0;
+	}
+	if (!fs->after_check)
+		return 0;
+	if (insn->size == 4 && insn->bytes[0] == 0x48 && insn->bytes[1] == 0x83 && insn->bytes[2] == 0xec) {
+		fs->size = (int8_t)insn->bytes[3];
+		return 1;
+	}
+	if (insn->size == 7 && insn->bytes[0] == 0x48 && insn->bytes[1] == 0x81 && insn->bytes[2] == 0xec) {
+		int32_t v;
+
+		memcpy(&v, insn->bytes + 3, 4);
+		fs->size = v;
+		return 1;
+	}
+	return 2; /* anything else right after the check: not the standard prologue */
+}
+
+int64_t gobin_frame_size(const struct go_binary *b, const struct go_func *fn)
+{
+	struct frame_scan fs = { false, -1, 0 };
+	uint64_t len;
+
+	if (!b || !fn || fn->end <= fn->entry)
+		return -EINVAL;
+	len = fn->end - fn->entry < 48 ? fn->end - fn->entry : 48;
+	if (decode_each(b, fn->entry, len, frame_insn, &fs) != 1 || fs.size <= 0)
+		return -ENOENT;
+	return fs.size;
+}

@@ -2,6 +2,7 @@
 #include "input/raw_events.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -32,11 +33,14 @@ void raw_event_scrub(void *data, size_t size)
 		if (size >= sizeof(struct kp_req_start)) {
 			struct kp_req_start *e = data;
 
-			e->_pad = 0;
+			e->_pad2 = 0;
 			zero_tail(e->method, e->method_len, sizeof(e->method));
 			zero_tail(e->path, e->path_len, sizeof(e->path));
 			zero_tail(e->ua, e->ua_len, sizeof(e->ua));
 			zero_tail(e->addr, e->addr_len, sizeof(e->addr));
+			zero_tail(e->user, e->user_len, sizeof(e->user));
+			for (int i = 0; i < KP_GROUPS_MAX; i++)
+				zero_tail(e->groups[i], i < e->ngroups ? e->group_len[i] : 0, sizeof(e->groups[i]));
 			zero_tail(data, sizeof(*e), size);
 			return;
 		}
@@ -120,6 +124,7 @@ void raw_event_scrub(void *data, size_t size)
 		break;
 	case KP_EV_GRPC_END:
 		if (size >= sizeof(struct kp_grpc_end)) {
+			memset(((struct kp_grpc_end *)data)->_pad, 0, sizeof(((struct kp_grpc_end *)data)->_pad));
 			zero_tail(data, sizeof(struct kp_grpc_end), size);
 			return; /* numbers only */
 		}
@@ -174,6 +179,21 @@ static int fail(struct raw_events *ev, gzFile g, char *err, size_t errcap, const
 	return -1;
 }
 
+/* Events of an older, shorter layout grow to the current one with the appended fields zeroed: request
+ * starts before issue 13 ended at addr (the authn fields were appended). Returns the event's size. */
+#define OLD_REQ_START_SIZE offsetof(struct kp_req_start, recv_wall)
+#define UPGRADE_ROOM (sizeof(struct kp_req_start) - OLD_REQ_START_SIZE)
+static uint32_t upgrade(uint8_t *data, uint32_t size)
+{
+	const struct kp_event_hdr *h = (const void *)data;
+
+	if (size == OLD_REQ_START_SIZE && h->type == KP_EV_REQ_START) {
+		memset(data + size, 0, UPGRADE_ROOM);
+		return sizeof(struct kp_req_start);
+	}
+	return size;
+}
+
 int raw_events_load(const char *path, struct raw_events *out, char *err, size_t errcap)
 {
 	struct raw_events ev = { 0 };
@@ -212,11 +232,11 @@ int raw_events_load(const char *path, struct raw_events *out, char *err, size_t 
 			ev.size = s;
 			cap_n = nc;
 		}
-		if (used + size + 8 > cap_data) {
+		if (used + size + UPGRADE_ROOM + 8 > cap_data) {
 			size_t nc = cap_data ? cap_data * 2 : 1 << 20;
 			uint8_t *d;
 
-			while (nc < used + size + 8)
+			while (nc < used + size + UPGRADE_ROOM + 8)
 				nc *= 2;
 			d = realloc(ev.data, nc);
 			if (!d)
@@ -226,6 +246,7 @@ int raw_events_load(const char *path, struct raw_events *out, char *err, size_t 
 		}
 		if (size && gzread(g, ev.data + used, size) != (int)size)
 			return fail(&ev, g, err, errcap, "truncated event", path);
+		size = upgrade(ev.data + used, size);
 		ev.off[ev.n] = used;
 		ev.size[ev.n] = size;
 		ev.n++;

@@ -92,7 +92,18 @@ void audit_event_json(struct json_writer *w, const struct request_record *r, uin
 	jw_str(w, r->path);
 	JW_KEY(w, "verb");
 	jw_str(w, ri->verb);
-	/* "user": omitted until kapimon knows the identity (docs/records.md) */
+	if (r->has_user) { /* the authenticated user (no uid, no extra: kapimon does not read them) */
+		JW_KEY(w, "user");
+		jw_obj_begin(w);
+		JW_KEY(w, "username");
+		jw_str(w, r->user);
+		JW_KEY(w, "groups");
+		jw_arr_begin(w);
+		for (unsigned i = 0; i < r->ngroups && i < REC_GROUPS_MAX; i++)
+			jw_strn(w, r->groups[i], strnlen(r->groups[i], sizeof(r->groups[i])));
+		jw_arr_end(w);
+		jw_obj_end(w);
+	}
 	JW_KEY(w, "sourceIPs");
 	jw_arr_begin(w);
 	if (r->client[0]) {

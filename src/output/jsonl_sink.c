@@ -2,12 +2,13 @@
 #include "output/jsonl_sink.h"
 
 #include "assemble/record_json.h"
+#include "output/anomaly_out.h"
 
 void jsonl_sink_init(struct jsonl_sink *j, FILE *out)
 {
 	j->out = out;
 	jw_init(&j->w, out, false);
-	j->requests = j->etcd_records = j->stats_records = j->conn_records = 0;
+	j->requests = j->etcd_records = j->stats_records = j->conn_records = j->anomaly_records = 0;
 }
 
 static void on_request(void *ctx, const struct request_record *r)
@@ -49,6 +50,13 @@ void jsonl_sink_stats(struct jsonl_sink *j, const struct record_stats *s)
 	record_json_stats(&j->w, s);
 	fputc('\n', j->out);
 	j->stats_records++;
+}
+
+void jsonl_sink_anomaly(struct jsonl_sink *j, const struct anomaly_record *r)
+{
+	anomaly_json(&j->w, r);
+	fputc('\n', j->out);
+	j->anomaly_records++;
 }
 
 void jsonl_sink_set_out(struct jsonl_sink *j, FILE *out)

@@ -422,6 +422,8 @@ size_t otlp_encode_request_span(const struct otlp_ids *ids, const struct request
 	if (r->status)
 		attr_int(&w, F_SPAN_ATTRIBUTES, "http.response.status_code", r->status);
 	attr_str(&w, F_SPAN_ATTRIBUTES, "user_agent.original", r->user_agent);
+	if (r->has_user) /* the authenticated user (semantic conventions' user.name) */
+		attr_str(&w, F_SPAN_ATTRIBUTES, "user.name", r->user);
 	split_client(r->client, &addr, &alen, &port);
 	if (alen)
 		attr_strn(&w, F_SPAN_ATTRIBUTES, "client.address", addr, alen);
@@ -445,6 +447,11 @@ size_t otlp_encode_request_span(const struct otlp_ids *ids, const struct request
 	attr_str(&w, F_SPAN_ATTRIBUTES, "k8s.apiserver.namespace", ri->namespace_);
 	attr_str(&w, F_SPAN_ATTRIBUTES, "k8s.apiserver.name", ri->name);
 	attr_int(&w, F_SPAN_ATTRIBUTES, "kapimon.request.id", (int64_t)r->id);
+	if (r->has_etcd_cost) { /* what its etcd calls cost (their spans are its children) */
+		attr_int(&w, F_SPAN_ATTRIBUTES, "kapimon.etcd.calls", (int64_t)r->etcd_calls);
+		attr_int(&w, F_SPAN_ATTRIBUTES, "kapimon.etcd.response_bytes", (int64_t)r->etcd_resp_bytes);
+		attr_int(&w, F_SPAN_ATTRIBUTES, "kapimon.etcd.keys", (int64_t)r->etcd_kvs);
+	}
 	if (r->ongoing)
 		attr_bool(&w, F_SPAN_ATTRIBUTES, "kapimon.ongoing", true);
 	if (r->sample_factor != 1.0)
@@ -500,6 +507,15 @@ size_t otlp_encode_etcd_span(const struct otlp_ids *ids, const struct etcd_recor
 		attr_bool(&w, F_SPAN_ATTRIBUTES, "etcd.count_only", true);
 	if (e->keys_only)
 		attr_bool(&w, F_SPAN_ATTRIBUTES, "etcd.keys_only", true);
+	/* what etcd returned: sizes and counts, never a key or value of the response */
+	if (e->resp_size >= 0)
+		attr_int(&w, F_SPAN_ATTRIBUTES, "etcd.response_size", e->resp_size);
+	if (e->kvs >= 0)
+		attr_int(&w, F_SPAN_ATTRIBUTES, "db.response.returned_rows", e->kvs);
+	if (e->count >= 0)
+		attr_int(&w, F_SPAN_ATTRIBUTES, "etcd.count", e->count);
+	if (e->more)
+		attr_bool(&w, F_SPAN_ATTRIBUTES, "etcd.more", true);
 	/* rpc.*: "/etcdserverpb.KV/Range" → service "etcdserverpb.KV", method "Range" */
 	attr_str(&w, F_SPAN_ATTRIBUTES, "rpc.system", "grpc");
 	slash = e->method[0] == '/' ? strchr(e->method + 1, '/') : NULL;

@@ -17,6 +17,8 @@ static const double req_buckets[] = { 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4
 /* etcd round trips: 0.5 ms (a local range) .. 10 s (a stuck commit); docs/metrics.md. */
 static const double etcd_buckets[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 				       0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+/* key-values one Range returned: a GET (1) .. a LIST of every object of a big resource */
+static const double range_keys_buckets[] = { 0, 1, 10, 100, 500, 1000, 5000, 10000, 50000, 100000 };
 #define NBUCKETS(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
 
 /* grpc-go's codes.Code names (google.golang.org/grpc/codes), index = code. */
@@ -36,6 +38,7 @@ const char *prom_grpc_code_name(int32_t code)
 }
 
 #define OTHER "other"
+#define CLIENT_NLAB 4 /* kapimon_requests_by_client_total: user_agent, verb, resource, user */
 
 /*
  * A label set: the values NUL-separated ("get\0\0pods\0\0200"), nlab of them. Record fields are bounded
@@ -169,7 +172,7 @@ static void ptab_add(struct ptab *t, const struct pkey *k, double w, double seco
 }
 
 struct prom_sink {
-	struct ptab req, dur, client_other, etcd, etcd_dur;
+	struct ptab req, dur, client_other, etcd, etcd_dur, etcd_bytes, etcd_keys;
 	struct ptab apf;           /* kapimon_requests_by_priority_level_total */
 	uint32_t nonres_max, nonres_n;
 	struct ptab nonres;        /* the non-resource paths given their own subresource value (counts unused) */
@@ -209,11 +212,15 @@ struct prom_sink *prom_sink_new(const struct prom_sink_opts *o)
 	err |= ptab_init(&s->dur, "kapimon_request_duration_seconds", 3, cap_or(o->dur_rows, PROM_SINK_DUR_ROWS),
 			 req_buckets, NBUCKETS(req_buckets));
 	err |= ptab_init(&s->nonres, "nonresource_paths", 1, cap_or(o->nonres_paths, PROM_SINK_NONRES_PATHS), NULL, 0);
-	err |= ptab_init(&s->client_other, "kapimon_requests_by_client_total", 3,
+	err |= ptab_init(&s->client_other, "kapimon_requests_by_client_total", CLIENT_NLAB,
 			 cap_or(o->client_other_rows, PROM_SINK_CLIENT_OTHER_ROWS), NULL, 0);
 	err |= ptab_init(&s->etcd, "kapimon_etcd_requests_total", 3, cap_or(o->etcd_rows, PROM_SINK_ETCD_ROWS), NULL, 0);
 	err |= ptab_init(&s->etcd_dur, "kapimon_etcd_request_duration_seconds", 2,
 			 cap_or(o->etcd_dur_rows, PROM_SINK_ETCD_DUR_ROWS), etcd_buckets, NBUCKETS(etcd_buckets));
+	err |= ptab_init(&s->etcd_bytes, "kapimon_etcd_response_bytes_total", 2,
+			 cap_or(o->etcd_dur_rows, PROM_SINK_ETCD_DUR_ROWS), NULL, 0);
+	err |= ptab_init(&s->etcd_keys, "kapimon_etcd_range_keys", 1, cap_or(o->etcd_dur_rows, PROM_SINK_ETCD_DUR_ROWS),
+			 range_keys_buckets, NBUCKETS(range_keys_buckets));
 	err |= ptab_init(&s->apf, "kapimon_requests_by_priority_level_total", 3,
 			 cap_or(o->apf_rows, PROM_SINK_APF_ROWS), NULL, 0);
 	s->client_cap = cap_or(o->client_rows, PROM_SINK_CLIENT_ROWS);
@@ -239,6 +246,8 @@ void prom_sink_free(struct prom_sink *s)
 	ptab_free(&s->client_other);
 	ptab_free(&s->etcd);
 	ptab_free(&s->etcd_dur);
+	ptab_free(&s->etcd_bytes);
+	ptab_free(&s->etcd_keys);
 	ptab_free(&s->apf);
 	hh_free(s->hh);
 	free(s->client_keys);
@@ -255,19 +264,20 @@ static bool client_eq(void *ctx, uint32_t row)
 	return key_eq(&s->client_keys[row], s->probe);
 }
 
-/* Add to the user_agent="other" row of (verb, resource). */
+/* Add to the user_agent="other", user="other" row of (verb, resource). */
 static void client_other_add(struct prom_sink *s, const char *verb, const char *resource, double w)
 {
-	const char *vals[] = { OTHER, verb, resource };
+	const char *vals[] = { OTHER, verb, resource, OTHER };
 	struct pkey k;
 
-	key_pack(&k, vals, 3);
+	key_pack(&k, vals, CLIENT_NLAB);
 	ptab_add(&s->client_other, &k, w, 0);
 }
 
 static void client_add(struct prom_sink *s, const struct request_record *r, double w)
 {
-	const char *vals[] = { r->user_agent, r->ri.verb, r->ri.resource };
+	/* the user: "" when unknown (failed authentication; requests seen by the generic starts) */
+	const char *vals[] = { r->user_agent, r->ri.verb, r->ri.resource, r->has_user ? r->user : "" };
 	struct pkey k;
 	uint32_t row;
 	bool evicted = false;
@@ -281,7 +291,7 @@ static void client_add(struct prom_sink *s, const struct request_record *r, doub
 		client_other_add(s, r->ri.verb, r->ri.resource, w);
 		return;
 	}
-	key_pack(&k, vals, 3);
+	key_pack(&k, vals, CLIENT_NLAB);
 	s->probe = &k;
 	row = hh_find(s->hh, k.hash, client_eq, s);
 	s->probe = NULL;
@@ -369,6 +379,13 @@ void prom_sink_etcd(struct prom_sink *s, const struct etcd_record *r)
 	ptab_add(&s->etcd, &k, w, 0);
 	key_pack(&k, (const char *const[]){ r->op, r->resource }, 2);
 	ptab_add(&s->etcd_dur, &k, w, (double)r->latency_ns / 1e9);
+	/* what etcd returned: bytes of every call with a known size, key-values of every Range */
+	if (r->resp_size >= 0)
+		ptab_add(&s->etcd_bytes, &k, w * (double)r->resp_size, 0);
+	if (r->kvs >= 0) {
+		key_pack(&k, (const char *const[]){ r->resource }, 1);
+		ptab_add(&s->etcd_keys, &k, w, (double)r->kvs);
+	}
 }
 
 static void on_request(void *ctx, const struct request_record *r)
@@ -524,9 +541,10 @@ int prom_sink_render(const struct prom_sink *s, const struct prom_sink_health *h
 {
 	static const char *const req_l[] = { "verb", "group", "resource", "subresource", "code" };
 	static const char *const dur_l[] = { "verb", "group", "resource" };
-	static const char *const client_l[] = { "user_agent", "verb", "resource" };
+	static const char *const client_l[] = { "user_agent", "verb", "resource", "user" };
 	static const char *const etcd_l[] = { "op", "resource", "code" };
 	static const char *const etcd_dur_l[] = { "op", "resource" };
+	static const char *const etcd_keys_l[] = { "resource" };
 	static const char *const fam_l[] = { "family" };
 	static const char *const apf_l[] = { "priority_level", "flow_schema", "code" };
 
@@ -541,15 +559,16 @@ int prom_sink_render(const struct prom_sink *s, const struct prom_sink_health *h
 	render_table(out, &s->dur, dur_l, 3);
 
 	header(out, "kapimon_requests_by_client_total", "counter",
-	       "Apiserver requests finished, by user agent, verb and resource; user agents outside the "
-	       "heavy hitters are counted as \"other\".");
+	       "Apiserver requests finished, by user agent, verb, resource and authenticated user; "
+	       "(user agent, verb, resource, user) series outside the heavy hitters are counted as user agent "
+	       "and user \"other\".");
 	for (uint32_t row = 0; row < hh_cap(s->hh); row++) {
 		if (!hh_gen(s->hh, row))
 			continue;
-		sample(out, "kapimon_requests_by_client_total", "", client_l, 3, &s->client_keys[row], NULL,
+		sample(out, "kapimon_requests_by_client_total", "", client_l, CLIENT_NLAB, &s->client_keys[row], NULL,
 		       s->client_val[row]);
 	}
-	render_table(out, &s->client_other, client_l, 3);
+	render_table(out, &s->client_other, client_l, CLIENT_NLAB);
 
 	header(out, "kapimon_requests_by_priority_level_total", "counter",
 	       "Apiserver requests API Priority and Fairness classified, by priority level, flow schema (names; "
@@ -564,9 +583,18 @@ int prom_sink_render(const struct prom_sink *s, const struct prom_sink_health *h
 	       "etcd call latency in seconds as the apiserver's gRPC client sees it, by operation and resource.");
 	render_table(out, &s->etcd_dur, etcd_dur_l, 2);
 
+	header(out, "kapimon_etcd_response_bytes_total", "counter",
+	       "Bytes of the response messages etcd returned to the apiserver's calls, by operation and resource.");
+	render_table(out, &s->etcd_bytes, etcd_dur_l, 2);
+
+	header(out, "kapimon_etcd_range_keys", "histogram",
+	       "Key-values etcd returned per Range call (a LIST's cost), by resource.");
+	render_table(out, &s->etcd_keys, etcd_keys_l, 1);
+
 	header(out, "kapimon_metrics_overflow_total", "counter",
 	       "Records counted in a family's overflow row (every label \"other\") because its table was full.");
-	const struct ptab *tabs[] = { &s->req, &s->dur, &s->client_other, &s->etcd, &s->etcd_dur, &s->apf };
+	const struct ptab *tabs[] = { &s->req, &s->dur, &s->client_other, &s->etcd, &s->etcd_dur, &s->etcd_bytes,
+				      &s->etcd_keys, &s->apf };
 	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++) {
 		struct pkey k;
 
@@ -574,7 +602,7 @@ int prom_sink_render(const struct prom_sink *s, const struct prom_sink_health *h
 		sample(out, "kapimon_metrics_overflow_total", "", fam_l, 1, &k, NULL, (double)tabs[i]->overflowed);
 	}
 	header(out, "kapimon_client_evictions_total", "counter",
-	       "(user_agent, verb, resource) series of kapimon_requests_by_client_total folded into \"other\" "
+	       "(user_agent, verb, resource, user) series of kapimon_requests_by_client_total folded into \"other\" "
 	       "to make room for a heavier one.");
 	sample(out, "kapimon_client_evictions_total", "", NULL, 0, NULL, NULL, (double)s->client_evictions);
 

@@ -37,7 +37,8 @@
 #define PROM_SINK_CLIENT_ROWS 256      /* kapimon_requests_by_client_total, heavy-hitter keys */
 #define PROM_SINK_CLIENT_OTHER_ROWS 256 /* its user_agent="other" rows, per (verb, resource) */
 #define PROM_SINK_ETCD_ROWS 512        /* kapimon_etcd_requests_total */
-#define PROM_SINK_ETCD_DUR_ROWS 256    /* kapimon_etcd_request_duration_seconds */
+#define PROM_SINK_ETCD_DUR_ROWS 256    /* kapimon_etcd_request_duration_seconds; also kapimon_etcd_response_bytes_total
+					 * and kapimon_etcd_range_keys (its resource rows) */
 #define PROM_SINK_CONN_ROWS 256        /* kapimon_client_connection* / kapimon_etcd_connection*: groups (client
 					* IPs, etcd endpoints) with their own series (aggregate/conn_agg.h) */
 #define PROM_SINK_APF_ROWS 256         /* kapimon_requests_by_priority_level_total */

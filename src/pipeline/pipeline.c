@@ -45,6 +45,10 @@ struct pipeline {
 	struct apf_join_stats apf_gone, apf_sum;
 	struct etcd_watch_res watch[ETCD_WATCH_RES_MAX];
 	size_t nwatch;
+	/* finished requests held until the rings were read once more (pipeline_rings_read): a FIFO ring */
+	struct request_record *defer;
+	uint8_t *defer_lane; /* index in lanes[] */
+	size_t defer_head, defer_n;
 };
 
 /* ---- assemblers -> join -> sinks ---- */
@@ -63,13 +67,22 @@ static void deliver_etcd(const struct etcd_record *r, void *ctx)
 			p->sinks[i].etcd(p->sinks[i].ctx, j);
 }
 
-static void deliver_request(const struct request_record *r, void *ctx)
+static void deliver_now(struct lane *l, const struct request_record *r)
 {
-	struct lane *l = ctx;
 	struct pipeline *p = l->p;
 	struct request_record *j = &p->scratch;
 
 	*j = *r;
+	/* join: what its etcd calls cost (the calls held for it: all of them once the rings were read) */
+	if (l->es && !j->ongoing) {
+		struct etcd_cost c;
+
+		etcd_asm_request_cost(l->es, j->link_ctx, j->start_mono_ns, j->start_mono_ns + j->latency_ns, &c);
+		j->has_etcd_cost = true;
+		j->etcd_calls = c.calls;
+		j->etcd_resp_bytes = c.resp_bytes;
+		j->etcd_kvs = c.kvs;
+	}
 	/* ids unique across apiservers; the apiserver */
 	j->id = p->next_id++;
 	j->apiserver_pid = l->pid;
@@ -96,6 +109,43 @@ static void deliver_conn(const struct conn_record *r, void *ctx)
 	for (size_t i = 0; i < p->nsinks; i++)
 		if (p->sinks[i].conn)
 			p->sinks[i].conn(p->sinks[i].ctx, r);
+}
+
+/* Deliver the held requests, oldest first. */
+static void release_deferred(struct pipeline *p, size_t keep)
+{
+	while (p->defer_n > keep) {
+		size_t i = p->defer_head;
+
+		p->defer_head = (p->defer_head + 1) % PIPELINE_DEFER_CAP;
+		p->defer_n--;
+		deliver_now(&p->lanes[p->defer_lane[i]], &p->defer[i]);
+	}
+}
+
+static void deliver_request(const struct request_record *r, void *ctx)
+{
+	struct lane *l = ctx;
+	struct pipeline *p = l->p;
+	size_t i;
+
+	if (!l->es || r->ongoing || !p->defer) {
+		deliver_now(l, r);
+		return;
+	}
+	if (p->defer_n == PIPELINE_DEFER_CAP) {
+		p->st.cost_early++;
+		release_deferred(p, PIPELINE_DEFER_CAP - 1);
+	}
+	i = (p->defer_head + p->defer_n++) % PIPELINE_DEFER_CAP;
+	p->defer[i] = *r;
+	p->defer_lane[i] = (uint8_t)(l - p->lanes);
+	p->st.cost_deferred++;
+}
+
+void pipeline_rings_read(struct pipeline *p)
+{
+	release_deferred(p, 0);
 }
 
 static void deliver_abandoned(const struct request_record *r, void *ctx)
@@ -207,7 +257,11 @@ struct pipeline *pipeline_new(const struct pipeline_opts *o)
 	p->sample_factor = 1.0;
 	p->next_id = 1;
 	p->ct = ct_new(0);
-	if (!p->ct) {
+	if (p->o.etcd) {
+		p->defer = calloc(PIPELINE_DEFER_CAP, sizeof(*p->defer));
+		p->defer_lane = calloc(PIPELINE_DEFER_CAP, sizeof(*p->defer_lane));
+	}
+	if (!p->ct || (p->o.etcd && (!p->defer || !p->defer_lane))) {
 		pipeline_free(p);
 		return NULL;
 	}
@@ -223,6 +277,8 @@ void pipeline_free(struct pipeline *p)
 		if (p->lanes[i].used)
 			lane_free(p, &p->lanes[i]);
 	ct_free(p->ct);
+	free(p->defer);
+	free(p->defer_lane);
 	free(p);
 }
 
@@ -263,9 +319,18 @@ static const size_t min_size[] = {
 int pipeline_feed(struct pipeline *p, const void *event, size_t size)
 {
 	const struct kp_event_hdr *h = event;
+	struct kp_grpc_end ge;
 	struct lane *l;
 
 	p->st.events++;
+	/* a call end of the layout before the response fields (recorded corpora): no response known */
+	if (event && size >= offsetof(struct kp_grpc_end, resp_size) && size < sizeof(ge) &&
+	    h->type == KP_EV_GRPC_END) {
+		memset(&ge, 0, sizeof(ge));
+		memcpy(&ge, event, offsetof(struct kp_grpc_end, resp_size));
+		event = &ge;
+		size = sizeof(ge);
+	}
 	if (!event || size < sizeof(*h) || h->type >= sizeof(min_size) / sizeof(min_size[0]) ||
 	    !min_size[h->type] || size < min_size[h->type]) {
 		p->st.bad_events++;
@@ -281,10 +346,13 @@ int pipeline_feed(struct pipeline *p, const void *event, size_t size)
 		return -ENOSPC;
 	}
 	switch (h->type) {
-	case KP_EV_REQ_START:
-		if (asm_start(l->as, event))
-			deliver_started(p, event);
+	case KP_EV_REQ_START: {
+		const struct kp_req_start *kept = asm_start(l->as, event);
+
+		if (kept) /* as kept: an authn start's time is when the request arrived */
+			deliver_started(p, kept);
 		break;
+	}
 	case KP_EV_REQ_END:
 		if (size < sizeof(struct kp_req_end)) { /* an older, shorter end event (raw event files) */
 			struct kp_req_end e = { 0 };
@@ -327,6 +395,7 @@ void pipeline_feed_cb(void *ctx, const void *event, size_t size)
 
 void pipeline_tick(struct pipeline *p, uint64_t now_mono)
 {
+	release_deferred(p, 0);
 	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++) {
 		if (!p->lanes[i].used)
 			continue;
@@ -342,6 +411,7 @@ void pipeline_tick(struct pipeline *p, uint64_t now_mono)
 
 static void lane_flush(struct lane *l, uint64_t now_mono)
 {
+	release_deferred(l->p, 0);
 	asm_flush_ongoing(l->as, now_mono);
 	if (l->es)
 		etcd_asm_flush(l->es);
@@ -545,7 +615,8 @@ double pipeline_etcd_hits_per_call(const struct pipeline *p, const uint64_t hits
 	if (!es)
 		return 0;
 	msgs = es->calls + es->stream_messages + es->unmatched_end;
-	return msgs ? (double)(hits[KP_PROBE_GRPC_WRITE] + hits[KP_PROBE_GRPC_FINISH]) / (double)msgs : 0;
+	return msgs ? (double)(hits[KP_PROBE_GRPC_WRITE] + hits[KP_PROBE_GRPC_FINISH] + hits[KP_PROBE_RANGE_RESP]) /
+			      (double)msgs : 0;
 }
 
 void pipeline_fill_stats(const struct pipeline *p, const uint64_t hits[KP_PROBE__COUNT],
@@ -563,6 +634,8 @@ void pipeline_fill_stats(const struct pipeline *p, const uint64_t hits[KP_PROBE_
 	s->unmatched_ends = as->unmatched_end;
 	s->pending = pipeline_pending(p);
 	s->hits_per_request = pipeline_hits_per_request(p, hits);
+	s->authn_starts = as->authn_started;
+	s->authn_no_recv_ts += as->authn_no_recv_ts;
 	if (p->o.etcd) {
 		const struct etcd_asm_stats *es = pipeline_etcd_stats(p);
 		const struct etcd_watch_res *wr;
@@ -576,6 +649,9 @@ void pipeline_fill_stats(const struct pipeline *p, const uint64_t hits[KP_PROBE_
 		s->etcd_stream_msgs = es->stream_messages;
 		s->etcd_stopped_at_value = es->stopped_at_value;
 		s->etcd_copy_gave_up = es->copy_gave_up;
+		s->etcd_no_resp_size = es->no_resp_size;
+		s->etcd_range_no_kvs = es->range_no_kvs;
+		s->etcd_cost_early = p->st.cost_early;
 		s->etcd_watch_responses = es->watch_responses;
 		s->etcd_watch_events = es->watch_events;
 		s->etcd_watch_keys_truncated = es->watch_keys_truncated;

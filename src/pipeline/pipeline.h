@@ -80,6 +80,8 @@ struct pipeline_stats {
 	uint64_t no_lane;         /* events dropped: PIPELINE_MAX_SOURCES apiservers already tracked */
 	uint64_t sources_gone;    /* apiserver processes retired with pipeline_source_gone */
 	uint64_t conn_records;    /* conn records delivered (open, close, retransmit, reset) */
+	uint64_t cost_deferred;   /* finished requests held back until their etcd calls were in (below) */
+	uint64_t cost_early;      /* ... delivered early because PIPELINE_DEFER_CAP were held */
 };
 
 struct pipeline;
@@ -100,6 +102,16 @@ void pipeline_feed_cb(void *ctx, const void *event, size_t size);
  * are delivered unlinked, requests whose connection closed pending_closed_grace_ns ago are dropped,
  * closed connections are forgotten after their grace. now: CLOCK_MONOTONIC ns. */
 void pipeline_tick(struct pipeline *p, uint64_t now_mono);
+/*
+ * With etcd capture a finished request is held back (at most PIPELINE_DEFER_CAP, then the oldest goes
+ * early: pipeline_stats.cost_early) until every ring has been read once more, so the etcd calls it
+ * made are in and its record carries their sums (etcd_calls, etcd_resp_bytes, etcd_kvs). A call ends
+ * before its request, but on another ring buffer, and a read pass takes the rings one after the
+ * other: call this after each pass over all rings (after follow_poll / capture_poll); pipeline_tick,
+ * pipeline_flush and pipeline_source_gone deliver the held requests too.
+ */
+#define PIPELINE_DEFER_CAP 2048
+void pipeline_rings_read(struct pipeline *p);
 /* End of capture: requests still running are delivered as ongoing (latency so far at now_mono), every
  * held etcd call is delivered. */
 void pipeline_flush(struct pipeline *p, uint64_t now_mono);

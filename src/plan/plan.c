@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "goelf/resolve.h"
+#include "plan/authn_params.h"
 #include "output/json_writer.h"
 
 const char *const plan_prog_names[PLAN__NPROGS] = {
@@ -20,6 +21,10 @@ const char *const plan_prog_names[PLAN__NPROGS] = {
 	[PLAN_PROG_GRPC_WRITE_CLIENTSTREAM] = "grpc_write_clientstream",
 	[PLAN_PROG_GRPC_FINISH] = "grpc_finish",
 	[PLAN_PROG_ETCD_WATCH] = "etcd_watch_dispatch",
+	[PLAN_PROG_ETCD_RANGE] = "etcd_range_resp",
+	[PLAN_PROG_AUTHN_OK] = "authn_ok",
+	[PLAN_PROG_AUTHN_OK_ENTRY] = "authn_ok_entry",
+	[PLAN_PROG_AUTHN_FAIL] = "authn_fail",
 	[PLAN_PROG_APF_REJECT] = "apf_add_reject",
 	[PLAN_PROG_APF_TOO_MANY] = "apf_too_many",
 	[PLAN_PROG_APF_DIGEST] = "apf_digest",
@@ -41,16 +46,37 @@ static const enum plan_prog target_prog[PT__COUNT][PLAN_MAX_ALTS] = {
 	[PT_GRPC_WRITE] = { PLAN_PROG_GRPC_WRITE_HTTP2CLIENT, PLAN_PROG_GRPC_WRITE_CLIENTSTREAM },
 	[PT_GRPC_FINISH] = { PLAN_PROG_GRPC_FINISH },
 	[PT_ETCD_WATCH_DISPATCH] = { PLAN_PROG_ETCD_WATCH, PLAN_PROG_ETCD_WATCH },
+	[PT_ETCD_RANGE_UNMARSHAL] = { PLAN_PROG_ETCD_RANGE, PLAN_PROG_ETCD_RANGE },
+	[PT_AUTHN_OK] = { PLAN_PROG_AUTHN_OK },
+	[PT_AUTHN_OK_ENTRY] = { PLAN_PROG_AUTHN_OK_ENTRY },
+	[PT_AUTHN_FAIL] = { PLAN_PROG_AUTHN_FAIL },
 	[PT_APF_ADD_REJECT] = { PLAN_PROG_APF_REJECT },
 	[PT_APF_TOO_MANY] = { PLAN_PROG_APF_TOO_MANY },
 	[PT_APF_DIGEST] = { PLAN_PROG_APF_DIGEST },
 };
 
+/* The generic request starts the k8s-authn starts replace (their fallbacks go with them). */
+static const enum probe_id authn_replaces[] = { PT_H2X_PROCESS_HEADERS, PT_H2B_PROCESS_HEADERS, PT_H1_SERVE_CALL };
+
+/* The apiserver's outermost context filter: its context's parent is the key the ends carry. */
+#define AUTHN_RECV_TS_FILTER "k8s.io/apiserver/pkg/endpoints/filters.withRequestReceivedTimestampWithClock.func1"
+
+static bool replaced_by_authn(const struct plan *p, enum probe_id t)
+{
+	if (!p->authn_starts)
+		return false;
+	for (size_t i = 0; i < sizeof(authn_replaces) / sizeof(authn_replaces[0]); i++)
+		if (authn_replaces[i] == t)
+			return true;
+	return false;
+}
+
 static bool prog_starts(enum plan_prog p)
 {
 	return p == PLAN_PROG_H2X_HEADERS || p == PLAN_PROG_H2B_HEADERS || p == PLAN_PROG_H1_SERVE_CALL ||
 	       p == PLAN_PROG_H1_READ_REQUEST_RET || p == PLAN_PROG_GRPC_WRITE_HTTP2CLIENT ||
-	       p == PLAN_PROG_GRPC_WRITE_CLIENTSTREAM;
+	       p == PLAN_PROG_GRPC_WRITE_CLIENTSTREAM || p == PLAN_PROG_AUTHN_OK || p == PLAN_PROG_AUTHN_OK_ENTRY ||
+	       p == PLAN_PROG_AUTHN_FAIL;
 }
 
 enum plan_prog plan_target_prog(enum probe_id t, int alt)
@@ -78,6 +104,18 @@ static bool offsets_ok(const struct kapimon_offsets *o, int g)
 	}
 }
 
+bool plan_range_offsets_ok(const struct kapimon_offsets *o)
+{
+	return o->grpc.range_resp_kvs != KP_OFF_UNKNOWN && o->grpc.range_resp_more != KP_OFF_UNKNOWN &&
+	       o->grpc.range_resp_count != KP_OFF_UNKNOWN;
+}
+
+bool plan_resp_size_ok(const struct kapimon_offsets *o)
+{
+	return o->grpc.cs_attempt != KP_OFF_UNKNOWN && o->grpc.attempt_parser != KP_OFF_UNKNOWN &&
+	       o->grpc.parser_header != KP_OFF_UNKNOWN;
+}
+
 static const char *off_option(const struct plan_opts *o, enum probe_group g)
 {
 	switch (g) {
@@ -85,7 +123,10 @@ static const char *off_option(const struct plan_opts *o, enum probe_group g)
 	case PG_H2B: return o->no_h2 ? "--no-h2" : NULL;
 	case PG_H1: return o->no_h1 ? "--no-h1" : NULL;
 	case PG_GRPC:
-	case PG_ETCD_WATCH: return o->no_etcd ? "--no-etcd" : NULL;
+	case PG_ETCD_WATCH:
+	case PG_ETCD_RANGE: return o->no_etcd ? "--no-etcd" : NULL;
+	/* authn starts cover both protocols: only with both servers' ends */
+	case PG_AUTHN: return o->no_h1 ? "--no-h1" : o->no_h2 ? "--no-h2" : o->no_authn ? "no authn starts" : NULL;
 	default: return NULL;
 	}
 }
@@ -127,7 +168,7 @@ static void plan_group(const struct go_binary *b, struct plan *p, enum probe_gro
 		const struct probe_target *t = &probe_targets[i];
 		int err;
 
-		if (t->group != g || t->fallback)
+		if (t->group != g || t->fallback || replaced_by_authn(p, t->id))
 			continue;
 		err = goelf_resolve_target(b, t, &r);
 		if (err) {
@@ -170,6 +211,63 @@ static void plan_group(const struct go_binary *b, struct plan *p, enum probe_gro
 	pg->missing[0] = '\0';
 	pg->first_site = save;
 	pg->nsites = p->nsites - save;
+}
+
+/* Why the k8s-authn starts cannot be used for b (why = "" when they can; p->authn filled then). */
+static void authn_check(const struct go_binary *b, struct plan *p, const struct go_func *f, char *why, size_t len)
+{
+	int major = 0, minor = -1, patch = 0;
+
+	/* the ends stay in the HTTP groups: if one of them may be disabled by the check of unverified offsets,
+	 * its requests must not start elsewhere (the generic starts keep start and end in one group) */
+	for (int g = PG_H2X; g <= PG_H1; g++)
+		if (p->offsets.unverified[g]) {
+			snprintf(why, len, "the %s offsets are unverified (generic starts keep a request's start and end "
+				 "in one group)", probe_group_name(g));
+			return;
+		}
+	if (!gobin_find_func(b, AUTHN_RECV_TS_FILTER)) {
+		snprintf(why, len, "no received-timestamp filter (%s)", AUTHN_RECV_TS_FILTER);
+		return;
+	}
+	if (!gobin_go_version_num(b, &major, &minor, &patch) || major != 1) {
+		snprintf(why, len, "Go version unknown");
+		return;
+	}
+	if (authn_params_fill(minor, f ? f->name : NULL, &p->authn, why, len))
+		return;
+	/* at the call site: req (func(w http.ResponseWriter, req *http.Request): after w's two words) in its
+	 * spill slot above the return address; at the entry fallback: in RCX */
+	if (!p->groups[PG_AUTHN].fallback) {
+		int64_t frame = gobin_frame_size(b, f);
+
+		if (frame <= 0 || frame + 8 + 16 >= KP_OFF_UNKNOWN) {
+			snprintf(why, len, "no standard prologue in %s (frame size unknown)", f ? f->name : "?");
+			return;
+		}
+		p->authn.req_spill = (kp_off_t)(frame + 8 + 16);
+	}
+	why[0] = '\0';
+}
+
+/* k8s-authn: the key and user knowledge for this binary; the group is dropped when it is missing. */
+static void plan_authn(const struct go_binary *b, struct plan *p)
+{
+	struct plan_group *pg = &p->groups[PG_AUTHN];
+	char why[256] = "";
+
+	if (!pg->ok)
+		return;
+	authn_check(b, p, gobin_find_func(b, probe_targets[PT_AUTHN_OK].func), why, sizeof(why));
+	if (!why[0]) {
+		p->authn_starts = true;
+		return;
+	}
+	memset(&p->authn, 0, sizeof(p->authn));
+	pg->ok = false;
+	p->nsites = pg->first_site; /* its sites are the first ones added */
+	pg->nsites = 0;
+	snprintf(pg->missing, sizeof(pg->missing), "%s", why);
 }
 
 /* Which attached HTTP groups read the APF response headers at their end program (their header map's
@@ -216,7 +314,9 @@ int plan_build(const struct go_binary *b, const struct plan_opts *o, struct plan
 	p->opts = *o;
 	snprintf(p->go_version, sizeof(p->go_version), "%s", gobin_go_version(b) ? gobin_go_version(b) : "go?");
 	http_offsets = kapimon_offsets_select(b, &p->offsets, err, sizeof(err)) == 0;
-	for (int g = 0; g < PG__COUNT; g++) {
+	/* k8s-authn first: when it attaches, the HTTP groups leave out their generic starts */
+	for (int k = 0; k < PG__COUNT; k++) {
+		int g = k == 0 ? PG_AUTHN : k <= PG_AUTHN ? k - 1 : k;
 		struct plan_group *pg = &p->groups[g];
 		const struct probe_group_def *d = &probe_groups[g];
 		const char *opt = off_option(o, g);
@@ -232,12 +332,19 @@ int plan_build(const struct go_binary *b, const struct plan_opts *o, struct plan
 			snprintf(pg->missing, sizeof(pg->missing), "needs group %s", probe_group_name(d->requires));
 			continue;
 		}
+		if (g == PG_ETCD_RANGE && !plan_range_offsets_ok(&p->offsets)) {
+			snprintf(pg->missing, sizeof(pg->missing), "no etcdserverpb.RangeResponse offsets: etcd records have "
+				 "no kvs/count/more");
+			continue;
+		}
 		if (!offsets_ok(&p->offsets, d->offsets)) {
 			snprintf(pg->missing, sizeof(pg->missing), "no usable struct offsets for %s (%s)",
 				 probe_group_name(d->offsets), pg->offsets_source ? pg->offsets_source : "none known");
 			continue;
 		}
 		plan_group(b, p, g);
+		if (g == PG_AUTHN)
+			plan_authn(b, p);
 	}
 	for (uint32_t i = 0; i < p->nsites; i++)
 		p->expensive += !p->sites[i].cheap;
@@ -275,7 +382,8 @@ size_t plan_summary(const struct plan *p, char *buf, size_t len)
 		first = false;
 	}
 	if (n < len)
-		n += snprintf(buf + n, len - n, "%s)", p->groups[PG_GRPC].ok ? "" : ", no etcd");
+		n += snprintf(buf + n, len - n, "%s%s)", p->authn_starts ? ", starts after authn" : "",
+			      p->groups[PG_GRPC].ok ? "" : ", no etcd");
 	return n < len ? n : (len ? len - 1 : 0);
 }
 
@@ -325,6 +433,12 @@ void plan_print(const struct plan *p, FILE *out, const char *indent)
 			fprintf(out, " %s\n", pg->missing);
 		}
 	}
+	if (p->groups[PG_GRPC].ok && !plan_resp_size_ok(&p->offsets))
+		fprintf(out, "%s  etcd response size: grpc parser offsets unknown for this grpc version: only Range "
+			"calls get resp_size (from etcd-range)\n", indent);
+	if (p->authn_starts)
+		fprintf(out, "%s  request starts: after authentication (k8s-authn: user, groups), not at the HTTP servers' "
+			"header decoding\n", indent);
 	fprintf(out, "%s  apf classification of served requests (response headers): %s\n", indent, p->apf_served);
 	if (p->expensive)
 		fprintf(out, "%s  %u site%s single-stepped by the kernel (~15x the cost of an emulated one)\n", indent,
@@ -348,6 +462,8 @@ void plan_json(const struct plan *p, struct json_writer *w)
 	jw_kv_str(w, "go_version", p->go_version);
 	jw_kv_uint(w, "uprobes", p->nsites);
 	jw_kv_uint(w, "single_stepped", p->expensive);
+	jw_kv_bool(w, "etcd_resp_size", p->groups[PG_GRPC].ok && plan_resp_size_ok(&p->offsets));
+	jw_kv_bool(w, "authn_starts", p->authn_starts);
 	jw_key(w, "apf_served");
 	jw_obj_begin(w);
 	jw_kv_bool(w, "ok", p->apf_served_ok);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "goelf/goelf.h"
+#include "kapimon/go_offsets.h"
 #include "plan/offsets_select.h"
 #include "resolve/probe_targets.h"
 
@@ -35,6 +36,11 @@ enum plan_prog {
 	PLAN_PROG_GRPC_WRITE_CLIENTSTREAM, /* etcd request message, grpc >= 1.66 (ClientStream).Write */
 	PLAN_PROG_GRPC_FINISH,           /* etcd call end */
 	PLAN_PROG_ETCD_WATCH,            /* etcd watch response dispatched */
+	PLAN_PROG_ETCD_RANGE,            /* etcd RangeResponse being decoded */
+	PLAN_PROG_AUTHN_OK,              /* request start after authentication (apiserver), user and groups: at a
+					  * call site of the success filter (req in its spill slot) */
+	PLAN_PROG_AUTHN_OK_ENTRY,        /* ... fallback: at the success filter's entry (req in RCX) */
+	PLAN_PROG_AUTHN_FAIL,            /* request start of a request that failed authentication */
 	PLAN_PROG_APF_REJECT,            /* APF rejection (kube-apiserver) */
 	PLAN_PROG_APF_TOO_MANY,          /* a 429 answered by a filter (kube-apiserver) */
 	PLAN_PROG_APF_DIGEST,            /* the APF config digested: names and UIDs (kube-apiserver) */
@@ -64,6 +70,7 @@ struct plan_group {
 
 struct plan_opts {
 	bool no_h1, no_h2, no_etcd;
+	bool no_authn; /* the generic request starts even where the apiserver's authn sites are found */
 };
 
 #define PLAN_MAX_SITES 256
@@ -76,6 +83,8 @@ struct plan {
 	uint32_t nsites;
 	uint32_t expensive;  /* sites the kernel single-steps (~15x the cost of an emulated one) */
 	struct kapimon_offsets offsets; /* what the BPF programs read (rodata) */
+	struct kp_authn_params authn;   /* k8s-authn: context keys and user layout (rodata) */
+	bool authn_starts;   /* the k8s-authn group attaches and replaces the generic request starts */
 	bool ok;             /* at least one HTTP server group attaches */
 	char error[640];     /* !ok: why */
 	char unresolved[1024]; /* every target that did not resolve, "func: reason; ..." ("" when none) */
@@ -103,6 +112,10 @@ int plan_build(const struct go_binary *b, const struct plan_opts *o, struct plan
 size_t plan_summary(const struct plan *p, char *buf, size_t len);
 /* The whole plan as text (indent before every line), the summary line first. */
 void plan_print(const struct plan *p, FILE *out, const char *indent);
+/* The etcd response offsets: RangeResponse's (the etcd-range group attaches only with them) and grpc's
+ * parser message header (the response size of every call; without it only Ranges have one). */
+bool plan_range_offsets_ok(const struct kapimon_offsets *o);
+bool plan_resp_size_ok(const struct kapimon_offsets *o);
 /* The program that reads target t when its function's alternative alt matched (PLAN_PROG_NONE: none). */
 enum plan_prog plan_target_prog(enum probe_id t, int alt);
 /* The function a site probes: the alternative of its target that matched. */

@@ -11,6 +11,8 @@ const struct probe_group_def probe_groups[PG__COUNT] = {
 	[PG_H1] = { "http1", "h1", PG_H1, -1, true },
 	[PG_GRPC] = { "grpc", "etcd grpc", PG_GRPC, -1, false },
 	[PG_ETCD_WATCH] = { "etcd-watch", "etcd watch", PG_GRPC, PG_GRPC, false },
+	[PG_ETCD_RANGE] = { "etcd-range", "etcd range", PG_GRPC, PG_GRPC, false },
+	[PG_AUTHN] = { "k8s-authn", "authn", PG_H1, -1, false },
 	/* reads http.Request.ctx: net/http's offsets */
 	[PG_APF] = { "apf", "apf", PG_H1, -1, false },
 };
@@ -60,6 +62,22 @@ const struct probe_target probe_targets[PT__COUNT] = {
 	  "go.etcd.io/etcd/clientv3.(*watchGrpcStream).dispatchEvent|"
 	  "go.etcd.io/etcd/client/v3.(*watchGrpcStream).dispatchEvent",
 	  PROBE_ENTRY, "etcd watch responses received (events per resource), once per response" },
+	{ PT_ETCD_RANGE_UNMARSHAL, PG_ETCD_RANGE, false,
+	  "go.etcd.io/etcd/etcdserver/etcdserverpb.(*RangeResponse).Unmarshal|"
+	  "go.etcd.io/etcd/api/v3/etcdserverpb.(*RangeResponse).Unmarshal",
+	  PROBE_ENTRY, "etcd Range response being decoded: kept per goroutine, its key count read at the call's end" },
+	/* k8s.io/apiserver DefaultBuildHandlerChain (1.20): ... WithAuthentication(success: -> WithAudit ->
+	 * WithImpersonation ..., failure: -> Unauthorized). The first closure each path always runs, once
+	 * per request, called through http.Handler (never inlined). */
+	{ PT_AUTHN_OK, PG_AUTHN, false, "k8s.io/apiserver/pkg/endpoints/filters.WithImpersonation.func1", PROBE_CALLSITE,
+	  "request start after authentication: *http.Request (method, URI, User-Agent, client), user and groups, "
+	  "received timestamp and root context from its context chain; at its first call, once per request "
+	  "(its entry runs twice when the goroutine's stack grows there: its frame is 1.7 KB)",
+	  "k8s.io/apiserver/pkg/endpoints/filters.buildImpersonationRequests" },
+	{ PT_AUTHN_OK_ENTRY, PG_AUTHN, true, "k8s.io/apiserver/pkg/endpoints/filters.WithImpersonation.func1", PROBE_ENTRY,
+	  "as above, at the entry (when the call is inlined)", NULL, PT_AUTHN_OK },
+	{ PT_AUTHN_FAIL, PG_AUTHN, false, "k8s.io/apiserver/pkg/endpoints/filters.Unauthorized.func1", PROBE_ENTRY,
+	  "request start of a request that failed authentication (401): as above, no user" },
 	/* kube-apiserver (k8s.io/apiserver, vendored as k8s.io/kubernetes/vendor/k8s.io/apiserver in release
 	 * builds): checked in 1.20.2's source; both are called (not inlined) in the 1.20.2 build: AddReject from
 	 * queueSet.StartRequest (x2) and request.wait, tooManyRequests from WithPriorityAndFairness.func1 and

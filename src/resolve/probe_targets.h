@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The Go functions kapimon probes, as data. Resolution (src/goelf/resolve.c) turns each into file
- * offsets of the entry and/or RET instructions. Generic Go (net/http, x/net/http2, grpc): nothing
- * here knows about Kubernetes.
+ * offsets of the entry and/or RET instructions. Generic Go (net/http, x/net/http2, grpc), and the
+ * apiserver's authentication filter chain (k8s-authn: function names only).
  */
 #ifndef KAPIMON_PROBE_TARGETS_H
 #define KAPIMON_PROBE_TARGETS_H
@@ -31,6 +31,9 @@ enum probe_group {
 	PG_H1,         /* net/http HTTP/1.x server */
 	PG_GRPC,       /* grpc-go client: etcd calls */
 	PG_ETCD_WATCH, /* etcd clientv3 watch responses (optional: only a count) */
+	PG_ETCD_RANGE, /* etcd clientv3 range responses (optional: keys returned per Range) */
+	PG_AUTHN,      /* Kubernetes apiserver: request starts after authentication (user, groups); when it
+			* attaches it replaces the generic request starts of h2-xnet, h2-bundled and http1 */
 	PG_APF,        /* kube-apiserver API Priority and Fairness rejections (optional: 429 attribution) */
 	PG__COUNT
 };
@@ -59,6 +62,12 @@ enum probe_id {
 	PT_GRPC_WRITE,          /* grpc transport http2Client.Write entry: each request message (etcd call start) */
 	PT_GRPC_FINISH,         /* grpc clientStream.finish entry: etcd call end (error) */
 	PT_ETCD_WATCH_DISPATCH, /* etcd clientv3 watchGrpcStream.dispatchEvent: watch events received */
+	PT_ETCD_RANGE_UNMARSHAL, /* etcdserverpb (*RangeResponse).Unmarshal: a Range's response being decoded */
+	PT_AUTHN_OK,            /* apiserver filters.WithImpersonation.func1's call of buildImpersonationRequests:
+				 * request start, authenticated (req in its argument spill slot) */
+	PT_AUTHN_OK_ENTRY,      /* fallback: WithImpersonation.func1's entry (req in RCX; a second hit when the
+				 * goroutine's stack grows there) */
+	PT_AUTHN_FAIL,          /* apiserver filters.Unauthorized.func1: request start, authentication failed */
 	PT_APF_ADD_REJECT,      /* k8s apiserver flowcontrol metrics.AddReject: an APF rejection (names, reason) */
 	PT_APF_TOO_MANY,        /* k8s apiserver server/filters.tooManyRequests: a 429 (its request's context) */
 	PT_APF_DIGEST,          /* k8s apiserver APF configController.lockAndDigestConfigObjects: names and UIDs */

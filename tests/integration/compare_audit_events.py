@@ -7,11 +7,13 @@ own audit log, for the requests of one user agent (python3, stdlib only).
 Prints "ok<TAB>desc" / "FAIL<TAB>desc<TAB>detail" lines (tests/integration/lib.sh `report`), then a
 "match_rate N/M" line. Checks:
   - every kapimon line is a JSON object with kind Event, apiVersion audit.k8s.io/v1, level Metadata,
-    stage ResponseComplete, a UUID auditID (unique), microsecond RFC 3339 timestamps, no user;
+    stage ResponseComplete, a UUID auditID (unique), microsecond RFC 3339 timestamps, a user of only
+    username and groups when there is one, no annotations;
   - per (verb, objectRef.resource) the counts of kapimon's lines for UA equal the real log's
     ResponseComplete events for UA;
   - request by request (matched on verb, requestURI and requestReceivedTimestamp within 1 s), the
-    fields verb, objectRef.resource/namespace/name, responseStatus.code, userAgent and sourceIPs are
+    fields verb, objectRef.resource/namespace/name, responseStatus.code, userAgent, sourceIPs,
+    user.username and user.groups are
     equal for >= --min-match of the real events. The name of a create is excepted: the apiserver takes it
     from the request body, which kapimon never reads (docs/records.md); the strict rate, name of creates
     included, is printed too ("strict_match_rate").
@@ -44,14 +46,16 @@ def fields(e, create_name=True):
     o = e.get("objectRef") or {}
     name = o.get("name") if create_name or e.get("verb") != "create" else "(create)"
     return (e.get("verb"), o.get("resource"), o.get("namespace"), name,
-            (e.get("responseStatus") or {}).get("code"), e.get("userAgent"), tuple(e.get("sourceIPs") or ()))
+            (e.get("responseStatus") or {}).get("code"), e.get("userAgent"), tuple(e.get("sourceIPs") or ()),
+            (e.get("user") or {}).get("username"), tuple((e.get("user") or {}).get("groups") or ()))
 
 
 # Fields of the apiserver's events that kapimon's may lack or write differently, and why (docs/records.md,
 # "What differs from the apiserver's audit log"). A path matches an entry equal to it or under it.
 DOCUMENTED = {
     "auditID": "kapimon's own UUID per record (derived from its id and a per-run seed)",
-    "user": "the identity is not known to kapimon",
+    "user.uid": "kapimon reads the authenticated user's name and groups only",
+    "user.extra": "kapimon reads the authenticated user's name and groups only",
     "impersonatedUser": "the identity is not known to kapimon",
     "annotations": "the authorizer's decision and reason are not visible to kapimon",
     "objectRef.name": "a create names its object in the request body, which kapimon never reads",
@@ -61,7 +65,7 @@ DOCUMENTED = {
     "responseStatus.reason": "from the response body",
     "responseStatus.message": "from the response body",
     "responseStatus.details": "from the response body",
-    "requestReceivedTimestamp": "kapimon's clock: headers read, not the handler chain's start",
+    "requestReceivedTimestamp": "kapimon's clock at headers read (generic starts; the apiserver's own with starts after authentication)",
     "stageTimestamp": "kapimon's clock: the response's final flush",
 }
 
@@ -163,7 +167,8 @@ def main():
             assert e["auditID"] not in ids, "duplicate auditID"
             ids.add(e["auditID"])
             assert ts_us(e["stageTimestamp"]) >= ts_us(e["requestReceivedTimestamp"]), "timestamps"
-            assert "user" not in e and "annotations" not in e, "user/annotations"
+            assert "annotations" not in e, "annotations"
+            assert set(e.get("user", {"username": ""})) <= {"username", "groups"}, "user: username, groups only"
             assert isinstance(e["responseStatus"]["metadata"], dict), "responseStatus.metadata"
             assert isinstance(e["sourceIPs"], list), "sourceIPs"
         except (ValueError, KeyError, TypeError, AssertionError) as x:

@@ -20,6 +20,9 @@ KAPIMON_ROOT=${KAPIMON_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KAPIMON=${KAPIMON:-$KAPIMON_ROOT/kapimon}
 T_PASS=0
 T_FAIL=0
+# `... | report` must count in this shell, not in a pipeline subshell (scripts run without job
+# control, so lastpipe applies)
+shopt -s lastpipe
 T_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
 
 _ok() {

@@ -84,15 +84,21 @@ if not stats:
 else:
     st = stats[-1]
     names = ["h2_process_headers", "h2_handler_done", "h1_request_start", "h1_finish_request", "grpc_transport_write",
-             "grpc_call_finish", "calibrate", "etcd_watch_dispatch", "conn_state"]
+             "grpc_call_finish", "calibrate", "etcd_watch_dispatch", "conn_state", "tcp_retransmit", "tcp_reset",
+             "etcd_range_resp", "authn_ok", "authn_fail"]
     missing = [n for n in names if not isinstance(st["probe_hits"].get(n), int)]
     if missing or len(st["probe_hits"]) != len(names):
         out.append("probe_hits keys %s (missing %s)" % (sorted(st["probe_hits"]), missing))
     for k in ("ringbuf_drops", "read_errors", "h2_headers_no_method"):
         if not isinstance(st.get(k), int):
             out.append("stats has no integer %s" % k)
-    if not isinstance(st.get("etcd", {}).get("watch_keys_truncated"), int):
-        out.append("stats etcd has no watch_keys_truncated")
+    for k in ("watch_keys_truncated", "no_resp_size", "range_no_kvs", "cost_early"):
+        if not isinstance(st.get("etcd", {}).get(k), int):
+            out.append("stats etcd has no %s" % k)
+    # the testbed's apiserver starts requests after authentication: the authn counters are written
+    for k in ("starts", "no_user", "no_received_ts"):
+        if not isinstance(st.get("authn", {}).get(k), int):
+            out.append("stats authn has no integer %s" % k)
     c = st.get("connections")
     if c is None:
         out.append("no connections object")

@@ -127,7 +127,7 @@ rc=0; wait "$TPID" || rc=$?
 check_eq "top exit status" 0 "$rc"
 KPID="" TPID=""
 
-python3 - "$REC" "$TOPJ" "$RUN" "$N" "$OLD" "$APID" "$BPID" <<'EOF' | report
+report < <(python3 - "$REC" "$TOPJ" "$RUN" "$N" "$OLD" "$APID" "$BPID" <<'EOF'
 import json, sys
 rec, topj, run, n, old, apid, bpid = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), *map(int, sys.argv[5:8])
 def ok(desc, cond, detail=""):
@@ -167,6 +167,7 @@ both = [s for s in snaps if sorted(s["apiservers"]["attached"]) == sorted([apid,
 ok("top: snapshots list both apiservers", both, f"{[s['apiservers'] for s in snaps[-3:]]}")
 ok("top: the description names both", both and "2 apiservers" in both[-1]["probes"])
 EOF
+)
 check_contains "top's attach lines name B" "attached: pid $BPID" "$(cat "$TOPERR")"
 
 # --- 3. --pid: the old behaviour (exit 1 when the process exits) ------------------------------------

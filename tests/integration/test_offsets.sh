@@ -114,7 +114,7 @@ frozen() { # two stats lines around a served request show the same h2 and etcd h
 wait_for "h2 x/net and etcd probes detached (hits stop while requests are served)" 30 frozen
 for i in 1 2 3 4 5; do get "kapimon-offsets-after-$RUN-x$i" /api/v1/namespaces/default >/dev/null; done
 stop_kapimon
-python3 - "$REC" "kapimon-offsets-" <<'PY' | report
+report < <(python3 - "$REC" "kapimon-offsets-" <<'PY'
 import json, sys
 bad, h2, marked, etcd, req = [], 0, 0, 0, 0
 for l in open(sys.argv[1]):
@@ -137,6 +137,7 @@ chk(marked == 0, "no record carries the test's user agents", "%d records" % mark
 chk(etcd == 0, "no etcd record from the disabled grpc group", "%d etcd records" % etcd)
 chk(not bad, "every request record written (%d, h1) is plausible" % req, "; ".join(bad[:3]))
 PY
+)
 
 # --- 4. unverified but right (test only: the binary's own rows, forced as if they were a guess) ---------
 # they pass after 20 events, and the held events become records: every request sent is recorded

@@ -108,6 +108,8 @@ int main(int argc, char **argv)
 		e.stream = i % 31 == 0;
 		set(e.op, sizeof(e.op), ops[seed / 11 % (sizeof(ops) / sizeof(ops[0]))]);
 		set(e.resource, sizeof(e.resource), res[seed / 13 % (sizeof(res) / sizeof(res[0]))][1]);
+		e.resp_size = i % 7 ? (int64_t)(seed % 100000) : -1;
+		e.kvs = !strcmp(e.op, "range") ? (int64_t)(seed / 17 % 20000) : -1;
 		ps.etcd(ps.ctx, &e);
 	}
 	/* connections: 12 clients (IPv4 and IPv6), opens, retransmits, resets, closes; two etcd endpoints */

@@ -61,6 +61,66 @@ static const struct agg_row *find_ua(const struct agg_row *rows, size_t n, const
 	return NULL;
 }
 
+/* What the requests cost in etcd: summed per row and per second (weighted), sortable: a rare LIST that
+ * returns many keys comes first by etcd-bytes / etcd-keys, not by rate; records without a known cost
+ * add nothing; an evicted key's cost moves to "(other)". */
+static void test_etcd_cost_sorts(void **state)
+{
+	struct agg *a = mkagg(64, 10, T0);
+	struct agg_row rows[8];
+	const struct agg_row *r;
+	size_t n;
+
+	for (int i = 0; i < 50; i++) { /* a frequent GET: 1 key, 300 bytes each */
+		struct request_record q = mk("getter", "get", "configmaps", 200, T0 + (uint64_t)i * S / 50, 1000000);
+
+		q.has_etcd_cost = true;
+		q.etcd_calls = 1;
+		q.etcd_resp_bytes = 300;
+		q.etcd_kvs = 1;
+		agg_add(a, &q);
+	}
+	for (int i = 0; i < 2; i++) { /* a rare LIST: 5000 keys, 4 MB, counted twice (sample factor 2) */
+		struct request_record q = mk("lister", "list", "configmaps", 200, T0 + S / 2 + (uint64_t)i, 9000000);
+
+		q.has_etcd_cost = true;
+		q.etcd_calls = 1;
+		q.etcd_resp_bytes = 4000000;
+		q.etcd_kvs = 5000;
+		q.sample_factor = 2;
+		agg_add(a, &q);
+	}
+	{ /* no etcd capture: no cost */
+		struct request_record q = mk("nocost", "list", "pods", 200, T0 + S / 3, 1000000);
+
+		agg_add(a, &q);
+	}
+	agg_add(a, &(struct request_record){ .start_ns = T0 + S, .latency_ns = 1 }); /* step 0 is complete */
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 8, NULL);
+	assert_true(n >= 3);
+	assert_string_equal(rows[0].key->user_agent, "getter");
+	r = find_ua(rows, n, "lister");
+	assert_non_null(r);
+	assert_true(r->etcd_bytes == 2 * 2 * 4000000.0);
+	assert_true(r->etcd_kvs == 2 * 2 * 5000.0);
+	assert_true(r->etcd_kvs_rate == r->etcd_kvs); /* a 1 s span */
+	r = find_ua(rows, n, "getter");
+	assert_true(r->etcd_bytes == 50 * 300.0 && r->etcd_kvs == 50.0);
+	r = find_ua(rows, n, "nocost");
+	assert_true(r->etcd_bytes == 0 && r->etcd_kvs == 0);
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_ETCD_BYTES, rows, 8, NULL);
+	assert_string_equal(rows[0].key->user_agent, "lister");
+	assert_string_equal(rows[1].key->user_agent, "getter");
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_ETCD_KEYS, rows, 8, NULL);
+	assert_string_equal(rows[0].key->user_agent, "lister");
+	assert_string_equal(agg_sort_name(AGG_SORT_ETCD_BYTES), "etcd-bytes");
+	assert_string_equal(agg_sort_name(AGG_SORT_ETCD_KEYS), "etcd-keys");
+	/* the total row has it all */
+	assert_int_equal(agg_query(a, AGG_TOTAL, 1, AGG_SORT_RATE, rows, 1, NULL), 1);
+	assert_true(rows[0].etcd_kvs == 50.0 + 20000.0);
+	agg_free(a);
+}
+
 static void test_rates_by_step(void **state)
 {
 	struct agg *a = mkagg(64, 10, T0);
@@ -707,6 +767,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rates_by_step),
+		cmocka_unit_test(test_etcd_cost_sorts),
 		cmocka_unit_test(test_partial_first_step),
 		cmocka_unit_test(test_error_split),
 		cmocka_unit_test(test_quantiles_across_steps),

@@ -76,9 +76,28 @@ static void test_resource_get(void **state)
 		 id);
 	assert_string_equal(out, want);
 	assert_int_equal(a.events, 1);
-	/* no user, no annotations: kapimon does not know them */
+	/* no user (not known for this record), no annotations */
 	assert_null(strstr(out, "\"user\""));
 	assert_null(strstr(out, "annotations"));
+	free(out);
+}
+
+/* An authenticated request: user.username and user.groups as the audit log has them (no uid, no extra). */
+static void test_user(void **state)
+{
+	struct request_record r = req();
+	struct audit_sink a;
+	char *out;
+
+	(void)state;
+	r.has_user = true;
+	strcpy(r.user, "system:serviceaccount:default:sa\"");
+	r.ngroups = 2;
+	strcpy(r.groups[0], "system:serviceaccounts");
+	strcpy(r.groups[1], "system:authenticated");
+	out = run(&r, 1, &a);
+	assert_non_null(strstr(out, "\"verb\":\"get\",\"user\":{\"username\":\"system:serviceaccount:default:sa\\\"\","
+				    "\"groups\":[\"system:serviceaccounts\",\"system:authenticated\"]},\"sourceIPs\""));
 	free(out);
 }
 
@@ -239,6 +258,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resource_get),
+		cmocka_unit_test(test_user),
 		cmocka_unit_test(test_group_subresource_v6),
 		cmocka_unit_test(test_cluster_list_only_present_fields),
 		cmocka_unit_test(test_non_resource),

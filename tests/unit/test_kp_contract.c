@@ -109,10 +109,11 @@ static void test_request_path_hits(void **state)
 
 	for (int i = 0; i < KP_PROBE__COUNT; i++)
 		hits[i] = 1ULL << i;
-	/* h2 start/end, h1 start/end and the APF rejection probes (on the request's path, 429s only): never
-	 * etcd, calibration or the tracepoint */
+	/* h2 start/end, h1 start/end, the authn starts and the APF rejection probes (on the request's path,
+	 * 429s only): never etcd, calibration or the tracepoint */
 	assert_int_equal(kp_request_path_hits(hits), (1 << KP_PROBE_H2_HEADERS) | (1 << KP_PROBE_H2_DONE) |
 							     (1 << KP_PROBE_H1_START) | (1 << KP_PROBE_H1_DONE) |
+							     (1 << KP_PROBE_AUTHN_OK) | (1 << KP_PROBE_AUTHN_FAIL) |
 							     (1 << KP_PROBE_APF_REJECT) | (1 << KP_PROBE_APF_TOO_MANY));
 }
 
@@ -212,6 +213,8 @@ static void test_all_trunc_bits_named(void **state)
 		{ KP_TRUNC_PATH, REC_TRUNC_PATH, "path" },
 		{ KP_TRUNC_UA, REC_TRUNC_USER_AGENT, "user_agent" },
 		{ KP_TRUNC_ADDR, REC_TRUNC_CLIENT, "client" },
+		{ KP_TRUNC_USER, REC_TRUNC_USER, "user" },
+		{ KP_TRUNC_GROUPS, REC_TRUNC_GROUPS, "groups" },
 	};
 	unsigned all = 0;
 
@@ -222,6 +225,10 @@ static void test_all_trunc_bits_named(void **state)
 
 		fill_ev(&ev, "/healthz", 8);
 		ev.truncated = (uint8_t)bits[i].kp;
+		if (bits[i].kp & (KP_TRUNC_USER | KP_TRUNC_GROUPS)) { /* only authenticated starts carry a user */
+			ev.authn = KP_AUTHN_OK;
+			ev.user_found = 1;
+		}
 		request_fill_start(&r, &ev, 0);
 		assert_int_equal(r.truncated, bits[i].name_bit);
 		assert_string_equal(rec_trunc_name(bits[i].name_bit), bits[i].name);

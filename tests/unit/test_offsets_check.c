@@ -329,7 +329,7 @@ static void test_garbage_fails(void **st)
 		if (i % 2) {
 			u.e.proto = KP_PROTO_H2, u.e.h2_flavor = 0;
 		} else {
-			u.s.proto = KP_PROTO_H2, u.s.h2_flavor = 0;
+			u.s.proto = KP_PROTO_H2, u.s.h2_flavor = 0, u.s.authn = 0;
 		}
 		enum oc_action a = oc_feed(oc, &u, size, &decided);
 		if (decided >= 0) {

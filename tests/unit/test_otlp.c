@@ -221,6 +221,25 @@ static struct etcd_record sample_etcd(uint64_t request_id)
 static struct otlp_ids ids;
 static uint8_t buf[OTLP_SPAN_MAX];
 
+/* The request span carries what its etcd calls cost, when known. */
+static void test_request_span_etcd_cost(void **state)
+{
+	struct request_record r = sample_request();
+	struct span s;
+	size_t n;
+
+	r.has_etcd_cost = true;
+	r.etcd_calls = 2;
+	r.etcd_resp_bytes = 90000;
+	r.etcd_kvs = 120;
+	n = otlp_encode_request_span(&ids, &r, 0, buf, sizeof(buf));
+	assert_true(n > 0);
+	read_span(buf, n, &s);
+	assert_int_attr(&s, "kapimon.etcd.calls", 2);
+	assert_int_attr(&s, "kapimon.etcd.response_bytes", 90000);
+	assert_int_attr(&s, "kapimon.etcd.keys", 120);
+}
+
 static void test_request_span(void **state)
 {
 	struct request_record r = sample_request();
@@ -256,6 +275,7 @@ static void test_request_span(void **state)
 	assert_int_attr(&s, "http.request.body.size", 0);
 	assert_int_attr(&s, "http.response.body.size", 1234);
 	assert_str_attr(&s, "k8s.apiserver.verb", "get");
+	assert_null(find(&s, "kapimon.etcd.calls")); /* no etcd capture: absent */
 	assert_null(find(&s, "k8s.apiserver.group")); /* core group: absent */
 	assert_str_attr(&s, "k8s.apiserver.version", "v1");
 	assert_str_attr(&s, "k8s.apiserver.resource", "pods");
@@ -267,6 +287,14 @@ static void test_request_span(void **state)
 	assert_null(find(&s, "kapimon.sample_factor"));
 	assert_null(find(&s, "kapimon.truncated"));
 	assert_null(find(&s, "error.type"));
+	assert_null(find(&s, "user.name")); /* no user known */
+
+	/* an authenticated request: user.name */
+	r.has_user = true;
+	strcpy(r.user, "system:serviceaccount:kube-system:default");
+	n = otlp_encode_request_span(&ids, &r, 0, buf, sizeof(buf));
+	read_span(buf, n, &s);
+	assert_str_attr(&s, "user.name", "system:serviceaccount:kube-system:default");
 }
 
 static void test_request_span_variants(void **state)
@@ -370,6 +398,21 @@ static void test_etcd_span(void **state)
 	assert_int_attr(&s, "rpc.grpc.status_code", 0);
 	assert_int_attr(&s, "kapimon.request.id", 42);
 	assert_int_equal(s.status_code, 0);
+	/* what etcd returned: sizes and counts only */
+	assert_int_attr(&s, "etcd.response_size", 800);
+	assert_null(find(&s, "db.response.returned_rows")); /* unknown: absent */
+	assert_null(find(&s, "etcd.count"));
+	assert_null(find(&s, "etcd.more"));
+	e.kvs = 0;
+	e.count = 1200;
+	e.more = true;
+	n = otlp_encode_etcd_span(&ids, &e, 7, buf, sizeof(buf));
+	read_span(buf, n, &s2);
+	assert_int_attr(&s2, "db.response.returned_rows", 0);
+	assert_int_attr(&s2, "etcd.count", 1200);
+	assert_non_null(find(&s2, "etcd.more"));
+	e.kvs = e.count = -1;
+	e.more = false;
 
 	/* error status; a prefix range keeps its key whole; another seq gives another span id */
 	e.grpc_status = 14;
@@ -930,6 +973,7 @@ static void test_exporter_offline(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_request_span_etcd_cost),
 		cmocka_unit_test(test_request_span),
 		cmocka_unit_test(test_request_span_variants),
 		cmocka_unit_test(test_etcd_span),

@@ -28,6 +28,9 @@ struct got {
 	uint32_t pid;
 	bool ongoing;
 	char verb[24];
+	bool has_cost; /* request: its etcd cost */
+	uint64_t calls, bytes, kvs;
+	int64_t resp_size, ekvs; /* etcd: what etcd returned */
 };
 
 struct rec_sink {
@@ -54,12 +57,26 @@ static void push(struct rec_sink *s, enum what w, uint64_t id, const char *path,
 
 static void s_req(void *ctx, const struct request_record *r)
 {
+	struct rec_sink *s = ctx;
+
 	push(ctx, W_REQ, r->id, r->path, r->local_port, r->ongoing, r->ri.verb, r->apiserver_pid);
+	if (s->n <= 64) {
+		s->g[s->n - 1].has_cost = r->has_etcd_cost;
+		s->g[s->n - 1].calls = r->etcd_calls;
+		s->g[s->n - 1].bytes = r->etcd_resp_bytes;
+		s->g[s->n - 1].kvs = r->etcd_kvs;
+	}
 }
 
 static void s_etcd(void *ctx, const struct etcd_record *r)
 {
+	struct rec_sink *s = ctx;
+
 	push(ctx, W_ETCD, r->request_id, r->key, 0, false, r->op, r->apiserver_pid);
+	if (s->n <= 64) {
+		s->g[s->n - 1].resp_size = r->resp_size;
+		s->g[s->n - 1].ekvs = r->kvs;
+	}
 }
 
 static void s_start(void *ctx, const struct request_record *r)
@@ -239,6 +256,8 @@ static void test_etcd_joined_after_its_request(void **state)
 	assert_int_equal(a.n, 1); /* only the start: the call waits for its request */
 	mk_end(&e, 0x100, 3, 200, 0xc7c7);
 	pipeline_feed(p, &e, sizeof(e));
+	assert_int_equal(a.n, 1); /* the request waits until every ring was read once more */
+	pipeline_rings_read(p);
 	assert_int_equal(a.n, 3);
 	assert_int_equal(a.g[1].what, W_REQ);
 	assert_int_equal(a.g[2].what, W_ETCD);
@@ -259,6 +278,127 @@ static void test_etcd_joined_after_its_request(void **state)
 	assert_int_equal(a.g[3].id, 0);
 	assert_int_equal(pipeline_get_stats(p)->etcd_records, 2);
 	assert_non_null(pipeline_etcd_stats(p));
+	pipeline_free(p);
+}
+
+/* With etcd capture a finished request waits for the rings to be read once more, so the calls that
+ * ended before it but are read after it (another ring) are summed in its record: calls, response bytes,
+ * key-values of its Ranges; what etcd returned is in each call's record. Without etcd: no cost. */
+static void test_request_etcd_cost(void **state)
+{
+	struct pipeline *p = mk_pipeline(true);
+	struct rec_sink a = { 0 };
+	struct pipeline_sink sa = rec_iface(&a);
+	struct kp_req_start s;
+	struct kp_req_end e;
+	struct kp_grpc_start gs;
+	struct kp_grpc_end ge;
+
+	pipeline_add_sink(p, &sa);
+	mk_start(&s, 0x100, 3, 100, "GET", "/api/v1/namespaces/default/configmaps", "10.0.0.1:5000");
+	pipeline_feed(p, &s, sizeof(s));
+	/* the request's end is read first (its ring), then its two calls */
+	mk_end(&e, 0x100, 3, 200, 0xc7c7);
+	pipeline_feed(p, &e, sizeof(e));
+	mk_grpc_start(&gs, 7, 110, "/registry/configmaps/default/", 0xc7c7);
+	pipeline_feed(p, &gs, sizeof(gs));
+	mk_grpc_end(&ge, 7, 120);
+	ge.flags = KP_END_RESP_SIZE | KP_END_RANGE;
+	ge.resp_size = 5000;
+	ge.range_kvs = 40;
+	ge.range_count = 55;
+	ge.range_more = 1;
+	pipeline_feed(p, &ge, sizeof(ge));
+	mk_grpc_start(&gs, 8, 130, "/registry/configmaps/default/", 0xc7c7);
+	pipeline_feed(p, &gs, sizeof(gs));
+	mk_grpc_end(&ge, 8, 140);
+	ge.flags = KP_END_RANGE; /* no parser header: the RangeResponse's encoded size */
+	ge.resp_size = 1500;
+	ge.range_kvs = 15;
+	ge.range_count = 15;
+	ge.range_more = 0;
+	pipeline_feed(p, &ge, sizeof(ge));
+	/* a failed call counts, with no bytes */
+	mk_grpc_start(&gs, 9, 150, "/registry/configmaps/default/x", 0xc7c7);
+	pipeline_feed(p, &gs, sizeof(gs));
+	mk_grpc_end(&ge, 9, 160);
+	ge.is_err = 1;
+	ge.code = 4;
+	ge.flags = KP_END_RESP_SIZE;
+	ge.resp_size = 77;
+	pipeline_feed(p, &ge, sizeof(ge));
+	assert_int_equal(a.n, 1);
+	pipeline_rings_read(p);
+	assert_int_equal(a.n, 5);
+	assert_int_equal(a.g[1].what, W_REQ);
+	assert_true(a.g[1].has_cost);
+	assert_int_equal(a.g[1].calls, 3);
+	assert_int_equal(a.g[1].bytes, 6500);
+	assert_int_equal(a.g[1].kvs, 55);
+	{
+		/* the calls follow their request (in any order) */
+		int seen = 0;
+
+		for (int i = 2; i < 5; i++) {
+			assert_int_equal(a.g[i].what, W_ETCD);
+			assert_int_equal(a.g[i].id, a.g[1].id);
+			if (a.g[i].resp_size == 5000 && a.g[i].ekvs == 40)
+				seen |= 1;
+			if (a.g[i].resp_size == 1500 && a.g[i].ekvs == 15)
+				seen |= 2;
+			if (a.g[i].resp_size == -1 && a.g[i].ekvs == -1) /* the failed call */
+				seen |= 4;
+		}
+		assert_int_equal(seen, 7);
+	}
+	assert_int_equal(pipeline_get_stats(p)->cost_deferred, 1);
+	assert_int_equal(pipeline_get_stats(p)->cost_early, 0);
+	pipeline_free(p);
+
+	/* more finished requests than the pipeline holds: the oldest go early (counted), none is lost */
+	p = mk_pipeline(true);
+	memset(&a, 0, sizeof(a));
+	pipeline_add_sink(p, &sa);
+	for (uint64_t i = 0; i < PIPELINE_DEFER_CAP + 5; i++) {
+		mk_start(&s, 0x1000 + i, 1, 1000 + 10 * i, "GET", "/api/v1/pods", "10.0.0.1:5000");
+		pipeline_feed(p, &s, sizeof(s));
+		mk_end(&e, 0x1000 + i, 1, 1005 + 10 * i, 0xd000 + i);
+		pipeline_feed(p, &e, sizeof(e));
+	}
+	assert_int_equal(pipeline_get_stats(p)->cost_early, 5);
+	pipeline_tick(p, 1000000);
+	assert_int_equal(pipeline_get_stats(p)->requests, PIPELINE_DEFER_CAP + 5);
+	pipeline_free(p);
+
+	/* a call end of the earlier layout (recorded corpora, before the response fields) is still a call
+	 * end, with no response known */
+	p = mk_pipeline(true);
+	memset(&a, 0, sizeof(a));
+	pipeline_add_sink(p, &sa);
+	mk_grpc_start(&gs, 7, 110, "/registry/configmaps/default/x", 0);
+	pipeline_feed(p, &gs, sizeof(gs));
+	mk_grpc_end(&ge, 7, 120);
+	ge.flags = KP_END_RANGE; /* beyond the old layout: not read */
+	assert_int_equal(pipeline_feed(p, &ge, offsetof(struct kp_grpc_end, resp_size)), 0);
+	assert_int_equal(pipeline_get_stats(p)->bad_events, 0);
+	pipeline_flush(p, 10000000);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.g[0].what, W_ETCD);
+	assert_int_equal(a.g[0].resp_size, -1);
+	assert_int_equal(a.g[0].ekvs, -1);
+	assert_int_equal(pipeline_feed(p, &ge, offsetof(struct kp_grpc_end, resp_size) - 1), -EINVAL);
+	pipeline_free(p);
+
+	/* without etcd capture: delivered at once, no cost */
+	p = mk_pipeline(false);
+	memset(&a, 0, sizeof(a));
+	pipeline_add_sink(p, &sa);
+	mk_start(&s, 0x100, 3, 100, "GET", "/api/v1/pods", "10.0.0.1:5000");
+	pipeline_feed(p, &s, sizeof(s));
+	mk_end(&e, 0x100, 3, 200, 0xc7c7);
+	pipeline_feed(p, &e, sizeof(e));
+	assert_int_equal(a.n, 2);
+	assert_false(a.g[1].has_cost);
 	pipeline_free(p);
 }
 
@@ -313,6 +453,7 @@ static void test_two_apiservers(void **state)
 	mk_end(&e, 0xc000100000, 1, 200, 0);
 	e.hdr.tgid = 777;
 	pipeline_feed(p, &e, sizeof(e));
+	pipeline_rings_read(p);
 	assert_int_equal(a.n, 3);
 	assert_int_equal(a.g[2].what, W_REQ);
 	assert_int_equal(a.g[2].pid, 777);
@@ -514,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_conn_records_to_sinks),
 		cmocka_unit_test(test_requests_joined_to_every_sink),
 		cmocka_unit_test(test_etcd_joined_after_its_request),
+		cmocka_unit_test(test_request_etcd_cost),
 		cmocka_unit_test(test_abandon_and_flush),
 		cmocka_unit_test(test_two_apiservers),
 		cmocka_unit_test(test_too_many_apiservers),

@@ -49,7 +49,9 @@ static void check_sites(const struct go_binary *b, const struct plan *p)
 	static struct resolved_target r;
 	uint32_t covered = 0;
 
-	for (int g = 0; g < PG__COUNT; g++) {
+	for (int k = 0; k < PG__COUNT; k++) {
+		/* the plan's order: k8s-authn first (it decides the HTTP groups' starts) */
+		int g = k == 0 ? PG_AUTHN : k <= PG_AUTHN ? k - 1 : k;
 		const struct plan_group *pg = &p->groups[g];
 
 		if (!pg->ok) {
@@ -79,7 +81,12 @@ static void check_sites(const struct go_binary *b, const struct plan *p)
 							    s->prog == PLAN_PROG_H1_SERVE_CALL ||
 							    s->prog == PLAN_PROG_H1_READ_REQUEST_RET ||
 							    s->prog == PLAN_PROG_GRPC_WRITE_HTTP2CLIENT ||
-							    s->prog == PLAN_PROG_GRPC_WRITE_CLIENTSTREAM);
+							    s->prog == PLAN_PROG_GRPC_WRITE_CLIENTSTREAM ||
+							    s->prog == PLAN_PROG_AUTHN_OK || s->prog == PLAN_PROG_AUTHN_FAIL);
+			/* authn starts replace the HTTP servers' generic starts */
+			if (p->authn_starts)
+				assert_false(s->prog == PLAN_PROG_H2X_HEADERS || s->prog == PLAN_PROG_H2B_HEADERS ||
+					     s->prog == PLAN_PROG_H1_SERVE_CALL || s->prog == PLAN_PROG_H1_READ_REQUEST_RET);
 			if (g == PG_H2X || g == PG_H2B)
 				assert_int_equal(s->prog, g == PG_H2B ? (s->starts ? PLAN_PROG_H2B_HEADERS : PLAN_PROG_H2B_DONE)
 								      : (s->starts ? PLAN_PROG_H2X_HEADERS : PLAN_PROG_H2X_DONE));
@@ -99,8 +106,8 @@ static void check_summary(const struct plan *p, const char *want_sub)
 		fail_msg("summary '%s' lacks '%s' or '%s'", line, n, want_sub);
 }
 
-/* A binary with every group (apiserver, etcd: both embed an HTTP/2 server and the etcd grpc client; apf:
- * the apiserver only). */
+/* A binary with every group (apiserver, etcd: both embed an HTTP/2 server and the etcd grpc client; apf
+ * and the authentication filters: the apiserver only). */
 static void check_full(const char *path, const char *how, bool apiserver)
 {
 	struct go_binary *b = open_or_skip(path, how);
@@ -108,13 +115,34 @@ static void check_full(const char *path, const char *how, bool apiserver)
 	assert_int_equal(plan_build(b, &(struct plan_opts){ 0 }, &pl), 0);
 	assert_true(pl.ok);
 	for (int g = 0; g < PG__COUNT; g++)
-		if (!pl.groups[g].ok && (g != PG_APF || apiserver))
+		if (!pl.groups[g].ok && ((g != PG_APF && g != PG_AUTHN) || apiserver))
 			fail_msg("%s: group %s: %s", path, probe_group_name(g), pl.groups[g].missing);
 	/* served requests' APF classification from the response headers: the offsets are measured for both */
 	assert_true(pl.apf_served_ok);
 	assert_string_equal(pl.apf_served, "h2-xnet, h2-bundled, http1");
 	if (!apiserver)
 		assert_false(pl.groups[PG_APF].ok);
+	assert_int_equal(pl.authn_starts, apiserver);
+	if (apiserver) {
+		uint32_t generic;
+
+		/* two start sites (success, failure) instead of three generic ones */
+		assert_int_equal(pl.groups[PG_AUTHN].nsites, 2);
+		assert_int_not_equal(pl.authn.hash_req_key, 0);
+		assert_int_not_equal(pl.authn.hash_recv_ts_key, 0);
+		assert_int_not_equal(pl.authn.hash_user_type, 0);
+		check_summary(&pl, ", starts after authn");
+		generic = pl.nsites;
+		/* without authn starts: the generic ones come back */
+		assert_int_equal(plan_build(b, &(struct plan_opts){ .no_authn = true }, &pl), 0);
+		assert_false(pl.authn_starts);
+		assert_false(pl.groups[PG_AUTHN].ok);
+		assert_int_equal(pl.nsites, generic - 2 + 3);
+		check_sites(b, &pl);
+		assert_int_equal(plan_build(b, &(struct plan_opts){ 0 }, &pl), 0);
+	} else {
+		assert_non_null(strstr(pl.groups[PG_AUTHN].missing, "function not found"));
+	}
 	/* one site per entry target; h1 start at the ServeHTTP call sites (not the RET fallback) */
 	assert_false(pl.groups[PG_H1].fallback);
 	for (uint32_t i = 0; i < pl.nsites; i++)
@@ -126,19 +154,26 @@ static void check_full(const char *path, const char *how, bool apiserver)
 
 	/* --no-etcd: grpc and the watch group are off, the rest unchanged */
 	{
-		uint32_t all = pl.nsites, etcd = pl.groups[PG_GRPC].nsites + pl.groups[PG_ETCD_WATCH].nsites;
+		uint32_t all = pl.nsites, etcd = pl.groups[PG_GRPC].nsites + pl.groups[PG_ETCD_WATCH].nsites +
+						pl.groups[PG_ETCD_RANGE].nsites;
+
+		/* etcd's cost: one RangeResponse.Unmarshal site, and the response size from grpc's parser */
+		assert_int_equal(pl.groups[PG_ETCD_RANGE].nsites, 1);
 
 		assert_int_equal(plan_build(b, &(struct plan_opts){ .no_etcd = true }, &pl), 0);
 		assert_false(pl.groups[PG_GRPC].wanted);
 		assert_false(pl.groups[PG_GRPC].ok);
 		assert_false(pl.groups[PG_ETCD_WATCH].ok);
+		assert_false(pl.groups[PG_ETCD_RANGE].ok);
 		assert_string_equal(pl.groups[PG_GRPC].missing, "off (--no-etcd)");
 		assert_int_equal(pl.nsites, all - etcd);
 		check_sites(b, &pl);
 		check_summary(&pl, ", no etcd)");
 	}
-	/* --no-h2: only h1 serves requests */
+	/* --no-h2: only h1 serves requests; authn starts (both protocols) are off */
 	assert_int_equal(plan_build(b, &(struct plan_opts){ .no_h2 = true }, &pl), 0);
+	assert_false(pl.authn_starts);
+	assert_string_equal(pl.groups[PG_AUTHN].missing, "off (--no-h2)");
 	assert_false(pl.groups[PG_H2X].ok);
 	assert_false(pl.groups[PG_H2B].ok);
 	assert_true(pl.groups[PG_H1].ok);
@@ -189,6 +224,7 @@ static void test_esbuild(void **state)
 		assert_false(pl.groups[PG_GRPC].ok);
 		assert_true(pl.groups[PG_GRPC].wanted);
 		assert_string_equal(pl.groups[PG_ETCD_WATCH].missing, "needs group grpc");
+		assert_string_equal(pl.groups[PG_ETCD_RANGE].missing, "needs group grpc");
 		assert_non_null(strstr(pl.unresolved, "processHeaders"));
 		check_sites(b, &pl);
 		check_summary(&pl, "h2 net/http offsets");
@@ -223,14 +259,42 @@ static void test_json(void **state)
 	assert_non_null(strstr(buf, "\"ok\":true"));
 	assert_non_null(strstr(buf, "\"grpc\":{\"state\":\"off\""));
 	assert_non_null(strstr(buf, "\"http1\":{\"state\":\"attach\""));
-	assert_non_null(strstr(buf, "\"program\":\"h1_serve_call\""));
+	if (strstr(path, "apiserver")) { /* starts after authentication */
+		assert_non_null(strstr(buf, "\"authn_starts\":true"));
+		assert_non_null(strstr(buf, "\"program\":\"authn_ok\""));
+		assert_non_null(strstr(buf, "\"program\":\"authn_fail\""));
+		assert_null(strstr(buf, "\"program\":\"h1_serve_call\""));
+	} else {
+		assert_non_null(strstr(buf, "\"program\":\"h1_serve_call\""));
+	}
 	free(buf);
 	gobin_close(b);
+}
+
+/* The etcd cost needs its own offsets: any of them unknown switches that part off (the group or the size). */
+static void test_etcd_cost_offsets(void **state)
+{
+	struct kapimon_offsets o = { 0 };
+
+	o.grpc.cs_attempt = 224;
+	o.grpc.attempt_parser = 32;
+	o.grpc.parser_header = 16;
+	o.grpc.range_resp_kvs = 8;
+	o.grpc.range_resp_more = 32;
+	o.grpc.range_resp_count = 40;
+	assert_true(plan_resp_size_ok(&o));
+	assert_true(plan_range_offsets_ok(&o));
+	o.grpc.parser_header = KP_OFF_UNKNOWN;
+	assert_false(plan_resp_size_ok(&o));
+	assert_true(plan_range_offsets_ok(&o));
+	o.grpc.range_resp_more = KP_OFF_UNKNOWN;
+	assert_false(plan_range_offsets_ok(&o));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_etcd_cost_offsets),
 		cmocka_unit_test(test_apiserver),
 		cmocka_unit_test(test_etcd),
 		cmocka_unit_test(test_esbuild),

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "assemble/kp_contract.h"
+#include "assemble/record_json.h"
 #include "output/prom_sink.h"
 
 #define S 1000000000ULL
@@ -41,7 +42,7 @@ static struct etcd_record ecall(const char *op, const char *resource, int32_t st
 {
 	struct etcd_record e;
 
-	memset(&e, 0, sizeof(e));
+	etcd_record_init(&e); /* resp_size, kvs unknown */
 	e.start_ns = T0;
 	e.latency_ns = (uint64_t)(seconds * 1e9 + 0.5);
 	e.grpc_status = status;
@@ -130,7 +131,7 @@ static void test_counts(void **state)
 	assert_true(value(t, "kapimon_requests_total{verb=\"get\",group=\"\",resource=\"pods\",subresource=\"\",code=\"\"}") < 0);
 	assert_true(sum_of(t, "kapimon_requests_total") == 6.5);
 	assert_true(sum_of(t, "kapimon_requests_by_client_total") == 6.5);
-	assert_true(value(t, "kapimon_requests_by_client_total{user_agent=\"kubectl/v1.20.2\",verb=\"list\",resource=\"pods\"}") == 3);
+	assert_true(value(t, "kapimon_requests_by_client_total{user_agent=\"kubectl/v1.20.2\",verb=\"list\",resource=\"pods\",user=\"\"}") == 3);
 	assert_true(sum_of(t, "kapimon_metrics_overflow_total") == 0);
 	/* no health struct: no health families */
 	assert_null(strstr(t, "kapimon_ringbuf_drops_total"));
@@ -296,7 +297,7 @@ static void test_other_collision(void **state)
 	assert_int_equal(count_of(t, "kapimon_request_duration_seconds_count{verb=\"other\",group=\"other\",resource=\"other\"}"), 1);
 	assert_true(value(t, "kapimon_request_duration_seconds_count{verb=\"other\",group=\"other\",resource=\"other\"}") == 7);
 	assert_true(value(t, "kapimon_metrics_overflow_total{family=\"kapimon_request_duration_seconds\"}") == 2);
-	assert_int_equal(count_of(t, "kapimon_requests_by_client_total{user_agent=\"other\",verb=\"other\",resource=\"other\"}"), 1);
+	assert_int_equal(count_of(t, "kapimon_requests_by_client_total{user_agent=\"other\",verb=\"other\",resource=\"other\",user=\"other\"}"), 1);
 	assert_true(sum_of(t, "kapimon_requests_by_client_total") == 8);
 	free(t);
 	prom_sink_free(s);
@@ -338,7 +339,7 @@ static void test_clients_bounded(void **state)
 	assert_true(sum_of(t, "kapimon_requests_by_client_total") == n);
 	assert_true(sum_of(t, "kapimon_requests_total") == n);
 	/* every light key was either kept or folded into other{list,pods}: the heavy-a row survived */
-	assert_true(value(t, "kapimon_requests_by_client_total{user_agent=\"other\",verb=\"list\",resource=\"pods\"}") >= 4);
+	assert_true(value(t, "kapimon_requests_by_client_total{user_agent=\"other\",verb=\"list\",resource=\"pods\",user=\"other\"}") >= 4);
 	assert_true(value(t, "kapimon_client_evictions_total") >= 4);
 	free(t);
 	prom_sink_free(s);
@@ -353,9 +354,35 @@ static void test_hostile_user_agent(void **state)
 	(void)state;
 	feed(s, &r);
 	t = render(s, NULL);
-	assert_non_null(strstr(t, "kapimon_requests_by_client_total{user_agent=\"evil\\\"} 1\\nkapimon_fake 2\\\\\xef\xbf\xbd\",verb=\"get\",resource=\"pods\"} 1\n"));
+	assert_non_null(strstr(t, "kapimon_requests_by_client_total{user_agent=\"evil\\\"} 1\\nkapimon_fake 2\\\\\xef\xbf\xbd\",verb=\"get\",resource=\"pods\",user=\"\"} 1\n"));
 	/* no line starts with the injected name */
 	assert_null(strstr(t, "\nkapimon_fake"));
+	free(t);
+	prom_sink_free(s);
+}
+
+/* The user label: one series per (user agent, verb, resource, user); untrusted user names escaped. */
+static void test_user_label(void **state)
+{
+	struct prom_sink *s = prom_sink_new(NULL);
+	struct request_record r = req("list", "", "pods", "", 200, 0.01, "kubectl");
+	char *t;
+
+	(void)state;
+	r.has_user = true;
+	snprintf(r.user, sizeof(r.user), "alice");
+	feed(s, &r);
+	feed(s, &r);
+	snprintf(r.user, sizeof(r.user), "system:serviceaccount:ns:\"x\"\n");
+	feed(s, &r);
+	r.has_user = false; /* failed authentication */
+	r.status = 401;
+	feed(s, &r);
+	t = render(s, NULL);
+	assert_true(value(t, "kapimon_requests_by_client_total{user_agent=\"kubectl\",verb=\"list\",resource=\"pods\",user=\"alice\"}") == 2);
+	assert_true(value(t, "kapimon_requests_by_client_total{user_agent=\"kubectl\",verb=\"list\",resource=\"pods\",user=\"system:serviceaccount:ns:\\\"x\\\"\\n\"}") == 1);
+	assert_true(value(t, "kapimon_requests_by_client_total{user_agent=\"kubectl\",verb=\"list\",resource=\"pods\",user=\"\"}") == 1);
+	assert_true(sum_of(t, "kapimon_requests_by_client_total") == 4);
 	free(t);
 	prom_sink_free(s);
 }
@@ -368,10 +395,18 @@ static void test_etcd(void **state)
 
 	(void)state;
 	e = ecall("range", "pods", 0, 0.0007);
+	e.resp_size = 300; /* a GET */
+	e.kvs = 1;
 	prom_sink_etcd(s, &e);
 	e = ecall("range", "pods", 0, 0.003);
+	e.resp_size = 700000; /* a LIST, counted twice */
+	e.kvs = 2000;
+	e.sample_factor = 2;
 	prom_sink_etcd(s, &e);
 	e = ecall("txn", "leases", 14, 0.5);
+	prom_sink_etcd(s, &e);
+	e = ecall("txn", "leases", 0, 0.002);
+	e.resp_size = 40; /* a Txn: bytes, no key-values */
 	prom_sink_etcd(s, &e);
 	e = ecall("put", "events", -1, 0.001);
 	prom_sink_etcd(s, &e);
@@ -381,14 +416,22 @@ static void test_etcd(void **state)
 	e.stream = true; /* stream messages are not calls */
 	prom_sink_etcd(s, &e);
 	t = render(s, NULL);
-	assert_true(value(t, "kapimon_etcd_requests_total{op=\"range\",resource=\"pods\",code=\"OK\"}") == 2);
+	assert_true(value(t, "kapimon_etcd_requests_total{op=\"range\",resource=\"pods\",code=\"OK\"}") == 3);
+	assert_true(value(t, "kapimon_etcd_response_bytes_total{op=\"range\",resource=\"pods\"}") == 300 + 2 * 700000);
+	assert_true(value(t, "kapimon_etcd_response_bytes_total{op=\"txn\",resource=\"leases\"}") == 40);
+	assert_true(value(t, "kapimon_etcd_range_keys_bucket{resource=\"pods\",le=\"1\"}") == 1);
+	assert_true(value(t, "kapimon_etcd_range_keys_bucket{resource=\"pods\",le=\"1000\"}") == 1);
+	assert_true(value(t, "kapimon_etcd_range_keys_bucket{resource=\"pods\",le=\"5000\"}") == 3);
+	assert_true(value(t, "kapimon_etcd_range_keys_sum{resource=\"pods\"}") == 1 + 2 * 2000);
+	assert_true(value(t, "kapimon_etcd_range_keys_count{resource=\"pods\"}") == 3);
+	assert_null(strstr(t, "kapimon_etcd_range_keys_count{resource=\"leases\"}"));
 	assert_true(value(t, "kapimon_etcd_requests_total{op=\"txn\",resource=\"leases\",code=\"Unavailable\"}") == 1);
 	assert_true(value(t, "kapimon_etcd_requests_total{op=\"put\",resource=\"events\",code=\"\"}") == 1);
 	assert_true(value(t, "kapimon_etcd_requests_total{op=\"put\",resource=\"events\",code=\"99\"}") == 1);
 	assert_null(strstr(t, "op=\"watch\""));
 	assert_true(value(t, "kapimon_etcd_request_duration_seconds_bucket{op=\"range\",resource=\"pods\",le=\"0.001\"}") == 1);
-	assert_true(value(t, "kapimon_etcd_request_duration_seconds_bucket{op=\"range\",resource=\"pods\",le=\"0.005\"}") == 2);
-	assert_true(value(t, "kapimon_etcd_request_duration_seconds_count{op=\"range\",resource=\"pods\"}") == 2);
+	assert_true(value(t, "kapimon_etcd_request_duration_seconds_bucket{op=\"range\",resource=\"pods\",le=\"0.005\"}") == 3);
+	assert_true(value(t, "kapimon_etcd_request_duration_seconds_count{op=\"range\",resource=\"pods\"}") == 3);
 	assert_string_equal(prom_grpc_code_name(4), "DeadlineExceeded");
 	assert_string_equal(prom_grpc_code_name(16), "Unauthenticated");
 	assert_null(prom_grpc_code_name(17));
@@ -478,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_other_collision),
 		cmocka_unit_test(test_clients_bounded),
 		cmocka_unit_test(test_hostile_user_agent),
+		cmocka_unit_test(test_user_label),
 		cmocka_unit_test(test_etcd),
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_format_blocks),

@@ -240,6 +240,47 @@ static void test_bad_files(void **state)
 	unlink(path);
 }
 
+/* Files recorded before the authn fields were appended to request starts (904 bytes: the committed
+ * tests/bench corpus) load with those fields zeroed, the rest unchanged. */
+static void test_old_request_start(void **state)
+{
+	struct kp_req_start s, *got;
+	struct raw_events ev;
+	char err[256], *path = tmpfile_path();
+	const uint32_t old = (uint32_t)offsetof(struct kp_req_start, recv_wall);
+	uint8_t le[4] = { (uint8_t)old, (uint8_t)(old >> 8), 0, 0 };
+	FILE *f = fopen(path, "w");
+
+	(void)state;
+	assert_int_equal(old, 904);
+	memset(&s, 0x5a, sizeof(s)); /* what follows the old layout must not be read */
+	s.hdr.type = KP_EV_REQ_START;
+	s.authn = 0; /* the old layout's padding byte, scrubbed to 0 */
+	s.conn = 0x1234;
+	s.method_len = 3;
+	memcpy(s.method, "GET", 3);
+	raw_events_write_header(f);
+	fwrite(le, 1, 4, f);
+	fwrite(&s, 1, old, f);
+	fwrite("\x08\x00\x00\x00", 1, 4, f); /* another event after it, still found */
+	fwrite("\x07\x00\x00\x00\x01\x00\x00\x00", 1, 8, f);
+	fclose(f);
+	assert_int_equal(raw_events_load(path, &ev, err, sizeof(err)), 0);
+	assert_int_equal(ev.n, 2);
+	assert_int_equal(ev.size[0], sizeof(struct kp_req_start));
+	got = (struct kp_req_start *)(ev.data + ev.off[0]);
+	assert_int_equal(got->conn, 0x1234);
+	assert_memory_equal(got->method, "GET", 3);
+	assert_int_equal(got->authn, 0);
+	assert_int_equal(got->recv_wall, 0);
+	assert_int_equal(got->user_len, 0);
+	assert_int_equal(got->ngroups, 0);
+	assert_int_equal(ev.size[1], 8);
+	assert_int_equal(((struct kp_event_hdr *)(ev.data + ev.off[1]))->type, 7);
+	raw_events_free(&ev);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_auth_unknown_and_cut),
 		cmocka_unit_test(test_write_load_scrubbed),
 		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_old_request_start),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -253,6 +253,27 @@ static void test_request_presence(void **state)
 	parse(&p, K_REQ, &r);
 	assert_false(has(&p, "proto"));
 	assert_true(num(&p, "sample_factor") == 0.25);
+	/* the etcd cost is absent unless known ... */
+	assert_false(has(&p, "etcd_calls"));
+	assert_false(has(&p, "etcd_resp_bytes"));
+	assert_false(has(&p, "etcd_kvs"));
+	done(&p);
+	/* ... and written, zeros included, when it is */
+	r.has_etcd_cost = true;
+	r.etcd_calls = 0;
+	r.etcd_resp_bytes = 0;
+	r.etcd_kvs = 0;
+	parse(&p, K_REQ, &r);
+	assert_true(num(&p, "etcd_calls") == 0);
+	assert_true(num(&p, "etcd_kvs") == 0);
+	done(&p);
+	r.etcd_calls = 3;
+	r.etcd_resp_bytes = 123456789012ULL;
+	r.etcd_kvs = 500;
+	parse(&p, K_REQ, &r);
+	assert_true(num(&p, "etcd_calls") == 3);
+	assert_true(num(&p, "etcd_resp_bytes") == 123456789012.0);
+	assert_true(num(&p, "etcd_kvs") == 500);
 	done(&p);
 }
 
@@ -372,6 +393,9 @@ static void test_etcd(void **state)
 	assert_false(has(&p, "keys_only"));
 	assert_false(has(&p, "grpc_status"));
 	assert_false(has(&p, "resp_size"));
+	assert_false(has(&p, "kvs"));
+	assert_false(has(&p, "count"));
+	assert_false(has(&p, "more"));
 	assert_false(has(&p, "request_id"));
 	assert_false(has(&p, "sample_factor"));
 	assert_false(has(&p, "key_truncated"));
@@ -382,6 +406,9 @@ static void test_etcd(void **state)
 	e.keys_only = true;
 	e.grpc_status = 0;
 	e.resp_size = 4096;
+	e.kvs = 0; /* a Range that found nothing */
+	e.count = 7;
+	e.more = true;
 	e.request_id = 42;
 	e.sample_factor = 2;
 	/* binary key with a NUL and invalid UTF-8; range_end "\0" */
@@ -395,6 +422,9 @@ static void test_etcd(void **state)
 	assert_int_equal(p.d.toks[json_obj_get(&p.d, 0, "keys_only")].type, JSON_TRUE);
 	assert_true(num(&p, "grpc_status") == 0);
 	assert_true(num(&p, "resp_size") == 4096);
+	assert_true(num(&p, "kvs") == 0);
+	assert_true(num(&p, "count") == 7);
+	assert_int_equal(p.d.toks[json_obj_get(&p.d, 0, "more")].type, JSON_TRUE);
 	assert_true(num(&p, "request_id") == 42);
 	assert_true(num(&p, "sample_factor") == 2);
 	t = json_obj_get(&p.d, 0, "key");

@@ -29,6 +29,9 @@ static void add(struct agg *a, const char *ua, const char *verb, const char *res
 		snprintf(r.ri.namespace_, sizeof(r.ri.namespace_), "%s", ns);
 		snprintf(r.method, sizeof(r.method), "GET");
 		snprintf(r.client, sizeof(r.client), "%s:%d", client, 40000 + i);
+		/* users: by the client address; 10.0.0.3 is not authenticated */
+		r.has_user = strcmp(client, "10.0.0.3") != 0;
+		snprintf(r.user, sizeof(r.user), "%s", r.has_user ? (client[7] == '1' ? "alice" : "system:node:n1") : "");
 		r.ri.is_resource_request = true;
 		r.status = 200;
 		r.latency_ns = 1000000;
@@ -117,6 +120,31 @@ static void test_namespace_and_resource(void **state)
 	assert_int_equal(top_key_values(grp("verb-resource"), &rows[0], v), 2);
 	assert_string_equal(v[0], "list");
 	assert_string_equal(v[1], "configmaps");
+	agg_free(a);
+}
+
+static void test_user(void **state)
+{
+	struct agg *a = mk();
+	struct agg_row rows[64];
+	const char *v[TOP_MAX_COLS];
+	size_t n;
+
+	(void)state;
+	n = q(a, grp("user"), rows, "", false);
+	assert_int_equal(n, 3);
+	assert_int_equal(top_key_values(grp("user"), &rows[0], v), 1);
+	assert_string_equal(v[0], "alice");
+	assert_true(fabs(rows[0].req - 30) < 1e-9);
+	top_key_values(grp("user"), &rows[1], v);
+	assert_string_equal(v[0], "system:node:n1");
+	assert_true(fabs(rows[1].req - 20) < 1e-9);
+	top_key_values(grp("user"), &rows[2], v);
+	assert_string_equal(v[0], ""); /* not authenticated */
+	assert_string_equal(rows[0].key->user_agent, ""); /* user only */
+	n = q(a, grp("user"), rows, "node", false);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(top_grouping_names(), "user"));
 	agg_free(a);
 }
 
@@ -229,6 +257,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_grouping_table),
 		cmocka_unit_test(test_namespace_and_resource),
+		cmocka_unit_test(test_user),
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_priority_level),
 		cmocka_unit_test(test_other_row),

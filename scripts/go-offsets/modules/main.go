@@ -37,6 +37,7 @@ const (
 	gist   = "google.golang.org/grpc/internal/status."
 	gst    = "google.golang.org/grpc/status."
 	spbPkg = "google.golang.org/genproto/googleapis/rpc/status."
+	grpcPk = "google.golang.org/grpc."
 )
 
 const U = -1
@@ -72,7 +73,7 @@ func loadDWARF() {
 		}
 		name, _ := e.Val(dwarf.AttrName).(string)
 		r.SkipChildren()
-		for _, p := range []string{h2, hp, gtr, gist, gst, spbPkg} {
+		for _, p := range []string{h2, hp, gtr, gist, gst, spbPkg, grpcPk} {
 			if strings.HasPrefix(name, p) && !strings.ContainsAny(name[len(p):], "./[") {
 				if t, err := d.Type(e.Offset); err == nil {
 					if st, ok := t.(*dwarf.StructType); ok {
@@ -211,6 +212,10 @@ func main() {
 	g["spb_status_code"] = off(spbPkg+"Status", "Code")
 	g["stream_method"] = off(gtr+"Stream", "method")
 	g["stream_ctx"] = off(gtr+"Stream", "ctx")
+	// the last received message's 5-byte gRPC header: clientStream.attempt -> csAttempt.p -> parser.header
+	g["cs_attempt"] = off(grpcPk+"clientStream", "attempt")
+	g["attempt_parser"] = off(grpcPk+"csAttempt", "p")
+	g["parser_header"] = off(grpcPk+"parser", "header")
 	chain := ""
 	if structs[gist+"Error"] != nil {
 		g["error_is_spb"] = 0
@@ -281,6 +286,7 @@ func main() {
 	fmt.Printf("\t{ %q, %s,\n", *grpcV, strings.Split(strings.TrimPrefix(runtime.Version(), "go1."), ".")[0])
 	fmt.Printf("\t  { .status_error_s = %s, .status_s = %s, .spb_status_code = %s, ._pad = 0, .error_is_spb = %s,\n",
 		c(g["status_error_s"]), c(g["status_s"]), c(g["spb_status_code"]), c(g["error_is_spb"]))
-	fmt.Printf("\t    .stream_method = %s, .stream_ctx = %s },\n", c(g["stream_method"]), c(g["stream_ctx"]))
+	fmt.Printf("\t    .stream_method = %s, .stream_ctx = %s, .cs_attempt = %s, .attempt_parser = %s, .parser_header = %s },\n",
+		c(g["stream_method"]), c(g["stream_ctx"]), c(g["cs_attempt"]), c(g["attempt_parser"]), c(g["parser_header"]))
 	fmt.Printf("\t  %s },\n", cstr(prov("google.golang.org/grpc", *grpcV), "\t  "))
 }
