@@ -85,7 +85,7 @@ else:
     st = stats[-1]
     names = ["h2_process_headers", "h2_handler_done", "h1_request_start", "h1_finish_request", "grpc_transport_write",
              "grpc_call_finish", "calibrate", "etcd_watch_dispatch", "conn_state", "tcp_retransmit", "tcp_reset",
-             "etcd_range_resp", "authn_ok", "authn_fail"]
+             "etcd_range_resp", "authn_ok", "authn_fail", "apf_add_reject", "apf_too_many", "apf_digest"]
     missing = [n for n in names if not isinstance(st["probe_hits"].get(n), int)]
     if missing or len(st["probe_hits"]) != len(names):
         out.append("probe_hits keys %s (missing %s)" % (sorted(st["probe_hits"]), missing))
