@@ -57,6 +57,8 @@ struct agg_cells {
 	uint32_t used;
 	uint64_t *key;     /* cell_key(); 0 = empty */
 	uint32_t *w;       /* weight units */
+	uint32_t *pos;     /* the used slots of key/w, in insertion order (queries and the reset visit only
+			    * these, not the whole table; pages are resident only as far as cells are used) */
 };
 
 #define CK_BUCKET_BITS 9  /* LH_NBUCKETS = 322 */
@@ -490,6 +492,7 @@ void agg_free(struct agg *a)
 		for (uint32_t i = 0; i < a->p.nsteps; i++) {
 			free(a->cells[i].key);
 			free(a->cells[i].w);
+			free(a->cells[i].pos);
 		}
 		free(a->cells);
 	}
@@ -533,7 +536,8 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 	for (uint32_t i = 0; i < a->p.nsteps; i++) {
 		a->cells[i].key = calloc(ncells, sizeof(uint64_t));
 		a->cells[i].w = calloc(ncells, sizeof(uint32_t));
-		if (!a->cells[i].key || !a->cells[i].w)
+		a->cells[i].pos = calloc(a->p.cells_per_step, sizeof(uint32_t));
+		if (!a->cells[i].key || !a->cells[i].w || !a->cells[i].pos)
 			goto fail;
 	}
 	if (a->p.detector_window) {
@@ -563,11 +567,9 @@ static struct agg_cells *cells_for(struct agg *a, uint64_t step)
 	struct agg_cells *c = &a->cells[step % a->p.nsteps];
 
 	if (c->step1 != step + 1) {
-		if (c->used) {
-			memset(c->key, 0, ((size_t)a->cells_mask + 1) * sizeof(uint64_t));
-			memset(c->w, 0, ((size_t)a->cells_mask + 1) * sizeof(uint32_t));
-			c->used = 0;
-		}
+		for (uint32_t i = 0; i < c->used; i++)
+			c->key[c->pos[i]] = 0;
+		c->used = 0;
 		c->step1 = step + 1;
 	}
 	return c;
@@ -606,7 +608,7 @@ static void cell_add(struct agg *a, struct agg_cells *c, uint64_t key, uint32_t 
 	}
 	c->key[i] = key;
 	c->w[i] = w;
-	c->used++;
+	c->pos[c->used++] = i;
 }
 
 static unsigned le_index(double lat_s)
@@ -836,15 +838,14 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 	for (uint64_t s = first; s < a->cur; s++) {
 		struct agg_cells *c = &a->cells[s % a->p.nsteps];
 
-		if (c->step1 != s + 1 || !c->used)
+		if (c->step1 != s + 1)
 			continue;
-		for (uint32_t i = 0; i <= a->cells_mask; i++) {
+		for (uint32_t j = 0; j < c->used; j++) {
+			uint32_t i = c->pos[j];
 			uint64_t key = c->key[i];
 			uint32_t idx, row;
 			unsigned bucket;
 
-			if (!key)
-				continue;
 			if ((uint32_t)(key >> (1 + CK_BUCKET_BITS + CK_ENTRY_BITS) & ((1u << CK_TABLE_BITS) - 1)) != (uint32_t)t)
 				continue;
 			bucket = (unsigned)(key >> 1 & ((1u << CK_BUCKET_BITS) - 1));
