@@ -589,9 +589,18 @@ void agg_advance(struct agg *a, uint64_t now_ns)
 	set_cur(a, agg_step_of(a, now_ns));
 }
 
+/* Home slot of a cell: the row's latency buckets in runs of 8 share a hashed base, so the cells one row
+ * uses in a step (its latencies cluster) sit in a few cache lines, not one line per bucket. */
+static inline uint32_t cell_home(const struct agg *a, uint64_t key)
+{
+	uint64_t bucket = key >> 1 & ((1u << CK_BUCKET_BITS) - 1), rest = key & ~((uint64_t)0x7 << 1);
+
+	return (uint32_t)(((rest * 0x9e3779b97f4a7c15ULL) >> 32 & ~(uint64_t)7) | (bucket & 7)) & a->cells_mask;
+}
+
 static void cell_add(struct agg *a, struct agg_cells *c, uint64_t key, uint32_t w)
 {
-	uint32_t i = (uint32_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & a->cells_mask;
+	uint32_t i = cell_home(a, key);
 
 	for (;;) {
 		if (c->key[i] == key) {

@@ -280,7 +280,9 @@ static void cell_add(struct etcd_agg *e, uint64_t step, uint32_t key, uint32_t w
 		c->used = 0;
 		c->step1 = step + 1;
 	}
-	i = (key * 0x9e3779b1u) >> 7 & e->cells_mask;
+	/* a row's buckets in runs of 8 share a hashed base: its cells sit in a few cache lines */
+	i = ((((key - 1) / LH_NBUCKETS * 64 + (key - 1) % LH_NBUCKETS / 8) * 0x9e3779b1u >> 7 & ~7u) |
+	     ((key - 1) % LH_NBUCKETS & 7)) & e->cells_mask;
 	for (;;) {
 		if (c->key[i] == key) {
 			c->w[i] = c->w[i] + w < c->w[i] ? UINT32_MAX : c->w[i] + w;
