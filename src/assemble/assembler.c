@@ -129,7 +129,9 @@ static size_t find(const struct assembler *a, uint64_t conn, uint32_t sid, bool 
 {
 	size_t mask = a->cap - 1, i = hash_key(conn, sid) & mask;
 
-	while (a->slots[i].used) {
+	/* the occupancy bits (cap / 8 bytes, cached) first: a new request's home slot is usually free, and
+	 * then no ~1 KB slot is touched */
+	while (a->occ[i / 64] & 1ULL << (i % 64)) {
 		if (a->slots[i].conn == conn && a->slots[i].stream_id == sid) {
 			*found = true;
 			return i;
