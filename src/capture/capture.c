@@ -910,9 +910,24 @@ static void sum_percpu(int fd, uint32_t n, uint64_t *out)
 
 	if (ncpu <= 0)
 		return;
-	vals = calloc(ncpu, sizeof(*vals));
+	vals = calloc((size_t)ncpu * n, sizeof(*vals));
 	if (!vals)
 		return;
+	{
+		/* one syscall for the whole array (Linux 5.6+), else one per element */
+		uint32_t keys[64], count = n, out_batch;
+		int err = n <= 64 ? bpf_map_lookup_batch(fd, NULL, &out_batch, keys, vals, &count, NULL) : -EINVAL;
+
+		if ((!err || err == -ENOENT) && count == n) {
+			for (uint32_t k = 0; k < n; k++)
+				out[k] = 0;
+			for (uint32_t j = 0; j < n; j++)
+				for (int i = 0; keys[j] < n && i < ncpu; i++)
+					out[keys[j]] += vals[(size_t)j * ncpu + i];
+			free(vals);
+			return;
+		}
+	}
 	for (uint32_t k = 0; k < n; k++) {
 		out[k] = 0;
 		if (bpf_map_lookup_elem(fd, &k, vals))
