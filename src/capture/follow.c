@@ -77,6 +77,8 @@ struct follow {
 	char desc[2048];
 };
 
+#define EV_PID_EXIT 1 /* epoll data of a followed process's pidfd (0: the worker's eventfd; else a capture) */
+
 static uint64_t mono_now(void)
 {
 	struct timespec ts;
@@ -215,6 +217,12 @@ static int adopt(struct follow *f, struct capture *c, pid_t pid, uint64_t t0, co
 	f->caps[f->n] = c;
 	f->pids[f->n] = pid;
 	f->pidfds[f->n] = pidfd_of(pid);
+	if (f->pidfds[f->n] >= 0) {
+		/* its exit wakes the poll (follow_check then retires it): no periodic look is needed for it */
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_PID_EXIT };
+
+		epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->pidfds[f->n], &ev);
+	}
 	f->since[f->n] = f->now;
 	f->n++;
 	f->attaches++;
@@ -502,6 +510,8 @@ int follow_poll(struct follow *f, int timeout_ms)
 
 		if (!evs[i].data.u64 && read(f->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			p_debug("attach worker wake-up: %s", strerror(errno));
+		if (evs[i].data.u64 == EV_PID_EXIT)
+			f->last_scan = 0; /* the next follow_check looks now (a pidfd stays readable until closed) */
 	}
 	/* the BPF side wakes us only once enough is buffered: consume every ring, not only the woken */
 	return follow_drain(f);

@@ -1258,7 +1258,7 @@ int cmd_top(int argc, char **argv)
 		timeout_ms = (int)((next_refresh - now + 999999) / 1000000);
 		if (t.curses && timeout_ms > KEY_POLL_MS)
 			timeout_ms = KEY_POLL_MS;
-		if (timeout_ms > FOLLOW_CHECK_MS)
+		if (timeout_ms > FOLLOW_CHECK_MS && follow_following(t.fw)) /* --pid: its exit wakes the poll */
 			timeout_ms = FOLLOW_CHECK_MS;
 		timeout_ms = sampler_timeout_ms(&t.sm, mono, timeout_ms);
 		err = follow_poll(t.fw, timeout_ms);
