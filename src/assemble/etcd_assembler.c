@@ -401,9 +401,9 @@ static size_t recent_bucket_of(uint64_t ctx)
 	return hash_mix64(ctx) & (RECENT_CAP * 2 - 1);
 }
 
-static const struct recent_req *recent_find(struct etcd_assembler *a, uint64_t ctx, uint64_t t)
+static const struct recent_req *recent_find(struct etcd_assembler *a, size_t b, uint64_t ctx, uint64_t t)
 {
-	for (int32_t i = head_of(a->recent_bucket, a->recent_bits, recent_bucket_of(ctx)); i >= 0; i = a->recent_next[i]) {
+	for (int32_t i = head_of(a->recent_bucket, a->recent_bits, b); i >= 0; i = a->recent_next[i]) {
 		const struct recent_req *r = &a->recent[i];
 
 		if (r->ctx == ctx && r->start <= t && t <= r->end)
@@ -483,10 +483,15 @@ void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 	a->st.calls++;
 	/* the request may already have ended (events come on two rings); the chain's index heads are
 	 * fetched together (their cache misses overlap instead of following one another) */
-	for (int k = 0; k < c->nctx; k++)
-		__builtin_prefetch(&a->recent_bucket[recent_bucket_of(c->chain[k])]);
+	size_t b[CHAIN];
+
 	for (int k = 0; k < c->nctx; k++) {
-		const struct recent_req *r = recent_find(a, c->chain[k], c->start_mono);
+		b[k] = recent_bucket_of(c->chain[k]);
+		if (a->recent_bits[b[k] / 64] & 1ULL << (b[k] % 64))
+			__builtin_prefetch(&a->recent_bucket[b[k]]);
+	}
+	for (int k = 0; k < c->nctx; k++) {
+		const struct recent_req *r = recent_find(a, b[k], c->chain[k], c->start_mono);
 
 		if (r) {
 			c->rec.request_id = r->id;
