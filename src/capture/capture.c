@@ -481,6 +481,11 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 		memcpy((void *)&c->gskel->rodata->grpc_off, &pl->offsets.grpc, sizeof(pl->offsets.grpc));
 	}
 	load_only_planned(c);
+	if (o->ring_bytes >= (1u << 20) && !(o->ring_bytes & (o->ring_bytes - 1))) {
+		bpf_map__set_max_entries(c->skel->maps.events, o->ring_bytes);
+		if (c->gskel)
+			bpf_map__set_max_entries(c->gskel->maps.grpc_events, o->ring_bytes);
+	}
 	ret = load_objects(c, &t, ms, kb);
 	if (ret)
 		goto fail;

@@ -41,6 +41,7 @@
 #define ETCD_LINK_HOLD_NS 2000000000ULL /* as record's --etcd-link-hold default */
 #define HOUSEKEEP_NS 100000000ULL       /* etcd link hold expiry and closed connections, every 100 ms */
 #define CONN_GRACE_NS 10000000000ULL
+#define TOP_RING_BYTES (4u << 20)
 #define FOLLOW_CHECK_MS 250             /* apiservers that exited or started: looked for 4 times a second */
 #define PENDING_CLOSED_GRACE_NS 5000000000ULL /* < CONN_GRACE_NS: a request still pending 5 s after its
 					       * connection closed has lost its end */
@@ -1182,6 +1183,9 @@ int cmd_top(int argc, char **argv)
 	}
 	co.on_event = pipeline_feed_cb;
 	co.ctx = t.pl;
+	/* 4 MiB rings (record keeps 8): each counts 2 x 4 MiB in RSS, and top's reader never stalls long
+	 * (a refresh takes milliseconds; drops would be counted in the header) */
+	co.ring_bytes = TOP_RING_BYTES;
 	fo.co = co;
 	fo.on_gone = on_gone;
 	fo.ctx = t.pl;
