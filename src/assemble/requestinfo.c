@@ -622,7 +622,7 @@ void request_classify(struct request_record *r, const char *raw_path)
 	struct rc_entry *e = NULL;
 	uint64_t h = 0;
 
-	if (len < RC_RAW_MAX) {
+	if (raw_path && len < RC_RAW_MAX) {
 		h = hash_bytes(raw_path, len, hash_bytes(r->method, mlen, 0)) | 1;
 		e = &rc_cache[(h >> 32) % RC_SLOTS];
 		if (e->h == h && e->raw_len == len && !memcmp(e->raw, raw_path, len) &&
