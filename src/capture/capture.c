@@ -74,7 +74,14 @@ struct capture {
 };
 
 static void offsets_verdict(struct capture *c, int g);
-static uint64_t mono_ns(void);
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
 
 /* Where attaching spends its time (-v): one debug line per capture_open. */
 enum open_stage { OS_BINARY, OS_PLAN, OS_LOAD_HTTP, OS_LOAD_GRPC, OS_ATTACH, OS_CONN, OS__N };
@@ -101,14 +108,6 @@ static void stage_done(uint64_t *t, double *ms, unsigned long *kb, enum open_sta
 	ms[s] = (double)(now - *t) / 1e6;
 	kb[s] = kp_verbosity >= 2 ? hwm_kb() : 0;
 	*t = now;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 static int dispatch(struct capture *c, const void *data, size_t size)
