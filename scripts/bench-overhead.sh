@@ -29,7 +29,8 @@
 #
 # Environment: BENCH_RATE [400], BENCH_C [4], BENCH_N [6000], BENCH_WARM [2000], BENCH_ROUNDS [3],
 # BENCH_API_ROUNDS [8], BENCH_SAT_N [3000], BENCH_SAT_ROUNDS [3], BENCH_MODES ["record,record --no-etcd,
-# top,top --no-etcd"], BENCH_PROBE_SITE [1], BENCH_OUT [build/bench-overhead.json]
+# top,top --no-etcd"], BENCH_PROBE_SITE [1], BENCH_OUT [build/bench-overhead.json], BENCH_KAPIMON [./kapimon]
+# (another build to compare, e.g. alternating rounds of two binaries)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -45,7 +46,8 @@ MODES=${BENCH_MODES:-record,record --no-etcd,top,top --no-etcd}
 PROBE_SITE=${BENCH_PROBE_SITE:-1}
 JSON_OUT=${BENCH_OUT:-$ROOT/build/bench-overhead.json}
 [ -n "${KAPIMON_APISERVER_PID:-}" ] || eval "$(scripts/testbed.sh env)"
-[ -x ./kapimon ] || { echo "bench-overhead: ./kapimon missing (make)" >&2; exit 1; }
+KAPIMON=${BENCH_KAPIMON:-./kapimon}
+[ -x "$KAPIMON" ] || { echo "bench-overhead: $KAPIMON missing (make)" >&2; exit 1; }
 command -v h2load >/dev/null || { echo "bench-overhead: h2load missing (apt-get install nghttp2-client)" >&2; exit 1; }
 API=$KAPIMON_APISERVER_PID
 TCK=$(getconf CLK_TCK)
@@ -101,9 +103,9 @@ start_kapimon() {
 	local mode=$1 t
 	shift
 	if [ "$mode" = record ]; then
-		./kapimon record --pid "$API" -o /dev/null --stats-interval 0 "$@" 2>"$TMP/kapimon.err" &
+		"$KAPIMON" record --pid "$API" -o /dev/null --stats-interval 0 "$@" 2>"$TMP/kapimon.err" &
 	else
-		./kapimon top --batch --pid "$API" "$@" >/dev/null 2>"$TMP/kapimon.err" &
+		"$KAPIMON" top --batch --pid "$API" "$@" >/dev/null 2>"$TMP/kapimon.err" &
 	fi
 	KPID=$!
 	t=$(($(now_ns) + 60000000000))

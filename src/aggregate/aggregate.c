@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aggregate/hh.h"
+#include "util/hash.h"
 #include "util/strbuf.h"
 
 const double agg_le_seconds[AGG_NLE] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -56,6 +57,8 @@ struct agg_cells {
 	uint32_t used;
 	uint64_t *key;     /* cell_key(); 0 = empty */
 	uint32_t *w;       /* weight units */
+	uint32_t *pos;     /* the used slots of key/w, in insertion order (queries and the reset visit only
+			    * these, not the whole table; pages are resident only as far as cells are used) */
 };
 
 #define CK_BUCKET_BITS 9  /* LH_NBUCKETS = 322 */
@@ -144,22 +147,31 @@ static uint32_t pow2_at_least(uint64_t v)
 
 /* ---- keys ---------------------------------------------------------------------------------------- */
 
-static void scopy(char *dst, size_t cap, const char *src, size_t n)
+static size_t scopy(char *dst, size_t cap, const char *src, size_t n)
 {
 	if (n >= cap)
 		n = cap - 1;
 	memcpy(dst, src, n);
 	dst[n] = '\0';
+	return n;
 }
 
-void agg_key_from_record(const struct request_record *r, struct agg_key *k)
+/* The hash of each field of a key, computed once per record (tables combine the fields they group by). */
+enum key_field { KF_UA, KF_VERB, KF_RESOURCE, KF_SUBRESOURCE, KF_CLIENT, KF_NAMESPACE, KF_USER, KF_PRIORITY_LEVEL, KF__N };
+struct key_hashes {
+	uint64_t f[KF__N];
+};
+
+/* The key of a record with every field NUL-terminated (the bytes after the NUL are not written) and,
+ * when kh is not NULL, the hash of each field. */
+static void key_fill(const struct request_record *r, struct agg_key *k, struct key_hashes *kh)
 {
 	const char *c, *end;
+	size_t len[KF__N];
 
-	memset(k, 0, sizeof(*k));
-	scopy(k->user_agent, sizeof(k->user_agent), r->user_agent, strnlen(r->user_agent, sizeof(r->user_agent)));
+	len[KF_UA] = scopy(k->user_agent, sizeof(k->user_agent), r->user_agent, strnlen(r->user_agent, sizeof(r->user_agent)));
 	if (r->ri.verb[0]) {
-		scopy(k->verb, sizeof(k->verb), r->ri.verb, strnlen(r->ri.verb, sizeof(r->ri.verb)));
+		len[KF_VERB] = scopy(k->verb, sizeof(k->verb), r->ri.verb, strnlen(r->ri.verb, sizeof(r->ri.verb)));
 	} else {
 		size_t n = strnlen(r->method, sizeof(r->method));
 
@@ -167,22 +179,27 @@ void agg_key_from_record(const struct request_record *r, struct agg_key *k)
 			n = sizeof(k->verb) - 1;
 		for (size_t i = 0; i < n; i++)
 			k->verb[i] = (r->method[i] >= 'A' && r->method[i] <= 'Z') ? r->method[i] + 32 : r->method[i];
+		k->verb[n] = '\0';
+		len[KF_VERB] = n;
 	}
 	if (r->ri.is_resource_request && r->ri.resource[0]) {
 		if (r->ri.group[0])
-			str_join(k->resource, sizeof(k->resource), r->ri.group, sizeof(r->ri.group), '/', r->ri.resource,
-				 sizeof(r->ri.resource));
+			len[KF_RESOURCE] = str_join(k->resource, sizeof(k->resource), r->ri.group, sizeof(r->ri.group), '/',
+						    r->ri.resource, sizeof(r->ri.resource));
 		else
-			scopy(k->resource, sizeof(k->resource), r->ri.resource, strnlen(r->ri.resource, sizeof(r->ri.resource)));
-		scopy(k->subresource, sizeof(k->subresource), r->ri.subresource,
-		      strnlen(r->ri.subresource, sizeof(r->ri.subresource)));
-		scopy(k->namespace_, sizeof(k->namespace_), r->ri.namespace_,
-		      strnlen(r->ri.namespace_, sizeof(r->ri.namespace_)));
+			len[KF_RESOURCE] = scopy(k->resource, sizeof(k->resource), r->ri.resource,
+						 strnlen(r->ri.resource, sizeof(r->ri.resource)));
+		len[KF_SUBRESOURCE] = scopy(k->subresource, sizeof(k->subresource), r->ri.subresource,
+					    strnlen(r->ri.subresource, sizeof(r->ri.subresource)));
+		len[KF_NAMESPACE] = scopy(k->namespace_, sizeof(k->namespace_), r->ri.namespace_,
+					  strnlen(r->ri.namespace_, sizeof(r->ri.namespace_)));
 	} else {
 		size_t n = strnlen(r->path, sizeof(r->path));
 		const char *q = memchr(r->path, '?', n);
 
-		scopy(k->resource, sizeof(k->resource), r->path, q ? (size_t)(q - r->path) : n);
+		len[KF_RESOURCE] = scopy(k->resource, sizeof(k->resource), r->path, q ? (size_t)(q - r->path) : n);
+		k->subresource[0] = k->namespace_[0] = '\0';
+		len[KF_SUBRESOURCE] = len[KF_NAMESPACE] = 0;
 	}
 	/* client: "ip:port" or "[v6]:port" -> ip */
 	c = r->client;
@@ -201,40 +218,55 @@ void agg_key_from_record(const struct request_record *r, struct agg_key *k)
 		if (colon && !memchr(colon + 1, ':', end - colon - 1))
 			end = colon;
 	}
-	scopy(k->client, sizeof(k->client), c, end - c);
-	if (r->has_user)
-		scopy(k->user, sizeof(k->user), r->user, strnlen(r->user, sizeof(r->user)));
-	c = REC_APF_LABEL(r->apf.priority_level, r->apf.priority_level_uid);
-	scopy(k->priority_level, sizeof(k->priority_level), c, strnlen(c, REC_APF_NAME_LEN));
-}
-
-static uint64_t fnv(uint64_t h, const char *s)
-{
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
+	len[KF_CLIENT] = scopy(k->client, sizeof(k->client), c, end - c);
+	if (r->has_user) {
+		len[KF_USER] = scopy(k->user, sizeof(k->user), r->user, strnlen(r->user, sizeof(r->user)));
+	} else {
+		k->user[0] = '\0';
+		len[KF_USER] = 0;
 	}
-	return (h ^ 0xff) * 0x100000001b3ULL; /* field separator */
+	c = REC_APF_LABEL(r->apf.priority_level, r->apf.priority_level_uid);
+	len[KF_PRIORITY_LEVEL] = scopy(k->priority_level, sizeof(k->priority_level), c, strnlen(c, REC_APF_NAME_LEN));
+	if (kh) {
+		const char *fp[KF__N] = { k->user_agent, k->verb, k->resource, k->subresource, k->client, k->namespace_,
+					  k->user, k->priority_level };
+
+		for (int f = 0; f < KF__N; f++)
+			kh->f[f] = hash_bytes(fp[f], len[f], (uint64_t)f);
+	}
 }
 
-static uint64_t key_hash(enum agg_table t, const struct agg_key *k)
+void agg_key_from_record(const struct request_record *r, struct agg_key *k)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	memset(k, 0, sizeof(*k));
+	key_fill(r, k, NULL);
+}
+
+static inline uint64_t rotl64(uint64_t v, int s)
+{
+	return v << s | v >> (64 - s);
+}
+
+/* A table's hash of a key: its fields' hashes combined (each field hash is already well mixed). */
+static uint64_t key_hash(enum agg_table t, const struct key_hashes *kh)
+{
+	const uint64_t *f = kh->f;
+	uint64_t h;
 
 	switch (t) {
 	case AGG_BY_KEY:
-		h = fnv(fnv(fnv(fnv(h, k->user_agent), k->verb), k->resource), k->subresource);
+		h = f[KF_UA] ^ rotl64(f[KF_VERB], 13) ^ rotl64(f[KF_RESOURCE], 29) ^ rotl64(f[KF_SUBRESOURCE], 43);
 		break;
-	case AGG_BY_AGENT: h = fnv(h, k->user_agent); break;
-	case AGG_BY_CLIENT: h = fnv(h, k->client); break;
-	case AGG_BY_VERB_RESOURCE: h = fnv(fnv(h, k->verb), k->resource); break;
-	case AGG_BY_RESOURCE: h = fnv(h, k->resource); break;
-	case AGG_BY_NAMESPACE: h = fnv(h, k->namespace_); break;
-	case AGG_BY_USER: h = fnv(h, k->user); break;
-	case AGG_BY_PRIORITY_LEVEL: h = fnv(h, k->priority_level); break;
-	default: break;
+	case AGG_BY_AGENT: h = f[KF_UA]; break;
+	case AGG_BY_CLIENT: h = f[KF_CLIENT]; break;
+	case AGG_BY_VERB_RESOURCE: h = f[KF_VERB] ^ rotl64(f[KF_RESOURCE], 29); break;
+	case AGG_BY_RESOURCE: h = f[KF_RESOURCE]; break;
+	case AGG_BY_NAMESPACE: h = f[KF_NAMESPACE]; break;
+	case AGG_BY_USER: h = f[KF_USER]; break;
+	case AGG_BY_PRIORITY_LEVEL: h = f[KF_PRIORITY_LEVEL]; break;
+	default: h = 0; break;
 	}
-	h ^= h >> 29;
+	h = hash_mix64(h + (uint64_t)t);
 	return h ? h : 1;
 }
 
@@ -358,8 +390,8 @@ static void fold_into_other(struct agg *a, enum agg_table t, uint32_t idx, struc
  * free row or the row of the smallest score (may_evict), or, without may_evict and no free row,
  * counts in "(other)" (index 0). The total table has one entry, 1.
  */
-static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key *k, double w, bool may_evict,
-		       bool *evicted_out)
+static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key *k, const struct key_hashes *kh,
+		       double w, bool may_evict, bool *evicted_out)
 {
 	struct agg_tab *tb = &a->tab[t];
 	struct eq_ctx ec = { tb, t, k };
@@ -370,7 +402,7 @@ static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key *k,
 
 	if (t == AGG_TOTAL)
 		return 1;
-	h = key_hash(t, k);
+	h = key_hash(t, kh);
 	row = hh_find(tb->hh, h, row_eq, &ec);
 	if (row != HH_NONE) {
 		if (w > 0)
@@ -468,6 +500,7 @@ void agg_free(struct agg *a)
 		for (uint32_t i = 0; i < a->p.nsteps; i++) {
 			free(a->cells[i].key);
 			free(a->cells[i].w);
+			free(a->cells[i].pos);
 		}
 		free(a->cells);
 	}
@@ -511,7 +544,8 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 	for (uint32_t i = 0; i < a->p.nsteps; i++) {
 		a->cells[i].key = calloc(ncells, sizeof(uint64_t));
 		a->cells[i].w = calloc(ncells, sizeof(uint32_t));
-		if (!a->cells[i].key || !a->cells[i].w)
+		a->cells[i].pos = calloc(a->p.cells_per_step, sizeof(uint32_t));
+		if (!a->cells[i].key || !a->cells[i].w || !a->cells[i].pos)
 			goto fail;
 	}
 	if (a->p.detector_window) {
@@ -541,11 +575,9 @@ static struct agg_cells *cells_for(struct agg *a, uint64_t step)
 	struct agg_cells *c = &a->cells[step % a->p.nsteps];
 
 	if (c->step1 != step + 1) {
-		if (c->used) {
-			memset(c->key, 0, ((size_t)a->cells_mask + 1) * sizeof(uint64_t));
-			memset(c->w, 0, ((size_t)a->cells_mask + 1) * sizeof(uint32_t));
-			c->used = 0;
-		}
+		for (uint32_t i = 0; i < c->used; i++)
+			c->key[c->pos[i]] = 0;
+		c->used = 0;
 		c->step1 = step + 1;
 	}
 	return c;
@@ -565,9 +597,18 @@ void agg_advance(struct agg *a, uint64_t now_ns)
 	set_cur(a, agg_step_of(a, now_ns));
 }
 
+/* Home slot of a cell: the row's latency buckets in runs of 8 share a hashed base, so the cells one row
+ * uses in a step (its latencies cluster) sit in a few cache lines, not one line per bucket. */
+static inline uint32_t cell_home(const struct agg *a, uint64_t key)
+{
+	uint64_t bucket = key >> 1 & ((1u << CK_BUCKET_BITS) - 1), rest = key & ~((uint64_t)0x7 << 1);
+
+	return (uint32_t)(((rest * 0x9e3779b97f4a7c15ULL) >> 32 & ~(uint64_t)7) | (bucket & 7)) & a->cells_mask;
+}
+
 static void cell_add(struct agg *a, struct agg_cells *c, uint64_t key, uint32_t w)
 {
-	uint32_t i = (uint32_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & a->cells_mask;
+	uint32_t i = cell_home(a, key);
 
 	for (;;) {
 		if (c->key[i] == key) {
@@ -584,7 +625,7 @@ static void cell_add(struct agg *a, struct agg_cells *c, uint64_t key, uint32_t 
 	}
 	c->key[i] = key;
 	c->w[i] = w;
-	c->used++;
+	c->pos[c->used++] = i;
 }
 
 static unsigned le_index(double lat_s)
@@ -609,6 +650,7 @@ void agg_add(struct agg *a, const struct request_record *r)
 bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 {
 	struct agg_key k;
+	struct key_hashes kh;
 	double w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
 	double wu = nearbyint(w * WEIGHT_SCALE), bytes = r->bytes_out > 0 ? (double)r->bytes_out * w : 0;
 	uint32_t wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
@@ -631,12 +673,12 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 		cells = cells_for(a, step);
 	else
 		a->st.late++;
-	agg_key_from_record(r, &k);
+	key_fill(r, &k, &kh);
 	/* total first: it keeps its histogram cells even when a step's cell table runs full */
 	for (int t = AGG__NTABLES - 1; t >= 0; t--) {
 		struct agg_tab *tb = &a->tab[t];
 		bool evicted = false;
-		uint32_t idx = lookup(a, (enum agg_table)t, &k, w, true, &evicted);
+		uint32_t idx = lookup(a, (enum agg_table)t, &k, &kh, w, true, &evicted);
 		struct agg_entry *e = entry_at(tb, idx);
 
 		if (rows)
@@ -686,11 +728,12 @@ void agg_inflight_clear(struct agg *a)
 void agg_inflight(struct agg *a, const struct request_record *r, int delta)
 {
 	struct agg_key k;
+	struct key_hashes kh;
 
-	agg_key_from_record(r, &k);
+	key_fill(r, &k, &kh);
 	for (int t = 0; t < AGG__NTABLES; t++) {
 		/* a row only for in-flight requests never evicts a counted key: a free row or "(other)" */
-		struct agg_entry *e = entry_at(&a->tab[t], lookup(a, (enum agg_table)t, &k, 0, false, NULL));
+		struct agg_entry *e = entry_at(&a->tab[t], lookup(a, (enum agg_table)t, &k, &kh, 0, false, NULL));
 
 		e->inflight += delta;
 		if (e->inflight < 0)
@@ -812,15 +855,14 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 	for (uint64_t s = first; s < a->cur; s++) {
 		struct agg_cells *c = &a->cells[s % a->p.nsteps];
 
-		if (c->step1 != s + 1 || !c->used)
+		if (c->step1 != s + 1)
 			continue;
-		for (uint32_t i = 0; i <= a->cells_mask; i++) {
+		for (uint32_t j = 0; j < c->used; j++) {
+			uint32_t i = c->pos[j];
 			uint64_t key = c->key[i];
 			uint32_t idx, row;
 			unsigned bucket;
 
-			if (!key)
-				continue;
 			if ((uint32_t)(key >> (1 + CK_BUCKET_BITS + CK_ENTRY_BITS) & ((1u << CK_TABLE_BITS) - 1)) != (uint32_t)t)
 				continue;
 			bucket = (unsigned)(key >> 1 & ((1u << CK_BUCKET_BITS) - 1));

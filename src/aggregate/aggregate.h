@@ -38,7 +38,8 @@
  * Cost: agg_add() does 7 hash lookups and 7 heap updates (O(log max_keys)) and no allocation; all
  * memory is allocated in agg_new() (calloc'd, so pages are only resident once rows are used): per
  * table about (max_keys + 1) * (1 KiB + nsteps * 24 B + 60 B), query scratch (max_keys + 1) * 2.7 KiB
- * once, and nsteps * (cells_per_step * 4/3 rounded up to a power of two) * 12 B of cells.
+ * once, and nsteps * (cells_per_step * 4/3 rounded up to a power of two) * 12 B of cells plus
+ * nsteps * cells_per_step * 4 B of lists of the used cells (resident only as far as cells are used).
  * Not thread-safe; pure logic (no clock reads: callers pass times).
  */
 #ifndef KAPIMON_AGGREGATE_H

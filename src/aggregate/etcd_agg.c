@@ -35,6 +35,7 @@ struct ecells {
 	uint64_t step1;
 	uint32_t used;
 	uint32_t *key, *w;
+	uint32_t *pos; /* the used slots, in insertion order (as aggregate.c's cells) */
 };
 
 struct recent_req {
@@ -97,6 +98,7 @@ void etcd_agg_free(struct etcd_agg *e)
 		for (uint32_t i = 0; i < e->p.nsteps; i++) {
 			free(e->cells[i].key);
 			free(e->cells[i].w);
+			free(e->cells[i].pos);
 		}
 		free(e->cells);
 	}
@@ -147,7 +149,8 @@ struct etcd_agg *etcd_agg_new(const struct etcd_agg_params *p, uint64_t start_ns
 	for (uint32_t i = 0; i < p->nsteps; i++) {
 		e->cells[i].key = calloc(ncells, sizeof(uint32_t));
 		e->cells[i].w = calloc(ncells, sizeof(uint32_t));
-		if (!e->cells[i].key || !e->cells[i].w)
+		e->cells[i].pos = calloc(p->cells_per_step, sizeof(uint32_t));
+		if (!e->cells[i].key || !e->cells[i].w || !e->cells[i].pos)
 			goto fail;
 	}
 	for (uint32_t i = 0; i <= e->cap; i++)
@@ -272,14 +275,14 @@ static void cell_add(struct etcd_agg *e, uint64_t step, uint32_t key, uint32_t w
 	uint32_t i;
 
 	if (c->step1 != step + 1) {
-		if (c->used) {
-			memset(c->key, 0, ((size_t)e->cells_mask + 1) * sizeof(uint32_t));
-			memset(c->w, 0, ((size_t)e->cells_mask + 1) * sizeof(uint32_t));
-			c->used = 0;
-		}
+		for (uint32_t j = 0; j < c->used; j++)
+			c->key[c->pos[j]] = 0;
+		c->used = 0;
 		c->step1 = step + 1;
 	}
-	i = (key * 0x9e3779b1u) >> 7 & e->cells_mask;
+	/* a row's buckets in runs of 8 share a hashed base: its cells sit in a few cache lines */
+	i = ((((key - 1) / LH_NBUCKETS * 64 + (key - 1) % LH_NBUCKETS / 8) * 0x9e3779b1u >> 7 & ~7u) |
+	     ((key - 1) % LH_NBUCKETS & 7)) & e->cells_mask;
 	for (;;) {
 		if (c->key[i] == key) {
 			c->w[i] = c->w[i] + w < c->w[i] ? UINT32_MAX : c->w[i] + w;
@@ -295,7 +298,7 @@ static void cell_add(struct etcd_agg *e, uint64_t step, uint32_t key, uint32_t w
 	}
 	c->key[i] = key;
 	c->w[i] = w;
-	c->used++;
+	c->pos[c->used++] = i;
 }
 
 /* ---- input ---------------------------------------------------------------------------------------- */
@@ -475,14 +478,11 @@ size_t etcd_agg_query(struct etcd_agg *e, uint32_t k, struct etcd_agg_row *rows,
 	for (uint64_t s = first; s < e->cur; s++) {
 		const struct ecells *c = &e->cells[s % e->p.nsteps];
 
-		if (c->step1 != s + 1 || !c->used)
+		if (c->step1 != s + 1)
 			continue;
-		for (uint32_t i = 0; i <= e->cells_mask; i++) {
-			uint32_t key = c->key[i], row;
+		for (uint32_t j = 0; j < c->used; j++) {
+			uint32_t i = c->pos[j], key = c->key[i] - 1, row;
 
-			if (!key)
-				continue;
-			key--;
 			row = key / LH_NBUCKETS;
 			if (!e->row_of[row]) {
 				e->touched[ntouched] = row;

@@ -22,7 +22,9 @@ struct slot {
 
 struct assembler {
 	struct slot *slots; /* open addressing, linear probing, backward-shift deletion */
-	size_t cap;         /* power of two */
+	uint64_t *occ;      /* bit i: slots[i].used; the periodic scans (expiry, in-flight snapshots) read
+			     * these cap / 8 bytes instead of a cache line of each ~1 KB slot */
+	size_t cap;         /* power of two, >= 64 */
 	size_t count;
 	size_t max_pending;
 	int64_t mono_to_wall;
@@ -35,6 +37,28 @@ struct assembler {
 	uint64_t next_id;
 	struct asm_stats st;
 };
+
+static inline void occ_set(struct assembler *a, size_t i, bool used)
+{
+	a->slots[i].used = used;
+	if (used)
+		a->occ[i / 64] |= 1ULL << (i % 64);
+	else
+		a->occ[i / 64] &= ~(1ULL << (i % 64));
+}
+
+/* The first used slot at or after i, or cap. */
+static size_t next_used(const struct assembler *a, size_t i)
+{
+	while (i < a->cap) {
+		uint64_t w = a->occ[i / 64] >> (i % 64);
+
+		if (w)
+			return i + (size_t)__builtin_ctzll(w);
+		i = (i / 64 + 1) * 64;
+	}
+	return a->cap;
+}
 
 static uint64_t hash_key(uint64_t conn, uint32_t sid)
 {
@@ -49,7 +73,10 @@ struct assembler *asm_new(size_t max_pending, int64_t mono_to_wall_ns, record_cb
 		return NULL;
 	a->cap = 1024;
 	a->slots = calloc(a->cap, sizeof(*a->slots));
-	if (!a->slots) {
+	a->occ = calloc(a->cap / 64, sizeof(*a->occ));
+	if (!a->slots || !a->occ) {
+		free(a->slots);
+		free(a->occ);
 		free(a);
 		return NULL;
 	}
@@ -67,6 +94,7 @@ void asm_free(struct assembler *a)
 	if (!a)
 		return;
 	free(a->slots);
+	free(a->occ);
 	free(a);
 }
 
@@ -101,7 +129,9 @@ static size_t find(const struct assembler *a, uint64_t conn, uint32_t sid, bool 
 {
 	size_t mask = a->cap - 1, i = hash_key(conn, sid) & mask;
 
-	while (a->slots[i].used) {
+	/* the occupancy bits (cap / 8 bytes, cached) first: a new request's home slot is usually free, and
+	 * then no ~1 KB slot is touched */
+	while (a->occ[i / 64] & 1ULL << (i % 64)) {
 		if (a->slots[i].conn == conn && a->slots[i].stream_id == sid) {
 			*found = true;
 			return i;
@@ -116,7 +146,7 @@ static void remove_at(struct assembler *a, size_t i)
 {
 	size_t mask = a->cap - 1, j = i;
 
-	a->slots[i].used = false;
+	occ_set(a, i, false);
 	for (;;) {
 		size_t home;
 
@@ -127,7 +157,8 @@ static void remove_at(struct assembler *a, size_t i)
 		/* j may move to the hole at i unless its home lies cyclically in (i, j] */
 		if (((j - home) & mask) >= ((j - i) & mask)) {
 			a->slots[i] = a->slots[j];
-			a->slots[j].used = false;
+			occ_set(a, i, true);
+			occ_set(a, j, false);
 			i = j;
 		}
 	}
@@ -138,10 +169,15 @@ static bool grow(struct assembler *a)
 {
 	size_t old_cap = a->cap;
 	struct slot *old = a->slots, *n = calloc(old_cap * 2, sizeof(*n));
+	uint64_t *old_occ = a->occ, *nocc = calloc(old_cap * 2 / 64, sizeof(*nocc));
 
-	if (!n)
+	if (!n || !nocc) {
+		free(n);
+		free(nocc);
 		return false;
+	}
 	a->slots = n;
+	a->occ = nocc;
 	a->cap = old_cap * 2;
 	a->count = 0;
 	for (size_t i = 0; i < old_cap; i++) {
@@ -152,9 +188,11 @@ static bool grow(struct assembler *a)
 			continue;
 		j = find(a, old[i].conn, old[i].stream_id, &found);
 		a->slots[j] = old[i];
+		occ_set(a, j, true);
 		a->count++;
 	}
 	free(old);
+	free(old_occ);
 	return true;
 }
 
@@ -221,7 +259,7 @@ const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_st
 		}
 		a->count++;
 	}
-	a->slots[i].used = true;
+	occ_set(a, i, true);
 	a->slots[i].conn = ev->conn;
 	a->slots[i].stream_id = ev->stream_id;
 	copy_start(&a->slots[i].ev, ev);
@@ -272,12 +310,10 @@ void asm_end(struct assembler *a, const struct kp_req_end *ev)
 
 void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns)
 {
-	for (size_t i = 0; i < a->cap; i++) {
-		if (!a->slots[i].used)
-			continue;
+	for (size_t i = next_used(a, 0); i < a->cap; i = next_used(a, i + 1)) {
 		a->st.ongoing++;
 		emit(a, &a->slots[i].ev, a->slots[i].probe_ns, NULL, now_mono_ns, true);
-		a->slots[i].used = false;
+		occ_set(a, i, false);
 	}
 	a->count = 0;
 }
@@ -291,15 +327,11 @@ size_t asm_expire_closed(struct assembler *a, const struct conntrack *ct, uint64
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < a->cap;) {
+	for (size_t i = next_used(a, 0); i < a->cap; i = next_used(a, i)) {
 		const struct kp_req_start *ev = &a->slots[i].ev;
 		char peer[sizeof(ev->addr) + 1];
 		size_t len;
 
-		if (!a->slots[i].used) {
-			i++;
-			continue;
-		}
 		len = ev->addr_len < sizeof(ev->addr) ? ev->addr_len : sizeof(ev->addr);
 		memcpy(peer, ev->addr, len);
 		peer[len] = '\0';
@@ -318,9 +350,8 @@ size_t asm_expire_closed(struct assembler *a, const struct conntrack *ct, uint64
 void asm_foreach_pending(const struct assembler *a, void (*fn)(const struct kp_req_start *ev, void *ctx),
 			 void *ctx)
 {
-	for (size_t i = 0; i < a->cap; i++)
-		if (a->slots[i].used)
-			fn(&a->slots[i].ev, ctx);
+	for (size_t i = next_used(a, 0); i < a->cap; i = next_used(a, i + 1))
+		fn(&a->slots[i].ev, ctx);
 }
 
 const struct asm_stats *asm_get_stats(const struct assembler *a)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,33 @@ static uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Where attaching spends its time (-v): one debug line per capture_open. */
+enum open_stage { OS_BINARY, OS_PLAN, OS_LOAD_HTTP, OS_LOAD_GRPC, OS_ATTACH, OS_CONN, OS__N };
+static const char *const open_stage_names[OS__N] = { "binary", "plan", "load http", "load grpc", "attach", "conns" };
+
+static unsigned long hwm_kb(void)
+{
+	char line[128];
+	unsigned long v = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %lu", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static void stage_done(uint64_t *t, double *ms, unsigned long *kb, enum open_stage s)
+{
+	uint64_t now = mono_ns();
+
+	ms[s] = (double)(now - *t) / 1e6;
+	kb[s] = kp_verbosity >= 2 ? hwm_kb() : 0;
+	*t = now;
 }
 
 static int dispatch(struct capture *c, const void *data, size_t size)
@@ -331,12 +359,56 @@ static struct bpf_program *plan_prog(struct capture *c, enum plan_prog p)
 	}
 }
 
+/* Only the programs the plan attaches are loaded: the verifier's time goes to those alone (a fallback
+ * variant the binary does not need, e.g. the other gRPC write, costs ~0.4 s of verification). */
+static void load_only_planned(struct capture *c)
+{
+	bool used[PLAN__NPROGS] = { false };
+
+	for (uint32_t i = 0; i < c->plan.nsites; i++)
+		if (c->plan.sites[i].prog > PLAN_PROG_NONE && c->plan.sites[i].prog < PLAN__NPROGS)
+			used[c->plan.sites[i].prog] = true;
+	for (int p = PLAN_PROG_NONE + 1; p < PLAN__NPROGS; p++) {
+		struct bpf_program *prog = plan_prog(c, (enum plan_prog)p);
+
+		if (prog)
+			bpf_program__set_autoload(prog, used[p]);
+	}
+}
+
+/* Load the BPF objects, one after the other: each parses the kernel's BTF (~10 MB) for its relocations,
+ * and libbpf frees it after the load; trimming after each keeps the peak to one of them. */
+static int load_objects(struct capture *c, uint64_t *t, double *ms, unsigned long *kb)
+{
+	int ret = http_bpf__load(c->skel);
+
+	malloc_trim(0);
+	stage_done(t, ms, kb, OS_LOAD_HTTP);
+	if (ret) {
+		p_err("cannot load the BPF programs: %s (run 'kapimon doctor')", strerror(-ret));
+		return ret;
+	}
+	if (c->gskel) {
+		ret = grpc_bpf__load(c->gskel);
+		malloc_trim(0);
+		if (ret) {
+			p_err("cannot load the gRPC BPF programs: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	stage_done(t, ms, kb, OS_LOAD_GRPC);
+	return 0;
+}
+
 int capture_open(struct capture **out, const struct capture_opts *o)
 {
 	struct capture *c;
 	struct go_binary *b = NULL;
 	struct plan *pl;
 	char exe[64], err[256] = "";
+	double ms[OS__N] = { 0 };
+	unsigned long kb[OS__N] = { 0 };
+	uint64_t t = mono_ns();
 	int ret;
 
 	if (!o->on_event)
@@ -353,12 +425,14 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 		p_err("cannot read the binary of pid %d (%s): %s", o->pid, exe, err);
 		goto fail;
 	}
+	stage_done(&t, ms, kb, OS_BINARY);
 	if (!gobin_go_version(b))
 		p_warn("pid %d: no Go build info found; is this a Go program?", o->pid);
 	/* what to attach: a pure function of the binary (src/plan), printed by doctor as well */
 	ret = plan_build(b, &(struct plan_opts){ .no_h1 = o->no_h1, .no_h2 = o->no_h2, .no_etcd = o->no_etcd }, pl);
 	gobin_close(b);
 	b = NULL;
+	stage_done(&t, ms, kb, OS_PLAN);
 	if (ret) {
 		p_err("pid %d: %s", o->pid, pl->error);
 		goto fail;
@@ -402,11 +476,6 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	memcpy((void *)&c->skel->rodata->authn, &pl->authn, sizeof(pl->authn));
 	plan_hdr_keys(pl, (struct kp_hdr_key *)c->skel->rodata->hdr_keys);
 	plan_k8s_offsets((struct kp_k8s_offsets *)&c->skel->rodata->k8s_off);
-	ret = http_bpf__load(c->skel);
-	if (ret) {
-		p_err("cannot load the BPF programs: %s (run 'kapimon doctor')", strerror(-ret));
-		goto fail;
-	}
 	if (pl->groups[PG_GRPC].ok) {
 		c->gskel = grpc_bpf__open();
 		if (!c->gskel) {
@@ -415,12 +484,16 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 			goto fail;
 		}
 		memcpy((void *)&c->gskel->rodata->grpc_off, &pl->offsets.grpc, sizeof(pl->offsets.grpc));
-		ret = grpc_bpf__load(c->gskel);
-		if (ret) {
-			p_err("cannot load the gRPC BPF programs: %s", strerror(-ret));
-			goto fail;
-		}
 	}
+	load_only_planned(c);
+	if (o->ring_bytes >= (1u << 20) && !(o->ring_bytes & (o->ring_bytes - 1))) {
+		bpf_map__set_max_entries(c->skel->maps.events, o->ring_bytes);
+		if (c->gskel)
+			bpf_map__set_max_entries(c->gskel->maps.grpc_events, o->ring_bytes);
+	}
+	ret = load_objects(c, &t, ms, kb);
+	if (ret)
+		goto fail;
 
 	snprintf(c->exe, sizeof(c->exe), "%s", exe);
 	if (pl->nsites > MAX_LINKS) {
@@ -443,7 +516,12 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	ret = capture_set_phase(c, CAPTURE_ALL);
 	if (ret)
 		goto fail;
+	stage_done(&t, ms, kb, OS_ATTACH);
 
+	/* the tracepoint object is loaded (its BTF parse freed) before the ring buffers are mapped: the
+	 * peak RSS is the larger of the two, not their sum */
+	setup_conn(c);
+	malloc_trim(0);
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_event, c, NULL);
 	if (!c->rb) {
 		ret = -errno;
@@ -455,11 +533,20 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 		p_err("cannot add the gRPC ring buffer: %s", strerror(-ret));
 		goto fail;
 	}
-	setup_conn(c);
 	if (c->conn_link && ring_buffer__add(c->rb, bpf_map__fd(c->cskel->maps.conn_events), on_event, c)) {
 		ret = -errno;
 		p_err("cannot add the connection ring buffer: %s", strerror(-ret));
 		goto fail;
+	}
+	stage_done(&t, ms, kb, OS_CONN);
+	{
+		char line[256];
+		size_t n = 0;
+
+		for (int i = 0; i < OS__N && n < sizeof(line); i++)
+			n += snprintf(line + n, sizeof(line) - n, "%s%s %.0f ms (peak RSS %lu MB)", i ? ", " : "",
+				      open_stage_names[i], ms[i], kb[i] >> 10);
+		p_debug("pid %d: capture_open: %s", o->pid, line);
 	}
 	describe(c);
 	if (stat(exe, &c->bin_st))
@@ -833,9 +920,24 @@ static void sum_percpu(int fd, uint32_t n, uint64_t *out)
 
 	if (ncpu <= 0)
 		return;
-	vals = calloc(ncpu, sizeof(*vals));
+	vals = calloc((size_t)ncpu * n, sizeof(*vals));
 	if (!vals)
 		return;
+	{
+		/* one syscall for the whole array (Linux 5.6+), else one per element */
+		uint32_t keys[64], count = n, out_batch;
+		int err = n <= 64 ? bpf_map_lookup_batch(fd, NULL, &out_batch, keys, vals, &count, NULL) : -EINVAL;
+
+		if ((!err || err == -ENOENT) && count == n) {
+			for (uint32_t k = 0; k < n; k++)
+				out[k] = 0;
+			for (uint32_t j = 0; j < n; j++)
+				for (int i = 0; keys[j] < n && i < ncpu; i++)
+					out[keys[j]] += vals[(size_t)j * ncpu + i];
+			free(vals);
+			return;
+		}
+	}
 	for (uint32_t k = 0; k < n; k++) {
 		out[k] = 0;
 		if (bpf_map_lookup_elem(fd, &k, vals))

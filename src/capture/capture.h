@@ -26,6 +26,9 @@ struct capture_opts {
 	 * in: its binary is read and planned, its ports tracked): a restart is captured from its first
 	 * instruction; without it, only pid is probed */
 	bool any_process;
+	/* bytes of each request and etcd ring buffer (a power of two >= 1 MiB), 0: the BPF objects' 8 MiB.
+	 * A ring counts twice in RSS (the reader maps its data twice, for wrap-around reads). */
+	uint32_t ring_bytes;
 	/* every ring-buffer event, unchecked (src/pipeline checks type and size); connections found in
 	 * /proc at attach arrive as KP_EV_CONN events with established = KP_CONN_SEEDED */
 	void (*on_event)(void *ctx, const void *data, size_t size);

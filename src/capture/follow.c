@@ -3,12 +3,14 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +53,7 @@ struct follow {
 	/* the processes followed; several may share a capture (same binary) */
 	struct capture *caps[FOLLOW_MAX];
 	pid_t pids[FOLLOW_MAX];
+	int pidfds[FOLLOW_MAX];      /* pidfd_open(pids[i]), -1 when unavailable (then /proc is read) */
 	uint64_t since[FOLLOW_MAX];  /* attach time (mono ns) */
 	size_t n;
 	struct capture *idle[IDLE_MAX]; /* captures of binaries no followed process runs */
@@ -73,6 +76,8 @@ struct follow {
 	struct attach_job job;
 	char desc[2048];
 };
+
+#define EV_PID_EXIT 1 /* epoll data of a followed process's pidfd (0: the worker's eventfd; else a capture) */
 
 static uint64_t mono_now(void)
 {
@@ -98,6 +103,27 @@ static bool proc_gone(pid_t pid)
 	gone = !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
 	free(st);
 	return gone;
+}
+
+/* A pidfd (Linux 5.3+) polls readable once its process has exited (zombie included): checking it is one
+ * syscall, where proc_gone opens and formats /proc/PID/stat every 250 ms. */
+static int pidfd_of(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	return -1;
+#endif
+}
+
+static bool followed_gone(const struct follow *f, size_t i)
+{
+	struct pollfd p = { .fd = f->pidfds[i], .events = POLLIN };
+
+	if (f->pidfds[i] < 0)
+		return proc_gone(f->pids[i]);
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL));
 }
 
 static bool in_use(const struct follow *f, const struct capture *c)
@@ -190,6 +216,13 @@ static int adopt(struct follow *f, struct capture *c, pid_t pid, uint64_t t0, co
 	}
 	f->caps[f->n] = c;
 	f->pids[f->n] = pid;
+	f->pidfds[f->n] = pidfd_of(pid);
+	if (f->pidfds[f->n] >= 0) {
+		/* its exit wakes the poll (follow_check then retires it): no periodic look is needed for it */
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_PID_EXIT };
+
+		epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->pidfds[f->n], &ev);
+	}
 	f->since[f->n] = f->now;
 	f->n++;
 	f->attaches++;
@@ -337,8 +370,11 @@ static void retire(struct follow *f, size_t i)
 	pid_t pid = f->pids[i];
 
 	capture_drain(c);
+	if (f->pidfds[i] >= 0)
+		close(f->pidfds[i]);
 	f->caps[i] = f->caps[f->n - 1];
 	f->pids[i] = f->pids[f->n - 1];
+	f->pidfds[i] = f->pidfds[f->n - 1];
 	f->since[i] = f->since[f->n - 1];
 	f->n--;
 	f->exits++;
@@ -474,6 +510,8 @@ int follow_poll(struct follow *f, int timeout_ms)
 
 		if (!evs[i].data.u64 && read(f->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			p_debug("attach worker wake-up: %s", strerror(errno));
+		if (evs[i].data.u64 == EV_PID_EXIT)
+			f->last_scan = 0; /* the next follow_check looks now (a pidfd stays readable until closed) */
 	}
 	/* the BPF side wakes us only once enough is buffered: consume every ring, not only the woken */
 	return follow_drain(f);
@@ -519,7 +557,7 @@ int follow_check(struct follow *f, uint64_t now_mono)
 		}
 	}
 	for (size_t i = 0; i < f->n;) {
-		if (proc_gone(f->pids[i])) {
+		if (followed_gone(f, i)) {
 			if (f->o.pid > 0)
 				f->target_gone = true;
 			retire(f, i);
@@ -629,6 +667,8 @@ void follow_close(struct follow *f)
 	for (size_t i = 0; i < f->n; i++) {
 		bool seen = false;
 
+		if (f->pidfds[i] >= 0)
+			close(f->pidfds[i]);
 		for (size_t k = 0; k < i && !seen; k++)
 			seen = f->caps[k] == f->caps[i];
 		if (!seen)

@@ -41,6 +41,7 @@
 #define ETCD_LINK_HOLD_NS 2000000000ULL /* as record's --etcd-link-hold default */
 #define HOUSEKEEP_NS 100000000ULL       /* etcd link hold expiry and closed connections, every 100 ms */
 #define CONN_GRACE_NS 10000000000ULL
+#define TOP_RING_BYTES (4u << 20)
 #define FOLLOW_CHECK_MS 250             /* apiservers that exited or started: looked for 4 times a second */
 #define PENDING_CLOSED_GRACE_NS 5000000000ULL /* < CONN_GRACE_NS: a request still pending 5 s after its
 					       * connection closed has lost its end */
@@ -1183,6 +1184,9 @@ int cmd_top(int argc, char **argv)
 	}
 	co.on_event = pipeline_feed_cb;
 	co.ctx = t.pl;
+	/* 4 MiB rings (record keeps 8): each counts 2 x 4 MiB in RSS, and top's reader never stalls long
+	 * (a refresh takes milliseconds; drops would be counted in the header) */
+	co.ring_bytes = TOP_RING_BYTES;
 	fo.co = co;
 	fo.on_gone = on_gone;
 	fo.ctx = t.pl;
@@ -1259,7 +1263,7 @@ int cmd_top(int argc, char **argv)
 		timeout_ms = (int)((next_refresh - now + 999999) / 1000000);
 		if (t.curses && timeout_ms > KEY_POLL_MS)
 			timeout_ms = KEY_POLL_MS;
-		if (timeout_ms > FOLLOW_CHECK_MS)
+		if (timeout_ms > FOLLOW_CHECK_MS && follow_following(t.fw)) /* --pid: its exit wakes the poll */
 			timeout_ms = FOLLOW_CHECK_MS;
 		timeout_ms = sampler_timeout_ms(&t.sm, mono, timeout_ms);
 		err = follow_poll(t.fw, timeout_ms);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "etcd/etcd_key.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -97,11 +98,12 @@ static bool copy_field(char *dst, const uint8_t *src, size_t len)
 		cut = true;
 	}
 	/* a NUL inside a key segment would end the C string early: stop there and report it */
-	for (size_t i = 0; i < len; i++) {
-		if (src[i] == 0) {
-			len = i;
+	{
+		const uint8_t *nul = memchr(src, 0, len);
+
+		if (nul) {
+			len = (size_t)(nul - src);
 			cut = true;
-			break;
 		}
 	}
 	memcpy(dst, src, len);
@@ -112,6 +114,23 @@ static bool copy_field(char *dst, const uint8_t *src, size_t len)
 static bool seg_is(const struct seg *s, const char *str, size_t n)
 {
 	return s->len == n && memcmp(s->p, str, n) == 0;
+}
+
+/* The layouts' prefixes split once: the table is scanned for every etcd key. */
+#define NLAYOUTS (sizeof(layouts) / sizeof(layouts[0]))
+static struct {
+	uint8_t len0, len1; /* first segment, second (0: one segment) */
+} layout_lens[NLAYOUTS];
+static pthread_once_t layout_once = PTHREAD_ONCE_INIT;
+
+static void layout_lens_init(void)
+{
+	for (size_t i = 0; i < NLAYOUTS; i++) {
+		const char *p = layouts[i].prefix, *slash = strchr(p, '/');
+
+		layout_lens[i].len0 = (uint8_t)(slash ? (size_t)(slash - p) : strlen(p));
+		layout_lens[i].len1 = (uint8_t)(slash ? strlen(slash + 1) : 0);
+	}
 }
 
 static bool seg_has_dot(const struct seg *s)
@@ -158,27 +177,31 @@ int etcd_key_parse(const uint8_t *key, size_t key_len, const uint8_t *range_end,
 	if (rest_len == 0)
 		return -1;
 	/* split; the last segment keeps any further '/' so nothing is lost */
-	for (start = 0, i = 0; i <= rest_len && nseg < MAX_SEGS; i++) {
-		if (i == rest_len || rest[i] == '/') {
-			segs[nseg].p = rest + start;
-			segs[nseg].len = (nseg == MAX_SEGS - 1) ? rest_len - start : i - start;
-			nseg++;
-			start = i + 1;
-		}
+	for (start = 0; nseg < MAX_SEGS;) {
+		const uint8_t *slash = nseg == MAX_SEGS - 1 ? NULL : memchr(rest + start, '/', rest_len - start);
+		size_t end = slash ? (size_t)(slash - rest) : rest_len;
+
+		segs[nseg].p = rest + start;
+		segs[nseg].len = end - start;
+		nseg++;
+		if (!slash)
+			break;
+		start = end + 1;
 	}
 	out->is_range = range_end && range_end_len > 0;
 	out->is_prefix = etcd_range_is_prefix(key, key_len, range_end, range_end_len);
 
-	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]) && !lay; i++) {
-		const char *p = layouts[i].prefix, *slash;
+	pthread_once(&layout_once, layout_lens_init);
+	for (i = 0; i < NLAYOUTS && !lay; i++) {
+		const char *p = layouts[i].prefix;
+		size_t l0 = layout_lens[i].len0, l1 = layout_lens[i].len1;
 
-		if (!segs[0].len || p[0] != (char)segs[0].p[0])
-			continue; /* cheap first-byte filter: the table is scanned for every key */
-		slash = strchr(p, '/');
-		if (slash) {
-			if (nseg >= 2 && seg_is(&segs[0], p, (size_t)(slash - p)) && seg_is(&segs[1], slash + 1, strlen(slash + 1)))
+		if (segs[0].len != l0 || p[0] != (char)segs[0].p[0])
+			continue; /* cheap filters: the table is scanned for every key */
+		if (l1) {
+			if (nseg >= 2 && seg_is(&segs[0], p, l0) && seg_is(&segs[1], p + l0 + 1, l1))
 				lay = &layouts[i];
-		} else if (seg_is(&segs[0], p, strlen(p))) {
+		} else if (seg_is(&segs[0], p, l0)) {
 			lay = &layouts[i];
 		}
 	}

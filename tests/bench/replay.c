@@ -11,10 +11,10 @@
  * Timers are driven by the events' own timestamps: etcd link expiry every 100 ms, connection expiry
  * and the record flush every second, top's snapshot every second, as the live loops do.
  *
- * With src/pipeline/ (pipeline_feed(), the JSON-lines and aggregate sinks) the events go through
- * exactly what `record` and `top` run. Without it (a tree from before src/pipeline/), a TEMPORARY
- * copy of cmd_record.c's and cmd_top.c's wiring is used (REPLAY_PIPELINE 0): delete that branch once
- * src/pipeline/ is merged.
+ * The events go through pipeline_feed() and the JSON-lines or aggregate sink, exactly as `record` and
+ * `top` run them; top's per-second work is cmd_top.c's refresh: pipeline tick, advance, anomaly
+ * detector (and the live cause while an event is alerted), the in-flight snapshot of the pending
+ * requests, and the queries of the default view.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,25 +23,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aggregate/agg_sink.h"
 #include "aggregate/aggregate.h"
 #include "aggregate/etcd_agg.h"
-#include "assemble/assembler.h"
-#include "assemble/conntrack.h"
-#include "assemble/etcd_assembler.h"
-#include "assemble/record_json.h"
-#include "assemble/request_fill.h"
+#include "aggregate/live_cause.h"
 #include "input/raw_events.h"
-#include "output/json_writer.h"
-#include "resolve/procnet.h"
-
-#if __has_include("pipeline/pipeline.h")
-#define REPLAY_PIPELINE 1
-#include "aggregate/agg_sink.h"
 #include "output/jsonl_sink.h"
 #include "pipeline/pipeline.h"
-#else
-#define REPLAY_PIPELINE 0
-#endif
 
 #define WALL_BASE 1764460800000000000ULL /* 2025-11-30T00:00:00Z: fixed, so output is reproducible */
 #define TICK_NS 100000000ULL
@@ -56,92 +44,20 @@ struct replay {
 	enum mode mode;
 	bool no_etcd;
 	int64_t mono_to_wall;
-	struct assembler *as;
-	struct etcd_assembler *es;
-	struct conntrack *ct;
 	/* record */
 	FILE *out;
-	struct json_writer w;
-	uint64_t records, etcd_records;
 	/* top */
 	struct agg *agg;
 	struct etcd_agg *ea;
 	struct agg_row *rows;
 	struct etcd_agg_row *erows;
-	uint64_t snapshots;
+	uint64_t snapshots, causes;
 	/* event counts */
-	uint64_t events, bad, skipped;
-#if REPLAY_PIPELINE
+	uint64_t events, bad;
 	struct pipeline *pl;
 	struct jsonl_sink js;
 	struct agg_sink ags;
-#endif
 };
-
-#if !REPLAY_PIPELINE
-/* ---- record (copy of cmd_record.c's callbacks) ---- */
-
-static void rec_on_record(const struct request_record *r, void *ctx)
-{
-	struct replay *rp = ctx;
-	struct request_record rr;
-
-	if (rp->ct && !r->local_port && r->client[0]) {
-		rr = *r;
-		rr.local_port = ct_local_port(rp->ct, r->client);
-		r = &rr;
-	}
-	record_json_request(&rp->w, r);
-	fputc('\n', rp->out);
-	rp->records++;
-	if (rp->es && !r->ongoing)
-		etcd_asm_request_done(rp->es, r->link_ctx, r->start_mono_ns, r->start_mono_ns + r->latency_ns, r->id);
-}
-
-static void rec_on_etcd(const struct etcd_record *r, void *ctx)
-{
-	struct replay *rp = ctx;
-
-	record_json_etcd(&rp->w, r);
-	fputc('\n', rp->out);
-	rp->etcd_records++;
-}
-
-/* ---- top (copy of cmd_top.c's callbacks) ---- */
-
-static void top_on_record(const struct request_record *r, void *ctx)
-{
-	struct replay *rp = ctx;
-	uint32_t rows[AGG__NTABLES];
-
-	if (!agg_add_rows(rp->agg, r, rows))
-		return;
-	rp->records++;
-	if (rp->es) {
-		etcd_agg_request(rp->ea, r->id, r->start_ns + r->latency_ns, rows);
-		etcd_asm_request_done(rp->es, r->link_ctx, r->start_mono_ns, r->start_mono_ns + r->latency_ns, r->id);
-	}
-}
-
-static void top_on_etcd(const struct etcd_record *r, void *ctx)
-{
-	struct replay *rp = ctx;
-
-	etcd_agg_add(rp->ea, r);
-	rp->etcd_records++;
-}
-
-/* in-flight per row: a snapshot of the assembler's pending table at each refresh */
-static void top_on_pending(const struct kp_req_start *ev, void *ctx)
-{
-	struct replay *rp = ctx;
-	struct request_record r;
-
-	request_fill_start(&r, ev, rp->mono_to_wall);
-	agg_inflight(rp->agg, &r, +1);
-}
-
-#endif
 
 static void top_snapshot(struct replay *rp, uint64_t now_wall)
 {
@@ -155,10 +71,13 @@ static void top_snapshot(struct replay *rp, uint64_t now_wall)
 	if (rp->ea)
 		etcd_agg_advance(rp->ea, now_wall);
 	agg_update_anomaly(rp->agg, &anom, NULL);
-#if !REPLAY_PIPELINE
-	agg_inflight_clear(rp->agg);
-	asm_foreach_pending(rp->as, top_on_pending, rp);
-#endif
+	if (anom.warm && agg_anomaly_event_step(rp->agg) != UINT64_MAX) {
+		struct live_cause c;
+
+		if (live_cause_compute(rp->agg, agg_anomaly_event_step(rp->agg), anom.baseline, &c) == 0)
+			rp->causes++;
+	}
+	agg_sink_inflight_snapshot(&rp->ags, rp->pl);
 	n = agg_query(rp->agg, AGG_BY_KEY, 1, AGG_SORT_RATE, rp->rows, TOP_ROWS, &span);
 	agg_query(rp->agg, AGG_TOTAL, 1, AGG_SORT_RATE, &total, 1, NULL);
 	if (rp->ea) {
@@ -172,77 +91,6 @@ static void top_snapshot(struct replay *rp, uint64_t now_wall)
 
 /* ---- common ---- */
 
-#if !REPLAY_PIPELINE
-static void on_conn(struct replay *rp, const struct kp_conn_event *ev)
-{
-	char peer[80];
-
-	procnet_format_addr(ev->family, ev->peer_addr, ev->peer_port, peer, sizeof(peer));
-	if (ev->established)
-		ct_open(rp->ct, peer, ev->local_port, ev->hdr.ts_ns, false);
-	else
-		ct_close(rp->ct, peer, ev->hdr.ts_ns);
-}
-
-/* capture.c's on_event: size checks and dispatch */
-static void dispatch(struct replay *rp, const void *data, size_t size)
-{
-	const struct kp_event_hdr *h = data;
-
-	rp->events++;
-	if (size < sizeof(*h)) {
-		rp->bad++;
-		return;
-	}
-	switch (h->type) {
-	case KP_EV_REQ_START:
-		if (size < sizeof(struct kp_req_start))
-			break;
-		asm_start(rp->as, data);
-		return;
-	case KP_EV_REQ_END:
-		if (size < sizeof(struct kp_req_end))
-			break;
-		asm_end(rp->as, data);
-		return;
-	case KP_EV_GRPC_START:
-		if (size < sizeof(struct kp_grpc_start))
-			break;
-		if (rp->es)
-			etcd_asm_start(rp->es, data);
-		else
-			rp->skipped++;
-		return;
-	case KP_EV_GRPC_END:
-		if (size < sizeof(struct kp_grpc_end))
-			break;
-		if (rp->es)
-			etcd_asm_end(rp->es, data);
-		else
-			rp->skipped++;
-		return;
-	case KP_EV_WATCH_RESP:
-		if (size < sizeof(struct kp_watch_resp))
-			break;
-		if (rp->es && rp->mode == M_RECORD)
-			etcd_asm_watch_resp(rp->es, data);
-		else
-			rp->skipped++;
-		return;
-	case KP_EV_CONN:
-		if (size < sizeof(struct kp_conn_event))
-			break;
-		on_conn(rp, data);
-		return;
-	default:
-		break;
-	}
-	rp->bad++;
-}
-
-#endif
-
-#if REPLAY_PIPELINE
 static int replay_setup(struct replay *rp, enum mode mode, bool no_etcd, FILE *out, uint64_t first_ts)
 {
 	struct pipeline_opts po = { 0 };
@@ -335,101 +183,6 @@ static uint64_t n_etcd_records(const struct replay *rp)
 {
 	return pipeline_get_stats(rp->pl)->etcd_records;
 }
-#else /* TEMPORARY: the wiring of cmd_record.c / cmd_top.c before src/pipeline/ */
-static int replay_setup(struct replay *rp, enum mode mode, bool no_etcd, FILE *out, uint64_t first_ts)
-{
-	memset(rp, 0, sizeof(*rp));
-	rp->mode = mode;
-	rp->no_etcd = no_etcd;
-	rp->mono_to_wall = (int64_t)(WALL_BASE - first_ts);
-	rp->ct = ct_new(0);
-	if (mode == M_RECORD) {
-		rp->out = out;
-		jw_init(&rp->w, out, false);
-		rp->as = asm_new(0, rp->mono_to_wall, rec_on_record, rp);
-		if (!no_etcd)
-			rp->es = etcd_asm_new(rp->mono_to_wall, LINK_HOLD_NS, rec_on_etcd, rp);
-	} else {
-		struct agg_params ap;
-
-		agg_params_for_window(&ap, 1);
-		rp->agg = agg_new(&ap, WALL_BASE);
-		rp->rows = calloc(TOP_ROWS, sizeof(*rp->rows));
-		rp->erows = calloc(TOP_EROWS, sizeof(*rp->erows));
-		rp->as = asm_new(0, rp->mono_to_wall, top_on_record, rp);
-		if (!no_etcd) {
-			struct etcd_agg_params ep;
-
-			etcd_agg_params_default(&ep);
-			ep.step_ns = ap.step_ns;
-			ep.nsteps = 2;
-			ep.link_tables = AGG__NTABLES;
-			ep.link_rows = ap.max_keys + 1;
-			rp->ea = etcd_agg_new(&ep, WALL_BASE);
-			rp->es = etcd_asm_new(rp->mono_to_wall, LINK_HOLD_NS, top_on_etcd, rp);
-			if (!rp->ea || !rp->agg)
-				return -1;
-			agg_set_evict_hook(rp->agg, etcd_agg_evict_hook, rp->ea);
-		}
-		if (!rp->agg || !rp->rows || !rp->erows)
-			return -1;
-	}
-	if (!rp->ct || !rp->as || (!no_etcd && !rp->es))
-		return -1;
-	return 0;
-}
-
-static void replay_teardown(struct replay *rp)
-{
-	asm_free(rp->as);
-	etcd_asm_free(rp->es);
-	ct_free(rp->ct);
-	agg_free(rp->agg);
-	etcd_agg_free(rp->ea);
-	free(rp->rows);
-	free(rp->erows);
-}
-
-static void feed(struct replay *rp, const void *data, size_t size)
-{
-	dispatch(rp, data, size);
-}
-
-static void tick(struct replay *rp, uint64_t now)
-{
-	if (rp->es)
-		etcd_asm_tick(rp->es, now);
-	if (now / SEC_NS != (now - TICK_NS) / SEC_NS) /* the live loops expire connections once a second */
-		ct_expire(rp->ct, now, 10 * SEC_NS);
-}
-
-static void flush_all(struct replay *rp, uint64_t now)
-{
-	asm_flush_ongoing(rp->as, now);
-	if (rp->es)
-		etcd_asm_flush(rp->es);
-}
-
-static const struct asm_stats *req_stats(const struct replay *rp)
-{
-	return asm_get_stats(rp->as);
-}
-
-static const struct etcd_asm_stats *etcd_stats(const struct replay *rp)
-{
-	return rp->es ? etcd_asm_get_stats(rp->es) : NULL;
-}
-
-static uint64_t n_records(const struct replay *rp)
-{
-	return rp->records;
-}
-
-static uint64_t n_etcd_records(const struct replay *rp)
-{
-	return rp->etcd_records;
-}
-#endif
 
 /* The measured part: every event, plus the timer work the live loop would do meanwhile. */
 __attribute__((noinline)) void replay_run(struct replay *rp, const struct raw_events *ev)
@@ -550,14 +303,15 @@ int main(int argc, char **argv)
 		const struct asm_stats *as = req_stats(&rp);
 		const struct etcd_asm_stats *es = etcd_stats(&rp);
 
-		printf("replay %s%s%s: %zu events (%llu bad, %llu etcd events skipped), %llu requests, %llu etcd calls "
-		       "(%llu linked), %llu stream messages, %llu records, %llu etcd records, %llu snapshots\n",
-		       mode == M_RECORD ? "record" : "top", no_etcd ? " --no-etcd" : "",
-		       REPLAY_PIPELINE ? " (src/pipeline)" : " (temporary wiring copy)", ev.n, (unsigned long long)rp.bad,
-		       (unsigned long long)rp.skipped, (unsigned long long)as->finished,
+		printf("replay %s%s: %zu events (%llu bad), %llu requests, %llu etcd calls "
+		       "(%llu linked), %llu stream messages, %llu records, %llu etcd records, %llu snapshots (%llu with a "
+		       "live cause)\n",
+		       mode == M_RECORD ? "record" : "top", no_etcd ? " --no-etcd" : "", ev.n, (unsigned long long)rp.bad,
+		       (unsigned long long)as->finished,
 		       (unsigned long long)(es ? es->calls : 0), (unsigned long long)(es ? es->linked : 0),
 		       (unsigned long long)(es ? es->stream_messages : 0), (unsigned long long)n_records(&rp),
-		       (unsigned long long)n_etcd_records(&rp), (unsigned long long)rp.snapshots);
+		       (unsigned long long)n_etcd_records(&rp), (unsigned long long)rp.snapshots,
+		       (unsigned long long)rp.causes);
 		printf("requests %llu\n", (unsigned long long)as->finished);
 		if (as->finished)
 			printf("cpu_ns_per_request %.0f (best of %ld)\n", (double)best / (double)as->finished, repeat);

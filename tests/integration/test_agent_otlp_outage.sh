@@ -24,7 +24,8 @@ OUT=${KAPIMON_TEST_OUT:-$KAPIMON_ROOT/build/test-out}/agent-otlp-outage
 rm -rf "$OUT" && mkdir -p "$OUT"
 RUN=$(od -An -N5 -tx1 /dev/urandom | tr -d ' \n')
 QUEUE=400
-NWARM=1000 # first requests while down: the queue fills, the agent's tables warm up
+NWARM=3000 # first requests while down: the queue fills, the agent's bounded tables warm up (the
+# pipeline's ring of 2048 held requests is used round-robin: its pages are touched only after 2048)
 NDOWN=5000 # then these: every span beyond the queue is dropped; VmRSS must not follow
 SLACK=0.6 # seconds a retry may come late on this shared machine (scheduling, connect); never early
 kp= rp= sp=

@@ -230,6 +230,54 @@ static void test_classify(void **state)
 	assert_null(strstr(r.path, "abc123"));
 }
 
+/* request_classify remembers classifications by (method, target): every answer equals a fresh parse,
+ * whatever was classified before (same target with another method, targets that share a prefix, a
+ * target too long to be remembered, 32 slots cycled several times). */
+static void test_classify_remembered(void **state)
+{
+	static const char *const methods[] = { "GET", "DELETE", "PATCH", "POST" };
+	static const char *const targets[] = {
+		"/api/v1/namespaces/default/pods",
+		"/api/v1/namespaces/default/pods/web-1",
+		"/api/v1/namespaces/default/pods?watch=1&token=s3cret",
+		"/apis/apps/v1/namespaces/kube-system/deployments/coredns/status",
+		"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1",
+		"/healthz",
+		"/api/v1/nodes?fieldSelector=metadata.name%3Dnode-1",
+		"",
+	};
+	char longpath[700];
+
+	memset(longpath, 'x', sizeof(longpath) - 1);
+	memcpy(longpath, "/api/v1/namespaces/", 19);
+	longpath[sizeof(longpath) - 1] = '\0';
+	for (int round = 0; round < 40; round++)
+		for (size_t t = 0; t < sizeof(targets) / sizeof(targets[0]) + 1; t++) {
+			const char *target = t < sizeof(targets) / sizeof(targets[0]) ? targets[t] : longpath;
+			const char *method = methods[(round + t) % 4];
+			struct request_record r, want;
+
+			memset(&r, 0, sizeof(r));
+			memset(&want, 0, sizeof(want));
+			strcpy(r.method, method);
+			strcpy(want.method, method);
+			request_classify(&r, target);
+			k8s_request_info_parse(method, target, strlen(target), &want.ri);
+			path_sanitize(target, strlen(target), want.path, sizeof(want.path));
+			assert_string_equal(r.ri.verb, want.ri.verb);
+			assert_int_equal(r.ri.is_resource_request, want.ri.is_resource_request);
+			assert_string_equal(r.ri.api_prefix, want.ri.api_prefix);
+			assert_string_equal(r.ri.group, want.ri.group);
+			assert_string_equal(r.ri.version, want.ri.version);
+			assert_string_equal(r.ri.resource, want.ri.resource);
+			assert_string_equal(r.ri.subresource, want.ri.subresource);
+			assert_string_equal(r.ri.namespace_, want.ri.namespace_);
+			assert_string_equal(r.ri.name, want.ri.name);
+			assert_int_equal(r.ri.truncated, want.ri.truncated);
+			assert_string_equal(r.path, want.path);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_not_nul_terminated),
 		cmocka_unit_test(test_null_and_long),
 		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_classify_remembered),
 	};
 	return cmocka_run_group_tests_name("requestinfo", tests, NULL, NULL);
 }
