@@ -25,7 +25,7 @@ struct agg_slot {
 };
 
 struct agg_entry {
-	struct agg_key key;
+	struct agg_key key; /* into this entry's key bytes (tab->key_off) for the table's fields, else "" */
 	uint64_t hash;
 	bool other;
 	int64_t inflight; /* snapshot: agg_inflight_clear() + agg_inflight() per pending request */
@@ -36,8 +36,10 @@ struct agg_entry {
 /* A grouping: entries[0] is "(other)" (keys that lost their row), entries[1 + r] holds the key of
  * heavy-hitter row r. The total table has no hh and one entry, [1]. */
 struct agg_tab {
-	char *entries;     /* cap entries of `stride` bytes */
+	char *entries;     /* cap entries of `stride` bytes: struct agg_entry, its ring, its key bytes */
 	size_t stride;
+	size_t key_off;    /* offset of an entry's key bytes: the table's fields, at foff[] */
+	uint32_t foff[8];  /* KF_* -> offset of the field in the key bytes (for the fields in its mask) */
 	uint32_t cap;      /* max_keys + 1 */
 	struct hh *hh;
 };
@@ -156,19 +158,55 @@ static size_t scopy(char *dst, size_t cap, const char *src, size_t n)
 	return n;
 }
 
-/* The hash of each field of a key, computed once per record (tables combine the fields they group by). */
+/* The fields of a key, in one list: the hash of each is computed once per record (tables combine the
+ * fields they group by), and a table stores only its own. */
 enum key_field { KF_UA, KF_VERB, KF_RESOURCE, KF_SUBRESOURCE, KF_CLIENT, KF_NAMESPACE, KF_USER, KF_PRIORITY_LEVEL, KF__N };
-struct key_hashes {
-	uint64_t f[KF__N];
+#define KF(f) (1u << (f))
+static const struct {
+	size_t text_off, key_off, cap; /* in struct agg_key_text, in struct agg_key, field capacity */
+} key_fields[KF__N] = {
+#define KFD(f) { offsetof(struct agg_key_text, f), offsetof(struct agg_key, f), sizeof(((struct agg_key_text *)0)->f) }
+	[KF_UA] = KFD(user_agent), [KF_VERB] = KFD(verb), [KF_RESOURCE] = KFD(resource),
+	[KF_SUBRESOURCE] = KFD(subresource), [KF_CLIENT] = KFD(client), [KF_NAMESPACE] = KFD(namespace_),
+	[KF_USER] = KFD(user), [KF_PRIORITY_LEVEL] = KFD(priority_level),
+#undef KFD
+};
+_Static_assert(KF__N <= 8, "agg_tab.foff");
+/* The fields each table groups by (and stores). */
+static const uint32_t table_fields[AGG__NTABLES] = {
+	[AGG_BY_KEY] = KF(KF_UA) | KF(KF_VERB) | KF(KF_RESOURCE) | KF(KF_SUBRESOURCE),
+	[AGG_BY_AGENT] = KF(KF_UA),
+	[AGG_BY_CLIENT] = KF(KF_CLIENT),
+	[AGG_BY_VERB_RESOURCE] = KF(KF_VERB) | KF(KF_RESOURCE),
+	[AGG_BY_RESOURCE] = KF(KF_RESOURCE),
+	[AGG_BY_NAMESPACE] = KF(KF_NAMESPACE),
+	[AGG_BY_USER] = KF(KF_USER),
+	[AGG_BY_PRIORITY_LEVEL] = KF(KF_PRIORITY_LEVEL),
+	[AGG_TOTAL] = 0,
 };
 
+/* A record's key: its text, and per field the length and hash (computed once per record). */
+struct key_hashes {
+	uint64_t f[KF__N];
+	uint32_t len[KF__N];
+};
+
+static inline const char *text_field(const struct agg_key_text *k, int f)
+{
+	return (const char *)k + key_fields[f].text_off;
+}
+
+static inline const char **key_field(struct agg_key *k, int f)
+{
+	return (const char **)((char *)k + key_fields[f].key_off);
+}
+
 /* The key of a record with every field NUL-terminated (the bytes after the NUL are not written) and,
- * when kh is not NULL, the hash of each field. */
-static void key_fill(const struct request_record *r, struct agg_key *k, struct key_hashes *kh)
+ * when kh is not NULL, the length and hash of each field. */
+static void key_fill(const struct request_record *r, struct agg_key_text *k, struct key_hashes *kh)
 {
 	const char *c, *end;
 	size_t len[KF__N];
-
 	len[KF_UA] = scopy(k->user_agent, sizeof(k->user_agent), r->user_agent, strnlen(r->user_agent, sizeof(r->user_agent)));
 	if (r->ri.verb[0]) {
 		len[KF_VERB] = scopy(k->verb, sizeof(k->verb), r->ri.verb, strnlen(r->ri.verb, sizeof(r->ri.verb)));
@@ -231,12 +269,14 @@ static void key_fill(const struct request_record *r, struct agg_key *k, struct k
 		const char *fp[KF__N] = { k->user_agent, k->verb, k->resource, k->subresource, k->client, k->namespace_,
 					  k->user, k->priority_level };
 
-		for (int f = 0; f < KF__N; f++)
+		for (int f = 0; f < KF__N; f++) {
 			kh->f[f] = hash_bytes(fp[f], len[f], (uint64_t)f);
+			kh->len[f] = (uint32_t)len[f];
+		}
 	}
 }
 
-void agg_key_from_record(const struct request_record *r, struct agg_key *k)
+void agg_key_from_record(const struct request_record *r, struct agg_key_text *k)
 {
 	memset(k, 0, sizeof(*k));
 	key_fill(r, k, NULL);
@@ -270,7 +310,8 @@ static uint64_t key_hash(enum agg_table t, const struct key_hashes *kh)
 	return h ? h : 1;
 }
 
-static bool key_eq(enum agg_table t, const struct agg_key *a, const struct agg_key *b)
+/* Whether a row's key (a, its table's fields) is the record's (b). */
+static bool key_eq(enum agg_table t, const struct agg_key *a, const struct agg_key_text *b)
 {
 	switch (t) {
 	case AGG_BY_KEY:
@@ -287,28 +328,29 @@ static bool key_eq(enum agg_table t, const struct agg_key *a, const struct agg_k
 	}
 }
 
-/* Copy the fields table t groups by (the others become ""): only the strings' bytes are written,
- * not the whole fixed-size key (it is copied on every eviction). */
-static void key_project(enum agg_table t, struct agg_key *dst, const struct agg_key *src)
+static inline char *entry_key_bytes(const struct agg_tab *tb, struct agg_entry *e)
 {
-	dst->user_agent[0] = dst->verb[0] = dst->resource[0] = dst->subresource[0] = dst->client[0] = '\0';
-	dst->namespace_[0] = dst->user[0] = dst->priority_level[0] = '\0';
-	if (t == AGG_BY_USER)
-		memcpy(dst->user, src->user, strlen(src->user) + 1);
-	if (t == AGG_BY_PRIORITY_LEVEL)
-		memcpy(dst->priority_level, src->priority_level, strlen(src->priority_level) + 1);
-	if (t == AGG_BY_KEY || t == AGG_BY_AGENT)
-		memcpy(dst->user_agent, src->user_agent, strlen(src->user_agent) + 1);
-	if (t == AGG_BY_KEY || t == AGG_BY_VERB_RESOURCE)
-		memcpy(dst->verb, src->verb, strlen(src->verb) + 1);
-	if (t == AGG_BY_KEY || t == AGG_BY_VERB_RESOURCE || t == AGG_BY_RESOURCE)
-		memcpy(dst->resource, src->resource, strlen(src->resource) + 1);
-	if (t == AGG_BY_NAMESPACE)
-		memcpy(dst->namespace_, src->namespace_, strlen(src->namespace_) + 1);
-	if (t == AGG_BY_KEY)
-		memcpy(dst->subresource, src->subresource, strlen(src->subresource) + 1);
-	if (t == AGG_BY_CLIENT)
-		memcpy(dst->client, src->client, strlen(src->client) + 1);
+	return (char *)e + tb->key_off;
+}
+
+/* Point entry e's key at its own key bytes for the table's fields and at "" for the others. */
+static void key_bind(const struct agg_tab *tb, uint32_t mask, struct agg_entry *e)
+{
+	for (int f = 0; f < KF__N; f++)
+		*key_field(&e->key, f) = mask & KF(f) ? entry_key_bytes(tb, e) + tb->foff[f] : "";
+}
+
+/* Copy the fields table t groups by into entry e's key bytes (only the strings' bytes). */
+static void key_store(const struct agg_tab *tb, uint32_t mask, struct agg_entry *e, const struct agg_key_text *k,
+		      const struct key_hashes *kh)
+{
+	char *dst = entry_key_bytes(tb, e);
+
+	if (!e->key.user_agent)
+		key_bind(tb, mask, e);
+	for (int f = 0; f < KF__N; f++)
+		if (mask & KF(f))
+			memcpy(dst + tb->foff[f], text_field(k, f), kh->len[f] + 1);
 }
 
 /* ---- rows ----------------------------------------------------------------------------------------- */
@@ -321,7 +363,7 @@ static inline struct agg_entry *hh_entry(const struct agg_tab *tb, uint32_t row)
 struct eq_ctx {
 	const struct agg_tab *tb;
 	enum agg_table t;
-	const struct agg_key *k;
+	const struct agg_key_text *k;
 };
 
 static bool row_eq(void *ctx, uint32_t row)
@@ -390,7 +432,7 @@ static void fold_into_other(struct agg *a, enum agg_table t, uint32_t idx, struc
  * free row or the row of the smallest score (may_evict), or, without may_evict and no free row,
  * counts in "(other)" (index 0). The total table has one entry, 1.
  */
-static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key *k, const struct key_hashes *kh,
+static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key_text *k, const struct key_hashes *kh,
 		       double w, bool may_evict, bool *evicted_out)
 {
 	struct agg_tab *tb = &a->tab[t];
@@ -422,7 +464,7 @@ static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key *k,
 	e = hh_entry(tb, row);
 	if (evicted)
 		fold_into_other(a, t, row + 1, e);
-	key_project(t, &e->key, k);
+	key_store(tb, table_fields[t], e, k, kh);
 	e->hash = h;
 	return row + 1;
 }
@@ -460,7 +502,14 @@ static int tab_init(struct agg_tab *tb, enum agg_table t, const struct agg_param
 	struct agg_entry *o;
 
 	tb->cap = t == AGG_TOTAL ? 2 : p->max_keys + 1;
-	tb->stride = (sizeof(struct agg_entry) + (size_t)p->nsteps * sizeof(struct agg_slot) + 7) & ~(size_t)7;
+	tb->key_off = sizeof(struct agg_entry) + (size_t)p->nsteps * sizeof(struct agg_slot);
+	tb->stride = tb->key_off;
+	for (int f = 0; f < KF__N; f++)
+		if (table_fields[t] & KF(f)) {
+			tb->foff[f] = (uint32_t)(tb->stride - tb->key_off);
+			tb->stride += key_fields[f].cap;
+		}
+	tb->stride = (tb->stride + 7) & ~(size_t)7;
 	tb->entries = calloc(tb->cap, tb->stride);
 	if (!tb->entries)
 		return -1;
@@ -472,11 +521,9 @@ static int tab_init(struct agg_tab *tb, enum agg_table t, const struct agg_param
 	/* index 0: "(other)" */
 	o = entry_at(tb, 0);
 	o->other = true;
-	strcpy(o->key.user_agent, "(other)");
-	strcpy(o->key.verb, "(other)");
-	strcpy(o->key.resource, "(other)");
-	strcpy(o->key.client, "(other)");
-	strcpy(o->key.user, "(other)");
+	o->key = (struct agg_key){ "(other)", "(other)", "(other)", "", "(other)", "", "(other)", "" };
+	if (t == AGG_TOTAL)
+		key_bind(tb, 0, entry_at(tb, 1));
 	return 0;
 }
 
@@ -649,7 +696,7 @@ void agg_add(struct agg *a, const struct request_record *r)
 
 bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 {
-	struct agg_key k;
+	struct agg_key_text k;
 	struct key_hashes kh;
 	double w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
 	double wu = nearbyint(w * WEIGHT_SCALE), bytes = r->bytes_out > 0 ? (double)r->bytes_out * w : 0;
@@ -727,7 +774,7 @@ void agg_inflight_clear(struct agg *a)
 
 void agg_inflight(struct agg *a, const struct request_record *r, int delta)
 {
-	struct agg_key k;
+	struct agg_key_text k;
 	struct key_hashes kh;
 
 	key_fill(r, &k, &kh);

@@ -35,9 +35,9 @@
  * ends and rows that changed keys can never leave a count behind. The total of the request series
  * per step feeds the online anomaly detector (analysis/online.h) in agg_update_anomaly().
  *
- * Cost: agg_add() does 7 hash lookups and 7 heap updates (O(log max_keys)) and no allocation; all
+ * Cost: agg_add() does 8 hash lookups and 8 heap updates (O(log max_keys)) and no allocation; all
  * memory is allocated in agg_new() (calloc'd, so pages are only resident once rows are used): per
- * table about (max_keys + 1) * (1 KiB + nsteps * 24 B + 60 B), query scratch (max_keys + 1) * 2.7 KiB
+ * table about (max_keys + 1) * (the sizes of the key fields it groups by + 64 B + nsteps * 32 B + 240 B), query scratch (max_keys + 1) * 2.7 KiB
  * once, and nsteps * (cells_per_step * 4/3 rounded up to a power of two) * 12 B of cells plus
  * nsteps * cells_per_step * 4 B of lists of the used cells (resident only as far as cells are used).
  * Not thread-safe; pure logic (no clock reads: callers pass times).
@@ -89,8 +89,8 @@ enum agg_sort { AGG_SORT_RATE = 0, AGG_SORT_ERRORS, AGG_SORT_P99, AGG_SORT_BYTES
 
 #define AGG_RESOURCE_LEN (2 * REC_FIELD_LEN + 2)
 
-/* A row's identity; fields a table does not group by are empty. */
-struct agg_key {
+/* The full key of a record: every field (agg_key_from_record). */
+struct agg_key_text {
 	char user_agent[REC_UA_LEN];
 	char verb[REC_VERB_LEN];
 	char resource[AGG_RESOURCE_LEN]; /* "group/resource", "resource" (core) or the path (non-resource) */
@@ -99,6 +99,12 @@ struct agg_key {
 	char namespace_[REC_FIELD_LEN];  /* resource requests' namespace ("" when cluster-scoped) */
 	char user[REC_USER_LEN];         /* the authenticated user ("" when unknown) */
 	char priority_level[REC_APF_NAME_LEN]; /* APF priority level: name, else UID (REC_APF_LABEL) */
+};
+
+/* A row's identity: NUL-terminated strings, "" for the fields its table does not group by (a table
+ * stores only the fields it groups by). Valid until the row gets another key or agg_free. */
+struct agg_key {
+	const char *user_agent, *verb, *resource, *subresource, *client, *namespace_, *user, *priority_level;
 };
 
 struct agg_cum {
@@ -163,7 +169,7 @@ void agg_free(struct agg *a);
 const struct agg_params *agg_get_params(const struct agg *a);
 
 /* Build the full key of a record (verb falls back to the lowercase method, resource to the path). */
-void agg_key_from_record(const struct request_record *r, struct agg_key *k);
+void agg_key_from_record(const struct request_record *r, struct agg_key_text *k);
 
 /* Count a finished record. Records with ongoing set are ignored (counted in stats). */
 void agg_add(struct agg *a, const struct request_record *r);

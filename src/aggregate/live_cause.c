@@ -65,7 +65,7 @@ int live_cause_compute(struct agg *a, uint64_t since, double expected_rate, stru
 		double *vr_real = calloc(nvr + 1, sizeof(double)), *vr_base = calloc(nvr + 1, sizeof(double));
 		size_t *vr_row = calloc(nvr + 1, sizeof(size_t)), n = 0;
 		struct strmap vr_ids; /* (verb, resource) -> its row: one lookup per named row, not a scan */
-		char vk_buf[sizeof(((struct agg_key *)0)->verb) + sizeof(((struct agg_key *)0)->resource) + 1];
+		char vk_buf[sizeof(((struct agg_key_text *)0)->verb) + sizeof(((struct agg_key_text *)0)->resource) + 1];
 
 		strmap_init(&vr_ids);
 		if (!vr_real || !vr_base || !vr_row)

@@ -43,7 +43,7 @@ const char *top_grouping_names(void)
 size_t top_key_values(const struct top_grouping *g, const struct agg_row *r, const char *out[TOP_MAX_COLS])
 {
 	for (size_t i = 0; i < g->ncols; i++)
-		out[i] = r->other ? (i ? "" : "(other)") : r->key ? (const char *)r->key + g->cols[i].off : "";
+		out[i] = r->other ? (i ? "" : "(other)") : r->key ? *(const char *const *)((const char *)r->key + g->cols[i].off) : "";
 	return g->ncols;
 }
 

@@ -24,7 +24,7 @@ struct top_grouping {
 	struct {
 		const char *header; /* "USER-AGENT" */
 		const char *json;   /* "user_agent" */
-		size_t off;         /* offsetof(struct agg_key, the field) */
+		size_t off;         /* offsetof(struct agg_key, the field): a const char * */
 	} cols[TOP_MAX_COLS];
 };
 

@@ -683,7 +683,7 @@ static void test_anomaly_line(void **state)
 static void test_keys(void **state)
 {
 	struct request_record r = mk("kubectl/v1.20", "get", "deployments", 200, T0, 1);
-	struct agg_key k;
+	struct agg_key_text k;
 
 	snprintf(r.ri.group, sizeof(r.ri.group), "apps");
 	snprintf(r.ri.subresource, sizeof(r.ri.subresource), "scale");
