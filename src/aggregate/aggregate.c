@@ -38,8 +38,7 @@ struct agg_entry {
 struct agg_tab {
 	char *entries;     /* cap entries of `stride` bytes: struct agg_entry, its ring, its key bytes */
 	size_t stride;
-	size_t key_off;    /* offset of an entry's key bytes: the table's fields, at foff[] */
-	uint32_t foff[8];  /* KF_* -> offset of the field in the key bytes (for the fields in its mask) */
+	uint32_t key_off;  /* offset of an entry's key bytes: the table's fields in KF_* order */
 	uint32_t cap;      /* max_keys + 1 */
 	struct hh *hh;
 };
@@ -171,7 +170,6 @@ static const struct {
 	[KF_USER] = KFD(user), [KF_PRIORITY_LEVEL] = KFD(priority_level),
 #undef KFD
 };
-_Static_assert(KF__N <= 8, "agg_tab.foff");
 /* The fields each table groups by (and stores). */
 static const uint32_t table_fields[AGG__NTABLES] = {
 	[AGG_BY_KEY] = KF(KF_UA) | KF(KF_VERB) | KF(KF_RESOURCE) | KF(KF_SUBRESOURCE),
@@ -185,10 +183,8 @@ static const uint32_t table_fields[AGG__NTABLES] = {
 	[AGG_TOTAL] = 0,
 };
 
-/* A record's key: its text, and per field the length and hash (computed once per record). */
 struct key_hashes {
 	uint64_t f[KF__N];
-	uint32_t len[KF__N];
 };
 
 static inline const char *text_field(const struct agg_key_text *k, int f)
@@ -202,7 +198,7 @@ static inline const char **key_field(struct agg_key *k, int f)
 }
 
 /* The key of a record with every field NUL-terminated (the bytes after the NUL are not written) and,
- * when kh is not NULL, the length and hash of each field. */
+ * when kh is not NULL, the hash of each field. */
 static void key_fill(const struct request_record *r, struct agg_key_text *k, struct key_hashes *kh)
 {
 	const char *c, *end;
@@ -269,10 +265,8 @@ static void key_fill(const struct request_record *r, struct agg_key_text *k, str
 		const char *fp[KF__N] = { k->user_agent, k->verb, k->resource, k->subresource, k->client, k->namespace_,
 					  k->user, k->priority_level };
 
-		for (int f = 0; f < KF__N; f++) {
+		for (int f = 0; f < KF__N; f++)
 			kh->f[f] = hash_bytes(fp[f], len[f], (uint64_t)f);
-			kh->len[f] = (uint32_t)len[f];
-		}
 	}
 }
 
@@ -333,24 +327,44 @@ static inline char *entry_key_bytes(const struct agg_tab *tb, struct agg_entry *
 	return (char *)e + tb->key_off;
 }
 
-/* Point entry e's key at its own key bytes for the table's fields and at "" for the others. */
+/* Point entry e's key at its own key bytes (the fields of mask, in KF_* order, each of its capacity)
+ * and at "" for the other fields. */
 static void key_bind(const struct agg_tab *tb, uint32_t mask, struct agg_entry *e)
 {
+	char *p = entry_key_bytes(tb, e);
+
 	for (int f = 0; f < KF__N; f++)
-		*key_field(&e->key, f) = mask & KF(f) ? entry_key_bytes(tb, e) + tb->foff[f] : "";
+		if (mask & KF(f)) {
+			*key_field(&e->key, f) = p;
+			p += key_fields[f].cap;
+		} else {
+			*key_field(&e->key, f) = "";
+		}
 }
 
-/* Copy the fields table t groups by into entry e's key bytes (only the strings' bytes). */
-static void key_store(const struct agg_tab *tb, uint32_t mask, struct agg_entry *e, const struct agg_key_text *k,
-		      const struct key_hashes *kh)
+/* Bytes of an entry's key (the fields of mask). */
+static size_t key_size(uint32_t mask)
 {
-	char *dst = entry_key_bytes(tb, e);
+	size_t n = 0;
 
+	for (int f = 0; f < KF__N; f++)
+		if (mask & KF(f))
+			n += key_fields[f].cap;
+	return n;
+}
+
+/* Copy the fields of mask (the table's) into entry e's key bytes: only the strings' bytes. Runs when a
+ * key gets a row, not per record. */
+static void key_store(const struct agg_tab *tb, uint32_t mask, struct agg_entry *e, const struct agg_key_text *k)
+{
 	if (!e->key.user_agent)
 		key_bind(tb, mask, e);
 	for (int f = 0; f < KF__N; f++)
-		if (mask & KF(f))
-			memcpy(dst + tb->foff[f], text_field(k, f), kh->len[f] + 1);
+		if (mask & KF(f)) {
+			const char *src = text_field(k, f);
+
+			memcpy((char *)*key_field(&e->key, f), src, strlen(src) + 1);
+		}
 }
 
 /* ---- rows ----------------------------------------------------------------------------------------- */
@@ -464,7 +478,7 @@ static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key_tex
 	e = hh_entry(tb, row);
 	if (evicted)
 		fold_into_other(a, t, row + 1, e);
-	key_store(tb, table_fields[t], e, k, kh);
+	key_store(tb, table_fields[t], e, k);
 	e->hash = h;
 	return row + 1;
 }
@@ -502,14 +516,8 @@ static int tab_init(struct agg_tab *tb, enum agg_table t, const struct agg_param
 	struct agg_entry *o;
 
 	tb->cap = t == AGG_TOTAL ? 2 : p->max_keys + 1;
-	tb->key_off = sizeof(struct agg_entry) + (size_t)p->nsteps * sizeof(struct agg_slot);
-	tb->stride = tb->key_off;
-	for (int f = 0; f < KF__N; f++)
-		if (table_fields[t] & KF(f)) {
-			tb->foff[f] = (uint32_t)(tb->stride - tb->key_off);
-			tb->stride += key_fields[f].cap;
-		}
-	tb->stride = (tb->stride + 7) & ~(size_t)7;
+	tb->key_off = (uint32_t)(sizeof(struct agg_entry) + (size_t)p->nsteps * sizeof(struct agg_slot));
+	tb->stride = (tb->key_off + key_size(table_fields[t]) + 7) & ~(size_t)7;
 	tb->entries = calloc(tb->cap, tb->stride);
 	if (!tb->entries)
 		return -1;

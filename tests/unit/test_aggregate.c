@@ -705,6 +705,71 @@ static void test_keys(void **state)
 	assert_string_equal(k.subresource, "");
 }
 
+/* Each grouping stores only the fields it groups by: its rows show those (at their full length, a row
+ * reused by another key shows the new one whole) and "" for the others; "(other)" and the total keep
+ * their labels. */
+static void test_keys_per_table(void **state)
+{
+	struct agg *a = mkagg(2, 10, T0);
+	struct request_record r = mk("", "get", "deployments", 200, T0 + 1, 1000);
+	struct agg_row rows[4];
+	char longua[REC_UA_LEN];
+	const struct agg_key *k;
+	bool other;
+	size_t n;
+
+	(void)state;
+	memset(longua, 'u', sizeof(longua) - 1);
+	longua[sizeof(longua) - 1] = '\0';
+	snprintf(r.user_agent, sizeof(r.user_agent), "%s", longua);
+	snprintf(r.ri.group, sizeof(r.ri.group), "apps");
+	snprintf(r.ri.subresource, sizeof(r.ri.subresource), "scale");
+	snprintf(r.ri.namespace_, sizeof(r.ri.namespace_), "ns1");
+	snprintf(r.user, sizeof(r.user), "alice");
+	r.has_user = true;
+	snprintf(r.apf.priority_level, sizeof(r.apf.priority_level), "workload-low");
+	agg_add(a, &r);
+	agg_advance(a, T0 + S);
+	for (int t = 0; t < AGG_TOTAL; t++) {
+		n = agg_query(a, (enum agg_table)t, 1, AGG_SORT_RATE, rows, 4, NULL);
+		assert_int_equal(n, 1);
+		k = rows[0].key;
+		assert_false(rows[0].other);
+		assert_string_equal(k->user_agent, t == AGG_BY_KEY || t == AGG_BY_AGENT ? longua : "");
+		assert_string_equal(k->verb, t == AGG_BY_KEY || t == AGG_BY_VERB_RESOURCE ? "get" : "");
+		assert_string_equal(k->resource, t == AGG_BY_KEY || t == AGG_BY_VERB_RESOURCE || t == AGG_BY_RESOURCE
+						 ? "apps/deployments" : "");
+		assert_string_equal(k->subresource, t == AGG_BY_KEY ? "scale" : "");
+		assert_string_equal(k->client, t == AGG_BY_CLIENT ? "127.0.0.1" : "");
+		assert_string_equal(k->namespace_, t == AGG_BY_NAMESPACE ? "ns1" : "");
+		assert_string_equal(k->user, t == AGG_BY_USER ? "alice" : "");
+		assert_string_equal(k->priority_level, t == AGG_BY_PRIORITY_LEVEL ? "workload-low" : "");
+	}
+	k = agg_table_entry(a, AGG_TOTAL, 0, NULL, NULL, &other);
+	assert_non_null(k);
+	assert_false(other);
+	assert_string_equal(k->user_agent, "");
+	assert_string_equal(k->priority_level, "");
+	k = agg_table_entry(a, AGG_BY_AGENT, 0, NULL, NULL, &other);
+	assert_true(other);
+	assert_string_equal(k->user_agent, "(other)");
+	/* two more agents with short names evict the long one's row: the reused row shows its new key */
+	for (int i = 0; i < 2; i++) {
+		struct request_record q = mk(i ? "b" : "a", "list", "pods", 200, T0 + S + 1, 1000);
+
+		for (int j = 0; j < 3; j++)
+			agg_add(a, &q);
+	}
+	agg_advance(a, T0 + 2 * S);
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].key->user_agent, "a");
+	assert_string_equal(rows[1].key->user_agent, "b");
+	assert_string_equal(rows[0].key->verb, "");
+	assert_int_equal(agg_get_stats(a)->evicted[AGG_BY_AGENT], 1);
+	agg_free(a);
+}
+
 static void test_cell_overflow(void **state)
 {
 	struct agg_params p;
@@ -779,6 +844,7 @@ int main(void)
 		cmocka_unit_test(test_inflight_from_pending),
 		cmocka_unit_test(test_anomaly_line),
 		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_keys_per_table),
 		cmocka_unit_test(test_cell_overflow),
 		cmocka_unit_test(test_anomaly_feed),
 	};
