@@ -203,6 +203,7 @@ static void key_fill(const struct request_record *r, struct agg_key_text *k, str
 {
 	const char *c, *end;
 	size_t len[KF__N];
+
 	len[KF_UA] = scopy(k->user_agent, sizeof(k->user_agent), r->user_agent, strnlen(r->user_agent, sizeof(r->user_agent)));
 	if (r->ri.verb[0]) {
 		len[KF_VERB] = scopy(k->verb, sizeof(k->verb), r->ri.verb, strnlen(r->ri.verb, sizeof(r->ri.verb)));
