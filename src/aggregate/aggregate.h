@@ -37,8 +37,8 @@
  *
  * Cost: agg_add() does 8 hash lookups and 8 heap updates (O(log max_keys)) and no allocation; all
  * memory is allocated in agg_new() (calloc'd, so pages are only resident once rows are used): per
- * table about (max_keys + 1) * (the sizes of the key fields it groups by + 64 B + nsteps * 32 B + 240 B), query scratch (max_keys + 1) * 2.7 KiB
- * once, and nsteps * (cells_per_step * 4/3 rounded up to a power of two) * 12 B of cells plus
+ * table (max_keys + 1) * (304 B + nsteps * 32 B + the sizes of the key fields it groups by), query
+ * scratch (max_keys + 1) * 2.7 KiB once, and nsteps * (cells_per_step * 4/3 rounded up to a power of two) * 12 B of cells plus
  * nsteps * cells_per_step * 4 B of lists of the used cells (resident only as far as cells are used).
  * Not thread-safe; pure logic (no clock reads: callers pass times).
  */
