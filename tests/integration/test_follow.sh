@@ -135,7 +135,8 @@ def ok(desc, cond, detail=""):
 reqs, etcd, stats = [], [], []
 for line in open(rec):
     d = json.loads(line)
-    {"request": reqs, "etcd": etcd, "stats": stats}[d["kind"]].append(d)
+    # conn (connection) records are not checked here
+    {"request": reqs, "etcd": etcd, "stats": stats}.get(d["kind"], []).append(d)
 def by_ua(ua):
     return [r for r in reqs if r["user_agent"] == ua]
 for ua, pid, what in ((f"before-{run}", old, "A before the restart"), (f"after-{run}", apid, "A after the restart"),
