@@ -213,8 +213,12 @@ lists "$UA_D-after400" 3
 wait_for "D 400: a later batch is delivered" 30 delivered_after "$n400"
 settled() { scrape "$OUT/m.d" && [ "$(metric "$OUT/m.d" kapimon_otlp_queue_spans)" = 0 ]; }
 wait_for "D: the queue drains" 30 settled
-sleep 1.2 # one more publishing period, so the last batch's counters are in the scrape (not synchronisation of the agent's work)
-scrape "$OUT/m.d"
+# the last batch's counters are in the scrape once two scrapes a publishing period apart agree
+exported_settle() {
+	scrape "$OUT/m.d0" && sleep 1.2 && scrape "$OUT/m.d" && # 1.2 s: longer than the publishing period
+		[ "$(grep '^kapimon_otlp_exported_spans_total' "$OUT/m.d0")" = "$(grep '^kapimon_otlp_exported_spans_total' "$OUT/m.d")" ]
+}
+wait_for "D: the exported counters settle" 20 exported_settle
 python3 - "$OUT/spans-2.jsonl" "$OUT/503.line" "$OUT/429.line" "$OUT/400.line" "$OUT/m.503.0" "$OUT/m.d" "$SLACK" "$OUT/agent.err" <<'PY' | report
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
