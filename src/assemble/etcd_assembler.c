@@ -14,17 +14,24 @@
 
 #define PENDING_CAP 4096  /* unary calls in flight (by goroutine) */
 #define HOLD_CAP 8192     /* finished calls waiting for their request (power of two) */
+#define POOL_CAP (PENDING_CAP + HOLD_CAP) /* call records: in flight or held */
 #define RECENT_CAP 8192   /* finished requests remembered for linking (power of two) */
 #define STREAM_CAP 4096   /* client streams tracked */
+#define TAKEN_MAX 64      /* calls one request's cost walk remembers for its delivery */
 #define CHAIN KP_CTX_CHAIN_MAX
 #define NBUCKETS (HOLD_CAP * 4)
+_Static_assert(NBUCKETS <= 65536 && NBUCKETS % (RECENT_CAP * 2) == 0, "hb[] holds a bucket index; the recent index is its low bits");
 
 /* What a call keeps between its start and its end, and while it waits for its request: the decoded
- * fields (a record) and the context chain. Never the request message's bytes. */
+ * fields (a record) and the context chain. Never the request message's bytes. A call keeps its slot in
+ * the pool from start to delivery (held calls are not copied); free slots are reused last-in first-out,
+ * so the records in use stay few and cached however large the bounds are. */
 struct call_info {
 	uint64_t start_mono;
+	uint64_t held_seq; /* its entry in the held ring while held, 0 otherwise */
 	uint8_t nctx;
 	uint64_t chain[CHAIN];
+	uint16_t hb[CHAIN]; /* bucket_of(chain[k]), set when the call ends (hashed once, used three times) */
 	struct etcd_record rec;
 };
 
@@ -33,9 +40,10 @@ struct pending_call {
 	int32_t slot; /* in calls[] */
 };
 
+/* The held calls in the order they ended: the ring holds references only (16 B an entry). */
 struct held_call {
-	uint64_t seq; /* 0 = free */
-	struct call_info c;
+	uint64_t seq; /* 0 = delivered */
+	int32_t slot; /* in calls[] */
 };
 
 struct recent_req {
@@ -54,7 +62,7 @@ struct etcd_assembler {
 
 	struct pending_call *pending; /* open addressing by g, linear probing */
 	size_t npending;
-	struct call_info *calls;      /* PENDING_CAP in-flight calls */
+	struct call_info *calls;      /* POOL_CAP calls in flight or held (pages touched only when used) */
 	int32_t *free_calls;          /* stack of free slots in calls[] */
 	size_t nfree;
 
@@ -62,7 +70,16 @@ struct etcd_assembler {
 	struct held_call *held;
 	uint64_t head_seq, tail_seq; /* seqs [tail, head) are in the ring (some may be emitted) */
 	int32_t *bucket;             /* NBUCKETS heads, -1 = empty */
-	int32_t *node_next;          /* HOLD_CAP * CHAIN */
+	int32_t *node_next;          /* POOL_CAP * CHAIN: node slot * CHAIN + k is chain[k] of calls[slot] */
+	int32_t *node_prev;          /* the node before, or -1 - bucket for a chain's first node: unlinking is
+	                              * O(1) (the root contexts every call shares have chains as long as the
+	                              * held calls are many) */
+	/* the held calls the last etcd_asm_request_cost found, for etcd_asm_request_done */
+	uint64_t taken_ctx, taken_start, taken_end;
+	int32_t taken[TAKEN_MAX];
+	uint64_t taken_seq[TAKEN_MAX];
+	size_t ntaken;
+	bool taken_valid;
 
 	struct recent_req *recent; /* ring of finished requests, indexed by a small hash */
 	uint64_t recent_seq;
@@ -95,24 +112,25 @@ struct etcd_assembler *etcd_asm_new(int64_t mono_to_wall_ns, uint64_t hold_ns, e
 	a->cb_ctx = ctx;
 	a->head_seq = a->tail_seq = 1;
 	a->pending = calloc(PENDING_CAP * 2, sizeof(*a->pending));
-	a->calls = calloc(PENDING_CAP, sizeof(*a->calls));
-	a->free_calls = malloc(PENDING_CAP * sizeof(*a->free_calls));
+	a->calls = calloc(POOL_CAP, sizeof(*a->calls));
+	a->free_calls = malloc(POOL_CAP * sizeof(*a->free_calls));
 	a->held = calloc(HOLD_CAP, sizeof(*a->held));
 	a->bucket = malloc(NBUCKETS * sizeof(*a->bucket));
-	a->node_next = malloc((size_t)HOLD_CAP * CHAIN * sizeof(*a->node_next));
+	a->node_next = malloc((size_t)POOL_CAP * CHAIN * sizeof(*a->node_next));
+	a->node_prev = malloc((size_t)POOL_CAP * CHAIN * sizeof(*a->node_prev));
 	a->recent = calloc(RECENT_CAP, sizeof(*a->recent));
 	a->recent_bucket = malloc(RECENT_CAP * 2 * sizeof(*a->recent_bucket));
 	a->recent_next = malloc(RECENT_CAP * sizeof(*a->recent_next));
 	a->streams = calloc(STREAM_CAP * 2, sizeof(*a->streams));
 	a->bucket_bits = calloc(NBUCKETS / 64, sizeof(*a->bucket_bits));
 	a->recent_bits = calloc(RECENT_CAP * 2 / 64, sizeof(*a->recent_bits));
-	if (!a->pending || !a->calls || !a->free_calls || !a->held || !a->bucket || !a->node_next || !a->recent || !a->recent_bucket ||
+	if (!a->pending || !a->calls || !a->free_calls || !a->held || !a->bucket || !a->node_next || !a->node_prev || !a->recent || !a->recent_bucket ||
 	    !a->recent_next || !a->streams || !a->bucket_bits || !a->recent_bits) {
 		etcd_asm_free(a);
 		return NULL;
 	}
-	for (a->nfree = 0; a->nfree < PENDING_CAP; a->nfree++)
-		a->free_calls[a->nfree] = (int32_t)(PENDING_CAP - 1 - a->nfree);
+	for (a->nfree = 0; a->nfree < POOL_CAP; a->nfree++)
+		a->free_calls[a->nfree] = (int32_t)(POOL_CAP - 1 - a->nfree);
 	memset(a->bucket, 0xff, NBUCKETS * sizeof(*a->bucket));
 	memset(a->recent_bucket, 0xff, RECENT_CAP * 2 * sizeof(*a->recent_bucket));
 	return a;
@@ -128,6 +146,7 @@ void etcd_asm_free(struct etcd_assembler *a)
 	free(a->held);
 	free(a->bucket);
 	free(a->node_next);
+	free(a->node_prev);
 	free(a->recent);
 	free(a->recent_bucket);
 	free(a->recent_next);
@@ -170,11 +189,13 @@ static struct pending_call *pending_find(struct etcd_assembler *a, uint64_t g, b
 	return &a->pending[i];
 }
 
-static void pending_remove(struct etcd_assembler *a, struct pending_call *p)
+/* Remove p from the table; its call slot stays in use (held) or is freed. */
+static void pending_remove(struct etcd_assembler *a, struct pending_call *p, bool free_slot)
 {
 	size_t mask = PENDING_CAP * 2 - 1, i = (size_t)(p - a->pending), j = i;
 
-	a->free_calls[a->nfree++] = p->slot;
+	if (free_slot)
+		a->free_calls[a->nfree++] = p->slot;
 	p->g = 0;
 	for (;;) {
 		size_t home;
@@ -318,54 +339,63 @@ static inline int32_t head_of(int32_t *heads, uint64_t *bits, size_t b)
 	return heads[b];
 }
 
-static void held_unindex(struct etcd_assembler *a, size_t slot)
+/* Take calls[slot]'s chain out of the index. */
+static void held_unindex(struct etcd_assembler *a, int32_t slot)
 {
-	struct held_call *h = &a->held[slot];
+	const struct call_info *c = &a->calls[slot];
 
-	for (int k = 0; k < h->c.nctx; k++) {
-		int32_t node = (int32_t)(slot * CHAIN + k), *pp = &a->bucket[bucket_of(h->c.chain[k])];
+	for (int k = 0; k < c->nctx; k++) {
+		int32_t node = slot * CHAIN + k, next = a->node_next[node], prev = a->node_prev[node];
 
-		while (*pp >= 0 && *pp != node)
-			pp = &a->node_next[*pp];
-		if (*pp == node)
-			*pp = a->node_next[node];
+		if (prev >= 0)
+			a->node_next[prev] = next;
+		else
+			a->bucket[-1 - prev] = next;
+		if (next >= 0)
+			a->node_prev[next] = prev;
 	}
 }
 
-static void emit_held(struct etcd_assembler *a, size_t slot, uint64_t request_id)
+/* Deliver the held call in ring entry ri (if not delivered yet) and free its slot. */
+static void emit_held(struct etcd_assembler *a, size_t ri, uint64_t request_id)
 {
-	struct held_call *h = &a->held[slot];
+	struct held_call *h = &a->held[ri];
+	struct call_info *c;
 
 	if (!h->seq)
 		return;
-	held_unindex(a, slot);
-	h->c.rec.request_id = request_id;
+	c = &a->calls[h->slot];
+	held_unindex(a, h->slot);
+	c->rec.request_id = request_id;
 	if (request_id)
 		a->st.linked++;
 	else
 		a->st.unlinked++;
-	a->cb(&h->c.rec, a->cb_ctx);
+	a->cb(&c->rec, a->cb_ctx);
 	h->seq = 0;
+	c->held_seq = 0;
+	a->free_calls[a->nfree++] = h->slot;
 }
 
 /* Emit from the tail: everything older than cutoff (or everything when cutoff == UINT64_MAX). */
 static void drain_tail(struct etcd_assembler *a, uint64_t cutoff)
 {
 	while (a->tail_seq < a->head_seq) {
-		size_t slot = a->tail_seq & (HOLD_CAP - 1);
-		struct held_call *h = &a->held[slot];
+		size_t ri = a->tail_seq & (HOLD_CAP - 1);
+		const struct held_call *h = &a->held[ri];
 
-		if (h->seq == a->tail_seq && h->c.start_mono + a->hold_ns > cutoff && cutoff != UINT64_MAX)
+		if (h->seq == a->tail_seq && a->calls[h->slot].start_mono + a->hold_ns > cutoff && cutoff != UINT64_MAX)
 			break;
 		if (h->seq == a->tail_seq)
-			emit_held(a, slot, 0);
+			emit_held(a, ri, 0);
 		a->tail_seq++;
 	}
 }
 
-static void hold(struct etcd_assembler *a, const struct call_info *c)
+/* calls[slot] ended before its request: hold it (the slot now belongs to the held ring). */
+static void hold(struct etcd_assembler *a, int32_t slot)
 {
-	size_t slot;
+	struct call_info *c = &a->calls[slot];
 	struct held_call *h;
 
 	if (a->head_seq - a->tail_seq >= HOLD_CAP) {
@@ -376,19 +406,18 @@ static void hold(struct etcd_assembler *a, const struct call_info *c)
 		emit_held(a, old, 0);
 		a->tail_seq++;
 	}
-	slot = a->head_seq & (HOLD_CAP - 1);
-	h = &a->held[slot];
+	h = &a->held[a->head_seq & (HOLD_CAP - 1)];
 	h->seq = a->head_seq++;
-	/* not h->c = *c: the ring sweeps megabytes, and most of a record is unused key buffer (cold lines) */
-	h->c.start_mono = c->start_mono;
-	h->c.nctx = c->nctx;
-	memcpy(h->c.chain, c->chain, c->nctx * sizeof(c->chain[0]));
-	etcd_record_copy(&h->c.rec, &c->rec);
-	for (int k = 0; k < h->c.nctx; k++) {
-		int32_t node = (int32_t)(slot * CHAIN + k);
-		size_t b = bucket_of(h->c.chain[k]);
+	h->slot = slot;
+	c->held_seq = h->seq;
+	for (int k = 0; k < c->nctx; k++) {
+		int32_t node = slot * CHAIN + k;
+		size_t b = c->hb[k];
 
 		a->node_next[node] = a->bucket[b];
+		a->node_prev[node] = -1 - (int32_t)b;
+		if (a->bucket[b] >= 0)
+			a->node_prev[a->bucket[b]] = node;
 		a->bucket[b] = node;
 		bit_set(a->bucket_bits, b);
 	}
@@ -447,18 +476,36 @@ static void add_cost(struct etcd_cost *c, const struct etcd_record *r)
 		c->kvs += (uint64_t)r->kvs;
 }
 
-void etcd_asm_request_cost(const struct etcd_assembler *a, uint64_t ctx, uint64_t start_mono, uint64_t end_mono,
+static bool held_in(const struct call_info *c, int k, uint64_t ctx, uint64_t start_mono, uint64_t end_mono)
+{
+	return c->chain[k] == ctx && c->start_mono >= start_mono && c->start_mono <= end_mono;
+}
+
+void etcd_asm_request_cost(struct etcd_assembler *a, uint64_t ctx, uint64_t start_mono, uint64_t end_mono,
 			   struct etcd_cost *out)
 {
 	memset(out, 0, sizeof(*out));
+	a->taken_valid = false;
 	if (!ctx)
 		return;
-	for (int32_t node = a->bucket[bucket_of(ctx)]; node >= 0; node = a->node_next[node]) {
-		const struct held_call *h = &a->held[(size_t)node / CHAIN];
+	a->taken_valid = true;
+	a->taken_ctx = ctx;
+	a->taken_start = start_mono;
+	a->taken_end = end_mono;
+	a->ntaken = 0;
+	for (int32_t node = head_of(a->bucket, a->bucket_bits, bucket_of(ctx)); node >= 0; node = a->node_next[node]) {
+		const struct call_info *c = &a->calls[node / CHAIN];
 
-		if (h->seq && h->c.chain[node % CHAIN] == ctx && h->c.start_mono >= start_mono &&
-		    h->c.start_mono <= end_mono)
-			add_cost(out, &h->c.rec);
+		if (!held_in(c, node % CHAIN, ctx, start_mono, end_mono))
+			continue;
+		add_cost(out, &c->rec);
+		/* remembered for etcd_asm_request_done (by slot and ring entry: it checks they still match) */
+		if (a->ntaken == TAKEN_MAX) {
+			a->taken_valid = false;
+			continue;
+		}
+		a->taken[a->ntaken] = node / CHAIN;
+		a->taken_seq[a->ntaken++] = c->held_seq;
 	}
 }
 
@@ -486,7 +533,8 @@ void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 	size_t b[CHAIN];
 
 	for (int k = 0; k < c->nctx; k++) {
-		b[k] = recent_bucket_of(c->chain[k]);
+		c->hb[k] = (uint16_t)bucket_of(c->chain[k]);
+		b[k] = c->hb[k] & (RECENT_CAP * 2 - 1); /* recent_bucket_of(): the same hash */
 		if (a->recent_bits[b[k] / 64] & 1ULL << (b[k] % 64))
 			__builtin_prefetch(&a->recent_bucket[b[k]]);
 	}
@@ -497,12 +545,12 @@ void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 			c->rec.request_id = r->id;
 			a->st.linked++;
 			a->cb(&c->rec, a->cb_ctx);
-			pending_remove(a, p);
+			pending_remove(a, p, true);
 			return;
 		}
 	}
-	hold(a, c);
-	pending_remove(a, p);
+	hold(a, p->slot);
+	pending_remove(a, p, false);
 }
 
 void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t start_mono, uint64_t end_mono,
@@ -512,21 +560,29 @@ void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t star
 
 	if (!ctx)
 		return;
-	/* held calls under this request */
-	for (int32_t node = head_of(a->bucket, a->bucket_bits, bucket_of(ctx)); node >= 0;) {
-		int32_t next = a->node_next[node];
-		size_t slot = (size_t)node / CHAIN;
-		struct held_call *h = &a->held[slot];
+	/* held calls under this request: those etcd_asm_request_cost just found, or a walk of the index */
+	if (a->taken_valid && a->taken_ctx == ctx && a->taken_start == start_mono && a->taken_end == end_mono) {
+		for (size_t t = 0; t < a->ntaken; t++) {
+			const struct call_info *c = &a->calls[a->taken[t]];
+			size_t ri = a->taken_seq[t] & (HOLD_CAP - 1);
 
-		if (h->seq && h->c.chain[node % CHAIN] == ctx && h->c.start_mono >= start_mono &&
-		    h->c.start_mono <= end_mono) {
-			emit_held(a, slot, request_id);
-			/* the list changed under us: restart from the head */
-			node = a->bucket[bucket_of(ctx)];
-			continue;
+			if (c->held_seq == a->taken_seq[t] && a->held[ri].seq == a->taken_seq[t])
+				emit_held(a, ri, request_id);
 		}
-		node = next;
+	} else {
+		for (int32_t node = head_of(a->bucket, a->bucket_bits, bucket_of(ctx)); node >= 0;) {
+			const struct call_info *c = &a->calls[node / CHAIN];
+
+			if (held_in(c, node % CHAIN, ctx, start_mono, end_mono)) {
+				emit_held(a, c->held_seq & (HOLD_CAP - 1), request_id);
+				/* the list changed under us: restart from the head */
+				node = a->bucket[bucket_of(ctx)];
+				continue;
+			}
+			node = a->node_next[node];
+		}
 	}
+	a->taken_valid = false;
 	/* remember the request for calls whose end arrives later (the ring's next slots are cold: fetch
 	 * them ahead) */
 	__builtin_prefetch(&a->recent[(a->recent_seq + 4) & (RECENT_CAP - 1)], 1);

@@ -62,7 +62,7 @@ void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t star
 struct etcd_cost {
 	uint64_t calls, resp_bytes, kvs;
 };
-void etcd_asm_request_cost(const struct etcd_assembler *a, uint64_t ctx, uint64_t start_mono, uint64_t end_mono,
+void etcd_asm_request_cost(struct etcd_assembler *a, uint64_t ctx, uint64_t start_mono, uint64_t end_mono,
 			   struct etcd_cost *out);
 /* What etcd returned for one call, from its end event, into its record (pure; exposed for tests). */
 void etcd_end_to_record(const struct kp_grpc_end *ev, struct etcd_record *rec);

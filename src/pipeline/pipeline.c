@@ -45,8 +45,13 @@ struct pipeline {
 	struct apf_join_stats apf_gone, apf_sum;
 	struct etcd_watch_res watch[ETCD_WATCH_RES_MAX];
 	size_t nwatch;
-	/* finished requests held until the rings were read once more (pipeline_rings_read): a FIFO ring */
-	struct request_record *defer;
+	/* finished requests held until the rings were read once more (pipeline_rings_read): a FIFO ring of
+	 * slots in a pool of records; free slots are reused last-in first-out, so the few records in use
+	 * stay cached (pages of the pool are touched only when that many requests were held at once) */
+	struct request_record *defer_pool;
+	int32_t *defer_free;
+	size_t defer_nfree;
+	int32_t *defer;      /* the ring: slots in defer_pool */
 	uint8_t *defer_lane; /* index in lanes[] */
 	size_t defer_head, defer_n;
 };
@@ -67,12 +72,11 @@ static void deliver_etcd(const struct etcd_record *r, void *ctx)
 			p->sinks[i].etcd(p->sinks[i].ctx, j);
 }
 
-static void deliver_now(struct lane *l, const struct request_record *r)
+/* Join and deliver j (the pipeline's own copy: the joins fill it in place). */
+static void deliver_now(struct lane *l, struct request_record *j)
 {
 	struct pipeline *p = l->p;
-	struct request_record *j = &p->scratch;
 
-	*j = *r;
 	/* join: what its etcd calls cost (the calls held for it: all of them once the rings were read) */
 	if (l->es && !j->ongoing) {
 		struct etcd_cost c;
@@ -119,7 +123,8 @@ static void release_deferred(struct pipeline *p, size_t keep)
 
 		p->defer_head = (p->defer_head + 1) % PIPELINE_DEFER_CAP;
 		p->defer_n--;
-		deliver_now(&p->lanes[p->defer_lane[i]], &p->defer[i]);
+		deliver_now(&p->lanes[p->defer_lane[i]], &p->defer_pool[p->defer[i]]);
+		p->defer_free[p->defer_nfree++] = p->defer[i];
 	}
 }
 
@@ -130,7 +135,8 @@ static void deliver_request(const struct request_record *r, void *ctx)
 	size_t i;
 
 	if (!l->es || r->ongoing || !p->defer) {
-		deliver_now(l, r);
+		p->scratch = *r;
+		deliver_now(l, &p->scratch);
 		return;
 	}
 	if (p->defer_n == PIPELINE_DEFER_CAP) {
@@ -138,7 +144,8 @@ static void deliver_request(const struct request_record *r, void *ctx)
 		release_deferred(p, PIPELINE_DEFER_CAP - 1);
 	}
 	i = (p->defer_head + p->defer_n++) % PIPELINE_DEFER_CAP;
-	p->defer[i] = *r;
+	p->defer[i] = p->defer_free[--p->defer_nfree];
+	p->defer_pool[p->defer[i]] = *r;
 	p->defer_lane[i] = (uint8_t)(l - p->lanes);
 	p->st.cost_deferred++;
 }
@@ -258,10 +265,15 @@ struct pipeline *pipeline_new(const struct pipeline_opts *o)
 	p->next_id = 1;
 	p->ct = ct_new(0);
 	if (p->o.etcd) {
+		p->defer_pool = calloc(PIPELINE_DEFER_CAP, sizeof(*p->defer_pool));
+		p->defer_free = malloc(PIPELINE_DEFER_CAP * sizeof(*p->defer_free));
 		p->defer = calloc(PIPELINE_DEFER_CAP, sizeof(*p->defer));
 		p->defer_lane = calloc(PIPELINE_DEFER_CAP, sizeof(*p->defer_lane));
+		if (p->defer_free)
+			for (; p->defer_nfree < PIPELINE_DEFER_CAP; p->defer_nfree++)
+				p->defer_free[p->defer_nfree] = (int32_t)(PIPELINE_DEFER_CAP - 1 - p->defer_nfree);
 	}
-	if (!p->ct || (p->o.etcd && (!p->defer || !p->defer_lane))) {
+	if (!p->ct || (p->o.etcd && (!p->defer || !p->defer_lane || !p->defer_pool || !p->defer_free))) {
 		pipeline_free(p);
 		return NULL;
 	}
@@ -279,6 +291,8 @@ void pipeline_free(struct pipeline *p)
 	ct_free(p->ct);
 	free(p->defer);
 	free(p->defer_lane);
+	free(p->defer_pool);
+	free(p->defer_free);
 	free(p);
 }
 
