@@ -10,8 +10,14 @@
 #include "util/hash.h"
 #include "util/strbuf.h"
 
-const double agg_le_seconds[AGG_NLE] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-					 0.5,   1,      2.5,   5,    10,    30,   60 };
+/* The cumulative buckets' bounds, in ns: one list for the seconds exported and the ns compared
+ * (n / 1e9 is the double nearest to the decimal, as the literal 0.001 etc. would be). */
+#define AGG_LE_NS(X) X(1000000) X(2500000) X(5000000) X(10000000) X(25000000) X(50000000) X(100000000) \
+	X(250000000) X(500000000) X(1000000000) X(2500000000) X(5000000000) X(10000000000) X(30000000000) X(60000000000)
+#define LE_SECONDS(n) n / 1e9,
+#define LE_NS(n) n##ULL,
+const double agg_le_seconds[AGG_NLE] = { AGG_LE_NS(LE_SECONDS) };
+static const uint64_t le_ns[AGG_NLE] = { AGG_LE_NS(LE_NS) };
 
 #define AGG_IDLE_WEIGHT 0.01 /* decayed weight of an idle key: 1 request ~ 4.6 time constants ago */
 #define AGG_INFLIGHT_WEIGHT 0.1 /* heavy-hitter weight of a key admitted for in-flight requests only */
@@ -28,6 +34,7 @@ struct agg_entry {
 	struct agg_key key; /* into this entry's key bytes (tab->key_off) for the table's fields, else "" */
 	uint64_t hash;
 	bool other;
+	uint32_t gen; /* the row's generation (hh_gen) while it holds this key; 0 for "(other)" and the total */
 	int64_t inflight; /* snapshot: agg_inflight_clear() + agg_inflight() per pending request */
 	struct agg_cum cum;
 	struct agg_slot ring[]; /* nsteps */
@@ -148,15 +155,6 @@ static uint32_t pow2_at_least(uint64_t v)
 
 /* ---- keys ---------------------------------------------------------------------------------------- */
 
-static size_t scopy(char *dst, size_t cap, const char *src, size_t n)
-{
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-	return n;
-}
-
 /* The fields of a key, in one list: the hash of each is computed once per record (tables combine the
  * fields they group by), and a table stores only its own. */
 enum key_field { KF_UA, KF_VERB, KF_RESOURCE, KF_SUBRESOURCE, KF_CLIENT, KF_NAMESPACE, KF_USER, KF_PRIORITY_LEVEL, KF__N };
@@ -183,13 +181,21 @@ static const uint32_t table_fields[AGG__NTABLES] = {
 	[AGG_TOTAL] = 0,
 };
 
-struct key_hashes {
-	uint64_t f[KF__N];
+/* A record's key fields as views (no copy): each field's bytes, length (as stored: capped to the
+ * field's capacity - 1) and hash, computed once per record; tables combine the hashes of their fields
+ * and compare the bytes of their fields only. Two fields that are not plain bytes of the record (a
+ * resource with its group, a verb from the method) are built in the view's own buffers. */
+struct key_view {
+	const char *p[KF__N];
+	uint32_t len[KF__N];
+	uint64_t h[KF__N];
+	char verb[REC_VERB_LEN];
+	char resource[AGG_RESOURCE_LEN];
 };
 
-static inline const char *text_field(const struct agg_key_text *k, int f)
+static inline char *text_field(struct agg_key_text *k, int f)
 {
-	return (const char *)k + key_fields[f].text_off;
+	return (char *)k + key_fields[f].text_off;
 }
 
 static inline const char **key_field(struct agg_key *k, int f)
@@ -197,44 +203,56 @@ static inline const char **key_field(struct agg_key *k, int f)
 	return (const char **)((char *)k + key_fields[f].key_off);
 }
 
-/* The key of a record with every field NUL-terminated (the bytes after the NUL are not written) and,
- * when kh is not NULL, the hash of each field. */
-static void key_fill(const struct request_record *r, struct agg_key_text *k, struct key_hashes *kh)
+/* Length of a string of at most max bytes, as stored in a field of cap bytes. */
+static inline uint32_t field_len(const char *s, size_t max, size_t cap)
+{
+	size_t n = strnlen(s, max < cap - 1 ? max : cap - 1);
+
+	return (uint32_t)n;
+}
+
+static inline void view_set(struct key_view *kv, int f, const char *p, size_t n)
+{
+	if (n >= key_fields[f].cap)
+		n = key_fields[f].cap - 1;
+	kv->p[f] = p;
+	kv->len[f] = (uint32_t)n;
+}
+
+/* The key of a record as views, with each field's hash. */
+static void key_view_fill(const struct request_record *r, struct key_view *kv)
 {
 	const char *c, *end;
-	size_t len[KF__N];
 
-	len[KF_UA] = scopy(k->user_agent, sizeof(k->user_agent), r->user_agent, strnlen(r->user_agent, sizeof(r->user_agent)));
+	view_set(kv, KF_UA, r->user_agent, field_len(r->user_agent, sizeof(r->user_agent), REC_UA_LEN));
 	if (r->ri.verb[0]) {
-		len[KF_VERB] = scopy(k->verb, sizeof(k->verb), r->ri.verb, strnlen(r->ri.verb, sizeof(r->ri.verb)));
+		view_set(kv, KF_VERB, r->ri.verb, field_len(r->ri.verb, sizeof(r->ri.verb), REC_VERB_LEN));
 	} else {
-		size_t n = strnlen(r->method, sizeof(r->method));
+		size_t n = field_len(r->method, sizeof(r->method), sizeof(kv->verb));
 
-		if (n >= sizeof(k->verb))
-			n = sizeof(k->verb) - 1;
 		for (size_t i = 0; i < n; i++)
-			k->verb[i] = (r->method[i] >= 'A' && r->method[i] <= 'Z') ? r->method[i] + 32 : r->method[i];
-		k->verb[n] = '\0';
-		len[KF_VERB] = n;
+			kv->verb[i] = (r->method[i] >= 'A' && r->method[i] <= 'Z') ? r->method[i] + 32 : r->method[i];
+		kv->verb[n] = '\0';
+		view_set(kv, KF_VERB, kv->verb, n);
 	}
 	if (r->ri.is_resource_request && r->ri.resource[0]) {
 		if (r->ri.group[0])
-			len[KF_RESOURCE] = str_join(k->resource, sizeof(k->resource), r->ri.group, sizeof(r->ri.group), '/',
-						    r->ri.resource, sizeof(r->ri.resource));
+			view_set(kv, KF_RESOURCE, kv->resource,
+				 str_join(kv->resource, sizeof(kv->resource), r->ri.group, sizeof(r->ri.group), '/',
+					  r->ri.resource, sizeof(r->ri.resource)));
 		else
-			len[KF_RESOURCE] = scopy(k->resource, sizeof(k->resource), r->ri.resource,
-						 strnlen(r->ri.resource, sizeof(r->ri.resource)));
-		len[KF_SUBRESOURCE] = scopy(k->subresource, sizeof(k->subresource), r->ri.subresource,
-					    strnlen(r->ri.subresource, sizeof(r->ri.subresource)));
-		len[KF_NAMESPACE] = scopy(k->namespace_, sizeof(k->namespace_), r->ri.namespace_,
-					  strnlen(r->ri.namespace_, sizeof(r->ri.namespace_)));
+			view_set(kv, KF_RESOURCE, r->ri.resource,
+				 field_len(r->ri.resource, sizeof(r->ri.resource), AGG_RESOURCE_LEN));
+		view_set(kv, KF_SUBRESOURCE, r->ri.subresource,
+			 field_len(r->ri.subresource, sizeof(r->ri.subresource), REC_FIELD_LEN));
+		view_set(kv, KF_NAMESPACE, r->ri.namespace_, field_len(r->ri.namespace_, sizeof(r->ri.namespace_), REC_FIELD_LEN));
 	} else {
 		size_t n = strnlen(r->path, sizeof(r->path));
 		const char *q = memchr(r->path, '?', n);
 
-		len[KF_RESOURCE] = scopy(k->resource, sizeof(k->resource), r->path, q ? (size_t)(q - r->path) : n);
-		k->subresource[0] = k->namespace_[0] = '\0';
-		len[KF_SUBRESOURCE] = len[KF_NAMESPACE] = 0;
+		view_set(kv, KF_RESOURCE, r->path, q ? (size_t)(q - r->path) : n);
+		view_set(kv, KF_SUBRESOURCE, "", 0);
+		view_set(kv, KF_NAMESPACE, "", 0);
 	}
 	/* client: "ip:port" or "[v6]:port" -> ip */
 	c = r->client;
@@ -253,28 +271,25 @@ static void key_fill(const struct request_record *r, struct agg_key_text *k, str
 		if (colon && !memchr(colon + 1, ':', end - colon - 1))
 			end = colon;
 	}
-	len[KF_CLIENT] = scopy(k->client, sizeof(k->client), c, end - c);
-	if (r->has_user) {
-		len[KF_USER] = scopy(k->user, sizeof(k->user), r->user, strnlen(r->user, sizeof(r->user)));
-	} else {
-		k->user[0] = '\0';
-		len[KF_USER] = 0;
-	}
+	view_set(kv, KF_CLIENT, c, (size_t)(end - c));
+	if (r->has_user)
+		view_set(kv, KF_USER, r->user, field_len(r->user, sizeof(r->user), REC_USER_LEN));
+	else
+		view_set(kv, KF_USER, "", 0);
 	c = REC_APF_LABEL(r->apf.priority_level, r->apf.priority_level_uid);
-	len[KF_PRIORITY_LEVEL] = scopy(k->priority_level, sizeof(k->priority_level), c, strnlen(c, REC_APF_NAME_LEN));
-	if (kh) {
-		const char *fp[KF__N] = { k->user_agent, k->verb, k->resource, k->subresource, k->client, k->namespace_,
-					  k->user, k->priority_level };
-
-		for (int f = 0; f < KF__N; f++)
-			kh->f[f] = hash_bytes(fp[f], len[f], (uint64_t)f);
-	}
+	view_set(kv, KF_PRIORITY_LEVEL, c, field_len(c, REC_APF_NAME_LEN, REC_APF_NAME_LEN));
+	for (int f = 0; f < KF__N; f++)
+		kv->h[f] = hash_bytes(kv->p[f], kv->len[f], (uint64_t)f);
 }
 
 void agg_key_from_record(const struct request_record *r, struct agg_key_text *k)
 {
+	struct key_view kv;
+
 	memset(k, 0, sizeof(*k));
-	key_fill(r, k, NULL);
+	key_view_fill(r, &kv);
+	for (int f = 0; f < KF__N; f++)
+		memcpy(text_field(k, f), kv.p[f], kv.len[f]);
 }
 
 static inline uint64_t rotl64(uint64_t v, int s)
@@ -283,9 +298,9 @@ static inline uint64_t rotl64(uint64_t v, int s)
 }
 
 /* A table's hash of a key: its fields' hashes combined (each field hash is already well mixed). */
-static uint64_t key_hash(enum agg_table t, const struct key_hashes *kh)
+static uint64_t key_hash(enum agg_table t, const struct key_view *kv)
 {
-	const uint64_t *f = kh->f;
+	const uint64_t *f = kv->h;
 	uint64_t h;
 
 	switch (t) {
@@ -305,22 +320,50 @@ static uint64_t key_hash(enum agg_table t, const struct key_hashes *kh)
 	return h ? h : 1;
 }
 
-/* Whether a row's key (a, its table's fields) is the record's (b). */
-static bool key_eq(enum agg_table t, const struct agg_key *a, const struct agg_key_text *b)
+/* n bytes of a and b equal: 8 at a time, the last 1..8 by overlapping reads (both hold n bytes). */
+static inline bool bytes_eq(const char *a, const char *b, uint32_t n)
 {
-	switch (t) {
-	case AGG_BY_KEY:
-		return !strcmp(a->user_agent, b->user_agent) && !strcmp(a->verb, b->verb) &&
-		       !strcmp(a->resource, b->resource) && !strcmp(a->subresource, b->subresource);
-	case AGG_BY_AGENT: return !strcmp(a->user_agent, b->user_agent);
-	case AGG_BY_CLIENT: return !strcmp(a->client, b->client);
-	case AGG_BY_VERB_RESOURCE: return !strcmp(a->verb, b->verb) && !strcmp(a->resource, b->resource);
-	case AGG_BY_RESOURCE: return !strcmp(a->resource, b->resource);
-	case AGG_BY_NAMESPACE: return !strcmp(a->namespace_, b->namespace_);
-	case AGG_BY_USER: return !strcmp(a->user, b->user);
-	case AGG_BY_PRIORITY_LEVEL: return !strcmp(a->priority_level, b->priority_level);
-	default: return true;
+	uint64_t x, y;
+
+	if (n >= 8) {
+		for (uint32_t i = 0; i + 8 < n; i += 8) {
+			memcpy(&x, a + i, 8);
+			memcpy(&y, b + i, 8);
+			if (x != y)
+				return false;
+		}
+		memcpy(&x, a + n - 8, 8);
+		memcpy(&y, b + n - 8, 8);
+		return x == y;
 	}
+	if (n >= 4) {
+		uint32_t p, q, r, t;
+
+		memcpy(&p, a, 4);
+		memcpy(&q, b, 4);
+		memcpy(&r, a + n - 4, 4);
+		memcpy(&t, b + n - 4, 4);
+		return p == q && r == t;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/* Whether a row's key (a, the fields of mask: its table's) is the record's (kv): the stored string
+ * ends where the record's does, then the bytes. */
+static inline bool key_eq(uint32_t mask, const struct agg_key *a, const struct key_view *kv)
+{
+	for (; mask; mask &= mask - 1) {
+		int f = __builtin_ctz(mask);
+		const char *st = *key_field((struct agg_key *)a, f);
+		uint32_t n = kv->len[f];
+
+		if (st[n] || !bytes_eq(st, kv->p[f], n))
+			return false;
+	}
+	return true;
 }
 
 static inline char *entry_key_bytes(const struct agg_tab *tb, struct agg_entry *e)
@@ -356,15 +399,16 @@ static size_t key_size(uint32_t mask)
 
 /* Copy the fields of mask (the table's) into entry e's key bytes: only the strings' bytes. Runs when a
  * key gets a row, not per record. */
-static void key_store(const struct agg_tab *tb, uint32_t mask, struct agg_entry *e, const struct agg_key_text *k)
+static void key_store(const struct agg_tab *tb, uint32_t mask, struct agg_entry *e, const struct key_view *kv)
 {
 	if (!e->key.user_agent)
 		key_bind(tb, mask, e);
 	for (int f = 0; f < KF__N; f++)
 		if (mask & KF(f)) {
-			const char *src = text_field(k, f);
+			char *dst = (char *)*key_field(&e->key, f);
 
-			memcpy((char *)*key_field(&e->key, f), src, strlen(src) + 1);
+			memcpy(dst, kv->p[f], kv->len[f]);
+			dst[kv->len[f]] = '\0';
 		}
 }
 
@@ -377,15 +421,15 @@ static inline struct agg_entry *hh_entry(const struct agg_tab *tb, uint32_t row)
 
 struct eq_ctx {
 	const struct agg_tab *tb;
-	enum agg_table t;
-	const struct agg_key_text *k;
+	uint32_t mask;
+	const struct key_view *kv;
 };
 
 static bool row_eq(void *ctx, uint32_t row)
 {
 	const struct eq_ctx *c = ctx;
 
-	return key_eq(c->t, &hh_entry(c->tb, row)->key, c->k);
+	return key_eq(c->mask, &hh_entry(c->tb, row)->key, c->kv);
 }
 
 static inline bool step_in_window(const struct agg *a, uint64_t s)
@@ -447,11 +491,11 @@ static void fold_into_other(struct agg *a, enum agg_table t, uint32_t idx, struc
  * free row or the row of the smallest score (may_evict), or, without may_evict and no free row,
  * counts in "(other)" (index 0). The total table has one entry, 1.
  */
-static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key_text *k, const struct key_hashes *kh,
-		       double w, bool may_evict, bool *evicted_out)
+static uint32_t lookup(struct agg *a, enum agg_table t, const struct key_view *kv, double w, bool may_evict,
+		       bool *evicted_out)
 {
 	struct agg_tab *tb = &a->tab[t];
-	struct eq_ctx ec = { tb, t, k };
+	struct eq_ctx ec = { tb, table_fields[t], kv };
 	uint64_t h;
 	uint32_t row;
 	bool evicted;
@@ -459,7 +503,7 @@ static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key_tex
 
 	if (t == AGG_TOTAL)
 		return 1;
-	h = key_hash(t, kh);
+	h = key_hash(t, kv);
 	row = hh_find(tb->hh, h, row_eq, &ec);
 	if (row != HH_NONE) {
 		if (w > 0)
@@ -479,8 +523,9 @@ static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key_tex
 	e = hh_entry(tb, row);
 	if (evicted)
 		fold_into_other(a, t, row + 1, e);
-	key_store(tb, table_fields[t], e, k);
+	key_store(tb, table_fields[t], e, kv);
 	e->hash = h;
+	e->gen = hh_gen(tb->hh, row);
 	return row + 1;
 }
 
@@ -573,6 +618,7 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
+	lh_init();
 	if (p)
 		a->p = *p;
 	else
@@ -684,10 +730,12 @@ static void cell_add(struct agg *a, struct agg_cells *c, uint64_t key, uint32_t 
 	c->pos[c->used++] = i;
 }
 
-static unsigned le_index(double lat_s)
+/* The cumulative bucket of a latency: the first bound >= it. In integer ns: for ns < 2^53,
+ * (double)ns / 1e9 <= bound exactly when ns <= the bound's ns (each bound has at most 9 decimals). */
+static unsigned le_index_ns(uint64_t ns)
 {
 	for (unsigned i = 0; i < AGG_NLE; i++)
-		if (lat_s <= agg_le_seconds[i])
+		if (ns <= le_ns[i])
 			return i;
 	return AGG_NLE;
 }
@@ -705,17 +753,20 @@ void agg_add(struct agg *a, const struct request_record *r)
 
 bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 {
-	struct agg_key_text k;
-	struct key_hashes kh;
+	struct key_view kv;
 	double w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
 	double wu = nearbyint(w * WEIGHT_SCALE), bytes = r->bytes_out > 0 ? (double)r->bytes_out * w : 0;
 	uint32_t wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
 	double ebytes = r->has_etcd_cost ? (double)r->etcd_resp_bytes * w : 0,
 	       ekvs = r->has_etcd_cost ? (double)r->etcd_kvs * w : 0;
+	double lat_w = w * (double)r->latency_ns / 1e9;
 	uint64_t step = agg_step_of(a, r->start_ns + r->latency_ns);
 	enum agg_class cls = agg_status_class(r->status);
-	unsigned bucket = lh_bucket((double)r->latency_ns), le = le_index((double)r->latency_ns / 1e9);
+	unsigned bucket = lh_bucket_ns(r->latency_ns), le = le_index_ns(r->latency_ns);
+	/* the slot increments, converted once */
+	float fw = (float)w, fbytes = (float)bytes, febytes = (float)ebytes, fekvs = (float)ekvs;
 	struct agg_cells *cells = NULL;
+	uint32_t ring_i = (uint32_t)(step % a->p.nsteps), step1 = (uint32_t)(step + 1);
 	bool in_window;
 
 	if (r->ongoing) {
@@ -729,12 +780,12 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 		cells = cells_for(a, step);
 	else
 		a->st.late++;
-	key_fill(r, &k, &kh);
+	key_view_fill(r, &kv);
 	/* total first: it keeps its histogram cells even when a step's cell table runs full */
 	for (int t = AGG__NTABLES - 1; t >= 0; t--) {
 		struct agg_tab *tb = &a->tab[t];
 		bool evicted = false;
-		uint32_t idx = lookup(a, (enum agg_table)t, &k, &kh, w, true, &evicted);
+		uint32_t idx = lookup(a, (enum agg_table)t, &kv, w, true, &evicted);
 		struct agg_entry *e = entry_at(tb, idx);
 
 		if (rows)
@@ -743,28 +794,30 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 		e->cum.bytes_out += bytes;
 		e->cum.etcd_bytes += ebytes;
 		e->cum.etcd_kvs += ekvs;
-		e->cum.latency_sum_s += w * (double)r->latency_ns / 1e9;
+		e->cum.latency_sum_s += lat_w;
 		e->cum.le[le] += w;
 		if (in_window) {
-			struct agg_slot *sl = slot_for(e, a->p.nsteps, step);
+			struct agg_slot *sl = &e->ring[ring_i];
 
-			sl->req += (float)w;
+			if (sl->step1 != step1)
+				*sl = (struct agg_slot){ .step1 = step1 };
+			sl->req += fw;
 			if (cls == AGG_C_4XX)
-				sl->e4xx += (float)w;
+				sl->e4xx += fw;
 			else if (cls == AGG_C_429)
-				sl->e429 += (float)w;
+				sl->e429 += fw;
 			else if (cls == AGG_C_5XX)
-				sl->e5xx += (float)w;
-			sl->bytes += (float)bytes;
-			sl->ebytes += (float)ebytes;
-			sl->ekvs += (float)ekvs;
+				sl->e5xx += fw;
+			sl->bytes += fbytes;
+			sl->ebytes += febytes;
+			sl->ekvs += fekvs;
 			/* A key that just took a row by eviction is most likely one of a long tail (a cardinality
 			 * burst): its first latency goes to the "(other)" cells, so that the tail does not
 			 * fill the step's cells with rows that are gone a moment later. */
 			if (evicted)
 				cell_add(a, cells, cell_key((uint32_t)t, 0, 0, bucket), wunits);
 			else
-				cell_add(a, cells, cell_key((uint32_t)t, idx, entry_gen(a, t, idx), bucket), wunits);
+				cell_add(a, cells, cell_key((uint32_t)t, idx, e->gen, bucket), wunits);
 		}
 	}
 	return true;
@@ -783,13 +836,12 @@ void agg_inflight_clear(struct agg *a)
 
 void agg_inflight(struct agg *a, const struct request_record *r, int delta)
 {
-	struct agg_key_text k;
-	struct key_hashes kh;
+	struct key_view kv;
 
-	key_fill(r, &k, &kh);
+	key_view_fill(r, &kv);
 	for (int t = 0; t < AGG__NTABLES; t++) {
 		/* a row only for in-flight requests never evicts a counted key: a free row or "(other)" */
-		struct agg_entry *e = entry_at(&a->tab[t], lookup(a, (enum agg_table)t, &k, &kh, 0, false, NULL));
+		struct agg_entry *e = entry_at(&a->tab[t], lookup(a, (enum agg_table)t, &kv, 0, false, NULL));
 
 		e->inflight += delta;
 		if (e->inflight < 0)

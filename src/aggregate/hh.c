@@ -185,8 +185,13 @@ static void index_remove(struct hh *h, uint32_t row)
 
 void hh_hit(struct hh *h, uint32_t row, double w)
 {
-	h->score[row] += w * h->mult;
-	sift_down(h, h->pos[row]);
+	uint32_t i = h->pos[row], l = 2 * i + 1;
+	double s = h->score[row] += w * h->mult;
+
+	/* a score only grows: the row moves only when it passes a child (most hits leave it in place) */
+	if (l >= h->n || (h->score[h->heap[l]] >= s && (l + 1 >= h->n || h->score[h->heap[l + 1]] >= s)))
+		return;
+	sift_down(h, i);
 }
 
 uint32_t hh_admit(struct hh *h, uint64_t hash, double w, bool may_evict, bool *evicted)
