@@ -82,8 +82,24 @@ static inline uint64_t cell_key(uint32_t t, uint32_t idx, uint32_t gen, unsigned
 	       (uint64_t)t << (1 + CK_BUCKET_BITS + CK_ENTRY_BITS) | (uint64_t)(gen & CK_GEN_MASK) << CK_GEN_SHIFT;
 }
 
+/* The fields of a key (key_fields below). */
+enum key_field { KF_UA, KF_VERB, KF_RESOURCE, KF_SUBRESOURCE, KF_CLIENT, KF_NAMESPACE, KF_USER, KF_PRIORITY_LEVEL, KF__N };
+#define KF(f) (1u << (f))
+
+/* The previous record's key fields and the row it was counted in per table: a record whose fields of
+ * a table are all the previous record's goes to the same row, without a hash probe or a key
+ * comparison per table, as long as that row still holds the key (its generation is unchanged).
+ * Runs of records with one key (a flood, a controller's burst) cost one comparison per field. */
+struct agg_prev {
+	char text[sizeof(struct agg_key_text)]; /* the fields at their agg_key_text offsets */
+	uint32_t len[KF__N];
+	uint32_t row[AGG__NTABLES], gen[AGG__NTABLES];
+	uint32_t valid; /* tables whose row[] and gen[] are set */
+};
+
 struct agg {
 	struct agg_params p;
+	struct agg_prev prev;
 	uint64_t start_ns, start_step, cur;
 	struct agg_tab tab[AGG__NTABLES];
 	struct agg_scratch q;
@@ -157,8 +173,6 @@ static uint32_t pow2_at_least(uint64_t v)
 
 /* The fields of a key, in one list: the hash of each is computed once per record (tables combine the
  * fields they group by), and a table stores only its own. */
-enum key_field { KF_UA, KF_VERB, KF_RESOURCE, KF_SUBRESOURCE, KF_CLIENT, KF_NAMESPACE, KF_USER, KF_PRIORITY_LEVEL, KF__N };
-#define KF(f) (1u << (f))
 static const struct {
 	size_t text_off, key_off, cap; /* in struct agg_key_text, in struct agg_key, field capacity */
 } key_fields[KF__N] = {
@@ -188,7 +202,8 @@ static const uint32_t table_fields[AGG__NTABLES] = {
 struct key_view {
 	const char *p[KF__N];
 	uint32_t len[KF__N];
-	uint64_t h[KF__N];
+	uint64_t h[KF__N];  /* valid for the fields of hashed (key_view_hash: only the tables that probe) */
+	uint32_t hashed;
 	char verb[REC_VERB_LEN];
 	char resource[AGG_RESOURCE_LEN];
 };
@@ -278,8 +293,20 @@ static void key_view_fill(const struct request_record *r, struct key_view *kv)
 		view_set(kv, KF_USER, "", 0);
 	c = REC_APF_LABEL(r->apf.priority_level, r->apf.priority_level_uid);
 	view_set(kv, KF_PRIORITY_LEVEL, c, field_len(c, REC_APF_NAME_LEN, REC_APF_NAME_LEN));
-	for (int f = 0; f < KF__N; f++)
+	kv->hashed = 0;
+}
+
+/* Hash the fields of mask not hashed yet. */
+static inline void key_view_hash(struct key_view *kv, uint32_t mask)
+{
+	uint32_t todo = mask & ~kv->hashed;
+
+	for (; todo; todo &= todo - 1) {
+		int f = __builtin_ctz(todo);
+
 		kv->h[f] = hash_bytes(kv->p[f], kv->len[f], (uint64_t)f);
+	}
+	kv->hashed |= mask;
 }
 
 void agg_key_from_record(const struct request_record *r, struct agg_key_text *k)
@@ -349,6 +376,25 @@ static inline bool bytes_eq(const char *a, const char *b, uint32_t n)
 		if (a[i] != b[i])
 			return false;
 	return true;
+}
+
+/* The fields of kv equal to the previous record's (a->prev), which becomes kv's. */
+static uint32_t key_prev_same(struct agg *a, const struct key_view *kv)
+{
+	uint32_t same = 0;
+
+	for (int f = 0; f < KF__N; f++) {
+		char *pt = a->prev.text + key_fields[f].text_off;
+		uint32_t n = kv->len[f];
+
+		if (a->prev.len[f] == n && bytes_eq(pt, kv->p[f], n)) {
+			same |= KF(f);
+		} else {
+			memcpy(pt, kv->p[f], n);
+			a->prev.len[f] = n;
+		}
+	}
+	return same;
 }
 
 /* Whether a row's key (a, the fields of mask: its table's) is the record's (kv): the stored string
@@ -491,7 +537,7 @@ static void fold_into_other(struct agg *a, enum agg_table t, uint32_t idx, struc
  * free row or the row of the smallest score (may_evict), or, without may_evict and no free row,
  * counts in "(other)" (index 0). The total table has one entry, 1.
  */
-static uint32_t lookup(struct agg *a, enum agg_table t, const struct key_view *kv, double w, bool may_evict,
+static uint32_t lookup(struct agg *a, enum agg_table t, struct key_view *kv, double w, bool may_evict,
 		       bool *evicted_out)
 {
 	struct agg_tab *tb = &a->tab[t];
@@ -503,6 +549,7 @@ static uint32_t lookup(struct agg *a, enum agg_table t, const struct key_view *k
 
 	if (t == AGG_TOTAL)
 		return 1;
+	key_view_hash(kv, table_fields[t]);
 	h = key_hash(t, kv);
 	row = hh_find(tb->hh, h, row_eq, &ec);
 	if (row != HH_NONE) {
@@ -766,7 +813,7 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	/* the slot increments, converted once */
 	float fw = (float)w, fbytes = (float)bytes, febytes = (float)ebytes, fekvs = (float)ekvs;
 	struct agg_cells *cells = NULL;
-	uint32_t ring_i = (uint32_t)(step % a->p.nsteps), step1 = (uint32_t)(step + 1);
+	uint32_t ring_i = (uint32_t)(step % a->p.nsteps), step1 = (uint32_t)(step + 1), same;
 	bool in_window;
 
 	if (r->ongoing) {
@@ -781,12 +828,28 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	else
 		a->st.late++;
 	key_view_fill(r, &kv);
+	same = key_prev_same(a, &kv);
 	/* total first: it keeps its histogram cells even when a step's cell table runs full */
 	for (int t = AGG__NTABLES - 1; t >= 0; t--) {
 		struct agg_tab *tb = &a->tab[t];
 		bool evicted = false;
-		uint32_t idx = lookup(a, (enum agg_table)t, &kv, w, true, &evicted);
-		struct agg_entry *e = entry_at(tb, idx);
+		uint32_t idx;
+		struct agg_entry *e;
+
+		if (t != AGG_TOTAL && (a->prev.valid >> t & 1) && !(table_fields[t] & ~same) &&
+		    entry_at(tb, a->prev.row[t])->gen == a->prev.gen[t]) {
+			/* the previous record's key of this table, still in its row: lookup's hit without the probe */
+			idx = a->prev.row[t];
+			hh_hit(tb->hh, idx - 1, w);
+		} else {
+			idx = lookup(a, (enum agg_table)t, &kv, w, true, &evicted);
+		}
+		e = entry_at(tb, idx);
+		if (t != AGG_TOTAL && idx) {
+			a->prev.row[t] = idx;
+			a->prev.gen[t] = e->gen;
+			a->prev.valid |= 1u << t;
+		}
 
 		if (rows)
 			rows[t] = idx;

@@ -794,6 +794,74 @@ static void test_cell_overflow(void **state)
 	agg_free(a);
 }
 
+/* The previous record's row is reused only while it holds the same key: records of one key, then a
+ * key that takes that row by eviction (and one by an in-flight admission), then the first key again,
+ * each counted in the row of its own key; a record that repeats a key only in some fields (same
+ * agent, other resource) is counted in the agent's row and a new (agent, verb, resource) row. Also
+ * the cumulative latency buckets at their bounds (ns <= bound). */
+static void test_prev_row_reuse(void **state)
+{
+	struct agg *a = mkagg(1, 10, T0);
+	struct agg_row rows[4];
+	const struct agg_key *k;
+	const struct agg_cum *cum;
+	struct request_record r;
+	size_t n;
+
+	for (int i = 0; i < 3; i++) {
+		r = mk("first", "get", "pods", 200, T0 + S / 2, 2500000); /* exactly 2.5 ms: le 0.0025 */
+		agg_add(a, &r);
+	}
+	r = mk("second", "get", "pods", 200, T0 + S / 2, 2500001); /* just above: le 0.005 */
+	agg_add(a, &r); /* evicts "first" from the one agent row */
+	r = mk("first", "get", "pods", 200, T0 + S / 2, 1000000);
+	agg_add(a, &r); /* evicts "second": "first" again, counted once in its new row */
+	agg_advance(a, T0 + S);
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(n, 2); /* by rate: "(other)" first */
+	assert_false(rows[1].other);
+	assert_string_equal(rows[1].key->user_agent, "first");
+	/* "(other)" holds the first three of "first" and the one of "second"; the row the last "first" */
+	assert_true(rows[0].other);
+	assert_true(fabs(rows[0].req - 4) < 1e-9);
+	assert_true(fabs(rows[1].req - 1) < 1e-9);
+	/* cumulative buckets: 3 in le 0.0025 (moved to "(other)"), 1 in le 0.005 ("(other)"), 1 in le 0.001 */
+	k = agg_table_entry(a, AGG_BY_AGENT, 0, &cum, NULL, NULL);
+	assert_non_null(k);
+	assert_true(fabs(cum->le[1] - 3) < 1e-9 && fabs(cum->le[2] - 1) < 1e-9 && cum->le[0] == 0);
+	k = agg_table_entry(a, AGG_BY_AGENT, 1, &cum, NULL, NULL);
+	assert_string_equal(k->user_agent, "first");
+	assert_true(fabs(cum->le[0] - 1) < 1e-9 && cum->req[AGG_C_2XX] == 1);
+	/* the same agent with another resource: its agent row, a new key row (the old one to "(other)") */
+	r = mk("first", "get", "secrets", 200, T0 + S + S / 2, 1000000);
+	agg_add(a, &r);
+	agg_advance(a, T0 + 2 * S);
+	n = agg_query(a, AGG_BY_KEY, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].key->resource, "secrets");
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].key->user_agent, "first");
+	assert_true(fabs(rows[0].req - 1) < 1e-9);
+	agg_free(a);
+
+	/* an in-flight request of another key takes the (idle) row between two records of one key */
+	a = mkagg(1, 30, T0);
+	r = mk("early", "get", "pods", 200, T0 + S / 2, 1000000);
+	agg_add(a, &r);
+	agg_advance(a, T0 + 25 * S); /* "early" idle: decayed below the idle weight */
+	r = mk("pending", "get", "pods", 200, T0 + 25 * S, 1000000);
+	agg_inflight(a, &r, +1);
+	k = agg_table_entry(a, AGG_BY_AGENT, 1, NULL, NULL, NULL);
+	assert_string_equal(k->user_agent, "pending");
+	r = mk("early", "get", "pods", 200, T0 + 25 * S + S / 2, 1000000);
+	agg_add(a, &r);
+	k = agg_table_entry(a, AGG_BY_AGENT, 1, &cum, NULL, NULL);
+	assert_string_equal(k->user_agent, "early");
+	assert_true(cum->req[AGG_C_2XX] == 1); /* only the new record: the first went to "(other)" */
+	agg_free(a);
+}
+
 static void test_anomaly_feed(void **state)
 {
 	struct agg_params p;
@@ -847,6 +915,7 @@ int main(void)
 		cmocka_unit_test(test_keys_per_table),
 		cmocka_unit_test(test_cell_overflow),
 		cmocka_unit_test(test_anomaly_feed),
+		cmocka_unit_test(test_prev_row_reuse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
