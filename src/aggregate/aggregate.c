@@ -347,37 +347,6 @@ static uint64_t key_hash(enum agg_table t, const struct key_view *kv)
 	return h ? h : 1;
 }
 
-/* n bytes of a and b equal: 8 at a time, the last 1..8 by overlapping reads (both hold n bytes). */
-static inline bool bytes_eq(const char *a, const char *b, uint32_t n)
-{
-	uint64_t x, y;
-
-	if (n >= 8) {
-		for (uint32_t i = 0; i + 8 < n; i += 8) {
-			memcpy(&x, a + i, 8);
-			memcpy(&y, b + i, 8);
-			if (x != y)
-				return false;
-		}
-		memcpy(&x, a + n - 8, 8);
-		memcpy(&y, b + n - 8, 8);
-		return x == y;
-	}
-	if (n >= 4) {
-		uint32_t p, q, r, t;
-
-		memcpy(&p, a, 4);
-		memcpy(&q, b, 4);
-		memcpy(&r, a + n - 4, 4);
-		memcpy(&t, b + n - 4, 4);
-		return p == q && r == t;
-	}
-	for (uint32_t i = 0; i < n; i++)
-		if (a[i] != b[i])
-			return false;
-	return true;
-}
-
 /* The fields of kv equal to the previous record's (a->prev), which becomes kv's. */
 static uint32_t key_prev_same(struct agg *a, const struct key_view *kv)
 {
@@ -387,7 +356,7 @@ static uint32_t key_prev_same(struct agg *a, const struct key_view *kv)
 		char *pt = a->prev.text + key_fields[f].text_off;
 		uint32_t n = kv->len[f];
 
-		if (a->prev.len[f] == n && bytes_eq(pt, kv->p[f], n)) {
+		if (a->prev.len[f] == n && mem_eq_short(pt, kv->p[f], n)) {
 			same |= KF(f);
 		} else {
 			memcpy(pt, kv->p[f], n);
@@ -406,7 +375,7 @@ static inline bool key_eq(uint32_t mask, const struct agg_key *a, const struct k
 		const char *st = *key_field((struct agg_key *)a, f);
 		uint32_t n = kv->len[f];
 
-		if (st[n] || !bytes_eq(st, kv->p[f], n))
+		if (st[n] || !mem_eq_short(st, kv->p[f], n))
 			return false;
 	}
 	return true;

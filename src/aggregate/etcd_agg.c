@@ -66,6 +66,10 @@ struct etcd_agg {
 	uint32_t *touched;
 	struct etcd_agg_row *rows;
 	struct etcd_agg_stats st;
+	/* the previous record's (op, resource) and its entry: runs of one key skip the hash probe */
+	struct etcd_agg_key prev;
+	uint32_t prev_op_len, prev_res_len, prev_idx;
+	bool prev_valid;
 };
 
 void etcd_agg_params_default(struct etcd_agg_params *p)
@@ -199,7 +203,7 @@ static void key_view(const struct etcd_record *r, struct ekey_view *v)
 	}
 }
 
-static uint32_t lookup(struct etcd_agg *e, const struct ekey_view *k)
+static uint32_t lookup_probe(struct etcd_agg *e, const struct ekey_view *k)
 {
 	uint64_t h = hash_mix64(hash_bytes(k->op, k->op_len, 1) ^ hash_bytes(k->res, k->res_len, 2));
 	uint32_t i;
@@ -215,7 +219,7 @@ static uint32_t lookup(struct etcd_agg *e, const struct ekey_view *k)
 		en = &e->entries[v - 1];
 		/* the stored strings end where the record's do, and hold the same bytes */
 		if (en->hash == h && !en->key.op[k->op_len] && !en->key.resource[k->res_len] &&
-		    !memcmp(en->key.op, k->op, k->op_len) && !memcmp(en->key.resource, k->res, k->res_len))
+		    mem_eq_short(en->key.op, k->op, k->op_len) && mem_eq_short(en->key.resource, k->res, k->res_len))
 			return v - 1;
 		i = (i + 1) & e->index_mask;
 	}
@@ -231,6 +235,25 @@ static uint32_t lookup(struct etcd_agg *e, const struct ekey_view *k)
 	en->hash = h;
 	e->index[i] = e->n + 1;
 	return e->n++;
+}
+
+/* Entry of a key: the previous record's when the key is the same (an entry keeps its key for good;
+ * a key counted in "(other)" stays there, counted as overflow again), else by the hash index. */
+static uint32_t lookup(struct etcd_agg *e, const struct ekey_view *k)
+{
+	if (e->prev_valid && k->op_len == e->prev_op_len && k->res_len == e->prev_res_len &&
+	    mem_eq_short(e->prev.op, k->op, k->op_len) && mem_eq_short(e->prev.resource, k->res, k->res_len)) {
+		if (!e->prev_idx)
+			e->st.overflow++;
+		return e->prev_idx;
+	}
+	e->prev_idx = lookup_probe(e, k);
+	memcpy(e->prev.op, k->op, k->op_len);
+	e->prev_op_len = k->op_len;
+	memcpy(e->prev.resource, k->res, k->res_len);
+	e->prev_res_len = k->res_len;
+	e->prev_valid = true;
+	return e->prev_idx;
 }
 
 /* ---- steps ---------------------------------------------------------------------------------------- */
@@ -312,13 +335,17 @@ static void cell_add(struct etcd_agg *e, uint64_t step, uint32_t key, uint32_t w
 void etcd_agg_request(struct etcd_agg *e, uint64_t request_id, uint64_t end_ns, const uint32_t *rows)
 {
 	size_t i = request_id & (e->p.recent - 1);
+	uint32_t *dst;
 
 	if (!request_id)
 		return;
 	e->recent[i].id = request_id;
 	e->recent[i].end_ns = end_ns;
+	dst = &e->recent_rows[i * e->p.link_tables];
+	memcpy(dst, rows, e->p.link_tables * sizeof(*dst));
 	for (uint32_t t = 0; t < e->p.link_tables; t++)
-		e->recent_rows[i * e->p.link_tables + t] = rows[t] < e->p.link_rows ? rows[t] : UINT32_MAX;
+		if (dst[t] >= e->p.link_rows)
+			dst[t] = UINT32_MAX;
 }
 
 void etcd_agg_evict_hook(void *ctx, uint32_t table, uint32_t row)
