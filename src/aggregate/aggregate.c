@@ -724,7 +724,7 @@ static inline uint32_t cell_home(const struct agg *a, uint64_t key)
 	return (uint32_t)(((rest * 0x9e3779b97f4a7c15ULL) >> 32 & ~(uint64_t)7) | (bucket & 7)) & a->cells_mask;
 }
 
-static void cell_add(struct agg *a, struct agg_cells *c, uint64_t key, uint32_t w)
+static inline __attribute__((always_inline)) void cell_add(struct agg *a, struct agg_cells *c, uint64_t key, uint32_t w)
 {
 	uint32_t i = cell_home(a, key);
 
@@ -782,7 +782,7 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	/* the slot increments, converted once */
 	float fw = (float)w, fbytes = (float)bytes, febytes = (float)ebytes, fekvs = (float)ekvs;
 	struct agg_cells *cells = NULL;
-	uint32_t ring_i = (uint32_t)(step % a->p.nsteps), step1 = (uint32_t)(step + 1), same;
+	uint32_t ring_i = (uint32_t)(step % a->p.nsteps), step1 = (uint32_t)(step + 1), same, same_tab = a->prev.valid;
 	bool in_window;
 
 	if (r->ongoing) {
@@ -798,6 +798,10 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 		a->st.late++;
 	key_view_fill(r, &kv);
 	same = key_prev_same(a, &kv);
+	/* the tables whose key is the previous record's */
+	for (int t = 0; t < AGG_TOTAL; t++)
+		if (table_fields[t] & ~same)
+			same_tab &= ~(1u << t);
 	/* total first: it keeps its histogram cells even when a step's cell table runs full */
 	for (int t = AGG__NTABLES - 1; t >= 0; t--) {
 		struct agg_tab *tb = &a->tab[t];
@@ -805,19 +809,20 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 		uint32_t idx;
 		struct agg_entry *e;
 
-		if (t != AGG_TOTAL && (a->prev.valid >> t & 1) && !(table_fields[t] & ~same) &&
-		    entry_at(tb, a->prev.row[t])->gen == a->prev.gen[t]) {
+		if (t == AGG_TOTAL) {
+			idx = 1;
+			e = entry_at(tb, idx);
+		} else if ((same_tab >> t & 1) && (e = entry_at(tb, a->prev.row[t]))->gen == a->prev.gen[t]) {
 			/* the previous record's key of this table, still in its row: lookup's hit without the probe */
 			idx = a->prev.row[t];
 			hh_hit(tb->hh, idx - 1, w);
 		} else {
 			idx = lookup(a, (enum agg_table)t, &kv, w, true, &evicted);
-		}
-		e = entry_at(tb, idx);
-		if (t != AGG_TOTAL && idx) {
+			e = entry_at(tb, idx);
 			a->prev.row[t] = idx;
 			a->prev.gen[t] = e->gen;
-			a->prev.valid |= 1u << t;
+			if (idx) /* always: may_evict finds a row */
+				a->prev.valid |= 1u << t;
 		}
 
 		if (rows)

@@ -376,6 +376,7 @@ static void attribute(struct etcd_agg *e, uint64_t request_id, double w)
 	uint64_t step;
 	uint32_t sidx;
 	const uint32_t *rows;
+	float fw = (float)w;
 
 	e->st.linked++;
 	if (e->recent[i].id != request_id) {
@@ -398,7 +399,7 @@ static void attribute(struct etcd_agg *e, uint64_t request_id, double w)
 			sl->step1 = (uint32_t)(step + 1);
 			sl->calls = 0;
 		}
-		sl->calls += (float)w;
+		sl->calls += fw;
 	}
 }
 
