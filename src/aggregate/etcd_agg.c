@@ -342,10 +342,7 @@ void etcd_agg_request(struct etcd_agg *e, uint64_t request_id, uint64_t end_ns, 
 	e->recent[i].id = request_id;
 	e->recent[i].end_ns = end_ns;
 	dst = &e->recent_rows[i * e->p.link_tables];
-	memcpy(dst, rows, e->p.link_tables * sizeof(*dst));
-	for (uint32_t t = 0; t < e->p.link_tables; t++)
-		if (dst[t] >= e->p.link_rows)
-			dst[t] = UINT32_MAX;
+	memcpy(dst, rows, e->p.link_tables * sizeof(*dst)); /* rows >= link_rows are skipped by attribute() */
 }
 
 void etcd_agg_evict_hook(void *ctx, uint32_t table, uint32_t row)
@@ -392,7 +389,7 @@ static void attribute(struct etcd_agg *e, uint64_t request_id, double w)
 		uint32_t row = rows[t];
 		struct lslot *sl;
 
-		if (row == UINT32_MAX)
+		if (row >= e->p.link_rows)
 			continue;
 		sl = &e->links[((size_t)t * e->p.link_rows + row) * e->p.nsteps + sidx];
 		if (sl->step1 != (uint32_t)(step + 1)) {

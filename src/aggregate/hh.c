@@ -6,22 +6,6 @@
 
 #define RESCALE_AT 1e100 /* rescale scores when the forward-decay unit grows past this */
 
-struct hh {
-	uint32_t cap, n;
-	uint64_t *hash;  /* per row */
-	double *score;   /* forward-decay units: weight * g^(step - landmark) */
-	double *err;     /* same units */
-	uint32_t *gen;
-	uint64_t *born;
-	uint32_t *heap;  /* min-heap of rows by score, n entries */
-	uint32_t *pos;   /* row -> heap position */
-	uint32_t *index; /* open addressing: row + 1, 0 = empty */
-	uint32_t mask;
-	double lng;      /* ln g = 1 / decay_steps */
-	uint64_t landmark, step;
-	double mult;     /* g^(step - landmark) */
-	uint64_t evictions;
-};
 
 struct hh *hh_new(uint32_t cap, double decay_steps, uint64_t start_step)
 {
@@ -183,14 +167,8 @@ static void index_remove(struct hh *h, uint32_t row)
 
 /* ---- updates -------------------------------------------------------------------------------------- */
 
-void hh_hit(struct hh *h, uint32_t row, double w)
+void hh_sift_down_(struct hh *h, uint32_t i)
 {
-	uint32_t i = h->pos[row], l = 2 * i + 1;
-	double s = h->score[row] += w * h->mult;
-
-	/* a score only grows: the row moves only when it passes a child (most hits leave it in place) */
-	if (l >= h->n || (h->score[h->heap[l]] >= s && (l + 1 >= h->n || h->score[h->heap[l + 1]] >= s)))
-		return;
 	sift_down(h, i);
 }
 
