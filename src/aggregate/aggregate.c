@@ -37,8 +37,20 @@ struct agg_entry {
 	uint32_t gen; /* the row's generation (hh_gen) while it holds this key; 0 for "(other)" and the total */
 	int64_t inflight; /* snapshot: agg_inflight_clear() + agg_inflight() per pending request */
 	struct agg_cum cum;
-	struct agg_slot ring[]; /* nsteps */
+	struct agg_slot ring[]; /* wsteps (the steps queries cover), then, in the tables with a history
+				 * (tab->hist_off), struct agg_hist */
 };
+
+/* Requests per step over all nsteps, in the rows the live cause and the detector read (AGG_BY_KEY,
+ * AGG_BY_VERB_RESOURCE, the total): 4 B a step instead of a 32 B slot. req[s % nsteps] holds step s
+ * for s in (last - nsteps, last], last = last1 - 1 (steps are zeroed as `last` moves past them). */
+struct agg_hist {
+	uint32_t last1; /* newest step written + 1, 0 = none */
+	float req[];    /* nsteps */
+};
+
+/* The tables that keep a history (see struct agg_hist). */
+#define AGG_HIST_TABLES (1u << AGG_BY_KEY | 1u << AGG_BY_VERB_RESOURCE | 1u << AGG_TOTAL)
 
 /* A grouping: entries[0] is "(other)" (keys that lost their row), entries[1 + r] holds the key of
  * heavy-hitter row r. The total table has no hh and one entry, [1]. */
@@ -46,6 +58,7 @@ struct agg_tab {
 	char *entries;     /* cap entries of `stride` bytes: struct agg_entry, its ring, its key bytes */
 	size_t stride;
 	uint32_t key_off;  /* offset of an entry's key bytes: the table's fields in KF_* order */
+	uint32_t hist_off; /* offset of an entry's struct agg_hist, 0 = none */
 	uint32_t cap;      /* max_keys + 1 */
 	struct hh *hh;
 };
@@ -99,11 +112,12 @@ struct agg_prev {
 
 struct agg {
 	struct agg_params p;
+	uint32_t wsteps; /* nsteps - cause_steps: the steps of the slots, cells and queries */
 	struct agg_prev prev;
 	uint64_t start_ns, start_step, cur;
 	struct agg_tab tab[AGG__NTABLES];
 	struct agg_scratch q;
-	struct agg_cells *cells; /* nsteps */
+	struct agg_cells *cells; /* wsteps */
 	uint32_t cells_mask;
 	struct agg_stats st;
 	agg_evict_fn evict_fn;
@@ -144,6 +158,7 @@ void agg_params_default(struct agg_params *p)
 	p->detector_threshold = 0;
 	p->detector_season = DC_SEASON_AUTO;
 	p->decay_steps = 5;
+	p->cause_steps = 0;
 }
 
 void agg_params_for_window(struct agg_params *p, uint32_t window)
@@ -152,6 +167,7 @@ void agg_params_for_window(struct agg_params *p, uint32_t window)
 	if (window < 1)
 		window = 1;
 	p->nsteps = window + 2 + AGG_CAUSE_STEPS;
+	p->cause_steps = AGG_CAUSE_STEPS;
 	p->decay_steps = window > p->decay_steps ? window : p->decay_steps;
 }
 
@@ -452,6 +468,41 @@ static inline bool step_in_window(const struct agg *a, uint64_t s)
 	return s <= a->cur && s + a->p.nsteps > a->cur;
 }
 
+/* In the steps of the slots and cells (the last wsteps). */
+static inline bool step_in_slots(const struct agg *a, uint64_t s)
+{
+	return s <= a->cur && s + a->wsteps > a->cur;
+}
+
+static inline struct agg_hist *hist_of(const struct agg_tab *tb, struct agg_entry *e)
+{
+	return (struct agg_hist *)((char *)e + tb->hist_off);
+}
+
+/* Add v to step s of a history (s in the window, s > last - nsteps). */
+static inline void hist_add(uint32_t nsteps, struct agg_hist *h, uint64_t s, float v)
+{
+	if (h->last1 < s + 1) {
+		uint64_t from = h->last1; /* steps last + 1 .. s are zeroed */
+
+		if (!h->last1 || s + 1 - h->last1 >= nsteps)
+			memset(h->req, 0, nsteps * sizeof(float));
+		else
+			for (uint64_t z = from; z <= s; z++)
+				h->req[z % nsteps] = 0;
+		h->last1 = (uint32_t)(s + 1);
+	}
+	h->req[s % nsteps] += v;
+}
+
+/* Step s of a history, 0 when not held. */
+static inline float hist_get(uint32_t nsteps, const struct agg_hist *h, uint64_t s)
+{
+	if (!h->last1 || s + 1 > h->last1 || s + nsteps < h->last1)
+		return 0;
+	return h->req[s % nsteps];
+}
+
 static inline struct agg_slot *slot_for(struct agg_entry *e, uint32_t nsteps, uint64_t step)
 {
 	struct agg_slot *sl = &e->ring[step % nsteps];
@@ -467,15 +518,16 @@ static inline struct agg_slot *slot_for(struct agg_entry *e, uint32_t nsteps, ui
  * requests move to "(other)" (its latency cells do so by their generation), so totals are kept. */
 static void fold_into_other(struct agg *a, enum agg_table t, uint32_t idx, struct agg_entry *e)
 {
-	struct agg_entry *o = entry_at(&a->tab[t], 0);
+	const struct agg_tab *tb = &a->tab[t];
+	struct agg_entry *o = entry_at(tb, 0);
 
-	for (uint32_t i = 0; i < a->p.nsteps; i++) {
+	for (uint32_t i = 0; i < a->wsteps; i++) {
 		const struct agg_slot *sl = &e->ring[i];
 		struct agg_slot *os;
 
-		if (!sl->step1 || !step_in_window(a, sl->step1 - 1))
+		if (!sl->step1 || !step_in_slots(a, sl->step1 - 1))
 			continue;
-		os = slot_for(o, a->p.nsteps, sl->step1 - 1);
+		os = slot_for(o, a->wsteps, sl->step1 - 1);
 		os->req += sl->req;
 		os->e4xx += sl->e4xx;
 		os->e429 += sl->e429;
@@ -493,8 +545,17 @@ static void fold_into_other(struct agg *a, enum agg_table t, uint32_t idx, struc
 	for (int b = 0; b <= AGG_NLE; b++)
 		o->cum.le[b] += e->cum.le[b];
 	o->inflight += e->inflight;
+	if (tb->hist_off) {
+		struct agg_hist *h = hist_of(tb, e), *oh = hist_of(tb, o);
+
+		if (h->last1)
+			for (uint64_t s = h->last1 > a->p.nsteps ? h->last1 - a->p.nsteps : 0; s < h->last1; s++)
+				if (step_in_window(a, s) && h->req[s % a->p.nsteps] != 0)
+					hist_add(a->p.nsteps, oh, s, h->req[s % a->p.nsteps]);
+		memset(h, 0, sizeof(*h) + a->p.nsteps * sizeof(float));
+	}
 	memset(&e->cum, 0, sizeof(e->cum));
-	memset(e->ring, 0, (size_t)a->p.nsteps * sizeof(struct agg_slot));
+	memset(e->ring, 0, (size_t)a->wsteps * sizeof(struct agg_slot));
 	e->inflight = 0;
 	a->st.evicted[t]++;
 	if (a->evict_fn)
@@ -577,8 +638,15 @@ static int tab_init(struct agg_tab *tb, enum agg_table t, const struct agg_param
 {
 	struct agg_entry *o;
 
+	size_t off = sizeof(struct agg_entry) + (size_t)(p->nsteps - p->cause_steps) * sizeof(struct agg_slot);
+
 	tb->cap = t == AGG_TOTAL ? 2 : p->max_keys + 1;
-	tb->key_off = (uint32_t)(sizeof(struct agg_entry) + (size_t)p->nsteps * sizeof(struct agg_slot));
+	tb->hist_off = 0;
+	if (AGG_HIST_TABLES >> t & 1) {
+		tb->hist_off = (uint32_t)off;
+		off += sizeof(struct agg_hist) + (size_t)p->nsteps * sizeof(float);
+	}
+	tb->key_off = (uint32_t)off;
 	tb->stride = (tb->key_off + key_size(table_fields[t]) + 7) & ~(size_t)7;
 	tb->entries = calloc(tb->cap, tb->stride);
 	if (!tb->entries)
@@ -614,7 +682,7 @@ void agg_free(struct agg *a)
 	free(a->q.touched);
 	free(a->q.rows);
 	if (a->cells) {
-		for (uint32_t i = 0; i < a->p.nsteps; i++) {
+		for (uint32_t i = 0; i < a->wsteps; i++) {
 			free(a->cells[i].key);
 			free(a->cells[i].w);
 			free(a->cells[i].pos);
@@ -641,8 +709,9 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 		agg_params_default(&a->p);
 	if (!a->p.step_ns || a->p.nsteps < 1 || a->p.nsteps > 100000 || a->p.max_keys < 1 ||
 	    a->p.max_keys > (1u << 20) || a->p.cells_per_step < 1 || a->p.cells_per_step > (1u << 24) ||
-	    a->p.decay_steps < 1 || a->p.decay_steps > 1000000)
+	    a->p.decay_steps < 1 || a->p.decay_steps > 1000000 || a->p.cause_steps >= a->p.nsteps)
 		goto fail;
+	a->wsteps = a->p.nsteps - a->p.cause_steps;
 	a->start_ns = start_ns;
 	a->start_step = a->cur = agg_step_of(a, start_ns);
 	for (int t = 0; t < AGG__NTABLES; t++)
@@ -656,10 +725,10 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 		goto fail;
 	ncells = pow2_at_least(((uint64_t)a->p.cells_per_step * 4 + 2) / 3); /* load <= 3/4 */
 	a->cells_mask = ncells - 1;
-	a->cells = calloc(a->p.nsteps, sizeof(*a->cells));
+	a->cells = calloc(a->wsteps, sizeof(*a->cells));
 	if (!a->cells)
 		goto fail;
-	for (uint32_t i = 0; i < a->p.nsteps; i++) {
+	for (uint32_t i = 0; i < a->wsteps; i++) {
 		a->cells[i].key = calloc(ncells, sizeof(uint64_t));
 		a->cells[i].w = calloc(ncells, sizeof(uint32_t));
 		a->cells[i].pos = calloc(a->p.cells_per_step, sizeof(uint32_t));
@@ -690,7 +759,7 @@ fail:
 
 static struct agg_cells *cells_for(struct agg *a, uint64_t step)
 {
-	struct agg_cells *c = &a->cells[step % a->p.nsteps];
+	struct agg_cells *c = &a->cells[step % a->wsteps];
 
 	if (c->step1 != step + 1) {
 		for (uint32_t i = 0; i < c->used; i++)
@@ -782,8 +851,8 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	/* the slot increments, converted once */
 	float fw = (float)w, fbytes = (float)bytes, febytes = (float)ebytes, fekvs = (float)ekvs;
 	struct agg_cells *cells = NULL;
-	uint32_t ring_i = (uint32_t)(step % a->p.nsteps), step1 = (uint32_t)(step + 1), same, same_tab = a->prev.valid;
-	bool in_window;
+	uint32_t ring_i = (uint32_t)(step % a->wsteps), step1 = (uint32_t)(step + 1), same, same_tab = a->prev.valid;
+	bool in_window, in_slots;
 
 	if (r->ongoing) {
 		a->st.ongoing++;
@@ -792,9 +861,10 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	a->st.records++;
 	set_cur(a, step);
 	in_window = step_in_window(a, step);
-	if (in_window)
+	in_slots = step_in_slots(a, step);
+	if (in_slots)
 		cells = cells_for(a, step);
-	else
+	if (!in_window)
 		a->st.late++;
 	key_view_fill(r, &kv);
 	same = key_prev_same(a, &kv);
@@ -833,7 +903,9 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 		e->cum.etcd_kvs += ekvs;
 		e->cum.latency_sum_s += lat_w;
 		e->cum.le[le] += w;
-		if (in_window) {
+		if (in_window && tb->hist_off)
+			hist_add(a->p.nsteps, hist_of(tb, e), step, fw);
+		if (in_slots) {
 			struct agg_slot *sl = &e->ring[ring_i];
 
 			if (sl->step1 != step1)
@@ -888,12 +960,11 @@ void agg_inflight(struct agg *a, const struct request_record *r, int delta)
 
 double agg_step_requests(const struct agg *a, uint64_t step)
 {
-	const struct agg_entry *e = entry_at(&a->tab[AGG_TOTAL], 1);
-	const struct agg_slot *sl = &e->ring[step % a->p.nsteps];
+	const struct agg_tab *tb = &a->tab[AGG_TOTAL];
 
-	if (!step_in_window(a, step) || sl->step1 != (uint32_t)(step + 1))
+	if (!step_in_window(a, step))
 		return 0;
-	return sl->req;
+	return hist_get(a->p.nsteps, hist_of(tb, entry_at(tb, 1)), step);
 }
 
 int agg_update_anomaly(struct agg *a, struct online_result *out, uint64_t *out_step)
@@ -985,8 +1056,8 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 
 	if (k < 1)
 		k = 1;
-	if (k > a->p.nsteps)
-		k = a->p.nsteps;
+	if (k > a->wsteps)
+		k = a->wsteps;
 	first = a->cur >= k ? a->cur - k : 0;
 	span_start = first * a->p.step_ns;
 	span_end = a->cur * a->p.step_ns;
@@ -998,7 +1069,7 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 
 	/* latency cells of the span -> per-row dense histograms; cells of a row's earlier key -> "(other)" */
 	for (uint64_t s = first; s < a->cur; s++) {
-		struct agg_cells *c = &a->cells[s % a->p.nsteps];
+		struct agg_cells *c = &a->cells[s % a->wsteps];
 
 		if (c->step1 != s + 1)
 			continue;
@@ -1031,7 +1102,7 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 			continue;
 		memset(r, 0, sizeof(*r));
 		for (uint64_t s = first; s < a->cur; s++) {
-			const struct agg_slot *sl = &e->ring[s % a->p.nsteps];
+			const struct agg_slot *sl = &e->ring[s % a->wsteps];
 
 			if (sl->step1 != (uint32_t)(s + 1))
 				continue;
@@ -1090,8 +1161,8 @@ double agg_untracked_bound(const struct agg *a, enum agg_table t, uint32_t k)
 		return 0;
 	if (k < 1)
 		k = 1;
-	if (k > a->p.nsteps)
-		k = a->p.nsteps;
+	if (k > a->wsteps)
+		k = a->wsteps;
 	first = a->cur >= k ? a->cur - k : 0;
 	return hh_threshold(a->tab[t].hh, first);
 }
@@ -1138,10 +1209,16 @@ double agg_entry_requests(const struct agg *a, enum agg_table t, size_t i, uint6
 	if (first < agg_oldest_step(a))
 		first = agg_oldest_step(a);
 	for (uint64_t s = first; s < end && s <= a->cur; s++) {
-		const struct agg_slot *sl = &entry_at(tb, (uint32_t)i)->ring[s % a->p.nsteps];
+		struct agg_entry *e = entry_at(tb, (uint32_t)i);
 
-		if (sl->step1 == (uint32_t)(s + 1))
-			sum += sl->req;
+		if (tb->hist_off) {
+			sum += hist_get(a->p.nsteps, hist_of(tb, e), s);
+		} else {
+			const struct agg_slot *sl = &e->ring[s % a->wsteps];
+
+			if (sl->step1 == (uint32_t)(s + 1))
+				sum += sl->req;
+		}
 	}
 	return sum;
 }
