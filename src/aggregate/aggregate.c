@@ -434,13 +434,13 @@ static void key_store(const struct agg_tab *tb, uint32_t mask, struct agg_entry 
 {
 	if (!e->key.user_agent)
 		key_bind(tb, mask, e);
-	for (int f = 0; f < KF__N; f++)
-		if (mask & KF(f)) {
-			char *dst = (char *)*key_field(&e->key, f);
+	for (; mask; mask &= mask - 1) {
+		int f = __builtin_ctz(mask);
+		char *dst = (char *)*key_field(&e->key, f);
 
-			memcpy(dst, kv->p[f], kv->len[f]);
-			dst[kv->len[f]] = '\0';
-		}
+		memcpy(dst, kv->p[f], kv->len[f]);
+		dst[kv->len[f]] = '\0';
+	}
 }
 
 /* ---- rows ----------------------------------------------------------------------------------------- */
@@ -548,10 +548,19 @@ static void fold_into_other(struct agg *a, enum agg_table t, uint32_t idx, struc
 	if (tb->hist_off) {
 		struct agg_hist *h = hist_of(tb, e), *oh = hist_of(tb, o);
 
-		if (h->last1)
-			for (uint64_t s = h->last1 > a->p.nsteps ? h->last1 - a->p.nsteps : 0; s < h->last1; s++)
-				if (step_in_window(a, s) && h->req[s % a->p.nsteps] != 0)
-					hist_add(a->p.nsteps, oh, s, h->req[s % a->p.nsteps]);
+		if (h->last1) {
+			/* the steps it holds that are still in the window: (max(last, cur) - nsteps, last] */
+			uint64_t last = h->last1 - 1, top = last > a->cur ? last : a->cur;
+			uint64_t s = top + 1 >= a->p.nsteps ? top + 1 - a->p.nsteps : 0;
+			uint32_t i = (uint32_t)(s % a->p.nsteps);
+
+			for (; s <= last; s++) {
+				if (h->req[i] != 0)
+					hist_add(a->p.nsteps, oh, s, h->req[i]);
+				if (++i == a->p.nsteps)
+					i = 0;
+			}
+		}
 		memset(h, 0, sizeof(*h) + a->p.nsteps * sizeof(float));
 	}
 	memset(&e->cum, 0, sizeof(e->cum));
