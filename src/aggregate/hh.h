@@ -23,7 +23,8 @@
  * counted exactly by the caller's per-step counters; a key admitted inside the window (born >= first)
  * may have missed up to hh_err(row, first) = err / g^(first - landmark) before its admission.
  *
- * Cost: a hit is one heap sift-down (O(log cap), usually a few levels); an admission one index insert,
+ * Cost: a hit compares the row's new score with its heap children (inline) and sifts down (O(log cap))
+ * only when it passes one; an admission one index insert,
  * one index delete (backward shift) and one sift. Memory: cap * 52 B + 8 B per index slot (2 * cap
  * rounded up to a power of two), allocated in hh_new. Not thread-safe; pure logic.
  */
