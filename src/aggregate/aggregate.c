@@ -10,8 +10,14 @@
 #include "util/hash.h"
 #include "util/strbuf.h"
 
-const double agg_le_seconds[AGG_NLE] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-					 0.5,   1,      2.5,   5,    10,    30,   60 };
+/* The cumulative buckets' bounds, in ns: one list for the seconds exported and the ns compared
+ * (n / 1e9 is the double nearest to the decimal, as the literal 0.001 etc. would be). */
+#define AGG_LE_NS(X) X(1000000) X(2500000) X(5000000) X(10000000) X(25000000) X(50000000) X(100000000) \
+	X(250000000) X(500000000) X(1000000000) X(2500000000) X(5000000000) X(10000000000) X(30000000000) X(60000000000)
+#define LE_SECONDS(n) n / 1e9,
+#define LE_NS(n) n##ULL,
+const double agg_le_seconds[AGG_NLE] = { AGG_LE_NS(LE_SECONDS) };
+static const uint64_t le_ns[AGG_NLE] = { AGG_LE_NS(LE_NS) };
 
 #define AGG_IDLE_WEIGHT 0.01 /* decayed weight of an idle key: 1 request ~ 4.6 time constants ago */
 #define AGG_INFLIGHT_WEIGHT 0.1 /* heavy-hitter weight of a key admitted for in-flight requests only */
@@ -28,10 +34,23 @@ struct agg_entry {
 	struct agg_key key; /* into this entry's key bytes (tab->key_off) for the table's fields, else "" */
 	uint64_t hash;
 	bool other;
+	uint32_t gen; /* the row's generation (hh_gen) while it holds this key; 0 for "(other)" and the total */
 	int64_t inflight; /* snapshot: agg_inflight_clear() + agg_inflight() per pending request */
 	struct agg_cum cum;
-	struct agg_slot ring[]; /* nsteps */
+	struct agg_slot ring[]; /* wsteps (the steps queries cover), then, in the tables with a history
+				 * (tab->hist_off), struct agg_hist */
 };
+
+/* Requests per step over all nsteps, in the rows the live cause and the detector read (AGG_BY_KEY,
+ * AGG_BY_VERB_RESOURCE, the total): 4 B a step instead of a 32 B slot. req[s % nsteps] holds step s
+ * for s in (last - nsteps, last], last = last1 - 1 (steps are zeroed as `last` moves past them). */
+struct agg_hist {
+	uint32_t last1; /* newest step written + 1, 0 = none */
+	float req[];    /* nsteps */
+};
+
+/* The tables that keep a history (see struct agg_hist). */
+#define AGG_HIST_TABLES (1u << AGG_BY_KEY | 1u << AGG_BY_VERB_RESOURCE | 1u << AGG_TOTAL)
 
 /* A grouping: entries[0] is "(other)" (keys that lost their row), entries[1 + r] holds the key of
  * heavy-hitter row r. The total table has no hh and one entry, [1]. */
@@ -39,6 +58,7 @@ struct agg_tab {
 	char *entries;     /* cap entries of `stride` bytes: struct agg_entry, its ring, its key bytes */
 	size_t stride;
 	uint32_t key_off;  /* offset of an entry's key bytes: the table's fields in KF_* order */
+	uint32_t hist_off; /* offset of an entry's struct agg_hist, 0 = none */
 	uint32_t cap;      /* max_keys + 1 */
 	struct hh *hh;
 };
@@ -75,12 +95,29 @@ static inline uint64_t cell_key(uint32_t t, uint32_t idx, uint32_t gen, unsigned
 	       (uint64_t)t << (1 + CK_BUCKET_BITS + CK_ENTRY_BITS) | (uint64_t)(gen & CK_GEN_MASK) << CK_GEN_SHIFT;
 }
 
+/* The fields of a key (key_fields below). */
+enum key_field { KF_UA, KF_VERB, KF_RESOURCE, KF_SUBRESOURCE, KF_CLIENT, KF_NAMESPACE, KF_USER, KF_PRIORITY_LEVEL, KF__N };
+#define KF(f) (1u << (f))
+
+/* The previous record's key fields and the row it was counted in per table: a record whose fields of
+ * a table are all the previous record's goes to the same row, without a hash probe or a key
+ * comparison per table, as long as that row still holds the key (its generation is unchanged).
+ * Runs of records with one key (a flood, a controller's burst) cost one comparison per field. */
+struct agg_prev {
+	char text[sizeof(struct agg_key_text)]; /* the fields at their agg_key_text offsets */
+	uint32_t len[KF__N];
+	uint32_t row[AGG__NTABLES], gen[AGG__NTABLES];
+	uint32_t valid; /* tables whose row[] and gen[] are set */
+};
+
 struct agg {
 	struct agg_params p;
+	uint32_t wsteps; /* nsteps - cause_steps: the steps of the slots, cells and queries */
+	struct agg_prev prev;
 	uint64_t start_ns, start_step, cur;
 	struct agg_tab tab[AGG__NTABLES];
 	struct agg_scratch q;
-	struct agg_cells *cells; /* nsteps */
+	struct agg_cells *cells; /* wsteps */
 	uint32_t cells_mask;
 	struct agg_stats st;
 	agg_evict_fn evict_fn;
@@ -121,6 +158,7 @@ void agg_params_default(struct agg_params *p)
 	p->detector_threshold = 0;
 	p->detector_season = DC_SEASON_AUTO;
 	p->decay_steps = 5;
+	p->cause_steps = 0;
 }
 
 void agg_params_for_window(struct agg_params *p, uint32_t window)
@@ -129,6 +167,7 @@ void agg_params_for_window(struct agg_params *p, uint32_t window)
 	if (window < 1)
 		window = 1;
 	p->nsteps = window + 2 + AGG_CAUSE_STEPS;
+	p->cause_steps = AGG_CAUSE_STEPS;
 	p->decay_steps = window > p->decay_steps ? window : p->decay_steps;
 }
 
@@ -148,19 +187,8 @@ static uint32_t pow2_at_least(uint64_t v)
 
 /* ---- keys ---------------------------------------------------------------------------------------- */
 
-static size_t scopy(char *dst, size_t cap, const char *src, size_t n)
-{
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-	return n;
-}
-
 /* The fields of a key, in one list: the hash of each is computed once per record (tables combine the
  * fields they group by), and a table stores only its own. */
-enum key_field { KF_UA, KF_VERB, KF_RESOURCE, KF_SUBRESOURCE, KF_CLIENT, KF_NAMESPACE, KF_USER, KF_PRIORITY_LEVEL, KF__N };
-#define KF(f) (1u << (f))
 static const struct {
 	size_t text_off, key_off, cap; /* in struct agg_key_text, in struct agg_key, field capacity */
 } key_fields[KF__N] = {
@@ -183,13 +211,22 @@ static const uint32_t table_fields[AGG__NTABLES] = {
 	[AGG_TOTAL] = 0,
 };
 
-struct key_hashes {
-	uint64_t f[KF__N];
+/* A record's key fields as views (no copy): each field's bytes, length (as stored: capped to the
+ * field's capacity - 1) and hash, computed once per record; tables combine the hashes of their fields
+ * and compare the bytes of their fields only. Two fields that are not plain bytes of the record (a
+ * resource with its group, a verb from the method) are built in the view's own buffers. */
+struct key_view {
+	const char *p[KF__N];
+	uint32_t len[KF__N];
+	uint64_t h[KF__N];  /* valid for the fields of hashed (key_view_hash: only the tables that probe) */
+	uint32_t hashed;
+	char verb[REC_VERB_LEN];
+	char resource[AGG_RESOURCE_LEN];
 };
 
-static inline const char *text_field(const struct agg_key_text *k, int f)
+static inline char *text_field(struct agg_key_text *k, int f)
 {
-	return (const char *)k + key_fields[f].text_off;
+	return (char *)k + key_fields[f].text_off;
 }
 
 static inline const char **key_field(struct agg_key *k, int f)
@@ -197,44 +234,56 @@ static inline const char **key_field(struct agg_key *k, int f)
 	return (const char **)((char *)k + key_fields[f].key_off);
 }
 
-/* The key of a record with every field NUL-terminated (the bytes after the NUL are not written) and,
- * when kh is not NULL, the hash of each field. */
-static void key_fill(const struct request_record *r, struct agg_key_text *k, struct key_hashes *kh)
+/* Length of a string of at most max bytes, as stored in a field of cap bytes. */
+static inline uint32_t field_len(const char *s, size_t max, size_t cap)
+{
+	size_t n = strnlen(s, max < cap - 1 ? max : cap - 1);
+
+	return (uint32_t)n;
+}
+
+static inline void view_set(struct key_view *kv, int f, const char *p, size_t n)
+{
+	if (n >= key_fields[f].cap)
+		n = key_fields[f].cap - 1;
+	kv->p[f] = p;
+	kv->len[f] = (uint32_t)n;
+}
+
+/* The key of a record as views, with each field's hash. */
+static void key_view_fill(const struct request_record *r, struct key_view *kv)
 {
 	const char *c, *end;
-	size_t len[KF__N];
 
-	len[KF_UA] = scopy(k->user_agent, sizeof(k->user_agent), r->user_agent, strnlen(r->user_agent, sizeof(r->user_agent)));
+	view_set(kv, KF_UA, r->user_agent, field_len(r->user_agent, sizeof(r->user_agent), REC_UA_LEN));
 	if (r->ri.verb[0]) {
-		len[KF_VERB] = scopy(k->verb, sizeof(k->verb), r->ri.verb, strnlen(r->ri.verb, sizeof(r->ri.verb)));
+		view_set(kv, KF_VERB, r->ri.verb, field_len(r->ri.verb, sizeof(r->ri.verb), REC_VERB_LEN));
 	} else {
-		size_t n = strnlen(r->method, sizeof(r->method));
+		size_t n = field_len(r->method, sizeof(r->method), sizeof(kv->verb));
 
-		if (n >= sizeof(k->verb))
-			n = sizeof(k->verb) - 1;
 		for (size_t i = 0; i < n; i++)
-			k->verb[i] = (r->method[i] >= 'A' && r->method[i] <= 'Z') ? r->method[i] + 32 : r->method[i];
-		k->verb[n] = '\0';
-		len[KF_VERB] = n;
+			kv->verb[i] = (r->method[i] >= 'A' && r->method[i] <= 'Z') ? r->method[i] + 32 : r->method[i];
+		kv->verb[n] = '\0';
+		view_set(kv, KF_VERB, kv->verb, n);
 	}
 	if (r->ri.is_resource_request && r->ri.resource[0]) {
 		if (r->ri.group[0])
-			len[KF_RESOURCE] = str_join(k->resource, sizeof(k->resource), r->ri.group, sizeof(r->ri.group), '/',
-						    r->ri.resource, sizeof(r->ri.resource));
+			view_set(kv, KF_RESOURCE, kv->resource,
+				 str_join(kv->resource, sizeof(kv->resource), r->ri.group, sizeof(r->ri.group), '/',
+					  r->ri.resource, sizeof(r->ri.resource)));
 		else
-			len[KF_RESOURCE] = scopy(k->resource, sizeof(k->resource), r->ri.resource,
-						 strnlen(r->ri.resource, sizeof(r->ri.resource)));
-		len[KF_SUBRESOURCE] = scopy(k->subresource, sizeof(k->subresource), r->ri.subresource,
-					    strnlen(r->ri.subresource, sizeof(r->ri.subresource)));
-		len[KF_NAMESPACE] = scopy(k->namespace_, sizeof(k->namespace_), r->ri.namespace_,
-					  strnlen(r->ri.namespace_, sizeof(r->ri.namespace_)));
+			view_set(kv, KF_RESOURCE, r->ri.resource,
+				 field_len(r->ri.resource, sizeof(r->ri.resource), AGG_RESOURCE_LEN));
+		view_set(kv, KF_SUBRESOURCE, r->ri.subresource,
+			 field_len(r->ri.subresource, sizeof(r->ri.subresource), REC_FIELD_LEN));
+		view_set(kv, KF_NAMESPACE, r->ri.namespace_, field_len(r->ri.namespace_, sizeof(r->ri.namespace_), REC_FIELD_LEN));
 	} else {
 		size_t n = strnlen(r->path, sizeof(r->path));
 		const char *q = memchr(r->path, '?', n);
 
-		len[KF_RESOURCE] = scopy(k->resource, sizeof(k->resource), r->path, q ? (size_t)(q - r->path) : n);
-		k->subresource[0] = k->namespace_[0] = '\0';
-		len[KF_SUBRESOURCE] = len[KF_NAMESPACE] = 0;
+		view_set(kv, KF_RESOURCE, r->path, q ? (size_t)(q - r->path) : n);
+		view_set(kv, KF_SUBRESOURCE, "", 0);
+		view_set(kv, KF_NAMESPACE, "", 0);
 	}
 	/* client: "ip:port" or "[v6]:port" -> ip */
 	c = r->client;
@@ -253,28 +302,37 @@ static void key_fill(const struct request_record *r, struct agg_key_text *k, str
 		if (colon && !memchr(colon + 1, ':', end - colon - 1))
 			end = colon;
 	}
-	len[KF_CLIENT] = scopy(k->client, sizeof(k->client), c, end - c);
-	if (r->has_user) {
-		len[KF_USER] = scopy(k->user, sizeof(k->user), r->user, strnlen(r->user, sizeof(r->user)));
-	} else {
-		k->user[0] = '\0';
-		len[KF_USER] = 0;
-	}
+	view_set(kv, KF_CLIENT, c, (size_t)(end - c));
+	if (r->has_user)
+		view_set(kv, KF_USER, r->user, field_len(r->user, sizeof(r->user), REC_USER_LEN));
+	else
+		view_set(kv, KF_USER, "", 0);
 	c = REC_APF_LABEL(r->apf.priority_level, r->apf.priority_level_uid);
-	len[KF_PRIORITY_LEVEL] = scopy(k->priority_level, sizeof(k->priority_level), c, strnlen(c, REC_APF_NAME_LEN));
-	if (kh) {
-		const char *fp[KF__N] = { k->user_agent, k->verb, k->resource, k->subresource, k->client, k->namespace_,
-					  k->user, k->priority_level };
+	view_set(kv, KF_PRIORITY_LEVEL, c, field_len(c, REC_APF_NAME_LEN, REC_APF_NAME_LEN));
+	kv->hashed = 0;
+}
 
-		for (int f = 0; f < KF__N; f++)
-			kh->f[f] = hash_bytes(fp[f], len[f], (uint64_t)f);
+/* Hash the fields of mask not hashed yet. */
+static inline void key_view_hash(struct key_view *kv, uint32_t mask)
+{
+	uint32_t todo = mask & ~kv->hashed;
+
+	for (; todo; todo &= todo - 1) {
+		int f = __builtin_ctz(todo);
+
+		kv->h[f] = hash_bytes(kv->p[f], kv->len[f], (uint64_t)f);
 	}
+	kv->hashed |= mask;
 }
 
 void agg_key_from_record(const struct request_record *r, struct agg_key_text *k)
 {
+	struct key_view kv;
+
 	memset(k, 0, sizeof(*k));
-	key_fill(r, k, NULL);
+	key_view_fill(r, &kv);
+	for (int f = 0; f < KF__N; f++)
+		memcpy(text_field(k, f), kv.p[f], kv.len[f]);
 }
 
 static inline uint64_t rotl64(uint64_t v, int s)
@@ -283,9 +341,9 @@ static inline uint64_t rotl64(uint64_t v, int s)
 }
 
 /* A table's hash of a key: its fields' hashes combined (each field hash is already well mixed). */
-static uint64_t key_hash(enum agg_table t, const struct key_hashes *kh)
+static uint64_t key_hash(enum agg_table t, const struct key_view *kv)
 {
-	const uint64_t *f = kh->f;
+	const uint64_t *f = kv->h;
 	uint64_t h;
 
 	switch (t) {
@@ -305,22 +363,38 @@ static uint64_t key_hash(enum agg_table t, const struct key_hashes *kh)
 	return h ? h : 1;
 }
 
-/* Whether a row's key (a, its table's fields) is the record's (b). */
-static bool key_eq(enum agg_table t, const struct agg_key *a, const struct agg_key_text *b)
+/* The fields of kv equal to the previous record's (a->prev), which becomes kv's. */
+static uint32_t key_prev_same(struct agg *a, const struct key_view *kv)
 {
-	switch (t) {
-	case AGG_BY_KEY:
-		return !strcmp(a->user_agent, b->user_agent) && !strcmp(a->verb, b->verb) &&
-		       !strcmp(a->resource, b->resource) && !strcmp(a->subresource, b->subresource);
-	case AGG_BY_AGENT: return !strcmp(a->user_agent, b->user_agent);
-	case AGG_BY_CLIENT: return !strcmp(a->client, b->client);
-	case AGG_BY_VERB_RESOURCE: return !strcmp(a->verb, b->verb) && !strcmp(a->resource, b->resource);
-	case AGG_BY_RESOURCE: return !strcmp(a->resource, b->resource);
-	case AGG_BY_NAMESPACE: return !strcmp(a->namespace_, b->namespace_);
-	case AGG_BY_USER: return !strcmp(a->user, b->user);
-	case AGG_BY_PRIORITY_LEVEL: return !strcmp(a->priority_level, b->priority_level);
-	default: return true;
+	uint32_t same = 0;
+
+	for (int f = 0; f < KF__N; f++) {
+		char *pt = a->prev.text + key_fields[f].text_off;
+		uint32_t n = kv->len[f];
+
+		if (a->prev.len[f] == n && mem_eq_short(pt, kv->p[f], n)) {
+			same |= KF(f);
+		} else {
+			memcpy(pt, kv->p[f], n);
+			a->prev.len[f] = n;
+		}
 	}
+	return same;
+}
+
+/* Whether a row's key (a, the fields of mask: its table's) is the record's (kv): the stored string
+ * ends where the record's does, then the bytes. */
+static inline bool key_eq(uint32_t mask, const struct agg_key *a, const struct key_view *kv)
+{
+	for (; mask; mask &= mask - 1) {
+		int f = __builtin_ctz(mask);
+		const char *st = *key_field((struct agg_key *)a, f);
+		uint32_t n = kv->len[f];
+
+		if (st[n] || !mem_eq_short(st, kv->p[f], n))
+			return false;
+	}
+	return true;
 }
 
 static inline char *entry_key_bytes(const struct agg_tab *tb, struct agg_entry *e)
@@ -356,16 +430,17 @@ static size_t key_size(uint32_t mask)
 
 /* Copy the fields of mask (the table's) into entry e's key bytes: only the strings' bytes. Runs when a
  * key gets a row, not per record. */
-static void key_store(const struct agg_tab *tb, uint32_t mask, struct agg_entry *e, const struct agg_key_text *k)
+static void key_store(const struct agg_tab *tb, uint32_t mask, struct agg_entry *e, const struct key_view *kv)
 {
 	if (!e->key.user_agent)
 		key_bind(tb, mask, e);
-	for (int f = 0; f < KF__N; f++)
-		if (mask & KF(f)) {
-			const char *src = text_field(k, f);
+	for (; mask; mask &= mask - 1) {
+		int f = __builtin_ctz(mask);
+		char *dst = (char *)*key_field(&e->key, f);
 
-			memcpy((char *)*key_field(&e->key, f), src, strlen(src) + 1);
-		}
+		memcpy(dst, kv->p[f], kv->len[f]);
+		dst[kv->len[f]] = '\0';
+	}
 }
 
 /* ---- rows ----------------------------------------------------------------------------------------- */
@@ -377,20 +452,55 @@ static inline struct agg_entry *hh_entry(const struct agg_tab *tb, uint32_t row)
 
 struct eq_ctx {
 	const struct agg_tab *tb;
-	enum agg_table t;
-	const struct agg_key_text *k;
+	uint32_t mask;
+	const struct key_view *kv;
 };
 
 static bool row_eq(void *ctx, uint32_t row)
 {
 	const struct eq_ctx *c = ctx;
 
-	return key_eq(c->t, &hh_entry(c->tb, row)->key, c->k);
+	return key_eq(c->mask, &hh_entry(c->tb, row)->key, c->kv);
 }
 
 static inline bool step_in_window(const struct agg *a, uint64_t s)
 {
 	return s <= a->cur && s + a->p.nsteps > a->cur;
+}
+
+/* In the steps of the slots and cells (the last wsteps). */
+static inline bool step_in_slots(const struct agg *a, uint64_t s)
+{
+	return s <= a->cur && s + a->wsteps > a->cur;
+}
+
+static inline struct agg_hist *hist_of(const struct agg_tab *tb, struct agg_entry *e)
+{
+	return (struct agg_hist *)((char *)e + tb->hist_off);
+}
+
+/* Add v to step s of a history (s in the window, s > last - nsteps). */
+static inline void hist_add(uint32_t nsteps, struct agg_hist *h, uint64_t s, float v)
+{
+	if (h->last1 < s + 1) {
+		uint64_t from = h->last1; /* steps last + 1 .. s are zeroed */
+
+		if (!h->last1 || s + 1 - h->last1 >= nsteps)
+			memset(h->req, 0, nsteps * sizeof(float));
+		else
+			for (uint64_t z = from; z <= s; z++)
+				h->req[z % nsteps] = 0;
+		h->last1 = (uint32_t)(s + 1);
+	}
+	h->req[s % nsteps] += v;
+}
+
+/* Step s of a history, 0 when not held. */
+static inline float hist_get(uint32_t nsteps, const struct agg_hist *h, uint64_t s)
+{
+	if (!h->last1 || s + 1 > h->last1 || s + nsteps < h->last1)
+		return 0;
+	return h->req[s % nsteps];
 }
 
 static inline struct agg_slot *slot_for(struct agg_entry *e, uint32_t nsteps, uint64_t step)
@@ -408,15 +518,16 @@ static inline struct agg_slot *slot_for(struct agg_entry *e, uint32_t nsteps, ui
  * requests move to "(other)" (its latency cells do so by their generation), so totals are kept. */
 static void fold_into_other(struct agg *a, enum agg_table t, uint32_t idx, struct agg_entry *e)
 {
-	struct agg_entry *o = entry_at(&a->tab[t], 0);
+	const struct agg_tab *tb = &a->tab[t];
+	struct agg_entry *o = entry_at(tb, 0);
 
-	for (uint32_t i = 0; i < a->p.nsteps; i++) {
+	for (uint32_t i = 0; i < a->wsteps; i++) {
 		const struct agg_slot *sl = &e->ring[i];
 		struct agg_slot *os;
 
-		if (!sl->step1 || !step_in_window(a, sl->step1 - 1))
+		if (!sl->step1 || !step_in_slots(a, sl->step1 - 1))
 			continue;
-		os = slot_for(o, a->p.nsteps, sl->step1 - 1);
+		os = slot_for(o, a->wsteps, sl->step1 - 1);
 		os->req += sl->req;
 		os->e4xx += sl->e4xx;
 		os->e429 += sl->e429;
@@ -434,8 +545,26 @@ static void fold_into_other(struct agg *a, enum agg_table t, uint32_t idx, struc
 	for (int b = 0; b <= AGG_NLE; b++)
 		o->cum.le[b] += e->cum.le[b];
 	o->inflight += e->inflight;
+	if (tb->hist_off) {
+		struct agg_hist *h = hist_of(tb, e), *oh = hist_of(tb, o);
+
+		if (h->last1) {
+			/* the steps it holds that are still in the window: (max(last, cur) - nsteps, last] */
+			uint64_t last = h->last1 - 1, top = last > a->cur ? last : a->cur;
+			uint64_t s = top + 1 >= a->p.nsteps ? top + 1 - a->p.nsteps : 0;
+			uint32_t i = (uint32_t)(s % a->p.nsteps);
+
+			for (; s <= last; s++) {
+				if (h->req[i] != 0)
+					hist_add(a->p.nsteps, oh, s, h->req[i]);
+				if (++i == a->p.nsteps)
+					i = 0;
+			}
+		}
+		memset(h, 0, sizeof(*h) + a->p.nsteps * sizeof(float));
+	}
 	memset(&e->cum, 0, sizeof(e->cum));
-	memset(e->ring, 0, (size_t)a->p.nsteps * sizeof(struct agg_slot));
+	memset(e->ring, 0, (size_t)a->wsteps * sizeof(struct agg_slot));
 	e->inflight = 0;
 	a->st.evicted[t]++;
 	if (a->evict_fn)
@@ -447,11 +576,11 @@ static void fold_into_other(struct agg *a, enum agg_table t, uint32_t idx, struc
  * free row or the row of the smallest score (may_evict), or, without may_evict and no free row,
  * counts in "(other)" (index 0). The total table has one entry, 1.
  */
-static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key_text *k, const struct key_hashes *kh,
-		       double w, bool may_evict, bool *evicted_out)
+static uint32_t lookup(struct agg *a, enum agg_table t, struct key_view *kv, double w, bool may_evict,
+		       bool *evicted_out)
 {
 	struct agg_tab *tb = &a->tab[t];
-	struct eq_ctx ec = { tb, t, k };
+	struct eq_ctx ec = { tb, table_fields[t], kv };
 	uint64_t h;
 	uint32_t row;
 	bool evicted;
@@ -459,7 +588,8 @@ static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key_tex
 
 	if (t == AGG_TOTAL)
 		return 1;
-	h = key_hash(t, kh);
+	key_view_hash(kv, table_fields[t]);
+	h = key_hash(t, kv);
 	row = hh_find(tb->hh, h, row_eq, &ec);
 	if (row != HH_NONE) {
 		if (w > 0)
@@ -479,8 +609,9 @@ static uint32_t lookup(struct agg *a, enum agg_table t, const struct agg_key_tex
 	e = hh_entry(tb, row);
 	if (evicted)
 		fold_into_other(a, t, row + 1, e);
-	key_store(tb, table_fields[t], e, k);
+	key_store(tb, table_fields[t], e, kv);
 	e->hash = h;
+	e->gen = hh_gen(tb->hh, row);
 	return row + 1;
 }
 
@@ -516,8 +647,15 @@ static int tab_init(struct agg_tab *tb, enum agg_table t, const struct agg_param
 {
 	struct agg_entry *o;
 
+	size_t off = sizeof(struct agg_entry) + (size_t)(p->nsteps - p->cause_steps) * sizeof(struct agg_slot);
+
 	tb->cap = t == AGG_TOTAL ? 2 : p->max_keys + 1;
-	tb->key_off = (uint32_t)(sizeof(struct agg_entry) + (size_t)p->nsteps * sizeof(struct agg_slot));
+	tb->hist_off = 0;
+	if (AGG_HIST_TABLES >> t & 1) {
+		tb->hist_off = (uint32_t)off;
+		off += sizeof(struct agg_hist) + (size_t)p->nsteps * sizeof(float);
+	}
+	tb->key_off = (uint32_t)off;
 	tb->stride = (tb->key_off + key_size(table_fields[t]) + 7) & ~(size_t)7;
 	tb->entries = calloc(tb->cap, tb->stride);
 	if (!tb->entries)
@@ -553,7 +691,7 @@ void agg_free(struct agg *a)
 	free(a->q.touched);
 	free(a->q.rows);
 	if (a->cells) {
-		for (uint32_t i = 0; i < a->p.nsteps; i++) {
+		for (uint32_t i = 0; i < a->wsteps; i++) {
 			free(a->cells[i].key);
 			free(a->cells[i].w);
 			free(a->cells[i].pos);
@@ -573,14 +711,16 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
+	lh_init();
 	if (p)
 		a->p = *p;
 	else
 		agg_params_default(&a->p);
 	if (!a->p.step_ns || a->p.nsteps < 1 || a->p.nsteps > 100000 || a->p.max_keys < 1 ||
 	    a->p.max_keys > (1u << 20) || a->p.cells_per_step < 1 || a->p.cells_per_step > (1u << 24) ||
-	    a->p.decay_steps < 1 || a->p.decay_steps > 1000000)
+	    a->p.decay_steps < 1 || a->p.decay_steps > 1000000 || a->p.cause_steps >= a->p.nsteps)
 		goto fail;
+	a->wsteps = a->p.nsteps - a->p.cause_steps;
 	a->start_ns = start_ns;
 	a->start_step = a->cur = agg_step_of(a, start_ns);
 	for (int t = 0; t < AGG__NTABLES; t++)
@@ -594,10 +734,10 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 		goto fail;
 	ncells = pow2_at_least(((uint64_t)a->p.cells_per_step * 4 + 2) / 3); /* load <= 3/4 */
 	a->cells_mask = ncells - 1;
-	a->cells = calloc(a->p.nsteps, sizeof(*a->cells));
+	a->cells = calloc(a->wsteps, sizeof(*a->cells));
 	if (!a->cells)
 		goto fail;
-	for (uint32_t i = 0; i < a->p.nsteps; i++) {
+	for (uint32_t i = 0; i < a->wsteps; i++) {
 		a->cells[i].key = calloc(ncells, sizeof(uint64_t));
 		a->cells[i].w = calloc(ncells, sizeof(uint32_t));
 		a->cells[i].pos = calloc(a->p.cells_per_step, sizeof(uint32_t));
@@ -628,7 +768,7 @@ fail:
 
 static struct agg_cells *cells_for(struct agg *a, uint64_t step)
 {
-	struct agg_cells *c = &a->cells[step % a->p.nsteps];
+	struct agg_cells *c = &a->cells[step % a->wsteps];
 
 	if (c->step1 != step + 1) {
 		for (uint32_t i = 0; i < c->used; i++)
@@ -662,7 +802,7 @@ static inline uint32_t cell_home(const struct agg *a, uint64_t key)
 	return (uint32_t)(((rest * 0x9e3779b97f4a7c15ULL) >> 32 & ~(uint64_t)7) | (bucket & 7)) & a->cells_mask;
 }
 
-static void cell_add(struct agg *a, struct agg_cells *c, uint64_t key, uint32_t w)
+static inline __attribute__((always_inline)) void cell_add(struct agg *a, struct agg_cells *c, uint64_t key, uint32_t w)
 {
 	uint32_t i = cell_home(a, key);
 
@@ -684,10 +824,12 @@ static void cell_add(struct agg *a, struct agg_cells *c, uint64_t key, uint32_t 
 	c->pos[c->used++] = i;
 }
 
-static unsigned le_index(double lat_s)
+/* The cumulative bucket of a latency: the first bound >= it. In integer ns: for ns < 2^53,
+ * (double)ns / 1e9 <= bound exactly when ns <= the bound's ns (each bound has at most 9 decimals). */
+static unsigned le_index_ns(uint64_t ns)
 {
 	for (unsigned i = 0; i < AGG_NLE; i++)
-		if (lat_s <= agg_le_seconds[i])
+		if (ns <= le_ns[i])
 			return i;
 	return AGG_NLE;
 }
@@ -705,18 +847,21 @@ void agg_add(struct agg *a, const struct request_record *r)
 
 bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 {
-	struct agg_key_text k;
-	struct key_hashes kh;
+	struct key_view kv;
 	double w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
 	double wu = nearbyint(w * WEIGHT_SCALE), bytes = r->bytes_out > 0 ? (double)r->bytes_out * w : 0;
 	uint32_t wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
 	double ebytes = r->has_etcd_cost ? (double)r->etcd_resp_bytes * w : 0,
 	       ekvs = r->has_etcd_cost ? (double)r->etcd_kvs * w : 0;
+	double lat_w = w * (double)r->latency_ns / 1e9;
 	uint64_t step = agg_step_of(a, r->start_ns + r->latency_ns);
 	enum agg_class cls = agg_status_class(r->status);
-	unsigned bucket = lh_bucket((double)r->latency_ns), le = le_index((double)r->latency_ns / 1e9);
+	unsigned bucket = lh_bucket_ns(r->latency_ns), le = le_index_ns(r->latency_ns);
+	/* the slot increments, converted once */
+	float fw = (float)w, fbytes = (float)bytes, febytes = (float)ebytes, fekvs = (float)ekvs;
 	struct agg_cells *cells = NULL;
-	bool in_window;
+	uint32_t ring_i = (uint32_t)(step % a->wsteps), step1 = (uint32_t)(step + 1), same, same_tab = a->prev.valid;
+	bool in_window, in_slots;
 
 	if (r->ongoing) {
 		a->st.ongoing++;
@@ -725,17 +870,39 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	a->st.records++;
 	set_cur(a, step);
 	in_window = step_in_window(a, step);
-	if (in_window)
+	in_slots = step_in_slots(a, step);
+	if (in_slots)
 		cells = cells_for(a, step);
-	else
+	if (!in_window)
 		a->st.late++;
-	key_fill(r, &k, &kh);
+	key_view_fill(r, &kv);
+	same = key_prev_same(a, &kv);
+	/* the tables whose key is the previous record's */
+	for (int t = 0; t < AGG_TOTAL; t++)
+		if (table_fields[t] & ~same)
+			same_tab &= ~(1u << t);
 	/* total first: it keeps its histogram cells even when a step's cell table runs full */
 	for (int t = AGG__NTABLES - 1; t >= 0; t--) {
 		struct agg_tab *tb = &a->tab[t];
 		bool evicted = false;
-		uint32_t idx = lookup(a, (enum agg_table)t, &k, &kh, w, true, &evicted);
-		struct agg_entry *e = entry_at(tb, idx);
+		uint32_t idx;
+		struct agg_entry *e;
+
+		if (t == AGG_TOTAL) {
+			idx = 1;
+			e = entry_at(tb, idx);
+		} else if ((same_tab >> t & 1) && (e = entry_at(tb, a->prev.row[t]))->gen == a->prev.gen[t]) {
+			/* the previous record's key of this table, still in its row: lookup's hit without the probe */
+			idx = a->prev.row[t];
+			hh_hit(tb->hh, idx - 1, w);
+		} else {
+			idx = lookup(a, (enum agg_table)t, &kv, w, true, &evicted);
+			e = entry_at(tb, idx);
+			a->prev.row[t] = idx;
+			a->prev.gen[t] = e->gen;
+			if (idx) /* always: may_evict finds a row */
+				a->prev.valid |= 1u << t;
+		}
 
 		if (rows)
 			rows[t] = idx;
@@ -743,28 +910,32 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 		e->cum.bytes_out += bytes;
 		e->cum.etcd_bytes += ebytes;
 		e->cum.etcd_kvs += ekvs;
-		e->cum.latency_sum_s += w * (double)r->latency_ns / 1e9;
+		e->cum.latency_sum_s += lat_w;
 		e->cum.le[le] += w;
-		if (in_window) {
-			struct agg_slot *sl = slot_for(e, a->p.nsteps, step);
+		if (in_window && tb->hist_off)
+			hist_add(a->p.nsteps, hist_of(tb, e), step, fw);
+		if (in_slots) {
+			struct agg_slot *sl = &e->ring[ring_i];
 
-			sl->req += (float)w;
+			if (sl->step1 != step1)
+				*sl = (struct agg_slot){ .step1 = step1 };
+			sl->req += fw;
 			if (cls == AGG_C_4XX)
-				sl->e4xx += (float)w;
+				sl->e4xx += fw;
 			else if (cls == AGG_C_429)
-				sl->e429 += (float)w;
+				sl->e429 += fw;
 			else if (cls == AGG_C_5XX)
-				sl->e5xx += (float)w;
-			sl->bytes += (float)bytes;
-			sl->ebytes += (float)ebytes;
-			sl->ekvs += (float)ekvs;
+				sl->e5xx += fw;
+			sl->bytes += fbytes;
+			sl->ebytes += febytes;
+			sl->ekvs += fekvs;
 			/* A key that just took a row by eviction is most likely one of a long tail (a cardinality
 			 * burst): its first latency goes to the "(other)" cells, so that the tail does not
 			 * fill the step's cells with rows that are gone a moment later. */
 			if (evicted)
 				cell_add(a, cells, cell_key((uint32_t)t, 0, 0, bucket), wunits);
 			else
-				cell_add(a, cells, cell_key((uint32_t)t, idx, entry_gen(a, t, idx), bucket), wunits);
+				cell_add(a, cells, cell_key((uint32_t)t, idx, e->gen, bucket), wunits);
 		}
 	}
 	return true;
@@ -783,13 +954,12 @@ void agg_inflight_clear(struct agg *a)
 
 void agg_inflight(struct agg *a, const struct request_record *r, int delta)
 {
-	struct agg_key_text k;
-	struct key_hashes kh;
+	struct key_view kv;
 
-	key_fill(r, &k, &kh);
+	key_view_fill(r, &kv);
 	for (int t = 0; t < AGG__NTABLES; t++) {
 		/* a row only for in-flight requests never evicts a counted key: a free row or "(other)" */
-		struct agg_entry *e = entry_at(&a->tab[t], lookup(a, (enum agg_table)t, &k, &kh, 0, false, NULL));
+		struct agg_entry *e = entry_at(&a->tab[t], lookup(a, (enum agg_table)t, &kv, 0, false, NULL));
 
 		e->inflight += delta;
 		if (e->inflight < 0)
@@ -799,12 +969,11 @@ void agg_inflight(struct agg *a, const struct request_record *r, int delta)
 
 double agg_step_requests(const struct agg *a, uint64_t step)
 {
-	const struct agg_entry *e = entry_at(&a->tab[AGG_TOTAL], 1);
-	const struct agg_slot *sl = &e->ring[step % a->p.nsteps];
+	const struct agg_tab *tb = &a->tab[AGG_TOTAL];
 
-	if (!step_in_window(a, step) || sl->step1 != (uint32_t)(step + 1))
+	if (!step_in_window(a, step))
 		return 0;
-	return sl->req;
+	return hist_get(a->p.nsteps, hist_of(tb, entry_at(tb, 1)), step);
 }
 
 int agg_update_anomaly(struct agg *a, struct online_result *out, uint64_t *out_step)
@@ -896,8 +1065,8 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 
 	if (k < 1)
 		k = 1;
-	if (k > a->p.nsteps)
-		k = a->p.nsteps;
+	if (k > a->wsteps)
+		k = a->wsteps;
 	first = a->cur >= k ? a->cur - k : 0;
 	span_start = first * a->p.step_ns;
 	span_end = a->cur * a->p.step_ns;
@@ -909,7 +1078,7 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 
 	/* latency cells of the span -> per-row dense histograms; cells of a row's earlier key -> "(other)" */
 	for (uint64_t s = first; s < a->cur; s++) {
-		struct agg_cells *c = &a->cells[s % a->p.nsteps];
+		struct agg_cells *c = &a->cells[s % a->wsteps];
 
 		if (c->step1 != s + 1)
 			continue;
@@ -942,7 +1111,7 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 			continue;
 		memset(r, 0, sizeof(*r));
 		for (uint64_t s = first; s < a->cur; s++) {
-			const struct agg_slot *sl = &e->ring[s % a->p.nsteps];
+			const struct agg_slot *sl = &e->ring[s % a->wsteps];
 
 			if (sl->step1 != (uint32_t)(s + 1))
 				continue;
@@ -1001,8 +1170,8 @@ double agg_untracked_bound(const struct agg *a, enum agg_table t, uint32_t k)
 		return 0;
 	if (k < 1)
 		k = 1;
-	if (k > a->p.nsteps)
-		k = a->p.nsteps;
+	if (k > a->wsteps)
+		k = a->wsteps;
 	first = a->cur >= k ? a->cur - k : 0;
 	return hh_threshold(a->tab[t].hh, first);
 }
@@ -1049,10 +1218,16 @@ double agg_entry_requests(const struct agg *a, enum agg_table t, size_t i, uint6
 	if (first < agg_oldest_step(a))
 		first = agg_oldest_step(a);
 	for (uint64_t s = first; s < end && s <= a->cur; s++) {
-		const struct agg_slot *sl = &entry_at(tb, (uint32_t)i)->ring[s % a->p.nsteps];
+		struct agg_entry *e = entry_at(tb, (uint32_t)i);
 
-		if (sl->step1 == (uint32_t)(s + 1))
-			sum += sl->req;
+		if (tb->hist_off) {
+			sum += hist_get(a->p.nsteps, hist_of(tb, e), s);
+		} else {
+			const struct agg_slot *sl = &e->ring[s % a->wsteps];
+
+			if (sl->step1 == (uint32_t)(s + 1))
+				sum += sl->req;
+		}
 	}
 	return sum;
 }

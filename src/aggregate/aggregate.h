@@ -23,11 +23,17 @@
  * decayed total weight / max_keys).
  *
  * Time is cut into steps (step_ns, default 1 s) by the request's end time (start + latency); the
- * last nsteps (default 60) are kept. For each row and step: requests, 4xx (429 excluded), 429, 5xx,
- * response bytes, and the latency histogram (aggregate/loghist.h, <= 3.6% relative error) stored
+ * last nsteps (default 60) are kept. For each row and each of the last nsteps - cause_steps steps
+ * (the steps queries cover): requests, 4xx (429 excluded), 429, 5xx, response bytes, etcd bytes and
+ * keys (a 32 B slot), and the latency histogram (aggregate/loghist.h, <= 3.6% relative error) stored
  * sparsely as (row, row generation, bucket) -> weight cells, at most cells_per_step per step
  * (observations beyond that still count everywhere except in quantiles; agg_stats.cell_overflow).
- * A query merges the last k completed steps. Cumulative totals since the row's key got it (per status
+ * The rows of AGG_BY_KEY, AGG_BY_VERB_RESOURCE and the total also keep their request count of each
+ * of the nsteps steps (4 B a step: agg_entry_requests, agg_step_requests), so the live cause's
+ * baseline steps (cause_steps, top: AGG_CAUSE_STEPS) cost 4 B a step in those rows and nothing in
+ * the others. A query merges the last k completed steps (k <= nsteps - cause_steps). A record
+ * older than the slots' steps but within nsteps counts in the cumulative totals and the request
+ * history only. Cumulative totals since the row's key got it (per status
  * class, bytes, latency sum and fixed Prometheus buckets) are kept for every row as well.
  *
  * In-flight: a snapshot, not a running sum: agg_inflight_clear() and then agg_inflight(+1) for every
@@ -35,11 +41,15 @@
  * ends and rows that changed keys can never leave a count behind. The total of the request series
  * per step feeds the online anomaly detector (analysis/online.h) in agg_update_anomaly().
  *
- * Cost: agg_add() does 8 hash lookups and 8 heap updates (O(log max_keys)) and no allocation; all
+ * Cost: agg_add() hashes each key field once and does, per grouping, a hash lookup (skipped when the
+ * grouping's fields are the previous record's and its row still holds that key) and a heap update
+ * (O(log max_keys), none unless the row passes a child), and no allocation; all
  * memory is allocated in agg_new() (calloc'd, so pages are only resident once rows are used): per
- * table (max_keys + 1) * (304 B + nsteps * 32 B + the sizes of the key fields it groups by), query
- * scratch (max_keys + 1) * 2.7 KiB once, and nsteps * (cells_per_step * 4/3 rounded up to a power of two) * 12 B of cells plus
- * nsteps * cells_per_step * 4 B of lists of the used cells (resident only as far as cells are used).
+ * table (max_keys + 1) * (304 B + (nsteps - cause_steps) * 32 B [+ 4 B + nsteps * 4 B in the three
+ * tables with a history] + the sizes of the key fields it groups by), query scratch
+ * (max_keys + 1) * 2.7 KiB once, and (nsteps - cause_steps) * (cells_per_step * 4/3 rounded up to a
+ * power of two) * 12 B of cells plus (nsteps - cause_steps) * cells_per_step * 4 B of lists of the
+ * used cells (resident only as far as cells are used).
  * Not thread-safe; pure logic (no clock reads: callers pass times).
  */
 #ifndef KAPIMON_AGGREGATE_H
@@ -126,6 +136,9 @@ struct agg_params {
 	int detector_season;      /* DC_SEASON_AUTO (default), 0 = none, or a period in steps (<= window / 2) */
 	uint32_t decay_steps;    /* 5: time constant (steps) of the heavy-hitter scores that pick the rows;
 				  * the error bounds grow as e^(window / decay_steps): use >= the window queried */
+	uint32_t cause_steps;    /* 0: of the nsteps, how many of the oldest are kept only as request counts
+				  * (the history of AGG_BY_KEY, AGG_BY_VERB_RESOURCE and the total: the live
+				  * cause and the detector); queries cover the other nsteps - cause_steps */
 };
 
 struct agg_stats {
@@ -156,8 +169,9 @@ struct agg;
 
 void agg_params_default(struct agg_params *p);
 /* Defaults for a view that only queries windows of `window` steps (top: --interval): keeps window + 2
- * steps (the window, the step being filled, one spare) plus AGG_CAUSE_STEPS for the live cause of an
- * anomaly (aggregate/live_cause.h: the steps before an event and its first ones), and decays the
+ * steps (the window, the step being filled, one spare) plus AGG_CAUSE_STEPS (cause_steps: request
+ * counts only, in the rows the live cause reads) for the live cause of an anomaly
+ * (aggregate/live_cause.h: the steps before an event and its first ones), and decays the
  * heavy-hitter scores with a time constant of max(5, window) steps, so the error bounds hold over the
  * window. */
 #define AGG_CAUSE_STEPS 20
@@ -193,7 +207,7 @@ uint64_t agg_step_of(const struct agg *a, uint64_t ns);
 uint64_t agg_current_step(const struct agg *a);
 
 /*
- * Rows of table t over the last k completed steps (k clamped to [1, nsteps]; the current step is
+ * Rows of table t over the last k completed steps (k clamped to [1, nsteps - cause_steps]; the current step is
  * excluded). Rows with no request, no in-flight request in the span are left out. Sorted by `sort`
  * (descending, ties by key), at most max_rows written to rows[]; returns the number of rows that had
  * data (may exceed max_rows). *span_s (optional): the seconds the rates are divided by (less than

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aggregate/loghist.h"
+#include "util/hash.h"
 #include "util/strbuf.h"
 
 #define WEIGHT_SCALE 256.0 /* latency cells hold weights in 1/256 units (exact sums), as aggregate.c */
@@ -65,6 +66,10 @@ struct etcd_agg {
 	uint32_t *touched;
 	struct etcd_agg_row *rows;
 	struct etcd_agg_stats st;
+	/* the previous record's (op, resource) and its entry: runs of one key skip the hash probe */
+	struct etcd_agg_key prev;
+	uint32_t prev_op_len, prev_res_len, prev_idx;
+	bool prev_valid;
 };
 
 void etcd_agg_params_default(struct etcd_agg_params *p)
@@ -119,6 +124,7 @@ struct etcd_agg *etcd_agg_new(const struct etcd_agg_params *p, uint64_t start_ns
 
 	if (!e)
 		return NULL;
+	lh_init();
 	if (p)
 		e->p = *p;
 	else
@@ -174,46 +180,46 @@ const struct etcd_agg_stats *etcd_agg_get_stats(const struct etcd_agg *e)
 
 /* ---- keys ---------------------------------------------------------------------------------------- */
 
-static uint64_t fnv(uint64_t h, const char *s)
+/* An etcd record's (op, resource) as views: the op's bytes and the resource's ("group/resource" is
+ * built in buf), each with its length as stored in struct etcd_agg_key. */
+struct ekey_view {
+	const char *op, *res;
+	uint32_t op_len, res_len;
+	char buf[AGG_RESOURCE_LEN];
+};
+
+static void key_view(const struct etcd_record *r, struct ekey_view *v)
 {
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
+	v->op = r->op;
+	v->op_len = (uint32_t)strnlen(r->op, sizeof(r->op) < ETCD_AGG_OP_LEN - 1 ? sizeof(r->op) : ETCD_AGG_OP_LEN - 1);
+	if (r->group[0] && r->resource[0]) {
+		v->res = v->buf;
+		v->res_len = (uint32_t)str_join(v->buf, sizeof(v->buf), r->group, sizeof(r->group), '/', r->resource,
+						sizeof(r->resource));
+	} else {
+		v->res = r->resource;
+		v->res_len = (uint32_t)strnlen(r->resource, sizeof(r->resource) < AGG_RESOURCE_LEN - 1 ? sizeof(r->resource)
+												: AGG_RESOURCE_LEN - 1);
 	}
-	return (h ^ 0xff) * 0x100000001b3ULL;
 }
 
-static void key_of(const struct etcd_record *r, struct etcd_agg_key *k)
+static uint32_t lookup_probe(struct etcd_agg *e, const struct ekey_view *k)
 {
-	size_t n;
-
-	memset(k, 0, sizeof(*k));
-	n = strnlen(r->op, sizeof(r->op));
-	if (n >= sizeof(k->op))
-		n = sizeof(k->op) - 1;
-	memcpy(k->op, r->op, n);
-	if (r->group[0] && r->resource[0])
-		str_join(k->resource, sizeof(k->resource), r->group, sizeof(r->group), '/', r->resource,
-			 sizeof(r->resource));
-	else
-		str_copyn(k->resource, sizeof(k->resource), r->resource, sizeof(r->resource));
-}
-
-static uint32_t lookup(struct etcd_agg *e, const struct etcd_agg_key *k)
-{
-	uint64_t h = fnv(fnv(0xcbf29ce484222325ULL, k->op), k->resource);
+	uint64_t h = hash_mix64(hash_bytes(k->op, k->op_len, 1) ^ hash_bytes(k->res, k->res_len, 2));
 	uint32_t i;
+	struct eentry *en;
 
 	h = h ? h : 1;
 	i = (uint32_t)(h ^ h >> 29) & e->index_mask;
 	for (;;) {
 		uint32_t v = e->index[i];
-		struct eentry *en;
 
 		if (!v)
 			break;
 		en = &e->entries[v - 1];
-		if (en->hash == h && !strcmp(en->key.op, k->op) && !strcmp(en->key.resource, k->resource))
+		/* the stored strings end where the record's do, and hold the same bytes */
+		if (en->hash == h && !en->key.op[k->op_len] && !en->key.resource[k->res_len] &&
+		    mem_eq_short(en->key.op, k->op, k->op_len) && mem_eq_short(en->key.resource, k->res, k->res_len))
 			return v - 1;
 		i = (i + 1) & e->index_mask;
 	}
@@ -221,10 +227,33 @@ static uint32_t lookup(struct etcd_agg *e, const struct etcd_agg_key *k)
 		e->st.overflow++;
 		return 0;
 	}
-	e->entries[e->n].key = *k;
-	e->entries[e->n].hash = h;
+	en = &e->entries[e->n];
+	memcpy(en->key.op, k->op, k->op_len);
+	en->key.op[k->op_len] = '\0';
+	memcpy(en->key.resource, k->res, k->res_len);
+	en->key.resource[k->res_len] = '\0';
+	en->hash = h;
 	e->index[i] = e->n + 1;
 	return e->n++;
+}
+
+/* Entry of a key: the previous record's when the key is the same (an entry keeps its key for good;
+ * a key counted in "(other)" stays there, counted as overflow again), else by the hash index. */
+static uint32_t lookup(struct etcd_agg *e, const struct ekey_view *k)
+{
+	if (e->prev_valid && k->op_len == e->prev_op_len && k->res_len == e->prev_res_len &&
+	    mem_eq_short(e->prev.op, k->op, k->op_len) && mem_eq_short(e->prev.resource, k->res, k->res_len)) {
+		if (!e->prev_idx)
+			e->st.overflow++;
+		return e->prev_idx;
+	}
+	e->prev_idx = lookup_probe(e, k);
+	memcpy(e->prev.op, k->op, k->op_len);
+	e->prev_op_len = k->op_len;
+	memcpy(e->prev.resource, k->res, k->res_len);
+	e->prev_res_len = k->res_len;
+	e->prev_valid = true;
+	return e->prev_idx;
 }
 
 /* ---- steps ---------------------------------------------------------------------------------------- */
@@ -306,13 +335,14 @@ static void cell_add(struct etcd_agg *e, uint64_t step, uint32_t key, uint32_t w
 void etcd_agg_request(struct etcd_agg *e, uint64_t request_id, uint64_t end_ns, const uint32_t *rows)
 {
 	size_t i = request_id & (e->p.recent - 1);
+	uint32_t *dst;
 
 	if (!request_id)
 		return;
 	e->recent[i].id = request_id;
 	e->recent[i].end_ns = end_ns;
-	for (uint32_t t = 0; t < e->p.link_tables; t++)
-		e->recent_rows[i * e->p.link_tables + t] = rows[t] < e->p.link_rows ? rows[t] : UINT32_MAX;
+	dst = &e->recent_rows[i * e->p.link_tables];
+	memcpy(dst, rows, e->p.link_tables * sizeof(*dst)); /* rows >= link_rows are skipped by attribute() */
 }
 
 void etcd_agg_evict_hook(void *ctx, uint32_t table, uint32_t row)
@@ -341,6 +371,9 @@ static void attribute(struct etcd_agg *e, uint64_t request_id, double w)
 {
 	size_t i = request_id & (e->p.recent - 1);
 	uint64_t step;
+	uint32_t sidx;
+	const uint32_t *rows;
+	float fw = (float)w;
 
 	e->st.linked++;
 	if (e->recent[i].id != request_id) {
@@ -350,28 +383,30 @@ static void attribute(struct etcd_agg *e, uint64_t request_id, double w)
 	e->st.attributed++;
 	if (!step_for(e, e->recent[i].end_ns, &step))
 		return;
+	sidx = (uint32_t)(step % e->p.nsteps);
+	rows = &e->recent_rows[i * e->p.link_tables];
 	for (uint32_t t = 0; t < e->p.link_tables; t++) {
-		uint32_t row = e->recent_rows[i * e->p.link_tables + t];
+		uint32_t row = rows[t];
 		struct lslot *sl;
 
-		if (row == UINT32_MAX)
+		if (row >= e->p.link_rows)
 			continue;
-		sl = &e->links[((size_t)t * e->p.link_rows + row) * e->p.nsteps + step % e->p.nsteps];
+		sl = &e->links[((size_t)t * e->p.link_rows + row) * e->p.nsteps + sidx];
 		if (sl->step1 != (uint32_t)(step + 1)) {
 			sl->step1 = (uint32_t)(step + 1);
 			sl->calls = 0;
 		}
-		sl->calls += (float)w;
+		sl->calls += fw;
 	}
 }
 
 void etcd_agg_add(struct etcd_agg *e, const struct etcd_record *r)
 {
-	struct etcd_agg_key k;
+	struct ekey_view k;
 	double w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
 	double wu = nearbyint(w * WEIGHT_SCALE);
 	uint32_t wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
-	unsigned bucket = lh_bucket((double)r->latency_ns);
+	unsigned bucket = lh_bucket_ns(r->latency_ns);
 	bool err = r->grpc_status != 0;
 	float bytes = r->req_size > 0 ? (float)((double)r->req_size * w) : 0;
 	uint64_t step;
@@ -386,7 +421,7 @@ void etcd_agg_add(struct etcd_agg *e, const struct etcd_record *r)
 		attribute(e, r->request_id, w);
 	if (!step_for(e, r->start_ns + r->latency_ns, &step))
 		return;
-	key_of(r, &k);
+	key_view(r, &k);
 	idx = lookup(e, &k);
 	for (int pass = 0; pass < 2; pass++) {
 		uint32_t row = pass ? e->cap : idx; /* the total lives after the keys */

@@ -6,22 +6,6 @@
 
 #define RESCALE_AT 1e100 /* rescale scores when the forward-decay unit grows past this */
 
-struct hh {
-	uint32_t cap, n;
-	uint64_t *hash;  /* per row */
-	double *score;   /* forward-decay units: weight * g^(step - landmark) */
-	double *err;     /* same units */
-	uint32_t *gen;
-	uint64_t *born;
-	uint32_t *heap;  /* min-heap of rows by score, n entries */
-	uint32_t *pos;   /* row -> heap position */
-	uint32_t *index; /* open addressing: row + 1, 0 = empty */
-	uint32_t mask;
-	double lng;      /* ln g = 1 / decay_steps */
-	uint64_t landmark, step;
-	double mult;     /* g^(step - landmark) */
-	uint64_t evictions;
-};
 
 struct hh *hh_new(uint32_t cap, double decay_steps, uint64_t start_step)
 {
@@ -183,10 +167,9 @@ static void index_remove(struct hh *h, uint32_t row)
 
 /* ---- updates -------------------------------------------------------------------------------------- */
 
-void hh_hit(struct hh *h, uint32_t row, double w)
+void hh_sift_down_(struct hh *h, uint32_t i)
 {
-	h->score[row] += w * h->mult;
-	sift_down(h, h->pos[row]);
+	sift_down(h, i);
 }
 
 uint32_t hh_admit(struct hh *h, uint64_t hash, double w, bool may_evict, bool *evicted)

@@ -23,7 +23,8 @@
  * counted exactly by the caller's per-step counters; a key admitted inside the window (born >= first)
  * may have missed up to hh_err(row, first) = err / g^(first - landmark) before its admission.
  *
- * Cost: a hit is one heap sift-down (O(log cap), usually a few levels); an admission one index insert,
+ * Cost: a hit compares the row's new score with its heap children (inline) and sifts down (O(log cap))
+ * only when it passes one; an admission one index insert,
  * one index delete (backward shift) and one sift. Memory: cap * 52 B + 8 B per index slot (2 * cap
  * rounded up to a power of two), allocated in hh_new. Not thread-safe; pure logic.
  */
@@ -35,7 +36,26 @@
 
 #define HH_NONE UINT32_MAX
 
-struct hh;
+/* The summary's state: visible only so that hh_hit, called per record and table, is inline; use the
+ * functions below. */
+struct hh {
+	uint32_t cap, n;
+	uint64_t *hash;  /* per row */
+	double *score;   /* forward-decay units: weight * g^(step - landmark) */
+	double *err;     /* same units */
+	uint32_t *gen;
+	uint64_t *born;
+	uint32_t *heap;  /* min-heap of rows by score, n entries */
+	uint32_t *pos;   /* row -> heap position */
+	uint32_t *index; /* open addressing: row + 1, 0 = empty */
+	uint32_t mask;
+	double lng;      /* ln g = 1 / decay_steps */
+	uint64_t landmark, step;
+	double mult;     /* g^(step - landmark) */
+	uint64_t evictions;
+};
+
+void hh_sift_down_(struct hh *h, uint32_t i); /* hh_hit's slow path */
 
 /* Key equality for a hash match: does row `row` hold the caller's key? */
 typedef bool (*hh_eq_fn)(void *ctx, uint32_t row);
@@ -50,8 +70,17 @@ void hh_set_step(struct hh *h, uint64_t step);
 
 /* Row holding the key with this hash (eq confirms), HH_NONE when not tracked. */
 uint32_t hh_find(const struct hh *h, uint64_t hash, hh_eq_fn eq, void *ctx);
-/* Add weight w >= 0 to a tracked row. */
-void hh_hit(struct hh *h, uint32_t row, double w);
+/* Add weight w >= 0 to a tracked row. A score only grows: the row moves in the heap only when it
+ * passes a child (most hits leave it in place). */
+static inline void hh_hit(struct hh *h, uint32_t row, double w)
+{
+	uint32_t i = h->pos[row], l = 2 * i + 1;
+	double s = h->score[row] += w * h->mult;
+
+	if (l >= h->n || (h->score[h->heap[l]] >= s && (l + 1 >= h->n || h->score[h->heap[l + 1]] >= s)))
+		return;
+	hh_sift_down_(h, i);
+}
 /*
  * Give an untracked key (hash) a row with weight w: a free row, or, when may_evict, the row with the
  * minimum score (*evicted set: the caller must drop that row's old key and data first-hand). Returns

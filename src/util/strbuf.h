@@ -3,7 +3,9 @@
 #ifndef KAPIMON_STRBUF_H
 #define KAPIMON_STRBUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Copy the C string src into dst (cap > 0 bytes), cut to cap - 1 bytes and NUL-terminated, as
@@ -44,6 +46,38 @@ static inline size_t str_join(char *dst, size_t cap, const char *a, size_t amax,
 		n += str_copyn(dst + n, cap - n, b, bmax);
 	}
 	return n;
+}
+
+/* memcmp(a, b, n) == 0 for short keys, inline: 8 bytes at a time, the last 1..8 by overlapping
+ * reads (both hold n bytes); no library call on per-event paths. */
+static inline bool mem_eq_short(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y;
+
+	if (n >= 8) {
+		for (size_t i = 0; i + 8 < n; i += 8) {
+			memcpy(&x, a + i, 8);
+			memcpy(&y, b + i, 8);
+			if (x != y)
+				return false;
+		}
+		memcpy(&x, a + n - 8, 8);
+		memcpy(&y, b + n - 8, 8);
+		return x == y;
+	}
+	if (n >= 4) {
+		uint32_t p, q, r, t;
+
+		memcpy(&p, a, 4);
+		memcpy(&q, b, 4);
+		memcpy(&r, a + n - 4, 4);
+		memcpy(&t, b + n - 4, 4);
+		return p == q && r == t;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
 }
 
 #endif

@@ -794,6 +794,163 @@ static void test_cell_overflow(void **state)
 	agg_free(a);
 }
 
+/* The previous record's row is reused only while it holds the same key: records of one key, then a
+ * key that takes that row by eviction (and one by an in-flight admission), then the first key again,
+ * each counted in the row of its own key; a record that repeats a key only in some fields (same
+ * agent, other resource) is counted in the agent's row and a new (agent, verb, resource) row. Also
+ * the cumulative latency buckets at their bounds (ns <= bound). */
+static void test_prev_row_reuse(void **state)
+{
+	struct agg *a = mkagg(1, 10, T0);
+	struct agg_row rows[4];
+	const struct agg_key *k;
+	const struct agg_cum *cum;
+	struct request_record r;
+	size_t n;
+
+	for (int i = 0; i < 3; i++) {
+		r = mk("first", "get", "pods", 200, T0 + S / 2, 2500000); /* exactly 2.5 ms: le 0.0025 */
+		agg_add(a, &r);
+	}
+	r = mk("second", "get", "pods", 200, T0 + S / 2, 2500001); /* just above: le 0.005 */
+	agg_add(a, &r); /* evicts "first" from the one agent row */
+	r = mk("first", "get", "pods", 200, T0 + S / 2, 1000000);
+	agg_add(a, &r); /* evicts "second": "first" again, counted once in its new row */
+	agg_advance(a, T0 + S);
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(n, 2); /* by rate: "(other)" first */
+	assert_false(rows[1].other);
+	assert_string_equal(rows[1].key->user_agent, "first");
+	/* "(other)" holds the first three of "first" and the one of "second"; the row the last "first" */
+	assert_true(rows[0].other);
+	assert_true(fabs(rows[0].req - 4) < 1e-9);
+	assert_true(fabs(rows[1].req - 1) < 1e-9);
+	/* cumulative buckets: 3 in le 0.0025 (moved to "(other)"), 1 in le 0.005 ("(other)"), 1 in le 0.001 */
+	k = agg_table_entry(a, AGG_BY_AGENT, 0, &cum, NULL, NULL);
+	assert_non_null(k);
+	assert_true(fabs(cum->le[1] - 3) < 1e-9 && fabs(cum->le[2] - 1) < 1e-9 && cum->le[0] == 0);
+	k = agg_table_entry(a, AGG_BY_AGENT, 1, &cum, NULL, NULL);
+	assert_string_equal(k->user_agent, "first");
+	assert_true(fabs(cum->le[0] - 1) < 1e-9 && cum->req[AGG_C_2XX] == 1);
+	/* the same agent with another resource: its agent row, a new key row (the old one to "(other)") */
+	r = mk("first", "get", "secrets", 200, T0 + S + S / 2, 1000000);
+	agg_add(a, &r);
+	agg_advance(a, T0 + 2 * S);
+	n = agg_query(a, AGG_BY_KEY, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].key->resource, "secrets");
+	n = agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].key->user_agent, "first");
+	assert_true(fabs(rows[0].req - 1) < 1e-9);
+	agg_free(a);
+
+	/* an in-flight request of another key takes the (idle) row between two records of one key */
+	a = mkagg(1, 30, T0);
+	r = mk("early", "get", "pods", 200, T0 + S / 2, 1000000);
+	agg_add(a, &r);
+	agg_advance(a, T0 + 25 * S); /* "early" idle: decayed below the idle weight */
+	r = mk("pending", "get", "pods", 200, T0 + 25 * S, 1000000);
+	agg_inflight(a, &r, +1);
+	k = agg_table_entry(a, AGG_BY_AGENT, 1, NULL, NULL, NULL);
+	assert_string_equal(k->user_agent, "pending");
+	r = mk("early", "get", "pods", 200, T0 + 25 * S + S / 2, 1000000);
+	agg_add(a, &r);
+	k = agg_table_entry(a, AGG_BY_AGENT, 1, &cum, NULL, NULL);
+	assert_string_equal(k->user_agent, "early");
+	assert_true(cum->req[AGG_C_2XX] == 1); /* only the new record: the first went to "(other)" */
+	agg_free(a);
+}
+
+/* cause_steps: the oldest steps are kept as request counts only, in the rows of AGG_BY_KEY,
+ * AGG_BY_VERB_RESOURCE and the total. Their counts per step survive the slots' steps, move to
+ * "(other)" with an evicted key, are zeroed as the history passes them (a row idle for longer than
+ * nsteps shows nothing stale), and a late record inside nsteps but older than the slots counts in
+ * the history and the cumulative totals without touching the newest step's slot or cells. */
+static void test_cause_history(void **state)
+{
+	struct agg_params p;
+	struct agg *a;
+	struct agg_row rows[4];
+	struct request_record r;
+	const struct agg_cum *cum;
+	size_t n;
+	const uint64_t B = T0 / S; /* the first step */
+
+	agg_params_for_window(&p, 1); /* nsteps 23, cause_steps 20: slots for 3 steps */
+	p.max_keys = 1;
+	p.detector_window = 0;
+	assert_int_equal(p.nsteps - p.cause_steps, 3);
+	a = agg_new(&p, T0);
+	assert_non_null(a);
+	for (uint64_t st = 0; st < 10; st++)
+		for (uint64_t i = 0; i <= st; i++) { /* st + 1 requests in step st */
+			r = mk("steady", "list", "pods", 200, T0 + st * S + S / 2, 1000000);
+			agg_add(a, &r);
+		}
+	agg_advance(a, T0 + 10 * S);
+	for (uint64_t st = 0; st < 10; st++) {
+		assert_true(fabs(agg_entry_requests(a, AGG_BY_KEY, 1, B + st, B + st + 1) - (double)(st + 1)) < 1e-9);
+		assert_true(fabs(agg_entry_requests(a, AGG_BY_VERB_RESOURCE, 1, B + st, B + st + 1) - (double)(st + 1)) < 1e-9);
+		assert_true(fabs(agg_step_requests(a, B + st) - (double)(st + 1)) < 1e-9);
+	}
+	assert_true(fabs(agg_entry_requests(a, AGG_BY_KEY, 1, B + 0, B + 10) - 55) < 1e-9);
+	/* a query covers at most the slots' steps: k = 20 is cut to 3 (steps 7, 8, 9 = 8 + 9 + 10) */
+	n = agg_query(a, AGG_BY_KEY, 20, AGG_SORT_RATE, rows, 4, NULL);
+	assert_int_equal(n, 1);
+	assert_true(fabs(rows[0].req - 27) < 1e-9);
+	/* a late record for step 5 (older than the slots, inside nsteps): history and totals, no slot */
+	r = mk("steady", "list", "pods", 200, T0 + 5 * S + S / 2, 1000000);
+	agg_add(a, &r);
+	assert_int_equal(agg_get_stats(a)->late, 0);
+	assert_true(fabs(agg_entry_requests(a, AGG_BY_KEY, 1, B + 5, B + 6) - 7) < 1e-9);
+	agg_table_entry(a, AGG_BY_KEY, 1, &cum, NULL, NULL);
+	assert_true(fabs(cum->req[AGG_C_2XX] - 56) < 1e-9);
+	n = agg_query(a, AGG_BY_KEY, 1, AGG_SORT_RATE, rows, 4, NULL);
+	assert_true(fabs(rows[0].req - 10) < 1e-9 && !isnan(rows[0].p50_ns));
+	/* another key evicts "steady": its history goes to "(other)", per step */
+	r = mk("newcomer", "list", "pods", 200, T0 + 10 * S + S / 2, 1000000);
+	agg_add(a, &r);
+	assert_true(fabs(agg_entry_requests(a, AGG_BY_KEY, 0, B + 3, B + 4) - 4) < 1e-9);
+	assert_true(fabs(agg_entry_requests(a, AGG_BY_KEY, 0, B + 0, B + 11) - 56) < 1e-9);
+	assert_true(fabs(agg_entry_requests(a, AGG_BY_KEY, 1, B + 0, B + 10) - 0) < 1e-9);
+	assert_true(fabs(agg_entry_requests(a, AGG_BY_KEY, 1, B + 10, B + 11) - 1) < 1e-9);
+	/* the verb-resource row kept its key: its history goes on */
+	assert_true(fabs(agg_entry_requests(a, AGG_BY_VERB_RESOURCE, 1, B + 0, B + 11) - 57) < 1e-9);
+	/* idle for longer than nsteps: nothing stale when it counts again */
+	r = mk("newcomer", "list", "pods", 200, T0 + 40 * S + S / 2, 1000000);
+	agg_add(a, &r);
+	agg_advance(a, T0 + 41 * S);
+	assert_true(fabs(agg_entry_requests(a, AGG_BY_VERB_RESOURCE, 1, B + 0, B + 41) - 1) < 1e-9);
+	assert_true(fabs(agg_step_requests(a, B + 40) - 1) < 1e-9);
+	assert_true(agg_step_requests(a, B + 17) == 0 && agg_step_requests(a, B + 40 - 23) == 0);
+	agg_free(a);
+	/* a history that moves by less than nsteps zeroes the steps it passes: 5 requests in step 0 are
+	 * not read as step 23's (the same place in the ring), nor added to step 24's */
+	agg_params_for_window(&p, 1);
+	p.detector_window = 0;
+	a = agg_new(&p, T0);
+	assert_non_null(a);
+	for (int i = 0; i < 5; i++) {
+		r = mk("x", "get", "pods", 200, T0 + S / 2, 1000000);
+		agg_add(a, &r);
+	}
+	r = mk("x", "get", "pods", 200, T0 + 10 * S + S / 2, 1000000);
+	agg_add(a, &r);
+	r = mk("x", "get", "pods", 200, T0 + 24 * S + S / 2, 1000000);
+	agg_add(a, &r);
+	agg_advance(a, T0 + 25 * S);
+	assert_true(agg_step_requests(a, B + 23) == 0);
+	assert_true(agg_step_requests(a, B + 24) == 1);
+	assert_true(agg_step_requests(a, B + 10) == 1);
+	assert_true(fabs(agg_entry_requests(a, AGG_BY_KEY, 1, B + 2, B + 25) - 2) < 1e-9);
+	agg_free(a);
+	/* cause_steps must leave at least one step of slots */
+	agg_params_for_window(&p, 1);
+	p.cause_steps = p.nsteps;
+	assert_null(agg_new(&p, T0));
+}
+
 static void test_anomaly_feed(void **state)
 {
 	struct agg_params p;
@@ -847,6 +1004,8 @@ int main(void)
 		cmocka_unit_test(test_keys_per_table),
 		cmocka_unit_test(test_cell_overflow),
 		cmocka_unit_test(test_anomaly_feed),
+		cmocka_unit_test(test_prev_row_reuse),
+		cmocka_unit_test(test_cause_history),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

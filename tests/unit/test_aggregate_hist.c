@@ -131,6 +131,30 @@ static void test_quantiles_vs_exact(void **state)
 	free(s);
 }
 
+/* The integer bucket agrees with lh_bucket on every integer around each bucket's first value (where
+ * a table off by one would show), at the edges, and on random values over the whole range. */
+static void test_bucket_ns_matches(void **state)
+{
+	uint64_t edges[] = { 0, 1, 999, 1000, 1001, 1023, 1024, 9999999999999ULL, 10000000000000ULL,
+			     10000000000001ULL, 1ULL << 53, (1ULL << 53) + 1, UINT64_MAX };
+
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		assert_int_equal(lh_bucket_ns(edges[i]), lh_bucket((double)edges[i]));
+	for (unsigned b = 1; b < LH_NBUCKETS - 1; b++) {
+		uint64_t lo = (uint64_t)ceil(lh_lower(b));
+
+		for (uint64_t v = lo > 300 ? lo - 300 : 0; v < lo + 300; v++)
+			assert_int_equal(lh_bucket_ns(v), lh_bucket((double)v));
+		/* and the bucket really changes there */
+		assert_true(lh_bucket_ns(lo + 300) >= b);
+	}
+	for (int i = 0; i < 1000000; i++) {
+		uint64_t v = (uint64_t)logu(1, 1e14);
+
+		assert_int_equal(lh_bucket_ns(v), lh_bucket((double)v));
+	}
+}
+
 static void test_merge_and_empty(void **state)
 {
 	uint64_t a[LH_NBUCKETS] = { 0 }, b[LH_NBUCKETS] = { 0 }, m[LH_NBUCKETS] = { 0 };
@@ -156,6 +180,7 @@ int main(void)
 		cmocka_unit_test(test_relative_error_bound),
 		cmocka_unit_test(test_quantiles_vs_exact),
 		cmocka_unit_test(test_merge_and_empty),
+		cmocka_unit_test(test_bucket_ns_matches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,11 +68,35 @@ static void test_swar_exact(void **state)
 	}
 }
 
+/* mem_eq_short agrees with memcmp for every length up to 40 and a difference at every position
+ * (and in the bytes just past n, which it must not read as part of the key). */
+static void test_mem_eq_short(void **state)
+{
+	char a[48], b[48];
+
+	for (size_t n = 0; n <= 40; n++) {
+		for (size_t i = 0; i < sizeof(a); i++)
+			a[i] = b[i] = (char)('a' + i % 26);
+		assert_true(mem_eq_short(a, b, n));
+		b[n] = 'X'; /* past the key */
+		assert_true(mem_eq_short(a, b, n));
+		for (size_t pos = 0; pos < n; pos++) {
+			char save = b[pos];
+
+			b[pos] = (char)(save ^ 0x20);
+			assert_false(mem_eq_short(a, b, n));
+			assert_int_equal(mem_eq_short(a, b, n), memcmp(a, b, n) == 0);
+			b[pos] = save;
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_copy_and_join_like_snprintf),
 		cmocka_unit_test(test_swar_exact),
+		cmocka_unit_test(test_mem_eq_short),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
