@@ -53,6 +53,7 @@ struct recent_req {
 
 struct etcd_assembler {
 	int64_t mono_to_wall;
+	uint32_t apiserver_pid; /* stamped on every record */
 	uint64_t hold_ns;
 	double sample_factor;
 	double (*weigh)(void *ctx, uint64_t start_mono_ns);
@@ -162,6 +163,11 @@ void etcd_asm_set_weigher(struct etcd_assembler *a, double (*fn)(void *ctx, uint
 	a->weigh_ctx = ctx;
 }
 
+void etcd_asm_set_apiserver_pid(struct etcd_assembler *a, uint32_t pid)
+{
+	a->apiserver_pid = pid;
+}
+
 void etcd_asm_set_sample_factor(struct etcd_assembler *a, double f)
 {
 	a->sample_factor = f > 0 ? f : 1.0;
@@ -254,7 +260,8 @@ static void decode_into(struct etcd_assembler *a, const struct kp_grpc_start *ev
 
 	memcpy(method, ev->method, mlen);
 	method[mlen] = 0;
-	etcd_record_init(rec);
+	etcd_record_init_fast(rec);
+	rec->apiserver_pid = a->apiserver_pid;
 	if (ev->truncated & KP_TRUNC_GRPC_AT_VALUE)
 		a->st.stopped_at_value++;
 	if (ev->truncated & KP_TRUNC_GRPC_GAVE_UP)
@@ -291,6 +298,7 @@ void etcd_asm_start(struct etcd_assembler *a, const struct kp_grpc_start *ev)
 
 		stream_seen(a, ev->stream);
 		a->st.stream_messages++;
+		etcd_record_init(&rec); /* on the stack: no stale bytes behind the keys' NULs */
 		decode_into(a, ev, &rec);
 		rec.stream = true;
 		rec.latency_ns = 0;

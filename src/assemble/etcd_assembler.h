@@ -50,6 +50,8 @@ struct etcd_asm_stats {
 
 struct etcd_assembler *etcd_asm_new(int64_t mono_to_wall_ns, uint64_t hold_ns, etcd_record_cb cb, void *ctx);
 void etcd_asm_free(struct etcd_assembler *a);
+/* The apiserver process whose calls these are, stamped on every record (0 by default: unknown). */
+void etcd_asm_set_apiserver_pid(struct etcd_assembler *a, uint32_t pid);
 
 void etcd_asm_start(struct etcd_assembler *a, const struct kp_grpc_start *ev);
 void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev);

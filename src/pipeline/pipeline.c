@@ -8,6 +8,7 @@
 
 #include "assemble/apf_join.h"
 #include "assemble/kp_contract.h"
+#include "assemble/record_json.h"
 #include "assemble/request_fill.h"
 #include "resolve/procnet.h"
 
@@ -37,7 +38,6 @@ struct pipeline {
 	void *weigh_ctx;
 	uint64_t next_id;         /* request ids, unique across lanes */
 	struct request_record scratch; /* the joined record being delivered */
-	struct etcd_record escratch;
 	struct pipeline_stats st;
 	/* counters of lanes that are gone, and the sums handed out */
 	struct asm_stats as_gone, as_sum;
@@ -62,14 +62,12 @@ static void deliver_etcd(const struct etcd_record *r, void *ctx)
 {
 	struct lane *l = ctx;
 	struct pipeline *p = l->p;
-	struct etcd_record *j = &p->escratch;
 
-	*j = *r;
-	j->apiserver_pid = l->pid;
+	/* r->apiserver_pid: the lane's (etcd_asm_set_apiserver_pid) */
 	p->st.etcd_records++;
 	for (size_t i = 0; i < p->nsinks; i++)
 		if (p->sinks[i].etcd)
-			p->sinks[i].etcd(p->sinks[i].ctx, j);
+			p->sinks[i].etcd(p->sinks[i].ctx, r);
 }
 
 /* Join and deliver j (the pipeline's own copy: the joins fill it in place). */
@@ -229,6 +227,8 @@ static struct lane *lane_of(struct pipeline *p, uint32_t pid)
 	free_lane->as = asm_new(p->o.max_pending, p->o.mono_to_wall_ns, deliver_request, free_lane);
 	if (p->o.etcd)
 		free_lane->es = etcd_asm_new(p->o.mono_to_wall_ns, p->o.etcd_link_hold_ns, deliver_etcd, free_lane);
+	if (free_lane->es)
+		etcd_asm_set_apiserver_pid(free_lane->es, pid);
 	free_lane->apf = apf_join_new(p->o.etcd_link_hold_ns);
 	if (!free_lane->as || (p->o.etcd && !free_lane->es) || !free_lane->apf) {
 		asm_free(free_lane->as);
