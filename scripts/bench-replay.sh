@@ -6,24 +6,27 @@
 # whatever else runs on the machine. Also prints CPU ns per request outside valgrind (best of 5;
 # that one depends on the machine). A benchmark: it asserts nothing about the figures.
 #
-#   scripts/bench-replay.sh [EVENTS]       default: tests/bench/list-400rps.raw.gz (committed)
+#   scripts/bench-replay.sh [EVENTS]       default: tests/bench/list-400rps-etcdcost.raw.gz (committed)
 #   BENCH_CAPTURE=1 scripts/bench-replay.sh  capture a fresh corpus from the testbed first (root):
 #       `kapimon record --raw-events` while h2load lists configmaps at BENCH_RATE req/s
 #
-# The committed corpus: 1,000 GETs of a namespaced list of 10 configmaps at 400 req/s (one etcd Range
-# each) plus the testbed apiserver's own traffic in those seconds, as `kapimon record --raw-events`
-# wrote it (string tails and padding zeroed, etcd values redacted: src/input/raw_events.h).
+# The committed corpus: 2,000 GETs of a namespaced list of 10 configmaps at 400 req/s (one etcd Range
+# each, with the etcd cost fields: response size, keys returned) plus the testbed apiserver's own
+# traffic in those seconds, as `kapimon record --raw-events` wrote it (string tails and padding zeroed,
+# etcd values redacted: src/input/raw_events.h). tests/bench/list-400rps.raw.gz is the earlier one
+# (1,000 requests, recorded before the etcd cost fields and the user; test_replay_cli reads both).
+# build/bench/replay feeds the events pass by pass, as the live loop reads the rings.
 #
-# Environment: BENCH_CAPTURE [0], BENCH_RATE [400], BENCH_N [1000], BENCH_OUT [build/bench-replay.json]
+# Environment: BENCH_CAPTURE [0], BENCH_RATE [400], BENCH_N [2000], BENCH_OUT [build/bench-replay.json]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-EVENTS=${1:-tests/bench/list-400rps.raw.gz}
+EVENTS=${1:-tests/bench/list-400rps-etcdcost.raw.gz}
 JSON_OUT=${BENCH_OUT:-$ROOT/build/bench-replay.json}
 make -s build/bench/replay >/dev/null
 
 if [ "${BENCH_CAPTURE:-0}" = 1 ]; then
-	RATE=${BENCH_RATE:-400} N=${BENCH_N:-1000}
+	RATE=${BENCH_RATE:-400} N=${BENCH_N:-2000}
 	[ -n "${KAPIMON_APISERVER_PID:-}" ] || eval "$(scripts/testbed.sh env)"
 	make -s kapimon >/dev/null
 	TMP=$(mktemp -d /tmp/kapimon-replay.XXXXXX)

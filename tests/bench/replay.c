@@ -184,14 +184,54 @@ static uint64_t n_etcd_records(const struct replay *rp)
 	return pipeline_get_stats(rp->pl)->etcd_records;
 }
 
-/* The measured part: every event, plus the timer work the live loop would do meanwhile. */
+/* The ring an event type is written to, in the order the live loop reads them (capture.c adds the
+ * request ring, then etcd's, then the connections'). */
+static int ring_of(uint32_t type)
+{
+	switch (type) {
+	case KP_EV_GRPC_START:
+	case KP_EV_GRPC_END:
+	case KP_EV_GRPC_STREAM:
+	case KP_EV_WATCH_RESP:
+		return 1;
+	case KP_EV_CONN:
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The measured part: every event, plus the timer work the live loop would do meanwhile. A recording
+ * holds the events in the order they were read: each pass of the live loop over the rings reads the
+ * request ring, then etcd's, then the connections'. An event of an earlier ring than the one before it
+ * begins the next pass: there the live loop would have called pipeline_rings_read (held requests get
+ * their etcd cost and go) and, when due, its housekeeping and refresh.
+ */
 __attribute__((noinline)) void replay_run(struct replay *rp, const struct raw_events *ev)
 {
 	uint64_t now = 0, next_tick = 0, next_sec = 0;
+	int ring = 0;
 
 	for (size_t i = 0; i < ev->n; i++) {
 		const struct kp_event_hdr *h = (const void *)(ev->data + ev->off[i]);
+		int r = ev->size[i] >= sizeof(*h) ? ring_of(h->type) : ring;
 
+		if (r < ring) {
+			pipeline_rings_read(rp->pl);
+			if (now >= next_tick) {
+				tick(rp, now);
+				next_tick = now + TICK_NS;
+			}
+			if (now >= next_sec) {
+				if (rp->mode == M_RECORD)
+					fflush(rp->out);
+				else
+					top_snapshot(rp, now + (uint64_t)rp->mono_to_wall);
+				next_sec = now + SEC_NS;
+			}
+		}
+		ring = r;
 		if (ev->size[i] >= sizeof(*h) && h->ts_ns > now) {
 			now = h->ts_ns;
 			if (!next_tick) {
@@ -200,19 +240,9 @@ __attribute__((noinline)) void replay_run(struct replay *rp, const struct raw_ev
 			}
 		}
 		feed(rp, h, ev->size[i]);
-		if (now >= next_tick) {
-			tick(rp, now);
-			next_tick = now + TICK_NS;
-		}
-		if (now >= next_sec) {
-			if (rp->mode == M_RECORD)
-				fflush(rp->out);
-			else
-				top_snapshot(rp, now + (uint64_t)rp->mono_to_wall);
-			next_sec = now + SEC_NS;
-		}
 	}
 	/* end of recording: what record does at exit */
+	pipeline_rings_read(rp->pl);
 	flush_all(rp, now);
 	if (rp->mode == M_RECORD)
 		fflush(rp->out);

@@ -49,5 +49,28 @@ for m in top "top --no-etcd" "record --no-etcd"; do
 	grep -q '^requests 1000$' "$T/summary" && ok || bad "$m: 1000 requests ($(head -n 1 "$T/summary"))"
 done
 grep -q '(0 bad)' "$T/summary" && ok || bad "no bad events in the corpus"
+
+# The etcd cost join, on the second corpus (tests/bench/list-400rps-etcdcost.raw.gz: 2,000 lists of 10
+# configmaps at 400 req/s, recorded with the etcd cost fields): replayed pass by pass as the live loop
+# reads the rings, every request carries exactly its one Range's cost, equal to that call's record.
+EV2=tests/bench/list-400rps-etcdcost.raw.gz
+if $R record -o "$T/cost.jsonl" "$EV2" >"$T/summary2"; then ok; else bad "replay record $EV2 exit status"; fi
+if python3 - "$T/cost.jsonl" <<'PY'; then ok; else bad "record: etcd cost of each request = its linked call"; fi
+import json, sys
+reqs, calls = {}, {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["kind"] == "request":
+        reqs[r["id"]] = r
+    elif r["kind"] == "etcd" and r.get("request_id"):
+        calls.setdefault(r["request_id"], []).append(r)
+bench = [r for r in reqs.values() if r["user_agent"] == "kapimon-bench/1.0"]
+assert len(bench) == 2000, len(bench)
+for r in bench:
+    c = calls.get(r["id"], [])
+    assert len(c) == 1 and c[0]["op"] == "range", (r["id"], c)
+    assert r["etcd_calls"] == 1 and r["etcd_kvs"] == c[0]["kvs"] == 10, r
+    assert r["etcd_resp_bytes"] == c[0]["resp_size"] > 0, (r, c[0])
+PY
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
