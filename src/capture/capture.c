@@ -493,8 +493,8 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	}
 	/* Wake the reader when a quarter of a ring is full (it reads on its timer anyway): each read pass
 	 * starts with its tables cold in cache (the apiserver ran meanwhile), so fewer, larger passes cost
-	 * less per event (top at 400 req/s: 4.1-4.4 -> 3.5-3.9 us per request with 1 MiB instead of 256 KiB
-	 * of a 4 MiB ring). Three quarters stay free for a burst while the reader wakes. */
+	 * less per event (docs/capture-testing.md, third pass). Three quarters stay free for a burst while
+	 * the reader wakes. */
 	((struct http_bpf__rodata *)c->skel->rodata)->wakeup_bytes = bpf_map__max_entries(c->skel->maps.events) / 4;
 	if (c->gskel)
 		((struct grpc_bpf__rodata *)c->gskel->rodata)->wakeup_bytes =

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -332,10 +333,88 @@ static void test_bounds_and_pool_reuse(void **state)
 	etcd_asm_free(a);
 }
 
+/* Calls share their outer contexts (the server's base contexts are in every chain): with hundreds held,
+ * requests ending in any order each get exactly their calls, with the right cost, through
+ * etcd_asm_request_cost's remembered list or (more calls than it keeps, or no cost asked) the index. */
+#define NREQ 300
+static uint64_t linked_to[NREQ * 2 + 200];
+static int nlinked, nunlinked;
+
+static void cb_link(const struct etcd_record *r, void *ctx)
+{
+	int i = atoi(strrchr(r->key, 'p') + 1);
+
+	(void)ctx;
+	if (r->request_id)
+		nlinked++;
+	else
+		nunlinked++;
+	if (i >= 0 && i < (int)(sizeof(linked_to) / sizeof(linked_to[0])))
+		linked_to[i] = r->request_id;
+}
+
+static void test_shared_ancestors_any_order(void **state)
+{
+	struct etcd_assembler *a = etcd_asm_new(0, 1000000000000ULL, cb_link, NULL);
+	struct kp_grpc_start s;
+	struct kp_grpc_end e;
+	struct etcd_cost c;
+	uint8_t msg[64];
+	char key[64];
+	int order[NREQ], ncalls = 0;
+
+	(void)state;
+	memset(linked_to, 0, sizeof(linked_to));
+	nlinked = nunlinked = 0;
+	/* request r (context 0x10000 + r) made calls 2r and 2r+1; request 0 also the 200 calls 600..799 */
+	for (int i = 0; i < NREQ * 2 + 200; i++) {
+		int r = i < NREQ * 2 ? i / 2 : 0;
+		uint64_t chain[] = { 0x90000 + (uint64_t)i, 0x10000 + (uint64_t)r, 0xb0, 0xb1, 0xb2 };
+
+		snprintf(key, sizeof(key), "/registry/pods/ns/p%d", i);
+		mk_start(&s, (uint64_t)i + 1, 1000 + (uint64_t)i, "/etcdserverpb.KV/Range", msg, pb_key(msg, 1, key), chain, 5);
+		etcd_asm_start(a, &s);
+		mk_end(&e, (uint64_t)i + 1, 1001 + (uint64_t)i, 0);
+		etcd_asm_end(a, &e);
+		ncalls++;
+	}
+	assert_int_equal(nlinked + nunlinked, 0); /* all held */
+	for (int r = 0; r < NREQ; r++)
+		order[r] = r;
+	for (int r = NREQ - 1; r > 0; r--) { /* a fixed shuffle */
+		int j = (int)((uint64_t)r * 2654435761u % (uint64_t)(r + 1)), t = order[r];
+
+		order[r] = order[j];
+		order[j] = t;
+	}
+	for (int k = 0; k < NREQ; k++) {
+		int r = order[k];
+		uint64_t ctx = 0x10000 + (uint64_t)r;
+
+		if (r % 3 == 1) { /* without asking the cost first: the index is walked */
+			etcd_asm_request_done(a, ctx, 0, 1000000, 7000 + (uint64_t)r);
+			continue;
+		}
+		etcd_asm_request_cost(a, ctx, 0, 1000000, &c);
+		assert_int_equal(c.calls, r == 0 ? 202 : 2);
+		etcd_asm_request_done(a, ctx, 0, 1000000, 7000 + (uint64_t)r);
+	}
+	assert_int_equal(nlinked, ncalls);
+	assert_int_equal(nunlinked, 0);
+	for (int i = 0; i < ncalls; i++)
+		assert_int_equal(linked_to[i], 7000 + (i < NREQ * 2 ? i / 2 : 0));
+	/* nothing left held: a flush delivers nothing more */
+	etcd_asm_flush(a);
+	assert_int_equal(nlinked + nunlinked, ncalls);
+	assert_int_equal(etcd_asm_get_stats(a)->linked, (uint64_t)ncalls);
+	etcd_asm_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bounds_and_pool_reuse),
+		cmocka_unit_test(test_shared_ancestors_any_order),
 		cmocka_unit_test(test_link_after_and_before_request_end),
 		cmocka_unit_test(test_unlinked_after_hold_and_time_window),
 		cmocka_unit_test(test_txn_and_retry),
