@@ -9,7 +9,8 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Wake the reader only when this much is buffered: a wakeup per event costs a context switch in
- * kapimon and an irq_work in the apiserver's probe. The reader polls with a timeout anyway. */
+ * kapimon and an irq_work in the apiserver's probe. The reader polls with a timeout anyway. capture.c
+ * sets a quarter of the request and etcd rings; the default stays for the connection ring. */
 const volatile __u64 wakeup_bytes = 256 << 10;
 
 /* Budget mode gate (userspace writes it through the mmapped .data map): events that begin a request

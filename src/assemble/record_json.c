@@ -17,13 +17,9 @@ void request_record_init(struct request_record *r)
 
 void etcd_record_init(struct etcd_record *r)
 {
-	memset(r, 0, sizeof(*r));
-	r->limit = -1;
-	r->grpc_status = -1;
-	r->resp_size = -1;
-	r->req_size = -1;
-	r->sample_factor = 1.0;
-	r->kvs = r->count = -1;
+	etcd_record_init_fast(r);
+	memset(r->key, 0, sizeof(r->key));
+	memset(r->range_end, 0, sizeof(r->range_end));
 }
 
 static void copy_bin(char *dst, const char *src, uint16_t len, size_t cap)

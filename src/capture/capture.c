@@ -495,10 +495,9 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 	 * starts with its tables cold in cache (the apiserver ran meanwhile), so fewer, larger passes cost
 	 * less per event (docs/capture-testing.md, third pass). Three quarters stay free for a burst while
 	 * the reader wakes. */
-	((struct http_bpf__rodata *)c->skel->rodata)->wakeup_bytes = bpf_map__max_entries(c->skel->maps.events) / 4;
+	c->skel->rodata->wakeup_bytes = bpf_map__max_entries(c->skel->maps.events) / 4;
 	if (c->gskel)
-		((struct grpc_bpf__rodata *)c->gskel->rodata)->wakeup_bytes =
-			bpf_map__max_entries(c->gskel->maps.grpc_events) / 4;
+		c->gskel->rodata->wakeup_bytes = bpf_map__max_entries(c->gskel->maps.grpc_events) / 4;
 	ret = load_objects(c, &t, ms, kb);
 	if (ret)
 		goto fail;

@@ -8,7 +8,6 @@
 
 #include "assemble/apf_join.h"
 #include "assemble/kp_contract.h"
-#include "assemble/record_json.h"
 #include "assemble/request_fill.h"
 #include "resolve/procnet.h"
 
