@@ -11,22 +11,33 @@
 #include "assemble/request_fill.h"
 #include "util/hash.h"
 
-struct slot {
-	bool used;
-	uint64_t conn;
-	uint32_t stream_id;
+/* A pending request: its start as kept. Pooled, reused last-freed-first: a request usually ends within
+ * the same read pass as it started, so the few starts in flight stay in cache, wherever their keys
+ * hash; the index below holds 16-byte entries only. */
+struct pending {
 	uint64_t probe_ns; /* when the start probe ran (budget mode's gate): an authn start's ev.hdr.ts_ns is
 			    * earlier, when the request arrived */
 	struct kp_req_start ev;
 };
 
+struct entry {
+	uint64_t conn;
+	uint32_t stream_id;
+	int32_t slot; /* in the pool */
+};
+
+#define POOL_CHUNK 256 /* pendings per allocation: pointers to kept starts stay valid */
+
 struct assembler {
-	struct slot *slots; /* open addressing, linear probing, backward-shift deletion */
-	uint64_t *occ;      /* bit i: slots[i].used; the periodic scans (expiry, in-flight snapshots) read
-			     * these cap / 8 bytes instead of a cache line of each ~1 KB slot */
-	size_t cap;         /* power of two, >= 64 */
+	struct entry *tab; /* open addressing, linear probing, backward-shift deletion */
+	uint64_t *occ;     /* bit i: tab[i] is used */
+	size_t cap;        /* power of two, >= 64 */
 	size_t count;
 	size_t max_pending;
+	struct pending **chunks; /* the pool: nchunks * POOL_CHUNK pendings */
+	size_t nchunks;
+	int32_t *free_slots; /* a stack: the last freed is reused first */
+	size_t nfree;
 	int64_t mono_to_wall;
 	double sample_factor;
 	asm_weight_fn weigh;
@@ -38,16 +49,25 @@ struct assembler {
 	struct asm_stats st;
 };
 
+static inline struct pending *pend(const struct assembler *a, int32_t slot)
+{
+	return &a->chunks[slot / POOL_CHUNK][slot % POOL_CHUNK];
+}
+
 static inline void occ_set(struct assembler *a, size_t i, bool used)
 {
-	a->slots[i].used = used;
 	if (used)
 		a->occ[i / 64] |= 1ULL << (i % 64);
 	else
 		a->occ[i / 64] &= ~(1ULL << (i % 64));
 }
 
-/* The first used slot at or after i, or cap. */
+static inline bool occ_get(const struct assembler *a, size_t i)
+{
+	return a->occ[i / 64] >> (i % 64) & 1;
+}
+
+/* The first used entry at or after i, or cap. */
 static size_t next_used(const struct assembler *a, size_t i)
 {
 	while (i < a->cap) {
@@ -58,6 +78,35 @@ static size_t next_used(const struct assembler *a, size_t i)
 		i = (i / 64 + 1) * 64;
 	}
 	return a->cap;
+}
+
+/* A free pool slot (the pool grows by a chunk when none is left), or -1 when out of memory. */
+static int32_t slot_take(struct assembler *a)
+{
+	if (!a->nfree) {
+		struct pending **nc = realloc(a->chunks, (a->nchunks + 1) * sizeof(*nc));
+		int32_t *nf;
+
+		if (!nc)
+			return -1;
+		a->chunks = nc;
+		nf = realloc(a->free_slots, (a->nchunks + 1) * POOL_CHUNK * sizeof(*nf));
+		if (!nf)
+			return -1;
+		a->free_slots = nf;
+		nc[a->nchunks] = malloc(POOL_CHUNK * sizeof(struct pending));
+		if (!nc[a->nchunks])
+			return -1;
+		for (int32_t k = POOL_CHUNK - 1; k >= 0; k--)
+			a->free_slots[a->nfree++] = (int32_t)(a->nchunks * POOL_CHUNK) + k;
+		a->nchunks++;
+	}
+	return a->free_slots[--a->nfree];
+}
+
+static inline void slot_put(struct assembler *a, int32_t slot)
+{
+	a->free_slots[a->nfree++] = slot;
 }
 
 static uint64_t hash_key(uint64_t conn, uint32_t sid)
@@ -72,10 +121,10 @@ struct assembler *asm_new(size_t max_pending, int64_t mono_to_wall_ns, record_cb
 	if (!a)
 		return NULL;
 	a->cap = 1024;
-	a->slots = calloc(a->cap, sizeof(*a->slots));
+	a->tab = calloc(a->cap, sizeof(*a->tab));
 	a->occ = calloc(a->cap / 64, sizeof(*a->occ));
-	if (!a->slots || !a->occ) {
-		free(a->slots);
+	if (!a->tab || !a->occ) {
+		free(a->tab);
 		free(a->occ);
 		free(a);
 		return NULL;
@@ -93,8 +142,12 @@ void asm_free(struct assembler *a)
 {
 	if (!a)
 		return;
-	free(a->slots);
+	free(a->tab);
 	free(a->occ);
+	for (size_t i = 0; i < a->nchunks; i++)
+		free(a->chunks[i]);
+	free(a->chunks);
+	free(a->free_slots);
 	free(a);
 }
 
@@ -129,10 +182,9 @@ static size_t find(const struct assembler *a, uint64_t conn, uint32_t sid, bool 
 {
 	size_t mask = a->cap - 1, i = hash_key(conn, sid) & mask;
 
-	/* the occupancy bits (cap / 8 bytes, cached) first: a new request's home slot is usually free, and
-	 * then no ~1 KB slot is touched */
-	while (a->occ[i / 64] & 1ULL << (i % 64)) {
-		if (a->slots[i].conn == conn && a->slots[i].stream_id == sid) {
+	/* the occupancy bits (cap / 8 bytes, cached) first: a new request's home entry is usually free */
+	while (occ_get(a, i)) {
+		if (a->tab[i].conn == conn && a->tab[i].stream_id == sid) {
 			*found = true;
 			return i;
 		}
@@ -151,12 +203,12 @@ static void remove_at(struct assembler *a, size_t i)
 		size_t home;
 
 		j = (j + 1) & mask;
-		if (!a->slots[j].used)
+		if (!occ_get(a, j))
 			break;
-		home = hash_key(a->slots[j].conn, a->slots[j].stream_id) & mask;
+		home = hash_key(a->tab[j].conn, a->tab[j].stream_id) & mask;
 		/* j may move to the hole at i unless its home lies cyclically in (i, j] */
 		if (((j - home) & mask) >= ((j - i) & mask)) {
-			a->slots[i] = a->slots[j];
+			a->tab[i] = a->tab[j];
 			occ_set(a, i, true);
 			occ_set(a, j, false);
 			i = j;
@@ -168,7 +220,7 @@ static void remove_at(struct assembler *a, size_t i)
 static bool grow(struct assembler *a)
 {
 	size_t old_cap = a->cap;
-	struct slot *old = a->slots, *n = calloc(old_cap * 2, sizeof(*n));
+	struct entry *old = a->tab, *n = calloc(old_cap * 2, sizeof(*n));
 	uint64_t *old_occ = a->occ, *nocc = calloc(old_cap * 2 / 64, sizeof(*nocc));
 
 	if (!n || !nocc) {
@@ -176,7 +228,7 @@ static bool grow(struct assembler *a)
 		free(nocc);
 		return false;
 	}
-	a->slots = n;
+	a->tab = n;
 	a->occ = nocc;
 	a->cap = old_cap * 2;
 	a->count = 0;
@@ -184,10 +236,10 @@ static bool grow(struct assembler *a)
 		bool found;
 		size_t j;
 
-		if (!old[i].used)
+		if (!(old_occ[i / 64] >> (i % 64) & 1))
 			continue;
 		j = find(a, old[i].conn, old[i].stream_id, &found);
-		a->slots[j] = old[i];
+		a->tab[j] = old[i];
 		occ_set(a, j, true);
 		a->count++;
 	}
@@ -196,9 +248,9 @@ static bool grow(struct assembler *a)
 	return true;
 }
 
-/* The start event without the unused tails of its string buffers: a start event is ~900 bytes, of
- * which a request typically uses ~100; copying all of it costs ~15 cache misses in the ring buffer
- * and as many in the (cold) slot, per request. */
+/* The start event without the unused tails of its string buffers: a start event is ~1.7 KB, of which
+ * a request typically uses a few hundred bytes; copying all of it would read ~27 cache lines of ring
+ * buffer, written by another CPU, per request. */
 static void copy_start(struct kp_req_start *dst, const struct kp_req_start *ev)
 {
 	memcpy(dst, ev, offsetof(struct kp_req_start, method));
@@ -241,6 +293,7 @@ static uint64_t authn_start_mono(struct assembler *a, const struct kp_req_start 
 
 const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_start *ev)
 {
+	struct pending *p;
 	bool found;
 	size_t i;
 
@@ -251,25 +304,30 @@ const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_st
 	i = find(a, ev->conn, ev->stream_id, &found);
 	if (found) {
 		a->st.replaced++;
-		abandon(a, &a->slots[i].ev);
+		p = pend(a, a->tab[i].slot);
+		abandon(a, &p->ev);
 	} else {
-		if (a->count >= a->max_pending) {
+		int32_t slot;
+
+		if (a->count >= a->max_pending || (slot = slot_take(a)) < 0) {
 			a->st.full++;
 			return NULL;
 		}
 		a->count++;
+		occ_set(a, i, true);
+		a->tab[i].conn = ev->conn;
+		a->tab[i].stream_id = ev->stream_id;
+		a->tab[i].slot = slot;
+		p = pend(a, slot);
 	}
-	occ_set(a, i, true);
-	a->slots[i].conn = ev->conn;
-	a->slots[i].stream_id = ev->stream_id;
-	copy_start(&a->slots[i].ev, ev);
-	a->slots[i].probe_ns = ev->hdr.ts_ns;
+	copy_start(&p->ev, ev);
+	p->probe_ns = ev->hdr.ts_ns;
 	if (ev->authn) {
-		a->slots[i].ev.hdr.ts_ns = authn_start_mono(a, ev);
+		p->ev.hdr.ts_ns = authn_start_mono(a, ev);
 		a->st.authn_started++;
 	}
 	a->st.started++;
-	return &a->slots[i].ev;
+	return &p->ev;
 }
 
 static void emit(struct assembler *a, const struct kp_req_start *s, uint64_t probe_ns, const struct kp_req_end *e,
@@ -292,8 +350,7 @@ void asm_end(struct assembler *a, const struct kp_req_end *ev)
 {
 	bool found;
 	size_t i = find(a, ev->conn, ev->stream_id, &found);
-	struct kp_req_start s;
-	uint64_t probe_ns;
+	int32_t slot;
 
 	if (!found && ev->ctx && a->st.authn_started) /* started after authentication: keyed by its context */
 		i = find(a, ev->ctx, KP_SID_CTX, &found);
@@ -301,19 +358,22 @@ void asm_end(struct assembler *a, const struct kp_req_end *ev)
 		a->st.unmatched_end++;
 		return;
 	}
-	copy_start(&s, &a->slots[i].ev);
-	probe_ns = a->slots[i].probe_ns;
+	slot = a->tab[i].slot;
 	remove_at(a, i);
 	a->st.finished++;
-	emit(a, &s, probe_ns, ev, ev->hdr.ts_ns, false);
+	emit(a, &pend(a, slot)->ev, pend(a, slot)->probe_ns, ev, ev->hdr.ts_ns, false);
+	slot_put(a, slot);
 }
 
 void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns)
 {
 	for (size_t i = next_used(a, 0); i < a->cap; i = next_used(a, i + 1)) {
+		const struct pending *p = pend(a, a->tab[i].slot);
+
 		a->st.ongoing++;
-		emit(a, &a->slots[i].ev, a->slots[i].probe_ns, NULL, now_mono_ns, true);
+		emit(a, &p->ev, p->probe_ns, NULL, now_mono_ns, true);
 		occ_set(a, i, false);
+		slot_put(a, a->tab[i].slot);
 	}
 	a->count = 0;
 }
@@ -328,7 +388,8 @@ size_t asm_expire_closed(struct assembler *a, const struct conntrack *ct, uint64
 	size_t n = 0;
 
 	for (size_t i = next_used(a, 0); i < a->cap; i = next_used(a, i)) {
-		const struct kp_req_start *ev = &a->slots[i].ev;
+		int32_t slot = a->tab[i].slot;
+		const struct kp_req_start *ev = &pend(a, slot)->ev;
 		char peer[sizeof(ev->addr) + 1];
 		size_t len;
 
@@ -338,6 +399,7 @@ size_t asm_expire_closed(struct assembler *a, const struct conntrack *ct, uint64
 		if (len && ct_closed_since(ct, peer, ev->hdr.ts_ns, now_mono_ns, grace_ns)) {
 			abandon(a, ev);
 			remove_at(a, i); /* an entry may have moved into i: look at i again */
+			slot_put(a, slot);
 			a->st.expired++;
 			n++;
 			continue;
@@ -351,7 +413,7 @@ void asm_foreach_pending(const struct assembler *a, void (*fn)(const struct kp_r
 			 void *ctx)
 {
 	for (size_t i = next_used(a, 0); i < a->cap; i = next_used(a, i + 1))
-		fn(&a->slots[i].ev, ctx);
+		fn(&pend(a, a->tab[i].slot)->ev, ctx);
 }
 
 const struct asm_stats *asm_get_stats(const struct assembler *a)

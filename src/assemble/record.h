@@ -39,6 +39,7 @@ enum rec_trunc {
 /* Kubernetes request attributes, as the apiserver's RequestInfoFactory derives them. */
 struct k8s_request_info {
 	bool is_resource_request;
+	bool truncated;              /* some field below was cut to fit its buffer */
 	char verb[REC_VERB_LEN];     /* get list watch create update patch delete deletecollection, or lowercase HTTP method */
 	char api_prefix[16];         /* "api" or "apis" ("" for non-resource) */
 	char group[REC_FIELD_LEN];   /* "" for the core group */
@@ -47,8 +48,6 @@ struct k8s_request_info {
 	char subresource[REC_FIELD_LEN];
 	char namespace_[REC_FIELD_LEN];
 	char name[REC_FIELD_LEN];
-	/* appended */
-	bool truncated;              /* some field above was cut to fit its buffer */
 };
 
 #define REC_APF_NAME_LEN 128 /* KP_APF_NAME_MAX */
@@ -68,71 +67,73 @@ struct rec_apf {
 /* The label of a request's priority level / flow schema: the name when known, else the UID, else "". */
 #define REC_APF_LABEL(name, uid) ((name)[0] ? (name) : (uid))
 
+/* Fixed-size fields first, then the strings, each read only up to its NUL: a record is ~2.8 KB, of
+ * which a request typically fills a few hundred bytes, and the join, the copies and the sinks touch
+ * only the cache lines they read (request_record_copy). */
 struct request_record {
 	uint64_t id;            /* kapimon's request id, unique within a run */
 	uint64_t start_ns;      /* wall clock, ns since the Unix epoch */
 	uint64_t latency_ns;    /* 0 while ongoing */
-	bool ongoing;           /* recording stopped before the request ended */
-	enum rec_proto proto;
-	char method[REC_METHOD_LEN];
-	char path[REC_PATH_LEN]; /* sanitised: secrets in the query removed */
-	char user_agent[REC_UA_LEN];
-	char client[REC_ADDR_LEN]; /* "ip:port" of the peer */
-	uint16_t local_port;       /* 0 when unknown */
-	int32_t status;            /* HTTP status, 0 when unknown */
-	int64_t bytes_in;          /* request body bytes, -1 when unknown */
-	int64_t bytes_out;         /* response body bytes, -1 when unknown */
-	uint32_t stream_id;        /* HTTP/2 stream id, 0 for h1 */
-	double sample_factor;      /* 1.0 in full capture; 1/duty in budget mode */
-	struct k8s_request_info ri;
-	uint8_t truncated;      /* enum rec_trunc bits: fields the capture cut */
-	uint32_t apiserver_pid;    /* appended: the apiserver process that served it (0 unknown) */
-	/* appended (issue 13): what the request cost in etcd, summed over the etcd calls linked to it;
-	 * known only with etcd capture (has_etcd_cost; zero-initialised records have none) */
-	bool has_etcd_cost;
+	int64_t bytes_in;       /* request body bytes, -1 when unknown */
+	int64_t bytes_out;      /* response body bytes, -1 when unknown */
+	double sample_factor;   /* 1.0 in full capture; 1/duty in budget mode */
+	/* what the request cost in etcd, summed over the etcd calls linked to it; known only with etcd
+	 * capture (has_etcd_cost; zero-initialised records have none) */
 	uint64_t etcd_calls;       /* unary etcd calls */
 	uint64_t etcd_resp_bytes;  /* their response message bytes (calls with a known size) */
 	uint64_t etcd_kvs;         /* key-values their Ranges returned */
-	/* appended (issue 13): the authenticated user, as the apiserver's authentication filter found it */
-	bool has_user;             /* user and groups are known (authenticated request, authn starts) */
-	uint8_t ngroups;
-	char user[REC_USER_LEN];
-	char groups[REC_GROUPS_MAX][REC_GROUP_LEN];
-	struct rec_apf apf;        /* appended: API Priority and Fairness classification */
 	/* internal, not written: linking etcd calls to this request */
 	uint64_t start_mono_ns; /* CLOCK_MONOTONIC start */
 	uint64_t link_ctx;      /* the request's context object address, 0 unknown */
+	enum rec_proto proto;
+	int32_t status;         /* HTTP status, 0 when unknown */
+	uint32_t stream_id;     /* HTTP/2 stream id, 0 for h1 */
+	uint32_t apiserver_pid; /* the apiserver process that served it (0 unknown) */
+	uint16_t local_port;    /* 0 when unknown */
+	uint8_t truncated;      /* enum rec_trunc bits: fields the capture cut */
+	uint8_t ngroups;
+	bool ongoing;           /* recording stopped before the request ended */
+	bool has_etcd_cost;
+	bool has_user;          /* user and groups are known (authenticated request, authn starts): the
+				 * authenticated user, as the apiserver's authentication filter found it */
+	struct k8s_request_info ri;
+	char method[REC_METHOD_LEN];
+	char client[REC_ADDR_LEN]; /* "ip:port" of the peer */
+	char path[REC_PATH_LEN]; /* sanitised: secrets in the query removed */
+	char user_agent[REC_UA_LEN];
+	char user[REC_USER_LEN];
+	char groups[REC_GROUPS_MAX][REC_GROUP_LEN]; /* the first ngroups */
+	struct rec_apf apf;     /* API Priority and Fairness classification */
 };
 
+/* As request_record: fixed-size fields first, then the strings (etcd_record_copy). */
 struct etcd_record {
 	uint64_t start_ns;
 	uint64_t latency_ns;
-	char method[96];          /* full gRPC method, e.g. /etcdserverpb.KV/Range */
-	char op[24];              /* range put delete txn compact lease_grant ... */
-	char key[REC_PATH_LEN];   /* printable-escaped by the JSON writer */
-	char range_end[REC_PATH_LEN];
-	char resource[REC_FIELD_LEN]; /* derived from the key, e.g. "leases" or "apps/deployments"? see docs */
 	int64_t limit;            /* -1 when absent */
-	bool count_only;
-	bool keys_only;
-	int32_t grpc_status;      /* 0 OK, -1 unknown */
 	int64_t resp_size;        /* -1 when unknown */
+	int64_t req_size;         /* request message bytes (protobuf), -1 when unknown */
 	uint64_t request_id;      /* parent apiserver request, 0 when not linked */
 	double sample_factor;
-	/* appended */
-	uint16_t key_len;         /* bytes of key (keys are binary and may hold NULs); 0: strlen(key) */
-	uint16_t range_end_len;   /* bytes of range_end; 0: strlen(range_end) */
-	bool key_truncated;       /* key or range_end was longer than REC_PATH_LEN */
-	/* appended (etcd capture) */
-	bool stream;              /* a message on a long-lived stream (Watch, LeaseKeepAlive), not a unary call */
-	int64_t req_size;         /* request message bytes (protobuf), -1 when unknown */
-	char group[REC_FIELD_LEN]; /* API group of the resource derived from the key ("" = core / unknown) */
-	uint8_t truncated;        /* enum rec_trunc bits (REC_TRUNC_METHOD: the gRPC method was cut) */
-	uint32_t apiserver_pid;    /* appended: the apiserver process that made the call (0 unknown) */
-	/* appended (issue 13): what etcd returned to a Range (-1 / false when unknown or not a Range) */
+	/* what etcd returned to a Range (-1 / false when unknown or not a Range) */
 	int64_t kvs;              /* key-values returned (len(RangeResponse.Kvs)) */
 	int64_t count;            /* RangeResponse.count: keys in the range (with a limit: all of them) */
+	int32_t grpc_status;      /* 0 OK, -1 unknown */
+	uint32_t apiserver_pid;   /* the apiserver process that made the call (0 unknown) */
+	uint16_t key_len;         /* bytes of key (keys are binary and may hold NULs); 0: strlen(key) */
+	uint16_t range_end_len;   /* bytes of range_end; 0: strlen(range_end) */
+	uint8_t truncated;        /* enum rec_trunc bits (REC_TRUNC_METHOD: the gRPC method was cut) */
+	bool count_only;
+	bool keys_only;
+	bool key_truncated;       /* key or range_end was longer than REC_PATH_LEN */
+	bool stream;              /* a message on a long-lived stream (Watch, LeaseKeepAlive), not a unary call */
 	bool more;                /* RangeResponse.more: the limit cut the range */
+	char op[24];              /* range put delete txn compact lease_grant ... */
+	char method[96];          /* full gRPC method, e.g. /etcdserverpb.KV/Range */
+	char resource[REC_FIELD_LEN]; /* derived from the key, e.g. "leases" or "apps/deployments"? see docs */
+	char group[REC_FIELD_LEN]; /* API group of the resource derived from the key ("" = core / unknown) */
+	char key[REC_PATH_LEN];   /* printable-escaped by the JSON writer */
+	char range_end[REC_PATH_LEN];
 };
 
 /* A connection of the apiserver opened or closed ("kind":"conn"), or, for sinks only (not written as
@@ -160,5 +161,18 @@ struct conn_record {
 	uint32_t group_open;       /* connections of `group` open after this event (0: not counted, table full) */
 	uint64_t open_total;       /* connections open after this event, every group and direction */
 };
+
+/* Defaults (src/assemble/record.c): unknown byte counts/limits/sizes -1, grpc_status -1, sample_factor 1;
+ * every other field zero. */
+void request_record_init(struct request_record *r);
+void etcd_record_init(struct etcd_record *r);
+/* etcd_record_init for a record about to be filled: the fixed-size fields set, the strings emptied
+ * (first byte), their tails left as they were. */
+void etcd_record_init_fast(struct etcd_record *r);
+/* *dst = *src, reading and writing each string only up to its NUL (key and range_end: their lengths)
+ * and request_record's first ngroups groups: for records parked in big tables, where each cache line
+ * written is a miss. dst's tails beyond the NULs keep their old bytes. */
+void request_record_copy(struct request_record *dst, const struct request_record *src);
+void etcd_record_copy(struct etcd_record *dst, const struct etcd_record *src);
 
 #endif

@@ -7,60 +7,6 @@
 
 #include "assemble/path_sanitize.h"
 
-void request_record_init(struct request_record *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->bytes_in = -1;
-	r->bytes_out = -1;
-	r->sample_factor = 1.0;
-}
-
-void etcd_record_init(struct etcd_record *r)
-{
-	etcd_record_init_fast(r);
-	memset(r->key, 0, sizeof(r->key));
-	memset(r->range_end, 0, sizeof(r->range_end));
-}
-
-static void copy_bin(char *dst, const char *src, uint16_t len, size_t cap)
-{
-	/* len 0: a C string (see struct etcd_record) */
-	size_t n = len ? (len < cap ? len : cap) : strnlen(src, cap - 1);
-
-	memcpy(dst, src, n);
-	if (n < cap)
-		dst[n] = 0;
-}
-
-_Static_assert(offsetof(struct etcd_record, range_end) == offsetof(struct etcd_record, key) + REC_PATH_LEN &&
-		       offsetof(struct etcd_record, resource) == offsetof(struct etcd_record, range_end) + REC_PATH_LEN,
-	       "etcd_record_copy: key and range_end are the only buffers between the copied parts");
-
-void etcd_record_copy(struct etcd_record *dst, const struct etcd_record *src)
-{
-	memcpy(dst, src, offsetof(struct etcd_record, key));
-	memcpy(&dst->resource, &src->resource, sizeof(*src) - offsetof(struct etcd_record, resource));
-	copy_bin(dst->key, src->key, src->key_len, sizeof(src->key));
-	copy_bin(dst->range_end, src->range_end, src->range_end_len, sizeof(src->range_end));
-}
-
-/* As etcd_record_init, without clearing the key buffers (their lengths and first bytes say they are
- * empty; etcd_record_copy and the writers read no further). */
-void etcd_record_init_fast(struct etcd_record *r)
-{
-	char *b = (char *)r;
-
-	memset(b, 0, offsetof(struct etcd_record, key));
-	memset(b + offsetof(struct etcd_record, resource), 0, sizeof(*r) - offsetof(struct etcd_record, resource));
-	r->key[0] = r->range_end[0] = 0;
-	r->limit = -1;
-	r->grpc_status = -1;
-	r->resp_size = -1;
-	r->req_size = -1;
-	r->sample_factor = 1.0;
-	r->kvs = r->count = -1;
-}
-
 /* days since 1970-01-01 <-> civil date (proleptic Gregorian; H. Hinnant's algorithms) */
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {

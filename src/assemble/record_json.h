@@ -16,15 +16,6 @@
 
 #define RECORD_TS_LEN 31 /* "2026-11-21T15:04:05.123456789Z" + NUL */
 
-/* Defaults: unknown byte counts/limits/sizes -1, grpc_status -1, sample_factor 1. */
-void request_record_init(struct request_record *r);
-void etcd_record_init(struct etcd_record *r);
-/* *dst = *src, without the unused tails of key and range_end (~1 KiB of the 1.5 KiB): for records
- * parked in big tables, where every byte copied is a cache miss. */
-void etcd_record_copy(struct etcd_record *dst, const struct etcd_record *src);
-/* etcd_record_init for a record about to be filled: the key buffers are emptied, not cleared. */
-void etcd_record_init_fast(struct etcd_record *r);
-
 /* Name of one enum rec_trunc bit in the "truncated" array ("method", "path", "user_agent", "client");
  * NULL for anything else. */
 const char *rec_trunc_name(unsigned bit);

@@ -142,7 +142,7 @@ static void deliver_request(const struct request_record *r, void *ctx)
 	}
 	i = (p->defer_head + p->defer_n++) % PIPELINE_DEFER_CAP;
 	p->defer[i] = p->defer_free[--p->defer_nfree];
-	p->defer_pool[p->defer[i]] = *r;
+	request_record_copy(&p->defer_pool[p->defer[i]], r); /* a cold slot: only the bytes in use */
 	p->defer_lane[i] = (uint8_t)(l - p->lanes);
 	p->st.cost_deferred++;
 }

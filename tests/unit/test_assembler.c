@@ -104,28 +104,50 @@ static void test_unmatched_and_ongoing(void **state)
 	asm_free(a);
 }
 
-/* Many interleaved requests across growth and deletions: every one pairs exactly once. */
+/* Many interleaved requests across growth and deletions: every one pairs exactly once, with its own
+ * start (path, start time), and a kept start stays valid while others come and go. */
+static void end_and_check(struct assembler *a, int i, uint64_t ts)
+{
+	char want[64];
+	struct kp_req_end e;
+	int before = ngot;
+
+	mk_end(&e, 0x10000 + (i % 7) * 64, (uint32_t)(2 * i + 1), ts, 200);
+	asm_end(a, &e);
+	assert_int_equal(ngot, before + 1);
+	snprintf(want, sizeof(want), "/api/v1/namespaces/ns-%d/pods", i);
+	assert_string_equal(got[before % MAXREC].path, want);
+	assert_int_equal(got[before % MAXREC].start_ns, (uint64_t)i);
+	assert_int_equal(got[before % MAXREC].latency_ns, ts - (uint64_t)i);
+}
+
 static void test_many_interleaved(void **state)
 {
 	struct assembler *a = asm_new(0, 0, cb, NULL);
+	const struct kp_req_start *kept = NULL;
 	struct kp_req_start s;
-	struct kp_req_end e;
 	const int n = 3000;
+	char path[64];
 
 	ngot = 0;
 	for (int i = 0; i < n; i++) {
-		mk_start(&s, 0x10000 + (i % 7) * 64, (uint32_t)(2 * i + 1), (uint64_t)i, "GET", "/healthz", "x");
-		asm_start(a, &s);
-		if (i % 3 == 2) { /* end an earlier one */
-			mk_end(&e, 0x10000 + ((i - 2) % 7) * 64, (uint32_t)(2 * (i - 2) + 1), (uint64_t)i + 5, 200);
-			asm_end(a, &e);
-		}
+		const struct kp_req_start *k;
+
+		snprintf(path, sizeof(path), "/api/v1/namespaces/ns-%d/pods", i);
+		mk_start(&s, 0x10000 + (i % 7) * 64, (uint32_t)(2 * i + 1), (uint64_t)i, "GET", path, "x");
+		k = asm_start(a, &s);
+		assert_non_null(k);
+		if (i == 1)
+			kept = k; /* request 1 ends in the second loop */
+		if (i % 3 == 2) /* end an earlier one */
+			end_and_check(a, i - 2, (uint64_t)i + 5);
 	}
+	assert_int_equal(kept->path_len, strlen("/api/v1/namespaces/ns-1/pods"));
+	assert_memory_equal(kept->path, "/api/v1/namespaces/ns-1/pods", kept->path_len);
 	for (int i = 0; i < n; i++) {
 		if (i % 3 == 0 && i + 2 < n)
 			continue; /* already ended */
-		mk_end(&e, 0x10000 + (i % 7) * 64, (uint32_t)(2 * i + 1), (uint64_t)n + 10, 200);
-		asm_end(a, &e);
+		end_and_check(a, i, (uint64_t)n + 10);
 	}
 	assert_int_equal(asm_get_stats(a)->unmatched_end, 0);
 	assert_int_equal(ngot, n);
