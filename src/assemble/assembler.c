@@ -42,7 +42,7 @@ struct assembler {
 	double sample_factor;
 	asm_weight_fn weigh;
 	void *weigh_ctx;
-	record_cb cb;
+	asm_emit_cb cb;
 	record_cb abandon_cb;
 	void *cb_ctx;
 	uint64_t next_id;
@@ -114,7 +114,7 @@ static uint64_t hash_key(uint64_t conn, uint32_t sid)
 	return hash_mix64(conn ^ ((uint64_t)sid * 0x9e3779b97f4a7c15ULL));
 }
 
-struct assembler *asm_new(size_t max_pending, int64_t mono_to_wall_ns, record_cb cb, void *ctx)
+struct assembler *asm_new(size_t max_pending, int64_t mono_to_wall_ns, asm_emit_cb cb, void *ctx)
 {
 	struct assembler *a = calloc(1, sizeof(*a));
 
@@ -346,7 +346,7 @@ static void emit(struct assembler *a, const struct kp_req_start *s, uint64_t pro
 	a->cb(&r, a->cb_ctx);
 }
 
-void asm_end(struct assembler *a, const struct kp_req_end *ev)
+int32_t asm_end_take(struct assembler *a, const struct kp_req_end *ev)
 {
 	bool found;
 	size_t i = find(a, ev->conn, ev->stream_id, &found);
@@ -356,13 +356,28 @@ void asm_end(struct assembler *a, const struct kp_req_end *ev)
 		i = find(a, ev->ctx, KP_SID_CTX, &found);
 	if (!found) {
 		a->st.unmatched_end++;
-		return;
+		return -1;
 	}
 	slot = a->tab[i].slot;
 	remove_at(a, i);
+	return slot;
+}
+
+void asm_end_emit(struct assembler *a, int32_t h, const struct kp_req_end *ev)
+{
+	const struct pending *p = pend(a, h);
+
 	a->st.finished++;
-	emit(a, &pend(a, slot)->ev, pend(a, slot)->probe_ns, ev, ev->hdr.ts_ns, false);
-	slot_put(a, slot);
+	emit(a, &p->ev, p->probe_ns, ev, ev->hdr.ts_ns, false);
+	slot_put(a, h);
+}
+
+void asm_end(struct assembler *a, const struct kp_req_end *ev)
+{
+	int32_t h = asm_end_take(a, ev);
+
+	if (h >= 0)
+		asm_end_emit(a, h, ev);
 }
 
 void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns)

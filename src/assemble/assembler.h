@@ -17,6 +17,9 @@
 struct assembler;
 
 typedef void (*record_cb)(const struct request_record *r, void *ctx);
+/* A finished record: the assembler's own, valid until the callback returns; the callback may complete
+ * it in place (the pipeline's joins) instead of copying ~2.8 KB. */
+typedef void (*asm_emit_cb)(struct request_record *r, void *ctx);
 
 struct asm_stats {
 	uint64_t started;       /* start events accepted */
@@ -31,13 +34,19 @@ struct asm_stats {
 };
 
 /* mono_to_wall_ns: add to a CLOCK_MONOTONIC timestamp to get wall-clock ns since the epoch. */
-struct assembler *asm_new(size_t max_pending, int64_t mono_to_wall_ns, record_cb cb, void *ctx);
+struct assembler *asm_new(size_t max_pending, int64_t mono_to_wall_ns, asm_emit_cb cb, void *ctx);
 void asm_free(struct assembler *a);
 
 /* A request started. Returns the start as kept (valid until the next call on a), or NULL when it is not
  * tracked (max_pending requests in flight: it will produce no record). */
 const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_start *ev);
 void asm_end(struct assembler *a, const struct kp_req_end *ev);
+/* asm_end in two steps, for a caller that holds the end back (until the request's etcd calls are in):
+ * asm_end_take finds the request's start and takes it out of the table, so its key can be used again at
+ * once; it returns a handle, or -1 when no start matches (counted: unmatched_end). asm_end_emit emits
+ * the record and releases the handle (asm_free frees handles never emitted). */
+int32_t asm_end_take(struct assembler *a, const struct kp_req_end *ev);
+void asm_end_emit(struct assembler *a, int32_t h, const struct kp_req_end *ev);
 /* Emit every pending request as "ongoing" (latency so far at now_mono_ns) and forget them. */
 void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns);
 size_t asm_pending(const struct assembler *a);

@@ -36,7 +36,7 @@ struct pipeline {
 	asm_weight_fn weigh;
 	void *weigh_ctx;
 	uint64_t next_id;         /* request ids, unique across lanes */
-	struct request_record scratch; /* the joined record being delivered */
+	struct request_record scratch; /* a started request, for the request_started sinks */
 	struct pipeline_stats st;
 	/* counters of lanes that are gone, and the sums handed out */
 	struct asm_stats as_gone, as_sum;
@@ -45,12 +45,10 @@ struct pipeline {
 	struct etcd_watch_res watch[ETCD_WATCH_RES_MAX];
 	size_t nwatch;
 	/* finished requests held until the rings were read once more (pipeline_rings_read): a FIFO ring of
-	 * slots in a pool of records; free slots are reused last-in first-out, so the few records in use
-	 * stay cached (pages of the pool are touched only when that many requests were held at once) */
-	struct request_record *defer_pool;
-	int32_t *defer_free;
-	size_t defer_nfree;
-	int32_t *defer;      /* the ring: slots in defer_pool */
+	 * their end events (~200 bytes each, written and read in order) and their starts' assembler handles;
+	 * the record is made when it is delivered, where it stays in cache (a record is ~2.8 KB) */
+	struct kp_req_end *defer_end;
+	int32_t *defer_h;    /* asm_end_take's handle */
 	uint8_t *defer_lane; /* index in lanes[] */
 	size_t defer_head, defer_n;
 };
@@ -69,7 +67,7 @@ static void deliver_etcd(const struct etcd_record *r, void *ctx)
 			p->sinks[i].etcd(p->sinks[i].ctx, r);
 }
 
-/* Join and deliver j (the pipeline's own copy: the joins fill it in place). */
+/* Join and deliver j (the assembler's record, which the joins complete in place). */
 static void deliver_now(struct lane *l, struct request_record *j)
 {
 	struct pipeline *p = l->p;
@@ -120,31 +118,36 @@ static void release_deferred(struct pipeline *p, size_t keep)
 
 		p->defer_head = (p->defer_head + 1) % PIPELINE_DEFER_CAP;
 		p->defer_n--;
-		deliver_now(&p->lanes[p->defer_lane[i]], &p->defer_pool[p->defer[i]]);
-		p->defer_free[p->defer_nfree++] = p->defer[i];
+		asm_end_emit(p->lanes[p->defer_lane[i]].as, p->defer_h[i], &p->defer_end[i]);
 	}
 }
 
-static void deliver_request(const struct request_record *r, void *ctx)
+/* A request ended: with etcd capture its end is held back (release_deferred), else it goes now. */
+static void feed_end(struct pipeline *p, struct lane *l, const struct kp_req_end *ev)
 {
-	struct lane *l = ctx;
-	struct pipeline *p = l->p;
 	size_t i;
+	int32_t h;
 
-	if (!l->es || r->ongoing || !p->defer) {
-		p->scratch = *r;
-		deliver_now(l, &p->scratch);
+	if (!l->es || !p->defer_end) {
+		asm_end(l->as, ev);
 		return;
 	}
+	if ((h = asm_end_take(l->as, ev)) < 0)
+		return;
 	if (p->defer_n == PIPELINE_DEFER_CAP) {
 		p->st.cost_early++;
 		release_deferred(p, PIPELINE_DEFER_CAP - 1);
 	}
 	i = (p->defer_head + p->defer_n++) % PIPELINE_DEFER_CAP;
-	p->defer[i] = p->defer_free[--p->defer_nfree];
-	request_record_copy(&p->defer_pool[p->defer[i]], r); /* a cold slot: only the bytes in use */
+	p->defer_end[i] = *ev;
+	p->defer_h[i] = h;
 	p->defer_lane[i] = (uint8_t)(l - p->lanes);
 	p->st.cost_deferred++;
+}
+
+static void deliver_request(struct request_record *r, void *ctx)
+{
+	deliver_now(ctx, r);
 }
 
 void pipeline_rings_read(struct pipeline *p)
@@ -264,15 +267,11 @@ struct pipeline *pipeline_new(const struct pipeline_opts *o)
 	p->next_id = 1;
 	p->ct = ct_new(0);
 	if (p->o.etcd) {
-		p->defer_pool = calloc(PIPELINE_DEFER_CAP, sizeof(*p->defer_pool));
-		p->defer_free = malloc(PIPELINE_DEFER_CAP * sizeof(*p->defer_free));
-		p->defer = calloc(PIPELINE_DEFER_CAP, sizeof(*p->defer));
-		p->defer_lane = calloc(PIPELINE_DEFER_CAP, sizeof(*p->defer_lane));
-		if (p->defer_free)
-			for (; p->defer_nfree < PIPELINE_DEFER_CAP; p->defer_nfree++)
-				p->defer_free[p->defer_nfree] = (int32_t)(PIPELINE_DEFER_CAP - 1 - p->defer_nfree);
+		p->defer_end = malloc(PIPELINE_DEFER_CAP * sizeof(*p->defer_end));
+		p->defer_h = malloc(PIPELINE_DEFER_CAP * sizeof(*p->defer_h));
+		p->defer_lane = malloc(PIPELINE_DEFER_CAP * sizeof(*p->defer_lane));
 	}
-	if (!p->ct || (p->o.etcd && (!p->defer || !p->defer_lane || !p->defer_pool || !p->defer_free))) {
+	if (!p->ct || (p->o.etcd && (!p->defer_end || !p->defer_h || !p->defer_lane))) {
 		pipeline_free(p);
 		return NULL;
 	}
@@ -288,10 +287,9 @@ void pipeline_free(struct pipeline *p)
 		if (p->lanes[i].used)
 			lane_free(p, &p->lanes[i]);
 	ct_free(p->ct);
-	free(p->defer);
+	free(p->defer_end);
+	free(p->defer_h);
 	free(p->defer_lane);
-	free(p->defer_pool);
-	free(p->defer_free);
 	free(p);
 }
 
@@ -371,10 +369,10 @@ int pipeline_feed(struct pipeline *p, const void *event, size_t size)
 			struct kp_req_end e = { 0 };
 
 			memcpy(&e, event, size);
-			asm_end(l->as, &e);
+			feed_end(p, l, &e);
 			break;
 		}
-		asm_end(l->as, event);
+		feed_end(p, l, event);
 		break;
 	case KP_EV_GRPC_START:
 		if (l->es)

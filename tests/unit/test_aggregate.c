@@ -529,7 +529,7 @@ static void on_pending(const struct kp_req_start *ev, void *ctx)
 	agg_inflight(c->a, &r, +1);
 }
 
-static void on_rec(const struct request_record *r, void *ctx)
+static void on_rec(struct request_record *r, void *ctx)
 {
 	struct inflight_ctx *c = ctx;
 

@@ -15,7 +15,7 @@
 static struct request_record got[MAXREC];
 static int ngot;
 
-static void cb(const struct request_record *r, void *ctx)
+static void cb(struct request_record *r, void *ctx)
 {
 	(void)ctx;
 	if (ngot < MAXREC)

@@ -132,7 +132,7 @@ static void test_go_time(void **state)
 static struct request_record got[16];
 static int ngot;
 
-static void cb(const struct request_record *r, void *ctx)
+static void cb(struct request_record *r, void *ctx)
 {
 	(void)ctx;
 	if (ngot < 16)
