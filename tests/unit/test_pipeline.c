@@ -234,6 +234,41 @@ static void test_requests_joined_to_every_sink(void **state)
 	pipeline_free(p);
 }
 
+/* With etcd capture a request's end is held until the rings were read; a new request on the same key
+ * (an h1 connection's next request) meanwhile is a new request, not a replacement of the held one,
+ * and each record keeps its own start. */
+static void test_key_reused_while_end_held(void **state)
+{
+	struct pipeline *p = mk_pipeline(true);
+	struct rec_sink a = { 0 };
+	struct pipeline_sink sa = rec_iface(&a);
+	struct kp_req_start s;
+	struct kp_req_end e;
+
+	assert_non_null(p);
+	assert_int_equal(pipeline_add_sink(p, &sa), 0);
+	mk_start(&s, 0x700, 0, 100, "GET", "/api/v1/namespaces/a/pods", "10.0.0.7:5000");
+	assert_int_equal(pipeline_feed(p, &s, sizeof(s)), 0);
+	mk_end(&e, 0x700, 0, 200, 0x9000);
+	assert_int_equal(pipeline_feed(p, &e, sizeof(e)), 0);
+	mk_start(&s, 0x700, 0, 300, "GET", "/api/v1/namespaces/b/configmaps", "10.0.0.7:5000");
+	assert_int_equal(pipeline_feed(p, &s, sizeof(s)), 0);
+	assert_int_equal(pipeline_pending(p), 1);
+	mk_end(&e, 0x700, 0, 450, 0x9100);
+	assert_int_equal(pipeline_feed(p, &e, sizeof(e)), 0);
+	assert_int_equal(a.n, 2); /* the two starts; both ends held */
+	pipeline_rings_read(p);
+	assert_int_equal(a.n, 4);
+	assert_int_equal(a.g[2].what, W_REQ);
+	assert_string_equal(a.g[2].path, "/api/v1/namespaces/a/pods");
+	assert_int_equal(a.g[3].what, W_REQ);
+	assert_string_equal(a.g[3].path, "/api/v1/namespaces/b/configmaps");
+	assert_true(a.g[2].id < a.g[3].id);
+	assert_int_equal(pipeline_asm_stats(p)->replaced, 0);
+	assert_int_equal(pipeline_get_stats(p)->requests, 2);
+	pipeline_free(p);
+}
+
 /* An etcd call that ended before its request is held and delivered right after the request's
  * record, linked to its id; one that ends after the request is linked too. */
 static void test_etcd_joined_after_its_request(void **state)
@@ -654,6 +689,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conn_records_to_sinks),
 		cmocka_unit_test(test_requests_joined_to_every_sink),
+		cmocka_unit_test(test_key_reused_while_end_held),
 		cmocka_unit_test(test_etcd_joined_after_its_request),
 		cmocka_unit_test(test_request_etcd_cost),
 		cmocka_unit_test(test_abandon_and_flush),
