@@ -46,32 +46,45 @@ static char *put_dec(char *p, unsigned v, int width)
 	return p + width;
 }
 
+#define TS_SECS_LEN 19 /* "2026-11-21T15:04:05" */
+static _Thread_local uint64_t ts_last_secs;
+static _Thread_local char ts_last[TS_SECS_LEN];
+
 void record_ts_format(uint64_t ns, char *buf, size_t cap)
 {
 	uint64_t secs = ns / 1000000000ULL, frac = ns % 1000000000ULL;
 	uint64_t days = secs / 86400, sod = secs % 86400;
-	int64_t y;
-	unsigned m, d;
+	int64_t y = 0;
+	unsigned m = 0, d = 0;
 	char *p = buf;
 
-	civil_from_days((int64_t)days, &y, &m, &d);
-	if (cap < RECORD_TS_LEN || y > 9999) { /* cut output, or years past the 4-digit form */
+	if (secs != ts_last_secs || !ts_last[0] || cap < RECORD_TS_LEN)
+		civil_from_days((int64_t)days, &y, &m, &d);
+	if (cap < RECORD_TS_LEN || y > 9999) { /* cut output, or years past the 4-digit form (never cached) */
 		snprintf(buf, cap, "%04lld-%02u-%02uT%02u:%02u:%02u.%09lluZ", (long long)y, m, d, (unsigned)(sod / 3600),
 			 (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), (unsigned long long)frac);
 		return;
 	}
-	/* per record: digits by hand (snprintf is ~3,500 instructions) */
-	p = put_dec(p, (unsigned)y, 4);
-	*p++ = '-';
-	p = put_dec(p, m, 2);
-	*p++ = '-';
-	p = put_dec(p, d, 2);
-	*p++ = 'T';
-	p = put_dec(p, (unsigned)(sod / 3600), 2);
-	*p++ = ':';
-	p = put_dec(p, (unsigned)(sod / 60 % 60), 2);
-	*p++ = ':';
-	p = put_dec(p, (unsigned)(sod % 60), 2);
+	/* per record: digits by hand (snprintf is ~3,500 instructions); the date and time of day are the
+	 * previous call's most of the time */
+	if (secs != ts_last_secs || !ts_last[0]) {
+		p = put_dec(p, (unsigned)y, 4);
+		*p++ = '-';
+		p = put_dec(p, m, 2);
+		*p++ = '-';
+		p = put_dec(p, d, 2);
+		*p++ = 'T';
+		p = put_dec(p, (unsigned)(sod / 3600), 2);
+		*p++ = ':';
+		p = put_dec(p, (unsigned)(sod / 60 % 60), 2);
+		*p++ = ':';
+		p = put_dec(p, (unsigned)(sod % 60), 2);
+		memcpy(ts_last, buf, TS_SECS_LEN);
+		ts_last_secs = secs;
+	} else {
+		memcpy(p, ts_last, TS_SECS_LEN);
+		p += TS_SECS_LEN;
+	}
 	*p++ = '.';
 	p = put_dec(p, (unsigned)frac, 9);
 	*p++ = 'Z';
@@ -158,7 +171,8 @@ static void kv_ts(struct json_writer *w, uint64_t ns)
 	char ts[RECORD_TS_LEN + 8];
 
 	record_ts_format(ns, ts, sizeof(ts));
-	KV_STR(w, "ts", ts);
+	JW_KEY(w, "ts");
+	jw_strn_noscan(w, ts, strlen(ts));
 }
 
 static const char *proto_name(enum rec_proto p)

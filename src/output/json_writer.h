@@ -43,6 +43,9 @@ void jw_key(struct json_writer *w, const char *key);
 void jw_str(struct json_writer *w, const char *s);
 /* Escape exactly len bytes (may contain NULs, which are escaped as \u0000). */
 void jw_strn(struct json_writer *w, const char *s, size_t len);
+/* A string the caller formatted from bytes JSON never escapes (digits, '-', ':', '.', letters): written
+ * without the escape scan. */
+void jw_strn_noscan(struct json_writer *w, const char *s, size_t len);
 void jw_int(struct json_writer *w, int64_t v);
 void jw_uint(struct json_writer *w, uint64_t v);
 /* Non-finite values are written as null (JSON has no NaN/Inf). */

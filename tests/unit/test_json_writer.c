@@ -180,6 +180,34 @@ static void test_escape_matches_reference(void **state)
 	}
 }
 
+/* Integers of every length (each power of ten and its neighbours) print as printf prints them. */
+static void test_integers_every_length(void **state)
+{
+	uint64_t p10 = 1;
+
+	for (int k = 0; k <= 20; k++) {
+		uint64_t vals[3] = { p10 - 1, p10, p10 + 1 };
+
+		for (int i = 0; i < 3; i++) {
+			char *a = NULL, want[64];
+			size_t al = 0;
+			FILE *f = open_memstream(&a, &al);
+			struct json_writer w;
+
+			jw_init(&w, f, false);
+			jw_arr_begin(&w);
+			jw_uint(&w, vals[i]);
+			jw_int(&w, -(int64_t)(vals[i] >> 1));
+			jw_arr_end(&w);
+			fclose(f);
+			snprintf(want, sizeof(want), "[%llu,%lld]", (unsigned long long)vals[i], -(long long)(vals[i] >> 1));
+			assert_string_equal(a, want);
+			free(a);
+		}
+		p10 = k < 19 ? p10 * 10 : UINT64_MAX;
+	}
+}
+
 static void literal_keys(struct json_writer *w)
 {
 	jw_obj_begin(w);
@@ -233,6 +261,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape_matches_reference),
+		cmocka_unit_test(test_integers_every_length),
 		cmocka_unit_test(test_literal_keys_and_numbers),
 		cmocka_unit_test(test_longer_than_buffer),
 		cmocka_unit_test(test_nesting_and_escapes),
