@@ -5,11 +5,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "assemble/record_json.h"
+#include "etcd/etcd_key.h"
 #include "etcd/etcd_request.h"
+#include "util/strbuf.h"
 
 /* ---- a tiny encoder: enough to build messages in the tests ---- */
 struct enc {
@@ -570,6 +573,52 @@ static void test_prefix_cut_at_value(void **state)
 	}
 }
 
+/* The record's resource is what etcd_key_parse says for its key, whatever keys came before (the
+ * previous key's answer is reused when the first two segments match): keys of every shape, in an
+ * order that makes neighbours share, or almost share, their heads. */
+static void test_resource_of_every_key(void **state)
+{
+	static const char *keys[] = {
+		"/registry/configmaps/ns/a", "/registry/configmaps/ns/b", "/registry/configmaps/ns", "/registry/configmaps/ns/",
+		"/registry/configmaps/", "/registry/configmaps", "/registry/configmapsx/ns/a", "/registry/configmap/ns/a",
+		"/registry/deployments/ns/d", "/registry/apps/deployments/ns/d", "/registry/apps/deployments/ns",
+		"/registry/apps/deployments", "/registry/apps/", "/registry/example.com/widgets/ns/w",
+		"/registry/example.com/widgets", "/registry/example.com/", "/registry/example.com",
+		"/registry/leases/kube-node-lease/n1", "/registry/leases.coordination.k8s.io/x/y",
+		"/registry/", "/registry", "/other/pods/ns/p", "/registry/pods/ns/p", "/registry/pods/ns/p/extra/parts",
+		"/registry/minions/n1", "/registry/services/endpoints/ns/s", "/registry/services/specs/ns/s",
+		"", "/", "//", "///", "////", "/registry//", "/registry///x",
+	};
+	const size_t nk = sizeof(keys) / sizeof(keys[0]);
+	unsigned seed = 7;
+
+	for (int iter = 0; iter < 4000; iter++) {
+		const char *k = keys[iter < (int)nk ? (size_t)iter : (size_t)rand_r(&seed) % nk];
+		struct etcd_req_summary sum;
+		struct etcd_key_info ki;
+		struct etcd_record rec;
+		char want[REC_FIELD_LEN] = "";
+
+		memset(&sum, 0, sizeof(sum));
+		str_copy(sum.op_name, sizeof(sum.op_name), "range");
+		sum.key_len = strlen(k);
+		memcpy(sum.key, k, sum.key_len);
+		sum.has_key = iter % 17 != 5;
+		if (iter % 3 == 0) { /* a prefix range */
+			memcpy(sum.range_end, k, sum.key_len);
+			sum.range_end_len = sum.key_len;
+			if (sum.range_end_len)
+				sum.range_end[sum.range_end_len - 1]++;
+		}
+		if (sum.has_key &&
+		    etcd_key_parse(sum.key, sum.key_len, sum.range_end, sum.range_end_len, NULL, &ki) == 0)
+			etcd_key_resource_string(&ki, want, sizeof(want));
+		etcd_record_init(&rec);
+		etcd_summary_to_record(&sum, "/etcdserverpb.KV/Range", &rec);
+		assert_string_equal(rec.resource, want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -584,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_errors_counted),
 		cmocka_unit_test(test_unframe_and_record),
 		cmocka_unit_test(test_prefix_cut_at_value),
+		cmocka_unit_test(test_resource_of_every_key),
 	};
 	return cmocka_run_group_tests_name("etcd_request", tests, NULL, NULL);
 }
