@@ -372,6 +372,22 @@ void asm_end_emit(struct assembler *a, int32_t h, const struct kp_req_end *ev)
 	slot_put(a, h);
 }
 
+uint64_t asm_handle_start(const struct assembler *a, int32_t h)
+{
+	return pend(a, h)->ev.hdr.ts_ns;
+}
+
+bool asm_ctx_in_flight(const struct assembler *a, uint64_t ctx, uint64_t t)
+{
+	bool found;
+	size_t i;
+
+	if (!a->st.authn_started)
+		return false;
+	i = find(a, ctx, KP_SID_CTX, &found);
+	return found && pend(a, a->tab[i].slot)->ev.hdr.ts_ns <= t;
+}
+
 void asm_end(struct assembler *a, const struct kp_req_end *ev)
 {
 	int32_t h = asm_end_take(a, ev);

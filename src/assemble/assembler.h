@@ -8,6 +8,7 @@
 #ifndef KAPIMON_ASSEMBLER_H
 #define KAPIMON_ASSEMBLER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,11 @@ void asm_end(struct assembler *a, const struct kp_req_end *ev);
  * the record and releases the handle (asm_free frees handles never emitted). */
 int32_t asm_end_take(struct assembler *a, const struct kp_req_end *ev);
 void asm_end_emit(struct assembler *a, int32_t h, const struct kp_req_end *ev);
+/* The start time (CLOCK_MONOTONIC) of the request a handle holds. */
+uint64_t asm_handle_start(const struct assembler *a, int32_t h);
+/* Whether a request in flight started after authentication with context ctx (authn starts are keyed
+ * by it) no later than t. */
+bool asm_ctx_in_flight(const struct assembler *a, uint64_t ctx, uint64_t t);
 /* Emit every pending request as "ongoing" (latency so far at now_mono_ns) and forget them. */
 void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns);
 size_t asm_pending(const struct assembler *a);

@@ -19,6 +19,7 @@
 #define STREAM_CAP 4096   /* client streams tracked */
 #define TAKEN_MAX 64      /* calls one request's cost walk remembers for its delivery */
 #define CHAIN KP_CTX_CHAIN_MAX
+_Static_assert(CHAIN < 32, "call_info.indexed: a bit per chain entry");
 #define NBUCKETS (HOLD_CAP * 4)
 _Static_assert(NBUCKETS <= 65536 && NBUCKETS % (RECENT_CAP * 2) == 0, "hb[] holds a bucket index; the recent index is its low bits");
 
@@ -30,6 +31,7 @@ struct call_info {
 	uint64_t start_mono;
 	uint64_t held_seq; /* its entry in the held ring while held, 0 otherwise */
 	uint8_t nctx;
+	uint32_t indexed; /* while held: bit k set when chain[k] is in the index */
 	uint64_t chain[CHAIN];
 	uint16_t hb[CHAIN]; /* bucket_of(chain[k]), set when the call ends (hashed once, used three times) */
 	struct etcd_record rec;
@@ -60,6 +62,8 @@ struct etcd_assembler {
 	void *weigh_ctx;
 	etcd_record_cb cb;
 	void *cb_ctx;
+	etcd_request_ctx_fn request_ctx;
+	void *request_ctx_ctx;
 
 	struct pending_call *pending; /* open addressing by g, linear probing */
 	size_t npending;
@@ -161,6 +165,12 @@ void etcd_asm_set_weigher(struct etcd_assembler *a, double (*fn)(void *ctx, uint
 {
 	a->weigh = fn;
 	a->weigh_ctx = ctx;
+}
+
+void etcd_asm_set_request_ctx_fn(struct etcd_assembler *a, etcd_request_ctx_fn fn, void *ctx)
+{
+	a->request_ctx = fn;
+	a->request_ctx_ctx = ctx;
 }
 
 void etcd_asm_set_apiserver_pid(struct etcd_assembler *a, uint32_t pid)
@@ -352,7 +362,8 @@ static void held_unindex(struct etcd_assembler *a, int32_t slot)
 {
 	const struct call_info *c = &a->calls[slot];
 
-	for (int k = 0; k < c->nctx; k++) {
+	for (uint32_t m = c->indexed; m; m &= m - 1) {
+		int k = __builtin_ctz(m);
 		int32_t node = slot * CHAIN + k, next = a->node_next[node], prev = a->node_prev[node];
 
 		if (prev >= 0)
@@ -418,7 +429,20 @@ static void hold(struct etcd_assembler *a, int32_t slot)
 	h->seq = a->head_seq++;
 	h->slot = slot;
 	c->held_seq = h->seq;
-	for (int k = 0; k < c->nctx; k++) {
+	/* from the outermost context in: the request's is below the server's and the connection's (a few),
+	 * above the handler's own (~15) */
+	c->indexed = 0;
+	for (int k = c->nctx - 1; a->request_ctx && k >= 0; k--)
+		if (c->chain[k] && a->request_ctx(a->request_ctx_ctx, c->chain[k], c->start_mono)) {
+			c->indexed = 1u << k;
+			break;
+		}
+	if (c->indexed)
+		a->st.held_narrow++;
+	else
+		c->indexed = (1u << c->nctx) - 1;
+	for (uint32_t m = c->indexed; m; m &= m - 1) {
+		int k = __builtin_ctz(m);
 		int32_t node = slot * CHAIN + k;
 		size_t b = c->hb[k];
 

@@ -45,6 +45,7 @@ struct etcd_asm_stats {
 	uint64_t copy_gave_up;     /* request copies the probe's walk cut short (KP_TRUNC_GRPC_GAVE_UP) */
 	uint64_t no_resp_size;     /* successful unary calls whose response size was not read */
 	uint64_t range_no_kvs;     /* successful Range calls whose key-values returned were not read */
+	uint64_t held_narrow;      /* held calls indexed under their request's context only (request known) */
 	struct etcd_decode_counters decode;
 };
 
@@ -52,6 +53,18 @@ struct etcd_assembler *etcd_asm_new(int64_t mono_to_wall_ns, uint64_t hold_ns, e
 void etcd_asm_free(struct etcd_assembler *a);
 /* The apiserver process whose calls these are, stamped on every record (0 by default: unknown). */
 void etcd_asm_set_apiserver_pid(struct etcd_assembler *a, uint32_t pid);
+
+/*
+ * Optional: whether v is the context of a request the caller knows (in flight, or ended and not yet
+ * delivered) that started no later than start_mono and, if it ended, not before start_mono: the
+ * request a call with that context in its chain belongs to. A held call is then indexed under that
+ * context alone instead of its whole chain: the chain's other contexts (the server's, the connection's,
+ * the handler's own) are never a request's, and indexing 20 of them per call is most of the join's
+ * cost. The chain is asked from its outermost context in, up to the first known one. A call none of
+ * whose contexts is known is indexed whole, as without fn.
+ */
+typedef bool (*etcd_request_ctx_fn)(void *ctx, uint64_t v, uint64_t start_mono);
+void etcd_asm_set_request_ctx_fn(struct etcd_assembler *a, etcd_request_ctx_fn fn, void *ctx);
 
 void etcd_asm_start(struct etcd_assembler *a, const struct kp_grpc_start *ev);
 void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev);

@@ -10,6 +10,7 @@
 #include "assemble/kp_contract.h"
 #include "assemble/request_fill.h"
 #include "resolve/procnet.h"
+#include "util/hash.h"
 
 #define DEFAULT_LINK_HOLD_NS 2000000000ULL
 #define DEFAULT_CONN_GRACE_NS 10000000000ULL
@@ -24,6 +25,13 @@ struct lane {
 	struct etcd_assembler *es; /* NULL without etcd */
 	struct apf_join *apf;      /* APF rejections -> their requests */
 };
+
+struct defer_ctx {
+	uint64_t ctx; /* 0: free */
+	uint64_t start, end;
+	uint32_t lane;
+};
+#define DCTX_CAP (PIPELINE_DEFER_CAP * 2)
 
 struct pipeline {
 	struct pipeline_opts o;
@@ -51,6 +59,10 @@ struct pipeline {
 	int32_t *defer_h;    /* asm_end_take's handle */
 	uint8_t *defer_lane; /* index in lanes[] */
 	size_t defer_head, defer_n;
+	/* the held ends' contexts and spans, for the etcd join (request_ctx_known): open addressing, linear
+	 * probing; a bit per home slot, clear only when that slot is empty, answers most lookups */
+	struct defer_ctx *dctx;
+	uint64_t dctx_bits[DCTX_CAP / 64];
 };
 
 /* ---- assemblers -> join -> sinks ---- */
@@ -110,6 +122,60 @@ static void deliver_conn(const struct conn_record *r, void *ctx)
 			p->sinks[i].conn(p->sinks[i].ctx, r);
 }
 
+static void dctx_add(struct pipeline *p, uint64_t ctx, uint64_t start, uint64_t end, uint32_t lane)
+{
+	size_t mask = DCTX_CAP - 1, i = hash_mix64(ctx) & mask;
+
+	p->dctx_bits[i / 64] |= 1ULL << (i % 64);
+	while (p->dctx[i].ctx) /* never full: at most PIPELINE_DEFER_CAP entries */
+		i = (i + 1) & mask;
+	p->dctx[i] = (struct defer_ctx){ ctx, start, end, lane };
+}
+
+static void dctx_remove(struct pipeline *p, uint64_t ctx, uint32_t lane, uint64_t end)
+{
+	size_t mask = DCTX_CAP - 1, i = hash_mix64(ctx) & mask, j;
+
+	while (p->dctx[i].ctx && !(p->dctx[i].ctx == ctx && p->dctx[i].lane == lane && p->dctx[i].end == end))
+		i = (i + 1) & mask;
+	if (!p->dctx[i].ctx)
+		return;
+	p->dctx[i].ctx = 0;
+	for (j = i;;) { /* backward shift: no hole between an entry and its home */
+		size_t home;
+
+		j = (j + 1) & mask;
+		if (!p->dctx[j].ctx)
+			break;
+		home = hash_mix64(p->dctx[j].ctx) & mask;
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			p->dctx[i] = p->dctx[j];
+			p->dctx[j].ctx = 0;
+			i = j;
+		}
+	}
+}
+
+/* The etcd join's question (etcd_request_ctx_fn): is v the context of a request of this lane, ended
+ * and held here, or in flight, that spans a call starting at start? */
+static bool request_ctx_known(void *ctx, uint64_t v, uint64_t start)
+{
+	struct lane *l = ctx;
+	struct pipeline *p = l->p;
+	size_t mask = DCTX_CAP - 1, i = hash_mix64(v) & mask;
+	uint32_t lane = (uint32_t)(l - p->lanes);
+
+	if (p->dctx && p->dctx_bits[i / 64] >> (i % 64) & 1) {
+		if (!p->dctx[i].ctx)
+			p->dctx_bits[i / 64] &= ~(1ULL << (i % 64));
+		for (; p->dctx[i].ctx; i = (i + 1) & mask)
+			if (p->dctx[i].ctx == v && p->dctx[i].lane == lane && p->dctx[i].start <= start &&
+			    start <= p->dctx[i].end)
+				return true;
+	}
+	return asm_ctx_in_flight(l->as, v, start);
+}
+
 /* Deliver the held requests, oldest first. */
 static void release_deferred(struct pipeline *p, size_t keep)
 {
@@ -118,6 +184,8 @@ static void release_deferred(struct pipeline *p, size_t keep)
 
 		p->defer_head = (p->defer_head + 1) % PIPELINE_DEFER_CAP;
 		p->defer_n--;
+		if (p->defer_end[i].ctx)
+			dctx_remove(p, p->defer_end[i].ctx, p->defer_lane[i], p->defer_end[i].hdr.ts_ns);
 		asm_end_emit(p->lanes[p->defer_lane[i]].as, p->defer_h[i], &p->defer_end[i]);
 	}
 }
@@ -142,6 +210,8 @@ static void feed_end(struct pipeline *p, struct lane *l, const struct kp_req_end
 	p->defer_end[i] = *ev;
 	p->defer_h[i] = h;
 	p->defer_lane[i] = (uint8_t)(l - p->lanes);
+	if (ev->ctx)
+		dctx_add(p, ev->ctx, asm_handle_start(l->as, h), ev->hdr.ts_ns, p->defer_lane[i]);
 	p->st.cost_deferred++;
 }
 
@@ -229,8 +299,10 @@ static struct lane *lane_of(struct pipeline *p, uint32_t pid)
 	free_lane->as = asm_new(p->o.max_pending, p->o.mono_to_wall_ns, deliver_request, free_lane);
 	if (p->o.etcd)
 		free_lane->es = etcd_asm_new(p->o.mono_to_wall_ns, p->o.etcd_link_hold_ns, deliver_etcd, free_lane);
-	if (free_lane->es)
+	if (free_lane->es) {
 		etcd_asm_set_apiserver_pid(free_lane->es, pid);
+		etcd_asm_set_request_ctx_fn(free_lane->es, request_ctx_known, free_lane);
+	}
 	free_lane->apf = apf_join_new(p->o.etcd_link_hold_ns);
 	if (!free_lane->as || (p->o.etcd && !free_lane->es) || !free_lane->apf) {
 		asm_free(free_lane->as);
@@ -270,8 +342,9 @@ struct pipeline *pipeline_new(const struct pipeline_opts *o)
 		p->defer_end = malloc(PIPELINE_DEFER_CAP * sizeof(*p->defer_end));
 		p->defer_h = malloc(PIPELINE_DEFER_CAP * sizeof(*p->defer_h));
 		p->defer_lane = malloc(PIPELINE_DEFER_CAP * sizeof(*p->defer_lane));
+		p->dctx = calloc(DCTX_CAP, sizeof(*p->dctx));
 	}
-	if (!p->ct || (p->o.etcd && (!p->defer_end || !p->defer_h || !p->defer_lane))) {
+	if (!p->ct || (p->o.etcd && (!p->defer_end || !p->defer_h || !p->defer_lane || !p->dctx))) {
 		pipeline_free(p);
 		return NULL;
 	}
@@ -290,6 +363,7 @@ void pipeline_free(struct pipeline *p)
 	free(p->defer_end);
 	free(p->defer_h);
 	free(p->defer_lane);
+	free(p->dctx);
 	free(p);
 }
 

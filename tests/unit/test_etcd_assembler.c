@@ -353,7 +353,15 @@ static void cb_link(const struct etcd_record *r, void *ctx)
 		linked_to[i] = r->request_id;
 }
 
-static void test_shared_ancestors_any_order(void **state)
+/* The caller knows the requests with an even number (their contexts 0x10000 + 2k) */
+static bool even_known(void *ctx, uint64_t v, uint64_t start)
+{
+	(void)ctx;
+	(void)start;
+	return v >= 0x10000 && v < 0x10000 + NREQ && (v - 0x10000) % 2 == 0;
+}
+
+static void shared_ancestors_any_order(bool narrow)
 {
 	struct etcd_assembler *a = etcd_asm_new(0, 1000000000000ULL, cb_link, NULL);
 	struct kp_grpc_start s;
@@ -363,9 +371,10 @@ static void test_shared_ancestors_any_order(void **state)
 	char key[64];
 	int order[NREQ], ncalls = 0;
 
-	(void)state;
 	memset(linked_to, 0, sizeof(linked_to));
 	nlinked = nunlinked = 0;
+	if (narrow) /* even requests' calls indexed under their context alone, odd ones' whole */
+		etcd_asm_set_request_ctx_fn(a, even_known, NULL);
 	/* request r (context 0x10000 + r) made calls 2r and 2r+1; request 0 also the 200 calls 600..799 */
 	for (int i = 0; i < NREQ * 2 + 200; i++) {
 		int r = i < NREQ * 2 ? i / 2 : 0;
@@ -407,7 +416,23 @@ static void test_shared_ancestors_any_order(void **state)
 	etcd_asm_flush(a);
 	assert_int_equal(nlinked + nunlinked, ncalls);
 	assert_int_equal(etcd_asm_get_stats(a)->linked, (uint64_t)ncalls);
+	/* calls 0..2*NREQ-1 of even requests, and the 200 more of request 0 */
+	assert_int_equal(etcd_asm_get_stats(a)->held_narrow, narrow ? (uint64_t)(NREQ + (NREQ % 2) + 200) : 0);
 	etcd_asm_free(a);
+}
+
+static void test_shared_ancestors_any_order(void **state)
+{
+	(void)state;
+	shared_ancestors_any_order(false);
+}
+
+/* The same with the requests' contexts known to the caller for half of them: a held call indexed under
+ * its request's context alone is linked as one indexed whole. */
+static void test_shared_ancestors_narrow_index(void **state)
+{
+	(void)state;
+	shared_ancestors_any_order(true);
 }
 
 int main(void)
@@ -415,6 +440,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bounds_and_pool_reuse),
 		cmocka_unit_test(test_shared_ancestors_any_order),
+		cmocka_unit_test(test_shared_ancestors_narrow_index),
 		cmocka_unit_test(test_link_after_and_before_request_end),
 		cmocka_unit_test(test_unlinked_after_hold_and_time_window),
 		cmocka_unit_test(test_txn_and_retry),

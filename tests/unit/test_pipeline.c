@@ -234,6 +234,70 @@ static void test_requests_joined_to_every_sink(void **state)
 	pipeline_free(p);
 }
 
+/* The etcd join asks the pipeline which contexts are requests': an authenticated request in flight
+ * (its start keyed by its context) and a held end are; a generic start in flight is not (its calls are
+ * indexed whole), and a request that started after a call is not that call's. All link either way. */
+static void test_calls_indexed_under_known_request(void **state)
+{
+	struct pipeline *p = mk_pipeline(true);
+	struct rec_sink a = { 0 };
+	struct pipeline_sink sa = rec_iface(&a);
+	struct kp_req_start s;
+	struct kp_req_end e;
+	struct kp_grpc_start gs;
+	struct kp_grpc_end ge;
+
+	pipeline_add_sink(p, &sa);
+	/* A: authenticated, keyed by its context 0xa0a0, in flight while its call ends */
+	mk_start(&s, 0xa0a0, KP_SID_CTX, 100, "GET", "/api/v1/namespaces/default/pods", "10.0.0.1:5000");
+	s.authn = KP_AUTHN_OK;
+	pipeline_feed(p, &s, sizeof(s));
+	/* B: a generic start (connection 0x200, stream 5): its context is known only at its end */
+	mk_start(&s, 0x200, 5, 100, "GET", "/api/v1/namespaces/default/secrets", "10.0.0.2:5000");
+	pipeline_feed(p, &s, sizeof(s));
+	mk_grpc_start(&gs, 1, 110, "/registry/pods/default/", 0xa0a0);
+	pipeline_feed(p, &gs, sizeof(gs));
+	mk_grpc_end(&ge, 1, 120);
+	pipeline_feed(p, &ge, sizeof(ge));
+	assert_int_equal(pipeline_etcd_stats(p)->held_narrow, 1);
+	mk_grpc_start(&gs, 2, 110, "/registry/secrets/default/", 0xb0b0);
+	pipeline_feed(p, &gs, sizeof(gs));
+	mk_grpc_end(&ge, 2, 120);
+	pipeline_feed(p, &ge, sizeof(ge));
+	assert_int_equal(pipeline_etcd_stats(p)->held_narrow, 1); /* B's context is not known yet */
+	/* C: authenticated, context 0xc0c0, started at 300: a call that started at 250 is not its */
+	mk_start(&s, 0xc0c0, KP_SID_CTX, 300, "GET", "/api/v1/nodes", "10.0.0.3:5000");
+	s.authn = KP_AUTHN_OK;
+	pipeline_feed(p, &s, sizeof(s));
+	mk_grpc_start(&gs, 3, 250, "/registry/minions/", 0xc0c0);
+	pipeline_feed(p, &gs, sizeof(gs));
+	mk_grpc_end(&ge, 3, 260);
+	pipeline_feed(p, &ge, sizeof(ge));
+	assert_int_equal(pipeline_etcd_stats(p)->held_narrow, 1);
+	mk_end(&e, 0xa0a0, KP_SID_CTX, 400, 0xa0a0);
+	pipeline_feed(p, &e, sizeof(e));
+	mk_end(&e, 0x200, 5, 400, 0xb0b0);
+	pipeline_feed(p, &e, sizeof(e));
+	mk_end(&e, 0xc0c0, KP_SID_CTX, 400, 0xc0c0);
+	pipeline_feed(p, &e, sizeof(e));
+	pipeline_rings_read(p);
+	assert_int_equal(a.n, 3 + 3 + 2); /* 3 starts, 3 records, the linked calls of A and B */
+	for (int i = 3, req = 0; i < a.n; i++) {
+		if (a.g[i].what == W_REQ) {
+			req = i;
+			assert_int_equal(a.g[i].calls, strstr(a.g[i].path, "nodes") ? 0 : 1);
+		} else {
+			assert_int_equal(a.g[i].what, W_ETCD);
+			assert_int_equal(a.g[i].id, a.g[req].id);
+		}
+	}
+	pipeline_flush(p, 1000);
+	assert_int_equal(a.n, 3 + 3 + 3); /* C's call, unlinked */
+	assert_int_equal(a.g[8].what, W_ETCD);
+	assert_int_equal(a.g[8].id, 0);
+	pipeline_free(p);
+}
+
 /* With etcd capture a request's end is held until the rings were read; a new request on the same key
  * (an h1 connection's next request) meanwhile is a new request, not a replacement of the held one,
  * and each record keeps its own start. */
@@ -363,6 +427,8 @@ static void test_request_etcd_cost(void **state)
 	ge.resp_size = 77;
 	pipeline_feed(p, &ge, sizeof(ge));
 	assert_int_equal(a.n, 1);
+	/* the request's end is held: its calls were indexed under its context alone */
+	assert_int_equal(pipeline_etcd_stats(p)->held_narrow, 3);
 	pipeline_rings_read(p);
 	assert_int_equal(a.n, 5);
 	assert_int_equal(a.g[1].what, W_REQ);
@@ -690,6 +756,7 @@ int main(void)
 		cmocka_unit_test(test_conn_records_to_sinks),
 		cmocka_unit_test(test_requests_joined_to_every_sink),
 		cmocka_unit_test(test_key_reused_while_end_held),
+		cmocka_unit_test(test_calls_indexed_under_known_request),
 		cmocka_unit_test(test_etcd_joined_after_its_request),
 		cmocka_unit_test(test_request_etcd_cost),
 		cmocka_unit_test(test_abandon_and_flush),
