@@ -428,6 +428,7 @@ void record_json_stats(struct json_writer *w, const struct record_stats *s)
 		jw_kv_uint(w, "copy_gave_up", s->etcd_copy_gave_up);
 		jw_kv_uint(w, "no_resp_size", s->etcd_no_resp_size);
 		jw_kv_uint(w, "range_no_kvs", s->etcd_range_no_kvs);
+		jw_kv_uint(w, "held_narrow", s->etcd_held_narrow);
 		jw_kv_uint(w, "cost_early", s->etcd_cost_early);
 		jw_key(w, "watch_events_by_resource");
 		jw_obj_begin(w);

@@ -42,6 +42,7 @@ struct record_stats {
 	uint64_t etcd_copy_gave_up;     /* request copies the probe's protobuf walk cut short */
 	uint64_t etcd_no_resp_size;     /* successful unary calls without a response size */
 	uint64_t etcd_range_no_kvs;     /* successful Ranges without the key-values returned */
+	uint64_t etcd_held_narrow;      /* held calls indexed under their request's context alone */
 	uint64_t etcd_cost_early;       /* request records delivered before their etcd calls could be summed */
 	size_t n_watch_res;            /* entries in watch_res */
 	const char *watch_res_names[64];

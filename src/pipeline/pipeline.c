@@ -736,6 +736,7 @@ void pipeline_fill_stats(const struct pipeline *p, const uint64_t hits[KP_PROBE_
 		s->etcd_copy_gave_up = es->copy_gave_up;
 		s->etcd_no_resp_size = es->no_resp_size;
 		s->etcd_range_no_kvs = es->range_no_kvs;
+		s->etcd_held_narrow = es->held_narrow;
 		s->etcd_cost_early = p->st.cost_early;
 		s->etcd_watch_responses = es->watch_responses;
 		s->etcd_watch_events = es->watch_events;

@@ -206,6 +206,10 @@ if rs:
 e = (stats or {}).get("etcd", {})
 ok("stats: no_resp_size 0, range_no_kvs 0, cost_early 0 (%s)" % {k: e.get(k) for k in ("no_resp_size", "range_no_kvs", "cost_early")},
    e.get("no_resp_size") == 0 and e.get("range_no_kvs") == 0 and e.get("cost_early") == 0)
+# the join indexed calls under their request's context alone when it knew the request (most of them:
+# authenticated requests are known from their start; the sums above check the links either way)
+ok("stats: held calls indexed under their request's context (held_narrow %s of %s linked)" % (e.get("held_narrow"), e.get("linked")),
+   (e.get("held_narrow") or 0) > 0)
 h = (stats or {}).get("probe_hits", {})
 print("  probe hits: grpc_transport_write %s grpc_call_finish %s etcd_range_resp %s; etcd calls %s, hits_per_call %s, hits_per_request %s"
       % (h.get("grpc_transport_write"), h.get("grpc_call_finish"), h.get("etcd_range_resp"), e.get("calls"), e.get("hits_per_call"),
