@@ -412,7 +412,7 @@ static void drain_tail(struct etcd_assembler *a, uint64_t cutoff)
 }
 
 /* calls[slot] ended before its request: hold it (the slot now belongs to the held ring). */
-static void hold(struct etcd_assembler *a, int32_t slot)
+static void hold(struct etcd_assembler *a, int32_t slot, uint32_t indexed)
 {
 	struct call_info *c = &a->calls[slot];
 	struct held_call *h;
@@ -429,18 +429,7 @@ static void hold(struct etcd_assembler *a, int32_t slot)
 	h->seq = a->head_seq++;
 	h->slot = slot;
 	c->held_seq = h->seq;
-	/* from the outermost context in: the request's is below the server's and the connection's (a few),
-	 * above the handler's own (~15) */
-	c->indexed = 0;
-	for (int k = c->nctx - 1; a->request_ctx && k >= 0; k--)
-		if (c->chain[k] && a->request_ctx(a->request_ctx_ctx, c->chain[k], c->start_mono)) {
-			c->indexed = 1u << k;
-			break;
-		}
-	if (c->indexed)
-		a->st.held_narrow++;
-	else
-		c->indexed = (1u << c->nctx) - 1;
+	c->indexed = indexed;
 	for (uint32_t m = c->indexed; m; m &= m - 1) {
 		int k = __builtin_ctz(m);
 		int32_t node = slot * CHAIN + k;
@@ -560,28 +549,31 @@ void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 	if (!ev->is_err && c->rec.kvs < 0 && !strcmp(c->rec.op, "range"))
 		a->st.range_no_kvs++;
 	a->st.calls++;
-	/* the request may already have ended (events come on two rings); the chain's index heads are
-	 * fetched together (their cache misses overlap instead of following one another) */
-	size_t b[CHAIN];
+	/* From the outermost context in (the request's is below the server's and the connection's, a few,
+	 * and above the handler's own, ~15): a request already delivered (events come on two rings) takes
+	 * the call now; a request the caller knows takes it when it is delivered, the call indexed under
+	 * that context alone; with neither, the call is indexed under its whole chain. */
+	for (int k = c->nctx - 1; k >= 0; k--) {
+		uint64_t h = hash_mix64(c->chain[k]);
+		size_t rb = h & (RECENT_CAP * 2 - 1); /* recent_bucket_of() */
+		const struct recent_req *r;
 
-	for (int k = 0; k < c->nctx; k++) {
-		c->hb[k] = (uint16_t)bucket_of(c->chain[k]);
-		b[k] = c->hb[k] & (RECENT_CAP * 2 - 1); /* recent_bucket_of(): the same hash */
-		if (a->recent_bits[b[k] / 64] & 1ULL << (b[k] % 64))
-			__builtin_prefetch(&a->recent_bucket[b[k]]);
-	}
-	for (int k = 0; k < c->nctx; k++) {
-		const struct recent_req *r = recent_find(a, b[k], c->chain[k], c->start_mono);
-
-		if (r) {
+		c->hb[k] = (uint16_t)(h & (NBUCKETS - 1)); /* bucket_of() */
+		if (a->recent_bits[rb / 64] & 1ULL << (rb % 64) && (r = recent_find(a, rb, c->chain[k], c->start_mono))) {
 			c->rec.request_id = r->id;
 			a->st.linked++;
 			a->cb(&c->rec, a->cb_ctx);
 			pending_remove(a, p, true);
 			return;
 		}
+		if (a->request_ctx && c->chain[k] && a->request_ctx(a->request_ctx_ctx, c->chain[k], c->start_mono)) {
+			a->st.held_narrow++;
+			hold(a, p->slot, 1u << k);
+			pending_remove(a, p, false);
+			return;
+		}
 	}
-	hold(a, p->slot);
+	hold(a, p->slot, (1u << c->nctx) - 1);
 	pending_remove(a, p, false);
 }
 
