@@ -61,25 +61,30 @@ fi
 have_vg=1
 command -v valgrind >/dev/null || { have_vg=0; echo "bench-replay: valgrind missing (apt-get install valgrind): no instruction counts" >&2; }
 echo "bench-replay: $EVENTS, $(cc --version | head -n 1), CFLAGS as the Makefile's"
-printf '%-18s %10s %16s %14s\n' mode requests "instr/request" "cpu ns/req"
+printf '%-18s %10s %16s %18s %14s\n' mode requests "instr/request" "D1 miss rd/wr/req" "cpu ns/req"
 ROWS=()
 for mode in "record" "record --no-etcd" "top" "top --no-etcd"; do
 	# shellcheck disable=SC2086
 	out=$(build/bench/replay $mode --repeat 5 "$EVENTS")
 	reqs=$(sed -n 's/^requests \([0-9]*\)$/\1/p' <<<"$out")
 	ns=$(sed -n 's/^cpu_ns_per_request \([0-9.]*\).*/\1/p' <<<"$out")
-	ir=null
+	ir=null d1r=null d1w=null
 	if [ "$have_vg" = 1 ]; then
 		cg=$(mktemp /tmp/kapimon-cg.XXXXXX)
 		# shellcheck disable=SC2086
-		# fixed environment: its size moves the stack, and memcpy's path depends on alignment (+-0.02%)
-		total=$(env -i PATH=/usr/bin:/bin valgrind --tool=callgrind --toggle-collect=replay_run --callgrind-out-file="$cg" \
-			build/bench/replay $mode "$EVENTS" 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
+		# fixed environment: its size moves the stack, and memcpy's path depends on alignment (+-0.02%).
+		# --cache-sim: the simulated L1 data cache's misses (this host's cache geometry), the memory a
+		# request touches: deterministic too, where live time depends on what else ran on the cores.
+		read -r total d1r d1w < <(env -i PATH=/usr/bin:/bin valgrind --tool=callgrind --cache-sim=yes --toggle-collect=replay_run \
+			--callgrind-out-file="$cg" build/bench/replay $mode "$EVENTS" 2>&1 >/dev/null |
+			sed -n 's/.*Collected : \([0-9]*\) [0-9]* [0-9]* [0-9]* \([0-9]*\) \([0-9]*\).*/\1 \2 \3/p')
 		rm -f "$cg"
 		ir=$((total / reqs))
+		d1r=$(awk -v a="$d1r" -v n="$reqs" 'BEGIN { printf "%.1f", a / n }')
+		d1w=$(awk -v a="$d1w" -v n="$reqs" 'BEGIN { printf "%.1f", a / n }')
 	fi
-	printf '%-18s %10s %16s %14s\n' "$mode" "$reqs" "$ir" "$ns"
-	ROWS+=("{\"mode\":\"$mode\",\"requests\":$reqs,\"instructions_per_request\":$ir,\"cpu_ns_per_request\":${ns:-null}}")
+	printf '%-18s %10s %16s %18s %14s\n' "$mode" "$reqs" "$ir" "$d1r/$d1w" "$ns"
+	ROWS+=("{\"mode\":\"$mode\",\"requests\":$reqs,\"instructions_per_request\":$ir,\"d1_read_misses_per_request\":$d1r,\"d1_write_misses_per_request\":$d1w,\"cpu_ns_per_request\":${ns:-null}}")
 done
 mkdir -p "$(dirname "$JSON_OUT")"
 (IFS=,; echo "{\"events\":\"$EVENTS\",\"runs\":[${ROWS[*]}]}") >"$JSON_OUT"
