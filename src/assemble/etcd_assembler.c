@@ -21,6 +21,8 @@
 #define CHAIN KP_CTX_CHAIN_MAX
 _Static_assert(CHAIN < 32, "call_info.indexed: a bit per chain entry");
 #define NBUCKETS (HOLD_CAP * 4)
+#define ANCESTORS 64      /* remembered contexts above requests' (the server's, connections') */
+#define ANCESTOR_SLOT(v) ((size_t)((v) >> 4) & (ANCESTORS - 1))
 _Static_assert(NBUCKETS <= 65536 && NBUCKETS % (RECENT_CAP * 2) == 0, "hb[] holds a bucket index; the recent index is its low bits");
 
 /* What a call keeps between its start and its end, and while it waits for its request: the decoded
@@ -95,6 +97,8 @@ struct etcd_assembler {
 	 * when a lookup finds the head empty): most lookups miss (a call usually ends before its request), and
 	 * the bits (6 KB) stay cached where the heads (192 KB) cost a cache miss per lookup */
 	uint64_t *bucket_bits, *recent_bits;
+
+	uint64_t ancestors[ANCESTORS]; /* contexts seen above a request's in a chain, by ANCESTOR_SLOT */
 
 	uint64_t *streams; /* open addressing set of stream pointers */
 
@@ -530,8 +534,27 @@ void etcd_asm_request_cost(struct etcd_assembler *a, uint64_t ctx, uint64_t star
 	}
 }
 
+/* Hash chain entry k (hb[k]); when it is the context of a request already delivered, link and deliver
+ * the call (true). */
+static bool link_recent(struct etcd_assembler *a, struct pending_call *p, struct call_info *c, int k)
+{
+	uint64_t h = hash_mix64(c->chain[k]);
+	size_t rb = h & (RECENT_CAP * 2 - 1); /* recent_bucket_of() */
+	const struct recent_req *r;
+
+	c->hb[k] = (uint16_t)(h & (NBUCKETS - 1)); /* bucket_of() */
+	if (!(a->recent_bits[rb / 64] & 1ULL << (rb % 64)) || !(r = recent_find(a, rb, c->chain[k], c->start_mono)))
+		return false;
+	c->rec.request_id = r->id;
+	a->st.linked++;
+	a->cb(&c->rec, a->cb_ctx);
+	pending_remove(a, p, true);
+	return true;
+}
+
 void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 {
+	uint32_t skipped = 0;
 	struct pending_call *p;
 	struct call_info *c;
 	bool found;
@@ -552,27 +575,28 @@ void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 	/* From the outermost context in (the request's is below the server's and the connection's, a few,
 	 * and above the handler's own, ~15): a request already delivered (events come on two rings) takes
 	 * the call now; a request the caller knows takes it when it is delivered, the call indexed under
-	 * that context alone; with neither, the call is indexed under its whole chain. */
+	 * that context alone; with neither, the call is indexed under its whole chain. Contexts seen above a
+	 * request's (ancestors[]) are passed over: they are the server's and connections', never a
+	 * request's, unless the memory was reused, and then the call is indexed whole with them. */
 	for (int k = c->nctx - 1; k >= 0; k--) {
-		uint64_t h = hash_mix64(c->chain[k]);
-		size_t rb = h & (RECENT_CAP * 2 - 1); /* recent_bucket_of() */
-		const struct recent_req *r;
-
-		c->hb[k] = (uint16_t)(h & (NBUCKETS - 1)); /* bucket_of() */
-		if (a->recent_bits[rb / 64] & 1ULL << (rb % 64) && (r = recent_find(a, rb, c->chain[k], c->start_mono))) {
-			c->rec.request_id = r->id;
-			a->st.linked++;
-			a->cb(&c->rec, a->cb_ctx);
-			pending_remove(a, p, true);
-			return;
+		if (a->ancestors[ANCESTOR_SLOT(c->chain[k])] == c->chain[k]) {
+			skipped |= 1u << k;
+			continue;
 		}
+		if (link_recent(a, p, c, k))
+			return;
 		if (a->request_ctx && c->chain[k] && a->request_ctx(a->request_ctx_ctx, c->chain[k], c->start_mono)) {
 			a->st.held_narrow++;
+			for (int j = k + 1; j < c->nctx; j++)
+				a->ancestors[ANCESTOR_SLOT(c->chain[j])] = c->chain[j];
 			hold(a, p->slot, 1u << k);
 			pending_remove(a, p, false);
 			return;
 		}
 	}
+	for (uint32_t m = skipped; m; m &= m - 1)
+		if (link_recent(a, p, c, __builtin_ctz(m)))
+			return;
 	hold(a, p->slot, (1u << c->nctx) - 1);
 	pending_remove(a, p, false);
 }

@@ -435,12 +435,74 @@ static void test_shared_ancestors_narrow_index(void **state)
 	shared_ancestors_any_order(true);
 }
 
+static uint64_t known_ctx;
+
+static bool one_known(void *ctx, uint64_t v, uint64_t start)
+{
+	(void)ctx;
+	(void)start;
+	return v == known_ctx;
+}
+
+/* One call of the test below: chain from innermost to outermost, the time 1000 + i. */
+static void call(struct etcd_assembler *a, int i, const uint64_t *chain, int n)
+{
+	struct kp_grpc_start s;
+	struct kp_grpc_end e;
+	uint8_t msg[64];
+
+	mk_start(&s, 100 + (uint64_t)i, 1000 + (uint64_t)i, "/etcdserverpb.KV/Range", msg,
+		 pb_key(msg, 1, "/registry/pods/ns/p"), chain, n);
+	etcd_asm_start(a, &s);
+	mk_end(&e, 100 + (uint64_t)i, 1001 + (uint64_t)i, 0);
+	etcd_asm_end(a, &e);
+}
+
+/* Contexts seen above a request's are passed over in later chains; when such an address comes back
+ * as a request's own context (the memory was reused), its calls still link: indexed whole when the
+ * request is known, linked at once when it was delivered already. */
+static void test_ancestor_address_reused(void **state)
+{
+	struct etcd_assembler *a = etcd_asm_new(0, 1000000000000ULL, cb, NULL);
+	const uint64_t c1[] = { 0x900, 0x1010, 0xa10, 0xa20 }; /* request 0x1010 under 0xa10, 0xa20 */
+	const uint64_t c2[] = { 0x910, 0xa10, 0xa20 };          /* request 0xa10: an ancestor's address */
+	const uint64_t c3[] = { 0x920, 0xa20 };                 /* request 0xa20, already delivered */
+
+	(void)state;
+	ngot = 0;
+	etcd_asm_set_request_ctx_fn(a, one_known, NULL);
+	known_ctx = 0x1010;
+	call(a, 0, c1, 4);
+	assert_int_equal(etcd_asm_get_stats(a)->held_narrow, 1);
+	etcd_asm_request_done(a, 0x1010, 0, 5000, 11);
+	assert_int_equal(ngot, 1);
+	assert_int_equal(got[0].request_id, 11);
+	known_ctx = 0xa10;
+	call(a, 1, c2, 3);
+	assert_int_equal(etcd_asm_get_stats(a)->held_narrow, 1); /* passed over: indexed whole */
+	assert_int_equal(ngot, 1);
+	etcd_asm_request_done(a, 0xa10, 0, 5000, 12);
+	assert_int_equal(ngot, 2);
+	assert_int_equal(got[1].request_id, 12);
+	known_ctx = 0;
+	etcd_asm_request_done(a, 0xa20, 0, 5000, 13); /* no call held under it: remembered */
+	assert_int_equal(ngot, 2);
+	call(a, 2, c3, 2);
+	assert_int_equal(ngot, 3);
+	assert_int_equal(got[2].request_id, 13);
+	etcd_asm_flush(a);
+	assert_int_equal(ngot, 3);
+	assert_int_equal(etcd_asm_get_stats(a)->linked, 3);
+	etcd_asm_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bounds_and_pool_reuse),
 		cmocka_unit_test(test_shared_ancestors_any_order),
 		cmocka_unit_test(test_shared_ancestors_narrow_index),
+		cmocka_unit_test(test_ancestor_address_reused),
 		cmocka_unit_test(test_link_after_and_before_request_end),
 		cmocka_unit_test(test_unlinked_after_hold_and_time_window),
 		cmocka_unit_test(test_txn_and_retry),
