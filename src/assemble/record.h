@@ -68,8 +68,8 @@ struct rec_apf {
 #define REC_APF_LABEL(name, uid) ((name)[0] ? (name) : (uid))
 
 /* Fixed-size fields first, then the strings, each read only up to its NUL: a record is ~2.8 KB, of
- * which a request typically fills a few hundred bytes, and the join, the copies and the sinks touch
- * only the cache lines they read (request_record_copy). */
+ * which a request typically fills a few hundred bytes, and the joins and the sinks touch only the
+ * cache lines they read. */
 struct request_record {
 	uint64_t id;            /* kapimon's request id, unique within a run */
 	uint64_t start_ns;      /* wall clock, ns since the Unix epoch */
@@ -106,7 +106,7 @@ struct request_record {
 	struct rec_apf apf;     /* API Priority and Fairness classification */
 };
 
-/* As request_record: fixed-size fields first, then the strings (etcd_record_copy). */
+/* As request_record: fixed-size fields first, then the strings. */
 struct etcd_record {
 	uint64_t start_ns;
 	uint64_t latency_ns;
@@ -169,10 +169,5 @@ void etcd_record_init(struct etcd_record *r);
 /* etcd_record_init for a record about to be filled: the fixed-size fields set, the strings emptied
  * (first byte), their tails left as they were. */
 void etcd_record_init_fast(struct etcd_record *r);
-/* *dst = *src, reading and writing each string only up to its NUL (key and range_end: their lengths)
- * and request_record's first ngroups groups: for records parked in big tables, where each cache line
- * written is a miss. dst's tails beyond the NULs keep their old bytes. */
-void request_record_copy(struct request_record *dst, const struct request_record *src);
-void etcd_record_copy(struct etcd_record *dst, const struct etcd_record *src);
 
 #endif

@@ -552,47 +552,10 @@ static void test_ts_format_digits(void **state)
 	}
 }
 
-/* etcd_record_copy gives a record that writes the same JSON as a struct copy. */
-static void test_etcd_record_copy(void **state)
-{
-	struct etcd_record a, *b = malloc(sizeof(*b));
-	char *ja, *jb;
-
-	etcd_record_init(&a);
-	memset(b, 'Z', sizeof(*b)); /* stale bytes in the destination must not show */
-	a.start_ns = 1764460800123456789ULL;
-	a.latency_ns = 12345;
-	strcpy(a.method, "/etcdserverpb.KV/Range");
-	strcpy(a.op, "range");
-	memcpy(a.key, "/registry/configmaps/ns\0x", 25);
-	a.key_len = 25;
-	strcpy(a.range_end, "/registry/configmaps/ns0");
-	strcpy(a.resource, "configmaps");
-	strcpy(a.group, "apps");
-	a.limit = 500;
-	a.request_id = 42;
-	a.req_size = 77;
-	etcd_record_copy(b, &a);
-	ja = render(K_ETCD, &a);
-	jb = render(K_ETCD, b);
-	assert_string_equal(ja, jb);
-	a.key_len = 0; /* a C string */
-	etcd_record_copy(b, &a);
-	free(ja);
-	free(jb);
-	ja = render(K_ETCD, &a);
-	jb = render(K_ETCD, b);
-	assert_string_equal(ja, jb);
-	free(ja);
-	free(jb);
-	free(b);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ts_format_digits),
-		cmocka_unit_test(test_etcd_record_copy),
 		cmocka_unit_test(test_ts_roundtrip),
 		cmocka_unit_test(test_ts_parse_forms),
 		cmocka_unit_test(test_request_fields),
