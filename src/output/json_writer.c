@@ -314,34 +314,28 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
 				     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 				     "8081828384858687888990919293949596979899";
 
-static inline unsigned dec_len(uint64_t v)
-{
-	unsigned n = 1;
-
-	for (; v >= 100; v /= 100)
-		n += 2;
-	return n + (v >= 10);
-}
-
+/* Digits right to left into a scratch, then a fixed-size copy into the buffer (reserved for it; only
+ * the digits count): one division loop, no length pass, no call. */
 static void put_u64(struct json_writer *w, uint64_t v)
 {
-	unsigned n = dec_len(v);
-	char *p = reserve(w, n), *e = p + n;
+	char t[40], *e = t + 20, *b = e;
+	char *p = reserve(w, 20);
 
 	while (v >= 100) {
 		unsigned d = (unsigned)(v % 100) * 2;
 
 		v /= 100;
-		*--e = digit_pairs[d + 1];
-		*--e = digit_pairs[d];
+		*--b = digit_pairs[d + 1];
+		*--b = digit_pairs[d];
 	}
 	if (v >= 10) {
-		*--e = digit_pairs[v * 2 + 1];
-		*--e = digit_pairs[v * 2];
+		*--b = digit_pairs[v * 2 + 1];
+		*--b = digit_pairs[v * 2];
 	} else {
-		*--e = (char)('0' + v);
+		*--b = (char)('0' + v);
 	}
-	w->len += n;
+	memcpy(p, b, 20); /* t[20..39]: read past the digits, never written out */
+	w->len += (size_t)(e - b);
 }
 
 static void put_i64(struct json_writer *w, int64_t v)
