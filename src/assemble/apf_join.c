@@ -32,6 +32,7 @@ struct apf_join {
 	struct object *obj[2]; /* [enum kp_apf_kind], APF_MAX_OBJECTS each */
 	uint32_t nobj[2];
 	struct reject rej[APF_MAX_GOROUTINES];
+	uint32_t nrej; /* rej[] slots used: the tick's scan (1024 slots, 450 KB) only when some wait */
 	struct pending *pend; /* FIFO ring of APF_MAX_PENDING */
 	size_t head, n;
 	struct apf_join_stats st;
@@ -156,6 +157,8 @@ void apf_join_reject(struct apf_join *j, const struct kp_apf_reject *ev)
 	}
 	if (slot->used && slot->g != ev->hdr.goid_g)
 		j->st.dropped_full++;
+	if (!slot->used)
+		j->nrej++;
 	memset(slot, 0, sizeof(*slot));
 	slot->used = true;
 	slot->g = ev->hdr.goid_g;
@@ -191,6 +194,7 @@ void apf_join_too_many(struct apf_join *j, const struct kp_apf_too_many *ev)
 			p->apf = r->apf;
 			p->truncated = r->truncated;
 			r->used = false;
+			j->nrej--;
 			return;
 		}
 	}
@@ -241,9 +245,11 @@ void apf_join_tick(struct apf_join *j, uint64_t now_mono)
 		j->n--;
 		j->st.expired++;
 	}
-	for (int i = 0; i < APF_MAX_GOROUTINES; i++)
-		if (j->rej[i].used && now_mono > j->rej[i].ts && now_mono - j->rej[i].ts > j->hold_ns)
+	for (int i = 0; j->nrej && i < APF_MAX_GOROUTINES; i++)
+		if (j->rej[i].used && now_mono > j->rej[i].ts && now_mono - j->rej[i].ts > j->hold_ns) {
 			j->rej[i].used = false;
+			j->nrej--;
+		}
 }
 
 const struct apf_join_stats *apf_join_get_stats(const struct apf_join *j)

@@ -148,6 +148,39 @@ static void test_pending_bound(void **state)
 	apf_join_free(j);
 }
 
+/* Rejections no 429 claimed leave at a tick after the hold (the tick skips its scan while none wait):
+ * afterwards the table takes new goroutines as an empty one does, whether its slots were replaced,
+ * paired or left to expire. */
+static void test_tick_frees_rejections(void **state)
+{
+	struct apf_join *j = apf_join_new(HOLD), *fresh = apf_join_new(HOLD);
+	struct request_record r;
+	uint64_t before;
+
+	for (int i = 0; i < APF_MAX_GOROUTINES; i++)
+		rej(j, 0xa00000000ULL + (uint64_t)i * 0x1a0, MS, "pl", "fs", "queue-full");
+	rej(j, 0xa00000000ULL, MS + 1, "pl", "fs", "time-out"); /* the goroutine's own slot again */
+	tmr(j, 0xa00000000ULL + 0x1a0, MS + 2, 0x7000a);       /* paired: its slot is free at once */
+	assert_true(end(j, 0x7000a, &r));
+	assert_string_equal(r.apf.priority_level, "pl");
+	/* nothing expires within the hold: the table is full, a new goroutine takes an old slot */
+	apf_join_tick(j, MS + HOLD / 2);
+	before = apf_join_get_stats(j)->dropped_full;
+	rej(j, 0xb00000000ULL, MS + HOLD / 2, "pl", "fs", "queue-full");
+	assert_int_equal(apf_join_get_stats(j)->dropped_full, before + 1);
+	/* after the hold every slot is free: the same goroutines fit as in an empty table */
+	apf_join_tick(j, MS + HOLD / 2 + HOLD + 1);
+	apf_join_tick(j, MS + HOLD / 2 + HOLD + 2); /* nothing left: the tick has nothing to do */
+	before = apf_join_get_stats(j)->dropped_full;
+	for (int i = 0; i < APF_MAX_GOROUTINES / 2; i++) {
+		rej(j, 0xc00000000ULL + (uint64_t)i * 0x2a0, 4 * HOLD, "pl", "fs", "queue-full");
+		rej(fresh, 0xc00000000ULL + (uint64_t)i * 0x2a0, 4 * HOLD, "pl", "fs", "queue-full");
+	}
+	assert_int_equal(apf_join_get_stats(j)->dropped_full - before, apf_join_get_stats(fresh)->dropped_full);
+	apf_join_free(j);
+	apf_join_free(fresh);
+}
+
 static void obj(struct apf_join *j, int kind, const char *name, const char *uid)
 {
 	struct kp_apf_object e;
@@ -310,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_unpaired_and_expiry),
 		cmocka_unit_test(test_many_at_once),
 		cmocka_unit_test(test_pending_bound),
+		cmocka_unit_test(test_tick_frees_rejections),
 		cmocka_unit_test(test_names_from_digest),
 		cmocka_unit_test(test_pipeline),
 	};
