@@ -72,6 +72,7 @@ struct capture {
 	bool conn_stale;    /* a new process to track: its ports and connections not read yet */
 	size_t desc_pid_len; /* desc starts with "pid N " */
 	struct offcheck *oc; /* non-NULL when a group's offsets are unverified (validated on its first events) */
+	uint64_t *pcpu;      /* sum_percpu's buffer: ncpu x KP_PROBE__COUNT values, allocated at the first read */
 };
 
 static void offsets_verdict(struct capture *c, int g);
@@ -236,7 +237,8 @@ static int setup_conn(struct capture *c)
 	if (!c->cskel) {
 		char why[256];
 
-		c->cskel = conn_open_load(&c->cvariant, why, sizeof(why));
+		c->cskel = conn_open_load_stats(&c->cvariant, why, sizeof(why), bpf_map__fd(c->skel->maps.hits),
+						bpf_map__fd(c->skel->maps.counters));
 		if (!c->cskel)
 			p_warn("connection tracking unavailable: no variant of the TCP tracepoint programs loads (%s)", why);
 		else if (c->cvariant != CONN_VAR_BTF)
@@ -389,7 +391,12 @@ static int load_objects(struct capture *c, uint64_t *t, double *ms, unsigned lon
 		return ret;
 	}
 	if (c->gskel) {
-		ret = grpc_bpf__load(c->gskel);
+		/* one hit and one event counter map for all objects: a stats read is two syscalls, not six */
+		ret = bpf_map__reuse_fd(c->gskel->maps.grpc_hits, bpf_map__fd(c->skel->maps.hits));
+		if (!ret)
+			ret = bpf_map__reuse_fd(c->gskel->maps.grpc_counters, bpf_map__fd(c->skel->maps.counters));
+		if (!ret)
+			ret = grpc_bpf__load(c->gskel);
 		malloc_trim(0);
 		if (ret) {
 			p_err("cannot load the gRPC BPF programs: %s", strerror(-ret));
@@ -813,7 +820,7 @@ __asm__(".text\n"
 #define CALIB_PROBE_OFFSET 3
 
 
-static void sum_percpu(int fd, uint32_t n, uint64_t *out);
+static void sum_percpu(struct capture *c, int fd, uint32_t n, uint64_t *out);
 
 static uint64_t thread_cpu_ns(void)
 {
@@ -827,7 +834,7 @@ static uint64_t calib_hits(struct capture *c)
 {
 	uint64_t h[KP_PROBE__COUNT] = { 0 };
 
-	sum_percpu(bpf_map__fd(c->skel->maps.hits), KP_PROBE__COUNT, h);
+	sum_percpu(c, bpf_map__fd(c->skel->maps.hits), KP_PROBE__COUNT, h);
 	return h[KP_PROBE_CALIBRATE];
 }
 
@@ -920,16 +927,20 @@ int capture_drain(struct capture *c)
 	return ring_buffer__consume(c->rb);
 }
 
-static void sum_percpu(int fd, uint32_t n, uint64_t *out)
+_Static_assert((int)KP_CNT__COUNT <= (int)KP_PROBE__COUNT, "sum_percpu's buffer holds KP_PROBE__COUNT values per CPU");
+
+/* out[k] = the sum over CPUs of element k (< n <= KP_PROBE__COUNT) of a per-CPU array. The buffer is the
+ * capture's (allocated once: a read after each sleep touches as little memory as it can). */
+static void sum_percpu(struct capture *c, int fd, uint32_t n, uint64_t *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	uint64_t *vals;
 
-	if (ncpu <= 0)
+	if (ncpu <= 0 || n > KP_PROBE__COUNT)
 		return;
-	vals = calloc((size_t)ncpu * n, sizeof(*vals));
-	if (!vals)
+	if (!c->pcpu && !(c->pcpu = calloc((size_t)ncpu * KP_PROBE__COUNT, sizeof(*c->pcpu))))
 		return;
+	vals = c->pcpu;
 	{
 		/* one syscall for the whole array (Linux 5.6+), else one per element */
 		uint32_t keys[64], count = n, out_batch;
@@ -941,7 +952,6 @@ static void sum_percpu(int fd, uint32_t n, uint64_t *out)
 			for (uint32_t j = 0; j < n; j++)
 				for (int i = 0; keys[j] < n && i < ncpu; i++)
 					out[keys[j]] += vals[(size_t)j * ncpu + i];
-			free(vals);
 			return;
 		}
 	}
@@ -952,34 +962,14 @@ static void sum_percpu(int fd, uint32_t n, uint64_t *out)
 		for (int i = 0; i < ncpu; i++)
 			out[k] += vals[i];
 	}
-	free(vals);
 }
 
 void capture_read_stats(struct capture *c, struct capture_stats *st)
 {
+	/* the gRPC and connection objects count into these maps too (load_objects, setup_conn) */
 	memset(st, 0, sizeof(*st));
-	sum_percpu(bpf_map__fd(c->skel->maps.hits), KP_PROBE__COUNT, st->hits);
-	sum_percpu(bpf_map__fd(c->skel->maps.counters), KP_CNT__COUNT, st->counters);
-	if (c->cskel) {
-		uint64_t h[KP_PROBE__COUNT], k[KP_CNT__COUNT];
-
-		sum_percpu(bpf_map__fd(c->cskel->maps.conn_hits), KP_PROBE__COUNT, h);
-		sum_percpu(bpf_map__fd(c->cskel->maps.conn_counters), KP_CNT__COUNT, k);
-		for (int i = 0; i < KP_PROBE__COUNT; i++)
-			st->hits[i] += h[i];
-		for (int i = 0; i < KP_CNT__COUNT; i++)
-			st->counters[i] += k[i];
-	}
-	if (c->gskel) {
-		uint64_t h[KP_PROBE__COUNT], k[KP_CNT__COUNT];
-
-		sum_percpu(bpf_map__fd(c->gskel->maps.grpc_hits), KP_PROBE__COUNT, h);
-		sum_percpu(bpf_map__fd(c->gskel->maps.grpc_counters), KP_CNT__COUNT, k);
-		for (int i = 0; i < KP_PROBE__COUNT; i++)
-			st->hits[i] += h[i];
-		for (int i = 0; i < KP_CNT__COUNT; i++)
-			st->counters[i] += k[i];
-	}
+	sum_percpu(c, bpf_map__fd(c->skel->maps.hits), KP_PROBE__COUNT, st->hits);
+	sum_percpu(c, bpf_map__fd(c->skel->maps.counters), KP_CNT__COUNT, st->counters);
 	st->events = c->events;
 }
 
@@ -1026,5 +1016,6 @@ void capture_close(struct capture *c)
 	conn_bpf__destroy(c->cskel);
 	grpc_bpf__destroy(c->gskel);
 	http_bpf__destroy(c->skel);
+	free(c->pcpu);
 	free(c);
 }

@@ -44,6 +44,11 @@ void conn_select_variant(struct conn_bpf *skel, enum conn_variant v)
 
 struct conn_bpf *conn_open_load(enum conn_variant *v, char *why, size_t why_len)
 {
+	return conn_open_load_stats(v, why, why_len, -1, -1);
+}
+
+struct conn_bpf *conn_open_load_stats(enum conn_variant *v, char *why, size_t why_len, int hits_fd, int counters_fd)
+{
 	const char *first = getenv("KAPIMON_CONN_VARIANT"); /* tests: start the fallback chain further down */
 	int err = -ENOENT, start = 0;
 
@@ -58,6 +63,14 @@ struct conn_bpf *conn_open_load(enum conn_variant *v, char *why, size_t why_len)
 		if (!s)
 			return NULL;
 		conn_select_variant(s, (enum conn_variant)i);
+		if (hits_fd >= 0 && counters_fd >= 0 &&
+		    (bpf_map__reuse_fd(s->maps.conn_hits, hits_fd) || bpf_map__reuse_fd(s->maps.conn_counters, counters_fd))) {
+			err = -errno;
+			if (why && why_len)
+				snprintf(why, why_len, "sharing the counter maps: %s", strerror(-err));
+			conn_bpf__destroy(s);
+			break;
+		}
 		err = conn_bpf__load(s);
 		if (!err) {
 			*v = (enum conn_variant)i;
