@@ -34,12 +34,25 @@ struct ct_group {
 	char key[OTHER_MAX];
 };
 
+/* A close, in the queue of closes ordered by time: ct_expire pops the due ones and looks their keys up,
+ * instead of scanning the whole table (MBs, cold after each sleep). An item whose connection reopened
+ * (or closed again later) is stale: its key's entry is open or has another closed_at. */
+struct ct_closed {
+	uint64_t at;
+	char key[PEER_MAX];
+};
+#define CT_CLOSED_CAP 4096 /* closes within one grace period (10 s in top: 400 a second); beyond: scans */
+#define CT_CLOSED_SHIFT 64 /* out-of-order closes moved back at most this far, else: scans */
+
 struct conntrack {
 	struct ct_entry *e;
 	size_t cap; /* power of two, >= 2 x max */
 	size_t count, max;
 	size_t nclosed;         /* entries closed and not yet expired */
 	uint64_t oldest_closed; /* no closed entry has an earlier closed_at (0: none / unknown) */
+	struct ct_closed *cq;   /* CT_CLOSED_CAP, a ring: cq[cq_head] the earliest */
+	size_t cq_head, cq_n;
+	bool cq_over;           /* a close did not fit: expire scans the table until none is closed */
 	struct ct_group *g;
 	size_t gcount;
 	struct ct_stats st;
@@ -62,7 +75,8 @@ struct conntrack *ct_new(size_t max_conns)
 	ct->cap = cap;
 	ct->e = calloc(cap, sizeof(*ct->e));
 	ct->g = calloc(cap, sizeof(*ct->g));
-	if (!ct->e || !ct->g) {
+	ct->cq = calloc(CT_CLOSED_CAP, sizeof(*ct->cq));
+	if (!ct->e || !ct->g || !ct->cq) {
 		ct_free(ct);
 		return NULL;
 	}
@@ -75,6 +89,7 @@ void ct_free(struct conntrack *ct)
 		return;
 	free(ct->e);
 	free(ct->g);
+	free(ct->cq);
 	free(ct);
 }
 
@@ -326,6 +341,35 @@ static void open_conn(struct conntrack *ct, const char *key, const char *other, 
 	deliver(ct);
 }
 
+static inline struct ct_closed *cq_at(struct conntrack *ct, size_t k)
+{
+	return &ct->cq[(ct->cq_head + k) & (CT_CLOSED_CAP - 1)];
+}
+
+/* Queue a close in time order (events arrive nearly in order: a few moves back at most). */
+static void cq_push(struct conntrack *ct, const char *key, uint64_t at)
+{
+	size_t k = ct->cq_n;
+
+	if (ct->cq_over)
+		return;
+	if (ct->cq_n == CT_CLOSED_CAP) {
+		ct->cq_over = true;
+		return;
+	}
+	for (; k > 0 && cq_at(ct, k - 1)->at > at; k--) {
+		if (ct->cq_n - k == CT_CLOSED_SHIFT) {
+			ct->cq_over = true;
+			return;
+		}
+	}
+	for (size_t m = ct->cq_n; m > k; m--)
+		*cq_at(ct, m) = *cq_at(ct, m - 1);
+	cq_at(ct, k)->at = at;
+	strcpy(cq_at(ct, k)->key, key);
+	ct->cq_n++;
+}
+
 static void close_conn(struct conntrack *ct, const char *key, uint8_t dir, uint64_t ts, const struct kp_conn_event *ev)
 {
 	bool found;
@@ -349,6 +393,7 @@ static void close_conn(struct conntrack *ct, const char *key, uint8_t dir, uint6
 		ct->st.etcd_active--;
 	if (!ct->nclosed++ || e->closed_at < ct->oldest_closed)
 		ct->oldest_closed = e->closed_at;
+	cq_push(ct, e->key, e->closed_at);
 	if (ev) {
 		d = retrans_step(e, ev->retrans, false);
 		ct->st.retransmits += d;
@@ -446,9 +491,31 @@ void ct_expire(struct conntrack *ct, uint64_t now, uint64_t grace_ns)
 {
 	uint64_t oldest = 0;
 
-	/* a scan of the whole table (MBs) only when some closed entry is due */
-	if (!ct->nclosed || ct->oldest_closed + grace_ns >= now)
+	if (!ct->nclosed) { /* what is queued is stale (reopened) */
+		ct->cq_head = ct->cq_n = 0;
+		ct->cq_over = false;
 		return;
+	}
+	if (ct->oldest_closed + grace_ns >= now)
+		return;
+	if (!ct->cq_over) {
+		/* the due closes, in time order: those whose entry is still closed then go */
+		while (ct->cq_n && cq_at(ct, 0)->at + grace_ns < now) {
+			const struct ct_closed *q = cq_at(ct, 0);
+			bool found;
+			size_t i = find(ct, q->key, &found);
+
+			if (found && !ct->e[i].open && ct->e[i].closed_at == q->at) {
+				remove_at(ct, i);
+				ct->nclosed--;
+			}
+			ct->cq_head = (ct->cq_head + 1) & (CT_CLOSED_CAP - 1);
+			ct->cq_n--;
+		}
+		ct->oldest_closed = ct->cq_n ? cq_at(ct, 0)->at : 0;
+		return;
+	}
+	/* a scan of the whole table (MBs): only after the queue overflowed */
 	for (size_t i = 0; i < ct->cap;) {
 		struct ct_entry *e = &ct->e[i];
 

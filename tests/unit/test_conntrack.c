@@ -108,6 +108,75 @@ static struct kp_conn_event ev(uint8_t what, uint8_t dir, uint8_t peer_last, uin
 	return e;
 }
 
+/* Closed connections leave at the first ct_expire after their grace period, whatever the order their
+ * closes arrived in, with reopened connections in between and when more closes come than the queue of
+ * closes holds (then expire scans the table): checked against a model of every peer. */
+#define EXP_PEERS 6000
+#define EXP_GRACE 1000
+
+struct exp_model {
+	uint8_t state[EXP_PEERS]; /* 0 never seen / forgotten, 1 open, 2 closed */
+	uint64_t closed_at[EXP_PEERS];
+};
+
+static uint32_t exp_rand(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (uint32_t)(*s >> 33);
+}
+
+static void exp_peer(int i, char *buf, size_t len)
+{
+	snprintf(buf, len, "10.%d.%d.1:%d", i / 250, i % 250, 1000 + i);
+}
+
+static void exp_run(uint64_t seed, int steps, int per_step, int maxback)
+{
+	struct conntrack *ct = ct_new(EXP_PEERS);
+	static struct exp_model m;
+	uint64_t rs = seed, now = 10000;
+	char peer[48];
+
+	memset(&m, 0, sizeof(m));
+	for (int st = 0; st < steps; st++) {
+		for (int k = 0; k < per_step; k++) {
+			int i = (int)(exp_rand(&rs) % EXP_PEERS);
+			uint64_t ts = now - (uint64_t)(exp_rand(&rs) % (uint32_t)(maxback + 1)); /* a little out of order */
+
+			exp_peer(i, peer, sizeof(peer));
+			if (m.state[i] == 1) {
+				ct_close(ct, peer, ts);
+				m.state[i] = 2;
+				m.closed_at[i] = ts;
+			} else {
+				ct_open(ct, peer, 443, ts, false);
+				m.state[i] = 1;
+			}
+		}
+		now += 1 + exp_rand(&rs) % 97;
+		ct_expire(ct, now, EXP_GRACE);
+		for (int i = 0; i < EXP_PEERS; i++)
+			if (m.state[i] == 2 && m.closed_at[i] + EXP_GRACE < now)
+				m.state[i] = 0;
+		for (int i = 0; i < EXP_PEERS; i++) {
+			exp_peer(i, peer, sizeof(peer));
+			if ((ct_local_port(ct, peer) != 0) != (m.state[i] != 0))
+				fail_msg("seed %llu step %d: peer %s is %s, the model says %s", (unsigned long long)seed, st, peer,
+					 ct_local_port(ct, peer) ? "known" : "forgotten", m.state[i] ? "known" : "forgotten");
+		}
+	}
+	assert_int_equal(ct_get_stats(ct)->full, 0);
+	ct_free(ct);
+}
+
+static void test_expire_closed(void **state)
+{
+	exp_run(1, 60, 40, 0);     /* in order, a few closes a step */
+	exp_run(2, 60, 40, 30);    /* out of order by up to 30 ns */
+	exp_run(3, 40, 1000, 0);   /* more closes within a grace period than the queue holds: scans */
+	exp_run(4, 40, 40, 5000);  /* out of order by more than the queue moves an item back: scans */
+}
+
 static void test_conn_records(void **state)
 {
 	struct conntrack *ct = ct_new(16);
@@ -254,6 +323,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_and_format),
 		cmocka_unit_test(test_conntrack),
+		cmocka_unit_test(test_expire_closed),
 		cmocka_unit_test(test_conn_records),
 		cmocka_unit_test(test_conn_etcd_and_seeded),
 		cmocka_unit_test(test_group_of_and_url_ports),
