@@ -54,6 +54,8 @@ struct follow {
 	struct capture *caps[FOLLOW_MAX];
 	pid_t pids[FOLLOW_MAX];
 	int pidfds[FOLLOW_MAX];      /* pidfd_open(pids[i]), -1 when unavailable (then /proc is read) */
+	bool pidfd_polled[FOLLOW_MAX]; /* pidfds[i] is in the epoll set: its exit wakes follow_poll */
+	bool pid_event;              /* follow_poll saw a pidfd readable: follow_check looks at them */
 	uint64_t since[FOLLOW_MAX];  /* attach time (mono ns) */
 	size_t n;
 	struct capture *idle[IDLE_MAX]; /* captures of binaries no followed process runs */
@@ -123,6 +125,8 @@ static bool followed_gone(const struct follow *f, size_t i)
 
 	if (f->pidfds[i] < 0)
 		return proc_gone(f->pids[i]);
+	if (f->pidfd_polled[i] && !f->pid_event) /* no exit seen by the epoll: no syscall */
+		return false;
 	return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL));
 }
 
@@ -221,7 +225,7 @@ static int adopt(struct follow *f, struct capture *c, pid_t pid, uint64_t t0, co
 		/* its exit wakes the poll (follow_check then retires it): no periodic look is needed for it */
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_PID_EXIT };
 
-		epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->pidfds[f->n], &ev);
+		f->pidfd_polled[f->n] = !epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->pidfds[f->n], &ev);
 	}
 	f->since[f->n] = f->now;
 	f->n++;
@@ -375,6 +379,7 @@ static void retire(struct follow *f, size_t i)
 	f->caps[i] = f->caps[f->n - 1];
 	f->pids[i] = f->pids[f->n - 1];
 	f->pidfds[i] = f->pidfds[f->n - 1];
+	f->pidfd_polled[i] = f->pidfd_polled[f->n - 1];
 	f->since[i] = f->since[f->n - 1];
 	f->n--;
 	f->exits++;
@@ -510,8 +515,10 @@ int follow_poll(struct follow *f, int timeout_ms)
 
 		if (!evs[i].data.u64 && read(f->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			p_debug("attach worker wake-up: %s", strerror(errno));
-		if (evs[i].data.u64 == EV_PID_EXIT)
+		if (evs[i].data.u64 == EV_PID_EXIT) {
 			f->last_scan = 0; /* the next follow_check looks now (a pidfd stays readable until closed) */
+			f->pid_event = true;
+		}
 	}
 	/* the BPF side wakes us only once enough is buffered: consume every ring, not only the woken */
 	return follow_drain(f);
@@ -566,6 +573,7 @@ int follow_check(struct follow *f, uint64_t now_mono)
 			i++;
 		}
 	}
+	f->pid_event = false;
 	if (f->o.pid <= 0)
 		changed += scan(f, false);
 	/* processes attached before they listened (or tracked by a shared capture): their ports */
