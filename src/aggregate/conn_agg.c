@@ -172,7 +172,8 @@ size_t conn_agg_rows(const struct conn_agg *a, struct conn_agg_row *out, size_t 
 	size_t n = 0, stored = 0;
 	uint64_t tracked_open[2] = { 0, 0 };
 
-	for (uint32_t i = 0; i < a->cap; i++) {
+	/* rows are admitted in order (hh_admit): the first hh_size() are the ones ever used */
+	for (uint32_t i = 0; i < hh_size(a->hh); i++) {
 		if (!hh_gen(a->hh, i))
 			continue;
 		tracked_open[a->rows[i].dir == REC_CONN_ETCD] += a->rows[i].open;
@@ -198,7 +199,7 @@ size_t conn_agg_rows(const struct conn_agg *a, struct conn_agg_row *out, size_t 
 
 void conn_agg_window_reset(struct conn_agg *a)
 {
-	for (uint32_t i = 0; i < a->cap; i++)
+	for (uint32_t i = 0; i < hh_size(a->hh); i++) /* the rows ever used (not 256 x 176 B each time) */
 		a->rows[i].w_opened = a->rows[i].w_closed = a->rows[i].w_retrans = a->rows[i].w_resets = 0;
 	for (int d = 0; d < 2; d++)
 		a->other[d].w_opened = a->other[d].w_closed = a->other[d].w_retrans = a->other[d].w_resets = 0;
