@@ -1143,9 +1143,13 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 		if (q->row_of[i]) {
 			const uint64_t *h = &q->hist[(size_t)(q->row_of[i] - 1) * LH_NBUCKETS];
 
-			r->p50_ns = lh_quantile(h, 0.50);
-			r->p90_ns = lh_quantile(h, 0.90);
-			r->p99_ns = lh_quantile(h, 0.99);
+			static const double qs[3] = { 0.50, 0.90, 0.99 };
+			double v[3];
+
+			lh_quantiles(h, qs, v, 3);
+			r->p50_ns = v[0];
+			r->p90_ns = v[1];
+			r->p99_ns = v[2];
 		}
 		nrows++;
 	}

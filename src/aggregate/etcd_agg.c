@@ -492,9 +492,13 @@ static void fill_row(struct etcd_agg *e, uint32_t i, uint64_t first, double span
 	if (e->row_of[i]) {
 		const uint64_t *h = &e->hist[(size_t)(e->row_of[i] - 1) * LH_NBUCKETS];
 
-		r->p50_ns = lh_quantile(h, 0.50);
-		r->p90_ns = lh_quantile(h, 0.90);
-		r->p99_ns = lh_quantile(h, 0.99);
+		static const double qs[3] = { 0.50, 0.90, 0.99 };
+		double v[3];
+
+		lh_quantiles(h, qs, v, 3);
+		r->p50_ns = v[0];
+		r->p90_ns = v[1];
+		r->p99_ns = v[2];
 	}
 }
 

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 
 unsigned lh_bucket(double v)
 {
@@ -133,4 +134,37 @@ double lh_quantile(const uint64_t *counts, double q)
 			return lh_value(b);
 	}
 	return lh_value(LH_NBUCKETS - 1); /* not reached: cum == total >= target */
+}
+
+void lh_quantiles(const uint64_t *counts, const double *q, double *out, unsigned n)
+{
+	double total = 0, target[LH_MAXQ], cum = 0;
+	unsigned left = n < LH_MAXQ ? n : LH_MAXQ;
+	bool done[LH_MAXQ] = { false };
+
+	for (unsigned b = 0; b < LH_NBUCKETS; b++)
+		total += (double)counts[b];
+	for (unsigned i = 0; i < left; i++) {
+		double qi = q[i] < 0 ? 0 : q[i] > 1 ? 1 : q[i];
+
+		out[i] = NAN;
+		target[i] = qi * total; /* as lh_quantile: the same sums, so the same buckets */
+	}
+	if (total <= 0)
+		return;
+	n = left;
+	for (unsigned b = 0; b < LH_NBUCKETS && left; b++) {
+		if (!counts[b])
+			continue;
+		cum += (double)counts[b];
+		for (unsigned i = 0; i < n; i++)
+			if (!done[i] && cum >= target[i]) {
+				out[i] = lh_value(b);
+				done[i] = true;
+				left--;
+			}
+	}
+	for (unsigned i = 0; i < n; i++) /* not reached: cum == total >= target */
+		if (!done[i])
+			out[i] = lh_value(LH_NBUCKETS - 1);
 }

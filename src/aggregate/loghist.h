@@ -43,5 +43,9 @@ double lh_value(unsigned b);
 /* Quantile q in [0,1] of counts[0..LH_NBUCKETS) (any non-negative weights): the value of the first
  * bucket whose cumulative count reaches q * total (q = 0: first non-empty bucket). NaN when empty. */
 double lh_quantile(const uint64_t *counts, double q);
+/* out[i] = lh_quantile(counts, q[i]) for i < n <= LH_MAXQ (bit for bit), in two passes over the buckets
+ * instead of two per quantile. */
+#define LH_MAXQ 8
+void lh_quantiles(const uint64_t *counts, const double *q, double *out, unsigned n);
 
 #endif

@@ -155,6 +155,31 @@ static void test_bucket_ns_matches(void **state)
 	}
 }
 
+/* lh_quantiles gives lh_quantile's values bit for bit (several quantiles in one walk), in any order of
+ * the quantiles, on sparse and dense histograms, and NaN for an empty one. */
+static void test_quantiles_one_walk(void **state)
+{
+	static const double qs[] = { 0.99, 0.5, 0.9, 0.0, 1.0, 0.999, 0.5, 0.25 };
+	uint64_t counts[LH_NBUCKETS];
+	double got[LH_MAXQ];
+
+	for (int trial = 0; trial < 200; trial++) {
+		unsigned nz = trial % 3 == 0 ? 1 : trial % 3 == 1 ? 5 : LH_NBUCKETS;
+
+		memset(counts, 0, sizeof(counts));
+		for (unsigned k = 0; k < nz; k++)
+			counts[(unsigned)(urand() * LH_NBUCKETS) % LH_NBUCKETS] += 1 + (uint64_t)(urand() * 1000);
+		for (unsigned n = 1; n <= LH_MAXQ; n++) {
+			lh_quantiles(counts, qs, got, n);
+			for (unsigned i = 0; i < n; i++)
+				assert_memory_equal(&got[i], &(double){ lh_quantile(counts, qs[i]) }, sizeof(double));
+		}
+	}
+	memset(counts, 0, sizeof(counts));
+	lh_quantiles(counts, qs, got, 3);
+	assert_true(isnan(got[0]) && isnan(got[1]) && isnan(got[2]));
+}
+
 static void test_merge_and_empty(void **state)
 {
 	uint64_t a[LH_NBUCKETS] = { 0 }, b[LH_NBUCKETS] = { 0 }, m[LH_NBUCKETS] = { 0 };
@@ -179,6 +204,7 @@ int main(void)
 		cmocka_unit_test(test_bucket_bounds),
 		cmocka_unit_test(test_relative_error_bound),
 		cmocka_unit_test(test_quantiles_vs_exact),
+		cmocka_unit_test(test_quantiles_one_walk),
 		cmocka_unit_test(test_merge_and_empty),
 		cmocka_unit_test(test_bucket_ns_matches),
 	};
