@@ -255,7 +255,10 @@ int cmd_record(int argc, char **argv)
 	t0 = last_stats = cli_now_ns(CLOCK_MONOTONIC);
 	while (!cli_exiting) {
 		uint64_t now;
-		int err = follow_poll(fw, sampler_timeout_ms(&sm, cli_now_ns(CLOCK_MONOTONIC), 200));
+		/* a wake-up a second when the rings stay below their wake-up mark (as top): each costs kapimon
+		 * ~40 us of cold caches and syscalls (docs/capture-testing.md, fifth pass); stdout still gets its
+		 * records within about a second */
+		int err = follow_poll(fw, sampler_timeout_ms(&sm, cli_now_ns(CLOCK_MONOTONIC), 1000));
 
 		if (err < 0 && err != -EINTR) {
 			p_err("ring buffer poll: %s", strerror(-err));
