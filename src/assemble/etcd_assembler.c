@@ -341,9 +341,14 @@ void etcd_asm_start(struct etcd_assembler *a, const struct kp_grpc_start *ev)
 
 /* ---- held calls and their chain index ---- */
 
+static inline size_t bucket_of_hash(uint64_t h)
+{
+	return h & (NBUCKETS - 1);
+}
+
 static size_t bucket_of(uint64_t ptr)
 {
-	return hash_mix64(ptr) & (NBUCKETS - 1);
+	return bucket_of_hash(hash_mix64(ptr));
 }
 
 static inline void bit_set(uint64_t *bits, size_t i)
@@ -450,9 +455,14 @@ static void hold(struct etcd_assembler *a, int32_t slot, uint32_t indexed)
 
 /* ---- recent requests ---- */
 
+static inline size_t recent_bucket_of_hash(uint64_t h)
+{
+	return h & (RECENT_CAP * 2 - 1);
+}
+
 static size_t recent_bucket_of(uint64_t ctx)
 {
-	return hash_mix64(ctx) & (RECENT_CAP * 2 - 1);
+	return recent_bucket_of_hash(hash_mix64(ctx));
 }
 
 static const struct recent_req *recent_find(struct etcd_assembler *a, size_t b, uint64_t ctx, uint64_t t)
@@ -538,11 +548,11 @@ void etcd_asm_request_cost(struct etcd_assembler *a, uint64_t ctx, uint64_t star
  * the call (true). */
 static bool link_recent(struct etcd_assembler *a, struct pending_call *p, struct call_info *c, int k)
 {
-	uint64_t h = hash_mix64(c->chain[k]);
-	size_t rb = h & (RECENT_CAP * 2 - 1); /* recent_bucket_of() */
+	uint64_t h = hash_mix64(c->chain[k]); /* hashed once for both indexes */
+	size_t rb = recent_bucket_of_hash(h);
 	const struct recent_req *r;
 
-	c->hb[k] = (uint16_t)(h & (NBUCKETS - 1)); /* bucket_of() */
+	c->hb[k] = (uint16_t)bucket_of_hash(h);
 	if (!(a->recent_bits[rb / 64] & 1ULL << (rb % 64)) || !(r = recent_find(a, rb, c->chain[k], c->start_mono)))
 		return false;
 	c->rec.request_id = r->id;

@@ -418,36 +418,31 @@ int etcd_grpc_unframe(const uint8_t *buf, size_t len, const uint8_t **msg, size_
 #define RES_MEMO_HEAD 160
 static _Thread_local struct {
 	bool valid;
-	bool more;      /* the head was followed by '/' */
 	uint16_t len;
 	char head[RES_MEMO_HEAD];
 	char resource[REC_FIELD_LEN];
 } res_memo;
 
-static size_t key_head(const uint8_t *key, size_t len, bool *more)
+static size_t key_head(const uint8_t *key, size_t len)
 {
 	unsigned slashes = 0;
 
 	for (size_t i = 0; i < len; i++)
-		if (key[i] == '/' && ++slashes == 4) {
-			*more = true;
+		if (key[i] == '/' && ++slashes == 4)
 			return i;
-		}
-	*more = false;
 	return len;
 }
 
 static void key_resource(const struct etcd_req_summary *s, char *resource, size_t cap)
 {
 	struct etcd_key_info ki;
-	bool more;
 	size_t h;
 
 	resource[0] = 0;
 	if (!s->has_key)
 		return;
-	h = key_head(s->key, s->key_len, &more);
-	if (res_memo.valid && res_memo.len == h && res_memo.more == more && !memcmp(res_memo.head, s->key, h)) {
+	h = key_head(s->key, s->key_len);
+	if (res_memo.valid && res_memo.len == h && !memcmp(res_memo.head, s->key, h)) {
 		str_copy(resource, cap, res_memo.resource);
 		return;
 	}
@@ -456,7 +451,6 @@ static void key_resource(const struct etcd_req_summary *s, char *resource, size_
 	if (h <= sizeof(res_memo.head)) {
 		memcpy(res_memo.head, s->key, h);
 		res_memo.len = (uint16_t)h;
-		res_memo.more = more;
 		str_copy(res_memo.resource, sizeof(res_memo.resource), resource);
 		res_memo.valid = true;
 	}
