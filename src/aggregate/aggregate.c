@@ -55,6 +55,7 @@ struct agg_hist {
 /* A grouping: entries[0] is "(other)" (keys that lost their row), entries[1 + r] holds the key of
  * heavy-hitter row r. The total table has no hh and one entry, [1]. */
 struct agg_tab {
+	uint64_t start_ns; /* wall time it was enabled: it counts the records that end from then on */
 	char *entries;     /* cap entries of `stride` bytes: struct agg_entry, its ring, its key bytes */
 	size_t stride;
 	uint32_t key_off;  /* offset of an entry's key bytes: the table's fields in KF_* order */
@@ -112,6 +113,7 @@ struct agg_prev {
 
 struct agg {
 	struct agg_params p;
+	uint32_t tables; /* enabled groupings (agg_enable_tables) */
 	uint32_t wsteps; /* nsteps - cause_steps: the steps of the slots, cells and queries */
 	struct agg_prev prev;
 	uint64_t start_ns, start_step, cur;
@@ -159,6 +161,7 @@ void agg_params_default(struct agg_params *p)
 	p->detector_season = DC_SEASON_AUTO;
 	p->decay_steps = 5;
 	p->cause_steps = 0;
+	p->tables = AGG_ALL_TABLES;
 }
 
 void agg_params_for_window(struct agg_params *p, uint32_t window)
@@ -722,10 +725,13 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 		goto fail;
 	a->wsteps = a->p.nsteps - a->p.cause_steps;
 	a->start_ns = start_ns;
+	a->tables = (a->p.tables & AGG_ALL_TABLES) | AGG_TABLE_BIT(AGG_TOTAL);
 	a->start_step = a->cur = agg_step_of(a, start_ns);
-	for (int t = 0; t < AGG__NTABLES; t++)
+	for (int t = 0; t < AGG__NTABLES; t++) {
 		if (tab_init(&a->tab[t], (enum agg_table)t, &a->p, a->cur))
 			goto fail;
+		a->tab[t].start_ns = start_ns;
+	}
 	a->q.hist = calloc((size_t)(a->p.max_keys + 1) * LH_NBUCKETS, sizeof(uint64_t));
 	a->q.row_of = calloc(a->p.max_keys + 1, sizeof(uint32_t));
 	a->q.touched = calloc(a->p.max_keys + 1, sizeof(uint32_t));
@@ -854,7 +860,7 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	double ebytes = r->has_etcd_cost ? (double)r->etcd_resp_bytes * w : 0,
 	       ekvs = r->has_etcd_cost ? (double)r->etcd_kvs * w : 0;
 	double lat_w = w * (double)r->latency_ns / 1e9;
-	uint64_t step = agg_step_of(a, r->start_ns + r->latency_ns);
+	uint64_t end_ns = r->start_ns + r->latency_ns, step = agg_step_of(a, end_ns);
 	enum agg_class cls = agg_status_class(r->status);
 	unsigned bucket = lh_bucket_ns(r->latency_ns), le = le_index_ns(r->latency_ns);
 	/* the slot increments, converted once */
@@ -888,6 +894,11 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 		uint32_t idx;
 		struct agg_entry *e;
 
+		if (!(a->tables >> t & 1) || end_ns < tb->start_ns) { /* not counted by this grouping */
+			if (rows)
+				rows[t] = UINT32_MAX;
+			continue;
+		}
 		if (t == AGG_TOTAL) {
 			idx = 1;
 			e = entry_at(tb, idx);
@@ -941,6 +952,23 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	return true;
 }
 
+void agg_enable_tables(struct agg *a, uint32_t mask, uint64_t now_ns)
+{
+	uint32_t add = mask & AGG_ALL_TABLES & ~a->tables;
+
+	for (; add; add &= add - 1) {
+		int t = __builtin_ctz(add);
+
+		a->tab[t].start_ns = now_ns > a->start_ns ? now_ns : a->start_ns;
+		a->tables |= AGG_TABLE_BIT(t);
+	}
+}
+
+bool agg_table_enabled(const struct agg *a, enum agg_table t)
+{
+	return (unsigned)t < AGG__NTABLES && (a->tables >> t & 1);
+}
+
 void agg_inflight_clear(struct agg *a)
 {
 	for (int t = 0; t < AGG__NTABLES; t++) {
@@ -958,6 +986,8 @@ void agg_inflight(struct agg *a, const struct request_record *r, int delta)
 
 	key_view_fill(r, &kv);
 	for (int t = 0; t < AGG__NTABLES; t++) {
+		if (!(a->tables >> t & 1))
+			continue;
 		/* a row only for in-flight requests never evicts a counted key: a free row or "(other)" */
 		struct agg_entry *e = entry_at(&a->tab[t], lookup(a, (enum agg_table)t, &kv, 0, false, NULL));
 
@@ -1070,8 +1100,8 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 	first = a->cur >= k ? a->cur - k : 0;
 	span_start = first * a->p.step_ns;
 	span_end = a->cur * a->p.step_ns;
-	if (span_start < a->start_ns)
-		span_start = a->start_ns;
+	if (span_start < tb->start_ns) /* the aggregation's start, or the grouping's */
+		span_start = tb->start_ns;
 	span = span_end > span_start ? (double)(span_end - span_start) / 1e9 : 0;
 	if (span_s)
 		*span_s = span;

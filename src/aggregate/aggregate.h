@@ -136,10 +136,15 @@ struct agg_params {
 	int detector_season;      /* DC_SEASON_AUTO (default), 0 = none, or a period in steps (<= window / 2) */
 	uint32_t decay_steps;    /* 5: time constant (steps) of the heavy-hitter scores that pick the rows;
 				  * the error bounds grow as e^(window / decay_steps): use >= the window queried */
+	uint32_t tables;         /* AGG_ALL_TABLES: the groupings counted (a bit per enum agg_table; the total
+				  * always); more can be enabled later (agg_enable_tables) */
 	uint32_t cause_steps;    /* 0: of the nsteps, how many of the oldest are kept only as request counts
 				  * (the history of AGG_BY_KEY, AGG_BY_VERB_RESOURCE and the total: the live
 				  * cause and the detector); queries cover the other nsteps - cause_steps */
 };
+
+#define AGG_TABLE_BIT(t) (1u << (t))
+#define AGG_ALL_TABLES ((1u << AGG__NTABLES) - 1)
 
 struct agg_stats {
 	uint64_t records;          /* records added (not ongoing) */
@@ -182,13 +187,21 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns);
 void agg_free(struct agg *a);
 const struct agg_params *agg_get_params(const struct agg *a);
 
+/* Count the groupings of mask (bits of enum agg_table) too, from now_ns (wall) on: a grouping counts
+ * the records that end from the time it was enabled, and its queries' span starts there (like the
+ * aggregation's start). Groupings are never disabled. A view counts only what it can show: `top`
+ * enables the grouping the user switches to when they switch. */
+void agg_enable_tables(struct agg *a, uint32_t mask, uint64_t now_ns);
+bool agg_table_enabled(const struct agg *a, enum agg_table t);
+
 /* Build the full key of a record (verb falls back to the lowercase method, resource to the path). */
 void agg_key_from_record(const struct request_record *r, struct agg_key_text *k);
 
 /* Count a finished record. Records with ongoing set are ignored (counted in stats). */
 void agg_add(struct agg *a, const struct request_record *r);
 /* agg_add that also writes, when rows is not NULL, the row index (as agg_row.index) the record was
- * counted in for every table: rows[AGG__NTABLES]. Returns false (rows untouched) for ongoing records. */
+ * counted in for every table: rows[AGG__NTABLES], UINT32_MAX for a table that did not count it (not
+ * enabled, or enabled after the record ended). Returns false (rows untouched) for ongoing records. */
 bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows);
 /* In-flight snapshot: clear every row's count, then add each pending request (delta +1) to its rows.
  * A key without a row gets a free one, or the row of an idle key (decayed weight < 0.01 request), but

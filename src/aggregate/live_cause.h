@@ -22,6 +22,9 @@
 
 #include "aggregate/aggregate.h"
 
+/* The groupings the drill-down reads (an aggregation that feeds it must count them: agg_params.tables). */
+#define LIVE_CAUSE_TABLES (AGG_TABLE_BIT(AGG_BY_KEY) | AGG_TABLE_BIT(AGG_BY_VERB_RESOURCE))
+
 #define LC_OTHER_AGENTS "(other agents)"
 #define LC_BASELINE_STEPS 10
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "aggregate/top_view.h"
+#include "aggregate/live_cause.h"
 
 /* Columns per table: the one table of groupings (names come from agg_table_name). */
 #define COL(h, f) { h, #f, offsetof(struct agg_key, f) }
@@ -20,6 +21,15 @@ const struct top_grouping top_groupings[] = {
 	{ AGG_BY_PRIORITY_LEVEL, 1, { COL("PRIORITY-LEVEL", priority_level) } },
 };
 const size_t top_ngroupings = sizeof(top_groupings) / sizeof(top_groupings[0]);
+
+uint32_t top_view_tables(size_t by)
+{
+	uint32_t m = LIVE_CAUSE_TABLES | AGG_TABLE_BIT(AGG_TOTAL);
+
+	if (by < top_ngroupings)
+		m |= AGG_TABLE_BIT(top_groupings[by].table);
+	return m;
+}
 
 int top_grouping_find(const char *name)
 {

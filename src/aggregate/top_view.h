@@ -32,6 +32,10 @@ struct top_grouping {
 extern const struct top_grouping top_groupings[];
 extern const size_t top_ngroupings;
 
+/* The aggregate tables `top` counts while it shows grouping `by` (index in top_groupings): that one,
+ * what the live cause drills into (LIVE_CAUSE_TABLES) and the total (agg_params.tables). */
+uint32_t top_view_tables(size_t by);
+
 /* Index in top_groupings of the grouping named `name` (agg_table_name), -1 when none. */
 int top_grouping_find(const char *name);
 /* "all, agent, ..." (the --by values, for usage and errors). */

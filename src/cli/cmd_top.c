@@ -125,7 +125,8 @@ struct top {
 	int prom_err;         /* last errno reported for the prometheus file (report changes once) */
 	/* last snapshot */
 	uint64_t ts_ns;
-	double span_s;
+	double span_s;       /* seconds the rows' rates are over (a grouping switched to counts from then) */
+	double total_span_s; /* the total's */
 	struct agg_row total;
 	struct agg_row *rows; /* rows_cap (every row a table can have), allocated once */
 	size_t rows_cap;
@@ -366,8 +367,9 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 	fmt_si(d, sizeof(d), t->total.bytes_rate);
 	snprintf(line, sizeof(line),
 		 "requests %s/s  errors %.1f%% (4xx %.1f/s, 429 %.1f/s, 5xx %.1f/s)  p50 %s  p99 %s  out %sB/s  in flight %zu",
-		 a, t->total.err_pct, t->span_s > 0 ? t->total.e4xx / t->span_s : 0,
-		 t->span_s > 0 ? t->total.e429 / t->span_s : 0, t->span_s > 0 ? t->total.e5xx / t->span_s : 0, b, c, d,
+		 a, t->total.err_pct, t->total_span_s > 0 ? t->total.e4xx / t->total_span_s : 0,
+		 t->total_span_s > 0 ? t->total.e429 / t->total_span_s : 0,
+		 t->total_span_s > 0 ? t->total.e5xx / t->total_span_s : 0, b, c, d,
 		 t->pending);
 	emit(L_HEADER, line, ctx);
 	fmt_etcd_line(t, line, sizeof(line));
@@ -389,6 +391,9 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 	overflow = st->evicted[tab];
 	snprintf(line, sizeof(line), "by %s  sort %s  window %us  rows %zu of %zu", agg_table_name(tab),
 		 agg_sort_name(t->sort), t->interval, t->nrows < maxrows ? t->nrows : maxrows, t->nrows_all);
+	if (t->span_s + 0.05 < t->total_span_s) /* switched to: it has counted for less than the window */
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "  (counting since the switch: %.1fs)",
+			 t->span_s);
 	if (overflow) /* heavy hitters: keys not shown had at most this many requests in the window */
 		snprintf(line + strlen(line), sizeof(line) - strlen(line),
 			 "  (top %u keys kept: %llu evicted to \"(other)\", others <= %.1f/s)",
@@ -769,7 +774,7 @@ static void print_json(const struct top *t, size_t maxrows)
 	jw_kv_str(&w, "filter", t->filter);
 	jw_kv_uint(&w, "rows_hidden", t->nrows_hidden);
 	jw_key(&w, "total");
-	json_row(&w, NULL, &t->total, t->span_s, t->ea ? &t->total_etcd : NULL);
+	json_row(&w, NULL, &t->total, t->total_span_s, t->ea ? &t->total_etcd : NULL);
 	jw_kv_uint(&w, "inflight_total", t->pending);
 	jw_key(&w, "capture");
 	jw_obj_begin(&w);
@@ -851,12 +856,12 @@ static void query(struct top *t)
 	t->nrows_all = top_view_apply(g, t->rows, t->nrows, t->filter, t->reverse);
 	t->nrows_hidden = t->nrows - t->nrows_all;
 	t->nrows = t->nrows_all;
-	if (!agg_query(t->agg, AGG_TOTAL, t->interval, AGG_SORT_RATE, &t->total, 1, NULL))
+	if (!agg_query(t->agg, AGG_TOTAL, t->interval, AGG_SORT_RATE, &t->total, 1, &t->total_span_s))
 		memset(&t->total, 0, sizeof(t->total));
 	if (t->ea) {
 		for (size_t i = 0; i < t->nrows; i++)
 			t->row_etcd[i] = t->span_s > 0 ? etcd_agg_linked(t->ea, tab, t->rows[i].index, t->interval) / t->span_s : 0;
-		t->total_etcd = t->span_s > 0 ? etcd_agg_linked(t->ea, AGG_TOTAL, 1, t->interval) / t->span_s : 0;
+		t->total_etcd = t->total_span_s > 0 ? etcd_agg_linked(t->ea, AGG_TOTAL, 1, t->interval) / t->total_span_s : 0;
 		t->nerows_all = etcd_agg_query(t->ea, t->interval, t->erows, ETCD_MAX_ROWS, &t->etotal, NULL);
 		t->nerows = t->nerows_all < ETCD_MAX_ROWS ? t->nerows_all : ETCD_MAX_ROWS;
 	}
@@ -966,7 +971,11 @@ static bool handle_keys(struct top *t)
 			if (!t->ea && (t->sort == AGG_SORT_ETCD_BYTES || t->sort == AGG_SORT_ETCD_KEYS))
 				t->sort = AGG_SORT_RATE; /* --no-etcd: nothing to sort by */
 			break;
-		case 'b': t->by = (t->by + 1) % top_ngroupings; break;
+		case 'b': /* the grouping counts from now on (top counts only the groupings it shows) */
+			t->by = (t->by + 1) % top_ngroupings;
+			agg_enable_tables(t->agg, AGG_TABLE_BIT(top_groupings[t->by].table),
+					  cli_now_ns(CLOCK_MONOTONIC) + t->mono_to_wall);
+			break;
 		case 'r': t->reverse = !t->reverse; break;
 		case '?': case 'h': t->help = true; break;
 		case '/':
@@ -1125,6 +1134,9 @@ int cmd_top(int argc, char **argv)
 
 	t.mono_to_wall = cli_mono_to_wall();
 	agg_params_for_window(&ap, t.interval);
+	/* count what is shown (the grouping; key b enables the next when it is switched to), what the live
+	 * cause drills into, and what the Prometheus file exports: not all nine groupings per request */
+	ap.tables = top_view_tables(t.by) | (t.prom_path ? PROM_TABLES : 0);
 	if (live_anomaly_params(&ap, &dp))
 		return cli_usage_error("top", "--season: at most %d (seconds), got %d", LA_MAX_SEASON, dp.season);
 	t.rows_cap = (size_t)ap.max_keys + 1; /* every row of a table: the filter and --reverse see them all */

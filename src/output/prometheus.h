@@ -27,6 +27,9 @@
 
 #include "aggregate/aggregate.h"
 
+/* The groupings the request families are written from (agg_params.tables must count them). */
+#define PROM_TABLES (AGG_TABLE_BIT(AGG_BY_KEY) | AGG_TABLE_BIT(AGG_BY_VERB_RESOURCE))
+
 #define PROM_MAX_PROBES 16
 #define PROM_MAX_ETCD 128
 

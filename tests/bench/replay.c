@@ -27,6 +27,7 @@
 #include "aggregate/aggregate.h"
 #include "aggregate/etcd_agg.h"
 #include "aggregate/live_cause.h"
+#include "aggregate/top_view.h"
 #include "input/raw_events.h"
 #include "output/jsonl_sink.h"
 #include "pipeline/pipeline.h"
@@ -114,6 +115,7 @@ static int replay_setup(struct replay *rp, enum mode mode, bool no_etcd, FILE *o
 		struct agg_params ap;
 
 		agg_params_for_window(&ap, 1);
+		ap.tables = top_view_tables(0); /* what top counts for its default view */
 		rp->agg = agg_new(&ap, WALL_BASE);
 		rp->rows = calloc(TOP_ROWS, sizeof(*rp->rows));
 		rp->erows = calloc(TOP_EROWS, sizeof(*rp->erows));
