@@ -30,27 +30,33 @@ static __always_inline int gate_is_open(void)
 }
 
 /* Per-probe hit counters (the measured cost of kapimon is hits x per-hit cost) and event counters
- * (drops, read failures), per CPU. */
+ * (drops, read failures): KP_STAT_STRIDE slots per CPU (include/kapimon/events.h), in arrays userspace
+ * mmaps, so reading them costs no syscall. An atomic add: a program in softirq context (conn.bpf.c's
+ * tracepoints) may interrupt one in task context on the same CPU; the slot is the CPU's own, so the
+ * add never contends with another CPU. */
 #define KP_STAT_MAPS(hits_map, counters_map)                                                       \
 	struct {                                                                                   \
-		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                           \
-		__uint(max_entries, KP_PROBE__COUNT);                                              \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                                                  \
+		__uint(map_flags, BPF_F_MMAPABLE);                                                 \
+		__uint(max_entries, KP_STAT_STRIDE * KP_STAT_CPUS_DEFAULT);                        \
 		__type(key, __u32);                                                                \
 		__type(value, __u64);                                                              \
 	} hits_map SEC(".maps");                                                                   \
 	struct {                                                                                   \
-		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                           \
-		__uint(max_entries, KP_CNT__COUNT);                                                \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                                                  \
+		__uint(map_flags, BPF_F_MMAPABLE);                                                 \
+		__uint(max_entries, KP_STAT_STRIDE * KP_STAT_CPUS_DEFAULT);                        \
 		__type(key, __u32);                                                                \
 		__type(value, __u64);                                                              \
 	} counters_map SEC(".maps")
 
 static __always_inline void count(void *map, __u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(map, &idx);
+	__u32 key = bpf_get_smp_processor_id() * KP_STAT_STRIDE + idx;
+	__u64 *v = bpf_map_lookup_elem(map, &key);
 
 	if (v)
-		(*v)++;
+		__sync_fetch_and_add(v, 1);
 }
 
 static __always_inline __u64 rb_wakeup(void *rb)

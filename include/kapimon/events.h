@@ -70,6 +70,12 @@ enum kp_counter {
 	KP_CNT__COUNT = 6,
 };
 
+/* The hit and event counter arrays (bpf/kp_common.h KP_STAT_MAPS): KP_STAT_STRIDE slots per CPU, slot
+ * cpu * KP_STAT_STRIDE + id (a CPU's slots share no cache line with another CPU's); userspace sizes
+ * them to the possible CPUs before loading and reads them through mmap. */
+#define KP_STAT_STRIDE 32
+#define KP_STAT_CPUS_DEFAULT 64 /* their size when nobody resizes them (doctor's trial loads) */
+
 /* Truncation bits: a Go string longer than its buffer was cut (userspace marks the record). */
 #define KP_TRUNC_PATH 1   /* kp_req_start.truncated */
 #define KP_TRUNC_UA 2

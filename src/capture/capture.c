@@ -23,6 +23,7 @@
 #include "goelf/offsets.h"
 #include "conn.skel.h"
 #include "capture/conn_load.h"
+#include "capture/stat_maps.h"
 #include "grpc.skel.h"
 #include "http.skel.h"
 #include "plan/plan.h"
@@ -72,7 +73,7 @@ struct capture {
 	bool conn_stale;    /* a new process to track: its ports and connections not read yet */
 	size_t desc_pid_len; /* desc starts with "pid N " */
 	struct offcheck *oc; /* non-NULL when a group's offsets are unverified (validated on its first events) */
-	uint64_t *pcpu;      /* sum_percpu's buffer: ncpu x KP_PROBE__COUNT values, allocated at the first read */
+	struct stat_map hits, counters; /* every object's counters (one pair of arrays, mmapped) */
 };
 
 static void offsets_verdict(struct capture *c, int g);
@@ -390,8 +391,13 @@ static int load_objects(struct capture *c, uint64_t *t, double *ms, unsigned lon
 		p_err("cannot load the BPF programs: %s (run 'kapimon doctor')", strerror(-ret));
 		return ret;
 	}
+	if ((ret = stat_map_open(&c->hits, bpf_map__fd(c->skel->maps.hits))) ||
+	    (ret = stat_map_open(&c->counters, bpf_map__fd(c->skel->maps.counters)))) {
+		p_err("cannot read the counter maps: %s", strerror(-ret));
+		return ret;
+	}
 	if (c->gskel) {
-		/* one hit and one event counter map for all objects: a stats read is two syscalls, not six */
+		/* one hit and one event counter map for all objects: a stats read is two maps, not six */
 		ret = bpf_map__reuse_fd(c->gskel->maps.grpc_hits, bpf_map__fd(c->skel->maps.hits));
 		if (!ret)
 			ret = bpf_map__reuse_fd(c->gskel->maps.grpc_counters, bpf_map__fd(c->skel->maps.counters));
@@ -493,6 +499,11 @@ int capture_open(struct capture **out, const struct capture_opts *o)
 		memcpy((void *)&c->gskel->rodata->grpc_off, &pl->offsets.grpc, sizeof(pl->offsets.grpc));
 	}
 	load_only_planned(c);
+	/* the counter arrays: a block of slots per possible CPU (the other objects share these two) */
+	if ((ret = stat_map_size(c->skel->maps.hits)) || (ret = stat_map_size(c->skel->maps.counters))) {
+		p_err("cannot size the counter maps: %s", strerror(-ret));
+		goto fail;
+	}
 	if (o->ring_bytes >= (1u << 20) && !(o->ring_bytes & (o->ring_bytes - 1))) {
 		bpf_map__set_max_entries(c->skel->maps.events, o->ring_bytes);
 		if (c->gskel)
@@ -820,7 +831,6 @@ __asm__(".text\n"
 #define CALIB_PROBE_OFFSET 3
 
 
-static void sum_percpu(struct capture *c, int fd, uint32_t n, uint64_t *out);
 
 static uint64_t thread_cpu_ns(void)
 {
@@ -834,7 +844,7 @@ static uint64_t calib_hits(struct capture *c)
 {
 	uint64_t h[KP_PROBE__COUNT] = { 0 };
 
-	sum_percpu(c, bpf_map__fd(c->skel->maps.hits), KP_PROBE__COUNT, h);
+	stat_map_sum(&c->hits, KP_PROBE__COUNT, h);
 	return h[KP_PROBE_CALIBRATE];
 }
 
@@ -927,49 +937,12 @@ int capture_drain(struct capture *c)
 	return ring_buffer__consume(c->rb);
 }
 
-_Static_assert((int)KP_CNT__COUNT <= (int)KP_PROBE__COUNT, "sum_percpu's buffer holds KP_PROBE__COUNT values per CPU");
-
-/* out[k] = the sum over CPUs of element k (< n <= KP_PROBE__COUNT) of a per-CPU array. The buffer is the
- * capture's (allocated once: a read after each sleep touches as little memory as it can). */
-static void sum_percpu(struct capture *c, int fd, uint32_t n, uint64_t *out)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t *vals;
-
-	if (ncpu <= 0 || n > KP_PROBE__COUNT)
-		return;
-	if (!c->pcpu && !(c->pcpu = calloc((size_t)ncpu * KP_PROBE__COUNT, sizeof(*c->pcpu))))
-		return;
-	vals = c->pcpu;
-	{
-		/* one syscall for the whole array (Linux 5.6+), else one per element */
-		uint32_t keys[64], count = n, out_batch;
-		int err = n <= 64 ? bpf_map_lookup_batch(fd, NULL, &out_batch, keys, vals, &count, NULL) : -EINVAL;
-
-		if ((!err || err == -ENOENT) && count == n) {
-			for (uint32_t k = 0; k < n; k++)
-				out[k] = 0;
-			for (uint32_t j = 0; j < n; j++)
-				for (int i = 0; keys[j] < n && i < ncpu; i++)
-					out[keys[j]] += vals[(size_t)j * ncpu + i];
-			return;
-		}
-	}
-	for (uint32_t k = 0; k < n; k++) {
-		out[k] = 0;
-		if (bpf_map_lookup_elem(fd, &k, vals))
-			continue;
-		for (int i = 0; i < ncpu; i++)
-			out[k] += vals[i];
-	}
-}
-
 void capture_read_stats(struct capture *c, struct capture_stats *st)
 {
 	/* the gRPC and connection objects count into these maps too (load_objects, setup_conn) */
 	memset(st, 0, sizeof(*st));
-	sum_percpu(c, bpf_map__fd(c->skel->maps.hits), KP_PROBE__COUNT, st->hits);
-	sum_percpu(c, bpf_map__fd(c->skel->maps.counters), KP_CNT__COUNT, st->counters);
+	stat_map_sum(&c->hits, KP_PROBE__COUNT, st->hits);
+	stat_map_sum(&c->counters, KP_CNT__COUNT, st->counters);
 	st->events = c->events;
 }
 
@@ -1016,6 +989,7 @@ void capture_close(struct capture *c)
 	conn_bpf__destroy(c->cskel);
 	grpc_bpf__destroy(c->gskel);
 	http_bpf__destroy(c->skel);
-	free(c->pcpu);
+	stat_map_close(&c->hits);
+	stat_map_close(&c->counters);
 	free(c);
 }

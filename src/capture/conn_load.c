@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture/stat_maps.h"
 #include "conn.skel.h"
 
 static const struct {
@@ -63,8 +64,10 @@ struct conn_bpf *conn_open_load_stats(enum conn_variant *v, char *why, size_t wh
 		if (!s)
 			return NULL;
 		conn_select_variant(s, (enum conn_variant)i);
-		if (hits_fd >= 0 && counters_fd >= 0 &&
-		    (bpf_map__reuse_fd(s->maps.conn_hits, hits_fd) || bpf_map__reuse_fd(s->maps.conn_counters, counters_fd))) {
+		if (hits_fd < 0 || counters_fd < 0) { /* its own counter arrays: a block per possible CPU */
+			stat_map_size(s->maps.conn_hits);
+			stat_map_size(s->maps.conn_counters);
+		} else if (bpf_map__reuse_fd(s->maps.conn_hits, hits_fd) || bpf_map__reuse_fd(s->maps.conn_counters, counters_fd)) {
 			err = -errno;
 			if (why && why_len)
 				snprintf(why, why_len, "sharing the counter maps: %s", strerror(-err));

@@ -25,8 +25,8 @@ void conn_select_variant(struct conn_bpf *skel, enum conn_variant v);
  * KAPIMON_CONN_VARIANT=raw_tp|tracepoint starts further down, for tests of the fallbacks). NULL when none
  * does (errno set); *v gets the variant. why (may be NULL): each variant that failed and its error. */
 struct conn_bpf *conn_open_load(enum conn_variant *v, char *why, size_t why_len);
-/* conn_open_load whose hit and event counters are the maps hits_fd and counters_fd (per-CPU arrays of
- * KP_PROBE__COUNT and KP_CNT__COUNT: another object's, so one read sums both); -1, -1: its own. */
+/* conn_open_load whose hit and event counters are the maps hits_fd and counters_fd (arrays of
+ * KP_STAT_STRIDE slots per CPU, capture/stat_maps.h: another object's, so one read sums both); -1, -1: its own. */
 struct conn_bpf *conn_open_load_stats(enum conn_variant *v, char *why, size_t why_len, int hits_fd, int counters_fd);
 /* Attach every loaded program; returns links made (at most max) or a negative errno (nothing kept). */
 int conn_attach(struct conn_bpf *skel, struct bpf_link **links, int max);
