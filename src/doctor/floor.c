@@ -36,7 +36,7 @@ const struct doc_floor_fact doc_floor_facts[] = {
 	/* map flags (libbpf sets them on the .rodata/.data maps) */
 	{ DOC_FEAT_MAP_FLAG, BPF_F_RDONLY_PROG, "BPF_F_RDONLY_PROG (.rodata)", KV(5, 2),
 	  BCC "591fe9888d78 ('Restrict access from BPF side')" },
-	{ DOC_FEAT_MAP_FLAG, BPF_F_MMAPABLE, "BPF_F_MMAPABLE (mmap of .data)", KV(5, 5),
+	{ DOC_FEAT_MAP_FLAG, BPF_F_MMAPABLE, "BPF_F_MMAPABLE (mmap of .data and of the counter arrays)", KV(5, 5),
 	  BCC "fc9702273e2e ('mmap() support for array maps')" },
 	{ DOC_FEAT_GLOBAL_DATA, 0, "global variables (.rodata/.data)", KV(5, 2),
 	  "libbpf libbpf.c FEAT_GLOBAL_DATA ('v5.2: kernel support for global data sections')" },
