@@ -10,6 +10,7 @@
 #include "assemble/go_time.h"
 #include "assemble/request_fill.h"
 #include "util/hash.h"
+#include "util/strbuf.h"
 
 /* A pending request: its start as kept. Pooled, reused last-freed-first: a request usually ends within
  * the same read pass as it started, so the few starts in flight stay in cache, wherever their keys
@@ -33,6 +34,7 @@ struct assembler {
 	uint64_t *occ;     /* bit i: tab[i] is used */
 	size_t cap;        /* power of two, >= 64 */
 	size_t count;
+	size_t ngeneric;   /* entries keyed by (conn, stream id), not by context (KP_SID_CTX) */
 	size_t max_pending;
 	struct pending **chunks; /* the pool: nchunks * POOL_CHUNK pendings */
 	size_t nchunks;
@@ -47,7 +49,19 @@ struct assembler {
 	void *cb_ctx;
 	uint64_t next_id;
 	struct asm_stats st;
+	/* the record emit fills and hands out, one request after another (request_fill_start_reused), at
+	 * the end of a page of its own (REC_OFF) */
+	struct request_record *rec;
+	void *rec_mem;
 };
+
+/* Where the record sits in its page. Large tables (the aggregator's, mmap'd by calloc) start at a page
+ * start, and their first rows are the hottest: ending the record at the page end keeps its cache lines
+ * out of the L1 sets those rows map to (replay, `top --no-etcd`: 31 instead of 42 L1 read misses a
+ * request than with the record at the page start). */
+#define REC_PAGE 4096
+#define REC_OFF ((REC_PAGE - sizeof(struct request_record)) & ~(size_t)63)
+_Static_assert(sizeof(struct request_record) <= REC_PAGE, "a record fits a page");
 
 static inline struct pending *pend(const struct assembler *a, int32_t slot)
 {
@@ -123,12 +137,16 @@ struct assembler *asm_new(size_t max_pending, int64_t mono_to_wall_ns, asm_emit_
 	a->cap = 1024;
 	a->tab = calloc(a->cap, sizeof(*a->tab));
 	a->occ = calloc(a->cap / 64, sizeof(*a->occ));
-	if (!a->tab || !a->occ) {
+	a->rec_mem = aligned_alloc(REC_PAGE, REC_PAGE);
+	if (!a->tab || !a->occ || !a->rec_mem) {
 		free(a->tab);
 		free(a->occ);
+		free(a->rec_mem);
 		free(a);
 		return NULL;
 	}
+	memset(a->rec_mem, 0, REC_PAGE);
+	a->rec = (struct request_record *)((char *)a->rec_mem + REC_OFF);
 	a->max_pending = max_pending ? max_pending : 65536;
 	a->mono_to_wall = mono_to_wall_ns;
 	a->sample_factor = 1.0;
@@ -144,6 +162,7 @@ void asm_free(struct assembler *a)
 		return;
 	free(a->tab);
 	free(a->occ);
+	free(a->rec_mem);
 	for (size_t i = 0; i < a->nchunks; i++)
 		free(a->chunks[i]);
 	free(a->chunks);
@@ -198,6 +217,7 @@ static void remove_at(struct assembler *a, size_t i)
 {
 	size_t mask = a->cap - 1, j = i;
 
+	a->ngeneric -= a->tab[i].stream_id != KP_SID_CTX;
 	occ_set(a, i, false);
 	for (;;) {
 		size_t home;
@@ -254,17 +274,17 @@ static bool grow(struct assembler *a)
 static void copy_start(struct kp_req_start *dst, const struct kp_req_start *ev)
 {
 	memcpy(dst, ev, offsetof(struct kp_req_start, method));
-	memcpy(dst->method, ev->method, ev->method_len < sizeof(ev->method) ? ev->method_len : sizeof(ev->method));
-	memcpy(dst->path, ev->path, ev->path_len < sizeof(ev->path) ? ev->path_len : sizeof(ev->path));
-	memcpy(dst->ua, ev->ua, ev->ua_len < sizeof(ev->ua) ? ev->ua_len : sizeof(ev->ua));
-	memcpy(dst->addr, ev->addr, ev->addr_len < sizeof(ev->addr) ? ev->addr_len : sizeof(ev->addr));
+	mem_copy_short(dst->method, ev->method, ev->method_len < sizeof(ev->method) ? ev->method_len : sizeof(ev->method));
+	mem_copy_short(dst->path, ev->path, ev->path_len < sizeof(ev->path) ? ev->path_len : sizeof(ev->path));
+	mem_copy_short(dst->ua, ev->ua, ev->ua_len < sizeof(ev->ua) ? ev->ua_len : sizeof(ev->ua));
+	mem_copy_short(dst->addr, ev->addr, ev->addr_len < sizeof(ev->addr) ? ev->addr_len : sizeof(ev->addr));
 	memcpy(&dst->recv_wall, &ev->recv_wall, offsetof(struct kp_req_start, user) - offsetof(struct kp_req_start, recv_wall));
 	if (!ev->authn)
 		return;
-	memcpy(dst->user, ev->user, ev->user_len < sizeof(ev->user) ? ev->user_len : sizeof(ev->user));
+	mem_copy_short(dst->user, ev->user, ev->user_len < sizeof(ev->user) ? ev->user_len : sizeof(ev->user));
 	for (unsigned i = 0; i < ev->ngroups && i < KP_GROUPS_MAX; i++)
-		memcpy(dst->groups[i], ev->groups[i],
-		       ev->group_len[i] < sizeof(ev->groups[i]) ? ev->group_len[i] : sizeof(ev->groups[i]));
+		mem_copy_short(dst->groups[i], ev->groups[i],
+			       ev->group_len[i] < sizeof(ev->groups[i]) ? ev->group_len[i] : sizeof(ev->groups[i]));
 }
 
 /* The start time of an authn start: when the apiserver received the request (the timestamp its
@@ -314,6 +334,7 @@ const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_st
 			return NULL;
 		}
 		a->count++;
+		a->ngeneric += ev->stream_id != KP_SID_CTX;
 		occ_set(a, i, true);
 		a->tab[i].conn = ev->conn;
 		a->tab[i].stream_id = ev->stream_id;
@@ -333,25 +354,28 @@ const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_st
 static void emit(struct assembler *a, const struct kp_req_start *s, uint64_t probe_ns, const struct kp_req_end *e,
 		 uint64_t end_mono, bool ongoing)
 {
-	struct request_record r;
+	struct request_record *r = a->rec;
 
-	request_fill_start(&r, s, a->mono_to_wall);
-	r.id = a->next_id++;
+	request_fill_start_reused(r, s, a->mono_to_wall);
+	r->id = a->next_id++;
 	/* the weight of the gate window the start probe ran in (the gate decided at the probe) */
-	r.sample_factor = a->weigh ? a->weigh(a->weigh_ctx, probe_ns) : a->sample_factor;
-	r.latency_ns = end_mono > s->hdr.ts_ns ? end_mono - s->hdr.ts_ns : 0;
-	r.ongoing = ongoing;
+	r->sample_factor = a->weigh ? a->weigh(a->weigh_ctx, probe_ns) : a->sample_factor;
+	r->latency_ns = end_mono > s->hdr.ts_ns ? end_mono - s->hdr.ts_ns : 0;
+	r->ongoing = ongoing;
 	if (e)
-		request_fill_end(&r, e);
-	a->cb(&r, a->cb_ctx);
+		request_fill_end(r, e);
+	a->cb(r, a->cb_ctx);
 }
 
 int32_t asm_end_take(struct assembler *a, const struct kp_req_end *ev)
 {
-	bool found;
-	size_t i = find(a, ev->conn, ev->stream_id, &found);
+	bool found = false;
+	size_t i = 0;
 	int32_t slot;
 
+	/* (conn, stream id) first; none is pending when every start came after authentication */
+	if (a->ngeneric || ev->stream_id == KP_SID_CTX)
+		i = find(a, ev->conn, ev->stream_id, &found);
 	if (!found && ev->ctx && a->st.authn_started) /* started after authentication: keyed by its context */
 		i = find(a, ev->ctx, KP_SID_CTX, &found);
 	if (!found) {
@@ -407,6 +431,7 @@ void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns)
 		slot_put(a, a->tab[i].slot);
 	}
 	a->count = 0;
+	a->ngeneric = 0;
 }
 
 size_t asm_pending(const struct assembler *a)

@@ -3,10 +3,12 @@
 
 #include "assemble/requestinfo.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "assemble/path_sanitize.h"
+#include "util/strbuf.h"
 
 /* Copy a length-delimited event string (possibly containing NULs or garbage) into dst. */
 static void copy_ev_str(char *dst, size_t cap, const char *src, size_t len, size_t src_cap)
@@ -15,15 +17,47 @@ static void copy_ev_str(char *dst, size_t cap, const char *src, size_t len, size
 		len = src_cap;
 	if (len >= cap)
 		len = cap - 1;
-	memcpy(dst, src, len);
+	mem_copy_short(dst, src, len);
 	dst[len] = '\0';
 }
 
+/* A reused record made ready for fill_start: the fixed-size fields zeroed and the strings fill_start may
+ * leave unset emptied (their first byte). Groups: those past ngroups are empty in a record filled here
+ * (zeroed once, the fill keeps them so), so only the previous request's are emptied. */
+static void reset_reused(struct request_record *r)
+{
+	unsigned old_groups = r->ngroups < REC_GROUPS_MAX ? r->ngroups : REC_GROUPS_MAX;
+
+	memset(r, 0, offsetof(struct request_record, ri));
+	r->user[0] = '\0';
+	for (unsigned i = 0; i < old_groups; i++)
+		r->groups[i][0] = '\0';
+	r->apf.priority_level[0] = '\0';
+	r->apf.flow_schema[0] = '\0';
+	r->apf.priority_level_uid[0] = '\0';
+	r->apf.flow_schema_uid[0] = '\0';
+	r->apf.reject_reason[0] = '\0';
+}
+
+static void fill_start(struct request_record *r, const struct kp_req_start *ev, int64_t mono_to_wall);
+
 void request_fill_start(struct request_record *r, const struct kp_req_start *ev, int64_t mono_to_wall)
+{
+	memset(r, 0, sizeof(*r));
+	fill_start(r, ev, mono_to_wall);
+}
+
+void request_fill_start_reused(struct request_record *r, const struct kp_req_start *ev, int64_t mono_to_wall)
+{
+	reset_reused(r);
+	fill_start(r, ev, mono_to_wall);
+}
+
+/* r: fixed-size fields zero, strings empty (their tails: anything) */
+static void fill_start(struct request_record *r, const struct kp_req_start *ev, int64_t mono_to_wall)
 {
 	char raw_path[KP_PATH_MAX + 1];
 
-	memset(r, 0, sizeof(*r));
 	r->start_ns = (uint64_t)((int64_t)ev->hdr.ts_ns + mono_to_wall);
 	r->start_mono_ns = ev->hdr.ts_ns;
 	r->proto = ev->proto == KP_PROTO_H2 ? REC_PROTO_H2 : ev->proto == KP_PROTO_H1 ? REC_PROTO_H1 : REC_PROTO_UNKNOWN;

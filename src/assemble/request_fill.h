@@ -11,6 +11,10 @@
 
 /* Fill everything known at request start; start_ns = ev ts + mono_to_wall. */
 void request_fill_start(struct request_record *r, const struct kp_req_start *ev, int64_t mono_to_wall);
+/* The same into a record buffer filled request after request (zeroed once, then only ever filled by
+ * these functions): the ~2.8 KB are not cleared, only what the record holds is written; the bytes after
+ * each string's NUL keep what earlier fills of this buffer left there. */
+void request_fill_start_reused(struct request_record *r, const struct kp_req_start *ev, int64_t mono_to_wall);
 /* The captured path raw[0..len) was cut by the capture bound: sanitise it into r->path ending in
  * PS_TRUNC_MARKER ("...[truncated]"), never in a partial escape or UTF-8 sequence. Modifies raw. */
 void request_mark_path_cut(struct request_record *r, char *raw, size_t len);

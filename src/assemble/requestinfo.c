@@ -4,6 +4,7 @@
 #include "util/hash.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -600,47 +601,104 @@ const char *kri_strerror(int err)
  * Classifications are remembered: clients repeat their request targets (a controller lists the same
  * collection, a kubelet renews its lease, a flood sends one request over and over), and parsing and
  * sanitising a target costs ~1,500 instructions where finding it here costs ~100. Direct-mapped by the
- * hash of (method, target), one small table per thread (the pipeline runs on one).
+ * hash of (method, target), one small table per thread (the pipeline runs on one). A target whose query
+ * carried a secret (path_sanitize redacted a value) is not remembered: the raw target is kept here, and
+ * secrets must not outlive their request.
  */
 #define RC_SLOTS 32
 #define RC_RAW_MAX 512
 
+/* the string fields of struct k8s_request_info after verb and api_prefix, each REC_FIELD_LEN bytes */
+#define RC_NFIELDS 6
+static const size_t rc_field_off[RC_NFIELDS] = {
+	offsetof(struct k8s_request_info, group),       offsetof(struct k8s_request_info, version),
+	offsetof(struct k8s_request_info, resource),    offsetof(struct k8s_request_info, subresource),
+	offsetof(struct k8s_request_info, namespace_),  offsetof(struct k8s_request_info, name),
+};
+#define RC_SHORT 16 /* a field shorter than this is copied as RC_SHORT bytes (two moves) */
+
 struct rc_entry {
 	uint64_t h;              /* 0: empty */
+	uint64_t mword;          /* the method's first 8 bytes, zero-padded */
 	uint16_t raw_len, path_len;
+	uint8_t mlen;
+	uint8_t flen[RC_NFIELDS]; /* strlen of each rc_field_off field of ri */
 	char method[REC_METHOD_LEN];
 	char raw[RC_RAW_MAX];
-	struct k8s_request_info ri;
+	struct k8s_request_info ri; /* bytes after each string's NUL are zero */
 	char path[REC_PATH_LEN];
 };
 
 static __thread struct rc_entry rc_cache[RC_SLOTS];
 
+/* The method's first 8 bytes (NUL-terminated at mlen <= 15 in its 16-byte array), zero-padded. */
+static inline uint64_t method_word(const char *m, size_t mlen)
+{
+	uint64_t w = swar_load(m);
+
+	return mlen >= 8 ? w : w & ((1ULL << (8 * mlen)) - 1);
+}
+
+/* The remembered ri into r->ri: each string up to its NUL (the bytes after it in r are left as they
+ * are, as in any record: strings are read up to their NUL). */
+static void rc_copy_ri(struct k8s_request_info *dst, const struct rc_entry *e)
+{
+	dst->is_resource_request = e->ri.is_resource_request;
+	dst->truncated = e->ri.truncated;
+	memcpy(dst->verb, e->ri.verb, sizeof(dst->verb));
+	memcpy(dst->api_prefix, e->ri.api_prefix, sizeof(dst->api_prefix));
+#pragma GCC unroll 6 /* RC_NFIELDS */
+	for (int f = 0; f < RC_NFIELDS; f++) {
+		char *d = (char *)dst + rc_field_off[f];
+		const char *src = (const char *)&e->ri + rc_field_off[f];
+
+		if (e->flen[f] < RC_SHORT)
+			memcpy(d, src, RC_SHORT);
+		else
+			memcpy(d, src, (size_t)e->flen[f] + 1);
+	}
+}
+_Static_assert(REC_FIELD_LEN >= RC_SHORT && REC_FIELD_LEN <= 256, "ri fields: lengths fit a byte");
+
 void request_classify(struct request_record *r, const char *raw_path)
 {
 	size_t len = raw_path ? strlen(raw_path) : 0, mlen = strnlen(r->method, sizeof(r->method) - 1);
+	uint64_t mword = method_word(r->method, mlen), h = 0;
 	struct rc_entry *e = NULL;
-	uint64_t h = 0;
+	unsigned flags;
 
 	if (raw_path && len < RC_RAW_MAX) {
-		h = hash_bytes(raw_path, len, hash_bytes(r->method, mlen, 0)) | 1;
+		h = hash_bytes(raw_path, len, mword ^ mlen) | 1;
 		e = &rc_cache[(h >> 32) % RC_SLOTS];
-		if (e->h == h && e->raw_len == len && !memcmp(e->raw, raw_path, len) &&
-		    !strncmp(e->method, r->method, sizeof(e->method))) {
-			r->ri = e->ri;
+		if (e->h == h && e->raw_len == len && e->mword == mword && e->mlen == mlen &&
+		    (mlen <= 8 || !memcmp(e->method + 8, r->method + 8, mlen - 8)) && !memcmp(e->raw, raw_path, len)) {
+			rc_copy_ri(&r->ri, e);
 			memcpy(r->path, e->path, (size_t)e->path_len + 1);
 			return;
 		}
 	}
 	k8s_request_info_parse(r->method, raw_path, len, &r->ri);
-	path_sanitize(raw_path ? raw_path : "", len, r->path, sizeof(r->path));
-	if (e) {
+	flags = path_sanitize(raw_path ? raw_path : "", len, r->path, sizeof(r->path));
+	if (e && !(flags & PS_REDACTED)) {
 		e->h = h;
+		e->mword = mword;
+		e->mlen = (uint8_t)mlen;
 		e->raw_len = (uint16_t)len;
 		memcpy(e->raw, raw_path, len);
+		memset(e->method, 0, sizeof(e->method));
 		memcpy(e->method, r->method, mlen);
-		e->method[mlen] = '\0';
-		e->ri = r->ri;
+		memset(&e->ri, 0, sizeof(e->ri));
+		e->ri.is_resource_request = r->ri.is_resource_request;
+		e->ri.truncated = r->ri.truncated;
+		memcpy(e->ri.verb, r->ri.verb, sizeof(e->ri.verb));
+		memcpy(e->ri.api_prefix, r->ri.api_prefix, sizeof(e->ri.api_prefix));
+		for (int f = 0; f < RC_NFIELDS; f++) {
+			const char *src = (const char *)&r->ri + rc_field_off[f];
+			size_t n = strnlen(src, REC_FIELD_LEN - 1);
+
+			e->flen[f] = (uint8_t)n;
+			memcpy((char *)&e->ri + rc_field_off[f], src, n);
+		}
 		e->path_len = (uint16_t)strnlen(r->path, sizeof(r->path) - 1);
 		memcpy(e->path, r->path, e->path_len);
 		e->path[e->path_len] = '\0';

@@ -48,6 +48,38 @@ static inline size_t str_join(char *dst, size_t cap, const char *a, size_t amax,
 	return n;
 }
 
+/* memcpy(dst, src, n) for short strings of distinct buffers, inline: 16 bytes at a time, the last 1..16
+ * by overlapping moves; reads and writes [0, n) only. (A variable-size memcpy is a library call or, for
+ * a bounded size, an inline rep movs: dozens of instructions for a 20-byte string.) */
+static inline void mem_copy_short(char *dst, const char *src, size_t n)
+{
+	if (n >= 16) {
+		for (size_t i = 0; i + 16 < n; i += 16)
+			memcpy(dst + i, src + i, 16);
+		memcpy(dst + n - 16, src + n - 16, 16);
+	} else if (n >= 8) {
+		uint64_t x, y;
+
+		memcpy(&x, src, 8);
+		memcpy(&y, src + n - 8, 8);
+		memcpy(dst, &x, 8);
+		memcpy(dst + n - 8, &y, 8);
+	} else if (n >= 4) {
+		uint32_t x, y;
+
+		memcpy(&x, src, 4);
+		memcpy(&y, src + n - 4, 4);
+		memcpy(dst, &x, 4);
+		memcpy(dst + n - 4, &y, 4);
+	} else if (n) {
+		char x = src[0], y = src[n / 2], z = src[n - 1];
+
+		dst[0] = x;
+		dst[n / 2] = y;
+		dst[n - 1] = z;
+	}
+}
+
 /* memcmp(a, b, n) == 0 for short keys, inline: 8 bytes at a time, the last 1..8 by overlapping
  * reads (both hold n bytes); no library call on per-event paths. */
 static inline bool mem_eq_short(const char *a, const char *b, size_t n)

@@ -3,6 +3,7 @@
  * the stats record; every truncation bit the BPF side sets is visible in the request record. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -202,6 +203,67 @@ static void test_cut_inside_escape(void **state)
 	assert_int_equal((unsigned char)r.path[len - ml - 1], 'c');
 }
 
+/* A record buffer filled request after request (request_fill_start_reused) reads as a fresh record for
+ * each: nothing of an earlier request (user, more groups, APF names and UIDs, a longer path or user
+ * agent) shows through, whatever the order. */
+static void test_reused_record_equals_fresh(void **state)
+{
+	static const struct {
+		const char *path, *ua, *user;
+		unsigned ngroups;
+		const char *pl_uid;
+		bool apf_name;
+	} reqs[] = {
+		{ "/api/v1/namespaces/kube-system/configmaps/a-rather-long-name?resourceVersion=0", "kubectl/v1.20.2 (linux/amd64)",
+		  "system:admin", 3, "0b9f4c2e-1111-2222-3333-444455556666", true },
+		{ "/healthz", "", NULL, 0, "", false },
+		{ "/apis/apps/v1/deployments", "x", "u", 1, "", false },
+		{ "/api/v1/pods?watch=1&token=s3cret", "curl/8", "system:serviceaccount:ns:sa", 8, "uid-2", true },
+		{ "/api", "k", NULL, 0, "", false },
+	};
+	struct request_record *reused = calloc(1, sizeof(*reused)), fresh;
+
+	assert_non_null(reused);
+	for (int round = 0; round < 2; round++)
+		for (size_t k = 0; k < sizeof(reqs) / sizeof(reqs[0]); k++) {
+			size_t i = round ? sizeof(reqs) / sizeof(reqs[0]) - 1 - k : k;
+			struct kp_req_start ev;
+			struct kp_req_end end = { .status = 200, .bytes_out = 10, .bytes_in = -1 };
+			char *a, *b;
+
+			fill_ev(&ev, reqs[i].path, strlen(reqs[i].path));
+			ev.ua_len = (uint16_t)strlen(reqs[i].ua);
+			memcpy(ev.ua, reqs[i].ua, ev.ua_len);
+			if (reqs[i].user) {
+				ev.authn = KP_AUTHN_OK;
+				ev.user_found = 1;
+				ev.user_len = (uint16_t)strlen(reqs[i].user);
+				memcpy(ev.user, reqs[i].user, ev.user_len);
+				ev.ngroups = (uint8_t)reqs[i].ngroups;
+				for (unsigned g = 0; g < reqs[i].ngroups; g++)
+					ev.group_len[g] = (uint16_t)snprintf(ev.groups[g], sizeof(ev.groups[g]), "group-%u", g);
+			}
+			end.pl_uid_len = (uint8_t)strlen(reqs[i].pl_uid);
+			memcpy(end.pl_uid, reqs[i].pl_uid, end.pl_uid_len);
+			request_fill_start_reused(reused, &ev, 0);
+			request_fill_end(reused, &end);
+			request_fill_start(&fresh, &ev, 0);
+			request_fill_end(&fresh, &end);
+			a = render_req(reused);
+			b = render_req(&fresh);
+			assert_string_equal(a, b);
+			free(a);
+			free(b);
+			for (unsigned g = reused->ngroups; g < REC_GROUPS_MAX; g++)
+				assert_int_equal(reused->groups[g][0], 0);
+			if (reqs[i].apf_name) { /* as the APF join completes a record in place */
+				strcpy(reused->apf.priority_level, "workload-low");
+				strcpy(reused->apf.reject_reason, "queue-full");
+			}
+		}
+	free(reused);
+}
+
 /* Every truncation bit the BPF side sets has a name in the record's "truncated" array. */
 static void test_all_trunc_bits_named(void **state)
 {
@@ -346,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_cut_path_is_marked),
 		cmocka_unit_test(test_uncut_path_is_not_marked),
 		cmocka_unit_test(test_cut_inside_escape),
+		cmocka_unit_test(test_reused_record_equals_fresh),
 		cmocka_unit_test(test_all_trunc_bits_named),
 		cmocka_unit_test(test_etcd_trunc_bits),
 	};

@@ -91,12 +91,30 @@ static void test_mem_eq_short(void **state)
 	}
 }
 
+/* mem_copy_short copies exactly n bytes for every length up to 70: the bytes before and after the copy
+ * in the destination stay as they were. */
+static void test_mem_copy_short(void **state)
+{
+	char src[80], dst[96], want[96];
+
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (char)('A' + i % 26);
+	for (size_t n = 0; n <= 70; n++) {
+		memset(dst, '#', sizeof(dst));
+		memset(want, '#', sizeof(want));
+		memcpy(want + 8, src + 1, n);
+		mem_copy_short(dst + 8, src + 1, n);
+		assert_memory_equal(dst, want, sizeof(dst));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_copy_and_join_like_snprintf),
 		cmocka_unit_test(test_swar_exact),
 		cmocka_unit_test(test_mem_eq_short),
+		cmocka_unit_test(test_mem_copy_short),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
