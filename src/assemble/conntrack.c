@@ -102,9 +102,16 @@ void ct_set_emit(struct conntrack *ct, ct_emit_fn fn, void *ctx, int64_t mono_to
 
 /* ---- the tables: linear probing, backward-shift deletion ---- */
 
+/* Keys are "ip:port" strings (< PEER_MAX): hashed 8 bytes at a time (looked up once per request) */
+static inline uint64_t ct_hash(const char *k)
+{
+	return hash_bytes(k, strlen(k), 0);
+}
+
+
 #define TABLE_FIND(tab, cap, keyf, k, found)                                                       \
 	({                                                                                         \
-		size_t mask_ = (cap) - 1, i_ = hash_str(k) & mask_;                               \
+		size_t mask_ = (cap) - 1, i_ = ct_hash(k) & mask_;                                \
 		*(found) = false;                                                                  \
 		while ((tab)[i_].used) {                                                           \
 			if (!strcmp((tab)[i_].keyf, (k))) {                                        \
@@ -125,7 +132,7 @@ void ct_set_emit(struct conntrack *ct, ct_emit_fn fn, void *ctx, int64_t mono_to
 			j_ = (j_ + 1) & mask_;                                                     \
 			if (!(tab)[j_].used)                                                       \
 				break;                                                             \
-			home_ = hash_str((tab)[j_].keyf) & mask_;                                  \
+			home_ = ct_hash((tab)[j_].keyf) & mask_;                                   \
 			if (((j_ - home_) & mask_) >= ((j_ - i_) & mask_)) {                       \
 				(tab)[i_] = (tab)[j_];                                             \
 				(tab)[j_].used = false;                                            \
