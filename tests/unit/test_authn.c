@@ -257,6 +257,50 @@ static void test_assembler_authn(void **state)
 	asm_free(a);
 }
 
+/* Generic and authn starts pending at once: an end that matches both keys goes to the generic start
+ * ((conn, stream id) is looked up first), the next with the context to the authn start; once no generic
+ * start is pending, an end is looked up by its context only, and an end of neither kind is unmatched. */
+static void test_assembler_generic_and_authn(void **state)
+{
+	struct assembler *a = asm_new(0, MONO_TO_WALL, cb, NULL);
+	struct kp_req_start s;
+	struct kp_req_end e;
+	const uint64_t mono = 5000000000ULL;
+
+	(void)state;
+	ngot = 0;
+	mk_authn(&s, KP_AUTHN_OK, 0xc000100000ULL, mono, 0, "admin");
+	asm_start(a, &s);
+	mk_authn(&s, KP_AUTHN_OK, 0xc000100000ULL, mono, 0, NULL); /* a generic start: (conn, stream 3) */
+	s.authn = 0;
+	s.conn = 0xc000900000ULL;
+	s.stream_id = 3;
+	asm_start(a, &s);
+	assert_int_equal(asm_pending(a), 2);
+	mk_end(&e, 0xc000900000ULL, 3, 0xc000100000ULL, mono + 1000);
+	asm_end(a, &e);
+	assert_int_equal(ngot, 1);
+	assert_false(got[0].has_user); /* the generic one */
+	asm_end(a, &e);
+	assert_int_equal(ngot, 2);
+	assert_true(got[1].has_user); /* then the authn one, by its context */
+	asm_end(a, &e);
+	assert_int_equal(ngot, 2);
+	assert_int_equal(asm_get_stats(a)->unmatched_end, 1);
+	assert_int_equal(asm_pending(a), 0);
+	/* again after the table was emptied by a flush */
+	asm_start(a, &s);
+	asm_flush_ongoing(a, mono + 2000);
+	assert_int_equal(ngot, 3);
+	mk_authn(&s, KP_AUTHN_OK, 0xc000200000ULL, mono, 0, "bob");
+	asm_start(a, &s);
+	mk_end(&e, 0xc000900000ULL, 3, 0xc000200000ULL, mono + 3000);
+	asm_end(a, &e);
+	assert_int_equal(ngot, 4);
+	assert_string_equal(got[3].user, "bob");
+	asm_free(a);
+}
+
 static void test_record_json_user(void **state)
 {
 	struct request_record r;
@@ -304,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_prefix_and_params),
 		cmocka_unit_test(test_go_time),
 		cmocka_unit_test(test_assembler_authn),
+		cmocka_unit_test(test_assembler_generic_and_authn),
 		cmocka_unit_test(test_record_json_user),
 	};
 
