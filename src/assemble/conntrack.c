@@ -8,6 +8,7 @@
 
 #include "resolve/procnet.h"
 #include "util/hash.h"
+#include "util/strbuf.h"
 
 #define PEER_MAX 64
 #define OTHER_MAX 48 /* "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535" + NUL */
@@ -214,8 +215,8 @@ static void emit(struct conntrack *ct, const struct ct_entry *e, enum rec_conn_e
 	r->ts_ns = ts + (uint64_t)ct->mono_to_wall;
 	r->event = what;
 	r->dir = (enum rec_conn_dir)e->dir;
-	snprintf(r->peer, sizeof(r->peer), "%s", peer);
-	snprintf(r->local, sizeof(r->local), "%s", local);
+	str_copy(r->peer, sizeof(r->peer), peer);
+	str_copy(r->local, sizeof(r->local), local);
 	ct_group_of(r->dir, peer, r->group, sizeof(r->group));
 	gopen = gdelta ? group_add(ct, r->group, gdelta) : 0;
 	if (!gdelta) { /* the count as it is */
@@ -301,7 +302,7 @@ static struct ct_entry *open_entry(struct conntrack *ct, const char *key, const 
 	} else {
 		ct->nclosed--; /* reopened after a close */
 	}
-	snprintf(e->other, sizeof(e->other), "%s", other);
+	str_copy(e->other, sizeof(e->other), other);
 	if (!found || !e->open)
 		e->rst_sent = e->rst_recv = 0;
 	e->retrans_known = false;
