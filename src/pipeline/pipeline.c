@@ -434,6 +434,15 @@ int pipeline_feed(struct pipeline *p, const void *event, size_t size)
 	return feed(p, event, size);
 }
 
+/* An end event of the layout before the APF fields: those read as empty. Out of line, as above. */
+static __attribute__((noinline)) void feed_end_v1(struct pipeline *p, struct lane *l, const void *event, size_t size)
+{
+	struct kp_req_end e = { 0 };
+
+	memcpy(&e, event, size);
+	feed_end(p, l, &e);
+}
+
 /* event: of a known type, at least min_size bytes */
 static int feed(struct pipeline *p, const void *event, size_t size)
 {
@@ -458,14 +467,10 @@ static int feed(struct pipeline *p, const void *event, size_t size)
 		break;
 	}
 	case KP_EV_REQ_END:
-		if (size < sizeof(struct kp_req_end)) { /* an older, shorter end event (raw event files) */
-			struct kp_req_end e = { 0 };
-
-			memcpy(&e, event, size);
-			feed_end(p, l, &e);
-			break;
-		}
-		feed_end(p, l, event);
+		if (size < sizeof(struct kp_req_end)) /* an older, shorter end event (raw event files) */
+			feed_end_v1(p, l, event, size);
+		else
+			feed_end(p, l, event);
 		break;
 	case KP_EV_GRPC_START:
 		if (l->es)
