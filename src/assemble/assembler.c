@@ -49,19 +49,9 @@ struct assembler {
 	void *cb_ctx;
 	uint64_t next_id;
 	struct asm_stats st;
-	/* the record emit fills and hands out, one request after another (request_fill_start_reused), at
-	 * the end of a page of its own (REC_OFF) */
-	struct request_record *rec;
-	void *rec_mem;
+	/* the record emit fills and hands out, one request after another (request_fill_start_reused) */
+	struct request_record rec;
 };
-
-/* The record has a page of its own and ends at the page's end. Large tables (the aggregator's, mmap'd by
- * calloc) start at page starts, where their first, busiest rows are: this keeps the record's lines off
- * the L1 sets those map to (replay, top --no-etcd: 43 L1 read misses a request against 48 for a plain
- * calloc'd record; such figures move by a few with the heap's layout). */
-#define REC_PAGE 4096
-#define REC_OFF ((REC_PAGE - sizeof(struct request_record)) & ~(size_t)63)
-_Static_assert(sizeof(struct request_record) <= REC_PAGE, "a record fits a page");
 
 static inline struct pending *pend(const struct assembler *a, int32_t slot)
 {
@@ -137,16 +127,12 @@ struct assembler *asm_new(size_t max_pending, int64_t mono_to_wall_ns, asm_emit_
 	a->cap = 1024;
 	a->tab = calloc(a->cap, sizeof(*a->tab));
 	a->occ = calloc(a->cap / 64, sizeof(*a->occ));
-	a->rec_mem = aligned_alloc(REC_PAGE, REC_PAGE);
-	if (!a->tab || !a->occ || !a->rec_mem) {
+	if (!a->tab || !a->occ) {
 		free(a->tab);
 		free(a->occ);
-		free(a->rec_mem);
 		free(a);
 		return NULL;
 	}
-	memset(a->rec_mem, 0, REC_PAGE);
-	a->rec = (struct request_record *)((char *)a->rec_mem + REC_OFF);
 	a->max_pending = max_pending ? max_pending : 65536;
 	a->mono_to_wall = mono_to_wall_ns;
 	a->sample_factor = 1.0;
@@ -162,7 +148,6 @@ void asm_free(struct assembler *a)
 		return;
 	free(a->tab);
 	free(a->occ);
-	free(a->rec_mem);
 	for (size_t i = 0; i < a->nchunks; i++)
 		free(a->chunks[i]);
 	free(a->chunks);
@@ -354,7 +339,7 @@ const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_st
 static void emit(struct assembler *a, const struct kp_req_start *s, uint64_t probe_ns, const struct kp_req_end *e,
 		 uint64_t end_mono, bool ongoing)
 {
-	struct request_record *r = a->rec;
+	struct request_record *r = &a->rec;
 
 	request_fill_start_reused(r, s, a->mono_to_wall);
 	r->id = a->next_id++;
