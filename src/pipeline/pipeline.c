@@ -40,6 +40,7 @@ struct pipeline {
 	struct conntrack *ct;     /* shared: peers are distinct connections whichever process serves them */
 	struct pipeline_sink sinks[PIPELINE_MAX_SINKS];
 	size_t nsinks;
+	bool want_started;        /* a sink has request_started */
 	double sample_factor;
 	asm_weight_fn weigh;
 	void *weigh_ctx;
@@ -243,11 +244,7 @@ static void deliver_abandoned(const struct request_record *r, void *ctx)
 /* Only when a sink wants it: filling a record costs what classifying the request does. */
 static void deliver_started(struct pipeline *p, const struct kp_req_start *ev)
 {
-	bool want = false;
-
-	for (size_t i = 0; i < p->nsinks; i++)
-		want |= p->sinks[i].request_started != NULL;
-	if (!want)
+	if (!p->want_started)
 		return;
 	request_fill_start_reused(&p->scratch, ev, p->o.mono_to_wall_ns);
 	p->scratch.apiserver_pid = ev->hdr.tgid;
@@ -376,6 +373,7 @@ int pipeline_add_sink(struct pipeline *p, const struct pipeline_sink *s)
 	if (p->nsinks >= PIPELINE_MAX_SINKS)
 		return -ENOSPC;
 	p->sinks[p->nsinks++] = *s;
+	p->want_started |= s->request_started != NULL;
 	return 0;
 }
 
