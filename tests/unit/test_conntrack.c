@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
 
 #include "assemble/conntrack.h"
 #include "resolve/procnet.h"
@@ -48,6 +49,37 @@ static void test_parse_and_format(void **state)
 	assert_string_equal(buf, "[::1]:54321");
 	assert_int_equal(procnet_parse("", AF_INET, s, 8, NULL), 0);
 	assert_int_equal(procnet_parse(NULL, AF_INET, s, 8, NULL), 0);
+}
+
+/* IPv4 (and v4-mapped) addresses are formatted without inet_ntop/snprintf: the same bytes, for every
+ * digit count of each octet and port, and cut as snprintf cuts for every buffer size. */
+static void test_format_v4_as_libc(void **state)
+{
+	static const uint8_t oct[] = { 0, 1, 9, 10, 99, 100, 199, 255 };
+	static const uint16_t ports[] = { 0, 7, 10, 443, 6443, 10000, 65535 };
+	char got[64], want[64], ip[INET_ADDRSTRLEN];
+	int checked = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(oct); i++)
+		for (size_t j = 0; j < sizeof(oct); j++)
+			for (size_t p = 0; p < sizeof(ports) / sizeof(ports[0]); p++) {
+				uint8_t a[16] = { oct[i], oct[j], oct[(i + j) % sizeof(oct)], oct[(i * 3 + j) % sizeof(oct)] };
+				uint8_t m[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a[0], a[1], a[2], a[3] };
+
+				inet_ntop(AF_INET, a, ip, sizeof(ip));
+				for (size_t len = 1; len <= 24; len++) {
+					snprintf(want, len, "%s:%u", ip, ports[p]);
+					memset(got, 'x', sizeof(got));
+					procnet_format_addr(AF_INET, a, ports[p], got, len);
+					assert_string_equal(got, want);
+					assert_int_equal(got[len], 'x'); /* nothing written past len */
+					procnet_format_addr(AF_INET6, m, ports[p], got, len);
+					assert_string_equal(got, want);
+					checked++;
+				}
+			}
+	assert_int_equal(checked, 8 * 8 * 7 * 24);
 }
 
 static void test_conntrack(void **state)
@@ -322,6 +354,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_and_format),
+		cmocka_unit_test(test_format_v4_as_libc),
 		cmocka_unit_test(test_conntrack),
 		cmocka_unit_test(test_expire_closed),
 		cmocka_unit_test(test_conn_records),
