@@ -122,7 +122,12 @@ $(BUILD)/tests/test_go_map: bpf/go_map.h bpf/go_read.h bpf/go_abi.h include/kapi
 
 # Replay benchmark (tests/bench/replay.c): the userspace pipeline on recorded events, no root needed.
 REPLAY_BIN := $(BUILD)/bench/replay
-$(REPLAY_BIN): tests/bench/replay.c $(CORE_LIB)
+$(REPLAY_BIN): tests/bench/replay.c tests/bench/agg_dump.h $(CORE_LIB)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(CORE_LIB) $(LDLIBS) -o $@
+# The aggregations on a varied synthetic stream (tests/bench/agg_synth.c: -o compares two builds).
+$(BUILD)/bench/agg_synth: tests/bench/agg_synth.c tests/bench/agg_dump.h $(CORE_LIB)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $< $(CORE_LIB) $(LDLIBS) -o $@

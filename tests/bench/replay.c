@@ -28,6 +28,7 @@
 #include "aggregate/etcd_agg.h"
 #include "aggregate/live_cause.h"
 #include "aggregate/top_view.h"
+#include "agg_dump.h"
 #include "input/raw_events.h"
 #include "output/jsonl_sink.h"
 #include "pipeline/pipeline.h"
@@ -53,6 +54,7 @@ struct replay {
 	struct agg_row *rows;
 	struct etcd_agg_row *erows;
 	uint64_t snapshots, causes;
+	FILE *dump; /* top -o: every snapshot's query results (tests/bench/agg_dump.h), NULL = none */
 	/* event counts */
 	uint64_t events, bad;
 	struct pipeline *pl;
@@ -87,6 +89,8 @@ static void top_snapshot(struct replay *rp, uint64_t now_wall)
 		etcd_agg_linked(rp->ea, AGG_TOTAL, 1, 1);
 		etcd_agg_query(rp->ea, 1, rp->erows, TOP_EROWS, &etotal, NULL);
 	}
+	if (rp->dump)
+		agg_dump(rp->dump, rp->agg, rp->ea, rp->snapshots);
 	rp->snapshots++;
 }
 
@@ -134,6 +138,7 @@ static int replay_setup(struct replay *rp, enum mode mode, bool no_etcd, FILE *o
 		}
 		if (!rp->agg || !rp->rows || !rp->erows)
 			return -1;
+		rp->dump = out;
 		agg_sink_init(&rp->ags, rp->agg, rp->ea);
 		sink = agg_sink_iface(&rp->ags);
 	}
@@ -248,13 +253,16 @@ __attribute__((noinline)) void replay_run(struct replay *rp, const struct raw_ev
 	flush_all(rp, now);
 	if (rp->mode == M_RECORD)
 		fflush(rp->out);
+	else if (rp->dump)
+		top_snapshot(rp, now + (uint64_t)rp->mono_to_wall);
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: replay record|top [--no-etcd] [--repeat N] [-o FILE] EVENTS-FILE\n"
 		   "Feeds raw ring-buffer events through kapimon's userspace path; prints requests replayed\n"
-		   "and, outside valgrind, CPU ns per request (best of N). -o: record's JSON lines (default /dev/null).\n");
+		   "and, outside valgrind, CPU ns per request (best of N). -o: record's JSON lines (default /dev/null);\n"
+		   "top's query results at every snapshot (tests/bench/agg_dump.h: compare two builds byte for byte).\n");
 }
 
 int main(int argc, char **argv)
@@ -318,7 +326,7 @@ int main(int argc, char **argv)
 
 		if (r && fseek(out, 0, SEEK_SET) == 0 && strcmp(outpath, "/dev/null"))
 			(void)!ftruncate(fileno(out), 0);
-		if (replay_setup(&rp, mode, no_etcd, out, first_ts)) {
+		if (replay_setup(&rp, mode, no_etcd, strcmp(outpath, "/dev/null") || mode == M_RECORD ? out : NULL, first_ts)) {
 			fprintf(stderr, "replay: out of memory\n");
 			return 1;
 		}
