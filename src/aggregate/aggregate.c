@@ -3,6 +3,9 @@
 
 #include <math.h>
 #include <stdio.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,11 +27,23 @@ static const uint64_t le_ns[AGG_NLE] = { AGG_LE_NS(LE_NS) };
 #define WEIGHT_SCALE 256.0 /* histogram cells hold weights in 1/256 units (exact sums) */
 
 /* One step of one row. The step is stored + 1 so that 0 means "never written" (lazy reset). */
+enum slot_value { SV_REQ, SV_4XX, SV_429, SV_5XX, SV_BYTES, SV_EBYTES, SV_EKVS, SV__N };
 struct agg_slot {
 	uint32_t step1;
-	float req, e4xx, e429, e5xx, bytes;
-	float ebytes, ekvs; /* etcd response bytes and key-values of the requests' linked calls */
+	float v[SV__N]; /* requests, 4xx (429 excluded), 429, 5xx, response bytes; etcd response bytes and
+			 * key-values of the requests' linked calls */
 };
+
+/* Four floats of a slot += inc (lane by lane: the sums of four scalar additions, bit for bit). */
+typedef float agg_v4f __attribute__((vector_size(16)));
+static inline void slot_add4(float *v, agg_v4f inc)
+{
+	agg_v4f x;
+
+	memcpy(&x, v, sizeof(x));
+	x += inc;
+	memcpy(v, &x, sizeof(x));
+}
 
 struct agg_entry {
 	struct agg_key key; /* into this entry's key bytes (tab->key_off) for the table's fields, else "" */
@@ -100,15 +115,23 @@ static inline uint64_t cell_key(uint32_t t, uint32_t idx, uint32_t gen, unsigned
 enum key_field { KF_UA, KF_VERB, KF_RESOURCE, KF_SUBRESOURCE, KF_CLIENT, KF_NAMESPACE, KF_USER, KF_PRIORITY_LEVEL, KF__N };
 #define KF(f) (1u << (f))
 
-/* The previous record's key fields and the row it was counted in per table: a record whose fields of
- * a table are all the previous record's goes to the same row, without a hash probe or a key
- * comparison per table, as long as that row still holds the key (its generation is unchanged).
- * Runs of records with one key (a flood, a controller's burst) cost one comparison per field. */
+/* The previous record's key: the record fields each key field is made of, as the record held them
+ * (bytes after a NUL are whatever the record had), and the row it was counted in per table. A record
+ * whose fields of a table are all the previous record's goes to the same row, without building its
+ * key, a hash probe or a key comparison per table, as long as that row still holds the key (its
+ * generation is unchanged). Runs of records with one key (a flood, a controller's burst) cost one
+ * comparison of each record field, 16 bytes at a time (key_same_prev). */
 struct agg_prev {
-	char text[sizeof(struct agg_key_text)]; /* the fields at their agg_key_text offsets */
-	uint32_t len[KF__N];
+	char ua[REC_UA_LEN], verb[REC_VERB_LEN], method[REC_METHOD_LEN];
+	char group[REC_FIELD_LEN], resource[REC_FIELD_LEN], sub[REC_FIELD_LEN], ns[REC_FIELD_LEN];
+	char path[REC_PATH_LEN], client[REC_ADDR_LEN], user[REC_USER_LEN];
+	char pl[REC_APF_NAME_LEN], pl_uid[REC_APF_UID_LEN];
+	char client_ip[REC_ADDR_LEN]; /* the key's client (the IP), client_len bytes */
+	uint32_t client_len;
+	bool res_mode, has_user;       /* a resource request with a resource; the user is known */
 	uint32_t row[AGG__NTABLES], gen[AGG__NTABLES];
-	uint32_t valid; /* tables whose row[] and gen[] are set */
+	uint64_t cbase[AGG__NTABLES];  /* cell_key(table, row, gen, 0) of row[] */
+	uint32_t valid; /* tables whose row[], gen[] and cbase[] are set */
 };
 
 struct agg {
@@ -116,6 +139,7 @@ struct agg {
 	uint32_t tables; /* enabled groupings (agg_enable_tables) */
 	uint32_t wsteps; /* nsteps - cause_steps: the steps of the slots, cells and queries */
 	struct agg_prev prev;
+	uint16_t tables_of[1u << KF__N]; /* fields (KF bits) -> the tables whose fields are all among them */
 	uint64_t start_ns, start_step, cur;
 	struct agg_tab tab[AGG__NTABLES];
 	struct agg_scratch q;
@@ -253,10 +277,68 @@ static inline void view_set(struct key_view *kv, int f, const char *p, size_t n)
 	kv->len[f] = (uint32_t)n;
 }
 
+/* The key's client of a record (*p, *n bytes, as stored: capped to the field's capacity - 1): "ip:port"
+ * or "[v6]:port" -> ip. */
+static void client_view(const struct request_record *r, const char **p, size_t *n)
+{
+#if defined(__SSE2__)
+	/* the same, from masks of the NULs, colons and ']' of the field, 16 bytes at a time */
+	const char *c = r->client;
+	uint64_t colon = 0, rb = 0, below;
+	size_t len = sizeof(r->client);
+
+	_Static_assert(sizeof(r->client) == 64, "client_view: masks of 64 bytes");
+	for (size_t off = 0; off < sizeof(r->client); off += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(c + off));
+		unsigned z = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_setzero_si128()));
+
+		colon |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(':'))) << off;
+		rb |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(']'))) << off;
+		if (z) {
+			len = off + (size_t)__builtin_ctz(z);
+			break;
+		}
+	}
+	below = len == 64 ? ~0ULL : (1ULL << len) - 1; /* the string's bytes */
+	colon &= below;
+	rb &= below;
+	*p = c;
+	if (c[0] == '[') {
+		if (rb) {
+			*p = c + 1;
+			len = (size_t)__builtin_ctzll(rb) - 1;
+		}
+	} else if (colon && !(colon & (colon - 1))) { /* exactly one colon: IPv4 or name with port */
+		len = (size_t)__builtin_ctzll(colon);
+	}
+	*n = len < key_fields[KF_CLIENT].cap - 1 ? len : key_fields[KF_CLIENT].cap - 1;
+#else
+	const char *c = r->client, *end = c + strnlen(c, sizeof(r->client));
+
+	if (*c == '[') {
+		const char *rb = memchr(c, ']', end - c);
+
+		if (rb) {
+			c++;
+			end = rb;
+		}
+	} else {
+		const char *colon = memchr(c, ':', end - c);
+
+		/* exactly one colon: IPv4 or name with port */
+		if (colon && !memchr(colon + 1, ':', end - colon - 1))
+			end = colon;
+	}
+	*p = c;
+	*n = (size_t)(end - c) < key_fields[KF_CLIENT].cap - 1 ? (size_t)(end - c) : key_fields[KF_CLIENT].cap - 1;
+#endif
+}
+
 /* The key of a record as views, with each field's hash. */
 static void key_view_fill(const struct request_record *r, struct key_view *kv)
 {
-	const char *c, *end;
+	const char *c;
+	size_t cn;
 
 	view_set(kv, KF_UA, r->user_agent, field_len(r->user_agent, sizeof(r->user_agent), REC_UA_LEN));
 	if (r->ri.verb[0]) {
@@ -288,30 +370,19 @@ static void key_view_fill(const struct request_record *r, struct key_view *kv)
 		view_set(kv, KF_SUBRESOURCE, "", 0);
 		view_set(kv, KF_NAMESPACE, "", 0);
 	}
-	/* client: "ip:port" or "[v6]:port" -> ip */
-	c = r->client;
-	end = c + strnlen(c, sizeof(r->client));
-	if (*c == '[') {
-		const char *rb = memchr(c, ']', end - c);
-
-		if (rb) {
-			c++;
-			end = rb;
-		}
-	} else {
-		const char *colon = memchr(c, ':', end - c);
-
-		/* exactly one colon: IPv4 or name with port */
-		if (colon && !memchr(colon + 1, ':', end - colon - 1))
-			end = colon;
-	}
-	view_set(kv, KF_CLIENT, c, (size_t)(end - c));
+	client_view(r, &c, &cn);
+	view_set(kv, KF_CLIENT, c, cn);
 	if (r->has_user)
 		view_set(kv, KF_USER, r->user, field_len(r->user, sizeof(r->user), REC_USER_LEN));
 	else
 		view_set(kv, KF_USER, "", 0);
-	c = REC_APF_LABEL(r->apf.priority_level, r->apf.priority_level_uid);
-	view_set(kv, KF_PRIORITY_LEVEL, c, field_len(c, REC_APF_NAME_LEN, REC_APF_NAME_LEN));
+	/* the name, else the UID, each read within its own field */
+	if (r->apf.priority_level[0])
+		view_set(kv, KF_PRIORITY_LEVEL, r->apf.priority_level,
+			 field_len(r->apf.priority_level, sizeof(r->apf.priority_level), REC_APF_NAME_LEN));
+	else
+		view_set(kv, KF_PRIORITY_LEVEL, r->apf.priority_level_uid,
+			 field_len(r->apf.priority_level_uid, sizeof(r->apf.priority_level_uid), REC_APF_NAME_LEN));
 	kv->hashed = 0;
 }
 
@@ -366,22 +437,123 @@ static uint64_t key_hash(enum agg_table t, const struct key_view *kv)
 	return h ? h : 1;
 }
 
-/* The fields of kv equal to the previous record's (a->prev), which becomes kv's. */
-static uint32_t key_prev_same(struct agg *a, const struct key_view *kv)
+/* Whether the string a record holds in a field of `size` bytes (a multiple of 8, >= 16; up to its NUL,
+ * or all size bytes) is the one held in prev, a field of the same size (bytes after a NUL may be
+ * anything in both): 16 bytes at a time, the last chunk overlapping the one before when size is not a
+ * multiple of 16. */
+static inline bool field_same(const char *rec, const char *prev, size_t size)
 {
-	uint32_t same = 0;
+#if defined(__SSE2__)
+	for (size_t off = 0;;) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(rec + off));
+		__m128i y = _mm_loadu_si128((const __m128i *)(const void *)(prev + off));
+		unsigned z = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_setzero_si128()));
+		unsigned ne = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) ^ 0xffff;
 
-	for (int f = 0; f < KF__N; f++) {
-		char *pt = a->prev.text + key_fields[f].text_off;
-		uint32_t n = kv->len[f];
-
-		if (a->prev.len[f] == n && mem_eq_short(pt, kv->p[f], n)) {
-			same |= KF(f);
-		} else {
-			memcpy(pt, kv->p[f], n);
-			a->prev.len[f] = n;
-		}
+		if (z) /* the bytes up to the record's NUL, the NUL included */
+			return !(ne & (z ^ (z - 1)));
+		if (ne)
+			return false;
+		off += 16;
+		if (off >= size)
+			return true;
+		if (off + 16 > size)
+			off = size - 16;
 	}
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (size_t off = 0; off < size; off += 8) {
+		uint64_t x, y, z;
+
+		memcpy(&x, rec + off, 8);
+		memcpy(&y, prev + off, 8);
+		z = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL; /* the lowest set bit: the first NUL */
+		if (z)
+			return !((x ^ y) & (z ^ (z - 1)));
+		if (x != y)
+			return false;
+	}
+	return true;
+#else
+	for (size_t i = 0; i < size; i++) {
+		if (rec[i] != prev[i])
+			return false;
+		if (!rec[i])
+			return true;
+	}
+	return true;
+#endif
+}
+
+/* field_same, and the record's field becomes prev's when it is not. */
+#define SRC_SAME(prev, rec) (field_same((rec), (prev), sizeof(prev)) || (memcpy((prev), (rec), sizeof(prev)), false))
+_Static_assert(sizeof(((struct request_record *)0)->ri.verb) == REC_VERB_LEN &&
+		       sizeof(((struct request_record *)0)->method) == REC_METHOD_LEN &&
+		       sizeof(((struct request_record *)0)->ri.group) == REC_FIELD_LEN &&
+		       sizeof(((struct request_record *)0)->path) == REC_PATH_LEN &&
+		       sizeof(((struct request_record *)0)->client) == REC_ADDR_LEN &&
+		       sizeof(((struct request_record *)0)->user_agent) == REC_UA_LEN &&
+		       sizeof(((struct request_record *)0)->user) == REC_USER_LEN &&
+		       sizeof(((struct rec_apf *)0)->priority_level) == REC_APF_NAME_LEN &&
+		       sizeof(((struct rec_apf *)0)->priority_level_uid) == REC_APF_UID_LEN &&
+		       REC_VERB_LEN % 8 == 0 && REC_METHOD_LEN % 8 == 0 && REC_FIELD_LEN % 8 == 0 &&
+		       REC_PATH_LEN % 8 == 0 && REC_ADDR_LEN % 8 == 0 && REC_UA_LEN % 8 == 0 && REC_USER_LEN % 8 == 0 &&
+		       REC_APF_NAME_LEN % 8 == 0 && REC_APF_UID_LEN % 8 == 0 && REC_METHOD_LEN >= 16,
+	       "field_same: record fields of a multiple of 8 bytes, >= 16");
+
+/* The key fields (KF bits) of record r that are the previous record's (a->prev), whose fields become
+ * r's. Each key field is a function of the record fields compared for it (key_view_fill), and of which
+ * ones are used: those choices (verb or method, resource or path, user or none, priority level name or
+ * UID) are compared too, so a field is only "same" when the previous record used the same fields. */
+static uint32_t key_same_prev(struct agg *a, const struct request_record *r)
+{
+	struct agg_prev *p = &a->prev;
+	uint32_t same = 0;
+	bool v, res_mode = r->ri.is_resource_request && r->ri.resource[0], mode_same = res_mode == p->res_mode;
+
+	if (SRC_SAME(p->ua, r->user_agent))
+		same |= KF(KF_UA);
+	v = SRC_SAME(p->verb, r->ri.verb); /* when both are "", the previous record's verb was its method too */
+	if (!r->ri.verb[0])
+		v = SRC_SAME(p->method, r->method) && v;
+	if (v)
+		same |= KF(KF_VERB);
+	p->res_mode = res_mode;
+	if (res_mode) {
+		bool g = SRC_SAME(p->group, r->ri.group), rs = SRC_SAME(p->resource, r->ri.resource);
+		bool sb = SRC_SAME(p->sub, r->ri.subresource), ns = SRC_SAME(p->ns, r->ri.namespace_);
+
+		if (mode_same)
+			same |= (g && rs ? KF(KF_RESOURCE) : 0) | (sb ? KF(KF_SUBRESOURCE) : 0) | (ns ? KF(KF_NAMESPACE) : 0);
+	} else if (SRC_SAME(p->path, r->path) && mode_same) {
+		same |= KF(KF_RESOURCE) | KF(KF_SUBRESOURCE) | KF(KF_NAMESPACE);
+	} else if (mode_same) {
+		same |= KF(KF_SUBRESOURCE) | KF(KF_NAMESPACE);
+	}
+	if (SRC_SAME(p->client, r->client)) {
+		same |= KF(KF_CLIENT);
+	} else {
+		/* another port of the same IP is the same client */
+		const char *c;
+		size_t n;
+
+		client_view(r, &c, &n);
+		if (n == p->client_len && mem_eq_short(p->client_ip, c, n))
+			same |= KF(KF_CLIENT);
+		memcpy(p->client_ip, c, n);
+		p->client_len = (uint32_t)n;
+	}
+	if (r->has_user) {
+		if (SRC_SAME(p->user, r->user) && p->has_user)
+			same |= KF(KF_USER);
+	} else if (!p->has_user) {
+		same |= KF(KF_USER);
+	}
+	p->has_user = r->has_user;
+	v = SRC_SAME(p->pl, r->apf.priority_level);
+	if (!r->apf.priority_level[0])
+		v = SRC_SAME(p->pl_uid, r->apf.priority_level_uid) && v;
+	if (v)
+		same |= KF(KF_PRIORITY_LEVEL);
 	return same;
 }
 
@@ -531,13 +703,8 @@ static void fold_into_other(struct agg *a, enum agg_table t, uint32_t idx, struc
 		if (!sl->step1 || !step_in_slots(a, sl->step1 - 1))
 			continue;
 		os = slot_for(o, a->wsteps, sl->step1 - 1);
-		os->req += sl->req;
-		os->e4xx += sl->e4xx;
-		os->e429 += sl->e429;
-		os->e5xx += sl->e5xx;
-		os->bytes += sl->bytes;
-		os->ebytes += sl->ebytes;
-		os->ekvs += sl->ekvs;
+		for (int v = 0; v < SV__N; v++)
+			os->v[v] += sl->v[v];
 	}
 	for (int c = 0; c < AGG__NCLASS; c++)
 		o->cum.req[c] += e->cum.req[c];
@@ -724,6 +891,10 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 	    a->p.decay_steps < 1 || a->p.decay_steps > 1000000 || a->p.cause_steps >= a->p.nsteps)
 		goto fail;
 	a->wsteps = a->p.nsteps - a->p.cause_steps;
+	for (uint32_t m = 0; m < 1u << KF__N; m++)
+		for (int t = 0; t < AGG_TOTAL; t++)
+			if (!(table_fields[t] & ~m))
+				a->tables_of[m] |= (uint16_t)(1u << t);
 	a->start_ns = start_ns;
 	a->tables = (a->p.tables & AGG_ALL_TABLES) | AGG_TABLE_BIT(AGG_TOTAL);
 	a->start_step = a->cur = agg_step_of(a, start_ns);
@@ -799,18 +970,18 @@ void agg_advance(struct agg *a, uint64_t now_ns)
 	set_cur(a, agg_step_of(a, now_ns));
 }
 
-/* Home slot of a cell: the row's latency buckets in runs of 8 share a hashed base, so the cells one row
- * uses in a step (its latencies cluster) sit in a few cache lines, not one line per bucket. */
-static inline uint32_t cell_home(const struct agg *a, uint64_t key)
+/* Home slot of a cell: the row's latency buckets in runs of 8 share a hashed base (of the cell key
+ * with the bucket's low 3 bits cleared: run_key), so the cells one row uses in a step (its latencies
+ * cluster) sit in a few cache lines, not one line per bucket. */
+static inline uint32_t cell_home(const struct agg *a, uint64_t run_key, unsigned bucket)
 {
-	uint64_t bucket = key >> 1 & ((1u << CK_BUCKET_BITS) - 1), rest = key & ~((uint64_t)0x7 << 1);
-
-	return (uint32_t)(((rest * 0x9e3779b97f4a7c15ULL) >> 32 & ~(uint64_t)7) | (bucket & 7)) & a->cells_mask;
+	return (uint32_t)(((run_key * 0x9e3779b97f4a7c15ULL) >> 32 & ~(uint64_t)7) | (bucket & 7)) & a->cells_mask;
 }
 
-static inline __attribute__((always_inline)) void cell_add(struct agg *a, struct agg_cells *c, uint64_t key, uint32_t w)
+static inline __attribute__((always_inline)) void cell_add(struct agg *a, struct agg_cells *c, uint64_t key, uint32_t home,
+							  uint32_t w)
 {
-	uint32_t i = cell_home(a, key);
+	uint32_t i = home;
 
 	for (;;) {
 		if (c->key[i] == key) {
@@ -854,6 +1025,7 @@ void agg_add(struct agg *a, const struct request_record *r)
 bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 {
 	struct key_view kv;
+	bool have_kv = false;
 	double w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
 	double wu = nearbyint(w * WEIGHT_SCALE), bytes = r->bytes_out > 0 ? (double)r->bytes_out * w : 0;
 	uint32_t wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
@@ -863,10 +1035,15 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	uint64_t end_ns = r->start_ns + r->latency_ns, step = agg_step_of(a, end_ns);
 	enum agg_class cls = agg_status_class(r->status);
 	unsigned bucket = lh_bucket_ns(r->latency_ns), le = le_index_ns(r->latency_ns);
-	/* the slot increments, converted once */
-	float fw = (float)w, fbytes = (float)bytes, febytes = (float)ebytes, fekvs = (float)ekvs;
+	/* the slot increments, converted once: v[SV_REQ .. SV_5XX] += inc_lo, v[SV_5XX .. SV_EKVS] += inc_hi
+	 * (+ 0 leaves a sum as it is: the sums are never -0) */
+	float fw = (float)w;
+	agg_v4f inc_lo = { fw, cls == AGG_C_4XX ? fw : 0, cls == AGG_C_429 ? fw : 0, cls == AGG_C_5XX ? fw : 0 };
+	agg_v4f inc_hi = { 0, (float)bytes, (float)ebytes, (float)ekvs };
+	/* the bucket's bits of a cell key, and of its home (cell_home: the run of 8 buckets) */
+	uint64_t kbucket = (uint64_t)bucket << 1, kbucket_run = (uint64_t)(bucket & ~7u) << 1;
 	struct agg_cells *cells = NULL;
-	uint32_t ring_i = (uint32_t)(step % a->wsteps), step1 = (uint32_t)(step + 1), same, same_tab = a->prev.valid;
+	uint32_t ring_i = (uint32_t)(step % a->wsteps), step1 = (uint32_t)(step + 1), same_tab = a->prev.valid;
 	bool in_window, in_slots;
 
 	if (r->ongoing) {
@@ -881,17 +1058,13 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 		cells = cells_for(a, step);
 	if (!in_window)
 		a->st.late++;
-	key_view_fill(r, &kv);
-	same = key_prev_same(a, &kv);
 	/* the tables whose key is the previous record's */
-	for (int t = 0; t < AGG_TOTAL; t++)
-		if (table_fields[t] & ~same)
-			same_tab &= ~(1u << t);
+	same_tab &= a->tables_of[key_same_prev(a, r)];
 	/* total first: it keeps its histogram cells even when a step's cell table runs full */
 	for (int t = AGG__NTABLES - 1; t >= 0; t--) {
 		struct agg_tab *tb = &a->tab[t];
-		bool evicted = false;
 		uint32_t idx;
+		uint64_t cbase; /* the cell key of the record's latency without its bucket */
 		struct agg_entry *e;
 
 		if (!(a->tables >> t & 1) || end_ns < tb->start_ns) { /* not counted by this grouping */
@@ -902,17 +1075,30 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 		if (t == AGG_TOTAL) {
 			idx = 1;
 			e = entry_at(tb, idx);
+			cbase = cell_key((uint32_t)t, idx, 0, 0);
 		} else if ((same_tab >> t & 1) && (e = entry_at(tb, a->prev.row[t]))->gen == a->prev.gen[t]) {
 			/* the previous record's key of this table, still in its row: lookup's hit without the probe */
 			idx = a->prev.row[t];
 			hh_hit(tb->hh, idx - 1, w);
+			cbase = a->prev.cbase[t];
 		} else {
+			bool evicted = false;
+
+			if (!have_kv) {
+				key_view_fill(r, &kv);
+				have_kv = true;
+			}
 			idx = lookup(a, (enum agg_table)t, &kv, w, true, &evicted);
 			e = entry_at(tb, idx);
 			a->prev.row[t] = idx;
 			a->prev.gen[t] = e->gen;
+			a->prev.cbase[t] = cell_key((uint32_t)t, idx, e->gen, 0);
 			if (idx) /* always: may_evict finds a row */
 				a->prev.valid |= 1u << t;
+			/* A key that just took a row by eviction is most likely one of a long tail (a cardinality
+			 * burst): its first latency goes to the "(other)" cells, so that the tail does not
+			 * fill the step's cells with rows that are gone a moment later. */
+			cbase = evicted ? cell_key((uint32_t)t, 0, 0, 0) : a->prev.cbase[t];
 		}
 
 		if (rows)
@@ -930,23 +1116,9 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 
 			if (sl->step1 != step1)
 				*sl = (struct agg_slot){ .step1 = step1 };
-			sl->req += fw;
-			if (cls == AGG_C_4XX)
-				sl->e4xx += fw;
-			else if (cls == AGG_C_429)
-				sl->e429 += fw;
-			else if (cls == AGG_C_5XX)
-				sl->e5xx += fw;
-			sl->bytes += fbytes;
-			sl->ebytes += febytes;
-			sl->ekvs += fekvs;
-			/* A key that just took a row by eviction is most likely one of a long tail (a cardinality
-			 * burst): its first latency goes to the "(other)" cells, so that the tail does not
-			 * fill the step's cells with rows that are gone a moment later. */
-			if (evicted)
-				cell_add(a, cells, cell_key((uint32_t)t, 0, 0, bucket), wunits);
-			else
-				cell_add(a, cells, cell_key((uint32_t)t, idx, e->gen, bucket), wunits);
+			slot_add4(&sl->v[SV_REQ], inc_lo);
+			slot_add4(&sl->v[SV_5XX], inc_hi);
+			cell_add(a, cells, cbase | kbucket, cell_home(a, cbase | kbucket_run, bucket), wunits);
 		}
 	}
 	return true;
@@ -1145,13 +1317,13 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 
 			if (sl->step1 != (uint32_t)(s + 1))
 				continue;
-			r->req += sl->req;
-			r->e4xx += sl->e4xx;
-			r->e429 += sl->e429;
-			r->e5xx += sl->e5xx;
-			r->bytes += sl->bytes;
-			r->etcd_bytes += sl->ebytes;
-			r->etcd_kvs += sl->ekvs;
+			r->req += sl->v[SV_REQ];
+			r->e4xx += sl->v[SV_4XX];
+			r->e429 += sl->v[SV_429];
+			r->e5xx += sl->v[SV_5XX];
+			r->bytes += sl->v[SV_BYTES];
+			r->etcd_bytes += sl->v[SV_EBYTES];
+			r->etcd_kvs += sl->v[SV_EKVS];
 		}
 		r->inflight = e->inflight;
 		if (r->req <= 0 && r->inflight <= 0 && !(t == AGG_TOTAL))
@@ -1260,7 +1432,7 @@ double agg_entry_requests(const struct agg *a, enum agg_table t, size_t i, uint6
 			const struct agg_slot *sl = &e->ring[s % a->wsteps];
 
 			if (sl->step1 == (uint32_t)(s + 1))
-				sum += sl->req;
+				sum += sl->v[SV_REQ];
 		}
 	}
 	return sum;
