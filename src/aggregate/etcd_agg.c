@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregate/field_same.h"
 #include "aggregate/loghist.h"
 #include "util/hash.h"
 #include "util/strbuf.h"
@@ -66,9 +67,12 @@ struct etcd_agg {
 	uint32_t *touched;
 	struct etcd_agg_row *rows;
 	struct etcd_agg_stats st;
-	/* the previous record's (op, resource) and its entry: runs of one key skip the hash probe */
-	struct etcd_agg_key prev;
-	uint32_t prev_op_len, prev_res_len, prev_idx;
+	/* the previous record's op, resource and group fields (as the record held them: bytes after a NUL
+	 * are anything) and the entry of their key: runs of one key skip the key and the hash probe */
+	char prev_op[sizeof(((struct etcd_record *)0)->op)];
+	char prev_res[sizeof(((struct etcd_record *)0)->resource)];
+	char prev_group[sizeof(((struct etcd_record *)0)->group)];
+	uint32_t prev_idx;
 	bool prev_valid;
 };
 
@@ -237,21 +241,24 @@ static uint32_t lookup_probe(struct etcd_agg *e, const struct ekey_view *k)
 	return e->n++;
 }
 
-/* Entry of a key: the previous record's when the key is the same (an entry keeps its key for good;
- * a key counted in "(other)" stays there, counted as overflow again), else by the hash index. */
-static uint32_t lookup(struct etcd_agg *e, const struct ekey_view *k)
+/* Entry of a record's key: the previous record's when the key's fields are the same (an entry keeps
+ * its key for good; a key counted in "(other)" stays there, counted as overflow again), else by the
+ * hash index. */
+static uint32_t lookup(struct etcd_agg *e, const struct etcd_record *r)
 {
-	if (e->prev_valid && k->op_len == e->prev_op_len && k->res_len == e->prev_res_len &&
-	    mem_eq_short(e->prev.op, k->op, k->op_len) && mem_eq_short(e->prev.resource, k->res, k->res_len)) {
+	struct ekey_view k;
+	/* all three compared (and kept) every time: each SRC_SAME copies the field when it differs */
+	bool same = SRC_SAME(e->prev_op, r->op);
+
+	same = SRC_SAME(e->prev_res, r->resource) && same;
+	same = SRC_SAME(e->prev_group, r->group) && same;
+	if (same && e->prev_valid) {
 		if (!e->prev_idx)
 			e->st.overflow++;
 		return e->prev_idx;
 	}
-	e->prev_idx = lookup_probe(e, k);
-	memcpy(e->prev.op, k->op, k->op_len);
-	e->prev_op_len = k->op_len;
-	memcpy(e->prev.resource, k->res, k->res_len);
-	e->prev_res_len = k->res_len;
+	key_view(r, &k);
+	e->prev_idx = lookup_probe(e, &k);
 	e->prev_valid = true;
 	return e->prev_idx;
 }
@@ -287,21 +294,10 @@ static bool step_for(struct etcd_agg *e, uint64_t ns, uint64_t *step)
 	return true;
 }
 
-static struct eslot *eslot_for(const struct etcd_agg *e, struct eentry *en, uint64_t step)
+/* The cells of step `step` (at index sidx = step % nsteps), emptied when they held an older step. */
+static struct ecells *cells_for(struct etcd_agg *e, uint64_t step, uint32_t sidx)
 {
-	struct eslot *sl = &en->ring[step % e->p.nsteps];
-
-	if (sl->step1 != (uint32_t)(step + 1)) {
-		memset(sl, 0, sizeof(*sl));
-		sl->step1 = (uint32_t)(step + 1);
-	}
-	return sl;
-}
-
-static void cell_add(struct etcd_agg *e, uint64_t step, uint32_t key, uint32_t w)
-{
-	struct ecells *c = &e->cells[step % e->p.nsteps];
-	uint32_t i;
+	struct ecells *c = &e->cells[sidx];
 
 	if (c->step1 != step + 1) {
 		for (uint32_t j = 0; j < c->used; j++)
@@ -309,9 +305,15 @@ static void cell_add(struct etcd_agg *e, uint64_t step, uint32_t key, uint32_t w
 		c->used = 0;
 		c->step1 = step + 1;
 	}
+	return c;
+}
+
+static void cell_add(struct etcd_agg *e, struct ecells *c, uint32_t row, unsigned bucket, uint32_t w)
+{
+	uint32_t key = row * LH_NBUCKETS + bucket + 1, i;
+
 	/* a row's buckets in runs of 8 share a hashed base: its cells sit in a few cache lines */
-	i = ((((key - 1) / LH_NBUCKETS * 64 + (key - 1) % LH_NBUCKETS / 8) * 0x9e3779b1u >> 7 & ~7u) |
-	     ((key - 1) % LH_NBUCKETS & 7)) & e->cells_mask;
+	i = (((row * 64 + bucket / 8) * 0x9e3779b1u >> 7 & ~7u) | (bucket & 7)) & e->cells_mask;
 	for (;;) {
 		if (c->key[i] == key) {
 			c->w[i] = c->w[i] + w < c->w[i] ? UINT32_MAX : c->w[i] + w;
@@ -385,25 +387,34 @@ static void attribute(struct etcd_agg *e, uint64_t request_id, double w)
 		return;
 	sidx = (uint32_t)(step % e->p.nsteps);
 	rows = &e->recent_rows[i * e->p.link_tables];
-	for (uint32_t t = 0; t < e->p.link_tables; t++) {
-		uint32_t row = rows[t];
-		struct lslot *sl;
+	{
+		/* links[table][row][step % nsteps]: table t's step sidx of row 0, then rows nsteps apart */
+		struct lslot *base = &e->links[sidx];
+		size_t tstride = (size_t)e->p.link_rows * e->p.nsteps;
+		uint32_t nsteps = e->p.nsteps, link_rows = e->p.link_rows, step1 = (uint32_t)(step + 1);
 
-		if (row >= e->p.link_rows)
-			continue;
-		sl = &e->links[((size_t)t * e->p.link_rows + row) * e->p.nsteps + sidx];
-		if (sl->step1 != (uint32_t)(step + 1)) {
-			sl->step1 = (uint32_t)(step + 1);
-			sl->calls = 0;
+		for (uint32_t t = 0; t < e->p.link_tables; t++, base += tstride) {
+			uint32_t row = rows[t];
+			struct lslot *sl;
+
+			if (row >= link_rows)
+				continue;
+			sl = base + (size_t)row * nsteps;
+			if (sl->step1 != step1) {
+				sl->step1 = step1;
+				sl->calls = 0;
+			}
+			sl->calls += fw;
 		}
-		sl->calls += fw;
 	}
 }
 
 void etcd_agg_add(struct etcd_agg *e, const struct etcd_record *r)
 {
-	struct ekey_view k;
 	double w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
+	float fw = (float)w;
+	struct ecells *cells;
+	uint32_t sidx;
 	double wu = nearbyint(w * WEIGHT_SCALE);
 	uint32_t wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
 	unsigned bucket = lh_bucket_ns(r->latency_ns);
@@ -421,19 +432,22 @@ void etcd_agg_add(struct etcd_agg *e, const struct etcd_record *r)
 		attribute(e, r->request_id, w);
 	if (!step_for(e, r->start_ns + r->latency_ns, &step))
 		return;
-	key_view(r, &k);
-	idx = lookup(e, &k);
+	idx = lookup(e, r);
+	sidx = (uint32_t)(step % e->p.nsteps);
+	cells = cells_for(e, step, sidx);
 	for (int pass = 0; pass < 2; pass++) {
 		uint32_t row = pass ? e->cap : idx; /* the total lives after the keys */
-		struct eslot *sl = eslot_for(e, &e->entries[row], step);
+		struct eslot *sl = &e->entries[row].ring[sidx];
 
-		sl->calls += (float)w;
+		if (sl->step1 != (uint32_t)(step + 1))
+			*sl = (struct eslot){ .step1 = (uint32_t)(step + 1) };
+		sl->calls += fw;
 		if (err)
-			sl->errors += (float)w;
+			sl->errors += fw;
 		sl->req_bytes += bytes;
 		if (r->request_id)
-			sl->linked += (float)w;
-		cell_add(e, step, (row * LH_NBUCKETS + bucket) + 1, wunits);
+			sl->linked += fw;
+		cell_add(e, cells, row, bucket, wunits);
 	}
 }
 
