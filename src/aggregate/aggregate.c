@@ -142,6 +142,9 @@ struct agg {
 	struct agg_prev prev;
 	uint16_t tables_of[1u << KF__N]; /* fields (KF bits) -> the tables whose fields are all among them */
 	uint64_t start_ns, start_step, cur;
+	/* the previous record's end step and its ring indexes: records of one step skip the divisions */
+	uint64_t memo_lo, memo_hi, memo_step; /* end times [memo_lo, memo_hi) are in step memo_step */
+	uint32_t memo_ring_i, memo_hist_i;
 	struct agg_tab tab[AGG__NTABLES];
 	struct agg_scratch q;
 	struct agg_cells *cells; /* wsteps */
@@ -607,7 +610,15 @@ static inline struct agg_hist *hist_of(const struct agg_tab *tb, struct agg_entr
 }
 
 /* Add v to step s of a history (s in the window, s > last - nsteps). */
+static inline void hist_add_at(uint32_t nsteps, struct agg_hist *h, uint64_t s, uint32_t s_mod, float v);
+
 static inline void hist_add(uint32_t nsteps, struct agg_hist *h, uint64_t s, float v)
+{
+	hist_add_at(nsteps, h, s, (uint32_t)(s % nsteps), v);
+}
+
+/* hist_add, with s % nsteps given. */
+static inline void hist_add_at(uint32_t nsteps, struct agg_hist *h, uint64_t s, uint32_t s_mod, float v)
 {
 	if (h->last1 < s + 1) {
 		uint64_t from = h->last1; /* steps last + 1 .. s are zeroed */
@@ -619,7 +630,7 @@ static inline void hist_add(uint32_t nsteps, struct agg_hist *h, uint64_t s, flo
 				h->req[z % nsteps] = 0;
 		h->last1 = (uint32_t)(s + 1);
 	}
-	h->req[s % nsteps] += v;
+	h->req[s_mod] += v;
 }
 
 /* Step s of a history, 0 when not held. */
@@ -895,9 +906,10 @@ fail:
 
 /* ---- steps ---------------------------------------------------------------------------------------- */
 
-static struct agg_cells *cells_for(struct agg *a, uint64_t step)
+/* The cells of step `step` (ring_i: step % wsteps), emptied when they held an older step. */
+static struct agg_cells *cells_for(struct agg *a, uint64_t step, uint32_t ring_i)
 {
-	struct agg_cells *c = &a->cells[step % a->wsteps];
+	struct agg_cells *c = &a->cells[ring_i];
 
 	if (c->step1 != step + 1) {
 		for (uint32_t i = 0; i < c->used; i++)
@@ -984,7 +996,7 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	double ebytes = r->has_etcd_cost ? (double)r->etcd_resp_bytes * w : 0,
 	       ekvs = r->has_etcd_cost ? (double)r->etcd_kvs * w : 0;
 	double lat_w = w * (double)r->latency_ns / 1e9;
-	uint64_t end_ns = r->start_ns + r->latency_ns, step = agg_step_of(a, end_ns);
+	uint64_t end_ns = r->start_ns + r->latency_ns, step;
 	enum agg_class cls = agg_status_class(r->status);
 	unsigned bucket = lh_bucket_ns(r->latency_ns), le = le_index_ns(r->latency_ns);
 	/* the slot increments, converted once: v[SV_REQ .. SV_5XX] += inc_lo, v[SV_5XX .. SV_EKVS] += inc_hi
@@ -995,19 +1007,31 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	/* the bucket's bits of a cell key, and of its home (cell_home: the run of 8 buckets) */
 	uint64_t kbucket = (uint64_t)bucket << 1, kbucket_run = (uint64_t)(bucket & ~7u) << 1;
 	struct agg_cells *cells = NULL;
-	uint32_t ring_i = (uint32_t)(step % a->wsteps), step1 = (uint32_t)(step + 1), same_tab = a->prev.valid;
+	uint32_t ring_i, hist_i, step1, same_tab = a->prev.valid;
 	bool in_window, in_slots;
 
 	if (r->ongoing) {
 		a->st.ongoing++;
 		return false;
 	}
+	if (end_ns - a->memo_lo >= a->memo_hi - a->memo_lo) {
+		step = agg_step_of(a, end_ns);
+		a->memo_step = step;
+		a->memo_lo = step * a->p.step_ns;
+		a->memo_hi = a->memo_lo + a->p.step_ns; /* the test above holds modulo 2^64 */
+		a->memo_ring_i = (uint32_t)(step % a->wsteps);
+		a->memo_hist_i = (uint32_t)(step % a->p.nsteps);
+	}
+	step = a->memo_step;
+	ring_i = a->memo_ring_i;
+	hist_i = a->memo_hist_i;
+	step1 = (uint32_t)(step + 1);
 	a->st.records++;
 	set_cur(a, step);
 	in_window = step_in_window(a, step);
 	in_slots = step_in_slots(a, step);
 	if (in_slots)
-		cells = cells_for(a, step);
+		cells = cells_for(a, step, ring_i);
 	if (!in_window)
 		a->st.late++;
 	/* the tables whose key is the previous record's */
@@ -1062,7 +1086,7 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 		e->cum.latency_sum_s += lat_w;
 		e->cum.le[le] += w;
 		if (in_window && tb->hist_off)
-			hist_add(a->p.nsteps, hist_of(tb, e), step, fw);
+			hist_add_at(a->p.nsteps, hist_of(tb, e), step, hist_i, fw);
 		if (in_slots) {
 			struct agg_slot *sl = &e->ring[ring_i];
 

@@ -21,17 +21,18 @@ unsigned lh_bucket(double v)
 	return 1 + (unsigned)b;
 }
 
-/* lh_bucket_ns: thr[b] = the smallest integer ns in bucket b (b >= 1; thr[LH_NBUCKETS] = UINT64_MAX),
- * start[i] = the bucket of the smallest value whose top bits (the highest set bit e >= 9, 1000 ns
- * needing 10 bits, and the 4 bits below it) are i = (e - 9) * 16 + those 4 bits. A run of one index
- * spans at most a factor 17/16 < g, so its values lie in at most two buckets. */
-#define LHN_TOP_BITS 4
-#define LHN_MIN_E 9  /* 2^9 <= 1000 < 2^10 */
-#define LHN_MAX_E 43 /* 1e13 < 2^44 */
-static uint64_t lhn_thr[LH_NBUCKETS + 1];
-static uint16_t lhn_start[(LHN_MAX_E - LHN_MIN_E + 1) << LHN_TOP_BITS];
+/* lh_bucket_ns's tables (loghist.h): lh_ns_thr_[b] = the smallest integer ns in bucket b (b >= 1;
+ * [LH_NBUCKETS] = UINT64_MAX), lh_ns_start_[i] = the bucket of the smallest value whose top bits (the
+ * highest set bit e >= 9, 1000 ns needing 10 bits, and the 4 bits below it) are
+ * i = (e - 9) * 16 + those 4 bits. A run of one index spans at most a factor 17/16 < g, so its values
+ * lie in at most two buckets. */
+#define lhn_thr lh_ns_thr_
+#define lhn_start lh_ns_start_
+#define lhn_ready lh_ns_ready_
+uint64_t lh_ns_thr_[LH_NBUCKETS + 1];
+uint16_t lh_ns_start_[(LHN_MAX_E - LHN_MIN_E + 1) << LHN_TOP_BITS];
 static pthread_once_t lhn_once = PTHREAD_ONCE_INIT;
-static int lhn_ready; /* set (release) once the tables are built: the fast path skips pthread_once */
+int lh_ns_ready_; /* set (release) once the tables are built: the fast path skips pthread_once */
 
 static void lhn_init(void)
 {
@@ -60,26 +61,6 @@ static void lhn_init(void)
 void lh_init(void)
 {
 	pthread_once(&lhn_once, lhn_init);
-}
-
-unsigned lh_bucket_ns(uint64_t ns)
-{
-	unsigned e, b;
-
-	if (ns < 1000)
-		return 0;
-	if (ns >= 10000000000000ULL)
-		return LH_NBUCKETS - 1;
-	if (!__atomic_load_n(&lhn_ready, __ATOMIC_ACQUIRE))
-		pthread_once(&lhn_once, lhn_init);
-	e = 63 - (unsigned)__builtin_clzll(ns);
-	b = lhn_start[(e - LHN_MIN_E) << LHN_TOP_BITS | (unsigned)(ns >> (e - LHN_TOP_BITS) & ((1u << LHN_TOP_BITS) - 1))];
-	/* the index's smallest value may be below 1000 (bucket 0) */
-	if (b < 1)
-		b = 1;
-	while (ns >= lhn_thr[b + 1])
-		b++;
-	return b;
 }
 
 double lh_lower(unsigned b)

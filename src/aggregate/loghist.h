@@ -31,7 +31,7 @@ unsigned lh_bucket(double v_ns);
 /* lh_bucket((double)ns) for an integer latency, without log10: a table of each bucket's first
  * integer ns (derived once from lh_bucket itself, so the two always agree) indexed by the value's top
  * bits, then at most a comparison or two. Thread-safe. */
-unsigned lh_bucket_ns(uint64_t ns);
+static inline unsigned lh_bucket_ns(uint64_t ns);
 /* Build lh_bucket_ns's tables now (~0.2 ms once; agg_new and etcd_agg_new call it, so that the first
  * record does not pay it). */
 void lh_init(void);
@@ -47,5 +47,33 @@ double lh_quantile(const uint64_t *counts, double q);
  * instead of two per quantile. */
 #define LH_MAXQ 8
 void lh_quantiles(const uint64_t *counts, const double *q, double *out, unsigned n);
+
+/* lh_bucket_ns, inline (per record): its tables are built in loghist.c */
+#define LHN_TOP_BITS 4
+#define LHN_MIN_E 9  /* 2^9 <= 1000 < 2^10 */
+#define LHN_MAX_E 43 /* 1e13 < 2^44 */
+extern uint64_t lh_ns_thr_[LH_NBUCKETS + 1];
+extern uint16_t lh_ns_start_[(LHN_MAX_E - LHN_MIN_E + 1) << LHN_TOP_BITS];
+extern int lh_ns_ready_;
+
+static inline unsigned lh_bucket_ns(uint64_t ns)
+{
+	unsigned e, b;
+
+	if (ns < 1000)
+		return 0;
+	if (ns >= 10000000000000ULL)
+		return LH_NBUCKETS - 1;
+	if (!__atomic_load_n(&lh_ns_ready_, __ATOMIC_ACQUIRE))
+		lh_init();
+	e = 63 - (unsigned)__builtin_clzll(ns);
+	b = lh_ns_start_[(e - LHN_MIN_E) << LHN_TOP_BITS | (unsigned)(ns >> (e - LHN_TOP_BITS) & ((1u << LHN_TOP_BITS) - 1))];
+	/* the index's smallest value may be below 1000 (bucket 0) */
+	if (b < 1)
+		b = 1;
+	while (ns >= lh_ns_thr_[b + 1])
+		b++;
+	return b;
+}
 
 #endif
