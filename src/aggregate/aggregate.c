@@ -986,117 +986,149 @@ void agg_add(struct agg *a, const struct request_record *r)
 	agg_add_rows(a, r, NULL);
 }
 
+/* A record as agg_add_rows counts it in each table: its increments, converted once. */
+struct add_rec {
+	const struct request_record *r;
+	struct key_view kv; /* built only when a table needs a lookup (have_kv) */
+	bool have_kv, in_window, in_slots;
+	enum agg_class cls;
+	unsigned le, bucket;
+	uint32_t same_tab, ring_i, hist_i, step1, wunits;
+	double w, bytes, ebytes, ekvs, lat_w;
+	float fw;
+	/* the slot increments: v[SV_REQ .. SV_5XX] += inc_lo, v[SV_5XX .. SV_EKVS] += inc_hi (+ 0 leaves a sum
+	 * as it is: the sums are never -0) */
+	agg_v4f inc_lo, inc_hi;
+	uint64_t step, kbucket, kbucket_run; /* the bucket's bits of a cell key, and of its home (cell_home) */
+	uint64_t end_ns;
+	struct agg_cells *cells;
+	uint32_t *rows;
+};
+
+/* Count record c in table t (a constant where it is inlined: one copy per table). */
+static inline __attribute__((always_inline)) void add_to_table(struct agg *a, struct add_rec *c, const int t)
+{
+	struct agg_tab *tb = &a->tab[t];
+	uint32_t idx;
+	uint64_t cbase; /* the cell key of the record's latency without its bucket */
+	struct agg_entry *e;
+
+	if (!(a->tables >> t & 1) || c->end_ns < tb->start_ns) { /* not counted by this grouping */
+		c->rows[t] = UINT32_MAX;
+		return;
+	}
+	if (t == AGG_TOTAL) {
+		idx = 1;
+		e = entry_at(tb, idx);
+		cbase = cell_key((uint32_t)t, idx, 0, 0);
+	} else if ((c->same_tab >> t & 1) && (e = entry_at(tb, a->prev.row[t]))->gen == a->prev.gen[t]) {
+		/* the previous record's key of this table, still in its row: lookup's hit without the probe */
+		idx = a->prev.row[t];
+		hh_hit(tb->hh, idx - 1, c->w);
+		cbase = a->prev.cbase[t];
+	} else {
+		bool evicted = false;
+
+		if (!c->have_kv) {
+			key_view_fill(c->r, &c->kv);
+			c->have_kv = true;
+		}
+		idx = lookup(a, (enum agg_table)t, &c->kv, c->w, true, &evicted);
+		e = entry_at(tb, idx);
+		a->prev.row[t] = idx;
+		a->prev.gen[t] = e->gen;
+		a->prev.cbase[t] = cell_key((uint32_t)t, idx, e->gen, 0);
+		if (idx) /* always: may_evict finds a row */
+			a->prev.valid |= 1u << t;
+		/* A key that just took a row by eviction is most likely one of a long tail (a cardinality
+		 * burst): its first latency goes to the "(other)" cells, so that the tail does not
+		 * fill the step's cells with rows that are gone a moment later. */
+		cbase = evicted ? cell_key((uint32_t)t, 0, 0, 0) : a->prev.cbase[t];
+	}
+
+	c->rows[t] = idx;
+	e->cum.req[c->cls] += c->w;
+	e->cum.bytes_out += c->bytes;
+	e->cum.etcd_bytes += c->ebytes;
+	e->cum.etcd_kvs += c->ekvs;
+	e->cum.latency_sum_s += c->lat_w;
+	e->cum.le[c->le] += c->w;
+	if ((AGG_HIST_TABLES >> t & 1) && c->in_window)
+		hist_add_at(a->p.nsteps, hist_of(tb, e), c->step, c->hist_i, c->fw);
+	if (c->in_slots) {
+		struct agg_slot *sl = &e->ring[c->ring_i];
+
+		if (sl->step1 != c->step1)
+			*sl = (struct agg_slot){ .step1 = c->step1 };
+		slot_add4(&sl->v[SV_REQ], c->inc_lo);
+		slot_add4(&sl->v[SV_5XX], c->inc_hi);
+		cell_add(a, c->cells, cbase | c->kbucket, cell_home(a, cbase | c->kbucket_run, c->bucket), c->wunits);
+	}
+}
+
 bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 {
-	struct key_view kv;
-	bool have_kv = false;
-	double w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
-	double wu = nearbyint(w * WEIGHT_SCALE), bytes = r->bytes_out > 0 ? (double)r->bytes_out * w : 0;
-	uint32_t wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
-	double ebytes = r->has_etcd_cost ? (double)r->etcd_resp_bytes * w : 0,
-	       ekvs = r->has_etcd_cost ? (double)r->etcd_kvs * w : 0;
-	double lat_w = w * (double)r->latency_ns / 1e9;
-	uint64_t end_ns = r->start_ns + r->latency_ns, step;
-	enum agg_class cls = agg_status_class(r->status);
-	unsigned bucket = lh_bucket_ns(r->latency_ns), le = le_index_ns(r->latency_ns);
-	/* the slot increments, converted once: v[SV_REQ .. SV_5XX] += inc_lo, v[SV_5XX .. SV_EKVS] += inc_hi
-	 * (+ 0 leaves a sum as it is: the sums are never -0) */
-	float fw = (float)w;
-	agg_v4f inc_lo = { fw, cls == AGG_C_4XX ? fw : 0, cls == AGG_C_429 ? fw : 0, cls == AGG_C_5XX ? fw : 0 };
-	agg_v4f inc_hi = { 0, (float)bytes, (float)ebytes, (float)ekvs };
-	/* the bucket's bits of a cell key, and of its home (cell_home: the run of 8 buckets) */
-	uint64_t kbucket = (uint64_t)bucket << 1, kbucket_run = (uint64_t)(bucket & ~7u) << 1;
-	struct agg_cells *cells = NULL;
-	uint32_t ring_i, hist_i, step1, same_tab = a->prev.valid;
-	bool in_window, in_slots;
+	struct add_rec c;
+	uint32_t no_rows[AGG__NTABLES];
+	double wu;
+	uint64_t end_ns = r->start_ns + r->latency_ns;
 
 	if (r->ongoing) {
 		a->st.ongoing++;
 		return false;
 	}
+	c.r = r;
+	c.end_ns = end_ns;
+	c.have_kv = false;
+	c.rows = rows ? rows : no_rows;
+	c.w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
+	wu = nearbyint(c.w * WEIGHT_SCALE);
+	c.wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
+	c.bytes = r->bytes_out > 0 ? (double)r->bytes_out * c.w : 0;
+	c.ebytes = r->has_etcd_cost ? (double)r->etcd_resp_bytes * c.w : 0;
+	c.ekvs = r->has_etcd_cost ? (double)r->etcd_kvs * c.w : 0;
+	c.lat_w = c.w * (double)r->latency_ns / 1e9;
+	c.cls = agg_status_class(r->status);
+	c.bucket = lh_bucket_ns(r->latency_ns);
+	c.le = le_index_ns(r->latency_ns);
+	c.fw = (float)c.w;
+	c.inc_lo = (agg_v4f){ c.fw, c.cls == AGG_C_4XX ? c.fw : 0, c.cls == AGG_C_429 ? c.fw : 0, c.cls == AGG_C_5XX ? c.fw : 0 };
+	c.inc_hi = (agg_v4f){ 0, (float)c.bytes, (float)c.ebytes, (float)c.ekvs };
+	c.kbucket = (uint64_t)c.bucket << 1;
+	c.kbucket_run = (uint64_t)(c.bucket & ~7u) << 1;
 	if (end_ns - a->memo_lo >= a->memo_hi - a->memo_lo) {
-		step = agg_step_of(a, end_ns);
+		uint64_t step = agg_step_of(a, end_ns);
+
 		a->memo_step = step;
 		a->memo_lo = step * a->p.step_ns;
 		a->memo_hi = a->memo_lo + a->p.step_ns; /* the test above holds modulo 2^64 */
 		a->memo_ring_i = (uint32_t)(step % a->wsteps);
 		a->memo_hist_i = (uint32_t)(step % a->p.nsteps);
 	}
-	step = a->memo_step;
-	ring_i = a->memo_ring_i;
-	hist_i = a->memo_hist_i;
-	step1 = (uint32_t)(step + 1);
+	c.step = a->memo_step;
+	c.ring_i = a->memo_ring_i;
+	c.hist_i = a->memo_hist_i;
+	c.step1 = (uint32_t)(c.step + 1);
 	a->st.records++;
-	set_cur(a, step);
-	in_window = step_in_window(a, step);
-	in_slots = step_in_slots(a, step);
-	if (in_slots)
-		cells = cells_for(a, step, ring_i);
-	if (!in_window)
+	set_cur(a, c.step);
+	c.in_window = step_in_window(a, c.step);
+	c.in_slots = step_in_slots(a, c.step);
+	c.cells = c.in_slots ? cells_for(a, c.step, c.ring_i) : NULL;
+	if (!c.in_window)
 		a->st.late++;
 	/* the tables whose key is the previous record's */
-	same_tab &= a->tables_of[key_same_prev(a, r)];
+	c.same_tab = a->prev.valid & a->tables_of[key_same_prev(a, r)];
 	/* total first: it keeps its histogram cells even when a step's cell table runs full */
-	for (int t = AGG__NTABLES - 1; t >= 0; t--) {
-		struct agg_tab *tb = &a->tab[t];
-		uint32_t idx;
-		uint64_t cbase; /* the cell key of the record's latency without its bucket */
-		struct agg_entry *e;
-
-		if (!(a->tables >> t & 1) || end_ns < tb->start_ns) { /* not counted by this grouping */
-			if (rows)
-				rows[t] = UINT32_MAX;
-			continue;
-		}
-		if (t == AGG_TOTAL) {
-			idx = 1;
-			e = entry_at(tb, idx);
-			cbase = cell_key((uint32_t)t, idx, 0, 0);
-		} else if ((same_tab >> t & 1) && (e = entry_at(tb, a->prev.row[t]))->gen == a->prev.gen[t]) {
-			/* the previous record's key of this table, still in its row: lookup's hit without the probe */
-			idx = a->prev.row[t];
-			hh_hit(tb->hh, idx - 1, w);
-			cbase = a->prev.cbase[t];
-		} else {
-			bool evicted = false;
-
-			if (!have_kv) {
-				key_view_fill(r, &kv);
-				have_kv = true;
-			}
-			idx = lookup(a, (enum agg_table)t, &kv, w, true, &evicted);
-			e = entry_at(tb, idx);
-			a->prev.row[t] = idx;
-			a->prev.gen[t] = e->gen;
-			a->prev.cbase[t] = cell_key((uint32_t)t, idx, e->gen, 0);
-			if (idx) /* always: may_evict finds a row */
-				a->prev.valid |= 1u << t;
-			/* A key that just took a row by eviction is most likely one of a long tail (a cardinality
-			 * burst): its first latency goes to the "(other)" cells, so that the tail does not
-			 * fill the step's cells with rows that are gone a moment later. */
-			cbase = evicted ? cell_key((uint32_t)t, 0, 0, 0) : a->prev.cbase[t];
-		}
-
-		if (rows)
-			rows[t] = idx;
-		e->cum.req[cls] += w;
-		e->cum.bytes_out += bytes;
-		e->cum.etcd_bytes += ebytes;
-		e->cum.etcd_kvs += ekvs;
-		e->cum.latency_sum_s += lat_w;
-		e->cum.le[le] += w;
-		if (in_window && tb->hist_off)
-			hist_add_at(a->p.nsteps, hist_of(tb, e), step, hist_i, fw);
-		if (in_slots) {
-			struct agg_slot *sl = &e->ring[ring_i];
-
-			if (sl->step1 != step1)
-				*sl = (struct agg_slot){ .step1 = step1 };
-			slot_add4(&sl->v[SV_REQ], inc_lo);
-			slot_add4(&sl->v[SV_5XX], inc_hi);
-			cell_add(a, cells, cbase | kbucket, cell_home(a, cbase | kbucket_run, bucket), wunits);
-		}
-	}
+	_Static_assert(AGG__NTABLES == 9, "agg_add_rows: one add_to_table per table");
+	add_to_table(a, &c, AGG_TOTAL);
+	add_to_table(a, &c, AGG_BY_PRIORITY_LEVEL);
+	add_to_table(a, &c, AGG_BY_USER);
+	add_to_table(a, &c, AGG_BY_NAMESPACE);
+	add_to_table(a, &c, AGG_BY_RESOURCE);
+	add_to_table(a, &c, AGG_BY_VERB_RESOURCE);
+	add_to_table(a, &c, AGG_BY_CLIENT);
+	add_to_table(a, &c, AGG_BY_AGENT);
+	add_to_table(a, &c, AGG_BY_KEY);
 	return true;
 }
 
