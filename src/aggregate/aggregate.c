@@ -1082,7 +1082,7 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	c.have_kv = false;
 	c.rows = rows ? rows : no_rows;
 	c.w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
-	wu = nearbyint(c.w * WEIGHT_SCALE);
+	wu = c.w == 1.0 ? WEIGHT_SCALE : nearbyint(c.w * WEIGHT_SCALE);
 	c.wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
 	c.bytes = r->bytes_out > 0 ? (double)r->bytes_out * c.w : 0;
 	c.ebytes = r->has_etcd_cost ? (double)r->etcd_resp_bytes * c.w : 0;

@@ -415,7 +415,7 @@ void etcd_agg_add(struct etcd_agg *e, const struct etcd_record *r)
 	float fw = (float)w;
 	struct ecells *cells;
 	uint32_t sidx;
-	double wu = nearbyint(w * WEIGHT_SCALE);
+	double wu = w == 1.0 ? WEIGHT_SCALE : nearbyint(w * WEIGHT_SCALE);
 	uint32_t wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
 	unsigned bucket = lh_bucket_ns(r->latency_ns);
 	bool err = r->grpc_status != 0;
