@@ -862,6 +862,103 @@ static void test_prev_row_reuse(void **state)
 	agg_free(a);
 }
 
+/* The previous-record shortcut never puts a record in another key's row: a stream that varies each
+ * key field in the ways a record can (bytes after the NUL, a field that fills its buffer, the verb
+ * from the method, resource or path, a group, other ports of one client, IPv6, an unknown user with
+ * leftover bytes, the priority level's name or UID, a UID that fills its field) is counted row by row
+ * in the rows whose keys are the records' own (agg_key_from_record), table by table. Tables of 3 rows:
+ * rows change keys (evictions) between records of one key too. */
+static void put_field(char *dst, size_t cap, const char *s, unsigned junk)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < cap; i++)
+		dst[i] = (char)('!' + (i * 7 + junk) % 90); /* never NUL */
+	if (n < cap) {
+		memcpy(dst, s, n);
+		dst[n] = '\0';
+	} else {
+		memcpy(dst, s, cap);
+	}
+}
+
+static void test_prev_key_fields(void **state)
+{
+	static const char *const uas[] = { "a", "b", "kube-controller-manager/v1.20.2 (linux/amd64) kubernetes/faecb19" };
+	static const char *const verbs[] = { "list", "", "deletecollection" };
+	static const char *const methods[] = { "GET", "POST" };
+	static const char *const groups[] = { "", "apps" };
+	static const char *const resources[] = { "pods", "", "configmaps" };
+	static const char *const paths[] = { "/healthz", "/healthz?verbose", "/metrics" };
+	static const char *const clients[] = { "10.0.0.1:1", "10.0.0.1:2", "[fd00::1]:3", "fd00::1", "10.0.0.2:1" };
+	static const char *const users[] = { "alice", "bob" };
+	static const char *const levels[] = { "", "workload-low" };
+	static const char *const uids[] = { "uid-1", "uid-2" };
+	static const uint32_t fields[AGG_TOTAL] = { 0x0f, 0x01, 0x10, 0x06, 0x04, 0x20, 0x40, 0x80 }; /* agg.c's table_fields */
+	struct agg *a = mkagg(3, 10, T0);
+	char big[300];
+	uint64_t x = 12345;
+
+	memset(big, 'u', sizeof(big));
+	big[sizeof(big) - 1] = '\0';
+	for (int i = 0; i < 20000; i++) {
+		struct request_record r = mk("", "", "", 200, T0 + S / 2 + (uint64_t)i * 1000, 1000000);
+		struct agg_key_text kt;
+		uint32_t rows[AGG__NTABLES];
+		unsigned junk = (unsigned)i;
+		/* mostly one field changes from the record before */
+		static unsigned sel[12];
+
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		sel[(x >> 33) % 12] = (unsigned)(x >> 45);
+		put_field(r.user_agent, sizeof(r.user_agent), sel[0] % 7 == 6 ? big : uas[sel[0] % 3], junk);
+		if (sel[0] % 7 == 5) /* the buffer full, no NUL, the last byte differs */
+			r.user_agent[sizeof(r.user_agent) - 1] = (char)('A' + i % 3);
+		put_field(r.ri.verb, sizeof(r.ri.verb), verbs[sel[1] % 3], junk);
+		put_field(r.method, sizeof(r.method), methods[sel[2] % 2], junk);
+		r.ri.is_resource_request = sel[3] % 4 != 0;
+		put_field(r.ri.group, sizeof(r.ri.group), groups[sel[4] % 2], junk);
+		put_field(r.ri.resource, sizeof(r.ri.resource), resources[sel[5] % 3], junk);
+		put_field(r.ri.subresource, sizeof(r.ri.subresource), sel[5] % 2 ? "status" : "", junk);
+		put_field(r.ri.namespace_, sizeof(r.ri.namespace_), sel[6] % 2 ? "default" : "", junk);
+		put_field(r.path, sizeof(r.path), paths[sel[6] % 3], junk);
+		put_field(r.client, sizeof(r.client), clients[sel[7] % 5], junk);
+		r.has_user = sel[8] % 3 != 0;
+		put_field(r.user, sizeof(r.user), users[sel[9] % 2], junk);
+		put_field(r.apf.priority_level, sizeof(r.apf.priority_level), levels[sel[10] % 2], junk);
+		put_field(r.apf.priority_level_uid, sizeof(r.apf.priority_level_uid), sel[11] % 5 == 4 ? big : uids[sel[11] % 2],
+			  junk);
+		agg_key_from_record(&r, &kt);
+		assert_true(agg_add_rows(a, &r, rows));
+		for (int t = 0; t < AGG_TOTAL; t++) {
+			const struct agg_key *k = agg_table_entry(a, (enum agg_table)t, rows[t], NULL, NULL, NULL);
+			const char *want[8] = { kt.user_agent, kt.verb, kt.resource, kt.subresource, kt.client, kt.namespace_,
+						kt.user, kt.priority_level };
+			const char *got[8];
+
+			assert_non_null(k);
+			assert_int_not_equal(rows[t], 0); /* a counted record always has its own row */
+			got[0] = k->user_agent, got[1] = k->verb, got[2] = k->resource, got[3] = k->subresource;
+			got[4] = k->client, got[5] = k->namespace_, got[6] = k->user, got[7] = k->priority_level;
+			for (int f = 0; f < 8; f++)
+				if (fields[t] >> f & 1)
+					assert_string_equal(got[f], want[f]);
+		}
+	}
+	/* a UID of 64 bytes without a NUL: the level is the UID's 64 bytes, nothing of the next field */
+	{
+		struct request_record r = mk("u", "get", "pods", 200, T0 + S, 1000000);
+		struct agg_key_text kt;
+
+		memset(r.apf.priority_level_uid, 'x', sizeof(r.apf.priority_level_uid));
+		memset(r.apf.flow_schema_uid, 'y', sizeof(r.apf.flow_schema_uid));
+		agg_key_from_record(&r, &kt);
+		assert_int_equal(strlen(kt.priority_level), sizeof(r.apf.priority_level_uid));
+		assert_null(strchr(kt.priority_level, 'y'));
+	}
+	agg_free(a);
+}
+
 /* cause_steps: the oldest steps are kept as request counts only, in the rows of AGG_BY_KEY,
  * AGG_BY_VERB_RESOURCE and the total. Their counts per step survive the slots' steps, move to
  * "(other)" with an evicted key, are zeroed as the history passes them (a row idle for longer than
@@ -1005,6 +1102,7 @@ int main(void)
 		cmocka_unit_test(test_cell_overflow),
 		cmocka_unit_test(test_anomaly_feed),
 		cmocka_unit_test(test_prev_row_reuse),
+		cmocka_unit_test(test_prev_key_fields),
 		cmocka_unit_test(test_cause_history),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

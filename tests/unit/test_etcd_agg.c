@@ -405,6 +405,77 @@ static void test_bad_params(void **state)
 	etcd_agg_free(NULL);
 }
 
+/* The previous-call shortcut counts every call under its own (op, resource): calls whose op, group or
+ * resource change one at a time, with other bytes after each NUL, a group without a resource, an op
+ * that fills its field; counted per key exactly as built from each record. */
+static void put_field(char *dst, size_t cap, const char *v, unsigned junk)
+{
+	size_t n = strlen(v);
+
+	for (size_t i = 0; i < cap; i++)
+		dst[i] = (char)('!' + (i * 5 + junk) % 90); /* never NUL */
+	if (n < cap) {
+		memcpy(dst, v, n);
+		dst[n] = '\0';
+	} else {
+		memcpy(dst, v, cap);
+	}
+}
+
+static void test_prev_key_fields(void **state)
+{
+	static const char *const ops[] = { "range", "txn", "an-op-name-of-24-bytes-x" };
+	static const char *const groups[] = { "", "apps" };
+	static const char *const resources[] = { "pods", "", "configmaps" };
+	/* the keys: op (cut to 23 bytes) x ("group/resource", or the resource alone when either is "") */
+	double want[3][2][3] = { { { 0 } } };
+	struct etcd_agg *e = mkagg(64, 4, 16, T0);
+	struct etcd_agg_row rows[32];
+	unsigned sel[3] = { 0, 0, 0 };
+	uint64_t x = 99;
+	size_t n, found = 0;
+	double total = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		struct etcd_record r = mk("", "", "", T0 + S / 2, 1000);
+		unsigned o, g, rs;
+
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		sel[(x >> 33) % 3] = (unsigned)(x >> 45);
+		o = sel[0] % 3, g = sel[1] % 2, rs = sel[2] % 3;
+		put_field(r.op, sizeof(r.op), ops[o], (unsigned)i);
+		put_field(r.group, sizeof(r.group), groups[g], (unsigned)i);
+		put_field(r.resource, sizeof(r.resource), resources[rs], (unsigned)i);
+		etcd_agg_add(e, &r);
+		want[o][g && rs != 1][rs] += 1;
+	}
+	etcd_agg_advance(e, T0 + S);
+	n = etcd_agg_query(e, 1, rows, 32, NULL, NULL);
+	for (size_t i = 0; i < n; i++) {
+		bool matched = false;
+
+		assert_false(rows[i].other);
+		for (unsigned o = 0; o < 3; o++)
+			for (unsigned g = 0; g < 2; g++)
+				for (unsigned rs = 0; rs < 3; rs++) {
+					char op[24], res[64];
+
+					snprintf(op, sizeof(op), "%s", ops[o]);
+					snprintf(res, sizeof(res), "%s%s%s", g ? "apps" : "", g ? "/" : "", resources[rs]);
+					if (want[o][g][rs] > 0 && !strcmp(rows[i].key->op, op) && !strcmp(rows[i].key->resource, res)) {
+						assert_double_equal(rows[i].calls, want[o][g][rs], 1e-9);
+						matched = true;
+					}
+				}
+		assert_true(matched);
+		found++;
+		total += rows[i].calls;
+	}
+	assert_double_equal(total, 3000, 1e-9);
+	assert_true(found >= 12); /* most of the 15 keys occur */
+	etcd_agg_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_weights_streams_keys),
 		cmocka_unit_test(test_request_ring_bounded),
 		cmocka_unit_test(test_bad_params),
+		cmocka_unit_test(test_prev_key_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
