@@ -1015,6 +1015,7 @@ static inline __attribute__((always_inline)) void add_to_table(struct agg *a, st
 
 	if (!(a->tables >> t & 1) || c->end_ns < tb->start_ns) { /* not counted by this grouping */
 		c->rows[t] = UINT32_MAX;
+		a->prev.valid &= ~(1u << t); /* prev.row[t] is not this record's row: the next one may not use it */
 		return;
 	}
 	if (t == AGG_TOTAL) {

@@ -959,6 +959,29 @@ static void test_prev_key_fields(void **state)
 	agg_free(a);
 }
 
+/* A record a grouping does not count (it ended before the grouping's start) does not leave the
+ * previous record's row behind as its own: the next record with its key fields gets its own row. */
+static void test_prev_key_uncounted(void **state)
+{
+	struct agg *a = mkagg(8, 10, T0 + S);
+	struct request_record r;
+	uint32_t rows[AGG__NTABLES];
+	const struct agg_key *k;
+
+	r = mk("ua", "get", "pods", 200, T0 + S + S / 2, 1000000);
+	snprintf(r.ri.namespace_, sizeof(r.ri.namespace_), "x");
+	assert_true(agg_add_rows(a, &r, rows));
+	r = mk("ua", "get", "pods", 200, T0 + S / 2, 1000000); /* before the start: in no grouping */
+	assert_true(agg_add_rows(a, &r, rows));
+	assert_int_equal(rows[AGG_BY_NAMESPACE], UINT32_MAX);
+	r = mk("ua", "get", "pods", 200, T0 + S + S / 2, 1000000); /* its fields are the record's before */
+	assert_true(agg_add_rows(a, &r, rows));
+	k = agg_table_entry(a, AGG_BY_NAMESPACE, rows[AGG_BY_NAMESPACE], NULL, NULL, NULL);
+	assert_non_null(k);
+	assert_string_equal(k->namespace_, "");
+	agg_free(a);
+}
+
 /* cause_steps: the oldest steps are kept as request counts only, in the rows of AGG_BY_KEY,
  * AGG_BY_VERB_RESOURCE and the total. Their counts per step survive the slots' steps, move to
  * "(other)" with an evicted key, are zeroed as the history passes them (a row idle for longer than
@@ -1103,6 +1126,7 @@ int main(void)
 		cmocka_unit_test(test_anomaly_feed),
 		cmocka_unit_test(test_prev_row_reuse),
 		cmocka_unit_test(test_prev_key_fields),
+		cmocka_unit_test(test_prev_key_uncounted),
 		cmocka_unit_test(test_cause_history),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
