@@ -138,6 +138,7 @@ struct agg_prev {
 struct agg {
 	struct agg_params p;
 	uint32_t tables; /* enabled groupings (agg_enable_tables) */
+	uint32_t need;   /* the key fields (KF bits) of the enabled groupings: the ones key_same_prev compares */
 	uint32_t wsteps; /* nsteps - cause_steps: the steps of the slots, cells and queries */
 	struct agg_prev prev;
 	uint16_t tables_of[1u << KF__N]; /* fields (KF bits) -> the tables whose fields are all among them */
@@ -475,7 +476,8 @@ static uint32_t key_same_prev(struct agg *a, const struct request_record *r)
 	p->res_mode = res_mode;
 	if (res_mode) {
 		bool g = SRC_SAME(p->group, r->ri.group), rs = SRC_SAME(p->resource, r->ri.resource);
-		bool sb = SRC_SAME(p->sub, r->ri.subresource), ns = SRC_SAME(p->ns, r->ri.namespace_);
+		bool sb = SRC_SAME(p->sub, r->ri.subresource);
+		bool ns = (a->need & KF(KF_NAMESPACE)) && SRC_SAME(p->ns, r->ri.namespace_);
 
 		if (mode_same)
 			same |= (g && rs ? KF(KF_RESOURCE) : 0) | (sb ? KF(KF_SUBRESOURCE) : 0) | (ns ? KF(KF_NAMESPACE) : 0);
@@ -484,7 +486,10 @@ static uint32_t key_same_prev(struct agg *a, const struct request_record *r)
 	} else if (mode_same) {
 		same |= KF(KF_SUBRESOURCE) | KF(KF_NAMESPACE);
 	}
-	if (SRC_SAME(p->client, r->client)) {
+	/* a field no enabled grouping has is neither compared nor kept: not "same" (the groupings that
+	 * have it start without a previous row when they are enabled) */
+	if (!(a->need & KF(KF_CLIENT))) {
+	} else if (SRC_SAME(p->client, r->client)) {
 		same |= KF(KF_CLIENT);
 	} else {
 		/* another port of the same IP is the same client */
@@ -497,18 +502,21 @@ static uint32_t key_same_prev(struct agg *a, const struct request_record *r)
 		memcpy(p->client_ip, c, n);
 		p->client_len = (uint32_t)n;
 	}
-	if (r->has_user) {
+	if (!(a->need & KF(KF_USER))) {
+	} else if (r->has_user) {
 		if (SRC_SAME(p->user, r->user) && p->has_user)
 			same |= KF(KF_USER);
 	} else if (!p->has_user) {
 		same |= KF(KF_USER);
 	}
 	p->has_user = r->has_user;
-	v = SRC_SAME(p->pl, r->apf.priority_level);
-	if (!r->apf.priority_level[0])
-		v = SRC_SAME(p->pl_uid, r->apf.priority_level_uid) && v;
-	if (v)
-		same |= KF(KF_PRIORITY_LEVEL);
+	if (a->need & KF(KF_PRIORITY_LEVEL)) {
+		v = SRC_SAME(p->pl, r->apf.priority_level);
+		if (!r->apf.priority_level[0])
+			v = SRC_SAME(p->pl_uid, r->apf.priority_level_uid) && v;
+		if (v)
+			same |= KF(KF_PRIORITY_LEVEL);
+	}
 	return same;
 }
 
@@ -860,6 +868,9 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 				a->tables_of[m] |= (uint16_t)(1u << t);
 	a->start_ns = start_ns;
 	a->tables = (a->p.tables & AGG_ALL_TABLES) | AGG_TABLE_BIT(AGG_TOTAL);
+	for (int t = 0; t < AGG__NTABLES; t++)
+		if (a->tables >> t & 1)
+			a->need |= table_fields[t];
 	a->start_step = a->cur = agg_step_of(a, start_ns);
 	for (int t = 0; t < AGG__NTABLES; t++) {
 		if (tab_init(&a->tab[t], (enum agg_table)t, &a->p, a->cur))
@@ -1142,6 +1153,8 @@ void agg_enable_tables(struct agg *a, uint32_t mask, uint64_t now_ns)
 
 		a->tab[t].start_ns = now_ns > a->start_ns ? now_ns : a->start_ns;
 		a->tables |= AGG_TABLE_BIT(t);
+		a->need |= table_fields[t];
+		a->prev.valid &= ~AGG_TABLE_BIT(t); /* (never set: it counted nothing) */
 	}
 }
 
