@@ -35,11 +35,23 @@ struct agg_slot {
 			 * key-values of the requests' linked calls */
 };
 
-/* Four floats of a slot += inc (lane by lane: the sums of four scalar additions, bit for bit). */
+/* Four floats of a slot += inc, and two (lane by lane: the sums of scalar additions, bit for bit).
+ * The slot's parts are added by loads and stores that do not overlap: a load that overlaps part of
+ * the store before it waits for that store (no store-to-load forwarding). */
 typedef float agg_v4f __attribute__((vector_size(16)));
+typedef float agg_v2f __attribute__((vector_size(8)));
 static inline void slot_add4(float *v, agg_v4f inc)
 {
 	agg_v4f x;
+
+	memcpy(&x, v, sizeof(x));
+	x += inc;
+	memcpy(v, &x, sizeof(x));
+}
+
+static inline void slot_add2(float *v, agg_v2f inc)
+{
+	agg_v2f x;
 
 	memcpy(&x, v, sizeof(x));
 	x += inc;
@@ -1007,9 +1019,11 @@ struct add_rec {
 	uint32_t same_tab, ring_i, hist_i, step1, wunits;
 	double w, bytes, ebytes, ekvs, lat_w;
 	float fw;
-	/* the slot increments: v[SV_REQ .. SV_5XX] += inc_lo, v[SV_5XX .. SV_EKVS] += inc_hi (+ 0 leaves a sum
-	 * as it is: the sums are never -0) */
-	agg_v4f inc_lo, inc_hi;
+	/* the slot increments: v[SV_REQ .. SV_5XX] += inc_lo (+ 0 leaves a sum as it is: the sums are never
+	 * -0), v[SV_BYTES], v[SV_EBYTES] += inc_bytes, v[SV_EKVS] += fekvs */
+	agg_v4f inc_lo;
+	agg_v2f inc_bytes;
+	float fekvs;
 	uint64_t step, kbucket, kbucket_run; /* the bucket's bits of a cell key, and of its home (cell_home) */
 	uint64_t end_ns;
 	struct agg_cells *cells;
@@ -1073,7 +1087,8 @@ static inline __attribute__((always_inline)) void add_to_table(struct agg *a, st
 		if (sl->step1 != c->step1)
 			*sl = (struct agg_slot){ .step1 = c->step1 };
 		slot_add4(&sl->v[SV_REQ], c->inc_lo);
-		slot_add4(&sl->v[SV_5XX], c->inc_hi);
+		slot_add2(&sl->v[SV_BYTES], c->inc_bytes);
+		sl->v[SV_EKVS] += c->fekvs;
 		cell_add(a, c->cells, cbase | c->kbucket, cell_home(a, cbase | c->kbucket_run, c->bucket), c->wunits);
 	}
 }
@@ -1105,7 +1120,8 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	c.le = le_index_ns(r->latency_ns);
 	c.fw = (float)c.w;
 	c.inc_lo = (agg_v4f){ c.fw, c.cls == AGG_C_4XX ? c.fw : 0, c.cls == AGG_C_429 ? c.fw : 0, c.cls == AGG_C_5XX ? c.fw : 0 };
-	c.inc_hi = (agg_v4f){ 0, (float)c.bytes, (float)c.ebytes, (float)c.ekvs };
+	c.inc_bytes = (agg_v2f){ (float)c.bytes, (float)c.ebytes };
+	c.fekvs = (float)c.ekvs;
 	c.kbucket = (uint64_t)c.bucket << 1;
 	c.kbucket_run = (uint64_t)(c.bucket & ~7u) << 1;
 	if (end_ns - a->memo_lo >= a->memo_hi - a->memo_lo) {
