@@ -41,8 +41,10 @@
  * ends and rows that changed keys can never leave a count behind. The total of the request series
  * per step feeds the online anomaly detector (analysis/online.h) in agg_update_anomaly().
  *
- * Cost: agg_add() hashes each key field once and does, per grouping, a hash lookup (skipped when the
- * grouping's fields are the previous record's and its row still holds that key) and a heap update
+ * Cost: agg_add() compares the record's key fields (those of the groupings counted) with the previous
+ * record's, 16 bytes at a time; per grouping whose fields are all the previous record's and whose row
+ * still holds that key it goes to that row without a lookup, otherwise it hashes each key field once
+ * and does a hash lookup; then a heap update
  * (O(log max_keys), none unless the row passes a child), and no allocation; all
  * memory is allocated in agg_new() (calloc'd, so pages are only resident once rows are used): per
  * table (max_keys + 1) * (304 B + (nsteps - cause_steps) * 32 B [+ 4 B + nsteps * 4 B in the three

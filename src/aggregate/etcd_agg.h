@@ -25,7 +25,8 @@
  * late by design (the etcd assembler holds them up to its link hold), so they are counted once,
  * in a later window, rather than never.
  *
- * Cost: etcd_agg_add() does one hash lookup and, for a linked call, one ring lookup and
+ * Cost: etcd_agg_add() does one hash lookup (none when the call's op, resource and group fields are
+ * the previous call's) and, for a linked call, one ring lookup and
  * link_tables slot updates; nothing is allocated after etcd_agg_new() (calloc'd, so pages become
  * resident only when used). Not thread-safe; pure logic (no clock reads: callers pass times).
  */
