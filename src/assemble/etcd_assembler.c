@@ -266,37 +266,24 @@ static bool method_is_stream(const char *m, size_t len)
 /* Decode a start event's message (the value-free prefix the probe copied) into rec. */
 static void decode_into(struct etcd_assembler *a, const struct kp_grpc_start *ev, struct etcd_record *rec)
 {
-	struct etcd_req_summary sum;
-	char method[KP_GRPC_METHOD_MAX + 1];
 	size_t mlen = ev->method_len < KP_GRPC_METHOD_MAX ? ev->method_len : KP_GRPC_METHOD_MAX;
 	size_t plen = ev->payload_copied < KP_GRPC_PAYLOAD_MAX ? ev->payload_copied : KP_GRPC_PAYLOAD_MAX;
 	bool cut = (ev->truncated & KP_TRUNC_GRPC_PAYLOAD) || plen < ev->payload_len;
+	enum etcd_op op;
 
-	memcpy(method, ev->method, mlen);
-	method[mlen] = 0;
 	etcd_record_init_fast(rec);
 	rec->apiserver_pid = a->apiserver_pid;
 	if (ev->truncated & KP_TRUNC_GRPC_AT_VALUE)
 		a->st.stopped_at_value++;
 	if (ev->truncated & KP_TRUNC_GRPC_GAVE_UP)
 		a->st.copy_gave_up++;
-	etcd_decode_prefix(method, mlen, ev->payload, plen, cut, &sum, &a->st.decode);
-	etcd_summary_to_record(&sum, method, rec);
-	{
-		/* "leases.coordination.k8s.io" -> resource "leases", group "coordination.k8s.io" (as in requests) */
-		char *dot = strchr(rec->resource, '.');
-
-		if (dot) {
-			str_copy(rec->group, sizeof(rec->group), dot + 1);
-			*dot = 0;
-		}
-	}
+	etcd_decode_to_record(ev->method, mlen, ev->payload, plen, cut, rec, &op, &a->st.decode);
 	rec->start_ns = (uint64_t)((int64_t)ev->hdr.ts_ns + a->mono_to_wall);
 	rec->req_size = ev->payload_len;
 	if (ev->truncated & KP_TRUNC_GRPC_METHOD)
 		rec->truncated |= REC_TRUNC_METHOD;
 	rec->sample_factor = a->weigh ? a->weigh(a->weigh_ctx, ev->hdr.ts_ns) : a->sample_factor;
-	if (sum.op == ETCD_OP_WATCH)
+	if (op == ETCD_OP_WATCH)
 		a->st.watches_created++;
 }
 

@@ -9,72 +9,94 @@
 
 struct method_entry {
 	const char *method;
+	uint8_t len, name_len; /* strlen of method and name */
 	enum etcd_op op;
 	const char *name;
 };
+#define M(method, op, name) { method, sizeof(method) - 1, sizeof(name) - 1, op, name }
 
 /* Service methods of etcdserverpb (api/etcdserverpb/rpc.proto). */
 static const struct method_entry methods[] = {
-	{ "/etcdserverpb.KV/Range", ETCD_OP_RANGE, "range" },
-	{ "/etcdserverpb.KV/Put", ETCD_OP_PUT, "put" },
-	{ "/etcdserverpb.KV/DeleteRange", ETCD_OP_DELETE_RANGE, "delete_range" },
-	{ "/etcdserverpb.KV/Txn", ETCD_OP_TXN, "txn" },
-	{ "/etcdserverpb.KV/Compact", ETCD_OP_COMPACT, "compact" },
-	{ "/etcdserverpb.Watch/Watch", ETCD_OP_WATCH, "watch" },
-	{ "/etcdserverpb.Lease/LeaseGrant", ETCD_OP_LEASE_GRANT, "lease_grant" },
-	{ "/etcdserverpb.Lease/LeaseRevoke", ETCD_OP_LEASE_REVOKE, "lease_revoke" },
-	{ "/etcdserverpb.Lease/LeaseKeepAlive", ETCD_OP_LEASE_KEEPALIVE, "lease_keepalive" },
-	{ "/etcdserverpb.Lease/LeaseTimeToLive", ETCD_OP_LEASE_TIMETOLIVE, "lease_timetolive" },
-	{ "/etcdserverpb.Lease/LeaseLeases", ETCD_OP_LEASE_LEASES, "lease_leases" },
-	{ "/etcdserverpb.Cluster/MemberAdd", ETCD_OP_OTHER, "member_add" },
-	{ "/etcdserverpb.Cluster/MemberRemove", ETCD_OP_OTHER, "member_remove" },
-	{ "/etcdserverpb.Cluster/MemberUpdate", ETCD_OP_OTHER, "member_update" },
-	{ "/etcdserverpb.Cluster/MemberList", ETCD_OP_OTHER, "member_list" },
-	{ "/etcdserverpb.Cluster/MemberPromote", ETCD_OP_OTHER, "member_promote" },
-	{ "/etcdserverpb.Maintenance/Alarm", ETCD_OP_OTHER, "alarm" },
-	{ "/etcdserverpb.Maintenance/Status", ETCD_OP_OTHER, "status" },
-	{ "/etcdserverpb.Maintenance/Defragment", ETCD_OP_OTHER, "defragment" },
-	{ "/etcdserverpb.Maintenance/Hash", ETCD_OP_OTHER, "hash" },
-	{ "/etcdserverpb.Maintenance/HashKV", ETCD_OP_OTHER, "hash_kv" },
-	{ "/etcdserverpb.Maintenance/Snapshot", ETCD_OP_OTHER, "snapshot" },
-	{ "/etcdserverpb.Maintenance/MoveLeader", ETCD_OP_OTHER, "move_leader" },
-	{ "/etcdserverpb.Maintenance/Downgrade", ETCD_OP_OTHER, "downgrade" },
-	{ "/etcdserverpb.Auth/AuthEnable", ETCD_OP_OTHER, "auth_enable" },
-	{ "/etcdserverpb.Auth/AuthDisable", ETCD_OP_OTHER, "auth_disable" },
-	{ "/etcdserverpb.Auth/AuthStatus", ETCD_OP_OTHER, "auth_status" },
-	{ "/etcdserverpb.Auth/Authenticate", ETCD_OP_OTHER, "authenticate" },
-	{ "/etcdserverpb.Auth/UserAdd", ETCD_OP_OTHER, "user_add" },
-	{ "/etcdserverpb.Auth/UserGet", ETCD_OP_OTHER, "user_get" },
-	{ "/etcdserverpb.Auth/UserList", ETCD_OP_OTHER, "user_list" },
-	{ "/etcdserverpb.Auth/UserDelete", ETCD_OP_OTHER, "user_delete" },
-	{ "/etcdserverpb.Auth/UserChangePassword", ETCD_OP_OTHER, "user_change_password" },
-	{ "/etcdserverpb.Auth/UserGrantRole", ETCD_OP_OTHER, "user_grant_role" },
-	{ "/etcdserverpb.Auth/UserRevokeRole", ETCD_OP_OTHER, "user_revoke_role" },
-	{ "/etcdserverpb.Auth/RoleAdd", ETCD_OP_OTHER, "role_add" },
-	{ "/etcdserverpb.Auth/RoleGet", ETCD_OP_OTHER, "role_get" },
-	{ "/etcdserverpb.Auth/RoleList", ETCD_OP_OTHER, "role_list" },
-	{ "/etcdserverpb.Auth/RoleDelete", ETCD_OP_OTHER, "role_delete" },
-	{ "/etcdserverpb.Auth/RoleGrantPermission", ETCD_OP_OTHER, "role_grant_permission" },
-	{ "/etcdserverpb.Auth/RoleRevokePermission", ETCD_OP_OTHER, "role_revoke_permission" },
+	M("/etcdserverpb.KV/Range", ETCD_OP_RANGE, "range"),
+	M("/etcdserverpb.KV/Put", ETCD_OP_PUT, "put"),
+	M("/etcdserverpb.KV/DeleteRange", ETCD_OP_DELETE_RANGE, "delete_range"),
+	M("/etcdserverpb.KV/Txn", ETCD_OP_TXN, "txn"),
+	M("/etcdserverpb.KV/Compact", ETCD_OP_COMPACT, "compact"),
+	M("/etcdserverpb.Watch/Watch", ETCD_OP_WATCH, "watch"),
+	M("/etcdserverpb.Lease/LeaseGrant", ETCD_OP_LEASE_GRANT, "lease_grant"),
+	M("/etcdserverpb.Lease/LeaseRevoke", ETCD_OP_LEASE_REVOKE, "lease_revoke"),
+	M("/etcdserverpb.Lease/LeaseKeepAlive", ETCD_OP_LEASE_KEEPALIVE, "lease_keepalive"),
+	M("/etcdserverpb.Lease/LeaseTimeToLive", ETCD_OP_LEASE_TIMETOLIVE, "lease_timetolive"),
+	M("/etcdserverpb.Lease/LeaseLeases", ETCD_OP_LEASE_LEASES, "lease_leases"),
+	M("/etcdserverpb.Cluster/MemberAdd", ETCD_OP_OTHER, "member_add"),
+	M("/etcdserverpb.Cluster/MemberRemove", ETCD_OP_OTHER, "member_remove"),
+	M("/etcdserverpb.Cluster/MemberUpdate", ETCD_OP_OTHER, "member_update"),
+	M("/etcdserverpb.Cluster/MemberList", ETCD_OP_OTHER, "member_list"),
+	M("/etcdserverpb.Cluster/MemberPromote", ETCD_OP_OTHER, "member_promote"),
+	M("/etcdserverpb.Maintenance/Alarm", ETCD_OP_OTHER, "alarm"),
+	M("/etcdserverpb.Maintenance/Status", ETCD_OP_OTHER, "status"),
+	M("/etcdserverpb.Maintenance/Defragment", ETCD_OP_OTHER, "defragment"),
+	M("/etcdserverpb.Maintenance/Hash", ETCD_OP_OTHER, "hash"),
+	M("/etcdserverpb.Maintenance/HashKV", ETCD_OP_OTHER, "hash_kv"),
+	M("/etcdserverpb.Maintenance/Snapshot", ETCD_OP_OTHER, "snapshot"),
+	M("/etcdserverpb.Maintenance/MoveLeader", ETCD_OP_OTHER, "move_leader"),
+	M("/etcdserverpb.Maintenance/Downgrade", ETCD_OP_OTHER, "downgrade"),
+	M("/etcdserverpb.Auth/AuthEnable", ETCD_OP_OTHER, "auth_enable"),
+	M("/etcdserverpb.Auth/AuthDisable", ETCD_OP_OTHER, "auth_disable"),
+	M("/etcdserverpb.Auth/AuthStatus", ETCD_OP_OTHER, "auth_status"),
+	M("/etcdserverpb.Auth/Authenticate", ETCD_OP_OTHER, "authenticate"),
+	M("/etcdserverpb.Auth/UserAdd", ETCD_OP_OTHER, "user_add"),
+	M("/etcdserverpb.Auth/UserGet", ETCD_OP_OTHER, "user_get"),
+	M("/etcdserverpb.Auth/UserList", ETCD_OP_OTHER, "user_list"),
+	M("/etcdserverpb.Auth/UserDelete", ETCD_OP_OTHER, "user_delete"),
+	M("/etcdserverpb.Auth/UserChangePassword", ETCD_OP_OTHER, "user_change_password"),
+	M("/etcdserverpb.Auth/UserGrantRole", ETCD_OP_OTHER, "user_grant_role"),
+	M("/etcdserverpb.Auth/UserRevokeRole", ETCD_OP_OTHER, "user_revoke_role"),
+	M("/etcdserverpb.Auth/RoleAdd", ETCD_OP_OTHER, "role_add"),
+	M("/etcdserverpb.Auth/RoleGet", ETCD_OP_OTHER, "role_get"),
+	M("/etcdserverpb.Auth/RoleList", ETCD_OP_OTHER, "role_list"),
+	M("/etcdserverpb.Auth/RoleDelete", ETCD_OP_OTHER, "role_delete"),
+	M("/etcdserverpb.Auth/RoleGrantPermission", ETCD_OP_OTHER, "role_grant_permission"),
+	M("/etcdserverpb.Auth/RoleRevokePermission", ETCD_OP_OTHER, "role_revoke_permission"),
 };
+
+/* str_copy for a source of known length (n bytes, no NUL among them) */
+static void copy_known(char *dst, size_t cap, const char *src, size_t n)
+{
+	if (!cap)
+		return;
+	if (n > cap - 1)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
 
 static void set_name(char *dst, size_t n, const char *src)
 {
 	str_copy(dst, n, src);
 }
 
+/* The table's entry for a method, NULL when unknown (lengths first: one byte compare an entry). */
+static const struct method_entry *method_find(const char *method, size_t len)
+{
+	if (!method)
+		return NULL;
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (methods[i].len == len && mem_eq_short(methods[i].method, method, len))
+			return &methods[i];
+	return NULL;
+}
+
 enum etcd_op etcd_method_op(const char *method, size_t len, char *op_name, size_t op_name_size)
 {
-	if (method) {
-		for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-			if (strlen(methods[i].method) == len && memcmp(methods[i].method, method, len) == 0) {
-				set_name(op_name, op_name_size, methods[i].name);
-				return methods[i].op;
-			}
-		}
+	const struct method_entry *m = method_find(method, len);
+
+	if (!m) {
+		set_name(op_name, op_name_size, "unknown");
+		return ETCD_OP_UNKNOWN;
 	}
-	set_name(op_name, op_name_size, "unknown");
-	return ETCD_OP_UNKNOWN;
+	copy_known(op_name, op_name_size, m->name, m->name_len);
+	return m->op;
 }
 
 /* A key range seen in the message: views into the input, copied out at the end. */
@@ -271,10 +293,6 @@ static void apply_kview(const struct kview *k, struct etcd_req_summary *s)
 	s->limit = k->limit;
 	s->count_only = k->count_only;
 	s->keys_only = k->keys_only;
-	if (k->revision)
-		s->revision = k->revision;
-	if (k->lease)
-		s->lease_id = k->lease;
 }
 
 /* Messages with only int64 fields: LeaseGrant TTL=1 ID=2; LeaseRevoke/KeepAlive/TimeToLive ID=1;
@@ -323,44 +341,61 @@ static int read_watch(struct pb_reader *r, struct kview *k, struct etcd_req_summ
 	}
 }
 
+/* Every field but the key buffers' tails (key and range_end are empty strings). */
 static void summary_init(struct etcd_req_summary *s)
 {
-	memset(s, 0, sizeof(*s));
+	s->op = ETCD_OP_UNKNOWN;
+	s->op_name[0] = 0;
+	s->key[0] = 0;
+	s->key_len = 0;
+	s->key_truncated = false;
+	s->has_key = false;
+	s->range_end[0] = 0;
+	s->range_end_len = 0;
+	s->range_end_truncated = false;
 	s->limit = -1;
+	s->count_only = false;
+	s->keys_only = false;
+	s->revision = 0;
+	s->lease_id = 0;
+	s->ttl = 0;
+	s->n_compare = s->n_success = s->n_failure = 0;
+	s->partial = false;
+	s->cut = false;
 }
 
-int etcd_decode_request(const char *method, size_t method_len, const uint8_t *msg, size_t len,
-			struct etcd_req_summary *out, struct etcd_decode_counters *c)
+/* The decode proper: out's fields but the key range, which is left in *k (views into msg). *mp gets the
+ * method's table entry (NULL when unknown). */
+static int decode(const char *method, size_t method_len, const uint8_t *msg, size_t len, bool cut,
+		  struct etcd_req_summary *out, struct kview *k, const struct method_entry **mp,
+		  struct etcd_decode_counters *c)
 {
-	return etcd_decode_prefix(method, method_len, msg, len, false, out, c);
-}
-
-int etcd_decode_prefix(const char *method, size_t method_len, const uint8_t *msg, size_t len, bool cut,
-		       struct etcd_req_summary *out, struct etcd_decode_counters *c)
-{
+	const struct method_entry *m = method_find(method, method_len);
 	struct pb_reader r;
-	struct kview k;
 	int rc = 0;
 
 	summary_init(out);
-	out->op = etcd_method_op(method, method_len, out->op_name, sizeof(out->op_name));
-	if (out->op == ETCD_OP_UNKNOWN) {
+	kview_init(k);
+	*mp = m;
+	if (!m) {
+		str_copy(out->op_name, sizeof(out->op_name), "unknown");
 		if (c)
 			c->unknown_method++;
 		return 1;
 	}
+	out->op = m->op;
+	copy_known(out->op_name, sizeof(out->op_name), m->name, m->name_len);
 	if (cut)
 		pb_init_prefix(&r, msg, msg ? len : 0);
 	else
 		pb_init(&r, msg, msg ? len : 0);
 	out->cut = cut;
-	kview_init(&k);
 	switch (out->op) {
-	case ETCD_OP_RANGE: rc = read_keyed(&r, &F_RANGE, &k); break;
-	case ETCD_OP_PUT: rc = read_keyed(&r, &F_PUT, &k); break;
-	case ETCD_OP_DELETE_RANGE: rc = read_keyed(&r, &F_DELETE, &k); break;
-	case ETCD_OP_TXN: rc = read_txn(&r, &k, out); break;
-	case ETCD_OP_WATCH: rc = read_watch(&r, &k, out); break;
+	case ETCD_OP_RANGE: rc = read_keyed(&r, &F_RANGE, k); break;
+	case ETCD_OP_PUT: rc = read_keyed(&r, &F_PUT, k); break;
+	case ETCD_OP_DELETE_RANGE: rc = read_keyed(&r, &F_DELETE, k); break;
+	case ETCD_OP_TXN: rc = read_txn(&r, k, out); break;
+	case ETCD_OP_WATCH: rc = read_watch(&r, k, out); break;
 	case ETCD_OP_COMPACT: rc = read_ints(&r, &out->revision, NULL); break;
 	case ETCD_OP_LEASE_GRANT: rc = read_ints(&r, &out->ttl, &out->lease_id); break;
 	case ETCD_OP_LEASE_REVOKE:
@@ -368,7 +403,10 @@ int etcd_decode_prefix(const char *method, size_t method_len, const uint8_t *msg
 	case ETCD_OP_LEASE_TIMETOLIVE: rc = read_ints(&r, &out->lease_id, NULL); break;
 	default: break; /* LeaseLeases (empty), Cluster, Maintenance, Auth: never decoded (auth carries passwords) */
 	}
-	apply_kview(&k, out);
+	if (k->found && k->revision)
+		out->revision = k->revision;
+	if (k->found && k->lease)
+		out->lease_id = k->lease;
 	if (rc < 0) {
 		out->partial = true;
 		if (c) {
@@ -381,6 +419,23 @@ int etcd_decode_prefix(const char *method, size_t method_len, const uint8_t *msg
 	if (c)
 		c->decoded++;
 	return 0;
+}
+
+int etcd_decode_request(const char *method, size_t method_len, const uint8_t *msg, size_t len,
+			struct etcd_req_summary *out, struct etcd_decode_counters *c)
+{
+	return etcd_decode_prefix(method, method_len, msg, len, false, out, c);
+}
+
+int etcd_decode_prefix(const char *method, size_t method_len, const uint8_t *msg, size_t len, bool cut,
+		       struct etcd_req_summary *out, struct etcd_decode_counters *c)
+{
+	const struct method_entry *m;
+	struct kview k;
+	int rc = decode(method, method_len, msg, len, cut, out, &k, &m, c);
+
+	apply_kview(&k, out);
+	return rc;
 }
 
 int etcd_grpc_unframe(const uint8_t *buf, size_t len, const uint8_t **msg, size_t *msg_len, bool *cut,
@@ -413,66 +468,148 @@ int etcd_grpc_unframe(const uint8_t *buf, size_t len, const uint8_t **msg, size_
 }
 
 /* The resource a key names depends only on its first two segments under the storage prefix
- * (etcd_key_parse): the bytes before the key's fourth '/'. The previous key's answer is reused when
- * those bytes are the same, as they are for the calls made for one resource (~600 instructions each). */
+ * (etcd_key_parse): the bytes before the key's fourth '/' (its head). The previous key's answer is reused
+ * when its head is the same, as it is for the calls made for one resource (~600 instructions each). */
 #define RES_MEMO_HEAD 160
 static _Thread_local struct {
 	bool valid;
+	bool slash3; /* head holds three '/': a key that goes on past it with a '/' has the same head */
 	uint16_t len;
+	uint16_t resource_len;
 	char head[RES_MEMO_HEAD];
 	char resource[REC_FIELD_LEN];
 } res_memo;
 
 static size_t key_head(const uint8_t *key, size_t len)
 {
-	unsigned slashes = 0;
+	const uint8_t *p = key, *end = key + len;
 
-	for (size_t i = 0; i < len; i++)
-		if (key[i] == '/' && ++slashes == 4)
-			return i;
-	return len;
+	for (int n = 1;; n++) {
+		const uint8_t *slash = p < end ? memchr(p, '/', (size_t)(end - p)) : NULL;
+
+		if (!slash)
+			return len;
+		if (n == 4)
+			return (size_t)(slash - key);
+		p = slash + 1;
+	}
 }
 
-static void key_resource(const struct etcd_req_summary *s, char *resource, size_t cap)
+/* key_head(key, len) == res_memo.len and the bytes before it are the memo's, without looking for the
+ * key's slashes: the memo's head is the key's when the key starts with it and ends there or goes on with
+ * the head's fourth '/'. */
+static bool memo_hit(const uint8_t *key, size_t len)
+{
+	size_t h = res_memo.len;
+
+	return res_memo.valid && len >= h && (len == h || (res_memo.slash3 && key[h] == '/')) &&
+	       mem_eq_short(res_memo.head, (const char *)key, h);
+}
+
+/* The key's resource into resource (cap bytes); returns its length. */
+static size_t key_resource(bool has_key, const uint8_t *key, size_t key_len, const uint8_t *end, size_t end_len,
+			   char *resource, size_t cap)
 {
 	struct etcd_key_info ki;
-	size_t h;
+	size_t h, n = 0;
 
 	resource[0] = 0;
-	if (!s->has_key)
-		return;
-	h = key_head(s->key, s->key_len);
-	if (res_memo.valid && res_memo.len == h && !memcmp(res_memo.head, s->key, h)) {
-		str_copy(resource, cap, res_memo.resource);
-		return;
+	if (!has_key)
+		return 0;
+	if (memo_hit(key, key_len)) {
+		n = res_memo.resource_len < cap - 1 ? res_memo.resource_len : cap - 1;
+		memcpy(resource, res_memo.resource, n);
+		resource[n] = 0;
+		return n;
 	}
-	if (etcd_key_parse(s->key, s->key_len, s->range_end, s->range_end_len, NULL, &ki) == 0)
-		etcd_key_resource_string(&ki, resource, cap);
+	if (etcd_key_parse(key, key_len, end, end_len, NULL, &ki) == 0)
+		n = etcd_key_resource_string(&ki, resource, cap);
+	h = key_head(key, key_len);
 	if (h <= sizeof(res_memo.head)) {
-		memcpy(res_memo.head, s->key, h);
+		memcpy(res_memo.head, key, h);
 		res_memo.len = (uint16_t)h;
-		str_copy(res_memo.resource, sizeof(res_memo.resource), resource);
+		res_memo.slash3 = h < key_len; /* the fourth '/' is at h */
+		res_memo.resource_len = (uint16_t)str_copy(res_memo.resource, sizeof(res_memo.resource), resource);
 		res_memo.valid = true;
 	}
+	return n;
+}
+
+/* The record's key range and the fields derived from it; key and end (NUL-free lengths known) are
+ * copied in, cut to the record's buffers. Returns the resource's length. */
+static size_t fill_record(struct etcd_record *rec, bool has_key, const uint8_t *key, size_t key_len,
+			  const uint8_t *end, size_t end_len, bool truncated, int64_t limit, bool count_only,
+			  bool keys_only)
+{
+	size_t n;
+
+	n = key_len < sizeof(rec->key) - 1 ? key_len : sizeof(rec->key) - 1;
+	if (n)
+		memcpy(rec->key, key, n);
+	rec->key[n] = 0;
+	rec->key_len = (uint16_t)n;
+	n = end_len < sizeof(rec->range_end) - 1 ? end_len : sizeof(rec->range_end) - 1;
+	if (n)
+		memcpy(rec->range_end, end, n);
+	rec->range_end[n] = 0;
+	rec->range_end_len = (uint16_t)n;
+	rec->key_truncated = truncated;
+	rec->limit = limit;
+	rec->count_only = count_only;
+	rec->keys_only = keys_only;
+	return key_resource(has_key, (const uint8_t *)rec->key, rec->key_len, (const uint8_t *)rec->range_end,
+			    rec->range_end_len, rec->resource, sizeof(rec->resource));
 }
 
 void etcd_summary_to_record(const struct etcd_req_summary *s, const char *method, struct etcd_record *rec)
 {
-	size_t n;
-
 	str_copy(rec->method, sizeof(rec->method), method ? method : "");
 	str_copy(rec->op, sizeof(rec->op), s->op_name);
-	n = s->key_len < sizeof(rec->key) - 1 ? s->key_len : sizeof(rec->key) - 1;
-	memcpy(rec->key, s->key, n);
-	rec->key[n] = 0;
-	rec->key_len = (uint16_t)n;
-	n = s->range_end_len < sizeof(rec->range_end) - 1 ? s->range_end_len : sizeof(rec->range_end) - 1;
-	memcpy(rec->range_end, s->range_end, n);
-	rec->range_end[n] = 0;
-	rec->range_end_len = (uint16_t)n;
-	rec->key_truncated = s->key_truncated || s->range_end_truncated;
-	rec->limit = s->limit;
-	rec->count_only = s->count_only;
-	rec->keys_only = s->keys_only;
-	key_resource(s, rec->resource, sizeof(rec->resource));
+	fill_record(rec, s->has_key, s->key, s->key_len, s->range_end, s->range_end_len,
+		    s->key_truncated || s->range_end_truncated, s->limit, s->count_only, s->keys_only);
+}
+
+int etcd_decode_to_record(const char *method, size_t method_len, const uint8_t *msg, size_t len, bool cut,
+			  struct etcd_record *rec, enum etcd_op *op, struct etcd_decode_counters *c)
+{
+	struct etcd_req_summary s; /* its fixed fields only: the key range stays a view into msg */
+	const struct method_entry *m;
+	struct kview k;
+	int rc = decode(method, method_len, msg, len, cut, &s, &k, &m, c);
+	const uint8_t *key = NULL, *end = NULL;
+	size_t key_len = 0, end_len = 0, rlen;
+	bool trunc = false;
+	char *dot;
+
+	if (m)
+		copy_known(rec->method, sizeof(rec->method), m->method, m->len);
+	else
+		str_copyn(rec->method, sizeof(rec->method), method ? method : "", method ? method_len : 0);
+	str_copy(rec->op, sizeof(rec->op), s.op_name);
+	if (k.found) {
+		/* as apply_kview then etcd_summary_to_record: cut to ETCD_KEY_MAX - 1 bytes, then to the record's */
+		key = k.key;
+		key_len = key ? k.key_len : 0;
+		end = k.end;
+		end_len = end ? k.end_len : 0;
+		trunc = (key && (k.key_len > ETCD_KEY_MAX - 1 || k.key_cut)) ||
+			(end && (k.end_len > ETCD_KEY_MAX - 1 || k.end_cut));
+		if (key_len > ETCD_KEY_MAX - 1)
+			key_len = ETCD_KEY_MAX - 1;
+		if (end_len > ETCD_KEY_MAX - 1)
+			end_len = ETCD_KEY_MAX - 1;
+		s.limit = k.limit;
+		s.count_only = k.count_only;
+		s.keys_only = k.keys_only;
+	}
+	rlen = fill_record(rec, key != NULL, key, key_len, end, end_len, trunc, s.limit, s.count_only, s.keys_only);
+	/* "leases.coordination.k8s.io" -> resource "leases", group "coordination.k8s.io" (as in requests) */
+	dot = memchr(rec->resource, '.', rlen);
+	if (dot) {
+		copy_known(rec->group, sizeof(rec->group), dot + 1, rlen - (size_t)(dot + 1 - rec->resource));
+		*dot = 0;
+	}
+	if (op)
+		*op = s.op;
+	return rc;
 }

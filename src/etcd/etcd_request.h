@@ -95,4 +95,13 @@ int etcd_grpc_unframe(const uint8_t *buf, size_t len, const uint8_t **msg, size_
  * The resource is derived from the key (etcd/etcd_key.h). */
 void etcd_summary_to_record(const struct etcd_req_summary *s, const char *method, struct etcd_record *rec);
 
+/* etcd_decode_prefix then etcd_summary_to_record in one pass, as the assembler fills a call's record:
+ * the same record fields, byte for byte, but the key and range_end are copied once, from msg, and the
+ * resource is split as requests carry it ("leases.coordination.k8s.io": resource "leases", group
+ * "coordination.k8s.io"). rec's strings must be empty and group's first byte 0 (etcd_record_init_fast).
+ * method (method_len bytes, no NUL needed) is the gRPC method. Returns as etcd_decode_prefix; *op (may be
+ * NULL) gets the op. */
+int etcd_decode_to_record(const char *method, size_t method_len, const uint8_t *msg, size_t len, bool cut,
+			  struct etcd_record *rec, enum etcd_op *op, struct etcd_decode_counters *counters);
+
 #endif

@@ -39,42 +39,64 @@ int pb_read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 	return PB_EVARINT;
 }
 
+/* pb_read_varint with the one-byte case (tags of fields 1..15, short lengths) inline */
+static inline int read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
+{
+	if (*pp < end && **pp < 0x80) {
+		*out = *(*pp)++;
+		return PB_OK;
+	}
+	return pb_read_varint(pp, end, out);
+}
+
 int pb_next(struct pb_reader *r, struct pb_field *f)
 {
-	const uint8_t *p = r->p;
+	const uint8_t *p = r->p, *end = r->end;
 	uint64_t tag, v;
+	uint32_t num;
 	int err;
 
-	if (p >= r->end)
+	if (p >= end)
 		return 0;
-	err = pb_read_varint(&p, r->end, &tag);
-	if (err == PB_ETRUNC && r->cut)
-		goto cut;
+	err = read_varint(&p, end, &tag);
 	if (err)
-		return err;
+		goto fail;
 	if (tag > UINT32_MAX)
 		return PB_EFIELD;
-	f->num = (uint32_t)(tag >> 3);
+	num = (uint32_t)(tag >> 3);
+	f->num = num;
 	f->wt = (enum pb_wire)(tag & 7);
 	f->u = 0;
 	f->data = NULL;
 	f->len = 0;
 	f->cut = false;
-	if (f->num == 0 || f->num > PB_MAX_FIELD)
+	if (num == 0 || num > PB_MAX_FIELD)
 		return PB_EFIELD;
 	switch (f->wt) {
-	case PB_WT_VARINT:
-		err = pb_read_varint(&p, r->end, &f->u);
-		if (err == PB_ETRUNC && r->cut)
-			goto cut;
+	case PB_WT_LEN:
+		err = read_varint(&p, end, &v);
 		if (err)
-			return err;
+			goto fail;
+		f->data = p;
+		if (v > (uint64_t)(end - p)) {
+			if (!r->cut)
+				return PB_ETRUNC;
+			f->cut = true; /* the prefix ends inside this field: what there is of it */
+			v = (uint64_t)(end - p);
+		}
+		f->len = (size_t)v;
+		p += v;
+		break;
+	case PB_WT_VARINT:
+		err = read_varint(&p, end, &f->u);
+		if (err)
+			goto fail;
 		break;
 	case PB_WT_I64:
-		if (r->end - p < 8 && r->cut)
-			goto cut;
-		if (r->end - p < 8)
-			return PB_ETRUNC;
+		if (end - p < 8) {
+			err = PB_ETRUNC;
+			goto fail;
+		}
 		v = 0;
 		for (int i = 7; i >= 0; i--)
 			v = (v << 8) | p[i];
@@ -82,37 +104,23 @@ int pb_next(struct pb_reader *r, struct pb_field *f)
 		p += 8;
 		break;
 	case PB_WT_I32:
-		if (r->end - p < 4 && r->cut)
-			goto cut;
-		if (r->end - p < 4)
-			return PB_ETRUNC;
+		if (end - p < 4) {
+			err = PB_ETRUNC;
+			goto fail;
+		}
 		f->u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 		p += 4;
-		break;
-	case PB_WT_LEN:
-		err = pb_read_varint(&p, r->end, &v);
-		if (err == PB_ETRUNC && r->cut)
-			goto cut;
-		if (err)
-			return err;
-		f->data = p;
-		if (v > (uint64_t)(r->end - p)) {
-			if (!r->cut)
-				return PB_ETRUNC;
-			f->cut = true; /* the prefix ends inside this field: what there is of it */
-			v = (uint64_t)(r->end - p);
-		}
-		f->len = (size_t)v;
-		p += v;
 		break;
 	default:
 		return PB_EWIRETYPE;
 	}
 	r->p = p;
 	return 1;
-cut:
+fail:
+	if (err != PB_ETRUNC || !r->cut)
+		return err;
 	/* the prefix ends inside this field's header or number: nothing more to read */
-	r->p = r->end;
+	r->p = end;
 	return 0;
 }
 
