@@ -254,11 +254,16 @@ static bool stream_seen(struct etcd_assembler *a, uint64_t s)
 
 static bool method_is_stream(const char *m, size_t len)
 {
-	static const char *const streams[] = { "/etcdserverpb.Watch/Watch", "/etcdserverpb.Lease/LeaseKeepAlive",
-					       "/etcdserverpb.Maintenance/Snapshot" };
+#define S(name) { name, sizeof(name) - 1 }
+	static const struct {
+		const char *name;
+		size_t len;
+	} streams[] = { S("/etcdserverpb.Watch/Watch"), S("/etcdserverpb.Lease/LeaseKeepAlive"),
+			S("/etcdserverpb.Maintenance/Snapshot") };
+#undef S
 
 	for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++)
-		if (strlen(streams[i]) == len && !memcmp(streams[i], m, len))
+		if (streams[i].len == len && mem_eq_short(streams[i].name, m, len))
 			return true;
 	return false;
 }
@@ -321,8 +326,9 @@ void etcd_asm_start(struct etcd_assembler *a, const struct kp_grpc_start *ev)
 	c = &a->calls[p->slot];
 	c->start_mono = ev->hdr.ts_ns;
 	c->nctx = ev->nctx < CHAIN ? ev->nctx : CHAIN;
-	memset(c->chain, 0, sizeof(c->chain));
-	memcpy(c->chain, ev->ctx_chain, c->nctx * sizeof(c->chain[0]));
+	/* the whole array, a fixed-size copy: entries from nctx on are never read */
+	_Static_assert(sizeof(c->chain) == sizeof(ev->ctx_chain), "call_info.chain holds an event's chain");
+	memcpy(c->chain, ev->ctx_chain, sizeof(c->chain));
 	decode_into(a, ev, &c->rec);
 }
 
@@ -474,6 +480,13 @@ static void recent_remove(struct etcd_assembler *a, size_t i)
 	a->recent[i].ctx = 0;
 }
 
+/* !strcmp(rec->op, "range"), inline: op holds 24 bytes */
+static inline bool op_is_range(const struct etcd_record *rec)
+{
+	_Static_assert(sizeof(rec->op) >= sizeof("range"), "op holds \"range\" and its NUL");
+	return !memcmp(rec->op, "range", sizeof("range"));
+}
+
 void etcd_end_to_record(const struct kp_grpc_end *ev, struct etcd_record *rec)
 {
 	rec->grpc_status = ev->is_err ? (ev->code > 0 ? ev->code : -1) : 0;
@@ -482,7 +495,7 @@ void etcd_end_to_record(const struct kp_grpc_end *ev, struct etcd_record *rec)
 	if (ev->flags & (KP_END_RESP_SIZE | KP_END_RANGE))
 		rec->resp_size = ev->resp_size;
 	/* a Range's own response; a Txn's nested ranges are in its resp_size only */
-	if ((ev->flags & KP_END_RANGE) && !strcmp(rec->op, "range")) {
+	if ((ev->flags & KP_END_RANGE) && op_is_range(rec)) {
 		rec->kvs = ev->range_kvs;
 		rec->count = ev->range_count >= 0 ? ev->range_count : -1;
 		rec->more = ev->range_more != 0;
@@ -566,7 +579,7 @@ void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 	etcd_end_to_record(ev, &c->rec);
 	if (!ev->is_err && c->rec.resp_size < 0)
 		a->st.no_resp_size++;
-	if (!ev->is_err && c->rec.kvs < 0 && !strcmp(c->rec.op, "range"))
+	if (!ev->is_err && c->rec.kvs < 0 && op_is_range(&c->rec))
 		a->st.range_no_kvs++;
 	a->st.calls++;
 	/* From the outermost context in (the request's is below the server's and the connection's, a few,

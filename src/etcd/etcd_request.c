@@ -7,13 +7,18 @@
 #include "etcd/etcd_key.h"
 #include "util/strbuf.h"
 
+/* The strings are NUL-padded arrays: they are copied whole, with no length to find. */
+#define METHOD_CAP 48
 struct method_entry {
-	const char *method;
+	char method[METHOD_CAP];
+	char name[sizeof(((struct etcd_req_summary *)0)->op_name)];
 	uint8_t len, name_len; /* strlen of method and name */
 	enum etcd_op op;
-	const char *name;
 };
-#define M(method, op, name) { method, sizeof(method) - 1, sizeof(name) - 1, op, name }
+#define M(m, o, n) { .method = m, .name = n, .len = sizeof(m) - 1, .name_len = sizeof(n) - 1, .op = o }
+_Static_assert(sizeof(((struct etcd_record *)0)->method) >= METHOD_CAP, "etcd_record.method holds a table method");
+_Static_assert(sizeof(((struct etcd_record *)0)->op) == sizeof(((struct etcd_req_summary *)0)->op_name),
+	       "etcd_record.op holds an op name");
 
 /* Service methods of etcdserverpb (api/etcdserverpb/rpc.proto). */
 static const struct method_entry methods[] = {
@@ -74,6 +79,13 @@ static void copy_known(char *dst, size_t cap, const char *src, size_t n)
 static void set_name(char *dst, size_t n, const char *src)
 {
 	str_copy(dst, n, src);
+}
+
+/* Every byte of op_name (NUL-padded): it is copied whole into records. */
+static void op_name_set(struct etcd_req_summary *s, const char *name)
+{
+	memset(s->op_name, 0, sizeof(s->op_name));
+	str_copy(s->op_name, sizeof(s->op_name), name);
 }
 
 /* The table's entry for a method, NULL when unknown (lengths first: one byte compare an entry). */
@@ -328,15 +340,15 @@ static int read_watch(struct pb_reader *r, struct kview *k, struct etcd_req_summ
 		kview_init(k);
 		if (f.num == 1) {
 			s->op = ETCD_OP_WATCH;
-			set_name(s->op_name, sizeof(s->op_name), "watch");
+			op_name_set(s, "watch");
 			if ((rc = read_keyed(&sub, &F_WATCH_CREATE, k)) < 0)
 				return rc;
 		} else if (f.num == 2) {
 			s->op = ETCD_OP_WATCH_CANCEL;
-			set_name(s->op_name, sizeof(s->op_name), "watch_cancel");
+			op_name_set(s, "watch_cancel");
 		} else {
 			s->op = ETCD_OP_WATCH_PROGRESS;
-			set_name(s->op_name, sizeof(s->op_name), "watch_progress");
+			op_name_set(s, "watch_progress");
 		}
 	}
 }
@@ -378,13 +390,13 @@ static int decode(const char *method, size_t method_len, const uint8_t *msg, siz
 	kview_init(k);
 	*mp = m;
 	if (!m) {
-		str_copy(out->op_name, sizeof(out->op_name), "unknown");
+		op_name_set(out, "unknown");
 		if (c)
 			c->unknown_method++;
 		return 1;
 	}
 	out->op = m->op;
-	copy_known(out->op_name, sizeof(out->op_name), m->name, m->name_len);
+	memcpy(out->op_name, m->name, sizeof(out->op_name));
 	if (cut)
 		pb_init_prefix(&r, msg, msg ? len : 0);
 	else
@@ -582,10 +594,10 @@ int etcd_decode_to_record(const char *method, size_t method_len, const uint8_t *
 	char *dot;
 
 	if (m)
-		copy_known(rec->method, sizeof(rec->method), m->method, m->len);
+		memcpy(rec->method, m->method, sizeof(m->method));
 	else
 		str_copyn(rec->method, sizeof(rec->method), method ? method : "", method ? method_len : 0);
-	str_copy(rec->op, sizeof(rec->op), s.op_name);
+	memcpy(rec->op, s.op_name, sizeof(rec->op)); /* NUL-padded by decode() */
 	if (k.found) {
 		/* as apply_kview then etcd_summary_to_record: cut to ETCD_KEY_MAX - 1 bytes, then to the record's */
 		key = k.key;

@@ -49,7 +49,7 @@ static inline int read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *
 	return pb_read_varint(pp, end, out);
 }
 
-int pb_next(struct pb_reader *r, struct pb_field *f)
+int pb_next_any(struct pb_reader *r, struct pb_field *f)
 {
 	const uint8_t *p = r->p, *end = r->end;
 	uint64_t tag, v;

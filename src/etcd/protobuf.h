@@ -49,9 +49,41 @@ void pb_init(struct pb_reader *r, const void *buf, size_t len);
  * short is not an error: a cut LEN field is returned with the bytes there are (f->cut), a cut tag or
  * number ends the input cleanly. Fields nested in a cut field are read the same way (pb_enter). */
 void pb_init_prefix(struct pb_reader *r, const void *buf, size_t len);
+/* pb_next for every case (the inline pb_next takes the common one itself). */
+int pb_next_any(struct pb_reader *r, struct pb_field *f);
+
 /* Read the next field. Returns 1 when a field was read, 0 at the clean end of the input, or a negative
- * enum pb_err. After an error the reader stays at the failing position; later calls return the error again. */
-int pb_next(struct pb_reader *r, struct pb_field *f);
+ * enum pb_err. After an error the reader stays at the failing position; later calls return the error again.
+ * The common case inline: a one-byte tag (fields 1..15) of a VARINT with a one-byte value or of a LEN
+ * field whose one-byte length fits; anything else (and the end of the input) is pb_next_any's. */
+static inline int pb_next(struct pb_reader *r, struct pb_field *f)
+{
+	const uint8_t *p = r->p;
+
+	if (r->end - p >= 2 && p[0] >= 8 && p[0] < 0x80 && p[1] < 0x80) {
+		if ((p[0] & 7) == PB_WT_LEN && p[1] <= r->end - p - 2) {
+			f->num = p[0] >> 3;
+			f->wt = PB_WT_LEN;
+			f->u = 0;
+			f->data = p + 2;
+			f->len = p[1];
+			f->cut = false;
+			r->p = p + 2 + p[1];
+			return 1;
+		}
+		if ((p[0] & 7) == PB_WT_VARINT) {
+			f->num = p[0] >> 3;
+			f->wt = PB_WT_VARINT;
+			f->u = p[1];
+			f->data = NULL;
+			f->len = 0;
+			f->cut = false;
+			r->p = p + 2;
+			return 1;
+		}
+	}
+	return pb_next_any(r, f);
+}
 /* Start reading a LEN field's payload as a nested message (a prefix when the field was cut). Returns PB_OK
  * or PB_EDEPTH / PB_EWRONGTYPE. */
 int pb_enter(const struct pb_reader *parent, const struct pb_field *f, struct pb_reader *child);
