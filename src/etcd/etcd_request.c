@@ -353,18 +353,11 @@ static int read_watch(struct pb_reader *r, struct kview *k, struct etcd_req_summ
 	}
 }
 
-/* Every field but the key buffers' tails (key and range_end are empty strings). */
+/* Every field but the key range's (summary_init_keys). */
 static void summary_init(struct etcd_req_summary *s)
 {
 	s->op = ETCD_OP_UNKNOWN;
 	s->op_name[0] = 0;
-	s->key[0] = 0;
-	s->key_len = 0;
-	s->key_truncated = false;
-	s->has_key = false;
-	s->range_end[0] = 0;
-	s->range_end_len = 0;
-	s->range_end_truncated = false;
 	s->limit = -1;
 	s->count_only = false;
 	s->keys_only = false;
@@ -376,7 +369,20 @@ static void summary_init(struct etcd_req_summary *s)
 	s->cut = false;
 }
 
-/* The decode proper: out's fields but the key range, which is left in *k (views into msg). *mp gets the
+/* An empty key range (the buffers' tails are left as they are). */
+static void summary_init_keys(struct etcd_req_summary *s)
+{
+	s->key[0] = 0;
+	s->key_len = 0;
+	s->key_truncated = false;
+	s->has_key = false;
+	s->range_end[0] = 0;
+	s->range_end_len = 0;
+	s->range_end_truncated = false;
+}
+
+/* The decode proper: out's fields but the key range (not even initialised), which is left in *k (views
+ * into msg). *mp gets the
  * method's table entry (NULL when unknown). */
 static int decode(const char *method, size_t method_len, const uint8_t *msg, size_t len, bool cut,
 		  struct etcd_req_summary *out, struct kview *k, const struct method_entry **mp,
@@ -446,6 +452,7 @@ int etcd_decode_prefix(const char *method, size_t method_len, const uint8_t *msg
 	struct kview k;
 	int rc = decode(method, method_len, msg, len, cut, out, &k, &m, c);
 
+	summary_init_keys(out);
 	apply_kview(&k, out);
 	return rc;
 }
@@ -488,6 +495,7 @@ static _Thread_local struct {
 	bool slash3; /* head holds three '/': a key that goes on past it with a '/' has the same head */
 	uint16_t len;
 	uint16_t resource_len;
+	uint16_t dot; /* the resource's first '.' (its group's start - 1), resource_len when none */
 	char head[RES_MEMO_HEAD];
 	char resource[REC_FIELD_LEN];
 } res_memo;
@@ -518,40 +526,51 @@ static bool memo_hit(const uint8_t *key, size_t len)
 	       mem_eq_short(res_memo.head, (const char *)key, h);
 }
 
-/* The key's resource into resource (cap bytes); returns its length. */
+/* The key's resource into resource (cap bytes, REC_FIELD_LEN): returns its length; *dot gets the position
+ * of its first '.' (the length when there is none). */
 static size_t key_resource(bool has_key, const uint8_t *key, size_t key_len, const uint8_t *end, size_t end_len,
-			   char *resource, size_t cap)
+			   char *resource, size_t cap, size_t *dot)
 {
 	struct etcd_key_info ki;
+	const char *d;
 	size_t h, n = 0;
 
+	_Static_assert(sizeof(res_memo.resource) == REC_FIELD_LEN, "the memo's resource fits a record's");
 	resource[0] = 0;
+	*dot = 0;
 	if (!has_key)
 		return 0;
-	if (memo_hit(key, key_len)) {
-		n = res_memo.resource_len < cap - 1 ? res_memo.resource_len : cap - 1;
-		memcpy(resource, res_memo.resource, n);
-		resource[n] = 0;
+	if (cap == sizeof(res_memo.resource) && memo_hit(key, key_len)) {
+		n = res_memo.resource_len;
+		if (n < 32)
+			memcpy(resource, res_memo.resource, 32); /* fixed size: no call (the NUL is among them) */
+		else
+			memcpy(resource, res_memo.resource, n + 1);
+		*dot = res_memo.dot;
 		return n;
 	}
 	if (etcd_key_parse(key, key_len, end, end_len, NULL, &ki) == 0)
 		n = etcd_key_resource_string(&ki, resource, cap);
+	d = memchr(resource, '.', n);
+	*dot = d ? (size_t)(d - resource) : n;
 	h = key_head(key, key_len);
-	if (h <= sizeof(res_memo.head)) {
+	if (h <= sizeof(res_memo.head) && cap == sizeof(res_memo.resource)) {
 		memcpy(res_memo.head, key, h);
 		res_memo.len = (uint16_t)h;
 		res_memo.slash3 = h < key_len; /* the fourth '/' is at h */
-		res_memo.resource_len = (uint16_t)str_copy(res_memo.resource, sizeof(res_memo.resource), resource);
+		memcpy(res_memo.resource, resource, n + 1);
+		res_memo.resource_len = (uint16_t)n;
+		res_memo.dot = (uint16_t)*dot;
 		res_memo.valid = true;
 	}
 	return n;
 }
 
-/* The record's key range and the fields derived from it; key and end (NUL-free lengths known) are
- * copied in, cut to the record's buffers. Returns the resource's length. */
+/* The record's key range and the fields derived from it; key and end are copied in, cut to the record's
+ * buffers. Returns the resource's length; *dot gets its first '.' (the length when none). */
 static size_t fill_record(struct etcd_record *rec, bool has_key, const uint8_t *key, size_t key_len,
 			  const uint8_t *end, size_t end_len, bool truncated, int64_t limit, bool count_only,
-			  bool keys_only)
+			  bool keys_only, size_t *dot)
 {
 	size_t n;
 
@@ -570,15 +589,17 @@ static size_t fill_record(struct etcd_record *rec, bool has_key, const uint8_t *
 	rec->count_only = count_only;
 	rec->keys_only = keys_only;
 	return key_resource(has_key, (const uint8_t *)rec->key, rec->key_len, (const uint8_t *)rec->range_end,
-			    rec->range_end_len, rec->resource, sizeof(rec->resource));
+			    rec->range_end_len, rec->resource, sizeof(rec->resource), dot);
 }
 
 void etcd_summary_to_record(const struct etcd_req_summary *s, const char *method, struct etcd_record *rec)
 {
+	size_t dot;
+
 	str_copy(rec->method, sizeof(rec->method), method ? method : "");
 	str_copy(rec->op, sizeof(rec->op), s->op_name);
 	fill_record(rec, s->has_key, s->key, s->key_len, s->range_end, s->range_end_len,
-		    s->key_truncated || s->range_end_truncated, s->limit, s->count_only, s->keys_only);
+		    s->key_truncated || s->range_end_truncated, s->limit, s->count_only, s->keys_only, &dot);
 }
 
 int etcd_decode_to_record(const char *method, size_t method_len, const uint8_t *msg, size_t len, bool cut,
@@ -589,9 +610,8 @@ int etcd_decode_to_record(const char *method, size_t method_len, const uint8_t *
 	struct kview k;
 	int rc = decode(method, method_len, msg, len, cut, &s, &k, &m, c);
 	const uint8_t *key = NULL, *end = NULL;
-	size_t key_len = 0, end_len = 0, rlen;
+	size_t key_len = 0, end_len = 0, rlen, dot;
 	bool trunc = false;
-	char *dot;
 
 	if (m)
 		memcpy(rec->method, m->method, sizeof(m->method));
@@ -614,12 +634,12 @@ int etcd_decode_to_record(const char *method, size_t method_len, const uint8_t *
 		s.count_only = k.count_only;
 		s.keys_only = k.keys_only;
 	}
-	rlen = fill_record(rec, key != NULL, key, key_len, end, end_len, trunc, s.limit, s.count_only, s.keys_only);
+	rlen = fill_record(rec, key != NULL, key, key_len, end, end_len, trunc, s.limit, s.count_only, s.keys_only,
+			   &dot);
 	/* "leases.coordination.k8s.io" -> resource "leases", group "coordination.k8s.io" (as in requests) */
-	dot = memchr(rec->resource, '.', rlen);
-	if (dot) {
-		copy_known(rec->group, sizeof(rec->group), dot + 1, rlen - (size_t)(dot + 1 - rec->resource));
-		*dot = 0;
+	if (dot < rlen) {
+		copy_known(rec->group, sizeof(rec->group), rec->resource + dot + 1, rlen - dot - 1);
+		rec->resource[dot] = 0;
 	}
 	if (op)
 		*op = s.op;
