@@ -353,7 +353,7 @@ static int read_watch(struct pb_reader *r, struct kview *k, struct etcd_req_summ
 	}
 }
 
-/* Every field but the key range's (summary_init_keys). */
+/* Every field but the key range's. */
 static void summary_init(struct etcd_req_summary *s)
 {
 	s->op = ETCD_OP_UNKNOWN;
@@ -367,18 +367,6 @@ static void summary_init(struct etcd_req_summary *s)
 	s->n_compare = s->n_success = s->n_failure = 0;
 	s->partial = false;
 	s->cut = false;
-}
-
-/* An empty key range (the buffers' tails are left as they are). */
-static void summary_init_keys(struct etcd_req_summary *s)
-{
-	s->key[0] = 0;
-	s->key_len = 0;
-	s->key_truncated = false;
-	s->has_key = false;
-	s->range_end[0] = 0;
-	s->range_end_len = 0;
-	s->range_end_truncated = false;
 }
 
 /* The decode proper: out's fields but the key range (not even initialised), which is left in *k (views
@@ -450,9 +438,12 @@ int etcd_decode_prefix(const char *method, size_t method_len, const uint8_t *msg
 {
 	const struct method_entry *m;
 	struct kview k;
-	int rc = decode(method, method_len, msg, len, cut, out, &k, &m, c);
+	int rc;
 
-	summary_init_keys(out);
+	/* every byte: callers may keep or scan the whole summary, and no stale stack bytes (from anywhere)
+	 * are to be found in it (the record path, etcd_decode_to_record, needs no such clearing) */
+	memset(out, 0, sizeof(*out));
+	rc = decode(method, method_len, msg, len, cut, out, &k, &m, c);
 	apply_kview(&k, out);
 	return rc;
 }

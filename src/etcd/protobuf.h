@@ -55,11 +55,13 @@ int pb_next_any(struct pb_reader *r, struct pb_field *f);
 /* Read the next field. Returns 1 when a field was read, 0 at the clean end of the input, or a negative
  * enum pb_err. After an error the reader stays at the failing position; later calls return the error again.
  * The common case inline: a one-byte tag (fields 1..15) of a VARINT with a one-byte value or of a LEN
- * field whose one-byte length fits; anything else (and the end of the input) is pb_next_any's. */
+ * field whose one-byte length fits, and the end of the input; anything else is pb_next_any's. */
 static inline int pb_next(struct pb_reader *r, struct pb_field *f)
 {
 	const uint8_t *p = r->p;
 
+	if (p >= r->end)
+		return 0;
 	if (r->end - p >= 2 && p[0] >= 8 && p[0] < 0x80 && p[1] < 0x80) {
 		if ((p[0] & 7) == PB_WT_LEN && p[1] <= r->end - p - 2) {
 			f->num = p[0] >> 3;

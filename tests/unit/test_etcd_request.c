@@ -619,6 +619,110 @@ static void test_resource_of_every_key(void **state)
 	}
 }
 
+/* etcd_decode_to_record (the assembler's one pass) fills a record exactly as etcd_decode_prefix then
+ * etcd_summary_to_record and the resource/group split do: the same return code, counters and fields, for
+ * messages of every op cut at every length, bytes flipped at random, unknown and odd methods, keys past
+ * the buffers, in an order that exercises the resource memo. */
+static void expect_same_record(const char *method, size_t mlen, const uint8_t *msg, size_t len, bool cut)
+{
+	struct etcd_decode_counters c1 = { 0 }, c2 = { 0 };
+	struct etcd_req_summary sum;
+	struct etcd_record want, got;
+	char mstr[128];
+	enum etcd_op op = ETCD_OP_OTHER;
+	int rc1, rc2;
+	char *dot;
+
+	assert_true(mlen < sizeof(mstr));
+	memcpy(mstr, method, mlen);
+	mstr[mlen] = 0;
+	rc1 = etcd_decode_prefix(mstr, mlen, msg, len, cut, &sum, &c1);
+	etcd_record_init(&want);
+	etcd_summary_to_record(&sum, mstr, &want);
+	dot = strchr(want.resource, '.');
+	if (dot) {
+		str_copy(want.group, sizeof(want.group), dot + 1);
+		*dot = 0;
+	}
+	etcd_record_init(&got);
+	memset(got.method, 'x', sizeof(got.method) - 1); /* stale bytes behind the strings' first bytes */
+	memset(got.key, 'x', sizeof(got.key) - 1);
+	memset(got.resource, 'x', sizeof(got.resource) - 1);
+	etcd_record_init_fast(&got);
+	rc2 = etcd_decode_to_record(method, mlen, msg, len, cut, &got, &op, &c2);
+	assert_int_equal(rc2, rc1);
+	assert_int_equal(op, sum.op);
+	assert_memory_equal(&c2, &c1, sizeof(c1));
+	assert_string_equal(got.method, want.method);
+	assert_string_equal(got.op, want.op);
+	assert_int_equal(got.key_len, want.key_len);
+	assert_memory_equal(got.key, want.key, want.key_len + 1);
+	assert_int_equal(got.range_end_len, want.range_end_len);
+	assert_memory_equal(got.range_end, want.range_end, want.range_end_len + 1);
+	assert_int_equal(got.key_truncated, want.key_truncated);
+	assert_int_equal(got.limit, want.limit);
+	assert_int_equal(got.count_only, want.count_only);
+	assert_int_equal(got.keys_only, want.keys_only);
+	assert_string_equal(got.resource, want.resource);
+	assert_string_equal(got.group, want.group);
+}
+
+static void test_decode_to_record_same(void **state)
+{
+	static const char *keys[] = {
+		"/registry/configmaps/ns/a", "/registry/configmaps", "/registry/configmaps/ns",
+		"/registry/leases.coordination.k8s.io/x/y", "/registry/apps/deployments/ns/d",
+		"/registry/example.com/widgets/ns/w", "/registry/leases/kube-node-lease/n1", "/registry//", "", "/",
+	};
+	static const char *methods[] = {
+		"/etcdserverpb.KV/Range", "/etcdserverpb.KV/Put", "/etcdserverpb.KV/DeleteRange", "/etcdserverpb.KV/Txn",
+		"/etcdserverpb.Watch/Watch", "/etcdserverpb.KV/Compact", "/etcdserverpb.Lease/LeaseGrant",
+		"/etcdserverpb.Auth/Authenticate", "/etcdserverpb.KV/Rang", "/nope", "",
+	};
+	char longkey[700];
+	unsigned seed = 11;
+
+	memset(longkey, 'k', sizeof(longkey) - 1);
+	memcpy(longkey, "/registry/pods/ns/", 18);
+	longkey[sizeof(longkey) - 1] = 0;
+	for (int iter = 0; iter < 600; iter++) {
+		const char *k = iter % 50 == 7 ? longkey : keys[(size_t)rand_r(&seed) % (sizeof(keys) / sizeof(keys[0]))];
+		const char *method = methods[(size_t)rand_r(&seed) % (sizeof(methods) / sizeof(methods[0]))];
+		M(m);
+		M(sub);
+		M(op);
+
+		/* a message shaped for its method (Txn and Watch nest a key-bearing one), with every field */
+		e_str(&sub, 1, k);
+		e_str(&sub, 2, iter % 3 ? "/registry/configmaps/ns0" : k);
+		e_uint(&sub, 3, (uint64_t)iter % 7);
+		e_uint(&sub, 4, 200);
+		e_uint(&sub, 8, iter % 2);
+		e_uint(&sub, 9, iter % 5 == 0);
+		if (strstr(method, "Txn")) {
+			e_msg(&op, 1, &sub);
+			e_msg(&m, 2, &op);
+		} else if (strstr(method, "Watch")) {
+			e_msg(&m, 1, &sub);
+		} else {
+			m = sub;
+		}
+		if (iter % 4 == 1) { /* a few bytes flipped: malformed varints, lengths, wire types */
+			for (int f = 0; f < 3; f++)
+				m.b[(size_t)rand_r(&seed) % m.n] ^= (uint8_t)(1u << (rand_r(&seed) % 8));
+		}
+		/* every length of it, as a prefix (cut) and as a whole message of that length */
+		for (size_t n = 0; n <= m.n; n += 1 + (size_t)(iter % 3) * 7) {
+			expect_same_record(method, strlen(method), m.b, n, n < m.n);
+			expect_same_record(method, strlen(method), m.b, n, false);
+		}
+		expect_same_record(method, strlen(method), m.n ? m.b : NULL, 0, false);
+	}
+	/* a method with a NUL inside (the record's method stops there) and one that is a table method's prefix */
+	expect_same_record("/etcdserverpb.KV/Range\0xyz", 26, (const uint8_t *)"\x0a\x01/", 3, false);
+	expect_same_record("/etcdserverpb.KV/Range", 17, (const uint8_t *)"\x0a\x01/", 3, false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -634,6 +738,7 @@ int main(void)
 		cmocka_unit_test(test_unframe_and_record),
 		cmocka_unit_test(test_prefix_cut_at_value),
 		cmocka_unit_test(test_resource_of_every_key),
+		cmocka_unit_test(test_decode_to_record_same),
 	};
 	return cmocka_run_group_tests_name("etcd_request", tests, NULL, NULL);
 }
