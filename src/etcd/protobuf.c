@@ -1,20 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "etcd/protobuf.h"
 
-void pb_init(struct pb_reader *r, const void *buf, size_t len)
-{
-	r->p = buf;
-	r->end = buf ? r->p + len : r->p;
-	r->depth = 0;
-	r->cut = false;
-}
-
-void pb_init_prefix(struct pb_reader *r, const void *buf, size_t len)
-{
-	pb_init(r, buf, len);
-	r->cut = true;
-}
-
 int pb_read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 {
 	const uint8_t *p = *pp;

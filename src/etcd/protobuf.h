@@ -44,11 +44,21 @@ struct pb_field {
 	bool cut;            /* LEN: the payload runs past the end of a prefix: only its first len bytes are here */
 };
 
-void pb_init(struct pb_reader *r, const void *buf, size_t len);
+static inline void pb_init(struct pb_reader *r, const void *buf, size_t len)
+{
+	r->p = buf;
+	r->end = buf ? r->p + len : r->p;
+	r->depth = 0;
+	r->cut = false;
+}
 /* Read a prefix of a longer message (a capture that stopped early): at the end of the input, a field cut
  * short is not an error: a cut LEN field is returned with the bytes there are (f->cut), a cut tag or
  * number ends the input cleanly. Fields nested in a cut field are read the same way (pb_enter). */
-void pb_init_prefix(struct pb_reader *r, const void *buf, size_t len);
+static inline void pb_init_prefix(struct pb_reader *r, const void *buf, size_t len)
+{
+	pb_init(r, buf, len);
+	r->cut = true;
+}
 /* pb_next for every case (the inline pb_next takes the common one itself). */
 int pb_next_any(struct pb_reader *r, struct pb_field *f);
 

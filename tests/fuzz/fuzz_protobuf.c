@@ -62,6 +62,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		m[n] = 0;
 		etcd_summary_to_record(&s, m, &rec);
 	}
+	/* the assembler's one pass (etcd_decode_to_record): the same return code as the summary path, as a
+	 * whole message and as a prefix */
+	for (int pass = 0; pass < 2; pass++) {
+		struct etcd_decode_counters c2 = { 0 };
+		struct etcd_req_summary s2;
+		enum etcd_op op;
+		int rc1 = etcd_decode_prefix(method, mlen, buf, size, pass, &s2, NULL);
+
+		etcd_record_init(&rec);
+		if (etcd_decode_to_record(method, mlen, buf, size, pass, &rec, &op, &c2) != rc1 || op != s2.op)
+			abort();
+		if (rec.key_len >= sizeof(rec.key) || rec.range_end_len >= sizeof(rec.range_end) ||
+		    strnlen(rec.resource, sizeof(rec.resource)) == sizeof(rec.resource) ||
+		    strnlen(rec.group, sizeof(rec.group)) == sizeof(rec.group) ||
+		    strnlen(rec.method, sizeof(rec.method)) == sizeof(rec.method))
+			abort();
+	}
 	etcd_key_parse(buf, size, buf, size / 2, NULL, &ki);
 	etcd_key_parse(buf, size, NULL, 0, "/", &ki);
 	if (etcd_grpc_unframe(buf, size, &msg, &len, &cut, &c) == 0) {
