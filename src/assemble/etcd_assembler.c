@@ -252,24 +252,9 @@ static bool stream_seen(struct etcd_assembler *a, uint64_t s)
 	return false;
 }
 
-static bool method_is_stream(const char *m, size_t len)
-{
-#define S(name) { name, sizeof(name) - 1 }
-	static const struct {
-		const char *name;
-		size_t len;
-	} streams[] = { S("/etcdserverpb.Watch/Watch"), S("/etcdserverpb.Lease/LeaseKeepAlive"),
-			S("/etcdserverpb.Maintenance/Snapshot") };
-#undef S
-
-	for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++)
-		if (streams[i].len == len && mem_eq_short(streams[i].name, m, len))
-			return true;
-	return false;
-}
-
 /* Decode a start event's message (the value-free prefix the probe copied) into rec. */
-static void decode_into(struct etcd_assembler *a, const struct kp_grpc_start *ev, struct etcd_record *rec)
+static void decode_into(struct etcd_assembler *a, const struct kp_grpc_start *ev, const struct etcd_method *m,
+			struct etcd_record *rec)
 {
 	size_t mlen = ev->method_len < KP_GRPC_METHOD_MAX ? ev->method_len : KP_GRPC_METHOD_MAX;
 	size_t plen = ev->payload_copied < KP_GRPC_PAYLOAD_MAX ? ev->payload_copied : KP_GRPC_PAYLOAD_MAX;
@@ -282,7 +267,7 @@ static void decode_into(struct etcd_assembler *a, const struct kp_grpc_start *ev
 		a->st.stopped_at_value++;
 	if (ev->truncated & KP_TRUNC_GRPC_GAVE_UP)
 		a->st.copy_gave_up++;
-	etcd_decode_to_record(ev->method, mlen, ev->payload, plen, cut, rec, &op, &a->st.decode);
+	etcd_decode_to_record(m, ev->method, mlen, ev->payload, plen, cut, rec, &op, &a->st.decode);
 	rec->start_ns = (uint64_t)((int64_t)ev->hdr.ts_ns + a->mono_to_wall);
 	rec->req_size = ev->payload_len;
 	if (ev->truncated & KP_TRUNC_GRPC_METHOD)
@@ -295,17 +280,18 @@ static void decode_into(struct etcd_assembler *a, const struct kp_grpc_start *ev
 void etcd_asm_start(struct etcd_assembler *a, const struct kp_grpc_start *ev)
 {
 	size_t mlen = ev->method_len < KP_GRPC_METHOD_MAX ? ev->method_len : KP_GRPC_METHOD_MAX;
+	const struct etcd_method *m = etcd_method_find(ev->method, mlen);
 	struct pending_call *p;
 	struct call_info *c;
 	bool found;
 
-	if (method_is_stream(ev->method, mlen)) {
+	if (m && m->stream) {
 		struct etcd_record rec;
 
 		stream_seen(a, ev->stream);
 		a->st.stream_messages++;
 		etcd_record_init(&rec); /* on the stack: no stale bytes behind the keys' NULs */
-		decode_into(a, ev, &rec);
+		decode_into(a, ev, m, &rec);
 		rec.stream = true;
 		rec.latency_ns = 0;
 		a->cb(&rec, a->cb_ctx);
@@ -329,7 +315,7 @@ void etcd_asm_start(struct etcd_assembler *a, const struct kp_grpc_start *ev)
 	/* the whole array, a fixed-size copy: entries from nctx on are never read */
 	_Static_assert(sizeof(c->chain) == sizeof(ev->ctx_chain), "call_info.chain holds an event's chain");
 	memcpy(c->chain, ev->ctx_chain, sizeof(c->chain));
-	decode_into(a, ev, &c->rec);
+	decode_into(a, ev, m, &c->rec);
 }
 
 /* ---- held calls and their chain index ---- */

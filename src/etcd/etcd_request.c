@@ -7,30 +7,25 @@
 #include "etcd/etcd_key.h"
 #include "util/strbuf.h"
 
-/* The strings are NUL-padded arrays: they are copied whole, with no length to find. */
-#define METHOD_CAP 48
-struct method_entry {
-	char method[METHOD_CAP];
-	char name[sizeof(((struct etcd_req_summary *)0)->op_name)];
-	uint8_t len, name_len; /* strlen of method and name */
-	enum etcd_op op;
-};
 #define M(m, o, n) { .method = m, .name = n, .len = sizeof(m) - 1, .name_len = sizeof(n) - 1, .op = o }
-_Static_assert(sizeof(((struct etcd_record *)0)->method) >= METHOD_CAP, "etcd_record.method holds a table method");
+#define MS(m, o, n) { .method = m, .name = n, .len = sizeof(m) - 1, .name_len = sizeof(n) - 1, .op = o, .stream = true }
+_Static_assert(sizeof(((struct etcd_record *)0)->method) >= ETCD_METHOD_CAP, "etcd_record.method holds a table method");
 _Static_assert(sizeof(((struct etcd_record *)0)->op) == sizeof(((struct etcd_req_summary *)0)->op_name),
 	       "etcd_record.op holds an op name");
+_Static_assert(sizeof(((struct etcd_method *)0)->name) == sizeof(((struct etcd_req_summary *)0)->op_name),
+	       "etcd_method.name is an op name");
 
-/* Service methods of etcdserverpb (api/etcdserverpb/rpc.proto). */
-static const struct method_entry methods[] = {
+/* Service methods of etcdserverpb (api/etcdserverpb/rpc.proto); MS: the client streams. */
+static const struct etcd_method methods[] = {
 	M("/etcdserverpb.KV/Range", ETCD_OP_RANGE, "range"),
 	M("/etcdserverpb.KV/Put", ETCD_OP_PUT, "put"),
 	M("/etcdserverpb.KV/DeleteRange", ETCD_OP_DELETE_RANGE, "delete_range"),
 	M("/etcdserverpb.KV/Txn", ETCD_OP_TXN, "txn"),
 	M("/etcdserverpb.KV/Compact", ETCD_OP_COMPACT, "compact"),
-	M("/etcdserverpb.Watch/Watch", ETCD_OP_WATCH, "watch"),
+	MS("/etcdserverpb.Watch/Watch", ETCD_OP_WATCH, "watch"),
 	M("/etcdserverpb.Lease/LeaseGrant", ETCD_OP_LEASE_GRANT, "lease_grant"),
 	M("/etcdserverpb.Lease/LeaseRevoke", ETCD_OP_LEASE_REVOKE, "lease_revoke"),
-	M("/etcdserverpb.Lease/LeaseKeepAlive", ETCD_OP_LEASE_KEEPALIVE, "lease_keepalive"),
+	MS("/etcdserverpb.Lease/LeaseKeepAlive", ETCD_OP_LEASE_KEEPALIVE, "lease_keepalive"),
 	M("/etcdserverpb.Lease/LeaseTimeToLive", ETCD_OP_LEASE_TIMETOLIVE, "lease_timetolive"),
 	M("/etcdserverpb.Lease/LeaseLeases", ETCD_OP_LEASE_LEASES, "lease_leases"),
 	M("/etcdserverpb.Cluster/MemberAdd", ETCD_OP_OTHER, "member_add"),
@@ -43,7 +38,7 @@ static const struct method_entry methods[] = {
 	M("/etcdserverpb.Maintenance/Defragment", ETCD_OP_OTHER, "defragment"),
 	M("/etcdserverpb.Maintenance/Hash", ETCD_OP_OTHER, "hash"),
 	M("/etcdserverpb.Maintenance/HashKV", ETCD_OP_OTHER, "hash_kv"),
-	M("/etcdserverpb.Maintenance/Snapshot", ETCD_OP_OTHER, "snapshot"),
+	MS("/etcdserverpb.Maintenance/Snapshot", ETCD_OP_OTHER, "snapshot"),
 	M("/etcdserverpb.Maintenance/MoveLeader", ETCD_OP_OTHER, "move_leader"),
 	M("/etcdserverpb.Maintenance/Downgrade", ETCD_OP_OTHER, "downgrade"),
 	M("/etcdserverpb.Auth/AuthEnable", ETCD_OP_OTHER, "auth_enable"),
@@ -88,8 +83,8 @@ static void op_name_set(struct etcd_req_summary *s, const char *name)
 	str_copy(s->op_name, sizeof(s->op_name), name);
 }
 
-/* The table's entry for a method, NULL when unknown (lengths first: one byte compare an entry). */
-static const struct method_entry *method_find(const char *method, size_t len)
+/* Lengths first: one byte compare an entry. */
+const struct etcd_method *etcd_method_find(const char *method, size_t len)
 {
 	if (!method)
 		return NULL;
@@ -101,7 +96,7 @@ static const struct method_entry *method_find(const char *method, size_t len)
 
 enum etcd_op etcd_method_op(const char *method, size_t len, char *op_name, size_t op_name_size)
 {
-	const struct method_entry *m = method_find(method, len);
+	const struct etcd_method *m = etcd_method_find(method, len);
 
 	if (!m) {
 		set_name(op_name, op_name_size, "unknown");
@@ -369,20 +364,17 @@ static void summary_init(struct etcd_req_summary *s)
 	s->cut = false;
 }
 
-/* The decode proper: out's fields but the key range (not even initialised), which is left in *k (views
- * into msg). *mp gets the
+/* The decode proper, for method m (NULL: unknown): out's fields but the key range (not even initialised),
+ * which is left in *k (views into msg). *mp gets the
  * method's table entry (NULL when unknown). */
-static int decode(const char *method, size_t method_len, const uint8_t *msg, size_t len, bool cut,
-		  struct etcd_req_summary *out, struct kview *k, const struct method_entry **mp,
-		  struct etcd_decode_counters *c)
+static int decode(const struct etcd_method *m, const uint8_t *msg, size_t len, bool cut, struct etcd_req_summary *out,
+		  struct kview *k, struct etcd_decode_counters *c)
 {
-	const struct method_entry *m = method_find(method, method_len);
 	struct pb_reader r;
 	int rc = 0;
 
 	summary_init(out);
 	kview_init(k);
-	*mp = m;
 	if (!m) {
 		op_name_set(out, "unknown");
 		if (c)
@@ -436,14 +428,13 @@ int etcd_decode_request(const char *method, size_t method_len, const uint8_t *ms
 int etcd_decode_prefix(const char *method, size_t method_len, const uint8_t *msg, size_t len, bool cut,
 		       struct etcd_req_summary *out, struct etcd_decode_counters *c)
 {
-	const struct method_entry *m;
 	struct kview k;
 	int rc;
 
 	/* every byte: callers may keep or scan the whole summary, and no stale stack bytes (from anywhere)
 	 * are to be found in it (the record path, etcd_decode_to_record, needs no such clearing) */
 	memset(out, 0, sizeof(*out));
-	rc = decode(method, method_len, msg, len, cut, out, &k, &m, c);
+	rc = decode(etcd_method_find(method, method_len), msg, len, cut, out, &k, c);
 	apply_kview(&k, out);
 	return rc;
 }
@@ -593,13 +584,12 @@ void etcd_summary_to_record(const struct etcd_req_summary *s, const char *method
 		    s->key_truncated || s->range_end_truncated, s->limit, s->count_only, s->keys_only, &dot);
 }
 
-int etcd_decode_to_record(const char *method, size_t method_len, const uint8_t *msg, size_t len, bool cut,
-			  struct etcd_record *rec, enum etcd_op *op, struct etcd_decode_counters *c)
+int etcd_decode_to_record(const struct etcd_method *m, const char *method, size_t method_len, const uint8_t *msg,
+			  size_t len, bool cut, struct etcd_record *rec, enum etcd_op *op, struct etcd_decode_counters *c)
 {
 	struct etcd_req_summary s; /* its fixed fields only: the key range stays a view into msg */
-	const struct method_entry *m;
 	struct kview k;
-	int rc = decode(method, method_len, msg, len, cut, &s, &k, &m, c);
+	int rc = decode(m, msg, len, cut, &s, &k, c);
 	const uint8_t *key = NULL, *end = NULL;
 	size_t key_len = 0, end_len = 0, rlen, dot;
 	bool trunc = false;

@@ -67,6 +67,19 @@ struct etcd_decode_counters {
 	uint64_t bad_frame;        /* gRPC length prefix missing or inconsistent */
 };
 
+/* An entry of the etcdserverpb method table (the strings NUL-padded: copied whole). */
+#define ETCD_METHOD_CAP 48
+struct etcd_method {
+	char method[ETCD_METHOD_CAP]; /* "/etcdserverpb.KV/Range" */
+	char name[24];                /* op name: "range" */
+	uint8_t len, name_len;        /* strlen of method and name */
+	enum etcd_op op;
+	bool stream;                  /* a client stream (Watch, LeaseKeepAlive, Snapshot): messages, not unary calls */
+};
+
+/* The table's entry for a gRPC method (len bytes, no NUL needed), NULL when unknown. */
+const struct etcd_method *etcd_method_find(const char *method, size_t len);
+
 /* Map a gRPC method ("/etcdserverpb.KV/Range") to its op; op_name (>= 24 bytes) gets the name.
  * Unknown methods give ETCD_OP_UNKNOWN and "unknown". method need not be NUL-terminated. */
 enum etcd_op etcd_method_op(const char *method, size_t len, char *op_name, size_t op_name_size);
@@ -99,9 +112,10 @@ void etcd_summary_to_record(const struct etcd_req_summary *s, const char *method
  * the same record fields, byte for byte, but the key and range_end are copied once, from msg, and the
  * resource is split as requests carry it ("leases.coordination.k8s.io": resource "leases", group
  * "coordination.k8s.io"). rec's strings must be empty and group's first byte 0 (etcd_record_init_fast).
- * method (method_len bytes, no NUL needed) is the gRPC method. Returns as etcd_decode_prefix; *op (may be
- * NULL) gets the op. */
-int etcd_decode_to_record(const char *method, size_t method_len, const uint8_t *msg, size_t len, bool cut,
-			  struct etcd_record *rec, enum etcd_op *op, struct etcd_decode_counters *counters);
+ * method (method_len bytes, no NUL needed) is the gRPC method, m its etcd_method_find (the caller has it).
+ * Returns as etcd_decode_prefix; *op (may be NULL) gets the op. */
+int etcd_decode_to_record(const struct etcd_method *m, const char *method, size_t method_len, const uint8_t *msg,
+			  size_t len, bool cut, struct etcd_record *rec, enum etcd_op *op,
+			  struct etcd_decode_counters *counters);
 
 #endif

@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int rc1 = etcd_decode_prefix(method, mlen, buf, size, pass, &s2, NULL);
 
 		etcd_record_init(&rec);
-		if (etcd_decode_to_record(method, mlen, buf, size, pass, &rec, &op, &c2) != rc1 || op != s2.op)
+		if (etcd_decode_to_record(etcd_method_find(method, mlen), method, mlen, buf, size, pass, &rec, &op, &c2) != rc1 || op != s2.op)
 			abort();
 		if (rec.key_len >= sizeof(rec.key) || rec.range_end_len >= sizeof(rec.range_end) ||
 		    strnlen(rec.resource, sizeof(rec.resource)) == sizeof(rec.resource) ||

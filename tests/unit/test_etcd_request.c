@@ -105,6 +105,31 @@ static void test_method_table(void **state)
 	/* the length bounds the method */
 	assert_int_equal(etcd_method_op("/etcdserverpb.KV/PutXYZ", 20, name, sizeof(name)), ETCD_OP_PUT);
 	assert_int_equal(etcd_method_op(NULL, 0, name, sizeof(name)), ETCD_OP_UNKNOWN);
+	/* the table's entries: client streams flagged (the assembler counts their messages, not calls) */
+	{
+		static const char *streams[] = { "/etcdserverpb.Watch/Watch", "/etcdserverpb.Lease/LeaseKeepAlive",
+						 "/etcdserverpb.Maintenance/Snapshot" };
+		static const char *unary[] = { "/etcdserverpb.KV/Range", "/etcdserverpb.KV/Txn",
+					       "/etcdserverpb.Lease/LeaseGrant", "/etcdserverpb.Auth/RoleRevokePermission" };
+
+		for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
+			const struct etcd_method *m = etcd_method_find(streams[i], strlen(streams[i]));
+
+			assert_non_null(m);
+			assert_true(m->stream);
+			assert_string_equal(m->method, streams[i]);
+		}
+		for (size_t i = 0; i < sizeof(unary) / sizeof(unary[0]); i++) {
+			const struct etcd_method *m = etcd_method_find(unary[i], strlen(unary[i]));
+
+			assert_non_null(m);
+			assert_false(m->stream);
+			assert_int_equal(m->len, strlen(unary[i]));
+		}
+		assert_null(etcd_method_find("/etcdserverpb.Watch/Watc", 24));
+		assert_null(etcd_method_find("/etcdserverpb.Watch/WatchX", 26));
+		assert_null(etcd_method_find(NULL, 0));
+	}
 }
 
 static void test_range(void **state)
@@ -649,7 +674,7 @@ static void expect_same_record(const char *method, size_t mlen, const uint8_t *m
 	memset(got.key, 'x', sizeof(got.key) - 1);
 	memset(got.resource, 'x', sizeof(got.resource) - 1);
 	etcd_record_init_fast(&got);
-	rc2 = etcd_decode_to_record(method, mlen, msg, len, cut, &got, &op, &c2);
+	rc2 = etcd_decode_to_record(etcd_method_find(method, mlen), method, mlen, msg, len, cut, &got, &op, &c2);
 	assert_int_equal(rc2, rc1);
 	assert_int_equal(op, sum.op);
 	assert_memory_equal(&c2, &c1, sizeof(c1));
