@@ -32,6 +32,7 @@
 #include "output/json_writer.h"
 #include "output/prometheus.h"
 #include "util/log.h"
+#include "util/numfmt.h"
 
 #define STEP_NS 1000000000ULL
 #define REFRESH_GRACE_NS 50000000ULL /* wait for requests that ended just before a step boundary */
@@ -176,35 +177,101 @@ static void tcopy(char *dst, size_t cap, int width, const char *src)
 	dst[n] = '\0';
 }
 
+/* A number (util/numfmt.h: snprintf's bytes, a refresh formats dozens) and a unit suffix. */
+static void fmt_unit(char *b, size_t cap, double v, unsigned decimals, const char *unit)
+{
+	size_t n = fmt_fixed(b, cap, v, decimals);
+
+	if (n < cap)
+		snprintf(b + n, cap - n, "%s", unit);
+}
+
 static void fmt_dur(char *b, size_t cap, double ns)
 {
 	if (isnan(ns))
 		snprintf(b, cap, "-");
 	else if (ns < 1e6)
-		snprintf(b, cap, "%.0fus", ns / 1e3);
+		fmt_unit(b, cap, ns / 1e3, 0, "us");
 	else if (ns < 1e7)
-		snprintf(b, cap, "%.2fms", ns / 1e6);
+		fmt_unit(b, cap, ns / 1e6, 2, "ms");
 	else if (ns < 1e9)
-		snprintf(b, cap, "%.1fms", ns / 1e6);
+		fmt_unit(b, cap, ns / 1e6, 1, "ms");
 	else
-		snprintf(b, cap, "%.2fs", ns / 1e9);
+		fmt_unit(b, cap, ns / 1e9, 2, "s");
 }
 
 static void fmt_si(char *b, size_t cap, double v)
 {
 	if (v < 1e3)
-		snprintf(b, cap, "%.0f", v);
+		fmt_fixed(b, cap, v, 0);
 	else if (v < 1e6)
-		snprintf(b, cap, "%.1fK", v / 1e3);
+		fmt_unit(b, cap, v / 1e3, 1, "K");
 	else if (v < 1e9)
-		snprintf(b, cap, "%.1fM", v / 1e6);
+		fmt_unit(b, cap, v / 1e6, 1, "M");
 	else
-		snprintf(b, cap, "%.1fG", v / 1e9);
+		fmt_unit(b, cap, v / 1e9, 1, "G");
 }
 
 static void fmt_rate(char *b, size_t cap, double v)
 {
-	snprintf(b, cap, v < 100 ? "%.1f" : "%.0f", v);
+	fmt_fixed(b, cap, v, v < 100 ? 1 : 0);
+}
+
+/* A line built by appends (the rows: printf's "%-*s" and " %*s" without printf); cut at its size. */
+struct linebuf {
+	char *p;
+	size_t n, cap;
+};
+
+static void lb_bytes(struct linebuf *l, const char *s, size_t n)
+{
+	if (n > l->cap - 1 - l->n)
+		n = l->cap - 1 - l->n;
+	memcpy(l->p + l->n, s, n);
+	l->n += n;
+	l->p[l->n] = '\0';
+}
+
+static void lb_fill(struct linebuf *l, size_t n)
+{
+	if (n > l->cap - 1 - l->n)
+		n = l->cap - 1 - l->n;
+	memset(l->p + l->n, ' ', n);
+	l->n += n;
+	l->p[l->n] = '\0';
+}
+
+/* "%-*s" (left-justified in w; as printf, a negative w is its absolute value) */
+static void lb_left(struct linebuf *l, const char *s, int w)
+{
+	size_t n = strlen(s), aw = w < 0 ? (size_t)-(long)w : (size_t)w;
+
+	lb_bytes(l, s, n);
+	if (aw > n)
+		lb_fill(l, aw - n);
+}
+
+/* " %*s" (a space, right-justified in w; a negative w left-justifies, as printf's) */
+static void lb_right(struct linebuf *l, const char *s, int w)
+{
+	size_t n = strlen(s);
+
+	if (w < 0) {
+		lb_fill(l, 1);
+		lb_left(l, s, w);
+		return;
+	}
+	lb_fill(l, 1 + ((size_t)w > n ? (size_t)w - n : 0));
+	lb_bytes(l, s, n);
+}
+
+/* " %*.<decimals>f" */
+static void lb_fixed(struct linebuf *l, double v, unsigned decimals, int w)
+{
+	char t[64];
+
+	fmt_fixed(t, sizeof(t), v, decimals);
+	lb_right(l, t, w);
 }
 
 enum line_kind { L_HEADER, L_ALERT, L_COLS, L_ROW, L_OTHER };
@@ -275,8 +342,20 @@ static void emit_etcd_panel(const struct top *t, int width, size_t maxrows, emit
 		fmt_dur(b, sizeof(b), r->p50_ns);
 		fmt_dur(c, sizeof(c), r->p99_ns);
 		fmt_si(d, sizeof(d), r->req_bytes_rate);
-		snprintf(line, sizeof(line), "%-*s %-*s %9s %6.1f %8s %8s %8.1f %9s", wop, f1, wres, f2, a, r->err_pct, b, c,
-			 r->calls > 0 ? r->linked / r->calls * 100 : 0, d);
+		{
+			struct linebuf lb = { line, 0, sizeof(line) };
+
+			line[0] = '\0';
+			lb_left(&lb, f1, wop);
+			lb_fill(&lb, 1);
+			lb_left(&lb, f2, wres);
+			lb_right(&lb, a, 9);
+			lb_fixed(&lb, r->err_pct, 1, 6);
+			lb_right(&lb, b, 8);
+			lb_right(&lb, c, 8);
+			lb_fixed(&lb, r->calls > 0 ? r->linked / r->calls * 100 : 0, 1, 8);
+			lb_right(&lb, d, 9);
+		}
 		emit(r->other ? L_OTHER : L_ROW, line, ctx);
 	}
 }
@@ -448,6 +527,9 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 
 		const char *v[TOP_MAX_COLS];
 
+		struct linebuf lb = { line, 0, sizeof(line) };
+
+		line[0] = '\0';
 		top_key_values(g, r, v);
 		switch (g->ncols) {
 		case 4:
@@ -455,31 +537,49 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 			tcopy(f1, sizeof(f1), w1, v[0]);
 			tcopy(f2, sizeof(f2), w2, v[1]);
 			tcopy(f3, sizeof(f3), w3, res);
-			snprintf(line, sizeof(line), "%-*s %-*s %-*s", w1, f1, w2, f2, w3, f3);
+			lb_left(&lb, f1, w1);
+			lb_fill(&lb, 1);
+			lb_left(&lb, f2, w2);
+			lb_fill(&lb, 1);
+			lb_left(&lb, f3, w3);
 			break;
 		case 2:
 			tcopy(f2, sizeof(f2), w2, v[0]);
 			tcopy(f3, sizeof(f3), w3, v[1]);
-			snprintf(line, sizeof(line), "%-*s %-*s", w2, f2, w3, f3);
+			lb_left(&lb, f2, w2);
+			lb_fill(&lb, 1);
+			lb_left(&lb, f3, w3);
 			break;
 		default:
 			tcopy(f1, sizeof(f1), w1, v[0]);
-			snprintf(line, sizeof(line), "%-*s", w1, f1);
+			lb_left(&lb, f1, w1);
 			break;
 		}
 		fmt_rate(a, sizeof(a), r->rate);
-		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %9s", a);
+		lb_right(&lb, a, 9);
 		if (t->ea) {
 			fmt_rate(a, sizeof(a), t->row_etcd[i]);
 			fmt_si(b, sizeof(b), r->etcd_bytes_rate);
 			fmt_rate(c, sizeof(c), r->etcd_kvs_rate);
-			snprintf(line + strlen(line), sizeof(line) - strlen(line), " %7s %7s %7s", a, b, c);
+			lb_right(&lb, a, 7);
+			lb_right(&lb, b, 7);
+			lb_right(&lb, c, 7);
 		}
 		fmt_dur(b, sizeof(b), r->p50_ns);
 		fmt_dur(c, sizeof(c), r->p99_ns);
 		fmt_si(d, sizeof(d), r->bytes_rate);
-		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %6.1f %8s %8s %9s %8lld", r->err_pct, b, c, d,
-			 (long long)r->inflight);
+		lb_fixed(&lb, r->err_pct, 1, 6);
+		lb_right(&lb, b, 8);
+		lb_right(&lb, c, 8);
+		lb_right(&lb, d, 9);
+		if (r->inflight >= 0) {
+			char n[24];
+
+			fmt_u64(n, sizeof(n), (uint64_t)r->inflight);
+			lb_right(&lb, n, 8);
+		} else {
+			snprintf(line + lb.n, sizeof(line) - lb.n, " %8lld", (long long)r->inflight);
+		}
 		emit(r->other ? L_OTHER : L_ROW, line, ctx);
 	}
 }
