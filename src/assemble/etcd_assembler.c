@@ -21,8 +21,11 @@
 #define CHAIN KP_CTX_CHAIN_MAX
 _Static_assert(CHAIN < 32, "call_info.indexed: a bit per chain entry");
 #define NBUCKETS (HOLD_CAP * 4)
-#define ANCESTORS 64      /* remembered contexts above requests' (the server's, connections') */
-#define ANCESTOR_SLOT(v) ((size_t)((v) >> 4) & (ANCESTORS - 1))
+/* remembered contexts above requests' (the server's, connections'): sets of two, by a multiplicative hash
+ * (Go's contexts are 16-byte aligned and allocated close together: the address bits alone collide) */
+#define ANCESTOR_SETS 256
+#define ANCESTOR_SET_BITS 8
+_Static_assert(ANCESTOR_SETS == 1 << ANCESTOR_SET_BITS, "ANCESTOR_SETS: a power of two");
 _Static_assert(NBUCKETS <= 65536 && NBUCKETS % (RECENT_CAP * 2) == 0, "hb[] holds a bucket index; the recent index is its low bits");
 
 /* What a call keeps between its start and its end, and while it waits for its request: the decoded
@@ -98,7 +101,7 @@ struct etcd_assembler {
 	 * the bits (6 KB) stay cached where the heads (192 KB) cost a cache miss per lookup */
 	uint64_t *bucket_bits, *recent_bits;
 
-	uint64_t ancestors[ANCESTORS]; /* contexts seen above a request's in a chain, by ANCESTOR_SLOT */
+	uint64_t ancestors[ANCESTOR_SETS][2]; /* contexts seen above a request's in a chain (ancestor_set) */
 
 	uint64_t *streams; /* open addressing set of stream pointers */
 
@@ -530,6 +533,30 @@ void etcd_asm_request_cost(struct etcd_assembler *a, uint64_t ctx, uint64_t star
 	}
 }
 
+/* The set of ancestors[] a context belongs in. */
+static inline uint64_t *ancestor_set(struct etcd_assembler *a, uint64_t v)
+{
+	return a->ancestors[(v * 0x9e3779b97f4a7c15ULL) >> (64 - ANCESTOR_SET_BITS)];
+}
+
+static inline bool ancestor_known(struct etcd_assembler *a, uint64_t v)
+{
+	const uint64_t *s = ancestor_set(a, v);
+
+	return s[0] == v || s[1] == v;
+}
+
+/* Remember v (when it is not already): it goes first in its set, the older of the two is forgotten. */
+static inline void ancestor_add(struct etcd_assembler *a, uint64_t v)
+{
+	uint64_t *s = ancestor_set(a, v);
+
+	if (s[0] != v && s[1] != v) {
+		s[1] = s[0];
+		s[0] = v;
+	}
+}
+
 /* Hash chain entry k (hb[k]); when it is the context of a request already delivered, link and deliver
  * the call (true). */
 static bool link_recent(struct etcd_assembler *a, struct pending_call *p, struct call_info *c, int k)
@@ -575,7 +602,7 @@ void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 	 * request's (ancestors[]) are passed over: they are the server's and connections', never a
 	 * request's, unless the memory was reused, and then the call is indexed whole with them. */
 	for (int k = c->nctx - 1; k >= 0; k--) {
-		if (a->ancestors[ANCESTOR_SLOT(c->chain[k])] == c->chain[k]) {
+		if (ancestor_known(a, c->chain[k])) {
 			skipped |= 1u << k;
 			continue;
 		}
@@ -583,8 +610,9 @@ void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 			return;
 		if (a->request_ctx && c->chain[k] && a->request_ctx(a->request_ctx_ctx, c->chain[k], c->start_mono)) {
 			a->st.held_narrow++;
-			for (int j = k + 1; j < c->nctx; j++)
-				a->ancestors[ANCESTOR_SLOT(c->chain[j])] = c->chain[j];
+			/* the contexts above it that were asked (the others are remembered already) */
+			for (uint32_t m = ((1u << c->nctx) - 1) & ~((2u << k) - 1) & ~skipped; m; m &= m - 1)
+				ancestor_add(a, c->chain[__builtin_ctz(m)]);
 			hold(a, p->slot, 1u << k);
 			pending_remove(a, p, false);
 			return;
