@@ -207,7 +207,7 @@ static void key_view(const struct etcd_record *r, struct ekey_view *v)
 	}
 }
 
-static uint32_t lookup_probe(struct etcd_agg *e, const struct ekey_view *k)
+static __attribute__((noinline)) uint32_t lookup_probe(struct etcd_agg *e, const struct ekey_view *k)
 {
 	uint64_t h = hash_mix64(hash_bytes(k->op, k->op_len, 1) ^ hash_bytes(k->res, k->res_len, 2));
 	uint32_t i;
@@ -244,7 +244,7 @@ static uint32_t lookup_probe(struct etcd_agg *e, const struct ekey_view *k)
 /* Entry of a record's key: the previous record's when the key's fields are the same (an entry keeps
  * its key for good; a key counted in "(other)" stays there, counted as overflow again), else by the
  * hash index. */
-static uint32_t lookup(struct etcd_agg *e, const struct etcd_record *r)
+static inline __attribute__((always_inline)) uint32_t lookup(struct etcd_agg *e, const struct etcd_record *r)
 {
 	struct ekey_view k;
 	/* all three compared (and kept) every time: each SRC_SAME copies the field when it differs */
@@ -369,6 +369,31 @@ void etcd_agg_evict_hook(void *ctx, uint32_t table, uint32_t row)
 	}
 }
 
+/* Add fw to step sidx (stamped step1) of the request rows rows[0 .. ntables) (a row >= link_rows: none). */
+static inline __attribute__((always_inline)) void link_add(struct etcd_agg *e, const uint32_t *rows, uint32_t ntables,
+							   uint32_t sidx, uint32_t step1, float fw)
+{
+	/* links[table][row][step % nsteps]: table t's step sidx of row 0, then rows nsteps apart */
+	struct lslot *base = &e->links[sidx];
+	size_t tstride = (size_t)e->p.link_rows * e->p.nsteps;
+	uint32_t nsteps = e->p.nsteps, link_rows = e->p.link_rows;
+
+#pragma GCC unroll 16
+	for (uint32_t t = 0; t < ntables; t++) {
+		uint32_t row = rows[t];
+		struct lslot *sl;
+
+		if (row >= link_rows)
+			continue;
+		sl = base + t * tstride + (size_t)row * nsteps;
+		if (sl->step1 != step1) {
+			sl->step1 = step1;
+			sl->calls = 0;
+		}
+		sl->calls += fw;
+	}
+}
+
 static void attribute(struct etcd_agg *e, uint64_t request_id, double w)
 {
 	size_t i = request_id & (e->p.recent - 1);
@@ -387,26 +412,11 @@ static void attribute(struct etcd_agg *e, uint64_t request_id, double w)
 		return;
 	sidx = (uint32_t)(step % e->p.nsteps);
 	rows = &e->recent_rows[i * e->p.link_tables];
-	{
-		/* links[table][row][step % nsteps]: table t's step sidx of row 0, then rows nsteps apart */
-		struct lslot *base = &e->links[sidx];
-		size_t tstride = (size_t)e->p.link_rows * e->p.nsteps;
-		uint32_t nsteps = e->p.nsteps, link_rows = e->p.link_rows, step1 = (uint32_t)(step + 1);
-
-		for (uint32_t t = 0; t < e->p.link_tables; t++, base += tstride) {
-			uint32_t row = rows[t];
-			struct lslot *sl;
-
-			if (row >= link_rows)
-				continue;
-			sl = base + (size_t)row * nsteps;
-			if (sl->step1 != step1) {
-				sl->step1 = step1;
-				sl->calls = 0;
-			}
-			sl->calls += fw;
-		}
-	}
+	/* the request aggregation's tables (the usual case): a loop of known length, unrolled */
+	if (e->p.link_tables == AGG__NTABLES)
+		link_add(e, rows, AGG__NTABLES, sidx, (uint32_t)(step + 1), fw);
+	else
+		link_add(e, rows, e->p.link_tables, sidx, (uint32_t)(step + 1), fw);
 }
 
 void etcd_agg_add(struct etcd_agg *e, const struct etcd_record *r)
