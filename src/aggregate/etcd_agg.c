@@ -421,15 +421,25 @@ static void attribute(struct etcd_agg *e, uint64_t request_id, double w)
 
 void etcd_agg_add(struct etcd_agg *e, const struct etcd_record *r)
 {
-	double w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
-	float fw = (float)w;
+	double w = 1.0;
+	float fw = 1.0f;
+	uint32_t wunits = (uint32_t)WEIGHT_SCALE;
 	struct ecells *cells;
 	uint32_t sidx;
-	double wu = w == 1.0 ? WEIGHT_SCALE : nearbyint(w * WEIGHT_SCALE);
-	uint32_t wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
 	unsigned bucket = lh_bucket_ns(r->latency_ns);
 	bool err = r->grpc_status != 0;
-	float bytes = r->req_size > 0 ? (float)((double)r->req_size * w) : 0;
+	float bytes;
+
+	/* unsampled records (weight 1) skip the weight's conversions */
+	if (r->sample_factor != 1.0 && r->sample_factor > 0 && isfinite(r->sample_factor)) {
+		double wu;
+
+		w = r->sample_factor;
+		fw = (float)w;
+		wu = nearbyint(w * WEIGHT_SCALE);
+		wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
+	}
+	bytes = r->req_size > 0 ? (float)((double)r->req_size * w) : 0;
 	uint64_t step;
 	uint32_t idx;
 
