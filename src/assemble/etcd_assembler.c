@@ -577,7 +577,7 @@ static bool link_recent(struct etcd_assembler *a, struct pending_call *p, struct
 
 void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 {
-	uint32_t skipped = 0;
+	uint32_t skipped = 0, asked = 0; /* chain entries passed over as ancestors; asked and not known */
 	struct pending_call *p;
 	struct call_info *c;
 	bool found;
@@ -611,12 +611,13 @@ void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 		if (a->request_ctx && c->chain[k] && a->request_ctx(a->request_ctx_ctx, c->chain[k], c->start_mono)) {
 			a->st.held_narrow++;
 			/* the contexts above it that were asked (the others are remembered already) */
-			for (uint32_t m = ((1u << c->nctx) - 1) & ~((2u << k) - 1) & ~skipped; m; m &= m - 1)
+			for (uint32_t m = asked; m; m &= m - 1)
 				ancestor_add(a, c->chain[__builtin_ctz(m)]);
 			hold(a, p->slot, 1u << k);
 			pending_remove(a, p, false);
 			return;
 		}
+		asked |= 1u << k;
 	}
 	for (uint32_t m = skipped; m; m &= m - 1)
 		if (link_recent(a, p, c, __builtin_ctz(m)))

@@ -496,6 +496,42 @@ static void test_ancestor_address_reused(void **state)
 	etcd_asm_free(a);
 }
 
+static int nasked;
+
+/* Requests' contexts are 0x100000 + 16 i; counts the questions */
+static bool count_known(void *ctx, uint64_t v, uint64_t start)
+{
+	(void)ctx;
+	(void)start;
+	nasked++;
+	return v >= 0x100000 && v < 0x200000;
+}
+
+/* Calls over 8 connections whose contexts sit 0x400 apart (the same low address bits: Go allocates them
+ * alike) under one server context: once each connection's context was seen above a request's, a call's
+ * chain is asked about its request's context alone, whichever connection it came on. */
+static void test_ancestors_many_connections(void **state)
+{
+	struct etcd_assembler *a = etcd_asm_new(0, 1000000000000ULL, cb, NULL);
+	enum { NCONN = 8, NCALLS = 400 };
+
+	(void)state;
+	ngot = 0;
+	nasked = 0;
+	etcd_asm_set_request_ctx_fn(a, count_known, NULL);
+	for (int i = 0; i < NCALLS; i++) {
+		const uint64_t chain[] = { 0x900000 + 16 * (uint64_t)i, 0x100000 + 16 * (uint64_t)i,
+					   0x200000 + 0x400 * (uint64_t)(i % NCONN), 0x300000 };
+
+		call(a, i, chain, 4);
+	}
+	/* the first call asks all three; the first on each other connection two; every later one one */
+	assert_int_equal(nasked, 3 + (NCONN - 1) * 2 + (NCALLS - NCONN));
+	assert_int_equal(etcd_asm_get_stats(a)->held_narrow, NCALLS);
+	assert_int_equal(ngot, 0);
+	etcd_asm_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -503,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_shared_ancestors_any_order),
 		cmocka_unit_test(test_shared_ancestors_narrow_index),
 		cmocka_unit_test(test_ancestor_address_reused),
+		cmocka_unit_test(test_ancestors_many_connections),
 		cmocka_unit_test(test_link_after_and_before_request_end),
 		cmocka_unit_test(test_unlinked_after_hold_and_time_window),
 		cmocka_unit_test(test_txn_and_retry),
