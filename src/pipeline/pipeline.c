@@ -164,13 +164,12 @@ static bool request_ctx_known(void *ctx, uint64_t v, uint64_t start)
 	struct lane *l = ctx;
 	struct pipeline *p = l->p;
 	size_t mask = DCTX_CAP - 1, i = hash_mix64(v) & mask;
-	uint32_t lane = (uint32_t)(l - p->lanes);
 
 	if (p->dctx && p->dctx_bits[i / 64] >> (i % 64) & 1) {
 		if (!p->dctx[i].ctx)
 			p->dctx_bits[i / 64] &= ~(1ULL << (i % 64));
-		for (; p->dctx[i].ctx; i = (i + 1) & mask)
-			if (p->dctx[i].ctx == v && p->dctx[i].lane == lane && p->dctx[i].start <= start &&
+		for (; p->dctx[i].ctx; i = (i + 1) & mask) /* the lane compared by address: no division */
+			if (p->dctx[i].ctx == v && &p->lanes[p->dctx[i].lane] == l && p->dctx[i].start <= start &&
 			    start <= p->dctx[i].end)
 				return true;
 	}
