@@ -11,7 +11,8 @@
 #
 # Load: h2load -c 4 --rps (BENCH_RATE / 4 each), GET of a namespaced list of 10 configmaps (one etcd
 # Range each), as scripts/bench-overhead.sh. Environment: BENCH_RATE [400], BENCH_N [4000],
-# BENCH_WARM [1000], BENCH_TOP [25] (functions listed), BENCH_KAPIMON [./kapimon].
+# BENCH_WARM [1000], BENCH_TOP [25] (functions listed), BENCH_KAPIMON [./kapimon], BENCH_KEEP [unset]
+# (a file to keep the callgrind dump in, for callgrind_annotate --tree=calling).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -67,6 +68,7 @@ load "$N"
 callgrind_control -d "$VPID" >/dev/null
 DUMP=$(find "$TMP" -name 'cg.out.*' | head -n 1)
 [ -n "$DUMP" ] || { echo "bench-live-callgrind: no dump written" >&2; exit 1; }
+[ -z "${BENCH_KEEP:-}" ] || cp "$DUMP" "$BENCH_KEEP"
 total=$(callgrind_annotate "$DUMP" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
 echo "bench-live-callgrind: $MODE: $total instructions over $N requests = $((total / N)) per request (everything kapimon ran)"
 echo "functions, inclusive instructions per request:"
