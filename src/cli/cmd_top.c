@@ -177,46 +177,6 @@ static void tcopy(char *dst, size_t cap, int width, const char *src)
 	dst[n] = '\0';
 }
 
-/* A number (util/numfmt.h: snprintf's bytes, a refresh formats dozens) and a unit suffix. */
-static void fmt_unit(char *b, size_t cap, double v, unsigned decimals, const char *unit)
-{
-	size_t n = fmt_fixed(b, cap, v, decimals);
-
-	if (n < cap)
-		snprintf(b + n, cap - n, "%s", unit);
-}
-
-static void fmt_dur(char *b, size_t cap, double ns)
-{
-	if (isnan(ns))
-		snprintf(b, cap, "-");
-	else if (ns < 1e6)
-		fmt_unit(b, cap, ns / 1e3, 0, "us");
-	else if (ns < 1e7)
-		fmt_unit(b, cap, ns / 1e6, 2, "ms");
-	else if (ns < 1e9)
-		fmt_unit(b, cap, ns / 1e6, 1, "ms");
-	else
-		fmt_unit(b, cap, ns / 1e9, 2, "s");
-}
-
-static void fmt_si(char *b, size_t cap, double v)
-{
-	if (v < 1e3)
-		fmt_fixed(b, cap, v, 0);
-	else if (v < 1e6)
-		fmt_unit(b, cap, v / 1e3, 1, "K");
-	else if (v < 1e9)
-		fmt_unit(b, cap, v / 1e6, 1, "M");
-	else
-		fmt_unit(b, cap, v / 1e9, 1, "G");
-}
-
-static void fmt_rate(char *b, size_t cap, double v)
-{
-	fmt_fixed(b, cap, v, v < 100 ? 1 : 0);
-}
-
 /* A line built by appends (the rows: printf's "%-*s" and " %*s" without printf); cut at its size. */
 struct linebuf {
 	char *p;
@@ -265,6 +225,29 @@ static void lb_right(struct linebuf *l, const char *s, int w)
 	lb_bytes(l, s, n);
 }
 
+/* "%s" */
+static void lb_str(struct linebuf *l, const char *s)
+{
+	lb_bytes(l, s, strlen(s));
+}
+
+/* "%.<decimals>f" */
+static void lb_num(struct linebuf *l, double v, unsigned decimals)
+{
+	char t[64];
+	size_t n = fmt_fixed(t, sizeof(t), v, decimals);
+
+	lb_bytes(l, t, n < sizeof(t) ? n : sizeof(t) - 1);
+}
+
+/* "%llu" */
+static void lb_u64(struct linebuf *l, uint64_t v)
+{
+	char t[24];
+
+	lb_bytes(l, t, fmt_u64(t, sizeof(t), v));
+}
+
 /* " %*.<decimals>f" */
 static void lb_fixed(struct linebuf *l, double v, unsigned decimals, int w)
 {
@@ -272,6 +255,48 @@ static void lb_fixed(struct linebuf *l, double v, unsigned decimals, int w)
 
 	fmt_fixed(t, sizeof(t), v, decimals);
 	lb_right(l, t, w);
+}
+
+/* A number (util/numfmt.h: snprintf's bytes, a refresh formats dozens) and a unit suffix. */
+static void fmt_unit(char *b, size_t cap, double v, unsigned decimals, const char *unit)
+{
+	struct linebuf l = { b, fmt_fixed(b, cap, v, decimals), cap };
+
+	if (l.n < cap)
+		lb_str(&l, unit);
+}
+
+static void fmt_dur(char *b, size_t cap, double ns)
+{
+	struct linebuf l = { b, 0, cap };
+
+	if (isnan(ns))
+		lb_str(&l, "-");
+	else if (ns < 1e6)
+		fmt_unit(b, cap, ns / 1e3, 0, "us");
+	else if (ns < 1e7)
+		fmt_unit(b, cap, ns / 1e6, 2, "ms");
+	else if (ns < 1e9)
+		fmt_unit(b, cap, ns / 1e6, 1, "ms");
+	else
+		fmt_unit(b, cap, ns / 1e9, 2, "s");
+}
+
+static void fmt_si(char *b, size_t cap, double v)
+{
+	if (v < 1e3)
+		fmt_fixed(b, cap, v, 0);
+	else if (v < 1e6)
+		fmt_unit(b, cap, v / 1e3, 1, "K");
+	else if (v < 1e9)
+		fmt_unit(b, cap, v / 1e6, 1, "M");
+	else
+		fmt_unit(b, cap, v / 1e9, 1, "G");
+}
+
+static void fmt_rate(char *b, size_t cap, double v)
+{
+	fmt_fixed(b, cap, v, v < 100 ? 1 : 0);
 }
 
 enum line_kind { L_HEADER, L_ALERT, L_COLS, L_ROW, L_OTHER };
@@ -293,26 +318,41 @@ static void conn_rates(const struct top *t, double *opened, double *closed)
 /* "etcd ... connections ..." (header line 3) */
 static void fmt_etcd_line(const struct top *t, char *line, size_t cap)
 {
-	char a[32], b[32], c[32], d[32];
+	struct linebuf l = { line, 0, cap };
+	char a[32];
 	double op, cl;
-	size_t n;
 
+	line[0] = '\0';
 	if (t->ea) {
 		const struct etcd_agg_row *e = &t->etotal;
 
+		lb_str(&l, "etcd calls ");
 		fmt_rate(a, sizeof(a), e->rate);
-		fmt_rate(b, sizeof(b), e->linked_rate);
-		fmt_dur(c, sizeof(c), e->p50_ns);
-		fmt_dur(d, sizeof(d), e->p99_ns);
-		snprintf(line, cap, "etcd calls %s/s  linked to requests %.1f%% (%s/s)  errors %.1f%%  p50 %s  p99 %s", a,
-			 e->calls > 0 ? e->linked / e->calls * 100 : 0, b, e->err_pct, c, d);
+		lb_str(&l, a);
+		lb_str(&l, "/s  linked to requests ");
+		lb_num(&l, e->calls > 0 ? e->linked / e->calls * 100 : 0, 1);
+		lb_str(&l, "% (");
+		fmt_rate(a, sizeof(a), e->linked_rate);
+		lb_str(&l, a);
+		lb_str(&l, "/s)  errors ");
+		lb_num(&l, e->err_pct, 1);
+		lb_str(&l, "%  p50 ");
+		fmt_dur(a, sizeof(a), e->p50_ns);
+		lb_str(&l, a);
+		lb_str(&l, "  p99 ");
+		fmt_dur(a, sizeof(a), e->p99_ns);
+		lb_str(&l, a);
 	} else {
-		snprintf(line, cap, "etcd: not probed (--no-etcd)");
+		lb_str(&l, "etcd: not probed (--no-etcd)");
 	}
-	n = strlen(line);
 	conn_rates(t, &op, &cl);
-	snprintf(line + n, cap - n, "  connections %llu active, %.1f opened/s, %.1f closed/s",
-		 (unsigned long long)t->conn.active, op, cl);
+	lb_str(&l, "  connections ");
+	lb_u64(&l, t->conn.active);
+	lb_str(&l, " active, ");
+	lb_num(&l, op, 1);
+	lb_str(&l, " opened/s, ");
+	lb_num(&l, cl, 1);
+	lb_str(&l, " closed/s");
 }
 
 static void emit_etcd_panel(const struct top *t, int width, size_t maxrows, emit_fn emit, void *ctx)
@@ -320,17 +360,33 @@ static void emit_etcd_panel(const struct top *t, int width, size_t maxrows, emit
 	char line[1024], a[64], b[64], c[64], d[64];
 	const struct etcd_agg_stats *st = etcd_agg_get_stats(t->ea);
 	int wop = 14, wres = width - ENUMW - wop - 1;
+	struct linebuf l = { line, 0, sizeof(line) };
 
 	emit(L_HEADER, "", ctx);
-	snprintf(line, sizeof(line), "etcd calls by op and resource  window %us  rows %zu of %zu", t->interval,
-		 t->nerows < maxrows ? t->nerows : maxrows, t->nerows_all);
-	if (st->overflow || st->cell_overflow)
-		snprintf(line + strlen(line), sizeof(line) - strlen(line),
-			 "  (over the key limit: %llu calls in \"(other)\"; %llu latencies not in quantiles)",
-			 (unsigned long long)st->overflow, (unsigned long long)st->cell_overflow);
+	lb_str(&l, "etcd calls by op and resource  window ");
+	lb_u64(&l, t->interval);
+	lb_str(&l, "s  rows ");
+	lb_u64(&l, t->nerows < maxrows ? t->nerows : maxrows);
+	lb_str(&l, " of ");
+	lb_u64(&l, t->nerows_all);
+	if (st->overflow || st->cell_overflow) {
+		lb_str(&l, "  (over the key limit: ");
+		lb_u64(&l, st->overflow);
+		lb_str(&l, " calls in \"(other)\"; ");
+		lb_u64(&l, st->cell_overflow);
+		lb_str(&l, " latencies not in quantiles)");
+	}
 	emit(st->overflow || st->cell_overflow ? L_ALERT : L_HEADER, line, ctx);
-	snprintf(line, sizeof(line), "%-*s %-*s %9s %6s %8s %8s %8s %9s", wop, "OP", wres, "RESOURCE", "CALLS/S", "ERR%",
-		 "P50", "P99", "LINKED%", "REQ-B/S");
+	l.n = 0;
+	lb_left(&l, "OP", wop);
+	lb_fill(&l, 1);
+	lb_left(&l, "RESOURCE", wres);
+	lb_right(&l, "CALLS/S", 9);
+	lb_right(&l, "ERR%", 6);
+	lb_right(&l, "P50", 8);
+	lb_right(&l, "P99", 8);
+	lb_right(&l, "LINKED%", 8);
+	lb_right(&l, "REQ-B/S", 9);
 	emit(L_COLS, line, ctx);
 	for (size_t i = 0; i < t->nerows && i < maxrows; i++) {
 		const struct etcd_agg_row *r = &t->erows[i];
@@ -415,6 +471,7 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 	uint64_t overflow = 0;
 	int numw = NUMW + (t->ea ? ETCDW : 0), textw, w1 = 0, w2 = 0, w3 = 0;
 	char ts[RECORD_TS_LEN];
+	struct linebuf l = { line, 0, sizeof(line) };
 
 	if (width > (int)sizeof(line) - 1)
 		width = sizeof(line) - 1;
@@ -425,8 +482,12 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 		const char *desc = t->fw ? follow_describe(t->fw) : "";
 
 		/* one apiserver: "pid N go...: ..."; several: "2 apiservers: pid A ...; pid B ..." */
-		snprintf(line, sizeof(line), "kapimon top - %.19s  %s%s%s", ts, !strncmp(desc, "pid ", 4) ? "apiserver " : "",
-			 desc, t->paused ? "  [PAUSED]" : "");
+		lb_str(&l, "kapimon top - ");
+		lb_bytes(&l, ts, strnlen(ts, 19));
+		lb_str(&l, "  ");
+		lb_str(&l, !strncmp(desc, "pid ", 4) ? "apiserver " : "");
+		lb_str(&l, desc);
+		lb_str(&l, t->paused ? "  [PAUSED]" : "");
 	}
 	emit(L_HEADER, line, ctx);
 	if (t->fw && follow_following(t->fw)) {
@@ -444,45 +505,87 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 	fmt_dur(b, sizeof(b), t->total.p50_ns);
 	fmt_dur(c, sizeof(c), t->total.p99_ns);
 	fmt_si(d, sizeof(d), t->total.bytes_rate);
-	snprintf(line, sizeof(line),
-		 "requests %s/s  errors %.1f%% (4xx %.1f/s, 429 %.1f/s, 5xx %.1f/s)  p50 %s  p99 %s  out %sB/s  in flight %zu",
-		 a, t->total.err_pct, t->total_span_s > 0 ? t->total.e4xx / t->total_span_s : 0,
-		 t->total_span_s > 0 ? t->total.e429 / t->total_span_s : 0,
-		 t->total_span_s > 0 ? t->total.e5xx / t->total_span_s : 0, b, c, d,
-		 t->pending);
+	l.n = 0;
+	lb_str(&l, "requests ");
+	lb_str(&l, a);
+	lb_str(&l, "/s  errors ");
+	lb_num(&l, t->total.err_pct, 1);
+	lb_str(&l, "% (4xx ");
+	lb_num(&l, t->total_span_s > 0 ? t->total.e4xx / t->total_span_s : 0, 1);
+	lb_str(&l, "/s, 429 ");
+	lb_num(&l, t->total_span_s > 0 ? t->total.e429 / t->total_span_s : 0, 1);
+	lb_str(&l, "/s, 5xx ");
+	lb_num(&l, t->total_span_s > 0 ? t->total.e5xx / t->total_span_s : 0, 1);
+	lb_str(&l, "/s)  p50 ");
+	lb_str(&l, b);
+	lb_str(&l, "  p99 ");
+	lb_str(&l, c);
+	lb_str(&l, "  out ");
+	lb_str(&l, d);
+	lb_str(&l, "B/s  in flight ");
+	lb_u64(&l, t->pending);
 	emit(L_HEADER, line, ctx);
 	fmt_etcd_line(t, line, sizeof(line));
 	emit(L_HEADER, line, ctx);
 	anomaly_format(&t->la.view, e, sizeof(e));
-	snprintf(line, sizeof(line), "ring-buffer drops %llu  uprobe hits/request %.2f", 
-		 (unsigned long long)t->cs.counters[KP_CNT_RB_DROP], t->hits_per_request);
-	if (t->ea)
-		snprintf(line + strlen(line), sizeof(line) - strlen(line), ", per etcd call %.2f", t->etcd_hits_per_call);
-	if (t->sm.enabled)
-		snprintf(line + strlen(line), sizeof(line) - strlen(line), "  budget %.2g%%: duty %.3f, sample factor %.2f",
-			 t->sm.b.budget * 100, t->sm.b.duty, sampler_factor(&t->sm));
-	snprintf(line + strlen(line), sizeof(line) - strlen(line), "  %s", e);
+	l.n = 0;
+	lb_str(&l, "ring-buffer drops ");
+	lb_u64(&l, t->cs.counters[KP_CNT_RB_DROP]);
+	lb_str(&l, "  uprobe hits/request ");
+	lb_num(&l, t->hits_per_request, 2);
+	if (t->ea) {
+		lb_str(&l, ", per etcd call ");
+		lb_num(&l, t->etcd_hits_per_call, 2);
+	}
+	if (t->sm.enabled) {
+		snprintf(a, sizeof(a), "%.2g", t->sm.b.budget * 100);
+		lb_str(&l, "  budget ");
+		lb_str(&l, a);
+		lb_str(&l, "%: duty ");
+		lb_num(&l, t->sm.b.duty, 3);
+		lb_str(&l, ", sample factor ");
+		lb_num(&l, sampler_factor(&t->sm), 2);
+	}
+	lb_str(&l, "  ");
+	lb_str(&l, e);
 	emit(t->la.view.flag > 0 || t->cs.counters[KP_CNT_RB_DROP] ? L_ALERT : L_HEADER, line, ctx);
 	if (t->la.cause_on) {
 		live_cause_format(&t->la.cause, t->la.cause.since_step * STEP_NS, line, sizeof(line));
 		emit(L_ALERT, line, ctx);
 	}
 	overflow = st->evicted[tab];
-	snprintf(line, sizeof(line), "by %s  sort %s  window %us  rows %zu of %zu", agg_table_name(tab),
-		 agg_sort_name(t->sort), t->interval, t->nrows < maxrows ? t->nrows : maxrows, t->nrows_all);
-	if (t->span_s + 0.05 < t->total_span_s) /* switched to: it has counted for less than the window */
-		snprintf(line + strlen(line), sizeof(line) - strlen(line), "  (counting since the switch: %.1fs)",
-			 t->span_s);
-	if (overflow) /* heavy hitters: keys not shown had at most this many requests in the window */
-		snprintf(line + strlen(line), sizeof(line) - strlen(line),
-			 "  (top %u keys kept: %llu evicted to \"(other)\", others <= %.1f/s)",
-			 agg_get_params(t->agg)->max_keys, (unsigned long long)overflow,
-			 t->span_s > 0 ? agg_untracked_bound(t->agg, tab, t->interval) / t->span_s : 0);
-	if (st->cell_overflow)
-		snprintf(line + strlen(line), sizeof(line) - strlen(line), "  (%llu latencies not in quantiles)",
-			 (unsigned long long)st->cell_overflow);
+	l.n = 0;
+	lb_str(&l, "by ");
+	lb_str(&l, agg_table_name(tab));
+	lb_str(&l, "  sort ");
+	lb_str(&l, agg_sort_name(t->sort));
+	lb_str(&l, "  window ");
+	lb_u64(&l, t->interval);
+	lb_str(&l, "s  rows ");
+	lb_u64(&l, t->nrows < maxrows ? t->nrows : maxrows);
+	lb_str(&l, " of ");
+	lb_u64(&l, t->nrows_all);
+	if (t->span_s + 0.05 < t->total_span_s) { /* switched to: it has counted for less than the window */
+		lb_str(&l, "  (counting since the switch: ");
+		lb_num(&l, t->span_s, 1);
+		lb_str(&l, "s)");
+	}
+	if (overflow) { /* heavy hitters: keys not shown had at most this many requests in the window */
+		lb_str(&l, "  (top ");
+		lb_u64(&l, agg_get_params(t->agg)->max_keys);
+		lb_str(&l, " keys kept: ");
+		lb_u64(&l, overflow);
+		lb_str(&l, " evicted to \"(other)\", others <= ");
+		lb_num(&l, t->span_s > 0 ? agg_untracked_bound(t->agg, tab, t->interval) / t->span_s : 0, 1);
+		lb_str(&l, "/s)");
+	}
+	if (st->cell_overflow) {
+		lb_str(&l, "  (");
+		lb_u64(&l, st->cell_overflow);
+		lb_str(&l, " latencies not in quantiles)");
+	}
 	if (t->reverse)
-		snprintf(line + strlen(line), sizeof(line) - strlen(line), "  reversed");
+		lb_str(&l, "  reversed");
 	emit(st->cell_overflow ? L_ALERT : L_HEADER, line, ctx);
 	if (t->filter[0]) {
 		char f[TOP_FILTER_LEN];
@@ -495,29 +598,41 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 	emit(L_HEADER, "", ctx);
 
 	textw = width - numw;
+	l.n = 0;
 	switch (g->ncols) {
 	case 4: /* user agent, verb, resource[/subresource] */
 		w2 = 10;
 		w1 = (textw - w2 - 2) * 4 / 10;
 		w3 = textw - w1 - w2 - 2;
-		snprintf(line, sizeof(line), "%-*s %-*s %-*s", w1, g->cols[0].header, w2, g->cols[1].header, w3,
-			 g->cols[2].header);
+		lb_left(&l, g->cols[0].header, w1);
+		lb_fill(&l, 1);
+		lb_left(&l, g->cols[1].header, w2);
+		lb_fill(&l, 1);
+		lb_left(&l, g->cols[2].header, w3);
 		break;
 	case 2: /* verb, resource */
 		w2 = 10;
 		w3 = textw - w2 - 1;
-		snprintf(line, sizeof(line), "%-*s %-*s", w2, g->cols[0].header, w3, g->cols[1].header);
+		lb_left(&l, g->cols[0].header, w2);
+		lb_fill(&l, 1);
+		lb_left(&l, g->cols[1].header, w3);
 		break;
 	default:
 		w1 = textw;
-		snprintf(line, sizeof(line), "%-*s", w1, g->cols[0].header);
+		lb_left(&l, g->cols[0].header, w1);
 		break;
 	}
-	snprintf(line + strlen(line), sizeof(line) - strlen(line), " %9s", "REQ/S");
-	if (t->ea)
-		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %7s %7s %7s", "ETCD/S", "ETCDB/S", "EKEYS/S");
-	snprintf(line + strlen(line), sizeof(line) - strlen(line), " %6s %8s %8s %9s %8s", "ERR%", "P50", "P99",
-		 "BYTES/S", "INFLIGHT");
+	lb_right(&l, "REQ/S", 9);
+	if (t->ea) {
+		lb_right(&l, "ETCD/S", 7);
+		lb_right(&l, "ETCDB/S", 7);
+		lb_right(&l, "EKEYS/S", 7);
+	}
+	lb_right(&l, "ERR%", 6);
+	lb_right(&l, "P50", 8);
+	lb_right(&l, "P99", 8);
+	lb_right(&l, "BYTES/S", 9);
+	lb_right(&l, "INFLIGHT", 8);
 	emit(L_COLS, line, ctx);
 
 	for (size_t i = 0; i < t->nrows && i < maxrows; i++) {
@@ -527,13 +642,17 @@ static void emit_view(const struct top *t, int width, size_t maxrows, emit_fn em
 
 		const char *v[TOP_MAX_COLS];
 
-		struct linebuf lb = { line, 0, sizeof(line) };
+		struct linebuf lb = { line, 0, sizeof(line) }, rl = { res, 0, sizeof(res) };
 
 		line[0] = '\0';
 		top_key_values(g, r, v);
 		switch (g->ncols) {
 		case 4:
-			snprintf(res, sizeof(res), "%s%s%s", v[2], v[3][0] ? "/" : "", v[3]);
+			lb_str(&rl, v[2]);
+			if (v[3][0]) {
+				lb_str(&rl, "/");
+				lb_str(&rl, v[3]);
+			}
 			tcopy(f1, sizeof(f1), w1, v[0]);
 			tcopy(f2, sizeof(f2), w2, v[1]);
 			tcopy(f3, sizeof(f3), w3, res);
