@@ -43,12 +43,16 @@ int stat_map_open(struct stat_map *s, int fd)
 	uint32_t len = sizeof(info);
 	long page = sysconf(_SC_PAGESIZE);
 	void *p;
+	int err;
 
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
 	memset(&info, 0, sizeof(info));
-	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno ? -errno : -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len); /* libbpf 1.x: -errno */
+	if (err)
+		return err < 0 ? err : -EINVAL;
 	if (info.value_size != sizeof(uint64_t) || info.max_entries < KP_STAT_STRIDE || page <= 0)
 		return -EINVAL;
 	s->fd = fd;
@@ -60,13 +64,17 @@ int stat_map_open(struct stat_map *s, int fd)
 		return 0;
 	}
 	s->buf = calloc((size_t)s->ncpu * KP_STAT_STRIDE, sizeof(uint64_t));
-	return s->buf ? 0 : -ENOMEM;
+	s->keys = calloc((size_t)s->ncpu * KP_STAT_STRIDE, sizeof(uint32_t));
+	if (!s->buf || !s->keys) {
+		stat_map_close(s);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void stat_map_sum(struct stat_map *s, uint32_t n, uint64_t *out)
 {
 	uint32_t total, count, out_batch;
-	uint32_t *keys;
 
 	if (s->mm) {
 		stat_slots_sum(s->mm, s->ncpu, n, out);
@@ -76,17 +84,13 @@ void stat_map_sum(struct stat_map *s, uint32_t n, uint64_t *out)
 	if (!s->buf)
 		return;
 	total = count = (uint32_t)s->ncpu * KP_STAT_STRIDE;
-	keys = calloc(total, sizeof(*keys));
-	if (!keys)
-		return;
 	/* one syscall for the array (Linux 5.6+), else one per slot */
-	if (bpf_map_lookup_batch(s->fd, NULL, &out_batch, keys, s->buf, &count, NULL) && errno != ENOENT)
+	if (bpf_map_lookup_batch(s->fd, NULL, &out_batch, s->keys, s->buf, &count, NULL) && errno != ENOENT)
 		count = 0;
 	if (count != total)
 		for (uint32_t k = 0; k < total; k++)
 			if (bpf_map_lookup_elem(s->fd, &k, &s->buf[k]))
 				s->buf[k] = 0;
-	free(keys);
 	stat_slots_sum(s->buf, s->ncpu, n, out);
 }
 
@@ -95,6 +99,7 @@ void stat_map_close(struct stat_map *s)
 	if (s->mm)
 		munmap((void *)s->mm, s->mm_len);
 	free(s->buf);
+	free(s->keys);
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
 }

@@ -19,7 +19,8 @@ struct stat_map {
 	size_t mm_len;
 	int fd;
 	int ncpu;
-	uint64_t *buf; /* the fallback's buffer */
+	uint64_t *buf;  /* the fallback's values */
+	uint32_t *keys; /* ... and its batch-lookup keys (allocated once, with buf) */
 };
 
 /* Before the load: ncpu * KP_STAT_STRIDE slots. 0 or -errno. */
