@@ -97,6 +97,7 @@ struct agg_scratch {
 	uint64_t *hist;    /* rows of LH_NBUCKETS, touched lazily */
 	uint32_t *row_of;  /* entry -> hist row + 1 */
 	uint32_t *touched; /* entries with a hist row */
+	uint16_t *lo, *hi; /* per hist row: the buckets outside [lo, hi] are 0 */
 	struct agg_row *rows;
 };
 
@@ -842,6 +843,7 @@ void agg_free(struct agg *a)
 	free(a->q.hist);
 	free(a->q.row_of);
 	free(a->q.touched);
+	free(a->q.lo); /* and hi */
 	free(a->q.rows);
 	if (a->cells) {
 		for (uint32_t i = 0; i < a->wsteps; i++) {
@@ -892,8 +894,10 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 	a->q.hist = calloc((size_t)(a->p.max_keys + 1) * LH_NBUCKETS, sizeof(uint64_t));
 	a->q.row_of = calloc(a->p.max_keys + 1, sizeof(uint32_t));
 	a->q.touched = calloc(a->p.max_keys + 1, sizeof(uint32_t));
+	a->q.lo = calloc(2 * ((size_t)a->p.max_keys + 1), sizeof(uint16_t));
+	a->q.hi = a->q.lo ? a->q.lo + a->p.max_keys + 1 : NULL;
 	a->q.rows = calloc(a->p.max_keys + 1, sizeof(struct agg_row));
-	if (!a->q.hist || !a->q.row_of || !a->q.touched || !a->q.rows)
+	if (!a->q.hist || !a->q.row_of || !a->q.touched || !a->q.lo || !a->q.rows)
 		goto fail;
 	ncells = pow2_at_least(((uint64_t)a->p.cells_per_step * 4 + 2) / 3); /* load <= 3/4 */
 	a->cells_mask = ncells - 1;
@@ -1336,10 +1340,15 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 				idx = 0;
 			if (!q->row_of[idx]) {
 				q->touched[ntouched] = idx;
+				q->lo[ntouched] = q->hi[ntouched] = (uint16_t)bucket;
 				q->row_of[idx] = ++ntouched;
 			}
 			row = q->row_of[idx] - 1;
 			q->hist[(size_t)row * LH_NBUCKETS + bucket] += c->w[i];
+			if (bucket < q->lo[row])
+				q->lo[row] = (uint16_t)bucket;
+			if (bucket > q->hi[row])
+				q->hi[row] = (uint16_t)bucket;
 		}
 	}
 
@@ -1381,12 +1390,11 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 		r->err_pct = r->req > 0 ? (r->e4xx + r->e429 + r->e5xx) / r->req * 100 : 0;
 		r->p50_ns = r->p90_ns = r->p99_ns = NAN;
 		if (q->row_of[i]) {
-			const uint64_t *h = &q->hist[(size_t)(q->row_of[i] - 1) * LH_NBUCKETS];
-
+			uint32_t hr = q->row_of[i] - 1;
 			static const double qs[3] = { 0.50, 0.90, 0.99 };
 			double v[3];
 
-			lh_quantiles(h, qs, v, 3);
+			lh_quantiles_in(&q->hist[(size_t)hr * LH_NBUCKETS], q->lo[hr], q->hi[hr], qs, v, 3);
 			r->p50_ns = v[0];
 			r->p90_ns = v[1];
 			r->p99_ns = v[2];
@@ -1395,10 +1403,8 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 	}
 	/* reset the scratch rows we touched */
 	for (uint32_t i = 0; i < ntouched; i++) {
-		uint32_t idx = q->touched[i];
-
-		memset(&q->hist[(size_t)(q->row_of[idx] - 1) * LH_NBUCKETS], 0, LH_NBUCKETS * sizeof(uint64_t));
-		q->row_of[idx] = 0;
+		memset(&q->hist[(size_t)i * LH_NBUCKETS + q->lo[i]], 0, (q->hi[i] - q->lo[i] + 1u) * sizeof(uint64_t));
+		q->row_of[q->touched[i]] = 0;
 	}
 	qsort_r(q->rows, nrows, sizeof(*q->rows), row_cmp, &sort);
 	if (rows)

@@ -65,6 +65,7 @@ struct etcd_agg {
 	uint64_t *hist;     /* (cap + 1) rows of LH_NBUCKETS, touched lazily */
 	uint32_t *row_of;   /* entry -> hist row + 1 */
 	uint32_t *touched;
+	uint16_t *lo, *hi;  /* per hist row: the buckets outside [lo, hi] are 0 */
 	struct etcd_agg_row *rows;
 	struct etcd_agg_stats st;
 	/* the previous record's op, resource and group fields (as the record held them: bytes after a NUL
@@ -117,6 +118,7 @@ void etcd_agg_free(struct etcd_agg *e)
 	free(e->hist);
 	free(e->row_of);
 	free(e->touched);
+	free(e->lo); /* and hi */
 	free(e->rows);
 	free(e);
 }
@@ -152,9 +154,11 @@ struct etcd_agg *etcd_agg_new(const struct etcd_agg_params *p, uint64_t start_ns
 	e->hist = calloc(((size_t)e->cap + 1) * LH_NBUCKETS, sizeof(*e->hist));
 	e->row_of = calloc((size_t)e->cap + 1, sizeof(*e->row_of));
 	e->touched = calloc((size_t)e->cap + 1, sizeof(*e->touched));
+	e->lo = calloc(2 * ((size_t)e->cap + 1), sizeof(*e->lo));
+	e->hi = e->lo ? e->lo + e->cap + 1 : NULL;
 	e->rows = calloc((size_t)e->cap, sizeof(*e->rows));
 	if (!e->entries || !e->slots || !e->index || !e->cells || !e->links || !e->recent || !e->recent_rows ||
-	    !e->hist || !e->row_of || !e->touched || !e->rows)
+	    !e->hist || !e->row_of || !e->touched || !e->lo || !e->rows)
 		goto fail;
 	for (uint32_t i = 0; i < p->nsteps; i++) {
 		e->cells[i].key = calloc(ncells, sizeof(uint32_t));
@@ -524,12 +528,11 @@ static void fill_row(struct etcd_agg *e, uint32_t i, uint64_t first, double span
 	r->err_pct = r->calls > 0 ? r->errors / r->calls * 100 : 0;
 	r->p50_ns = r->p90_ns = r->p99_ns = NAN;
 	if (e->row_of[i]) {
-		const uint64_t *h = &e->hist[(size_t)(e->row_of[i] - 1) * LH_NBUCKETS];
-
+		uint32_t hr = e->row_of[i] - 1;
 		static const double qs[3] = { 0.50, 0.90, 0.99 };
 		double v[3];
 
-		lh_quantiles(h, qs, v, 3);
+		lh_quantiles_in(&e->hist[(size_t)hr * LH_NBUCKETS], e->lo[hr], e->hi[hr], qs, v, 3);
 		r->p50_ns = v[0];
 		r->p90_ns = v[1];
 		r->p99_ns = v[2];
@@ -554,14 +557,22 @@ size_t etcd_agg_query(struct etcd_agg *e, uint32_t k, struct etcd_agg_row *rows,
 		if (c->step1 != s + 1)
 			continue;
 		for (uint32_t j = 0; j < c->used; j++) {
-			uint32_t i = c->pos[j], key = c->key[i] - 1, row;
+			uint32_t i = c->pos[j], key = c->key[i] - 1, row, hr;
+			uint16_t bucket;
 
 			row = key / LH_NBUCKETS;
+			bucket = (uint16_t)(key % LH_NBUCKETS);
 			if (!e->row_of[row]) {
 				e->touched[ntouched] = row;
+				e->lo[ntouched] = e->hi[ntouched] = bucket;
 				e->row_of[row] = ++ntouched;
 			}
-			e->hist[(size_t)(e->row_of[row] - 1) * LH_NBUCKETS + key % LH_NBUCKETS] += c->w[i];
+			hr = e->row_of[row] - 1;
+			e->hist[(size_t)hr * LH_NBUCKETS + bucket] += c->w[i];
+			if (bucket < e->lo[hr])
+				e->lo[hr] = bucket;
+			if (bucket > e->hi[hr])
+				e->hi[hr] = bucket;
 		}
 	}
 	for (uint32_t i = 0; i < e->n; i++) {
@@ -572,10 +583,8 @@ size_t etcd_agg_query(struct etcd_agg *e, uint32_t k, struct etcd_agg_row *rows,
 	if (total)
 		fill_row(e, e->cap, first, span, total);
 	for (uint32_t i = 0; i < ntouched; i++) {
-		uint32_t row = e->touched[i];
-
-		memset(&e->hist[(size_t)(e->row_of[row] - 1) * LH_NBUCKETS], 0, LH_NBUCKETS * sizeof(uint64_t));
-		e->row_of[row] = 0;
+		memset(&e->hist[(size_t)i * LH_NBUCKETS + e->lo[i]], 0, (e->hi[i] - e->lo[i] + 1u) * sizeof(uint64_t));
+		e->row_of[e->touched[i]] = 0;
 	}
 	qsort(e->rows, nrows, sizeof(*e->rows), row_cmp);
 	if (rows)

@@ -31,6 +31,7 @@ unsigned lh_bucket(double v)
 #define lhn_ready lh_ns_ready_
 uint64_t lh_ns_thr_[LH_NBUCKETS + 1];
 uint16_t lh_ns_start_[(LHN_MAX_E - LHN_MIN_E + 1) << LHN_TOP_BITS];
+static double lhn_value[LH_NBUCKETS]; /* lh_value of each bucket, for the quantiles (no pow per call) */
 static pthread_once_t lhn_once = PTHREAD_ONCE_INIT;
 int lh_ns_ready_; /* set (release) once the tables are built: the fast path skips pthread_once */
 
@@ -55,6 +56,8 @@ static void lhn_init(void)
 
 			lhn_start[(e - LHN_MIN_E) << LHN_TOP_BITS | top] = (uint16_t)lh_bucket((double)v);
 		}
+	for (unsigned b = 0; b < LH_NBUCKETS; b++)
+		lhn_value[b] = lh_value(b);
 	__atomic_store_n(&lhn_ready, 1, __ATOMIC_RELEASE);
 }
 
@@ -119,33 +122,54 @@ double lh_quantile(const uint64_t *counts, double q)
 
 void lh_quantiles(const uint64_t *counts, const double *q, double *out, unsigned n)
 {
-	double total = 0, target[LH_MAXQ], cum = 0;
+	lh_quantiles_in(counts, 0, LH_NBUCKETS - 1, q, out, n);
+}
+
+void lh_quantiles_in(const uint64_t *counts, unsigned lo, unsigned hi, const double *q, double *out, unsigned n)
+{
+	double total = 0, target[LH_MAXQ], cum = 0, next;
 	unsigned left = n < LH_MAXQ ? n : LH_MAXQ;
 	bool done[LH_MAXQ] = { false };
 
-	for (unsigned b = 0; b < LH_NBUCKETS; b++)
+	if (!__atomic_load_n(&lhn_ready, __ATOMIC_ACQUIRE))
+		lh_init();
+	if (hi > LH_NBUCKETS - 1)
+		hi = LH_NBUCKETS - 1;
+	/* the buckets outside [lo, hi] are 0: adding them would leave every sum as it is */
+	for (unsigned b = lo; b <= hi; b++)
 		total += (double)counts[b];
+	next = INFINITY; /* the smallest target not reached yet */
 	for (unsigned i = 0; i < left; i++) {
 		double qi = q[i] < 0 ? 0 : q[i] > 1 ? 1 : q[i];
 
 		out[i] = NAN;
 		target[i] = qi * total; /* as lh_quantile: the same sums, so the same buckets */
+		if (target[i] < next)
+			next = target[i];
 	}
 	if (total <= 0)
 		return;
 	n = left;
-	for (unsigned b = 0; b < LH_NBUCKETS && left; b++) {
+	for (unsigned b = lo; b <= hi && left; b++) {
 		if (!counts[b])
 			continue;
 		cum += (double)counts[b];
-		for (unsigned i = 0; i < n; i++)
-			if (!done[i] && cum >= target[i]) {
-				out[i] = lh_value(b);
+		if (!(cum >= next))
+			continue;
+		next = INFINITY;
+		for (unsigned i = 0; i < n; i++) {
+			if (done[i])
+				continue;
+			if (cum >= target[i]) {
+				out[i] = lhn_value[b];
 				done[i] = true;
 				left--;
+			} else if (target[i] < next) {
+				next = target[i];
 			}
+		}
 	}
 	for (unsigned i = 0; i < n; i++) /* not reached: cum == total >= target */
 		if (!done[i])
-			out[i] = lh_value(LH_NBUCKETS - 1);
+			out[i] = lhn_value[LH_NBUCKETS - 1];
 }

@@ -47,6 +47,9 @@ double lh_quantile(const uint64_t *counts, double q);
  * instead of two per quantile. */
 #define LH_MAXQ 8
 void lh_quantiles(const uint64_t *counts, const double *q, double *out, unsigned n);
+/* lh_quantiles of a histogram whose counts are all 0 outside buckets [lo, hi] (the same values, bit for
+ * bit): the walks cover [lo, hi] only, and a bucket's value is read from a table. */
+void lh_quantiles_in(const uint64_t *counts, unsigned lo, unsigned hi, const double *q, double *out, unsigned n);
 
 /* lh_bucket_ns, inline (per record): its tables are built in loghist.c */
 #define LHN_TOP_BITS 4

@@ -155,8 +155,9 @@ static void test_bucket_ns_matches(void **state)
 	}
 }
 
-/* lh_quantiles gives lh_quantile's values bit for bit (several quantiles in one walk), in any order of
- * the quantiles, on sparse and dense histograms, and NaN for an empty one. */
+/* lh_quantiles (and lh_quantiles_in over any range that holds the non-empty buckets) gives lh_quantile's
+ * values bit for bit (several quantiles in one walk), in any order of the quantiles, on sparse and dense
+ * histograms, and NaN for an empty one. */
 static void test_quantiles_one_walk(void **state)
 {
 	static const double qs[] = { 0.99, 0.5, 0.9, 0.0, 1.0, 0.999, 0.5, 0.25 };
@@ -169,14 +170,29 @@ static void test_quantiles_one_walk(void **state)
 		memset(counts, 0, sizeof(counts));
 		for (unsigned k = 0; k < nz; k++)
 			counts[(unsigned)(urand() * LH_NBUCKETS) % LH_NBUCKETS] += 1 + (uint64_t)(urand() * 1000);
+		unsigned lo = 0, hi = LH_NBUCKETS - 1;
+
+		while (lo < hi && !counts[lo])
+			lo++;
+		while (hi > lo && !counts[hi])
+			hi--;
 		for (unsigned n = 1; n <= LH_MAXQ; n++) {
 			lh_quantiles(counts, qs, got, n);
+			for (unsigned i = 0; i < n; i++)
+				assert_memory_equal(&got[i], &(double){ lh_quantile(counts, qs[i]) }, sizeof(double));
+			/* the walk over the non-empty range only, and over a wider one */
+			lh_quantiles_in(counts, lo, hi, qs, got, n);
+			for (unsigned i = 0; i < n; i++)
+				assert_memory_equal(&got[i], &(double){ lh_quantile(counts, qs[i]) }, sizeof(double));
+			lh_quantiles_in(counts, lo / 2, hi + (LH_NBUCKETS - 1 - hi) / 2, qs, got, n);
 			for (unsigned i = 0; i < n; i++)
 				assert_memory_equal(&got[i], &(double){ lh_quantile(counts, qs[i]) }, sizeof(double));
 		}
 	}
 	memset(counts, 0, sizeof(counts));
 	lh_quantiles(counts, qs, got, 3);
+	assert_true(isnan(got[0]) && isnan(got[1]) && isnan(got[2]));
+	lh_quantiles_in(counts, 7, 7, qs, got, 3);
 	assert_true(isnan(got[0]) && isnan(got[1]) && isnan(got[2]));
 }
 

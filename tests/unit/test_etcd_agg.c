@@ -172,7 +172,7 @@ static void test_quantiles(void **state)
 {
 	struct etcd_agg *e = mkagg(8, 10, 1024, T0);
 	struct etcd_agg_row rows[4], total;
-	static double lat[2000], all[4000];
+	static double lat[2000], all[4000], last[1000];
 	size_t n, nall = 0;
 	unsigned seed = 12345;
 
@@ -188,6 +188,8 @@ static void test_quantiles(void **state)
 			if (i % 2)
 				lat[s * 1000 / 2 + i / 2] = (double)r.latency_ns;
 			all[nall++] = (double)r.latency_ns;
+			if (s == 1)
+				last[i] = (double)r.latency_ns;
 		}
 	etcd_agg_advance(e, T0 + 2 * S);
 	n = etcd_agg_query(e, 2, rows, 4, &total, NULL);
@@ -205,6 +207,23 @@ static void test_quantiles(void **state)
 			assert_true(fabs(got_t[i] - y) / y <= LH_REL_ERR);
 		}
 		assert_true(r->p50_ns <= r->p90_ns && r->p90_ns <= r->p99_ns);
+	}
+	/* queries one after the other share the scratch histograms: each sees its own steps only (the
+	 * newest step alone, then both again, with the first query's quantiles bit for bit) */
+	{
+		struct etcd_agg_row again;
+		const double qs[3] = { 0.5, 0.9, 0.99 };
+		const double first[3] = { total.p50_ns, total.p90_ns, total.p99_ns };
+
+		etcd_agg_query(e, 1, NULL, 0, &again, NULL);
+		for (int i = 0; i < 3; i++) {
+			const double got = i == 0 ? again.p50_ns : i == 1 ? again.p90_ns : again.p99_ns;
+			double y = exact_q(last, 1000, qs[i]);
+
+			assert_true(fabs(got - y) / y <= LH_REL_ERR);
+		}
+		etcd_agg_query(e, 2, NULL, 0, &again, NULL);
+		assert_memory_equal(first, ((const double[3]){ again.p50_ns, again.p90_ns, again.p99_ns }), sizeof(first));
 	}
 	/* a window without calls has no quantiles */
 	etcd_agg_advance(e, T0 + 5 * S);
