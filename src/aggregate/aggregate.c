@@ -145,13 +145,16 @@ struct agg_prev {
 	bool res_mode, has_user;       /* a resource request with a resource; the user is known */
 	uint32_t row[AGG__NTABLES], gen[AGG__NTABLES];
 	uint64_t cbase[AGG__NTABLES];  /* cell_key(table, row, gen, 0) of row[] */
-	uint32_t valid; /* tables whose row[], gen[] and cbase[] are set */
+	uint32_t chome[AGG__NTABLES];  /* row_home(cbase[]) */
+	uint32_t valid; /* tables whose row[], gen[], cbase[] and chome[] are set */
 };
 
 struct agg {
 	struct agg_params p;
 	uint32_t tables; /* enabled groupings (agg_enable_tables) */
 	uint32_t need;   /* the key fields (KF bits) of the enabled groupings: the ones key_same_prev compares */
+	uint64_t start_max; /* the latest start_ns of the enabled groupings: records that end from then on
+			     * count in all of them */
 	uint32_t wsteps; /* nsteps - cause_steps: the steps of the slots, cells and queries */
 	struct agg_prev prev;
 	uint16_t tables_of[1u << KF__N]; /* fields (KF bits) -> the tables whose fields are all among them */
@@ -891,6 +894,7 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 			goto fail;
 		a->tab[t].start_ns = start_ns;
 	}
+	a->start_max = start_ns;
 	a->q.hist = calloc((size_t)(a->p.max_keys + 1) * LH_NBUCKETS, sizeof(uint64_t));
 	a->q.row_of = calloc(a->p.max_keys + 1, sizeof(uint32_t));
 	a->q.touched = calloc(a->p.max_keys + 1, sizeof(uint32_t));
@@ -961,12 +965,19 @@ void agg_advance(struct agg *a, uint64_t now_ns)
 	set_cur(a, agg_step_of(a, now_ns));
 }
 
-/* Home slot of a cell: the row's latency buckets in runs of 8 share a hashed base (of the cell key
- * with the bucket's low 3 bits cleared: run_key), so the cells one row uses in a step (its latencies
- * cluster) sit in a few cache lines, not one line per bucket. */
-static inline uint32_t cell_home(const struct agg *a, uint64_t run_key, unsigned bucket)
+/* Home slot of a cell: a row's latency buckets in runs of 8 share a base, so the cells one row uses in a
+ * step (its latencies cluster) sit in a few cache lines, not one line per bucket. The base is the row's
+ * hashed part (row_home: once per row, kept with the previous record's row) xor the run's (run_home:
+ * once per record), and the bucket's low 3 bits pick the slot in the run. Where a cell sits changes no
+ * result (queries visit the cells in the order they were added), only how far a probe goes. */
+static inline uint32_t row_home(uint64_t cbase)
 {
-	return (uint32_t)(((run_key * 0x9e3779b97f4a7c15ULL) >> 32 & ~(uint64_t)7) | (bucket & 7)) & a->cells_mask;
+	return (uint32_t)((cbase * 0x9e3779b97f4a7c15ULL) >> 32) & ~7u;
+}
+
+static inline uint32_t run_home(unsigned bucket)
+{
+	return ((uint32_t)(((uint64_t)(bucket >> 3) + 1) * 0xc2b2ae3d27d4eb4fULL >> 32) & ~7u) | (bucket & 7);
 }
 
 static inline __attribute__((always_inline)) void cell_add(struct agg *a, struct agg_cells *c, uint64_t key, uint32_t home,
@@ -1028,8 +1039,8 @@ struct add_rec {
 	agg_v4f inc_lo;
 	agg_v2f inc_bytes;
 	float fekvs;
-	uint64_t step, kbucket, kbucket_run; /* the bucket's bits of a cell key, and of its home (cell_home) */
-	uint64_t end_ns;
+	uint64_t step, kbucket; /* the bucket's bits of a cell key */
+	uint32_t rhome;         /* run_home(bucket): the bucket's part of its cells' home slots */
 	struct agg_cells *cells;
 	uint32_t *rows;
 };
@@ -1040,22 +1051,20 @@ static inline __attribute__((always_inline)) void add_to_table(struct agg *a, st
 	struct agg_tab *tb = &a->tab[t];
 	uint32_t idx;
 	uint64_t cbase; /* the cell key of the record's latency without its bucket */
+	uint32_t chome; /* row_home(cbase) */
 	struct agg_entry *e;
 
-	if (!(a->tables >> t & 1) || c->end_ns < tb->start_ns) { /* not counted by this grouping */
-		c->rows[t] = UINT32_MAX;
-		a->prev.valid &= ~(1u << t); /* prev.row[t] is not this record's row: the next one may not use it */
-		return;
-	}
 	if (t == AGG_TOTAL) {
 		idx = 1;
 		e = entry_at(tb, idx);
 		cbase = cell_key((uint32_t)t, idx, 0, 0);
+		chome = row_home(cbase);
 	} else if ((c->same_tab >> t & 1) && (e = entry_at(tb, a->prev.row[t]))->gen == a->prev.gen[t]) {
 		/* the previous record's key of this table, still in its row: lookup's hit without the probe */
 		idx = a->prev.row[t];
 		hh_hit(tb->hh, idx - 1, c->w);
 		cbase = a->prev.cbase[t];
+		chome = a->prev.chome[t];
 	} else {
 		bool evicted = false;
 
@@ -1068,12 +1077,14 @@ static inline __attribute__((always_inline)) void add_to_table(struct agg *a, st
 		a->prev.row[t] = idx;
 		a->prev.gen[t] = e->gen;
 		a->prev.cbase[t] = cell_key((uint32_t)t, idx, e->gen, 0);
+		a->prev.chome[t] = row_home(a->prev.cbase[t]);
 		if (idx) /* always: may_evict finds a row */
 			a->prev.valid |= 1u << t;
 		/* A key that just took a row by eviction is most likely one of a long tail (a cardinality
 		 * burst): its first latency goes to the "(other)" cells, so that the tail does not
 		 * fill the step's cells with rows that are gone a moment later. */
 		cbase = evicted ? cell_key((uint32_t)t, 0, 0, 0) : a->prev.cbase[t];
+		chome = row_home(cbase);
 	}
 
 	c->rows[t] = idx;
@@ -1093,14 +1104,14 @@ static inline __attribute__((always_inline)) void add_to_table(struct agg *a, st
 		slot_add4(&sl->v[SV_REQ], c->inc_lo);
 		slot_add2(&sl->v[SV_BYTES], c->inc_bytes);
 		sl->v[SV_EKVS] += c->fekvs;
-		cell_add(a, c->cells, cbase | c->kbucket, cell_home(a, cbase | c->kbucket_run, c->bucket), c->wunits);
+		cell_add(a, c->cells, cbase | c->kbucket, (chome ^ c->rhome) & a->cells_mask, c->wunits);
 	}
 }
 
 bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 {
 	struct add_rec c;
-	uint32_t no_rows[AGG__NTABLES];
+	uint32_t no_rows[AGG__NTABLES], count;
 	double wu;
 	uint64_t end_ns = r->start_ns + r->latency_ns;
 
@@ -1109,7 +1120,6 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 		return false;
 	}
 	c.r = r;
-	c.end_ns = end_ns;
 	c.have_kv = false;
 	c.rows = rows ? rows : no_rows;
 	c.w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
@@ -1127,7 +1137,7 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	c.inc_bytes = (agg_v2f){ (float)c.bytes, (float)c.ebytes };
 	c.fekvs = (float)c.ekvs;
 	c.kbucket = (uint64_t)c.bucket << 1;
-	c.kbucket_run = (uint64_t)(c.bucket & ~7u) << 1;
+	c.rhome = run_home(c.bucket);
 	if (end_ns - a->memo_lo >= a->memo_hi - a->memo_lo) {
 		uint64_t step = agg_step_of(a, end_ns);
 
@@ -1148,19 +1158,30 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	c.cells = c.in_slots ? cells_for(a, c.step, c.ring_i) : NULL;
 	if (!c.in_window)
 		a->st.late++;
+	/* the groupings that count it: the enabled ones, but those enabled after it ended */
+	count = a->tables;
+	if (end_ns < a->start_max)
+		for (int t = 0; t < AGG__NTABLES; t++)
+			if (end_ns < a->tab[t].start_ns)
+				count &= ~AGG_TABLE_BIT(t);
+	memset(c.rows, 0xff, AGG__NTABLES * sizeof(*c.rows)); /* UINT32_MAX: not counted */
+	/* prev.row[t] of a table that does not count this record is not its row: the next one may not use it */
+	a->prev.valid &= count;
 	/* the tables whose key is the previous record's */
 	c.same_tab = a->prev.valid & a->tables_of[key_same_prev(a, r)];
 	/* total first: it keeps its histogram cells even when a step's cell table runs full */
 	_Static_assert(AGG__NTABLES == 9, "agg_add_rows: one add_to_table per table");
-	add_to_table(a, &c, AGG_TOTAL);
-	add_to_table(a, &c, AGG_BY_PRIORITY_LEVEL);
-	add_to_table(a, &c, AGG_BY_USER);
-	add_to_table(a, &c, AGG_BY_NAMESPACE);
-	add_to_table(a, &c, AGG_BY_RESOURCE);
-	add_to_table(a, &c, AGG_BY_VERB_RESOURCE);
-	add_to_table(a, &c, AGG_BY_CLIENT);
-	add_to_table(a, &c, AGG_BY_AGENT);
-	add_to_table(a, &c, AGG_BY_KEY);
+#define ADD_TO(t) do { if (count & AGG_TABLE_BIT(t)) add_to_table(a, &c, t); } while (0)
+	ADD_TO(AGG_TOTAL);
+	ADD_TO(AGG_BY_PRIORITY_LEVEL);
+	ADD_TO(AGG_BY_USER);
+	ADD_TO(AGG_BY_NAMESPACE);
+	ADD_TO(AGG_BY_RESOURCE);
+	ADD_TO(AGG_BY_VERB_RESOURCE);
+	ADD_TO(AGG_BY_CLIENT);
+	ADD_TO(AGG_BY_AGENT);
+	ADD_TO(AGG_BY_KEY);
+#undef ADD_TO
 	return true;
 }
 
@@ -1172,6 +1193,8 @@ void agg_enable_tables(struct agg *a, uint32_t mask, uint64_t now_ns)
 		int t = __builtin_ctz(add);
 
 		a->tab[t].start_ns = now_ns > a->start_ns ? now_ns : a->start_ns;
+		if (a->tab[t].start_ns > a->start_max)
+			a->start_max = a->tab[t].start_ns;
 		a->tables |= AGG_TABLE_BIT(t);
 		a->need |= table_fields[t];
 		a->prev.valid &= ~AGG_TABLE_BIT(t); /* (never set: it counted nothing) */
