@@ -14,10 +14,23 @@
 #define WEIGHT_SCALE 256.0 /* latency cells hold weights in 1/256 units (exact sums), as aggregate.c */
 
 /* One step of one (op, resource) row; step stored + 1 so that 0 means "never written". */
+enum eslot_value { EV_CALLS, EV_ERRORS, EV_REQ_BYTES, EV_LINKED, EV__N };
 struct eslot {
 	uint32_t step1;
-	float calls, errors, req_bytes, linked;
+	float v[EV__N]; /* calls, errors, request bytes, linked calls */
 };
+
+/* A slot's values += inc, as one vector addition (lane by lane: the sums of scalar additions, bit for bit;
+ * a value a call does not add to gets + 0, which leaves it as it is: the sums are never -0) */
+typedef float eslot_v4f __attribute__((vector_size(16)));
+static inline void eslot_add(struct eslot *sl, eslot_v4f inc)
+{
+	eslot_v4f x;
+
+	memcpy(&x, sl->v, sizeof(x));
+	x += inc;
+	memcpy(sl->v, &x, sizeof(x));
+}
 
 struct eentry {
 	struct etcd_agg_key key;
@@ -348,7 +361,12 @@ void etcd_agg_request(struct etcd_agg *e, uint64_t request_id, uint64_t end_ns, 
 	e->recent[i].id = request_id;
 	e->recent[i].end_ns = end_ns;
 	dst = &e->recent_rows[i * e->p.link_tables];
-	memcpy(dst, rows, e->p.link_tables * sizeof(*dst)); /* rows >= link_rows are skipped by attribute() */
+	/* rows >= link_rows are skipped by attribute(); the request aggregation's tables (the usual case): a
+	 * copy of known length */
+	if (e->p.link_tables == AGG__NTABLES)
+		memcpy(dst, rows, AGG__NTABLES * sizeof(*dst));
+	else
+		memcpy(dst, rows, e->p.link_tables * sizeof(*dst));
 }
 
 void etcd_agg_evict_hook(void *ctx, uint32_t table, uint32_t row)
@@ -446,6 +464,7 @@ void etcd_agg_add(struct etcd_agg *e, const struct etcd_record *r)
 	bytes = r->req_size > 0 ? (float)((double)r->req_size * w) : 0;
 	uint64_t step;
 	uint32_t idx;
+	eslot_v4f inc;
 
 	if (r->stream) {
 		e->st.streams++;
@@ -459,18 +478,14 @@ void etcd_agg_add(struct etcd_agg *e, const struct etcd_record *r)
 	idx = lookup(e, r);
 	sidx = (uint32_t)(step % e->p.nsteps);
 	cells = cells_for(e, step, sidx);
+	inc = (eslot_v4f){ fw, err ? fw : 0, bytes, r->request_id ? fw : 0 };
 	for (int pass = 0; pass < 2; pass++) {
 		uint32_t row = pass ? e->cap : idx; /* the total lives after the keys */
 		struct eslot *sl = &e->entries[row].ring[sidx];
 
 		if (sl->step1 != (uint32_t)(step + 1))
 			*sl = (struct eslot){ .step1 = (uint32_t)(step + 1) };
-		sl->calls += fw;
-		if (err)
-			sl->errors += fw;
-		sl->req_bytes += bytes;
-		if (r->request_id)
-			sl->linked += fw;
+		eslot_add(sl, inc);
 		cell_add(e, cells, row, bucket, wunits);
 	}
 }
@@ -515,10 +530,10 @@ static void fill_row(struct etcd_agg *e, uint32_t i, uint64_t first, double span
 
 		if (sl->step1 != (uint32_t)(s + 1))
 			continue;
-		r->calls += sl->calls;
-		r->errors += sl->errors;
-		r->req_bytes += sl->req_bytes;
-		r->linked += sl->linked;
+		r->calls += sl->v[EV_CALLS];
+		r->errors += sl->v[EV_ERRORS];
+		r->req_bytes += sl->v[EV_REQ_BYTES];
+		r->linked += sl->v[EV_LINKED];
 	}
 	r->key = i == e->cap ? NULL : &en->key;
 	r->other = en->other;
