@@ -21,7 +21,17 @@
 #define LE_SECONDS(n) n / 1e9,
 #define LE_NS(n) n##ULL,
 const double agg_le_seconds[AGG_NLE] = { AGG_LE_NS(LE_SECONDS) };
-static const uint64_t le_ns[AGG_NLE] = { AGG_LE_NS(LE_NS) };
+static const uint64_t le_ns[AGG_NLE + 1] = { AGG_LE_NS(LE_NS) UINT64_MAX }; /* [AGG_NLE]: no latency is above */
+
+/* The cumulative bucket of a latency: the first bound >= it. In integer ns: for ns < 2^53,
+ * (double)ns / 1e9 <= bound exactly when ns <= the bound's ns (each bound has at most 9 decimals). */
+static unsigned le_index_ns(uint64_t ns)
+{
+	for (unsigned i = 0; i < AGG_NLE; i++)
+		if (ns <= le_ns[i])
+			return i;
+	return AGG_NLE;
+}
 
 #define AGG_IDLE_WEIGHT 0.01 /* decayed weight of an idle key: 1 request ~ 4.6 time constants ago */
 #define AGG_INFLIGHT_WEIGHT 0.1 /* heavy-hitter weight of a key admitted for in-flight requests only */
@@ -39,7 +49,9 @@ struct agg_slot {
  * The slot's parts are added by loads and stores that do not overlap: a load that overlaps part of
  * the store before it waits for that store (no store-to-load forwarding). */
 typedef float agg_v4f __attribute__((vector_size(16)));
+typedef int32_t agg_v4i __attribute__((vector_size(16)));
 typedef float agg_v2f __attribute__((vector_size(8)));
+typedef double agg_v2d __attribute__((vector_size(16)));
 static inline void slot_add4(float *v, agg_v4f inc)
 {
 	agg_v4f x;
@@ -57,6 +69,24 @@ static inline void slot_add2(float *v, agg_v2f inc)
 	x += inc;
 	memcpy(v, &x, sizeof(x));
 }
+
+/* Two doubles += inc (the cumulative totals, lane by lane as scalar additions) */
+static inline void cum_add2(double *v, agg_v2d inc)
+{
+	agg_v2d x;
+
+	memcpy(&x, v, sizeof(x));
+	x += inc;
+	memcpy(v, &x, sizeof(x));
+}
+
+/* The lanes of a slot's v[SV_REQ .. SV_5XX] a record of each status class adds its weight to (all bits
+ * set: the weight; none: + 0) */
+static const agg_v4i class_lanes[AGG__NCLASS] = {
+	[AGG_C_1XX] = { -1, 0, 0, 0 }, [AGG_C_2XX] = { -1, 0, 0, 0 },  [AGG_C_3XX] = { -1, 0, 0, 0 },
+	[AGG_C_4XX] = { -1, -1, 0, 0 }, [AGG_C_429] = { -1, 0, -1, 0 }, [AGG_C_5XX] = { -1, 0, 0, -1 },
+	[AGG_C_UNKNOWN] = { -1, 0, 0, 0 },
+};
 
 struct agg_entry {
 	struct agg_key key; /* into this entry's key bytes (tab->key_off) for the table's fields, else "" */
@@ -155,6 +185,7 @@ struct agg {
 	uint32_t need;   /* the key fields (KF bits) of the enabled groupings: the ones key_same_prev compares */
 	uint64_t start_max; /* the latest start_ns of the enabled groupings: records that end from then on
 			     * count in all of them */
+	uint8_t le_of[LH_NBUCKETS]; /* latency bucket -> the cumulative bucket of its smallest latency */
 	uint32_t wsteps; /* nsteps - cause_steps: the steps of the slots, cells and queries */
 	struct agg_prev prev;
 	uint16_t tables_of[1u << KF__N]; /* fields (KF bits) -> the tables whose fields are all among them */
@@ -879,6 +910,8 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 	    a->p.decay_steps < 1 || a->p.decay_steps > 1000000 || a->p.cause_steps >= a->p.nsteps)
 		goto fail;
 	a->wsteps = a->p.nsteps - a->p.cause_steps;
+	for (unsigned b = 0; b < LH_NBUCKETS; b++)
+		a->le_of[b] = (uint8_t)le_index_ns(b ? lh_ns_thr_[b] : 0);
 	for (uint32_t m = 0; m < 1u << KF__N; m++)
 		for (int t = 0; t < AGG_TOTAL; t++)
 			if (!(table_fields[t] & ~m))
@@ -1003,16 +1036,6 @@ static inline __attribute__((always_inline)) void cell_add(struct agg *a, struct
 	c->pos[c->used++] = i;
 }
 
-/* The cumulative bucket of a latency: the first bound >= it. In integer ns: for ns < 2^53,
- * (double)ns / 1e9 <= bound exactly when ns <= the bound's ns (each bound has at most 9 decimals). */
-static unsigned le_index_ns(uint64_t ns)
-{
-	for (unsigned i = 0; i < AGG_NLE; i++)
-		if (ns <= le_ns[i])
-			return i;
-	return AGG_NLE;
-}
-
 /* Generation of entry idx of table t (0 for "(other)" and the total). */
 static inline uint32_t entry_gen(const struct agg *a, int t, uint32_t idx)
 {
@@ -1032,7 +1055,8 @@ struct add_rec {
 	enum agg_class cls;
 	unsigned le, bucket;
 	uint32_t same_tab, ring_i, hist_i, step1, wunits;
-	double w, bytes, ebytes, ekvs, lat_w;
+	double w;
+	agg_v2d cum_b, cum_k; /* cum.bytes_out, etcd_bytes += cum_b; cum.etcd_kvs, latency_sum_s += cum_k */
 	float fw;
 	/* the slot increments: v[SV_REQ .. SV_5XX] += inc_lo (+ 0 leaves a sum as it is: the sums are never
 	 * -0), v[SV_BYTES], v[SV_EBYTES] += inc_bytes, v[SV_EKVS] += fekvs */
@@ -1089,10 +1113,11 @@ static inline __attribute__((always_inline)) void add_to_table(struct agg *a, st
 
 	c->rows[t] = idx;
 	e->cum.req[c->cls] += c->w;
-	e->cum.bytes_out += c->bytes;
-	e->cum.etcd_bytes += c->ebytes;
-	e->cum.etcd_kvs += c->ekvs;
-	e->cum.latency_sum_s += c->lat_w;
+	_Static_assert(offsetof(struct agg_cum, etcd_bytes) == offsetof(struct agg_cum, bytes_out) + 8 &&
+			       offsetof(struct agg_cum, latency_sum_s) == offsetof(struct agg_cum, etcd_kvs) + 8,
+		       "agg_cum: pairs of totals added as one vector");
+	cum_add2(&e->cum.bytes_out, c->cum_b);
+	cum_add2(&e->cum.etcd_kvs, c->cum_k);
 	e->cum.le[c->le] += c->w;
 	if ((AGG_HIST_TABLES >> t & 1) && c->in_window)
 		hist_add_at(a->p.nsteps, hist_of(tb, e), c->step, c->hist_i, c->fw);
@@ -1112,7 +1137,7 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 {
 	struct add_rec c;
 	uint32_t no_rows[AGG__NTABLES], count;
-	double wu;
+	double wu, bytes, ebytes, ekvs;
 	uint64_t end_ns = r->start_ns + r->latency_ns;
 
 	if (r->ongoing) {
@@ -1122,20 +1147,29 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	c.r = r;
 	c.have_kv = false;
 	c.rows = rows ? rows : no_rows;
-	c.w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
-	wu = c.w == 1.0 ? WEIGHT_SCALE : nearbyint(c.w * WEIGHT_SCALE);
-	c.wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
-	c.bytes = r->bytes_out > 0 ? (double)r->bytes_out * c.w : 0;
-	c.ebytes = r->has_etcd_cost ? (double)r->etcd_resp_bytes * c.w : 0;
-	c.ekvs = r->has_etcd_cost ? (double)r->etcd_kvs * c.w : 0;
-	c.lat_w = c.w * (double)r->latency_ns / 1e9;
-	c.cls = agg_status_class(r->status);
+	if (r->sample_factor == 1.0) { /* unsampled (the usual case): the weight's conversions are known */
+		c.w = 1.0;
+		c.wunits = (uint32_t)WEIGHT_SCALE;
+	} else {
+		c.w = r->sample_factor > 0 && isfinite(r->sample_factor) ? r->sample_factor : 1.0;
+		wu = c.w == 1.0 ? WEIGHT_SCALE : nearbyint(c.w * WEIGHT_SCALE);
+		c.wunits = wu < 1 ? 1 : wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
+	}
+	bytes = r->bytes_out > 0 ? (double)r->bytes_out * c.w : 0;
+	ebytes = r->has_etcd_cost ? (double)r->etcd_resp_bytes * c.w : 0;
+	ekvs = r->has_etcd_cost ? (double)r->etcd_kvs * c.w : 0;
+	c.cum_b = (agg_v2d){ bytes, ebytes };
+	c.cum_k = (agg_v2d){ ekvs, c.w * (double)r->latency_ns / 1e9 };
+	c.cls = (uint32_t)(r->status - 200) < 100 ? AGG_C_2XX : agg_status_class(r->status);
 	c.bucket = lh_bucket_ns(r->latency_ns);
-	c.le = le_index_ns(r->latency_ns);
+	/* the cumulative bucket: the one of the latency bucket's smallest value, or the next one (a latency
+	 * bucket spans a factor < 1.08, the bounds at least 1.2 apart: one bound at most falls in it) */
+	c.le = a->le_of[c.bucket];
+	c.le += r->latency_ns > le_ns[c.le];
 	c.fw = (float)c.w;
-	c.inc_lo = (agg_v4f){ c.fw, c.cls == AGG_C_4XX ? c.fw : 0, c.cls == AGG_C_429 ? c.fw : 0, c.cls == AGG_C_5XX ? c.fw : 0 };
-	c.inc_bytes = (agg_v2f){ (float)c.bytes, (float)c.ebytes };
-	c.fekvs = (float)c.ekvs;
+	c.inc_lo = (agg_v4f)((agg_v4i)(agg_v4f){ c.fw, c.fw, c.fw, c.fw } & class_lanes[c.cls]);
+	c.inc_bytes = (agg_v2f){ (float)bytes, (float)ebytes };
+	c.fekvs = (float)ekvs;
 	c.kbucket = (uint64_t)c.bucket << 1;
 	c.rhome = run_home(c.bucket);
 	if (end_ns - a->memo_lo >= a->memo_hi - a->memo_lo) {

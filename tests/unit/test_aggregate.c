@@ -316,6 +316,61 @@ static void test_quantiles_last_step(void **state)
 	agg_free(a);
 }
 
+/* The cumulative counters' status classes and latency buckets are those of agg_status_class and of the
+ * first bound >= the latency in seconds, for latencies at, around and between every bound and statuses
+ * at every class edge. */
+static void test_cum_classes_and_buckets(void **state)
+{
+	static const int32_t statuses[] = { 0, -1, 99, 100, 199, 200, 201, 299, 300, 399, 400, 428, 429, 430, 499,
+					     500, 599, 600, 1000 };
+	struct agg *a = mkagg(16, 10, T0);
+	double want_le[AGG_NLE + 1] = { 0 }, want_cls[AGG__NCLASS] = { 0 };
+	const struct agg_cum *cum;
+	unsigned n = 0;
+
+	for (int i = 0; i < AGG_NLE + 3000; i++) {
+		uint64_t lat;
+		unsigned le = 0;
+
+		if (i < AGG_NLE) { /* each bound and its neighbours */
+			uint64_t b = (uint64_t)llround(agg_le_seconds[i] * 1e9);
+
+			for (uint64_t d = 0; d < 3; d++) {
+				struct request_record r = mk("a", "get", "pods", statuses[n % (sizeof(statuses) / sizeof(statuses[0]))], T0 + S / 2, b + d - 1);
+
+				for (le = 0; le < AGG_NLE && !((double)r.latency_ns / 1e9 <= agg_le_seconds[le]); le++)
+					;
+				want_le[le]++;
+				want_cls[agg_status_class(r.status)]++;
+				agg_add(a, &r);
+				n++;
+			}
+			continue;
+		}
+		lat = i < AGG_NLE + 6 ? (uint64_t[]){ 0, 1, 999, 1000, 10000000000000ULL, 20000000000000ULL }[i - AGG_NLE]
+				      : (uint64_t)pow(10, 14 * urand());
+		{
+			struct request_record r = mk("a", "get", "pods", statuses[n % (sizeof(statuses) / sizeof(statuses[0]))],
+						     T0 + S / 2, lat);
+
+			for (le = 0; le < AGG_NLE && !((double)lat / 1e9 <= agg_le_seconds[le]); le++)
+				;
+			want_le[le]++;
+			want_cls[agg_status_class(r.status)]++;
+			agg_add(a, &r);
+			n++;
+		}
+	}
+	assert_non_null(agg_table_entry(a, AGG_TOTAL, 0, &cum, NULL, NULL));
+	for (int b = 0; b <= AGG_NLE; b++)
+		if (cum->le[b] != want_le[b])
+			fail_msg("le[%d] = %g, expected %g", b, cum->le[b], want_le[b]);
+	for (int c = 0; c < AGG__NCLASS; c++)
+		if (cum->req[c] != want_cls[c])
+			fail_msg("req[%s] = %g, expected %g", agg_class_name((enum agg_class)c), cum->req[c], want_cls[c]);
+	agg_free(a);
+}
+
 static void test_sampling_factor(void **state)
 {
 	struct agg *a = mkagg(16, 10, T0);
@@ -1136,6 +1191,7 @@ int main(void)
 		cmocka_unit_test(test_error_split),
 		cmocka_unit_test(test_quantiles_across_steps),
 		cmocka_unit_test(test_quantiles_last_step),
+		cmocka_unit_test(test_cum_classes_and_buckets),
 		cmocka_unit_test(test_sampling_factor),
 		cmocka_unit_test(test_eviction_other),
 		cmocka_unit_test(test_sorting),
