@@ -1207,13 +1207,19 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	_Static_assert(AGG__NTABLES == 9, "agg_add_rows: one add_to_table per table");
 #define ADD_TO(t) do { if (count & AGG_TABLE_BIT(t)) add_to_table(a, &c, t); } while (0)
 	ADD_TO(AGG_TOTAL);
-	ADD_TO(AGG_BY_PRIORITY_LEVEL);
-	ADD_TO(AGG_BY_USER);
-	ADD_TO(AGG_BY_NAMESPACE);
-	ADD_TO(AGG_BY_RESOURCE);
+	/* the groupings top does not count by default: one test for those in a row */
+	if (count & (AGG_TABLE_BIT(AGG_BY_PRIORITY_LEVEL) | AGG_TABLE_BIT(AGG_BY_USER) | AGG_TABLE_BIT(AGG_BY_NAMESPACE) |
+		     AGG_TABLE_BIT(AGG_BY_RESOURCE))) {
+		ADD_TO(AGG_BY_PRIORITY_LEVEL);
+		ADD_TO(AGG_BY_USER);
+		ADD_TO(AGG_BY_NAMESPACE);
+		ADD_TO(AGG_BY_RESOURCE);
+	}
 	ADD_TO(AGG_BY_VERB_RESOURCE);
-	ADD_TO(AGG_BY_CLIENT);
-	ADD_TO(AGG_BY_AGENT);
+	if (count & (AGG_TABLE_BIT(AGG_BY_CLIENT) | AGG_TABLE_BIT(AGG_BY_AGENT))) {
+		ADD_TO(AGG_BY_CLIENT);
+		ADD_TO(AGG_BY_AGENT);
+	}
 	ADD_TO(AGG_BY_KEY);
 #undef ADD_TO
 	return true;

@@ -24,7 +24,7 @@ unsigned lh_bucket(double v)
 /* lh_bucket_ns's tables (loghist.h): lh_ns_thr_[b] = the smallest integer ns in bucket b (b >= 1;
  * [LH_NBUCKETS] = UINT64_MAX), lh_ns_start_[i] = the bucket of the smallest value whose top bits (the
  * highest set bit e >= 9, 1000 ns needing 10 bits, and the 4 bits below it) are
- * i = (e - 9) * 16 + those 4 bits. A run of one index spans at most a factor 17/16 < g, so its values
+ * i = (e - 9) * 16 + those 4 bits (at least bucket 1). A run of one index spans at most a factor 17/16 < g, so its values
  * lie in at most two buckets. */
 #define lhn_thr lh_ns_thr_
 #define lhn_start lh_ns_start_
@@ -54,7 +54,9 @@ static void lhn_init(void)
 		for (unsigned top = 0; top < 1u << LHN_TOP_BITS; top++) {
 			uint64_t v = (1ULL << e) | (uint64_t)top << (e - LHN_TOP_BITS);
 
-			lhn_start[(e - LHN_MIN_E) << LHN_TOP_BITS | top] = (uint16_t)lh_bucket((double)v);
+			/* >= 1: lh_bucket_ns reads the table for values >= LH_MIN_NS only (bucket >= 1), the
+			 * index's smallest value may be below */
+			lhn_start[(e - LHN_MIN_E) << LHN_TOP_BITS | top] = (uint16_t)(lh_bucket((double)v) > 1 ? lh_bucket((double)v) : 1);
 		}
 	for (unsigned b = 0; b < LH_NBUCKETS; b++)
 		lhn_value[b] = lh_value(b);

@@ -71,9 +71,6 @@ static inline unsigned lh_bucket_ns(uint64_t ns)
 		lh_init();
 	e = 63 - (unsigned)__builtin_clzll(ns);
 	b = lh_ns_start_[(e - LHN_MIN_E) << LHN_TOP_BITS | (unsigned)(ns >> (e - LHN_TOP_BITS) & ((1u << LHN_TOP_BITS) - 1))];
-	/* the index's smallest value may be below 1000 (bucket 0) */
-	if (b < 1)
-		b = 1;
 	while (ns >= lh_ns_thr_[b + 1])
 		b++;
 	return b;
