@@ -135,11 +135,15 @@ struct agg_scratch {
  * older generation of a row (the row got a new key since) belongs to "(other)". */
 struct agg_cells {
 	uint64_t step1;    /* step + 1 these cells belong to, 0 = none */
-	uint32_t used;
+	uint32_t used;     /* cells of the step (of the total's too: they count against cells_per_step) */
+	uint32_t npos;     /* cells in key/w */
 	uint64_t *key;     /* cell_key(); 0 = empty */
 	uint32_t *w;       /* weight units */
 	uint32_t *pos;     /* the used slots of key/w, in insertion order (queries and the reset visit only
 			    * these, not the whole table; pages are resident only as far as cells are used) */
+	uint32_t *total;   /* the total's cells, dense by bucket (LH_NBUCKETS; 0 = no cell): its one row
+			    * needs no hashing */
+	uint16_t total_lo, total_hi; /* the total's cells are in buckets [lo, hi] (lo > hi: none) */
 };
 
 #define CK_BUCKET_BITS 9  /* LH_NBUCKETS = 322 */
@@ -884,6 +888,7 @@ void agg_free(struct agg *a)
 			free(a->cells[i].key);
 			free(a->cells[i].w);
 			free(a->cells[i].pos);
+			free(a->cells[i].total);
 		}
 		free(a->cells);
 	}
@@ -945,7 +950,9 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 		a->cells[i].key = calloc(ncells, sizeof(uint64_t));
 		a->cells[i].w = calloc(ncells, sizeof(uint32_t));
 		a->cells[i].pos = calloc(a->p.cells_per_step, sizeof(uint32_t));
-		if (!a->cells[i].key || !a->cells[i].w || !a->cells[i].pos)
+		a->cells[i].total = calloc(LH_NBUCKETS, sizeof(uint32_t));
+		a->cells[i].total_lo = LH_NBUCKETS;
+		if (!a->cells[i].key || !a->cells[i].w || !a->cells[i].pos || !a->cells[i].total)
 			goto fail;
 	}
 	if (a->p.detector_window) {
@@ -976,9 +983,13 @@ static struct agg_cells *cells_for(struct agg *a, uint64_t step, uint32_t ring_i
 	struct agg_cells *c = &a->cells[ring_i];
 
 	if (c->step1 != step + 1) {
-		for (uint32_t i = 0; i < c->used; i++)
+		for (uint32_t i = 0; i < c->npos; i++)
 			c->key[c->pos[i]] = 0;
-		c->used = 0;
+		if (c->total_lo <= c->total_hi)
+			memset(&c->total[c->total_lo], 0, (c->total_hi - c->total_lo + 1u) * sizeof(*c->total));
+		c->total_lo = LH_NBUCKETS;
+		c->total_hi = 0;
+		c->used = c->npos = 0;
 		c->step1 = step + 1;
 	}
 	return c;
@@ -1031,9 +1042,32 @@ static inline __attribute__((always_inline)) void cell_add(struct agg *a, struct
 		a->st.cell_overflow++;
 		return;
 	}
+	c->used++;
 	c->key[i] = key;
 	c->w[i] = w;
-	c->pos[c->used++] = i;
+	c->pos[c->npos++] = i;
+}
+
+/* cell_add of the total's cell of a bucket: as a cell of the table (the same count against
+ * cells_per_step), in the dense array. */
+static inline void total_cell_add(struct agg *a, struct agg_cells *c, unsigned bucket, uint32_t w)
+{
+	uint32_t *tw = &c->total[bucket];
+
+	if (*tw) { /* a cell holds 1 unit at least */
+		*tw = *tw + w < *tw ? UINT32_MAX : *tw + w;
+		return;
+	}
+	if (c->used >= a->p.cells_per_step) {
+		a->st.cell_overflow++;
+		return;
+	}
+	c->used++;
+	*tw = w;
+	if (bucket < c->total_lo)
+		c->total_lo = (uint16_t)bucket;
+	if (bucket > c->total_hi)
+		c->total_hi = (uint16_t)bucket;
 }
 
 /* Generation of entry idx of table t (0 for "(other)" and the total). */
@@ -1129,7 +1163,10 @@ static inline __attribute__((always_inline)) void add_to_table(struct agg *a, st
 		slot_add4(&sl->v[SV_REQ], c->inc_lo);
 		slot_add2(&sl->v[SV_BYTES], c->inc_bytes);
 		sl->v[SV_EKVS] += c->fekvs;
-		cell_add(a, c->cells, cbase | c->kbucket, (chome ^ c->rhome) & a->cells_mask, c->wunits);
+		if (t == AGG_TOTAL)
+			total_cell_add(a, c->cells, c->bucket, c->wunits);
+		else
+			cell_add(a, c->cells, cbase | c->kbucket, (chome ^ c->rhome) & a->cells_mask, c->wunits);
 	}
 }
 
@@ -1389,7 +1426,26 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 
 		if (c->step1 != s + 1)
 			continue;
-		for (uint32_t j = 0; j < c->used; j++) {
+		if (t == AGG_TOTAL) { /* its cells: the dense array */
+			if (c->total_lo > c->total_hi)
+				continue;
+			if (!q->row_of[1]) {
+				q->touched[ntouched] = 1;
+				q->lo[ntouched] = c->total_lo;
+				q->hi[ntouched] = c->total_hi;
+				q->row_of[1] = ++ntouched;
+			}
+			uint32_t row = q->row_of[1] - 1;
+
+			for (unsigned b = c->total_lo; b <= c->total_hi; b++)
+				q->hist[(size_t)row * LH_NBUCKETS + b] += c->total[b];
+			if (c->total_lo < q->lo[row])
+				q->lo[row] = c->total_lo;
+			if (c->total_hi > q->hi[row])
+				q->hi[row] = c->total_hi;
+			continue;
+		}
+		for (uint32_t j = 0; j < c->npos; j++) {
 			uint32_t i = c->pos[j];
 			uint64_t key = c->key[i];
 			uint32_t idx, row;

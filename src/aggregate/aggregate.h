@@ -51,7 +51,8 @@
  * tables with a history] + the sizes of the key fields it groups by), query scratch
  * (max_keys + 1) * 2.7 KiB once, and (nsteps - cause_steps) * (cells_per_step * 4/3 rounded up to a
  * power of two) * 12 B of cells plus (nsteps - cause_steps) * cells_per_step * 4 B of lists of the
- * used cells (resident only as far as cells are used).
+ * used cells (resident only as far as cells are used), and the total's cells, dense: (nsteps -
+ * cause_steps) * 1.3 KiB.
  * Not thread-safe; pure logic (no clock reads: callers pass times).
  */
 #ifndef KAPIMON_AGGREGATE_H

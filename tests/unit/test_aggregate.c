@@ -847,6 +847,32 @@ static void test_cell_overflow(void **state)
 	assert_true(row.req == 10); /* counts stay exact */
 	assert_false(isnan(row.p50_ns));
 	agg_free(a);
+
+	/* the total's cells count against cells_per_step as the rows' do: 4 cells, 2 groupings (the total
+	 * first), latencies in buckets b1, b2, b3, b1: the total and the agent get b1 and b2, b3 is left
+	 * out of both (2 overflows), b1 again adds to both */
+	p.tables = AGG_TABLE_BIT(AGG_BY_AGENT);
+	a = agg_new(&p, T0);
+	assert_non_null(a);
+	{
+		static const uint64_t lat[4] = { 1000000, 2000000, 50000000, 1000000 };
+		struct agg_row arow;
+
+		for (int i = 0; i < 4; i++) {
+			struct request_record r = mk("a", "get", "pods", 200, T0 + 1 + (uint64_t)i, lat[i]);
+
+			agg_add(a, &r);
+		}
+		assert_int_equal(agg_get_stats(a)->cell_overflow, 2);
+		agg_advance(a, T0 + S);
+		agg_query(a, AGG_TOTAL, 1, AGG_SORT_RATE, &row, 1, NULL);
+		agg_query(a, AGG_BY_AGENT, 1, AGG_SORT_RATE, &arow, 1, NULL);
+		assert_true(row.req == 4 && arow.req == 4);
+		/* 3 latencies in the quantiles: the largest is 2 ms */
+		assert_true(fabs(row.p99_ns - 2e6) / 2e6 <= LH_REL_ERR && fabs(arow.p99_ns - 2e6) / 2e6 <= LH_REL_ERR);
+		assert_true(fabs(row.p50_ns - 1e6) / 1e6 <= LH_REL_ERR);
+	}
+	agg_free(a);
 }
 
 /* The previous record's row is reused only while it holds the same key: records of one key, then a
