@@ -141,9 +141,7 @@ struct agg_cells {
 	uint32_t *w;       /* weight units */
 	uint32_t *pos;     /* the used slots of key/w, in insertion order (queries and the reset visit only
 			    * these, not the whole table; pages are resident only as far as cells are used) */
-	uint32_t *total;   /* the total's cells, dense by bucket (LH_NBUCKETS; 0 = no cell): its one row
-			    * needs no hashing */
-	uint16_t total_lo, total_hi; /* the total's cells are in buckets [lo, hi] (lo > hi: none) */
+	struct lh_cells total; /* the total's cells, dense by bucket: its one row needs no hashing */
 };
 
 #define CK_BUCKET_BITS 9  /* LH_NBUCKETS = 322 */
@@ -888,7 +886,7 @@ void agg_free(struct agg *a)
 			free(a->cells[i].key);
 			free(a->cells[i].w);
 			free(a->cells[i].pos);
-			free(a->cells[i].total);
+			free(a->cells[i].total.w);
 		}
 		free(a->cells);
 	}
@@ -950,9 +948,9 @@ struct agg *agg_new(const struct agg_params *p, uint64_t start_ns)
 		a->cells[i].key = calloc(ncells, sizeof(uint64_t));
 		a->cells[i].w = calloc(ncells, sizeof(uint32_t));
 		a->cells[i].pos = calloc(a->p.cells_per_step, sizeof(uint32_t));
-		a->cells[i].total = calloc(LH_NBUCKETS, sizeof(uint32_t));
-		a->cells[i].total_lo = LH_NBUCKETS;
-		if (!a->cells[i].key || !a->cells[i].w || !a->cells[i].pos || !a->cells[i].total)
+		a->cells[i].total.w = calloc(LH_NBUCKETS, sizeof(uint32_t));
+		a->cells[i].total.lo = LH_NBUCKETS;
+		if (!a->cells[i].key || !a->cells[i].w || !a->cells[i].pos || !a->cells[i].total.w)
 			goto fail;
 	}
 	if (a->p.detector_window) {
@@ -985,10 +983,7 @@ static struct agg_cells *cells_for(struct agg *a, uint64_t step, uint32_t ring_i
 	if (c->step1 != step + 1) {
 		for (uint32_t i = 0; i < c->npos; i++)
 			c->key[c->pos[i]] = 0;
-		if (c->total_lo <= c->total_hi)
-			memset(&c->total[c->total_lo], 0, (c->total_hi - c->total_lo + 1u) * sizeof(*c->total));
-		c->total_lo = LH_NBUCKETS;
-		c->total_hi = 0;
+		lh_cells_clear(&c->total);
 		c->used = c->npos = 0;
 		c->step1 = step + 1;
 	}
@@ -1046,28 +1041,6 @@ static inline __attribute__((always_inline)) void cell_add(struct agg *a, struct
 	c->key[i] = key;
 	c->w[i] = w;
 	c->pos[c->npos++] = i;
-}
-
-/* cell_add of the total's cell of a bucket: as a cell of the table (the same count against
- * cells_per_step), in the dense array. */
-static inline void total_cell_add(struct agg *a, struct agg_cells *c, unsigned bucket, uint32_t w)
-{
-	uint32_t *tw = &c->total[bucket];
-
-	if (*tw) { /* a cell holds 1 unit at least */
-		*tw = *tw + w < *tw ? UINT32_MAX : *tw + w;
-		return;
-	}
-	if (c->used >= a->p.cells_per_step) {
-		a->st.cell_overflow++;
-		return;
-	}
-	c->used++;
-	*tw = w;
-	if (bucket < c->total_lo)
-		c->total_lo = (uint16_t)bucket;
-	if (bucket > c->total_hi)
-		c->total_hi = (uint16_t)bucket;
 }
 
 /* Generation of entry idx of table t (0 for "(other)" and the total). */
@@ -1163,10 +1136,12 @@ static inline __attribute__((always_inline)) void add_to_table(struct agg *a, st
 		slot_add4(&sl->v[SV_REQ], c->inc_lo);
 		slot_add2(&sl->v[SV_BYTES], c->inc_bytes);
 		sl->v[SV_EKVS] += c->fekvs;
-		if (t == AGG_TOTAL)
-			total_cell_add(a, c->cells, c->bucket, c->wunits);
-		else
+		if (t == AGG_TOTAL) {
+			if (!lh_cells_add(&c->cells->total, c->bucket, c->wunits, &c->cells->used, a->p.cells_per_step))
+				a->st.cell_overflow++;
+		} else {
 			cell_add(a, c->cells, cbase | c->kbucket, (chome ^ c->rhome) & a->cells_mask, c->wunits);
+		}
 	}
 }
 
@@ -1427,22 +1402,16 @@ size_t agg_query(struct agg *a, enum agg_table t, uint32_t k, enum agg_sort sort
 		if (c->step1 != s + 1)
 			continue;
 		if (t == AGG_TOTAL) { /* its cells: the dense array */
-			if (c->total_lo > c->total_hi)
+			if (c->total.lo > c->total.hi)
 				continue;
 			if (!q->row_of[1]) {
 				q->touched[ntouched] = 1;
-				q->lo[ntouched] = c->total_lo;
-				q->hi[ntouched] = c->total_hi;
+				q->lo[ntouched] = LH_NBUCKETS - 1;
+				q->hi[ntouched] = 0;
 				q->row_of[1] = ++ntouched;
 			}
-			uint32_t row = q->row_of[1] - 1;
-
-			for (unsigned b = c->total_lo; b <= c->total_hi; b++)
-				q->hist[(size_t)row * LH_NBUCKETS + b] += c->total[b];
-			if (c->total_lo < q->lo[row])
-				q->lo[row] = c->total_lo;
-			if (c->total_hi > q->hi[row])
-				q->hi[row] = c->total_hi;
+			lh_cells_merge(&c->total, &q->hist[(size_t)(q->row_of[1] - 1) * LH_NBUCKETS], &q->lo[q->row_of[1] - 1],
+				       &q->hi[q->row_of[1] - 1]);
 			continue;
 		}
 		for (uint32_t j = 0; j < c->npos; j++) {

@@ -48,9 +48,11 @@ struct lslot {
 /* Latency cells of one step: packed (row * LH_NBUCKETS + bucket) + 1 -> weight units. */
 struct ecells {
 	uint64_t step1;
-	uint32_t used;
+	uint32_t used;  /* cells of the step (of the total's too: they count against cells_per_step) */
+	uint32_t npos;  /* cells in key/w */
 	uint32_t *key, *w;
 	uint32_t *pos; /* the used slots, in insertion order (as aggregate.c's cells) */
+	struct lh_cells total; /* the total row's cells, dense by bucket (no hashing) */
 };
 
 struct recent_req {
@@ -122,6 +124,7 @@ void etcd_agg_free(struct etcd_agg *e)
 			free(e->cells[i].key);
 			free(e->cells[i].w);
 			free(e->cells[i].pos);
+			free(e->cells[i].total.w);
 		}
 		free(e->cells);
 	}
@@ -177,7 +180,9 @@ struct etcd_agg *etcd_agg_new(const struct etcd_agg_params *p, uint64_t start_ns
 		e->cells[i].key = calloc(ncells, sizeof(uint32_t));
 		e->cells[i].w = calloc(ncells, sizeof(uint32_t));
 		e->cells[i].pos = calloc(p->cells_per_step, sizeof(uint32_t));
-		if (!e->cells[i].key || !e->cells[i].w || !e->cells[i].pos)
+		e->cells[i].total.w = calloc(LH_NBUCKETS, sizeof(uint32_t));
+		e->cells[i].total.lo = LH_NBUCKETS;
+		if (!e->cells[i].key || !e->cells[i].w || !e->cells[i].pos || !e->cells[i].total.w)
 			goto fail;
 	}
 	for (uint32_t i = 0; i <= e->cap; i++)
@@ -317,9 +322,10 @@ static struct ecells *cells_for(struct etcd_agg *e, uint64_t step, uint32_t sidx
 	struct ecells *c = &e->cells[sidx];
 
 	if (c->step1 != step + 1) {
-		for (uint32_t j = 0; j < c->used; j++)
+		for (uint32_t j = 0; j < c->npos; j++)
 			c->key[c->pos[j]] = 0;
-		c->used = 0;
+		lh_cells_clear(&c->total);
+		c->used = c->npos = 0;
 		c->step1 = step + 1;
 	}
 	return c;
@@ -344,9 +350,10 @@ static void cell_add(struct etcd_agg *e, struct ecells *c, uint32_t row, unsigne
 		e->st.cell_overflow++;
 		return;
 	}
+	c->used++;
 	c->key[i] = key;
 	c->w[i] = w;
-	c->pos[c->used++] = i;
+	c->pos[c->npos++] = i;
 }
 
 /* ---- input ---------------------------------------------------------------------------------------- */
@@ -486,7 +493,10 @@ void etcd_agg_add(struct etcd_agg *e, const struct etcd_record *r)
 		if (sl->step1 != (uint32_t)(step + 1))
 			*sl = (struct eslot){ .step1 = (uint32_t)(step + 1) };
 		eslot_add(sl, inc);
-		cell_add(e, cells, row, bucket, wunits);
+		if (!pass)
+			cell_add(e, cells, row, bucket, wunits);
+		else if (!lh_cells_add(&cells->total, bucket, wunits, &cells->used, e->p.cells_per_step))
+			e->st.cell_overflow++;
 	}
 }
 
@@ -571,7 +581,17 @@ size_t etcd_agg_query(struct etcd_agg *e, uint32_t k, struct etcd_agg_row *rows,
 
 		if (c->step1 != s + 1)
 			continue;
-		for (uint32_t j = 0; j < c->used; j++) {
+		if (c->total.lo <= c->total.hi) { /* the total's cells: the dense array */
+			if (!e->row_of[e->cap]) {
+				e->touched[ntouched] = e->cap;
+				e->lo[ntouched] = LH_NBUCKETS - 1;
+				e->hi[ntouched] = 0;
+				e->row_of[e->cap] = ++ntouched;
+			}
+			lh_cells_merge(&c->total, &e->hist[(size_t)(e->row_of[e->cap] - 1) * LH_NBUCKETS],
+				       &e->lo[e->row_of[e->cap] - 1], &e->hi[e->row_of[e->cap] - 1]);
+		}
+		for (uint32_t j = 0; j < c->npos; j++) {
 			uint32_t i = c->pos[j], key = c->key[i] - 1, row, hr;
 			uint16_t bucket;
 

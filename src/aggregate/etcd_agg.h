@@ -26,8 +26,8 @@
  * in a later window, rather than never.
  *
  * Cost: etcd_agg_add() does one hash lookup (none when the call's op, resource and group fields are
- * the previous call's) and, for a linked call, one ring lookup and
- * link_tables slot updates; nothing is allocated after etcd_agg_new() (calloc'd, so pages become
+ * the previous call's), a latency cell for its row (the total's cells are a dense array per step) and,
+ * for a linked call, one ring lookup and link_tables slot updates; nothing is allocated after etcd_agg_new() (calloc'd, so pages become
  * resident only when used). Not thread-safe; pure logic (no clock reads: callers pass times).
  */
 #ifndef KAPIMON_ETCD_AGG_H

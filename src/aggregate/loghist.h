@@ -16,6 +16,7 @@
 #ifndef KAPIMON_AGGREGATE_LOGHIST_H
 #define KAPIMON_AGGREGATE_LOGHIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,57 @@ void lh_quantiles(const uint64_t *counts, const double *q, double *out, unsigned
 /* lh_quantiles of a histogram whose counts are all 0 outside buckets [lo, hi] (the same values, bit for
  * bit): the walks cover [lo, hi] only, and a bucket's value is read from a table. */
 void lh_quantiles_in(const uint64_t *counts, unsigned lo, unsigned hi, const double *q, double *out, unsigned n);
+
+/* The latency cells of one step of a row that every observation counts in (the aggregations' totals),
+ * dense by bucket: w[LH_NBUCKETS] weight units, 0 = no cell (an observation adds 1 unit at least), the
+ * cells in buckets [lo, hi] (lo > hi: none). A new cell is taken from the step's cell budget as the
+ * hashed cells of the other rows are (*used < cap, then ++*used). */
+struct lh_cells {
+	uint32_t *w;
+	uint16_t lo, hi;
+};
+
+/* Add w units to bucket b: false when the bucket had no cell and the budget was spent (left out). */
+static inline bool lh_cells_add(struct lh_cells *c, unsigned b, uint32_t w, uint32_t *used, uint32_t cap)
+{
+	uint32_t *x = &c->w[b];
+
+	if (*x) {
+		*x = *x + w < *x ? UINT32_MAX : *x + w;
+		return true;
+	}
+	if (*used >= cap)
+		return false;
+	++*used;
+	*x = w;
+	if (b < c->lo)
+		c->lo = (uint16_t)b;
+	if (b > c->hi)
+		c->hi = (uint16_t)b;
+	return true;
+}
+
+/* No cells (w: zeroed over the range used). */
+static inline void lh_cells_clear(struct lh_cells *c)
+{
+	for (unsigned b = c->lo; b <= c->hi; b++)
+		c->w[b] = 0;
+	c->lo = LH_NBUCKETS;
+	c->hi = 0;
+}
+
+/* hist[b] += the cells' weights; [*lo, *hi] widened to hold them (when there are cells). */
+static inline void lh_cells_merge(const struct lh_cells *c, uint64_t *hist, uint16_t *lo, uint16_t *hi)
+{
+	for (unsigned b = c->lo; b <= c->hi; b++)
+		hist[b] += c->w[b];
+	if (c->lo <= c->hi) {
+		if (c->lo < *lo)
+			*lo = c->lo;
+		if (c->hi > *hi)
+			*hi = c->hi;
+	}
+}
 
 /* lh_bucket_ns, inline (per record): its tables are built in loghist.c */
 #define LHN_TOP_BITS 4

@@ -408,6 +408,36 @@ static void test_request_ring_bounded(void **state)
 	etcd_agg_free(e);
 }
 
+/* The total's latency cells count against cells_per_step as the keys' do: 4 cells, latencies in buckets
+ * b1, b2, b3, b1 (a key's cell, then the total's): b3 is left out of both (2 overflows), b1 again adds to
+ * both; the quantiles hold the 3 others. */
+static void test_cell_budget(void **state)
+{
+	struct etcd_agg_params p;
+	struct etcd_agg *e;
+	struct etcd_agg_row row, total;
+	static const uint64_t lat[4] = { 1000000, 2000000, 50000000, 1000000 };
+
+	etcd_agg_params_default(&p);
+	p.cells_per_step = 4;
+	p.nsteps = 10;
+	e = etcd_agg_new(&p, T0);
+	assert_non_null(e);
+	for (int i = 0; i < 4; i++) {
+		struct etcd_record r = mk("range", "", "pods", T0 + 100 + (uint64_t)i, lat[i]);
+
+		etcd_agg_add(e, &r);
+	}
+	assert_int_equal(etcd_agg_get_stats(e)->cell_overflow, 2);
+	etcd_agg_advance(e, T0 + S);
+	assert_int_equal(etcd_agg_query(e, 1, &row, 1, &total, NULL), 1);
+	assert_double_equal(row.calls, 4, 0);
+	assert_double_equal(total.calls, 4, 0);
+	assert_true(fabs(row.p99_ns - 2e6) / 2e6 <= LH_REL_ERR && fabs(total.p99_ns - 2e6) / 2e6 <= LH_REL_ERR);
+	assert_true(fabs(total.p50_ns - 1e6) / 1e6 <= LH_REL_ERR);
+	etcd_agg_free(e);
+}
+
 static void test_bad_params(void **state)
 {
 	struct etcd_agg_params p;
@@ -506,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_overflow_other),
 		cmocka_unit_test(test_weights_streams_keys),
 		cmocka_unit_test(test_request_ring_bounded),
+		cmocka_unit_test(test_cell_budget),
 		cmocka_unit_test(test_bad_params),
 		cmocka_unit_test(test_prev_key_fields),
 	};
