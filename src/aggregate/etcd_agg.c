@@ -90,6 +90,12 @@ struct etcd_agg {
 	char prev_group[sizeof(((struct etcd_record *)0)->group)];
 	uint32_t prev_idx;
 	bool prev_valid;
+	/* the link slots of the last attribution (step index lk_sidx, request rows lk_rows): a request with
+	 * the same rows in the same step (a run of one key) reuses them, no address computed */
+	uint32_t lk_sidx;   /* UINT32_MAX: none */
+	uint32_t lk_n;
+	uint32_t lk_rows[ETCD_AGG_MAX_LINK_TABLES];
+	struct lslot *lk_slot[ETCD_AGG_MAX_LINK_TABLES];
 };
 
 void etcd_agg_params_default(struct etcd_agg_params *p)
@@ -191,6 +197,7 @@ struct etcd_agg *etcd_agg_new(const struct etcd_agg_params *p, uint64_t start_ns
 	strcpy(e->entries[0].key.op, "(other)");
 	strcpy(e->entries[0].key.resource, "(other)");
 	e->n = 1;
+	e->lk_sidx = UINT32_MAX;
 	e->start_ns = start_ns;
 	e->cur = e->floor = start_ns / p->step_ns;
 	return e;
@@ -398,36 +405,18 @@ void etcd_agg_evict_hook(void *ctx, uint32_t table, uint32_t row)
 	}
 }
 
-/* Add fw to step sidx (stamped step1) of the request rows rows[0 .. ntables) (a row >= link_rows: none). */
-static inline __attribute__((always_inline)) void link_add(struct etcd_agg *e, const uint32_t *rows, uint32_t ntables,
-							   uint32_t sidx, uint32_t step1, float fw)
+/* Whether rows[0 .. n) are lk_rows' (n = the request aggregation's tables: a comparison of known length). */
+static inline bool link_rows_same(const struct etcd_agg *e, const uint32_t *rows, uint32_t n)
 {
-	/* links[table][row][step % nsteps]: table t's step sidx of row 0, then rows nsteps apart */
-	struct lslot *base = &e->links[sidx];
-	size_t tstride = (size_t)e->p.link_rows * e->p.nsteps;
-	uint32_t nsteps = e->p.nsteps, link_rows = e->p.link_rows;
-
-#pragma GCC unroll 16
-	for (uint32_t t = 0; t < ntables; t++) {
-		uint32_t row = rows[t];
-		struct lslot *sl;
-
-		if (row >= link_rows)
-			continue;
-		sl = base + t * tstride + (size_t)row * nsteps;
-		if (sl->step1 != step1) {
-			sl->step1 = step1;
-			sl->calls = 0;
-		}
-		sl->calls += fw;
-	}
+	return n == AGG__NTABLES ? !memcmp(rows, e->lk_rows, AGG__NTABLES * sizeof(*rows))
+				 : !memcmp(rows, e->lk_rows, n * sizeof(*rows));
 }
 
 static void attribute(struct etcd_agg *e, uint64_t request_id, double w)
 {
 	size_t i = request_id & (e->p.recent - 1);
 	uint64_t step;
-	uint32_t sidx;
+	uint32_t sidx, step1, n = e->p.link_tables;
 	const uint32_t *rows;
 	float fw = (float)w;
 
@@ -440,12 +429,30 @@ static void attribute(struct etcd_agg *e, uint64_t request_id, double w)
 	if (!step_for(e, e->recent[i].end_ns, &step))
 		return;
 	sidx = (uint32_t)(step % e->p.nsteps);
-	rows = &e->recent_rows[i * e->p.link_tables];
-	/* the request aggregation's tables (the usual case): a loop of known length, unrolled */
-	if (e->p.link_tables == AGG__NTABLES)
-		link_add(e, rows, AGG__NTABLES, sidx, (uint32_t)(step + 1), fw);
-	else
-		link_add(e, rows, e->p.link_tables, sidx, (uint32_t)(step + 1), fw);
+	step1 = (uint32_t)(step + 1);
+	rows = &e->recent_rows[i * n];
+	if (sidx != e->lk_sidx || !link_rows_same(e, rows, n)) {
+		/* links[table][row][step % nsteps]: table t's step sidx of row 0, then rows nsteps apart; a row
+		 * >= link_rows: none */
+		struct lslot *base = &e->links[sidx];
+		size_t tstride = (size_t)e->p.link_rows * e->p.nsteps;
+
+		e->lk_n = 0;
+		for (uint32_t t = 0; t < n; t++)
+			if (rows[t] < e->p.link_rows)
+				e->lk_slot[e->lk_n++] = base + t * tstride + (size_t)rows[t] * e->p.nsteps;
+		memcpy(e->lk_rows, rows, n * sizeof(*rows));
+		e->lk_sidx = sidx;
+	}
+	for (uint32_t k = 0; k < e->lk_n; k++) {
+		struct lslot *sl = e->lk_slot[k];
+
+		if (sl->step1 != step1) {
+			sl->step1 = step1;
+			sl->calls = 0;
+		}
+		sl->calls += fw;
+	}
 }
 
 void etcd_agg_add(struct etcd_agg *e, const struct etcd_record *r)

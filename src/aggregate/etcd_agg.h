@@ -27,7 +27,8 @@
  *
  * Cost: etcd_agg_add() does one hash lookup (none when the call's op, resource and group fields are
  * the previous call's), a latency cell for its row (the total's cells are a dense array per step) and,
- * for a linked call, one ring lookup and link_tables slot updates; nothing is allocated after etcd_agg_new() (calloc'd, so pages become
+ * for a linked call, one ring lookup and a slot update per table its request has a row in (the slots of
+ * the previous linked call when its request had the same rows, in the same step); nothing is allocated after etcd_agg_new() (calloc'd, so pages become
  * resident only when used). Not thread-safe; pure logic (no clock reads: callers pass times).
  */
 #ifndef KAPIMON_ETCD_AGG_H

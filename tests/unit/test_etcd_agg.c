@@ -281,6 +281,23 @@ static void test_link_attribution(void **state)
 	assert_int_equal(etcd_agg_get_stats(e)->linked, 5);
 	assert_int_equal(etcd_agg_get_stats(e)->attributed, 4);
 	assert_int_equal(etcd_agg_get_stats(e)->unattributed, 1);
+	/* requests with request 7's rows ending in step 2, then in step 3, then in step 2 again (a link
+	 * counted in its request's step, whatever the rows of the one before) */
+	{
+		static const uint64_t ends[3] = { T0 + 2 * S + 10, T0 + 3 * S + 10, T0 + 2 * S + 20 };
+
+		for (int i = 0; i < 3; i++) {
+			struct etcd_record r = mk("range", "", "configmaps", T0 + 3 * S + 100, 1000);
+
+			etcd_agg_request(e, 20 + (uint64_t)i, ends[i], rows_a);
+			r.request_id = 20 + (uint64_t)i;
+			etcd_agg_add(e, &r);
+		}
+		etcd_agg_advance(e, T0 + 4 * S);
+		assert_double_equal(etcd_agg_linked(e, 0, 3, 1), 1, 1e-6);
+		assert_double_equal(etcd_agg_linked(e, 0, 3, 2), 3, 1e-6);
+		assert_double_equal(etcd_agg_linked(e, 1, 1, 1), 1, 1e-6);
+	}
 	etcd_agg_free(e);
 }
 
