@@ -178,7 +178,8 @@ struct agg_prev {
 	uint32_t row[AGG__NTABLES], gen[AGG__NTABLES];
 	uint64_t cbase[AGG__NTABLES];  /* cell_key(table, row, gen, 0) of row[] */
 	uint32_t chome[AGG__NTABLES];  /* row_home(cbase[]) */
-	uint32_t valid; /* tables whose row[], gen[], cbase[] and chome[] are set */
+	struct agg_entry *entry[AGG__NTABLES]; /* the entry of row[] */
+	uint32_t valid; /* tables whose row[], gen[], cbase[], chome[] and entry[] are set */
 };
 
 struct agg {
@@ -1090,7 +1091,7 @@ static inline __attribute__((always_inline)) void add_to_table(struct agg *a, st
 		e = entry_at(tb, idx);
 		cbase = cell_key((uint32_t)t, idx, 0, 0);
 		chome = row_home(cbase);
-	} else if ((c->same_tab >> t & 1) && (e = entry_at(tb, a->prev.row[t]))->gen == a->prev.gen[t]) {
+	} else if ((c->same_tab >> t & 1) && (e = a->prev.entry[t])->gen == a->prev.gen[t]) {
 		/* the previous record's key of this table, still in its row: lookup's hit without the probe */
 		idx = a->prev.row[t];
 		hh_hit(tb->hh, idx - 1, c->w);
@@ -1106,6 +1107,7 @@ static inline __attribute__((always_inline)) void add_to_table(struct agg *a, st
 		idx = lookup(a, (enum agg_table)t, &c->kv, c->w, true, &evicted);
 		e = entry_at(tb, idx);
 		a->prev.row[t] = idx;
+		a->prev.entry[t] = e;
 		a->prev.gen[t] = e->gen;
 		a->prev.cbase[t] = cell_key((uint32_t)t, idx, e->gen, 0);
 		a->prev.chome[t] = row_home(a->prev.cbase[t]);
@@ -1173,7 +1175,7 @@ bool agg_add_rows(struct agg *a, const struct request_record *r, uint32_t *rows)
 	c.cum_b = (agg_v2d){ bytes, ebytes };
 	c.cum_k = (agg_v2d){ ekvs, c.w * (double)r->latency_ns / 1e9 };
 	c.cls = (uint32_t)(r->status - 200) < 100 ? AGG_C_2XX : agg_status_class(r->status);
-	c.bucket = lh_bucket_ns(r->latency_ns);
+	c.bucket = lh_bucket_ns_built(r->latency_ns); /* agg_new built its tables */
 	/* the cumulative bucket: the one of the latency bucket's smallest value, or the next one (a latency
 	 * bucket spans a factor < 1.08, the bounds at least 1.2 apart: one bound at most falls in it) */
 	c.le = a->le_of[c.bucket];

@@ -462,7 +462,7 @@ void etcd_agg_add(struct etcd_agg *e, const struct etcd_record *r)
 	uint32_t wunits = (uint32_t)WEIGHT_SCALE;
 	struct ecells *cells;
 	uint32_t sidx;
-	unsigned bucket = lh_bucket_ns(r->latency_ns);
+	unsigned bucket = lh_bucket_ns_built(r->latency_ns); /* etcd_agg_new built its tables */
 	bool err = r->grpc_status != 0;
 	float bytes;
 

@@ -33,6 +33,9 @@ unsigned lh_bucket(double v_ns);
  * integer ns (derived once from lh_bucket itself, so the two always agree) indexed by the value's top
  * bits, then at most a comparison or two. Thread-safe. */
 static inline unsigned lh_bucket_ns(uint64_t ns);
+/* lh_bucket_ns once the tables are built (after lh_init(): the aggregations' per-record path, whose _new
+ * builds them). */
+static inline unsigned lh_bucket_ns_built(uint64_t ns);
 /* Build lh_bucket_ns's tables now (~0.2 ms once; agg_new and etcd_agg_new call it, so that the first
  * record does not pay it). */
 void lh_init(void);
@@ -111,7 +114,7 @@ extern uint64_t lh_ns_thr_[LH_NBUCKETS + 1];
 extern uint16_t lh_ns_start_[(LHN_MAX_E - LHN_MIN_E + 1) << LHN_TOP_BITS];
 extern int lh_ns_ready_;
 
-static inline unsigned lh_bucket_ns(uint64_t ns)
+static inline unsigned lh_bucket_ns_built(uint64_t ns)
 {
 	unsigned e, b;
 
@@ -119,13 +122,18 @@ static inline unsigned lh_bucket_ns(uint64_t ns)
 		return 0;
 	if (ns >= 10000000000000ULL)
 		return LH_NBUCKETS - 1;
-	if (!__atomic_load_n(&lh_ns_ready_, __ATOMIC_ACQUIRE))
-		lh_init();
 	e = 63 - (unsigned)__builtin_clzll(ns);
 	b = lh_ns_start_[(e - LHN_MIN_E) << LHN_TOP_BITS | (unsigned)(ns >> (e - LHN_TOP_BITS) & ((1u << LHN_TOP_BITS) - 1))];
 	while (ns >= lh_ns_thr_[b + 1])
 		b++;
 	return b;
+}
+
+static inline unsigned lh_bucket_ns(uint64_t ns)
+{
+	if (!__atomic_load_n(&lh_ns_ready_, __ATOMIC_ACQUIRE))
+		lh_init();
+	return lh_bucket_ns_built(ns);
 }
 
 #endif
