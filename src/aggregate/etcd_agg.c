@@ -495,7 +495,8 @@ void etcd_agg_add(struct etcd_agg *e, const struct etcd_record *r)
 	inc = (eslot_v4f){ fw, err ? fw : 0, bytes, r->request_id ? fw : 0 };
 	for (int pass = 0; pass < 2; pass++) {
 		uint32_t row = pass ? e->cap : idx; /* the total lives after the keys */
-		struct eslot *sl = &e->entries[row].ring[sidx];
+		struct eslot *sl = &e->slots[(size_t)row * e->p.nsteps + sidx]; /* entries[row].ring[sidx], without
+										  * reading the entry */
 
 		if (sl->step1 != (uint32_t)(step + 1))
 			*sl = (struct eslot){ .step1 = (uint32_t)(step + 1) };

@@ -22,15 +22,30 @@
 static inline bool field_same(const char *rec, const char *prev, size_t size)
 {
 #if defined(__SSE2__)
-	for (size_t off = 0;;) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(rec + off));
-		__m128i y = _mm_loadu_si128((const __m128i *)(const void *)(prev + off));
-		unsigned z = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_setzero_si128()));
-		unsigned ne = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) ^ 0xffff;
+	/* the first 16 bytes apart (most fields end there): no loop state to set up */
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)rec);
+	unsigned z = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_setzero_si128()));
+	unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_loadu_si128((const __m128i *)(const void *)prev)));
 
-		if (z) /* the bytes up to the record's NUL, the NUL included */
-			return !(ne & (z ^ (z - 1)));
-		if (ne)
+	if (z) { /* the bytes up to the record's NUL, the NUL included */
+		unsigned m = z ^ (z - 1);
+
+		return (eq & m) == m;
+	}
+	if (eq != 0xffff)
+		return false;
+	if (size <= 16)
+		return true;
+	for (size_t off = size < 32 ? size - 16 : 16;;) { /* the last chunk overlaps the one before */
+		x = _mm_loadu_si128((const __m128i *)(const void *)(rec + off));
+		z = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_setzero_si128()));
+		eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_loadu_si128((const __m128i *)(const void *)(prev + off))));
+		if (z) {
+			unsigned m = z ^ (z - 1);
+
+			return (eq & m) == m;
+		}
+		if (eq != 0xffff)
 			return false;
 		off += 16;
 		if (off >= size)

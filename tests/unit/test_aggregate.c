@@ -13,6 +13,7 @@
 
 #include "aggregate/aggregate.h"
 #include "aggregate/anomaly_line.h"
+#include "aggregate/field_same.h"
 #include "assemble/assembler.h"
 #include "assemble/request_fill.h"
 
@@ -369,6 +370,47 @@ static void test_cum_classes_and_buckets(void **state)
 		if (cum->req[c] != want_cls[c])
 			fail_msg("req[%s] = %g, expected %g", agg_class_name((enum agg_class)c), cum->req[c], want_cls[c]);
 	agg_free(a);
+}
+
+/* field_same: for every field size the aggregations compare, every string length (a full field without
+ * a NUL too) and every position: the same string with other bytes after the NUL is the same, a byte
+ * changed up to the NUL (or the NUL itself) is not; SRC_SAME copies the record's field when not. */
+static void test_field_same(void **state)
+{
+	static const size_t sizes[] = { 16, 24, 40, 64, 128, 256 };
+
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t size = sizes[k];
+		char *rec = malloc(size), *prev = malloc(size);
+
+		assert_non_null(rec);
+		assert_non_null(prev);
+		for (size_t n = 0; n <= size; n++) {
+			for (size_t i = 0; i < size; i++) {
+				rec[i] = (char)('a' + (i * 7 + n) % 26);
+				prev[i] = i > n ? (char)('A' + (i + n) % 26) : rec[i]; /* other bytes after the NUL */
+			}
+			if (n < size)
+				rec[n] = prev[n] = '\0';
+			assert_true(field_same(rec, prev, size));
+			for (size_t j = 0; j <= n && j < size; j++) {
+				char keep = prev[j];
+
+				prev[j] = j == n ? 'x' : (char)(keep ^ 0x20);
+				if (field_same(rec, prev, size))
+					fail_msg("size %zu, length %zu: a difference at %zu not seen", size, n, j);
+				prev[j] = keep;
+			}
+		}
+		free(rec);
+		free(prev);
+	}
+	{
+		char a[24] = "list", b[24] = "watch";
+
+		assert_false(SRC_SAME(b, a));
+		assert_true(!strcmp(b, "list") && SRC_SAME(b, a));
+	}
 }
 
 static void test_sampling_factor(void **state)
@@ -1218,6 +1260,7 @@ int main(void)
 		cmocka_unit_test(test_quantiles_across_steps),
 		cmocka_unit_test(test_quantiles_last_step),
 		cmocka_unit_test(test_cum_classes_and_buckets),
+		cmocka_unit_test(test_field_same),
 		cmocka_unit_test(test_sampling_factor),
 		cmocka_unit_test(test_eviction_other),
 		cmocka_unit_test(test_sorting),
