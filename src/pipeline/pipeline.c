@@ -8,7 +8,6 @@
 
 #include "assemble/apf_join.h"
 #include "assemble/kp_contract.h"
-#include "assemble/request_fill.h"
 #include "resolve/procnet.h"
 #include "util/hash.h"
 
@@ -241,12 +240,12 @@ static void deliver_abandoned(const struct request_record *r, void *ctx)
 }
 
 /* Only when a sink wants it: filling a record costs what classifying the request does. */
-static void deliver_started(struct pipeline *p, const struct kp_req_start *ev)
+static void deliver_started(struct pipeline *p, struct lane *l, int32_t h)
 {
 	if (!p->want_started)
 		return;
-	request_fill_start_reused(&p->scratch, ev, p->o.mono_to_wall_ns);
-	p->scratch.apiserver_pid = ev->hdr.tgid;
+	asm_fill_started(l->as, h, &p->scratch);
+	p->scratch.apiserver_pid = l->pid;
 	for (size_t i = 0; i < p->nsinks; i++)
 		if (p->sinks[i].request_started)
 			p->sinks[i].request_started(p->sinks[i].ctx, &p->scratch);
@@ -457,10 +456,10 @@ static int feed(struct pipeline *p, const void *event, size_t size)
 	}
 	switch (h->type) {
 	case KP_EV_REQ_START: {
-		const struct kp_req_start *kept = asm_start(l->as, event);
+		int32_t h = asm_start(l->as, event);
 
-		if (kept) /* as kept: an authn start's time is when the request arrived */
-			deliver_started(p, kept);
+		if (h >= 0) /* as kept: an authn start's time is when the request arrived */
+			deliver_started(p, l, h);
 		break;
 	}
 	case KP_EV_REQ_END:
@@ -677,14 +676,12 @@ struct pending_walk {
 	void *ctx;
 };
 
-static void pending_one(const struct kp_req_start *ev, void *ctx)
+static void pending_one(struct request_record *r, void *ctx)
 {
 	struct pending_walk *w = ctx;
-	struct request_record r;
 
-	request_fill_start(&r, ev, w->p->o.mono_to_wall_ns);
-	r.apiserver_pid = w->pid;
-	w->fn(&r, w->ctx);
+	r->apiserver_pid = w->pid;
+	w->fn(r, w->ctx);
 }
 
 void pipeline_foreach_pending(const struct pipeline *p, void (*fn)(const struct request_record *r, void *ctx),

@@ -80,6 +80,20 @@ static inline void mem_copy_short(char *dst, const char *src, size_t n)
 	}
 }
 
+/* memset(dst, 0, n) for short buffers, inline, as mem_copy_short: writes [0, n) only. */
+static inline void mem_clear_short(char *dst, size_t n)
+{
+	static const char zero[16];
+
+	if (n >= 16) {
+		for (size_t i = 0; i + 16 < n; i += 16)
+			memcpy(dst + i, zero, 16);
+		memcpy(dst + n - 16, zero, 16);
+	} else {
+		mem_copy_short(dst, zero, n);
+	}
+}
+
 /* memcmp(a, b, n) == 0 for short keys, inline: 8 bytes at a time, the last 1..8 by overlapping
  * reads (both hold n bytes); no library call on per-event paths. */
 static inline bool mem_eq_short(const char *a, const char *b, size_t n)
