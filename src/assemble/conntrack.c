@@ -111,10 +111,11 @@ static inline uint64_t ct_hash(const char *k)
 
 #define TABLE_FIND(tab, cap, keyf, k, found)                                                       \
 	({                                                                                         \
-		size_t mask_ = (cap) - 1, i_ = ct_hash(k) & mask_;                                \
+		size_t n_ = strlen(k), mask_ = (cap) - 1, i_ = hash_bytes((k), n_, 0) & mask_;    \
 		*(found) = false;                                                                  \
 		while ((tab)[i_].used) {                                                           \
-			if (!strcmp((tab)[i_].keyf, (k))) {                                        \
+			/* the NUL included: keys are shorter than their field */                  \
+			if (n_ < sizeof((tab)[i_].keyf) && mem_eq_short((tab)[i_].keyf, (k), n_ + 1)) { \
 				*(found) = true;                                                   \
 				break;                                                             \
 			}                                                                          \

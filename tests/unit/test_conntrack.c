@@ -93,6 +93,10 @@ static void test_conntrack(void **state)
 	assert_int_equal(ct_local_port(ct, "127.0.0.1:1001"), 6443);
 	assert_int_equal(ct_local_port(ct, "[::1]:1002"), 8443);
 	assert_int_equal(ct_local_port(ct, "127.0.0.1:9"), 0);
+	/* a prefix or an extension of a known peer, or a peer longer than any key, is unknown */
+	assert_int_equal(ct_local_port(ct, "127.0.0.1:100"), 0);
+	assert_int_equal(ct_local_port(ct, "127.0.0.1:10010"), 0);
+	assert_int_equal(ct_local_port(ct, "[0000:0000:0000:0000:0000:0000:0000:0001]:1002-and-some-more-bytes"), 0);
 	ct_close(ct, "127.0.0.1:1001", 100);
 	assert_int_equal(ct_get_stats(ct)->active, 2);
 	/* closed connections answer during the grace period, then are forgotten */
