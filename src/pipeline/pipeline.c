@@ -239,11 +239,10 @@ static void deliver_abandoned(const struct request_record *r, void *ctx)
 			p->sinks[i].request_abandoned(p->sinks[i].ctx, r);
 }
 
-/* Only when a sink wants it: filling a record costs what classifying the request does. */
-static void deliver_started(struct pipeline *p, struct lane *l, int32_t h)
+/* Only when a sink wants it (the caller checks want_started): filling a record costs what classifying
+ * the request does. Out of line: feed stays a small frame for every event. */
+static __attribute__((noinline)) void deliver_started(struct pipeline *p, struct lane *l, int32_t h)
 {
-	if (!p->want_started)
-		return;
 	asm_fill_started(l->as, h, &p->scratch);
 	p->scratch.apiserver_pid = l->pid;
 	for (size_t i = 0; i < p->nsinks; i++)
@@ -276,13 +275,11 @@ static void lane_free(struct pipeline *p, struct lane *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* The lane of an apiserver process, made on its first event; NULL when PIPELINE_MAX_SOURCES are in use. */
-static struct lane *lane_of(struct pipeline *p, uint32_t pid)
+/* lane_of when the event is not of the previous event's lane. Out of line: feed stays a small frame. */
+static __attribute__((noinline)) struct lane *lane_find(struct pipeline *p, uint32_t pid)
 {
 	struct lane *free_lane = NULL;
 
-	if (p->last && p->last->pid == pid)
-		return p->last;
 	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++) {
 		struct lane *l = &p->lanes[i];
 
@@ -321,6 +318,14 @@ static struct lane *lane_of(struct pipeline *p, uint32_t pid)
 			etcd_asm_set_weigher(free_lane->es, p->weigh, p->weigh_ctx);
 	}
 	return p->last = free_lane;
+}
+
+/* The lane of an apiserver process, made on its first event; NULL when PIPELINE_MAX_SOURCES are in use. */
+static inline struct lane *lane_of(struct pipeline *p, uint32_t pid)
+{
+	if (p->last && p->last->pid == pid)
+		return p->last;
+	return lane_find(p, pid);
 }
 
 struct pipeline *pipeline_new(const struct pipeline_opts *o)
@@ -378,14 +383,11 @@ int pipeline_add_sink(struct pipeline *p, const struct pipeline_sink *s)
 /* Connection events recorded before the socket counters were added end at `sk`: zero the rest. */
 #define KP_CONN_EVENT_V1_SIZE offsetof(struct kp_conn_event, sk)
 
-static void feed_conn(struct pipeline *p, const void *event, size_t size)
+/* Out of line (its copy would give feed, which every event goes through, a frame). */
+static __attribute__((noinline)) void feed_conn_v1(struct pipeline *p, const void *event, size_t size)
 {
 	struct kp_conn_event ev;
 
-	if (size >= sizeof(ev)) {
-		ct_feed(p->ct, event);
-		return;
-	}
 	memset(&ev, 0, sizeof(ev));
 	memcpy(&ev, event, size);
 	ct_feed(p->ct, &ev);
@@ -446,7 +448,10 @@ static int feed(struct pipeline *p, const void *event, size_t size)
 	struct lane *l;
 
 	if (h->type == KP_EV_CONN) { /* not from the apiserver's context: no lane */
-		feed_conn(p, event, size);
+		if (size >= sizeof(struct kp_conn_event))
+			ct_feed(p->ct, event);
+		else
+			feed_conn_v1(p, event, size);
 		return 0;
 	}
 	l = lane_of(p, h->tgid);
@@ -458,7 +463,7 @@ static int feed(struct pipeline *p, const void *event, size_t size)
 	case KP_EV_REQ_START: {
 		int32_t h = asm_start(l->as, event);
 
-		if (h >= 0) /* as kept: an authn start's time is when the request arrived */
+		if (h >= 0 && p->want_started) /* as kept: an authn start's time is when the request arrived */
 			deliver_started(p, l, h);
 		break;
 	}
