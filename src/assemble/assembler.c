@@ -55,7 +55,7 @@ struct assembler {
 
 static inline struct pending *pend(const struct assembler *a, int32_t slot)
 {
-	return &a->chunks[slot / POOL_CHUNK][slot % POOL_CHUNK];
+	return &a->chunks[(uint32_t)slot / POOL_CHUNK][(uint32_t)slot % POOL_CHUNK]; /* slot >= 0 */
 }
 
 static inline void occ_set(struct assembler *a, size_t i, bool used)

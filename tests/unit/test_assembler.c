@@ -278,8 +278,9 @@ static void test_kept_start(void **state)
 	assert_false(holds(&k, sizeof(k), "hidden-after-nul"));
 	request_fill_kept(&r, &k, 0);
 	assert_string_equal(r.path, "/api/v1/pods");
-	/* every length, a NUL anywhere or nowhere: the kept path is the C string */
-	for (size_t len = 0; len <= 80; len++)
+	/* every length, a NUL anywhere or nowhere: the kept path is the C string, and forgetting it clears
+	 * every byte of it */
+	for (size_t len = 0; len <= 100; len++)
 		for (size_t nul = 0; nul <= len; nul++) {
 			memset(s.path, 'p', sizeof(s.path));
 			if (nul < len)
@@ -288,6 +289,8 @@ static void test_kept_start(void **state)
 			req_start_keep(&k, &s);
 			assert_int_equal(k.path_len, nul);
 			req_start_forget(&k);
+			for (size_t b = 0; b < nul; b++)
+				assert_int_equal(k.s[k.method_len + b], 0);
 		}
 }
 
