@@ -696,27 +696,13 @@ static inline bool rc_holds(const struct rc_entry *e, const char *method, uint64
 	       (mlen <= 8 || mem_eq_short(e->method + 8, method + 8, mlen - 8)) && mem_eq_short(e->raw, raw, len);
 }
 
-void request_classify(struct request_record *r, const char *raw_path, size_t len)
+/* Classify r's target the long way (parse, sanitise) and remember it in e (NULL: not to be remembered).
+ * Out of line: the hit path of request_classify stays a small frame. */
+static __attribute__((noinline)) void rc_miss(struct request_record *r, const char *raw_path, size_t len,
+					      struct rc_entry *e, uint64_t h, uint64_t mword, size_t mlen)
 {
-	size_t mlen = method_strlen(r->method);
-	uint64_t mword = method_word(r->method, mlen), h = 0;
-	struct rc_entry *e = NULL;
 	unsigned flags;
 
-	if (len < RC_RAW_MAX) {
-		e = rc_last;
-		if (!e || !rc_holds(e, r->method, mword, mlen, raw_path, len)) {
-			h = hash_bytes(raw_path, len, mword ^ mlen) | 1;
-			e = &rc_cache[(h >> 32) % RC_SLOTS];
-			if (e->h != h || !rc_holds(e, r->method, mword, mlen, raw_path, len))
-				goto parse;
-		}
-		rc_last = e;
-		rc_copy_ri(&r->ri, e);
-		mem_copy_short(r->path, e->path, (size_t)e->path_len + 1);
-		return;
-	}
-parse:
 	k8s_request_info_parse(r->method, raw_path, len, &r->ri);
 	flags = path_sanitize(raw_path, len, r->path, sizeof(r->path));
 	if (e && !(flags & PS_REDACTED)) {
@@ -746,4 +732,28 @@ parse:
 		e->path[e->path_len] = '\0';
 		rc_last = e;
 	}
+}
+
+void request_classify(struct request_record *r, const char *raw_path, size_t len)
+{
+	size_t mlen = method_strlen(r->method);
+	uint64_t mword = method_word(r->method, mlen), h;
+	struct rc_entry *e;
+
+	if (len >= RC_RAW_MAX) {
+		rc_miss(r, raw_path, len, NULL, 0, mword, mlen);
+		return;
+	}
+	e = rc_last;
+	if (!e || !rc_holds(e, r->method, mword, mlen, raw_path, len)) {
+		h = hash_bytes(raw_path, len, mword ^ mlen) | 1;
+		e = &rc_cache[(h >> 32) % RC_SLOTS];
+		if (e->h != h || !rc_holds(e, r->method, mword, mlen, raw_path, len)) {
+			rc_miss(r, raw_path, len, e, h, mword, mlen);
+			return;
+		}
+	}
+	rc_last = e;
+	rc_copy_ri(&r->ri, e);
+	mem_copy_short(r->path, e->path, (size_t)e->path_len + 1);
 }
