@@ -14,15 +14,19 @@
 #include "util/strbuf.h"
 #include "util/swar.h"
 
-/* Copy a length-delimited event string (possibly containing NULs or garbage) into dst. */
-static void copy_ev_str(char *dst, size_t cap, const char *src, size_t len, size_t src_cap)
+/* Copy a length-delimited string (possibly containing NULs or garbage) into dst, cut to cap - 1 bytes. */
+static inline void put_str(char *dst, size_t cap, const char *src, size_t len)
 {
-	if (len > src_cap)
-		len = src_cap;
 	if (len >= cap)
 		len = cap - 1;
 	mem_copy_short(dst, src, len);
 	dst[len] = '\0';
+}
+
+/* put_str of an event string, its length bounded by its buffer's src_cap. */
+static void copy_ev_str(char *dst, size_t cap, const char *src, size_t len, size_t src_cap)
+{
+	put_str(dst, cap, src, len < src_cap ? len : src_cap);
 }
 
 /* Append an event string (len bytes, bounded by its buffer's src_cap) to a kept start at *s; its
@@ -105,7 +109,8 @@ void req_start_keep(struct req_start_kept *k, const struct kp_req_start *ev)
 		return;
 	k->user_len = (uint8_t)keep_str(&s, ev->user, ev->user_len, sizeof(ev->user));
 	k->ngroups = ev->ngroups;
-	for (unsigned i = 0; i < ev->ngroups && i < KP_GROUPS_MAX; i++)
+	n = ev->ngroups < KP_GROUPS_MAX ? ev->ngroups : KP_GROUPS_MAX;
+	for (unsigned i = 0; i < n; i++)
 		k->group_len[i] = (uint8_t)keep_str(&s, ev->groups[i], ev->group_len[i], sizeof(ev->groups[i]));
 }
 _Static_assert(KP_METHOD_MAX < 256 && KP_ADDR_MAX < 256 && KP_USER_MAX < 256 && KP_GROUP_MAX < 256,
@@ -177,13 +182,14 @@ static void fill_start(struct request_record *r, const struct req_start_kept *k,
 	r->bytes_in = -1;
 	r->bytes_out = -1;
 	r->sample_factor = 1.0;
-	copy_ev_str(r->method, sizeof(r->method), s, k->method_len, KP_METHOD_MAX);
+	/* kept lengths are within the event buffers: only the record's bounds apply */
+	put_str(r->method, sizeof(r->method), s, k->method_len);
 	s += k->method_len;
 	path = s;
 	s += k->path_len;
-	copy_ev_str(r->user_agent, sizeof(r->user_agent), s, k->ua_len, KP_UA_MAX);
+	put_str(r->user_agent, sizeof(r->user_agent), s, k->ua_len);
 	s += k->ua_len;
-	copy_ev_str(r->client, sizeof(r->client), s, k->addr_len, KP_ADDR_MAX);
+	put_str(r->client, sizeof(r->client), s, k->addr_len);
 	s += k->addr_len;
 	if (k->content_length >= 0)
 		r->bytes_in = k->content_length;
@@ -193,12 +199,14 @@ static void fill_start(struct request_record *r, const struct req_start_kept *k,
 		       (k->truncated & KP_TRUNC_UA ? REC_TRUNC_USER_AGENT : 0) |
 		       (k->truncated & KP_TRUNC_ADDR ? REC_TRUNC_CLIENT : 0);
 	if (k->authn == KP_AUTHN_OK && k->user_found) {
+		unsigned ng = k->ngroups < REC_GROUPS_MAX ? k->ngroups : REC_GROUPS_MAX;
+
 		r->has_user = true;
-		copy_ev_str(r->user, sizeof(r->user), s, k->user_len, KP_USER_MAX);
+		put_str(r->user, sizeof(r->user), s, k->user_len);
 		s += k->user_len;
-		r->ngroups = k->ngroups < REC_GROUPS_MAX ? k->ngroups : REC_GROUPS_MAX;
-		for (unsigned i = 0; i < r->ngroups && i < KP_GROUPS_MAX; i++) {
-			copy_ev_str(r->groups[i], sizeof(r->groups[i]), s, k->group_len[i], KP_GROUP_MAX);
+		r->ngroups = (uint8_t)ng;
+		for (unsigned i = 0; i < ng && i < KP_GROUPS_MAX; i++) {
+			put_str(r->groups[i], sizeof(r->groups[i]), s, k->group_len[i]);
 			s += k->group_len[i];
 		}
 		r->truncated |= (k->truncated & KP_TRUNC_USER ? REC_TRUNC_USER : 0) |
