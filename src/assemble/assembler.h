@@ -48,12 +48,11 @@ void asm_fill_started(const struct assembler *a, int32_t h, struct request_recor
 void asm_end(struct assembler *a, const struct kp_req_end *ev);
 /* asm_end in two steps, for a caller that holds the end back (until the request's etcd calls are in):
  * asm_end_take finds the request's start and takes it out of the table, so its key can be used again at
- * once; it returns a handle, or -1 when no start matches (counted: unmatched_end). asm_end_emit emits
- * the record and releases the handle (asm_free frees handles never emitted). */
-int32_t asm_end_take(struct assembler *a, const struct kp_req_end *ev);
+ * once; it returns a handle and the request's start time (CLOCK_MONOTONIC) in *start_mono, or -1 when
+ * no start matches (counted: unmatched_end). asm_end_emit emits the record and releases the handle
+ * (asm_free frees handles never emitted). */
+int32_t asm_end_take(struct assembler *a, const struct kp_req_end *ev, uint64_t *start_mono);
 void asm_end_emit(struct assembler *a, int32_t h, const struct kp_req_end *ev);
-/* The start time (CLOCK_MONOTONIC) of the request a handle holds. */
-uint64_t asm_handle_start(const struct assembler *a, int32_t h);
 /* Whether a request in flight started after authentication with context ctx (authn starts are keyed
  * by it) no later than t. */
 bool asm_ctx_in_flight(const struct assembler *a, uint64_t ctx, uint64_t t);

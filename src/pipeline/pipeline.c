@@ -196,6 +196,7 @@ static void release_deferred(struct pipeline *p, size_t keep)
 /* A request ended: with etcd capture its end is held back (release_deferred), else it goes now. */
 static void feed_end(struct pipeline *p, struct lane *l, const struct kp_req_end *ev)
 {
+	uint64_t start;
 	size_t i;
 	int32_t h;
 
@@ -203,7 +204,7 @@ static void feed_end(struct pipeline *p, struct lane *l, const struct kp_req_end
 		asm_end(l->as, ev);
 		return;
 	}
-	if ((h = asm_end_take(l->as, ev)) < 0)
+	if ((h = asm_end_take(l->as, ev, &start)) < 0)
 		return;
 	if (p->defer_n == PIPELINE_DEFER_CAP) {
 		p->st.cost_early++;
@@ -214,7 +215,7 @@ static void feed_end(struct pipeline *p, struct lane *l, const struct kp_req_end
 	p->defer_h[i] = h;
 	p->defer_lane[i] = (uint8_t)(l - p->lanes);
 	if (ev->ctx)
-		dctx_add(p, ev->ctx, asm_handle_start(l->as, h), ev->hdr.ts_ns, p->defer_lane[i]);
+		dctx_add(p, ev->ctx, start, ev->hdr.ts_ns, p->defer_lane[i]);
 	p->st.cost_deferred++;
 }
 
