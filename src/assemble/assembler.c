@@ -204,7 +204,8 @@ static inline __attribute__((always_inline)) size_t find(const struct assembler 
 	return i;
 }
 
-static void remove_at(struct assembler *a, size_t i)
+/* Inlined: once per request; its next entry is usually free, and a call was half its cost. */
+static inline __attribute__((always_inline)) void remove_at(struct assembler *a, size_t i)
 {
 	size_t mask = a->cap - 1, j = i;
 

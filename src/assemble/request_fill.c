@@ -116,12 +116,6 @@ void req_start_keep(struct req_start_kept *k, const struct kp_req_start *ev)
 _Static_assert(KP_METHOD_MAX < 256 && KP_ADDR_MAX < 256 && KP_USER_MAX < 256 && KP_GROUP_MAX < 256,
 	       "kept lengths fit a byte");
 
-void req_start_forget(struct req_start_kept *k)
-{
-	mem_clear_short(k->s + k->method_len, k->path_len);
-	k->path_len = 0;
-}
-
 const char *req_start_kept_addr(const struct req_start_kept *k)
 {
 	return k->s + k->method_len + k->path_len + k->ua_len;

@@ -8,6 +8,7 @@
 
 #include "assemble/record.h"
 #include "kapimon/events.h"
+#include "util/strbuf.h"
 
 /*
  * A request's start as kept until its end (the assembler's pending requests): what a record needs of
@@ -32,8 +33,12 @@ struct req_start_kept {
 
 /* Keep ev in k (ts_ns: the event's; the caller may correct it). */
 void req_start_keep(struct req_start_kept *k, const struct kp_req_start *ev);
-/* Clear k's path (before k is freed or reused). */
-void req_start_forget(struct req_start_kept *k);
+/* Clear k's path (before k is freed or reused). Inline: once per request. */
+static inline void req_start_forget(struct req_start_kept *k)
+{
+	mem_clear_short(k->s + k->method_len, k->path_len);
+	k->path_len = 0;
+}
 /* The kept address: ev->addr bytes, k->addr_len of them. */
 const char *req_start_kept_addr(const struct req_start_kept *k);
 
