@@ -77,7 +77,7 @@ static bool copy_has_nul(char *dst, const char *src, size_t n)
 	return false;
 }
 
-void req_start_keep(struct req_start_kept *k, const struct kp_req_start *ev)
+void req_start_keep(struct req_start_kept *restrict k, const struct kp_req_start *restrict ev)
 {
 	char *s = k->s;
 	size_t n;
@@ -139,7 +139,8 @@ static void reset_reused(struct request_record *r)
 	r->apf.reject_reason[0] = '\0';
 }
 
-static void fill_start(struct request_record *r, const struct req_start_kept *k, int64_t mono_to_wall);
+static void fill_start(struct request_record *restrict r, const struct req_start_kept *restrict k,
+		       int64_t mono_to_wall);
 
 void request_fill_start(struct request_record *r, const struct kp_req_start *ev, int64_t mono_to_wall)
 {
@@ -163,8 +164,10 @@ void request_fill_kept(struct request_record *r, const struct req_start_kept *k,
 	fill_start(r, k, mono_to_wall);
 }
 
-/* r: fixed-size fields zero, strings empty (their tails: anything) */
-static void fill_start(struct request_record *r, const struct req_start_kept *k, int64_t mono_to_wall)
+/* r: fixed-size fields zero, strings empty (their tails: anything). restrict: the record and the kept
+ * start are distinct, so the kept lengths are not read again after each string's bytes are stored. */
+static void fill_start(struct request_record *restrict r, const struct req_start_kept *restrict k,
+		       int64_t mono_to_wall)
 {
 	const char *s = k->s, *path;
 

@@ -32,7 +32,7 @@ struct req_start_kept {
 };
 
 /* Keep ev in k (ts_ns: the event's; the caller may correct it). */
-void req_start_keep(struct req_start_kept *k, const struct kp_req_start *ev);
+void req_start_keep(struct req_start_kept *restrict k, const struct kp_req_start *restrict ev);
 /* Clear k's path (before k is freed or reused). Inline: once per request. */
 static inline void req_start_forget(struct req_start_kept *k)
 {

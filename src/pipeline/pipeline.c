@@ -276,7 +276,8 @@ static void lane_free(struct pipeline *p, struct lane *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* lane_of when the event is not of the previous event's lane. Out of line: feed stays a small frame. */
+/* The lane of an apiserver process, made on its first event; NULL when PIPELINE_MAX_SOURCES are in use.
+ * (feed takes the previous event's lane without a call.) */
 static __attribute__((noinline)) struct lane *lane_find(struct pipeline *p, uint32_t pid)
 {
 	struct lane *free_lane = NULL;
@@ -319,14 +320,6 @@ static __attribute__((noinline)) struct lane *lane_find(struct pipeline *p, uint
 			etcd_asm_set_weigher(free_lane->es, p->weigh, p->weigh_ctx);
 	}
 	return p->last = free_lane;
-}
-
-/* The lane of an apiserver process, made on its first event; NULL when PIPELINE_MAX_SOURCES are in use. */
-static inline struct lane *lane_of(struct pipeline *p, uint32_t pid)
-{
-	if (p->last && p->last->pid == pid)
-		return p->last;
-	return lane_find(p, pid);
 }
 
 struct pipeline *pipeline_new(const struct pipeline_opts *o)
@@ -404,10 +397,15 @@ static const size_t min_size[] = {
 	[KP_EV_APF_OBJECT] = sizeof(struct kp_apf_object),
 };
 
-static int feed(struct pipeline *p, const void *event, size_t size);
+/*
+ * Every event goes through pipeline_feed: its common path makes no call after which it still needs a
+ * value (each handler is called last), so it needs no saved registers and no frame. What would need one
+ * is out of line: a start (its record for request_started), an event of another lane than the previous
+ * event's (the lane search), the layouts of recorded corpora, bad events.
+ */
+static inline __attribute__((always_inline)) int feed(struct pipeline *p, const void *event, size_t size);
 
-/* A call end of the layout before the response fields (recorded corpora): no response known. Out of
- * line: its copy keeps a large frame off the path of every event. */
+/* A call end of the layout before the response fields (recorded corpora): no response known. */
 static __attribute__((noinline)) int feed_grpc_end_v1(struct pipeline *p, const void *event)
 {
 	struct kp_grpc_end ge;
@@ -417,23 +415,29 @@ static __attribute__((noinline)) int feed_grpc_end_v1(struct pipeline *p, const 
 	return feed(p, &ge, sizeof(ge));
 }
 
+static __attribute__((noinline)) int feed_bad(struct pipeline *p, const void *event, size_t size)
+{
+	const struct kp_event_hdr *h = event;
+
+	if (event && size >= offsetof(struct kp_grpc_end, resp_size) && size < sizeof(struct kp_grpc_end) &&
+	    h->type == KP_EV_GRPC_END)
+		return feed_grpc_end_v1(p, event);
+	p->st.bad_events++;
+	return -EINVAL;
+}
+
 int pipeline_feed(struct pipeline *p, const void *event, size_t size)
 {
 	const struct kp_event_hdr *h = event;
 
 	p->st.events++;
 	if (__builtin_expect(!event || size < sizeof(*h) || h->type >= sizeof(min_size) / sizeof(min_size[0]) ||
-			     !min_size[h->type] || size < min_size[h->type], 0)) {
-		if (event && size >= offsetof(struct kp_grpc_end, resp_size) && size < sizeof(struct kp_grpc_end) &&
-		    h->type == KP_EV_GRPC_END)
-			return feed_grpc_end_v1(p, event);
-		p->st.bad_events++;
-		return -EINVAL;
-	}
+			     !min_size[h->type] || size < min_size[h->type], 0))
+		return feed_bad(p, event, size);
 	return feed(p, event, size);
 }
 
-/* An end event of the layout before the APF fields: those read as empty. Out of line, as above. */
+/* An end event of the layout before the APF fields: those read as empty. */
 static __attribute__((noinline)) void feed_end_v1(struct pipeline *p, struct lane *l, const void *event, size_t size)
 {
 	struct kp_req_end e = { 0 };
@@ -442,32 +446,22 @@ static __attribute__((noinline)) void feed_end_v1(struct pipeline *p, struct lan
 	feed_end(p, l, &e);
 }
 
-/* event: of a known type, at least min_size bytes */
-static int feed(struct pipeline *p, const void *event, size_t size)
+static __attribute__((noinline)) int feed_start(struct pipeline *p, struct lane *l, const struct kp_req_start *ev)
 {
-	const struct kp_event_hdr *h = event;
-	struct lane *l;
+	int32_t h = asm_start(l->as, ev);
 
-	if (h->type == KP_EV_CONN) { /* not from the apiserver's context: no lane */
-		if (size >= sizeof(struct kp_conn_event))
-			ct_feed(p->ct, event);
-		else
-			feed_conn_v1(p, event, size);
-		return 0;
-	}
-	l = lane_of(p, h->tgid);
-	if (!l) {
-		p->st.no_lane++;
-		return -ENOSPC;
-	}
-	switch (h->type) {
-	case KP_EV_REQ_START: {
-		int32_t h = asm_start(l->as, event);
+	if (h >= 0 && p->want_started) /* as kept: an authn start's time is when the request arrived */
+		deliver_started(p, l, h);
+	return 0;
+}
 
-		if (h >= 0 && p->want_started) /* as kept: an authn start's time is when the request arrived */
-			deliver_started(p, l, h);
-		break;
-	}
+/* event: of a known type other than KP_EV_CONN, at least min_size bytes; l: its lane */
+static inline __attribute__((always_inline)) int feed_lane(struct pipeline *p, struct lane *l, const void *event,
+							   size_t size)
+{
+	switch (((const struct kp_event_hdr *)event)->type) {
+	case KP_EV_REQ_START:
+		return feed_start(p, l, event);
 	case KP_EV_REQ_END:
 		if (size < sizeof(struct kp_req_end)) /* an older, shorter end event (raw event files) */
 			feed_end_v1(p, l, event, size);
@@ -497,6 +491,36 @@ static int feed(struct pipeline *p, const void *event, size_t size)
 		break;
 	}
 	return 0;
+}
+
+/* feed for an event of another lane than the previous event's */
+static __attribute__((noinline)) int feed_other_lane(struct pipeline *p, const void *event, size_t size)
+{
+	struct lane *l = lane_find(p, ((const struct kp_event_hdr *)event)->tgid);
+
+	if (!l) {
+		p->st.no_lane++;
+		return -ENOSPC;
+	}
+	return feed_lane(p, l, event, size);
+}
+
+/* event: of a known type, at least min_size bytes */
+static inline __attribute__((always_inline)) int feed(struct pipeline *p, const void *event, size_t size)
+{
+	const struct kp_event_hdr *h = event;
+	struct lane *l = p->last;
+
+	if (h->type == KP_EV_CONN) { /* not from the apiserver's context: no lane */
+		if (size >= sizeof(struct kp_conn_event))
+			ct_feed(p->ct, event);
+		else
+			feed_conn_v1(p, event, size);
+		return 0;
+	}
+	if (__builtin_expect(!l || l->pid != h->tgid, 0))
+		return feed_other_lane(p, event, size);
+	return feed_lane(p, l, event, size);
 }
 
 void pipeline_feed_cb(void *ctx, const void *event, size_t size)
