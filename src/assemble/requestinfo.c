@@ -461,9 +461,8 @@ int k8s_request_info_parse(const char *method, const char *target, size_t target
 		return KRI_ENOMEM;
 	dlen = unescape(path, path_len, buf, false);
 	if (dlen < 0) {
-		if (buf != local)
-			free(buf);
-		return KRI_EBADURL;
+		rc = KRI_EBADURL;
+		goto done;
 	}
 	pl = (size_t)dlen;
 
@@ -582,6 +581,8 @@ int k8s_request_info_parse(const char *method, const char *target, size_t target
 	if (!out->name[0] && !strcmp(out->verb, "delete"))
 		set_verb(out, "deletecollection");
 done:
+	/* the decoded target (query values too, secrets among them) does not outlive the call */
+	explicit_bzero(buf, path_len + 4 * query_len + 4);
 	if (buf != local)
 		free(buf);
 	return rc;
