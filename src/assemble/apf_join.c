@@ -205,8 +205,12 @@ bool apf_join_request_end(struct apf_join *j, struct request_record *r)
 {
 	struct rec_apf *out = &r->apf;
 	uint64_t ctx = r->link_ctx;
-	const char *pl = obj_name(j, KP_APF_PRIORITY_LEVEL, out->priority_level_uid);
-	const char *fs = obj_name(j, KP_APF_FLOW_SCHEMA, out->flow_schema_uid);
+	const char *pl, *fs;
+
+	if (!(j->nobj[KP_APF_PRIORITY_LEVEL] | j->nobj[KP_APF_FLOW_SCHEMA] | j->n)) /* nothing to join: the usual case */
+		return false;
+	pl = obj_name(j, KP_APF_PRIORITY_LEVEL, out->priority_level_uid);
+	fs = obj_name(j, KP_APF_FLOW_SCHEMA, out->flow_schema_uid);
 
 	if (pl && !out->priority_level[0])
 		memcpy(out->priority_level, pl, sizeof(out->priority_level));

@@ -10,16 +10,16 @@
 #include "assemble/go_time.h"
 #include "assemble/request_fill.h"
 #include "util/hash.h"
-#include "util/strbuf.h"
 
-/* A pending request: its start as kept. Pooled, reused last-freed-first: a request usually ends within
- * the same read pass as it started, so the few starts in flight stay in cache, wherever their keys
- * hash; the index below holds 16-byte entries only. */
+/* A pending request: its start as kept (its strings packed: a typical request's pending uses the first
+ * 3 of its cache lines). Pooled, reused last-freed-first: a request usually ends within the same read
+ * pass as it started, so the few starts in flight stay in cache, wherever their keys hash; the index
+ * below holds 16-byte entries only. A freed pending's path is cleared (it may carry a secret). */
 struct pending {
-	uint64_t probe_ns; /* when the start probe ran (budget mode's gate): an authn start's ev.hdr.ts_ns is
+	uint64_t probe_ns; /* when the start probe ran (budget mode's gate): an authn start's k.ts_ns is
 			    * earlier, when the request arrived */
-	struct kp_req_start ev;
-};
+	struct req_start_kept k;
+} __attribute__((aligned(64)));
 
 struct entry {
 	uint64_t conn;
@@ -55,7 +55,7 @@ struct assembler {
 
 static inline struct pending *pend(const struct assembler *a, int32_t slot)
 {
-	return &a->chunks[slot / POOL_CHUNK][slot % POOL_CHUNK];
+	return &a->chunks[(uint32_t)slot / POOL_CHUNK][(uint32_t)slot % POOL_CHUNK]; /* slot >= 0 */
 }
 
 static inline void occ_set(struct assembler *a, size_t i, bool used)
@@ -98,7 +98,7 @@ static int32_t slot_take(struct assembler *a)
 		if (!nf)
 			return -1;
 		a->free_slots = nf;
-		nc[a->nchunks] = malloc(POOL_CHUNK * sizeof(struct pending));
+		nc[a->nchunks] = aligned_alloc(_Alignof(struct pending), POOL_CHUNK * sizeof(struct pending));
 		if (!nc[a->nchunks])
 			return -1;
 		for (int32_t k = POOL_CHUNK - 1; k >= 0; k--)
@@ -110,6 +110,7 @@ static int32_t slot_take(struct assembler *a)
 
 static inline void slot_put(struct assembler *a, int32_t slot)
 {
+	req_start_forget(&pend(a, slot)->k);
 	a->free_slots[a->nfree++] = slot;
 }
 
@@ -146,6 +147,8 @@ void asm_free(struct assembler *a)
 {
 	if (!a)
 		return;
+	for (size_t i = next_used(a, 0); i < a->cap; i = next_used(a, i + 1))
+		req_start_forget(&pend(a, a->tab[i].slot)->k);
 	free(a->tab);
 	free(a->occ);
 	for (size_t i = 0; i < a->nchunks; i++)
@@ -161,13 +164,14 @@ void asm_set_abandon_cb(struct assembler *a, record_cb cb)
 }
 
 /* A pending request that will produce no record: tell the abandon callback (rare: no hot path). */
-static void abandon(struct assembler *a, const struct kp_req_start *s)
+static void abandon(struct assembler *a, const struct req_start_kept *k)
 {
 	struct request_record r;
 
 	if (!a->abandon_cb)
 		return;
-	request_fill_start(&r, s, a->mono_to_wall);
+	memset(&r, 0, sizeof(r));
+	request_fill_kept(&r, k, a->mono_to_wall);
 	a->abandon_cb(&r, a->cb_ctx);
 }
 
@@ -182,7 +186,9 @@ void asm_set_weigher(struct assembler *a, asm_weight_fn fn, void *ctx)
 	a->weigh_ctx = ctx;
 }
 
-static size_t find(const struct assembler *a, uint64_t conn, uint32_t sid, bool *found)
+/* Inlined: twice per request, a call each time was a tenth of its cost. */
+static inline __attribute__((always_inline)) size_t find(const struct assembler *a, uint64_t conn, uint32_t sid,
+							 bool *found)
 {
 	size_t mask = a->cap - 1, i = hash_key(conn, sid) & mask;
 
@@ -198,7 +204,8 @@ static size_t find(const struct assembler *a, uint64_t conn, uint32_t sid, bool 
 	return i;
 }
 
-static void remove_at(struct assembler *a, size_t i)
+/* Inlined: once per request; its next entry is usually free, and a call was half its cost. */
+static inline __attribute__((always_inline)) void remove_at(struct assembler *a, size_t i)
 {
 	size_t mask = a->cap - 1, j = i;
 
@@ -253,25 +260,6 @@ static bool grow(struct assembler *a)
 	return true;
 }
 
-/* The start event without the unused tails of its string buffers: a start event is ~1.7 KB, of which
- * a request typically uses a few hundred bytes; copying all of it would read ~27 cache lines of ring
- * buffer, written by another CPU, per request. */
-static void copy_start(struct kp_req_start *dst, const struct kp_req_start *ev)
-{
-	memcpy(dst, ev, offsetof(struct kp_req_start, method));
-	mem_copy_short(dst->method, ev->method, ev->method_len < sizeof(ev->method) ? ev->method_len : sizeof(ev->method));
-	mem_copy_short(dst->path, ev->path, ev->path_len < sizeof(ev->path) ? ev->path_len : sizeof(ev->path));
-	mem_copy_short(dst->ua, ev->ua, ev->ua_len < sizeof(ev->ua) ? ev->ua_len : sizeof(ev->ua));
-	mem_copy_short(dst->addr, ev->addr, ev->addr_len < sizeof(ev->addr) ? ev->addr_len : sizeof(ev->addr));
-	memcpy(&dst->recv_wall, &ev->recv_wall, offsetof(struct kp_req_start, user) - offsetof(struct kp_req_start, recv_wall));
-	if (!ev->authn)
-		return;
-	mem_copy_short(dst->user, ev->user, ev->user_len < sizeof(ev->user) ? ev->user_len : sizeof(ev->user));
-	for (unsigned i = 0; i < ev->ngroups && i < KP_GROUPS_MAX; i++)
-		mem_copy_short(dst->groups[i], ev->groups[i],
-			       ev->group_len[i] < sizeof(ev->groups[i]) ? ev->group_len[i] : sizeof(ev->groups[i]));
-}
-
 /* The start time of an authn start: when the apiserver received the request (the timestamp its
  * outermost filter stored), on the CLOCK_MONOTONIC scale; the probe's own time when it is missing or
  * implausible (not before the probe, at most ASM_AUTHN_MAX_DELAY_NS earlier). */
@@ -296,27 +284,28 @@ static uint64_t authn_start_mono(struct assembler *a, const struct kp_req_start 
 	return (uint64_t)mono < ev->hdr.ts_ns ? (uint64_t)mono : ev->hdr.ts_ns;
 }
 
-const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_start *ev)
+int32_t asm_start(struct assembler *a, const struct kp_req_start *ev)
 {
 	struct pending *p;
+	int32_t slot;
 	bool found;
 	size_t i;
 
 	if (a->count + 1 > a->cap / 2 && !grow(a)) {
 		a->st.full++;
-		return NULL;
+		return -1;
 	}
 	i = find(a, ev->conn, ev->stream_id, &found);
 	if (found) {
 		a->st.replaced++;
-		p = pend(a, a->tab[i].slot);
-		abandon(a, &p->ev);
+		slot = a->tab[i].slot;
+		p = pend(a, slot);
+		abandon(a, &p->k);
+		req_start_forget(&p->k);
 	} else {
-		int32_t slot;
-
 		if (a->count >= a->max_pending || (slot = slot_take(a)) < 0) {
 			a->st.full++;
-			return NULL;
+			return -1;
 		}
 		a->count++;
 		a->ngeneric += ev->stream_id != KP_SID_CTX;
@@ -326,33 +315,40 @@ const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_st
 		a->tab[i].slot = slot;
 		p = pend(a, slot);
 	}
-	copy_start(&p->ev, ev);
+	req_start_keep(&p->k, ev);
 	p->probe_ns = ev->hdr.ts_ns;
 	if (ev->authn) {
-		p->ev.hdr.ts_ns = authn_start_mono(a, ev);
+		p->k.ts_ns = authn_start_mono(a, ev);
 		a->st.authn_started++;
 	}
 	a->st.started++;
-	return &p->ev;
+	return slot;
 }
 
-static void emit(struct assembler *a, const struct kp_req_start *s, uint64_t probe_ns, const struct kp_req_end *e,
-		 uint64_t end_mono, bool ongoing)
+void asm_fill_started(const struct assembler *a, int32_t h, struct request_record *r)
+{
+	request_fill_kept(r, &pend(a, h)->k, a->mono_to_wall);
+}
+
+/* Fill the record of pending p and hand it out (e: its end; NULL while ongoing). Inlined into both
+ * callers: a call less per request. */
+static inline __attribute__((always_inline)) void emit(struct assembler *a, const struct pending *p,
+						      const struct kp_req_end *e, uint64_t end_mono, bool ongoing)
 {
 	struct request_record *r = &a->rec;
 
-	request_fill_start_reused(r, s, a->mono_to_wall);
+	request_fill_kept(r, &p->k, a->mono_to_wall);
 	r->id = a->next_id++;
 	/* the weight of the gate window the start probe ran in (the gate decided at the probe) */
-	r->sample_factor = a->weigh ? a->weigh(a->weigh_ctx, probe_ns) : a->sample_factor;
-	r->latency_ns = end_mono > s->hdr.ts_ns ? end_mono - s->hdr.ts_ns : 0;
+	r->sample_factor = a->weigh ? a->weigh(a->weigh_ctx, p->probe_ns) : a->sample_factor;
+	r->latency_ns = end_mono > p->k.ts_ns ? end_mono - p->k.ts_ns : 0;
 	r->ongoing = ongoing;
 	if (e)
 		request_fill_end(r, e);
 	a->cb(r, a->cb_ctx);
 }
 
-int32_t asm_end_take(struct assembler *a, const struct kp_req_end *ev)
+int32_t asm_end_take(struct assembler *a, const struct kp_req_end *ev, uint64_t *start_mono)
 {
 	bool found = false;
 	size_t i = 0;
@@ -369,6 +365,7 @@ int32_t asm_end_take(struct assembler *a, const struct kp_req_end *ev)
 	}
 	slot = a->tab[i].slot;
 	remove_at(a, i);
+	*start_mono = pend(a, slot)->k.ts_ns;
 	return slot;
 }
 
@@ -377,13 +374,8 @@ void asm_end_emit(struct assembler *a, int32_t h, const struct kp_req_end *ev)
 	const struct pending *p = pend(a, h);
 
 	a->st.finished++;
-	emit(a, &p->ev, p->probe_ns, ev, ev->hdr.ts_ns, false);
+	emit(a, p, ev, ev->hdr.ts_ns, false);
 	slot_put(a, h);
-}
-
-uint64_t asm_handle_start(const struct assembler *a, int32_t h)
-{
-	return pend(a, h)->ev.hdr.ts_ns;
 }
 
 bool asm_ctx_in_flight(const struct assembler *a, uint64_t ctx, uint64_t t)
@@ -394,12 +386,13 @@ bool asm_ctx_in_flight(const struct assembler *a, uint64_t ctx, uint64_t t)
 	if (!a->st.authn_started)
 		return false;
 	i = find(a, ctx, KP_SID_CTX, &found);
-	return found && pend(a, a->tab[i].slot)->ev.hdr.ts_ns <= t;
+	return found && pend(a, a->tab[i].slot)->k.ts_ns <= t;
 }
 
 void asm_end(struct assembler *a, const struct kp_req_end *ev)
 {
-	int32_t h = asm_end_take(a, ev);
+	uint64_t start;
+	int32_t h = asm_end_take(a, ev, &start);
 
 	if (h >= 0)
 		asm_end_emit(a, h, ev);
@@ -411,7 +404,7 @@ void asm_flush_ongoing(struct assembler *a, uint64_t now_mono_ns)
 		const struct pending *p = pend(a, a->tab[i].slot);
 
 		a->st.ongoing++;
-		emit(a, &p->ev, p->probe_ns, NULL, now_mono_ns, true);
+		emit(a, p, NULL, now_mono_ns, true);
 		occ_set(a, i, false);
 		slot_put(a, a->tab[i].slot);
 	}
@@ -430,15 +423,14 @@ size_t asm_expire_closed(struct assembler *a, const struct conntrack *ct, uint64
 
 	for (size_t i = next_used(a, 0); i < a->cap; i = next_used(a, i)) {
 		int32_t slot = a->tab[i].slot;
-		const struct kp_req_start *ev = &pend(a, slot)->ev;
-		char peer[sizeof(ev->addr) + 1];
-		size_t len;
+		const struct req_start_kept *k = &pend(a, slot)->k;
+		char peer[KP_ADDR_MAX + 1];
+		size_t len = k->addr_len;
 
-		len = ev->addr_len < sizeof(ev->addr) ? ev->addr_len : sizeof(ev->addr);
-		memcpy(peer, ev->addr, len);
+		memcpy(peer, req_start_kept_addr(k), len);
 		peer[len] = '\0';
-		if (len && ct_closed_since(ct, peer, ev->hdr.ts_ns, now_mono_ns, grace_ns)) {
-			abandon(a, ev);
+		if (len && ct_closed_since(ct, peer, k->ts_ns, now_mono_ns, grace_ns)) {
+			abandon(a, k);
 			remove_at(a, i); /* an entry may have moved into i: look at i again */
 			slot_put(a, slot);
 			a->st.expired++;
@@ -450,11 +442,17 @@ size_t asm_expire_closed(struct assembler *a, const struct conntrack *ct, uint64
 	return n;
 }
 
-void asm_foreach_pending(const struct assembler *a, void (*fn)(const struct kp_req_start *ev, void *ctx),
-			 void *ctx)
+void asm_foreach_pending(const struct assembler *a, asm_emit_cb fn, void *ctx)
 {
-	for (size_t i = next_used(a, 0); i < a->cap; i = next_used(a, i + 1))
-		fn(&pend(a, a->tab[i].slot)->ev, ctx);
+	struct request_record r;
+
+	if (!a->count)
+		return;
+	memset(&r, 0, sizeof(r)); /* zeroed once, then filled pending after pending */
+	for (size_t i = next_used(a, 0); i < a->cap; i = next_used(a, i + 1)) {
+		request_fill_kept(&r, &pend(a, a->tab[i].slot)->k, a->mono_to_wall);
+		fn(&r, ctx);
+	}
 }
 
 const struct asm_stats *asm_get_stats(const struct assembler *a)

@@ -38,18 +38,21 @@ struct asm_stats {
 struct assembler *asm_new(size_t max_pending, int64_t mono_to_wall_ns, asm_emit_cb cb, void *ctx);
 void asm_free(struct assembler *a);
 
-/* A request started. Returns the start as kept (valid until the next call on a), or NULL when it is not
- * tracked (max_pending requests in flight: it will produce no record). */
-const struct kp_req_start *asm_start(struct assembler *a, const struct kp_req_start *ev);
+/* A request started. Returns a handle to the start as kept (valid until the request's end is taken, as
+ * asm_end_take's), or -1 when it is not tracked (max_pending requests in flight: it will produce no
+ * record). */
+int32_t asm_start(struct assembler *a, const struct kp_req_start *ev);
+/* Fill r, a record buffer filled request after request (request_fill_kept), with what the start that
+ * handle h holds knows (an authn start's time: when the request arrived). */
+void asm_fill_started(const struct assembler *a, int32_t h, struct request_record *r);
 void asm_end(struct assembler *a, const struct kp_req_end *ev);
 /* asm_end in two steps, for a caller that holds the end back (until the request's etcd calls are in):
  * asm_end_take finds the request's start and takes it out of the table, so its key can be used again at
- * once; it returns a handle, or -1 when no start matches (counted: unmatched_end). asm_end_emit emits
- * the record and releases the handle (asm_free frees handles never emitted). */
-int32_t asm_end_take(struct assembler *a, const struct kp_req_end *ev);
+ * once; it returns a handle and the request's start time (CLOCK_MONOTONIC) in *start_mono, or -1 when
+ * no start matches (counted: unmatched_end). asm_end_emit emits the record and releases the handle
+ * (asm_free frees handles never emitted). */
+int32_t asm_end_take(struct assembler *a, const struct kp_req_end *ev, uint64_t *start_mono);
 void asm_end_emit(struct assembler *a, int32_t h, const struct kp_req_end *ev);
-/* The start time (CLOCK_MONOTONIC) of the request a handle holds. */
-uint64_t asm_handle_start(const struct assembler *a, int32_t h);
 /* Whether a request in flight started after authentication with context ctx (authn starts are keyed
  * by it) no later than t. */
 bool asm_ctx_in_flight(const struct assembler *a, uint64_t ctx, uint64_t t);
@@ -63,9 +66,9 @@ size_t asm_pending(const struct assembler *a);
  * Returns the number dropped. Call from a timer, not per event (it scans the table). */
 struct conntrack;
 size_t asm_expire_closed(struct assembler *a, const struct conntrack *ct, uint64_t now_mono_ns, uint64_t grace_ns);
-/* Call fn for every pending request (started, not ended): the in-flight snapshot of `top`. */
-void asm_foreach_pending(const struct assembler *a, void (*fn)(const struct kp_req_start *ev, void *ctx),
-			 void *ctx);
+/* Call fn for every pending request (started, not ended) with a record of what its start knows (valid
+ * until fn returns, as the emit callback's): the in-flight snapshot of `top`. */
+void asm_foreach_pending(const struct assembler *a, asm_emit_cb fn, void *ctx);
 const struct asm_stats *asm_get_stats(const struct assembler *a);
 /* Called (with the same ctx as the record callback) for a pending request that will produce no record:
  * a new start on its key replaced it (its end was lost). Optional. */

@@ -49,8 +49,8 @@ void ct_feed(struct conntrack *ct, const struct kp_conn_event *ev);
 /* A client connection opened / closed (no counters; tests and replays). */
 void ct_open(struct conntrack *ct, const char *peer, uint16_t local_port, uint64_t ts, bool seeded);
 void ct_close(struct conntrack *ct, const char *peer, uint64_t ts);
-/* Local port the peer connected to, 0 when unknown. */
-uint16_t ct_local_port(const struct conntrack *ct, const char *peer);
+/* Local port the peer connected to, 0 when unknown. (Not const: recent answers are remembered.) */
+uint16_t ct_local_port(struct conntrack *ct, const char *peer);
 /* The peer's connection is known to have closed after `since` and at least grace_ns before now
  * (monotonic ns); false when it is open, unknown or closed too recently. */
 bool ct_closed_since(const struct conntrack *ct, const char *peer, uint64_t since, uint64_t now, uint64_t grace_ns);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "assemble/path_sanitize.h"
+#include "util/strbuf.h"
 #include "util/swar.h"
 
 struct seg {
@@ -460,9 +461,8 @@ int k8s_request_info_parse(const char *method, const char *target, size_t target
 		return KRI_ENOMEM;
 	dlen = unescape(path, path_len, buf, false);
 	if (dlen < 0) {
-		if (buf != local)
-			free(buf);
-		return KRI_EBADURL;
+		rc = KRI_EBADURL;
+		goto done;
 	}
 	pl = (size_t)dlen;
 
@@ -581,6 +581,8 @@ int k8s_request_info_parse(const char *method, const char *target, size_t target
 	if (!out->name[0] && !strcmp(out->verb, "delete"))
 		set_verb(out, "deletecollection");
 done:
+	/* the decoded target (query values too, secrets among them) does not outlive the call */
+	explicit_bzero(buf, path_len + 4 * query_len + 4);
 	if (buf != local)
 		free(buf);
 	return rc;
@@ -622,6 +624,7 @@ struct rc_entry {
 	uint64_t mword;          /* the method's first 8 bytes, zero-padded */
 	uint16_t raw_len, path_len;
 	uint8_t mlen;
+	bool short_fields;        /* every flen < RC_SHORT */
 	uint8_t flen[RC_NFIELDS]; /* strlen of each rc_field_off field of ri */
 	char method[REC_METHOD_LEN];
 	char raw[RC_RAW_MAX];
@@ -630,6 +633,26 @@ struct rc_entry {
 };
 
 static __thread struct rc_entry rc_cache[RC_SLOTS];
+/* The entry last found or filled, tried before hashing: a client repeating one target, or a flood of
+ * one request, is found by comparing the target once (a different target is told apart by its length
+ * or first bytes). NULL or a filled entry. */
+static __thread struct rc_entry *rc_last;
+
+/* strnlen(m, 15) of a record's method (its 16 bytes hold a NUL): the first zero byte of two words (the
+ * lowest byte swar_less flags is exact) */
+static inline size_t method_strlen(const char *m)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t z = swar_less(swar_load(m), 1);
+
+	if (z)
+		return (size_t)__builtin_ctzll(z) / 8;
+	z = swar_less(swar_load(m + 8), 1);
+	return z ? 8 + (size_t)__builtin_ctzll(z) / 8 : 15;
+#else
+	return strnlen(m, REC_METHOD_LEN - 1);
+#endif
+}
 
 /* The method's first 8 bytes (NUL-terminated at mlen <= 15 in its 16-byte array), zero-padded. */
 static inline uint64_t method_word(const char *m, size_t mlen)
@@ -647,6 +670,12 @@ static void rc_copy_ri(struct k8s_request_info *dst, const struct rc_entry *e)
 	dst->truncated = e->ri.truncated;
 	memcpy(dst->verb, e->ri.verb, sizeof(dst->verb));
 	memcpy(dst->api_prefix, e->ri.api_prefix, sizeof(dst->api_prefix));
+	if (e->short_fields) { /* the usual case: six moves of RC_SHORT bytes, no test per field */
+#pragma GCC unroll 6 /* RC_NFIELDS */
+		for (int f = 0; f < RC_NFIELDS; f++)
+			memcpy((char *)dst + rc_field_off[f], (const char *)&e->ri + rc_field_off[f], RC_SHORT);
+		return;
+	}
 #pragma GCC unroll 6 /* RC_NFIELDS */
 	for (int f = 0; f < RC_NFIELDS; f++) {
 		char *d = (char *)dst + rc_field_off[f];
@@ -660,25 +689,23 @@ static void rc_copy_ri(struct k8s_request_info *dst, const struct rc_entry *e)
 }
 _Static_assert(REC_FIELD_LEN >= RC_SHORT && REC_FIELD_LEN <= 256, "ri fields: lengths fit a byte");
 
-void request_classify(struct request_record *r, const char *raw_path)
+/* e (filled) holds the classification of (method, raw)? */
+static inline bool rc_holds(const struct rc_entry *e, const char *method, uint64_t mword, size_t mlen, const char *raw,
+			    size_t len)
 {
-	size_t len = raw_path ? strlen(raw_path) : 0, mlen = strnlen(r->method, sizeof(r->method) - 1);
-	uint64_t mword = method_word(r->method, mlen), h = 0;
-	struct rc_entry *e = NULL;
+	return e->raw_len == len && e->mword == mword && e->mlen == mlen &&
+	       (mlen <= 8 || mem_eq_short(e->method + 8, method + 8, mlen - 8)) && mem_eq_short(e->raw, raw, len);
+}
+
+/* Classify r's target the long way (parse, sanitise) and remember it in e (NULL: not to be remembered).
+ * Out of line: the hit path of request_classify stays a small frame. */
+static __attribute__((noinline)) void rc_miss(struct request_record *r, const char *raw_path, size_t len,
+					      struct rc_entry *e, uint64_t h, uint64_t mword, size_t mlen)
+{
 	unsigned flags;
 
-	if (raw_path && len < RC_RAW_MAX) {
-		h = hash_bytes(raw_path, len, mword ^ mlen) | 1;
-		e = &rc_cache[(h >> 32) % RC_SLOTS];
-		if (e->h == h && e->raw_len == len && e->mword == mword && e->mlen == mlen &&
-		    (mlen <= 8 || !memcmp(e->method + 8, r->method + 8, mlen - 8)) && !memcmp(e->raw, raw_path, len)) {
-			rc_copy_ri(&r->ri, e);
-			memcpy(r->path, e->path, (size_t)e->path_len + 1);
-			return;
-		}
-	}
 	k8s_request_info_parse(r->method, raw_path, len, &r->ri);
-	flags = path_sanitize(raw_path ? raw_path : "", len, r->path, sizeof(r->path));
+	flags = path_sanitize(raw_path, len, r->path, sizeof(r->path));
 	if (e && !(flags & PS_REDACTED)) {
 		e->h = h;
 		e->mword = mword;
@@ -692,15 +719,42 @@ void request_classify(struct request_record *r, const char *raw_path)
 		e->ri.truncated = r->ri.truncated;
 		memcpy(e->ri.verb, r->ri.verb, sizeof(e->ri.verb));
 		memcpy(e->ri.api_prefix, r->ri.api_prefix, sizeof(e->ri.api_prefix));
+		e->short_fields = true;
 		for (int f = 0; f < RC_NFIELDS; f++) {
 			const char *src = (const char *)&r->ri + rc_field_off[f];
 			size_t n = strnlen(src, REC_FIELD_LEN - 1);
 
 			e->flen[f] = (uint8_t)n;
+			e->short_fields &= n < RC_SHORT;
 			memcpy((char *)&e->ri + rc_field_off[f], src, n);
 		}
 		e->path_len = (uint16_t)strnlen(r->path, sizeof(r->path) - 1);
 		memcpy(e->path, r->path, e->path_len);
 		e->path[e->path_len] = '\0';
+		rc_last = e;
 	}
+}
+
+void request_classify(struct request_record *r, const char *raw_path, size_t len)
+{
+	size_t mlen = method_strlen(r->method);
+	uint64_t mword = method_word(r->method, mlen), h;
+	struct rc_entry *e;
+
+	if (len >= RC_RAW_MAX) {
+		rc_miss(r, raw_path, len, NULL, 0, mword, mlen);
+		return;
+	}
+	e = rc_last;
+	if (!e || !rc_holds(e, r->method, mword, mlen, raw_path, len)) {
+		h = hash_bytes(raw_path, len, mword ^ mlen) | 1;
+		e = &rc_cache[(h >> 32) % RC_SLOTS];
+		if (e->h != h || !rc_holds(e, r->method, mword, mlen, raw_path, len)) {
+			rc_miss(r, raw_path, len, e, h, mword, mlen);
+			return;
+		}
+	}
+	rc_last = e;
+	rc_copy_ri(&r->ri, e);
+	mem_copy_short(r->path, e->path, (size_t)e->path_len + 1);
 }

@@ -32,8 +32,8 @@ int k8s_request_info_parse(const char *method, const char *target, size_t target
 
 const char *kri_strerror(int err);
 
-/* For the assembler: r->method is set; fills r->ri from raw_path (the request target as captured, NUL-
- * terminated) and r->path with its sanitised form (assemble/path_sanitize.h). */
-void request_classify(struct request_record *r, const char *raw_path);
+/* For the assembler: r->method is set; fills r->ri from raw[0..len) (the request target as captured, up to
+ * its first NUL) and r->path with its sanitised form (assemble/path_sanitize.h). */
+void request_classify(struct request_record *r, const char *raw, size_t len);
 
 #endif

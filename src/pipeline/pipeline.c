@@ -8,7 +8,6 @@
 
 #include "assemble/apf_join.h"
 #include "assemble/kp_contract.h"
-#include "assemble/request_fill.h"
 #include "resolve/procnet.h"
 #include "util/hash.h"
 
@@ -197,6 +196,7 @@ static void release_deferred(struct pipeline *p, size_t keep)
 /* A request ended: with etcd capture its end is held back (release_deferred), else it goes now. */
 static void feed_end(struct pipeline *p, struct lane *l, const struct kp_req_end *ev)
 {
+	uint64_t start;
 	size_t i;
 	int32_t h;
 
@@ -204,7 +204,7 @@ static void feed_end(struct pipeline *p, struct lane *l, const struct kp_req_end
 		asm_end(l->as, ev);
 		return;
 	}
-	if ((h = asm_end_take(l->as, ev)) < 0)
+	if ((h = asm_end_take(l->as, ev, &start)) < 0)
 		return;
 	if (p->defer_n == PIPELINE_DEFER_CAP) {
 		p->st.cost_early++;
@@ -215,7 +215,7 @@ static void feed_end(struct pipeline *p, struct lane *l, const struct kp_req_end
 	p->defer_h[i] = h;
 	p->defer_lane[i] = (uint8_t)(l - p->lanes);
 	if (ev->ctx)
-		dctx_add(p, ev->ctx, asm_handle_start(l->as, h), ev->hdr.ts_ns, p->defer_lane[i]);
+		dctx_add(p, ev->ctx, start, ev->hdr.ts_ns, p->defer_lane[i]);
 	p->st.cost_deferred++;
 }
 
@@ -240,13 +240,12 @@ static void deliver_abandoned(const struct request_record *r, void *ctx)
 			p->sinks[i].request_abandoned(p->sinks[i].ctx, r);
 }
 
-/* Only when a sink wants it: filling a record costs what classifying the request does. */
-static void deliver_started(struct pipeline *p, const struct kp_req_start *ev)
+/* Only when a sink wants it (the caller checks want_started): filling a record costs what classifying
+ * the request does. Out of line: feed stays a small frame for every event. */
+static __attribute__((noinline)) void deliver_started(struct pipeline *p, struct lane *l, int32_t h)
 {
-	if (!p->want_started)
-		return;
-	request_fill_start_reused(&p->scratch, ev, p->o.mono_to_wall_ns);
-	p->scratch.apiserver_pid = ev->hdr.tgid;
+	asm_fill_started(l->as, h, &p->scratch);
+	p->scratch.apiserver_pid = l->pid;
 	for (size_t i = 0; i < p->nsinks; i++)
 		if (p->sinks[i].request_started)
 			p->sinks[i].request_started(p->sinks[i].ctx, &p->scratch);
@@ -277,13 +276,12 @@ static void lane_free(struct pipeline *p, struct lane *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* The lane of an apiserver process, made on its first event; NULL when PIPELINE_MAX_SOURCES are in use. */
-static struct lane *lane_of(struct pipeline *p, uint32_t pid)
+/* The lane of an apiserver process, made on its first event; NULL when PIPELINE_MAX_SOURCES are in use.
+ * (feed takes the previous event's lane without a call.) */
+static __attribute__((noinline)) struct lane *lane_find(struct pipeline *p, uint32_t pid)
 {
 	struct lane *free_lane = NULL;
 
-	if (p->last && p->last->pid == pid)
-		return p->last;
 	for (int i = 0; i < PIPELINE_MAX_SOURCES; i++) {
 		struct lane *l = &p->lanes[i];
 
@@ -379,14 +377,11 @@ int pipeline_add_sink(struct pipeline *p, const struct pipeline_sink *s)
 /* Connection events recorded before the socket counters were added end at `sk`: zero the rest. */
 #define KP_CONN_EVENT_V1_SIZE offsetof(struct kp_conn_event, sk)
 
-static void feed_conn(struct pipeline *p, const void *event, size_t size)
+/* Out of line (its copy would give feed, which every event goes through, a frame). */
+static __attribute__((noinline)) void feed_conn_v1(struct pipeline *p, const void *event, size_t size)
 {
 	struct kp_conn_event ev;
 
-	if (size >= sizeof(ev)) {
-		ct_feed(p->ct, event);
-		return;
-	}
 	memset(&ev, 0, sizeof(ev));
 	memcpy(&ev, event, size);
 	ct_feed(p->ct, &ev);
@@ -402,10 +397,15 @@ static const size_t min_size[] = {
 	[KP_EV_APF_OBJECT] = sizeof(struct kp_apf_object),
 };
 
-static int feed(struct pipeline *p, const void *event, size_t size);
+/*
+ * Every event goes through pipeline_feed: its common path makes no call after which it still needs a
+ * value (each handler is called last), so it needs no saved registers and no frame. What would need one
+ * is out of line: a start (its record for request_started), an event of another lane than the previous
+ * event's (the lane search), the layouts of recorded corpora, bad events.
+ */
+static inline __attribute__((always_inline)) int feed(struct pipeline *p, const void *event, size_t size);
 
-/* A call end of the layout before the response fields (recorded corpora): no response known. Out of
- * line: its copy keeps a large frame off the path of every event. */
+/* A call end of the layout before the response fields (recorded corpora): no response known. */
 static __attribute__((noinline)) int feed_grpc_end_v1(struct pipeline *p, const void *event)
 {
 	struct kp_grpc_end ge;
@@ -415,23 +415,29 @@ static __attribute__((noinline)) int feed_grpc_end_v1(struct pipeline *p, const 
 	return feed(p, &ge, sizeof(ge));
 }
 
+static __attribute__((noinline)) int feed_bad(struct pipeline *p, const void *event, size_t size)
+{
+	const struct kp_event_hdr *h = event;
+
+	if (event && size >= offsetof(struct kp_grpc_end, resp_size) && size < sizeof(struct kp_grpc_end) &&
+	    h->type == KP_EV_GRPC_END)
+		return feed_grpc_end_v1(p, event);
+	p->st.bad_events++;
+	return -EINVAL;
+}
+
 int pipeline_feed(struct pipeline *p, const void *event, size_t size)
 {
 	const struct kp_event_hdr *h = event;
 
 	p->st.events++;
 	if (__builtin_expect(!event || size < sizeof(*h) || h->type >= sizeof(min_size) / sizeof(min_size[0]) ||
-			     !min_size[h->type] || size < min_size[h->type], 0)) {
-		if (event && size >= offsetof(struct kp_grpc_end, resp_size) && size < sizeof(struct kp_grpc_end) &&
-		    h->type == KP_EV_GRPC_END)
-			return feed_grpc_end_v1(p, event);
-		p->st.bad_events++;
-		return -EINVAL;
-	}
+			     !min_size[h->type] || size < min_size[h->type], 0))
+		return feed_bad(p, event, size);
 	return feed(p, event, size);
 }
 
-/* An end event of the layout before the APF fields: those read as empty. Out of line, as above. */
+/* An end event of the layout before the APF fields: those read as empty. */
 static __attribute__((noinline)) void feed_end_v1(struct pipeline *p, struct lane *l, const void *event, size_t size)
 {
 	struct kp_req_end e = { 0 };
@@ -440,29 +446,22 @@ static __attribute__((noinline)) void feed_end_v1(struct pipeline *p, struct lan
 	feed_end(p, l, &e);
 }
 
-/* event: of a known type, at least min_size bytes */
-static int feed(struct pipeline *p, const void *event, size_t size)
+static __attribute__((noinline)) int feed_start(struct pipeline *p, struct lane *l, const struct kp_req_start *ev)
 {
-	const struct kp_event_hdr *h = event;
-	struct lane *l;
+	int32_t h = asm_start(l->as, ev);
 
-	if (h->type == KP_EV_CONN) { /* not from the apiserver's context: no lane */
-		feed_conn(p, event, size);
-		return 0;
-	}
-	l = lane_of(p, h->tgid);
-	if (!l) {
-		p->st.no_lane++;
-		return -ENOSPC;
-	}
-	switch (h->type) {
-	case KP_EV_REQ_START: {
-		const struct kp_req_start *kept = asm_start(l->as, event);
+	if (h >= 0 && p->want_started) /* as kept: an authn start's time is when the request arrived */
+		deliver_started(p, l, h);
+	return 0;
+}
 
-		if (kept) /* as kept: an authn start's time is when the request arrived */
-			deliver_started(p, kept);
-		break;
-	}
+/* event: of a known type other than KP_EV_CONN, at least min_size bytes; l: its lane */
+static inline __attribute__((always_inline)) int feed_lane(struct pipeline *p, struct lane *l, const void *event,
+							   size_t size)
+{
+	switch (((const struct kp_event_hdr *)event)->type) {
+	case KP_EV_REQ_START:
+		return feed_start(p, l, event);
 	case KP_EV_REQ_END:
 		if (size < sizeof(struct kp_req_end)) /* an older, shorter end event (raw event files) */
 			feed_end_v1(p, l, event, size);
@@ -492,6 +491,36 @@ static int feed(struct pipeline *p, const void *event, size_t size)
 		break;
 	}
 	return 0;
+}
+
+/* feed for an event of another lane than the previous event's */
+static __attribute__((noinline)) int feed_other_lane(struct pipeline *p, const void *event, size_t size)
+{
+	struct lane *l = lane_find(p, ((const struct kp_event_hdr *)event)->tgid);
+
+	if (!l) {
+		p->st.no_lane++;
+		return -ENOSPC;
+	}
+	return feed_lane(p, l, event, size);
+}
+
+/* event: of a known type, at least min_size bytes */
+static inline __attribute__((always_inline)) int feed(struct pipeline *p, const void *event, size_t size)
+{
+	const struct kp_event_hdr *h = event;
+	struct lane *l = p->last;
+
+	if (h->type == KP_EV_CONN) { /* not from the apiserver's context: no lane */
+		if (size >= sizeof(struct kp_conn_event))
+			ct_feed(p->ct, event);
+		else
+			feed_conn_v1(p, event, size);
+		return 0;
+	}
+	if (__builtin_expect(!l || l->pid != h->tgid, 0))
+		return feed_other_lane(p, event, size);
+	return feed_lane(p, l, event, size);
 }
 
 void pipeline_feed_cb(void *ctx, const void *event, size_t size)
@@ -677,14 +706,12 @@ struct pending_walk {
 	void *ctx;
 };
 
-static void pending_one(const struct kp_req_start *ev, void *ctx)
+static void pending_one(struct request_record *r, void *ctx)
 {
 	struct pending_walk *w = ctx;
-	struct request_record r;
 
-	request_fill_start(&r, ev, w->p->o.mono_to_wall_ns);
-	r.apiserver_pid = w->pid;
-	w->fn(&r, w->ctx);
+	r->apiserver_pid = w->pid;
+	w->fn(r, w->ctx);
 }
 
 void pipeline_foreach_pending(const struct pipeline *p, void (*fn)(const struct request_record *r, void *ctx),

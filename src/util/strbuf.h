@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Copy the C string src into dst (cap > 0 bytes), cut to cap - 1 bytes and NUL-terminated, as
  * snprintf(dst, cap, "%s", src) does. Returns the length written. */
@@ -80,12 +83,43 @@ static inline void mem_copy_short(char *dst, const char *src, size_t n)
 	}
 }
 
+/* memset(dst, 0, n), inline up to 64 bytes (overlapping 16-byte stores; a library call beyond). */
+static inline void mem_clear_short(char *dst, size_t n)
+{
+	static const char zero[16];
+
+	if (n > 64) {
+		memset(dst, 0, n);
+	} else if (n >= 16) {
+		memcpy(dst, zero, 16);
+		memcpy(dst + n - 16, zero, 16);
+		if (n > 32) {
+			memcpy(dst + 16, zero, 16);
+			memcpy(dst + n - 32, zero, 16);
+		}
+	} else {
+		mem_copy_short(dst, zero, n);
+	}
+}
+
 /* memcmp(a, b, n) == 0 for short keys, inline: 8 bytes at a time, the last 1..8 by overlapping
  * reads (both hold n bytes); no library call on per-event paths. */
 static inline bool mem_eq_short(const char *a, const char *b, size_t n)
 {
 	uint64_t x, y;
 
+#if defined(__SSE2__)
+	if (n >= 16) { /* 16 bytes at a time, the last 16 overlapping */
+		__m128i d = _mm_setzero_si128();
+
+		for (size_t i = 0; i + 16 < n; i += 16)
+			d = _mm_or_si128(d, _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(a + i)),
+							  _mm_loadu_si128((const __m128i *)(const void *)(b + i))));
+		d = _mm_or_si128(d, _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(a + n - 16)),
+						  _mm_loadu_si128((const __m128i *)(const void *)(b + n - 16))));
+		return _mm_movemask_epi8(_mm_cmpeq_epi8(d, _mm_setzero_si128())) == 0xffff;
+	}
+#endif
 	if (n >= 8) {
 		for (size_t i = 0; i + 8 < n; i += 8) {
 			memcpy(&x, a + i, 8);

@@ -617,13 +617,11 @@ struct inflight_ctx {
 	int records;
 };
 
-static void on_pending(const struct kp_req_start *ev, void *ctx)
+static void on_pending(struct request_record *r, void *ctx)
 {
 	struct inflight_ctx *c = ctx;
-	struct request_record r;
 
-	request_fill_start(&r, ev, c->mono_to_wall);
-	agg_inflight(c->a, &r, +1);
+	agg_inflight(c->a, r, +1);
 }
 
 static void on_rec(struct request_record *r, void *ctx)

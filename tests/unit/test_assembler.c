@@ -2,6 +2,7 @@
 /* Request assembly: start/end pairing by key, out-of-order ends, unmatched ends, ongoing flush. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "assemble/assembler.h"
 #include "assemble/conntrack.h"
+#include "assemble/request_fill.h"
 
 #define MAXREC 4096
 static struct request_record got[MAXREC];
@@ -124,26 +126,28 @@ static void end_and_check(struct assembler *a, int i, uint64_t ts)
 static void test_many_interleaved(void **state)
 {
 	struct assembler *a = asm_new(0, 0, cb, NULL);
-	const struct kp_req_start *kept = NULL;
+	static struct request_record r; /* zeroed: filled by asm_fill_started */
+	int32_t kept = -1;
 	struct kp_req_start s;
 	const int n = 3000;
 	char path[64];
 
 	ngot = 0;
 	for (int i = 0; i < n; i++) {
-		const struct kp_req_start *k;
+		int32_t k;
 
 		snprintf(path, sizeof(path), "/api/v1/namespaces/ns-%d/pods", i);
 		mk_start(&s, 0x10000 + (i % 7) * 64, (uint32_t)(2 * i + 1), (uint64_t)i, "GET", path, "x");
 		k = asm_start(a, &s);
-		assert_non_null(k);
+		assert_true(k >= 0);
 		if (i == 1)
 			kept = k; /* request 1 ends in the second loop */
 		if (i % 3 == 2) /* end an earlier one */
 			end_and_check(a, i - 2, (uint64_t)i + 5);
 	}
-	assert_int_equal(kept->path_len, strlen("/api/v1/namespaces/ns-1/pods"));
-	assert_memory_equal(kept->path, "/api/v1/namespaces/ns-1/pods", kept->path_len);
+	asm_fill_started(a, kept, &r);
+	assert_string_equal(r.path, "/api/v1/namespaces/ns-1/pods");
+	assert_int_equal(r.start_ns, 1);
 	for (int i = 0; i < n; i++) {
 		if (i % 3 == 0 && i + 2 < n)
 			continue; /* already ended */
@@ -222,6 +226,99 @@ static void test_expire_closed(void **state)
 	asm_free(a);
 }
 
+
+/* A kept start holds its strings by their length, the path up to its first NUL (nothing after it), and
+ * fills the record its event does; forgetting it leaves none of the path's bytes. */
+static bool holds(const void *mem, size_t n, const char *needle)
+{
+	size_t l = strlen(needle);
+
+	for (size_t i = 0; i + l <= n; i++)
+		if (!memcmp((const char *)mem + i, needle, l))
+			return true;
+	return false;
+}
+
+static void test_kept_start(void **state)
+{
+	static struct req_start_kept k; /* zeroed: any secret found in it was put there */
+	static struct request_record r;
+	static const char after_nul[] = "/api/v1/pods\0?token=hidden-after-nul";
+	struct kp_req_start s;
+
+	(void)state;
+	mk_start(&s, 0x4000, 1, 7, "GET", "/api/v1/namespaces/ns/pods?access_token=s3cr3t-value", "ua/1");
+	s.addr_len = (uint16_t)snprintf(s.addr, sizeof(s.addr), "10.1.2.3:4567");
+	s.authn = KP_AUTHN_OK;
+	s.user_found = 1;
+	s.user_len = (uint16_t)snprintf(s.user, sizeof(s.user), "alice");
+	s.ngroups = 2;
+	s.group_len[0] = (uint16_t)snprintf(s.groups[0], sizeof(s.groups[0]), "system:masters");
+	s.group_len[1] = (uint16_t)snprintf(s.groups[1], sizeof(s.groups[1]), "system:authenticated");
+	req_start_keep(&k, &s);
+	request_fill_kept(&r, &k, 1000);
+	assert_string_equal(r.method, "GET");
+	assert_string_equal(r.path, "/api/v1/namespaces/ns/pods?access_token=REDACTED");
+	assert_string_equal(r.user_agent, "ua/1");
+	assert_string_equal(r.client, "10.1.2.3:4567");
+	assert_string_equal(r.user, "alice");
+	assert_int_equal(r.ngroups, 2);
+	assert_string_equal(r.groups[1], "system:authenticated");
+	assert_int_equal(r.start_ns, 1007);
+	assert_memory_equal(req_start_kept_addr(&k), "10.1.2.3:4567", k.addr_len);
+	assert_true(holds(&k, sizeof(k), "s3cr3t-value"));
+	req_start_forget(&k);
+	assert_false(holds(&k, sizeof(k), "s3cr3t-value"));
+	/* bytes after a NUL in the captured path are not kept */
+	memset(&k, 0, sizeof(k));
+	s.path_len = sizeof(after_nul) - 1;
+	memcpy(s.path, after_nul, s.path_len);
+	req_start_keep(&k, &s);
+	assert_int_equal(k.path_len, strlen("/api/v1/pods"));
+	assert_false(holds(&k, sizeof(k), "hidden-after-nul"));
+	request_fill_kept(&r, &k, 0);
+	assert_string_equal(r.path, "/api/v1/pods");
+	/* every length, a NUL anywhere or nowhere: the kept path is the C string, and forgetting it clears
+	 * every byte of it */
+	for (size_t len = 0; len <= 100; len++)
+		for (size_t nul = 0; nul <= len; nul++) {
+			memset(s.path, 'p', sizeof(s.path));
+			if (nul < len)
+				s.path[nul] = '\0';
+			s.path_len = (uint16_t)len;
+			req_start_keep(&k, &s);
+			assert_int_equal(k.path_len, nul);
+			req_start_forget(&k);
+			for (size_t b = 0; b < nul; b++)
+				assert_int_equal(k.s[k.method_len + b], 0);
+		}
+}
+
+/* A pending request's path is cleared when its request ends (the pool slot is kept for reuse). */
+static void test_freed_pending_has_no_path(void **state)
+{
+	struct assembler *a = asm_new(0, 0, cb, NULL);
+	static struct request_record r;
+	struct kp_req_start s;
+	struct kp_req_end e;
+	int32_t h;
+
+	(void)state;
+	ngot = 0;
+	mk_start(&s, 0x5000, 1, 10, "GET", "/api/v1/secrets?token=abcdef", "u");
+	h = asm_start(a, &s);
+	assert_true(h >= 0);
+	asm_fill_started(a, h, &r);
+	assert_string_equal(r.path, "/api/v1/secrets?token=REDACTED");
+	mk_end(&e, 0x5000, 1, 20, 200);
+	asm_end(a, &e);
+	assert_int_equal(ngot, 1);
+	/* the slot, read after its request ended (its memory stays in the pool), holds an empty path */
+	asm_fill_started(a, h, &r);
+	assert_string_equal(r.path, "");
+	asm_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +327,8 @@ int main(void)
 		cmocka_unit_test(test_many_interleaved),
 		cmocka_unit_test(test_max_pending),
 		cmocka_unit_test(test_expire_closed),
+		cmocka_unit_test(test_kept_start),
+		cmocka_unit_test(test_freed_pending_has_no_path),
 	};
 	return cmocka_run_group_tests_name("assembler", tests, NULL, NULL);
 }

@@ -93,6 +93,10 @@ static void test_conntrack(void **state)
 	assert_int_equal(ct_local_port(ct, "127.0.0.1:1001"), 6443);
 	assert_int_equal(ct_local_port(ct, "[::1]:1002"), 8443);
 	assert_int_equal(ct_local_port(ct, "127.0.0.1:9"), 0);
+	/* a prefix or an extension of a known peer, or a peer longer than any key, is unknown */
+	assert_int_equal(ct_local_port(ct, "127.0.0.1:100"), 0);
+	assert_int_equal(ct_local_port(ct, "127.0.0.1:10010"), 0);
+	assert_int_equal(ct_local_port(ct, "[0000:0000:0000:0000:0000:0000:0000:0001]:1002-and-some-more-bytes"), 0);
 	ct_close(ct, "127.0.0.1:1001", 100);
 	assert_int_equal(ct_get_stats(ct)->active, 2);
 	/* closed connections answer during the grace period, then are forgotten */
@@ -350,6 +354,53 @@ static void test_group_of_and_url_ports(void **state)
 	assert_int_equal(procnet_url_ports("h://a:1,h://a:2,h://a:3", ports, 2), 3); /* more than stored */
 }
 
+
+/* ct_local_port remembers recent answers: each one is still the table's after the peer's connection is
+ * replaced (another local port), closed and forgotten, or opened again; for peers of every length. */
+static void test_local_port_remembered(void **state)
+{
+	static const char *const peers[] = {
+		"10.0.0.1:1",                       /* one word */
+		"127.0.0.1:57488",                  /* two */
+		"192.168.100.200:65535",            /* three */
+		"[fd00::1234:5678:9abc]:443",       /* too long to remember */
+		"[0000:0000:0000:0000:0000:0000:0000:0001]:60000",
+	};
+	struct conntrack *ct = ct_new(0);
+	uint64_t t = 10;
+
+	(void)state;
+	assert_non_null(ct);
+	for (size_t i = 0; i < sizeof(peers) / sizeof(peers[0]); i++) {
+		const char *p = peers[i];
+
+		assert_int_equal(ct_local_port(ct, p), 0);
+		ct_open(ct, p, 6443, t++, false);
+		assert_int_equal(ct_local_port(ct, p), 6443);
+		assert_int_equal(ct_local_port(ct, p), 6443);
+		ct_open(ct, p, 8443, t++, false); /* replaced without a close seen */
+		assert_int_equal(ct_local_port(ct, p), 8443);
+		ct_close(ct, p, t);
+		assert_int_equal(ct_local_port(ct, p), 8443); /* answers within the grace */
+		ct_expire(ct, t + 1000, 100);
+		assert_int_equal(ct_local_port(ct, p), 0);
+		ct_open(ct, p, 9443, t++, false);
+		assert_int_equal(ct_local_port(ct, p), 9443);
+		/* a peer that differs in its last byte, or is a prefix, is another peer */
+		{
+			char other[64];
+			size_t n = strlen(p);
+
+			memcpy(other, p, n + 1);
+			other[n - 1] = other[n - 1] == '9' ? '8' : '9';
+			assert_int_equal(ct_local_port(ct, other), 0);
+			other[n - 1] = '\0';
+			assert_int_equal(ct_local_port(ct, other), 0);
+		}
+	}
+	ct_free(ct);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_conn_records),
 		cmocka_unit_test(test_conn_etcd_and_seeded),
 		cmocka_unit_test(test_group_of_and_url_ports),
+		cmocka_unit_test(test_local_port_remembered),
 	};
 	return cmocka_run_group_tests_name("conntrack", tests, NULL, NULL);
 }

@@ -223,7 +223,8 @@ static void test_classify(void **state)
 
 	memset(&r, 0, sizeof(r));
 	strcpy(r.method, "GET");
-	request_classify(&r, "/api/v1/namespaces/default/secrets?watch=1&access_token=abc123");
+	request_classify(&r, "/api/v1/namespaces/default/secrets?watch=1&access_token=abc123",
+			 strlen("/api/v1/namespaces/default/secrets?watch=1&access_token=abc123"));
 	assert_string_equal(r.ri.verb, "watch");
 	assert_string_equal(r.ri.resource, "secrets");
 	assert_string_equal(r.path, "/api/v1/namespaces/default/secrets?watch=1&access_token=REDACTED");
@@ -261,7 +262,7 @@ static void test_classify_remembered(void **state)
 			memset(&want, 0, sizeof(want));
 			strcpy(r.method, method);
 			strcpy(want.method, method);
-			request_classify(&r, target);
+			request_classify(&r, target, strlen(target));
 			k8s_request_info_parse(method, target, strlen(target), &want.ri);
 			path_sanitize(target, strlen(target), want.path, sizeof(want.path));
 			assert_string_equal(r.ri.verb, want.ri.verb);
@@ -278,6 +279,59 @@ static void test_classify_remembered(void **state)
 		}
 }
 
+
+/* The entry last found is tried first: a target next to one of the same length that differs in one
+ * byte, or the same target with another method (same length, or the same first 8 bytes), is never
+ * taken for it. */
+static void test_classify_last_entry(void **state)
+{
+	static const struct {
+		const char *method, *target;
+	} seq[] = {
+		{ "GET", "/api/v1/namespaces/aaaa/pods" },
+		{ "GET", "/api/v1/namespaces/aaaa/pods" },
+		{ "GET", "/api/v1/namespaces/aaab/pods" },
+		{ "PUT", "/api/v1/namespaces/aaab/pods" },
+		{ "GET", "/api/v1/namespaces/aaab/pods" },
+		{ "DELETE", "/api/v1/namespaces/aaab/pods" },
+		/* a non-resource target: the verb is the method, lowercased */
+		{ "PROPFIND", "/version" },
+		{ "PROPFINDX", "/version" },
+		{ "PROPFINDY", "/version" },
+		{ "PROPFINDYYYYYYY", "/version" },
+		{ "PROPFINDYYYYYYZ", "/version" },
+		{ "PROPFINDYYYYYY", "/version" },
+		{ "GET", "/api/v1/namespaces/aaab/pods?watch=1" },
+		{ "GET", "/api/v1/namespaces/aaab/pods?watch=0" },
+		{ "GET", "/healthz" },
+		{ "GET", "/healthy" },
+		{ "GET", "/" },
+		{ "GET", "" },
+		{ "GET", "/" },
+	};
+
+	(void)state;
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+			struct request_record r, want;
+			size_t len = strlen(seq[i].target);
+
+			memset(&r, 0, sizeof(r));
+			memset(&want, 0, sizeof(want));
+			strcpy(r.method, seq[i].method);
+			/* bytes after the method's NUL: anything (a reused record) */
+			memset(r.method + strlen(seq[i].method) + 1, 'Z', sizeof(r.method) - strlen(seq[i].method) - 1);
+			request_classify(&r, seq[i].target, len);
+			k8s_request_info_parse(seq[i].method, seq[i].target, len, &want.ri);
+			path_sanitize(seq[i].target, len, want.path, sizeof(want.path));
+			assert_string_equal(r.ri.verb, want.ri.verb);
+			assert_string_equal(r.ri.namespace_, want.ri.namespace_);
+			assert_string_equal(r.ri.resource, want.ri.resource);
+			assert_int_equal(r.ri.is_resource_request, want.ri.is_resource_request);
+			assert_string_equal(r.path, want.path);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_null_and_long),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_classify_remembered),
+		cmocka_unit_test(test_classify_last_entry),
 	};
 	return cmocka_run_group_tests_name("requestinfo", tests, NULL, NULL);
 }
