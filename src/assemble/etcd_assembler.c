@@ -73,13 +73,14 @@ struct etcd_assembler {
 	struct pending_call *pending; /* open addressing by g, linear probing */
 	size_t npending;
 	struct call_info *calls;      /* POOL_CAP calls in flight or held (pages touched only when used) */
-	int32_t *free_calls;          /* stack of free slots in calls[] */
+	int32_t *free_calls;          /* stack of freed slots in calls[] */
 	size_t nfree;
+	size_t nfresh;                /* slots [nfresh, POOL_CAP) were never used: taken after the freed ones */
 
 	/* held calls: a FIFO ring; chain pointers indexed in a chained hash of nodes */
 	struct held_call *held;
 	uint64_t head_seq, tail_seq; /* seqs [tail, head) are in the ring (some may be emitted) */
-	int32_t *bucket;             /* NBUCKETS heads, -1 = empty */
+	int32_t *bucket;             /* NBUCKETS heads, -1 = empty; read only under a set bucket_bits bit */
 	int32_t *node_next;          /* POOL_CAP * CHAIN: node slot * CHAIN + k is chain[k] of calls[slot] */
 	int32_t *node_prev;          /* the node before, or -1 - bucket for a chain's first node: unlinking is
 	                              * O(1) (the root contexts every call shares have chains as long as the
@@ -94,16 +95,18 @@ struct etcd_assembler {
 	struct recent_req *recent; /* ring of finished requests, indexed by a small hash */
 	uint64_t recent_seq;
 	uint64_t recent_tail;   /* oldest seq that may still be remembered (expiry scans from here) */
-	int32_t *recent_bucket; /* RECENT_CAP * 2 heads into recent[], -1 = empty; chained by recent_next */
+	int32_t *recent_bucket; /* RECENT_CAP * 2 heads into recent[], -1 = empty; chained by recent_next; read
+	                         * only under a set recent_bits bit */
 	int32_t *recent_next;
 	/* one bit per head of bucket / recent_bucket, clear only when the head is -1 (set on insert, cleared
 	 * when a lookup finds the head empty): most lookups miss (a call usually ends before its request), and
-	 * the bits (6 KB) stay cached where the heads (192 KB) cost a cache miss per lookup */
+	 * the bits (6 KB) stay cached where the heads (192 KB) cost a cache miss per lookup. A clear bit is
+	 * the head's only truth: the heads need no setting up, and their pages are touched as used */
 	uint64_t *bucket_bits, *recent_bits;
 
 	uint64_t ancestors[ANCESTOR_SETS][2]; /* contexts seen above a request's in a chain (ancestor_set) */
 
-	uint64_t *streams; /* open addressing set of stream pointers */
+	uint64_t *streams; /* open addressing set of stream pointers (allocated at the first stream) */
 
 	struct etcd_watch_res watch_res[ETCD_WATCH_RES_MAX];
 	size_t nwatch_res;
@@ -133,18 +136,13 @@ struct etcd_assembler *etcd_asm_new(int64_t mono_to_wall_ns, uint64_t hold_ns, e
 	a->recent = calloc(RECENT_CAP, sizeof(*a->recent));
 	a->recent_bucket = malloc(RECENT_CAP * 2 * sizeof(*a->recent_bucket));
 	a->recent_next = malloc(RECENT_CAP * sizeof(*a->recent_next));
-	a->streams = calloc(STREAM_CAP * 2, sizeof(*a->streams));
 	a->bucket_bits = calloc(NBUCKETS / 64, sizeof(*a->bucket_bits));
 	a->recent_bits = calloc(RECENT_CAP * 2 / 64, sizeof(*a->recent_bits));
 	if (!a->pending || !a->calls || !a->free_calls || !a->held || !a->bucket || !a->node_next || !a->node_prev || !a->recent || !a->recent_bucket ||
-	    !a->recent_next || !a->streams || !a->bucket_bits || !a->recent_bits) {
+	    !a->recent_next || !a->bucket_bits || !a->recent_bits) {
 		etcd_asm_free(a);
 		return NULL;
 	}
-	for (a->nfree = 0; a->nfree < POOL_CAP; a->nfree++)
-		a->free_calls[a->nfree] = (int32_t)(POOL_CAP - 1 - a->nfree);
-	memset(a->bucket, 0xff, NBUCKETS * sizeof(*a->bucket));
-	memset(a->recent_bucket, 0xff, RECENT_CAP * 2 * sizeof(*a->recent_bucket));
 	return a;
 }
 
@@ -242,6 +240,11 @@ static bool stream_seen(struct etcd_assembler *a, uint64_t s)
 {
 	size_t mask = STREAM_CAP * 2 - 1, i = hash_mix64(s) & mask, n = 0;
 
+	/* 64 KB that most runs (top, record of a unary workload) never need */
+	if (!a->streams && !(a->streams = calloc(STREAM_CAP * 2, sizeof(*a->streams)))) {
+		a->st.streams_opened++; /* no memory to tell streams apart: each message counts as one */
+		return false;
+	}
 	while (a->streams[i]) {
 		if (a->streams[i] == s)
 			return true;
@@ -304,13 +307,14 @@ void etcd_asm_start(struct etcd_assembler *a, const struct kp_grpc_start *ev)
 	if (found) {
 		a->st.retried++;
 	} else {
-		if (a->npending >= PENDING_CAP || !a->nfree) {
+		if (a->npending >= PENDING_CAP || (!a->nfree && a->nfresh == POOL_CAP)) {
 			a->st.pending_full++;
 			return;
 		}
 		a->npending++;
 		p->g = ev->hdr.goid_g;
-		p->slot = a->free_calls[--a->nfree];
+		/* the last freed slot (cached), else one never used */
+		p->slot = a->nfree ? a->free_calls[--a->nfree] : (int32_t)a->nfresh++;
 	}
 	c = &a->calls[p->slot];
 	c->start_mono = ev->hdr.ts_ns;
@@ -426,10 +430,12 @@ static void hold(struct etcd_assembler *a, int32_t slot, uint32_t indexed)
 		int32_t node = slot * CHAIN + k;
 		size_t b = c->hb[k];
 
-		a->node_next[node] = a->bucket[b];
+		int32_t head = head_of(a->bucket, a->bucket_bits, b);
+
+		a->node_next[node] = head;
 		a->node_prev[node] = -1 - (int32_t)b;
-		if (a->bucket[b] >= 0)
-			a->node_prev[a->bucket[b]] = node;
+		if (head >= 0)
+			a->node_prev[head] = node;
 		a->bucket[b] = node;
 		bit_set(a->bucket_bits, b);
 	}
@@ -666,7 +672,7 @@ void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t star
 	if (a->recent[i].ctx)
 		recent_remove(a, i);
 	a->recent[i] = (struct recent_req){ ctx, start_mono, end_mono, request_id };
-	a->recent_next[i] = a->recent_bucket[recent_bucket_of(ctx)];
+	a->recent_next[i] = head_of(a->recent_bucket, a->recent_bits, recent_bucket_of(ctx));
 	a->recent_bucket[recent_bucket_of(ctx)] = (int32_t)i;
 	bit_set(a->recent_bits, recent_bucket_of(ctx));
 }
