@@ -27,6 +27,15 @@ _Static_assert(CHAIN < 32, "call_info.indexed: a bit per chain entry");
 #define ANCESTOR_SET_BITS 8
 _Static_assert(ANCESTOR_SETS == 1 << ANCESTOR_SET_BITS, "ANCESTOR_SETS: a power of two");
 _Static_assert(NBUCKETS <= 65536 && NBUCKETS % (RECENT_CAP * 2) == 0, "hb[] holds a bucket index; the recent index is its low bits");
+/* node k * NODE_STRIDE + slot is chain[k] of calls[slot]: the calls in use are the low slots (freed slots
+ * are reused first), so their nodes for one chain position, the one that is indexed, share cache lines.
+ * A power of two: no division (the nodes of slots >= POOL_CAP are never used, nor their pages touched). */
+#define NODE_STRIDE_BITS 14
+#define NODE_STRIDE (1 << NODE_STRIDE_BITS)
+_Static_assert(POOL_CAP <= NODE_STRIDE && (size_t)NODE_STRIDE * CHAIN <= INT32_MAX, "a node holds a slot and k");
+#define NODE(slot, k) ((int32_t)((k) << NODE_STRIDE_BITS | (slot)))
+#define NODE_SLOT(node) ((int32_t)((node) & (NODE_STRIDE - 1)))
+#define NODE_K(node) ((int)((node) >> NODE_STRIDE_BITS))
 
 /* What a call keeps between its start and its end, and while it waits for its request: the decoded
  * fields (a record) and the context chain. Never the request message's bytes. A call keeps its slot in
@@ -38,9 +47,8 @@ struct call_info {
 	uint8_t nctx;
 	uint32_t indexed; /* while held: bit k set when chain[k] is in the index */
 	uint64_t chain[CHAIN];
-	uint16_t hb[CHAIN]; /* bucket_of(chain[k]), set when the call ends (hashed once, used three times) */
 	struct etcd_record rec;
-};
+} __attribute__((aligned(64))); /* whole cache lines: a call's first lines are its own */
 
 struct pending_call {
 	uint64_t g;   /* 0 = free */
@@ -73,6 +81,7 @@ struct etcd_assembler {
 	struct pending_call *pending; /* open addressing by g, linear probing */
 	size_t npending;
 	struct call_info *calls;      /* POOL_CAP calls in flight or held (pages touched only when used) */
+	void *calls_mem;              /* calls' allocation (calls is its first 64-byte boundary) */
 	int32_t *free_calls;          /* stack of freed slots in calls[] */
 	size_t nfree;
 	size_t nfresh;                /* slots [nfresh, POOL_CAP) were never used: taken after the freed ones */
@@ -81,7 +90,7 @@ struct etcd_assembler {
 	struct held_call *held;
 	uint64_t head_seq, tail_seq; /* seqs [tail, head) are in the ring (some may be emitted) */
 	int32_t *bucket;             /* NBUCKETS heads, -1 = empty; read only under a set bucket_bits bit */
-	int32_t *node_next;          /* POOL_CAP * CHAIN: node slot * CHAIN + k is chain[k] of calls[slot] */
+	int32_t *node_next;          /* NODE_STRIDE * CHAIN, by NODE(slot, k) */
 	int32_t *node_prev;          /* the node before, or -1 - bucket for a chain's first node: unlinking is
 	                              * O(1) (the root contexts every call shares have chains as long as the
 	                              * held calls are many) */
@@ -127,12 +136,13 @@ struct etcd_assembler *etcd_asm_new(int64_t mono_to_wall_ns, uint64_t hold_ns, e
 	a->cb_ctx = ctx;
 	a->head_seq = a->tail_seq = 1;
 	a->pending = calloc(PENDING_CAP * 2, sizeof(*a->pending));
-	a->calls = calloc(POOL_CAP, sizeof(*a->calls));
+	a->calls_mem = calloc(1, POOL_CAP * sizeof(*a->calls) + 63);
+	a->calls = a->calls_mem ? (void *)(((uintptr_t)a->calls_mem + 63) & ~(uintptr_t)63) : NULL;
 	a->free_calls = malloc(POOL_CAP * sizeof(*a->free_calls));
 	a->held = calloc(HOLD_CAP, sizeof(*a->held));
 	a->bucket = malloc(NBUCKETS * sizeof(*a->bucket));
-	a->node_next = malloc((size_t)POOL_CAP * CHAIN * sizeof(*a->node_next));
-	a->node_prev = malloc((size_t)POOL_CAP * CHAIN * sizeof(*a->node_prev));
+	a->node_next = malloc((size_t)NODE_STRIDE * CHAIN * sizeof(*a->node_next));
+	a->node_prev = malloc((size_t)NODE_STRIDE * CHAIN * sizeof(*a->node_prev));
 	a->recent = calloc(RECENT_CAP, sizeof(*a->recent));
 	a->recent_bucket = malloc(RECENT_CAP * 2 * sizeof(*a->recent_bucket));
 	a->recent_next = malloc(RECENT_CAP * sizeof(*a->recent_next));
@@ -151,7 +161,7 @@ void etcd_asm_free(struct etcd_assembler *a)
 	if (!a)
 		return;
 	free(a->pending);
-	free(a->calls);
+	free(a->calls_mem);
 	free(a->free_calls);
 	free(a->held);
 	free(a->bucket);
@@ -359,7 +369,7 @@ static void held_unindex(struct etcd_assembler *a, int32_t slot)
 
 	for (uint32_t m = c->indexed; m; m &= m - 1) {
 		int k = __builtin_ctz(m);
-		int32_t node = slot * CHAIN + k, next = a->node_next[node], prev = a->node_prev[node];
+		int32_t node = NODE(slot, k), next = a->node_next[node], prev = a->node_prev[node];
 
 		if (prev >= 0)
 			a->node_next[prev] = next;
@@ -406,8 +416,9 @@ static void drain_tail(struct etcd_assembler *a, uint64_t cutoff)
 	}
 }
 
-/* calls[slot] ended before its request: hold it (the slot now belongs to the held ring). */
-static void hold(struct etcd_assembler *a, int32_t slot, uint32_t indexed)
+/* calls[slot] ended before its request: hold it (the slot now belongs to the held ring), indexed under
+ * chain[k] for each bit k of indexed, in bucket hb[k]. */
+static void hold(struct etcd_assembler *a, int32_t slot, uint32_t indexed, const uint16_t *hb)
 {
 	struct call_info *c = &a->calls[slot];
 	struct held_call *h;
@@ -427,8 +438,8 @@ static void hold(struct etcd_assembler *a, int32_t slot, uint32_t indexed)
 	c->indexed = indexed;
 	for (uint32_t m = c->indexed; m; m &= m - 1) {
 		int k = __builtin_ctz(m);
-		int32_t node = slot * CHAIN + k;
-		size_t b = c->hb[k];
+		int32_t node = NODE(slot, k);
+		size_t b = hb[k];
 
 		int32_t head = head_of(a->bucket, a->bucket_bits, b);
 
@@ -524,9 +535,9 @@ void etcd_asm_request_cost(struct etcd_assembler *a, uint64_t ctx, uint64_t star
 	a->taken_end = end_mono;
 	a->ntaken = 0;
 	for (int32_t node = head_of(a->bucket, a->bucket_bits, bucket_of(ctx)); node >= 0; node = a->node_next[node]) {
-		const struct call_info *c = &a->calls[node / CHAIN];
+		const struct call_info *c = &a->calls[NODE_SLOT(node)];
 
-		if (!held_in(c, node % CHAIN, ctx, start_mono, end_mono))
+		if (!held_in(c, NODE_K(node), ctx, start_mono, end_mono))
 			continue;
 		add_cost(out, &c->rec);
 		/* remembered for etcd_asm_request_done (by slot and ring entry: it checks they still match) */
@@ -534,7 +545,7 @@ void etcd_asm_request_cost(struct etcd_assembler *a, uint64_t ctx, uint64_t star
 			a->taken_valid = false;
 			continue;
 		}
-		a->taken[a->ntaken] = node / CHAIN;
+		a->taken[a->ntaken] = NODE_SLOT(node);
 		a->taken_seq[a->ntaken++] = c->held_seq;
 	}
 }
@@ -563,15 +574,15 @@ static inline void ancestor_add(struct etcd_assembler *a, uint64_t v)
 	}
 }
 
-/* Hash chain entry k (hb[k]); when it is the context of a request already delivered, link and deliver
- * the call (true). */
-static bool link_recent(struct etcd_assembler *a, struct pending_call *p, struct call_info *c, int k)
+/* Hash chain entry k (its bucket into hb[k]); when it is the context of a request already delivered, link
+ * and deliver the call (true). */
+static bool link_recent(struct etcd_assembler *a, struct pending_call *p, struct call_info *c, int k, uint16_t *hb)
 {
 	uint64_t h = hash_mix64(c->chain[k]); /* hashed once for both indexes */
 	size_t rb = recent_bucket_of_hash(h);
 	const struct recent_req *r;
 
-	c->hb[k] = (uint16_t)bucket_of_hash(h);
+	hb[k] = (uint16_t)bucket_of_hash(h);
 	if (!(a->recent_bits[rb / 64] & 1ULL << (rb % 64)) || !(r = recent_find(a, rb, c->chain[k], c->start_mono)))
 		return false;
 	c->rec.request_id = r->id;
@@ -584,6 +595,7 @@ static bool link_recent(struct etcd_assembler *a, struct pending_call *p, struct
 void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 {
 	uint32_t skipped = 0, asked = 0; /* chain entries passed over as ancestors; asked and not known */
+	uint16_t hb[CHAIN]; /* bucket_of(chain[k]), for the k looked at (hashed once, used twice) */
 	struct pending_call *p;
 	struct call_info *c;
 	bool found;
@@ -612,23 +624,23 @@ void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 			skipped |= 1u << k;
 			continue;
 		}
-		if (link_recent(a, p, c, k))
+		if (link_recent(a, p, c, k, hb))
 			return;
 		if (a->request_ctx && c->chain[k] && a->request_ctx(a->request_ctx_ctx, c->chain[k], c->start_mono)) {
 			a->st.held_narrow++;
 			/* the contexts above it that were asked (the others are remembered already) */
 			for (uint32_t m = asked; m; m &= m - 1)
 				ancestor_add(a, c->chain[__builtin_ctz(m)]);
-			hold(a, p->slot, 1u << k);
+			hold(a, p->slot, 1u << k, hb);
 			pending_remove(a, p, false);
 			return;
 		}
 		asked |= 1u << k;
 	}
 	for (uint32_t m = skipped; m; m &= m - 1)
-		if (link_recent(a, p, c, __builtin_ctz(m)))
+		if (link_recent(a, p, c, __builtin_ctz(m), hb))
 			return;
-	hold(a, p->slot, (1u << c->nctx) - 1);
+	hold(a, p->slot, (1u << c->nctx) - 1, hb);
 	pending_remove(a, p, false);
 }
 
@@ -650,9 +662,9 @@ void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t star
 		}
 	} else {
 		for (int32_t node = head_of(a->bucket, a->bucket_bits, bucket_of(ctx)); node >= 0;) {
-			const struct call_info *c = &a->calls[node / CHAIN];
+			const struct call_info *c = &a->calls[NODE_SLOT(node)];
 
-			if (held_in(c, node % CHAIN, ctx, start_mono, end_mono)) {
+			if (held_in(c, NODE_K(node), ctx, start_mono, end_mono)) {
 				emit_held(a, c->held_seq & (HOLD_CAP - 1), request_id);
 				/* the list changed under us: restart from the head */
 				node = a->bucket[bucket_of(ctx)];
