@@ -548,11 +548,9 @@ static size_t key_resource(bool has_key, const uint8_t *key, size_t key_len, con
 	return n;
 }
 
-/* The record's key range and the fields derived from it; key and end are copied in, cut to the record's
- * buffers. Returns the resource's length; *dot gets its first '.' (the length when none). */
-static size_t fill_record(struct etcd_record *rec, bool has_key, const uint8_t *key, size_t key_len,
-			  const uint8_t *end, size_t end_len, bool truncated, int64_t limit, bool count_only,
-			  bool keys_only, size_t *dot)
+/* The record's key range and its flags; key and end are copied in, cut to the record's buffers. */
+static inline __attribute__((always_inline)) void fill_range(struct etcd_record *rec, const uint8_t *key, size_t key_len, const uint8_t *end,
+		       size_t end_len, bool truncated, int64_t limit, bool count_only, bool keys_only)
 {
 	size_t n;
 
@@ -570,6 +568,15 @@ static size_t fill_record(struct etcd_record *rec, bool has_key, const uint8_t *
 	rec->limit = limit;
 	rec->count_only = count_only;
 	rec->keys_only = keys_only;
+}
+
+/* fill_range, then the resource the key names. Returns the resource's length; *dot gets its first '.'
+ * (the length when none). */
+static inline __attribute__((always_inline)) size_t fill_record(struct etcd_record *rec, bool has_key, const uint8_t *key, size_t key_len,
+			  const uint8_t *end, size_t end_len, bool truncated, int64_t limit, bool count_only,
+			  bool keys_only, size_t *dot)
+{
+	fill_range(rec, key, key_len, end, end_len, truncated, limit, count_only, keys_only);
 	return key_resource(has_key, (const uint8_t *)rec->key, rec->key_len, (const uint8_t *)rec->range_end,
 			    rec->range_end_len, rec->resource, sizeof(rec->resource), dot);
 }
@@ -584,16 +591,132 @@ void etcd_summary_to_record(const struct etcd_req_summary *s, const char *method
 		    s->key_truncated || s->range_end_truncated, s->limit, s->count_only, s->keys_only, &dot);
 }
 
+/*
+ * The last message etcd_decode_to_record decoded and, when it came twice in a row, what it gave, so that
+ * the same message again (the same list or get made over and over: a client's polling, a controller's
+ * relists) is not decoded again (~300 instructions of ~430): its bytes are compared, the key range is
+ * copied from the message at the offsets the decode found, the rest from here. A message seen once costs
+ * only its bytes' copy (~40 instructions): most messages are not repeated, and keeping all a decode gave
+ * costs more than that. Only messages decoded without error are kept; the memo holds a message's
+ * value-free prefix only (the probe's copy stops before values).
+ */
+#define MSG_MEMO_MAX 256
+static _Thread_local struct {
+	const struct etcd_method *m; /* NULL: empty */
+	uint16_t len;
+	bool cut;
+	bool known; /* the fields below are what msg gave (else only msg is) */
+	enum etcd_op op;
+	bool has_key, has_end, trunc, count_only, keys_only;
+	uint16_t key_off, key_len, end_off, end_len; /* in msg, cut to ETCD_KEY_MAX - 1 bytes */
+	uint16_t resource_len, group_len;
+	int64_t limit;
+	char op_name[24];
+	uint8_t msg[MSG_MEMO_MAX];
+	char resource[REC_FIELD_LEN]; /* the record's resource and group (split) */
+	char group[REC_FIELD_LEN];
+} msg_memo;
+
+/* msg is the memo's message. Its last 8 bytes first: two messages of one length mostly differ there (the
+ * object's name, the range's end), not in the fields' tags and the keys' common head. */
+static bool msg_memo_same(const struct etcd_method *m, const uint8_t *msg, size_t len, bool cut)
+{
+	uint64_t x, y;
+
+	if (!m || msg_memo.m != m || msg_memo.len != len || msg_memo.cut != cut)
+		return false;
+	if (len >= 8) {
+		memcpy(&x, msg_memo.msg + len - 8, 8);
+		memcpy(&y, msg + len - 8, 8);
+		if (x != y)
+			return false;
+	}
+	return mem_eq_short((const char *)msg_memo.msg, (const char *)msg, len);
+}
+
+/* msg (decoded without error) becomes the memo's message, what it gave unknown */
+static void msg_memo_keep(const struct etcd_method *m, const uint8_t *msg, size_t len, bool cut)
+{
+	msg_memo.m = NULL;
+	if (!m || !msg || len > sizeof(msg_memo.msg))
+		return;
+	memcpy(msg_memo.msg, msg, len);
+	msg_memo.len = (uint16_t)len;
+	msg_memo.cut = cut;
+	msg_memo.known = false;
+	msg_memo.m = m;
+}
+
+/* A string of n bytes and its NUL into dst (both buffers REC_FIELD_LEN): the short ones by a fixed-size
+ * copy, inline. */
+static inline void field_copy(char *dst, const char *src, size_t n)
+{
+	if (n < 32)
+		memcpy(dst, src, 32);
+	else
+		memcpy(dst, src, n + 1);
+}
+
+/* rec was decoded (s: its summary) from msg, the memo's message (key and end: its key range's views into
+ * msg, trunc: cut); its resource and group are resource_len and group_len bytes long. */
+static void msg_memo_store(const uint8_t *msg, const struct etcd_req_summary *s, const struct etcd_record *rec,
+			   const uint8_t *key, const uint8_t *end, bool trunc, size_t resource_len, size_t group_len)
+{
+	_Static_assert(sizeof(msg_memo.op_name) == sizeof(rec->op), "the memo's op name is a record's");
+	_Static_assert(MSG_MEMO_MAX <= UINT16_MAX && sizeof(msg_memo.resource) == sizeof(rec->resource) &&
+			       sizeof(msg_memo.group) == sizeof(rec->group),
+		       "the memo holds a record's resource and group");
+	msg_memo.op = s->op;
+	memcpy(msg_memo.op_name, s->op_name, sizeof(msg_memo.op_name));
+	msg_memo.has_key = key != NULL;
+	msg_memo.key_off = key ? (uint16_t)(key - msg) : 0;
+	msg_memo.key_len = rec->key_len;
+	msg_memo.has_end = end != NULL;
+	msg_memo.end_off = end ? (uint16_t)(end - msg) : 0;
+	msg_memo.end_len = rec->range_end_len;
+	msg_memo.trunc = trunc;
+	msg_memo.limit = rec->limit;
+	msg_memo.count_only = rec->count_only;
+	msg_memo.keys_only = rec->keys_only;
+	msg_memo.resource_len = (uint16_t)resource_len;
+	field_copy(msg_memo.resource, rec->resource, resource_len);
+	msg_memo.group_len = (uint16_t)group_len;
+	field_copy(msg_memo.group, rec->group, group_len);
+	msg_memo.known = true;
+}
+
+/* The record msg_memo's message gave, from msg (the same bytes). */
+static void msg_memo_fill(const uint8_t *msg, struct etcd_record *rec)
+{
+	memcpy(rec->method, msg_memo.m->method, sizeof(msg_memo.m->method));
+	memcpy(rec->op, msg_memo.op_name, sizeof(rec->op));
+	fill_range(rec, msg_memo.has_key ? msg + msg_memo.key_off : NULL, msg_memo.key_len,
+		   msg_memo.has_end ? msg + msg_memo.end_off : NULL, msg_memo.end_len, msg_memo.trunc, msg_memo.limit,
+		   msg_memo.count_only, msg_memo.keys_only);
+	field_copy(rec->resource, msg_memo.resource, msg_memo.resource_len);
+	if (msg_memo.group_len)
+		field_copy(rec->group, msg_memo.group, msg_memo.group_len);
+}
+
 int etcd_decode_to_record(const struct etcd_method *m, const char *method, size_t method_len, const uint8_t *msg,
 			  size_t len, bool cut, struct etcd_record *rec, enum etcd_op *op, struct etcd_decode_counters *c)
 {
 	struct etcd_req_summary s; /* its fixed fields only: the key range stays a view into msg */
 	struct kview k;
-	int rc = decode(m, msg, len, cut, &s, &k, c);
+	int rc;
 	const uint8_t *key = NULL, *end = NULL;
 	size_t key_len = 0, end_len = 0, rlen, dot;
-	bool trunc = false;
+	bool trunc = false, same = msg_memo_same(m, msg, len, cut);
 
+	if (same && msg_memo.known) {
+		msg_memo_fill(msg, rec);
+		if (c)
+			c->decoded++;
+		if (op)
+			*op = msg_memo.op;
+		return 0;
+	}
+	rc = decode(m, msg, len, cut, &s, &k, c);
 	if (m)
 		memcpy(rec->method, m->method, sizeof(m->method));
 	else
@@ -624,5 +747,9 @@ int etcd_decode_to_record(const struct etcd_method *m, const char *method, size_
 	}
 	if (op)
 		*op = s.op;
+	if (rc == 0 && same)
+		msg_memo_store(msg, &s, rec, key, end, trunc, dot < rlen ? dot : rlen, dot < rlen ? rlen - dot - 1 : 0);
+	else if (rc == 0)
+		msg_memo_keep(m, msg, len, cut);
 	return rc;
 }

@@ -78,6 +78,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strnlen(rec.group, sizeof(rec.group)) == sizeof(rec.group) ||
 		    strnlen(rec.method, sizeof(rec.method)) == sizeof(rec.method))
 			abort();
+		/* the same message again (the message memo's answer) gives the same record */
+		{
+			struct etcd_record again;
+			enum etcd_op op2;
+
+			etcd_record_init(&again);
+			if (etcd_decode_to_record(etcd_method_find(method, mlen), method, mlen, buf, size, pass, &again, &op2,
+						  NULL) != rc1 || op2 != op || again.key_len != rec.key_len ||
+			    again.range_end_len != rec.range_end_len || again.key_truncated != rec.key_truncated ||
+			    again.limit != rec.limit || again.count_only != rec.count_only ||
+			    again.keys_only != rec.keys_only || memcmp(again.key, rec.key, rec.key_len + 1u) ||
+			    memcmp(again.range_end, rec.range_end, rec.range_end_len + 1u) ||
+			    strcmp(again.method, rec.method) || strcmp(again.op, rec.op) ||
+			    strcmp(again.resource, rec.resource) || strcmp(again.group, rec.group))
+				abort();
+		}
 	}
 	etcd_key_parse(buf, size, buf, size / 2, NULL, &ki);
 	etcd_key_parse(buf, size, NULL, 0, "/", &ki);

@@ -647,15 +647,48 @@ static void test_resource_of_every_key(void **state)
 /* etcd_decode_to_record (the assembler's one pass) fills a record exactly as etcd_decode_prefix then
  * etcd_summary_to_record and the resource/group split do: the same return code, counters and fields, for
  * messages of every op cut at every length, bytes flipped at random, unknown and odd methods, keys past
- * the buffers, in an order that exercises the resource memo. */
+ * the buffers, in an order that exercises the resource memo; and again for the same message (the message
+ * memo's answer: the bytes are those of another buffer). */
+static void decode_to_record_once(const char *method, size_t mlen, const uint8_t *msg, size_t len, bool cut,
+				  const struct etcd_record *want, int rc1, enum etcd_op want_op,
+				  const struct etcd_decode_counters *c1)
+{
+	struct etcd_decode_counters c2 = { 0 };
+	struct etcd_record got;
+	enum etcd_op op = ETCD_OP_OTHER;
+	int rc2;
+
+	etcd_record_init(&got);
+	memset(got.method, 'x', sizeof(got.method) - 1); /* stale bytes behind the strings' first bytes */
+	memset(got.key, 'x', sizeof(got.key) - 1);
+	memset(got.resource, 'x', sizeof(got.resource) - 1);
+	etcd_record_init_fast(&got);
+	rc2 = etcd_decode_to_record(etcd_method_find(method, mlen), method, mlen, msg, len, cut, &got, &op, &c2);
+	assert_int_equal(rc2, rc1);
+	assert_int_equal(op, want_op);
+	assert_memory_equal(&c2, c1, sizeof(*c1));
+	assert_string_equal(got.method, want->method);
+	assert_string_equal(got.op, want->op);
+	assert_int_equal(got.key_len, want->key_len);
+	assert_memory_equal(got.key, want->key, want->key_len + 1);
+	assert_int_equal(got.range_end_len, want->range_end_len);
+	assert_memory_equal(got.range_end, want->range_end, want->range_end_len + 1);
+	assert_int_equal(got.key_truncated, want->key_truncated);
+	assert_int_equal(got.limit, want->limit);
+	assert_int_equal(got.count_only, want->count_only);
+	assert_int_equal(got.keys_only, want->keys_only);
+	assert_string_equal(got.resource, want->resource);
+	assert_string_equal(got.group, want->group);
+}
+
 static void expect_same_record(const char *method, size_t mlen, const uint8_t *msg, size_t len, bool cut)
 {
-	struct etcd_decode_counters c1 = { 0 }, c2 = { 0 };
+	struct etcd_decode_counters c1 = { 0 };
 	struct etcd_req_summary sum;
-	struct etcd_record want, got;
+	struct etcd_record want;
 	char mstr[128];
-	enum etcd_op op = ETCD_OP_OTHER;
-	int rc1, rc2;
+	uint8_t copy[4096];
+	int rc1;
 	char *dot;
 
 	assert_true(mlen < sizeof(mstr));
@@ -669,27 +702,11 @@ static void expect_same_record(const char *method, size_t mlen, const uint8_t *m
 		str_copy(want.group, sizeof(want.group), dot + 1);
 		*dot = 0;
 	}
-	etcd_record_init(&got);
-	memset(got.method, 'x', sizeof(got.method) - 1); /* stale bytes behind the strings' first bytes */
-	memset(got.key, 'x', sizeof(got.key) - 1);
-	memset(got.resource, 'x', sizeof(got.resource) - 1);
-	etcd_record_init_fast(&got);
-	rc2 = etcd_decode_to_record(etcd_method_find(method, mlen), method, mlen, msg, len, cut, &got, &op, &c2);
-	assert_int_equal(rc2, rc1);
-	assert_int_equal(op, sum.op);
-	assert_memory_equal(&c2, &c1, sizeof(c1));
-	assert_string_equal(got.method, want.method);
-	assert_string_equal(got.op, want.op);
-	assert_int_equal(got.key_len, want.key_len);
-	assert_memory_equal(got.key, want.key, want.key_len + 1);
-	assert_int_equal(got.range_end_len, want.range_end_len);
-	assert_memory_equal(got.range_end, want.range_end, want.range_end_len + 1);
-	assert_int_equal(got.key_truncated, want.key_truncated);
-	assert_int_equal(got.limit, want.limit);
-	assert_int_equal(got.count_only, want.count_only);
-	assert_int_equal(got.keys_only, want.keys_only);
-	assert_string_equal(got.resource, want.resource);
-	assert_string_equal(got.group, want.group);
+	decode_to_record_once(method, mlen, msg, len, cut, &want, rc1, sum.op, &c1);
+	assert_true(len <= sizeof(copy));
+	if (len)
+		memcpy(copy, msg, len);
+	decode_to_record_once(method, mlen, msg ? copy : NULL, len, cut, &want, rc1, sum.op, &c1);
 }
 
 static void test_decode_to_record_same(void **state)
@@ -742,6 +759,30 @@ static void test_decode_to_record_same(void **state)
 			expect_same_record(method, strlen(method), m.b, n, false);
 		}
 		expect_same_record(method, strlen(method), m.n ? m.b : NULL, 0, false);
+	}
+	/* the same bytes, or the same length, for methods with the same fields (Range, DeleteRange: the same
+	 * key range, another op; Watch: a cancel), whole and cut, one after another */
+	for (int i = 0; i < 2; i++) {
+		static const uint8_t range[] = "\x0a\x03/ab\x12\x03/ac";
+		static const uint8_t range2[] = "\x0a\x03/ab\x12\x03/ad\x18\x03"; /* limit 3 */
+		static const uint8_t range3[] = "\x0a\x03/ab\x12\x03/ad\x18\x04"; /* the same length: limit 4 */
+		static const uint8_t range4[] = "\x0a\x0c/registry/cm\x12\x01/"; /* another resource, */
+		static const uint8_t range5[] = "\x0a\x0c/registry/cn\x12\x01/"; /* the same length */
+		static const uint8_t cancel[] = "\x12\x02\x08\x05";
+
+		expect_same_record("/etcdserverpb.KV/Range", 22, range, sizeof(range) - 1, false);
+		expect_same_record("/etcdserverpb.KV/Range", 22, range2, sizeof(range2) - 1, false);
+		expect_same_record("/etcdserverpb.KV/Range", 22, range3, sizeof(range3) - 1, false);
+		expect_same_record("/etcdserverpb.KV/Range", 22, range4, sizeof(range4) - 1, false);
+		expect_same_record("/etcdserverpb.KV/Range", 22, range5, sizeof(range5) - 1, false);
+		expect_same_record("/etcdserverpb.KV/Range", 22, range, sizeof(range) - 1, false);
+		expect_same_record("/etcdserverpb.KV/DeleteRange", 28, range, sizeof(range) - 1, false);
+		expect_same_record("/etcdserverpb.KV/DeleteRange", 28, range, sizeof(range) - 1, true);
+		expect_same_record("/etcdserverpb.KV/Range", 22, range, sizeof(range) - 1, true);
+		expect_same_record("/etcdserverpb.KV/Range", 22, range, sizeof(range) - 3, true);
+		expect_same_record("/etcdserverpb.KV/Range", 22, range, sizeof(range) - 3, false);
+		expect_same_record("/etcdserverpb.Watch/Watch", 25, cancel, sizeof(cancel) - 1, false);
+		expect_same_record("/etcdserverpb.Watch/Watch", 25, range, sizeof(range) - 1, false);
 	}
 	/* a method with a NUL inside (the record's method stops there) and one that is a table method's prefix */
 	expect_same_record("/etcdserverpb.KV/Range\0xyz", 26, (const uint8_t *)"\x0a\x01/", 3, false);
