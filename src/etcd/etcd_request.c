@@ -548,20 +548,22 @@ static size_t key_resource(bool has_key, const uint8_t *key, size_t key_len, con
 	return n;
 }
 
-/* The record's key range and its flags; key and end are copied in, cut to the record's buffers. */
-static inline __attribute__((always_inline)) void fill_range(struct etcd_record *rec, const uint8_t *key, size_t key_len, const uint8_t *end,
-		       size_t end_len, bool truncated, int64_t limit, bool count_only, bool keys_only)
+/* The record's key range and its flags; key and end are copied in, cut to the record's buffers (inline
+ * copies: keys are mostly a few dozen bytes). Inlined: its two callers pass most arguments as constants
+ * or from one struct. */
+static inline __attribute__((always_inline)) void fill_range(struct etcd_record *rec, const uint8_t *key,
+							     size_t key_len, const uint8_t *end, size_t end_len,
+							     bool truncated, int64_t limit, bool count_only,
+							     bool keys_only)
 {
 	size_t n;
 
 	n = key_len < sizeof(rec->key) - 1 ? key_len : sizeof(rec->key) - 1;
-	if (n)
-		memcpy(rec->key, key, n);
+	mem_copy_short(rec->key, (const char *)key, n);
 	rec->key[n] = 0;
 	rec->key_len = (uint16_t)n;
 	n = end_len < sizeof(rec->range_end) - 1 ? end_len : sizeof(rec->range_end) - 1;
-	if (n)
-		memcpy(rec->range_end, end, n);
+	mem_copy_short(rec->range_end, (const char *)end, n);
 	rec->range_end[n] = 0;
 	rec->range_end_len = (uint16_t)n;
 	rec->key_truncated = truncated;
@@ -572,9 +574,11 @@ static inline __attribute__((always_inline)) void fill_range(struct etcd_record 
 
 /* fill_range, then the resource the key names. Returns the resource's length; *dot gets its first '.'
  * (the length when none). */
-static inline __attribute__((always_inline)) size_t fill_record(struct etcd_record *rec, bool has_key, const uint8_t *key, size_t key_len,
-			  const uint8_t *end, size_t end_len, bool truncated, int64_t limit, bool count_only,
-			  bool keys_only, size_t *dot)
+static inline __attribute__((always_inline)) size_t fill_record(struct etcd_record *rec, bool has_key,
+							       const uint8_t *key, size_t key_len,
+							       const uint8_t *end, size_t end_len, bool truncated,
+							       int64_t limit, bool count_only, bool keys_only,
+							       size_t *dot)
 {
 	fill_range(rec, key, key_len, end, end_len, truncated, limit, count_only, keys_only);
 	return key_resource(has_key, (const uint8_t *)rec->key, rec->key_len, (const uint8_t *)rec->range_end,
@@ -631,7 +635,7 @@ static bool msg_memo_same(const struct etcd_method *m, const uint8_t *msg, size_
 		if (x != y)
 			return false;
 	}
-	return mem_eq_short((const char *)msg_memo.msg, (const char *)msg, len);
+	return !memcmp(msg_memo.msg, msg, len); /* messages are longer than mem_eq_short's strings: AVX2 */
 }
 
 /* msg (decoded without error) becomes the memo's message, what it gave unknown */
@@ -640,7 +644,7 @@ static void msg_memo_keep(const struct etcd_method *m, const uint8_t *msg, size_
 	msg_memo.m = NULL;
 	if (!m || !msg || len > sizeof(msg_memo.msg))
 		return;
-	memcpy(msg_memo.msg, msg, len);
+	mem_copy_short((char *)msg_memo.msg, (const char *)msg, len);
 	msg_memo.len = (uint16_t)len;
 	msg_memo.cut = cut;
 	msg_memo.known = false;
