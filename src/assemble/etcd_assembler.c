@@ -42,13 +42,20 @@ _Static_assert(POOL_CAP <= NODE_STRIDE && (size_t)NODE_STRIDE * CHAIN <= INT32_M
  * the pool from start to delivery (held calls are not copied); free slots are reused last-in first-out,
  * so the records in use stay few and cached however large the bounds are. */
 struct call_info {
+	uint64_t unused; /* places chain[15] at a line's start */
+	uint64_t chain[CHAIN];
+	/* with the chain's outer entries (where a request's context is: 15 levels above a call's in the
+	 * apiserver, the index's chain[15]), in one line: what the end's walk, the join's matching, the
+	 * request's cost and the delivery read of a call, but its record */
 	uint64_t start_mono;
 	uint64_t held_seq; /* its entry in the held ring while held, 0 otherwise */
+	uint32_t indexed;  /* while held: bit k set when chain[k] is in the index */
 	uint8_t nctx;
-	uint32_t indexed; /* while held: bit k set when chain[k] is in the index */
-	uint64_t chain[CHAIN];
-	struct etcd_record rec;
+	struct etcd_record rec __attribute__((aligned(64))); /* its fixed fields in one line */
 } __attribute__((aligned(64))); /* whole cache lines: a call's first lines are its own */
+_Static_assert(offsetof(struct call_info, chain[15]) % 64 == 0 &&
+		       offsetof(struct call_info, nctx) / 64 == offsetof(struct call_info, chain[15]) / 64,
+	       "a call's times and index bits share a line with its chain's outer entries");
 
 struct pending_call {
 	uint64_t g;   /* 0 = free */
