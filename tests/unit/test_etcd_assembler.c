@@ -127,6 +127,21 @@ static void test_unlinked_after_hold_and_time_window(void **state)
 	assert_int_equal(got[0].request_id, 0);
 	assert_int_equal(etcd_asm_get_stats(a)->unlinked, 1);
 	etcd_asm_free(a);
+
+	/* the same, the request remembered before the call ends: its context is found among the recent
+	 * requests, not taken, and the search goes on to the end of its bucket's (one-entry) chain */
+	a = etcd_asm_new(0, 1000, cb, NULL);
+	ngot = 0;
+	etcd_asm_request_done(a, 0xa2, 1000, 2000, 50);
+	mk_start(&s, 9, 5000, "/etcdserverpb.KV/Range", msg, n, chain_a, 4);
+	etcd_asm_start(a, &s);
+	mk_end(&e, 9, 5010, 0);
+	etcd_asm_end(a, &e);
+	assert_int_equal(ngot, 0);
+	etcd_asm_flush(a);
+	assert_int_equal(ngot, 1);
+	assert_int_equal(got[0].request_id, 0);
+	etcd_asm_free(a);
 }
 
 static void test_txn_and_retry(void **state)
