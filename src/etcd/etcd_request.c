@@ -598,11 +598,12 @@ void etcd_summary_to_record(const struct etcd_req_summary *s, const char *method
 /*
  * The last message etcd_decode_to_record decoded and, when it came twice in a row, what it gave, so that
  * the same message again (the same list or get made over and over: a client's polling, a controller's
- * relists) is not decoded again (~300 instructions of ~430): its bytes are compared, the key range is
- * copied from the message at the offsets the decode found, the rest from here. A message seen once costs
- * only its bytes' copy (~40 instructions): most messages are not repeated, and keeping all a decode gave
- * costs more than that. Only messages decoded without error are kept; the memo holds a message's
- * value-free prefix only (the probe's copy stops before values).
+ * relists) is not decoded again: its bytes are compared, the key range is copied from the message at the
+ * offsets the decode found, the rest from here. A message seen once keeps only its bytes: most messages
+ * are not repeated, and keeping all a decode gave costs more than that. A repeated message costs less
+ * than half its decode; one unlike the last, a few dozen instructions more (the compare and the copy).
+ * Only messages decoded without error are kept: a value-free prefix (the probe's copy stops before
+ * values), never a message of a method not decoded (msg_memo_keep).
  */
 #define MSG_MEMO_MAX 256
 static _Thread_local struct {
@@ -638,11 +639,13 @@ static bool msg_memo_same(const struct etcd_method *m, const uint8_t *msg, size_
 	return !memcmp(msg_memo.msg, msg, len); /* messages are longer than mem_eq_short's strings: AVX2 */
 }
 
-/* msg (decoded without error) becomes the memo's message, what it gave unknown */
+/* msg (decoded without error) becomes the memo's message, what it gave unknown. Never the message of a
+ * method that is not decoded (Auth carries passwords; Cluster, Maintenance): nothing to save there, and
+ * its bytes are not to outlive the call. */
 static void msg_memo_keep(const struct etcd_method *m, const uint8_t *msg, size_t len, bool cut)
 {
 	msg_memo.m = NULL;
-	if (!m || !msg || len > sizeof(msg_memo.msg))
+	if (!m || m->op == ETCD_OP_OTHER || !msg || len > sizeof(msg_memo.msg))
 		return;
 	mem_copy_short((char *)msg_memo.msg, (const char *)msg, len);
 	msg_memo.len = (uint16_t)len;
