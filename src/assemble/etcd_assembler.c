@@ -354,9 +354,15 @@ static size_t bucket_of(uint64_t ptr)
 	return bucket_of_hash(hash_mix64(ptr));
 }
 
-static inline void bit_set(uint64_t *bits, size_t i)
+/* The head of chain b before an insert (-1 when empty), its bit set: the new head is the caller's to
+ * store. */
+static inline int32_t head_for_insert(const int32_t *heads, uint64_t *bits, size_t b)
 {
-	bits[i / 64] |= 1ULL << (i % 64);
+	uint64_t *w = &bits[b / 64], bit = 1ULL << (b % 64);
+	int32_t head = *w & bit ? heads[b] : -1; /* read only under its bit */
+
+	*w |= bit;
+	return head;
 }
 
 /* The head of a chain, -1 when empty; a bit found set over an empty head is cleared. */
@@ -443,19 +449,17 @@ static void hold(struct etcd_assembler *a, int32_t slot, uint32_t indexed, const
 	h->slot = slot;
 	c->held_seq = h->seq;
 	c->indexed = indexed;
-	for (uint32_t m = c->indexed; m; m &= m - 1) {
+	for (uint32_t m = indexed; m; m &= m - 1) {
 		int k = __builtin_ctz(m);
 		int32_t node = NODE(slot, k);
 		size_t b = hb[k];
-
-		int32_t head = head_of(a->bucket, a->bucket_bits, b);
+		int32_t head = head_for_insert(a->bucket, a->bucket_bits, b);
 
 		a->node_next[node] = head;
 		a->node_prev[node] = -1 - (int32_t)b;
 		if (head >= 0)
 			a->node_prev[head] = node;
 		a->bucket[b] = node;
-		bit_set(a->bucket_bits, b);
 	}
 }
 
@@ -654,7 +658,7 @@ void etcd_asm_end(struct etcd_assembler *a, const struct kp_grpc_end *ev)
 void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t start_mono, uint64_t end_mono,
 			   uint64_t request_id)
 {
-	size_t i;
+	size_t i, b;
 
 	if (!ctx)
 		return;
@@ -691,9 +695,9 @@ void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t star
 	if (a->recent[i].ctx)
 		recent_remove(a, i);
 	a->recent[i] = (struct recent_req){ ctx, start_mono, end_mono, request_id };
-	a->recent_next[i] = head_of(a->recent_bucket, a->recent_bits, recent_bucket_of(ctx));
-	a->recent_bucket[recent_bucket_of(ctx)] = (int32_t)i;
-	bit_set(a->recent_bits, recent_bucket_of(ctx));
+	b = recent_bucket_of(ctx);
+	a->recent_next[i] = head_for_insert(a->recent_bucket, a->recent_bits, b);
+	a->recent_bucket[b] = (int32_t)i;
 }
 
 void etcd_asm_tick(struct etcd_assembler *a, uint64_t now_mono)
