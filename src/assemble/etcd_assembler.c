@@ -96,7 +96,7 @@ struct etcd_assembler {
 	/* held calls: a FIFO ring; chain pointers indexed in a chained hash of nodes */
 	struct held_call *held;
 	uint64_t head_seq, tail_seq; /* seqs [tail, head) are in the ring (some may be emitted) */
-	int32_t *bucket;             /* NBUCKETS heads, -1 = empty; read only under a set bucket_bits bit */
+	int32_t *bucket;             /* NBUCKETS heads: first node + 1, 0 = empty (zeroed memory is empty) */
 	int32_t *node_next;          /* NODE_STRIDE * CHAIN, by NODE(slot, k) */
 	int32_t *node_prev;          /* the node before, or -1 - bucket for a chain's first node: unlinking is
 	                              * O(1) (the root contexts every call shares have chains as long as the
@@ -111,13 +111,14 @@ struct etcd_assembler {
 	struct recent_req *recent; /* ring of finished requests, indexed by a small hash */
 	uint64_t recent_seq;
 	uint64_t recent_tail;   /* oldest seq that may still be remembered (expiry scans from here) */
-	int32_t *recent_bucket; /* RECENT_CAP * 2 heads into recent[], -1 = empty; chained by recent_next; read
-	                         * only under a set recent_bits bit */
+	int32_t *recent_bucket; /* RECENT_CAP * 2 heads into recent[] (in bucket's allocation), chained by
+	                         * recent_next: entry + 1, 0 = none */
 	int32_t *recent_next;
-	/* one bit per head of bucket / recent_bucket, clear only when the head is -1 (set on insert, cleared
+	/* one bit per head of bucket / recent_bucket, clear only when the head is empty (set on insert, cleared
 	 * when a lookup finds the head empty): most lookups miss (a call usually ends before its request), and
-	 * the bits (6 KB) stay cached where the heads (192 KB) cost a cache miss per lookup. A clear bit is
-	 * the head's only truth: the heads need no setting up, and their pages are touched as used */
+	 * the bits (6 KB) stay cached where the heads (192 KB) cost a cache miss per lookup. The heads are
+	 * one zeroed allocation, large enough for fresh pages: no setting up (~200,000 instructions a lane),
+	 * pages touched as used; an index + 1 costs an instruction where it is read or written */
 	uint64_t *bucket_bits, *recent_bits;
 
 	uint64_t ancestors[ANCESTOR_SETS][2]; /* contexts seen above a request's in a chain (ancestor_set) */
@@ -147,11 +148,11 @@ struct etcd_assembler *etcd_asm_new(int64_t mono_to_wall_ns, uint64_t hold_ns, e
 	a->calls = a->calls_mem ? (void *)(((uintptr_t)a->calls_mem + 63) & ~(uintptr_t)63) : NULL;
 	a->free_calls = malloc(POOL_CAP * sizeof(*a->free_calls));
 	a->held = calloc(HOLD_CAP, sizeof(*a->held));
-	a->bucket = malloc(NBUCKETS * sizeof(*a->bucket));
+	a->bucket = calloc(NBUCKETS + RECENT_CAP * 2, sizeof(*a->bucket));
 	a->node_next = malloc((size_t)NODE_STRIDE * CHAIN * sizeof(*a->node_next));
 	a->node_prev = malloc((size_t)NODE_STRIDE * CHAIN * sizeof(*a->node_prev));
 	a->recent = calloc(RECENT_CAP, sizeof(*a->recent));
-	a->recent_bucket = malloc(RECENT_CAP * 2 * sizeof(*a->recent_bucket));
+	a->recent_bucket = a->bucket ? a->bucket + NBUCKETS : NULL;
 	a->recent_next = malloc(RECENT_CAP * sizeof(*a->recent_next));
 	a->bucket_bits = calloc(NBUCKETS / 64, sizeof(*a->bucket_bits));
 	a->recent_bits = calloc(RECENT_CAP * 2 / 64, sizeof(*a->recent_bits));
@@ -175,7 +176,6 @@ void etcd_asm_free(struct etcd_assembler *a)
 	free(a->node_next);
 	free(a->node_prev);
 	free(a->recent);
-	free(a->recent_bucket);
 	free(a->recent_next);
 	free(a->streams);
 	free(a->bucket_bits);
@@ -354,25 +354,19 @@ static size_t bucket_of(uint64_t ptr)
 	return bucket_of_hash(hash_mix64(ptr));
 }
 
-/* The head of chain b before an insert (-1 when empty), its bit set: the new head is the caller's to
- * store. */
-static inline int32_t head_for_insert(const int32_t *heads, uint64_t *bits, size_t b)
+static inline void bit_set(uint64_t *bits, size_t i)
 {
-	uint64_t *w = &bits[b / 64], bit = 1ULL << (b % 64);
-	int32_t head = *w & bit ? heads[b] : -1; /* read only under its bit */
-
-	*w |= bit;
-	return head;
+	bits[i / 64] |= 1ULL << (i % 64);
 }
 
-/* The head of a chain, -1 when empty; a bit found set over an empty head is cleared. */
-static inline int32_t head_of(int32_t *heads, uint64_t *bits, size_t b)
+/* The first entry of chain b, -1 when empty; a bit found set over an empty head is cleared. */
+static inline int32_t head_of(const int32_t *heads, uint64_t *bits, size_t b)
 {
 	if (!(bits[b / 64] & 1ULL << (b % 64)))
 		return -1;
-	if (heads[b] < 0)
+	if (!heads[b])
 		bits[b / 64] &= ~(1ULL << (b % 64));
-	return heads[b];
+	return heads[b] - 1;
 }
 
 /* Take calls[slot]'s chain out of the index. */
@@ -387,7 +381,7 @@ static void held_unindex(struct etcd_assembler *a, int32_t slot)
 		if (prev >= 0)
 			a->node_next[prev] = next;
 		else
-			a->bucket[-1 - prev] = next;
+			a->bucket[-1 - prev] = next + 1;
 		if (next >= 0)
 			a->node_prev[next] = prev;
 	}
@@ -453,13 +447,14 @@ static void hold(struct etcd_assembler *a, int32_t slot, uint32_t indexed, const
 		int k = __builtin_ctz(m);
 		int32_t node = NODE(slot, k);
 		size_t b = hb[k];
-		int32_t head = head_for_insert(a->bucket, a->bucket_bits, b);
+		int32_t head = a->bucket[b] - 1;
 
 		a->node_next[node] = head;
 		a->node_prev[node] = -1 - (int32_t)b;
 		if (head >= 0)
 			a->node_prev[head] = node;
-		a->bucket[b] = node;
+		a->bucket[b] = node + 1;
+		bit_set(a->bucket_bits, b);
 	}
 }
 
@@ -477,7 +472,7 @@ static size_t recent_bucket_of(uint64_t ctx)
 
 static const struct recent_req *recent_find(struct etcd_assembler *a, size_t b, uint64_t ctx, uint64_t t)
 {
-	for (int32_t i = head_of(a->recent_bucket, a->recent_bits, b); i >= 0; i = a->recent_next[i]) {
+	for (int32_t i = head_of(a->recent_bucket, a->recent_bits, b); i >= 0; i = a->recent_next[i] - 1) {
 		const struct recent_req *r = &a->recent[i];
 
 		if (r->ctx == ctx && r->start <= t && t <= r->end)
@@ -490,9 +485,9 @@ static void recent_remove(struct etcd_assembler *a, size_t i)
 {
 	int32_t *pp = &a->recent_bucket[recent_bucket_of(a->recent[i].ctx)];
 
-	while (*pp >= 0 && *pp != (int32_t)i)
-		pp = &a->recent_next[*pp];
-	if (*pp == (int32_t)i)
+	while (*pp && *pp != (int32_t)i + 1)
+		pp = &a->recent_next[*pp - 1];
+	if (*pp)
 		*pp = a->recent_next[i];
 	a->recent[i].ctx = 0;
 }
@@ -678,7 +673,7 @@ void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t star
 			if (held_in(c, NODE_K(node), ctx, start_mono, end_mono)) {
 				emit_held(a, c->held_seq & (HOLD_CAP - 1), request_id);
 				/* the list changed under us: restart from the head */
-				node = a->bucket[bucket_of(ctx)];
+				node = a->bucket[bucket_of(ctx)] - 1;
 				continue;
 			}
 			node = a->node_next[node];
@@ -696,8 +691,9 @@ void etcd_asm_request_done(struct etcd_assembler *a, uint64_t ctx, uint64_t star
 		recent_remove(a, i);
 	a->recent[i] = (struct recent_req){ ctx, start_mono, end_mono, request_id };
 	b = recent_bucket_of(ctx);
-	a->recent_next[i] = head_for_insert(a->recent_bucket, a->recent_bits, b);
-	a->recent_bucket[b] = (int32_t)i;
+	a->recent_next[i] = a->recent_bucket[b];
+	a->recent_bucket[b] = (int32_t)i + 1;
+	bit_set(a->recent_bits, b);
 }
 
 void etcd_asm_tick(struct etcd_assembler *a, uint64_t now_mono)

@@ -547,6 +547,52 @@ static void test_ancestors_many_connections(void **state)
 	etcd_asm_free(a);
 }
 
+/* Remembered requests are forgotten hold_ns after they end, exactly those: 6,000 requests (their contexts
+ * share hash buckets), the first half expired by a tick: a call of each of the second half, ending after
+ * its request was delivered, is linked to it at once; a call of each of the first half is held. */
+static uint64_t linked_sum;
+
+static void cb_sum(const struct etcd_record *r, void *ctx)
+{
+	(void)ctx;
+	linked_sum += r->request_id;
+	ngot++;
+}
+
+static void test_recent_expiry_exact(void **state)
+{
+	struct etcd_assembler *a = etcd_asm_new(0, 1000, cb_sum, NULL);
+	struct kp_grpc_start s;
+	struct kp_grpc_end e;
+	uint8_t msg[64];
+	size_t n = pb_key(msg, 1, "/registry/configmaps/default/x");
+	enum { NREQ_HALF = 3000 };
+	uint64_t want = 0;
+
+	(void)state;
+	ngot = 0;
+	linked_sum = 0;
+	for (uint64_t i = 0; i < 2 * NREQ_HALF; i++) /* the first half ends at 200, the second at 5000 */
+		etcd_asm_request_done(a, 0x7000000 + 16 * i, 100, i < NREQ_HALF ? 200 : 5000, i + 1);
+	etcd_asm_tick(a, 1201); /* 200 + hold < 1201 <= 5000 + hold */
+	for (uint64_t i = 0; i < 2 * NREQ_HALF; i++) {
+		const uint64_t chain[] = { 0x9000000 + 16 * i, 0x7000000 + 16 * i };
+
+		mk_start(&s, 1 + i, 150, "/etcdserverpb.KV/Range", msg, n, chain, 2);
+		etcd_asm_start(a, &s);
+		mk_end(&e, 1 + i, 160, 0);
+		etcd_asm_end(a, &e);
+		if (i >= NREQ_HALF)
+			want += i + 1;
+	}
+	assert_int_equal(ngot, NREQ_HALF);
+	assert_int_equal(linked_sum, want);
+	etcd_asm_flush(a);
+	assert_int_equal(ngot, 2 * NREQ_HALF);
+	assert_int_equal(linked_sum, want);
+	etcd_asm_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -555,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_shared_ancestors_narrow_index),
 		cmocka_unit_test(test_ancestor_address_reused),
 		cmocka_unit_test(test_ancestors_many_connections),
+		cmocka_unit_test(test_recent_expiry_exact),
 		cmocka_unit_test(test_link_after_and_before_request_end),
 		cmocka_unit_test(test_unlinked_after_hold_and_time_window),
 		cmocka_unit_test(test_txn_and_retry),
