@@ -73,6 +73,72 @@ static void linefit(const double *y, const bool *use, size_t n, double *a, doubl
 	*a = (sy - *b * sx) / m;
 }
 
+/* a - b of finite values, clamped to the finite range */
+static double fin_diff(double a, double b)
+{
+	return fmax(-DBL_MAX, fmin(DBL_MAX, a - b));
+}
+
+void dc_season_profile(const double *dt, size_t lo, size_t hi, size_t x0, size_t x1, uint64_t first, size_t P,
+		       double *tmp, double *prof)
+{
+	double mean = 0;
+
+	for (size_t ph = 0; ph < P; ph++) {
+		size_t m = 0;
+		size_t i0 = lo + (size_t)((P + ph - (first + lo) % P) % P);
+
+		for (size_t i = i0; i < hi; i += P)
+			if ((i < x0 || i >= x1) && isfinite(dt[i]))
+				tmp[m++] = dt[i];
+		prof[ph] = m ? dc_percentile_sorted(tmp, m, 50) : 0;
+		mean += prof[ph] / (double)P;
+	}
+	for (size_t ph = 0; ph < P; ph++)
+		prof[ph] = fin_diff(prof[ph], mean);
+}
+
+/* Seasonal strength of dt over [a, a + P) with the profile prof; -INFINITY when fewer than half the
+ * cycle's values are finite or the cycle has no variance. */
+static double cycle_strength(const double *dt, size_t a, uint64_t first, size_t P, const double *prof)
+{
+	double md = 0, mr = 0, vd = 0, vr = 0;
+	size_t k = 0;
+
+	for (size_t i = a; i < a + P; i++)
+		if (isfinite(dt[i])) {
+			md += dt[i];
+			mr += dt[i] - prof[(first + i) % P];
+			k++;
+		}
+	if (k * 2 < P)
+		return -INFINITY;
+	md /= (double)k;
+	mr /= (double)k;
+	for (size_t i = a; i < a + P; i++)
+		if (isfinite(dt[i])) {
+			double r = dt[i] - prof[(first + i) % P];
+
+			vd += (dt[i] - md) * (dt[i] - md);
+			vr += (r - mr) * (r - mr);
+		}
+	return vd > 0 ? 1 - vr / vd : -INFINITY;
+}
+
+size_t dc_season_cycles(const double *dt, size_t lo, size_t hi, uint64_t first, size_t P, size_t max_cycles,
+			double min_strength, double *tmp, double *prof, size_t *held)
+{
+	size_t c = 0;
+
+	*held = 0;
+	for (size_t end = hi; c < max_cycles && P > 1 && end >= lo + P; c++, end -= P) {
+		dc_season_profile(dt, lo, hi, end - P, end, first, P, tmp, prof);
+		if (cycle_strength(dt, end - P, first, P, prof) >= min_strength)
+			(*held)++;
+	}
+	return c;
+}
+
 int dc_detect_period(const double *x, size_t n, int max_period)
 {
 	double *y, *tmp, a, b, lo, hi, var = 0, best = -1;
@@ -433,8 +499,27 @@ static int dc_run_offline(const double *x, size_t n, const struct dc_params *p, 
 
 	/* seasonality */
 	r->period = 0;
-	if (p->season == DC_SEASON_AUTO)
+	if (p->season == DC_SEASON_AUTO) {
 		r->period = dc_detect_period(f, n, p->max_period);
+		/* the period must hold out of sample in DC_SEASON_HELD of the whole cycles (at least 3) */
+		if (r->period > 1) {
+			size_t P = (size_t)r->period, held, ncyc;
+			double *dt = malloc(n * sizeof(*dt)), *prof = malloc(P * sizeof(*prof));
+
+			if (!dt || !prof) {
+				free(dt);
+				free(prof);
+				goto out;
+			}
+			for (size_t i = 0; i < n; i++)
+				dt[i] = isfinite(x[i]) ? fin_diff(x[i], trend[i]) : NAN;
+			ncyc = dc_season_cycles(dt, 0, n, 0, P, n / P, DC_MIN_SEASONAL_STRENGTH, tmp, prof, &held);
+			if (ncyc < 3 || (double)held < DC_SEASON_HELD * (double)ncyc)
+				r->period = 0;
+			free(dt);
+			free(prof);
+		}
+	}
 	else if (p->season > 1 && (size_t)p->season * 2 <= n)
 		r->period = p->season;
 	for (size_t i = 0; i < n; i++)

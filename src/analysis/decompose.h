@@ -7,7 +7,9 @@
  *   x = trend + seasonal + residual
  *   trend:    avg (median of the series), linefit (least squares, refitted once without outliers) or none
  *   seasonal: period auto-detected from the autocorrelation of the detrended, winsorised series (first
- *             prominent peak within 85% of the highest), component = per-phase median of the detrended series
+ *             prominent peak within 85% of the highest), kept when it holds out of sample in 80% of the
+ *             whole cycles (dc_season_cycles: three floods in five cycles are not a season), component =
+ *             per-phase median of the detrended series
  *   score:    Tukey fence on the residuals with the pct_lo/pct_hi percentiles (10/90 by default):
  *             (r - P_hi)/(P_hi - P_lo) above, (r - P_lo)/(P_hi - P_lo) below, 0 in between
  *   flag:     +1 when score > threshold, -1 when score < -threshold.
@@ -30,6 +32,8 @@ enum dc_method { DC_METHOD_STREAM, DC_METHOD_OFFLINE };
 #define DC_THRESHOLD_OFFLINE 1.5 /* Tukey fence widths */
 
 #define DC_SEASON_AUTO (-1)
+#define DC_MIN_SEASONAL_STRENGTH 0.3 /* out-of-sample seasonal strength for a cycle to hold a period */
+#define DC_SEASON_HELD 0.8           /* offline: share of the whole cycles in which a period must hold */
 
 struct dc_params {
 	enum dc_method method;
@@ -71,6 +75,19 @@ double dc_score(const struct dc_result *r, double resid);
 
 /* Dominant period of x (no NaN) in points, or 0 when none is clear. */
 int dc_detect_period(const double *x, size_t n, int max_period);
+
+/* Seasonal profile of the detrended series dt for period P: per phase, the median of dt[i] for i in
+ * [lo, hi) outside [x0, x1) (finite values only; 0 for a phase with none), made zero-mean; phase of
+ * index i = (first + i) % P. prof holds P values; tmp n = hi - lo. */
+void dc_season_profile(const double *dt, size_t lo, size_t hi, size_t x0, size_t x1, uint64_t first, size_t P,
+		       double *tmp, double *prof);
+/* Out-of-sample test of period P on the detrended series dt[lo, hi): for each of the last max_cycles
+ * whole cycles (counted back from hi), the profile fitted on the rest of [lo, hi) must explain at least
+ * min_strength of the cycle's variance (seasonal strength 1 - var(remainder)/var(dt), Wang, Smith &
+ * Hyndman 2006). Returns the cycles evaluated, *held those in which the period held. A few equally
+ * spaced bursts hold in their own cycles only. Scratch: tmp (hi - lo values), prof (P). */
+size_t dc_season_cycles(const double *dt, size_t lo, size_t hi, uint64_t first, size_t P, size_t max_cycles,
+			double min_strength, double *tmp, double *prof, size_t *held);
 
 /* Percentile p (0..100) of v[0..n) by linear interpolation; sorts v in place. NaN when n == 0. */
 double dc_percentile_sorted(double *v, size_t n, double p);

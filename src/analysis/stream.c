@@ -12,7 +12,7 @@
 #define SD_SCORE_MAX 1000.0
 #define SD_CLIP 3.0      /* residuals are clipped to +-3 robust sigmas before they update the baseline */
 #define SD_REFIT_EVERY 16
-#define SD_MIN_SEASONAL_STRENGTH 0.3
+#define SD_SEASON_CYCLES 4 /* cycles in which a period must hold out of sample */
 #define SD_RECUR_MAX 32
 #define SD_MIN_RESID 20  /* residuals needed before the tail is fitted */
 
@@ -283,37 +283,21 @@ static size_t hist_linear(const struct sd_detector *d, double *buf)
 	return n;
 }
 
-/* Per-phase median of dt[i] (i in [lo, hi), finite) for period P, made zero-mean; scratch: tmp. */
-static void season_profile(const double *dt, size_t lo, size_t hi, uint64_t first, size_t P, double *tmp, double *prof)
-{
-	double mean = 0;
-
-	for (size_t ph = 0; ph < P; ph++) {
-		size_t m = 0;
-		size_t i0 = lo + (size_t)((P + ph - (first + lo) % P) % P);
-
-		for (size_t i = i0; i < hi; i += P)
-			if (isfinite(dt[i]))
-				tmp[m++] = dt[i];
-		prof[ph] = m ? dc_percentile_sorted(tmp, m, 50) : 0;
-		mean += prof[ph] / (double)P;
-	}
-	for (size_t ph = 0; ph < P; ph++)
-		prof[ph] = sub(prof[ph], mean);
-}
-
 /* (Re)initialise the seasonal profile for period per from the history: per-phase median of the
- * values minus their centred moving average, made zero-mean. The period is only used when a profile
- * fitted on the older cycles explains at least SD_MIN_SEASONAL_STRENGTH of the variance of the most
- * recent cycle (seasonal strength, Wang, Smith & Hyndman 2006, measured out of sample: random
- * switching shows spurious autocorrelation, and in-sample medians of a few cycles overfit). The level
- * becomes the mean of the last cycle's deseasonalised values. */
+ * values minus their centred moving average, made zero-mean. The period is only used when it holds
+ * out of sample in each of the last SD_SEASON_CYCLES cycles that have a centred average (at least 3):
+ * a profile fitted on the other cycles explains at least DC_MIN_SEASONAL_STRENGTH of the cycle's
+ * variance (seasonal strength, Wang, Smith & Hyndman 2006). Random switching shows spurious
+ * autocorrelation, in-sample medians of a few cycles overfit, and a few equally spaced bursts (three
+ * floods 20 s apart) are a rhythm of the last cycles only: the cycle before them, without a burst,
+ * refutes it. Four cycles, as `recur`: four like events are the series' rhythm. The level becomes the
+ * mean of the last cycle's deseasonalised values. */
 static void init_season(struct sd_detector *d, int per)
 {
-	size_t n = hist_linear(d, d->sortbuf), P = (size_t)per, half = P / 2, ev0, ev1;
+	size_t n = hist_linear(d, d->sortbuf), P = (size_t)per, half = P / 2;
 	uint64_t first = d->n - n; /* absolute index of h[0] */
-	double *h = d->sortbuf, *dt = NULL, *ps = NULL, *prof = NULL, *tmp = NULL, vd = 0, vr = 0, md = 0, mr = 0, lv = 0;
-	size_t *pc = NULL, k = 0, nlv = 0;
+	double *h = d->sortbuf, *dt = NULL, *ps = NULL, *prof = NULL, *tmp = NULL, lv = 0;
+	size_t *pc = NULL, ncyc, held, nlv = 0;
 
 	if (per < 2 || n < 4 * P)
 		return;
@@ -340,30 +324,12 @@ static void init_season(struct sd_detector *d, int per)
 		if (c * 2 >= P)
 			dt[i] = sub(h[i], (ps[a + P] - ps[a]) / (double)c);
 	}
-	/* out-of-sample strength on the last cycle that has a centred average */
-	ev1 = n - (P - half);
-	ev0 = ev1 - P;
-	season_profile(dt, 0, ev0, first, P, tmp, prof);
-	for (size_t i = ev0; i < ev1; i++)
-		if (isfinite(dt[i])) {
-			md += dt[i];
-			mr += dt[i] - prof[(first + i) % P];
-			k++;
-		}
-	if (k * 2 < P)
+	/* out-of-sample strength on each of the last cycles that have a centred average */
+	ncyc = dc_season_cycles(dt, half, n - (P - half), first, P, SD_SEASON_CYCLES, DC_MIN_SEASONAL_STRENGTH, tmp, prof,
+				&held);
+	if (ncyc < 3 || held < ncyc)
 		goto out;
-	md /= (double)k;
-	mr /= (double)k;
-	for (size_t i = ev0; i < ev1; i++)
-		if (isfinite(dt[i])) {
-			double r = dt[i] - prof[(first + i) % P];
-
-			vd += (dt[i] - md) * (dt[i] - md);
-			vr += (r - mr) * (r - mr);
-		}
-	if (!(vd > 0) || 1 - vr / vd < SD_MIN_SEASONAL_STRENGTH)
-		goto out;
-	season_profile(dt, 0, n, first, P, tmp, prof);
+	dc_season_profile(dt, 0, n, 0, 0, first, P, tmp, prof);
 	for (size_t i = n - P; i < n; i++)
 		if (isfinite(h[i])) {
 			lv += sub(h[i], prof[(first + i) % P]);

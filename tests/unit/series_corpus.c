@@ -13,6 +13,11 @@ const char *const sc_families[] = {
 	"trend_change", "bursty_counts", "missing", "apiserver", "recorded", NULL,
 };
 
+const char *const sc_recorded_csv[SC_RECORDED_FILES] = {
+	"tests/unit/data/recorded-apiserver.csv",
+	"tests/unit/data/recorded-spaced-floods.csv",
+};
+
 struct rng {
 	uint64_t s;
 };
@@ -84,12 +89,12 @@ static size_t onsets(struct rng *r, size_t n, size_t from, size_t k, size_t *out
 	return k;
 }
 
-/* tests/unit/data/recorded-apiserver.csv: time,value,event (# comments), recorded on the testbed; event
+/* sc_recorded_csv[seed - 1]: time,value,event (# comments), recorded on the testbed; event
  * windows are the runs of event = 1 (plus the 10 steps after, like the generated ones). Read relative
  * to the working directory (the repository root: tests/run-unit.sh, make). */
-static int load_recorded(struct sc_series *s)
+static int load_recorded(struct sc_series *s, unsigned seed)
 {
-	FILE *f = fopen(SC_RECORDED_CSV, "r");
+	FILE *f = seed >= 1 && seed <= SC_RECORDED_FILES ? fopen(sc_recorded_csv[seed - 1], "r") : NULL;
 	char line[256];
 	size_t cap = 256;
 	int prev = 0;
@@ -152,7 +157,7 @@ int sc_generate(const char *family, unsigned seed, struct sc_series *s)
 	memset(s, 0, sizeof(*s));
 	s->family = sc_families[fam];
 	if (fam == 10)
-		return load_recorded(s);
+		return load_recorded(s, seed);
 	s->seed = seed;
 	s->n = fam == 3 ? 168 * 14 : 4000;
 	s->x = x = malloc(s->n * sizeof(double));

@@ -13,8 +13,9 @@
  *   missing         season_gauss with missing stretches (NaN)
  *   apiserver       requests/s like an apiserver's: kubelet/controller periodic load, Poisson noise,
  *                   a flood and a lease storm (events)
- *   recorded        requests/s recorded by kapimon on the testbed (tests/unit/data/recorded-apiserver.csv:
- *                   a one-agent flood, a thin flood, a lease storm); the same series for every seed
+ *   recorded        requests/s recorded by kapimon on the testbed during test_anomaly_cause.sh (a one-agent
+ *                   flood, a thin flood, a lease storm): seed 1 tests/unit/data/recorded-apiserver.csv,
+ *                   seed 2 recorded-spaced-floods.csv (the three bursts 19-20 s apart: not a season)
  * Scoring (like the public streaming benchmarks, not tuned to them): an event window is detected when
  * the first flag inside it comes no later than its end; every flag outside all windows is a false alarm.
  */
@@ -25,7 +26,9 @@
 #include <stdint.h>
 
 #define SC_MAX_EVENTS 16
-#define SC_RECORDED_CSV "tests/unit/data/recorded-apiserver.csv"
+/* the recorded family: one series per file, seed k = file k (1-based) */
+#define SC_RECORDED_FILES 2
+extern const char *const sc_recorded_csv[SC_RECORDED_FILES];
 
 struct sc_series {
 	const char *family;

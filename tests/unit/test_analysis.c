@@ -18,6 +18,7 @@
 #include "analysis/decompose.h"
 #include "analysis/drilldown.h"
 #include "analysis/online.h"
+#include "series_corpus.h"
 
 static uint64_t rng_state;
 
@@ -171,6 +172,31 @@ static void test_decompose_missing_and_signs(void **state)
 	assert_int_equal(r.flag[20], 1);
 	assert_int_equal(r.flag[19], 0);
 	dc_result_free(&r);
+}
+
+/* Offline: three floods 19-20 s apart (recorded on the testbed) in five 20-step cycles are not a
+ * season: the per-phase median of three bursts in five cycles would be a burst, and the steady cycles
+ * would become dips. The bursts are the anomalies and nothing else is a drop. */
+static void test_offline_spaced_bursts_not_a_season(void **state)
+{
+	struct sc_series s;
+	struct dc_params p;
+	struct dc_result r;
+
+	assert_int_equal(sc_generate("recorded", 2, &s), 0);
+	assert_int_equal(s.nev, 3);
+	/* the autocorrelation alone finds the bursts' spacing: the out-of-sample test is what rejects it */
+	assert_int_equal(dc_detect_period(s.x, s.n, 0), 20);
+	dc_params_default(&p);
+	p.method = DC_METHOD_OFFLINE;
+	assert_int_equal(dc_run(s.x, s.n, &p, &r), 0);
+	assert_int_equal(r.period, 0);
+	for (size_t i = 0; i < s.n; i++)
+		assert_true(r.flag[i] >= 0);
+	for (size_t k = 0; k < s.nev; k++)
+		assert_int_equal(r.flag[s.ev_onset[k]], 1);
+	dc_result_free(&r);
+	sc_free(&s);
 }
 
 static void test_intervals_merge(void **state)
@@ -517,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_period_detection),
 		cmocka_unit_test(test_decompose_precision_recall),
 		cmocka_unit_test(test_decompose_missing_and_signs),
+		cmocka_unit_test(test_offline_spaced_bursts_not_a_season),
 		cmocka_unit_test(test_intervals_merge),
 		cmocka_unit_test(test_drilldown_precision_recall),
 		cmocka_unit_test(test_drilldown_stats_and_edge_cases),
