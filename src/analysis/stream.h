@@ -6,7 +6,8 @@
  *   forecast  f = level + trend + season[phase]: a robust additive Holt-Winters (damped trend),
  *             updated with residuals clipped to +-clip robust sigmas, and never with points of an
  *             anomalous event; the period is detected from past values only (autocorrelation of the
- *             history, analysis/decompose.h) and the seasonal profile re-initialised from history.
+ *             history, analysis/decompose.h), adopted when it holds out of sample in each of the last
+ *             four cycles (dc_season_cycles), and the seasonal profile re-initialised from history.
  *   spike     the tail probability of |r| = |x - f| under a generalised Pareto tail fitted (method of
  *             moments, shape clamped to [0, 0.5)) to the excesses of the recent |r| over their upper
  *             quantile (peaks over threshold, as SPOT); score = -log10(p), so it adapts to heavy tails.
