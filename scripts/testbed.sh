@@ -420,16 +420,27 @@ do_up() {
 }
 
 # A ServiceAccount (default/kapimon-sa) and a bound token for it from the TokenRequest API, signed with
-# the testbed's service-account key (no controller-manager here to make token Secrets).
+# the testbed's service-account key (no controller-manager here to make token Secrets). A just-ready
+# apiserver may not have created the "default" namespace yet (its bootstrap controller runs
+# asynchronously): the creation and the request are retried until the token comes, for at most 60 s.
 make_sa_token() {
 	local api="curl -sS --max-time 10 --cacert $DIR/pki/ca.crt -H Content-Type:application/json"
-	$api -H "Authorization: Bearer $(cat "$DIR/admin.token")" -o /dev/null \
-		-d '{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"kapimon-sa"}}' \
-		"$API_URL/api/v1/namespaces/default/serviceaccounts" 2>"$DIR/sa-token.err" || return 1
-	$api -H "Authorization: Bearer $(cat "$DIR/admin.token")" \
-		-d '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":86400}}' \
-		"$API_URL/api/v1/namespaces/default/serviceaccounts/kapimon-sa/token" 2>>"$DIR/sa-token.err" |
-		jq -er .status.token >"$DIR/sa.token" 2>>"$DIR/sa-token.err" || { rm -f "$DIR/sa.token"; return 1; }
+	local end=$(($(date +%s) + 60)) code
+	while :; do
+		code=$($api -H "Authorization: Bearer $(cat "$DIR/admin.token")" -o /dev/null -w '%{http_code}' \
+			-d '{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"kapimon-sa"}}' \
+			"$API_URL/api/v1/namespaces/default/serviceaccounts" 2>"$DIR/sa-token.err")
+		echo "create ServiceAccount: HTTP $code" >>"$DIR/sa-token.err"
+		if [ "$code" = 201 ] || [ "$code" = 409 ]; then
+			$api -f -H "Authorization: Bearer $(cat "$DIR/admin.token")" \
+				-d '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":86400}}' \
+				"$API_URL/api/v1/namespaces/default/serviceaccounts/kapimon-sa/token" 2>>"$DIR/sa-token.err" |
+				jq -er .status.token >"$DIR/sa.token" 2>>"$DIR/sa-token.err" && break
+			rm -f "$DIR/sa.token"
+		fi
+		(($(date +%s) < end)) || return 1
+		sleep 0.5 # polling the apiserver's bootstrap, bounded by the deadline above
+	done
 	chmod 600 "$DIR/sa.token"
 }
 
