@@ -349,7 +349,7 @@ static int dc_run_stream(const double *x, size_t n, const struct dc_params *p, s
 		sd_feed(d, x[i], &v);
 		r->baseline[i] = v.forecast;
 		prior[i] = v.prior;
-		r->resid[i] = isfinite(x[i]) ? fmax(-DBL_MAX, fmin(DBL_MAX, x[i] - v.forecast)) : NAN; /* finite */
+		r->resid[i] = isfinite(x[i]) ? fin_diff(x[i], v.forecast) : NAN; /* finite */
 		r->score[i] = v.score;
 		r->flag[i] = (int8_t)v.flag;
 		if (v.flag)
@@ -519,8 +519,7 @@ static int dc_run_offline(const double *x, size_t n, const struct dc_params *p, 
 			free(dt);
 			free(prof);
 		}
-	}
-	else if (p->season > 1 && (size_t)p->season * 2 <= n)
+	} else if (p->season > 1 && (size_t)p->season * 2 <= n)
 		r->period = p->season;
 	for (size_t i = 0; i < n; i++)
 		r->baseline[i] = trend[i];

@@ -31,9 +31,7 @@ trap cleanup EXIT
 for v in KAPIMON_TOKEN KAPIMON_USER_TOKEN KAPIMON_BOB_TOKEN KAPIMON_CAROL_TOKEN KAPIMON_SA_TOKEN KAPIMON_CERT_USER; do
 	if [ -z "${!v:-}" ]; then
 		# every testbed this tree starts has the identities: a missing one is a failure, not a skip
-		echo "  FAIL  test_identity: $v not set (the testbed could not make it: see \$KAPIMON_TESTBED_DIR/*.err; a testbed of an older tree: scripts/testbed.sh down && up)"
-		echo "test_identity: 0 passed, 1 failed"
-		exit 1
+		abort "$v not set" "the testbed could not make it (see \$KAPIMON_TESTBED_DIR/*.err), or it is a testbed of an older tree (scripts/testbed.sh down && up)"
 	fi
 done
 hdr() { printf 'Authorization: Bearer %s\n' "$2" >"$OUT/$1.hdr"; }
