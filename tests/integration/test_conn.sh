@@ -21,7 +21,11 @@
 #    delta = kapimon's retransmits (all its rows: the client's connections and the apiserver's etcd
 #    connections) + those of the namespace's other sockets (the relay, the apiserver's connections to
 #    itself: from their own counters, ss -ti); kapimon's retransmits for the client = the apiserver's
-#    sockets' own total_retrans (ss -ti); and they are > 0.
+#    sockets' own total_retrans (ss -ti); and they are > 0. The three terms are read together, as
+#    absolute counters, at a baseline where they agree twice across one of kapimon's snapshots and at the
+#    end until they agree (the other sockets carry etcd traffic throughout). SYN-ACK retransmits are in
+#    nstat and in each connection's total_retrans (the child inherits its request's count). The
+#    namespace's ss and nstat at both ends are kept in $OUT for a failure's diagnosis.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$KAPIMON_ROOT" || exit 1
@@ -253,17 +257,23 @@ for line in sys.stdin:
 print(tot)
 ' "$PORT" "$EPORT" "$A2PID" "$1" "$HIP"
 }
-steady() { # the same value twice, 0.5 s apart (the connections are quiet)
-	local a b
-	a=$("$@")
-	sleep 0.5
-	b=$("$@")
-	[ "$a" = "$b" ] && [ "$a" != -1 ]
+# the namespace's absolute counter (nstat -a: no history file, which is per user, not per namespace)
+ns_stat() { ip netns exec "$NS" nstat -asz "$1" | awk -v k="$1" '$1 == k {print $2}'; }
+# the three terms together: kapimon's (every row), the other sockets' (ss -ti), the namespace's (nstat)
+terms() { echo "$(kap_retrans all) $(ns_retrans others) $(ns_stat TcpRetransSegs)"; }
+# a baseline the three agree on: the same twice, across one of kapimon's snapshots (1 s interval)
+baseline_steady() {
+	local a
+	a=$(terms)
+	sleep 1.2
+	BASE=$(terms)
+	[ "$a" = "$BASE" ] && [ "${a%% *}" != -1 ]
 }
-wait_for "kapimon's retransmits are steady before the traffic" 20 steady kap_retrans all
-K0=$(kap_retrans all)
-O0=$(ns_retrans others)
-ip netns exec "$NS" nstat -n >/dev/null
+BASE=""
+wait_for "kapimon's, the other sockets' and the namespace's retransmits are steady before the traffic" 30 baseline_steady
+read -r K0 O0 N0 <<<"$BASE"
+ip netns exec "$NS" ss -Htinp >"$OUT/ss-before.txt"
+ip netns exec "$NS" nstat -asz >"$OUT/nstat-before.txt"
 
 umask 077
 printf '%s\n' "$KAPIMON_TOKEN" >"$OUT/token"
@@ -287,12 +297,18 @@ SSC=$(ns_retrans client)
 kap_client_is() { [ "$(kap_retrans client)" = "$SSC" ]; }
 wait_for "kapimon's retransmits for $HIP reach its sockets' total ($SSC)" 15 kap_client_is
 KC=$(kap_retrans client)
-O1=$(ns_retrans others)
-D=$(ip netns exec "$NS" nstat -z TcpRetransSegs | awk '/TcpRetransSegs/ {print $2}')
-kap_total_is() { [ $(($(kap_retrans all) - K0 + O1 - O0)) = "$D" ]; }
+# all three terms re-read together on every try: the other sockets go on talking (etcd traffic)
+kap_total_is() {
+	read -r K1 O1 N1 <<<"$(terms)"
+	D=$((N1 - N0))
+	[ $((K1 - K0 + O1 - O0)) = "$D" ]
+}
+K1=0 O1=0 N1=0 D=0
 wait_for "kapimon's retransmits + the other sockets' reach the namespace's TcpRetransSegs delta" 15 kap_total_is
-K1=$(kap_retrans all)
-log "retransmitted segments in $NS: nstat delta $D; kapimon $((K1 - K0)) (client $HIP: $KC); the namespace's other sockets $((O1 - O0)); the apiserver's sockets to the client (ss) $SSC"
+ip netns exec "$NS" ss -Htinp >"$OUT/ss-after.txt"
+ip netns exec "$NS" nstat -asz >"$OUT/nstat-after.txt"
+SYNR=$(($(ns_stat TcpExtTCPSynRetrans) - $(awk '$1 == "TcpExtTCPSynRetrans" {print $2}' "$OUT/nstat-before.txt")))
+log "retransmitted segments in $NS: nstat delta $D (SYN/SYN-ACK $SYNR); kapimon $((K1 - K0)) (client $HIP: $KC); the namespace's other sockets $((O1 - O0)); the apiserver's sockets to the client (ss) $SSC"
 check_eq "namespace TcpRetransSegs delta (nstat) = kapimon's retransmits + the other sockets'" "$D" "$((K1 - K0 + O1 - O0))"
 check_eq "kapimon's retransmits for $HIP = the apiserver's sockets' total_retrans (ss -ti)" "$SSC" "$KC"
 check_ge "the loss made the apiserver retransmit" 1 "$KC"
